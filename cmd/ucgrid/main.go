@@ -1,0 +1,40 @@
+// Command ucgrid is the one binary of ucgrid: `ucgrid serve` runs a node,
+// `ucgrid bench` load-tests one, and the admin commands manage a cluster.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: ucgrid <command> [flags]
+
+commands:
+  version   print the version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "ucgrid %s\n", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ucgrid: unknown command %q (try: ucgrid help)\n", args[0])
+		return 2
+	}
+}
