@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// serveOptions are the settings of `ucgrid serve`, read from (lowest to
+// highest precedence) built-in defaults, the YAML file of --config, UCGRID_*
+// environment variables and command-line flags.
+type serveOptions struct {
+	Data          string `yaml:"data"`
+	HTTP          string `yaml:"http"`
+	Raft          string `yaml:"raft"`
+	Node          string `yaml:"node"`
+	Cluster       string `yaml:"cluster"`
+	AdminPassword string `yaml:"admin_password"`
+	LogLevel      string `yaml:"log_level"`
+}
+
+// option binds one setting to its flag, environment variable and YAML key.
+type option struct {
+	name  string // flag name; the YAML key is the same with '_' for '-'
+	usage string
+	def   string
+	dst   func(*serveOptions) *string
+}
+
+var serveOptionTable = []option{
+	{"data", "data directory (Pebble store and Raft log)", "./data", func(o *serveOptions) *string { return &o.Data }},
+	{"http", "HTTP listen address (API, /healthz, /readyz, /metrics)", "127.0.0.1:8080", func(o *serveOptions) *string { return &o.HTTP }},
+	{"raft", "Raft listen address (peer traffic)", "127.0.0.1:8300", func(o *serveOptions) *string { return &o.Raft }},
+	{"node", "node name, unique in the cluster (default: the one stored in --data, else the host name)", "", func(o *serveOptions) *string { return &o.Node }},
+	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
+	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
+	{"log-level", "log level: debug, info, warn or error", "info", func(o *serveOptions) *string { return &o.LogLevel }},
+}
+
+func envName(flagName string) string {
+	return "UCGRID_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseServeOptions reads the settings. lookupEnv is os.LookupEnv outside
+// tests. Errors are one line a person can act on.
+func parseServeOptions(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (serveOptions, error) {
+	fs := flag.NewFlagSet("ucgrid serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML configuration file (keys as the flags, with '_' for '-')")
+	flagVals := make(map[string]*string, len(serveOptionTable))
+	byName := make(map[string]option, len(serveOptionTable))
+	for _, o := range serveOptionTable {
+		flagVals[o.name] = fs.String(o.name, o.def, o.usage+" [$"+envName(o.name)+"]")
+		byName[o.name] = o
+	}
+	if err := fs.Parse(args); err != nil {
+		return serveOptions{}, err
+	}
+	if fs.NArg() > 0 {
+		return serveOptions{}, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	var opts serveOptions
+	for _, o := range serveOptionTable {
+		*o.dst(&opts) = o.def
+	}
+	if path := firstNonEmpty(*configFile, envOrEmpty(lookupEnv, "UCGRID_CONFIG")); path != "" {
+		if err := readConfigFile(path, &opts); err != nil {
+			return serveOptions{}, err
+		}
+	}
+	for _, o := range serveOptionTable {
+		if v, ok := lookupEnv(envName(o.name)); ok {
+			*o.dst(&opts) = v
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if o, ok := byName[f.Name]; ok {
+			*o.dst(&opts) = *flagVals[f.Name]
+		}
+	})
+	return opts, opts.validate()
+}
+
+func (o serveOptions) validate() error {
+	switch {
+	case o.Data == "":
+		return errors.New("--data is empty: name the data directory")
+	case o.HTTP == "":
+		return errors.New("--http is empty: name the HTTP listen address, e.g. 127.0.0.1:8080")
+	case o.Raft == "":
+		return errors.New("--raft is empty: name the Raft listen address, e.g. 127.0.0.1:8300")
+	}
+	switch o.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)
+	}
+	return nil
+}
+
+func readConfigFile(path string, opts *serveOptions) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(opts); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return nil
+}
+
+func envOrEmpty(lookupEnv func(string) (string, bool), name string) string {
+	v, _ := lookupEnv(name) // absent and empty mean the same here
+	return v
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseServeOptions_Precedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ucgrid.yaml")
+	writeFile(t, cfg, "data: /from/file\nhttp: 127.0.0.1:9000\nnode: file-node\nadmin_password: from-file-pw\n")
+	o, err := parseServeOptions([]string{"--config", cfg, "--http", "127.0.0.1:9100"},
+		env(map[string]string{"UCGRID_NODE": "env-node", "UCGRID_RAFT": "127.0.0.1:9300"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := serveOptions{Data: "/from/file", HTTP: "127.0.0.1:9100", Raft: "127.0.0.1:9300", Node: "env-node",
+		AdminPassword: "from-file-pw", LogLevel: "info"}
+	if o != want {
+		t.Errorf("got %+v\nwant %+v", o, want)
+	}
+}
+
+func TestParseServeOptions_Defaults(t *testing.T) {
+	o, err := parseServeOptions(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Data != "./data" || o.HTTP != "127.0.0.1:8080" || o.Raft != "127.0.0.1:8300" || o.LogLevel != "info" {
+		t.Errorf("defaults %+v", o)
+	}
+}
+
+func TestParseServeOptions_BadInputIsOneClearLine(t *testing.T) {
+	dir := t.TempDir()
+	unknownKey := filepath.Join(dir, "unknown.yaml")
+	writeFile(t, unknownKey, "dta: /x\n")
+	broken := filepath.Join(dir, "broken.yaml")
+	writeFile(t, broken, "data: [\n")
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown flag", []string{"--dat", "/x"}, nil, "flag provided but not defined: -dat"},
+		{"stray argument", []string{"serve-now"}, nil, `unexpected argument "serve-now"`},
+		{"empty data", []string{"--data", ""}, nil, "--data is empty"},
+		{"bad log level", nil, map[string]string{"UCGRID_LOG_LEVEL": "loud"}, `--log-level "loud"`},
+		{"missing config file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "no such file"},
+		{"unknown config key", []string{"--config", unknownKey}, nil, "field dta not found"},
+		{"broken yaml", nil, map[string]string{"UCGRID_CONFIG": broken}, "broken.yaml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseServeOptions(tc.args, env(tc.env), io.Discard)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
