@@ -1,0 +1,213 @@
+package persistence
+
+import (
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// putLine creates or replaces a line. The owner must exist; the number must
+// not be a group's call number; an owner has at most one primary line.
+// Empty digest fields and created_unix keep the stored ones, so changing
+// forwarding need not carry the SIP credentials.
+func (t *txn) putLine(l *dirpb.Line) error {
+	if err := checkLine(l); err != nil {
+		return err
+	}
+	if err := t.checkLineRefs(l); err != nil {
+		return err
+	}
+	old, err := orAbsent(t.line(l.Number))
+	if err != nil {
+		return err
+	}
+	keepLineSecrets(old, l)
+	if old != nil && old.Owner != l.Owner {
+		if err := t.del(key(tOwnerLines, old.Owner, l.Number)); err != nil {
+			return err
+		}
+	}
+	if err := t.putEmpty(key(tOwnerLines, l.Owner, l.Number)); err != nil {
+		return err
+	}
+	if err := t.put(key(tLine, l.Number), l); err != nil {
+		return err
+	}
+	t.emit(Change{Kind: KindLine, ID: l.Number, Users: lineUsers(old, l)})
+	return nil
+}
+
+func keepLineSecrets(old, l *dirpb.Line) {
+	if old == nil {
+		return
+	}
+	if l.Ha1Md5 == "" && l.Ha1Sha256 == "" {
+		l.Realm, l.Ha1Md5, l.Ha1Sha256 = old.Realm, old.Ha1Md5, old.Ha1Sha256
+	}
+	if l.CreatedUnix == 0 {
+		l.CreatedUnix = old.CreatedUnix
+	}
+}
+
+func (t *txn) checkLineRefs(l *dirpb.Line) error {
+	if _, err := t.user(l.Owner); err != nil {
+		return withContext(err, "owner of line "+l.Number)
+	}
+	group, err := orAbsent(t.groupByNumber(l.Number))
+	if err != nil {
+		return err
+	}
+	if group != "" {
+		return conflictf("line number %q is the call number of group %q", l.Number, group)
+	}
+	if l.Kind == "primary" {
+		return t.checkOnePrimary(l)
+	}
+	return nil
+}
+
+func (t *txn) checkOnePrimary(l *dirpb.Line) error {
+	numbers, err := t.ids(prefix(tOwnerLines, l.Owner))
+	if err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		if n == l.Number {
+			continue
+		}
+		other, err := t.line(n)
+		if err != nil {
+			return err
+		}
+		if other.Kind == "primary" {
+			return conflictf("user %q already has primary line %q", l.Owner, n)
+		}
+	}
+	return nil
+}
+
+func lineUsers(old, l *dirpb.Line) []string {
+	if old == nil || old.Owner == l.Owner {
+		return []string{l.Owner}
+	}
+	return sortedUnion([]string{old.Owner}, []string{l.Owner})
+}
+
+func (t *txn) deleteLine(number string) error {
+	if err := checkID("line number", number); err != nil {
+		return err
+	}
+	l, err := t.line(number)
+	if err != nil {
+		return err
+	}
+	return t.removeLine(l)
+}
+
+// removeLine deletes l, its owner index entry and its registrations.
+func (t *txn) removeLine(l *dirpb.Line) error {
+	regs, err := t.registrations(l.Number)
+	if err != nil {
+		return err
+	}
+	for _, r := range regs {
+		if err := t.removeRegistration(r, l.Owner); err != nil {
+			return err
+		}
+	}
+	if err := t.del(key(tOwnerLines, l.Owner, l.Number), key(tLine, l.Number)); err != nil {
+		return err
+	}
+	t.emit(Change{Kind: KindLine, ID: l.Number, Deleted: true, Users: []string{l.Owner}})
+	return nil
+}
+
+// putRegistration adds or refreshes one contact of an existing line.
+func (t *txn) putRegistration(r *dirpb.Registration) error {
+	if err := checkRegistration(r); err != nil {
+		return err
+	}
+	l, err := t.line(r.Line)
+	if err != nil {
+		return err
+	}
+	old, err := orAbsent(t.registration(r.Line, r.Contact))
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := t.del(regExpiryKey(old.ExpiresAtUnix, old.Line, old.Contact)); err != nil {
+			return err
+		}
+	}
+	if err := t.put(key(tRegistration, r.Line, r.Contact), r); err != nil {
+		return err
+	}
+	if err := t.putEmpty(regExpiryKey(r.ExpiresAtUnix, r.Line, r.Contact)); err != nil {
+		return err
+	}
+	t.emit(Change{Kind: KindRegistration, ID: r.Line, Contact: r.Contact, Users: []string{l.Owner}})
+	return nil
+}
+
+func (t *txn) deleteRegistration(line, contact string) error {
+	if err := checkRegistration(&dirpb.Registration{Line: line, Contact: contact}); err != nil {
+		return err
+	}
+	r, err := t.registration(line, contact)
+	if err != nil {
+		return err
+	}
+	return t.removeRegistration(r, t.lineOwner(line))
+}
+
+func (t *txn) lineOwner(number string) string {
+	l, err := t.line(number)
+	if err != nil {
+		return "" // a registration always has its line; tolerate a gap
+	}
+	return l.Owner
+}
+
+func (t *txn) removeRegistration(r *dirpb.Registration, owner string) error {
+	if err := t.del(key(tRegistration, r.Line, r.Contact), regExpiryKey(r.ExpiresAtUnix, r.Line, r.Contact)); err != nil {
+		return err
+	}
+	t.emit(Change{Kind: KindRegistration, ID: r.Line, Contact: r.Contact, Deleted: true, Users: usersOf(owner)})
+	return nil
+}
+
+func usersOf(id string) []string {
+	if id == "" {
+		return nil
+	}
+	return []string{id}
+}
+
+// expireRegistrations removes every registration with expires_at_unix <= now.
+func (t *txn) expireRegistrations(now int64) error {
+	type lc struct{ line, contact string }
+	var due []lc
+	hi := []byte(tRegExpiry + timeKey(now+1))
+	err := t.scan([]byte(tRegExpiry), hi, func(k, _ []byte) error {
+		rest := k[len(tRegExpiry)+8:]
+		for i, c := range rest {
+			if c == sep {
+				due = append(due, lc{string(rest[:i]), string(rest[i+1:])})
+				return nil
+			}
+		}
+		return nil // malformed index key: ignored, the registration stays
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		r, err := t.registration(d.line, d.contact)
+		if err != nil {
+			return err
+		}
+		if err := t.removeRegistration(r, t.lineOwner(d.line)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

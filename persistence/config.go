@@ -1,0 +1,161 @@
+package persistence
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Config configures a Node. The zero value of every field but Dir means
+// its documented default; Open fills the defaults and calls Validate.
+type Config struct {
+	// Dir is the node's data directory (required). Open creates it; it holds
+	// store/ (Pebble: directory, journal, Raft log) and snapshots/ (Raft
+	// snapshots). A non-empty directory without store/ is refused.
+	Dir string
+
+	// NodeID names this node in Raft for its whole life. Default: the id
+	// stored in Dir, or on first start a random "node-<hex>". A stored id
+	// that differs fails Open.
+	NodeID string
+
+	// ClusterID names the cluster the data belongs to. Default: the stored
+	// id, or on first start a random one. When set, Open fails unless the
+	// stored id matches, so a node is never started on another cluster's
+	// data directory.
+	ClusterID string
+
+	// RaftBind is the TCP address Raft listens on. Default "127.0.0.1:0"
+	// (any free port: fine for a single node, whose own address is updated
+	// in the Raft configuration when it starts; clustered nodes need a
+	// fixed address).
+	RaftBind string
+
+	// RaftAdvertise is the address other nodes dial, when it differs from
+	// the bound one (binding 0.0.0.0, NAT). Default: the bound address.
+	RaftAdvertise string
+
+	// Logger receives the store's and Raft's logs (Raft's info chatter at
+	// debug level). Default: discard.
+	Logger *slog.Logger
+
+	// HeartbeatTimeout is how long a follower waits for the leader before
+	// it campaigns. Default 500ms: a LAN round trip is well under 1ms, and
+	// a single node becomes leader within 0.5–1s of start (Raft waits one
+	// to two timeouts before campaigning). Raft's own default is 1s.
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout is how long a candidate waits for votes. Default 500ms.
+	ElectionTimeout time.Duration
+	// LeaderLeaseTimeout is how long a leader stays leader without hearing
+	// from a quorum. Default 250ms; must not exceed HeartbeatTimeout.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout bounds how long followers wait to learn the commit
+	// index when no new entries flow. Default 20ms.
+	CommitTimeout time.Duration
+
+	// MaxAppendEntries caps the entries per log append and per replication
+	// message; concurrent Apply calls are batched up to it (one fsync per
+	// batch). Default 512 (Raft allows at most 1024).
+	MaxAppendEntries int
+
+	// SnapshotInterval is how often Raft checks whether to snapshot.
+	// Default 2m.
+	SnapshotInterval time.Duration
+	// SnapshotThreshold is how many new log entries trigger a snapshot.
+	// Default 16384.
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries stay in the log after a snapshot, so
+	// a briefly lagging follower catches up without a snapshot. Default 10240.
+	TrailingLogs uint64
+	// SnapshotRetain is how many snapshots are kept on disk. Default 2.
+	SnapshotRetain int
+
+	// ApplyTimeout bounds how long Apply waits to enqueue a command when
+	// its context has no deadline. Default 10s.
+	ApplyTimeout time.Duration
+
+	// NoBootstrap stops a fresh node from making itself the only voter of a
+	// new cluster; set it on nodes that join an existing cluster.
+	NoBootstrap bool
+
+	// fs replaces the OS filesystem under the Pebble store (tests inject
+	// faults with pebble's vfs/errorfs). Nil means vfs.Default.
+	fs vfs.FS
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	setDefault(&c.RaftBind, "127.0.0.1:0")
+	setDefault(&c.HeartbeatTimeout, 500*time.Millisecond)
+	setDefault(&c.ElectionTimeout, 500*time.Millisecond)
+	setDefault(&c.LeaderLeaseTimeout, 250*time.Millisecond)
+	setDefault(&c.CommitTimeout, 20*time.Millisecond)
+	setDefault(&c.MaxAppendEntries, 512)
+	setDefault(&c.SnapshotInterval, 2*time.Minute)
+	setDefault(&c.SnapshotThreshold, 16384)
+	setDefault(&c.TrailingLogs, 10240)
+	setDefault(&c.SnapshotRetain, 2)
+	setDefault(&c.ApplyTimeout, 10*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.fs == nil {
+		c.fs = vfs.Default
+	}
+	return c
+}
+
+func setDefault[T comparable](field *T, v T) {
+	var zero T
+	if *field == zero {
+		*field = v
+	}
+}
+
+// Validate reports the first bad field by name, checking c as Open uses it
+// (defaults filled in).
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
+func (c Config) validate() error {
+	if c.Dir == "" {
+		return fmt.Errorf("persistence: config: Dir is empty: %w", ErrInvalid)
+	}
+	if c.NodeID != "" {
+		if err := checkID("NodeID", c.NodeID); err != nil {
+			return fmt.Errorf("persistence: config: %w", err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.RaftBind); err != nil {
+		return fmt.Errorf("persistence: config: RaftBind %q: %w", c.RaftBind, err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"HeartbeatTimeout", c.HeartbeatTimeout}, {"ElectionTimeout", c.ElectionTimeout},
+		{"LeaderLeaseTimeout", c.LeaderLeaseTimeout}, {"CommitTimeout", c.CommitTimeout},
+		{"SnapshotInterval", c.SnapshotInterval}, {"ApplyTimeout", c.ApplyTimeout},
+	} {
+		if d.v < 5*time.Millisecond {
+			return fmt.Errorf("persistence: config: %s=%v is below 5ms: %w", d.name, d.v, ErrInvalid)
+		}
+	}
+	return c.validateLimits()
+}
+
+func (c Config) validateLimits() error {
+	switch {
+	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return fmt.Errorf("persistence: config: LeaderLeaseTimeout=%v exceeds HeartbeatTimeout=%v: %w", c.LeaderLeaseTimeout, c.HeartbeatTimeout, ErrInvalid)
+	case c.ElectionTimeout < c.HeartbeatTimeout:
+		return fmt.Errorf("persistence: config: ElectionTimeout=%v is below HeartbeatTimeout=%v: %w", c.ElectionTimeout, c.HeartbeatTimeout, ErrInvalid)
+	case c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024:
+		return fmt.Errorf("persistence: config: MaxAppendEntries=%d is not within 1..1024: %w", c.MaxAppendEntries, ErrInvalid)
+	case c.SnapshotRetain < 1:
+		return fmt.Errorf("persistence: config: SnapshotRetain=%d is below 1: %w", c.SnapshotRetain, ErrInvalid)
+	}
+	return nil
+}

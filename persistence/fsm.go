@@ -1,0 +1,209 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// fsm applies committed Raft entries to the directory. It is persistent:
+// each batch of entries is written with the index of its last entry in
+// one synced Pebble batch, so after a restart the directory is already
+// there and entries at or below that index, which Raft replays, are
+// skipped. Raft calls ApplyBatch, Snapshot and Restore from one goroutine.
+type fsm struct {
+	s    *Store
+	feed *feed
+	log  *slog.Logger
+	m    *fsmMetrics
+
+	applied atomic.Uint64
+	mu      sync.Mutex
+	advance chan struct{} // closed and replaced whenever applied grows; guarded by mu
+	closed  chan struct{}
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+func newFSM(s *Store, log *slog.Logger, m *fsmMetrics) (*fsm, error) {
+	a, err := s.applied()
+	if err != nil {
+		return nil, err
+	}
+	f := &fsm{s: s, feed: newFeed(), log: log, m: m, advance: make(chan struct{}), closed: make(chan struct{})}
+	f.applied.Store(a.Index)
+	return f, nil
+}
+
+// Apply applies one entry.
+func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch applies entries in one Pebble batch. Each response is nil, a
+// *CommandError (rejected, nothing changed) or, when the batch could not
+// be written, the store failure for every entry.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	start := time.Now()
+	resp := make([]any, len(logs))
+	if _, err := f.s.Failed(); err != nil {
+		return fill(resp, err)
+	}
+	t := newTxn(f.s.db)
+	defer t.b.Close()
+	last, err := f.applyAll(t, logs, resp)
+	if err != nil || last == nil {
+		return resp
+	}
+	if err := t.put(keyApplied, &dirpb.Applied{Index: last.Index, Term: last.Term}); err != nil {
+		return fill(resp, f.s.fail(err))
+	}
+	if err := f.s.commit(t.b); err != nil {
+		return fill(resp, err)
+	}
+	f.setApplied(last.Index)
+	f.feed.publish(t.changes)
+	f.m.observeBatch(len(logs), time.Since(start))
+	return resp
+}
+
+// applyAll applies the entries not yet in the store, filling resp, and
+// returns the last entry applied. A storage error fails the store: the
+// batch may hold half a command and must not be committed.
+func (f *fsm) applyAll(t *txn, logs []*raft.Log, resp []any) (*raft.Log, error) {
+	var last *raft.Log
+	for i, l := range logs {
+		if l.Index <= f.applied.Load() {
+			continue // replayed after a restart: already in the store
+		}
+		last = l
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		err := f.applyOne(t, l)
+		var ce *CommandError
+		if err != nil && !errors.As(err, &ce) {
+			fill(resp, f.s.fail(fmt.Errorf("apply index %d: %w", l.Index, err)))
+			return nil, err
+		}
+		if err != nil {
+			f.m.rejected.Inc()
+			resp[i] = err
+		}
+	}
+	return last, nil
+}
+
+func (f *fsm) applyOne(t *txn, l *raft.Log) error {
+	var cmd dirpb.Command
+	if err := proto.Unmarshal(l.Data, &cmd); err != nil {
+		return rejectf(CodeUnknownCommand, "index %d: undecodable command: %v", l.Index, err)
+	}
+	if err := t.apply(l.Index, &cmd); err != nil {
+		return withContext(err, fmt.Sprintf("index %d", l.Index))
+	}
+	return nil
+}
+
+func fill(resp []any, err error) []any {
+	for i := range resp {
+		resp[i] = err
+	}
+	return resp
+}
+
+func (f *fsm) setApplied(index uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied.Store(index)
+	close(f.advance)
+	f.advance = make(chan struct{})
+}
+
+// waitApplied blocks until the directory holds every entry up to index.
+func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.mu.Lock()
+		ch, cur := f.advance, f.applied.Load()
+		f.mu.Unlock()
+		if cur >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-f.closed:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("persistence: wait for index %d (applied %d): %w", index, cur, ctx.Err())
+		}
+	}
+}
+
+// Snapshot pins a Pebble snapshot of the directory; Persist streams it
+// while Apply goes on. FSM writes are synced, so the snapshot never holds
+// state that a crash could take back.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if err := f.s.readable(); err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{snap: f.s.db.NewSnapshot(), log: f.log}, nil
+}
+
+// Restore replaces the whole directory with a snapshot stream in one
+// synced batch: a crash leaves either the old or the new directory.
+// Subscribers get a Reset.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close() //nolint:errcheck // raft's snapshot readers report errors on Read
+	b := f.s.db.NewBatch()
+	defer b.Close()
+	hdr, err := readSnapshot(rc, b)
+	if err != nil {
+		return err
+	}
+	index := max(hdr.AppliedIndex, f.applied.Load())
+	if err := putProto(b, keyApplied, &dirpb.Applied{Index: index, Term: hdr.AppliedTerm}); err != nil {
+		return err
+	}
+	if err := f.s.commit(b); err != nil {
+		return err
+	}
+	f.setApplied(index)
+	f.feed.reset(index)
+	f.log.Info("persistence: directory restored from snapshot", "applied_index", hdr.AppliedIndex)
+	return nil
+}
+
+func (f *fsm) close() {
+	close(f.closed)
+	f.feed.close()
+}
+
+type fsmSnapshot struct {
+	snap *pebble.Snapshot
+	log  *slog.Logger
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := writeSnapshot(s.snap, sink); err != nil {
+		if cerr := sink.Cancel(); cerr != nil {
+			s.log.Warn("persistence: cancel snapshot", "err", cerr)
+		}
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {
+	if err := s.snap.Close(); err != nil {
+		s.log.Warn("persistence: release snapshot", "err", err)
+	}
+}

@@ -1,0 +1,324 @@
+package persistence
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// Node is one server's share of the replicated directory: the Pebble
+// store, the Raft node that orders commands, and the FSM that applies them.
+// All methods are safe for concurrent use.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	nodeID    string
+	clusterID string
+
+	store *Store
+	fsm   *fsm
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	snaps *raft.FileSnapshotStore
+	m     *nodeMetrics
+	fsmM  *fsmMetrics
+
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating on first start) the node's data directory and
+// starts Raft. A fresh node bootstraps itself as the only voter unless
+// cfg.NoBootstrap. Open does not wait for a leader: see WaitReady.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, m: newNodeMetrics(), fsmM: newFSMMetrics(), done: make(chan struct{})}
+	if err := n.open(ctx); err != nil {
+		n.abort()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open(ctx context.Context) error {
+	fresh, err := checkDataDir(n.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	if n.store, err = openStore(filepath.Join(n.cfg.Dir, "store"), n.cfg.fs, n.log, fresh); err != nil {
+		return err
+	}
+	if err := n.resolveIDs(); err != nil {
+		return err
+	}
+	if n.fsm, err = newFSM(n.store, n.log, n.fsmM); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("persistence: open %q: %w", n.cfg.Dir, err)
+	}
+	return n.startRaft()
+}
+
+// checkDataDir creates dir if needed and reports whether it is fresh (no
+// store yet). A non-empty dir without a store belongs to something else.
+func checkDataDir(dir string) (fresh bool, err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return false, fmt.Errorf("persistence: create data dir %q: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store")); err == nil {
+		return false, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("persistence: read data dir %q: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.Name() != "snapshots" {
+			return false, fmt.Errorf("persistence: data dir %q is not empty and holds no ucgrid store (found %q): %w", dir, e.Name(), ErrInvalid)
+		}
+	}
+	return true, nil
+}
+
+// resolveIDs checks the configured node and cluster ids against the stored
+// ones, storing them on first start.
+func (n *Node) resolveIDs() error {
+	meta, found, err := n.store.nodeMeta()
+	if err != nil {
+		return err
+	}
+	if found {
+		return n.matchIDs(meta)
+	}
+	n.nodeID, n.clusterID = n.cfg.NodeID, n.cfg.ClusterID
+	setDefault(&n.nodeID, "node-"+randomHex(4))
+	setDefault(&n.clusterID, randomHex(8))
+	return n.store.setNodeMeta(&dirpb.NodeMeta{NodeId: n.nodeID, ClusterId: n.clusterID})
+}
+
+func (n *Node) matchIDs(meta *dirpb.NodeMeta) error {
+	if n.cfg.ClusterID != "" && n.cfg.ClusterID != meta.ClusterId {
+		return fmt.Errorf("persistence: data dir %q belongs to cluster %q, not %q: %w", n.cfg.Dir, meta.ClusterId, n.cfg.ClusterID, ErrInvalid)
+	}
+	if n.cfg.NodeID != "" && n.cfg.NodeID != meta.NodeId {
+		return fmt.Errorf("persistence: data dir %q belongs to node %q, not %q: %w", n.cfg.Dir, meta.NodeId, n.cfg.NodeID, ErrInvalid)
+	}
+	n.nodeID, n.clusterID = meta.NodeId, meta.ClusterId
+	return nil
+}
+
+func randomHex(nbytes int) string {
+	b := make([]byte, nbytes)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error (Go ≥ 1.24)
+	return hex.EncodeToString(b)
+}
+
+func (n *Node) startRaft() error {
+	hlog := newHclog(n.log, "raft")
+	var err error
+	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, n.cfg.SnapshotRetain, hlog); err != nil {
+		return fmt.Errorf("persistence: snapshot store in %q: %w", n.cfg.Dir, err)
+	}
+	if n.trans, err = n.transport(hlog); err != nil {
+		return err
+	}
+	conf, notify, err := n.raftConfig(hlog)
+	if err != nil {
+		return err
+	}
+	rs := raftStore{s: n.store, appendSeconds: n.m.appendSeconds}
+	logs, err := raft.NewLogCache(1024, rs)
+	if err != nil {
+		return fmt.Errorf("persistence: raft log cache: %w", err)
+	}
+	if err := n.bootstrap(conf, logs, rs); err != nil {
+		return err
+	}
+	if n.raft, err = raft.NewRaft(conf, n.fsm, logs, rs, n.snaps, n.trans); err != nil {
+		return fmt.Errorf("persistence: start raft in %q: %w", n.cfg.Dir, err)
+	}
+	n.wg.Add(2)
+	go n.watchLeadership(notify)
+	go n.watchFailure()
+	return nil
+}
+
+func (n *Node) transport(hlog *hclogAdapter) (*raft.NetworkTransport, error) {
+	var advertise *net.TCPAddr
+	if n.cfg.RaftAdvertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
+		if err != nil {
+			return nil, fmt.Errorf("persistence: config: RaftAdvertise %q: %w", n.cfg.RaftAdvertise, err)
+		}
+		advertise = a
+	}
+	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, advertise, 3, 10*time.Second, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: raft transport on %q: %w", n.cfg.RaftBind, err)
+	}
+	return t, nil
+}
+
+func (n *Node) raftConfig(hlog *hclogAdapter) (*raft.Config, chan bool, error) {
+	c := raft.DefaultConfig()
+	c.LocalID = raft.ServerID(n.nodeID)
+	c.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	c.ElectionTimeout = n.cfg.ElectionTimeout
+	c.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	c.CommitTimeout = n.cfg.CommitTimeout
+	c.MaxAppendEntries = n.cfg.MaxAppendEntries
+	c.BatchApplyCh = true
+	c.SnapshotInterval = n.cfg.SnapshotInterval
+	c.SnapshotThreshold = n.cfg.SnapshotThreshold
+	c.TrailingLogs = n.cfg.TrailingLogs
+	c.Logger = hlog
+	c.NoLegacyTelemetry = true
+	notify := make(chan bool, 8)
+	c.NotifyCh = notify
+	restore, err := n.needsSnapshotRestore()
+	c.NoSnapshotRestoreOnStart = !restore
+	return c, notify, err
+}
+
+// needsSnapshotRestore reports whether the newest Raft snapshot is ahead
+// of the directory in Pebble. Normally it is not (the directory is
+// persistent and written before snapshots are taken), and Raft skips
+// restoring it at start.
+func (n *Node) needsSnapshotRestore() (bool, error) {
+	metas, err := n.snaps.List()
+	if err != nil {
+		return false, fmt.Errorf("persistence: list snapshots in %q: %w", n.cfg.Dir, err)
+	}
+	return len(metas) > 0 && metas[0].Index > n.fsm.applied.Load(), nil
+}
+
+func (n *Node) bootstrap(conf *raft.Config, logs raft.LogStore, stable raft.StableStore) error {
+	if n.cfg.NoBootstrap {
+		return nil
+	}
+	has, err := raft.HasExistingState(logs, stable, n.snaps)
+	if err != nil {
+		return fmt.Errorf("persistence: raft state in %q: %w", n.cfg.Dir, err)
+	}
+	if has {
+		return nil
+	}
+	self := raft.Server{Suffrage: raft.Voter, ID: conf.LocalID, Address: n.trans.LocalAddr()}
+	if err := raft.BootstrapCluster(conf, logs, stable, n.snaps, n.trans, raft.Configuration{Servers: []raft.Server{self}}); err != nil {
+		return fmt.Errorf("persistence: bootstrap raft in %q: %w", n.cfg.Dir, err)
+	}
+	n.log.Info("persistence: bootstrapped a new cluster", "node", n.nodeID, "cluster", n.clusterID)
+	return nil
+}
+
+// watchLeadership keeps this node's own address current in the Raft
+// configuration (a single node bound to port 0 gets a new one each start).
+func (n *Node) watchLeadership(notify <-chan bool) {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.done:
+			return
+		case leader := <-notify:
+			if leader {
+				n.fixSelfAddress()
+			}
+		}
+	}
+}
+
+func (n *Node) fixSelfAddress() {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return
+	}
+	self, addr := raft.ServerID(n.nodeID), n.trans.LocalAddr()
+	for _, s := range f.Configuration().Servers {
+		if s.ID == self && s.Address != addr && s.Suffrage == raft.Voter {
+			if err := n.raft.AddVoter(self, addr, 0, n.cfg.ApplyTimeout).Error(); err != nil {
+				n.log.Warn("persistence: update own raft address", "addr", addr, "err", err)
+			}
+		}
+	}
+}
+
+// watchFailure stops Raft when the store fails, so the node neither leads
+// nor votes with a log it can no longer write.
+func (n *Node) watchFailure() {
+	defer n.wg.Done()
+	failed, _ := n.store.Failed()
+	select {
+	case <-n.done:
+	case <-failed:
+		_, err := n.store.Failed()
+		n.log.Error("persistence: stopping raft after a write failure", "err", err)
+		if err := n.raft.Shutdown().Error(); err != nil {
+			n.log.Warn("persistence: raft shutdown", "err", err)
+		}
+	}
+}
+
+// abort releases what a failed Open had opened.
+func (n *Node) abort() {
+	if n.trans != nil {
+		if err := n.trans.Close(); err != nil {
+			n.log.Warn("persistence: close raft transport", "err", err)
+		}
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			n.log.Warn("persistence: close store", "err", err)
+		}
+	}
+}
+
+// Close stops Raft and closes the store; every acknowledged write is
+// already on disk. Subscribers' channels are closed. Calling it again
+// returns the first call's result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
+	var errs []error
+	if err := n.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("persistence: raft shutdown: %w", err))
+	}
+	close(n.done)
+	n.wg.Wait()
+	if err := n.trans.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("persistence: close raft transport: %w", err))
+	}
+	n.fsm.close()
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Collectors returns the node's Prometheus collectors; the caller
+// registers them (nothing is registered globally).
+func (n *Node) Collectors() []prometheus.Collector {
+	out := []prometheus.Collector{n.m.applySeconds, n.m.applyErrors, n.m.appendSeconds, stateCollector{n}}
+	return append(out, n.fsmM.collectors()...)
+}

@@ -1,0 +1,276 @@
+package persistence
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// SchemaVersion is the layout of keys and values this build reads and
+// writes (docs/keyspace.md). A store written by a newer build refuses to
+// open rather than be misread.
+const SchemaVersion = 1
+
+// Store is the Pebble database of one node: directory, journal, Raft log
+// and stable store. Its exported methods are the typed read API; writes
+// happen only through the FSM (directory) and the Raft log store.
+//
+// Store is safe for concurrent use. Reads see the last committed FSM batch.
+// Like a Pebble DB, a Store must not be read after its node is closed.
+type Store struct {
+	db  *pebble.DB
+	dir string
+	log *slog.Logger
+
+	// wmu serialises commits. Pebble panics on the write after a failed WAL
+	// write, so the first failed commit marks the store failed (under wmu)
+	// and no later commit reaches Pebble. Every commit is synced, so a
+	// failure is reported to the writer that caused it, never later.
+	wmu     sync.Mutex
+	failErr error         // guarded by wmu
+	failed  chan struct{} // closed when failErr is set
+	closed  bool          // guarded by wmu
+}
+
+// storeOptions are the Pebble settings of a node's store.
+func storeOptions(fs vfs.FS, log *slog.Logger) *pebble.Options {
+	opts := &pebble.Options{
+		FS:                 fs,
+		Logger:             pebbleLogger{log},
+		FormatMajorVersion: pebble.FormatNewest,
+		// A directory fits in memory many times over; a larger memtable
+		// means fewer flushes under a burst of registrations.
+		MemTableSize: 32 << 20,
+		CacheSize:    64 << 20,
+	}
+	opts.EventListener = &pebble.EventListener{
+		BackgroundError: func(err error) { log.Error("pebble background error", "err", err) },
+	}
+	return opts
+}
+
+// openStore opens (creating when fresh is true) the Pebble store in dir
+// and checks its schema version.
+func openStore(dir string, fs vfs.FS, log *slog.Logger, fresh bool) (*Store, error) {
+	opts := storeOptions(fs, log)
+	opts.ErrorIfNotExists = !fresh
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, openError(dir, err)
+	}
+	s := &Store{db: db, dir: dir, log: log, failed: make(chan struct{})}
+	if err := s.checkSchema(); err != nil {
+		_ = db.Close() // the schema error is the one worth reporting
+		return nil, err
+	}
+	return s, nil
+}
+
+func openError(dir string, err error) error {
+	if pebble.IsCorruptionError(err) {
+		return fmt.Errorf("persistence: data dir %q is corrupt: %w", dir, err)
+	}
+	return fmt.Errorf("persistence: open data dir %q: %w", dir, err)
+}
+
+// checkSchema writes the schema record into an empty store and otherwise
+// insists on a version this build understands.
+func (s *Store) checkSchema() error {
+	var meta dirpb.StoreMeta
+	found, err := getProto(s.db, keySchema, &meta)
+	if err != nil {
+		return fmt.Errorf("persistence: data dir %q: read schema version: %w", s.dir, err)
+	}
+	if !found {
+		return s.initSchema()
+	}
+	switch {
+	case meta.SchemaVersion > SchemaVersion:
+		return fmt.Errorf("persistence: data dir %q has schema version %d, newer than the %d this build supports: %w",
+			s.dir, meta.SchemaVersion, SchemaVersion, ErrInvalid)
+	case meta.SchemaVersion < 1:
+		return fmt.Errorf("persistence: data dir %q has invalid schema version %d: %w", s.dir, meta.SchemaVersion, ErrInvalid)
+	}
+	return nil
+}
+
+// initSchema stamps an empty store. A store that has keys but no schema
+// record was not written by ucgrid.
+func (s *Store) initSchema() error {
+	empty, err := s.isEmpty()
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return fmt.Errorf("persistence: data dir %q holds a database without a ucgrid schema record: %w", s.dir, ErrInvalid)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := putProto(b, keySchema, &dirpb.StoreMeta{SchemaVersion: SchemaVersion}); err != nil {
+		return err
+	}
+	return s.commit(b)
+}
+
+func (s *Store) isEmpty() (bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return false, fmt.Errorf("persistence: data dir %q: %w", s.dir, err)
+	}
+	empty := !it.First()
+	if err := it.Close(); err != nil {
+		return false, fmt.Errorf("persistence: data dir %q: %w", s.dir, err)
+	}
+	return empty, nil
+}
+
+// commit writes b durably (fsync) or fails the store. See Store.wmu.
+func (s *Store) commit(b *pebble.Batch) (err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.failErr != nil {
+		return s.failErr
+	}
+	defer func() {
+		// Pebble is fail-stop on some WAL errors (e.g. rotating the WAL on
+		// a full disk) and panics. Turn that into the failed state rather
+		// than kill the process mid-Raft-step; no write follows it.
+		if r := recover(); r != nil {
+			err = s.failLocked(fmt.Errorf("pebble panic: %v", r))
+		}
+	}()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return s.failLocked(err)
+	}
+	return nil
+}
+
+func (s *Store) failLocked(cause error) error {
+	s.failErr = fmt.Errorf("%w: data dir %q: write failed, restart once the disk is fixed: %w", ErrStoreFailed, s.dir, cause)
+	s.log.Error("persistence: store failed; refusing further writes", "dir", s.dir, "err", cause)
+	close(s.failed)
+	return s.failErr
+}
+
+// Failed returns a channel closed when a write has failed, and the error.
+// It does not wait for a commit in progress.
+func (s *Store) Failed() (<-chan struct{}, error) {
+	select {
+	case <-s.failed:
+		return s.failed, s.failErr // written before failed was closed
+	default:
+		return s.failed, nil
+	}
+}
+
+// Close closes the database. Safe to call more than once.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("persistence: close data dir %q: %w", s.dir, err)
+	}
+	return nil
+}
+
+// pebbleMetrics returns Pebble's internal figures, or nil once closed.
+func (s *Store) pebbleMetrics() *pebble.Metrics {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	return s.db.Metrics()
+}
+
+// nodeMeta returns the stored node and cluster ids (found=false on a new store).
+func (s *Store) nodeMeta() (*dirpb.NodeMeta, bool, error) {
+	var m dirpb.NodeMeta
+	found, err := getProto(s.db, keyNode, &m)
+	if err != nil {
+		return nil, false, fmt.Errorf("persistence: data dir %q: read node meta: %w", s.dir, err)
+	}
+	return &m, found, nil
+}
+
+func (s *Store) setNodeMeta(m *dirpb.NodeMeta) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := putProto(b, keyNode, m); err != nil {
+		return err
+	}
+	return s.commit(b)
+}
+
+// applied returns the last Raft entry applied to the directory.
+func (s *Store) applied() (*dirpb.Applied, error) {
+	var a dirpb.Applied
+	if _, err := getProto(s.db, keyApplied, &a); err != nil {
+		return nil, fmt.Errorf("persistence: data dir %q: read applied index: %w", s.dir, err)
+	}
+	return &a, nil
+}
+
+// marshal encodes deterministically, so every node writes the same bytes.
+var marshal = proto.MarshalOptions{Deterministic: true}
+
+func putProto(b *pebble.Batch, k []byte, m proto.Message) error {
+	v, err := marshal.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("persistence: encode %q: %w", k, err)
+	}
+	if err := b.Set(k, v, nil); err != nil {
+		return fmt.Errorf("persistence: write %q: %w", k, err)
+	}
+	return nil
+}
+
+// getProto reads k into m; found is false when k is absent.
+func getProto(r pebble.Reader, k []byte, m proto.Message) (found bool, err error) {
+	v, closer, err := r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("persistence: read %q: %w", k, err)
+	}
+	defer closer.Close() //nolint:errcheck // releases a pinned read buffer; its error is always nil
+	if err := proto.Unmarshal(v, m); err != nil {
+		return false, fmt.Errorf("persistence: decode %q: %w", k, err)
+	}
+	return true, nil
+}
+
+// fail puts the store in the failed state (storage errors while applying).
+func (s *Store) fail(cause error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.failErr != nil {
+		return s.failErr
+	}
+	return s.failLocked(cause)
+}
+
+// readable reports ErrClosed once the store is closed.
+func (s *Store) readable() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+package persistence
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// Structural checks of records, before anything is read or written. They
+// reject values no reader could make sense of; they do not interpret
+// rights (levels and rights maps are opaque here) and do not look at the
+// store (existence and uniqueness are checked by the apply functions).
+
+var (
+	systemRoles = []string{"", "system_admin", "system_owner"}
+	memberRoles = []string{"user", "receptionist", "group_admin", "manager", "owner"}
+	lineKinds   = []string{"primary", "secondary"}
+	callModes   = []string{"disabled", "sip", "external"}
+	strategies  = []string{"", "ring_all", "sequential", "round_robin", "longest_idle"}
+	overrides   = []string{"", "auto", "open", "closed"}
+	directions  = []string{"", "in", "out"}
+)
+
+func checkOneOf(field, v string, allowed []string) error {
+	if !slices.Contains(allowed, v) {
+		return invalidf("%s=%q is not one of %q", field, v, allowed)
+	}
+	return nil
+}
+
+func checkUser(u *dirpb.User) error {
+	if u == nil {
+		return invalidf("user is missing")
+	}
+	if err := checkID("user id", u.Id); err != nil {
+		return err
+	}
+	return checkOneOf("system_role", u.SystemRole, systemRoles)
+}
+
+// checkGrant allows a level, a rights set or neither (an empty grant), but
+// not both at once.
+func checkGrant(field string, g *dirpb.Grant) error {
+	if g != nil && g.Level != "" && len(g.Rights) > 0 {
+		return invalidf("%s has both a level and rights", field)
+	}
+	return nil
+}
+
+// checkGroup validates g and fills defaults (member role "user", call
+// group mode "disabled").
+func checkGroup(g *dirpb.Group) error {
+	if g == nil {
+		return invalidf("group is missing")
+	}
+	if err := checkID("group id", g.Id); err != nil {
+		return err
+	}
+	if err := checkMembers(g); err != nil {
+		return err
+	}
+	if err := checkGroupRefs(g); err != nil {
+		return err
+	}
+	if err := checkCallGroup(g); err != nil {
+		return err
+	}
+	return checkOfficeHours(g.OfficeHours)
+}
+
+func checkMembers(g *dirpb.Group) error {
+	seen := make(map[string]bool, len(g.Members))
+	for _, m := range g.Members {
+		if err := checkID("member", m.GetUser()); err != nil {
+			return err
+		}
+		if seen[m.User] {
+			return invalidf("member %q is listed twice in group %q", m.User, g.Id)
+		}
+		seen[m.User] = true
+		if m.Role == "" {
+			m.Role = "user"
+		}
+		if err := checkOneOf("role of member "+m.User, m.Role, memberRoles); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkGroupRefs(g *dirpb.Group) error {
+	for _, f := range []struct{ name, v string }{{"leader", g.Leader}, {"deputy", g.Deputy}} {
+		if f.v == "" {
+			continue
+		}
+		if err := checkID(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if g.Leader != "" && g.Leader == g.Deputy {
+		return invalidf("leader and deputy of group %q are both %q", g.Id, g.Leader)
+	}
+	if err := checkGrant("member_grant", g.MemberGrant); err != nil {
+		return err
+	}
+	if err := checkGrant("leader_grant", g.LeaderGrant); err != nil {
+		return err
+	}
+	return checkOneOf("override", g.Override, overrides)
+}
+
+func checkCallGroup(g *dirpb.Group) error {
+	cg := g.CallGroup
+	if cg == nil {
+		return nil
+	}
+	if cg.Mode == "" {
+		cg.Mode = "disabled"
+	}
+	if err := checkOneOf("call_group.mode", cg.Mode, callModes); err != nil {
+		return err
+	}
+	if err := checkOneOf("call_group.strategy", cg.Strategy, strategies); err != nil {
+		return err
+	}
+	if cg.RingTimeoutS < 0 {
+		return invalidf("call_group.ring_timeout_s=%d is negative", cg.RingTimeoutS)
+	}
+	if cg.Number != "" {
+		return checkID("call_group.number", cg.Number)
+	}
+	if cg.Mode != "disabled" {
+		return invalidf("call_group.number is empty but mode is %q", cg.Mode)
+	}
+	return nil
+}
+
+const minutesPerDay = 24 * 60
+
+func checkOfficeHours(oh *dirpb.OfficeHours) error {
+	if oh == nil {
+		return nil
+	}
+	for _, d := range oh.Days {
+		if d.Weekday < 0 || d.Weekday > 6 {
+			return invalidf("office_hours weekday=%d is not 0..6", d.Weekday)
+		}
+		if err := checkIntervals("office_hours.open", d.Open); err != nil {
+			return err
+		}
+		if err := checkIntervals("office_hours.breaks", d.Breaks); err != nil {
+			return err
+		}
+	}
+	for _, h := range oh.Holidays {
+		if _, err := time.Parse(time.DateOnly, h.Date); err != nil {
+			return invalidf("holiday date %q is not YYYY-MM-DD", h.Date)
+		}
+		if err := checkIntervals("holiday "+h.Date, h.Open); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkIntervals(field string, ivs []*dirpb.Interval) error {
+	for _, iv := range ivs {
+		if iv.FromMin < 0 || iv.ToMin > minutesPerDay || iv.FromMin >= iv.ToMin {
+			return invalidf("%s interval %d-%d is not within 0..1440 with from < to", field, iv.FromMin, iv.ToMin)
+		}
+	}
+	return nil
+}
+
+// checkLine validates l and fills the default kind "primary".
+func checkLine(l *dirpb.Line) error {
+	if l == nil {
+		return invalidf("line is missing")
+	}
+	if err := checkID("line number", l.Number); err != nil {
+		return err
+	}
+	if err := checkID("line owner", l.Owner); err != nil {
+		return err
+	}
+	if l.Kind == "" {
+		l.Kind = "primary"
+	}
+	if err := checkOneOf("line kind", l.Kind, lineKinds); err != nil {
+		return err
+	}
+	if f := l.Forwarding; f != nil && f.NoAnswerTimeoutS < 0 {
+		return invalidf("forwarding.no_answer_timeout_s=%d is negative", f.NoAnswerTimeoutS)
+	}
+	return nil
+}
+
+func checkTrunk(t *dirpb.Trunk) error {
+	if t == nil {
+		return invalidf("trunk is missing")
+	}
+	if err := checkID("trunk id", t.Id); err != nil {
+		return err
+	}
+	for _, a := range t.Addresses {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			return invalidf("trunk %q address %q is not a CIDR prefix", t.Id, a)
+		}
+	}
+	return nil
+}
+
+func checkGlobal(g *dirpb.Global) error {
+	if g == nil {
+		return invalidf("global settings are missing")
+	}
+	if g.JournalRetentionDays < 0 || g.ChatRetentionDays < 0 {
+		return invalidf("retention days are negative")
+	}
+	return checkGrant("global grant", g.Grant)
+}
+
+func checkRegistration(r *dirpb.Registration) error {
+	if r == nil {
+		return invalidf("registration is missing")
+	}
+	if err := checkID("registration line", r.Line); err != nil {
+		return err
+	}
+	return checkID("registration contact", r.Contact)
+}
+
+func checkJournalEntry(e *dirpb.JournalEntry) error {
+	if e == nil {
+		return invalidf("journal entry is missing")
+	}
+	if err := checkID("journal id", e.Id); err != nil {
+		return err
+	}
+	if err := checkID("journal owner", e.Owner); err != nil {
+		return err
+	}
+	if e.RingS < 0 || e.TalkS < 0 {
+		return invalidf("journal entry %q has negative durations", e.Id)
+	}
+	return checkOneOf("journal direction", e.Direction, directions)
+}
