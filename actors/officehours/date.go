@@ -35,6 +35,9 @@ func ParseDate(s string) (Date, error) {
 		if err != nil {
 			return Date{}, fmt.Errorf("%q is not YYYY-MM-DD or --MM-DD", s)
 		}
+		if y == 0 {
+			return Date{}, fmt.Errorf("year 0000 out of range in %q (write --MM-DD for every year)", s)
+		}
 		d.Year, rest = y, s[5:]
 	}
 	if len(rest) != 5 || rest[2] != '-' || !digits(rest[:2]) || !digits(rest[3:]) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -73,9 +74,21 @@ func (s *Schedule) UnmarshalJSON(data []byte) error {
 func decodeErr(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return fieldErr("office_hours."+te.Field, "%s cannot hold JSON %s", te.Type, te.Value)
+		return fieldErr("office_hours."+te.Field, "got JSON %s, want %s", te.Value, jsonKind(te.Type))
 	}
 	return &FieldError{Field: "office_hours", Err: err}
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	default:
+		return t.Kind().String()
+	}
 }
 
 // schedule converts the JSON shape, checking the syntax of every value.

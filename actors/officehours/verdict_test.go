@@ -127,7 +127,9 @@ func TestVerdict_BreaksAndHolidays(t *testing.T) {
 }
 
 func TestVerdict_DaylightSavingTime(t *testing.T) {
-	sun := func(zone, ivs string) string { return `{"timezone":"` + zone + `","weekly":{"sun":[` + ivs + `],"mon":[["08:00","17:00"]]}}` }
+	sun := func(zone, ivs string) string {
+		return `{"timezone":"` + zone + `","weekly":{"sun":[` + ivs + `],"mon":[["08:00","17:00"]]}}`
+	}
 	runVerdictCases(t, []verdictCase{
 		// Europe/Berlin: 2026-03-29 02:00 CET → 03:00 CEST; 2026-10-25 03:00 CEST → 02:00 CET.
 		{name: "berlin spring forward weekend next opening in summer time", schedule: `{` + berlinWeek + `}`,
@@ -183,27 +185,27 @@ func TestVerdict_Override(t *testing.T) {
 			override: Override{Mode: ModeClosed}, now: "2026-11-23T10:00:00+01:00", reason: ReasonOverride},
 		{name: "closed override with expiry inside hours reopens at expiry", schedule: week,
 			override: Override{Mode: ModeClosed, Until: at("2026-11-23T14:00:00+01:00")},
-			now: "2026-11-23T10:00:00+01:00", reason: ReasonOverride, next: "2026-11-23T14:00:00+01:00"},
+			now:      "2026-11-23T10:00:00+01:00", reason: ReasonOverride, next: "2026-11-23T14:00:00+01:00"},
 		{name: "closed override expiring at night stays closed until opening", schedule: week,
 			override: Override{Mode: ModeClosed, Until: at("2026-11-24T00:00:00+01:00")},
-			now: "2026-11-23T15:00:00+01:00", reason: ReasonOverride, next: "2026-11-24T08:00:00+01:00"},
+			now:      "2026-11-23T15:00:00+01:00", reason: ReasonOverride, next: "2026-11-24T08:00:00+01:00"},
 		{name: "open override expiring at night closes at expiry", schedule: week,
 			override: Override{Mode: ModeOpen, Until: at("2026-11-24T00:00:00+01:00")},
-			now: "2026-11-23T18:00:00+01:00", open: true, reason: ReasonOverride, next: "2026-11-24T00:00:00+01:00"},
+			now:      "2026-11-23T18:00:00+01:00", open: true, reason: ReasonOverride, next: "2026-11-24T00:00:00+01:00"},
 		{name: "open override expiring inside hours stays open until closing", schedule: week,
 			override: Override{Mode: ModeOpen, Until: at("2026-11-24T09:00:00+01:00")},
-			now: "2026-11-23T18:00:00+01:00", open: true, reason: ReasonOverride, next: "2026-11-24T17:00:00+01:00"},
+			now:      "2026-11-23T18:00:00+01:00", open: true, reason: ReasonOverride, next: "2026-11-24T17:00:00+01:00"},
 		{name: "expired override follows the schedule", schedule: week,
 			override: Override{Mode: ModeClosed, Until: at("2026-11-23T09:00:00+01:00")},
-			now: "2026-11-23T09:00:00+01:00", open: true, next: "2026-11-23T17:00:00+01:00"},
+			now:      "2026-11-23T09:00:00+01:00", open: true, next: "2026-11-23T17:00:00+01:00"},
 		{name: "auto ignores until", schedule: week,
 			override: Override{Mode: ModeAuto, Until: at("2026-11-30T09:00:00+01:00")},
-			now: "2026-11-23T22:00:00+01:00", next: "2026-11-24T08:00:00+01:00"},
+			now:      "2026-11-23T22:00:00+01:00", next: "2026-11-24T08:00:00+01:00"},
 		{name: "open override beats a holiday", schedule: `{` + berlinWeek + `,"holidays":[{"date":"2026-12-24"}]}`,
 			override: Override{Mode: ModeOpen}, now: "2026-12-24T10:00:00+01:00", open: true, reason: ReasonOverride},
 		{name: "closed override on always open group", schedule: `{}`,
 			override: Override{Mode: ModeClosed, Until: at("2026-11-23T12:00:00Z")},
-			now: "2026-11-23T10:00:00Z", reason: ReasonOverride, next: "2026-11-23T12:00:00Z"},
+			now:      "2026-11-23T10:00:00Z", reason: ReasonOverride, next: "2026-11-23T12:00:00Z"},
 	})
 }
 
