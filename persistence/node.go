@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,6 +135,9 @@ func randomHex(nbytes int) string {
 
 func (n *Node) startRaft() error {
 	hlog := newHclog(n.log, "raft")
+	if err := cleanSnapshots(filepath.Join(n.cfg.Dir, "snapshots"), n.log); err != nil {
+		return err
+	}
 	var err error
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, n.cfg.SnapshotRetain, hlog); err != nil {
 		return fmt.Errorf("persistence: snapshot store in %q: %w", n.cfg.Dir, err)
@@ -162,8 +166,35 @@ func (n *Node) startRaft() error {
 	return nil
 }
 
+// cleanSnapshots removes what a crash left in the snapshot directory:
+// temporary snapshots (*.tmp) and snapshots without metadata (killed while
+// being reaped). Raft would otherwise skip them with a warning forever.
+func cleanSnapshots(dir string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("persistence: read snapshot dir %q: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(path, "meta.json")); err == nil && !strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		log.Warn("persistence: removing incomplete snapshot", "path", path)
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("persistence: remove incomplete snapshot %q: %w", path, err)
+		}
+	}
+	return nil
+}
+
 func (n *Node) transport(hlog *hclogAdapter) (*raft.NetworkTransport, error) {
-	var advertise *net.TCPAddr
+	var advertise net.Addr // nil interface: advertise the bound address
 	if n.cfg.RaftAdvertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
 		if err != nil {
