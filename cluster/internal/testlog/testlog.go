@@ -1,0 +1,41 @@
+// Package testlog routes slog output to testing.TB.Log, for the cluster
+// packages' tests.
+package testlog
+
+import (
+	"bytes"
+	"log/slog"
+	"sync"
+	"testing"
+)
+
+// New returns a logger writing records at or above level to t.Log. Records
+// logged after the test has finished (by goroutines that outlive it) are
+// dropped instead of panicking.
+func New(t testing.TB, level slog.Level) *slog.Logger {
+	w := &writer{t: t}
+	t.Cleanup(w.close)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+type writer struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Helper()
+		w.t.Log(string(bytes.TrimRight(p, "\n")))
+	}
+	return len(p), nil
+}
+
+func (w *writer) close() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}

@@ -1,0 +1,327 @@
+package membership
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// ErrInvalidConfig is returned (wrapped, naming the field) by
+// Config.Validate and Start.
+var ErrInvalidConfig = errors.New("membership: invalid config")
+
+// Config configures a Membership. The zero value of every field but
+// NodeName means "use the default" (see DefaultConfig); Start applies the
+// defaults and then Validate.
+//
+// The failure-detection defaults are tuned for a LAN so that a crashed node
+// is declared dead in about 1.5 s in a small cluster (docs/cluster.md works
+// the numbers). memberlist's own DefaultLANConfig needs ~5 s, its
+// DefaultLocalConfig ~6 s with three nodes.
+type Config struct {
+	// NodeName is the memberlist node name. Required and unique in the
+	// cluster: memberlist defaults it to the hostname, so two nodes on one
+	// host (or in one test) would otherwise collide.
+	NodeName string
+
+	// ClusterName is sent as the memberlist label on every packet and
+	// stream; nodes with another label are ignored, so two clusters on one
+	// LAN never merge by accident. Default "ucgrid". At most 255 bytes.
+	ClusterName string
+
+	// BindAddr is the IP:port gossip listens on, UDP and TCP. Port 0 picks
+	// a free port (see Membership.LocalAddr). Default "127.0.0.1:7946":
+	// like the HTTP default, a single node stays on loopback until told
+	// otherwise.
+	BindAddr string
+
+	// AdvertiseAddr is the IP:port other nodes use to reach this one, when
+	// it differs from BindAddr (NAT, 0.0.0.0 binds). Default: derived by
+	// memberlist from BindAddr.
+	AdvertiseAddr string
+
+	// Seeds are host:port gossip addresses joined at start and re-joined
+	// every RejoinInterval. This node's own address may be listed (it is
+	// skipped), so every node can share one seed list.
+	Seeds []string
+
+	// Meta is the initial node metadata; SetMeta changes it later. Its
+	// encoding must fit in MaxMetaSize.
+	Meta Meta
+
+	// SecretKey, when set, encrypts gossip with AES (16, 24 or 32 bytes).
+	SecretKey []byte
+
+	// ProbeInterval is how often this node probes one random peer.
+	// Default 200 ms (memberlist LAN: 1 s): failure detection time scales
+	// with it, bandwidth is one small UDP ping per interval per node.
+	ProbeInterval time.Duration
+
+	// ProbeTimeout is how long a direct probe waits for an ack before
+	// indirect probes start. It should cover the 99th-percentile RTT plus
+	// scheduling delay. Default 100 ms (LAN: 500 ms); a LAN RTT is well
+	// under 1 ms. Must be shorter than ProbeInterval.
+	ProbeTimeout time.Duration
+
+	// SuspicionMult scales how long a node stays suspect, and so can
+	// refute, before it is declared dead: SuspicionMult ×
+	// max(1, log10(nodes)) × ProbeInterval. Default 4, i.e. 800 ms below
+	// ten nodes (LAN default 4 with a 1 s interval). Lower values detect
+	// faster and raise false positives after pauses.
+	SuspicionMult int
+
+	// SuspicionMaxTimeoutMult bounds the suspicion timeout when peers
+	// do not confirm a suspicion (it only applies with more than
+	// SuspicionMult nodes). Default 3 (LAN: 6): at most 2.4 s below ten
+	// nodes.
+	SuspicionMaxTimeoutMult int
+
+	// IndirectChecks is how many peers are asked to probe a node that
+	// missed a direct probe. Default 3 (as LAN).
+	IndirectChecks int
+
+	// GossipInterval is how often queued gossip (alive, suspect, dead,
+	// metadata updates) is sent to GossipNodes random peers. Default
+	// 100 ms (LAN: 200 ms), so a death is known cluster-wide within a
+	// couple of intervals of being declared.
+	GossipInterval time.Duration
+
+	// GossipNodes is how many random peers get each gossip round.
+	// Default 3 (as LAN).
+	GossipNodes int
+
+	// GossipToTheDeadTime is how long gossip still goes to a node after
+	// it was declared dead, giving it a chance to refute; after that it is
+	// forgotten and only the seed re-join can bring it back. Default 30 s
+	// (as LAN).
+	GossipToTheDeadTime time.Duration
+
+	// PushPullInterval is how often a full state sync is done with one
+	// random peer over TCP; it repairs anything gossip missed. Default 15 s
+	// (LAN: 30 s): our clusters are small, a sync is cheap.
+	PushPullInterval time.Duration
+
+	// TCPTimeout bounds dialing and reading a TCP stream (joins, state
+	// syncs, TCP fallback pings). Default 2 s (LAN: 10 s), so a join
+	// attempt to a black-holed seed does not hold up the re-join loop.
+	TCPTimeout time.Duration
+
+	// RejoinInterval is how often the seeds are joined again.
+	// memberlist does not re-merge after a healed partition by itself; the
+	// periodic join does. Default 5 s: a healed partition merges within
+	// about that, at the cost of one TCP state sync per seed per interval.
+	RejoinInterval time.Duration
+
+	// Transport replaces memberlist's UDP/TCP transport (BindAddr is then
+	// ignored). For tests that cut the network between chosen peers; nil
+	// in production.
+	Transport memberlist.NodeAwareTransport
+
+	// Logger receives this package's and memberlist's logs. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in and the given
+// node name.
+func DefaultConfig(nodeName string) Config {
+	return Config{
+		NodeName:                nodeName,
+		ClusterName:             "ucgrid",
+		BindAddr:                "127.0.0.1:7946",
+		ProbeInterval:           200 * time.Millisecond,
+		ProbeTimeout:            100 * time.Millisecond,
+		SuspicionMult:           4,
+		SuspicionMaxTimeoutMult: 3,
+		IndirectChecks:          3,
+		GossipInterval:          100 * time.Millisecond,
+		GossipNodes:             3,
+		GossipToTheDeadTime:     30 * time.Second,
+		PushPullInterval:        15 * time.Second,
+		TCPTimeout:              2 * time.Second,
+		RejoinInterval:          5 * time.Second,
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig(c.NodeName)
+	setDefault(&c.ClusterName, d.ClusterName)
+	setDefault(&c.BindAddr, d.BindAddr)
+	setDefault(&c.ProbeInterval, d.ProbeInterval)
+	setDefault(&c.ProbeTimeout, d.ProbeTimeout)
+	setDefault(&c.SuspicionMult, d.SuspicionMult)
+	setDefault(&c.SuspicionMaxTimeoutMult, d.SuspicionMaxTimeoutMult)
+	setDefault(&c.IndirectChecks, d.IndirectChecks)
+	setDefault(&c.GossipInterval, d.GossipInterval)
+	setDefault(&c.GossipNodes, d.GossipNodes)
+	setDefault(&c.GossipToTheDeadTime, d.GossipToTheDeadTime)
+	setDefault(&c.PushPullInterval, d.PushPullInterval)
+	setDefault(&c.TCPTimeout, d.TCPTimeout)
+	setDefault(&c.RejoinInterval, d.RejoinInterval)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// Validate reports the first invalid field of c, after defaults.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	checks := []func(Config) error{
+		validateNames, validateAddrs, validateTimers, validateKey, validateMeta,
+	}
+	for _, check := range checks {
+		if err := check(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+func validateNames(c Config) error {
+	if c.NodeName == "" {
+		return invalid("NodeName", "required")
+	}
+	if len(c.ClusterName) > memberlist.LabelMaxSize {
+		return invalid("ClusterName", "%d bytes, at most %d", len(c.ClusterName), memberlist.LabelMaxSize)
+	}
+	return nil
+}
+
+func validateAddrs(c Config) error {
+	if _, _, err := splitIPPort(c.BindAddr); err != nil {
+		return invalid("BindAddr", "%q: %v", c.BindAddr, err)
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := splitIPPort(c.AdvertiseAddr); err != nil {
+			return invalid("AdvertiseAddr", "%q: %v", c.AdvertiseAddr, err)
+		}
+	}
+	for i, s := range c.Seeds {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return invalid(fmt.Sprintf("Seeds[%d]", i), "%q: want host:port: %v", s, err)
+		}
+	}
+	return nil
+}
+
+func validateTimers(c Config) error {
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"ProbeInterval", c.ProbeInterval},
+		{"ProbeTimeout", c.ProbeTimeout},
+		{"GossipInterval", c.GossipInterval},
+		{"GossipToTheDeadTime", c.GossipToTheDeadTime},
+		{"PushPullInterval", c.PushPullInterval},
+		{"TCPTimeout", c.TCPTimeout},
+		{"RejoinInterval", c.RejoinInterval},
+	}
+	for _, p := range durations {
+		if p.d < 0 {
+			return invalid(p.name, "%v is negative", p.d)
+		}
+	}
+	if c.ProbeTimeout >= c.ProbeInterval {
+		return invalid("ProbeTimeout", "%v must be shorter than ProbeInterval (%v)", c.ProbeTimeout, c.ProbeInterval)
+	}
+	counts := []struct {
+		name string
+		n    int
+	}{
+		{"SuspicionMult", c.SuspicionMult},
+		{"SuspicionMaxTimeoutMult", c.SuspicionMaxTimeoutMult},
+		{"IndirectChecks", c.IndirectChecks},
+		{"GossipNodes", c.GossipNodes},
+	}
+	for _, p := range counts {
+		if p.n < 1 {
+			return invalid(p.name, "%d, want at least 1", p.n)
+		}
+	}
+	return nil
+}
+
+func validateKey(c Config) error {
+	switch len(c.SecretKey) {
+	case 0, 16, 24, 32:
+		return nil
+	default:
+		return invalid("SecretKey", "%d bytes, want 16, 24 or 32", len(c.SecretKey))
+	}
+}
+
+func validateMeta(c Config) error {
+	if _, err := EncodeMeta(c.Meta); err != nil {
+		return invalid("Meta", "%v", err)
+	}
+	return nil
+}
+
+// splitIPPort parses an IP:port (no host names: memberlist binds to IPs).
+func splitIPPort(addr string) (net.IP, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return nil, 0, fmt.Errorf("host %q is not an IP address", host)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, 0, fmt.Errorf("bad port %q", portStr)
+	}
+	return ip, port, nil
+}
+
+// memberlistConfig translates c (defaults applied, validated) into a
+// memberlist configuration with our delegates.
+func (c Config) memberlistConfig(d *delegate) *memberlist.Config {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.NodeName
+	mc.Label = c.ClusterName
+	bindIP, bindPort, _ := splitIPPort(c.BindAddr) // validated by Validate
+	mc.BindAddr, mc.BindPort = bindIP.String(), bindPort
+	mc.AdvertiseAddr, mc.AdvertisePort = "", bindPort
+	if c.AdvertiseAddr != "" {
+		advIP, advPort, _ := splitIPPort(c.AdvertiseAddr) // validated by Validate
+		mc.AdvertiseAddr, mc.AdvertisePort = advIP.String(), advPort
+	}
+	mc.SecretKey = c.SecretKey
+	mc.ProbeInterval = c.ProbeInterval
+	mc.ProbeTimeout = c.ProbeTimeout
+	mc.SuspicionMult = c.SuspicionMult
+	mc.SuspicionMaxTimeoutMult = c.SuspicionMaxTimeoutMult
+	mc.IndirectChecks = c.IndirectChecks
+	mc.GossipInterval = c.GossipInterval
+	mc.GossipNodes = c.GossipNodes
+	mc.GossipToTheDeadTime = c.GossipToTheDeadTime
+	mc.PushPullInterval = c.PushPullInterval
+	mc.TCPTimeout = c.TCPTimeout
+	if c.Transport != nil {
+		mc.Transport = c.Transport
+	}
+	mc.Delegate = d
+	mc.Events = d
+	mc.Logger = newStdLogger(c.Logger)
+	return mc
+}

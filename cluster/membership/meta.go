@@ -1,0 +1,120 @@
+package membership
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// MetaVersion is the wire version of the node metadata written by this
+// package. It is a major version: a decoder rejects versions it does not
+// know. Fields may be added to version 1 without bumping it (older decoders
+// ignore unknown JSON keys); renaming or re-purposing a key needs version 2.
+const MetaVersion = 1
+
+// MaxMetaSize is the most bytes of metadata memberlist carries per node
+// (memberlist.MetaMaxSize). memberlist panics beyond it, so EncodeMeta
+// checks it first.
+const MaxMetaSize = memberlist.MetaMaxSize
+
+// ErrMetaTooLarge is returned (wrapped) by EncodeMeta when the encoded
+// metadata exceeds MaxMetaSize.
+var ErrMetaTooLarge = errors.New("membership: node metadata too large")
+
+// ErrMetaVersion is returned (wrapped) by DecodeMeta for a metadata version
+// this build does not understand, e.g. a newer node during an upgrade.
+var ErrMetaVersion = errors.New("membership: unsupported node metadata version")
+
+// Meta is what a node tells the others about itself through gossip. Every
+// field is optional: a node is gossiping before its actor layer has started,
+// and a node without Raft has no RaftAddr.
+type Meta struct {
+	// ActorAddr is the host:port of the node's protoactor-go remote.
+	ActorAddr string
+	// ActorID is the node's actor system ID (protoactor-go Member.Id). It
+	// changes every time the actor layer starts.
+	ActorID string
+	// Kinds are the grain kinds the node hosts.
+	Kinds []string
+	// Client marks an actor-cluster client: it can call grains but hosts
+	// none, so it is not part of the actor topology.
+	Client bool
+	// RaftAddr is the host:port of the node's Raft transport.
+	RaftAddr string
+	// Roles are free-form role names (e.g. "voter").
+	Roles []string
+	// Leaving is set by Membership.Leave just before the node leaves.
+	// memberlist's leave notification does not say whether a node left or
+	// failed (its Node.State is never updated), so the intent travels in
+	// the metadata, as Serf's leave intents do.
+	Leaving bool
+}
+
+// wireMeta is the JSON form of Meta. Keys are short because the whole
+// document must fit in MaxMetaSize with room for many kinds and roles.
+type wireMeta struct {
+	V        int      `json:"v"`
+	Actor    string   `json:"a,omitempty"`
+	ID       string   `json:"id,omitempty"`
+	Kinds    []string `json:"k,omitempty"`
+	Client   bool     `json:"c,omitempty"`
+	RaftAddr string   `json:"r,omitempty"`
+	Roles    []string `json:"ro,omitempty"`
+	Leaving  bool     `json:"l,omitempty"`
+}
+
+// EncodeMeta encodes m in the versioned wire format. It fails with
+// ErrMetaTooLarge when the result would not fit in MaxMetaSize.
+func EncodeMeta(m Meta) ([]byte, error) {
+	b, err := json.Marshal(wireMeta{
+		V:        MetaVersion,
+		Actor:    m.ActorAddr,
+		ID:       m.ActorID,
+		Kinds:    m.Kinds,
+		Client:   m.Client,
+		RaftAddr: m.RaftAddr,
+		Roles:    m.Roles,
+		Leaving:  m.Leaving,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: encode node metadata: %w", err)
+	}
+	if len(b) > MaxMetaSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (kinds=%d roles=%d)",
+			ErrMetaTooLarge, len(b), MaxMetaSize, len(m.Kinds), len(m.Roles))
+	}
+	return b, nil
+}
+
+// DecodeMeta decodes metadata written by EncodeMeta. Empty input decodes to
+// the zero Meta: memberlist gossips a node before its delegate is set.
+func DecodeMeta(b []byte) (Meta, error) {
+	if len(b) == 0 {
+		return Meta{}, nil
+	}
+	var w wireMeta
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Meta{}, fmt.Errorf("membership: decode node metadata: %w", err)
+	}
+	if w.V != MetaVersion {
+		return Meta{}, fmt.Errorf("%w: %d (this build reads %d)", ErrMetaVersion, w.V, MetaVersion)
+	}
+	return Meta{
+		ActorAddr: w.Actor,
+		ActorID:   w.ID,
+		Kinds:     w.Kinds,
+		Client:    w.Client,
+		RaftAddr:  w.RaftAddr,
+		Roles:     w.Roles,
+		Leaving:   w.Leaving,
+	}, nil
+}
+
+// clone returns a deep copy of m, so callers cannot alias our slices.
+func (m Meta) clone() Meta {
+	m.Kinds = append([]string(nil), m.Kinds...)
+	m.Roles = append([]string(nil), m.Roles...)
+	return m
+}
