@@ -27,8 +27,13 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
 	p.l.Error(msg, "component", "pebble", "fatal", true)
-	panic("persistence: pebble fatal: " + msg)
+	panic(pebbleFatal(msg))
 }
+
+// pebbleFatal is the panic value of Fatalf; Store.commit recovers it.
+type pebbleFatal string
+
+func (e pebbleFatal) Error() string { return string(e) }
 
 // hclogAdapter is a hashicorp/go-hclog Logger writing to slog, so Raft
 // logs through the node's logger. Raft's Info chatter is logged at Debug,

@@ -72,20 +72,18 @@ func wait(ctx context.Context, f raft.Future) error {
 	}
 }
 
-// raftError translates Raft's errors into this package's.
+// raftError translates Raft's errors into this package's. A failed store
+// explains every later error, so it comes first.
 func (n *Node) raftError(err error) error {
+	if _, ferr := n.store.Failed(); ferr != nil {
+		return ferr
+	}
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
 		addr, id := n.raft.LeaderWithID()
 		return fmt.Errorf("%w (leader %q at %q): %w", ErrNotLeader, id, addr, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
-		if _, ferr := n.store.Failed(); ferr != nil {
-			return ferr
-		}
 		return fmt.Errorf("%w: %w", ErrClosed, err)
-	}
-	if _, ferr := n.store.Failed(); ferr != nil {
-		return ferr
 	}
 	return fmt.Errorf("persistence: raft: %w", err)
 }

@@ -146,7 +146,11 @@ func (s *Store) commit(b *pebble.Batch) (err error) {
 		// a full disk) and panics. Turn that into the failed state rather
 		// than kill the process mid-Raft-step; no write follows it.
 		if r := recover(); r != nil {
-			err = s.failLocked(fmt.Errorf("pebble panic: %v", r))
+			cause, ok := r.(error)
+			if !ok {
+				cause = fmt.Errorf("pebble panic: %v", r)
+			}
+			err = s.failLocked(cause)
 		}
 	}()
 	if err := b.Commit(pebble.Sync); err != nil {
