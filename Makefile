@@ -23,11 +23,9 @@ check-go:
 build: check-go
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ucgrid
 
-## run: build and start one node with its data under ./data. The serve
-## command arrives with the persistence issue; until then this prints the
-## version and exits.
+## run: build and start one node with its data under ./data (Ctrl-C stops it)
 run: build
-	./$(BIN) version
+	./$(BIN) serve --data $(DATA)
 
 ## test: vet, gofmt check, and the whole suite under the race detector
 test: check-go test-deps vet fmt-check

@@ -96,8 +96,14 @@ func (s *Server) Serve() error {
 }
 
 // Shutdown stops accepting connections and waits for open requests until ctx
-// ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// ends. It also releases the address when Serve was never called.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
 
 type errorBody struct {
 	Error struct {

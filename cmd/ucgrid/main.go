@@ -18,6 +18,7 @@ func main() {
 const usage = `usage: ucgrid <command> [flags]
 
 commands:
+  serve     run a node (ucgrid serve --help for its flags)
   version   print the version
 `
 
@@ -27,6 +28,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "ucgrid %s\n", version)
 		return 0

@@ -1,0 +1,8 @@
+// Package server assembles one ucgrid node from its parts: the durable
+// directory (persistence), the HTTP server (api) and, as they arrive, the
+// actor cluster and the SIP front end. cmd/ucgrid binds flags to its Config.
+//
+// Start opens the data directory, starts Raft, creates the system owner
+// "admin" on a first start, and serves /healthz, /readyz and /metrics.
+// Shutdown stops in the reverse order and flushes the store.
+package server

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ucgrid/ucgrid/api"
+	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// AdminID is the user id of the system owner created on first start.
+const AdminID = "admin"
+
+// Config configures a node.
+type Config struct {
+	// DataDir holds the node's store and Raft snapshots.
+	DataDir string
+	// HTTPAddr is the HTTP listen address.
+	HTTPAddr string
+	// RaftAddr is the Raft listen address.
+	RaftAddr string
+	// NodeID names the node; "" = the stored one, or a new one.
+	NodeID string
+	// ClusterID, when set, refuses a data directory of another cluster.
+	ClusterID string
+	// AdminPassword is the system owner's password on first start; ""
+	// generates one and prints it to Out.
+	AdminPassword string
+	// PasswordParams are the argon2id costs; zero = password.Default.
+	PasswordParams password.Params
+	// ReadyTimeout bounds the wait for Raft leadership at start. Default
+	// 30s: a single node is leader in about a second, a joining one waits
+	// for its cluster.
+	ReadyTimeout time.Duration
+	// Out receives what a person must read once (generated credentials).
+	Out    io.Writer
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() {
+	if c.PasswordParams == (password.Params{}) {
+		c.PasswordParams = password.Default
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 30 * time.Second
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server is a running node.
+type Server struct {
+	cfg    Config
+	dir    *persistence.Node
+	http   *api.Server
+	served chan error
+}
+
+// Start brings a node up. On error everything it started is stopped again.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.withDefaults()
+	s := &Server{cfg: cfg, served: make(chan error, 1)}
+	if err := s.start(ctx); err != nil {
+		s.stop(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context) error {
+	reg := prometheus.NewRegistry()
+	var err error
+	// Bind HTTP first: a busy port fails before the store is touched.
+	s.http, err = api.Listen(api.Config{Addr: s.cfg.HTTPAddr, Ready: s.ready, Gatherer: reg, Logger: s.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	s.dir, err = persistence.Open(ctx, persistence.Config{
+		Dir: s.cfg.DataDir, NodeID: s.cfg.NodeID, ClusterID: s.cfg.ClusterID,
+		RaftBind: s.cfg.RaftAddr, Logger: s.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(s.dir.Collectors()...)
+	go func() { s.served <- s.http.Serve() }()
+	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+	defer cancel()
+	if err := s.dir.WaitReady(readyCtx); err != nil {
+		return fmt.Errorf("server: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
+	}
+	if err := s.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("node started", "node", s.dir.ID(), "cluster", s.dir.ClusterID(),
+		"http", s.http.Addr(), "raft", s.dir.RaftAddr(), "data", s.cfg.DataDir)
+	return nil
+}
+
+// bootstrapAdmin creates the system owner on a first start: when the
+// directory holds no user at all. A directory whose admin was deleted on
+// purpose is left alone.
+func (s *Server) bootstrapAdmin(ctx context.Context) error {
+	users, _, err := s.dir.Store().ListUsers("", 1)
+	if err != nil {
+		return fmt.Errorf("server: read directory: %w", err)
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	pw, generated := s.cfg.AdminPassword, false
+	if pw == "" {
+		if pw, err = password.Generate(20); err != nil {
+			return err
+		}
+		generated = true
+	}
+	hash, err := password.Hash(pw, s.cfg.PasswordParams)
+	if err != nil {
+		return fmt.Errorf("server: admin password: %w", err)
+	}
+	now := time.Now().Unix()
+	user := &dirpb.User{Id: AdminID, DisplayName: "Administrator", PasswordHash: hash, SystemRole: "system_owner",
+		CreatedUnix: now, UpdatedUnix: now}
+	if _, err := s.dir.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: user}}}); err != nil {
+		return fmt.Errorf("server: create admin: %w", err)
+	}
+	if generated {
+		fmt.Fprintf(s.cfg.Out, "ucgrid: first start: created system owner %q with password %s\n"+
+			"ucgrid: this password is shown once; sign in and change it.\n", AdminID, pw)
+	} else {
+		fmt.Fprintf(s.cfg.Out, "ucgrid: first start: created system owner %q with the given password\n", AdminID)
+	}
+	return nil
+}
+
+func (s *Server) ready() error {
+	if s.dir == nil || !s.dir.Ready() {
+		return errors.New("directory has no Raft leader yet or its store failed")
+	}
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (s *Server) HTTPAddr() string { return s.http.Addr() }
+
+// Directory is the node's durable directory.
+func (s *Server) Directory() *persistence.Node { return s.dir }
+
+// Done yields the HTTP server's end: nil after Shutdown, an
+// error when it failed on its own.
+func (s *Server) Done() <-chan error { return s.served }
+
+// Shutdown stops the node: HTTP first (open requests may finish until ctx
+// ends), then the directory, which flushes and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx) }
+
+func (s *Server) stop(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.dir != nil {
+		errs = append(errs, s.dir.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/ucgrid/ucgrid/api"
+)
+
+// explainStartError turns a start-up failure into one line that says what
+// to do. Errors it does not know pass through: they already name their cause.
+func explainStartError(err error, opts serveOptions) string {
+	switch {
+	case errors.Is(err, api.ErrAddrInUse):
+		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return fmt.Sprintf("--data %s is in use by another running ucgrid (its lock is held): stop that process or choose another directory", opts.Data)
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Sprintf("--raft %s is already in use: stop the other process or choose another address", opts.Raft)
+	}
+	return err.Error()
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/server"
+)
+
+// drainTimeout bounds a graceful shutdown: open HTTP requests may finish,
+// then the store is flushed and closed.
+const drainTimeout = 10 * time.Second
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseServeOptions(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: %v\n", err)
+		return 2
+	}
+	logger := newLogger(stderr, opts.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, server.Config{
+		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
+		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
+		return 1
+	}
+	fmt.Fprintf(stdout, "ucgrid: node %s serving http://%s (data %s)\n", srv.Directory().ID(), srv.HTTPAddr(), opts.Data)
+	code := 0
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "drain_timeout", drainTimeout)
+	case err := <-srv.Done():
+		logger.Error("http server stopped", "err", err)
+		code = 1
+	}
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: shutdown: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	// validate() accepted only the four names UnmarshalText knows.
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
