@@ -1,0 +1,237 @@
+// Package dirrights reads what the rights engine needs from the directory:
+// it converts stored grants, groups and services into actors/rights values,
+// and loads the rights-relevant slice of the directory around one target
+// user, from which the engine answers for any viewer.
+package dirrights
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// Grant converts a stored grant. A nil or empty grant gives nothing (the
+// blocked level's empty set).
+func Grant(g *dirpb.Grant) (rights.Grant, error) {
+	switch {
+	case g.GetLevel() != "" && len(g.GetRights()) > 0:
+		return rights.Grant{}, fmt.Errorf("dirrights: grant has both level %q and rights", g.GetLevel())
+	case g.GetLevel() != "":
+		l, err := rights.ParseLevel(g.GetLevel())
+		if err != nil {
+			return rights.Grant{}, fmt.Errorf("dirrights: %w", err)
+		}
+		return rights.LevelGrant(l), nil
+	case len(g.GetRights()) > 0:
+		m := make(map[string]any, len(g.GetRights()))
+		for name, v := range g.GetRights() {
+			m[name] = storedValue(v)
+		}
+		s, err := rights.SetFromMap(m)
+		if err != nil {
+			return rights.Grant{}, fmt.Errorf("dirrights: %w", err)
+		}
+		return rights.RightsGrant(s), nil
+	}
+	return rights.Grant{}, nil
+}
+
+// storedValue turns the stored string form ("true", "false" or a grade)
+// into the JSON map form rights.SetFromMap reads.
+func storedValue(v string) any {
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return v
+}
+
+// StoredGrant converts an engine grant back to the stored form: a level
+// grant by name, individual rights as the map of rights held.
+func StoredGrant(g rights.Grant) *dirpb.Grant {
+	if !g.Individual {
+		return &dirpb.Grant{Level: g.Set.Level().String()}
+	}
+	out := &dirpb.Grant{Rights: map[string]string{}}
+	for _, r := range rights.AllRights() {
+		if g.Set.Has(r) {
+			out.Rights[r.Name()] = r.GradeName(g.Set.Grade(r))
+		}
+	}
+	return out
+}
+
+// Group converts a stored group.
+func Group(g *dirpb.Group) (*rights.Group, error) {
+	member, err := Grant(g.GetMemberGrant())
+	if err != nil {
+		return nil, fmt.Errorf("dirrights: group %q member grant: %w", g.GetId(), err)
+	}
+	leader, err := Grant(g.GetLeaderGrant())
+	if err != nil {
+		return nil, fmt.Errorf("dirrights: group %q leader grant: %w", g.GetId(), err)
+	}
+	services, err := rights.ParseServices(g.GetServices())
+	if err != nil {
+		return nil, fmt.Errorf("dirrights: group %q: %w", g.GetId(), err)
+	}
+	rg := &rights.Group{
+		ID: g.GetId(), Active: g.GetActive(), Leader: g.GetLeader(), Deputy: g.GetDeputy(),
+		Members:     make(map[string]struct{}, len(g.GetMembers())),
+		MemberGrant: member, LeaderGrant: leader, Services: services,
+		JournalLeaderVisible: g.GetJournalLeaderVisible(),
+		JournalGroupVisible:  g.GetJournalGroupVisible(),
+		JournalModifiable:    g.GetJournalModifiable(),
+	}
+	for _, m := range g.GetMembers() {
+		rg.Members[m.GetUser()] = struct{}{}
+	}
+	return rg, nil
+}
+
+// Target is the rights-relevant slice of the directory around one target
+// user: enough to answer Effective for every viewer without reading the
+// store again. It is immutable once loaded; reload it on a change that
+// names the target (persistence.Change.Users) or on a global change.
+type Target struct {
+	ID             string
+	Global         rights.Grant
+	GlobalServices rights.ServiceSet
+	// Groups are all groups the target is a member of, active or not.
+	Groups  []*rights.Group
+	Presets map[string]*rights.Grant // admin presets, by viewer
+	Grants  map[string]*rights.Grant // the target's own grants, by viewer
+}
+
+// LoadTarget reads the target's slice of the directory: the global layer,
+// the groups the target belongs to, and the grants on the target of both
+// grant layers. All reads are index seeks.
+func LoadTarget(st *persistence.Store, id string) (*Target, error) {
+	t := &Target{ID: id}
+	var err error
+	if t.Global, t.GlobalServices, err = loadGlobal(st); err != nil {
+		return nil, err
+	}
+	if t.Groups, err = loadGroups(st, id); err != nil {
+		return nil, err
+	}
+	if t.Presets, err = loadGrants(st, persistence.LayerPreset, id); err != nil {
+		return nil, err
+	}
+	if t.Grants, err = loadGrants(st, persistence.LayerUser, id); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// DefaultGlobal is the global layer of a directory where no administrator
+// has set one: everyone sees everyone at the public level.
+var DefaultGlobal = rights.LevelGrant(rights.Public)
+
+func loadGlobal(st *persistence.Store) (rights.Grant, rights.ServiceSet, error) {
+	g, err := st.Global()
+	if err != nil {
+		return rights.Grant{}, 0, fmt.Errorf("dirrights: global: %w", err)
+	}
+	grant := DefaultGlobal
+	if g.GetGrant() != nil {
+		grant, err = Grant(g.GetGrant())
+	}
+	if err != nil {
+		return rights.Grant{}, 0, fmt.Errorf("dirrights: global: %w", err)
+	}
+	services, err := rights.ParseServices(g.GetServices())
+	if err != nil {
+		return rights.Grant{}, 0, fmt.Errorf("dirrights: global: %w", err)
+	}
+	return grant, services, nil
+}
+
+func loadGroups(st *persistence.Store, user string) ([]*rights.Group, error) {
+	ms, err := st.GroupsOf(user)
+	if err != nil {
+		return nil, fmt.Errorf("dirrights: groups of %q: %w", user, err)
+	}
+	groups := make([]*rights.Group, 0, len(ms))
+	for _, m := range ms {
+		g, err := st.Group(m.Group)
+		if err != nil {
+			return nil, fmt.Errorf("dirrights: group %q: %w", m.Group, err)
+		}
+		rg, err := Group(g)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, rg)
+	}
+	return groups, nil
+}
+
+func loadGrants(st *persistence.Store, layer persistence.Layer, target string) (map[string]*rights.Grant, error) {
+	entries, err := st.GrantsOn(layer, target)
+	if err != nil {
+		return nil, fmt.Errorf("dirrights: grants on %q: %w", target, err)
+	}
+	out := make(map[string]*rights.Grant, len(entries))
+	for _, e := range entries {
+		g, err := Grant(e.Grant)
+		if err != nil {
+			return nil, fmt.Errorf("dirrights: grant %q→%q: %w", e.Target, e.Viewer, err)
+		}
+		out[e.Viewer] = &g
+	}
+	return out, nil
+}
+
+// Pair is the engine input for viewer over the target.
+func (t *Target) Pair(viewer string) *rights.Pair {
+	return &rights.Pair{
+		Viewer: viewer, Target: t.ID, Global: t.Global, Groups: t.Groups,
+		Preset: t.Presets[viewer], User: t.Grants[viewer],
+	}
+}
+
+// Holders answers "who holds right r over the target" without trying every
+// user: everyone when the global layer gives it; otherwise exactly the
+// viewers some layer names with r (sorted, the target included, since a
+// user holds every right over themself).
+func (t *Target) Holders(r rights.Right) (everyone bool, viewers []string) {
+	if t.Global.Set.Has(r) {
+		return true, nil
+	}
+	seen := map[string]struct{}{t.ID: {}}
+	for _, g := range t.Groups {
+		if !g.Active || !g.HasMember(t.ID) {
+			continue
+		}
+		if g.MemberGrant.Set.Has(r) {
+			for m := range g.Members {
+				seen[m] = struct{}{}
+			}
+		}
+		if g.LeaderGrant.Set.Has(r) {
+			for _, l := range []string{g.Leader, g.Deputy} {
+				if l != "" {
+					seen[l] = struct{}{}
+				}
+			}
+		}
+	}
+	for _, layer := range []map[string]*rights.Grant{t.Presets, t.Grants} {
+		for v, g := range layer {
+			if g.Set.Has(r) {
+				seen[v] = struct{}{}
+			}
+		}
+	}
+	for v := range seen {
+		viewers = append(viewers, v)
+	}
+	slices.Sort(viewers)
+	return false, viewers
+}
