@@ -18,6 +18,15 @@ func At(h, m int) Clock { return Clock(h*60 + m) }
 
 // ParseClock parses "HH:MM", two digits each, from "00:00" to "24:00".
 func ParseClock(s string) (Clock, error) {
+	c, err := parseClock(s)
+	if err != nil {
+		return 0, fmt.Errorf("officehours: %w", err)
+	}
+	return c, nil
+}
+
+// parseClock is ParseClock with errors left bare for a *FieldError to wrap.
+func parseClock(s string) (Clock, error) {
 	if len(s) != 5 || s[2] != ':' || !digits(s[:2]) || !digits(s[3:]) {
 		return 0, fmt.Errorf("%q is not HH:MM", s)
 	}

@@ -25,6 +25,15 @@ type Holiday struct {
 
 // ParseDate parses YYYY-MM-DD, or --MM-DD for a day that recurs every year.
 func ParseDate(s string) (Date, error) {
+	d, err := parseDate(s)
+	if err != nil {
+		return Date{}, fmt.Errorf("officehours: %w", err)
+	}
+	return d, nil
+}
+
+// parseDate is ParseDate with errors left bare for a *FieldError to wrap.
+func parseDate(s string) (Date, error) {
 	var d Date
 	rest, yearly := strings.CutPrefix(s, "--")
 	if !yearly {

@@ -102,7 +102,7 @@ func (raw *scheduleJSON) schedule() (Schedule, error) {
 		return Schedule{}, err
 	}
 	for i, h := range raw.Holidays {
-		d, err := ParseDate(h.Date)
+		d, err := parseDate(h.Date)
 		if err != nil {
 			return Schedule{}, &FieldError{Field: fmt.Sprintf("office_hours.holidays[%d].date", i), Err: err}
 		}
@@ -153,11 +153,11 @@ func intervalFromJSON(pair []string) (Interval, error) {
 	if len(pair) != 2 {
 		return Interval{}, fmt.Errorf("want [\"HH:MM\", \"HH:MM\"], got %d values", len(pair))
 	}
-	start, err := ParseClock(pair[0])
+	start, err := parseClock(pair[0])
 	if err != nil {
 		return Interval{}, fmt.Errorf("start: %w", err)
 	}
-	end, err := ParseClock(pair[1])
+	end, err := parseClock(pair[1])
 	if err != nil {
 		return Interval{}, fmt.Errorf("end: %w", err)
 	}

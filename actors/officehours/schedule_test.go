@@ -75,13 +75,13 @@ func TestParseClock(t *testing.T) {
 		{"08:30", At(8, 30), ""},
 		{"23:59", At(23, 59), ""},
 		{"24:00", MinutesPerDay, ""},
-		{"24:01", 0, "24:01 out of range 00:00 to 24:00"},
-		{"25:00", 0, "25:00 out of range 00:00 to 24:00"},
-		{"12:60", 0, "12:60 out of range 00:00 to 24:00"},
-		{"8:00", 0, `"8:00" is not HH:MM`},
-		{"08-00", 0, `"08-00" is not HH:MM`},
-		{"+8:00", 0, `"+8:00" is not HH:MM`},
-		{"", 0, `"" is not HH:MM`},
+		{"24:01", 0, "officehours: 24:01 out of range 00:00 to 24:00"},
+		{"25:00", 0, "officehours: 25:00 out of range 00:00 to 24:00"},
+		{"12:60", 0, "officehours: 12:60 out of range 00:00 to 24:00"},
+		{"8:00", 0, `officehours: "8:00" is not HH:MM`},
+		{"08-00", 0, `officehours: "08-00" is not HH:MM`},
+		{"+8:00", 0, `officehours: "+8:00" is not HH:MM`},
+		{"", 0, `officehours: "" is not HH:MM`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
@@ -103,12 +103,12 @@ func TestParseDate(t *testing.T) {
 		{"--01-01", Date{0, 1, 1}, ""},
 		{"--02-29", Date{0, 2, 29}, ""},
 		{"2028-02-29", Date{2028, 2, 29}, ""},
-		{"2027-02-29", Date{}, "2027-02-29 is not a day of the calendar"},
-		{"--04-31", Date{}, "--04-31 is not a day of the calendar"},
-		{"0000-01-01", Date{}, `year 0000 out of range in "0000-01-01" (write --MM-DD for every year)`},
-		{"2026-00-10", Date{}, "month 0 out of range in 2026-00-10"},
-		{"2026-1-1", Date{}, `"2026-1-1" is not YYYY-MM-DD or --MM-DD`},
-		{"12-24", Date{}, `"12-24" is not YYYY-MM-DD or --MM-DD`},
+		{"2027-02-29", Date{}, "officehours: 2027-02-29 is not a day of the calendar"},
+		{"--04-31", Date{}, "officehours: --04-31 is not a day of the calendar"},
+		{"0000-01-01", Date{}, `officehours: year 0000 out of range in "0000-01-01" (write --MM-DD for every year)`},
+		{"2026-00-10", Date{}, "officehours: month 0 out of range in 2026-00-10"},
+		{"2026-1-1", Date{}, `officehours: "2026-1-1" is not YYYY-MM-DD or --MM-DD`},
+		{"12-24", Date{}, `officehours: "12-24" is not YYYY-MM-DD or --MM-DD`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
