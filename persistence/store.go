@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -29,14 +30,19 @@ type Store struct {
 	dir string
 	log *slog.Logger
 
-	// wmu serialises commits. Pebble panics on the write after a failed WAL
-	// write, so the first failed commit marks the store failed (under wmu)
-	// and no later commit reaches Pebble. Every commit is synced, so a
-	// failure is reported to the writer that caused it, never later.
-	wmu     sync.Mutex
-	failErr error         // guarded by wmu
+	// life orders commits (shared) with Close (exclusive): Pebble panics on
+	// a write to a closed DB. Commits run concurrently so that Pebble
+	// group-commits their fsyncs (the FSM's batch with Raft's next append).
+	life   sync.RWMutex
+	closed bool // guarded by life
+
+	// Pebble treats a failed WAL write as fatal (Options.Logger.Fatalf,
+	// and a panic on the next write). The first failed commit marks the
+	// store failed and no later commit reaches Pebble. Raft's writes are
+	// synced, so a failure is reported before anything is acknowledged.
+	failMu  sync.Mutex
+	failErr error         // guarded by failMu; written before failed is closed
 	failed  chan struct{} // closed when failErr is set
-	closed  bool          // guarded by wmu
 }
 
 // storeOptions are the Pebble settings of a node's store.
@@ -131,35 +137,57 @@ func (s *Store) isEmpty() (bool, error) {
 	return empty, nil
 }
 
-// commit writes b durably (fsync) or fails the store. See Store.wmu.
-func (s *Store) commit(b *pebble.Batch) (err error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+// commit writes b durably (fsync) or fails the store. See Store.failErr.
+func (s *Store) commit(b *pebble.Batch) error { return s.commitOpts(b, pebble.Sync) }
+
+// commitNoSync writes b without waiting for the fsync: the FSM's batches,
+// which Raft can replay from its log, and which the next synced commit
+// (Raft's next append) makes durable, since Pebble's WAL is sequential.
+func (s *Store) commitNoSync(b *pebble.Batch) error { return s.commitOpts(b, pebble.NoSync) }
+
+func (s *Store) commitOpts(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
+	s.life.RLock()
+	defer s.life.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if s.failErr != nil {
-		return s.failErr
+	if _, ferr := s.Failed(); ferr != nil {
+		return ferr
 	}
 	defer func() {
-		// Pebble is fail-stop on some WAL errors (e.g. rotating the WAL on
-		// a full disk) and panics. Turn that into the failed state rather
-		// than kill the process mid-Raft-step; no write follows it.
+		// Turn Pebble's fatal error (our Logger.Fatalf panics) into the
+		// failed state rather than kill the process mid-Raft-step.
 		if r := recover(); r != nil {
 			cause, ok := r.(error)
 			if !ok {
 				cause = fmt.Errorf("pebble panic: %v", r)
 			}
-			err = s.failLocked(cause)
+			err = s.fail(cause)
 		}
 	}()
-	if err := b.Commit(pebble.Sync); err != nil {
-		return s.failLocked(err)
+	if err := b.Commit(opts); err != nil {
+		return s.fail(err)
 	}
 	return nil
 }
 
-func (s *Store) failLocked(cause error) error {
+// sync makes every earlier write durable.
+func (s *Store) sync() error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.LogData(nil, nil); err != nil {
+		return fmt.Errorf("persistence: sync: %w", err)
+	}
+	return s.commit(b)
+}
+
+// fail puts the store in the failed state and returns the (first) failure.
+func (s *Store) fail(cause error) error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failErr != nil {
+		return s.failErr
+	}
 	s.failErr = fmt.Errorf("%w: data dir %q: write failed, restart once the disk is fixed: %w", ErrStoreFailed, s.dir, cause)
 	s.log.Error("persistence: store failed; refusing further writes", "dir", s.dir, "err", cause)
 	close(s.failed)
@@ -177,24 +205,43 @@ func (s *Store) Failed() (<-chan struct{}, error) {
 	}
 }
 
-// Close closes the database. Safe to call more than once.
+// Close closes the database. Safe to call more than once. After a write
+// failure Pebble's commit pipeline may be wedged; Close then gives up
+// after closeWait and leaves the rest to the process exit.
 func (s *Store) Close() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.life.Lock()
+	defer s.life.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("persistence: close data dir %q: %w", s.dir, err)
+	done := make(chan error, 1)
+	go func() { done <- s.db.Close() }()
+	if _, ferr := s.Failed(); ferr == nil {
+		return closeError(s.dir, <-done)
+	}
+	select {
+	case err := <-done:
+		return closeError(s.dir, err)
+	case <-time.After(closeWait):
+		return fmt.Errorf("persistence: close data dir %q: pebble did not close after a write failure", s.dir)
+	}
+}
+
+// closeWait bounds Close of a failed store.
+const closeWait = 5 * time.Second
+
+func closeError(dir string, err error) error {
+	if err != nil {
+		return fmt.Errorf("persistence: close data dir %q: %w", dir, err)
 	}
 	return nil
 }
 
 // pebbleMetrics returns Pebble's internal figures, or nil once closed.
 func (s *Store) pebbleMetrics() *pebble.Metrics {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.life.RLock()
+	defer s.life.RUnlock()
 	if s.closed {
 		return nil
 	}
@@ -259,20 +306,10 @@ func getProto(r pebble.Reader, k []byte, m proto.Message) (found bool, err error
 	return true, nil
 }
 
-// fail puts the store in the failed state (storage errors while applying).
-func (s *Store) fail(cause error) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.failErr != nil {
-		return s.failErr
-	}
-	return s.failLocked(cause)
-}
-
 // readable reports ErrClosed once the store is closed.
 func (s *Store) readable() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.life.RLock()
+	defer s.life.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}

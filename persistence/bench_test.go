@@ -1,0 +1,92 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkApply measures durable writes through Raft on one node: each
+// op is a PutUser acknowledged after the log fsync and the FSM apply.
+// It reports writes/s and the p50/p99 latency of one Apply.
+func BenchmarkApply(b *testing.B) {
+	for _, writers := range []int{1, 32} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchApply(b, writers) })
+	}
+}
+
+func benchApply(b *testing.B, writers int) {
+	n := openNode(b, Config{Dir: b.TempDir(), NodeID: "bench", ClusterID: "bench", Logger: testLogger(b)})
+	ctx := context.Background()
+	var next atomic.Int64
+	lat := make([][]time.Duration, writers)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				t0 := time.Now()
+				if _, err := n.Apply(ctx, putUser(fmt.Sprintf("user-%d", i))); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "writes/s")
+	b.ReportMetric(percentile(all, 0.50).Seconds()*1e3, "p50-ms")
+	b.ReportMetric(percentile(all, 0.99).Seconds()*1e3, "p99-ms")
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+// BenchmarkRead measures point reads and one index scan on a directory of
+// 10,000 users in 100 groups.
+func BenchmarkRead(b *testing.B) {
+	h := newHarness(b)
+	const users, groups = 10000, 100
+	for g := range groups {
+		var members []string
+		for u := g * (users / groups); u < (g+1)*(users/groups); u++ {
+			id := fmt.Sprintf("user-%d", u)
+			h.mustApply(putUser(id))
+			members = append(members, id)
+		}
+		h.mustApply(putGroup(group(fmt.Sprintf("group-%d", g), "", members...)))
+	}
+	b.Run("User", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for b.Loop() {
+			if _, err := h.s.User(fmt.Sprintf("user-%d", rng.IntN(users))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GroupsOf", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for b.Loop() {
+			if ms, err := h.s.GroupsOf(fmt.Sprintf("user-%d", rng.IntN(users))); err != nil || len(ms) != 1 {
+				b.Fatal(ms, err)
+			}
+		}
+	})
+}
