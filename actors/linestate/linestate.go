@@ -1,0 +1,139 @@
+// Package linestate is the model of a phone line's runtime state (idle,
+// ringing, busy; the calls on it; forwarding) and what a viewer sees of it
+// under the line rights of rights.tsv: line1_* for a primary line, line2_*
+// for a secondary one. It is pure; the line grain holds the value.
+package linestate
+
+import (
+	"fmt"
+
+	"github.com/ucgrid/ucgrid/actors/rights"
+)
+
+// State is a line's call state.
+type State uint8
+
+// The line states.
+const (
+	Idle State = iota
+	Ringing
+	Busy
+)
+
+var stateNames = [...]string{"idle", "ringing", "busy"}
+
+func (s State) String() string { return stateNames[s] }
+
+// Direction says who placed a call.
+type Direction uint8
+
+// The call directions.
+const (
+	Incoming Direction = iota
+	Outgoing
+)
+
+func (d Direction) String() string {
+	if d == Outgoing {
+		return "out"
+	}
+	return "in"
+}
+
+// Call is one call on the line.
+type Call struct {
+	ID        string // the SIP Call-ID, or another id unique on the line
+	Direction Direction
+	Remote    string // the remote party's number
+	Answered  bool   // false while ringing
+}
+
+// Forwarding is the line's unconditional call forwarding.
+type Forwarding struct {
+	Enabled     bool
+	Destination string
+}
+
+// Line is a line's runtime state.
+type Line struct {
+	Number     string
+	Kind       rights.LineKind
+	Calls      []Call
+	Forwarding Forwarding
+}
+
+// State derives the line state from its calls: busy with an answered call,
+// ringing with only unanswered ones, idle with none.
+func (l Line) State() State {
+	st := Idle
+	for _, c := range l.Calls {
+		if c.Answered {
+			return Busy
+		}
+		st = Ringing
+	}
+	return st
+}
+
+// View is what one viewer sees of a line. Hidden parts are zero and marked
+// by the Sees* flags, so a client can tell "no calls" from "not shown".
+type View struct {
+	Number         string
+	SeesState      bool
+	State          State
+	Calls          []CallView
+	SeesForwarding bool
+	Forwarding     Forwarding // Destination "" unless the viewer may see it
+	CanPickup      bool       // the viewer may pick up the ringing call now
+	CanForward     bool       // the viewer may change the forwarding
+}
+
+// CallView is one call as a viewer sees it: Remote is "" unless the viewer
+// holds the incoming or outgoing right of the line for its direction.
+type CallView struct {
+	Direction Direction
+	Remote    string
+	Answered  bool
+}
+
+// ViewFor returns what a viewer holding s over the line's owner sees.
+func ViewFor(l Line, s rights.Set) View {
+	lr := rights.LineView(s, l.Kind)
+	v := View{Number: l.Number, SeesState: lr.SeeState, SeesForwarding: lr.SeeForwarding, CanForward: lr.SetForwarding}
+	if lr.SeeState {
+		v.State = l.State()
+		v.Calls = make([]CallView, 0, len(l.Calls))
+		for _, c := range l.Calls {
+			cv := CallView{Direction: c.Direction, Answered: c.Answered}
+			if (c.Direction == Incoming && lr.SeeIncoming) || (c.Direction == Outgoing && lr.SeeOutgoing) {
+				cv.Remote = c.Remote
+			}
+			v.Calls = append(v.Calls, cv)
+		}
+	}
+	if lr.SeeForwarding {
+		v.Forwarding.Enabled = l.Forwarding.Enabled
+		if lr.SeeForwardingNumber {
+			v.Forwarding.Destination = l.Forwarding.Destination
+		}
+	}
+	v.CanPickup = lr.Pickup && l.State() == Ringing
+	return v
+}
+
+// SetForwarding returns the line with new forwarding, set on behalf of
+// someone holding s over the owner (rights.All for the owner).
+func SetForwarding(l Line, f Forwarding, s rights.Set) (Line, error) {
+	if !rights.LineView(s, l.Kind).SetForwarding {
+		right := "line1_set_forwarding"
+		if l.Kind == rights.SecondaryLine {
+			right = "line2_set_forwarding"
+		}
+		return l, fmt.Errorf("linestate: changing forwarding of line %s needs %s", l.Number, right)
+	}
+	if f.Enabled && f.Destination == "" {
+		return l, fmt.Errorf("linestate: forwarding of line %s is enabled without a destination", l.Number)
+	}
+	l.Forwarding = f
+	return l, nil
+}

@@ -1,0 +1,103 @@
+package linestate
+
+import (
+	"testing"
+
+	"github.com/ucgrid/ucgrid/actors/rights"
+)
+
+func TestLine_StateFromCalls(t *testing.T) {
+	tests := []struct {
+		name  string
+		calls []Call
+		want  State
+	}{
+		{"no calls", nil, Idle},
+		{"one ringing", []Call{{ID: "a"}}, Ringing},
+		{"answered", []Call{{ID: "a", Answered: true}}, Busy},
+		{"answered and a second ringing", []Call{{ID: "b"}, {ID: "a", Answered: true}}, Busy},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Line{Calls: tc.calls}).State(); got != tc.want {
+				t.Errorf("state %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestViewFor_PerLevelAndLineKind(t *testing.T) {
+	calls := []Call{{ID: "1", Direction: Incoming, Remote: "+4930111"}, {ID: "2", Direction: Outgoing, Remote: "+4930222", Answered: true}}
+	fwd := Forwarding{Enabled: true, Destination: "+49170999"}
+	tests := []struct {
+		name           string
+		kind           rights.LineKind
+		held           rights.Set
+		seesState      bool
+		inRemote       string
+		outRemote      string
+		seesForwarding bool
+		destination    string
+		canForward     bool
+	}{
+		{"blocked primary", rights.PrimaryLine, rights.LevelSet(rights.Blocked), false, "", "", false, "", false},
+		{"public primary", rights.PrimaryLine, rights.LevelSet(rights.Public), false, "", "", true, "", false},
+		{"business primary", rights.PrimaryLine, rights.LevelSet(rights.Business), true, "+4930111", "", true, "", false},
+		{"business secondary", rights.SecondaryLine, rights.LevelSet(rights.Business), true, "", "", true, "", false},
+		{"team secondary", rights.SecondaryLine, rights.LevelSet(rights.Team), true, "+4930111", "", true, "", false},
+		{"personal primary", rights.PrimaryLine, rights.LevelSet(rights.Personal), true, "+4930111", "", true, "", true},
+		{"trusted primary", rights.PrimaryLine, rights.LevelSet(rights.Business).With(rights.Line1SeeOutgoing, 1).With(rights.Line1SeeForwardingNumber, 1), true, "+4930111", "+4930222", true, "+49170999", false},
+		{"line1 trust does not reach line2", rights.SecondaryLine, rights.LevelSet(rights.Team).With(rights.Line1SeeOutgoing, 1).With(rights.Line1SeeForwardingNumber, 1), true, "+4930111", "", true, "", false},
+		{"owner", rights.SecondaryLine, rights.All, true, "+4930111", "+4930222", true, "+49170999", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := ViewFor(Line{Number: "100", Kind: tc.kind, Calls: calls, Forwarding: fwd}, tc.held)
+			if v.SeesState != tc.seesState || (tc.seesState && (v.State != Busy || len(v.Calls) != 2)) || (!tc.seesState && (v.State != Idle || len(v.Calls) != 0)) {
+				t.Errorf("state: sees=%v %s calls=%d", v.SeesState, v.State, len(v.Calls))
+			}
+			if tc.seesState && (v.Calls[0].Remote != tc.inRemote || v.Calls[1].Remote != tc.outRemote) {
+				t.Errorf("remotes %q %q, want %q %q", v.Calls[0].Remote, v.Calls[1].Remote, tc.inRemote, tc.outRemote)
+			}
+			if v.SeesForwarding != tc.seesForwarding || v.Forwarding.Enabled != tc.seesForwarding || v.Forwarding.Destination != tc.destination {
+				t.Errorf("forwarding: sees=%v %+v", v.SeesForwarding, v.Forwarding)
+			}
+			if v.CanForward != tc.canForward {
+				t.Errorf("can forward %v", v.CanForward)
+			}
+		})
+	}
+}
+
+func TestViewFor_PickupOnlyWhileRingingWithTheRight(t *testing.T) {
+	ringing := Line{Number: "100", Calls: []Call{{ID: "1", Remote: "555"}}}
+	if !ViewFor(ringing, rights.LevelSet(rights.Team)).CanPickup {
+		t.Error("team may pick up a ringing primary line")
+	}
+	if ViewFor(ringing, rights.LevelSet(rights.Business)).CanPickup {
+		t.Error("business may not pick up")
+	}
+	ringing.Kind = rights.SecondaryLine
+	if ViewFor(ringing, rights.LevelSet(rights.Team)).CanPickup {
+		t.Error("team may not pick up a secondary line")
+	}
+	busy := Line{Number: "100", Calls: []Call{{ID: "1", Answered: true}}}
+	if ViewFor(busy, rights.All).CanPickup {
+		t.Error("nothing to pick up on a busy line")
+	}
+}
+
+func TestSetForwarding_NeedsTheLinesRight(t *testing.T) {
+	l := Line{Number: "200", Kind: rights.SecondaryLine}
+	f := Forwarding{Enabled: true, Destination: "300"}
+	if _, err := SetForwarding(l, f, rights.Set(0).With(rights.Line1SetForwarding, 1)); err == nil {
+		t.Error("line1 right changed a secondary line")
+	}
+	got, err := SetForwarding(l, f, rights.Set(0).With(rights.Line2SetForwarding, 1))
+	if err != nil || got.Forwarding != f {
+		t.Errorf("%+v, %v", got.Forwarding, err)
+	}
+	if _, err := SetForwarding(l, Forwarding{Enabled: true}, rights.All); err == nil {
+		t.Error("enabled without destination accepted")
+	}
+}
