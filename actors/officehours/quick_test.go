@@ -72,7 +72,7 @@ var quickZones = []string{"", "Europe/Berlin", "America/New_York", "Australia/Lo
 func TestVerdict_MatchesMinuteByMinuteReference(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	const rounds, horizon = 120, 3 * 24 * time.Hour
+	const rounds, horizon = 400, 3 * 24 * time.Hour
 	for round := range rounds {
 		s := randomSchedule(rng)
 		loc, err := loadZone(s.TimeZone)
@@ -163,7 +163,7 @@ func randomOverride(rng *rand.Rand, now time.Time) Override {
 func TestVerdict_HolidaysMatchReference(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
-	const rounds, horizon = 80, 4 * 24 * time.Hour
+	const rounds, horizon = 200, 4 * 24 * time.Hour
 	for round := range rounds {
 		s := randomSchedule(rng)
 		loc, err := loadZone(s.TimeZone)
