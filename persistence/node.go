@@ -37,7 +37,9 @@ type Node struct {
 	m     *nodeMetrics
 	fsmM  *fsmMetrics
 
-	done      chan struct{}
+	done      chan struct{} // closed by Close: stops the node's goroutines
+	stopped   chan struct{} // closed once Raft has been shut down
+	stopOnce  sync.Once
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -51,7 +53,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, m: newNodeMetrics(), fsmM: newFSMMetrics(), done: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger, m: newNodeMetrics(), fsmM: newFSMMetrics(), done: make(chan struct{}), stopped: make(chan struct{})}
 	if err := n.open(ctx); err != nil {
 		n.abort()
 		return nil, err
@@ -302,10 +304,20 @@ func (n *Node) watchFailure() {
 	case <-failed:
 		_, err := n.store.Failed()
 		n.log.Error("persistence: stopping raft after a write failure", "err", err)
-		if err := n.raft.Shutdown().Error(); err != nil {
+		if err := n.stopRaft(); err != nil {
 			n.log.Warn("persistence: raft shutdown", "err", err)
 		}
 	}
+}
+
+// stopRaft shuts Raft down (once) and releases callers waiting on it.
+func (n *Node) stopRaft() error {
+	var err error
+	n.stopOnce.Do(func() {
+		err = n.raft.Shutdown().Error()
+		close(n.stopped)
+	})
+	return err
 }
 
 // abort releases what a failed Open had opened.
@@ -332,7 +344,7 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
-	if err := n.raft.Shutdown().Error(); err != nil {
+	if err := n.stopRaft(); err != nil {
 		errs = append(errs, fmt.Errorf("persistence: raft shutdown: %w", err))
 	}
 	close(n.done)

@@ -40,8 +40,11 @@ func (n *Node) apply(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("persistence: apply: %w", err)
 	}
+	if _, ferr := n.store.Failed(); ferr != nil {
+		return 0, ferr
+	}
 	f := n.raft.Apply(data, n.enqueueTimeout(ctx))
-	if err := wait(ctx, f); err != nil {
+	if err := n.wait(ctx, f); err != nil {
 		return 0, n.raftError(err)
 	}
 	if err, ok := f.Response().(error); ok && err != nil {
@@ -57,11 +60,12 @@ func (n *Node) enqueueTimeout(ctx context.Context) time.Duration {
 	return n.cfg.ApplyTimeout
 }
 
-// wait waits for a Raft future, or for ctx.
-func wait(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
-	}
+// wait waits for a Raft future, for ctx, or for Raft to stop.
+//
+// hashicorp/raft never answers a command that was queued in the instant
+// Raft shut down; the stopped case keeps the caller from waiting for it
+// (the helper goroutine then stays blocked until the process exits).
+func (n *Node) wait(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -69,6 +73,13 @@ func wait(ctx context.Context, f raft.Future) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("persistence: outcome unknown: %w", ctx.Err())
+	case <-n.stopped:
+		select {
+		case err := <-done: // answered after all
+			return err
+		default:
+			return fmt.Errorf("persistence: outcome unknown: %w", raft.ErrRaftShutdown)
+		}
 	}
 }
 
@@ -152,7 +163,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 
 // Snapshot takes a Raft snapshot now and compacts the log behind it.
 func (n *Node) Snapshot(ctx context.Context) error {
-	err := wait(ctx, n.raft.Snapshot())
+	err := n.wait(ctx, n.raft.Snapshot())
 	if err == nil || errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil
 	}
@@ -256,7 +267,7 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 }
 
 func (n *Node) membership(ctx context.Context, f raft.Future) error {
-	if err := wait(ctx, f); err != nil {
+	if err := n.wait(ctx, f); err != nil {
 		return n.raftError(err)
 	}
 	return nil

@@ -186,7 +186,7 @@ func initDir(t *testing.T, dir string) {
 
 func writeRaw(t *testing.T, dir string, k, v []byte) {
 	t.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{testLogger(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
