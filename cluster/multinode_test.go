@@ -1,0 +1,392 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Multi-node tests run each node in its own child process (this test
+// binary re-executed with childNodeEnv set; see TestMain and child_test.go).
+// protoactor-go has data races between actor systems sharing a process
+// (upstream #1108); one node per process keeps -race on, and meaningful,
+// for our code in every node. A child's race report fails the test.
+
+// childLogsEnv, when set, makes the tests print every child's log, not
+// only those of failed tests.
+const childLogsEnv = "UCGRID_CLUSTER_TEST_LOGS"
+
+// child is a node running in a child process.
+type child struct {
+	name   string
+	http   string // the child's control endpoint
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *syncBuffer
+	exited chan struct{}
+}
+
+// startChildren starts the named nodes concurrently, all seeded with seeds.
+func startChildren(t *testing.T, seeds []string, names ...string) []*child {
+	t.Helper()
+	out := make([]*child, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { out[i], errs[i] = startChild(t, name, seeds) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func startChild(t *testing.T, name string, seeds []string) (*child, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childNodeEnv+"="+name, childSeedsEnv+"="+strings.Join(seeds, ","))
+	c := &child{name: name, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = c.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if c.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start child %s: %w", name, err)
+	}
+	go func() {
+		// The exit status is judged from stderr (race reports); a killed
+		// child exits with an error by design.
+		_ = cmd.Wait()
+		close(c.exited)
+	}()
+	t.Cleanup(func() { c.stop(t) })
+
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n') // EOF: the child died, reported below
+		ready <- line
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case line := <-ready:
+		addr, ok := strings.CutPrefix(strings.TrimSpace(line), "READY http=")
+		if !ok {
+			return nil, fmt.Errorf("child %s did not start (stdout %q); stderr:\n%s", name, line, c.stderr)
+		}
+		c.http = addr
+		return c, nil
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("child %s not ready after 30s; stderr:\n%s", name, c.stderr)
+	}
+}
+
+// stop kills the child if still running, and reports its data races (and,
+// when the test failed, its log).
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	c.stdin.Close()
+	select {
+	case <-c.exited:
+	case <-time.After(20 * time.Second):
+		c.kill(t)
+	}
+	<-c.exited
+	log := c.stderr.String()
+	ours, upstream := classifyRaces(log)
+	for _, r := range ours {
+		t.Errorf("child %s: data race in our code:\n%s", c.name, r)
+	}
+	if len(upstream) > 0 {
+		t.Logf("child %s: %d data race report(s) inside protoactor-go, ignored (upstream #1108): %s",
+			c.name, len(upstream), strings.Join(upstream, "; "))
+	}
+	if t.Failed() || os.Getenv(childLogsEnv) != "" {
+		t.Logf("log of child %s:\n%s", c.name, log)
+	}
+}
+
+// raceAccess matches the line before the accessing function in a race
+// report: "Read at 0x... by goroutine 7:", "Previous write at ...".
+var raceAccess = regexp.MustCompile(`(?m)^\s*(?:Previous )?(?:[Rr]ead|[Ww]rite) at 0x[0-9a-f]+ by (?:goroutine \d+|main goroutine):\n\s*(\S+)`)
+
+// classifyRaces splits the race reports in a child's stderr into ours —
+// one of the two racing accesses is made by a function of this module —
+// and upstream ones, which it summarises as "reader vs writer". A race
+// between protoactor-go's own functions (even when our goroutine called
+// them, as UpdateClusterTopology must be called) is upstream's.
+func classifyRaces(log string) (ours []string, upstream []string) {
+	reports := strings.Split(log, "WARNING: DATA RACE")
+	for _, r := range reports[1:] {
+		r, _, _ = strings.Cut(r, "==================")
+		var fns []string
+		for _, m := range raceAccess.FindAllStringSubmatch(r, -1) {
+			fns = append(fns, m[1])
+		}
+		mine := slices.ContainsFunc(fns, func(fn string) bool {
+			return strings.HasPrefix(fn, "github.com/ucgrid/ucgrid/")
+		})
+		switch {
+		case mine || len(fns) == 0: // unparsable reports count as ours
+			ours = append(ours, r)
+		default:
+			upstream = append(upstream, strings.Join(fns, " vs "))
+		}
+	}
+	return ours, upstream
+}
+
+// kill sends SIGKILL: the node vanishes without leaving.
+func (c *child) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Logf("kill child %s: %v", c.name, err)
+	}
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+func (c *child) getJSON(t *testing.T, path string, v any) error {
+	t.Helper()
+	resp, err := httpClient.Get("http://" + c.http + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %s", c.name, path, resp.Status, body)
+	}
+	return json.Unmarshal(body, v)
+}
+
+func (c *child) members(t *testing.T) []MemberStatus {
+	t.Helper()
+	var ms []MemberStatus
+	if err := c.getJSON(t, "/members", &ms); err != nil {
+		t.Fatalf("members of %s: %v", c.name, err)
+	}
+	return ms
+}
+
+// topology returns the names of the members c's actor cluster places
+// grains on.
+func (c *child) topology(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, m := range c.members(t) {
+		if m.InTopology {
+			names = append(names, m.Node)
+		}
+	}
+	return names
+}
+
+func (c *child) echo(t *testing.T, id string) childEcho {
+	t.Helper()
+	var e childEcho
+	if err := c.getJSON(t, "/echo?id="+id, &e); err != nil {
+		t.Fatalf("echo %s via %s: %v", id, c.name, err)
+	}
+	return e
+}
+
+// postLeave asks the child to shut down gracefully.
+func (c *child) postLeave() error {
+	resp, err := httpClient.Post("http://"+c.http+"/leave", "", nil)
+	if err != nil {
+		return fmt.Errorf("leave %s: %w", c.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body) // best effort, for the message
+		return fmt.Errorf("leave %s: %s: %s", c.name, resp.Status, body)
+	}
+	return nil
+}
+
+// waitTopology waits until every node in nodes places grains on exactly
+// want, and returns how long that took.
+func waitTopology(t *testing.T, timeout time.Duration, nodes []*child, want ...string) time.Duration {
+	t.Helper()
+	slices.Sort(want)
+	return waitFor(t, timeout, fmt.Sprintf("topology %v on every node", want), func() bool {
+		for _, n := range nodes {
+			if !slices.Equal(n.topology(t), want) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three node processes")
+	}
+	n1 := startChildren(t, nil, "n1")[0]
+	var n1Gossip string
+	for _, m := range n1.members(t) {
+		n1Gossip = m.GossipAddr
+	}
+	rest := startChildren(t, []string{n1Gossip}, "n2", "n3")
+	nodes := []*child{n1, rest[0], rest[1]}
+	n2, n3 := nodes[1], nodes[2]
+	took := waitTopology(t, 10*time.Second, nodes, "n1", "n2", "n3")
+	t.Logf("three nodes agree on the topology %v after start", took)
+
+	// Every identity has one activation, whichever node asks.
+	ids := make([]string, 24)
+	owner := map[string]echoReply{}
+	for i := range ids {
+		ids[i] = fmt.Sprintf("grain-%d", i)
+		for k, via := range nodes {
+			got := via.echo(t, ids[i]).Reply
+			if k == 0 {
+				owner[ids[i]] = got
+			}
+			if want := owner[ids[i]]; got.Node != want.Node || got.Activation != want.Activation || got.Count != k+1 {
+				t.Fatalf("%s via %s = %+v, want the activation %s on %s with count %d", ids[i], via.name, got, want.Activation, want.Node, k+1)
+			}
+		}
+	}
+	onN3 := idsOn(owner, "n3")
+	onN2 := idsOn(owner, "n2")
+	if len(onN3) == 0 || len(onN2) == 0 {
+		t.Fatalf("placement %v left n2 or n3 without grains; pick more ids", owner)
+	}
+
+	t.Run("killed node leaves the topology and its grains move", func(t *testing.T) {
+		killed := time.Now()
+		n3.kill(t)
+		// Ask for a grain of n3 at once: the request must ride out failure
+		// detection and be answered by a survivor.
+		type result struct {
+			echo childEcho
+			err  error
+			took time.Duration
+		}
+		failover := make(chan result, 1)
+		go func() {
+			var e childEcho
+			err := n1.getJSON(t, "/echo?id="+onN3[0], &e)
+			failover <- result{e, err, time.Since(killed)}
+		}()
+
+		waitTopology(t, 5*time.Second, nodes[:2], "n1", "n2")
+		detect := time.Since(killed)
+		t.Logf("SIGKILL of n3: both survivors dropped it from the topology within %v", detect.Round(time.Millisecond))
+		if detect > 3*time.Second {
+			t.Errorf("detection took %v, want at most 3s", detect)
+		}
+
+		r := <-failover
+		if r.err != nil {
+			t.Fatalf("request to n3's grain %s after the kill: %v", onN3[0], r.err)
+		}
+		t.Logf("request to n3's grain %s, sent right after the kill, answered by %s after %v",
+			onN3[0], r.echo.Reply.Node, r.took.Round(time.Millisecond))
+		if r.echo.Reply.Node == "n3" || r.echo.Reply.Count != 1 {
+			t.Errorf("grain %s after the kill = %+v, want a fresh activation on a survivor", onN3[0], r.echo.Reply)
+		}
+		if r.took > 3*time.Second {
+			t.Errorf("failover took %v, want at most 3s", r.took)
+		}
+		checkMoved(t, nodes[:2], onN3, owner)
+		checkKept(t, n1, append(idsOn(owner, "n1"), onN2...), owner, len(nodes))
+	})
+
+	t.Run("gracefully leaving node is dropped at once", func(t *testing.T) {
+		start := time.Now()
+		left := make(chan error, 1)
+		go func() { left <- n2.postLeave() }()
+		dropped := waitTopology(t, 2*time.Second, nodes[:1], "n1")
+		t.Logf("n1 dropped n2 %v after it began to leave", dropped.Round(time.Millisecond))
+		if err := <-left; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("n2 shut down gracefully in %v", time.Since(start).Round(time.Millisecond))
+		for _, id := range onN2 {
+			if got := n1.echo(t, id).Reply; got.Node != "n1" || got.Count != 1 {
+				t.Errorf("grain %s after n2 left = %+v, want a fresh activation on n1", id, got)
+			}
+		}
+	})
+}
+
+// checkKept asks via for grains that did not move: each must still be
+// its old activation, having answered asked requests so far.
+func checkKept(t *testing.T, via *child, kept []string, before map[string]echoReply, asked int) {
+	t.Helper()
+	for _, id := range kept {
+		got := via.echo(t, id).Reply
+		if got.Node != before[id].Node || got.Activation != before[id].Activation || got.Count != asked+1 {
+			t.Errorf("grain %s = %+v, want its old activation %s on %s with count %d", id, got, before[id].Activation, before[id].Node, asked+1)
+		}
+	}
+}
+
+func idsOn(owner map[string]echoReply, node string) []string {
+	var ids []string
+	for id, r := range owner {
+		if r.Node == node {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// checkMoved asks every survivor for the grains of the lost node: each must
+// be one fresh activation on a survivor, the same whichever survivor asks.
+func checkMoved(t *testing.T, survivors []*child, moved []string, before map[string]echoReply) {
+	t.Helper()
+	for _, id := range moved {
+		var first echoReply
+		for k, via := range survivors {
+			got := via.echo(t, id).Reply
+			if k == 0 {
+				first = got
+			}
+			if got.Node == before[id].Node || got.Activation != first.Activation {
+				t.Errorf("grain %s via %s = %+v, want one activation off %s (first answer %+v)", id, via.name, got, before[id].Node, first)
+			}
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	actorcluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/ucgrid/ucgrid/cluster/internal/testlog"
+	"github.com/ucgrid/ucgrid/cluster/membership"
+)
+
+// localConfig is a node on free loopback ports hosting the echo kind.
+func localConfig(t testing.TB, name string, seeds ...string) Config {
+	return Config{
+		Membership: membership.Config{
+			NodeName:       name,
+			BindAddr:       "127.0.0.1:0",
+			Seeds:          seeds,
+			RejoinInterval: time.Second,
+		},
+		ActorAddr: "127.0.0.1:0",
+		Kinds:     []*actorcluster.Kind{newEchoKind(name)},
+		Logger:    testlog.New(t, slog.LevelInfo).With("test_node", name),
+	}
+}
+
+// waitFor polls cond every 10 ms until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for an event
+	}
+	return time.Since(start)
+}
+
+func TestNode_SingleNodeServesGrainsAndStopsWithoutLeaks(t *testing.T) {
+	defer goleak.VerifyNone(t, protoactorLeaks()...)
+
+	n, err := Start(context.Background(), localConfig(t, "solo"))
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	waitFor(t, 3*time.Second, "solo in its own topology", func() bool {
+		ms := n.Members()
+		return len(ms) == 1 && ms[0].InTopology
+	})
+	self := n.Members()[0]
+	if self.ActorAddr != n.ActorAddr() || self.ActorID != n.ActorID() || self.State != membership.StateAlive {
+		t.Errorf("self status = %+v, want actor %s/%s alive", self, n.ActorAddr(), n.ActorID())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var first echoReply
+	for i := 1; i <= 3; i++ {
+		resp, err := n.Request(ctx, "alice", echoKind, wrapperspb.String("hi"))
+		if err != nil {
+			t.Fatalf("Request %d: %v", i, err)
+		}
+		got := parseEchoReply(t, resp.(*wrapperspb.StringValue).GetValue())
+		if i == 1 {
+			first = got
+		}
+		if got.Node != "solo" || got.Activation != first.Activation || got.Count != i {
+			t.Errorf("reply %d = %+v, want solo, activation %s, count %d", i, got, first.Activation, i)
+		}
+	}
+
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+func TestNode_RequestForUnknownKindEndsAtDeadline(t *testing.T) {
+	n := startLocal(t, "solo")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := n.Request(ctx, "x", "no-such-kind", wrapperspb.String("hi"))
+	if err == nil {
+		t.Fatal("Request to an unknown kind succeeded")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Request took %v, want about its 300ms deadline", took)
+	}
+	if !strings.HasPrefix(err.Error(), "cluster: request no-such-kind/x: ") {
+		t.Errorf("error = %q, want it prefixed and naming the grain", err)
+	}
+}
+
+func TestStart_FailsClearlyOnBusyActorPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := localConfig(t, "busy")
+	cfg.ActorAddr = ln.Addr().String()
+	_, err = Start(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "cluster: actor address "+cfg.ActorAddr) {
+		t.Fatalf("Start on a busy actor port: %v, want a clear cluster: error", err)
+	}
+}
+
+// startLocal starts a node and shuts it down at the end of the test.
+func startLocal(t *testing.T, name string, seeds ...string) *Node {
+	t.Helper()
+	n, err := Start(context.Background(), localConfig(t, name, seeds...))
+	if err != nil {
+		t.Fatalf("Start(%s): %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown(%s): %v", name, err)
+		}
+	})
+	return n
+}
+
+// protoactorLeaks are the goroutines protoactor-go leaves behind after a
+// clean Cluster.Shutdown(true): log throttle timers (actor/throttler.go)
+// that end by themselves after their period (1 s for dead letters, 60 s for
+// gossip). The names differ with inlining, so both forms are listed.
+// Everything else — memberlist, remoting, our loops — must be gone.
+func protoactorLeaks() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottle.func1.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottleWithLogger.func1.1"),
+	}
+}
