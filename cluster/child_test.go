@@ -21,7 +21,8 @@ import (
 // Environment of a child node process.
 const (
 	childNodeEnv  = "UCGRID_CLUSTER_TEST_NODE"  // node name; selects the child role
-	childSeedsEnv = "UCGRID_CLUSTER_TEST_SEEDS" // comma-separated gossip seeds
+	childSeedsEnv  = "UCGRID_CLUSTER_TEST_SEEDS"  // comma-separated gossip seeds
+	childClientEnv = "UCGRID_CLUSTER_TEST_CLIENT" // "1": start as an actor-cluster client
 )
 
 // runChildNode runs one cluster node until its parent closes stdin, kills
@@ -41,7 +42,7 @@ func runChildNode() int {
 	if s := os.Getenv(childSeedsEnv); s != "" {
 		seeds = strings.Split(s, ",")
 	}
-	node, err := Start(context.Background(), Config{
+	cfg := Config{
 		Membership: membership.Config{
 			NodeName:       name,
 			BindAddr:       "127.0.0.1:0",
@@ -51,7 +52,11 @@ func runChildNode() int {
 		ActorAddr: "127.0.0.1:0",
 		Kinds:     []*actorcluster.Kind{newEchoKind(name)},
 		Logger:    logger,
-	})
+	}
+	if os.Getenv(childClientEnv) == "1" {
+		cfg.Client, cfg.Kinds = true, nil
+	}
+	node, err := Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "child %s: %v\n", name, err)
 		return 1

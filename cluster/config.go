@@ -39,6 +39,11 @@ type Config struct {
 	// Kinds are the grain kinds this node hosts.
 	Kinds []*actorcluster.Kind
 
+	// Client starts the actor cluster as a client: it calls grains but
+	// hosts none and is left out of the topology (e.g. a load generator
+	// attached to a running cluster). Kinds must then be empty.
+	Client bool
+
 	// RequestTimeout bounds Node.Request when its context has no deadline.
 	// Default 5 s: longer than failure detection (~1.5 s) plus
 	// re-activation, so a request to a grain on a node that just died
@@ -122,6 +127,9 @@ func (c Config) Validate() error {
 			return invalid(fmt.Sprintf("Kinds[%d]", i), "duplicate kind %q", k.Kind)
 		}
 		seen[k.Kind] = true
+	}
+	if c.Client && len(c.Kinds) > 0 {
+		return invalid("Kinds", "a client hosts no kinds (%d given)", len(c.Kinds))
 	}
 	if c.RequestTimeout < 0 {
 		return invalid("RequestTimeout", "%v is negative", c.RequestTimeout)

@@ -1,6 +1,22 @@
-// Package cluster starts a ucgrid node and keeps it in its cluster: a
-// hashicorp/memberlist ClusterProvider for protoactor-go, node metadata
-// (actor address, Raft address, roles), and Raft peer management driven by
-// membership. Nothing is implemented here yet; it arrives with the actors and
-// cluster-operations issues.
+// Package cluster starts a ucgrid node's actor cluster and keeps it in the
+// cluster: protoactor-go with remoting and rendezvous-hash placement
+// (identitylookup/disthash), fed by a ClusterProvider backed by
+// hashicorp/memberlist (package membership).
+//
+// Start a node with the grain kinds it hosts, call grains with
+// Node.Request, show membership with Node.Members, and stop with
+// Node.Shutdown:
+//
+//	node, err := cluster.Start(ctx, cluster.Config{
+//		Membership: membership.Config{NodeName: "a", BindAddr: "10.0.0.1:7946", Seeds: seeds},
+//		Kinds:      kinds,
+//		Logger:     logger,
+//	})
+//	...
+//	resp, err := node.Request(ctx, "alice", "user", &userpb.GetPresence{})
+//	...
+//	err = node.Shutdown(ctx)
+//
+// docs/cluster.md explains the metadata format, the failure-detection
+// timing and the test approach. Raft peer management is not here yet.
 package cluster

@@ -63,3 +63,8 @@ func parseEcho(s string) (echoReply, error) {
 	}
 	return echoReply{Node: f[0], Activation: f[1], Count: count}, nil
 }
+
+// newKindNamed is a kind that ignores every message.
+func newKindNamed(name string) *actorcluster.Kind {
+	return actorcluster.NewKind(name, actor.PropsFromFunc(func(actor.Context) {}))
+}

@@ -38,6 +38,7 @@ type child struct {
 }
 
 // startChildren starts the named nodes concurrently, all seeded with seeds.
+// A name starting with "client" starts an actor-cluster client.
 func startChildren(t *testing.T, seeds []string, names ...string) []*child {
 	t.Helper()
 	out := make([]*child, len(names))
@@ -58,6 +59,9 @@ func startChildren(t *testing.T, seeds []string, names ...string) []*child {
 func startChild(t *testing.T, name string, seeds []string) (*child, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childNodeEnv+"="+name, childSeedsEnv+"="+strings.Join(seeds, ","))
+	if strings.HasPrefix(name, "client") {
+		cmd.Env = append(cmd.Env, childClientEnv+"=1")
+	}
 	c := &child{name: name, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -265,11 +269,11 @@ func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
 	for _, m := range n1.members(t) {
 		n1Gossip = m.GossipAddr
 	}
-	rest := startChildren(t, []string{n1Gossip}, "n2", "n3")
+	rest := startChildren(t, []string{n1Gossip}, "n2", "n3", "client")
 	nodes := []*child{n1, rest[0], rest[1]}
-	n2, n3 := nodes[1], nodes[2]
-	took := waitTopology(t, 10*time.Second, nodes, "n1", "n2", "n3")
-	t.Logf("three nodes agree on the topology %v after start", took)
+	n2, n3, client := rest[0], rest[1], rest[2]
+	took := waitTopology(t, 10*time.Second, append(nodes, client), "n1", "n2", "n3")
+	t.Logf("three nodes and a client agree on the topology %v after start", took)
 
 	// Every identity has one activation, whichever node asks.
 	ids := make([]string, 24)
@@ -284,6 +288,11 @@ func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
 			if want := owner[ids[i]]; got.Node != want.Node || got.Activation != want.Activation || got.Count != k+1 {
 				t.Fatalf("%s via %s = %+v, want the activation %s on %s with count %d", ids[i], via.name, got, want.Activation, want.Node, k+1)
 			}
+		}
+	}
+	for _, id := range ids {
+		if got := client.echo(t, id).Reply; got.Activation != owner[id].Activation {
+			t.Errorf("%s via the client = %+v, want the activation %s on %s", id, got, owner[id].Activation, owner[id].Node)
 		}
 	}
 	onN3 := idsOn(owner, "n3")
@@ -329,7 +338,7 @@ func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
 			t.Errorf("failover took %v, want at most 3s", r.took)
 		}
 		checkMoved(t, nodes[:2], onN3, owner)
-		checkKept(t, n1, append(idsOn(owner, "n1"), onN2...), owner, len(nodes))
+		checkKept(t, n1, append(idsOn(owner, "n1"), onN2...), owner, len(nodes)+1) // +1: the client's request
 	})
 
 	t.Run("gracefully leaving node is dropped at once", func(t *testing.T) {

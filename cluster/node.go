@@ -108,12 +108,20 @@ func (n *Node) startActors() (err error) {
 	// protoactor-go reports start-up failures (listen errors, provider
 	// errors) by panicking.
 	defer func() {
-		if r := recover(); r != nil {
+		switch r := recover().(type) {
+		case nil:
+		case error:
+			err = fmt.Errorf("cluster: start actor cluster: %w", r)
+		default:
 			err = fmt.Errorf("cluster: start actor cluster: %v", r)
 		}
 	}()
-	n.cluster.StartMember()
-	n.logger.Info("cluster: node started", "gossip_addr", n.ms.LocalAddr(), "actor_addr", n.system.Address(), "actor_id", n.system.ID)
+	if cfg.Client {
+		n.cluster.StartClient()
+	} else {
+		n.cluster.StartMember()
+	}
+	n.logger.Info("cluster: node started", "client", cfg.Client, "gossip_addr", n.ms.LocalAddr(), "actor_addr", n.system.Address(), "actor_id", n.system.ID)
 	return nil
 }
 

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -146,4 +148,17 @@ func protoactorLeaks() []goleak.Option {
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottle.func1.1"),
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottleWithLogger.func1.1"),
 	}
+}
+
+func TestStart_FailsClearlyWhenMetadataTooLarge(t *testing.T) {
+	defer goleak.VerifyNone(t, protoactorLeaks()...)
+	cfg := localConfig(t, "big")
+	for i := range 60 {
+		cfg.Kinds = append(cfg.Kinds, newKindNamed(fmt.Sprintf("kind-with-a-long-name-%02d", i)))
+	}
+	_, err := Start(context.Background(), cfg)
+	if !errors.Is(err, membership.ErrMetaTooLarge) {
+		t.Fatalf("Start with 61 kinds: %v, want ErrMetaTooLarge", err)
+	}
+	t.Logf("error: %v", err)
 }
