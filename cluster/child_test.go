@@ -20,7 +20,7 @@ import (
 
 // Environment of a child node process.
 const (
-	childNodeEnv  = "UCGRID_CLUSTER_TEST_NODE"  // node name; selects the child role
+	childNodeEnv   = "UCGRID_CLUSTER_TEST_NODE"   // node name; selects the child role
 	childSeedsEnv  = "UCGRID_CLUSTER_TEST_SEEDS"  // comma-separated gossip seeds
 	childClientEnv = "UCGRID_CLUSTER_TEST_CLIENT" // "1": start as an actor-cluster client
 )

@@ -14,7 +14,7 @@ func TestRetryDelay_GrowsExponentiallyWithJitterUpToMax(t *testing.T) {
 		{0, 10 * time.Millisecond, 20 * time.Millisecond},
 		{1, 20 * time.Millisecond, 40 * time.Millisecond},
 		{3, 80 * time.Millisecond, 160 * time.Millisecond},
-		{5, 200 * time.Millisecond, 400 * time.Millisecond}, // 640ms capped
+		{5, 200 * time.Millisecond, 400 * time.Millisecond},  // 640ms capped
 		{62, 200 * time.Millisecond, 400 * time.Millisecond}, // no overflow
 	}
 	for _, tt := range tests {
