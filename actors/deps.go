@@ -1,0 +1,102 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/persistence"
+)
+
+// Deps are what the grains of one node need. Grain factories are
+// package-global in protoactor-go and shared by every node of a process, so
+// a grain finds its node's Deps through its actor system (Register).
+type Deps struct {
+	// Store is the node's local copy of the directory.
+	Store *persistence.Store
+	// Applied is the directory index the local copy has applied, and
+	// WaitApplied waits until it reaches an index (persistence.Node's
+	// methods of those names).
+	Applied     func() uint64
+	WaitApplied func(ctx context.Context, index uint64) error
+	// Request calls a grain anywhere in the cluster (cluster.Node.Request:
+	// explicit timeout, real back-off).
+	Request func(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
+	Logger  *slog.Logger
+
+	local localGrains
+}
+
+// localGrains are the grains active on this node, by kind and identity, so
+// the node can tell them about directory changes without activating others.
+type localGrains struct {
+	mu   sync.Mutex
+	pids map[string]map[string]*actor.PID // kind → identity → pid
+}
+
+func (l *localGrains) add(kind, id string, pid *actor.PID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pids == nil {
+		l.pids = map[string]map[string]*actor.PID{}
+	}
+	if l.pids[kind] == nil {
+		l.pids[kind] = map[string]*actor.PID{}
+	}
+	l.pids[kind][id] = pid
+}
+
+// remove forgets a grain, unless a newer activation already replaced it.
+func (l *localGrains) remove(kind, id string, pid *actor.PID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cur, ok := l.pids[kind][id]; ok && cur.Equal(pid) {
+		delete(l.pids[kind], id)
+	}
+}
+
+func (l *localGrains) get(kind, id string) *actor.PID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pids[kind][id]
+}
+
+func (l *localGrains) all(kind string) []*actor.PID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*actor.PID, 0, len(l.pids[kind]))
+	for _, pid := range l.pids[kind] {
+		out = append(out, pid)
+	}
+	return out
+}
+
+// Count returns the number of active grains of kind on this node.
+func (d *Deps) Count(kind string) int {
+	d.local.mu.Lock()
+	defer d.local.mu.Unlock()
+	return len(d.local.pids[kind])
+}
+
+var registry sync.Map // actor system ID → *Deps
+
+// Register makes d the Deps of the grains of system. Call it before the
+// actor cluster starts; call the returned function after it stopped.
+func Register(system *actor.ActorSystem, d *Deps) (unregister func()) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	registry.Store(system.ID, d)
+	return func() { registry.Delete(system.ID) }
+}
+
+func depsOf(system *actor.ActorSystem) *Deps {
+	d, ok := registry.Load(system.ID)
+	if !ok {
+		return nil
+	}
+	return d.(*Deps)
+}

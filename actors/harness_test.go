@@ -1,0 +1,111 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	actorcluster "github.com/asynkron/protoactor-go/cluster"
+
+	ucluster "github.com/ucgrid/ucgrid/cluster"
+	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// testNode is one real node: a Raft+Pebble directory in a temp dir, a
+// protoactor-go cluster node on loopback with memberlist, the grains and the
+// session hub.
+type testNode struct {
+	dir  *persistence.Node
+	cn   *ucluster.Node
+	deps *Deps
+	hub  *Hub
+}
+
+func startTestNode(t *testing.T, name string) *testNode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir, err := persistence.Open(ctx, persistence.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	cn, err := ucluster.Start(ctx, ucluster.Config{
+		Membership: membership.Config{NodeName: name, BindAddr: "127.0.0.1:0"},
+		ActorAddr:  "127.0.0.1:0",
+		Kinds:      []*actorcluster.Kind{NewUserKind()},
+		Logger:     logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Logger: logger}
+	unregister := Register(cn.Cluster().ActorSystem, deps)
+	hub, err := StartHub(cn.Cluster().ActorSystem, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, cancelFeed := dir.Subscribe(1024)
+	dctx, stopDispatch := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Dispatch(dctx, cn.Cluster().ActorSystem, deps, changes)
+	}()
+	t.Cleanup(func() {
+		stopDispatch()
+		cancelFeed()
+		<-done
+		hub.Stop()
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		if err := cn.Shutdown(sctx); err != nil {
+			t.Error(err)
+		}
+		unregister()
+		if err := dir.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &testNode{dir: dir, cn: cn, deps: deps, hub: hub}
+}
+
+func (n *testNode) apply(t *testing.T, cmds ...*dirpb.Command) uint64 {
+	t.Helper()
+	var idx uint64
+	for _, c := range cmds {
+		var err error
+		if idx, err = n.dir.Apply(context.Background(), c); err != nil {
+			t.Fatalf("apply %v: %v", c, err)
+		}
+	}
+	return idx
+}
+
+func putUser(id string, idleDisplay bool) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: id, DisplayName: id, IdleDisplay: idleDisplay}}}}
+}
+
+func putGlobal(level string) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_PutGlobal{PutGlobal: &dirpb.PutGlobal{Global: &dirpb.Global{Grant: &dirpb.Grant{Level: level}}}}}
+}
+
+func putGrant(target, viewer, level string) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: target, Viewer: viewer, Grant: &dirpb.Grant{Level: level}}}}
+}
+
+func deleteGrant(target, viewer string) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_DeleteGrant{DeleteGrant: &dirpb.DeleteGrant{Target: target, Viewer: viewer}}}
+}
+
+func reqCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

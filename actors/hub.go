@@ -1,0 +1,182 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+)
+
+// HubName is the actor name of every node's session hub.
+const HubName = "ucgrid-hub"
+
+// Event is one presence change as a session's viewer may see it.
+type Event struct {
+	Target string
+	View   *actorspb.PresenceView
+}
+
+// Session is one client's stream of events (an SSE stream, a SIP
+// subscription), held by the hub of the node the client is connected to.
+type Session struct {
+	ID     string
+	Viewer string
+	// Events delivers the session's events in order. It is closed when the
+	// session is closed, or when the client fell so far behind that its
+	// buffer overflowed (Lagged then reports true): the client must
+	// resynchronise.
+	Events <-chan Event
+
+	events  chan Event
+	mu      sync.Mutex
+	targets map[string]struct{}
+	closed  bool
+	lagged  bool
+}
+
+// Lagged reports whether the session was closed because its buffer
+// overflowed.
+func (s *Session) Lagged() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lagged
+}
+
+// Hub is a node's session hub: sessions register here, the hub registers
+// them as watchers with the target users' grains, and the grains send it
+// one batch per change, which it hands to the local sessions. Its methods
+// are safe for concurrent use.
+type Hub struct {
+	deps   *Deps
+	system *actor.ActorSystem
+	pid    *actor.PID
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// StartHub spawns the hub actor of system under HubName.
+func StartHub(system *actor.ActorSystem, deps *Deps) (*Hub, error) {
+	h := &Hub{deps: deps, system: system, sessions: map[string]*Session{}}
+	pid, err := system.Root.SpawnNamed(actor.PropsFromFunc(h.receive), HubName)
+	if err != nil {
+		return nil, fmt.Errorf("actors: start hub: %w", err)
+	}
+	h.pid = pid
+	return h, nil
+}
+
+// Stop stops the hub actor and closes every session.
+func (h *Hub) Stop() {
+	h.system.Root.Stop(h.pid)
+	h.mu.Lock()
+	sessions := h.sessions
+	h.sessions = map[string]*Session{}
+	h.mu.Unlock()
+	for _, s := range sessions {
+		h.closeSession(s, false)
+	}
+}
+
+func (h *Hub) ref() *actorspb.Hub { return &actorspb.Hub{Address: h.pid.Address, Id: h.pid.Id} }
+
+func (h *Hub) receive(ctx actor.Context) {
+	b, ok := ctx.Message().(*actorspb.PresenceBatch)
+	if !ok {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range b.GetDeliveries() {
+		if s := h.sessions[d.GetSession()]; s != nil {
+			h.deliver(s, Event{Target: b.GetTarget(), View: d.GetView()})
+		}
+	}
+}
+
+// deliver hands ev to s without blocking the hub; a full buffer closes the
+// session as lagged. Called with h.mu held.
+func (h *Hub) deliver(s *Session, ev Event) {
+	select {
+	case s.events <- ev:
+	default:
+		delete(h.sessions, s.ID)
+		go h.closeSession(s, true)
+	}
+}
+
+// Open creates a session of viewer with room for buffer undelivered events.
+func (h *Hub) Open(viewer string, buffer int) *Session {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	ch := make(chan Event, buffer)
+	s := &Session{ID: hex.EncodeToString(b[:]), Viewer: viewer, Events: ch, events: ch, targets: map[string]struct{}{}}
+	h.mu.Lock()
+	h.sessions[s.ID] = s
+	h.mu.Unlock()
+	return s
+}
+
+// Watch makes s receive target's presence changes and returns the presence
+// as s's viewer sees it now.
+func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.PresenceView, error) {
+	resp, err := h.deps.Request(ctx, target, KindUser, &actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref()})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := resp.(*actorspb.WatchReply)
+	if !ok {
+		return nil, fmt.Errorf("actors: watch %q: unexpected reply %T", target, resp)
+	}
+	if e := r.GetError(); e != nil {
+		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
+	}
+	s.mu.Lock()
+	s.targets[target] = struct{}{}
+	s.mu.Unlock()
+	return r.GetView(), nil
+}
+
+// Close ends s and unregisters it from the grains it watched.
+func (h *Hub) Close(ctx context.Context, s *Session) {
+	h.mu.Lock()
+	delete(h.sessions, s.ID)
+	h.mu.Unlock()
+	h.closeSession(s, false)
+	s.mu.Lock()
+	targets := make([]string, 0, len(s.targets))
+	for t := range s.targets {
+		targets = append(targets, t)
+	}
+	s.mu.Unlock()
+	for _, t := range targets {
+		if _, err := h.deps.Request(ctx, t, KindUser, &actorspb.Unwatch{Session: s.ID, Hub: h.ref()}); err != nil {
+			// The grain drops the watcher anyway when it passivates or
+			// moves; nothing is delivered to a closed session.
+			h.deps.Logger.Debug("actors: unwatch", "target", t, "err", err)
+		}
+	}
+}
+
+func (h *Hub) closeSession(s *Session, lagged bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed, s.lagged = true, lagged
+	close(s.events)
+}
+
+// GrainError is a refusal from a grain.
+type GrainError struct {
+	Code    string // "forbidden", "invalid", "not_found", "internal"
+	Message string
+}
+
+func (e *GrainError) Error() string { return "actors: " + e.Code + ": " + e.Message }

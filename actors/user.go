@@ -1,0 +1,299 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/dirrights"
+	"github.com/ucgrid/ucgrid/actors/presence"
+	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// KindUser is the grain kind of users; the identity is the user id.
+const KindUser = "user"
+
+// passivateAfter is how long a user grain with nothing to keep stays
+// active without messages. A grain holding presence or watchers never
+// passivates: presence lives only in its memory.
+const passivateAfter = 60 * time.Second
+
+// freshTimeout bounds how long a grain waits for its node's directory to
+// catch up with an index a caller read or wrote elsewhere: replication lag
+// on a LAN is milliseconds.
+const freshTimeout = 2 * time.Second
+
+// handoverTimeout bounds the hand-over of a moving grain's runtime state.
+const handoverTimeout = 3 * time.Second
+
+// NewUserKind returns the cluster kind of user grains.
+func NewUserKind() *cluster.Kind {
+	return cluster.NewKind(KindUser, actor.PropsFromProducer(func() actor.Actor { return &userGrain{} }))
+}
+
+// userGrain owns one user's runtime state: presence (memory only), the
+// watchers of that presence, and the rights every viewer holds over the
+// user, cached and dropped on every directory change that concerns them.
+type userGrain struct {
+	deps *Deps
+	id   string
+	self *actor.PID
+
+	user     *dirpb.User // nil when the directory has no such user
+	loaded   bool
+	loadedAt uint64 // directory index the loaded state reflects at least
+	target   *dirrights.Target
+	cache    map[string]rights.Set
+	presence presence.Presence
+	set      bool // presence was set by someone since activation
+	watchers watchers
+}
+
+func (g *userGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.init(ctx, m)
+	case *actor.ReceiveTimeout:
+		if g.idle() {
+			ctx.Poison(ctx.Self())
+		}
+	case *actor.Stopping:
+		g.handOver()
+	case *actor.Stopped:
+		if g.deps != nil {
+			g.deps.local.remove(KindUser, g.id, g.self)
+		}
+	case *actorspb.SetPresence:
+		ctx.Respond(g.setPresence(ctx, m))
+	case *actorspb.GetPresence:
+		ctx.Respond(g.getPresence(m))
+	case *actorspb.CheckRights:
+		ctx.Respond(g.checkRights(m))
+	case *actorspb.Watch:
+		ctx.Respond(g.watch(m))
+	case *actorspb.Unwatch:
+		g.watchers.remove(hubRefOf(m.GetHub()), m.GetSession())
+		ctx.Respond(&actorspb.UnwatchReply{})
+	case *actorspb.DirectoryChanged:
+		g.invalidate(ctx)
+	case *actorspb.UserHandover:
+		g.takeOver(ctx, m)
+		ctx.Respond(&actorspb.HandoverReply{})
+	}
+}
+
+func (g *userGrain) init(ctx actor.Context, m *cluster.ClusterInit) {
+	g.deps = depsOf(ctx.ActorSystem())
+	g.id = m.Identity.GetIdentity()
+	g.self = ctx.Self()
+	g.cache = map[string]rights.Set{}
+	g.watchers = watchers{}
+	g.deps.local.add(KindUser, g.id, g.self)
+	ctx.SetReceiveTimeout(passivateAfter)
+}
+
+func (g *userGrain) idle() bool {
+	return !g.set && g.watchers.len() == 0
+}
+
+// load reads the user and the rights inputs from the local directory once
+// per directory change.
+func (g *userGrain) load() error {
+	if g.loaded {
+		return nil
+	}
+	at := g.deps.Applied()
+	u, err := g.deps.Store.User(g.id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		g.user, g.target = nil, nil
+	case err != nil:
+		return err
+	default:
+		t, err := dirrights.LoadTarget(g.deps.Store, g.id)
+		if err != nil {
+			return err
+		}
+		g.user, g.target = u, t
+	}
+	g.loaded, g.loadedAt = true, at
+	clear(g.cache)
+	return nil
+}
+
+// freshFor makes the grain's state reflect directory index min: it waits
+// (bounded) until the node has applied it, and drops state loaded before.
+func (g *userGrain) freshFor(min uint64) *actorspb.Error {
+	if min == 0 || (g.loaded && g.loadedAt >= min) {
+		return nil
+	}
+	if g.deps.Applied() < min {
+		ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
+		defer cancel()
+		if err := g.deps.WaitApplied(ctx, min); err != nil {
+			return &actorspb.Error{Code: "unavailable", Message: "the directory has not caught up with the given index"}
+		}
+	}
+	g.loaded = false
+	return nil
+}
+
+// rightsOf is what viewer holds over the user, from the cache. A directory
+// that cannot be read gives nothing: the grain fails closed.
+func (g *userGrain) rightsOf(viewer string) rights.Set {
+	if s, ok := g.cache[viewer]; ok {
+		return s
+	}
+	if err := g.load(); err != nil {
+		g.deps.Logger.Error("actors: load user", "user", g.id, "err", err)
+		return 0
+	}
+	if g.target == nil {
+		return 0
+	}
+	s := rights.Effective(g.target.Pair(viewer))
+	g.cache[viewer] = s
+	return s
+}
+
+// exists loads the user and reports whether the directory has them.
+func (g *userGrain) exists() (*actorspb.Error, bool) {
+	if err := g.load(); err != nil {
+		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}, false
+	}
+	if g.user == nil {
+		return &actorspb.Error{Code: "not_found", Message: "no such user"}, false
+	}
+	return nil, true
+}
+
+func (g *userGrain) idleDisplay() bool { return g.user.GetIdleDisplay() }
+
+func (g *userGrain) setPresence(ctx actor.Context, m *actorspb.SetPresence) *actorspb.SetPresenceReply {
+	if e := g.freshFor(m.GetMinIndex()); e != nil {
+		return &actorspb.SetPresenceReply{Error: e}
+	}
+	if e, ok := g.exists(); !ok {
+		return &actorspb.SetPresenceReply{Error: e}
+	}
+	var u presence.Update
+	if m.State != nil {
+		st, err := presence.ParseState(m.GetState())
+		if err != nil {
+			return &actorspb.SetPresenceReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+		}
+		u.State = &st
+	}
+	u.Note, u.Idle = m.Note, m.Idle
+	next, err := presence.Apply(g.presence, u, g.rightsOf(m.GetActor()))
+	if err != nil {
+		code := "invalid"
+		if errors.Is(err, presence.ErrForbidden) {
+			code = "forbidden"
+		}
+		return &actorspb.SetPresenceReply{Error: &actorspb.Error{Code: code, Message: err.Error()}}
+	}
+	g.presence, g.set = next, true
+	g.publish(ctx)
+	v, ok := presence.ViewFor(g.presence, g.rightsOf(m.GetActor()), g.idleDisplay() || m.GetActor() == g.id)
+	return &actorspb.SetPresenceReply{View: viewPB(v, ok)}
+}
+
+// publish sends every watcher what changed for them: one batch per hub.
+func (g *userGrain) publish(ctx actor.Context) {
+	for h, b := range fanOut(g.watchers, g.presence, g.idleDisplay(), g.rightsOf) {
+		b.Target = g.id
+		ctx.Send(actor.NewPID(h.address, h.id), b)
+	}
+}
+
+func (g *userGrain) getPresence(m *actorspb.GetPresence) *actorspb.GetPresenceReply {
+	if e := g.freshFor(m.GetMinIndex()); e != nil {
+		return &actorspb.GetPresenceReply{Error: e}
+	}
+	if e, ok := g.exists(); !ok {
+		return &actorspb.GetPresenceReply{Error: e}
+	}
+	v, ok := presence.ViewFor(g.presence, g.rightsOf(m.GetViewer()), g.idleDisplay() || m.GetViewer() == g.id)
+	return &actorspb.GetPresenceReply{View: viewPB(v, ok)}
+}
+
+func (g *userGrain) checkRights(m *actorspb.CheckRights) *actorspb.CheckRightsReply {
+	if e := g.freshFor(m.GetMinIndex()); e != nil {
+		return &actorspb.CheckRightsReply{Error: e}
+	}
+	if e, ok := g.exists(); !ok {
+		return &actorspb.CheckRightsReply{Error: e}
+	}
+	return &actorspb.CheckRightsReply{Set: uint32(g.rightsOf(m.GetViewer()))}
+}
+
+func (g *userGrain) watch(m *actorspb.Watch) *actorspb.WatchReply {
+	if e := g.freshFor(m.GetMinIndex()); e != nil {
+		return &actorspb.WatchReply{Error: e}
+	}
+	if e, ok := g.exists(); !ok {
+		return &actorspb.WatchReply{Error: e}
+	}
+	w := g.watchers.add(hubRefOf(m.GetHub()), m.GetSession(), m.GetViewer())
+	w.last, w.seen = presence.ViewFor(g.presence, g.rightsOf(m.GetViewer()), g.idleDisplay())
+	return &actorspb.WatchReply{View: viewPB(w.last, w.seen)}
+}
+
+// invalidate drops every cache derived from the directory and tells the
+// watchers whose view changed: a revoked right stops the events at once.
+func (g *userGrain) invalidate(ctx actor.Context) {
+	g.loaded = false
+	clear(g.cache)
+	g.publish(ctx)
+}
+
+// handOver gives the runtime state to the next activation when the grain
+// stops while the cluster goes on (it moved to another node). Presence is
+// handed over in memory, never through disk.
+func (g *userGrain) handOver() {
+	if g.deps == nil || g.deps.Request == nil || g.idle() {
+		return
+	}
+	h := &actorspb.UserHandover{User: g.id, State: g.presence.State.String(), Note: g.presence.Note, Idle: g.presence.Idle}
+	for ref, sessions := range g.watchers {
+		for session, w := range sessions {
+			h.Watchers = append(h.Watchers, &actorspb.HandoverWatcher{Viewer: w.viewer, Session: session, Hub: ref.pb()})
+		}
+	}
+	deps, id := g.deps, g.id
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
+		defer cancel()
+		if _, err := deps.Request(ctx, id, KindUser, h); err != nil {
+			deps.Logger.Warn("actors: user state not handed over", "user", id, "err", err)
+		}
+	}()
+}
+
+// takeOver merges state handed over by the previous activation. Presence
+// set here since activation is newer and wins; watchers are merged.
+func (g *userGrain) takeOver(ctx actor.Context, m *actorspb.UserHandover) {
+	if !g.set && m.GetState() != "" {
+		if st, err := presence.ParseState(m.GetState()); err == nil {
+			g.presence = presence.Presence{State: st, Note: m.GetNote(), Idle: m.GetIdle()}
+			g.set = true
+		}
+	}
+	for _, w := range m.GetWatchers() {
+		ref := hubRefOf(w.GetHub())
+		if _, ok := g.watchers[ref][w.GetSession()]; ok {
+			continue
+		}
+		g.watchers.add(ref, w.GetSession(), w.GetViewer())
+	}
+	// Handed-over watchers start from "nothing sent": each is sent the
+	// presence it may see now.
+	g.publish(ctx)
+}
