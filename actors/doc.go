@@ -1,9 +1,17 @@
-// Package actors holds ucgrid's virtual actors: the user, group and line
-// grains that own the runtime state of their subject (presence, line and call
-// state, watchers, rights caches, ringing state), their protobuf messages,
-// and the per-node session hubs that presence fan-out writes to.
+// Package actors holds ucgrid's virtual actors and the per-node machinery
+// around them.
 //
-// Decisions are made by pure packages (actors/rights for the rights engine);
-// the grains only translate messages and carry out the effects. Grains arrive
-// with the actors issue; today the package holds only its rights engine.
+// The user grain (KindUser, identity = user id) owns a user's presence, in
+// memory only, the watchers of that presence grouped by the node hub that
+// holds their sessions, and a cache of the rights every viewer holds over the
+// user, computed with actors/rights over the directory slice that
+// actors/dirrights loads. Each node runs a Hub (local sessions: SSE streams,
+// SIP subscriptions) and Dispatch, which forwards directory changes from the
+// persistence change feed to the grains hosted on that node.
+//
+// Grains find their node's dependencies through Register (protoactor-go's
+// grain factories are package-global). Decisions live in pure packages
+// (rights, presence, linestate, hunt, officehours); the grains translate
+// messages and carry out effects. The line and group grains are not written
+// yet.
 package actors

@@ -24,7 +24,7 @@ type testNode struct {
 	hub  *Hub
 }
 
-func startTestNode(t *testing.T, name string) *testNode {
+func startTestNode(t testing.TB, name string) *testNode {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -76,7 +76,7 @@ func startTestNode(t *testing.T, name string) *testNode {
 	return &testNode{dir: dir, cn: cn, deps: deps, hub: hub}
 }
 
-func (n *testNode) apply(t *testing.T, cmds ...*dirpb.Command) uint64 {
+func (n *testNode) apply(t testing.TB, cmds ...*dirpb.Command) uint64 {
 	t.Helper()
 	var idx uint64
 	for _, c := range cmds {
@@ -104,7 +104,7 @@ func deleteGrant(target, viewer string) *dirpb.Command {
 	return &dirpb.Command{Op: &dirpb.Command_DeleteGrant{DeleteGrant: &dirpb.DeleteGrant{Target: target, Viewer: viewer}}}
 }
 
-func reqCtx(t *testing.T) context.Context {
+func reqCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx

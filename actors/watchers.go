@@ -64,6 +64,28 @@ func viewPB(v presence.View, ok bool) *actorspb.PresenceView {
 // who lost see_presence is sent one "not visible" and nothing after.
 func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(viewer string) rights.Set) map[hubRef]*actorspb.PresenceBatch {
 	var out map[hubRef]*actorspb.PresenceBatch
+	// A change shows to most watchers in one of very few ways (state only,
+	// with the note, not at all): build each message once and share it
+	// (receivers only read it).
+	var shared []struct {
+		v  presence.View
+		ok bool
+		pb *actorspb.PresenceView
+	}
+	msg := func(v presence.View, ok bool) *actorspb.PresenceView {
+		for _, s := range shared {
+			if s.v == v && s.ok == ok {
+				return s.pb
+			}
+		}
+		pb := viewPB(v, ok)
+		shared = append(shared, struct {
+			v  presence.View
+			ok bool
+			pb *actorspb.PresenceView
+		}{v, ok, pb})
+		return pb
+	}
 	for h, sessions := range ws {
 		for session, w := range sessions {
 			v, ok := presence.ViewFor(p, rightsOf(w.viewer), idleDisplay)
@@ -76,10 +98,10 @@ func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(vi
 			}
 			b := out[h]
 			if b == nil {
-				b = &actorspb.PresenceBatch{}
+				b = &actorspb.PresenceBatch{Deliveries: make([]*actorspb.PresenceDelivery, 0, len(sessions))}
 				out[h] = b
 			}
-			b.Deliveries = append(b.Deliveries, &actorspb.PresenceDelivery{Session: session, View: viewPB(v, ok)})
+			b.Deliveries = append(b.Deliveries, &actorspb.PresenceDelivery{Session: session, View: msg(v, ok)})
 		}
 	}
 	return out
