@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,10 +42,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Server is the node's HTTP server.
+// Server is the node's HTTP server. It serves /healthz, /readyz and
+// /metrics from the start, and /v1/ once a Handler is mounted: until then
+// /v1/ answers 503, so the port can be bound before the directory opens.
 type Server struct {
 	ln  net.Listener
 	srv *http.Server
+	v1  atomic.Pointer[http.Handler]
 }
 
 // ErrAddrInUse is returned by Listen when another process holds the address.
@@ -75,12 +78,28 @@ func Listen(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)}))
-	srv := &http.Server{
+	s := &Server{ln: ln}
+	mux.HandleFunc("/v1/", s.serveV1)
+	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second, // a slow client cannot hold a connection open forever
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	return &Server{ln: ln, srv: srv}, nil
+	return s, nil
+}
+
+// Mount serves h under /v1/ from now on. It may be called before or while
+// serving.
+func (s *Server) Mount(h http.Handler) { s.v1.Store(&h) }
+
+func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
+	h := s.v1.Load()
+	if h == nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "the node is starting: the directory is not open yet")
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }
 
 // Addr is the address the server listens on (with the real port when the
@@ -105,22 +124,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	// The status line is already out; a failed write means the client left.
-	_ = json.NewEncoder(w).Encode(v)
-}

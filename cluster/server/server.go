@@ -37,6 +37,9 @@ type Config struct {
 	AdminPassword string
 	// PasswordParams are the argon2id costs; zero = password.Default.
 	PasswordParams password.Params
+	// SIPDomain is the SIP domain, the digest realm of line passwords;
+	// "" = the API's default ("ucgrid.local").
+	SIPDomain string
 	// ReadyTimeout bounds the wait for Raft leadership at start. Default
 	// 30s: a single node is leader in about a second, a joining one waits
 	// for its cluster.
@@ -97,6 +100,12 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.dir.Collectors()...)
+	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
+		SIPRealm: s.cfg.SIPDomain, Logger: s.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	s.http.Mount(v1)
 	go func() { s.served <- s.http.Serve() }()
 	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
 	defer cancel()

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/api/roles"
+	"github.com/ucgrid/ucgrid/api/throttle"
+	"github.com/ucgrid/ucgrid/api/tokens"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// caller is the authenticated user of a request.
+type caller struct {
+	user    *dirpb.User
+	subject roles.Subject
+	// token is the bearer token the request came with ("" for Basic).
+	token string
+}
+
+func (c *caller) id() string { return c.user.GetId() }
+
+// authenticator checks credentials. Basic: argon2id against the stored
+// hash, throttled per user id and per source address, with a dummy hash
+// verified for unknown users so that both cases cost the same and answer
+// the same. Bearer: the in-memory token store of this node.
+type authenticator struct {
+	cfg    *HandlerConfig
+	store  *persistence.Store
+	tokens *tokens.Store
+	byUser *throttle.Limiter
+	byAddr *throttle.Limiter
+	// verifying bounds concurrent argon2 runs (memory).
+	verifying chan struct{}
+	// dummy is a hash of a random password under cfg.Passwords.
+	dummy string
+}
+
+func newAuthenticator(cfg *HandlerConfig, st *persistence.Store) (*authenticator, error) {
+	a := &authenticator{cfg: cfg, store: st, verifying: make(chan struct{}, cfg.MaxConcurrentVerify)}
+	var err error
+	if a.tokens, err = tokens.New(cfg.Tokens); err != nil {
+		return nil, err
+	}
+	if a.byUser, err = throttle.New(cfg.UserThrottle); err != nil {
+		return nil, err
+	}
+	if a.byAddr, err = throttle.New(cfg.AddressThrottle); err != nil {
+		return nil, err
+	}
+	pw, err := password.Generate(24)
+	if err != nil {
+		return nil, err
+	}
+	if a.dummy, err = password.Hash(pw, cfg.Passwords); err != nil {
+		return nil, fmt.Errorf("api: dummy hash: %w", err)
+	}
+	return a, nil
+}
+
+// errBadCredentials is the one answer to every failed sign-in: unknown
+// user, wrong password, disabled user, unknown or expired token.
+var errBadCredentials = &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
+	msg: "invalid credentials: sign in with HTTP Basic (user id and password) or a bearer token from POST /v1/tokens"}
+
+var errNoCredentials = &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
+	msg: "authentication required: HTTP Basic (user id and password) or Authorization: Bearer TOKEN"}
+
+// authenticate returns the request's caller or an *apiError (401, 429).
+func (a *authenticator) authenticate(r *http.Request) (*caller, error) {
+	authz := r.Header.Get("Authorization")
+	if authz == "" {
+		return nil, errNoCredentials
+	}
+	if tok, ok := cutScheme(authz, "Bearer"); ok {
+		return a.bearer(r, tok)
+	}
+	if user, pw, ok := r.BasicAuth(); ok {
+		return a.basic(r.Context(), user, pw, sourceAddr(r))
+	}
+	return nil, errNoCredentials
+}
+
+// cutScheme returns the credentials after an auth scheme, which is
+// case-insensitive (RFC 9110 §11.1).
+func cutScheme(authz, scheme string) (string, bool) {
+	if len(authz) <= len(scheme) || !strings.EqualFold(authz[:len(scheme)], scheme) || authz[len(scheme)] != ' ' {
+		return "", false
+	}
+	return strings.TrimSpace(authz[len(scheme)+1:]), true
+}
+
+func (a *authenticator) bearer(r *http.Request, tok string) (*caller, error) {
+	now := a.cfg.Now()
+	addr := sourceAddr(r)
+	if wait := a.byAddr.Wait(addr, now); wait > 0 {
+		return nil, throttled(wait)
+	}
+	t, err := a.tokens.Check(tok, now)
+	if err != nil {
+		a.byAddr.Fail(addr, now)
+		return nil, errBadCredentials
+	}
+	u, err := a.store.User(t.User)
+	if errors.Is(err, persistence.ErrNotFound) || (err == nil && u.Disabled) {
+		a.tokens.RevokeUser(t.User)
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.caller(u, tok)
+}
+
+func (a *authenticator) basic(ctx context.Context, id, pw, addr string) (*caller, error) {
+	now := a.cfg.Now()
+	wait := max(a.byUser.Wait(id, now), a.byAddr.Wait(addr, now))
+	if wait > 0 {
+		return nil, throttled(wait)
+	}
+	select {
+	case a.verifying <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	u, ok, err := a.verify(id, pw)
+	<-a.verifying
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		a.byUser.Fail(id, now)
+		a.byAddr.Fail(addr, now)
+		return nil, errBadCredentials
+	}
+	a.byUser.Succeed(id)
+	return a.caller(u, "")
+}
+
+// verify runs argon2id exactly once whatever the case, so that an unknown
+// user, a disabled one and a wrong password take the same time.
+func (a *authenticator) verify(id, pw string) (*dirpb.User, bool, error) {
+	u, err := a.store.User(id)
+	if err != nil && !errors.Is(err, persistence.ErrNotFound) {
+		return nil, false, err
+	}
+	hash := a.dummy
+	if u != nil && u.PasswordHash != "" {
+		hash = u.PasswordHash
+	}
+	ok, verr := password.Verify(hash, pw)
+	if verr != nil {
+		a.cfg.Logger.Warn("stored password hash unreadable", "user", id, "err", verr)
+		ok = false
+	}
+	if u == nil || u.PasswordHash == "" || u.Disabled {
+		return nil, false, nil
+	}
+	return u, ok, nil
+}
+
+func throttled(wait time.Duration) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: codeThrottled, retryAfter: wait,
+		msg: fmt.Sprintf("too many failed sign-ins: retry in %d s", int((wait+time.Second-1)/time.Second))}
+}
+
+// caller builds the roles subject of u from its group memberships.
+func (a *authenticator) caller(u *dirpb.User, tok string) (*caller, error) {
+	sys, err := roles.ParseSystemRole(u.SystemRole)
+	if err != nil {
+		a.cfg.Logger.Warn("stored system role unknown; treated as none", "user", u.Id, "err", err)
+	}
+	ms, err := a.store.GroupsOf(u.Id)
+	if err != nil {
+		return nil, err
+	}
+	sub := roles.Subject{ID: u.Id, System: sys, Groups: make(map[string]roles.GroupRole, len(ms))}
+	for _, m := range ms {
+		role, err := roles.ParseGroupRole(m.Role)
+		if err != nil {
+			a.cfg.Logger.Warn("stored group role unknown; ignored", "user", u.Id, "group", m.Group, "err", err)
+			continue
+		}
+		sub.Groups[m.Group] = role
+	}
+	return &caller{user: u, subject: sub, token: tok}, nil
+}
+
+// sourceAddr is the client's IP address (the port dropped). Proxies are
+// not trusted: behind one, every client shares its address.
+func sourceAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ucgrid/ucgrid/persistence"
+)
+
+// Error codes of the error body {"error":{"code","message"}}. docs/api.md
+// lists them; clients branch on the code, people read the message.
+const (
+	codeMalformedJSON  = "malformed_json"
+	codeUnknownField   = "unknown_field"
+	codeInvalid        = "invalid"
+	codeBodyTooLarge   = "body_too_large"
+	codeNotFound       = "not_found"
+	codeMethod         = "method_not_allowed"
+	codeUnauthorized   = "unauthorized"
+	codeForbidden      = "forbidden"
+	codePresetLocked   = "preset_locked"
+	codeConflict       = "conflict"
+	codeThrottled      = "too_many_requests"
+	codeNotLeader      = "not_leader"
+	codeUnavailable    = "unavailable"
+	codeIndexNotYet    = "index_not_applied"
+	codeInternal       = "internal"
+	codeUnsupportedMTy = "unsupported_media_type"
+)
+
+// apiError is an error with the HTTP answer it deserves.
+type apiError struct {
+	status     int
+	code       string
+	msg        string
+	retryAfter time.Duration // sets Retry-After when > 0
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("api: %d %s: %s", e.status, e.code, e.msg) }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// invalid is a 400 naming the field.
+func invalid(field, format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, codeInvalid, "%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+func notFound(what, id string) *apiError {
+	return errorf(http.StatusNotFound, codeNotFound, "%s %q does not exist", what, id)
+}
+
+func forbidden(format string, args ...any) *apiError {
+	return errorf(http.StatusForbidden, codeForbidden, format, args...)
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}
+
+// fail answers err: an *apiError as it says, a directory error by its
+// sentinel, anything else as 500 (logged: it is our fault, not the
+// client's).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ae := h.classify(err)
+	if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
+		h.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if ae.retryAfter > 0 {
+		secs := int((ae.retryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeError(w, ae.status, ae.code, ae.msg)
+}
+
+func (h *Handler) classify(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ce *persistence.CommandError
+	switch {
+	case errors.As(err, &ce) && errors.Is(err, persistence.ErrNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "%s", ce.Msg)
+	case errors.As(err, &ce) && errors.Is(err, persistence.ErrConflict):
+		return errorf(http.StatusConflict, codeConflict, "%s", ce.Msg)
+	case errors.As(err, &ce) && errors.Is(err, persistence.ErrInvalid):
+		return errorf(http.StatusBadRequest, codeInvalid, "%s", ce.Msg)
+	case errors.Is(err, persistence.ErrNotLeader):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeNotLeader, retryAfter: time.Second,
+			msg: "this node is not the directory's Raft leader; retry, or send writes to the leader: " + err.Error()}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, persistence.ErrClosed):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: time.Second,
+			msg: "the directory did not answer in time; a write may or may not have been applied"}
+	case errors.Is(err, context.Canceled):
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "request cancelled")
+	}
+	return errorf(http.StatusInternalServerError, codeInternal, "internal error")
+}

@@ -1,0 +1,515 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/api/roles"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// groupJSON is a group on the wire. Read-only fields (id, override,
+// members[].primary, created_at, updated_at) are accepted in a PUT body and
+// ignored: the override is set by PUT /v1/groups/{id}/override, primary
+// comes from directory sync.
+type groupJSON struct {
+	ID                      string          `json:"id,omitempty"`
+	Name                    string          `json:"name"`
+	Active                  bool            `json:"active"`
+	Members                 []memberJSON    `json:"members"`
+	Leader                  string          `json:"leader"`
+	Deputy                  string          `json:"deputy"`
+	MemberLevel             *string         `json:"member_level,omitempty"`
+	MemberRights            map[string]any  `json:"member_rights,omitempty"`
+	LeaderLevel             *string         `json:"leader_level,omitempty"`
+	LeaderRights            map[string]any  `json:"leader_rights,omitempty"`
+	Services                []string        `json:"services"`
+	JournalLeaderVisible    bool            `json:"journal_leader_visible"`
+	JournalGroupVisible     bool            `json:"journal_group_visible"`
+	JournalModifiable       bool            `json:"journal_modifiable"`
+	MonitorGroups           []string        `json:"monitor_groups"`
+	DisplayMembersOnMonitor bool            `json:"display_members_on_monitor"`
+	Keys                    []keyJSON       `json:"keys"`
+	Language                string          `json:"language"`
+	Timezone                string          `json:"timezone"`
+	OfficeHours             json.RawMessage `json:"office_hours,omitempty"`
+	Override                *overrideJSON   `json:"override,omitempty"`
+	CallGroup               callGroupJSON   `json:"call_group"`
+	CreatedAt               *time.Time      `json:"created_at,omitempty"`
+	UpdatedAt               *time.Time      `json:"updated_at,omitempty"`
+}
+
+type memberJSON struct {
+	User    string `json:"user"`
+	Role    string `json:"role"`
+	Primary bool   `json:"primary"`
+}
+
+type keyJSON struct {
+	Label  string `json:"label"`
+	Number string `json:"number"`
+}
+
+type overrideJSON struct {
+	Mode string `json:"mode"`
+}
+
+type callGroupJSON struct {
+	Mode           string `json:"mode"`
+	Number         string `json:"number"`
+	Strategy       string `json:"strategy"`
+	RingTimeoutS   int32  `json:"ring_timeout_s"`
+	NoAnswerTarget string `json:"no_answer_target"`
+	ClosedTarget   string `json:"closed_target"`
+	SkipBusy       bool   `json:"skip_busy"`
+}
+
+// maxRingTimeout bounds call_group.ring_timeout_s: an hour.
+const maxRingTimeout = 3600
+
+func groupOut(g *dirpb.Group) (groupJSON, error) {
+	out := groupJSON{
+		ID: g.Id, Name: g.Name, Active: g.Active, Leader: g.Leader, Deputy: g.Deputy,
+		Services: nonNil(g.Services), JournalLeaderVisible: g.JournalLeaderVisible,
+		JournalGroupVisible: g.JournalGroupVisible, JournalModifiable: g.JournalModifiable,
+		MonitorGroups: nonNil(g.MonitorGroups), DisplayMembersOnMonitor: g.DisplayMembersOnMonitor,
+		Language: g.Language, Timezone: g.Timezone, Members: make([]memberJSON, len(g.Members)),
+		Keys: make([]keyJSON, len(g.Keys)), Override: &overrideJSON{Mode: overrideMode(g.Override)},
+		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
+	}
+	for i, m := range g.Members {
+		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary}
+	}
+	for i, k := range g.Keys {
+		out.Keys[i] = keyJSON{Label: k.Label, Number: k.Number}
+	}
+	if cg := g.CallGroup; cg != nil {
+		out.CallGroup = callGroupJSON{Mode: cg.Mode, Number: cg.Number, Strategy: cg.Strategy, RingTimeoutS: cg.RingTimeoutS,
+			NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
+	}
+	if out.CallGroup.Mode == "" {
+		out.CallGroup.Mode = "disabled"
+	}
+	var err error
+	if out.MemberLevel, out.MemberRights, err = grantOut(g.MemberGrant); err != nil {
+		return groupJSON{}, err
+	}
+	if out.LeaderLevel, out.LeaderRights, err = grantOut(g.LeaderGrant); err != nil {
+		return groupJSON{}, err
+	}
+	out.OfficeHours, err = officeHoursOut(g.OfficeHours)
+	return out, err
+}
+
+func overrideMode(s string) string {
+	if s == "" {
+		return "auto"
+	}
+	return s
+}
+
+// record validates the wire group and converts it; stored values of the
+// read-only fields are the caller's business.
+func (h *Handler) groupRecord(id string, in *groupJSON) (*dirpb.Group, error) {
+	if in.ID != "" && in.ID != id {
+		return nil, invalid("id", "%q differs from the id in the path %q", in.ID, id)
+	}
+	g := &dirpb.Group{Id: id, Name: in.Name, Active: in.Active, Leader: in.Leader, Deputy: in.Deputy,
+		JournalLeaderVisible: in.JournalLeaderVisible, JournalGroupVisible: in.JournalGroupVisible,
+		JournalModifiable: in.JournalModifiable, DisplayMembersOnMonitor: in.DisplayMembersOnMonitor,
+		Language: in.Language, Timezone: in.Timezone}
+	steps := []func(*groupJSON, *dirpb.Group) error{
+		h.groupPeople, groupGrants, groupPresentation, groupCallGroup, groupOfficeHours,
+	}
+	for _, step := range steps {
+		if err := step(in, g); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// groupPeople checks members, leader and deputy: valid, existing, unique.
+func (h *Handler) groupPeople(in *groupJSON, g *dirpb.Group) error {
+	if len(in.Members) > maxMembers {
+		return invalid("members", "more than %d members", maxMembers)
+	}
+	seen := make(map[string]bool, len(in.Members))
+	for i, m := range in.Members {
+		field := "members[" + itoa(i) + "]"
+		if err := checkID(field+".user", m.User); err != nil {
+			return err
+		}
+		if seen[m.User] {
+			return invalid(field+".user", "%q is listed twice", m.User)
+		}
+		seen[m.User] = true
+		role, err := roles.ParseGroupRole(m.Role)
+		if err != nil {
+			return invalid(field+".role", "%q is not one of user, receptionist, group_admin, manager, owner", m.Role)
+		}
+		if err := h.mustExist(field+".user", m.User); err != nil {
+			return err
+		}
+		g.Members = append(g.Members, &dirpb.Member{User: m.User, Role: role.String()})
+	}
+	for _, f := range []struct{ name, v string }{{"leader", in.Leader}, {"deputy", in.Deputy}} {
+		if f.v == "" {
+			continue
+		}
+		if err := checkID(f.name, f.v); err != nil {
+			return err
+		}
+		if err := h.mustExist(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if in.Leader != "" && in.Leader == in.Deputy {
+		return invalid("deputy", "%q is also the leader", in.Deputy)
+	}
+	return nil
+}
+
+// mustExist is a 400 naming field when user id does not exist.
+func (h *Handler) mustExist(field, id string) error {
+	u, err := h.optionalUser(id)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return invalid(field, "user %q does not exist", id)
+	}
+	return nil
+}
+
+func groupGrants(in *groupJSON, g *dirpb.Group) error {
+	mg, err := parseGrant("member_", in.MemberLevel, in.MemberRights, false)
+	if err != nil {
+		return err
+	}
+	lg, err := parseGrant("leader_", in.LeaderLevel, in.LeaderRights, false)
+	if err != nil {
+		return err
+	}
+	g.MemberGrant, g.LeaderGrant = storedGrant(mg), storedGrant(lg)
+	g.Services, err = parseServices("services", in.Services)
+	return err
+}
+
+func groupPresentation(in *groupJSON, g *dirpb.Group) error {
+	if err := checkText("name", in.Name, maxText); err != nil {
+		return err
+	}
+	if len(in.MonitorGroups) > maxList {
+		return invalid("monitor_groups", "more than %d groups", maxList)
+	}
+	for i, id := range in.MonitorGroups {
+		if err := checkID("monitor_groups["+itoa(i)+"]", id); err != nil {
+			return err
+		}
+	}
+	g.MonitorGroups = in.MonitorGroups
+	if len(in.Keys) > maxList {
+		return invalid("keys", "more than %d keys", maxList)
+	}
+	for i, k := range in.Keys {
+		field := "keys[" + itoa(i) + "]"
+		if err := checkText(field+".label", k.Label, maxText); err != nil {
+			return err
+		}
+		if err := checkNumber(field+".number", k.Number); err != nil {
+			return err
+		}
+		g.Keys = append(g.Keys, &dirpb.Key{Label: k.Label, Number: k.Number})
+	}
+	if err := checkLanguage("language", in.Language); err != nil {
+		return err
+	}
+	return checkTimezone("timezone", in.Timezone)
+}
+
+func groupCallGroup(in *groupJSON, g *dirpb.Group) error {
+	cg := in.CallGroup
+	if cg.Mode == "" {
+		cg.Mode = "disabled"
+	}
+	if !slices.Contains([]string{"disabled", "sip", "external"}, cg.Mode) {
+		return invalid("call_group.mode", "%q is not one of disabled, sip, external", cg.Mode)
+	}
+	strategy, err := hunt.ParseStrategy(cg.Strategy)
+	if err != nil {
+		return invalid("call_group.strategy", "%q is not one of ring_all, sequential, round_robin, longest_idle", cg.Strategy)
+	}
+	if cg.RingTimeoutS < 0 || cg.RingTimeoutS > maxRingTimeout {
+		return invalid("call_group.ring_timeout_s", "%d is not from 0 (the default) to %d", cg.RingTimeoutS, maxRingTimeout)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"call_group.number", cg.Number}, {"call_group.no_answer_target", cg.NoAnswerTarget}, {"call_group.closed_target", cg.ClosedTarget},
+	} {
+		if f.v != "" {
+			if err := checkNumber(f.name, f.v); err != nil {
+				return err
+			}
+		}
+	}
+	if cg.Mode != "disabled" && cg.Number == "" {
+		return invalid("call_group.number", "required when mode is %q", cg.Mode)
+	}
+	g.CallGroup = &dirpb.CallGroup{Mode: cg.Mode, Number: cg.Number, Strategy: strategy.String(), RingTimeoutS: cg.RingTimeoutS,
+		NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
+	return nil
+}
+
+func groupOfficeHours(in *groupJSON, g *dirpb.Group) error {
+	oh, err := officeHoursRecord(in.OfficeHours, in.Timezone)
+	g.OfficeHours = oh
+	return err
+}
+
+func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in groupJSON
+	if err := h.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	g, err := h.groupRecord(id, &in)
+	if err != nil {
+		return err
+	}
+	old, err := h.optionalGroup(id)
+	if err != nil {
+		return err
+	}
+	keepGroupReadOnly(old, g)
+	if err := authorizeGroupPut(c.subject, old, g); err != nil {
+		return err
+	}
+	g.UpdatedUnix = h.cfg.Now().Unix()
+	if old == nil {
+		g.CreatedUnix = g.UpdatedUnix
+	}
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: g}}}); err != nil {
+		return err
+	}
+	out, err := groupOut(g)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if old == nil {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+// keepGroupReadOnly carries the stored override and primary flags over.
+func keepGroupReadOnly(old, g *dirpb.Group) {
+	if old == nil {
+		return
+	}
+	g.Override, g.CreatedUnix = old.Override, old.CreatedUnix
+	primary := map[string]bool{}
+	for _, m := range old.Members {
+		primary[m.User] = m.Primary
+	}
+	for _, m := range g.Members {
+		m.Primary = primary[m.User]
+	}
+}
+
+func (h *Handler) optionalGroup(id string) (*dirpb.Group, error) {
+	g, err := h.store.Group(id)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return g, err
+}
+
+// authorizeGroupPut applies roles.tsv to a group write, per kind of
+// change: creating needs ManageGroups; each changed part needs its action
+// in this group; each member whose role changes needs MayAssign for the
+// old and the new role (absent = not a member).
+func authorizeGroupPut(sub roles.Subject, old, g *dirpb.Group) error {
+	if old == nil {
+		if !sub.IsSystem() {
+			return forbidden("creating groups needs a system role")
+		}
+		return nil
+	}
+	if !mayWriteGroup(sub, g.Id) {
+		return forbidden("group %q is configured by its group admins, managers and owners and by system roles", g.Id)
+	}
+	for _, part := range groupParts {
+		if !part.same(old, g) && !sub.InGroup(part.action, g.Id) {
+			return forbidden("%s: changing it needs %s in group %q", part.fields, part.action, g.Id)
+		}
+	}
+	oldRoles, newRoles := memberRoles(old), memberRoles(g)
+	for _, m := range g.Members {
+		if err := checkAssign(sub, g.Id, m.User, oldRoles[m.User], newRoles[m.User]); err != nil {
+			return err
+		}
+	}
+	for _, m := range old.Members {
+		if err := checkAssign(sub, g.Id, m.User, oldRoles[m.User], newRoles[m.User]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mayWriteGroup reports whether sub may PUT the group at all: it holds one
+// of the configuring actions there. A receptionist only sets the override.
+func mayWriteGroup(sub roles.Subject, group string) bool {
+	for _, a := range []roles.Action{roles.ConfigureGroup, roles.ConfigureCallHandling, roles.ManageMembers, roles.AppointLeaders} {
+		if sub.InGroup(a, group) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkAssign(sub roles.Subject, group, user string, from, to roles.GroupRole) error {
+	if from == to || (sub.MayAssign(group, from) && sub.MayAssign(group, to)) {
+		return nil
+	}
+	return forbidden("members: changing %q from %q to %q is not yours to do in group %q (owners assign up to manager, managers up to manager, system roles all)",
+		user, from, to, group)
+}
+
+func memberRoles(g *dirpb.Group) map[string]roles.GroupRole {
+	out := make(map[string]roles.GroupRole, len(g.Members))
+	for _, m := range g.Members {
+		r, err := roles.ParseGroupRole(m.Role)
+		if err != nil {
+			r = roles.User // an unknown stored role weighs as the least
+		}
+		out[m.User] = r
+	}
+	return out
+}
+
+// groupPart is a set of group fields changed under one action.
+type groupPart struct {
+	fields string
+	action roles.Action
+	same   func(a, b *dirpb.Group) bool
+}
+
+var groupParts = []groupPart{
+	{"active, member_level/rights, leader_level/rights, services, journal options", roles.ConfigureGroupRights,
+		func(a, b *dirpb.Group) bool {
+			return a.Active == b.Active && proto.Equal(a.MemberGrant, b.MemberGrant) && proto.Equal(a.LeaderGrant, b.LeaderGrant) &&
+				slices.Equal(a.Services, b.Services) && a.JournalLeaderVisible == b.JournalLeaderVisible &&
+				a.JournalGroupVisible == b.JournalGroupVisible && a.JournalModifiable == b.JournalModifiable
+		}},
+	{"leader, deputy", roles.AppointLeaders,
+		func(a, b *dirpb.Group) bool { return a.Leader == b.Leader && a.Deputy == b.Deputy }},
+	{"call_group, office_hours, language, timezone", roles.ConfigureCallHandling,
+		func(a, b *dirpb.Group) bool {
+			return proto.Equal(a.CallGroup, b.CallGroup) && proto.Equal(a.OfficeHours, b.OfficeHours) &&
+				a.Language == b.Language && a.Timezone == b.Timezone
+		}},
+	{"name, keys, monitor_groups, display_members_on_monitor", roles.ConfigureGroup,
+		func(a, b *dirpb.Group) bool {
+			return a.Name == b.Name && slices.EqualFunc(a.Keys, b.Keys, func(x, y *dirpb.Key) bool { return proto.Equal(x, y) }) &&
+				slices.Equal(a.MonitorGroups, b.MonitorGroups) && a.DisplayMembersOnMonitor == b.DisplayMembersOnMonitor
+		}},
+}
+
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	g, err := h.store.Group(id)
+	if err != nil {
+		return err
+	}
+	if !c.subject.InGroup(roles.ViewGroup, id) && c.id() != g.Leader && c.id() != g.Deputy {
+		return forbidden("group %q is shown to its members, leader and deputy and to system roles", id)
+	}
+	out, err := groupOut(g)
+	if err != nil {
+		return err
+	}
+	return h.ok(w, out)
+}
+
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := h.store.Group(id); err != nil {
+		return err
+	}
+	if !c.subject.IsSystem() {
+		return forbidden("deleting groups needs a system role")
+	}
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_DeleteGroup{DeleteGroup: &dirpb.DeleteGroup{Id: id}}}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// putOverride sets the receptionist override of the office hours. The
+// stored form has no end time yet: the override holds until set to auto.
+func (h *Handler) putOverride(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in overrideJSON
+	if err := h.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if !slices.Contains([]string{"auto", "open", "closed"}, in.Mode) {
+		return invalid("mode", "%q is not one of open, closed, auto", in.Mode)
+	}
+	old, err := h.store.Group(id)
+	if err != nil {
+		return err
+	}
+	if !c.subject.InGroup(roles.OverrideOfficeHours, id) {
+		return forbidden("the override of group %q is set by its receptionists, group admins, managers and owners and by system roles", id)
+	}
+	g := proto.Clone(old).(*dirpb.Group)
+	g.Override, g.UpdatedUnix = in.Mode, h.cfg.Now().Unix()
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: g}}}); err != nil {
+		return err
+	}
+	return h.ok(w, overrideJSON{Mode: in.Mode})
+}
+
+// listGroups pages through every group (system roles).
+func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if !c.subject.IsSystem() {
+		return forbidden("listing all groups needs a system role")
+	}
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	groups, next, err := h.store.ListGroups(after, limit)
+	if err != nil {
+		return err
+	}
+	out := page[groupJSON]{Items: make([]groupJSON, len(groups)), Next: next}
+	for i, g := range groups {
+		if out.Items[i], err = groupOut(g); err != nil {
+			return err
+		}
+	}
+	return h.ok(w, out)
+}

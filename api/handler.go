@@ -1,0 +1,176 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/api/throttle"
+	"github.com/ucgrid/ucgrid/api/tokens"
+	"github.com/ucgrid/ucgrid/persistence"
+)
+
+// HandlerConfig configures the /v1 routes.
+type HandlerConfig struct {
+	// Directory is the node's directory: writes go through its Raft log,
+	// reads come from its local store.
+	Directory *persistence.Node
+	// Passwords are the argon2id costs of new password hashes. Default
+	// password.Default; tests pass cheap ones.
+	Passwords password.Params
+	// SIPRealm is the digest realm of the lines' SIP passwords: the SIP
+	// domain. Default "ucgrid.local". Changing it invalidates every stored
+	// digest (HA1 covers the realm): set sip_password again afterwards.
+	SIPRealm string
+	// MaxBodyBytes bounds a request body (413 beyond). Default 1 MiB: the
+	// largest body, a group with thousands of members, fits.
+	MaxBodyBytes int64
+	// ReadWait bounds how long a read waits for the X-Ucgrid-Index it was
+	// given to be applied here (503 after). Default 5s: replication lag
+	// is milliseconds; longer means the node is cut off.
+	ReadWait time.Duration
+	// WriteTimeout bounds one write through Raft. Default 10s.
+	WriteTimeout time.Duration
+	// Tokens configures bearer tokens. Default tokens.Default.
+	Tokens tokens.Config
+	// UserThrottle and AddressThrottle limit failed sign-ins per user id
+	// and per source address. Defaults throttle.DefaultUser and
+	// throttle.DefaultAddress.
+	UserThrottle, AddressThrottle throttle.Config
+	// MaxConcurrentVerify bounds concurrent password verifications (each
+	// holds Passwords.Memory KiB). Default 4.
+	MaxConcurrentVerify int
+	// Live serves presence and line state. nil: those routes are not
+	// served (404) until the actor grains provide it.
+	Live LiveState
+	// Now reads the clock. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *HandlerConfig) withDefaults() {
+	if c.Passwords == (password.Params{}) {
+		c.Passwords = password.Default
+	}
+	setDefault(&c.SIPRealm, "ucgrid.local")
+	setDefault(&c.MaxBodyBytes, 1<<20)
+	setDefault(&c.ReadWait, 5*time.Second)
+	setDefault(&c.WriteTimeout, 10*time.Second)
+	setDefault(&c.Tokens, tokens.Default)
+	setDefault(&c.UserThrottle, throttle.DefaultUser)
+	setDefault(&c.AddressThrottle, throttle.DefaultAddress)
+	setDefault(&c.MaxConcurrentVerify, 4)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func setDefault[T comparable](field *T, v T) {
+	var zero T
+	if *field == zero {
+		*field = v
+	}
+}
+
+// validate names the first bad field.
+func (c *HandlerConfig) validate() error {
+	switch {
+	case c.Directory == nil:
+		return errors.New("api: HandlerConfig.Directory is nil")
+	case c.MaxBodyBytes < 1024:
+		return errors.New("api: HandlerConfig.MaxBodyBytes must be at least 1024")
+	case c.ReadWait < 0 || c.WriteTimeout < 0:
+		return errors.New("api: HandlerConfig.ReadWait and WriteTimeout must not be negative")
+	case c.MaxConcurrentVerify < 1:
+		return errors.New("api: HandlerConfig.MaxConcurrentVerify must be at least 1")
+	case c.Passwords.Time == 0 || c.Passwords.Threads == 0 || c.Passwords.KeyLen < 16 || c.Passwords.SaltLen < 8:
+		return errors.New("api: HandlerConfig.Passwords: Time and Threads must be positive, KeyLen >= 16, SaltLen >= 8")
+	}
+	if err := checkText("HandlerConfig.SIPRealm", c.SIPRealm, maxText); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	if err := c.Tokens.Validate(); err != nil {
+		return fmt.Errorf("api: HandlerConfig.Tokens: %w", err)
+	}
+	if err := c.UserThrottle.Validate(); err != nil {
+		return fmt.Errorf("api: HandlerConfig.UserThrottle: %w", err)
+	}
+	if err := c.AddressThrottle.Validate(); err != nil {
+		return fmt.Errorf("api: HandlerConfig.AddressThrottle: %w", err)
+	}
+	return nil
+}
+
+// Handler serves the /v1 routes. It is safe for concurrent use.
+type Handler struct {
+	cfg   HandlerConfig
+	dir   *persistence.Node
+	mux   *http.ServeMux
+	auth  *authenticator
+	store *persistence.Store
+}
+
+// NewHandler validates cfg and builds the routes.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux()}
+	var err error
+	if h.auth, err = newAuthenticator(&h.cfg, h.store); err != nil {
+		return nil, err
+	}
+	h.routes()
+	return h, nil
+}
+
+// ServeHTTP answers /v1 requests.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.cfg.Logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+			writeError(w, http.StatusInternalServerError, codeInternal, "internal error")
+		}
+	}()
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		h.noRoute(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers a request no pattern matches with the mux's status (404
+// or 405 with Allow) in the JSON error shape.
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	probe := &statusProbe{header: http.Header{}}
+	mh, _ := h.mux.Handler(r)
+	mh.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeError(w, http.StatusMethodNotAllowed, codeMethod, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, probe.header.Get("Allow")))
+		return
+	}
+	writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+}
+
+// statusProbe records what the mux's own 404/405 handler would answer.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header { return p.header }
+
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+
+func (p *statusProbe) WriteHeader(s int) { p.status = s }

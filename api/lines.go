@@ -1,0 +1,297 @@
+package api
+
+import (
+	"crypto/md5" //nolint:gosec // RFC 2617 digest HA1 is MD5 by definition
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/actors/dirrights"
+	"github.com/ucgrid/ucgrid/actors/linestate"
+	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/api/roles"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// lineJSON is a line on the wire. sip_password is write-only (stored as
+// digest HA1 values); forwarding is read-only here (PUT .../forwarding).
+type lineJSON struct {
+	Number         string          `json:"number,omitempty"`
+	Owner          string          `json:"owner"`
+	Kind           string          `json:"kind"`
+	Private        bool            `json:"private"`
+	Label          string          `json:"label"`
+	SIPPassword    *string         `json:"sip_password,omitempty"`
+	HasSIPPassword bool            `json:"has_sip_password"`
+	Realm          string          `json:"realm,omitempty"`
+	Forwarding     *forwardingJSON `json:"forwarding,omitempty"`
+	CreatedAt      *time.Time      `json:"created_at,omitempty"`
+	UpdatedAt      *time.Time      `json:"updated_at,omitempty"`
+}
+
+type forwardingJSON struct {
+	Enabled     bool   `json:"enabled"`
+	Destination string `json:"destination"`
+}
+
+func lineOut(l *dirpb.Line) lineJSON {
+	return lineJSON{Number: l.Number, Owner: l.Owner, Kind: l.Kind, Private: l.Private, Label: l.Label,
+		HasSIPPassword: l.Ha1Md5 != "" || l.Ha1Sha256 != "", Realm: l.Realm,
+		Forwarding: &forwardingJSON{Enabled: l.GetForwarding().GetEnabled(), Destination: l.GetForwarding().GetDestination()},
+		CreatedAt:  unixTime(l.CreatedUnix), UpdatedAt: unixTime(l.UpdatedUnix)}
+}
+
+// digestHA1 returns hex MD5 and SHA-256 of number:realm:password (RFC 2617
+// and RFC 7616 HA1): what a registrar needs to check digest responses
+// without the password.
+func digestHA1(number, realm, pw string) (md5hex, sha256hex string) {
+	a1 := number + ":" + realm + ":" + pw
+	m := md5.Sum([]byte(a1)) //nolint:gosec // see import
+	s := sha256.Sum256([]byte(a1))
+	return hex.EncodeToString(m[:]), hex.EncodeToString(s[:])
+}
+
+func (h *Handler) lineRecord(number string, in *lineJSON) (*dirpb.Line, error) {
+	if in.Number != "" && in.Number != number {
+		return nil, invalid("number", "%q differs from the number in the path %q", in.Number, number)
+	}
+	if err := checkID("owner", in.Owner); err != nil {
+		return nil, err
+	}
+	if err := h.mustExist("owner", in.Owner); err != nil {
+		return nil, err
+	}
+	if in.Kind == "" {
+		in.Kind = "primary"
+	}
+	if in.Kind != "primary" && in.Kind != "secondary" {
+		return nil, invalid("kind", "%q is not one of primary, secondary", in.Kind)
+	}
+	if err := checkText("label", in.Label, maxText); err != nil {
+		return nil, err
+	}
+	l := &dirpb.Line{Number: number, Owner: in.Owner, Kind: in.Kind, Private: in.Private, Label: in.Label}
+	if in.SIPPassword != nil {
+		pw := *in.SIPPassword
+		if len(pw) < password.MinLength || len(pw) > maxText {
+			return nil, invalid("sip_password", "must be %d to %d characters", password.MinLength, maxText)
+		}
+		if err := checkText("sip_password", pw, maxText); err != nil {
+			return nil, err
+		}
+		l.Realm = h.cfg.SIPRealm
+		l.Ha1Md5, l.Ha1Sha256 = digestHA1(number, h.cfg.SIPRealm, pw)
+	}
+	return l, nil
+}
+
+// putLine creates or replaces a line (system roles; managers and owners
+// of a group the owner, old and new, belongs to). An omitted sip_password
+// keeps the stored digests; forwarding is kept.
+func (h *Handler) putLine(w http.ResponseWriter, r *http.Request, c *caller) error {
+	number, err := pathNumber(r, "number")
+	if err != nil {
+		return err
+	}
+	var in lineJSON
+	if err := h.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	l, err := h.lineRecord(number, &in)
+	if err != nil {
+		return err
+	}
+	old, err := h.optionalLine(number)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := h.mayManageLinesOf(c, old.Owner); err != nil {
+			return err
+		}
+		l.Forwarding, l.CreatedUnix = old.Forwarding, old.CreatedUnix
+	}
+	if err := h.mayManageLinesOf(c, l.Owner); err != nil {
+		return err
+	}
+	l.UpdatedUnix = h.cfg.Now().Unix()
+	if old == nil {
+		l.CreatedUnix = l.UpdatedUnix
+	}
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: l}}}); err != nil {
+		return err
+	}
+	if old != nil && in.SIPPassword == nil {
+		l.Realm, l.Ha1Md5, l.Ha1Sha256 = old.Realm, old.Ha1Md5, old.Ha1Sha256
+	}
+	status := http.StatusOK
+	if old == nil {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, lineOut(l))
+	return nil
+}
+
+// mayManageLinesOf allows line administration of owner's lines to system
+// roles and to managers and owners of owner's groups, but a system-role
+// holder's lines only to system roles.
+func (h *Handler) mayManageLinesOf(c *caller, owner string) error {
+	if c.subject.IsSystem() {
+		return nil
+	}
+	u, err := h.optionalUser(owner)
+	if err != nil {
+		return err
+	}
+	groups, err := h.groupsOf(owner)
+	if err != nil {
+		return err
+	}
+	if u == nil || u.SystemRole != "" || !c.subject.InAnyGroup(roles.ManageMembers, groups) {
+		return forbidden("lines of %q are managed by system roles and by managers and owners of the user's groups", owner)
+	}
+	return nil
+}
+
+func (h *Handler) optionalLine(number string) (*dirpb.Line, error) {
+	l, err := h.store.Line(number)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return l, err
+}
+
+func isNotFound(err error) bool { return errors.Is(err, persistence.ErrNotFound) }
+
+// getLine shows a line to its owner and to those who administer the
+// owner (ViewMember); the rights-filtered line state is another route.
+func (h *Handler) getLine(w http.ResponseWriter, r *http.Request, c *caller) error {
+	number, err := pathNumber(r, "number")
+	if err != nil {
+		return err
+	}
+	l, err := h.store.Line(number)
+	if err != nil {
+		return err
+	}
+	if err := h.mayViewUser(c, l.Owner); err != nil {
+		return forbidden("line %s is shown to its owner and to administrators of the owner", number)
+	}
+	return h.ok(w, lineOut(l))
+}
+
+func (h *Handler) deleteLine(w http.ResponseWriter, r *http.Request, c *caller) error {
+	number, err := pathNumber(r, "number")
+	if err != nil {
+		return err
+	}
+	l, err := h.store.Line(number)
+	if err != nil {
+		return err
+	}
+	if err := h.mayManageLinesOf(c, l.Owner); err != nil {
+		return err
+	}
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_DeleteLine{DeleteLine: &dirpb.DeleteLine{Number: number}}}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// putForwarding sets a line's unconditional forwarding: the owner, a
+// holder of line1/line2_set_forwarding over the owner (per line kind),
+// managers and owners of the owner's groups, and system roles.
+func (h *Handler) putForwarding(w http.ResponseWriter, r *http.Request, c *caller) error {
+	number, err := pathNumber(r, "number")
+	if err != nil {
+		return err
+	}
+	var in forwardingJSON
+	if err := h.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Destination != "" {
+		if err := checkNumber("destination", in.Destination); err != nil {
+			return err
+		}
+	}
+	old, err := h.store.Line(number)
+	if err != nil {
+		return err
+	}
+	held, err := h.forwardingRights(c, old.Owner)
+	if err != nil {
+		return err
+	}
+	model := linestate.Line{Number: number, Kind: lineKind(old.Kind)}
+	if !rights.LineView(held, model.Kind).SetForwarding {
+		return forbidden("forwarding of line %s: needs the owner, %s over %q, or an administrator of the owner", number, setForwardingRight(model.Kind), old.Owner)
+	}
+	if _, err := linestate.SetForwarding(model, linestate.Forwarding{Enabled: in.Enabled, Destination: in.Destination}, held); err != nil {
+		return invalid("destination", "required when enabled")
+	}
+	l := proto.Clone(old).(*dirpb.Line)
+	if l.Forwarding == nil {
+		l.Forwarding = &dirpb.Forwarding{}
+	}
+	l.Forwarding.Enabled, l.Forwarding.Destination, l.UpdatedUnix = in.Enabled, in.Destination, h.cfg.Now().Unix()
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: l}}}); err != nil {
+		return err
+	}
+	return h.ok(w, in)
+}
+
+// forwardingRights is what the caller holds over owner for forwarding:
+// everything for the owner and administrators, else the rights engine's
+// effective set.
+func (h *Handler) forwardingRights(c *caller, owner string) (rights.Set, error) {
+	if c.id() == owner || h.mayManageLinesOf(c, owner) == nil {
+		return rights.All, nil
+	}
+	t, err := dirrights.LoadTarget(h.store, owner)
+	if err != nil {
+		return 0, err
+	}
+	return rights.Effective(t.Pair(c.id())), nil
+}
+
+func lineKind(kind string) rights.LineKind {
+	if kind == "secondary" {
+		return rights.SecondaryLine
+	}
+	return rights.PrimaryLine
+}
+
+func setForwardingRight(k rights.LineKind) string {
+	if k == rights.SecondaryLine {
+		return "line2_set_forwarding"
+	}
+	return "line1_set_forwarding"
+}
+
+// listLines pages through every line (system roles).
+func (h *Handler) listLines(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if !c.subject.IsSystem() {
+		return forbidden("listing all lines needs a system role")
+	}
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	lines, next, err := h.store.ListLines(after, limit)
+	if err != nil {
+		return err
+	}
+	out := page[lineJSON]{Items: make([]lineJSON, len(lines)), Next: next}
+	for i, l := range lines {
+		out.Items[i] = lineOut(l)
+	}
+	return h.ok(w, out)
+}

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// IndexHeader carries the consistency token: every write answers with the
+// Raft index of its entry, and a read given that index (in this header or
+// ?index=) on any node waits until the node has applied it, so it sees the
+// write. Reads answer with the index they read at.
+const IndexHeader = "X-Ucgrid-Index"
+
+// routeFunc serves one authenticated route. It writes its success answer
+// itself and returns any error for the wrapper to answer.
+type routeFunc func(w http.ResponseWriter, r *http.Request, c *caller) error
+
+func (h *Handler) routes() {
+	h.mux.HandleFunc("GET /v1/openapi.yaml", serveOpenAPI)
+	h.mux.HandleFunc("POST /v1/tokens", h.wrap(h.createToken))
+	h.mux.HandleFunc("DELETE /v1/tokens/{token}", h.wrap(h.revokeToken))
+
+	h.mux.HandleFunc("GET /v1/users", h.wrap(h.listUsers))
+	h.mux.HandleFunc("PUT /v1/users/{id}", h.wrap(h.putUser))
+	h.mux.HandleFunc("GET /v1/users/{id}", h.wrap(h.getUser))
+	h.mux.HandleFunc("DELETE /v1/users/{id}", h.wrap(h.deleteUser))
+	h.mux.HandleFunc("GET /v1/users/{id}/card", h.wrap(h.getCard))
+	h.mux.HandleFunc("GET /v1/directory", h.wrap(h.searchDirectory))
+
+	h.mux.HandleFunc("GET /v1/groups", h.wrap(h.listGroups))
+	h.mux.HandleFunc("PUT /v1/groups/{id}", h.wrap(h.putGroup))
+	h.mux.HandleFunc("GET /v1/groups/{id}", h.wrap(h.getGroup))
+	h.mux.HandleFunc("DELETE /v1/groups/{id}", h.wrap(h.deleteGroup))
+	h.mux.HandleFunc("PUT /v1/groups/{id}/override", h.wrap(h.putOverride))
+
+	h.mux.HandleFunc("GET /v1/global", h.wrap(h.getGlobal))
+	h.mux.HandleFunc("PUT /v1/global", h.wrap(h.putGlobal))
+	h.mux.HandleFunc("GET /v1/users/{target}/grants", h.wrap(h.listGrants))
+	h.mux.HandleFunc("PUT /v1/users/{target}/grants/{viewer}", h.wrap(h.putUserGrant))
+	h.mux.HandleFunc("DELETE /v1/users/{target}/grants/{viewer}", h.wrap(h.deleteUserGrant))
+	h.mux.HandleFunc("PUT /v1/admin/grants/{target}/{viewer}", h.wrap(h.putPreset))
+	h.mux.HandleFunc("DELETE /v1/admin/grants/{target}/{viewer}", h.wrap(h.deletePreset))
+	h.mux.HandleFunc("GET /v1/rights/{viewer}/{target}", h.wrap(h.explainRights))
+
+	h.mux.HandleFunc("GET /v1/lines", h.wrap(h.listLines))
+	h.mux.HandleFunc("PUT /v1/lines/{number}", h.wrap(h.putLine))
+	h.mux.HandleFunc("GET /v1/lines/{number}", h.wrap(h.getLine))
+	h.mux.HandleFunc("DELETE /v1/lines/{number}", h.wrap(h.deleteLine))
+	h.mux.HandleFunc("PUT /v1/lines/{number}/forwarding", h.wrap(h.putForwarding))
+
+	h.mux.HandleFunc("GET /v1/trunks", h.wrap(h.listTrunks))
+	h.mux.HandleFunc("PUT /v1/trunks/{id}", h.wrap(h.putTrunk))
+	h.mux.HandleFunc("GET /v1/trunks/{id}", h.wrap(h.getTrunk))
+	h.mux.HandleFunc("DELETE /v1/trunks/{id}", h.wrap(h.deleteTrunk))
+}
+
+// wrap makes a routeFunc a handler: it waits for the request's consistency
+// token, authenticates, and answers errors.
+func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h.awaitIndex(r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		c, err := h.auth.authenticate(r)
+		if err != nil {
+			if errors.Is(err, errNoCredentials) || errors.Is(err, errBadCredentials) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="ucgrid", charset="UTF-8"`)
+				w.Header().Add("WWW-Authenticate", `Bearer realm="ucgrid"`)
+			}
+			h.fail(w, r, err)
+			return
+		}
+		h.readIndex(w)
+		if err := fn(w, r, c); err != nil {
+			h.fail(w, r, err)
+		}
+	}
+}
+
+// awaitIndex waits until this node has applied the index the request
+// names, at most ReadWait.
+func (h *Handler) awaitIndex(r *http.Request) error {
+	raw, field := r.Header.Get(IndexHeader), IndexHeader
+	if raw == "" {
+		raw, field = r.URL.Query().Get("index"), "index"
+	}
+	if raw == "" {
+		return nil
+	}
+	index, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return invalid(field, "%q is not a Raft index (a decimal integer from %s)", raw, IndexHeader)
+	}
+	if index <= h.dir.Applied() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.ReadWait)
+	defer cancel()
+	if err := h.dir.WaitApplied(ctx, index); err != nil {
+		return &apiError{status: http.StatusServiceUnavailable, code: codeIndexNotYet, retryAfter: time.Second,
+			msg: "this node has not yet applied index " + raw + "; retry, or read from another node"}
+	}
+	return nil
+}
+
+// apply writes cmd through Raft and sets the consistency token.
+func (h *Handler) apply(w http.ResponseWriter, r *http.Request, cmd *dirpb.Command) error {
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.WriteTimeout)
+	defer cancel()
+	index, err := h.dir.Apply(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	w.Header().Set(IndexHeader, strconv.FormatUint(index, 10))
+	return nil
+}
+
+// readIndex marks a read answer with the index it was read at.
+func (h *Handler) readIndex(w http.ResponseWriter) {
+	w.Header().Set(IndexHeader, strconv.FormatUint(h.dir.Applied(), 10))
+}
+
+// ok answers a read.
+func (h *Handler) ok(w http.ResponseWriter, body any) error {
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// pathID returns the path value name, checked as an id.
+func pathID(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	return v, checkID(name, v)
+}
+
+// pathNumber returns the path value name, checked as a number.
+func pathNumber(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	return v, checkNumber(name, v)
+}

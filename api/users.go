@@ -1,0 +1,334 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/api/roles"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// userJSON is a user on the wire. password is write-only; the read-only
+// fields (id, created_at, updated_at) are accepted in a PUT body so that a
+// GET answer can be sent back, and ignored (id must match the path).
+type userJSON struct {
+	ID          string      `json:"id,omitempty"`
+	DisplayName string      `json:"display_name"`
+	Password    *string     `json:"password,omitempty"`
+	SystemRole  string      `json:"system_role"`
+	Contact     contactJSON `json:"contact"`
+	Language    string      `json:"language"`
+	Timezone    string      `json:"timezone"`
+	IdleDisplay bool        `json:"idle_display"`
+	Disabled    bool        `json:"disabled"`
+	CreatedAt   *time.Time  `json:"created_at,omitempty"`
+	UpdatedAt   *time.Time  `json:"updated_at,omitempty"`
+}
+
+// contactJSON holds the contact fields of spec/contact_fields.tsv other
+// than display_name.
+type contactJSON struct {
+	Picture          string   `json:"picture"`
+	JobTitle         string   `json:"job_title"`
+	Company          string   `json:"company"`
+	Department       string   `json:"department"`
+	Office           string   `json:"office"`
+	BusinessAddress  string   `json:"business_address"`
+	WorkPhone        string   `json:"work_phone"`
+	BusinessPhone2   string   `json:"business_phone2"`
+	Mobile           string   `json:"mobile"`
+	Pager            string   `json:"pager"`
+	PrivatePhone     string   `json:"private_phone"`
+	AdditionalPhones []string `json:"additional_phones"`
+	BusinessFax      string   `json:"business_fax"`
+	Email            string   `json:"email"`
+	SIPAddress       string   `json:"sip_address"`
+	Website          string   `json:"website"`
+}
+
+func unixTime(s int64) *time.Time {
+	if s == 0 {
+		return nil
+	}
+	t := time.Unix(s, 0).UTC()
+	return &t
+}
+
+func userOut(u *dirpb.User) userJSON {
+	return userJSON{
+		ID: u.Id, DisplayName: u.DisplayName, SystemRole: u.SystemRole, Contact: contactOut(u.Contact),
+		Language: u.Language, Timezone: u.Timezone, IdleDisplay: u.IdleDisplay, Disabled: u.Disabled,
+		CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
+	}
+}
+
+func contactOut(c *dirpb.Contact) contactJSON {
+	return contactJSON{
+		Picture: c.GetPicture(), JobTitle: c.GetJobTitle(), Company: c.GetCompany(), Department: c.GetDepartment(),
+		Office: c.GetOffice(), BusinessAddress: c.GetBusinessAddress(), WorkPhone: c.GetWorkPhone(),
+		BusinessPhone2: c.GetBusinessPhone2(), Mobile: c.GetMobile(), Pager: c.GetPager(),
+		PrivatePhone: c.GetPrivatePhone(), AdditionalPhones: nonNil(c.GetAdditionalPhones()),
+		BusinessFax: c.GetBusinessFax(), Email: c.GetEmail(), SIPAddress: c.GetSipAddress(), Website: c.GetWebsite(),
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// contactFields pairs each contact field name with its value, for
+// validation and the card.
+func (c *contactJSON) textFields() []struct{ name, value string } {
+	return []struct{ name, value string }{
+		{"job_title", c.JobTitle}, {"company", c.Company}, {"department", c.Department}, {"office", c.Office},
+		{"work_phone", c.WorkPhone}, {"business_phone2", c.BusinessPhone2}, {"mobile", c.Mobile},
+		{"pager", c.Pager}, {"private_phone", c.PrivatePhone}, {"business_fax", c.BusinessFax},
+		{"sip_address", c.SIPAddress},
+	}
+}
+
+func (c *contactJSON) validate() error {
+	for _, f := range c.textFields() {
+		if err := checkText("contact."+f.name, f.value, maxText); err != nil {
+			return err
+		}
+	}
+	if err := checkText("contact.business_address", c.BusinessAddress, maxLongText); err != nil {
+		return err
+	}
+	if len(c.AdditionalPhones) > maxList {
+		return invalid("contact.additional_phones", "more than %d numbers", maxList)
+	}
+	for _, p := range c.AdditionalPhones {
+		if err := checkText("contact.additional_phones", p, maxText); err != nil {
+			return err
+		}
+		if p == "" {
+			return invalid("contact.additional_phones", "holds an empty number")
+		}
+	}
+	if err := checkURL("contact.picture", c.Picture); err != nil {
+		return err
+	}
+	if err := checkURL("contact.website", c.Website); err != nil {
+		return err
+	}
+	return checkEmail("contact.email", c.Email)
+}
+
+func (c *contactJSON) record() *dirpb.Contact {
+	return &dirpb.Contact{
+		Picture: c.Picture, JobTitle: c.JobTitle, Company: c.Company, Department: c.Department, Office: c.Office,
+		BusinessAddress: c.BusinessAddress, WorkPhone: c.WorkPhone, BusinessPhone2: c.BusinessPhone2,
+		Mobile: c.Mobile, Pager: c.Pager, PrivatePhone: c.PrivatePhone, AdditionalPhones: c.AdditionalPhones,
+		BusinessFax: c.BusinessFax, Email: c.Email, SipAddress: c.SIPAddress, Website: c.Website,
+	}
+}
+
+func (in *userJSON) validate(id string) error {
+	if in.ID != "" && in.ID != id {
+		return invalid("id", "%q differs from the id in the path %q", in.ID, id)
+	}
+	if err := checkText("display_name", in.DisplayName, maxText); err != nil {
+		return err
+	}
+	if _, err := roles.ParseSystemRole(in.SystemRole); err != nil {
+		return invalid("system_role", "%q is not one of \"\", system_admin, system_owner", in.SystemRole)
+	}
+	if in.Password != nil && len(*in.Password) < password.MinLength {
+		return invalid("password", "shorter than %d characters", password.MinLength)
+	}
+	if in.Password != nil && len(*in.Password) > maxText {
+		return invalid("password", "longer than %d bytes", maxText)
+	}
+	if err := checkLanguage("language", in.Language); err != nil {
+		return err
+	}
+	if err := checkTimezone("timezone", in.Timezone); err != nil {
+		return err
+	}
+	return in.Contact.validate()
+}
+
+// putUser creates or replaces a user. An omitted password keeps the
+// current one (a new user without one cannot sign in until given one).
+func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in userJSON
+	if err := h.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(id); err != nil {
+		return err
+	}
+	old, err := h.optionalUser(id)
+	if err != nil {
+		return err
+	}
+	u := &dirpb.User{Id: id, DisplayName: in.DisplayName, SystemRole: in.SystemRole, Contact: in.Contact.record(),
+		Language: in.Language, Timezone: in.Timezone, IdleDisplay: in.IdleDisplay, Disabled: in.Disabled,
+		UpdatedUnix: h.cfg.Now().Unix()}
+	if err := h.authorizeUserPut(c, old, u); err != nil {
+		return err
+	}
+	if in.Password != nil {
+		if u.PasswordHash, err = password.Hash(*in.Password, h.cfg.Passwords); err != nil {
+			return err
+		}
+	}
+	if old == nil {
+		u.CreatedUnix = u.UpdatedUnix
+	}
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: u}}}); err != nil {
+		return err
+	}
+	if in.Password != nil || u.Disabled {
+		h.auth.tokens.RevokeUser(id) // a new password or disabling signs every client out
+	}
+	status := http.StatusOK
+	if old == nil {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, userOut(u))
+	return nil
+}
+
+// optionalUser reads a user; nil without error when there is none.
+func (h *Handler) optionalUser(id string) (*dirpb.User, error) {
+	u, err := h.store.User(id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// groupsOf lists the ids of the groups user is a member of.
+func (h *Handler) groupsOf(user string) ([]string, error) {
+	ms, err := h.store.GroupsOf(user)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.Group
+	}
+	return ids, nil
+}
+
+// authorizeUserPut applies roles.tsv to a user write: creating needs
+// CreateUser; replacing needs MayEditUser; the user themself changes only
+// the profile; system roles change only by a system owner.
+func (h *Handler) authorizeUserPut(c *caller, old, u *dirpb.User) error {
+	sub := c.subject
+	oldRole := roles.NoSystemRole
+	if old != nil {
+		oldRole, _ = roles.ParseSystemRole(old.SystemRole) // unknown stored role: treated as none
+	}
+	newRole, _ := roles.ParseSystemRole(u.SystemRole) // validated by the caller
+	if oldRole != newRole && !(sub.MayAppointSystem(oldRole) && sub.MayAppointSystem(newRole)) {
+		return forbidden("system_role: only a system_owner gives or takes away system_admin and system_owner")
+	}
+	if old == nil {
+		if !sub.Anywhere(roles.CreateUser) {
+			return forbidden("creating users needs the manager or owner role in a group, or a system role")
+		}
+		return nil
+	}
+	groups, err := h.groupsOf(old.Id)
+	if err != nil {
+		return err
+	}
+	if !sub.MayEditUser(old.Id, oldRole, groups) {
+		return forbidden("user %q: you may edit only yourself, or members of groups where you are manager or owner", old.Id)
+	}
+	if c.id() == old.Id && old.Disabled != u.Disabled {
+		return forbidden("disabled: you cannot change whether your own account is disabled")
+	}
+	return nil
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	u, err := h.store.User(id)
+	if err != nil {
+		return err
+	}
+	if err := h.mayViewUser(c, id); err != nil {
+		return err
+	}
+	return h.ok(w, userOut(u))
+}
+
+// mayViewUser allows the full record to the user, system roles and the
+// administrative roles of the user's groups; others read the card.
+func (h *Handler) mayViewUser(c *caller, id string) error {
+	if c.id() == id || c.subject.IsSystem() {
+		return nil
+	}
+	groups, err := h.groupsOf(id)
+	if err != nil {
+		return err
+	}
+	if !c.subject.InAnyGroup(roles.ViewMember, groups) {
+		return forbidden("user %q: the full record is shown to the user, system roles and administrators of the user's groups; read /v1/users/%s/card", id, id)
+	}
+	return nil
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	u, err := h.store.User(id)
+	if err != nil {
+		return err
+	}
+	role, _ := roles.ParseSystemRole(u.SystemRole) // unknown stored role: treated as none
+	switch {
+	case !c.subject.IsSystem():
+		return forbidden("deleting users needs a system role")
+	case !c.subject.MayAppointSystem(role):
+		return forbidden("user %q holds %s: only a system_owner deletes it", id, role)
+	case id == c.id():
+		return forbidden("you cannot delete your own account")
+	}
+	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_DeleteUser{DeleteUser: &dirpb.DeleteUser{Id: id}}}); err != nil {
+		return err
+	}
+	h.auth.tokens.RevokeUser(id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listUsers pages through every user (system roles).
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if !c.subject.IsSystem() {
+		return forbidden("listing all users needs a system role; search with /v1/directory?q=")
+	}
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	users, next, err := h.store.ListUsers(after, limit)
+	if err != nil {
+		return err
+	}
+	items := make([]userJSON, len(users))
+	for i, u := range users {
+		items[i] = userOut(u)
+	}
+	return h.ok(w, page[userJSON]{Items: items, Next: next})
+}
