@@ -1,4 +1,20 @@
-// Package persistence is ucgrid's durable directory: a Pebble store holding
-// the directory, the journal and the Raft log, and the Raft FSM that applies
-// directory commands on every server node.
+// Package persistence is ucgrid's durable directory: users, groups, lines,
+// grants, global settings, trunks, SIP registrations and the call journal,
+// replicated by Raft (hashicorp/raft) and stored, together with the Raft
+// log, in one Pebble database per node.
+//
+// Open starts a Node on a data directory; a fresh single node bootstraps
+// itself as the only voter, so one node and a cluster run the same code.
+// Writes are typed commands (dirpb.Command) proposed with Node.Apply, which
+// returns the Raft index once the command is durable and applied on this
+// node; WaitApplied lets a read on any node wait for that index. Rejected
+// commands come back as *CommandError (errors.Is ErrInvalid, ErrNotFound,
+// ErrConflict, ErrUnknownCommand) and change nothing, identically on every
+// node. Reads go through Node.Store: point lookups and index scans, never
+// whole-table scans on hot paths. Subscribe delivers a Change for every
+// applied command, with a Reset when a slow subscriber fell behind.
+//
+// The keyspace is documented in docs/keyspace.md; durability, snapshots,
+// failure handling and benchmark figures in docs/persistence.md. Presence
+// is never stored here.
 package persistence

@@ -3,6 +3,7 @@ package persistence
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -248,3 +249,7 @@ func (h *storeHarness) mustApply(cmds ...*dirpb.Command) {
 type raftLog = raft.Log
 
 const logCommand = raft.LogCommand
+
+type pbCommand = dirpb.Command
+
+func asCommandError(err error, target **CommandError) bool { return errors.As(err, target) }
