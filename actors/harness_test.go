@@ -24,7 +24,7 @@ type testNode struct {
 	hub  *Hub
 }
 
-func startTestNode(t testing.TB, name string) *testNode {
+func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -37,7 +37,7 @@ func startTestNode(t testing.TB, name string) *testNode {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	cn, err := ucluster.Start(ctx, ucluster.Config{
-		Membership: membership.Config{NodeName: name, BindAddr: "127.0.0.1:0"},
+		Membership: membership.Config{NodeName: name, BindAddr: "127.0.0.1:0", Seeds: seeds},
 		ActorAddr:  "127.0.0.1:0",
 		Kinds:      []*actorcluster.Kind{NewUserKind()},
 		Logger:     logger,
