@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
 
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -173,12 +174,12 @@ func (n *Node) Snapshot(ctx context.Context) error {
 // Backup writes a consistent snapshot of the directory to w (the snapshot
 // stream format, see snapshot.go) and returns the Raft index it holds.
 func (n *Node) Backup(w io.Writer) (uint64, error) {
-	if err := n.store.readable(); err != nil {
-		return 0, err
-	}
-	snap := n.store.db.NewSnapshot()
-	defer snap.Close()
-	hdr, err := writeSnapshot(snap, w)
+	var hdr *dirpb.SnapshotHeader
+	err := n.store.withSnapshot(func(r pebble.Reader) error {
+		var err error
+		hdr, err = writeSnapshot(r, w)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}

@@ -306,12 +306,15 @@ func getProto(r pebble.Reader, k []byte, m proto.Message) (found bool, err error
 	return true, nil
 }
 
-// readable reports ErrClosed once the store is closed.
-func (s *Store) readable() error {
+// withSnapshot calls fn with a consistent read-only view of the store,
+// keeping Close waiting until fn returns.
+func (s *Store) withSnapshot(fn func(pebble.Reader) error) error {
 	s.life.RLock()
 	defer s.life.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
-	return nil
+	snap := s.db.NewSnapshot()
+	defer snap.Close() //nolint:errcheck // releasing a snapshot only fails on a closed DB, excluded here
+	return fn(snap)
 }
