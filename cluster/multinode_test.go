@@ -262,61 +262,25 @@ func (b *syncBuffer) String() string {
 
 func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts three node processes")
+		t.Skip("starts four node processes")
 	}
-	n1 := startChildren(t, nil, "n1")[0]
-	var n1Gossip string
-	for _, m := range n1.members(t) {
-		n1Gossip = m.GossipAddr
-	}
-	rest := startChildren(t, []string{n1Gossip}, "n2", "n3", "client")
-	nodes := []*child{n1, rest[0], rest[1]}
-	n2, n3, client := rest[0], rest[1], rest[2]
-	took := waitTopology(t, 10*time.Second, append(nodes, client), "n1", "n2", "n3")
-	t.Logf("three nodes and a client agree on the topology %v after start", took)
+	nodes, client := startThreeAndClient(t)
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 
-	// Every identity has one activation, whichever node asks.
-	ids := make([]string, 24)
-	owner := map[string]echoReply{}
-	for i := range ids {
-		ids[i] = fmt.Sprintf("grain-%d", i)
-		for k, via := range nodes {
-			got := via.echo(t, ids[i]).Reply
-			if k == 0 {
-				owner[ids[i]] = got
-			}
-			if want := owner[ids[i]]; got.Node != want.Node || got.Activation != want.Activation || got.Count != k+1 {
-				t.Fatalf("%s via %s = %+v, want the activation %s on %s with count %d", ids[i], via.name, got, want.Activation, want.Node, k+1)
-			}
-		}
-	}
-	for _, id := range ids {
-		if got := client.echo(t, id).Reply; got.Activation != owner[id].Activation {
-			t.Errorf("%s via the client = %+v, want the activation %s on %s", id, got, owner[id].Activation, owner[id].Node)
-		}
-	}
-	onN3 := idsOn(owner, "n3")
-	onN2 := idsOn(owner, "n2")
+	// Every identity has one activation, whichever node or client asks.
+	owner := placeEverywhere(t, nodes, client, 24)
+	onN2, onN3 := idsOn(owner, "n2"), idsOn(owner, "n3")
 	if len(onN3) == 0 || len(onN2) == 0 {
-		t.Fatalf("placement %v left n2 or n3 without grains; pick more ids", owner)
+		t.Fatalf("placement %v left n2 or n3 without grains; use more ids", owner)
 	}
+	asked := len(nodes) + 1 // requests per grain so far
 
 	t.Run("killed node leaves the topology and its grains move", func(t *testing.T) {
 		killed := time.Now()
 		n3.kill(t)
 		// Ask for a grain of n3 at once: the request must ride out failure
 		// detection and be answered by a survivor.
-		type result struct {
-			echo childEcho
-			err  error
-			took time.Duration
-		}
-		failover := make(chan result, 1)
-		go func() {
-			var e childEcho
-			err := n1.getJSON(t, "/echo?id="+onN3[0], &e)
-			failover <- result{e, err, time.Since(killed)}
-		}()
+		failover := asyncEcho(t, n1, onN3[0], killed)
 
 		waitTopology(t, 5*time.Second, nodes[:2], "n1", "n2")
 		detect := time.Since(killed)
@@ -338,7 +302,7 @@ func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
 			t.Errorf("failover took %v, want at most 3s", r.took)
 		}
 		checkMoved(t, nodes[:2], onN3, owner)
-		checkKept(t, n1, append(idsOn(owner, "n1"), onN2...), owner, len(nodes)+1) // +1: the client's request
+		checkKept(t, n1, append(idsOn(owner, "n1"), onN2...), owner, asked)
 	})
 
 	t.Run("gracefully leaving node is dropped at once", func(t *testing.T) {
@@ -357,6 +321,59 @@ func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {
 			}
 		}
 	})
+}
+
+// startThreeAndClient starts n1, then n2, n3 and an actor-cluster client
+// seeded with n1, and waits until all agree on the topology.
+func startThreeAndClient(t *testing.T) (nodes []*child, client *child) {
+	t.Helper()
+	n1 := startChildren(t, nil, "n1")[0]
+	var seeds []string
+	for _, m := range n1.members(t) {
+		seeds = append(seeds, m.GossipAddr)
+	}
+	rest := startChildren(t, seeds, "n2", "n3", "client")
+	nodes, client = []*child{n1, rest[0], rest[1]}, rest[2]
+	took := waitTopology(t, 10*time.Second, append(nodes, client), "n1", "n2", "n3")
+	t.Logf("three nodes and a client agree on the topology %v after start", took)
+	return nodes, client
+}
+
+// placeEverywhere asks grain-0 … grain-(n-1) through every node, then the
+// client, checks that each has a single activation, and returns it by id.
+func placeEverywhere(t *testing.T, nodes []*child, client *child, n int) map[string]echoReply {
+	t.Helper()
+	owner := map[string]echoReply{}
+	for i := range n {
+		id := fmt.Sprintf("grain-%d", i)
+		for k, via := range append(nodes, client) {
+			got := via.echo(t, id).Reply
+			if k == 0 {
+				owner[id] = got
+			}
+			if want := owner[id]; got.Node != want.Node || got.Activation != want.Activation || got.Count != k+1 {
+				t.Fatalf("%s via %s = %+v, want the activation %s on %s with count %d", id, via.name, got, want.Activation, want.Node, k+1)
+			}
+		}
+	}
+	return owner
+}
+
+type echoResult struct {
+	echo childEcho
+	err  error
+	took time.Duration // since the given start
+}
+
+// asyncEcho asks grain id through via in the background.
+func asyncEcho(t *testing.T, via *child, id string, start time.Time) <-chan echoResult {
+	out := make(chan echoResult, 1)
+	go func() {
+		var e childEcho
+		err := via.getJSON(t, "/echo?id="+id, &e)
+		out <- echoResult{e, err, time.Since(start)}
+	}()
+	return out
 }
 
 // checkKept asks via for grains that did not move: each must still be

@@ -322,6 +322,6 @@ func (c Config) memberlistConfig(d *delegate) *memberlist.Config {
 	}
 	mc.Delegate = d
 	mc.Events = d
-	mc.Logger = newStdLogger(c.Logger)
+	mc.Logger = newStdLogger(c.Logger.With("node", c.NodeName))
 	return mc
 }

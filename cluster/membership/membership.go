@@ -32,7 +32,7 @@ type Membership struct {
 	done           chan struct{}
 	wg             sync.WaitGroup
 
-	lifeMu sync.Mutex // serialises Leave and Shutdown
+	lifeMu sync.Mutex // serialises SetMeta, Leave and Shutdown
 	closed bool
 
 	subMu   sync.Mutex
