@@ -218,6 +218,27 @@ func runDurability(t *testing.T, mode string, rounds int) {
 		checkAcked(t, dir, mode, all)
 	}
 	t.Logf("%d acknowledged writes over %d rounds all present", len(all), rounds)
+	if mode == "snapshot" {
+		checkRoundTrip(t, dir, mode)
+	}
+}
+
+// checkRoundTrip backs up the crashed-and-reopened directory and restores
+// it into a fresh node: the two directories must be identical.
+func checkRoundTrip(t *testing.T, dir, mode string) {
+	t.Helper()
+	src := openNode(t, durabilityConfig(dir, mode, testLogger(t)))
+	var backup bytes.Buffer
+	if _, err := src.Backup(&backup); err != nil {
+		t.Fatal(err)
+	}
+	dst := newNode(t)
+	if err := dst.Restore(context.Background(), &backup); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffDumps(dump(t, src.Store()), dump(t, dst.Store())); d != "" {
+		t.Fatalf("restored copy differs:\n%s", d)
+	}
 }
 
 // checkAcked reopens dir and checks every acknowledged write is there
