@@ -127,8 +127,9 @@ func (c *child) stop(t *testing.T) {
 }
 
 // raceAccess matches the line before the accessing function in a race
-// report: "Read at 0x... by goroutine 7:", "Previous write at ...".
-var raceAccess = regexp.MustCompile(`(?m)^\s*(?:Previous )?(?:[Rr]ead|[Ww]rite) at 0x[0-9a-f]+ by (?:goroutine \d+|main goroutine):\n\s*(\S+)`)
+// report: "Read at 0x... by goroutine 7:", "Previous write at ... by
+// goroutine 9 (mutexes: write M1):".
+var raceAccess = regexp.MustCompile(`(?m)^\s*(?:Previous )?(?:[Rr]ead|[Ww]rite) at 0x[0-9a-f]+ by (?:goroutine \d+|main goroutine)[^\n]*:\n\s*(\S+)`)
 
 // classifyRaces splits the race reports in a child's stderr into ours —
 // one of the two racing accesses is made by a function of this module —
