@@ -123,4 +123,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
-
