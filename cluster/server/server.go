@@ -37,6 +37,15 @@ type Config struct {
 	AdminPassword string
 	// PasswordParams are the argon2id costs; zero = password.Default.
 	PasswordParams password.Params
+	// GossipAddr is the memberlist address (UDP and TCP) other nodes join.
+	// Default "127.0.0.1:7946".
+	GossipAddr string
+	// Join are gossip addresses of nodes of the cluster to join; none
+	// starts a cluster of one.
+	Join []string
+	// ActorAddr is the protoactor-go remote address; port 0 picks a free
+	// one (it is published through gossip). Default "127.0.0.1:0".
+	ActorAddr string
 	// SIPDomain is the SIP domain, the digest realm of line passwords;
 	// "" = the API's default ("ucgrid.local").
 	SIPDomain string
@@ -62,12 +71,19 @@ func (c *Config) withDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.GossipAddr == "" {
+		c.GossipAddr = "127.0.0.1:7946"
+	}
+	if c.ActorAddr == "" {
+		c.ActorAddr = "127.0.0.1:0"
+	}
 }
 
 // Server is a running node.
 type Server struct {
 	cfg    Config
 	dir    *persistence.Node
+	actors *actorLayer
 	http   *api.Server
 	served chan error
 }
@@ -111,6 +127,9 @@ func (s *Server) start(ctx context.Context) error {
 	defer cancel()
 	if err := s.dir.WaitReady(readyCtx); err != nil {
 		return fmt.Errorf("server: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
+	}
+	if err := s.startActors(ctx); err != nil {
+		return err
 	}
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
@@ -175,13 +194,17 @@ func (s *Server) Directory() *persistence.Node { return s.dir }
 func (s *Server) Done() <-chan error { return s.served }
 
 // Shutdown stops the node: HTTP first (open requests may finish until ctx
-// ends), then the directory, which flushes and closes the store.
+// ends), then the actor layer (it leaves the cluster), then the directory,
+// which flushes and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx) }
 
 func (s *Server) stop(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.actors != nil {
+		errs = append(errs, s.actors.stop(ctx))
 	}
 	if s.dir != nil {
 		errs = append(errs, s.dir.Close())

@@ -19,6 +19,9 @@ type serveOptions struct {
 	HTTP          string `yaml:"http"`
 	Raft          string `yaml:"raft"`
 	Node          string `yaml:"node"`
+	Gossip        string `yaml:"gossip"`
+	Join          string `yaml:"join"`
+	Actor         string `yaml:"actor"`
 	Cluster       string `yaml:"cluster"`
 	AdminPassword string `yaml:"admin_password"`
 	LogLevel      string `yaml:"log_level"`
@@ -36,6 +39,9 @@ var serveOptionTable = []option{
 	{"data", "data directory (Pebble store and Raft log)", "./data", func(o *serveOptions) *string { return &o.Data }},
 	{"http", "HTTP listen address (API, /healthz, /readyz, /metrics)", "127.0.0.1:8080", func(o *serveOptions) *string { return &o.HTTP }},
 	{"raft", "Raft listen address (peer traffic)", "127.0.0.1:8300", func(o *serveOptions) *string { return &o.Raft }},
+	{"gossip", "gossip (memberlist) address, UDP and TCP, that other nodes join", "127.0.0.1:7946", func(o *serveOptions) *string { return &o.Gossip }},
+	{"join", "comma-separated gossip addresses of nodes of a cluster to join (default: start a cluster of one)", "", func(o *serveOptions) *string { return &o.Join }},
+	{"actor", "actor remote (grain traffic) address; port 0 picks a free one, published by gossip", "127.0.0.1:0", func(o *serveOptions) *string { return &o.Actor }},
 	{"node", "node name, unique in the cluster (default: the one stored in --data, else the host name)", "", func(o *serveOptions) *string { return &o.Node }},
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
 	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
@@ -94,6 +100,8 @@ func (o serveOptions) validate() error {
 		return errors.New("--http is empty: name the HTTP listen address, e.g. 127.0.0.1:8080")
 	case o.Raft == "":
 		return errors.New("--raft is empty: name the Raft listen address, e.g. 127.0.0.1:8300")
+	case o.Gossip == "":
+		return errors.New("--gossip is empty: name the gossip address, e.g. 127.0.0.1:7946")
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -115,6 +123,17 @@ func readConfigFile(path string, opts *serveOptions) error {
 		return fmt.Errorf("config file %s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return nil
+}
+
+// joinList splits --join into addresses, dropping empty items.
+func (o serveOptions) joinList() []string {
+	var out []string
+	for _, a := range strings.Split(o.Join, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func envOrEmpty(lookupEnv func(string) (string, bool), name string) string {

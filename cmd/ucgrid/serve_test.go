@@ -45,7 +45,7 @@ type node struct {
 
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	n := &node{t: t, cmd: cmd, lines: make(chan string, 64), exited: make(chan struct{})}
 	out, err := cmd.StdoutPipe()
@@ -274,6 +274,7 @@ func TestServe_StartFailuresAreOneClearLine(t *testing.T) {
 	}{
 		{"busy http port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--http", busy.Addr().String()}, 1, "is already in use"},
 		{"busy raft port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--raft", busy.Addr().String()}, 1, "is already in use"},
+		{"busy gossip port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--gossip", busy.Addr().String()}, 1, "--gossip"},
 		{"other cluster", []string{"--data", foreign, "--cluster", "another-cluster"}, 1, "belongs to cluster"},
 		{"bad flag", []string{"--no-such-flag"}, 2, "flag provided but not defined"},
 	}
