@@ -37,6 +37,7 @@ type Node struct {
 	provider *Provider
 	system   *actor.ActorSystem
 	cluster  *actorcluster.Cluster
+	requests requestMetrics
 
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}

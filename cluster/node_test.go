@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -103,6 +104,52 @@ func TestNode_RequestForUnknownKindEndsAtDeadline(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "cluster: request no-such-kind/x: ") {
 		t.Errorf("error = %q, want it prefixed and naming the grain", err)
 	}
+
+	got := gatherMetrics(t, n.Collector())
+	want := map[string]float64{
+		`ucgrid_cluster_members{state="alive"}`:  1,
+		`ucgrid_cluster_members{state="failed"}`: 0,
+		`ucgrid_cluster_topology_members`:        1,
+		`ucgrid_cluster_request_failures_total`:  1,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("metric %s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	if got["ucgrid_cluster_request_retries_total"] < 2 {
+		t.Errorf("retries = %v, want several within the deadline", got["ucgrid_cluster_request_retries_total"])
+	}
+}
+
+// gatherMetrics registers c in a fresh registry and returns its samples
+// keyed name{label="value"}.
+func gatherMetrics(t *testing.T, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatalf("register collector: %v", err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += fmt.Sprintf("{%s=%q}", l.GetName(), l.GetValue())
+			}
+			switch {
+			case m.GetGauge() != nil:
+				out[key] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				out[key] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }
 
 func TestStart_FailsClearlyOnBusyActorPort(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	actorcluster "github.com/asynkron/protoactor-go/cluster"
@@ -40,6 +41,8 @@ type Provider struct {
 	topology    map[string]bool // actor IDs and addresses in protoactor's last topology
 	topoChanged chan struct{}   // closed and replaced when the topology changes
 	stopped     bool
+
+	topologyChanges atomic.Uint64
 }
 
 var _ actorcluster.ClusterProvider = (*Provider)(nil)
@@ -188,6 +191,7 @@ func (p *Provider) recordTopology(evt any) {
 		members[m.Id] = true
 		members[m.Address()] = true
 	}
+	p.topologyChanges.Add(1)
 	p.mu.Lock()
 	p.topology = members
 	close(p.topoChanged)

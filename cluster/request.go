@@ -41,6 +41,14 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.RequestTimeout)
 		defer cancel()
 	}
+	resp, err := n.request(ctx, identity, kind, msg)
+	if err != nil {
+		n.requests.failures.Add(1)
+	}
+	return resp, err
+}
+
+func (n *Node) request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error) {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		resp, err := n.attempt(ctx, identity, kind, msg)
@@ -53,6 +61,7 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 			return nil, requestError(identity, kind, err, nil)
 		}
 		lastErr = err
+		n.requests.retries.Add(1)
 		if !sleep(ctx, retryDelay(attempt, n.cfg.RetryBaseDelay, n.cfg.RetryMaxDelay)) {
 			return nil, requestError(identity, kind, ctx.Err(), lastErr)
 		}
