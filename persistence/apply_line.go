@@ -5,7 +5,9 @@ import (
 )
 
 // putLine creates or replaces a line. The owner must exist; the number must
-// not be a group's call number; an owner has at most one primary line.
+// not be a group's call number; an owner has at most one primary line. An
+// empty kind means "primary" when the owner has no other primary line,
+// else "secondary".
 // Empty digest fields and created_unix keep the stored ones, so changing
 // forwarding need not carry the SIP credentials.
 func (t *txn) putLine(l *dirpb.Line) error {
@@ -58,30 +60,40 @@ func (t *txn) checkLineRefs(l *dirpb.Line) error {
 	if group != "" {
 		return conflictf("line number %q is the call number of group %q", l.Number, group)
 	}
-	if l.Kind == "primary" {
-		return t.checkOnePrimary(l)
+	primary, err := t.otherPrimary(l.Owner, l.Number)
+	if err != nil {
+		return err
+	}
+	switch {
+	case l.Kind == "" && primary == "":
+		l.Kind = "primary"
+	case l.Kind == "":
+		l.Kind = "secondary"
+	case l.Kind == "primary" && primary != "":
+		return conflictf("user %q already has primary line %q", l.Owner, primary)
 	}
 	return nil
 }
 
-func (t *txn) checkOnePrimary(l *dirpb.Line) error {
-	numbers, err := t.ids(prefix(tOwnerLines, l.Owner))
+// otherPrimary returns the owner's primary line other than number, if any.
+func (t *txn) otherPrimary(owner, number string) (string, error) {
+	numbers, err := t.ids(prefix(tOwnerLines, owner))
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, n := range numbers {
-		if n == l.Number {
+		if n == number {
 			continue
 		}
 		other, err := t.line(n)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if other.Kind == "primary" {
-			return conflictf("user %q already has primary line %q", l.Owner, n)
+			return n, nil
 		}
 	}
-	return nil
+	return "", nil
 }
 
 func lineUsers(old, l *dirpb.Line) []string {

@@ -93,10 +93,10 @@ func TestLine_IndexesAndSecretsKept(t *testing.T) {
 	h := newHarness(t)
 	h.mustApply(putUser("alice"), putUser("bob"))
 	h.mustApply(putLine(&dirpb.Line{Number: "100", Owner: "alice", Realm: "pbx", Ha1Md5: "md5", Ha1Sha256: "sha"}))
-	h.mustApply(putLine(&dirpb.Line{Number: "101", Owner: "alice", Kind: "secondary"}))
+	h.mustApply(putLine(&dirpb.Line{Number: "101", Owner: "alice"}))
 	lines, _ := h.s.LinesOf("alice")
-	if len(lines) != 2 || lines[0].Number != "100" || lines[0].Kind != "primary" {
-		t.Fatalf("LinesOf(alice) = %v", lines)
+	if len(lines) != 2 || lines[0].Kind != "primary" || lines[1].Kind != "secondary" {
+		t.Fatalf("LinesOf(alice) = %v, want the first line primary and the second secondary by default", lines)
 	}
 	// A forwarding change without credentials keeps them; the owner moves.
 	h.mustApply(putLine(&dirpb.Line{Number: "100", Owner: "bob", Forwarding: &dirpb.Forwarding{Enabled: true, Destination: "555"}}))
@@ -259,7 +259,7 @@ func TestFSM_RejectedCommandsChangeNothing(t *testing.T) {
 		{"group member listed twice", putGroup(group("g2", "", "bob", "bob")), ErrInvalid},
 		{"bad office hours", putGroup(&dirpb.Group{Id: "g2", OfficeHours: &dirpb.OfficeHours{Days: []*dirpb.DayHours{{Weekday: 1, Open: []*dirpb.Interval{{FromMin: 600, ToMin: 500}}}}}}), ErrInvalid},
 		{"line number is a group number", putLine(&dirpb.Line{Number: "700", Owner: "bob"}), ErrConflict},
-		{"second primary line", putLine(&dirpb.Line{Number: "101", Owner: "alice"}), ErrConflict},
+		{"second primary line", putLine(&dirpb.Line{Number: "101", Owner: "alice", Kind: "primary"}), ErrConflict},
 		{"line of missing owner", putLine(&dirpb.Line{Number: "102", Owner: "nobody"}), ErrNotFound},
 		{"grant to self", putGrant("alice", "alice", "team"), ErrInvalid},
 		{"grant with level and rights", &dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: "alice", Viewer: "bob", Grant: &dirpb.Grant{Level: "team", Rights: map[string]string{"see_presence": "true"}}}}}, ErrInvalid},

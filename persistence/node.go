@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -37,6 +38,7 @@ type Node struct {
 	m     *nodeMetrics
 	fsmM  *fsmMetrics
 
+	caughtUp  atomic.Bool   // the directory has caught up with the log since Open
 	done      chan struct{} // closed by Close: stops the node's goroutines
 	stopped   chan struct{} // closed once Raft has been shut down
 	stopOnce  sync.Once
@@ -162,9 +164,10 @@ func (n *Node) startRaft() error {
 	if n.raft, err = raft.NewRaft(conf, n.fsm, logs, rs, n.snaps, n.trans); err != nil {
 		return fmt.Errorf("persistence: start raft in %q: %w", n.cfg.Dir, err)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership(notify)
 	go n.watchFailure()
+	go n.watchCatchUp()
 	return nil
 }
 
@@ -292,6 +295,37 @@ func (n *Node) fixSelfAddress() {
 			}
 		}
 	}
+}
+
+// watchCatchUp marks the node caught up once its directory holds every
+// committed entry: after a crash the last FSM batches are applied again
+// from the log, and Ready waits for that. The leader knows when a Barrier
+// has been applied; a follower when it has applied the commit index the
+// leader told it.
+func (n *Node) watchCatchUp() {
+	defer n.wg.Done()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !n.caughtUpNow() {
+		select {
+		case <-n.done:
+			return
+		case <-tick.C:
+		}
+	}
+	n.caughtUp.Store(true)
+}
+
+func (n *Node) caughtUpNow() bool {
+	switch n.raft.State() {
+	case raft.Leader:
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+		defer cancel()
+		return n.wait(ctx, n.raft.Barrier(n.cfg.ApplyTimeout)) == nil
+	case raft.Follower:
+		return !n.raft.LastContact().IsZero() && n.fsm.applied.Load() >= n.raft.CommitIndex()
+	}
+	return false
 }
 
 // watchFailure stops Raft when the store fails, so the node neither leads

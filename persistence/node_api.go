@@ -137,13 +137,15 @@ func (n *Node) Leader() (id, addr string) {
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
-// Ready reports whether the store is writable and Raft has a leader.
+// Ready reports whether the store is writable, Raft has a leader and this
+// node's directory has caught up with the committed log since Open (after
+// a crash, the last batches are applied again first).
 func (n *Node) Ready() bool {
 	if _, err := n.store.Failed(); err != nil {
 		return false
 	}
 	id, _ := n.Leader()
-	return id != "" && n.raft.State() != raft.Shutdown
+	return id != "" && n.caughtUp.Load() && n.raft.State() != raft.Shutdown
 }
 
 // WaitReady polls Ready until it holds or ctx ends.

@@ -174,7 +174,7 @@ func checkIntervals(field string, ivs []*dirpb.Interval) error {
 	return nil
 }
 
-// checkLine validates l and fills the default kind "primary".
+// checkLine validates l; an empty kind is resolved later (see txn.putLine).
 func checkLine(l *dirpb.Line) error {
 	if l == nil {
 		return invalidf("line is missing")
@@ -185,10 +185,7 @@ func checkLine(l *dirpb.Line) error {
 	if err := checkID("line owner", l.Owner); err != nil {
 		return err
 	}
-	if l.Kind == "" {
-		l.Kind = "primary"
-	}
-	if err := checkOneOf("line kind", l.Kind, lineKinds); err != nil {
+	if err := checkOneOf("line kind", l.Kind, append([]string{""}, lineKinds...)); err != nil {
 		return err
 	}
 	if f := l.Forwarding; f != nil && f.NoAnswerTimeoutS < 0 {
