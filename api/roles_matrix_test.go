@@ -46,8 +46,8 @@ type matrixRoute struct {
 	allowed      func(matrixCaller) bool
 }
 
-func everyone(matrixCaller) bool    { return true }
-func nobody(matrixCaller) bool      { return false }
+func everyone(matrixCaller) bool     { return true }
+func nobody(matrixCaller) bool       { return false }
 func systemOnly(c matrixCaller) bool { return c.system }
 func sysOr(roles ...string) func(matrixCaller) bool {
 	return func(c matrixCaller) bool { return c.system || c.in(roles...) }
@@ -235,4 +235,3 @@ func putUser(u *dirpb.User) *dirpb.Command {
 func putGroup(g *dirpb.Group) *dirpb.Command {
 	return &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: g}}}
 }
-
