@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBadInput_AnswersNameTheField(t *testing.T) {
@@ -89,6 +90,10 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"PUT", "/v1/trunks/fz"},
 }
 
+// fuzzRequestTimeout is how long one fuzzed request may take: far more
+// than any answer needs, far less than the write timeout.
+const fuzzRequestTimeout = 5 * time.Second
+
 // FuzzJSONHandlers sends arbitrary bodies to every JSON handler as the
 // system owner: no answer may be a 500, none may panic, every answer is
 // JSON.
@@ -112,7 +117,16 @@ func FuzzJSONHandlers(f *testing.F) {
 		req.Header.Set("Content-Type", "application/json")
 		req.SetBasicAuth("admin", testPassword)
 		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.h.ServeHTTP(rec, req)
+		}()
+		select {
+		case <-done:
+		case <-time.After(fuzzRequestTimeout):
+			t.Fatalf("%s %s %q: no answer within %v", rt.method, rt.path, body, fuzzRequestTimeout)
+		}
 		if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("%s %s %q → %d %s", rt.method, rt.path, body, rec.Code, rec.Body)
 		}
