@@ -1,4 +1,9 @@
-// Package api is ucgrid's HTTP interface: the JSON routes of DESIGN.md §3,
-// authentication and roles, the Server-Sent Events stream and the embedded
-// web console. Nothing is implemented here yet; it arrives with the API issue.
+// Package api is ucgrid's HTTP interface: Listen binds the node's port and
+// serves /healthz, /readyz and /metrics; NewHandler builds the /v1 routes
+// of DESIGN.md §3 over the directory (writes through Raft with a
+// consistency token, reads from the local store), with HTTP Basic and
+// bearer-token authentication and the roles policy of api/roles; Mount
+// puts them under /v1/. openapi.yaml describes every route and is served
+// at /v1/openapi.yaml. docs/api.md explains the decisions and lists the
+// routes that wait for the actor grains (presence, line state, events).
 package api
