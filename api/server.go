@@ -83,7 +83,11 @@ func Listen(cfg Config) (*Server, error) {
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second, // a slow client cannot hold a connection open forever
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		// A request body (at most 1 MiB) arrives well within a minute; no
+		// WriteTimeout, as the event stream writes for hours.
+		ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
