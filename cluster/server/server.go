@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,9 @@ type Server struct {
 	actors *actorLayer
 	http   *api.Server
 	served chan error
+	// started is set once start-up finished (the admin exists, the actor
+	// layer runs): /readyz answers 503 before.
+	started atomic.Bool
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -134,6 +138,7 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
+	s.started.Store(true)
 	s.cfg.Logger.Info("node started", "node", s.dir.ID(), "cluster", s.dir.ClusterID(),
 		"http", s.http.Addr(), "raft", s.dir.RaftAddr(), "data", s.cfg.DataDir)
 	return nil
@@ -177,7 +182,10 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 }
 
 func (s *Server) ready() error {
-	if s.dir == nil || !s.dir.Ready() {
+	if !s.started.Load() {
+		return errors.New("node is starting")
+	}
+	if !s.dir.Ready() {
 		return errors.New("directory has no Raft leader yet or its store failed")
 	}
 	return nil

@@ -22,6 +22,7 @@ type serveOptions struct {
 	Gossip        string `yaml:"gossip"`
 	Join          string `yaml:"join"`
 	Actor         string `yaml:"actor"`
+	SIPDomain     string `yaml:"sip_domain"`
 	Cluster       string `yaml:"cluster"`
 	AdminPassword string `yaml:"admin_password"`
 	LogLevel      string `yaml:"log_level"`
@@ -42,6 +43,7 @@ var serveOptionTable = []option{
 	{"gossip", "gossip (memberlist) address, UDP and TCP, that other nodes join", "127.0.0.1:7946", func(o *serveOptions) *string { return &o.Gossip }},
 	{"join", "comma-separated gossip addresses of nodes of a cluster to join (default: start a cluster of one)", "", func(o *serveOptions) *string { return &o.Join }},
 	{"actor", "actor remote (grain traffic) address; port 0 picks a free one, published by gossip", "127.0.0.1:0", func(o *serveOptions) *string { return &o.Actor }},
+	{"sip-domain", "SIP domain: lines register as sip:NUMBER@DOMAIN; the digest realm of line passwords", "ucgrid.local", func(o *serveOptions) *string { return &o.SIPDomain }},
 	{"node", "node name, unique in the cluster (default: the one stored in --data, else the host name)", "", func(o *serveOptions) *string { return &o.Node }},
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
 	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
