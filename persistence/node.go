@@ -275,6 +275,7 @@ func (n *Node) watchLeadership(notify <-chan bool) {
 		case <-n.done:
 			return
 		case leader := <-notify:
+			n.log.Info("persistence: raft leadership changed", "node", n.nodeID, "leader", leader)
 			if leader {
 				n.fixSelfAddress()
 			}
