@@ -113,10 +113,7 @@ func (f *fsm) applyOne(t *txn, l *raft.Log) error {
 	if err := proto.Unmarshal(l.Data, &cmd); err != nil {
 		return rejectf(CodeUnknownCommand, "index %d: undecodable command: %v", l.Index, err)
 	}
-	if err := t.apply(l.Index, &cmd); err != nil {
-		return withContext(err, fmt.Sprintf("index %d", l.Index))
-	}
-	return nil
+	return t.apply(l.Index, &cmd)
 }
 
 func fill(resp []any, err error) []any {

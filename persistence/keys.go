@@ -123,16 +123,6 @@ func parseTimeKey(b []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)), nil
 }
 
-// suffix returns the last sep-separated part of k after the table prefix.
-func suffix(k []byte) string {
-	for i := len(k) - 1; i >= 0; i-- {
-		if k[i] == sep {
-			return string(k[i+1:])
-		}
-	}
-	return string(k)
-}
-
 func journalOwnerKey(owner string, start int64, id string) []byte {
 	return key(tJournalOwner, owner, timeKey(start)+id)
 }

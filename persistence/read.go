@@ -108,17 +108,6 @@ func decode[T proto.Message](k, val []byte, m T) (T, error) {
 	return m, nil
 }
 
-// members returns the Member values under p (membership index tables).
-func (v view) members(p []byte) ([]*dirpb.Member, error) {
-	var out []*dirpb.Member
-	err := v.scanPrefix(p, func(k, val []byte) error {
-		m, err := decode(k, val, &dirpb.Member{})
-		out = append(out, m)
-		return err
-	})
-	return out, err
-}
-
 func (v view) user(id string) (*dirpb.User, error) {
 	return get(v, key(tUser, id), &dirpb.User{}, "user", id)
 }
