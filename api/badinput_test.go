@@ -54,7 +54,12 @@ func TestBadInput_AnswersNameTheField(t *testing.T) {
 		{"yearly holiday", "PUT", "/v1/groups/g", `{"office_hours":{"holidays":[{"date":"--12-25"}]}}`, 400, codeInvalid, "office_hours.holidays[0].date"},
 		{"other time zone", "PUT", "/v1/groups/g", `{"timezone":"Europe/Berlin","office_hours":{"timezone":"Asia/Tokyo"}}`, 400, codeInvalid, "office_hours.timezone"},
 		{"bad override", "PUT", "/v1/groups/g/override", `{"mode":"maybe"}`, 400, codeInvalid, "mode"},
-		{"override until", "PUT", "/v1/groups/g/override", `{"mode":"open","until":"2026-01-01T00:00:00Z"}`, 400, codeUnknownField, "until"},
+		{"override until past", "PUT", "/v1/groups/g/override", `{"mode":"open","until":"2026-01-01T00:00:00Z"}`, 400, codeInvalid, "until"},
+		{"override until with auto", "PUT", "/v1/groups/g/override", `{"mode":"auto","until":"2030-01-01T00:00:00Z"}`, 400, codeInvalid, "until"},
+		{"override until not RFC 3339", "PUT", "/v1/groups/g/override", `{"mode":"closed","until":"tomorrow"}`, 400, codeInvalid, "until"},
+		{"member timeout too long", "PUT", "/v1/groups/g", `{"call_group":{"member_timeout_s":601}}`, 400, codeInvalid, "call_group.member_timeout_s"},
+		{"negative member timeout", "PUT", "/v1/groups/g", `{"call_group":{"member_timeout_s":-1}}`, 400, codeInvalid, "call_group.member_timeout_s"},
+		{"unknown user service", "PUT", "/v1/users/x", `{"services":["chat","teleport"]}`, 400, codeInvalid, "services"},
 		{"bad CIDR", "PUT", "/v1/trunks/t", `{"addresses":["300.1.1.1/8"]}`, 400, codeInvalid, "addresses[0]"},
 		{"bad line kind", "PUT", "/v1/lines/100", `{"owner":"tina","kind":"tertiary"}`, 400, codeInvalid, "kind"},
 		{"unknown line owner", "PUT", "/v1/lines/100", `{"owner":"ghost"}`, 400, codeInvalid, "owner"},
@@ -105,6 +110,7 @@ func FuzzJSONHandlers(f *testing.F) {
 		`{"call_group":{"mode":"sip","number":"700","strategy":"round_robin"}}`, `{"mode":"closed"}`,
 		`{"owner":"tina","sip_password":"secretsecret"}`, `{"enabled":true,"destination":"1"}`,
 		`{"addresses":["10.0.0.0/8"]}`, `{"member_rights":{"x":1}}`, `null`, `[]`, `{"a":`, "\x00",
+		`{"services":["chat"]}`, `{"mode":"open","until":"2030-01-01T00:00:00Z"}`, `{"call_group":{"member_timeout_s":30}}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))

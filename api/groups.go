@@ -55,8 +55,11 @@ type keyJSON struct {
 	Number string `json:"number"`
 }
 
+// overrideJSON is the receptionist override: until (RFC 3339, optional)
+// ends an open or closed override, after which the office hours decide.
 type overrideJSON struct {
-	Mode string `json:"mode"`
+	Mode  string  `json:"mode"`
+	Until *string `json:"until,omitempty"`
 }
 
 type callGroupJSON struct {
@@ -64,6 +67,7 @@ type callGroupJSON struct {
 	Number         string `json:"number"`
 	Strategy       string `json:"strategy"`
 	RingTimeoutS   int32  `json:"ring_timeout_s"`
+	MemberTimeoutS int32  `json:"member_timeout_s"`
 	NoAnswerTarget string `json:"no_answer_target"`
 	ClosedTarget   string `json:"closed_target"`
 	SkipBusy       bool   `json:"skip_busy"`
@@ -72,14 +76,20 @@ type callGroupJSON struct {
 // maxRingTimeout bounds call_group.ring_timeout_s: an hour.
 const maxRingTimeout = 3600
 
-func groupOut(g *dirpb.Group) (groupJSON, error) {
+// maxMemberTimeout bounds call_group.member_timeout_s in seconds: the
+// hunt engine's limit (hunt.MaxRingTimeout).
+const maxMemberTimeout = int32(hunt.MaxRingTimeout / time.Second)
+
+// groupOut converts a stored group; the override is shown as it stands at
+// now (an expired one as auto).
+func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 	out := groupJSON{
 		ID: g.Id, Name: g.Name, Active: g.Active, Leader: g.Leader, Deputy: g.Deputy,
 		Services: nonNil(g.Services), JournalLeaderVisible: g.JournalLeaderVisible,
 		JournalGroupVisible: g.JournalGroupVisible, JournalModifiable: g.JournalModifiable,
 		MonitorGroups: nonNil(g.MonitorGroups), DisplayMembersOnMonitor: g.DisplayMembersOnMonitor,
 		Language: g.Language, Timezone: g.Timezone, Members: make([]memberJSON, len(g.Members)),
-		Keys: make([]keyJSON, len(g.Keys)), Override: &overrideJSON{Mode: overrideMode(g.Override)},
+		Keys: make([]keyJSON, len(g.Keys)), Override: overrideOut(g, now),
 		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
 	}
 	for i, m := range g.Members {
@@ -90,7 +100,7 @@ func groupOut(g *dirpb.Group) (groupJSON, error) {
 	}
 	if cg := g.CallGroup; cg != nil {
 		out.CallGroup = callGroupJSON{Mode: cg.Mode, Number: cg.Number, Strategy: cg.Strategy, RingTimeoutS: cg.RingTimeoutS,
-			NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
+			MemberTimeoutS: cg.MemberTimeoutS, NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
 	}
 	if out.CallGroup.Mode == "" {
 		out.CallGroup.Mode = "disabled"
@@ -106,11 +116,20 @@ func groupOut(g *dirpb.Group) (groupJSON, error) {
 	return out, err
 }
 
-func overrideMode(s string) string {
-	if s == "" {
-		return "auto"
+// overrideOut is the stored override at now: auto once until has passed.
+func overrideOut(g *dirpb.Group, now time.Time) *overrideJSON {
+	if g.Override == "" || g.Override == "auto" {
+		return &overrideJSON{Mode: "auto"}
 	}
-	return s
+	if g.OverrideUntilUnix == 0 {
+		return &overrideJSON{Mode: g.Override}
+	}
+	until := time.Unix(g.OverrideUntilUnix, 0).UTC()
+	if !now.Before(until) {
+		return &overrideJSON{Mode: "auto"}
+	}
+	s := until.Format(time.RFC3339)
+	return &overrideJSON{Mode: g.Override, Until: &s}
 }
 
 // record validates the wire group and converts it; stored values of the
@@ -248,6 +267,10 @@ func groupCallGroup(in *groupJSON, g *dirpb.Group) error {
 	if cg.RingTimeoutS < 0 || cg.RingTimeoutS > maxRingTimeout {
 		return invalid("call_group.ring_timeout_s", "%d is not from 0 (the default) to %d", cg.RingTimeoutS, maxRingTimeout)
 	}
+	if cg.MemberTimeoutS < 0 || cg.MemberTimeoutS > maxMemberTimeout {
+		return invalid("call_group.member_timeout_s", "%d is not from 0 (the default, %s) to %d",
+			cg.MemberTimeoutS, hunt.DefaultMemberTimeout, maxMemberTimeout)
+	}
 	for _, f := range []struct{ name, v string }{
 		{"call_group.number", cg.Number}, {"call_group.no_answer_target", cg.NoAnswerTarget}, {"call_group.closed_target", cg.ClosedTarget},
 	} {
@@ -261,7 +284,7 @@ func groupCallGroup(in *groupJSON, g *dirpb.Group) error {
 		return invalid("call_group.number", "required when mode is %q", cg.Mode)
 	}
 	g.CallGroup = &dirpb.CallGroup{Mode: cg.Mode, Number: cg.Number, Strategy: strategy.String(), RingTimeoutS: cg.RingTimeoutS,
-		NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
+		MemberTimeoutS: cg.MemberTimeoutS, NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
 	return nil
 }
 
@@ -299,7 +322,7 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: g}}}); err != nil {
 		return err
 	}
-	out, err := groupOut(g)
+	out, err := groupOut(g, h.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -316,7 +339,7 @@ func keepGroupReadOnly(old, g *dirpb.Group) {
 	if old == nil {
 		return
 	}
-	g.Override, g.CreatedUnix = old.Override, old.CreatedUnix
+	g.Override, g.OverrideUntilUnix, g.CreatedUnix = old.Override, old.OverrideUntilUnix, old.CreatedUnix
 	primary := map[string]bool{}
 	for _, m := range old.Members {
 		primary[m.User] = m.Primary
@@ -438,7 +461,7 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, c *caller) er
 	if !c.subject.InGroup(roles.ViewGroup, id) && c.id() != g.Leader && c.id() != g.Deputy {
 		return forbidden("group %q is shown to its members, leader and deputy and to system roles", id)
 	}
-	out, err := groupOut(g)
+	out, err := groupOut(g, h.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -463,8 +486,8 @@ func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, c *caller)
 	return nil
 }
 
-// putOverride sets the receptionist override of the office hours. The
-// stored form has no end time yet: the override holds until set to auto.
+// putOverride sets the receptionist override of the office hours. It holds
+// until set back to auto, or until its optional until.
 func (h *Handler) putOverride(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -474,8 +497,10 @@ func (h *Handler) putOverride(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := h.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	if !slices.Contains([]string{"auto", "open", "closed"}, in.Mode) {
-		return invalid("mode", "%q is not one of open, closed, auto", in.Mode)
+	now := h.cfg.Now()
+	until, err := parseOverride(&in, now)
+	if err != nil {
+		return err
 	}
 	old, err := h.store.Group(id)
 	if err != nil {
@@ -485,11 +510,34 @@ func (h *Handler) putOverride(w http.ResponseWriter, r *http.Request, c *caller)
 		return forbidden("the override of group %q is set by its receptionists, group admins, managers and owners and by system roles", id)
 	}
 	g := proto.Clone(old).(*dirpb.Group)
-	g.Override, g.UpdatedUnix = in.Mode, h.cfg.Now().Unix()
+	g.Override, g.OverrideUntilUnix, g.UpdatedUnix = in.Mode, until, now.Unix()
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: g}}}); err != nil {
 		return err
 	}
-	return h.ok(w, overrideJSON{Mode: in.Mode})
+	return h.ok(w, overrideOut(g, now))
+}
+
+// parseOverride checks the wire override and returns its end in Unix
+// seconds (0 = none): until must be RFC 3339, in the future, and only
+// with open or closed.
+func parseOverride(in *overrideJSON, now time.Time) (int64, error) {
+	if !slices.Contains([]string{"auto", "open", "closed"}, in.Mode) {
+		return 0, invalid("mode", "%q is not one of open, closed, auto", in.Mode)
+	}
+	if in.Until == nil {
+		return 0, nil
+	}
+	if in.Mode == "auto" {
+		return 0, invalid("until", "only an open or closed override ends; auto follows the office hours already")
+	}
+	until, err := time.Parse(time.RFC3339, *in.Until)
+	if err != nil {
+		return 0, invalid("until", "%q is not an RFC 3339 time (e.g. 2026-03-02T18:00:00Z)", *in.Until)
+	}
+	if until.Unix() <= now.Unix() {
+		return 0, invalid("until", "%s is not in the future", *in.Until)
+	}
+	return until.Unix(), nil
 }
 
 // listGroups pages through every group (system roles).
@@ -505,9 +553,9 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
-	out := page[groupJSON]{Items: make([]groupJSON, len(groups)), Next: next}
+	out, now := page[groupJSON]{Items: make([]groupJSON, len(groups)), Next: next}, h.cfg.Now()
 	for i, g := range groups {
-		if out.Items[i], err = groupOut(g); err != nil {
+		if out.Items[i], err = groupOut(g, now); err != nil {
 			return err
 		}
 	}

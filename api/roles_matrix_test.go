@@ -67,6 +67,8 @@ func matrixRoutes() []matrixRoute {
 		{"PUT", "/v1/users/t", profile, 200, sysOr("manager", "owner")},
 		{"PUT", "/v1/users/t", map[string]any{"display_name": "T", "system_role": "system_admin"}, 200,
 			func(c matrixCaller) bool { return c.role == "system_owner" }},
+		{"PUT", "/v1/users/t", map[string]any{"display_name": "T", "services": []string{"chat"}}, 200, systemOnly},
+		{"GET", "/v1/users/t/services", nil, 200, systemOnly},
 		{"PUT", "/v1/users/new1", map[string]any{"display_name": "New"}, 201,
 			func(c matrixCaller) bool { return c.system || c.anyGroup("manager", "owner") }},
 		{"DELETE", "/v1/users/t", nil, 204, systemOnly},

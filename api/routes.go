@@ -30,6 +30,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/users/{id}", h.wrap(h.getUser))
 	h.mux.HandleFunc("DELETE /v1/users/{id}", h.wrap(h.deleteUser))
 	h.mux.HandleFunc("GET /v1/users/{id}/card", h.wrap(h.getCard))
+	h.mux.HandleFunc("GET /v1/users/{id}/services", h.wrap(h.getServices))
 	h.mux.HandleFunc("GET /v1/directory", h.wrap(h.searchDirectory))
 
 	h.mux.HandleFunc("GET /v1/groups", h.wrap(h.listGroups))

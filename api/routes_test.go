@@ -390,3 +390,88 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+func TestUsers_ServicesAreSetBySystemRolesOnly(t *testing.T) {
+	e := newEnv(t)
+	e.seedUser("sa", "system_admin")
+	e.seedUser("bob", "")
+	e.seedUser("mia", "")
+	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/groups/sales", map[string]any{
+		"name": "Sales", "active": true, "services": []string{"chat", "sms"},
+		"members": []map[string]any{{"user": "bob"}, {"user": "mia", "role": "manager"}},
+	})
+	// Self-service may not grant oneself services, nor may a manager.
+	r := e.must(http.StatusForbidden, as("bob"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bob", "services": []string{"apps"}})
+	if r.errCode() != codeForbidden || !strings.Contains(string(r.body), "services") {
+		t.Errorf("self services = %s", r)
+	}
+	e.must(http.StatusForbidden, as("mia"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bob", "services": []string{"apps"}})
+	// A system admin may; the list is stored in catalogue order, once each.
+	var u userJSON
+	e.must(http.StatusOK, as("sa"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bob", "services": []string{"sms", "apps", "sms"}}).json(t, &u)
+	if !slices.Equal(u.Services, []string{"sms", "apps"}) {
+		t.Errorf("PUT services = %v", u.Services)
+	}
+	// A profile edit that omits services, or repeats them, keeps them.
+	e.must(http.StatusOK, as("bob"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bobby"})
+	e.must(http.StatusOK, as("bob"), "GET", "/v1/users/bob", nil).json(t, &u)
+	if !slices.Equal(u.Services, []string{"sms", "apps"}) {
+		t.Errorf("services after profile edit = %v", u.Services)
+	}
+	e.must(http.StatusOK, as("bob"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bob", "services": []string{"apps", "sms"}})
+	e.must(http.StatusForbidden, as("bob"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bob", "services": []string{}})
+
+	// The effective services: global ∪ active groups ∪ own, with sources.
+	e.must(http.StatusOK, as("admin"), "PUT", "/v1/global", map[string]any{"services": []string{"chat"}})
+	var s servicesJSON
+	e.must(http.StatusOK, as("bob"), "GET", "/v1/users/bob/services", nil).json(t, &s)
+	if !slices.Equal(s.Services, []string{"chat", "sms", "apps"}) ||
+		!slices.Equal(s.Because["chat"], []string{"global", "group:sales"}) ||
+		!slices.Equal(s.Because["sms"], []string{"group:sales", "user"}) ||
+		!slices.Equal(s.Because["apps"], []string{"user"}) || len(s.Because["record_calls"]) != 0 {
+		t.Errorf("services = %+v", s)
+	}
+	e.must(http.StatusOK, as("sa"), "GET", "/v1/users/bob/services", nil)
+	e.must(http.StatusForbidden, as("mia"), "GET", "/v1/users/bob/services", nil)
+	e.must(http.StatusNotFound, as("admin"), "GET", "/v1/users/nobody/services", nil)
+}
+
+func TestGroups_MemberTimeoutAndOverrideUntilRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	e.seedUser("tina", "")
+	in := map[string]any{
+		"name": "Sales", "active": true, "members": []map[string]any{{"user": "tina", "role": "receptionist"}},
+		"call_group": map[string]any{"mode": "sip", "number": "700", "strategy": "sequential", "member_timeout_s": 20},
+	}
+	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/groups/sales", in)
+	var g groupJSON
+	e.must(http.StatusOK, as("tina"), "GET", "/v1/groups/sales", nil).json(t, &g)
+	if g.CallGroup.MemberTimeoutS != 20 {
+		t.Errorf("member_timeout_s = %d, want 20", g.CallGroup.MemberTimeoutS)
+	}
+	// The override ends at until; a PUT of the group keeps it.
+	until := e.clock.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	var o overrideJSON
+	e.must(http.StatusOK, as("tina"), "PUT", "/v1/groups/sales/override", map[string]any{"mode": "closed", "until": until}).json(t, &o)
+	if o.Mode != "closed" || o.Until == nil || *o.Until != until {
+		t.Errorf("PUT override = %+v, want closed until %s", o, until)
+	}
+	e.must(http.StatusOK, as("admin"), "PUT", "/v1/groups/sales", in)
+	e.must(http.StatusOK, as("tina"), "GET", "/v1/groups/sales", nil).json(t, &g)
+	if g.Override.Mode != "closed" || g.Override.Until == nil || *g.Override.Until != until {
+		t.Errorf("override after PUT = %+v, want closed until %s", g.Override, until)
+	}
+	// From until on, the group is back to auto.
+	e.clock.Advance(2 * time.Hour)
+	g = groupJSON{}
+	e.must(http.StatusOK, as("tina"), "GET", "/v1/groups/sales", nil).json(t, &g)
+	if g.Override.Mode != "auto" || g.Override.Until != nil {
+		t.Errorf("override after until = %+v, want auto", g.Override)
+	}
+	// Without until, the override holds until set back to auto.
+	o = overrideJSON{}
+	e.must(http.StatusOK, as("tina"), "PUT", "/v1/groups/sales/override", map[string]any{"mode": "open"}).json(t, &o)
+	if o.Mode != "open" || o.Until != nil {
+		t.Errorf("PUT override without until = %+v", o)
+	}
+}

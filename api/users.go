@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ucgrid/ucgrid/api/password"
@@ -14,6 +15,8 @@ import (
 // userJSON is a user on the wire. password is write-only; the read-only
 // fields (id, created_at, updated_at) are accepted in a PUT body so that a
 // GET answer can be sent back, and ignored (id must match the path).
+// services is the user layer of services; omitted or null keeps the
+// stored list, so a profile edit need not repeat it.
 type userJSON struct {
 	ID          string      `json:"id,omitempty"`
 	DisplayName string      `json:"display_name"`
@@ -24,6 +27,7 @@ type userJSON struct {
 	Timezone    string      `json:"timezone"`
 	IdleDisplay bool        `json:"idle_display"`
 	Disabled    bool        `json:"disabled"`
+	Services    []string    `json:"services"`
 	CreatedAt   *time.Time  `json:"created_at,omitempty"`
 	UpdatedAt   *time.Time  `json:"updated_at,omitempty"`
 }
@@ -61,7 +65,7 @@ func userOut(u *dirpb.User) userJSON {
 	return userJSON{
 		ID: u.Id, DisplayName: u.DisplayName, SystemRole: u.SystemRole, Contact: contactOut(u.Contact),
 		Language: u.Language, Timezone: u.Timezone, IdleDisplay: u.IdleDisplay, Disabled: u.Disabled,
-		CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
+		Services: nonNil(u.Services), CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
 	}
 }
 
@@ -153,6 +157,13 @@ func (in *userJSON) validate(id string) error {
 	if err := checkTimezone("timezone", in.Timezone); err != nil {
 		return err
 	}
+	if in.Services != nil {
+		services, err := parseServices("services", in.Services)
+		if err != nil {
+			return err
+		}
+		in.Services = nonNil(services)
+	}
 	return in.Contact.validate()
 }
 
@@ -176,7 +187,10 @@ func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) err
 	}
 	u := &dirpb.User{Id: id, DisplayName: in.DisplayName, SystemRole: in.SystemRole, Contact: in.Contact.record(),
 		Language: in.Language, Timezone: in.Timezone, IdleDisplay: in.IdleDisplay, Disabled: in.Disabled,
-		UpdatedUnix: h.cfg.Now().Unix()}
+		Services: in.Services, UpdatedUnix: h.cfg.Now().Unix()}
+	if in.Services == nil {
+		u.Services = old.GetServices()
+	}
 	if err := h.authorizeUserPut(c, old, u); err != nil {
 		return err
 	}
@@ -226,9 +240,13 @@ func (h *Handler) groupsOf(user string) ([]string, error) {
 
 // authorizeUserPut applies roles.tsv to a user write: creating needs
 // CreateUser; replacing needs MayEditUser; the user themself changes only
-// the profile; system roles change only by a system owner.
+// the profile; system roles change only by a system owner; services (a
+// rights layer, like a group's) only by system roles.
 func (h *Handler) authorizeUserPut(c *caller, old, u *dirpb.User) error {
 	sub := c.subject
+	if !sub.IsSystem() && !slices.Equal(old.GetServices(), u.Services) {
+		return forbidden("services: a user's services are set by system roles")
+	}
 	oldRole := roles.NoSystemRole
 	if old != nil {
 		oldRole, _ = roles.ParseSystemRole(old.SystemRole) // unknown stored role: treated as none

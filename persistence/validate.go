@@ -108,6 +108,9 @@ func checkGroupRefs(g *dirpb.Group) error {
 	if err := checkGrant("leader_grant", g.LeaderGrant); err != nil {
 		return err
 	}
+	if g.OverrideUntilUnix < 0 {
+		return invalidf("override_until_unix=%d is negative", g.OverrideUntilUnix)
+	}
 	return checkOneOf("override", g.Override, overrides)
 }
 
@@ -127,6 +130,9 @@ func checkCallGroup(g *dirpb.Group) error {
 	}
 	if cg.RingTimeoutS < 0 {
 		return invalidf("call_group.ring_timeout_s=%d is negative", cg.RingTimeoutS)
+	}
+	if cg.MemberTimeoutS < 0 {
+		return invalidf("call_group.member_timeout_s=%d is negative", cg.MemberTimeoutS)
 	}
 	if cg.Number != "" {
 		return checkID("call_group.number", cg.Number)

@@ -47,9 +47,12 @@ type User struct {
 	// idle_display shows idle presence to others when true.
 	IdleDisplay bool `protobuf:"varint,8,opt,name=idle_display,json=idleDisplay,proto3" json:"idle_display,omitempty"`
 	// disabled users keep their data but cannot sign in or be rung.
-	Disabled      bool  `protobuf:"varint,9,opt,name=disabled,proto3" json:"disabled,omitempty"`
-	CreatedUnix   int64 `protobuf:"varint,10,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
-	UpdatedUnix   int64 `protobuf:"varint,11,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
+	Disabled    bool  `protobuf:"varint,9,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	CreatedUnix int64 `protobuf:"varint,10,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
+	UpdatedUnix int64 `protobuf:"varint,11,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
+	// services is the user layer of services (spec/services.tsv names);
+	// the effective services are the union with global and active groups.
+	Services      []string `protobuf:"bytes,12,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -159,6 +162,13 @@ func (x *User) GetUpdatedUnix() int64 {
 		return x.UpdatedUnix
 	}
 	return 0
+}
+
+func (x *User) GetServices() []string {
+	if x != nil {
+		return x.Services
+	}
+	return nil
 }
 
 // Contact holds the contact fields of spec/contact_fields.tsv except
@@ -738,6 +748,9 @@ type CallGroup struct {
 	NoAnswerTarget string `protobuf:"bytes,5,opt,name=no_answer_target,json=noAnswerTarget,proto3" json:"no_answer_target,omitempty"`
 	ClosedTarget   string `protobuf:"bytes,6,opt,name=closed_target,json=closedTarget,proto3" json:"closed_target,omitempty"`
 	SkipBusy       bool   `protobuf:"varint,7,opt,name=skip_busy,json=skipBusy,proto3" json:"skip_busy,omitempty"`
+	// member_timeout_s is how long one member rings in the one-at-a-time
+	// strategies; 0 means the default (hunt.DefaultMemberTimeout).
+	MemberTimeoutS int32 `protobuf:"varint,8,opt,name=member_timeout_s,json=memberTimeoutS,proto3" json:"member_timeout_s,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -821,6 +834,13 @@ func (x *CallGroup) GetSkipBusy() bool {
 	return false
 }
 
+func (x *CallGroup) GetMemberTimeoutS() int32 {
+	if x != nil {
+		return x.MemberTimeoutS
+	}
+	return 0
+}
+
 type Group struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	Id                   string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -844,12 +864,15 @@ type Group struct {
 	Timezone                string       `protobuf:"bytes,17,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	OfficeHours             *OfficeHours `protobuf:"bytes,18,opt,name=office_hours,json=officeHours,proto3" json:"office_hours,omitempty"`
 	// override is "auto" (or empty), "open" or "closed".
-	Override      string     `protobuf:"bytes,19,opt,name=override,proto3" json:"override,omitempty"`
-	CallGroup     *CallGroup `protobuf:"bytes,20,opt,name=call_group,json=callGroup,proto3" json:"call_group,omitempty"`
-	CreatedUnix   int64      `protobuf:"varint,21,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
-	UpdatedUnix   int64      `protobuf:"varint,22,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Override    string     `protobuf:"bytes,19,opt,name=override,proto3" json:"override,omitempty"`
+	CallGroup   *CallGroup `protobuf:"bytes,20,opt,name=call_group,json=callGroup,proto3" json:"call_group,omitempty"`
+	CreatedUnix int64      `protobuf:"varint,21,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
+	UpdatedUnix int64      `protobuf:"varint,22,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
+	// override_until_unix ends an open or closed override: from then on the
+	// office hours decide again. 0 means until set back to auto.
+	OverrideUntilUnix int64 `protobuf:"varint,23,opt,name=override_until_unix,json=overrideUntilUnix,proto3" json:"override_until_unix,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Group) Reset() {
@@ -1032,6 +1055,13 @@ func (x *Group) GetCreatedUnix() int64 {
 func (x *Group) GetUpdatedUnix() int64 {
 	if x != nil {
 		return x.UpdatedUnix
+	}
+	return 0
+}
+
+func (x *Group) GetOverrideUntilUnix() int64 {
+	if x != nil {
+		return x.OverrideUntilUnix
 	}
 	return 0
 }
@@ -3181,7 +3211,7 @@ var File_directory_proto protoreflect.FileDescriptor
 
 const file_directory_proto_rawDesc = "" +
 	"\n" +
-	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\xf6\x02\n" +
+	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\x92\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12#\n" +
@@ -3195,7 +3225,8 @@ const file_directory_proto_rawDesc = "" +
 	"\bdisabled\x18\t \x01(\bR\bdisabled\x12!\n" +
 	"\fcreated_unix\x18\n" +
 	" \x01(\x03R\vcreatedUnix\x12!\n" +
-	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\"\xf9\x03\n" +
+	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\x12\x1a\n" +
+	"\bservices\x18\f \x03(\tR\bservices\"\xf9\x03\n" +
 	"\aContact\x12\x18\n" +
 	"\apicture\x18\x01 \x01(\tR\apicture\x12\x1b\n" +
 	"\tjob_title\x18\x02 \x01(\tR\bjobTitle\x12\x18\n" +
@@ -3244,7 +3275,7 @@ const file_directory_proto_rawDesc = "" +
 	"\x04open\x18\x03 \x03(\v2\x1f.ucgrid.persistence.v1.IntervalR\x04open\"~\n" +
 	"\vOfficeHours\x123\n" +
 	"\x04days\x18\x01 \x03(\v2\x1f.ucgrid.persistence.v1.DayHoursR\x04days\x12:\n" +
-	"\bholidays\x18\x02 \x03(\v2\x1e.ucgrid.persistence.v1.HolidayR\bholidays\"\xe5\x01\n" +
+	"\bholidays\x18\x02 \x03(\v2\x1e.ucgrid.persistence.v1.HolidayR\bholidays\"\x8f\x02\n" +
 	"\tCallGroup\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x1a\n" +
@@ -3252,7 +3283,8 @@ const file_directory_proto_rawDesc = "" +
 	"\x0ering_timeout_s\x18\x04 \x01(\x05R\fringTimeoutS\x12(\n" +
 	"\x10no_answer_target\x18\x05 \x01(\tR\x0enoAnswerTarget\x12#\n" +
 	"\rclosed_target\x18\x06 \x01(\tR\fclosedTarget\x12\x1b\n" +
-	"\tskip_busy\x18\a \x01(\bR\bskipBusy\"\x99\a\n" +
+	"\tskip_busy\x18\a \x01(\bR\bskipBusy\x12(\n" +
+	"\x10member_timeout_s\x18\b \x01(\x05R\x0ememberTimeoutS\"\xc9\a\n" +
 	"\x05Group\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3277,7 +3309,8 @@ const file_directory_proto_rawDesc = "" +
 	"\n" +
 	"call_group\x18\x14 \x01(\v2 .ucgrid.persistence.v1.CallGroupR\tcallGroup\x12!\n" +
 	"\fcreated_unix\x18\x15 \x01(\x03R\vcreatedUnix\x12!\n" +
-	"\fupdated_unix\x18\x16 \x01(\x03R\vupdatedUnix\"\xb2\x01\n" +
+	"\fupdated_unix\x18\x16 \x01(\x03R\vupdatedUnix\x12.\n" +
+	"\x13override_until_unix\x18\x17 \x01(\x03R\x11overrideUntilUnix\"\xb2\x01\n" +
 	"\n" +
 	"Forwarding\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12 \n" +
