@@ -41,7 +41,7 @@ func benchmarkFanOut(b *testing.B, n int) {
 		cache[viewer] = rights.LevelSet(rights.Level(1 + i%4)) // public..personal: all see it
 		ws.add(hubRef{address: fmt.Sprintf("node%d", i%3), id: HubName}, fmt.Sprintf("s%d", i), viewer)
 	}
-	rightsOf := func(v string) rights.Set { return cache[v] }
+	rightsOf := func(w *watcher) rights.Set { return cache[w.viewer] }
 	states := []presence.State{presence.Available, presence.Busy}
 	deliveries := 0
 	for i := 0; b.Loop(); i++ {

@@ -50,6 +50,7 @@ type userGrain struct {
 	loadedAt uint64 // directory index the loaded state reflects at least
 	target   *dirrights.Target
 	cache    map[string]rights.Set
+	gen      uint64 // bumped whenever cache is cleared
 	presence presence.Presence
 	set      bool // presence was set by someone since activation
 	watchers watchers
@@ -123,8 +124,24 @@ func (g *userGrain) load() error {
 		g.user, g.target = u, t
 	}
 	g.loaded, g.loadedAt = true, at
-	clear(g.cache)
+	g.clearCache()
 	return nil
+}
+
+func (g *userGrain) clearCache() {
+	clear(g.cache)
+	g.gen++
+}
+
+// watcherRights is rightsOf for a watcher, from the watcher's own copy
+// while the cache generation holds.
+func (g *userGrain) watcherRights(w *watcher) rights.Set {
+	if w.gen == g.gen && g.loaded {
+		return w.held
+	}
+	w.held = g.rightsOf(w.viewer)
+	w.gen = g.gen
+	return w.held
 }
 
 // freshFor makes the grain's state reflect directory index min: it waits
@@ -141,6 +158,7 @@ func (g *userGrain) freshFor(min uint64) *actorspb.Error {
 		}
 	}
 	g.loaded = false
+	g.clearCache()
 	return nil
 }
 
@@ -207,7 +225,7 @@ func (g *userGrain) setPresence(ctx actor.Context, m *actorspb.SetPresence) *act
 
 // publish sends every watcher what changed for them: one batch per hub.
 func (g *userGrain) publish(ctx actor.Context) {
-	for h, b := range fanOut(g.watchers, g.presence, g.idleDisplay(), g.rightsOf) {
+	for h, b := range fanOut(g.watchers, g.presence, g.idleDisplay(), g.watcherRights) {
 		b.Target = g.id
 		ctx.Send(actor.NewPID(h.address, h.id), b)
 	}
@@ -250,7 +268,7 @@ func (g *userGrain) watch(m *actorspb.Watch) *actorspb.WatchReply {
 // watchers whose view changed: a revoked right stops the events at once.
 func (g *userGrain) invalidate(ctx actor.Context) {
 	g.loaded = false
-	clear(g.cache)
+	g.clearCache()
 	g.publish(ctx)
 }
 

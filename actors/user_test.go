@@ -201,3 +201,35 @@ func TestUserGrain_RightsCacheFollowsDirectory(t *testing.T) {
 		t.Errorf("watching an unknown user: %v", err)
 	}
 }
+
+// A request carrying a consistency index must see the write it names even
+// when the change feed has not reached the grain yet: freshFor drops the
+// cached rights, not only the loaded directory slice. (Driven directly on
+// the grain's state, without the actor system, so the feed cannot win the
+// race.)
+func TestUserGrain_FreshForDropsCachedRights(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putUser("ben", false), putGlobal("blocked"), putGrant("anna", "ben", "personal"))
+	g := &userGrain{deps: n.deps, id: "anna", cache: map[string]rights.Set{}, watchers: watchers{}}
+	if got := g.rightsOf("ben"); got != rights.LevelSet(rights.Personal) {
+		t.Fatalf("ben over anna %s, want personal", got)
+	}
+	idx := n.apply(t, putGrant("anna", "ben", "public"))
+	if e := g.freshFor(idx); e != nil {
+		t.Fatal(e)
+	}
+	if got := g.rightsOf("ben"); got != rights.LevelSet(rights.Public) {
+		t.Errorf("after freshFor(%d) ben over anna is %s, want public", idx, got)
+	}
+	w := g.watchers.add(hubRef{"n", HubName}, "s1", "ben")
+	if got := g.watcherRights(w); got != rights.LevelSet(rights.Public) {
+		t.Errorf("watcher rights %s", got)
+	}
+	idx = n.apply(t, putGrant("anna", "ben", "team"))
+	if e := g.freshFor(idx); e != nil {
+		t.Fatal(e)
+	}
+	if got := g.watcherRights(w); got != rights.LevelSet(rights.Team) {
+		t.Errorf("watcher's cached rights survived freshFor: %s, want team", got)
+	}
+}

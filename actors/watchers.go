@@ -20,6 +20,11 @@ type watcher struct {
 	// cannot see sends nothing and a revoked right sends one "not visible".
 	last presence.View
 	seen bool // last is visible
+	// held caches what viewer holds over the user, valid while gen equals
+	// the grain's cache generation: a change to thousands of watchers then
+	// costs no map lookup per watcher.
+	held rights.Set
+	gen  uint64
 }
 
 // watchers are a user's watchers grouped by the hub (node) holding their
@@ -62,7 +67,7 @@ func viewPB(v presence.View, ok bool) *actorspb.PresenceView {
 // sent: per hub, the sessions whose view differs from what they were last
 // sent, with their new view. It updates each watcher's last view. A viewer
 // who lost see_presence is sent one "not visible" and nothing after.
-func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(viewer string) rights.Set) map[hubRef]*actorspb.PresenceBatch {
+func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(w *watcher) rights.Set) map[hubRef]*actorspb.PresenceBatch {
 	var out map[hubRef]*actorspb.PresenceBatch
 	// A change shows to most watchers in one of very few ways (state only,
 	// with the note, not at all): build each message once and share it
@@ -88,7 +93,7 @@ func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(vi
 	}
 	for h, sessions := range ws {
 		for session, w := range sessions {
-			v, ok := presence.ViewFor(p, rightsOf(w.viewer), idleDisplay)
+			v, ok := presence.ViewFor(p, rightsOf(w), idleDisplay)
 			if ok == w.seen && v == w.last {
 				continue
 			}
