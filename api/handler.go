@@ -43,9 +43,9 @@ type HandlerConfig struct {
 	// MaxConcurrentVerify bounds concurrent password verifications (each
 	// holds Passwords.Memory KiB). Default 4.
 	MaxConcurrentVerify int
-	// Live serves presence and line state. nil: those routes are not
-	// served (404) until the actor grains provide it.
-	Live LiveState
+	// Presence serves /v1/users/{id}/presence from the user grains. nil:
+	// the route is not served (404).
+	Presence PresenceService
 	// Now reads the clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger

@@ -31,6 +31,10 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("DELETE /v1/users/{id}", h.wrap(h.deleteUser))
 	h.mux.HandleFunc("GET /v1/users/{id}/card", h.wrap(h.getCard))
 	h.mux.HandleFunc("GET /v1/users/{id}/services", h.wrap(h.getServices))
+	if h.cfg.Presence != nil {
+		h.mux.HandleFunc("GET /v1/users/{id}/presence", h.wrap(h.getPresence))
+		h.mux.HandleFunc("PUT /v1/users/{id}/presence", h.wrap(h.putPresence))
+	}
 	h.mux.HandleFunc("GET /v1/directory", h.wrap(h.searchDirectory))
 
 	h.mux.HandleFunc("GET /v1/groups", h.wrap(h.listGroups))

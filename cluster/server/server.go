@@ -120,12 +120,8 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.dir.Collectors()...)
-	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
-		SIPRealm: s.cfg.SIPDomain, Logger: s.cfg.Logger})
-	if err != nil {
-		return err
-	}
-	s.http.Mount(v1)
+	// /healthz and /readyz answer while the node starts; /v1 answers 503
+	// until it is mounted below.
 	go func() { s.served <- s.http.Serve() }()
 	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
 	defer cancel()
@@ -135,6 +131,12 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
+	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
+		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: s.actors.node}, Logger: s.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	s.http.Mount(v1)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}

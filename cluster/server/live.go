@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/presence"
+	"github.com/ucgrid/ucgrid/api"
+	ucluster "github.com/ucgrid/ucgrid/cluster"
+)
+
+// livePresence serves the API's presence routes from the user grains,
+// wherever in the cluster they live.
+type livePresence struct{ node *ucluster.Node }
+
+var _ api.PresenceService = livePresence{}
+
+func (l livePresence) Presence(ctx context.Context, viewer, target string, minIndex uint64) (presence.View, bool, error) {
+	resp, err := l.node.Request(ctx, target, actors.KindUser, &actorspb.GetPresence{Viewer: viewer, MinIndex: minIndex})
+	if err != nil {
+		return presence.View{}, false, err
+	}
+	r, ok := resp.(*actorspb.GetPresenceReply)
+	if !ok {
+		return presence.View{}, false, fmt.Errorf("server: presence of %q: unexpected reply %T", target, resp)
+	}
+	if err := grainError(r.GetError()); err != nil {
+		return presence.View{}, false, err
+	}
+	return viewOf(r.GetView())
+}
+
+func (l livePresence) SetPresence(ctx context.Context, actor, target string, u presence.Update, minIndex uint64) (presence.View, error) {
+	m := &actorspb.SetPresence{Actor: actor, Note: u.Note, Idle: u.Idle, MinIndex: minIndex}
+	if u.State != nil {
+		st := u.State.String()
+		m.State = &st
+	}
+	resp, err := l.node.Request(ctx, target, actors.KindUser, m)
+	if err != nil {
+		return presence.View{}, err
+	}
+	r, ok := resp.(*actorspb.SetPresenceReply)
+	if !ok {
+		return presence.View{}, fmt.Errorf("server: set presence of %q: unexpected reply %T", target, resp)
+	}
+	if err := grainError(r.GetError()); err != nil {
+		return presence.View{}, err
+	}
+	v, _, err := viewOf(r.GetView())
+	return v, err
+}
+
+func viewOf(pv *actorspb.PresenceView) (presence.View, bool, error) {
+	if !pv.GetVisible() {
+		return presence.View{}, false, nil
+	}
+	st, err := presence.ParseState(pv.GetState())
+	if err != nil {
+		return presence.View{}, false, fmt.Errorf("server: grain answered %w", err)
+	}
+	return presence.View{State: st, Note: pv.GetNote(), Idle: pv.GetIdle()}, true, nil
+}
+
+// grainError maps a grain's refusal to the API's.
+func grainError(e *actorspb.Error) error {
+	if e == nil {
+		return nil
+	}
+	var base error
+	switch e.GetCode() {
+	case "forbidden":
+		base = api.ErrLiveForbidden
+	case "not_found":
+		base = api.ErrLiveNotFound
+	case "invalid":
+		base = api.ErrLiveInvalid
+	default:
+		base = errors.New("server: grain failed")
+	}
+	return fmt.Errorf("%w: %s", base, e.GetMessage())
+}
