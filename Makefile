@@ -27,14 +27,21 @@ build: check-go
 run: build
 	./$(BIN) serve --data $(DATA)
 
+# Packages whose tests run protoactor-go cluster nodes inside the test
+# process. The library races internally there (disthash reads its
+# rendezvous table unlocked while a topology update replaces it; upstream
+# #1108, PITFALLS.md), so those test files are built only without -race
+# (//go:build !race) and run in the second pass below. The rest of these
+# packages (hub, fan-out) still runs under -race in the first pass.
+# cluster/ and cmd/ucgrid run their nodes as child processes instead, keep
+# -race, and fail on any race report whose racing frame is our own code.
+NORACE_PKGS := ./actors/ ./cluster/server/
+
 ## test: vet, gofmt check, the whole suite under the race detector, then
-## the in-process multi-node tests without it. Several protoactor-go nodes in
-## one process trip the race detector inside the library (upstream #1108),
-## so those tests are built only without -race (//go:build !race); cluster/
-## runs its multi-node tests as child processes instead and keeps -race.
+## the in-process cluster tests without it (see NORACE_PKGS)
 test: check-go test-deps vet fmt-check
 	$(GO) test -race -count=1 -timeout 15m ./...
-	$(GO) test -count=1 -timeout 5m -run '^TestMultiNode' ./actors/
+	$(GO) test -count=1 -timeout 10m $(NORACE_PKGS)
 
 test-deps:
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -1,0 +1,115 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/presence"
+	"github.com/ucgrid/ucgrid/actors/rights"
+)
+
+// The hub on a plain actor system (no cluster, so no library races): this
+// test runs under -race and exercises the hub's locking against concurrent
+// deliveries, opens and closes.
+func startPlainHub(t *testing.T) (*Hub, *actor.ActorSystem) {
+	t.Helper()
+	system := actor.NewActorSystem()
+	h, err := StartHub(system, &Deps{Logger: slog.New(slog.DiscardHandler), Request: func(context.Context, string, string, proto.Message) (proto.Message, error) {
+		return &actorspb.UnwatchReply{}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop(); system.Shutdown() })
+	return h, system
+}
+
+func TestHub_DeliversBatchesAndClosesLaggingSessions(t *testing.T) {
+	h, system := startPlainHub(t)
+	fast := h.Open("ben", 8)
+	slow := h.Open("carl", 1)
+	view := &actorspb.PresenceView{Visible: true, State: "busy"}
+	for range 3 {
+		system.Root.Send(h.pid, &actorspb.PresenceBatch{Target: "anna", Deliveries: []*actorspb.PresenceDelivery{
+			{Session: fast.ID, View: view}, {Session: slow.ID, View: view}, {Session: "gone", View: view}}})
+	}
+	for i := range 3 {
+		select {
+		case ev := <-fast.Events:
+			if ev.Target != "anna" || ev.View.GetState() != "busy" {
+				t.Fatalf("event %d: %v", i, ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d not delivered", i)
+		}
+	}
+	// The slow session had room for one: it is closed as lagged, so its
+	// client resynchronises instead of silently missing changes.
+	deadline := time.After(5 * time.Second)
+	for n := 0; ; n++ {
+		select {
+		case _, ok := <-slow.Events:
+			if !ok {
+				if !slow.Lagged() || n != 1 {
+					t.Fatalf("slow session closed after %d events, lagged=%v", n, slow.Lagged())
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("slow session neither closed nor drained")
+		}
+	}
+}
+
+func TestHub_ConcurrentOpenCloseAndDelivery(t *testing.T) {
+	h, system := startPlainHub(t)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				s := h.Open(fmt.Sprintf("v%d-%d", g, i), 2)
+				system.Root.Send(h.pid, &actorspb.PresenceBatch{Target: "t", Deliveries: []*actorspb.PresenceDelivery{{Session: s.ID, View: &actorspb.PresenceView{}}}})
+				h.Close(context.Background(), s)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestFanOut_OnlyChangedViewsAndOneBatchPerHub(t *testing.T) {
+	ws := watchers{}
+	n1, n2 := hubRef{"n1", HubName}, hubRef{"n2", HubName}
+	ws.add(n1, "s-ben", "ben")
+	ws.add(n1, "s-carl", "carl")
+	ws.add(n2, "s-dora", "dora")
+	held := map[string]rights.Set{"ben": rights.LevelSet(rights.Team), "carl": rights.LevelSet(rights.Public), "dora": 0}
+	rightsOf := func(w *watcher) rights.Set { return held[w.viewer] }
+	out := fanOut(ws, presence.Presence{State: presence.Busy, Note: "x"}, true, rightsOf)
+	if len(out) != 1 || len(out[n1].Deliveries) != 2 {
+		t.Fatalf("batches %v: want one batch for n1 with ben and carl, none for dora (blocked)", out)
+	}
+	// A note change reaches ben only.
+	out = fanOut(ws, presence.Presence{State: presence.Busy, Note: "y"}, true, rightsOf)
+	if len(out) != 1 || len(out[n1].Deliveries) != 1 || out[n1].Deliveries[0].Session != "s-ben" {
+		t.Fatalf("note change: %v", out)
+	}
+	// Revoking carl sends him one "not visible", then nothing.
+	held["carl"] = 0
+	out = fanOut(ws, presence.Presence{State: presence.Busy, Note: "y"}, true, rightsOf)
+	if len(out[n1].Deliveries) != 1 || out[n1].Deliveries[0].Session != "s-carl" || out[n1].Deliveries[0].View.GetVisible() {
+		t.Fatalf("revocation: %v", out)
+	}
+	if out = fanOut(ws, presence.Presence{State: presence.Away, Note: "y"}, true, rightsOf); len(out[n1].Deliveries) != 1 || out[n1].Deliveries[0].Session != "s-ben" {
+		t.Fatalf("after revocation: %v", out)
+	}
+}
