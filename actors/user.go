@@ -180,24 +180,25 @@ func (g *userGrain) rightsOf(viewer string) rights.Set {
 	return s
 }
 
-// exists loads the user and reports whether the directory has them.
-func (g *userGrain) exists() (*actorspb.Error, bool) {
+// prepare readies the grain to answer a request carrying consistency index
+// min: its state reflects min (freshFor), and the directory has the user.
+func (g *userGrain) prepare(min uint64) *actorspb.Error {
+	if e := g.freshFor(min); e != nil {
+		return e
+	}
 	if err := g.load(); err != nil {
-		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}, false
+		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
 	}
 	if g.user == nil {
-		return &actorspb.Error{Code: "not_found", Message: "no such user"}, false
+		return &actorspb.Error{Code: "not_found", Message: "no such user"}
 	}
-	return nil, true
+	return nil
 }
 
 func (g *userGrain) idleDisplay() bool { return g.user.GetIdleDisplay() }
 
 func (g *userGrain) setPresence(ctx actor.Context, m *actorspb.SetPresence) *actorspb.SetPresenceReply {
-	if e := g.freshFor(m.GetMinIndex()); e != nil {
-		return &actorspb.SetPresenceReply{Error: e}
-	}
-	if e, ok := g.exists(); !ok {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
 		return &actorspb.SetPresenceReply{Error: e}
 	}
 	var u presence.Update
@@ -232,10 +233,7 @@ func (g *userGrain) publish(ctx actor.Context) {
 }
 
 func (g *userGrain) getPresence(m *actorspb.GetPresence) *actorspb.GetPresenceReply {
-	if e := g.freshFor(m.GetMinIndex()); e != nil {
-		return &actorspb.GetPresenceReply{Error: e}
-	}
-	if e, ok := g.exists(); !ok {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
 		return &actorspb.GetPresenceReply{Error: e}
 	}
 	v, ok := presence.ViewFor(g.presence, g.rightsOf(m.GetViewer()), g.idleDisplay() || m.GetViewer() == g.id)
@@ -243,20 +241,14 @@ func (g *userGrain) getPresence(m *actorspb.GetPresence) *actorspb.GetPresenceRe
 }
 
 func (g *userGrain) checkRights(m *actorspb.CheckRights) *actorspb.CheckRightsReply {
-	if e := g.freshFor(m.GetMinIndex()); e != nil {
-		return &actorspb.CheckRightsReply{Error: e}
-	}
-	if e, ok := g.exists(); !ok {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
 		return &actorspb.CheckRightsReply{Error: e}
 	}
 	return &actorspb.CheckRightsReply{Set: uint32(g.rightsOf(m.GetViewer()))}
 }
 
 func (g *userGrain) watch(m *actorspb.Watch) *actorspb.WatchReply {
-	if e := g.freshFor(m.GetMinIndex()); e != nil {
-		return &actorspb.WatchReply{Error: e}
-	}
-	if e, ok := g.exists(); !ok {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
 		return &actorspb.WatchReply{Error: e}
 	}
 	w := g.watchers.add(hubRefOf(m.GetHub()), m.GetSession(), m.GetViewer())

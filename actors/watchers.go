@@ -72,11 +72,12 @@ func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(w 
 	// A change shows to most watchers in one of very few ways (state only,
 	// with the note, not at all): build each message once and share it
 	// (receivers only read it).
-	var shared []struct {
+	type sharedView struct {
 		v  presence.View
 		ok bool
 		pb *actorspb.PresenceView
 	}
+	var shared []sharedView
 	msg := func(v presence.View, ok bool) *actorspb.PresenceView {
 		for _, s := range shared {
 			if s.v == v && s.ok == ok {
@@ -84,11 +85,7 @@ func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(w 
 			}
 		}
 		pb := viewPB(v, ok)
-		shared = append(shared, struct {
-			v  presence.View
-			ok bool
-			pb *actorspb.PresenceView
-		}{v, ok, pb})
+		shared = append(shared, sharedView{v, ok, pb})
 		return pb
 	}
 	for h, sessions := range ws {
