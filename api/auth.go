@@ -23,6 +23,9 @@ type caller struct {
 	subject roles.Subject
 	// token is the bearer token the request came with ("" for Basic).
 	token string
+	// index is the consistency token the request named (0 = none), already
+	// applied on this node; passed on to the grains.
+	index uint64
 }
 
 func (c *caller) id() string { return c.user.GetId() }

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/ucgrid/ucgrid/actors/presence"
 )
@@ -28,7 +27,7 @@ func (h *Handler) getPresence(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	v, visible, err := h.cfg.Presence.Presence(r.Context(), c.id(), id, requestIndex(r))
+	v, visible, err := h.cfg.Presence.Presence(r.Context(), c.id(), id, c.index)
 	if err != nil {
 		return liveError(err, id)
 	}
@@ -59,7 +58,7 @@ func (h *Handler) putPresence(w http.ResponseWriter, r *http.Request, c *caller)
 	if u.State == nil && u.Note == nil && u.Idle == nil {
 		return invalid("state", "give at least one of state, note, idle")
 	}
-	v, err := h.cfg.Presence.SetPresence(r.Context(), c.id(), id, u, requestIndex(r))
+	v, err := h.cfg.Presence.SetPresence(r.Context(), c.id(), id, u, c.index)
 	if err != nil {
 		return liveError(err, id)
 	}
@@ -78,21 +77,8 @@ func liveError(err error, id string) error {
 	case errors.Is(err, ErrLiveNotFound):
 		return notFound("user", id)
 	case errors.Is(err, ErrLiveInvalid):
+		// The handler checked the state; the grain refuses only the note.
 		return invalid("note", "%s", err.Error())
 	}
 	return err
-}
-
-// requestIndex is the consistency token the request carries (already
-// validated and awaited by wrap), or 0.
-func requestIndex(r *http.Request) uint64 {
-	raw := r.Header.Get(IndexHeader)
-	if raw == "" {
-		raw = r.URL.Query().Get("index")
-	}
-	i, err := strconv.ParseUint(raw, 10, 64)
-	if err != nil {
-		return 0 // no token: wrap rejected malformed ones already
-	}
-	return i
 }

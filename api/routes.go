@@ -68,7 +68,8 @@ func (h *Handler) routes() {
 // token, authenticates, and answers errors.
 func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h.awaitIndex(r); err != nil {
+		index, err := h.awaitIndex(r)
+		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -81,6 +82,7 @@ func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
+		c.index = index
 		h.readIndex(w)
 		if err := fn(w, r, c); err != nil {
 			h.fail(w, r, err)
@@ -89,29 +91,29 @@ func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
 }
 
 // awaitIndex waits until this node has applied the index the request
-// names, at most ReadWait.
-func (h *Handler) awaitIndex(r *http.Request) error {
+// names, at most ReadWait, and returns it (0 when the request names none).
+func (h *Handler) awaitIndex(r *http.Request) (uint64, error) {
 	raw, field := r.Header.Get(IndexHeader), IndexHeader
 	if raw == "" {
 		raw, field = r.URL.Query().Get("index"), "index"
 	}
 	if raw == "" {
-		return nil
+		return 0, nil
 	}
 	index, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		return invalid(field, "%q is not a Raft index (a decimal integer from %s)", raw, IndexHeader)
+		return 0, invalid(field, "%q is not a Raft index (a decimal integer from %s)", raw, IndexHeader)
 	}
 	if index <= h.dir.Applied() {
-		return nil
+		return index, nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.ReadWait)
 	defer cancel()
 	if err := h.dir.WaitApplied(ctx, index); err != nil {
-		return &apiError{status: http.StatusServiceUnavailable, code: codeIndexNotYet, retryAfter: time.Second,
+		return 0, &apiError{status: http.StatusServiceUnavailable, code: codeIndexNotYet, retryAfter: time.Second,
 			msg: "this node has not yet applied index " + raw + "; retry, or read from another node"}
 	}
-	return nil
+	return index, nil
 }
 
 // apply writes cmd through Raft and sets the consistency token.
