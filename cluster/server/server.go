@@ -131,6 +131,7 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
+	reg.MustRegister(s.actors.node.Collector())
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: s.actors.node}, Logger: s.cfg.Logger})
 	if err != nil {

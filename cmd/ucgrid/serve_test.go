@@ -175,7 +175,7 @@ func TestServe_FirstStartServesAndStopsCleanly(t *testing.T) {
 		t.Errorf("/healthz = %d", code)
 	}
 	code, metrics := httpGet(t, "http://"+addr+"/metrics")
-	for _, name := range []string{"ucgrid_raft_", "ucgrid_pebble_", "ucgrid_persistence_apply_seconds", "go_goroutines"} {
+	for _, name := range []string{"ucgrid_raft_", "ucgrid_pebble_", "ucgrid_persistence_apply_seconds", "ucgrid_cluster_topology_members 1", "go_goroutines"} {
 		if code != http.StatusOK || !strings.Contains(metrics, name) {
 			t.Errorf("/metrics (%d) lacks %s", code, name)
 		}
@@ -325,10 +325,13 @@ func ourRaces(stderr string) []string {
 	return out
 }
 
+// raceAccess matches the header of one of a race report's two accesses.
+var raceAccess = regexp.MustCompile(`^(Previous )?(read|write|Read|Write) at `)
+
 func racingFrameIsOurs(block string) bool {
 	lines := strings.Split(block, "\n")
 	for i, l := range lines {
-		if !regexp.MustCompile(`^(Previous )?(read|write|Read|Write) at `).MatchString(l) {
+		if !raceAccess.MatchString(l) {
 			continue
 		}
 		for _, f := range lines[i+1:] {
