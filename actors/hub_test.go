@@ -80,10 +80,25 @@ func TestHub_ConcurrentOpenCloseAndDelivery(t *testing.T) {
 				s := h.Open(fmt.Sprintf("v%d-%d", g, i), 2)
 				system.Root.Send(h.pid, &actorspb.PresenceBatch{Target: "t", Deliveries: []*actorspb.PresenceDelivery{{Session: s.ID, View: &actorspb.PresenceView{}}}})
 				h.Close(context.Background(), s)
+				// Closed: the channel ends after at most the one event, and
+				// a session closed by its owner is not "lagged".
+				n := 0
+				for range s.Events {
+					n++
+				}
+				if n > 1 || s.Lagged() {
+					t.Errorf("session %s: %d events after close, lagged=%v", s.Viewer, n, s.Lagged())
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	h.mu.Lock()
+	left := len(h.sessions)
+	h.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d sessions still registered after every one was closed", left)
+	}
 }
 
 func TestFanOut_OnlyChangedViewsAndOneBatchPerHub(t *testing.T) {

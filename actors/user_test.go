@@ -52,8 +52,9 @@ func nextEvent(t *testing.T, s *Session, timeout time.Duration) Event {
 	}
 }
 
-// noEvent fails if the session gets an event before a marker event from
-// another target arrives: an ordering check, not a timed wait.
+// assertQuiet fails if the session holds an event. Callers first read an
+// event that travelled in the same hub batch as any the session could have
+// been sent, so this is an ordering check, not a timed wait.
 func assertQuiet(t *testing.T, s *Session) {
 	t.Helper()
 	select {
