@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/racereport"
 )
 
 // Multi-node tests run each node in its own child process (this test
@@ -113,7 +114,7 @@ func (c *child) stop(t *testing.T) {
 	}
 	<-c.exited
 	log := c.stderr.String()
-	ours, upstream := classifyRaces(log)
+	ours, upstream := racereport.Classify(log)
 	for _, r := range ours {
 		t.Errorf("child %s: data race in our code:\n%s", c.name, r)
 	}
@@ -124,37 +125,6 @@ func (c *child) stop(t *testing.T) {
 	if t.Failed() || os.Getenv(childLogsEnv) != "" {
 		t.Logf("log of child %s:\n%s", c.name, log)
 	}
-}
-
-// raceAccess matches the line before the accessing function in a race
-// report: "Read at 0x... by goroutine 7:", "Previous write at ... by
-// goroutine 9 (mutexes: write M1):".
-var raceAccess = regexp.MustCompile(`(?m)^\s*(?:Previous )?(?:[Rr]ead|[Ww]rite) at 0x[0-9a-f]+ by (?:goroutine \d+|main goroutine)[^\n]*:\n\s*(\S+)`)
-
-// classifyRaces splits the race reports in a child's stderr into ours —
-// one of the two racing accesses is made by a function of this module —
-// and upstream ones, which it summarises as "reader vs writer". A race
-// between protoactor-go's own functions (even when our goroutine called
-// them, as UpdateClusterTopology must be called) is upstream's.
-func classifyRaces(log string) (ours []string, upstream []string) {
-	reports := strings.Split(log, "WARNING: DATA RACE")
-	for _, r := range reports[1:] {
-		r, _, _ = strings.Cut(r, "==================")
-		var fns []string
-		for _, m := range raceAccess.FindAllStringSubmatch(r, -1) {
-			fns = append(fns, m[1])
-		}
-		mine := slices.ContainsFunc(fns, func(fn string) bool {
-			return strings.HasPrefix(fn, "github.com/ucgrid/ucgrid/")
-		})
-		switch {
-		case mine || len(fns) == 0: // unparsable reports count as ours
-			ours = append(ours, r)
-		default:
-			upstream = append(upstream, strings.Join(fns, " vs "))
-		}
-	}
-	return ours, upstream
 }
 
 // kill sends SIGKILL: the node vanishes without leaving.
