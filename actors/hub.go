@@ -15,10 +15,13 @@ import (
 // HubName is the actor name of every node's session hub.
 const HubName = "ucgrid-hub"
 
-// Event is one presence change as a session's viewer may see it.
+// Event is one change as a session's viewer may see it: a user's presence
+// (View set, Target the user id) or a line's state (Line set, Target the
+// line number).
 type Event struct {
 	Target string
 	View   *actorspb.PresenceView
+	Line   *actorspb.LineView
 }
 
 // Session is one client's stream of events (an SSE stream, a SIP
@@ -34,7 +37,7 @@ type Session struct {
 
 	events  chan Event
 	mu      sync.Mutex
-	targets map[string]struct{}
+	targets map[watched]struct{}
 	closed  bool
 	lagged  bool
 }
@@ -85,16 +88,26 @@ func (h *Hub) Stop() {
 
 func (h *Hub) ref() *actorspb.Hub { return &actorspb.Hub{Address: h.pid.Address, Id: h.pid.Id} }
 
+// watched is a grain a session watches.
+type watched struct{ kind, id string }
+
 func (h *Hub) receive(ctx actor.Context) {
-	b, ok := ctx.Message().(*actorspb.PresenceBatch)
-	if !ok {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, d := range b.GetDeliveries() {
-		if s := h.sessions[d.GetSession()]; s != nil {
-			h.deliver(s, Event{Target: b.GetTarget(), View: d.GetView()})
+	switch b := ctx.Message().(type) {
+	case *actorspb.PresenceBatch:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, d := range b.GetDeliveries() {
+			if s := h.sessions[d.GetSession()]; s != nil {
+				h.deliver(s, Event{Target: b.GetTarget(), View: d.GetView()})
+			}
+		}
+	case *actorspb.LineBatch:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, d := range b.GetDeliveries() {
+			if s := h.sessions[d.GetSession()]; s != nil {
+				h.deliver(s, Event{Target: b.GetLine(), Line: d.GetView()})
+			}
 		}
 	}
 }
@@ -115,7 +128,7 @@ func (h *Hub) Open(viewer string, buffer int) *Session {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	ch := make(chan Event, buffer)
-	s := &Session{ID: hex.EncodeToString(b[:]), Viewer: viewer, Events: ch, events: ch, targets: map[string]struct{}{}}
+	s := &Session{ID: hex.EncodeToString(b[:]), Viewer: viewer, Events: ch, events: ch, targets: map[watched]struct{}{}}
 	h.mu.Lock()
 	h.sessions[s.ID] = s
 	h.mu.Unlock()
@@ -137,7 +150,27 @@ func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.P
 		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
 	}
 	s.mu.Lock()
-	s.targets[target] = struct{}{}
+	s.targets[watched{KindUser, target}] = struct{}{}
+	s.mu.Unlock()
+	return r.GetView(), nil
+}
+
+// WatchLine makes s receive the state changes of line (a number) and
+// returns the line as s's viewer sees it now.
+func (h *Hub) WatchLine(ctx context.Context, s *Session, line string) (*actorspb.LineView, error) {
+	resp, err := h.deps.Request(ctx, line, KindLine, &actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref()})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := resp.(*actorspb.WatchLineReply)
+	if !ok {
+		return nil, fmt.Errorf("actors: watch line %q: unexpected reply %T", line, resp)
+	}
+	if e := r.GetError(); e != nil {
+		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
+	}
+	s.mu.Lock()
+	s.targets[watched{KindLine, line}] = struct{}{}
 	s.mu.Unlock()
 	return r.GetView(), nil
 }
@@ -149,16 +182,16 @@ func (h *Hub) Close(ctx context.Context, s *Session) {
 	h.mu.Unlock()
 	h.closeSession(s, false)
 	s.mu.Lock()
-	targets := make([]string, 0, len(s.targets))
+	targets := make([]watched, 0, len(s.targets))
 	for t := range s.targets {
 		targets = append(targets, t)
 	}
 	s.mu.Unlock()
 	for _, t := range targets {
-		if _, err := h.deps.Request(ctx, t, KindUser, &actorspb.Unwatch{Session: s.ID, Hub: h.ref()}); err != nil {
+		if _, err := h.deps.Request(ctx, t.id, t.kind, &actorspb.Unwatch{Session: s.ID, Hub: h.ref()}); err != nil {
 			// The grain drops the watcher anyway when it passivates or
 			// moves; nothing is delivered to a closed session.
-			h.deps.Logger.Debug("actors: unwatch", "target", t, "err", err)
+			h.deps.Logger.Debug("actors: unwatch", "kind", t.kind, "target", t.id, "err", err)
 		}
 	}
 }

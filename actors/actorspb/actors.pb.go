@@ -1098,6 +1098,1432 @@ func (*HandoverReply) Descriptor() ([]byte, []int) {
 	return file_actors_proto_rawDescGZIP(), []int{18}
 }
 
+// LineView is a line's runtime state as one viewer may see it (the line
+// rights of rights.tsv: line1_* for primary lines, line2_* for secondary).
+type LineView struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Number string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	// owner is the user id owning the line.
+	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// sees_state is false when the viewer may not see the line's state: state
+	// and calls are then empty.
+	SeesState bool `protobuf:"varint,3,opt,name=sees_state,json=seesState,proto3" json:"sees_state,omitempty"`
+	// state is "idle", "ringing" or "busy".
+	State             string      `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	Calls             []*CallView `protobuf:"bytes,5,rep,name=calls,proto3" json:"calls,omitempty"`
+	SeesForwarding    bool        `protobuf:"varint,6,opt,name=sees_forwarding,json=seesForwarding,proto3" json:"sees_forwarding,omitempty"`
+	ForwardingEnabled bool        `protobuf:"varint,7,opt,name=forwarding_enabled,json=forwardingEnabled,proto3" json:"forwarding_enabled,omitempty"`
+	// forwarding_destination only with see_forwarding_number.
+	ForwardingDestination string `protobuf:"bytes,8,opt,name=forwarding_destination,json=forwardingDestination,proto3" json:"forwarding_destination,omitempty"`
+	CanPickup             bool   `protobuf:"varint,9,opt,name=can_pickup,json=canPickup,proto3" json:"can_pickup,omitempty"`
+	CanForward            bool   `protobuf:"varint,10,opt,name=can_forward,json=canForward,proto3" json:"can_forward,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *LineView) Reset() {
+	*x = LineView{}
+	mi := &file_actors_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineView) ProtoMessage() {}
+
+func (x *LineView) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineView.ProtoReflect.Descriptor instead.
+func (*LineView) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LineView) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *LineView) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *LineView) GetSeesState() bool {
+	if x != nil {
+		return x.SeesState
+	}
+	return false
+}
+
+func (x *LineView) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *LineView) GetCalls() []*CallView {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *LineView) GetSeesForwarding() bool {
+	if x != nil {
+		return x.SeesForwarding
+	}
+	return false
+}
+
+func (x *LineView) GetForwardingEnabled() bool {
+	if x != nil {
+		return x.ForwardingEnabled
+	}
+	return false
+}
+
+func (x *LineView) GetForwardingDestination() string {
+	if x != nil {
+		return x.ForwardingDestination
+	}
+	return ""
+}
+
+func (x *LineView) GetCanPickup() bool {
+	if x != nil {
+		return x.CanPickup
+	}
+	return false
+}
+
+func (x *LineView) GetCanForward() bool {
+	if x != nil {
+		return x.CanForward
+	}
+	return false
+}
+
+type CallView struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// direction is "in" or "out".
+	Direction string `protobuf:"bytes,1,opt,name=direction,proto3" json:"direction,omitempty"`
+	// remote only with the line's incoming/outgoing right for direction.
+	Remote        string `protobuf:"bytes,2,opt,name=remote,proto3" json:"remote,omitempty"`
+	Answered      bool   `protobuf:"varint,3,opt,name=answered,proto3" json:"answered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallView) Reset() {
+	*x = CallView{}
+	mi := &file_actors_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallView) ProtoMessage() {}
+
+func (x *CallView) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallView.ProtoReflect.Descriptor instead.
+func (*CallView) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CallView) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+func (x *CallView) GetRemote() string {
+	if x != nil {
+		return x.Remote
+	}
+	return ""
+}
+
+func (x *CallView) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
+// GetLineState asks for the line's state as viewer may see it.
+type GetLineState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Viewer        string                 `protobuf:"bytes,1,opt,name=viewer,proto3" json:"viewer,omitempty"`
+	MinIndex      uint64                 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLineState) Reset() {
+	*x = GetLineState{}
+	mi := &file_actors_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLineState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLineState) ProtoMessage() {}
+
+func (x *GetLineState) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLineState.ProtoReflect.Descriptor instead.
+func (*GetLineState) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetLineState) GetViewer() string {
+	if x != nil {
+		return x.Viewer
+	}
+	return ""
+}
+
+func (x *GetLineState) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
+type GetLineStateReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	View          *LineView              `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLineStateReply) Reset() {
+	*x = GetLineStateReply{}
+	mi := &file_actors_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLineStateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLineStateReply) ProtoMessage() {}
+
+func (x *GetLineStateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLineStateReply.ProtoReflect.Descriptor instead.
+func (*GetLineStateReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetLineStateReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *GetLineStateReply) GetView() *LineView {
+	if x != nil {
+		return x.View
+	}
+	return nil
+}
+
+// WatchLine registers a session of viewer for the line's state changes;
+// Unwatch (above) ends it.
+type WatchLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Viewer        string                 `protobuf:"bytes,1,opt,name=viewer,proto3" json:"viewer,omitempty"`
+	Session       string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	Hub           *Hub                   `protobuf:"bytes,3,opt,name=hub,proto3" json:"hub,omitempty"`
+	MinIndex      uint64                 `protobuf:"varint,4,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchLine) Reset() {
+	*x = WatchLine{}
+	mi := &file_actors_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchLine) ProtoMessage() {}
+
+func (x *WatchLine) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchLine.ProtoReflect.Descriptor instead.
+func (*WatchLine) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchLine) GetViewer() string {
+	if x != nil {
+		return x.Viewer
+	}
+	return ""
+}
+
+func (x *WatchLine) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *WatchLine) GetHub() *Hub {
+	if x != nil {
+		return x.Hub
+	}
+	return nil
+}
+
+func (x *WatchLine) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
+type WatchLineReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	View          *LineView              `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchLineReply) Reset() {
+	*x = WatchLineReply{}
+	mi := &file_actors_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchLineReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchLineReply) ProtoMessage() {}
+
+func (x *WatchLineReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchLineReply.ProtoReflect.Descriptor instead.
+func (*WatchLineReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WatchLineReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *WatchLineReply) GetView() *LineView {
+	if x != nil {
+		return x.View
+	}
+	return nil
+}
+
+// LineBatch is one line-state change, filtered per session, for one hub.
+type LineBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Line          string                 `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	Deliveries    []*LineDelivery        `protobuf:"bytes,2,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineBatch) Reset() {
+	*x = LineBatch{}
+	mi := &file_actors_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineBatch) ProtoMessage() {}
+
+func (x *LineBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineBatch.ProtoReflect.Descriptor instead.
+func (*LineBatch) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LineBatch) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *LineBatch) GetDeliveries() []*LineDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+type LineDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	View          *LineView              `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineDelivery) Reset() {
+	*x = LineDelivery{}
+	mi := &file_actors_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineDelivery) ProtoMessage() {}
+
+func (x *LineDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineDelivery.ProtoReflect.Descriptor instead.
+func (*LineDelivery) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *LineDelivery) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *LineDelivery) GetView() *LineView {
+	if x != nil {
+		return x.View
+	}
+	return nil
+}
+
+// LineCall reports one step of one call on the line. Steps are idempotent:
+// the same step twice changes nothing.
+type LineCall struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CallId string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// phase is "ringing", "answered" or "ended".
+	Phase         string `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	Outgoing      bool   `protobuf:"varint,3,opt,name=outgoing,proto3" json:"outgoing,omitempty"`
+	Remote        string `protobuf:"bytes,4,opt,name=remote,proto3" json:"remote,omitempty"`
+	AtUnixMs      int64  `protobuf:"varint,5,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineCall) Reset() {
+	*x = LineCall{}
+	mi := &file_actors_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineCall) ProtoMessage() {}
+
+func (x *LineCall) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineCall.ProtoReflect.Descriptor instead.
+func (*LineCall) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *LineCall) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *LineCall) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *LineCall) GetOutgoing() bool {
+	if x != nil {
+		return x.Outgoing
+	}
+	return false
+}
+
+func (x *LineCall) GetRemote() string {
+	if x != nil {
+		return x.Remote
+	}
+	return ""
+}
+
+func (x *LineCall) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+type LineCallReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineCallReply) Reset() {
+	*x = LineCallReply{}
+	mi := &file_actors_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineCallReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineCallReply) ProtoMessage() {}
+
+func (x *LineCallReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineCallReply.ProtoReflect.Descriptor instead.
+func (*LineCallReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LineCallReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// Binding is one registered contact of a line.
+type Binding struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Contact        string                 `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
+	ExpiresAtUnix  int64                  `protobuf:"varint,2,opt,name=expires_at_unix,json=expiresAtUnix,proto3" json:"expires_at_unix,omitempty"`
+	CallId         string                 `protobuf:"bytes,3,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Cseq           uint32                 `protobuf:"varint,4,opt,name=cseq,proto3" json:"cseq,omitempty"`
+	Source         string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	UserAgent      string                 `protobuf:"bytes,6,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	RegisteredUnix int64                  `protobuf:"varint,7,opt,name=registered_unix,json=registeredUnix,proto3" json:"registered_unix,omitempty"`
+	Instance       string                 `protobuf:"bytes,8,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Binding) Reset() {
+	*x = Binding{}
+	mi := &file_actors_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Binding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Binding) ProtoMessage() {}
+
+func (x *Binding) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Binding.ProtoReflect.Descriptor instead.
+func (*Binding) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Binding) GetContact() string {
+	if x != nil {
+		return x.Contact
+	}
+	return ""
+}
+
+func (x *Binding) GetExpiresAtUnix() int64 {
+	if x != nil {
+		return x.ExpiresAtUnix
+	}
+	return 0
+}
+
+func (x *Binding) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *Binding) GetCseq() uint32 {
+	if x != nil {
+		return x.Cseq
+	}
+	return 0
+}
+
+func (x *Binding) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Binding) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *Binding) GetRegisteredUnix() int64 {
+	if x != nil {
+		return x.RegisteredUnix
+	}
+	return 0
+}
+
+func (x *Binding) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+// RegisterLine applies one REGISTER: bindings to add or refresh, contacts
+// to remove, or all of them. The grain writes the change through the
+// directory before it answers.
+type RegisterLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Put           []*Binding             `protobuf:"bytes,1,rep,name=put,proto3" json:"put,omitempty"`
+	Remove        []string               `protobuf:"bytes,2,rep,name=remove,proto3" json:"remove,omitempty"`
+	RemoveAll     bool                   `protobuf:"varint,3,opt,name=remove_all,json=removeAll,proto3" json:"remove_all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterLine) Reset() {
+	*x = RegisterLine{}
+	mi := &file_actors_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterLine) ProtoMessage() {}
+
+func (x *RegisterLine) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterLine.ProtoReflect.Descriptor instead.
+func (*RegisterLine) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RegisterLine) GetPut() []*Binding {
+	if x != nil {
+		return x.Put
+	}
+	return nil
+}
+
+func (x *RegisterLine) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *RegisterLine) GetRemoveAll() bool {
+	if x != nil {
+		return x.RemoveAll
+	}
+	return false
+}
+
+type RegisterLineReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// bindings are the line's unexpired bindings afterwards.
+	Bindings      []*Binding `protobuf:"bytes,2,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterLineReply) Reset() {
+	*x = RegisterLineReply{}
+	mi := &file_actors_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterLineReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterLineReply) ProtoMessage() {}
+
+func (x *RegisterLineReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterLineReply.ProtoReflect.Descriptor instead.
+func (*RegisterLineReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RegisterLineReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *RegisterLineReply) GetBindings() []*Binding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
+type GetContacts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContacts) Reset() {
+	*x = GetContacts{}
+	mi := &file_actors_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContacts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContacts) ProtoMessage() {}
+
+func (x *GetContacts) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContacts.ProtoReflect.Descriptor instead.
+func (*GetContacts) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{32}
+}
+
+type GetContactsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Bindings      []*Binding             `protobuf:"bytes,2,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactsReply) Reset() {
+	*x = GetContactsReply{}
+	mi := &file_actors_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactsReply) ProtoMessage() {}
+
+func (x *GetContactsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactsReply.ProtoReflect.Descriptor instead.
+func (*GetContactsReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetContactsReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *GetContactsReply) GetBindings() []*Binding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
+// LineHandover carries a line grain's runtime state (calls and watchers)
+// to its next activation.
+type LineHandover struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Line          string                 `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	Calls         []*LineCall            `protobuf:"bytes,2,rep,name=calls,proto3" json:"calls,omitempty"`
+	Watchers      []*HandoverWatcher     `protobuf:"bytes,3,rep,name=watchers,proto3" json:"watchers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineHandover) Reset() {
+	*x = LineHandover{}
+	mi := &file_actors_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineHandover) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineHandover) ProtoMessage() {}
+
+func (x *LineHandover) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineHandover.ProtoReflect.Descriptor instead.
+func (*LineHandover) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *LineHandover) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *LineHandover) GetCalls() []*LineCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *LineHandover) GetWatchers() []*HandoverWatcher {
+	if x != nil {
+		return x.Watchers
+	}
+	return nil
+}
+
+// GetRingPlan asks for the ring plan of a call to the group now.
+type GetRingPlan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MinIndex      uint64                 `protobuf:"varint,1,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRingPlan) Reset() {
+	*x = GetRingPlan{}
+	mi := &file_actors_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRingPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRingPlan) ProtoMessage() {}
+
+func (x *GetRingPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRingPlan.ProtoReflect.Descriptor instead.
+func (*GetRingPlan) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetRingPlan) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
+type GetRingPlanReply struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Error  *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Closed bool                   `protobuf:"varint,2,opt,name=closed,proto3" json:"closed,omitempty"`
+	Stages []*RingStage           `protobuf:"bytes,3,rep,name=stages,proto3" json:"stages,omitempty"`
+	// fallback_target is the number to send the call to when nobody
+	// answers (or the group is closed); "" with fallback_status.
+	FallbackTarget string      `protobuf:"bytes,4,opt,name=fallback_target,json=fallbackTarget,proto3" json:"fallback_target,omitempty"`
+	FallbackStatus int32       `protobuf:"varint,5,opt,name=fallback_status,json=fallbackStatus,proto3" json:"fallback_status,omitempty"`
+	Skipped        []*RingSkip `protobuf:"bytes,6,rep,name=skipped,proto3" json:"skipped,omitempty"`
+	// reason is the office-hours verdict in words, for logs and the console.
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRingPlanReply) Reset() {
+	*x = GetRingPlanReply{}
+	mi := &file_actors_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRingPlanReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRingPlanReply) ProtoMessage() {}
+
+func (x *GetRingPlanReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRingPlanReply.ProtoReflect.Descriptor instead.
+func (*GetRingPlanReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetRingPlanReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *GetRingPlanReply) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+func (x *GetRingPlanReply) GetStages() []*RingStage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *GetRingPlanReply) GetFallbackTarget() string {
+	if x != nil {
+		return x.FallbackTarget
+	}
+	return ""
+}
+
+func (x *GetRingPlanReply) GetFallbackStatus() int32 {
+	if x != nil {
+		return x.FallbackStatus
+	}
+	return 0
+}
+
+func (x *GetRingPlanReply) GetSkipped() []*RingSkip {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+func (x *GetRingPlanReply) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RingStage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []string               `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	DelayMs       int64                  `protobuf:"varint,2,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	TimeoutMs     int64                  `protobuf:"varint,3,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingStage) Reset() {
+	*x = RingStage{}
+	mi := &file_actors_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingStage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingStage) ProtoMessage() {}
+
+func (x *RingStage) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingStage.ProtoReflect.Descriptor instead.
+func (*RingStage) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RingStage) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *RingStage) GetDelayMs() int64 {
+	if x != nil {
+		return x.DelayMs
+	}
+	return 0
+}
+
+func (x *RingStage) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+type RingSkip struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingSkip) Reset() {
+	*x = RingSkip{}
+	mi := &file_actors_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingSkip) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingSkip) ProtoMessage() {}
+
+func (x *RingSkip) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingSkip.ProtoReflect.Descriptor instead.
+func (*RingSkip) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *RingSkip) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *RingSkip) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// GroupCallEvent reports what happened to a member during a group call.
+type GroupCallEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is "offered", "answered" or "ended".
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	User          string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	AtUnixMs      int64  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupCallEvent) Reset() {
+	*x = GroupCallEvent{}
+	mi := &file_actors_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupCallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupCallEvent) ProtoMessage() {}
+
+func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupCallEvent.ProtoReflect.Descriptor instead.
+func (*GroupCallEvent) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GroupCallEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *GroupCallEvent) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *GroupCallEvent) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+type GroupCallEventReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupCallEventReply) Reset() {
+	*x = GroupCallEventReply{}
+	mi := &file_actors_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupCallEventReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupCallEventReply) ProtoMessage() {}
+
+func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupCallEventReply.ProtoReflect.Descriptor instead.
+func (*GroupCallEventReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GroupCallEventReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// GroupHandover carries a group grain's hunt state to its next activation.
+type GroupHandover struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Group          string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	RoundRobinLast string                 `protobuf:"bytes,2,opt,name=round_robin_last,json=roundRobinLast,proto3" json:"round_robin_last,omitempty"`
+	LastCallUnixMs map[string]int64       `protobuf:"bytes,3,rep,name=last_call_unix_ms,json=lastCallUnixMs,proto3" json:"last_call_unix_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GroupHandover) Reset() {
+	*x = GroupHandover{}
+	mi := &file_actors_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupHandover) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupHandover) ProtoMessage() {}
+
+func (x *GroupHandover) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupHandover.ProtoReflect.Descriptor instead.
+func (*GroupHandover) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GroupHandover) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupHandover) GetRoundRobinLast() string {
+	if x != nil {
+		return x.RoundRobinLast
+	}
+	return ""
+}
+
+func (x *GroupHandover) GetLastCallUnixMs() map[string]int64 {
+	if x != nil {
+		return x.LastCallUnixMs
+	}
+	return nil
+}
+
 var File_actors_proto protoreflect.FileDescriptor
 
 const file_actors_proto_rawDesc = "" +
@@ -1172,7 +2598,115 @@ const file_actors_proto_rawDesc = "" +
 	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x03 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\"\x0f\n" +
-	"\rHandoverReplyB*Z(github.com/ucgrid/ucgrid/actors/actorspbb\x06proto3"
+	"\rHandoverReply\"\xeb\x02\n" +
+	"\bLineView\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x1d\n" +
+	"\n" +
+	"sees_state\x18\x03 \x01(\bR\tseesState\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12-\n" +
+	"\x05calls\x18\x05 \x03(\v2\x17.ucgrid.actors.CallViewR\x05calls\x12'\n" +
+	"\x0fsees_forwarding\x18\x06 \x01(\bR\x0eseesForwarding\x12-\n" +
+	"\x12forwarding_enabled\x18\a \x01(\bR\x11forwardingEnabled\x125\n" +
+	"\x16forwarding_destination\x18\b \x01(\tR\x15forwardingDestination\x12\x1d\n" +
+	"\n" +
+	"can_pickup\x18\t \x01(\bR\tcanPickup\x12\x1f\n" +
+	"\vcan_forward\x18\n" +
+	" \x01(\bR\n" +
+	"canForward\"\\\n" +
+	"\bCallView\x12\x1c\n" +
+	"\tdirection\x18\x01 \x01(\tR\tdirection\x12\x16\n" +
+	"\x06remote\x18\x02 \x01(\tR\x06remote\x12\x1a\n" +
+	"\banswered\x18\x03 \x01(\bR\banswered\"C\n" +
+	"\fGetLineState\x12\x16\n" +
+	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x1b\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"l\n" +
+	"\x11GetLineStateReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12+\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\x80\x01\n" +
+	"\tWatchLine\x12\x16\n" +
+	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x12$\n" +
+	"\x03hub\x18\x03 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\x12\x1b\n" +
+	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\"i\n" +
+	"\x0eWatchLineReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12+\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\\\n" +
+	"\tLineBatch\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\tR\x04line\x12;\n" +
+	"\n" +
+	"deliveries\x18\x02 \x03(\v2\x1b.ucgrid.actors.LineDeliveryR\n" +
+	"deliveries\"U\n" +
+	"\fLineDelivery\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12+\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\x8b\x01\n" +
+	"\bLineCall\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x14\n" +
+	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1a\n" +
+	"\boutgoing\x18\x03 \x01(\bR\boutgoing\x12\x16\n" +
+	"\x06remote\x18\x04 \x01(\tR\x06remote\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x05 \x01(\x03R\batUnixMs\";\n" +
+	"\rLineCallReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\xf4\x01\n" +
+	"\aBinding\x12\x18\n" +
+	"\acontact\x18\x01 \x01(\tR\acontact\x12&\n" +
+	"\x0fexpires_at_unix\x18\x02 \x01(\x03R\rexpiresAtUnix\x12\x17\n" +
+	"\acall_id\x18\x03 \x01(\tR\x06callId\x12\x12\n" +
+	"\x04cseq\x18\x04 \x01(\rR\x04cseq\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x06 \x01(\tR\tuserAgent\x12'\n" +
+	"\x0fregistered_unix\x18\a \x01(\x03R\x0eregisteredUnix\x12\x1a\n" +
+	"\binstance\x18\b \x01(\tR\binstance\"o\n" +
+	"\fRegisterLine\x12(\n" +
+	"\x03put\x18\x01 \x03(\v2\x16.ucgrid.actors.BindingR\x03put\x12\x16\n" +
+	"\x06remove\x18\x02 \x03(\tR\x06remove\x12\x1d\n" +
+	"\n" +
+	"remove_all\x18\x03 \x01(\bR\tremoveAll\"s\n" +
+	"\x11RegisterLineReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
+	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\r\n" +
+	"\vGetContacts\"r\n" +
+	"\x10GetContactsReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
+	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\x8d\x01\n" +
+	"\fLineHandover\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\tR\x04line\x12-\n" +
+	"\x05calls\x18\x02 \x03(\v2\x17.ucgrid.actors.LineCallR\x05calls\x12:\n" +
+	"\bwatchers\x18\x03 \x03(\v2\x1e.ucgrid.actors.HandoverWatcherR\bwatchers\"*\n" +
+	"\vGetRingPlan\x12\x1b\n" +
+	"\tmin_index\x18\x01 \x01(\x04R\bminIndex\"\xa5\x02\n" +
+	"\x10GetRingPlanReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12\x16\n" +
+	"\x06closed\x18\x02 \x01(\bR\x06closed\x120\n" +
+	"\x06stages\x18\x03 \x03(\v2\x18.ucgrid.actors.RingStageR\x06stages\x12'\n" +
+	"\x0ffallback_target\x18\x04 \x01(\tR\x0efallbackTarget\x12'\n" +
+	"\x0ffallback_status\x18\x05 \x01(\x05R\x0efallbackStatus\x121\n" +
+	"\askipped\x18\x06 \x03(\v2\x17.ucgrid.actors.RingSkipR\askipped\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"_\n" +
+	"\tRingStage\x12\x18\n" +
+	"\amembers\x18\x01 \x03(\tR\amembers\x12\x19\n" +
+	"\bdelay_ms\x18\x02 \x01(\x03R\adelayMs\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"6\n" +
+	"\bRingSkip\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
+	"\x0eGroupCallEvent\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\"A\n" +
+	"\x13GroupCallEventReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\xef\x01\n" +
+	"\rGroupHandover\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12(\n" +
+	"\x10round_robin_last\x18\x02 \x01(\tR\x0eroundRobinLast\x12[\n" +
+	"\x11last_call_unix_ms\x18\x03 \x03(\v20.ucgrid.actors.GroupHandover.LastCallUnixMsEntryR\x0elastCallUnixMs\x1aA\n" +
+	"\x13LastCallUnixMsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B*Z(github.com/ucgrid/ucgrid/actors/actorspbb\x06proto3"
 
 var (
 	file_actors_proto_rawDescOnce sync.Once
@@ -1186,27 +2720,51 @@ func file_actors_proto_rawDescGZIP() []byte {
 	return file_actors_proto_rawDescData
 }
 
-var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_actors_proto_goTypes = []any{
-	(*Hub)(nil),              // 0: ucgrid.actors.Hub
-	(*PresenceView)(nil),     // 1: ucgrid.actors.PresenceView
-	(*SetPresence)(nil),      // 2: ucgrid.actors.SetPresence
-	(*Error)(nil),            // 3: ucgrid.actors.Error
-	(*SetPresenceReply)(nil), // 4: ucgrid.actors.SetPresenceReply
-	(*GetPresence)(nil),      // 5: ucgrid.actors.GetPresence
-	(*GetPresenceReply)(nil), // 6: ucgrid.actors.GetPresenceReply
-	(*CheckRights)(nil),      // 7: ucgrid.actors.CheckRights
-	(*CheckRightsReply)(nil), // 8: ucgrid.actors.CheckRightsReply
-	(*Watch)(nil),            // 9: ucgrid.actors.Watch
-	(*WatchReply)(nil),       // 10: ucgrid.actors.WatchReply
-	(*Unwatch)(nil),          // 11: ucgrid.actors.Unwatch
-	(*UnwatchReply)(nil),     // 12: ucgrid.actors.UnwatchReply
-	(*PresenceBatch)(nil),    // 13: ucgrid.actors.PresenceBatch
-	(*PresenceDelivery)(nil), // 14: ucgrid.actors.PresenceDelivery
-	(*DirectoryChanged)(nil), // 15: ucgrid.actors.DirectoryChanged
-	(*UserHandover)(nil),     // 16: ucgrid.actors.UserHandover
-	(*HandoverWatcher)(nil),  // 17: ucgrid.actors.HandoverWatcher
-	(*HandoverReply)(nil),    // 18: ucgrid.actors.HandoverReply
+	(*Hub)(nil),                 // 0: ucgrid.actors.Hub
+	(*PresenceView)(nil),        // 1: ucgrid.actors.PresenceView
+	(*SetPresence)(nil),         // 2: ucgrid.actors.SetPresence
+	(*Error)(nil),               // 3: ucgrid.actors.Error
+	(*SetPresenceReply)(nil),    // 4: ucgrid.actors.SetPresenceReply
+	(*GetPresence)(nil),         // 5: ucgrid.actors.GetPresence
+	(*GetPresenceReply)(nil),    // 6: ucgrid.actors.GetPresenceReply
+	(*CheckRights)(nil),         // 7: ucgrid.actors.CheckRights
+	(*CheckRightsReply)(nil),    // 8: ucgrid.actors.CheckRightsReply
+	(*Watch)(nil),               // 9: ucgrid.actors.Watch
+	(*WatchReply)(nil),          // 10: ucgrid.actors.WatchReply
+	(*Unwatch)(nil),             // 11: ucgrid.actors.Unwatch
+	(*UnwatchReply)(nil),        // 12: ucgrid.actors.UnwatchReply
+	(*PresenceBatch)(nil),       // 13: ucgrid.actors.PresenceBatch
+	(*PresenceDelivery)(nil),    // 14: ucgrid.actors.PresenceDelivery
+	(*DirectoryChanged)(nil),    // 15: ucgrid.actors.DirectoryChanged
+	(*UserHandover)(nil),        // 16: ucgrid.actors.UserHandover
+	(*HandoverWatcher)(nil),     // 17: ucgrid.actors.HandoverWatcher
+	(*HandoverReply)(nil),       // 18: ucgrid.actors.HandoverReply
+	(*LineView)(nil),            // 19: ucgrid.actors.LineView
+	(*CallView)(nil),            // 20: ucgrid.actors.CallView
+	(*GetLineState)(nil),        // 21: ucgrid.actors.GetLineState
+	(*GetLineStateReply)(nil),   // 22: ucgrid.actors.GetLineStateReply
+	(*WatchLine)(nil),           // 23: ucgrid.actors.WatchLine
+	(*WatchLineReply)(nil),      // 24: ucgrid.actors.WatchLineReply
+	(*LineBatch)(nil),           // 25: ucgrid.actors.LineBatch
+	(*LineDelivery)(nil),        // 26: ucgrid.actors.LineDelivery
+	(*LineCall)(nil),            // 27: ucgrid.actors.LineCall
+	(*LineCallReply)(nil),       // 28: ucgrid.actors.LineCallReply
+	(*Binding)(nil),             // 29: ucgrid.actors.Binding
+	(*RegisterLine)(nil),        // 30: ucgrid.actors.RegisterLine
+	(*RegisterLineReply)(nil),   // 31: ucgrid.actors.RegisterLineReply
+	(*GetContacts)(nil),         // 32: ucgrid.actors.GetContacts
+	(*GetContactsReply)(nil),    // 33: ucgrid.actors.GetContactsReply
+	(*LineHandover)(nil),        // 34: ucgrid.actors.LineHandover
+	(*GetRingPlan)(nil),         // 35: ucgrid.actors.GetRingPlan
+	(*GetRingPlanReply)(nil),    // 36: ucgrid.actors.GetRingPlanReply
+	(*RingStage)(nil),           // 37: ucgrid.actors.RingStage
+	(*RingSkip)(nil),            // 38: ucgrid.actors.RingSkip
+	(*GroupCallEvent)(nil),      // 39: ucgrid.actors.GroupCallEvent
+	(*GroupCallEventReply)(nil), // 40: ucgrid.actors.GroupCallEventReply
+	(*GroupHandover)(nil),       // 41: ucgrid.actors.GroupHandover
+	nil,                         // 42: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 }
 var file_actors_proto_depIdxs = []int32{
 	3,  // 0: ucgrid.actors.SetPresenceReply.error:type_name -> ucgrid.actors.Error
@@ -1222,11 +2780,32 @@ var file_actors_proto_depIdxs = []int32{
 	1,  // 10: ucgrid.actors.PresenceDelivery.view:type_name -> ucgrid.actors.PresenceView
 	17, // 11: ucgrid.actors.UserHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
 	0,  // 12: ucgrid.actors.HandoverWatcher.hub:type_name -> ucgrid.actors.Hub
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	20, // 13: ucgrid.actors.LineView.calls:type_name -> ucgrid.actors.CallView
+	3,  // 14: ucgrid.actors.GetLineStateReply.error:type_name -> ucgrid.actors.Error
+	19, // 15: ucgrid.actors.GetLineStateReply.view:type_name -> ucgrid.actors.LineView
+	0,  // 16: ucgrid.actors.WatchLine.hub:type_name -> ucgrid.actors.Hub
+	3,  // 17: ucgrid.actors.WatchLineReply.error:type_name -> ucgrid.actors.Error
+	19, // 18: ucgrid.actors.WatchLineReply.view:type_name -> ucgrid.actors.LineView
+	26, // 19: ucgrid.actors.LineBatch.deliveries:type_name -> ucgrid.actors.LineDelivery
+	19, // 20: ucgrid.actors.LineDelivery.view:type_name -> ucgrid.actors.LineView
+	3,  // 21: ucgrid.actors.LineCallReply.error:type_name -> ucgrid.actors.Error
+	29, // 22: ucgrid.actors.RegisterLine.put:type_name -> ucgrid.actors.Binding
+	3,  // 23: ucgrid.actors.RegisterLineReply.error:type_name -> ucgrid.actors.Error
+	29, // 24: ucgrid.actors.RegisterLineReply.bindings:type_name -> ucgrid.actors.Binding
+	3,  // 25: ucgrid.actors.GetContactsReply.error:type_name -> ucgrid.actors.Error
+	29, // 26: ucgrid.actors.GetContactsReply.bindings:type_name -> ucgrid.actors.Binding
+	27, // 27: ucgrid.actors.LineHandover.calls:type_name -> ucgrid.actors.LineCall
+	17, // 28: ucgrid.actors.LineHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
+	3,  // 29: ucgrid.actors.GetRingPlanReply.error:type_name -> ucgrid.actors.Error
+	37, // 30: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
+	38, // 31: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
+	3,  // 32: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
+	42, // 33: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_actors_proto_init() }
@@ -1241,7 +2820,7 @@ func file_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_proto_rawDesc), len(file_actors_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
