@@ -102,6 +102,8 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.deleteRegistration(op.DeleteRegistration.GetLine(), op.DeleteRegistration.GetContact())
 	case *dirpb.Command_ExpireRegistrations:
 		return t.expireRegistrations(op.ExpireRegistrations.GetNowUnix())
+	case *dirpb.Command_UpdateRegistrations:
+		return t.updateRegistrations(op.UpdateRegistrations)
 	case *dirpb.Command_AppendJournal:
 		return t.appendJournal(op.AppendJournal.GetEntry())
 	case *dirpb.Command_UpdateJournal:

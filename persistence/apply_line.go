@@ -223,3 +223,50 @@ func (t *txn) expireRegistrations(now int64) error {
 	}
 	return nil
 }
+
+// updateRegistrations applies one REGISTER to a line's bindings in one
+// entry: removals first, then the put contacts.
+func (t *txn) updateRegistrations(u *dirpb.UpdateRegistrations) error {
+	line := u.GetLine()
+	l, err := t.line(line)
+	if err != nil {
+		return err
+	}
+	// Validate everything before the first write: a rejected command
+	// leaves the directory as it was.
+	for _, r := range u.GetPut() {
+		if r.GetLine() != line {
+			return invalidf("registration of line %q in an update of line %q", r.GetLine(), line)
+		}
+		if err := checkRegistration(r); err != nil {
+			return err
+		}
+	}
+	var gone []*dirpb.Registration
+	if u.GetRemoveAll() {
+		if gone, err = t.registrations(line); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range u.GetRemove() {
+			r, err := orAbsent(t.registration(line, c))
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				gone = append(gone, r)
+			}
+		}
+	}
+	for _, r := range gone {
+		if err := t.removeRegistration(r, l.Owner); err != nil {
+			return err
+		}
+	}
+	for _, r := range u.GetPut() {
+		if err := t.putRegistration(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -186,6 +187,39 @@ func TestRegistration_ExpireRemovesOnlyDueContacts(t *testing.T) {
 	}
 }
 
+// One REGISTER is one entry: removals (listed or all) and refreshes apply
+// together.
+func TestRegistration_UpdateAppliesRemovalsThenPuts(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("alice"), putLine(&dirpb.Line{Number: "100", Owner: "alice"}))
+	h.mustApply(putRegistration("100", "sip:a@1", 100), putRegistration("100", "sip:b@2", 200))
+	contacts := func() []string {
+		regs, err := h.s.Registrations("100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range regs {
+			out = append(out, fmt.Sprintf("%s@%d", r.Contact, r.ExpiresAtUnix))
+		}
+		return out
+	}
+	h.mustApply(updateRegistrations("100", false, []string{"sip:a@1", "sip:gone@9"},
+		&dirpb.Registration{Line: "100", Contact: "sip:c@3", ExpiresAtUnix: 300}))
+	if got := fmt.Sprint(contacts()); got != "[sip:b@2@200 sip:c@3@300]" {
+		t.Errorf("after removing a and adding c: %s", got)
+	}
+	h.mustApply(updateRegistrations("100", true, nil, &dirpb.Registration{Line: "100", Contact: "sip:b@2", ExpiresAtUnix: 400}))
+	if got := fmt.Sprint(contacts()); got != "[sip:b@2@400]" {
+		t.Errorf("after removing all and refreshing b: %s", got)
+	}
+	// Expiry follows the refreshed time, not the old one.
+	h.mustApply(&dirpb.Command{Op: &dirpb.Command_ExpireRegistrations{ExpireRegistrations: &dirpb.ExpireRegistrations{NowUnix: 399}}})
+	if got := fmt.Sprint(contacts()); got != "[sip:b@2@400]" {
+		t.Errorf("after expiry at 399: %s", got)
+	}
+}
+
 func TestJournal_QueryUpdateAndPurge(t *testing.T) {
 	h := newHarness(t)
 	h.mustApply(putUser("alice"), putUser("bob"))
@@ -268,6 +302,9 @@ func TestFSM_RejectedCommandsChangeNothing(t *testing.T) {
 		{"delete missing user", deleteUser("nobody"), ErrNotFound},
 		{"delete missing line", deleteLine("999"), ErrNotFound},
 		{"registration of missing line", putRegistration("999", "sip:x@y", 10), ErrNotFound},
+		{"register update with a foreign line", updateRegistrations("100", true, nil, &dirpb.Registration{Line: "101", Contact: "sip:x@y"}), ErrInvalid},
+		{"register update with a bad contact after a good one", updateRegistrations("100", true, nil,
+			&dirpb.Registration{Line: "100", Contact: "sip:x@y", ExpiresAtUnix: 10}, &dirpb.Registration{Line: "100"}), ErrInvalid},
 		{"journal id taken", appendJournal(&dirpb.JournalEntry{Id: "j1", Owner: "alice"}), ErrConflict},
 		{"journal of missing owner", appendJournal(&dirpb.JournalEntry{Owner: "nobody"}), ErrNotFound},
 		{"trunk with bad CIDR", &dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "t", Addresses: []string{"10.0.0.0/33"}}}}}, ErrInvalid},

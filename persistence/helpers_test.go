@@ -176,6 +176,11 @@ func putRegistration(line, contact string, expires int64) *dirpb.Command {
 		Registration: &dirpb.Registration{Line: line, Contact: contact, ExpiresAtUnix: expires}}}}
 }
 
+func updateRegistrations(line string, all bool, remove []string, put ...*dirpb.Registration) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: &dirpb.UpdateRegistrations{
+		Line: line, Put: put, Remove: remove, RemoveAll: all}}}
+}
+
 func appendJournal(e *dirpb.JournalEntry) *dirpb.Command {
 	return &dirpb.Command{Op: &dirpb.Command_AppendJournal{AppendJournal: &dirpb.AppendJournal{Entry: e}}}
 }

@@ -400,7 +400,10 @@ type Member struct {
 	// role is "user", "receptionist", "group_admin", "manager" or "owner".
 	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
 	// primary marks the member's primary group (directory sync, read-only).
-	Primary       bool `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	Primary bool `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	// logged_out: the member has logged out of this group's calls; the
+	// group's calls skip them until they log in again.
+	LoggedOut     bool `protobuf:"varint,4,opt,name=logged_out,json=loggedOut,proto3" json:"logged_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -452,6 +455,13 @@ func (x *Member) GetRole() string {
 func (x *Member) GetPrimary() bool {
 	if x != nil {
 		return x.Primary
+	}
+	return false
+}
+
+func (x *Member) GetLoggedOut() bool {
+	if x != nil {
+		return x.LoggedOut
 	}
 	return false
 }
@@ -2320,6 +2330,78 @@ func (x *ExpireRegistrations) GetNowUnix() int64 {
 	return 0
 }
 
+// UpdateRegistrations applies one REGISTER to a line's bindings at once:
+// every contact (remove_all) or the listed ones are removed, then the put
+// ones added or refreshed. A listed contact that is not registered is
+// ignored.
+type UpdateRegistrations struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Line          string                 `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	Put           []*Registration        `protobuf:"bytes,2,rep,name=put,proto3" json:"put,omitempty"`
+	Remove        []string               `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	RemoveAll     bool                   `protobuf:"varint,4,opt,name=remove_all,json=removeAll,proto3" json:"remove_all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRegistrations) Reset() {
+	*x = UpdateRegistrations{}
+	mi := &file_directory_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRegistrations) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRegistrations) ProtoMessage() {}
+
+func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRegistrations.ProtoReflect.Descriptor instead.
+func (*UpdateRegistrations) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UpdateRegistrations) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *UpdateRegistrations) GetPut() []*Registration {
+	if x != nil {
+		return x.Put
+	}
+	return nil
+}
+
+func (x *UpdateRegistrations) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *UpdateRegistrations) GetRemoveAll() bool {
+	if x != nil {
+		return x.RemoveAll
+	}
+	return false
+}
+
 type AppendJournal struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *JournalEntry          `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
@@ -2329,7 +2411,7 @@ type AppendJournal struct {
 
 func (x *AppendJournal) Reset() {
 	*x = AppendJournal{}
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2423,7 @@ func (x *AppendJournal) String() string {
 func (*AppendJournal) ProtoMessage() {}
 
 func (x *AppendJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2436,7 @@ func (x *AppendJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendJournal.ProtoReflect.Descriptor instead.
 func (*AppendJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{31}
+	return file_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AppendJournal) GetEntry() *JournalEntry {
@@ -2379,7 +2461,7 @@ type UpdateJournal struct {
 
 func (x *UpdateJournal) Reset() {
 	*x = UpdateJournal{}
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2473,7 @@ func (x *UpdateJournal) String() string {
 func (*UpdateJournal) ProtoMessage() {}
 
 func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2486,7 @@ func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJournal.ProtoReflect.Descriptor instead.
 func (*UpdateJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{32}
+	return file_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateJournal) GetId() string {
@@ -2461,7 +2543,7 @@ type PurgeJournal struct {
 
 func (x *PurgeJournal) Reset() {
 	*x = PurgeJournal{}
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2555,7 @@ func (x *PurgeJournal) String() string {
 func (*PurgeJournal) ProtoMessage() {}
 
 func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2568,7 @@ func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJournal.ProtoReflect.Descriptor instead.
 func (*PurgeJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{33}
+	return file_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PurgeJournal) GetBeforeUnix() int64 {
@@ -2526,6 +2608,7 @@ type Command struct {
 	//	*Command_AppendJournal
 	//	*Command_UpdateJournal
 	//	*Command_PurgeJournal
+	//	*Command_UpdateRegistrations
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2533,7 +2616,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2628,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2641,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{34}
+	return file_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -2739,6 +2822,15 @@ func (x *Command) GetPurgeJournal() *PurgeJournal {
 	return nil
 }
 
+func (x *Command) GetUpdateRegistrations() *UpdateRegistrations {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateRegistrations); ok {
+			return x.UpdateRegistrations
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2819,6 +2911,10 @@ type Command_PurgeJournal struct {
 	PurgeJournal *PurgeJournal `protobuf:"bytes,19,opt,name=purge_journal,json=purgeJournal,proto3,oneof"`
 }
 
+type Command_UpdateRegistrations struct {
+	UpdateRegistrations *UpdateRegistrations `protobuf:"bytes,20,opt,name=update_registrations,json=updateRegistrations,proto3,oneof"`
+}
+
 func (*Command_PutUser) isCommand_Op() {}
 
 func (*Command_DeleteUser) isCommand_Op() {}
@@ -2857,6 +2953,8 @@ func (*Command_UpdateJournal) isCommand_Op() {}
 
 func (*Command_PurgeJournal) isCommand_Op() {}
 
+func (*Command_UpdateRegistrations) isCommand_Op() {}
+
 type StoreMeta struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SchemaVersion uint32                 `protobuf:"varint,1,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
@@ -2867,7 +2965,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +2977,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +2990,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{35}
+	return file_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -2919,7 +3017,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2931,7 +3029,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2944,7 +3042,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{36}
+	return file_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -2973,7 +3071,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3083,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3096,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{37}
+	return file_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -3027,7 +3125,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3137,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3150,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{38}
+	return file_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Ref) GetId() string {
@@ -3083,7 +3181,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3095,7 +3193,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3108,7 +3206,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{39}
+	return file_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -3158,7 +3256,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3268,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3281,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{40}
+	return file_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -3254,11 +3352,13 @@ const file_directory_proto_rawDesc = "" +
 	"\x06rights\x18\x02 \x03(\v2(.ucgrid.persistence.v1.Grant.RightsEntryR\x06rights\x1a9\n" +
 	"\vRightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"i\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
-	"\aprimary\x18\x03 \x01(\bR\aprimary\"3\n" +
+	"\aprimary\x18\x03 \x01(\bR\aprimary\x12\x1d\n" +
+	"\n" +
+	"logged_out\x18\x04 \x01(\bR\tloggedOut\"3\n" +
 	"\x03Key\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\"<\n" +
@@ -3406,7 +3506,13 @@ const file_directory_proto_rawDesc = "" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12\x18\n" +
 	"\acontact\x18\x02 \x01(\tR\acontact\"0\n" +
 	"\x13ExpireRegistrations\x12\x19\n" +
-	"\bnow_unix\x18\x01 \x01(\x03R\anowUnix\"J\n" +
+	"\bnow_unix\x18\x01 \x01(\x03R\anowUnix\"\x97\x01\n" +
+	"\x13UpdateRegistrations\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\tR\x04line\x125\n" +
+	"\x03put\x18\x02 \x03(\v2#.ucgrid.persistence.v1.RegistrationR\x03put\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x12\x1d\n" +
+	"\n" +
+	"remove_all\x18\x04 \x01(\bR\tremoveAll\"J\n" +
 	"\rAppendJournal\x129\n" +
 	"\x05entry\x18\x01 \x01(\v2#.ucgrid.persistence.v1.JournalEntryR\x05entry\"\xe5\x01\n" +
 	"\rUpdateJournal\x12\x0e\n" +
@@ -3426,8 +3532,7 @@ const file_directory_proto_rawDesc = "" +
 	"\fPurgeJournal\x12\x1f\n" +
 	"\vbefore_unix\x18\x01 \x01(\x03R\n" +
 	"beforeUnix\x12\x14\n" +
-	"\x05owner\x18\x02 \x01(\tR\x05owner\"\xfe\n" +
-	"\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\"\xdf\v\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -3452,7 +3557,8 @@ const file_directory_proto_rawDesc = "" +
 	"\x14expire_registrations\x18\x10 \x01(\v2*.ucgrid.persistence.v1.ExpireRegistrationsH\x00R\x13expireRegistrations\x12M\n" +
 	"\x0eappend_journal\x18\x11 \x01(\v2$.ucgrid.persistence.v1.AppendJournalH\x00R\rappendJournal\x12M\n" +
 	"\x0eupdate_journal\x18\x12 \x01(\v2$.ucgrid.persistence.v1.UpdateJournalH\x00R\rupdateJournal\x12J\n" +
-	"\rpurge_journal\x18\x13 \x01(\v2#.ucgrid.persistence.v1.PurgeJournalH\x00R\fpurgeJournalB\x04\n" +
+	"\rpurge_journal\x18\x13 \x01(\v2#.ucgrid.persistence.v1.PurgeJournalH\x00R\fpurgeJournal\x12_\n" +
+	"\x14update_registrations\x18\x14 \x01(\v2*.ucgrid.persistence.v1.UpdateRegistrationsH\x00R\x13updateRegistrationsB\x04\n" +
 	"\x02op\"U\n" +
 	"\tStoreMeta\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12!\n" +
@@ -3493,7 +3599,7 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_directory_proto_goTypes = []any{
 	(*User)(nil),                // 0: ucgrid.persistence.v1.User
 	(*Contact)(nil),             // 1: ucgrid.persistence.v1.Contact
@@ -3526,21 +3632,22 @@ var file_directory_proto_goTypes = []any{
 	(*PutRegistration)(nil),     // 28: ucgrid.persistence.v1.PutRegistration
 	(*DeleteRegistration)(nil),  // 29: ucgrid.persistence.v1.DeleteRegistration
 	(*ExpireRegistrations)(nil), // 30: ucgrid.persistence.v1.ExpireRegistrations
-	(*AppendJournal)(nil),       // 31: ucgrid.persistence.v1.AppendJournal
-	(*UpdateJournal)(nil),       // 32: ucgrid.persistence.v1.UpdateJournal
-	(*PurgeJournal)(nil),        // 33: ucgrid.persistence.v1.PurgeJournal
-	(*Command)(nil),             // 34: ucgrid.persistence.v1.Command
-	(*StoreMeta)(nil),           // 35: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),            // 36: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),             // 37: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                 // 38: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),             // 39: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),      // 40: ucgrid.persistence.v1.SnapshotHeader
-	nil,                         // 41: ucgrid.persistence.v1.Grant.RightsEntry
+	(*UpdateRegistrations)(nil), // 31: ucgrid.persistence.v1.UpdateRegistrations
+	(*AppendJournal)(nil),       // 32: ucgrid.persistence.v1.AppendJournal
+	(*UpdateJournal)(nil),       // 33: ucgrid.persistence.v1.UpdateJournal
+	(*PurgeJournal)(nil),        // 34: ucgrid.persistence.v1.PurgeJournal
+	(*Command)(nil),             // 35: ucgrid.persistence.v1.Command
+	(*StoreMeta)(nil),           // 36: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),            // 37: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),             // 38: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                 // 39: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),             // 40: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),      // 41: ucgrid.persistence.v1.SnapshotHeader
+	nil,                         // 42: ucgrid.persistence.v1.Grant.RightsEntry
 }
 var file_directory_proto_depIdxs = []int32{
 	1,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
-	41, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	42, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
 	5,  // 2: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 3: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 4: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
@@ -3561,31 +3668,33 @@ var file_directory_proto_depIdxs = []int32{
 	13, // 19: ucgrid.persistence.v1.PutGlobal.global:type_name -> ucgrid.persistence.v1.Global
 	14, // 20: ucgrid.persistence.v1.PutTrunk.trunk:type_name -> ucgrid.persistence.v1.Trunk
 	15, // 21: ucgrid.persistence.v1.PutRegistration.registration:type_name -> ucgrid.persistence.v1.Registration
-	16, // 22: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
-	17, // 23: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
-	18, // 24: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
-	19, // 25: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
-	20, // 26: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
-	21, // 27: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
-	22, // 28: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
-	23, // 29: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
-	24, // 30: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
-	23, // 31: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
-	24, // 32: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
-	25, // 33: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
-	26, // 34: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
-	27, // 35: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
-	28, // 36: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
-	29, // 37: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
-	30, // 38: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
-	31, // 39: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
-	32, // 40: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
-	33, // 41: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	15, // 22: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
+	16, // 23: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
+	17, // 24: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
+	18, // 25: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
+	19, // 26: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
+	20, // 27: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
+	21, // 28: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
+	22, // 29: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
+	23, // 30: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
+	24, // 31: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
+	23, // 32: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
+	24, // 33: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
+	25, // 34: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
+	26, // 35: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
+	27, // 36: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
+	28, // 37: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
+	29, // 38: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
+	30, // 39: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
+	32, // 40: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
+	33, // 41: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
+	34, // 42: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
+	31, // 43: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -3593,8 +3702,8 @@ func file_directory_proto_init() {
 	if File_directory_proto != nil {
 		return
 	}
-	file_directory_proto_msgTypes[32].OneofWrappers = []any{}
-	file_directory_proto_msgTypes[34].OneofWrappers = []any{
+	file_directory_proto_msgTypes[33].OneofWrappers = []any{}
+	file_directory_proto_msgTypes[35].OneofWrappers = []any{
 		(*Command_PutUser)(nil),
 		(*Command_DeleteUser)(nil),
 		(*Command_PutGroup)(nil),
@@ -3614,6 +3723,7 @@ func file_directory_proto_init() {
 		(*Command_AppendJournal)(nil),
 		(*Command_UpdateJournal)(nil),
 		(*Command_PurgeJournal)(nil),
+		(*Command_UpdateRegistrations)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3621,7 +3731,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
