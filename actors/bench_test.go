@@ -20,11 +20,12 @@ import (
 // A rights check answered from a user grain's cache, as every presence
 // read, watch and fan-out does.
 func BenchmarkUserGrain_CachedRightsCheck(b *testing.B) {
-	g := &userGrain{cache: map[string]rights.Set{}, loaded: true}
+	g := &userGrain{dir: dirState{loaded: true}}
+	g.rights.reset(nil)
 	viewers := make([]string, 1000)
 	for i := range viewers {
 		viewers[i] = fmt.Sprintf("user-%d", i)
-		g.cache[viewers[i]] = rights.LevelSet(rights.Level(i % rights.NumLevels))
+		g.rights.cache[viewers[i]] = rights.LevelSet(rights.Level(i % rights.NumLevels))
 	}
 	var acc rights.Set
 	i := 0

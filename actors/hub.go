@@ -86,6 +86,15 @@ func (h *Hub) Stop() {
 	}
 }
 
+// applied is the directory index this node has applied (0 without a
+// directory).
+func (h *Hub) applied() uint64 {
+	if h.deps.Applied == nil {
+		return 0
+	}
+	return h.deps.Applied()
+}
+
 func (h *Hub) ref() *actorspb.Hub { return &actorspb.Hub{Address: h.pid.Address, Id: h.pid.Id} }
 
 // watched is a grain a session watches.
@@ -136,9 +145,10 @@ func (h *Hub) Open(viewer string, buffer int) *Session {
 }
 
 // Watch makes s receive target's presence changes and returns the presence
-// as s's viewer sees it now.
+// as s's viewer sees it now. The grain answers with rights at least as new
+// as this node's directory.
 func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.PresenceView, error) {
-	resp, err := h.deps.Request(ctx, target, KindUser, &actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref()})
+	resp, err := h.deps.Request(ctx, target, KindUser, &actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +168,7 @@ func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.P
 // WatchLine makes s receive the state changes of line (a number) and
 // returns the line as s's viewer sees it now.
 func (h *Hub) WatchLine(ctx context.Context, s *Session, line string) (*actorspb.LineView, error) {
-	resp, err := h.deps.Request(ctx, line, KindLine, &actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref()})
+	resp, err := h.deps.Request(ctx, line, KindLine, &actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
 	if err != nil {
 		return nil, err
 	}

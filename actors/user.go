@@ -46,11 +46,8 @@ type userGrain struct {
 	self *actor.PID
 
 	user     *dirpb.User // nil when the directory has no such user
-	loaded   bool
-	loadedAt uint64 // directory index the loaded state reflects at least
-	target   *dirrights.Target
-	cache    map[string]rights.Set
-	gen      uint64 // bumped whenever cache is cleared
+	dir      dirState
+	rights   viewerRights
 	presence presence.Presence
 	set      bool // presence was set by someone since activation
 	watchers watchers
@@ -93,7 +90,6 @@ func (g *userGrain) init(ctx actor.Context, m *cluster.ClusterInit) {
 	g.deps = depsOf(ctx.ActorSystem())
 	g.id = m.Identity.GetIdentity()
 	g.self = ctx.Self()
-	g.cache = map[string]rights.Set{}
 	g.watchers = watchers{}
 	g.deps.local.add(KindUser, g.id, g.self)
 	ctx.SetReceiveTimeout(passivateAfter)
@@ -106,84 +102,54 @@ func (g *userGrain) idle() bool {
 // load reads the user and the rights inputs from the local directory once
 // per directory change.
 func (g *userGrain) load() error {
-	if g.loaded {
+	if g.dir.loaded {
 		return nil
 	}
 	at := g.deps.Applied()
 	u, err := g.deps.Store.User(g.id)
+	var t *dirrights.Target
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
-		g.user, g.target = nil, nil
+		u = nil
 	case err != nil:
 		return err
 	default:
-		t, err := dirrights.LoadTarget(g.deps.Store, g.id)
-		if err != nil {
+		if t, err = dirrights.LoadTarget(g.deps.Store, g.id); err != nil {
 			return err
 		}
-		g.user, g.target = u, t
 	}
-	g.loaded, g.loadedAt = true, at
-	g.clearCache()
+	g.user = u
+	g.rights.reset(t)
+	g.dir.markLoaded(at)
 	return nil
 }
 
-func (g *userGrain) clearCache() {
-	clear(g.cache)
-	g.gen++
-}
-
-// watcherRights is rightsOf for a watcher, from the watcher's own copy
-// while the cache generation holds.
-func (g *userGrain) watcherRights(w *watcher) rights.Set {
-	if w.gen == g.gen && g.loaded {
-		return w.held
-	}
-	w.held = g.rightsOf(w.viewer)
-	w.gen = g.gen
-	return w.held
-}
-
-// freshFor makes the grain's state reflect directory index min: it waits
-// (bounded) until the node has applied it, and drops state loaded before.
-func (g *userGrain) freshFor(min uint64) *actorspb.Error {
-	if min == 0 || (g.loaded && g.loadedAt >= min) {
-		return nil
-	}
-	if g.deps.Applied() < min {
-		ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
-		defer cancel()
-		if err := g.deps.WaitApplied(ctx, min); err != nil {
-			return &actorspb.Error{Code: "unavailable", Message: "the directory has not caught up with the given index"}
-		}
-	}
-	g.loaded = false
-	g.clearCache()
-	return nil
-}
-
-// rightsOf is what viewer holds over the user, from the cache. A directory
-// that cannot be read gives nothing: the grain fails closed.
-func (g *userGrain) rightsOf(viewer string) rights.Set {
-	if s, ok := g.cache[viewer]; ok {
-		return s
-	}
+// loadOrFailClosed loads the directory state; when the directory cannot be
+// read, the grain holds no rights inputs: it fails closed.
+func (g *userGrain) loadOrFailClosed() {
 	if err := g.load(); err != nil {
 		g.deps.Logger.Error("actors: load user", "user", g.id, "err", err)
-		return 0
+		g.rights.reset(nil)
 	}
-	if g.target == nil {
-		return 0
-	}
-	s := rights.Effective(g.target.Pair(viewer))
-	g.cache[viewer] = s
-	return s
+}
+
+// watcherRights is rightsOf for a watcher, from its own copy while the
+// cache generation holds.
+func (g *userGrain) watcherRights(w *watcher) rights.Set {
+	g.loadOrFailClosed()
+	return g.rights.forWatcher(w)
+}
+
+// rightsOf is what viewer holds over the user, from the cache.
+func (g *userGrain) rightsOf(viewer string) rights.Set {
+	g.loadOrFailClosed()
+	return g.rights.of(viewer)
 }
 
 // prepare readies the grain to answer a request carrying consistency index
 // min: its state reflects min (freshFor), and the directory has the user.
 func (g *userGrain) prepare(min uint64) *actorspb.Error {
-	if e := g.freshFor(min); e != nil {
+	if _, e := g.dir.freshFor(g.deps, min); e != nil {
 		return e
 	}
 	if err := g.load(); err != nil {
@@ -226,7 +192,11 @@ func (g *userGrain) setPresence(ctx actor.Context, m *actorspb.SetPresence) *act
 
 // publish sends every watcher what changed for them: one batch per hub.
 func (g *userGrain) publish(ctx actor.Context) {
-	for h, b := range fanOut(g.watchers, g.presence, g.idleDisplay(), g.watcherRights) {
+	if g.watchers.len() == 0 {
+		return
+	}
+	g.loadOrFailClosed()
+	for h, b := range fanOut(g.watchers, g.presence, g.idleDisplay(), g.rights.forWatcher) {
 		b.Target = g.id
 		ctx.Send(actor.NewPID(h.address, h.id), b)
 	}
@@ -259,8 +229,7 @@ func (g *userGrain) watch(m *actorspb.Watch) *actorspb.WatchReply {
 // invalidate drops every cache derived from the directory and tells the
 // watchers whose view changed: a revoked right stops the events at once.
 func (g *userGrain) invalidate(ctx actor.Context) {
-	g.loaded = false
-	g.clearCache()
+	g.dir.loaded = false
 	g.publish(ctx)
 }
 

@@ -218,12 +218,12 @@ func TestUserGrain_RightsCacheFollowsDirectory(t *testing.T) {
 func TestUserGrain_FreshForDropsCachedRights(t *testing.T) {
 	n := startTestNode(t, "solo")
 	n.apply(t, putUser("anna", false), putUser("ben", false), putGlobal("blocked"), putGrant("anna", "ben", "personal"))
-	g := &userGrain{deps: n.deps, id: "anna", cache: map[string]rights.Set{}, watchers: watchers{}}
+	g := &userGrain{deps: n.deps, id: "anna", watchers: watchers{}}
 	if got := g.rightsOf("ben"); got != rights.LevelSet(rights.Personal) {
 		t.Fatalf("ben over anna %s, want personal", got)
 	}
 	idx := n.apply(t, putGrant("anna", "ben", "public"))
-	if e := g.freshFor(idx); e != nil {
+	if e := g.prepare(idx); e != nil {
 		t.Fatal(e)
 	}
 	if got := g.rightsOf("ben"); got != rights.LevelSet(rights.Public) {
@@ -234,7 +234,7 @@ func TestUserGrain_FreshForDropsCachedRights(t *testing.T) {
 		t.Errorf("watcher rights %s", got)
 	}
 	idx = n.apply(t, putGrant("anna", "ben", "team"))
-	if e := g.freshFor(idx); e != nil {
+	if e := g.prepare(idx); e != nil {
 		t.Fatal(e)
 	}
 	if got := g.watcherRights(w); got != rights.LevelSet(rights.Team) {

@@ -1,0 +1,79 @@
+package actors
+
+import (
+	"context"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/dirrights"
+	"github.com/ucgrid/ucgrid/actors/rights"
+)
+
+// dirState tracks which directory state a grain's loaded records reflect.
+type dirState struct {
+	loaded   bool
+	loadedAt uint64 // directory index the loaded state reflects at least
+}
+
+// freshFor makes a grain's state reflect directory index min: it waits
+// (bounded) until the node has applied it, and marks state loaded before
+// as stale. It reports whether the grain must reload.
+func (d *dirState) freshFor(deps *Deps, min uint64) (reload bool, e *actorspb.Error) {
+	if min == 0 || (d.loaded && d.loadedAt >= min) {
+		return false, nil
+	}
+	if deps.Applied() < min {
+		ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
+		defer cancel()
+		if err := deps.WaitApplied(ctx, min); err != nil {
+			return false, &actorspb.Error{Code: "unavailable", Message: "the directory has not caught up with the given index"}
+		}
+	}
+	d.loaded = false
+	return true, nil
+}
+
+// markLoaded records that the grain loaded its records at index at.
+func (d *dirState) markLoaded(at uint64) { d.loaded, d.loadedAt = true, at }
+
+// viewerRights caches what every viewer holds over one user (a user
+// grain's user, a line grain's owner).
+type viewerRights struct {
+	target *dirrights.Target // nil: no such user, nobody holds anything
+	cache  map[string]rights.Set
+	gen    uint64 // bumped whenever the cache is cleared
+}
+
+// reset drops the cache and sets the rights inputs.
+func (v *viewerRights) reset(t *dirrights.Target) {
+	v.target = t
+	if v.cache == nil {
+		v.cache = map[string]rights.Set{}
+	}
+	clear(v.cache)
+	v.gen++
+}
+
+// of is what viewer holds, from the cache.
+func (v *viewerRights) of(viewer string) rights.Set {
+	if s, ok := v.cache[viewer]; ok {
+		return s
+	}
+	if v.target == nil {
+		return 0
+	}
+	s := rights.Effective(v.target.Pair(viewer))
+	v.cache[viewer] = s
+	return s
+}
+
+// forWatcher is of for a watcher, from the watcher's own copy while the
+// cache generation holds: a change to thousands of watchers then costs no
+// map lookup per watcher.
+func (v *viewerRights) forWatcher(w *watcher) rights.Set {
+	if w.gen == v.gen {
+		return w.held
+	}
+	w.held = v.of(w.viewer)
+	w.gen = v.gen
+	return w.held
+}
