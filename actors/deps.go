@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // Deps are what the grains of one node need. Grain factories are
@@ -25,7 +26,10 @@ type Deps struct {
 	// Request calls a grain anywhere in the cluster (cluster.Node.Request:
 	// explicit timeout, real back-off).
 	Request func(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
-	Logger  *slog.Logger
+	// Apply writes a command through the directory (Raft) from any node and
+	// returns its index once applied (persistence.Node.Apply).
+	Apply  func(ctx context.Context, cmd *dirpb.Command) (uint64, error)
+	Logger *slog.Logger
 
 	local localGrains
 }
@@ -35,6 +39,50 @@ type Deps struct {
 type localGrains struct {
 	mu   sync.Mutex
 	pids map[string]map[string]*actor.PID // kind → identity → pid
+	// lineOwner and linesOf index the local line grains by owner: a change
+	// of the owner's rights inputs reaches the owner's lines too.
+	lineOwner map[string]string              // line → owner
+	linesOf   map[string]map[string]struct{} // owner → lines
+}
+
+// setOwner records line's owner ("" = none, the grain stopped).
+func (l *localGrains) setOwner(line, owner string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old, ok := l.lineOwner[line]; ok {
+		if old == owner {
+			return
+		}
+		delete(l.linesOf[old], line)
+		if len(l.linesOf[old]) == 0 {
+			delete(l.linesOf, old)
+		}
+		delete(l.lineOwner, line)
+	}
+	if owner == "" {
+		return
+	}
+	if l.lineOwner == nil {
+		l.lineOwner, l.linesOf = map[string]string{}, map[string]map[string]struct{}{}
+	}
+	l.lineOwner[line] = owner
+	if l.linesOf[owner] == nil {
+		l.linesOf[owner] = map[string]struct{}{}
+	}
+	l.linesOf[owner][line] = struct{}{}
+}
+
+// linesOwnedBy are the pids of the local line grains of owner.
+func (l *localGrains) linesOwnedBy(owner string) []*actor.PID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*actor.PID
+	for line := range l.linesOf[owner] {
+		if pid := l.pids[KindLine][line]; pid != nil {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 func (l *localGrains) add(kind, id string, pid *actor.PID) {

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -21,33 +23,43 @@ func Dispatch(ctx context.Context, system *actor.ActorSystem, deps *Deps, change
 			if !ok {
 				return
 			}
-			for _, pid := range affectedUsers(deps, c) {
+			for _, pid := range affected(deps, c) {
 				system.Root.Send(pid, &actorspb.DirectoryChanged{Index: c.Index, All: c.Reset})
 			}
 		}
 	}
 }
 
-// affectedUsers are the local user grains whose cached rights, user record
-// or presence view a change may alter.
-func affectedUsers(deps *Deps, c persistence.Change) []*actor.PID {
+// affected are the local grains whose cached rights, records or views a
+// change may alter: the users it names, their lines, the line or group it
+// concerns; every grain after a reset or a change of the global layer.
+func affected(deps *Deps, c persistence.Change) []*actor.PID {
 	if c.Reset || c.Kind == persistence.KindGlobal {
-		return deps.local.all(KindUser)
+		return slices.Concat(deps.local.all(KindUser), deps.local.all(KindLine), deps.local.all(KindGroup))
 	}
 	var pids []*actor.PID
-	add := func(id string) {
-		if pid := deps.local.get(KindUser, id); pid != nil {
+	add := func(kind, id string) {
+		if pid := deps.local.get(kind, id); pid != nil {
 			pids = append(pids, pid)
 		}
 	}
+	user := func(id string) {
+		add(KindUser, id)
+		pids = append(pids, deps.local.linesOwnedBy(id)...)
+	}
 	switch c.Kind {
 	case persistence.KindUser, persistence.KindGrant, persistence.KindPreset:
-		add(c.ID)
+		user(c.ID)
+	case persistence.KindLine, persistence.KindRegistration:
+		add(KindLine, c.ID)
+	case persistence.KindGroup:
+		add(KindGroup, c.ID)
 	}
 	for _, u := range c.Users {
 		if u != c.ID {
-			add(u)
+			user(u)
 		}
 	}
-	return pids
+	slices.SortFunc(pids, func(a, b *actor.PID) int { return strings.Compare(a.Id, b.Id) })
+	return slices.CompactFunc(pids, func(a, b *actor.PID) bool { return a.Equal(b) })
 }

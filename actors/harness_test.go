@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	actorcluster "github.com/asynkron/protoactor-go/cluster"
-
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
 	"github.com/ucgrid/ucgrid/persistence"
@@ -46,13 +44,13 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	cn, err := ucluster.Start(ctx, ucluster.Config{
 		Membership: membership.Config{NodeName: name, BindAddr: "127.0.0.1:0", Seeds: seeds},
 		ActorAddr:  "127.0.0.1:0",
-		Kinds:      []*actorcluster.Kind{NewUserKind()},
+		Kinds:      Kinds(),
 		Logger:     logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Logger: logger}
+	deps := &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Apply: dir.Apply, Logger: logger}
 	unregister := Register(cn.Cluster().ActorSystem, deps)
 	hub, err := StartHub(cn.Cluster().ActorSystem, deps)
 	if err != nil {

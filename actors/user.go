@@ -241,11 +241,7 @@ func (g *userGrain) handOver() {
 		return
 	}
 	h := &actorspb.UserHandover{User: g.id, State: g.presence.State.String(), Note: g.presence.Note, Idle: g.presence.Idle}
-	for ref, sessions := range g.watchers {
-		for session, w := range sessions {
-			h.Watchers = append(h.Watchers, &actorspb.HandoverWatcher{Viewer: w.viewer, Session: session, Hub: ref.pb()})
-		}
-	}
+	h.Watchers = handoverWatchers(g.watchers)
 	deps, id := g.deps, g.id
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
@@ -265,14 +261,6 @@ func (g *userGrain) takeOver(ctx actor.Context, m *actorspb.UserHandover) {
 			g.set = true
 		}
 	}
-	for _, w := range m.GetWatchers() {
-		ref := hubRefOf(w.GetHub())
-		if _, ok := g.watchers[ref][w.GetSession()]; ok {
-			continue
-		}
-		g.watchers.add(ref, w.GetSession(), w.GetViewer())
-	}
-	// Handed-over watchers start from "nothing sent": each is sent the
-	// presence it may see now.
+	takeOverWatchers(g.watchers, m.GetWatchers())
 	g.publish(ctx)
 }

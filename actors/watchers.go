@@ -1,7 +1,10 @@
 package actors
 
 import (
+	"slices"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/actors/rights"
 )
@@ -25,6 +28,9 @@ type watcher struct {
 	// costs no map lookup per watcher.
 	held rights.Set
 	gen  uint64
+	// line is the line view the session was last sent (line watchers).
+	line     linestate.View
+	lineSent bool
 }
 
 // watchers are a user's watchers grouped by the hub (node) holding their
@@ -104,6 +110,80 @@ func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(w 
 				out[h] = b
 			}
 			b.Deliveries = append(b.Deliveries, &actorspb.PresenceDelivery{Session: session, View: msg(v, ok)})
+		}
+	}
+	return out
+}
+
+// handoverWatchers lists watchers for a handover message.
+func handoverWatchers(ws watchers) []*actorspb.HandoverWatcher {
+	var out []*actorspb.HandoverWatcher
+	for ref, sessions := range ws {
+		for session, w := range sessions {
+			out = append(out, &actorspb.HandoverWatcher{Viewer: w.viewer, Session: session, Hub: ref.pb()})
+		}
+	}
+	return out
+}
+
+// takeOverWatchers adds handed-over watchers that are not registered yet.
+// They start from "nothing sent": the next publish sends each what it may
+// see now.
+func takeOverWatchers(ws watchers, in []*actorspb.HandoverWatcher) {
+	for _, w := range in {
+		ref := hubRefOf(w.GetHub())
+		if _, ok := ws[ref][w.GetSession()]; ok {
+			continue
+		}
+		ws.add(ref, w.GetSession(), w.GetViewer())
+	}
+}
+
+// sameLineView reports whether two line views show the same.
+func sameLineView(a, b linestate.View) bool {
+	return a.Number == b.Number && a.SeesState == b.SeesState && a.State == b.State &&
+		a.SeesForwarding == b.SeesForwarding && a.Forwarding == b.Forwarding &&
+		a.CanPickup == b.CanPickup && a.CanForward == b.CanForward && slices.Equal(a.Calls, b.Calls)
+}
+
+// lineViewPB turns a line view into its message.
+func lineViewPB(v linestate.View, owner string) *actorspb.LineView {
+	pb := &actorspb.LineView{Number: v.Number, Owner: owner, SeesState: v.SeesState, SeesForwarding: v.SeesForwarding,
+		CanPickup: v.CanPickup, CanForward: v.CanForward}
+	if v.SeesState {
+		pb.State = v.State.String()
+		pb.Calls = make([]*actorspb.CallView, len(v.Calls))
+		for i, c := range v.Calls {
+			pb.Calls[i] = &actorspb.CallView{Direction: c.Direction.String(), Remote: c.Remote, Answered: c.Answered}
+		}
+	}
+	if v.SeesForwarding {
+		pb.ForwardingEnabled, pb.ForwardingDestination = v.Forwarding.Enabled, v.Forwarding.Destination
+	}
+	return pb
+}
+
+// lineFanOut is fanOut for a line: per hub, the sessions whose view of
+// the line differs from what they were last sent. A viewer who lost the
+// line rights is sent one view without state and nothing after.
+func lineFanOut(ws watchers, l linestate.Line, owner string, rightsOf func(w *watcher) rights.Set) map[hubRef]*actorspb.LineBatch {
+	var out map[hubRef]*actorspb.LineBatch
+	for h, sessions := range ws {
+		for session, w := range sessions {
+			v := linestate.ViewFor(l, rightsOf(w))
+			if w.lineSent && sameLineView(v, w.line) {
+				continue
+			}
+			w.line, w.lineSent = v, true
+			if out == nil {
+				out = map[hubRef]*actorspb.LineBatch{}
+			}
+			b := out[h]
+			if b == nil {
+				b = &actorspb.LineBatch{}
+				out[h] = b
+			}
+			b.Deliveries = append(b.Deliveries, &actorspb.LineDelivery{Session: session, View: lineViewPB(v, owner)})
 		}
 	}
 	return out

@@ -50,6 +50,15 @@ type Config struct {
 	// still succeeds on its new node.
 	RequestTimeout time.Duration
 
+	// AttemptTimeout bounds one attempt of a request; a timed-out attempt
+	// is retried on a fresh lookup within the request's deadline. A grain
+	// that passivates or moves while a request waits in its mailbox drops
+	// it unanswered: without this bound the caller would wait for its
+	// whole deadline. Default 2 s: longer than any grain operation,
+	// directory writes included (so retries, which may deliver a message
+	// twice, stay rare).
+	AttemptTimeout time.Duration
+
 	// RetryBaseDelay is the first back-off between attempts of a request
 	// whose grain could not be reached (no owner yet, dead letter during a
 	// topology change); it doubles per attempt up to RetryMaxDelay, with
@@ -85,6 +94,7 @@ func (c Config) WithDefaults() Config {
 		c.ActorAddr = net.JoinHostPort(host, "0")
 	}
 	setDefault(&c.RequestTimeout, 5*time.Second)
+	setDefault(&c.AttemptTimeout, 2*time.Second)
 	setDefault(&c.RetryBaseDelay, 20*time.Millisecond)
 	setDefault(&c.RetryMaxDelay, 400*time.Millisecond)
 	return c

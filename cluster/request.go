@@ -82,7 +82,7 @@ func (n *Node) attempt(ctx context.Context, identity, kind string, msg proto.Mes
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline() // Request always sets one
-	future := n.system.Root.RequestFuture(pid, msg, time.Until(deadline))
+	future := n.system.Root.RequestFuture(pid, msg, min(time.Until(deadline), n.cfg.AttemptTimeout))
 	res, err := awaitWhileMember(ctx, n.provider, pid.Address, func() (any, error) { return future.Result() })
 	if err != nil {
 		if isUnreachable(err) || errors.Is(err, errRetry) {

@@ -6,6 +6,8 @@ package linestate
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/ucgrid/ucgrid/actors/rights"
 )
@@ -46,6 +48,7 @@ type Call struct {
 	Direction Direction
 	Remote    string // the remote party's number
 	Answered  bool   // false while ringing
+	Since     time.Time
 }
 
 // Forwarding is the line's unconditional call forwarding.
@@ -60,6 +63,9 @@ type Line struct {
 	Kind       rights.LineKind
 	Calls      []Call
 	Forwarding Forwarding
+	// Ended are the ids of recently ended calls, newest last: a late or
+	// repeated step of an ended call does not bring it back.
+	Ended []string
 }
 
 // State derives the line state from its calls: busy with an answered call,
@@ -136,4 +142,103 @@ func SetForwarding(l Line, f Forwarding, s rights.Set) (Line, error) {
 	}
 	l.Forwarding = f
 	return l, nil
+}
+
+// Phase is a step of a call on a line.
+type Phase uint8
+
+// The call phases.
+const (
+	PhaseRinging Phase = iota + 1
+	PhaseAnswered
+	PhaseEnded
+)
+
+var phaseNames = [...]string{PhaseRinging: "ringing", PhaseAnswered: "answered", PhaseEnded: "ended"}
+
+func (p Phase) String() string {
+	if p > 0 && int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("Phase(%d)", uint8(p))
+}
+
+// ParsePhase parses a phase name.
+func ParsePhase(s string) (Phase, error) {
+	for p := PhaseRinging; p <= PhaseEnded; p++ {
+		if phaseNames[p] == s {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("linestate: unknown call phase %q (want ringing, answered or ended)", s)
+}
+
+// Step is one step of one call on a line.
+type Step struct {
+	ID        string
+	Phase     Phase
+	Direction Direction
+	Remote    string
+	At        time.Time
+}
+
+// rememberEnded is how many ended call ids a line remembers.
+const rememberEnded = 32
+
+// Limits after which a call that was never reported as ended is dropped
+// (the node that carried it failed): no real phone rings for ten minutes,
+// and a forgotten "busy" must not block group calls for ever.
+const (
+	MaxRinging  = 10 * time.Minute
+	MaxAnswered = 12 * time.Hour
+)
+
+// Apply returns the line after step. Steps are idempotent, an answered call
+// does not go back to ringing, and a call that ended stays ended whatever
+// steps of it arrive late.
+func Apply(l Line, st Step) Line {
+	if st.ID == "" || slices.Contains(l.Ended, st.ID) {
+		return l
+	}
+	i := slices.IndexFunc(l.Calls, func(c Call) bool { return c.ID == st.ID })
+	calls := slices.Clone(l.Calls)
+	switch st.Phase {
+	case PhaseRinging, PhaseAnswered:
+		answered := st.Phase == PhaseAnswered
+		if i < 0 {
+			calls = append(calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At})
+		} else if answered && !calls[i].Answered {
+			calls[i].Answered, calls[i].Since = true, st.At
+		}
+	case PhaseEnded:
+		if i >= 0 {
+			calls = slices.Delete(calls, i, i+1)
+		}
+		ended := append(slices.Clone(l.Ended), st.ID)
+		if len(ended) > rememberEnded {
+			ended = ended[len(ended)-rememberEnded:]
+		}
+		l.Ended = ended
+	default:
+		return l
+	}
+	l.Calls = calls
+	return l
+}
+
+// Prune drops calls older than their limit at now (MaxRinging,
+// MaxAnswered) and reports whether any was dropped.
+func Prune(l Line, now time.Time) (Line, bool) {
+	keep := slices.DeleteFunc(slices.Clone(l.Calls), func(c Call) bool {
+		limit := MaxRinging
+		if c.Answered {
+			limit = MaxAnswered
+		}
+		return now.Sub(c.Since) > limit
+	})
+	if len(keep) == len(l.Calls) {
+		return l, false
+	}
+	l.Calls = keep
+	return l, true
 }

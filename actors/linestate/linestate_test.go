@@ -1,7 +1,10 @@
 package linestate
 
 import (
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/ucgrid/ucgrid/actors/rights"
 )
@@ -99,5 +102,74 @@ func TestSetForwarding_NeedsTheLinesRight(t *testing.T) {
 	}
 	if _, err := SetForwarding(l, Forwarding{Enabled: true}, rights.All); err == nil {
 		t.Error("enabled without destination accepted")
+	}
+}
+
+func TestApply_CallLifecycleIsIdempotentAndEndedStaysEnded(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	l := Line{Number: "100"}
+	steps := []struct {
+		step Step
+		want State
+		n    int
+	}{
+		{Step{ID: "c1", Phase: PhaseRinging, Remote: "200", At: t0}, Ringing, 1},
+		{Step{ID: "c1", Phase: PhaseRinging, Remote: "200", At: t0}, Ringing, 1}, // repeated
+		{Step{ID: "c2", Phase: PhaseRinging, Remote: "300", At: t0}, Ringing, 2},
+		{Step{ID: "c1", Phase: PhaseAnswered, At: t0.Add(time.Second)}, Busy, 2},
+		{Step{ID: "c1", Phase: PhaseRinging, At: t0}, Busy, 2}, // late ringing does not un-answer
+		{Step{ID: "c2", Phase: PhaseEnded}, Busy, 1},
+		{Step{ID: "c2", Phase: PhaseAnswered}, Busy, 1}, // late answer of an ended call
+		{Step{ID: "c1", Phase: PhaseEnded}, Idle, 0},
+		{Step{ID: "c1", Phase: PhaseRinging}, Idle, 0},
+		{Step{ID: "", Phase: PhaseRinging}, Idle, 0},
+		{Step{ID: "c3", Phase: 0}, Idle, 0},
+	}
+	for i, s := range steps {
+		before := slices.Clone(l.Calls)
+		next := Apply(l, s.step)
+		if !slices.Equal(l.Calls, before) {
+			t.Fatalf("step %d changed the line passed in", i)
+		}
+		l = next
+		if l.State() != s.want || len(l.Calls) != s.n {
+			t.Fatalf("step %d (%+v): state %s with %d calls, want %s with %d", i, s.step, l.State(), len(l.Calls), s.want, s.n)
+		}
+	}
+	if c := Apply(l, Step{ID: "c4", Phase: PhaseAnswered, Direction: Outgoing, Remote: "400", At: t0}).Calls; len(c) != 1 || !c[0].Answered || c[0].Direction != Outgoing {
+		t.Errorf("an answered step of an unknown call adds it answered: %+v", c)
+	}
+	for i := range 2 * rememberEnded {
+		l = Apply(l, Step{ID: fmt.Sprint("x", i), Phase: PhaseEnded})
+	}
+	if len(l.Ended) != rememberEnded {
+		t.Errorf("remembers %d ended calls, want %d", len(l.Ended), rememberEnded)
+	}
+}
+
+func TestPrune_DropsCallsNeverReportedEnded(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	l := Apply(Line{}, Step{ID: "r", Phase: PhaseRinging, At: t0})
+	l = Apply(l, Step{ID: "a", Phase: PhaseAnswered, At: t0})
+	if _, dropped := Prune(l, t0.Add(MaxRinging)); dropped {
+		t.Error("pruned at exactly the ringing limit")
+	}
+	l2, dropped := Prune(l, t0.Add(MaxRinging+time.Second))
+	if !dropped || len(l2.Calls) != 1 || l2.Calls[0].ID != "a" || len(l.Calls) != 2 {
+		t.Errorf("after the ringing limit: %+v (dropped %v)", l2.Calls, dropped)
+	}
+	if l3, _ := Prune(l, t0.Add(MaxAnswered+time.Second)); len(l3.Calls) != 0 {
+		t.Errorf("after the call limit: %+v", l3.Calls)
+	}
+}
+
+func TestParsePhase(t *testing.T) {
+	for _, p := range []Phase{PhaseRinging, PhaseAnswered, PhaseEnded} {
+		if got, err := ParsePhase(p.String()); err != nil || got != p {
+			t.Errorf("ParsePhase(%q) = %v, %v", p, got, err)
+		}
+	}
+	if _, err := ParsePhase("hold"); err == nil {
+		t.Error("ParsePhase accepted hold")
 	}
 }

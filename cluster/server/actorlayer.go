@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 
-	actorcluster "github.com/asynkron/protoactor-go/cluster"
-
 	"github.com/ucgrid/ucgrid/actors"
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
@@ -58,7 +56,7 @@ func (s *Server) startActors(ctx context.Context) error {
 			Meta: membership.Meta{RaftAddr: s.dir.RaftAddr()},
 		},
 		ActorAddr: s.cfg.ActorAddr,
-		Kinds:     []*actorcluster.Kind{actors.NewUserKind()},
+		Kinds:     actors.Kinds(),
 		Logger:    s.cfg.Logger,
 	})
 	if err != nil {
@@ -68,7 +66,7 @@ func (s *Server) startActors(ctx context.Context) error {
 	s.actors = a
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
-		Request: node.Request, Logger: s.cfg.Logger}
+		Request: node.Request, Apply: s.dir.Apply, Logger: s.cfg.Logger}
 	a.unregister = actors.Register(system, a.deps)
 	if a.hub, err = actors.StartHub(system, a.deps); err != nil {
 		return err

@@ -1,0 +1,333 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/dirrights"
+	"github.com/ucgrid/ucgrid/actors/linestate"
+	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// registerTimeout bounds the directory write of one REGISTER.
+const registerTimeout = 5 * time.Second
+
+// NewLineKind returns the cluster kind of line grains.
+func NewLineKind() *cluster.Kind {
+	return cluster.NewKind(KindLine, actor.PropsFromProducer(func() actor.Actor { return &lineGrain{} }))
+}
+
+// lineGrain owns one line's runtime state: its calls (memory only; the SIP
+// layer reports them), the registered contacts (durable in the directory,
+// held here for the proxy), and the watchers of its state (BLF keys, the
+// console), each sent only what the line rights of rights.tsv let them see.
+type lineGrain struct {
+	deps *Deps
+	id   string
+	self *actor.PID
+
+	dir      dirState
+	record   *dirpb.Line // nil when the directory has no such line
+	bindings []*dirpb.Registration
+	rights   viewerRights // over the line's owner
+	state    linestate.Line
+	watchers watchers
+}
+
+func (g *lineGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.init(ctx, m)
+	case *actor.ReceiveTimeout:
+		g.prune(ctx)
+		if g.idle() {
+			ctx.Poison(ctx.Self())
+		}
+	case *actor.Stopping:
+		g.handOver()
+	case *actor.Stopped:
+		if g.deps != nil {
+			g.deps.local.remove(KindLine, g.id, g.self)
+			g.deps.local.setOwner(g.id, "")
+		}
+	case *actorspb.GetLineState:
+		ctx.Respond(g.getState(ctx, m))
+	case *actorspb.WatchLine:
+		ctx.Respond(g.watch(ctx, m))
+	case *actorspb.Unwatch:
+		g.watchers.remove(hubRefOf(m.GetHub()), m.GetSession())
+		ctx.Respond(&actorspb.UnwatchReply{})
+	case *actorspb.LineCall:
+		ctx.Respond(g.call(ctx, m))
+	case *actorspb.RegisterLine:
+		ctx.Respond(g.register(m))
+	case *actorspb.GetContacts:
+		ctx.Respond(g.contacts())
+	case *actorspb.DirectoryChanged:
+		g.dir.loaded = false
+		g.publish(ctx)
+	case *actorspb.LineHandover:
+		g.takeOver(ctx, m)
+		ctx.Respond(&actorspb.HandoverReply{})
+	}
+}
+
+func (g *lineGrain) init(ctx actor.Context, m *cluster.ClusterInit) {
+	g.deps = depsOf(ctx.ActorSystem())
+	g.id = m.Identity.GetIdentity()
+	g.self = ctx.Self()
+	g.watchers = watchers{}
+	g.state.Number = g.id
+	g.deps.local.add(KindLine, g.id, g.self)
+	ctx.SetReceiveTimeout(passivateAfter)
+}
+
+// idle: nothing lives only here. Bindings are durable and reload.
+func (g *lineGrain) idle() bool { return len(g.state.Calls) == 0 && g.watchers.len() == 0 }
+
+// load reads the line, its bindings and the rights inputs of its owner.
+func (g *lineGrain) load() error {
+	if g.dir.loaded {
+		return nil
+	}
+	at := g.deps.Applied()
+	l, err := g.deps.Store.Line(g.id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		g.record, g.bindings = nil, nil
+		g.rights.reset(nil)
+		g.deps.local.setOwner(g.id, "")
+		g.dir.markLoaded(at)
+		return nil
+	case err != nil:
+		return err
+	}
+	regs, err := g.deps.Store.Registrations(g.id)
+	if err != nil {
+		return err
+	}
+	t, err := dirrights.LoadTarget(g.deps.Store, l.GetOwner())
+	if errors.Is(err, persistence.ErrNotFound) {
+		t, err = nil, nil // an owner deleted under the line: nobody sees it
+	}
+	if err != nil {
+		return err
+	}
+	g.record, g.bindings = l, regs
+	g.rights.reset(t)
+	g.state.Kind = rights.PrimaryLine
+	if l.GetKind() == "secondary" {
+		g.state.Kind = rights.SecondaryLine
+	}
+	g.state.Forwarding = linestate.Forwarding{Enabled: l.GetForwarding().GetEnabled(), Destination: l.GetForwarding().GetDestination()}
+	g.deps.local.setOwner(g.id, l.GetOwner())
+	g.dir.markLoaded(at)
+	return nil
+}
+
+// loadOrFailClosed loads; a directory that cannot be read leaves nobody
+// any rights over the line.
+func (g *lineGrain) loadOrFailClosed() {
+	if err := g.load(); err != nil {
+		g.deps.Logger.Error("actors: load line", "line", g.id, "err", err)
+		g.rights.reset(nil)
+	}
+}
+
+// prepare readies the grain for a request carrying consistency index min.
+func (g *lineGrain) prepare(min uint64) *actorspb.Error {
+	if _, e := g.dir.freshFor(g.deps, min); e != nil {
+		return e
+	}
+	if err := g.load(); err != nil {
+		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+	}
+	if g.record == nil {
+		return &actorspb.Error{Code: "not_found", Message: "no such line"}
+	}
+	return nil
+}
+
+func (g *lineGrain) owner() string { return g.record.GetOwner() }
+
+func (g *lineGrain) viewFor(viewer string) *actorspb.LineView {
+	return lineViewPB(linestate.ViewFor(g.state, g.rights.of(viewer)), g.owner())
+}
+
+func (g *lineGrain) getState(ctx actor.Context, m *actorspb.GetLineState) *actorspb.GetLineStateReply {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
+		return &actorspb.GetLineStateReply{Error: e}
+	}
+	g.prune(ctx)
+	return &actorspb.GetLineStateReply{View: g.viewFor(m.GetViewer())}
+}
+
+func (g *lineGrain) watch(ctx actor.Context, m *actorspb.WatchLine) *actorspb.WatchLineReply {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
+		return &actorspb.WatchLineReply{Error: e}
+	}
+	g.prune(ctx)
+	w := g.watchers.add(hubRefOf(m.GetHub()), m.GetSession(), m.GetViewer())
+	v := linestate.ViewFor(g.state, g.rights.forWatcher(w))
+	w.line, w.lineSent = v, true
+	return &actorspb.WatchLineReply{View: lineViewPB(v, g.owner())}
+}
+
+// call applies one reported call step and tells the watchers.
+func (g *lineGrain) call(ctx actor.Context, m *actorspb.LineCall) *actorspb.LineCallReply {
+	phase, err := linestate.ParsePhase(m.GetPhase())
+	if err != nil {
+		return &actorspb.LineCallReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+	}
+	if e := g.prepare(0); e != nil {
+		return &actorspb.LineCallReply{Error: e}
+	}
+	at := time.UnixMilli(m.GetAtUnixMs())
+	if m.GetAtUnixMs() == 0 {
+		at = time.Now()
+	}
+	dir := linestate.Incoming
+	if m.GetOutgoing() {
+		dir = linestate.Outgoing
+	}
+	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at})
+	g.publish(ctx)
+	return &actorspb.LineCallReply{}
+}
+
+// prune drops calls nobody reported as ended in time (their node failed).
+func (g *lineGrain) prune(ctx actor.Context) {
+	if next, dropped := linestate.Prune(g.state, time.Now()); dropped {
+		g.state = next
+		g.publish(ctx)
+	}
+}
+
+// register writes one REGISTER through the directory, then answers with
+// the line's bindings as the directory now holds them.
+func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineReply {
+	if e := g.prepare(0); e != nil {
+		return &actorspb.RegisterLineReply{Error: e}
+	}
+	u := &dirpb.UpdateRegistrations{Line: g.id, Remove: m.GetRemove(), RemoveAll: m.GetRemoveAll()}
+	for _, b := range m.GetPut() {
+		u.Put = append(u.Put, registrationOf(g.id, b))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
+	defer cancel()
+	idx, err := g.deps.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
+	if err != nil {
+		code := "unavailable"
+		if errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound) {
+			code = "invalid"
+		}
+		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: code, Message: err.Error()}}
+	}
+	if _, e := g.dir.freshFor(g.deps, idx); e != nil {
+		return &actorspb.RegisterLineReply{Error: e}
+	}
+	if e := g.prepare(0); e != nil {
+		return &actorspb.RegisterLineReply{Error: e}
+	}
+	return &actorspb.RegisterLineReply{Bindings: g.current()}
+}
+
+func (g *lineGrain) contacts() *actorspb.GetContactsReply {
+	if e := g.prepare(0); e != nil {
+		return &actorspb.GetContactsReply{Error: e}
+	}
+	return &actorspb.GetContactsReply{Bindings: g.current()}
+}
+
+// current are the unexpired bindings: the directory keeps expired ones
+// until a sweep removes them.
+func (g *lineGrain) current() []*actorspb.Binding {
+	now := time.Now().Unix()
+	out := make([]*actorspb.Binding, 0, len(g.bindings))
+	for _, r := range g.bindings {
+		if r.GetExpiresAtUnix() > now {
+			out = append(out, bindingPB(r))
+		}
+	}
+	return out
+}
+
+// publish sends every line watcher what changed for them.
+func (g *lineGrain) publish(ctx actor.Context) {
+	if g.watchers.len() == 0 {
+		return
+	}
+	g.loadOrFailClosed()
+	for h, b := range lineFanOut(g.watchers, g.state, g.owner(), g.rights.forWatcher) {
+		b.Line = g.id
+		ctx.Send(actor.NewPID(h.address, h.id), b)
+	}
+}
+
+// handOver gives calls and watchers to the next activation when the grain
+// moves to another node.
+func (g *lineGrain) handOver() {
+	if g.deps == nil || g.deps.Request == nil || g.idle() {
+		return
+	}
+	h := &actorspb.LineHandover{Line: g.id}
+	for _, c := range g.state.Calls {
+		phase := linestate.PhaseRinging
+		if c.Answered {
+			phase = linestate.PhaseAnswered
+		}
+		h.Calls = append(h.Calls, &actorspb.LineCall{CallId: c.ID, Phase: phase.String(),
+			Outgoing: c.Direction == linestate.Outgoing, Remote: c.Remote, AtUnixMs: c.Since.UnixMilli()})
+	}
+	h.Watchers = handoverWatchers(g.watchers)
+	deps, id := g.deps, g.id
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
+		defer cancel()
+		if _, err := deps.Request(ctx, id, KindLine, h); err != nil {
+			deps.Logger.Warn("actors: line state not handed over", "line", id, "err", err)
+		}
+	}()
+}
+
+// takeOver merges the state of the previous activation: steps reported
+// here since activation are newer and win (Apply ignores repeats).
+func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
+	for _, c := range m.GetCalls() {
+		if slices.ContainsFunc(g.state.Calls, func(have linestate.Call) bool { return have.ID == c.GetCallId() }) {
+			continue
+		}
+		phase, err := linestate.ParsePhase(c.GetPhase())
+		if err != nil {
+			continue
+		}
+		dir := linestate.Incoming
+		if c.GetOutgoing() {
+			dir = linestate.Outgoing
+		}
+		g.state = linestate.Apply(g.state, linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir,
+			Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs())})
+	}
+	takeOverWatchers(g.watchers, m.GetWatchers())
+	g.publish(ctx)
+}
+
+func registrationOf(line string, b *actorspb.Binding) *dirpb.Registration {
+	return &dirpb.Registration{Line: line, Contact: b.GetContact(), ExpiresAtUnix: b.GetExpiresAtUnix(),
+		CallId: b.GetCallId(), Cseq: b.GetCseq(), Source: b.GetSource(), UserAgent: b.GetUserAgent(),
+		RegisteredUnix: b.GetRegisteredUnix(), Instance: b.GetInstance()}
+}
+
+func bindingPB(r *dirpb.Registration) *actorspb.Binding {
+	return &actorspb.Binding{Contact: r.GetContact(), ExpiresAtUnix: r.GetExpiresAtUnix(), CallId: r.GetCallId(),
+		Cseq: r.GetCseq(), Source: r.GetSource(), UserAgent: r.GetUserAgent(), RegisteredUnix: r.GetRegisteredUnix(),
+		Instance: r.GetInstance()}
+}
