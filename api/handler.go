@@ -46,6 +46,9 @@ type HandlerConfig struct {
 	// Presence serves /v1/users/{id}/presence from the user grains. nil:
 	// the route is not served (404).
 	Presence PresenceService
+	// Live serves line state, the monitor and the event stream
+	// (api/liveconfig.go).
+	Live LiveConfig
 	// Now reads the clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -114,6 +117,7 @@ type Handler struct {
 	mux   *http.ServeMux
 	auth  *authenticator
 	store *persistence.Store
+	live  *liveRuntime
 }
 
 // NewHandler validates cfg and builds the routes.
@@ -128,6 +132,9 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, err
 	}
 	h.routes()
+	if err := h.liveRoutes(); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

@@ -121,6 +121,13 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting connections and waits for open requests until ctx
 // ends. It also releases the address when Serve was never called.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Event streams never end by themselves: tell them to, or Shutdown
+	// would wait for them until ctx ends.
+	if h := s.v1.Load(); h != nil {
+		if es, ok := (*h).(interface{ EndStreams() }); ok {
+			es.EndStreams()
+		}
+	}
 	err := s.srv.Shutdown(ctx)
 	if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = errors.Join(err, cerr)

@@ -133,7 +133,8 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	reg.MustRegister(s.actors.node.Collector())
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
-		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: s.actors.node}, Logger: s.cfg.Logger})
+		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: s.actors.node}, Logger: s.cfg.Logger,
+		Live: api.LiveConfig{Lines: liveLines{node: s.actors.node}, Events: liveEvents{hub: s.actors.hub}}})
 	if err != nil {
 		return err
 	}
