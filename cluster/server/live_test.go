@@ -21,6 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/api"
 )
 
@@ -434,5 +436,80 @@ func TestServer_MonitorShowsContactsAsTheCallerMaySee(t *testing.T) {
 		"members":                    []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}}}, "")
 	if code, body := ben.getValid("/v1/monitor", ""); code != http.StatusOK || strings.Contains(string(body), `"anna"`) {
 		t.Errorf("inactive group: %d %s", code, body)
+	}
+}
+
+// lineCall reports a call step to a line grain, as the SIP layer does.
+func lineCall(t *testing.T, s *Server, number string, m *actorspb.LineCall) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := s.actors.node.Request(ctx, number, actors.KindLine, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := resp.(*actorspb.LineCallReply); !ok || r.GetError() != nil {
+		t.Fatalf("line call: %v", resp)
+	}
+}
+
+// Line state follows the line rights: team sees the ringing call and its
+// caller on a primary line, public sees only the forwarding flag, blocked
+// sees nothing (404 like an unknown line); the stream shows the change.
+func TestServer_LineStateFollowsLineRights(t *testing.T) {
+	s, admin, anna, ben, carl := liveFixture(t)
+	admin.must(http.StatusCreated, "PUT", "/v1/lines/201", map[string]any{"owner": "anna", "kind": "primary"}, "")
+	st, code, body := ben.openEvents("?monitor=false&line=201")
+	if code != http.StatusOK {
+		t.Fatalf("open: %d %s", code, body)
+	}
+	st.snapshot()
+	lineCall(t, s, "201", &actorspb.LineCall{CallId: "c1", Phase: "ringing", Remote: "+4930123", AtUnixMs: time.Now().UnixMilli()})
+
+	var ls struct {
+		Number, Owner, State string
+		SeesState            bool `json:"sees_state"`
+		CanPickup            bool `json:"can_pickup"`
+		Calls                []struct{ Direction, Remote string }
+	}
+	code, body = ben.getValid("/v1/lines/201/state", "")
+	if code != http.StatusOK {
+		t.Fatalf("ben (team): %d %s", code, body)
+	}
+	if err := json.Unmarshal(body, &ls); err != nil {
+		t.Fatal(err)
+	}
+	if !ls.SeesState || ls.State != "ringing" || len(ls.Calls) != 1 || ls.Calls[0].Remote != "+4930123" || !ls.CanPickup {
+		t.Errorf("ben (team) sees %s", body)
+	}
+	// The stream got the change.
+	for {
+		ev := st.next()
+		if ev.event != "line" {
+			continue
+		}
+		checkSchema(t, "LineState", ev.data)
+		if !strings.Contains(string(ev.data), `"ringing"`) {
+			t.Errorf("line event %s", ev.data)
+		}
+		break
+	}
+	// carl is blocked: the line is hidden as if it did not exist.
+	code, hidden := carl.getValid("/v1/lines/201/state", "")
+	_, unknown := carl.getValid("/v1/lines/299/state", "")
+	if code != http.StatusNotFound || strings.ReplaceAll(string(hidden), "201", "299") != string(unknown) {
+		t.Errorf("carl: %d %s; unknown line: %s", code, hidden, unknown)
+	}
+	if _, code, _ := carl.openEvents("?monitor=false&line=201"); code != http.StatusNotFound {
+		t.Errorf("carl streams line 201: %d", code)
+	}
+	// public: forwarding shown, state not.
+	_, idx := anna.must(http.StatusOK, "PUT", "/v1/users/anna/grants/carl", map[string]any{"level": "public"}, "")
+	code, body = carl.getValid("/v1/lines/201/state", idx)
+	if code != http.StatusOK || !strings.Contains(string(body), `"sees_state":false`) || strings.Contains(string(body), "+4930123") {
+		t.Errorf("carl (public): %d %s", code, body)
+	}
+	if code, body := ben.getValid("/v1/lines/x1/state", ""); code != http.StatusBadRequest {
+		t.Errorf("bad number: %d %s", code, body)
 	}
 }
