@@ -11,5 +11,5 @@ const (
 
 // Kinds are the cluster kinds of every grain; every node hosts all of them.
 func Kinds() []*cluster.Kind {
-	return []*cluster.Kind{NewUserKind(), NewLineKind()}
+	return []*cluster.Kind{NewUserKind(), NewLineKind(), NewGroupKind()}
 }

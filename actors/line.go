@@ -244,7 +244,7 @@ func (g *lineGrain) contacts() *actorspb.GetContactsReply {
 	if e := g.prepare(0); e != nil {
 		return &actorspb.GetContactsReply{Error: e}
 	}
-	return &actorspb.GetContactsReply{Bindings: g.current()}
+	return &actorspb.GetContactsReply{Bindings: g.current(), State: g.state.State().String()}
 }
 
 // current are the unexpired bindings: the directory keeps expired ones

@@ -1992,9 +1992,12 @@ func (*GetContacts) Descriptor() ([]byte, []int) {
 }
 
 type GetContactsReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Bindings      []*Binding             `protobuf:"bytes,2,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Error    *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Bindings []*Binding             `protobuf:"bytes,2,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	// state is the line's call state ("idle", "ringing", "busy"), for the
+	// group grains' busy check.
+	State         string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2041,6 +2044,13 @@ func (x *GetContactsReply) GetBindings() []*Binding {
 		return x.Bindings
 	}
 	return nil
+}
+
+func (x *GetContactsReply) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
 }
 
 // LineHandover carries a line grain's runtime state (calls and watchers)
@@ -2667,10 +2677,11 @@ const file_actors_proto_rawDesc = "" +
 	"\x11RegisterLineReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
 	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\r\n" +
-	"\vGetContacts\"r\n" +
+	"\vGetContacts\"\x88\x01\n" +
 	"\x10GetContactsReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
-	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\x8d\x01\n" +
+	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\"\x8d\x01\n" +
 	"\fLineHandover\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12-\n" +
 	"\x05calls\x18\x02 \x03(\v2\x17.ucgrid.actors.LineCallR\x05calls\x12:\n" +

@@ -1,0 +1,341 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/actors/officehours"
+	"github.com/ucgrid/ucgrid/actors/presence"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// memberStatusTimeout bounds the gathering of the members' presence and
+// line state for one ring plan. A member whose grains do not answer in
+// time is not rung (unreachable) rather than delaying the caller.
+const memberStatusTimeout = time.Second
+
+// NewGroupKind returns the cluster kind of group grains.
+func NewGroupKind() *cluster.Kind {
+	return cluster.NewKind(KindGroup, actor.PropsFromProducer(func() actor.Actor { return &groupGrain{} }))
+}
+
+// groupGrain owns a call group's hunt state (round-robin position, last
+// call per member) and answers ring plans: the office-hours verdict in the
+// group's time zone with the receptionist override, and the members in
+// order with their availability. The decisions are actors/hunt's and
+// actors/officehours'; the grain gathers their inputs.
+type groupGrain struct {
+	deps *Deps
+	id   string
+	self *actor.PID
+
+	dir    dirState
+	record *dirpb.Group // nil when the directory has no such group
+	sched  officehours.Schedule
+	hunt   hunt.State
+}
+
+func (g *groupGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.deps = depsOf(ctx.ActorSystem())
+		g.id = m.Identity.GetIdentity()
+		g.self = ctx.Self()
+		g.deps.local.add(KindGroup, g.id, g.self)
+		ctx.SetReceiveTimeout(passivateAfter)
+	case *actor.ReceiveTimeout:
+		if g.idle() {
+			ctx.Poison(ctx.Self())
+		}
+	case *actor.Stopping:
+		g.handOver()
+	case *actor.Stopped:
+		if g.deps != nil {
+			g.deps.local.remove(KindGroup, g.id, g.self)
+		}
+	case *actorspb.GetRingPlan:
+		g.ringPlan(ctx, m)
+	case *actorspb.GroupCallEvent:
+		ctx.Respond(g.callEvent(m))
+	case *actorspb.DirectoryChanged:
+		g.dir.loaded = false
+	case *actorspb.GroupHandover:
+		g.takeOver(m)
+		ctx.Respond(&actorspb.HandoverReply{})
+	}
+}
+
+// idle: the hunt state lives only here; a group that took calls stays.
+func (g *groupGrain) idle() bool { return g.hunt.RoundRobinLast == "" && len(g.hunt.LastCall) == 0 }
+
+func (g *groupGrain) load() error {
+	if g.dir.loaded {
+		return nil
+	}
+	at := g.deps.Applied()
+	rec, err := g.deps.Store.Group(g.id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		rec = nil
+	case err != nil:
+		return err
+	}
+	g.record = rec
+	g.sched = scheduleOf(rec)
+	g.hunt = hunt.Prune(g.hunt, huntGroupOf(rec, nil))
+	g.dir.markLoaded(at)
+	return nil
+}
+
+func (g *groupGrain) prepare(min uint64) *actorspb.Error {
+	if _, e := g.dir.freshFor(g.deps, min); e != nil {
+		return e
+	}
+	if err := g.load(); err != nil {
+		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+	}
+	if g.record == nil {
+		return &actorspb.Error{Code: "not_found", Message: "no such group"}
+	}
+	if !callsEnabled(g.record.GetCallGroup()) {
+		return &actorspb.Error{Code: "not_found", Message: "the group has no call group"}
+	}
+	return nil
+}
+
+// callsEnabled reports whether the group takes SIP calls.
+func callsEnabled(cg *dirpb.CallGroup) bool {
+	return cg.GetNumber() != "" && (cg.GetMode() == "" || cg.GetMode() == "sip")
+}
+
+// ringPlan answers a GetRingPlan. The members' presence and line state
+// come from their grains, asked in parallel outside the grain so that it
+// keeps taking messages; the reply goes straight to the requester.
+func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
+	if e := g.prepare(m.GetMinIndex()); e != nil {
+		ctx.Respond(&actorspb.GetRingPlanReply{Error: e})
+		return
+	}
+	now := time.Now()
+	verdict := officehours.Verdict(g.sched, overrideOf(g.record), now)
+	st := g.hunt
+	if !verdict.Open {
+		ctx.Respond(ringPlanPB(hunt.RingPlan(huntGroupOf(g.record, nil), st, verdict, now), verdict))
+		return
+	}
+	sender, root, deps, rec := ctx.Sender(), ctx.ActorSystem().Root, g.deps, g.record
+	go func() {
+		hg := huntGroupOf(rec, memberStatuses(deps, rec.GetMembers()))
+		root.Send(sender, ringPlanPB(hunt.RingPlan(hg, st, verdict, now), verdict))
+	}()
+}
+
+// memberStatus is what a ring plan needs to know of a member now.
+type memberStatus struct {
+	dnd, busy, reachable bool
+}
+
+// memberStatuses asks the members' user and primary-line grains, in
+// parallel, for presence, line state and registered contacts.
+func memberStatuses(deps *Deps, members []*dirpb.Member) map[string]memberStatus {
+	ctx, cancel := context.WithTimeout(context.Background(), memberStatusTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	out := make(map[string]memberStatus, len(members))
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.GetLoggedOut() {
+			continue // not rung whatever their state
+		}
+		wg.Go(func() {
+			st := memberStatusOf(ctx, deps, m.GetUser())
+			mu.Lock()
+			out[m.GetUser()] = st
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func memberStatusOf(ctx context.Context, deps *Deps, user string) memberStatus {
+	var st memberStatus
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		resp, err := deps.Request(ctx, user, KindUser, &actorspb.GetPresence{Viewer: user})
+		if r, ok := resp.(*actorspb.GetPresenceReply); err == nil && ok && r.GetError() == nil {
+			switch r.GetView().GetState() {
+			case presence.DND.String():
+				st.dnd = true
+			case presence.Busy.String():
+				st.busy = true
+			}
+		}
+	})
+	line := primaryLine(deps.Store, user)
+	var lineBusy bool
+	if line != "" {
+		wg.Go(func() {
+			resp, err := deps.Request(ctx, line, KindLine, &actorspb.GetContacts{})
+			if r, ok := resp.(*actorspb.GetContactsReply); err == nil && ok && r.GetError() == nil {
+				st.reachable = len(r.GetBindings()) > 0
+				lineBusy = r.GetState() == "busy"
+			}
+		})
+	}
+	wg.Wait()
+	st.busy = st.busy || lineBusy
+	return st
+}
+
+// primaryLine is the number a member rings on: their primary line, or
+// "" when they have none.
+func primaryLine(store *persistence.Store, user string) string {
+	lines, err := store.LinesOf(user)
+	if err != nil {
+		return ""
+	}
+	for _, l := range lines {
+		if l.GetKind() == "" || l.GetKind() == "primary" {
+			return l.GetNumber()
+		}
+	}
+	return ""
+}
+
+func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEventReply {
+	var kind hunt.EventKind
+	switch m.GetKind() {
+	case "offered":
+		kind = hunt.Offered
+	case "answered":
+		kind = hunt.Answered
+	case "ended":
+		kind = hunt.Ended
+	default:
+		return &actorspb.GroupCallEventReply{Error: &actorspb.Error{Code: "invalid", Message: "unknown event kind " + m.GetKind()}}
+	}
+	at := time.UnixMilli(m.GetAtUnixMs())
+	if m.GetAtUnixMs() == 0 {
+		at = time.Now()
+	}
+	g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: m.GetUser()}, at)
+	return &actorspb.GroupCallEventReply{}
+}
+
+func (g *groupGrain) handOver() {
+	if g.deps == nil || g.deps.Request == nil || g.idle() {
+		return
+	}
+	h := &actorspb.GroupHandover{Group: g.id, RoundRobinLast: g.hunt.RoundRobinLast, LastCallUnixMs: map[string]int64{}}
+	for u, t := range g.hunt.LastCall {
+		h.LastCallUnixMs[u] = t.UnixMilli()
+	}
+	deps, id := g.deps, g.id
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
+		defer cancel()
+		if _, err := deps.Request(ctx, id, KindGroup, h); err != nil {
+			deps.Logger.Warn("actors: group hunt state not handed over", "group", id, "err", err)
+		}
+	}()
+}
+
+// takeOver merges the previous activation's hunt state: what happened here
+// since activation is newer and wins.
+func (g *groupGrain) takeOver(m *actorspb.GroupHandover) {
+	if g.hunt.RoundRobinLast == "" {
+		g.hunt.RoundRobinLast = m.GetRoundRobinLast()
+	}
+	for u, ms := range m.GetLastCallUnixMs() {
+		if _, ok := g.hunt.LastCall[u]; ok {
+			continue
+		}
+		g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: hunt.Ended, User: u}, time.UnixMilli(ms))
+	}
+}
+
+// huntGroupOf is the hunt configuration of a group record, with the
+// members' availability from statuses (nil: configuration only).
+func huntGroupOf(rec *dirpb.Group, statuses map[string]memberStatus) hunt.Group {
+	cg := rec.GetCallGroup()
+	strategy, err := hunt.ParseStrategy(cg.GetStrategy())
+	if err != nil {
+		strategy = hunt.RingAll // the API validates; an unknown stored value rings everyone
+	}
+	g := hunt.Group{
+		ID: rec.GetId(), Strategy: strategy,
+		RingTimeout:    time.Duration(cg.GetRingTimeoutS()) * time.Second,
+		MemberTimeout:  time.Duration(cg.GetMemberTimeoutS()) * time.Second,
+		SkipBusy:       cg.GetSkipBusy(),
+		NoAnswerTarget: cg.GetNoAnswerTarget(),
+		ClosedTarget:   cg.GetClosedTarget(),
+	}
+	for _, m := range rec.GetMembers() {
+		st := statuses[m.GetUser()]
+		g.Members = append(g.Members, hunt.Member{User: m.GetUser(), LoggedIn: !m.GetLoggedOut(),
+			Busy: st.busy, DND: st.dnd, Reachable: st.reachable})
+	}
+	return g
+}
+
+// scheduleOf is the office-hours schedule of a group record, read in the
+// group's time zone. Holidays are closed all day (open hours on a holiday
+// are not modelled by officehours yet).
+func scheduleOf(rec *dirpb.Group) officehours.Schedule {
+	s := officehours.Schedule{TimeZone: rec.GetTimezone()}
+	for _, d := range rec.GetOfficeHours().GetDays() {
+		if d.GetWeekday() < 0 || d.GetWeekday() > 6 {
+			continue // persistence refuses these
+		}
+		s.Weekly[d.GetWeekday()] = append(s.Weekly[d.GetWeekday()], intervalsOf(d.GetOpen())...)
+		s.Breaks[d.GetWeekday()] = append(s.Breaks[d.GetWeekday()], intervalsOf(d.GetBreaks())...)
+	}
+	for _, h := range rec.GetOfficeHours().GetHolidays() {
+		if date, err := officehours.ParseDate(h.GetDate()); err == nil {
+			s.Holidays = append(s.Holidays, officehours.Holiday{Date: date, Name: h.GetName()})
+		}
+	}
+	return s
+}
+
+func intervalsOf(ivs []*dirpb.Interval) []officehours.Interval {
+	out := make([]officehours.Interval, len(ivs))
+	for i, iv := range ivs {
+		out[i] = officehours.Span(officehours.Clock(iv.GetFromMin()), officehours.Clock(iv.GetToMin()))
+	}
+	return out
+}
+
+// overrideOf is the receptionist override of a group record.
+func overrideOf(rec *dirpb.Group) officehours.Override {
+	mode, err := officehours.ParseMode(rec.GetOverride())
+	if err != nil {
+		mode = officehours.ModeAuto // "" and unknown values follow the schedule
+	}
+	o := officehours.Override{Mode: mode}
+	if u := rec.GetOverrideUntilUnix(); u != 0 {
+		o.Until = time.Unix(u, 0)
+	}
+	return o
+}
+
+func ringPlanPB(p hunt.Plan, verdict officehours.Result) *actorspb.GetRingPlanReply {
+	r := &actorspb.GetRingPlanReply{Closed: p.Closed, FallbackTarget: p.Fallback.Target,
+		FallbackStatus: int32(p.Fallback.Status), Reason: verdict.String()}
+	for _, s := range p.Stages {
+		r.Stages = append(r.Stages, &actorspb.RingStage{Members: s.Members, DelayMs: s.Delay.Milliseconds(), TimeoutMs: s.Timeout.Milliseconds()})
+	}
+	for _, s := range p.Skipped {
+		r.Skipped = append(r.Skipped, &actorspb.RingSkip{User: s.User, Reason: s.Reason.String()})
+	}
+	return r
+}

@@ -1,0 +1,182 @@
+//go:build !race
+
+// Built without -race only: see harness_test.go.
+
+package actors
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+func putGroup(g *dirpb.Group) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: g}}}
+}
+
+func (n *testNode) ringPlan(t *testing.T, group string) *actorspb.GetRingPlanReply {
+	t.Helper()
+	resp, err := n.cn.Request(reqCtx(t), group, KindGroup, &actorspb.GetRingPlan{MinIndex: n.dir.Applied()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(*actorspb.GetRingPlanReply)
+}
+
+func (n *testNode) register(t *testing.T, line string) {
+	t.Helper()
+	resp, err := n.cn.Request(reqCtx(t), line, KindLine, &actorspb.RegisterLine{Put: []*actorspb.Binding{
+		{Contact: "sip:" + line + "@192.0.2.1:5060", ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}}})
+	if err != nil || resp.(*actorspb.RegisterLineReply).GetError() != nil {
+		t.Fatalf("register %s: %v %v", line, resp, err)
+	}
+}
+
+// planString renders stages and skips compactly: "[anna ben] skip carl:dnd".
+func planString(r *actorspb.GetRingPlanReply) string {
+	s := ""
+	for _, st := range r.GetStages() {
+		s += fmt.Sprint(st.GetMembers())
+	}
+	for _, sk := range r.GetSkipped() {
+		s += " skip " + sk.GetUser() + ":" + sk.GetReason()
+	}
+	if r.GetClosed() {
+		s += " closed"
+	}
+	return s + fmt.Sprintf(" -> %q/%d", r.GetFallbackTarget(), r.GetFallbackStatus())
+}
+
+// The group grain takes each member's live state from their grains: DND
+// presence, a busy primary line, no registered phone, logged out of group
+// calls.
+func TestGroupGrain_RingPlanUsesMembersLiveState(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putGlobal("public"))
+	for i, u := range []string{"anna", "ben", "carl", "dan", "eve"} {
+		n.apply(t, putUser(u, false))
+		if u != "dan" {
+			n.apply(t, putLine(fmt.Sprint(100+i), u, "primary", nil))
+		}
+	}
+	members := []*dirpb.Member{{User: "anna"}, {User: "ben"}, {User: "carl"}, {User: "dan"}, {User: "eve"}}
+	n.apply(t, putGroup(&dirpb.Group{Id: "sales", Active: true, Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true, NoAnswerTarget: "199"}}))
+	for _, l := range []string{"100", "101", "102", "104"} {
+		n.register(t, l)
+	}
+	if got, want := planString(n.ringPlan(t, "sales")), `[anna ben carl eve] skip dan:unreachable -> "199"/0`; got != want {
+		t.Fatalf("everyone available: %s, want %s", got, want)
+	}
+	n.setPresence(t, "ben", "ben", &actorspb.SetPresence{State: ptr("dnd")})
+	n.lineCall(t, "102", "c1", "answered", "555")
+	members[4].LoggedOut = true
+	n.apply(t, putGroup(&dirpb.Group{Id: "sales", Active: true, Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true, NoAnswerTarget: "199"}}))
+	if got, want := planString(n.ringPlan(t, "sales")), `[anna] skip ben:dnd skip carl:busy skip dan:unreachable skip eve:logged_out -> "199"/0`; got != want {
+		t.Fatalf("with DND, busy and logged out: %s, want %s", got, want)
+	}
+	// Without skip_busy a busy member still rings (call waiting).
+	n.apply(t, putGroup(&dirpb.Group{Id: "sales", Active: true, Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all"}}))
+	if got, want := planString(n.ringPlan(t, "sales")), `[anna carl] skip ben:dnd skip dan:unreachable skip eve:logged_out -> ""/480`; got != want {
+		t.Fatalf("without skip_busy: %s, want %s", got, want)
+	}
+}
+
+// round_robin moves on with every offered call; the position survives the
+// grain moving (handover) but nothing is written to disk.
+func TestGroupGrain_RoundRobinFollowsOfferedCalls(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putGlobal("public"))
+	var members []*dirpb.Member
+	for i, u := range []string{"anna", "ben", "carl"} {
+		n.apply(t, putUser(u, false), putLine(fmt.Sprint(100+i), u, "primary", nil))
+		n.register(t, fmt.Sprint(100+i))
+		members = append(members, &dirpb.Member{User: u})
+	}
+	n.apply(t, putGroup(&dirpb.Group{Id: "desk", Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "round_robin", MemberTimeoutS: 10, RingTimeoutS: 30}}))
+	first := func() string {
+		t.Helper()
+		r := n.ringPlan(t, "desk")
+		if len(r.GetStages()) != 3 || r.GetStages()[1].GetDelayMs() != 10000 || r.GetStages()[2].GetTimeoutMs() != 10000 {
+			t.Fatalf("round_robin plan %v", r)
+		}
+		return r.GetStages()[0].GetMembers()[0]
+	}
+	offer := func(user string) {
+		t.Helper()
+		resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "offered", User: user})
+		if err != nil || resp.(*actorspb.GroupCallEventReply).GetError() != nil {
+			t.Fatal(resp, err)
+		}
+	}
+	var order []string
+	for range 4 {
+		u := first()
+		order = append(order, u)
+		offer(u)
+	}
+	if got := fmt.Sprint(order); got != "[anna ben carl anna]" {
+		t.Errorf("round-robin firsts %s", got)
+	}
+	resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "transferred", User: "anna"})
+	if err != nil || resp.(*actorspb.GroupCallEventReply).GetError().GetCode() != "invalid" {
+		t.Errorf("unknown event kind: %v %v", resp, err)
+	}
+}
+
+func TestGroupGrain_OverrideAndRefusals(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
+	n.register(t, "100")
+	g := &dirpb.Group{Id: "desk", Members: []*dirpb.Member{{User: "anna"}}, Override: "closed",
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", ClosedTarget: "800", NoAnswerTarget: "199"}}
+	n.apply(t, putGroup(g))
+	if got, want := planString(n.ringPlan(t, "desk")), ` closed -> "800"/0`; got != want {
+		t.Errorf("closed by the receptionist: %s, want %s", got, want)
+	}
+	g.OverrideUntilUnix = time.Now().Add(-time.Minute).Unix()
+	n.apply(t, putGroup(g))
+	if got, want := planString(n.ringPlan(t, "desk")), `[anna] -> "199"/0`; got != want {
+		t.Errorf("after the override expired: %s, want %s", got, want)
+	}
+	// Closed every day: the schedule decides, and the closed target wins
+	// over the no-answer target.
+	g.Override, g.OverrideUntilUnix = "", 0
+	g.Timezone = "Europe/Berlin"
+	g.OfficeHours = &dirpb.OfficeHours{}
+	for d := range 7 {
+		g.OfficeHours.Days = append(g.OfficeHours.Days, &dirpb.DayHours{Weekday: int32(d), Open: []*dirpb.Interval{{FromMin: 0, ToMin: 1}}})
+	}
+	now := time.Now().In(mustZone(t, "Europe/Berlin"))
+	if now.Hour() == 0 && now.Minute() == 0 {
+		t.Skip("the schedule under test is open in this very minute; the officehours tests cover it")
+	}
+	n.apply(t, putGroup(g))
+	if r := n.ringPlan(t, "desk"); !r.GetClosed() || r.GetFallbackTarget() != "800" {
+		t.Errorf("outside office hours: %s (%s)", planString(r), r.GetReason())
+	}
+	for _, id := range []string{"ghost"} {
+		if r := n.ringPlan(t, id); r.GetError().GetCode() != "not_found" {
+			t.Errorf("plan of %s: %v", id, r.GetError())
+		}
+	}
+	n.apply(t, putGroup(&dirpb.Group{Id: "nocalls", Members: []*dirpb.Member{{User: "anna"}}}))
+	if r := n.ringPlan(t, "nocalls"); r.GetError().GetCode() != "not_found" {
+		t.Errorf("plan of a group without call group: %v", r.GetError())
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
