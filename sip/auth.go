@@ -1,0 +1,327 @@
+package sip
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// Digest authentication (RFC 3261 §22, RFC 7616/8760 for SHA-256).
+//
+// A nonce is self-certifying: hex(issued-at ‖ random ‖ HMAC(key, both)),
+// so any nonce this server issued is recognised without storing it, and
+// one older than NonceTTL is answered with stale=true. Replays are refused
+// by remembering, per nonce in use, the highest nonce-count (qop=auth) or
+// that it was used (no qop: such a nonce is good for one request).
+
+// nonces issues and checks digest nonces.
+type nonces struct {
+	key [32]byte
+	ttl time.Duration
+
+	mu   sync.Mutex
+	used map[string]nonceUse
+}
+
+type nonceUse struct {
+	nc     int
+	issued time.Time
+}
+
+func newNonces(ttl time.Duration) *nonces {
+	n := &nonces{ttl: ttl, used: map[string]nonceUse{}}
+	_, _ = rand.Read(n.key[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return n
+}
+
+const nonceRaw = 8 + 8 + 16
+
+func (n *nonces) issue(now time.Time) string {
+	var b [nonceRaw]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
+	_, _ = rand.Read(b[8:16]) // never fails
+	copy(b[16:], n.mac(b[:16]))
+	return hex.EncodeToString(b[:])
+}
+
+func (n *nonces) mac(b []byte) []byte {
+	h := hmac.New(sha256.New, n.key[:])
+	h.Write(b)
+	return h.Sum(nil)[:16]
+}
+
+// nonceVerdict is what check says of a nonce.
+type nonceVerdict uint8
+
+const (
+	nonceFresh  nonceVerdict = iota
+	nonceStale                // ours but expired or already used: challenge again, stale=true
+	nonceForged               // not issued by this server
+)
+
+// check tells whether nonce is fresh and nc (0 without qop) was not used
+// with it before. It does not record the use: see use.
+func (n *nonces) check(nonce string, nc int, now time.Time) nonceVerdict {
+	issued, ok := n.issuedAt(nonce)
+	if !ok {
+		return nonceForged
+	}
+	if now.Sub(issued) > n.ttl || issued.After(now.Add(time.Minute)) {
+		return nonceStale
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if u, seen := n.used[nonce]; seen && (nc == 0 || nc <= u.nc) {
+		return nonceStale
+	}
+	return nonceFresh
+}
+
+// use records that nonce authenticated a request with nc.
+func (n *nonces) use(nonce string, nc int, now time.Time) {
+	issued, _ := n.issuedAt(nonce) // checked before
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.used) >= 4096 {
+		for k, u := range n.used {
+			if now.Sub(u.issued) > n.ttl {
+				delete(n.used, k)
+			}
+		}
+	}
+	n.used[nonce] = nonceUse{nc: nc, issued: issued}
+}
+
+func (n *nonces) issuedAt(nonce string) (time.Time, bool) {
+	b, err := hex.DecodeString(nonce)
+	if err != nil || len(b) != nonceRaw || !hmac.Equal(b[16:], n.mac(b[:16])) {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8]))), true
+}
+
+// throttle blocks source addresses after repeated authentication failures.
+type throttle struct {
+	limit  int
+	window time.Duration
+
+	mu      sync.Mutex
+	sources map[string]*failures
+}
+
+type failures struct {
+	count        int
+	since        time.Time
+	blockedUntil time.Time
+}
+
+func newThrottle(limit int, window time.Duration) *throttle {
+	return &throttle{limit: limit, window: window, sources: map[string]*failures{}}
+}
+
+// blocked reports whether source may not try now, and for how long.
+func (t *throttle) blocked(source string, now time.Time) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.sources[source]
+	if f == nil || !now.Before(f.blockedUntil) {
+		return 0, false
+	}
+	return f.blockedUntil.Sub(now), true
+}
+
+// fail counts one failure of source.
+func (t *throttle) fail(source string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.sources) >= 65536 {
+		t.prune(now)
+	}
+	f := t.sources[source]
+	if f == nil || now.Sub(f.since) > t.window {
+		f = &failures{since: now}
+		t.sources[source] = f
+	}
+	f.count++
+	if f.count >= t.limit {
+		f.blockedUntil = now.Add(t.window)
+		f.count, f.since = 0, now
+	}
+}
+
+func (t *throttle) prune(now time.Time) {
+	for k, f := range t.sources {
+		if now.Sub(f.since) > t.window && !now.Before(f.blockedUntil) {
+			delete(t.sources, k)
+		}
+	}
+}
+
+// authHeaders are the header names of one kind of digest exchange.
+type authHeaders struct {
+	challenge, credentials string
+	status                 int
+	reason                 string
+}
+
+var (
+	// wwwAuth is the registrar's exchange (401).
+	wwwAuth = authHeaders{"WWW-Authenticate", "Authorization", sip.StatusUnauthorized, "Unauthorized"}
+	// proxyAuth is the proxy's exchange for INVITE and SUBSCRIBE (407).
+	proxyAuth = authHeaders{"Proxy-Authenticate", "Proxy-Authorization", sip.StatusProxyAuthRequired, "Proxy Authentication Required"}
+)
+
+// errAuthAnswered means authenticate has answered the request itself.
+var errAuthAnswered = errors.New("sip: answered by authentication")
+
+// authenticate checks req's digest credentials and returns the line they
+// belong to. When they are missing, stale or wrong it answers req on tx
+// (challenge, 403, or 503 for a throttled source) and returns
+// errAuthAnswered. Unknown line and wrong password get the same answer.
+func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h authHeaders) (*dirpb.Line, error) {
+	now := time.Now()
+	src := sourceIP(req)
+	if wait, blocked := s.throttle.blocked(src, now); blocked {
+		s.m.authFailures.WithLabelValues("throttled").Inc()
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Too Many Failed Attempts", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(wait.Seconds())+1)))
+		s.send(tx, res)
+		return nil, errAuthAnswered
+	}
+	cred := s.credentials(req, h)
+	if cred == nil {
+		s.challenge(req, tx, h, false)
+		return nil, errAuthAnswered
+	}
+	switch s.nonces.check(cred.Nonce, nonceCount(cred), now) {
+	case nonceStale:
+		s.m.authFailures.WithLabelValues("stale").Inc()
+		s.challenge(req, tx, h, true)
+		return nil, errAuthAnswered
+	case nonceForged:
+		s.m.authFailures.WithLabelValues("stale").Inc()
+		s.challenge(req, tx, h, false)
+		return nil, errAuthAnswered
+	}
+	line, ok := s.verify(req, cred)
+	if !ok {
+		s.m.authFailures.WithLabelValues("credentials").Inc()
+		s.throttle.fail(src, now)
+		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return nil, errAuthAnswered
+	}
+	s.nonces.use(cred.Nonce, nonceCount(cred), now)
+	return line, nil
+}
+
+// credentials returns the request's digest credentials for our realm,
+// nil when there are none.
+func (s *Server) credentials(req *sip.Request, h authHeaders) *digest.Credentials {
+	for _, hdr := range req.GetHeaders(h.credentials) {
+		cred, err := digest.ParseCredentials(hdr.Value())
+		if err == nil && cred.Realm == s.cfg.Domain {
+			return cred
+		}
+	}
+	return nil
+}
+
+func nonceCount(c *digest.Credentials) int {
+	if c.QOP == "" {
+		return 0
+	}
+	return c.Nc
+}
+
+// verify checks the digest response against the line's HA1 for the
+// algorithm the client chose. Every failure looks the same to the client.
+func (s *Server) verify(req *sip.Request, cred *digest.Credentials) (*dirpb.Line, bool) {
+	if !sameURI(cred.URI, req.Recipient) {
+		return nil, false
+	}
+	line, err := s.cfg.Store.Line(cred.Username)
+	if err != nil {
+		if !errors.Is(err, persistence.ErrNotFound) {
+			s.log.Warn("sip: read line", "err", err)
+		}
+		line = &dirpb.Line{} // compare against nothing: same work, same answer
+	}
+	var ha1 string
+	switch strings.ToUpper(cred.Algorithm) {
+	case "", "MD5":
+		ha1 = line.GetHa1Md5()
+	case "SHA-256":
+		ha1 = line.GetHa1Sha256()
+	default:
+		return nil, false
+	}
+	chal := &digest.Challenge{Realm: s.cfg.Domain, Nonce: cred.Nonce, Algorithm: cred.Algorithm, Opaque: cred.Opaque}
+	if cred.QOP != "" {
+		chal.QOP = []string{cred.QOP}
+	}
+	if cred.QOP == "auth-int" {
+		return nil, false // not offered
+	}
+	// Computed for unknown lines too, so both cost the same.
+	want, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: cred.URI,
+		Username: cred.Username, A1: ha1, Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil || ha1 == "" || line.GetRealm() != s.cfg.Domain {
+		return nil, false
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.ToLower(cred.Response)), []byte(want.Response)) != 1 {
+		return nil, false
+	}
+	return line, true
+}
+
+// sameURI compares the digest uri with the Request-URI the client sent:
+// user, host and port (parameters are not compared; phones differ).
+func sameURI(credURI string, recipient sip.Uri) bool {
+	var u sip.Uri
+	if err := sip.ParseUri(credURI, &u); err != nil {
+		return false
+	}
+	port := func(p int) int {
+		if p == 0 {
+			return 5060
+		}
+		return p
+	}
+	return u.User == recipient.User && strings.EqualFold(u.Host, recipient.Host) && port(u.Port) == port(recipient.Port)
+}
+
+// challenge answers req with a digest challenge for each algorithm: MD5
+// first (what SIPp and most desk phones take), then SHA-256 (RFC 8760).
+func (s *Server) challenge(req *sip.Request, tx sip.ServerTransaction, h authHeaders, stale bool) {
+	res := sip.NewResponseFromRequest(req, h.status, h.reason, nil)
+	nonce := s.nonces.issue(time.Now())
+	for _, alg := range []string{"MD5", "SHA-256"} {
+		c := digest.Challenge{Realm: s.cfg.Domain, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		res.AppendHeader(sip.NewHeader(h.challenge, c.String()))
+	}
+	s.send(tx, res)
+}
+
+// sourceIP is the IP address a request came from.
+func sourceIP(req *sip.Request) string {
+	host, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return req.Source()
+	}
+	return host
+}

@@ -1,0 +1,350 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// branch is one forwarded INVITE to one contact (RFC 3261 §16.6).
+type branch struct {
+	c      *call
+	stage  int
+	line   string
+	member string
+	req    *sip.Request
+	tx     sip.ClientTransaction
+
+	mu           sync.Mutex
+	provisional  bool   // a 1xx arrived: a CANCEL may be sent
+	toTag        string // the To tag of its early dialog (18x), for pickup
+	final        bool
+	cancelReason *string // set when the branch is to be cancelled
+	cancelSent   bool
+}
+
+// fork starts one branch per contact of targets, as stage number
+// c.stages+1, and reports the targets' lines ringing (and offers to
+// group members).
+func (c *call) fork(targets []ringTarget) []*branch {
+	c.mu.Lock()
+	c.stages++
+	stage := c.stages
+	c.mu.Unlock()
+	var out []*branch
+	for _, t := range targets {
+		started := false
+		for _, reg := range t.contacts {
+			b, err := c.startBranch(stage, t, reg.GetContact())
+			if err != nil {
+				c.s.log.Debug("sip: branch", "call", c.id, "err", err)
+				continue
+			}
+			out, started = append(out, b), true
+		}
+		if !started {
+			continue
+		}
+		c.note(t.line, CallEvent{Phase: CallRinging, Remote: c.caller.number})
+		if c.group != "" && t.member != "" {
+			c.groupEvent(huntOffered(t.member))
+		}
+	}
+	return out
+}
+
+func (c *call) startBranch(stage int, t ringTarget, contact string) (*branch, error) {
+	req, err := c.s.branchRequest(c.req, contact)
+	if err != nil {
+		return nil, err
+	}
+	b := &branch{c: c, stage: stage, line: t.line, member: t.member, req: req}
+	ctx := context.WithoutCancel(c.ctx) // a branch ends by CANCEL, not by context
+	tx, err := c.s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
+	if err != nil {
+		return nil, err
+	}
+	b.tx = tx
+	c.mu.Lock()
+	c.branches = append(c.branches, b)
+	c.mu.Unlock()
+	c.s.m.branches.Inc()
+	if !c.s.goTracked(b.read) {
+		tx.Terminate()
+		c.s.m.branches.Dec()
+	}
+	return b, nil
+}
+
+// branchRequest builds the INVITE forwarded to contact: Request-URI the
+// contact, our Proxy-Authorization and Route removed, Max-Forwards
+// decremented, our Record-Route added. The Via is added when sent.
+func (s *Server) branchRequest(in *sip.Request, contact string) (*sip.Request, error) {
+	var uri sip.Uri
+	if err := sip.ParseUri(contact, &uri); err != nil {
+		return nil, err
+	}
+	req := in.Clone()
+	req.Recipient = uri
+	removeAll(req, "Proxy-Authorization")
+	s.popOwnRoutes(req)
+	if mf := req.MaxForwards(); mf != nil {
+		mf.Dec()
+	}
+	transport := "UDP"
+	if t, ok := uri.UriParams.Get("transport"); ok && t != "" {
+		transport = strings.ToUpper(t)
+	}
+	s.recordRoute(req, in.Transport(), transport)
+	s.prepareOut(req, transport, hostPort(uri))
+	return req, nil
+}
+
+// prepareOut sets a forwarded request's transport and destination, and
+// for UDP sends it from our listening socket (phones and NATs expect the
+// proxy's port).
+func (s *Server) prepareOut(req *sip.Request, transport, dest string) {
+	req.SetTransport(transport)
+	req.SetDestination(dest)
+	if transport == "UDP" {
+		if a, ok := s.udp.LocalAddr().(*net.UDPAddr); ok {
+			req.Laddr = sip.Addr{IP: a.IP, Port: a.Port}
+		}
+	}
+}
+
+// recordRoute adds our Record-Route; when the call changes transport on
+// the way through, two (RFC 5658), so both sides route back correctly.
+func (s *Server) recordRoute(req *sip.Request, inbound, outbound string) {
+	rr := func(transport string) sip.Header {
+		v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + ";lr"
+		if !strings.EqualFold(transport, "UDP") {
+			v += ";transport=" + strings.ToLower(transport)
+		}
+		return sip.NewHeader("Record-Route", v+">")
+	}
+	if !strings.EqualFold(inbound, outbound) {
+		req.PrependHeader(rr(inbound))
+	}
+	req.PrependHeader(rr(outbound))
+}
+
+func hostPort(u sip.Uri) string {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
+}
+
+func removeAll(req *sip.Request, name string) {
+	for req.RemoveHeader(name) {
+	}
+}
+
+// read passes the branch's responses to the call until its final one.
+func (b *branch) read() {
+	defer b.c.s.m.branches.Dec()
+	for {
+		select {
+		case res := <-b.tx.Responses():
+			if res.StatusCode == sip.StatusTrying {
+				b.sawProvisional()
+				continue
+			}
+			final := !res.IsProvisional()
+			if final {
+				b.mu.Lock()
+				b.final = true
+				b.mu.Unlock()
+			} else {
+				b.sawProvisional()
+				b.noteTag(res)
+			}
+			b.deliver(res)
+			if final {
+				return
+			}
+		case <-b.tx.Done():
+			b.mu.Lock()
+			b.final = true
+			b.mu.Unlock()
+			b.deliver(nil)
+			return
+		}
+	}
+}
+
+func (b *branch) noteTag(res *sip.Response) {
+	if to := res.To(); to != nil {
+		if tag, ok := to.Params.Get("tag"); ok {
+			b.mu.Lock()
+			b.toTag = tag
+			b.mu.Unlock()
+		}
+	}
+}
+
+// sawProvisional records a 1xx and sends a CANCEL that waited for one.
+func (b *branch) sawProvisional() {
+	b.mu.Lock()
+	b.provisional = true
+	send := b.cancelReason != nil && !b.cancelSent && !b.final
+	if send {
+		b.cancelSent = true
+	}
+	reason := ""
+	if b.cancelReason != nil {
+		reason = *b.cancelReason
+	}
+	b.mu.Unlock()
+	if send {
+		b.c.s.sendCancel(b, reason)
+	}
+}
+
+// deliver hands an event to the call's loop; once the loop is done, a
+// late 2xx is acknowledged and hung up here.
+func (b *branch) deliver(res *sip.Response) {
+	select {
+	case b.c.events <- branchEvent{b: b, res: res}:
+	case <-b.c.loopDone:
+		if res != nil && res.IsSuccess() {
+			b.c.s.hangUpLate(b, res)
+		}
+	}
+}
+
+// cancelBranches cancels every branch but keep that has no final
+// response yet. A branch without a provisional response yet is cancelled
+// when one arrives (RFC 3261 §9.1).
+func (c *call) cancelBranches(bs []*branch, keep *branch, reason string) {
+	for _, b := range bs {
+		if b == keep {
+			continue
+		}
+		b.mu.Lock()
+		if b.final || b.cancelReason != nil {
+			b.mu.Unlock()
+			continue
+		}
+		r := reason
+		b.cancelReason = &r
+		send := b.provisional
+		b.cancelSent = send
+		b.mu.Unlock()
+		if send {
+			c.s.sendCancel(b, reason)
+		}
+	}
+}
+
+// sendCancel sends a CANCEL for b's INVITE: same Request-URI, top Via,
+// From, To, Call-ID, CSeq number and Route (sipgo has no ClientTx.Cancel).
+func (s *Server) sendCancel(b *branch, reason string) {
+	inv := b.req
+	req := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
+	if v := inv.Via(); v != nil {
+		req.AppendHeader(v.Clone())
+	}
+	for _, h := range inv.GetHeaders("Route") {
+		req.AppendHeader(sip.NewHeader("Route", h.Value()))
+	}
+	for _, name := range []string{"From", "To", "Call-ID"} {
+		if h := inv.GetHeader(name); h != nil {
+			req.AppendHeader(sip.NewHeader(name, h.Value()))
+		}
+	}
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	if reason != "" {
+		req.AppendHeader(sip.NewHeader("Reason", reason))
+	}
+	req.SetBody(nil)
+	req.SetTransport(inv.Transport())
+	req.SetDestination(inv.Destination())
+	req.Laddr = inv.Laddr
+	s.goTracked(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+		defer cancel()
+		tx, err := s.client.TransactionRequest(ctx, req, asIs)
+		if err != nil {
+			s.log.Debug("sip: cancel", "err", err)
+			return
+		}
+		defer tx.Terminate()
+		waitFinal(ctx, tx)
+	})
+}
+
+// asIs sends a request exactly as built (no header is added).
+func asIs(*sipgo.Client, *sip.Request) error { return nil }
+
+// waitFinal waits for a client transaction's final response.
+func waitFinal(ctx context.Context, tx sip.ClientTransaction) *sip.Response {
+	for {
+		select {
+		case res := <-tx.Responses():
+			if !res.IsProvisional() {
+				return res
+			}
+		case <-tx.Done():
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// hangUpLate ends the dialog a 2xx created after the call was answered
+// elsewhere or cancelled: ACK it, then BYE with the reason, straight to
+// the phone's Contact.
+func (s *Server) hangUpLate(b *branch, res *sip.Response) {
+	contact := res.Contact()
+	if contact == nil {
+		return
+	}
+	mk := func(m sip.RequestMethod, seq uint32) *sip.Request {
+		r := sip.NewRequest(m, *contact.Address.Clone())
+		for _, name := range []string{"From", "Call-ID"} {
+			if h := b.req.GetHeader(name); h != nil {
+				r.AppendHeader(sip.NewHeader(name, h.Value()))
+			}
+		}
+		if to := res.To(); to != nil {
+			r.AppendHeader(sip.NewHeader("To", to.Value()))
+		}
+		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
+		mf := sip.MaxForwardsHeader(70)
+		r.AppendHeader(&mf)
+		transport := "UDP"
+		if t, ok := contact.Address.UriParams.Get("transport"); ok {
+			transport = strings.ToUpper(t)
+		}
+		r.SetBody(nil)
+		s.prepareOut(r, transport, hostPort(contact.Address))
+		return r
+	}
+	seq := b.req.CSeq().SeqNo
+	if err := s.client.WriteRequest(mk(sip.ACK, seq), sipgo.ClientRequestAddVia); err != nil {
+		s.log.Debug("sip: ack late answer", "err", err)
+	}
+	bye := mk(sip.BYE, seq+1)
+	bye.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
+	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	defer cancel()
+	tx, err := s.client.TransactionRequest(ctx, bye, sipgo.ClientRequestAddVia)
+	if err != nil {
+		s.log.Debug("sip: bye late answer", "err", err)
+		return
+	}
+	defer tx.Terminate()
+	waitFinal(ctx, tx)
+}

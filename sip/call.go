@@ -1,0 +1,559 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// maxRedirects bounds forwarding chains (line → line → group → …).
+const maxRedirects = 8
+
+// call is one INVITE outside a dialog, from its arrival until its dialog
+// ends (BYE) or it fails. The INVITE handler's goroutine runs it (run);
+// branch goroutines send it their responses through events.
+type call struct {
+	s       *Server
+	req     *sip.Request
+	tx      sip.ServerTransaction
+	id      string
+	caller  party
+	resDest string // where responses to the caller go
+	start   time.Time
+	kind    string // metrics label: line, group, pickup, none
+
+	// ctx ends when the caller cancels or the server shuts down.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	events   chan branchEvent // unbuffered: a send succeeds only while run reads
+	loopDone chan struct{}    // closed when run stops reading events
+	reports  chan func(context.Context)
+
+	mu        sync.Mutex
+	stages    int // stages forked so far
+	closedQ   bool // reports is closed
+	branches  []*branch
+	winner    *branch
+	ringing   bool // an 18x went to the caller
+	finished  bool // the dialog ended or the call failed
+	cancelled bool // the caller sent CANCEL
+	// rung are the lines whose phones rang (for their ended report), and
+	// group is the call group of a group call (for member events).
+	rung  map[string]bool
+	group string
+}
+
+// branchEvent is one response (or the end) of one branch.
+type branchEvent struct {
+	b   *branch
+	res *sip.Response // nil when the transaction ended without one
+}
+
+func (ev branchEvent) provisional() bool { return ev.res != nil && ev.res.IsProvisional() }
+
+func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, caller party, resDest string) *call {
+	c := &call{
+		s: s, req: req, tx: tx, id: req.CallID().Value(), caller: caller, resDest: resDest,
+		start: time.Now(), kind: "none", events: make(chan branchEvent), loopDone: make(chan struct{}),
+		reports: make(chan func(context.Context), 64), rung: map[string]bool{},
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	if !s.calls.add(c) {
+		c.cancel()
+		return nil
+	}
+	tx.OnCancel(func(*sip.Request) {
+		c.mu.Lock()
+		c.cancelled = true
+		c.mu.Unlock()
+		c.cancel()
+	})
+	s.m.activeCalls.Inc()
+	s.goTracked(c.drainReports)
+	return c
+}
+
+// run rings the dialled number, following forwarding and fallbacks, and
+// answers the caller. It returns when the INVITE transaction is done.
+func (c *call) run() {
+	defer close(c.loopDone)
+	number := c.req.Recipient.User
+	if !c.s.ourURI(c.req.Recipient) && !c.s.servesHost(c.req.Recipient.Host) {
+		c.fail(sip.StatusForbidden, "Relaying Denied", nil)
+		return
+	}
+	c.outgoing(CallRinging)
+	if target, ok := pickupTarget(number, c.req); ok {
+		c.kind = "pickup"
+		c.finish(c.s.pickup(c, target))
+		return
+	}
+	for hop := 0; ; hop++ {
+		if hop == maxRedirects {
+			c.finish(outcome{status: sip.StatusLoopDetected, reason: "Forwarding Loop"})
+			return
+		}
+		o := c.ringNumber(number)
+		if o.redirect == "" {
+			c.finish(o)
+			return
+		}
+		number = o.redirect
+	}
+}
+
+// outcome is how ringing one number ended.
+type outcome struct {
+	answered  bool
+	cancelled bool
+	redirect  string        // ring this number next
+	res       *sip.Response // a branch's final response to forward
+	status    int           // else answer with this
+	reason    string
+}
+
+func (c *call) ringNumber(number string) outcome {
+	kind, line, group, err := c.s.lookup(number)
+	switch {
+	case err != nil:
+		c.s.log.Warn("sip: lookup", "err", err)
+		return outcome{status: sip.StatusInternalServerError, reason: "Directory Unavailable"}
+	case kind == destLine:
+		if c.kind == "none" {
+			c.kind = "line"
+		}
+		return c.ringLine(line)
+	case kind == destGroup:
+		if c.kind == "none" {
+			c.kind = "group"
+		}
+		return c.ringGroup(group)
+	}
+	return outcome{status: sip.StatusNotFound, reason: "Not Found"}
+}
+
+// ringLine rings every contact of line, applying its forwarding:
+// unconditional at once, on busy when every phone said busy, on no
+// answer after its timeout.
+func (c *call) ringLine(line *dirpb.Line) outcome {
+	fw := line.GetForwarding()
+	if fw.GetEnabled() && fw.GetDestination() != "" {
+		return outcome{redirect: fw.GetDestination()}
+	}
+	contacts := c.contacts(line.GetNumber())
+	if len(contacts) == 0 {
+		if fw.GetOnNoAnswer() != "" {
+			return outcome{redirect: fw.GetOnNoAnswer()}
+		}
+		return outcome{status: sip.StatusTemporarilyUnavailable, reason: "Temporarily Unavailable"}
+	}
+	timeout := c.s.cfg.RingTimeout
+	if fw.GetOnNoAnswer() != "" {
+		timeout = c.s.cfg.NoAnswerTimeout
+		if n := fw.GetNoAnswerTimeoutS(); n > 0 {
+			timeout = time.Duration(n) * time.Second
+		}
+	}
+	st := c.ringStage([]ringTarget{{line: line.GetNumber(), contacts: contacts}}, timeout)
+	switch {
+	case st.answered, st.cancelled:
+		return outcome{answered: st.answered, cancelled: st.cancelled}
+	case st.timedOut && fw.GetOnNoAnswer() != "":
+		return outcome{redirect: fw.GetOnNoAnswer()}
+	case st.timedOut:
+		return outcome{status: sip.StatusTemporarilyUnavailable, reason: "No Answer"}
+	case isBusy(st.best) && fw.GetOnBusy() != "":
+		return outcome{redirect: fw.GetOnBusy()}
+	}
+	return outcome{res: st.best, status: sip.StatusTemporarilyUnavailable, reason: "Temporarily Unavailable"}
+}
+
+func isBusy(res *sip.Response) bool {
+	return res != nil && (res.StatusCode == sip.StatusBusyHere || res.StatusCode == sip.StatusGlobalBusyEverywhere)
+}
+
+// ringGroup runs the group's ring plan: its stages one after the other
+// (a stage whose members all refused ends early), then the fallback.
+func (c *call) ringGroup(g *dirpb.Group) outcome {
+	ctx, cancel := c.s.backendCtx()
+	plan, err := c.s.cfg.Backend.RingPlan(ctx, g.GetId())
+	cancel()
+	if errors.Is(err, ErrNoSuchGroup) {
+		return outcome{status: sip.StatusNotFound, reason: "Not Found"}
+	}
+	if err != nil {
+		c.s.log.Warn("sip: ring plan", "group", g.GetId(), "err", err)
+		return outcome{status: sip.StatusServiceUnavailable, reason: "Group Unavailable"}
+	}
+	c.group = g.GetId()
+	for _, stage := range plan.Stages {
+		targets := c.memberTargets(stage.Members)
+		if len(targets) == 0 {
+			continue
+		}
+		st := c.ringStage(targets, stage.Timeout)
+		if st.answered || st.cancelled {
+			return outcome{answered: st.answered, cancelled: st.cancelled}
+		}
+	}
+	if plan.Fallback.Target != "" {
+		return outcome{redirect: plan.Fallback.Target}
+	}
+	status := plan.Fallback.Status
+	if status == 0 {
+		status = hunt.StatusTemporarilyUnavailable
+	}
+	return outcome{status: status, reason: reasonFor(status)}
+}
+
+func reasonFor(status int) string {
+	if status == sip.StatusTemporarilyUnavailable {
+		return "Temporarily Unavailable"
+	}
+	return "Unavailable"
+}
+
+// ringTarget is one line to ring: its contacts, and the group member it
+// belongs to in a group call.
+type ringTarget struct {
+	line     string
+	member   string
+	contacts []*dirpb.Registration
+}
+
+func (c *call) memberTargets(members []string) []ringTarget {
+	var out []ringTarget
+	for _, m := range members {
+		line := c.s.primaryLine(m)
+		if line == "" {
+			continue
+		}
+		if cs := c.contacts(line); len(cs) > 0 {
+			out = append(out, ringTarget{line: line, member: m, contacts: cs})
+		}
+	}
+	return out
+}
+
+// contacts returns line's unexpired bindings (none on a Backend error).
+func (c *call) contacts(line string) []*dirpb.Registration {
+	ctx, cancel := c.s.backendCtx()
+	defer cancel()
+	regs, err := c.s.cfg.Backend.Contacts(ctx, line)
+	if err != nil {
+		c.s.log.Warn("sip: contacts", "line", line, "err", err)
+		return nil
+	}
+	now := time.Now().Unix()
+	out := regs[:0:0]
+	for _, r := range regs {
+		if r.GetExpiresAtUnix() > now {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// stageResult is how one stage of ringing ended.
+type stageResult struct {
+	answered, cancelled, timedOut bool
+	best                          *sip.Response // best final response of the stage's branches
+}
+
+// ringStage forks to every contact of targets and waits until a branch
+// answers, all fail, timeout passes or the caller cancels. Branches still
+// ringing when it returns unanswered are cancelled.
+func (c *call) ringStage(targets []ringTarget, timeout time.Duration) stageResult {
+	stage := c.fork(targets)
+	if len(stage) == 0 {
+		return stageResult{}
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var r stageResult
+	open := len(stage)
+	for open > 0 {
+		select {
+		case ev := <-c.events:
+			if c.onEvent(ev) {
+				return stageResult{answered: true}
+			}
+			if ev.b.stage == stage[0].stage && !ev.provisional() {
+				open--
+				r.best = betterFinal(r.best, ev.res)
+			}
+		case <-timer.C:
+			r.timedOut = true
+			c.cancelBranches(stage, nil, "")
+			c.endStage(stage)
+			return r
+		case <-c.ctx.Done():
+			c.cancelBranches(stage, nil, "")
+			c.endStage(stage)
+			return stageResult{cancelled: true}
+		}
+	}
+	c.endStage(stage)
+	return r
+}
+
+// onEvent handles one branch event; it returns true when the call was
+// answered by it.
+func (c *call) onEvent(ev branchEvent) bool {
+	res := ev.res
+	switch {
+	case res == nil:
+		return false
+	case res.IsProvisional():
+		c.provisional(ev.b, res)
+		return false
+	case res.IsSuccess():
+		return c.answer(ev.b, res)
+	}
+	return false
+}
+
+// provisional forwards 18x responses to the caller.
+func (c *call) provisional(b *branch, res *sip.Response) {
+	if res.StatusCode == sip.StatusTrying {
+		return
+	}
+	c.mu.Lock()
+	first := !c.ringing
+	c.ringing = true
+	done := c.winner != nil || c.cancelled
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	if first {
+		c.s.m.ringLatency.Observe(time.Since(c.start).Seconds())
+	}
+	c.forward(res)
+}
+
+// answer makes b the winner when nobody answered yet: its 2xx goes to
+// the caller and every other branch is cancelled as completed elsewhere.
+// A later 2xx (a race with the cancel) is acknowledged and hung up.
+func (c *call) answer(b *branch, res *sip.Response) bool {
+	c.mu.Lock()
+	won := c.winner == nil && !c.cancelled
+	if won {
+		c.winner = b
+	}
+	others := append([]*branch(nil), c.branches...)
+	c.mu.Unlock()
+	if !won {
+		c.s.goTracked(func() { c.s.hangUpLate(b, res) })
+		return false
+	}
+	c.forward(res)
+	c.cancelBranches(others, b, `SIP;cause=200;text="Call completed elsewhere"`)
+	c.s.calls.answered(c, b, res)
+	for _, o := range others {
+		if o.line != b.line && c.isRung(o.line) {
+			c.note(o.line, CallEvent{Phase: CallEnded, Remote: c.caller.number})
+		}
+	}
+	c.note(b.line, CallEvent{Phase: CallAnswered, Remote: c.caller.number})
+	if c.group != "" && b.member != "" {
+		c.groupEvent(hunt.Event{Kind: hunt.Answered, User: b.member})
+	}
+	c.outgoing(CallAnswered)
+	return true
+}
+
+// endStage reports the end of ringing for the stage's lines that did not
+// answer.
+func (c *call) endStage(stage []*branch) {
+	for _, b := range stage {
+		if c.isRung(b.line) {
+			c.note(b.line, CallEvent{Phase: CallEnded, Remote: c.caller.number})
+		}
+	}
+}
+
+func (c *call) isRung(line string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rung[line]
+}
+
+// betterFinal picks the final response to give the caller when nobody
+// answers (RFC 3261 §16.7 step 6, simplified): 6xx over busy over the
+// lowest class.
+func betterFinal(cur, res *sip.Response) *sip.Response {
+	if res == nil {
+		return cur
+	}
+	if res.StatusCode == sip.StatusRequestTerminated {
+		return cur
+	}
+	switch {
+	case cur == nil:
+		return res
+	case res.StatusCode >= 600 && cur.StatusCode < 600:
+		return res
+	case cur.StatusCode >= 600:
+		return cur
+	case isBusy(res) && !isBusy(cur):
+		return res
+	case isBusy(cur):
+		return cur
+	case res.StatusCode/100 < cur.StatusCode/100:
+		return res
+	}
+	return cur
+}
+
+// finish sends the caller the final answer of an unanswered call and
+// ends it; an answered call stays until its BYE.
+func (c *call) finish(o outcome) {
+	switch {
+	case o.answered:
+		c.s.m.calls.WithLabelValues(c.kind, "answered").Inc()
+		return
+	case o.cancelled:
+		c.s.m.calls.WithLabelValues(c.kind, "cancelled").Inc()
+	case o.res != nil:
+		c.s.m.calls.WithLabelValues(c.kind, "unanswered").Inc()
+		c.forward(o.res)
+	default:
+		c.s.m.calls.WithLabelValues(c.kind, "rejected").Inc()
+		c.fail(o.status, o.reason, nil)
+		c.end()
+		return
+	}
+	c.end()
+}
+
+// fail answers the caller with an error status (unless it cancelled or
+// a shutdown cancelled the call).
+func (c *call) fail(code int, reason string, extra []sip.Header) {
+	c.mu.Lock()
+	cancelled := c.cancelled
+	c.mu.Unlock()
+	if cancelled {
+		return
+	}
+	if c.s.closing.Load() && c.ctx.Err() != nil {
+		code, reason = sip.StatusServiceUnavailable, "Shutting Down"
+	}
+	res := sip.NewResponseFromRequest(c.req, code, reason, nil)
+	for _, h := range extra {
+		res.AppendHeader(h)
+	}
+	c.s.send(c.tx, res)
+}
+
+// forward relays a branch's response to the caller without our Via.
+func (c *call) forward(res *sip.Response) {
+	out := res.Clone()
+	out.RemoveHeader("Via")
+	out.SetDestination(c.resDest)
+	out.SetTransport(c.req.Transport())
+	c.s.send(c.tx, out)
+}
+
+// end ends the call: the lines still marked ringing or answered are
+// told, the group learns the end of its member's call, the call leaves
+// the table.
+func (c *call) end() {
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.finished = true
+	lines := make([]string, 0, len(c.rung))
+	for l := range c.rung {
+		lines = append(lines, l)
+	}
+	winner := c.winner
+	c.mu.Unlock()
+	for _, l := range lines {
+		ev := CallEvent{CallID: c.id, Phase: CallEnded, Remote: c.caller.number, At: time.Now()}
+		c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, l, ev) })
+	}
+	if winner != nil && c.group != "" && winner.member != "" {
+		c.groupEvent(hunt.Event{Kind: hunt.Ended, User: winner.member})
+	}
+	c.outgoing(CallEnded)
+	c.s.calls.remove(c)
+	c.cancel()
+	c.mu.Lock()
+	c.closedQ = true
+	close(c.reports)
+	c.mu.Unlock()
+	c.s.m.activeCalls.Dec()
+}
+
+// note queues a line call report (in order, per call).
+func (c *call) note(line string, ev CallEvent) {
+	if line == "" {
+		return
+	}
+	ev.CallID, ev.At = c.id, time.Now()
+	c.mu.Lock()
+	if ev.Phase == CallEnded {
+		delete(c.rung, line)
+	} else {
+		c.rung[line] = true
+	}
+	c.mu.Unlock()
+	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, line, ev) })
+}
+
+// outgoing reports the caller's own line (an outgoing call).
+func (c *call) outgoing(phase CallPhase) {
+	if c.caller.line == nil {
+		return
+	}
+	ev := CallEvent{CallID: c.id, Phase: phase, Outgoing: true, Remote: c.req.Recipient.User, At: time.Now()}
+	line := c.caller.line.GetNumber()
+	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, line, ev) })
+}
+
+func (c *call) groupEvent(ev hunt.Event) {
+	group := c.group
+	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.GroupEvent(ctx, group, ev) })
+}
+
+// queue hands a report to the call's reporter; a full queue drops it
+// (logged): a slow backend must not stall the call.
+func (c *call) queue(f func(context.Context) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closedQ {
+		return // the call ended: nothing more to say
+	}
+	select {
+	case c.reports <- func(ctx context.Context) {
+		if err := f(ctx); err != nil {
+			c.s.log.Debug("sip: report", "call", c.id, "err", err)
+		}
+	}:
+	default:
+		c.s.log.Warn("sip: report queue full, report dropped", "call", c.id)
+	}
+}
+
+func (c *call) drainReports() {
+	for f := range c.reports {
+		ctx, cancel := c.s.backendCtx()
+		f(ctx)
+		cancel()
+	}
+}
+
+func (c *call) String() string { return fmt.Sprintf("call %s", strings.TrimSpace(c.id)) }
+
+func huntOffered(user string) hunt.Event { return hunt.Event{Kind: hunt.Offered, User: user} }

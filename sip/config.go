@@ -1,0 +1,129 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/persistence"
+)
+
+// Hub is the node's session hub as the SIP layer uses it for SUBSCRIBE:
+// a subscription is one session watching one user or line. *actors.Hub
+// implements it. Methods are called concurrently; Session.Events is read
+// by one goroutine per subscription and closes when the session ends or
+// lags.
+type Hub interface {
+	Open(viewer string, buffer int) *actors.Session
+	Watch(ctx context.Context, s *actors.Session, user string) (*actorspb.PresenceView, error)
+	WatchLine(ctx context.Context, s *actors.Session, number string) (*actorspb.LineView, error)
+	Close(ctx context.Context, s *actors.Session)
+}
+
+// Config configures the SIP server. Zero durations take the defaults
+// documented on each field.
+type Config struct {
+	// Addr is the host:port the server listens on with UDP and TCP both.
+	// Port 0 picks a free port (the same for both). Default
+	// "127.0.0.1:5060".
+	Addr string
+	// Advertise is the host (or host:port) written into Via and
+	// Record-Route, when it differs from Addr's (binding 0.0.0.0).
+	// Default: Addr's host and the bound port.
+	Advertise string
+	// Domain is the SIP domain and the digest realm (required).
+	Domain string
+	// Store is the node's local copy of the directory (required).
+	Store *persistence.Store
+	// Backend reaches the line, group and user grains (required).
+	Backend Backend
+	// Hub serves SUBSCRIBE; nil answers SUBSCRIBE with 489 Bad Event.
+	Hub    Hub
+	Logger *slog.Logger
+	// Registerer receives the server's metrics; nil registers none.
+	Registerer prometheus.Registerer
+
+	// MinExpires is the shortest registration or subscription accepted
+	// (shorter ones get 423 with Min-Expires). Default 60s, RFC 3261's
+	// recommended minimum: phones refresh often enough to notice a
+	// restart, rarely enough not to load the directory (every binding
+	// change is a Raft write).
+	MinExpires time.Duration
+	// MaxExpires caps a registration; longer requests are granted this.
+	// Default 3600s (the RFC default): a phone that vanished without
+	// unregistering stops ringing within the hour.
+	MaxExpires time.Duration
+	// NonceTTL is how long a digest nonce is accepted; an older one is
+	// answered with a fresh challenge and stale=true. Default 5 min: long
+	// enough for a phone's registration retry, short enough that a
+	// captured nonce is soon useless.
+	NonceTTL time.Duration
+	// AuthFailures failed authentications from one source address within
+	// AuthWindow block that source for AuthWindow (503 with Retry-After).
+	// Defaults 10 and 1 min: a mistyped password on a few phones behind
+	// one NAT stays below it, a password-guessing run is stopped after ten
+	// tries a minute.
+	AuthFailures int
+	AuthWindow   time.Duration
+	// NoAnswerTimeout is how long a line rings before its no-answer
+	// forwarding takes over when the line sets no timeout. Default 20s
+	// (about four rings).
+	NoAnswerTimeout time.Duration
+	// RingTimeout bounds how long a call to a line rings when nothing
+	// else ends it. Default 2 min.
+	RingTimeout time.Duration
+	// BackendTimeout bounds each call into the Backend. Default 5s.
+	BackendTimeout time.Duration
+}
+
+// ErrAddrInUse is returned by Start when the SIP address is taken (UDP or
+// TCP).
+var ErrAddrInUse = errors.New("sip: address already in use")
+
+func (c *Config) withDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:5060"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	def(&c.MinExpires, 60*time.Second)
+	def(&c.MaxExpires, time.Hour)
+	def(&c.NonceTTL, 5*time.Minute)
+	def(&c.AuthWindow, time.Minute)
+	def(&c.NoAnswerTimeout, 20*time.Second)
+	def(&c.RingTimeout, 2*time.Minute)
+	def(&c.BackendTimeout, 5*time.Second)
+	if c.AuthFailures == 0 {
+		c.AuthFailures = 10
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Domain == "":
+		return errors.New("sip: config: Domain is empty")
+	case c.Store == nil:
+		return errors.New("sip: config: Store is nil")
+	case c.Backend == nil:
+		return errors.New("sip: config: Backend is nil")
+	case c.MinExpires > c.MaxExpires:
+		return fmt.Errorf("sip: config: MinExpires %v exceeds MaxExpires %v", c.MinExpires, c.MaxExpires)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("sip: config: Addr %q: %w", c.Addr, err)
+	}
+	return nil
+}

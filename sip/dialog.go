@@ -1,0 +1,304 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// callTable holds this node's calls by Call-ID, from the INVITE until the
+// BYE, so in-dialog requests find their call (line state, journal) and
+// pickup finds ringing calls.
+type callTable struct {
+	mu   sync.Mutex
+	byID map[string]*call
+	// answers are the winning To tags of answered calls, for relaying
+	// 2xx retransmissions.
+	answers map[string]string
+}
+
+func newCallTable() *callTable {
+	return &callTable{byID: map[string]*call{}, answers: map[string]string{}}
+}
+
+// add registers c; false when a call with its Call-ID runs already (a
+// loop through this proxy).
+func (t *callTable) add(c *call) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.byID[c.id]; dup {
+		return false
+	}
+	t.byID[c.id] = c
+	return true
+}
+
+func (t *callTable) answered(c *call, _ *branch, res *sip.Response) {
+	tag := ""
+	if to := res.To(); to != nil {
+		tag, _ = to.Params.Get("tag")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.answers[c.id] = tag
+}
+
+func (t *callTable) remove(c *call) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byID[c.id] == c {
+		delete(t.byID, c.id)
+		delete(t.answers, c.id)
+	}
+}
+
+func (t *callTable) get(id string) *call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byID[id]
+}
+
+// len is the number of calls held (tests check that none leak).
+func (t *callTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byID)
+}
+
+func (t *callTable) all() []*call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*call, 0, len(t.byID))
+	for _, c := range t.byID {
+		out = append(out, c)
+	}
+	return out
+}
+
+// winnerTag is the To tag of the answer of call id ("" when none).
+func (t *callTable) winnerTag(id string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tag, ok := t.answers[id]
+	return tag, ok
+}
+
+// onInDialog relays a request inside a dialog we record-routed (BYE,
+// re-INVITE, UPDATE, INFO, …): our Route is removed and the request goes
+// to the next Route or its Request-URI, statefully; its responses go
+// back. A BYE ends the call. Other requests are refused.
+func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if !s.isRoutedThrough(req) {
+		if hasToTag(req) {
+			s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
+		s.send(tx, res)
+		return
+	}
+	fwd, ok := s.relayRequest(req)
+	if !ok {
+		s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
+		return
+	}
+	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 64*sip.T1)
+	defer cancel()
+	final := s.relay(ctx, req, tx, fwd, dest)
+	if req.Method == sip.BYE {
+		if c := s.calls.get(callID(req)); c != nil {
+			c.end()
+		}
+		if final == nil {
+			s.respond(tx, req, sip.StatusOK, "OK") // the far end is gone; the dialog ends anyway
+		}
+		return
+	}
+	if final == nil {
+		s.respond(tx, req, sip.StatusRequestTimeout, "Request Timeout")
+	}
+}
+
+// relay sends fwd and passes its responses back on tx until the final
+// one, which it returns (nil when none came).
+func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, dest string) *sip.Response {
+	out, err := s.client.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)
+	if err != nil {
+		s.log.Debug("sip: relay", "method", string(req.Method), "err", err)
+		return nil
+	}
+	defer out.Terminate()
+	for {
+		select {
+		case res := <-out.Responses():
+			if res.StatusCode == sip.StatusTrying {
+				continue
+			}
+			up := res.Clone()
+			up.RemoveHeader("Via")
+			up.SetDestination(dest)
+			up.SetTransport(req.Transport())
+			s.send(tx, up)
+			if !res.IsProvisional() {
+				return res
+			}
+		case <-out.Done():
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// onAck relays an ACK for a 2xx through us statelessly; ACKs for our own
+// non-2xx answers are absorbed by their transactions, others dropped.
+func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	if !s.isRoutedThrough(req) {
+		return
+	}
+	fwd, ok := s.relayRequest(req)
+	if !ok {
+		return
+	}
+	if err := s.client.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
+		s.log.Debug("sip: relay ack", "err", err)
+	}
+}
+
+// relayRequest copies req for relaying: our Route entries removed,
+// Max-Forwards decremented, transport and destination from the next
+// Route or the Request-URI. false when Max-Forwards ran out.
+func (s *Server) relayRequest(req *sip.Request) (*sip.Request, bool) {
+	fwd := req.Clone()
+	next := s.popOwnRoutes(fwd)
+	if mf := fwd.MaxForwards(); mf != nil {
+		if mf.Val() <= 1 {
+			return nil, false
+		}
+		mf.Dec()
+	}
+	target := fwd.Recipient
+	if next != nil {
+		target = *next
+	}
+	transport := "UDP"
+	if t, ok := target.UriParams.Get("transport"); ok && t != "" {
+		transport = strings.ToUpper(t)
+	}
+	s.prepareOut(fwd, transport, hostPort(target))
+	return fwd, true
+}
+
+// routeValues returns every Route entry of req in order.
+func routeValues(req *sip.Request) []string {
+	var out []string
+	for _, h := range req.GetHeaders("Route") {
+		out = append(out, splitList(h.Value())...)
+	}
+	return out
+}
+
+// isRoutedThrough reports whether req's first Route names us.
+func (s *Server) isRoutedThrough(req *sip.Request) bool {
+	vs := routeValues(req)
+	if len(vs) == 0 {
+		return false
+	}
+	var u sip.Uri
+	var p sip.HeaderParams
+	if _, err := sip.ParseAddressValue(vs[0], &u, &p); err != nil {
+		return false
+	}
+	return s.ourURI(u)
+}
+
+// popOwnRoutes removes the leading Route entries that name us and
+// returns the next one (nil when none is left).
+func (s *Server) popOwnRoutes(req *sip.Request) *sip.Uri {
+	vs := routeValues(req)
+	i := 0
+	var next *sip.Uri
+	for ; i < len(vs); i++ {
+		var u sip.Uri
+		var p sip.HeaderParams
+		if _, err := sip.ParseAddressValue(vs[i], &u, &p); err != nil || !s.ourURI(u) {
+			if err == nil {
+				next = &u
+			}
+			break
+		}
+	}
+	if i == 0 {
+		return next
+	}
+	removeAll(req, "Route")
+	for _, v := range vs[i:] {
+		req.AppendHeader(sip.NewHeader("Route", v))
+	}
+	return next
+}
+
+// strayResponse handles responses no client transaction matched: 2xx
+// retransmissions of an answered INVITE go on to the caller (RFC 3261
+// §16.7); anything else is dropped.
+func (s *Server) strayResponse(res *sip.Response) {
+	cseq := res.CSeq()
+	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
+		return
+	}
+	tag := ""
+	if to := res.To(); to != nil {
+		tag, _ = to.Params.Get("tag")
+	}
+	if want, ok := s.calls.winnerTag(callIDOf(res)); !ok || want != tag {
+		return
+	}
+	vias := res.GetHeaders("Via")
+	if len(vias) == 0 {
+		return
+	}
+	up := res.Clone()
+	up.RemoveHeader("Via")
+	v := up.Via()
+	if v == nil {
+		return
+	}
+	host, port := v.Host, v.Port
+	if r, ok := v.Params.Get("received"); ok && r != "" {
+		host = r
+	}
+	if r, ok := v.Params.Get("rport"); ok && r != "" {
+		if n, err := strconv.Atoi(r); err == nil {
+			port = n
+		}
+	}
+	if port == 0 {
+		port = 5060
+	}
+	up.SetTransport(v.Transport)
+	up.SetDestination(net.JoinHostPort(host, strconv.Itoa(port)))
+	if err := s.ua.TransportLayer().WriteMsg(up); err != nil {
+		s.log.Debug("sip: relay 2xx retransmission", "err", err)
+	}
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func callIDOf(res *sip.Response) string {
+	if h := res.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}

@@ -1,0 +1,92 @@
+package sip
+
+import (
+	"fmt"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the SIP layer's Prometheus metrics. Labels are fixed small
+// sets (methods, outcomes); never a number, user or presence value.
+type metrics struct {
+	reg           prometheus.Registerer
+	collectors    []prometheus.Collector
+	requests      *prometheus.CounterVec
+	authFailures  *prometheus.CounterVec
+	registrations *prometheus.CounterVec
+	calls         *prometheus.CounterVec
+	activeCalls   prometheus.Gauge
+	branches      prometheus.Gauge
+	subscriptions prometheus.Gauge
+	notifies      prometheus.Counter
+	ringLatency   prometheus.Histogram
+	panics        prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_requests_total",
+			Help: "SIP requests received, by method."}, []string{"method"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_auth_failures_total",
+			Help: "Digest authentications refused, by reason (credentials, stale, replay, throttled)."}, []string{"reason"}),
+		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_registrations_total",
+			Help: "REGISTER requests answered, by outcome."}, []string{"outcome"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_calls_total",
+			Help: "Calls (INVITEs outside a dialog) ended, by target kind and outcome."}, []string{"kind", "outcome"}),
+		activeCalls: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_calls_active",
+			Help: "Calls being set up or connected through this node."}),
+		branches: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_branches_active",
+			Help: "Outgoing INVITE branches not yet finished."}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_subscriptions_active",
+			Help: "SUBSCRIBE dialogs (presence and dialog events) held by this node."}),
+		notifies: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_notifies_total",
+			Help: "NOTIFY requests sent."}),
+		ringLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ucgrid_sip_invite_to_ringing_seconds",
+			Help:    "Time from receiving an INVITE to forwarding the first 18x to the caller.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_handler_panics_total",
+			Help: "Request handlers that panicked (answered with 500)."}),
+	}
+	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
+		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics}
+	if reg == nil {
+		return m, nil
+	}
+	for i, c := range m.collectors {
+		if err := reg.Register(c); err != nil {
+			for _, r := range m.collectors[:i] {
+				reg.Unregister(r)
+			}
+			return nil, fmt.Errorf("sip: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// unregister removes the metrics, so a restarted server can register
+// them again.
+func (m *metrics) unregister() {
+	if m.reg == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		m.reg.Unregister(c)
+	}
+}
+
+// knownMethods are the method label values; anything else is "other".
+var knownMethods = map[sip.RequestMethod]string{
+	sip.INVITE: "INVITE", sip.ACK: "ACK", sip.CANCEL: "CANCEL", sip.BYE: "BYE",
+	sip.REGISTER: "REGISTER", sip.OPTIONS: "OPTIONS", sip.SUBSCRIBE: "SUBSCRIBE",
+	sip.NOTIFY: "NOTIFY", sip.PUBLISH: "PUBLISH", sip.INFO: "INFO", sip.PRACK: "PRACK",
+	sip.UPDATE: "UPDATE", sip.MESSAGE: "MESSAGE", sip.REFER: "REFER",
+}
+
+func methodLabel(m sip.RequestMethod) string {
+	if l, ok := knownMethods[m]; ok {
+		return l
+	}
+	return "other"
+}

@@ -1,0 +1,205 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// party is who placed a call: an authenticated line, or a trunk.
+type party struct {
+	line  *dirpb.Line // nil for a trunk
+	trunk string
+	// number is what the called side is told (the line's number, or
+	// the From user a trunk sent).
+	number string
+}
+
+// onInvite handles an INVITE: a re-INVITE inside a dialog is relayed;
+// a new call is authorised (trunk source or digest, 407) and run to its
+// final response. The handler blocks for the life of the INVITE server
+// transaction, as sipgo requires.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if hasToTag(req) {
+		s.onInDialog(req, tx)
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 1 {
+		s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
+		return
+	}
+	if req.CallID() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil {
+		s.respond(tx, req, sip.StatusBadRequest, "Missing Mandatory Header")
+		return
+	}
+	caller, ok := s.identify(req, tx)
+	if !ok {
+		return
+	}
+	trying := sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil)
+	s.send(tx, trying)
+	c := s.newCall(req, tx, caller, trying.Destination())
+	if c == nil {
+		s.respond(tx, req, sip.StatusLoopDetected, "Loop Detected")
+		return
+	}
+	c.run()
+}
+
+// identify finds who places the call: a trunk by its source address, or
+// else the line whose digest credentials the request carries (407
+// challenge first). It answers the request itself when it returns false.
+func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction) (party, bool) {
+	from := ""
+	if f := req.From(); f != nil {
+		from = f.Address.User
+	}
+	if id, ok := s.trunkFor(sourceIP(req)); ok {
+		return party{trunk: id, number: from}, true
+	}
+	line, err := s.authenticate(req, tx, proxyAuth)
+	if err != nil {
+		return party{}, false
+	}
+	return party{line: line, number: line.GetNumber()}, true
+}
+
+// trunkFor returns the trunk whose addresses include ip.
+func (s *Server) trunkFor(ip string) (string, bool) {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "", false
+	}
+	addr = addr.Unmap()
+	after := ""
+	for {
+		trunks, next, err := s.cfg.Store.ListTrunks(after, 0)
+		if err != nil {
+			s.log.Warn("sip: list trunks", "err", err)
+			return "", false
+		}
+		for _, t := range trunks {
+			if trunkAllows(t, addr) {
+				return t.GetId(), true
+			}
+		}
+		if next == "" {
+			return "", false
+		}
+		after = next
+	}
+}
+
+func trunkAllows(t *dirpb.Trunk, addr netip.Addr) bool {
+	for _, a := range t.GetAddresses() {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			if one, aerr := netip.ParseAddr(a); aerr == nil {
+				p = netip.PrefixFrom(one, one.BitLen())
+			} else {
+				continue
+			}
+		}
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// destKind is what a dialled number names.
+type destKind uint8
+
+const (
+	destNone destKind = iota
+	destLine
+	destGroup
+)
+
+// lookup resolves a dialled number to a line or a call group.
+func (s *Server) lookup(number string) (destKind, *dirpb.Line, *dirpb.Group, error) {
+	if number == "" {
+		return destNone, nil, nil, nil
+	}
+	if l, err := s.cfg.Store.Line(number); err == nil {
+		return destLine, l, nil, nil
+	} else if !errors.Is(err, persistence.ErrNotFound) {
+		return destNone, nil, nil, err
+	}
+	g, err := s.cfg.Store.GroupByNumber(number)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return destNone, nil, nil, nil
+	}
+	if err != nil {
+		return destNone, nil, nil, err
+	}
+	if m := g.GetCallGroup().GetMode(); m != "" && m != "sip" {
+		return destNone, nil, nil, nil
+	}
+	return destGroup, nil, g, nil
+}
+
+// primaryLine is the number of user's primary line ("" when none).
+func (s *Server) primaryLine(user string) string {
+	lines, err := s.cfg.Store.LinesOf(user)
+	if err != nil {
+		s.log.Warn("sip: lines of member", "err", err)
+		return ""
+	}
+	for _, l := range lines {
+		if l.GetKind() == "primary" || l.GetKind() == "" {
+			return l.GetNumber()
+		}
+	}
+	return ""
+}
+
+// backendCtx bounds one Backend call; it does not end with the caller's
+// CANCEL, so reports of a call's end still arrive.
+func (s *Server) backendCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.BackendTimeout)
+}
+
+// report sends line call progress to the Backend in the background;
+// a failure is logged, the call goes on.
+func (s *Server) report(line string, ev CallEvent) {
+	if line == "" {
+		return
+	}
+	ev.At = time.Now()
+	s.goTracked(func() {
+		ctx, cancel := s.backendCtx()
+		defer cancel()
+		if err := s.cfg.Backend.LineCall(ctx, line, ev); err != nil {
+			s.log.Debug("sip: report line call", "line", line, "err", err)
+		}
+	})
+}
+
+// ourURI reports whether u names this server (host and port).
+func (s *Server) ourURI(u sip.Uri) bool {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	if port != s.port {
+		return false
+	}
+	h := strings.Trim(u.Host, "[]")
+	return strings.EqualFold(h, s.host) || strings.EqualFold(h, s.cfg.Domain) || h == s.listenIP()
+}
+
+func (s *Server) listenIP() string {
+	a, err := netip.ParseAddrPort(s.udp.LocalAddr().String())
+	if err != nil {
+		return ""
+	}
+	return a.Addr().String()
+}

@@ -1,0 +1,209 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// onRegister is the registrar (RFC 3261 §10.3): the address of record is
+// the To URI sip:NUMBER@DOMAIN, authenticated with the line's digest
+// credentials; the bindings are kept by the line grain (Backend.Register).
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	to := req.To()
+	if to == nil || to.Address.User == "" {
+		s.respond(tx, req, sip.StatusBadRequest, "Bad To Header")
+		s.m.registrations.WithLabelValues("bad_request").Inc()
+		return
+	}
+	if !s.servesHost(to.Address.Host) {
+		s.respond(tx, req, sip.StatusForbidden, "Domain Not Served")
+		s.m.registrations.WithLabelValues("forbidden").Inc()
+		return
+	}
+	line, err := s.authenticate(req, tx, wwwAuth)
+	if err != nil {
+		s.m.registrations.WithLabelValues("unauthenticated").Inc()
+		return
+	}
+	if line.GetNumber() != to.Address.User {
+		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		s.m.registrations.WithLabelValues("forbidden").Inc()
+		return
+	}
+	update, code, reason := s.registerUpdate(req, line.GetNumber(), time.Now())
+	if code != 0 {
+		res := sip.NewResponseFromRequest(req, code, reason, nil)
+		if code == sip.StatusIntervalToBrief {
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(s.cfg.MinExpires.Seconds()))))
+		}
+		s.send(tx, res)
+		s.m.registrations.WithLabelValues("bad_request").Inc()
+		return
+	}
+	s.applyRegister(req, tx, line.GetNumber(), update)
+}
+
+func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, number string, u RegisterUpdate) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BackendTimeout)
+	defer cancel()
+	var regs []*dirpb.Registration
+	var err error
+	if len(u.Put) == 0 && len(u.Remove) == 0 && !u.RemoveAll {
+		regs, err = s.cfg.Backend.Contacts(ctx, number)
+	} else {
+		regs, err = s.cfg.Backend.Register(ctx, number, u)
+	}
+	if err != nil {
+		s.log.Warn("sip: register", "line", number, "err", err)
+		res := sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Registration Not Stored", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		s.send(tx, res)
+		s.m.registrations.WithLabelValues("error").Inc()
+		return
+	}
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	now := time.Now()
+	for _, r := range regs {
+		left := r.GetExpiresAtUnix() - now.Unix()
+		if left <= 0 {
+			continue
+		}
+		res.AppendHeader(sip.NewHeader("Contact", "<"+r.GetContact()+">;expires="+strconv.FormatInt(left, 10)))
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
+	s.send(tx, res)
+	s.m.registrations.WithLabelValues("ok").Inc()
+}
+
+// registerUpdate decides the request's bindings. A non-zero code is the
+// error answer instead (400, 423).
+func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) (RegisterUpdate, int, string) {
+	var u RegisterUpdate
+	contacts, err := contactValues(req)
+	if err != nil {
+		return u, sip.StatusBadRequest, "Bad Contact"
+	}
+	defExpires := int64(3600)
+	if h := req.GetHeader("Expires"); h != nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(h.Value()), 10, 64)
+		if err != nil || n < 0 {
+			return u, sip.StatusBadRequest, "Bad Expires"
+		}
+		defExpires = n
+	}
+	for _, c := range contacts {
+		if c.uri.Wildcard {
+			if len(contacts) != 1 || defExpires != 0 {
+				return u, sip.StatusBadRequest, "Wildcard Contact Needs Expires: 0"
+			}
+			u.RemoveAll = true
+			return u, 0, ""
+		}
+		exp := defExpires
+		if v, ok := c.params.Get("expires"); ok {
+			if exp, err = strconv.ParseInt(v, 10, 64); err != nil || exp < 0 {
+				return u, sip.StatusBadRequest, "Bad Contact Expires"
+			}
+		}
+		if exp == 0 {
+			u.Remove = append(u.Remove, c.uri.String())
+			continue
+		}
+		if time.Duration(exp)*time.Second < s.cfg.MinExpires {
+			return u, sip.StatusIntervalToBrief, "Interval Too Brief"
+		}
+		exp = min(exp, int64(s.cfg.MaxExpires/time.Second))
+		u.Put = append(u.Put, s.binding(req, number, c, now, exp))
+	}
+	return u, 0, ""
+}
+
+func (s *Server) binding(req *sip.Request, number string, c contactValue, now time.Time, exp int64) *dirpb.Registration {
+	r := &dirpb.Registration{
+		Line: number, Contact: c.uri.String(), ExpiresAtUnix: now.Unix() + exp,
+		Source: strings.ToLower(req.Transport()) + ":" + req.Source(), RegisteredUnix: now.Unix(),
+	}
+	if h := req.CallID(); h != nil {
+		r.CallId = h.Value()
+	}
+	if h := req.CSeq(); h != nil {
+		r.Cseq = h.SeqNo
+	}
+	if h := req.GetHeader("User-Agent"); h != nil {
+		r.UserAgent = h.Value()
+	}
+	if v, ok := c.params.Get("+sip.instance"); ok {
+		r.Instance = strings.Trim(v, `"<>`)
+	}
+	return r
+}
+
+// contactValue is one Contact value.
+type contactValue struct {
+	uri    sip.Uri
+	params sip.HeaderParams
+}
+
+// contactValues parses every Contact header value (comma-separated
+// lists and the compact form m included).
+func contactValues(req *sip.Request) ([]contactValue, error) {
+	var out []contactValue
+	for _, name := range []string{"Contact", "m"} {
+		for _, h := range req.GetHeaders(name) {
+			for _, v := range splitList(h.Value()) {
+				var c contactValue
+				if _, err := sip.ParseAddressValue(v, &c.uri, &c.params); err != nil {
+					return nil, fmt.Errorf("sip: contact %q: %w", v, err)
+				}
+				if !c.uri.Wildcard && c.uri.Host == "" {
+					return nil, errors.New("sip: contact without host")
+				}
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// splitList splits a header value at commas outside quotes and angle
+// brackets.
+func splitList(v string) []string {
+	var out []string
+	quoted, bracket, start := false, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"' && (i == 0 || v[i-1] != '\\'):
+			quoted = !quoted
+		case c == '<' && !quoted:
+			bracket = true
+		case c == '>' && !quoted:
+			bracket = false
+		case c == ',' && !quoted && !bracket:
+			out = append(out, strings.TrimSpace(v[start:i]))
+			start = i + 1
+		}
+	}
+	if rest := strings.TrimSpace(v[start:]); rest != "" {
+		out = append(out, rest)
+	}
+	return out
+}
+
+// servesHost reports whether host names this server: the domain, or an
+// address literal (phones configured with the server's IP).
+func (s *Server) servesHost(host string) bool {
+	if strings.EqualFold(host, s.cfg.Domain) || strings.EqualFold(host, s.host) || host == "localhost" {
+		return true
+	}
+	_, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil
+}

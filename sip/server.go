@@ -1,0 +1,341 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Server is a running SIP server: registrar, proxy and subscription
+// server on one UDP and one TCP socket. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	udp    net.PacketConn
+	tcp    net.Listener
+	// host and port are what Via and Record-Route name.
+	host string
+	port int
+
+	nonces   *nonces
+	throttle *throttle
+	calls    *callTable
+	subs     *subTable
+
+	// ctx ends when Shutdown starts: calls cancel their branches and
+	// subscriptions end. work counts the handlers and goroutines running.
+	ctx     context.Context
+	stop    context.CancelFunc
+	work    tracker
+	closing atomic.Bool
+	served  chan error
+}
+
+// Start binds cfg.Addr (UDP and TCP) and serves until Shutdown. A taken
+// address fails with an error wrapping ErrAddrInUse.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	udp, tcp, err := listen(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, udp: udp, tcp: tcp, served: make(chan error, 2)}
+	s.host, s.port = advertised(cfg, udp.LocalAddr().(*net.UDPAddr).Port)
+	if s.m, err = newMetrics(cfg.Registerer); err != nil {
+		closeListeners(udp, tcp)
+		return nil, err
+	}
+	if err := s.build(); err != nil {
+		closeListeners(udp, tcp)
+		return nil, err
+	}
+	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	s.nonces = newNonces(cfg.NonceTTL)
+	s.throttle = newThrottle(cfg.AuthFailures, cfg.AuthWindow)
+	s.calls = newCallTable()
+	s.subs = newSubTable()
+	s.route()
+	go func() { s.served <- s.srv.ServeUDP(udp) }()
+	go func() { s.served <- s.srv.ServeTCP(tcp) }()
+	if err := s.waitServing(ctx); err != nil {
+		_ = s.Shutdown(context.Background()) // the wait's error is the one to report
+		return nil, err
+	}
+	s.log.Info("sip: listening", "addr", s.Addr(), "domain", cfg.Domain)
+	return s, nil
+}
+
+// waitServing waits until sipgo has taken the UDP socket into its
+// connection pool: requests sent from it before that would try to bind
+// the port again.
+func (s *Server) waitServing(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		if c, err := s.ua.TransportLayer().GetConnection("udp", s.udp.LocalAddr().String()); err == nil && c != nil {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return errors.New("sip: udp listener did not start")
+		case <-ctx.Done():
+			return fmt.Errorf("sip: start: %w", ctx.Err())
+		}
+	}
+}
+
+// build makes the sipgo user agent, server and client.
+func (s *Server) build() error {
+	var err error
+	s.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent("ucgrid"),
+		sipgo.WithUserAgentHostname(s.host),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(s.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+	)
+	if err != nil {
+		return fmt.Errorf("sip: user agent: %w", err)
+	}
+	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(s.log)); err != nil {
+		return fmt.Errorf("sip: server: %w", err)
+	}
+	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(s.log),
+		sipgo.WithClientHostname(s.host), sipgo.WithClientPort(s.port))
+	if err != nil {
+		return fmt.Errorf("sip: client: %w", err)
+	}
+	return nil
+}
+
+// route registers the request handlers, each behind guard.
+func (s *Server) route() {
+	s.srv.OnRegister(s.guard(s.onRegister))
+	s.srv.OnInvite(s.guard(s.onInvite))
+	s.srv.OnAck(s.guard(s.onAck))
+	s.srv.OnCancel(s.guard(s.onStrayCancel))
+	s.srv.OnOptions(s.guard(s.onOptions))
+	s.srv.OnSubscribe(s.guard(s.onSubscribe))
+	s.srv.OnNoRoute(s.guard(s.onInDialog))
+}
+
+// guard counts the request, answers 503 while shutting down, and turns a
+// panic in h into a 500 and a log line: bad input never takes the node
+// down.
+func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.m.requests.WithLabelValues(methodLabel(req.Method)).Inc()
+		defer func() {
+			if r := recover(); r != nil {
+				s.m.panics.Inc()
+				s.log.Error("sip: handler panic", "method", string(req.Method), "panic", fmt.Sprint(r))
+				if tx != nil && !req.IsAck() {
+					s.respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
+				}
+			}
+		}()
+		if !s.work.add() {
+			if !req.IsAck() {
+				res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Shutting Down", nil)
+				res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+				s.send(tx, res)
+			}
+			return
+		}
+		defer s.work.done()
+		h(req, tx)
+	}
+}
+
+// Addr is the address the server listens on (UDP and TCP).
+func (s *Server) Addr() string { return s.udp.LocalAddr().String() }
+
+// Shutdown stops the server: new requests get 503, ringing calls are
+// cancelled (their callers get 503), subscriptions end, then the sockets
+// close. It waits for the server's goroutines until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.stop()
+	var err error
+	select {
+	case <-s.work.close():
+	case <-ctx.Done():
+		err = fmt.Errorf("sip: shutdown: calls still ending: %w", ctx.Err())
+	}
+	closeListeners(s.udp, s.tcp)
+	if cerr := s.ua.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("sip: shutdown: %w", cerr)
+	}
+	s.m.unregister()
+	return err
+}
+
+// listen binds UDP and TCP on the same host:port. With port 0 it retries
+// when the port picked for UDP is taken for TCP.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, _ := net.SplitHostPort(addr) // validated by Config.validate
+	for attempt := 0; ; attempt++ {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, listenError("udp", addr, err)
+		}
+		bound := strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, bound))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close() // the TCP error is the one to report
+		if port != "0" || attempt == 20 {
+			return nil, nil, listenError("tcp", net.JoinHostPort(host, bound), err)
+		}
+	}
+}
+
+func listenError(network, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: %s %s: %w", ErrAddrInUse, network, addr, err)
+	}
+	return fmt.Errorf("sip: listen %s %s: %w", network, addr, err)
+}
+
+func closeListeners(udp net.PacketConn, tcp net.Listener) {
+	// Errors closing sockets that may already be closed by sipgo carry no
+	// information.
+	_ = udp.Close()
+	_ = tcp.Close()
+}
+
+// advertised is the host and port to write into Via and Record-Route.
+func advertised(cfg Config, bound int) (string, int) {
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+	port := bound
+	if cfg.Advertise != "" {
+		if h, p, err := net.SplitHostPort(cfg.Advertise); err == nil {
+			host = h
+			if n, err := strconv.Atoi(p); err == nil {
+				port = n
+			}
+		} else {
+			host = cfg.Advertise
+		}
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return host, port
+}
+
+// respond answers req on tx with a bare response.
+func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	s.send(tx, sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+// send writes res on tx; a failure (the peer went away) is only logged.
+func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
+	if tx == nil {
+		return
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("sip: respond", "code", res.StatusCode, "err", err)
+	}
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if hasToTag(req) || s.isRoutedThrough(req) {
+		s.onInDialog(req, tx)
+		return
+	}
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, UPDATE, INFO, REFER, PRACK, MESSAGE"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/pidf+xml, application/dialog-info+xml"))
+	s.send(tx, res)
+}
+
+// onStrayCancel answers a CANCEL that matched no INVITE transaction
+// (sipgo answers matched ones itself).
+func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+}
+
+func hasToTag(req *sip.Request) bool {
+	to := req.To()
+	return to != nil && to.Params.Has("tag")
+}
+
+// tracker counts running work and refuses new work once closed; unlike
+// sync.WaitGroup it allows add concurrently with the wait.
+type tracker struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	zero   chan struct{}
+}
+
+// add counts one more piece of work, or returns false after close.
+func (t *tracker) add() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.n++
+	return true
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.closed && t.n == 0 {
+		close(t.zero)
+	}
+}
+
+// close refuses new work and returns a channel closed when none runs.
+func (t *tracker) close() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.closed {
+		t.closed, t.zero = true, make(chan struct{})
+		if t.n == 0 {
+			close(t.zero)
+		}
+	}
+	return t.zero
+}
+
+// goTracked runs f in a goroutine counted by the tracker; after close it
+// runs nothing and returns false.
+func (s *Server) goTracked(f func()) bool {
+	if !s.work.add() {
+		return false
+	}
+	go func() {
+		defer s.work.done()
+		f()
+	}()
+	return true
+}
