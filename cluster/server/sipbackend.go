@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/actors/rights"
+	ucluster "github.com/ucgrid/ucgrid/cluster"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+	"github.com/ucgrid/ucgrid/sip"
+)
+
+// grainBackend is the SIP layer's Backend on the line, group and user
+// grains, wherever in the cluster they live.
+type grainBackend struct{ node *ucluster.Node }
+
+var _ sip.Backend = grainBackend{}
+
+// sipBackend is the Backend the node's SIP server uses.
+func (s *Server) sipBackend() sip.Backend { return grainBackend{node: s.actors.node} }
+
+// ask sends msg to a grain and checks the reply's type and error.
+func ask[R interface {
+	proto.Message
+	GetError() *actorspb.Error
+}](ctx context.Context, node *ucluster.Node, identity, kind string, msg proto.Message) (R, error) {
+	var zero R
+	resp, err := node.Request(ctx, identity, kind, msg)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := resp.(R)
+	if !ok {
+		return zero, fmt.Errorf("server: %s %q answered %T", kind, identity, resp)
+	}
+	if e := r.GetError(); e != nil {
+		return zero, &actors.GrainError{Code: e.GetCode(), Message: e.GetMessage()}
+	}
+	return r, nil
+}
+
+func (b grainBackend) Register(ctx context.Context, line string, u sip.RegisterUpdate) ([]*dirpb.Registration, error) {
+	m := &actorspb.RegisterLine{Remove: u.Remove, RemoveAll: u.RemoveAll}
+	for _, r := range u.Put {
+		m.Put = append(m.Put, &actorspb.Binding{Contact: r.GetContact(), ExpiresAtUnix: r.GetExpiresAtUnix(),
+			CallId: r.GetCallId(), Cseq: r.GetCseq(), Source: r.GetSource(), UserAgent: r.GetUserAgent(),
+			RegisteredUnix: r.GetRegisteredUnix(), Instance: r.GetInstance()})
+	}
+	r, err := ask[*actorspb.RegisterLineReply](ctx, b.node, line, actors.KindLine, m)
+	if err != nil {
+		return nil, err
+	}
+	return registrations(line, r.GetBindings()), nil
+}
+
+func (b grainBackend) Contacts(ctx context.Context, line string) ([]*dirpb.Registration, error) {
+	r, err := ask[*actorspb.GetContactsReply](ctx, b.node, line, actors.KindLine, &actorspb.GetContacts{})
+	if err != nil {
+		return nil, err
+	}
+	return registrations(line, r.GetBindings()), nil
+}
+
+func registrations(line string, bs []*actorspb.Binding) []*dirpb.Registration {
+	out := make([]*dirpb.Registration, len(bs))
+	for i, b := range bs {
+		out[i] = &dirpb.Registration{Line: line, Contact: b.GetContact(), ExpiresAtUnix: b.GetExpiresAtUnix(),
+			CallId: b.GetCallId(), Cseq: b.GetCseq(), Source: b.GetSource(), UserAgent: b.GetUserAgent(),
+			RegisteredUnix: b.GetRegisteredUnix(), Instance: b.GetInstance()}
+	}
+	return out
+}
+
+func (b grainBackend) RingPlan(ctx context.Context, group string) (hunt.Plan, error) {
+	start := time.Now()
+	r, err := ask[*actorspb.GetRingPlanReply](ctx, b.node, group, actors.KindGroup, &actorspb.GetRingPlan{})
+	var ge *actors.GrainError
+	if errors.As(err, &ge) && ge.Code == "not_found" {
+		return hunt.Plan{}, fmt.Errorf("%w: %s", sip.ErrNoSuchGroup, ge.Message)
+	}
+	if err != nil {
+		return hunt.Plan{}, err
+	}
+	p := hunt.Plan{Group: group, Start: start, Closed: r.GetClosed(),
+		Fallback: hunt.Fallback{Target: r.GetFallbackTarget(), Status: int(r.GetFallbackStatus())}}
+	for _, s := range r.GetStages() {
+		p.Stages = append(p.Stages, hunt.Stage{Members: s.GetMembers(),
+			Delay: time.Duration(s.GetDelayMs()) * time.Millisecond, Timeout: time.Duration(s.GetTimeoutMs()) * time.Millisecond})
+	}
+	return p, nil
+}
+
+func (b grainBackend) GroupEvent(ctx context.Context, group string, ev hunt.Event) error {
+	_, err := ask[*actorspb.GroupCallEventReply](ctx, b.node, group, actors.KindGroup,
+		&actorspb.GroupCallEvent{Kind: ev.Kind.String(), User: ev.User, AtUnixMs: time.Now().UnixMilli()})
+	return err
+}
+
+func (b grainBackend) LineCall(ctx context.Context, line string, ev sip.CallEvent) error {
+	var phase string
+	switch ev.Phase {
+	case sip.CallRinging:
+		phase = "ringing"
+	case sip.CallAnswered:
+		phase = "answered"
+	case sip.CallEnded:
+		phase = "ended"
+	default:
+		return fmt.Errorf("server: call phase %d", ev.Phase)
+	}
+	at := ev.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	_, err := ask[*actorspb.LineCallReply](ctx, b.node, line, actors.KindLine,
+		&actorspb.LineCall{CallId: ev.CallID, Phase: phase, Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli()})
+	return err
+}
+
+func (b grainBackend) Rights(ctx context.Context, viewer, target string) (rights.Set, error) {
+	r, err := ask[*actorspb.CheckRightsReply](ctx, b.node, target, actors.KindUser, &actorspb.CheckRights{Viewer: viewer})
+	if err != nil {
+		return 0, err
+	}
+	return rights.Set(r.GetSet()), nil
+}
