@@ -89,7 +89,11 @@ func (p *Provider) start(c *actorcluster.Cluster, client bool) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), metaTimeout)
 	defer cancel()
-	if err := p.ms.SetMeta(ctx, meta); err != nil {
+	err = p.ms.UpdateMeta(ctx, func(m *membership.Meta) {
+		// Only the actor fields are ours; Raft peer management owns others.
+		m.ActorAddr, m.ActorID, m.Client, m.Kinds = meta.ActorAddr, meta.ActorID, meta.Client, meta.Kinds
+	})
+	if err != nil {
 		if errors.Is(err, membership.ErrClosed) {
 			return fmt.Errorf("cluster: publish actor metadata: %w", err)
 		}

@@ -77,8 +77,17 @@ type Config struct {
 	// its context has no deadline. Default 10s.
 	ApplyTimeout time.Duration
 
+	// ForwardTimeout bounds how long Apply on a follower keeps trying to
+	// reach a leader (none elected yet, or the known one unreachable)
+	// before it fails with ErrNoLeader. Default 5s: an election takes about
+	// one to two ElectionTimeouts, so a write survives a leader's crash,
+	// while a node cut off from the majority answers within seconds.
+	ForwardTimeout time.Duration
+
 	// NoBootstrap stops a fresh node from making itself the only voter of a
-	// new cluster; set it on nodes that join an existing cluster.
+	// new cluster; set it on nodes that join an existing cluster. Such a
+	// node also has no cluster id until it is added to a cluster and told
+	// it (AdoptClusterID), unless ClusterID is set.
 	NoBootstrap bool
 
 	// fs replaces the OS filesystem under the Pebble store (tests inject
@@ -99,6 +108,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.TrailingLogs, 10240)
 	setDefault(&c.SnapshotRetain, 2)
 	setDefault(&c.ApplyTimeout, 10*time.Second)
+	setDefault(&c.ForwardTimeout, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -138,6 +148,7 @@ func (c Config) validate() error {
 		{"HeartbeatTimeout", c.HeartbeatTimeout}, {"ElectionTimeout", c.ElectionTimeout},
 		{"LeaderLeaseTimeout", c.LeaderLeaseTimeout}, {"CommitTimeout", c.CommitTimeout},
 		{"SnapshotInterval", c.SnapshotInterval}, {"ApplyTimeout", c.ApplyTimeout},
+		{"ForwardTimeout", c.ForwardTimeout},
 	} {
 		if d.v < 5*time.Millisecond {
 			return fmt.Errorf("persistence: config: %s=%v is below 5ms: %w", d.name, d.v, ErrInvalid)

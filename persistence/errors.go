@@ -23,6 +23,14 @@ var (
 	// ErrNotLeader: Apply was called on a node that is not the Raft leader;
 	// the message names the leader when one is known.
 	ErrNotLeader = errors.New("persistence: not the raft leader")
+	// ErrNoLeader: no Raft leader could be reached to take a write: none
+	// is elected (an election is under way, or this node is on the
+	// minority side of a partition) or the known one does not answer. The
+	// write was not applied; retry later or on another node.
+	ErrNoLeader = errors.New("persistence: no raft leader reachable")
+	// ErrOutcomeUnknown: the command was handed to Raft (here or on the
+	// leader) but no answer came: it may or may not be applied.
+	ErrOutcomeUnknown = errors.New("persistence: outcome unknown")
 	// ErrClosed: the node or store has been closed.
 	ErrClosed = errors.New("persistence: closed")
 	// ErrStoreFailed: a disk write failed (e.g. the disk is full). The store

@@ -49,6 +49,7 @@ func (m *fsmMetrics) collectors() []prometheus.Collector {
 }
 
 type nodeMetrics struct {
+	forwardMetrics
 	applySeconds  prometheus.Histogram
 	applyErrors   prometheus.Counter
 	appendSeconds prometheus.Histogram
@@ -56,6 +57,7 @@ type nodeMetrics struct {
 
 func newNodeMetrics() *nodeMetrics {
 	return &nodeMetrics{
+		forwardMetrics: newForwardMetrics(),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ucgrid_persistence_apply_seconds",
 			Help:    "Node.Apply latency: propose, commit (fsync) and apply on this node.",

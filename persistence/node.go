@@ -28,7 +28,8 @@ type Node struct {
 	cfg       Config
 	log       *slog.Logger
 	nodeID    string
-	clusterID string
+	idMu      sync.Mutex // guards clusterID, which a joining node adopts late
+	clusterID string     // "" while a fresh joining node waits for its cluster
 
 	store *Store
 	fsm   *fsm
@@ -36,7 +37,9 @@ type Node struct {
 	trans *raft.NetworkTransport
 	snaps *raft.FileSnapshotStore
 	m     *nodeMetrics
-	fsmM  *fsmMetrics
+	// forwarder carries Apply from a follower to the leader (nil: off).
+	forwarder atomic.Pointer[Forwarder]
+	fsmM      *fsmMetrics
 
 	caughtUp  atomic.Bool   // the directory has caught up with the log since Open
 	done      chan struct{} // closed by Close: stops the node's goroutines
@@ -116,18 +119,26 @@ func (n *Node) resolveIDs() error {
 	}
 	n.nodeID, n.clusterID = n.cfg.NodeID, n.cfg.ClusterID
 	setDefault(&n.nodeID, "node-"+randomHex(4))
-	setDefault(&n.clusterID, randomHex(8))
+	if !n.cfg.NoBootstrap {
+		// A joining node learns its cluster's id when it is added (AdoptClusterID).
+		setDefault(&n.clusterID, randomHex(8))
+	}
 	return n.store.setNodeMeta(&dirpb.NodeMeta{NodeId: n.nodeID, ClusterId: n.clusterID})
 }
 
 func (n *Node) matchIDs(meta *dirpb.NodeMeta) error {
-	if n.cfg.ClusterID != "" && n.cfg.ClusterID != meta.ClusterId {
+	if n.cfg.ClusterID != "" && meta.ClusterId != "" && n.cfg.ClusterID != meta.ClusterId {
 		return fmt.Errorf("persistence: data dir %q belongs to cluster %q, not %q: %w", n.cfg.Dir, meta.ClusterId, n.cfg.ClusterID, ErrInvalid)
 	}
 	if n.cfg.NodeID != "" && n.cfg.NodeID != meta.NodeId {
 		return fmt.Errorf("persistence: data dir %q belongs to node %q, not %q: %w", n.cfg.Dir, meta.NodeId, n.cfg.NodeID, ErrInvalid)
 	}
 	n.nodeID, n.clusterID = meta.NodeId, meta.ClusterId
+	if n.clusterID == "" && n.cfg.ClusterID != "" {
+		// A joining node that had not learnt its cluster yet; told now.
+		n.clusterID = n.cfg.ClusterID
+		return n.store.setNodeMeta(&dirpb.NodeMeta{NodeId: n.nodeID, ClusterId: n.clusterID})
+	}
 	return nil
 }
 
@@ -257,6 +268,13 @@ func (n *Node) bootstrap(conf *raft.Config, logs raft.LogStore, stable raft.Stab
 	}
 	if has {
 		return nil
+	}
+	if n.clusterID == "" {
+		// A node that once waited to join is now told to found a cluster.
+		n.clusterID = randomHex(8)
+		if err := n.store.setNodeMeta(&dirpb.NodeMeta{NodeId: n.nodeID, ClusterId: n.clusterID}); err != nil {
+			return err
+		}
 	}
 	self := raft.Server{Suffrage: raft.Voter, ID: conf.LocalID, Address: n.trans.LocalAddr()}
 	if err := raft.BootstrapCluster(conf, logs, stable, n.snaps, n.trans, raft.Configuration{Servers: []raft.Server{self}}); err != nil {

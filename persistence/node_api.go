@@ -38,6 +38,24 @@ func (n *Node) apply(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("persistence: encode command: %w", err)
 	}
+	if f := n.getForwarder(); f != nil && n.raft.State() != raft.Leader {
+		return n.applyForwarded(ctx, f, data)
+	}
+	index, err := n.applyEncoded(ctx, data)
+	if f := n.getForwarder(); f != nil && errors.Is(err, ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+		// Refused before it was enqueued (leadership moved since the
+		// check): nothing was proposed, so forwarding cannot apply it twice.
+		return n.applyForwarded(ctx, f, data)
+	}
+	return index, err
+}
+
+// applyLocal proposes an encoded command on this node (the leader).
+func (n *Node) applyLocal(ctx context.Context, data []byte) (uint64, error) {
+	return n.applyEncoded(ctx, data)
+}
+
+func (n *Node) applyEncoded(ctx context.Context, data []byte) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("persistence: apply: %w", err)
 	}
@@ -73,13 +91,13 @@ func (n *Node) wait(ctx context.Context, f raft.Future) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("persistence: outcome unknown: %w", ctx.Err())
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())
 	case <-n.stopped:
 		select {
 		case err := <-done: // answered after all
 			return err
 		default:
-			return fmt.Errorf("persistence: outcome unknown: %w", raft.ErrRaftShutdown)
+			return fmt.Errorf("%w: %w", ErrOutcomeUnknown, raft.ErrRaftShutdown)
 		}
 	}
 }
@@ -122,8 +140,14 @@ func (n *Node) Store() *Store { return n.store }
 // ID returns this node's Raft server id.
 func (n *Node) ID() string { return n.nodeID }
 
-// ClusterID returns the id of the cluster this node's data belongs to.
-func (n *Node) ClusterID() string { return n.clusterID }
+// ClusterID returns the id of the cluster this node's data belongs to; ""
+// while a fresh node started with NoBootstrap waits to be added to one
+// (see AdoptClusterID).
+func (n *Node) ClusterID() string {
+	n.idMu.Lock()
+	defer n.idMu.Unlock()
+	return n.clusterID
+}
 
 // RaftAddr returns the address Raft listens on.
 func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }

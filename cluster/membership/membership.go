@@ -130,6 +130,25 @@ func (m *Membership) SetMeta(ctx context.Context, meta Meta) error {
 	return m.setMetaLocked(ctx, meta, encoded)
 }
 
+// UpdateMeta changes this node's metadata with fn, atomically with
+// respect to other SetMeta and UpdateMeta calls, and gossips it. Use it
+// instead of Meta+SetMeta when several parts of the node own different
+// fields (the actor provider, Raft peer management).
+func (m *Membership) UpdateMeta(ctx context.Context, fn func(*Meta)) error {
+	m.lifeMu.Lock()
+	defer m.lifeMu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	meta := m.d.localMeta()
+	fn(&meta)
+	encoded, err := EncodeMeta(meta)
+	if err != nil {
+		return err
+	}
+	return m.setMetaLocked(ctx, meta, encoded)
+}
+
 // Meta returns this node's current metadata.
 func (m *Membership) Meta() Meta { return m.d.localMeta() }
 

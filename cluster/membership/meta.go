@@ -45,6 +45,16 @@ type Meta struct {
 	RaftAddr string
 	// Roles are free-form role names (e.g. "voter").
 	Roles []string
+	// RaftID is the node's Raft server id. Empty means the node name: a
+	// node joining a cluster gossips under a temporary name first (see
+	// docs/cluster.md, "Joining") and names its Raft id here.
+	RaftID string
+	// ClusterID is the id of the cluster the node's data belongs to;
+	// empty while a fresh node waits to be added to a cluster.
+	ClusterID string
+	// HTTPAddr is the host:port of the node's HTTP server: forwarded
+	// writes and cluster status requests go there.
+	HTTPAddr string
 	// Leaving is set by Membership.Leave just before the node leaves.
 	// memberlist's leave notification does not say whether a node left or
 	// failed (its Node.State is never updated), so the intent travels in
@@ -62,6 +72,9 @@ type wireMeta struct {
 	Client   bool     `json:"c,omitempty"`
 	RaftAddr string   `json:"r,omitempty"`
 	Roles    []string `json:"ro,omitempty"`
+	RaftID   string   `json:"ri,omitempty"`
+	Cluster  string   `json:"cl,omitempty"`
+	HTTP     string   `json:"h,omitempty"`
 	Leaving  bool     `json:"l,omitempty"`
 }
 
@@ -76,6 +89,9 @@ func EncodeMeta(m Meta) ([]byte, error) {
 		Client:   m.Client,
 		RaftAddr: m.RaftAddr,
 		Roles:    m.Roles,
+		RaftID:   m.RaftID,
+		Cluster:  m.ClusterID,
+		HTTP:     m.HTTPAddr,
 		Leaving:  m.Leaving,
 	})
 	if err != nil {
@@ -108,6 +124,9 @@ func DecodeMeta(b []byte) (Meta, error) {
 		Client:    w.Client,
 		RaftAddr:  w.RaftAddr,
 		Roles:     w.Roles,
+		RaftID:    w.RaftID,
+		ClusterID: w.Cluster,
+		HTTPAddr:  w.HTTP,
 		Leaving:   w.Leaving,
 	}, nil
 }
