@@ -26,6 +26,7 @@ const (
 	codeConflict       = "conflict"
 	codeThrottled      = "too_many_requests"
 	codeNotLeader      = "not_leader"
+	codeNoQuorum       = "no_quorum"
 	codeUnavailable    = "unavailable"
 	codeIndexNotYet    = "index_not_applied"
 	codeInternal       = "internal"
@@ -101,6 +102,12 @@ func (h *Handler) classify(err error) *apiError {
 		return errorf(http.StatusConflict, codeConflict, "%s", ce.Msg)
 	case errors.As(err, &ce) && errors.Is(err, persistence.ErrInvalid):
 		return errorf(http.StatusBadRequest, codeInvalid, "%s", ce.Msg)
+	case errors.Is(err, persistence.ErrNoLeader):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeNoQuorum, retryAfter: time.Second,
+			msg: "no Raft leader is reachable from this node (it may be cut off from the majority of the cluster): the write was not applied; reads here may be stale: " + err.Error()}
+	case errors.Is(err, persistence.ErrOutcomeUnknown):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: time.Second,
+			msg: "the directory did not confirm the write in time; it may or may not have been applied"}
 	case errors.Is(err, persistence.ErrNotLeader):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeNotLeader, retryAfter: time.Second,
 			msg: "this node is not the directory's Raft leader; retry, or send writes to the leader: " + err.Error()}

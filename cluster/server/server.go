@@ -54,6 +54,16 @@ type Config struct {
 	// 30s: a single node is leader in about a second, a joining one waits
 	// for its cluster.
 	ReadyTimeout time.Duration
+	// ClusterSecret authenticates node-to-node requests (forwarded writes,
+	// status); every node of a cluster needs the same. "" = none: this
+	// node neither forwards writes nor accepts forwarded ones.
+	ClusterSecret string
+	// RaftVoters is how many Raft voters the leader keeps (the others are
+	// non-voters). Default 3.
+	RaftVoters int
+	// RaftDeadGrace is how long a failed server keeps its Raft place
+	// before the leader removes it. Default 30s.
+	RaftDeadGrace time.Duration
 	// Out receives what a person must read once (generated credentials).
 	Out    io.Writer
 	Logger *slog.Logger
@@ -66,6 +76,7 @@ func (c *Config) withDefaults() {
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 30 * time.Second
 	}
+	c.clusterDefaults()
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -85,6 +96,7 @@ type Server struct {
 	cfg    Config
 	dir    *persistence.Node
 	actors *actorLayer
+	ops    *clusterOps
 	http   *api.Server
 	served chan error
 	// started is set once start-up finished (the admin exists, the actor
@@ -113,7 +125,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.dir, err = persistence.Open(ctx, persistence.Config{
 		Dir: s.cfg.DataDir, NodeID: s.cfg.NodeID, ClusterID: s.cfg.ClusterID,
-		RaftBind: s.cfg.RaftAddr, Logger: s.cfg.Logger,
+		RaftBind: s.cfg.RaftAddr, Logger: s.cfg.Logger, NoBootstrap: len(s.cfg.Join) > 0,
 	})
 	if err != nil {
 		return err
@@ -123,6 +135,11 @@ func (s *Server) start(ctx context.Context) error {
 	// /healthz and /readyz answer while the node starts; /v1 answers 503
 	// until it is mounted below.
 	go func() { s.served <- s.http.Serve() }()
+	s.ops = newClusterOps(s)
+	reg.MustRegister(s.ops.metrics.collectors()...)
+	if err := s.ops.join(ctx); err != nil {
+		return err
+	}
 	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
 	defer cancel()
 	if err := s.dir.WaitReady(readyCtx); err != nil {
@@ -132,12 +149,16 @@ func (s *Server) start(ctx context.Context) error {
 		return err
 	}
 	reg.MustRegister(s.actors.node.Collector())
+	if err := s.ops.start(ctx, s.actors.node.Membership()); err != nil {
+		return err
+	}
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: s.actors.node}, Logger: s.cfg.Logger,
 		Live: api.LiveConfig{Lines: liveLines{node: s.actors.node}, Events: liveEvents{hub: s.actors.hub}}})
 	if err != nil {
 		return err
 	}
+	v1.MountCluster(s.ops)
 	s.http.Mount(v1)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
@@ -214,6 +235,9 @@ func (s *Server) stop(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.ops != nil {
+		s.ops.stop()
 	}
 	if s.actors != nil {
 		errs = append(errs, s.actors.stop(ctx))

@@ -26,6 +26,9 @@ type serveOptions struct {
 	Cluster       string `yaml:"cluster"`
 	AdminPassword string `yaml:"admin_password"`
 	LogLevel      string `yaml:"log_level"`
+	ClusterSecret string `yaml:"cluster_secret"`
+	RaftVoters    string `yaml:"raft_voters"`
+	RaftDeadAfter string `yaml:"raft_dead_after"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -48,6 +51,9 @@ var serveOptionTable = []option{
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
 	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
 	{"log-level", "log level: debug, info, warn or error", "info", func(o *serveOptions) *string { return &o.LogLevel }},
+	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
+	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
+	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
 }
 
 func envName(flagName string) string {
@@ -104,6 +110,9 @@ func (o serveOptions) validate() error {
 		return errors.New("--raft is empty: name the Raft listen address, e.g. 127.0.0.1:8300")
 	case o.Gossip == "":
 		return errors.New("--gossip is empty: name the gossip address, e.g. 127.0.0.1:7946")
+	}
+	if err := o.validateCluster(); err != nil {
+		return err
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -19,6 +19,9 @@ const usage = `usage: ucgrid <command> [flags]
 
 commands:
   serve     run a node (ucgrid serve --help for its flags)
+  cluster status   show members, Raft roles, applied indexes and grains of a running cluster
+  backup    write a consistent backup of a running cluster's directory (--out FILE)
+  restore   create a one-node cluster from a backup (--from FILE --data DIR)
   version   print the version
 `
 
@@ -30,6 +33,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "cluster":
+		return clusterCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "ucgrid %s\n", version)
 		return 0

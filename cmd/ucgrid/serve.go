@@ -29,12 +29,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	logger := newLogger(stderr, opts.LogLevel)
+	voters, _ := opts.raftVoters()       // validated by parseServeOptions
+	deadAfter, _ := opts.raftDeadAfter() // validated by parseServeOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{
 		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
+		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))

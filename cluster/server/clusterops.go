@@ -1,0 +1,306 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/autopilot"
+	"github.com/ucgrid/ucgrid/cluster/membership"
+)
+
+// roleJoining marks the temporary gossip identity of a node waiting to be
+// added to the Raft cluster.
+const roleJoining = "joining"
+
+// joiningSuffix is appended to the node id to name that identity.
+const joiningSuffix = "~joining"
+
+// clusterOps is the node's part in running the cluster: joining the Raft
+// cluster, Raft peer management on the leader (autopilot), forwarding
+// writes, node-to-node requests and cluster status.
+type clusterOps struct {
+	s       *Server
+	sign    signer
+	client  *internalClient
+	metrics *opsMetrics
+
+	// gossip is the membership in use: the joining identity's while the
+	// node waits to be added, then the actor layer's.
+	gossip atomic.Pointer[membership.Membership]
+
+	stopPilot  context.CancelFunc
+	pilotDone  chan struct{}
+	unsubPilot func()
+	stopOnce   sync.Once
+}
+
+func newClusterOps(s *Server) *clusterOps {
+	o := &clusterOps{s: s, sign: signer{secret: []byte(s.cfg.ClusterSecret), now: time.Now}, metrics: newOpsMetrics()}
+	o.client = newInternalClient(o.sign)
+	if len(o.sign.secret) > 0 {
+		s.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
+	}
+	return o
+}
+
+// members returns the gossip members, or none before gossip runs.
+func (o *clusterOps) members() []membership.Member {
+	if ms := o.gossip.Load(); ms != nil {
+		return ms.Members()
+	}
+	return nil
+}
+
+func raftID(m membership.Member) string {
+	if m.Meta.RaftID != "" {
+		return m.Meta.RaftID
+	}
+	return m.Name
+}
+
+// httpAddrOf finds the HTTP address of the alive node with that Raft id.
+func (o *clusterOps) httpAddrOf(id string) (string, bool) {
+	for _, m := range o.members() {
+		if raftID(m) == id && m.State == membership.StateAlive && m.Meta.HTTPAddr != "" {
+			return m.Meta.HTTPAddr, true
+		}
+	}
+	return "", false
+}
+
+// advertisedHTTP is the HTTP address other nodes dial: the bound one, with
+// the gossip address's host when HTTP binds all interfaces.
+func advertisedHTTP(httpAddr, gossipAddr string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return httpAddr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if ghost, _, err := net.SplitHostPort(gossipAddr); err == nil {
+			return net.JoinHostPort(ghost, port)
+		}
+	}
+	return httpAddr
+}
+
+// join runs while a node that is not a cluster of one waits to become
+// ready: a fresh node started with --join, or a member restarting (which
+// may have been removed from the Raft configuration meanwhile). It gossips
+// under a temporary identity (<id>~joining, role "joining") carrying its
+// Raft id and address, so the leader's autopilot adds (or re-adds, or
+// re-addresses) it; once it has a leader and has caught up, it adopts the
+// leader's cluster id (a fresh node) and leaves that identity. The actor
+// layer's gossip identity starts afterwards, on a node whose directory is
+// complete, so grains are never placed on an empty or stale copy.
+func (o *clusterOps) join(ctx context.Context) error {
+	dir := o.s.dir
+	if dir.SoleServer() {
+		return nil
+	}
+	if err := checkGossipAddr(o.s.cfg.GossipAddr); err != nil {
+		return err
+	}
+	ms, err := membership.Start(ctx, membership.Config{
+		NodeName: dir.ID() + joiningSuffix, BindAddr: o.s.cfg.GossipAddr, Seeds: o.s.cfg.Join,
+		Meta: membership.Meta{RaftAddr: dir.RaftAddr(), RaftID: dir.ID(), ClusterID: dir.ClusterID(),
+			HTTPAddr: advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr), Roles: []string{roleJoining}},
+		Logger: o.s.cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("server: join: %w", err)
+	}
+	o.gossip.Store(ms)
+	defer func() {
+		leaveCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := ms.Leave(leaveCtx); err != nil {
+			o.s.cfg.Logger.Warn("join: leave the joining identity", "err", err)
+		}
+		if err := ms.Shutdown(); err != nil {
+			o.s.cfg.Logger.Warn("join: stop the joining identity", "err", err)
+		}
+		o.gossip.Store(nil)
+	}()
+	o.s.cfg.Logger.Info("join: waiting for the Raft leader to add this node", "node", dir.ID(), "seeds", o.s.cfg.Join)
+	waitCtx, cancel := context.WithTimeout(ctx, o.s.cfg.ReadyTimeout)
+	defer cancel()
+	return o.adoptCluster(waitCtx)
+}
+
+// adoptCluster waits until this node has a leader and caught up, then
+// takes the leader's cluster id from its gossip metadata.
+func (o *clusterOps) adoptCluster(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if o.s.dir.Ready() && o.s.dir.ClusterID() != "" {
+			return nil
+		}
+		if o.s.dir.Ready() {
+			leader, _ := o.s.dir.Leader()
+			if id, ok := o.clusterIDOf(leader); ok {
+				return o.s.dir.AdoptClusterID(id)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server: join: not added to a Raft cluster by its leader (seeds %v; is --cluster-secret or --cluster the same on every node?): %w", o.s.cfg.Join, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (o *clusterOps) clusterIDOf(id string) (string, bool) {
+	for _, m := range o.members() {
+		if raftID(m) == id && m.State == membership.StateAlive && m.Meta.ClusterID != "" && !slices.Contains(m.Meta.Roles, roleJoining) {
+			return m.Meta.ClusterID, true
+		}
+	}
+	return "", false
+}
+
+// start runs once the actor layer (and its gossip) is up: it publishes
+// this node's cluster id and HTTP address, and starts the autopilot loop.
+func (o *clusterOps) start(ctx context.Context, ms *membership.Membership) error {
+	o.gossip.Store(ms)
+	err := ms.UpdateMeta(ctx, func(m *membership.Meta) {
+		m.ClusterID = o.s.dir.ClusterID()
+		m.HTTPAddr = advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr)
+	})
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("server: publish cluster metadata: %w", err)
+	}
+	pctx, stop := context.WithCancel(context.Background())
+	o.stopPilot, o.pilotDone = stop, make(chan struct{})
+	wake := make(chan struct{}, 1)
+	o.unsubPilot = ms.Subscribe(func(ms []membership.Member) {
+		o.metrics.observeMembers(ms)
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	go o.pilotLoop(pctx, wake)
+	return nil
+}
+
+// stop ends the autopilot loop.
+func (o *clusterOps) stop() {
+	o.stopOnce.Do(func() {
+		if o.stopPilot == nil {
+			return
+		}
+		o.unsubPilot()
+		o.stopPilot()
+		<-o.pilotDone
+	})
+}
+
+// pilotInterval is how often the leader reconciles the Raft configuration
+// without a membership change (removals after the grace period).
+const pilotInterval = time.Second
+
+func (o *clusterOps) pilotLoop(ctx context.Context, wake <-chan struct{}) {
+	defer close(o.pilotDone)
+	tick := time.NewTicker(pilotInterval)
+	defer tick.Stop()
+	var st autopilot.State
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-wake:
+		}
+		if o.s.dir.IsLeader() {
+			st = o.reconcile(ctx, st)
+		} else {
+			st = autopilot.State{}
+		}
+	}
+}
+
+// reconcile runs one autopilot step and carries out its actions, stopping
+// at the first failure (the next step tries again).
+func (o *clusterOps) reconcile(ctx context.Context, st autopilot.State) autopilot.State {
+	servers, err := o.s.dir.Servers()
+	if err != nil {
+		return st
+	}
+	in := autopilot.Input{Self: o.s.dir.ID(), ClusterID: o.s.dir.ClusterID(), Now: time.Now()}
+	for _, s := range servers {
+		in.Servers = append(in.Servers, autopilot.Server{ID: s.ID, Addr: s.Address, Voter: s.Voter})
+	}
+	in.Members = pilotMembers(o.members())
+	next, acts := autopilot.Step(autopilot.Config{Voters: o.s.cfg.RaftVoters, DeadGrace: o.s.cfg.RaftDeadGrace}, st, in)
+	addrs := map[string]string{}
+	for _, s := range in.Servers {
+		addrs[s.ID] = s.Addr
+	}
+	for _, a := range acts {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := o.carryOut(actx, a, addrs[a.ID])
+		cancel()
+		if err != nil {
+			o.s.cfg.Logger.Warn("autopilot: raft configuration change failed", "action", a.Kind.String(), "server", a.ID, "err", err)
+			break
+		}
+		o.metrics.raftChanges.WithLabelValues(a.Kind.String()).Inc()
+		o.s.cfg.Logger.Info("autopilot: raft configuration changed", "action", a.Kind.String(), "server", a.ID, "addr", a.Addr, "reason", a.Reason)
+	}
+	return next
+}
+
+func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr string) error {
+	d := o.s.dir
+	switch a.Kind {
+	case autopilot.AddVoter:
+		return d.AddVoter(ctx, a.ID, a.Addr)
+	case autopilot.AddNonvoter:
+		return d.AddNonvoter(ctx, a.ID, a.Addr)
+	case autopilot.Promote:
+		return d.AddVoter(ctx, a.ID, addr)
+	case autopilot.Demote:
+		return d.DemoteVoter(ctx, a.ID)
+	case autopilot.Remove:
+		return d.RemoveServer(ctx, a.ID)
+	}
+	return fmt.Errorf("server: unknown autopilot action %v", a.Kind)
+}
+
+func pilotMembers(ms []membership.Member) []autopilot.Member {
+	out := make([]autopilot.Member, 0, len(ms))
+	for _, m := range ms {
+		if m.MetaErr != nil {
+			continue
+		}
+		h := autopilot.Alive
+		switch m.State {
+		case membership.StateLeft:
+			h = autopilot.Left
+		case membership.StateFailed:
+			h = autopilot.Failed
+		}
+		if m.Meta.Leaving && h == autopilot.Alive {
+			h = autopilot.Left
+		}
+		out = append(out, autopilot.Member{RaftID: raftID(m), RaftAddr: m.Meta.RaftAddr, ClusterID: m.Meta.ClusterID,
+			Health: h, Since: m.Since, Joining: slices.Contains(m.Meta.Roles, roleJoining)})
+	}
+	return out
+}
+
+func (c *Config) clusterDefaults() {
+	if c.RaftVoters == 0 {
+		c.RaftVoters = 3
+	}
+	if c.RaftDeadGrace == 0 {
+		c.RaftDeadGrace = 30 * time.Second
+	}
+}

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/membership"
+)
+
+// ClusterStatus is the document of GET /v1/cluster.
+type ClusterStatus struct {
+	// Node is the node that answered; ClusterID the cluster's id.
+	Node      string                    `json:"node"`
+	ClusterID string                    `json:"cluster_id"`
+	Members   []MemberStatus            `json:"members"`
+	Raft      RaftStatus                `json:"raft"`
+	Grains    map[string]map[string]int `json:"grains"`
+}
+
+// MemberStatus is one node: gossip state, Raft role, and what the node
+// itself reported (Raft state, applied index, grains), when reachable.
+type MemberStatus struct {
+	Node       string         `json:"node"`
+	Address    string         `json:"address"` // HTTP address
+	GossipAddr string         `json:"gossip_address"`
+	RaftAddr   string         `json:"raft_address,omitempty"`
+	ActorAddr  string         `json:"actor_address,omitempty"`
+	State      string         `json:"state"` // alive, left, failed
+	Since      time.Time      `json:"since"`
+	InTopology bool           `json:"in_topology"`
+	RaftRole   string         `json:"raft_role"` // voter, non_voter, none
+	RaftState  string         `json:"raft_state,omitempty"`
+	Applied    uint64         `json:"applied_index,omitempty"`
+	Grains     map[string]int `json:"grains,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// RaftStatus is the Raft configuration as this node knows it.
+type RaftStatus struct {
+	Leader       string   `json:"leader"`
+	Voters       []string `json:"voters"`
+	NonVoters    []string `json:"non_voters"`
+	AppliedIndex uint64   `json:"applied_index"`
+	CommitIndex  uint64   `json:"commit_index"`
+}
+
+// ClusterStatus implements api.ClusterService.
+func (o *clusterOps) ClusterStatus(ctx context.Context) (any, error) {
+	return o.status(ctx), nil
+}
+
+// Internal implements api.ClusterService.
+func (o *clusterOps) Internal() http.Handler { return internalHandler{s: o.s, sign: o.sign} }
+
+func (o *clusterOps) status(ctx context.Context) ClusterStatus {
+	d := o.s.dir
+	leader, _ := d.Leader()
+	st := ClusterStatus{Node: d.ID(), ClusterID: d.ClusterID(), Grains: map[string]map[string]int{},
+		Raft: RaftStatus{Leader: leader, Voters: []string{}, NonVoters: []string{}, AppliedIndex: d.Applied(), CommitIndex: d.CommitIndex()}}
+	role := map[string]string{}
+	if servers, err := d.Servers(); err == nil {
+		for _, s := range servers {
+			if s.Voter {
+				st.Raft.Voters = append(st.Raft.Voters, s.ID)
+				role[s.ID] = "voter"
+			} else {
+				st.Raft.NonVoters = append(st.Raft.NonVoters, s.ID)
+				role[s.ID] = "non_voter"
+			}
+		}
+	}
+	inTopo := map[string]bool{}
+	if o.s.actors != nil {
+		for _, m := range o.s.actors.node.Members() {
+			inTopo[m.Node] = m.InTopology
+		}
+	}
+	for _, m := range o.members() {
+		if slices.Contains(m.Meta.Roles, roleJoining) && m.State != membership.StateAlive {
+			continue // the temporary identity of a node that has joined since
+		}
+		id := raftID(m)
+		ms := MemberStatus{Node: id, Address: m.Meta.HTTPAddr, GossipAddr: m.Addr, RaftAddr: m.Meta.RaftAddr,
+			ActorAddr: m.Meta.ActorAddr, State: string(m.State), Since: m.Since, InTopology: inTopo[m.Name],
+			RaftRole: cmpOr(role[id], "none")}
+		if m.MetaErr != nil {
+			ms.Error = m.MetaErr.Error()
+		}
+		if slices.Contains(m.Meta.Roles, roleJoining) {
+			ms.State = roleJoining
+		}
+		st.Members = append(st.Members, ms)
+	}
+	o.fillReports(ctx, st.Members)
+	for _, m := range st.Members {
+		if m.Grains != nil {
+			st.Grains[m.Node] = m.Grains
+		}
+	}
+	return st
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// fillReports asks every alive member (this node directly) for its own
+// report, in parallel, each bounded by statusTimeout.
+func (o *clusterOps) fillReports(ctx context.Context, ms []MemberStatus) {
+	var wg sync.WaitGroup
+	for i := range ms {
+		m := &ms[i]
+		if m.Node == o.s.dir.ID() {
+			o.s.applyReport(m, o.s.localReport())
+			continue
+		}
+		if m.State != string(membership.StateAlive) || m.Address == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			var rep nodeReport
+			if err := o.client.do(rctx, http.MethodGet, m.Address, internalNode, nil, &rep); err != nil {
+				m.Error = "no report: " + strings.TrimPrefix(err.Error(), "server: ")
+				return
+			}
+			o.s.applyReport(m, rep)
+		}()
+	}
+	wg.Wait()
+}
+
+// statusTimeout bounds one node's answer to a status request.
+const statusTimeout = 2 * time.Second
+
+func (s *Server) applyReport(m *MemberStatus, rep nodeReport) {
+	m.RaftState, m.Applied, m.Grains = rep.RaftState, rep.AppliedIndex, rep.Grains
+}
+
+// localReport is what this node reports about itself.
+func (s *Server) localReport() nodeReport {
+	rep := nodeReport{Node: s.dir.ID(), RaftState: s.dir.RaftState(), AppliedIndex: s.dir.Applied(),
+		CommitIndex: s.dir.CommitIndex(), Grains: map[string]int{}}
+	a := s.actors
+	if a == nil || a.deps == nil {
+		return rep
+	}
+	for _, m := range a.node.Members() {
+		if m.Node != a.node.Name() {
+			continue
+		}
+		for _, k := range m.Kinds {
+			if k != "prototopic" {
+				rep.Grains[k] = a.deps.Count(k)
+			}
+		}
+	}
+	return rep
+}

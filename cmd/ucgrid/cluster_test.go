@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/server"
+)
+
+const (
+	testSecret   = "test-cluster-secret-0123456789"
+	testAdminPW  = "admin-password-for-tests"
+	clusterStart = 60 * time.Second
+)
+
+// freeAddr returns a 127.0.0.1 address whose TCP and UDP ports were free
+// a moment ago (gossip needs both).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return addr
+	}
+	t.Fatal("no free port")
+	return ""
+}
+
+// clusterNode is one node of a test cluster, restartable on its data dir.
+type clusterNode struct {
+	name, data, gossip, raft, http string
+	proc                           *node
+}
+
+type testCluster struct {
+	t     *testing.T
+	nodes []*clusterNode
+	seed  string
+}
+
+// startCluster starts n nodes: the first founds the cluster, the others
+// join it through its gossip address.
+func startCluster(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	for i := range n {
+		cn := &clusterNode{name: fmt.Sprintf("n%d", i+1), data: filepath.Join(t.TempDir(), "data"),
+			gossip: freeAddr(t), raft: freeAddr(t), http: freeAddr(t)}
+		if i == 0 {
+			c.seed = cn.gossip
+		}
+		c.nodes = append(c.nodes, cn)
+		c.start(cn, extra...)
+		if i == 0 {
+			cn.proc.waitServing(clusterStart)
+		}
+	}
+	for _, cn := range c.nodes[1:] {
+		cn.proc.waitServing(clusterStart)
+	}
+	c.waitVoters(min(n, 3), clusterStart)
+	return c
+}
+
+func (c *testCluster) start(cn *clusterNode, extra ...string) {
+	args := []string{"--data", cn.data, "--node", cn.name, "--gossip", cn.gossip, "--raft", cn.raft,
+		"--http", cn.http, "--cluster-secret", testSecret, "--admin-password", testAdminPW, "--raft-dead-after", "5s"}
+	if cn.gossip != c.seed {
+		args = append(args, "--join", c.seed)
+	}
+	cn.proc = startNode(c.t, append(args, extra...)...)
+}
+
+// status fetches GET /v1/cluster from node cn.
+func (c *testCluster) status(cn *clusterNode) (server.ClusterStatus, error) {
+	var st server.ClusterStatus
+	code, body, _ := apiCall(c.t, http.MethodGet, cn.http, "/v1/cluster", nil)
+	if code != http.StatusOK {
+		return st, fmt.Errorf("GET /v1/cluster on %s: %d %s", cn.name, code, body)
+	}
+	return st, json.Unmarshal([]byte(body), &st)
+}
+
+// waitVoters polls the first alive node until the Raft configuration has
+// want voters, all of them in gossip.
+func (c *testCluster) waitVoters(want int, timeout time.Duration) server.ClusterStatus {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		for _, cn := range c.nodes {
+			if cn.proc == nil || cn.proc.cmd.ProcessState != nil {
+				continue
+			}
+			st, err := c.status(cn)
+			if err == nil && len(st.Raft.Voters) == want && st.Raft.Leader != "" {
+				return st
+			}
+			last = fmt.Sprintf("%+v %v", st.Raft, err)
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+	c.t.Fatalf("no %d voters after %v; last status: %s", want, timeout, last)
+	return server.ClusterStatus{}
+}
+
+// apiCall sends an admin-authenticated request and returns status, body
+// and the consistency token.
+func apiCall(t *testing.T, method, addr, path string, body any) (int, string, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+addr+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", testAdminPW)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error(), ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err.Error(), ""
+	}
+	return resp.StatusCode, string(b), resp.Header.Get("X-Ucgrid-Index")
+}
+
+// TestCluster_JoinForwardStatus: two nodes join the first; the leader adds
+// them as voters; a write on every node succeeds (forwarded to the
+// leader) and is read back at once on the same node; GET /v1/cluster and
+// `ucgrid cluster status` show the three nodes.
+func TestCluster_JoinForwardStatus(t *testing.T) {
+	start := time.Now()
+	c := startCluster(t, 3)
+	t.Logf("3-node cluster formed in %v", time.Since(start).Round(time.Millisecond))
+	st := c.waitVoters(3, 10*time.Second)
+	if got := slices.Sorted(slices.Values(st.Raft.Voters)); !slices.Equal(got, []string{"n1", "n2", "n3"}) {
+		t.Fatalf("voters %v", got)
+	}
+	var lat []time.Duration
+	for i, cn := range c.nodes {
+		for j := range 5 {
+			id := fmt.Sprintf("u-%d-%d", i, j)
+			t0 := time.Now()
+			code, body, _ := apiCall(t, http.MethodPut, cn.http, "/v1/users/"+id, map[string]any{"display_name": "User " + id})
+			if code != http.StatusOK && code != http.StatusCreated {
+				t.Fatalf("PUT user on %s: %d %s", cn.name, code, body)
+			}
+			if cn.name != st.Raft.Leader {
+				lat = append(lat, time.Since(t0))
+			}
+			// Read-your-write on the same node, without a token.
+			if code, body, _ := apiCall(t, http.MethodGet, cn.http, "/v1/users/"+id, nil); code != http.StatusOK {
+				t.Fatalf("GET user on %s right after its write: %d %s", cn.name, code, body)
+			}
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("forwarded writes (follower → leader, argon2 excluded: no password): p50 %v max %v", lat[len(lat)/2], lat[len(lat)-1])
+
+	var out, errOut bytes.Buffer
+	code := run([]string{"cluster", "status", "--http", c.nodes[1].http, "--password", testAdminPW}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("cluster status: exit %d: %s", code, errOut.String())
+	}
+	t.Logf("ucgrid cluster status:\n%s", out.String())
+	for _, want := range []string{"n1", "n2", "n3", "(leader)", "voter"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("cluster status lacks %q", want)
+		}
+	}
+	st, err := c.status(c.nodes[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.Members {
+		if m.State != "alive" || m.RaftRole != "voter" || m.Applied == 0 || m.Error != "" {
+			t.Errorf("member %+v", m)
+		}
+	}
+}
