@@ -80,6 +80,7 @@ func Listen(cfg Config) (*Server, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)}))
 	s := &Server{ln: ln}
 	mux.HandleFunc("/v1/", s.serveV1)
+	mountConsole(mux)
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second, // a slow client cannot hold a connection open forever
