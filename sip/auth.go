@@ -70,8 +70,8 @@ type nonceVerdict uint8
 
 const (
 	nonceFresh  nonceVerdict = iota
-	nonceStale                // ours but expired or already used: challenge again, stale=true
-	nonceForged               // not issued by this server
+	nonceStale               // ours but expired or already used: challenge again, stale=true
+	nonceForged              // not issued by this server
 )
 
 // check tells whether nonce is fresh and nc (0 without qop) was not used

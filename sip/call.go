@@ -38,13 +38,14 @@ type call struct {
 	reports  chan func(context.Context)
 
 	mu        sync.Mutex
-	stages    int // stages forked so far
+	stages    int  // stages forked so far
 	closedQ   bool // reports is closed
 	branches  []*branch
 	winner    *branch
 	ringing   bool // an 18x went to the caller
 	finished  bool // the dialog ended or the call failed
 	cancelled bool // the caller sent CANCEL
+	pickedUp  bool // another line picked the call up (Replaces)
 	// rung are the lines whose phones rang (for their ended report), and
 	// group is the call group of a group call (for member events).
 	rung  map[string]bool
@@ -423,6 +424,9 @@ func (c *call) finish(o outcome) {
 		return
 	case o.cancelled:
 		c.s.m.calls.WithLabelValues(c.kind, "cancelled").Inc()
+	case c.wasPickedUp():
+		c.s.m.calls.WithLabelValues(c.kind, "picked_up").Inc()
+		c.fail(sip.StatusRequestTerminated, "Call Picked Up", nil)
 	case o.res != nil:
 		c.s.m.calls.WithLabelValues(c.kind, "unanswered").Inc()
 		c.forward(o.res)
@@ -433,6 +437,12 @@ func (c *call) finish(o outcome) {
 		return
 	}
 	c.end()
+}
+
+func (c *call) wasPickedUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pickedUp
 }
 
 // fail answers the caller with an error status (unless it cancelled or

@@ -68,6 +68,9 @@ func (s *Server) pickup(c *call, p pickupRequest) outcome {
 	replaces := ringing.id + ";to-tag=" + toTag + ";from-tag=" + fromTag + ";early-only"
 	st := c.ringReplaces(contact.Address.String(), replaces)
 	if st.answered {
+		ringing.mu.Lock()
+		ringing.pickedUp = true
+		ringing.mu.Unlock()
 		ringing.cancelAll(`SIP;cause=200;text="Call completed elsewhere"`)
 		return outcome{answered: true}
 	}
