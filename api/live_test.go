@@ -190,7 +190,7 @@ func liveEnv(t *testing.T) (*env, *memLive) {
 	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: &dirpb.Line{Number: "201", Owner: "anna", Kind: "primary"}}}})
 	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales", "active": true,
 		"display_members_on_monitor": true,
-		"members": []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}, {"user": "carl", "role": "user"}}})
+		"members":                    []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}, {"user": "carl", "role": "user"}}})
 	return e, m
 }
 
