@@ -4,6 +4,8 @@
 // consistency token, reads from the local store), with HTTP Basic and
 // bearer-token authentication and the roles policy of api/roles; Mount
 // puts them under /v1/. openapi.yaml describes every route and is served
-// at /v1/openapi.yaml. docs/api.md explains the decisions and lists the
-// routes that wait for the actor grains (presence, line state, events).
+// at /v1/openapi.yaml. Presence, line state, the monitor and the event
+// stream (SSE) are served from the grains through PresenceService,
+// LineService and EventHub; the web console (console/, embedded) is served
+// at /. docs/api.md explains the decisions.
 package api

@@ -9,9 +9,8 @@ import (
 
 // PresenceService is the runtime presence the user grains hold, already
 // filtered for a viewer: the seam through which /v1/users/{id}/presence is
-// served. Line state, the monitor and the event stream will come through a
-// seam of the same kind once the line grains and the session hubs are
-// exposed (docs/api.md).
+// served. Line state, the monitor and the event stream come through the
+// seams of the same kind in liveconfig.go and linestate.go.
 //
 // Concurrency contract: every method may be called from many goroutines at
 // once (one per HTTP request); each blocks at most until ctx ends and then
