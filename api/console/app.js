@@ -6,7 +6,7 @@ const SERVICES = ["configure_profile", "chat", "softphone_audio", "softphone_vid
   "screen_share_initiate", "sms", "record_calls", "phone_books", "apps"];
 const ROLES = ["user", "receptionist", "group_admin", "manager", "owner"];
 const STATE_LABEL = {available: "Available", away: "Away", busy: "Busy", dnd: "Do not disturb", offline: "Offline", "": "Not shared"};
-const LINE_ICON = {idle: "☎", ringing: "🔔", busy: "📞"};
+const LINE_ICON = {idle: "☎", ringing: "☏", busy: "☎"};
 
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem("ucgrid.token") || "";
@@ -151,7 +151,7 @@ async function loadMonitor() {
     const ul = el("ul", {class: "contacts"});
     for (const id of g.members) if (byId.has(id)) ul.append(contactCard(byId.get(id)));
     box.append(el("section", {class: "group", "aria-label": g.name},
-      el("h3", {}, g.name + " ", el("span", {class: "lock", title: "set by an administrator", "aria-label": "set by an administrator"}, "🔒")), ul));
+      el("h3", {}, g.name + " ", el("span", {class: "lock", title: "set by an administrator"}, "fixed")), ul));
   }
   if (m.groups.length === 0) box.append(el("p", {}, "Your groups show nobody on the monitor yet."));
   for (const c of byId.values()) {
