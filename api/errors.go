@@ -104,7 +104,7 @@ func (h *Handler) classify(err error) *apiError {
 		return errorf(http.StatusBadRequest, codeInvalid, "%s", ce.Msg)
 	case errors.Is(err, persistence.ErrNoLeader):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeNoQuorum, retryAfter: time.Second,
-			msg: "no Raft leader is reachable from this node (it may be cut off from the majority of the cluster): the write was not applied; reads here may be stale: " + err.Error()}
+			msg: "no Raft leader is reachable from this node, which may be cut off from the majority of the cluster: the write was not applied, and reads here may be stale (" + err.Error() + ")"}
 	case errors.Is(err, persistence.ErrOutcomeUnknown):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: time.Second,
 			msg: "the directory did not confirm the write in time; it may or may not have been applied"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -97,18 +98,14 @@ func (n *Node) applyForwarded(ctx context.Context, f Forwarder, data []byte) (ui
 // from the majority).
 func (n *Node) noLeader(ctx context.Context, last error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("persistence: forward to the leader: %w (last attempt: %v)", err, last)
+		return fmt.Errorf("persistence: no leader took the write before the deadline: %w (last attempt: %v)", err, last)
 	}
-	if last == nil {
-		last = ErrNoLeader
+	cause := "no leader elected"
+	if last != nil {
+		cause = strings.TrimPrefix(last.Error(), ErrNoLeader.Error()+": ")
 	}
-	if !errors.Is(last, ErrNoLeader) {
-		last = fmt.Errorf("%w: %w", ErrNoLeader, last)
-	}
-	return fmt.Errorf("%w for %v: this node may be cut off from the majority of the cluster: %w", errNoLeaderFor, n.cfg.ForwardTimeout, last)
+	return fmt.Errorf("%w for %v (%s)", ErrNoLeader, n.cfg.ForwardTimeout, cause)
 }
-
-var errNoLeaderFor = errors.New("persistence: no reachable raft leader")
 
 // ApplyForwarded applies a command another node forwarded (its encoded
 // form, as Forwarder.Forward got it). It never forwards again: on a node

@@ -233,6 +233,9 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx) }
 
 func (s *Server) stop(ctx context.Context) error {
 	var errs []error
+	if s.ops != nil {
+		s.ops.handOver(ctx) // Raft leadership first: writes go on elsewhere while this node drains
+	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -145,5 +146,83 @@ func TestCluster_SIGKILLLeaderKeepsAcknowledgedWrites(t *testing.T) {
 	st = c.waitVoters(3, 20*time.Second)
 	if !slices.Contains(st.Raft.Voters, leader.name) {
 		t.Errorf("restarted %s is not a voter again: %+v", leader.name, st.Raft)
+	}
+}
+
+// TestCluster_SIGTERMLeaderHandsOverAndLeaves: SIGTERM on the leader hands
+// Raft leadership over, leaves gossip, and exits 0 within the drain
+// timeout; the new leader removes it from Raft at once (it left); writes go
+// on; restarted, it becomes a voter again.
+func TestCluster_SIGTERMLeaderHandsOverAndLeaves(t *testing.T) {
+	c := startCluster(t, 3)
+	st := c.waitVoters(3, 10*time.Second)
+	var leader, survivor *clusterNode
+	for _, cn := range c.nodes {
+		if cn.name == st.Raft.Leader {
+			leader = cn
+		} else {
+			survivor = cn
+		}
+	}
+	sent := time.Now()
+	if err := leader.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := leader.proc.wait(drainLimit); code != 0 {
+		t.Fatalf("leader exit %d after SIGTERM", code)
+	}
+	t.Logf("leader %s exited 0 %v after SIGTERM", leader.name, time.Since(sent).Round(time.Millisecond))
+	// The others have a leader and no longer count the node as a voter.
+	st = c.waitVoters(2, 10*time.Second)
+	if st.Raft.Leader == leader.name || slices.Contains(st.Raft.Voters, leader.name) {
+		t.Fatalf("after the leave: %+v", st.Raft)
+	}
+	t.Logf("new leader %s, voters %v, %v after SIGTERM", st.Raft.Leader, st.Raft.Voters, time.Since(sent).Round(time.Millisecond))
+	if !strings.Contains(leader.proc.errText(), "raft leadership handed over") {
+		t.Errorf("no leadership hand-over logged:\n%s", leader.proc.errText())
+	}
+	if code, body, _ := apiCall(t, http.MethodPut, survivor.http, "/v1/users/after-leave", map[string]any{"display_name": "x"}); code != http.StatusCreated {
+		t.Fatalf("write after the leave: %d %s", code, body)
+	}
+	c.start(leader)
+	leader.proc.waitServing(clusterStart)
+	st = c.waitVoters(3, 20*time.Second)
+	if !slices.Contains(st.Raft.Voters, leader.name) {
+		t.Errorf("restarted %s not a voter: %+v", leader.name, st.Raft)
+	}
+}
+
+// drainLimit is how long a SIGTERMed node may take to exit: the drain
+// timeout of serve plus start-up slack.
+const drainLimit = 15 * time.Second
+
+// TestCluster_MinorityRefusesWritesWith503: with two of three nodes gone,
+// the survivor cannot reach a quorum: a write through it fails with 503
+// no_quorum within ForwardTimeout, and reads are still served.
+func TestCluster_MinorityRefusesWritesWith503(t *testing.T) {
+	c := startCluster(t, 3)
+	c.waitVoters(3, 10*time.Second)
+	lone := c.nodes[2]
+	if code, body, _ := apiCall(t, http.MethodPut, lone.http, "/v1/users/before", map[string]any{"display_name": "x"}); code != http.StatusCreated {
+		t.Fatalf("write before: %d %s", code, body)
+	}
+	for _, cn := range c.nodes[:2] {
+		if err := cn.proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cn.proc.wait(10 * time.Second)
+	}
+	start := time.Now()
+	code, body, _ := apiCall(t, http.MethodPut, lone.http, "/v1/users/during", map[string]any{"display_name": "x"})
+	took := time.Since(start)
+	t.Logf("write on the minority side: %d after %v: %s", code, took.Round(time.Millisecond), body)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"no_quorum"`) {
+		t.Fatalf("write on the minority side: %d %s", code, body)
+	}
+	if took > 8*time.Second {
+		t.Errorf("refusal took %v", took)
+	}
+	if code, body, _ := apiCall(t, http.MethodGet, lone.http, "/v1/users/before", nil); code != http.StatusOK {
+		t.Errorf("read on the minority side: %d %s", code, body)
 	}
 }
