@@ -84,6 +84,7 @@ var (
 	descRaftLast    = prometheus.NewDesc("ucgrid_raft_last_index", "Last index in the Raft log.", nil, nil)
 	descRaftCommit  = prometheus.NewDesc("ucgrid_raft_commit_index", "Last committed Raft index.", nil, nil)
 	descRaftApplied = prometheus.NewDesc("ucgrid_raft_applied_index", "Last Raft index applied to the directory.", nil, nil)
+	descApplyLag    = prometheus.NewDesc("ucgrid_raft_apply_lag_entries", "Committed Raft entries not yet applied to this node's directory (commit index - applied index).", nil, nil)
 	descLastContact = prometheus.NewDesc("ucgrid_raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader).", nil, nil)
 	descFailed      = prometheus.NewDesc("ucgrid_persistence_store_failed", "1 when a disk write failed and the store refuses writes.", nil, nil)
 	descOverflows   = prometheus.NewDesc("ucgrid_persistence_feed_overflows_total", "Change-feed subscribers reset because their buffer was full.", nil, nil)
@@ -99,7 +100,7 @@ var (
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLast, descRaftCommit, descRaftApplied,
-		descLastContact, descFailed, descOverflows, descDisk, descReadAmp, descMemtable, descWAL, descCompactions,
+		descApplyLag, descLastContact, descFailed, descOverflows, descDisk, descReadAmp, descMemtable, descWAL, descCompactions,
 		descFlushes, descCacheHits, descCacheMisses} {
 		ch <- d
 	}
@@ -120,7 +121,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRaftTerm, float64(r.CurrentTerm()))
 	gauge(descRaftLast, float64(r.LastIndex()))
 	gauge(descRaftCommit, float64(r.CommitIndex()))
-	gauge(descRaftApplied, float64(c.n.fsm.applied.Load()))
+	applied, commit := c.n.fsm.applied.Load(), r.CommitIndex()
+	gauge(descRaftApplied, float64(applied))
+	gauge(descApplyLag, float64(commit-min(applied, commit)))
 	gauge(descLastContact, lastContact(r, state))
 	_, failed := c.n.store.Failed()
 	gauge(descFailed, boolFloat(failed != nil))

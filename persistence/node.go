@@ -415,6 +415,6 @@ func (n *Node) close() error {
 // Collectors returns the node's Prometheus collectors; the caller
 // registers them (nothing is registered globally).
 func (n *Node) Collectors() []prometheus.Collector {
-	out := []prometheus.Collector{n.m.applySeconds, n.m.applyErrors, n.m.appendSeconds, stateCollector{n}}
+	out := []prometheus.Collector{n.m.applySeconds, n.m.applyErrors, n.m.appendSeconds, n.m.forwardSeconds, n.m.forwardRetries, stateCollector{n}}
 	return append(out, n.fsmM.collectors()...)
 }

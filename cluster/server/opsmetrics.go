@@ -37,7 +37,7 @@ func newOpsMetrics() *opsMetrics {
 }
 
 func (m *opsMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.raftChanges, m.memberEvents, m.actorRestart}
+	return []prometheus.Collector{m.raftChanges, m.memberEvents, m.actorRestart, membership.EventCollector()}
 }
 
 // observeMembers counts the transitions between two member lists.

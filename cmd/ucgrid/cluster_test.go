@@ -204,6 +204,15 @@ func TestCluster_JoinForwardStatus(t *testing.T) {
 			t.Errorf("cluster status lacks %q", want)
 		}
 	}
+	leaderNode := c.nodes[slices.IndexFunc(c.nodes, func(cn *clusterNode) bool { return cn.name == st.Raft.Leader })]
+	_, metrics := httpGet(t, "http://"+leaderNode.http+"/metrics")
+	for _, want := range []string{`ucgrid_cluster_raft_changes_total{action="add_voter"} 2`, "ucgrid_raft_apply_lag_entries",
+		`ucgrid_cluster_member_events_total{event="joined"}`, "ucgrid_cluster_member_suspect_total", "ucgrid_cluster_member_dead_total",
+		"ucgrid_persistence_forward_seconds"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("leader's /metrics lacks %s", want)
+		}
+	}
 	st, err := c.status(c.nodes[2])
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,6 +122,15 @@ func TestCluster_SIGKILLLeaderKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes, max index %d; failed writes per node %v", len(acks.ids), acks.maxIndex, acks.failures)
 
+	for _, cn := range c.nodes {
+		if cn == leader {
+			continue
+		}
+		if _, metrics := httpGet(t, "http://"+cn.http+"/metrics"); !regexp.MustCompile(`ucgrid_cluster_member_dead_total [1-9]`).MatchString(metrics) &&
+			!strings.Contains(metrics, `ucgrid_cluster_member_events_total{event="failed"} 1`) {
+			t.Errorf("%s counted no dead member", cn.name)
+		}
+	}
 	// Restart the killed node on its data dir.
 	restart := time.Now()
 	c.start(leader)
