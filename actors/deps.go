@@ -32,7 +32,25 @@ type Deps struct {
 	Logger *slog.Logger
 
 	local localGrains
+	// handovers are the hand-overs of stopping grains still in flight.
+	handovers sync.WaitGroup
 }
+
+// handOver runs a grain's hand-over request aside, counted in handovers.
+func (d *Deps) handOver(kind, id string, msg proto.Message) {
+	d.handovers.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
+		defer cancel()
+		if _, err := d.Request(ctx, id, kind, msg); err != nil {
+			d.Logger.Warn("actors: runtime state not handed over", "kind", kind, "id", id, "err", err)
+		}
+	})
+}
+
+// WaitHandovers waits until the grains that stopped have handed their
+// runtime state to their next activations (each bounded by its timeout).
+// A node leaving the cluster calls it before it stops talking to peers.
+func (d *Deps) WaitHandovers() { d.handovers.Wait() }
 
 // localGrains are the grains active on this node, by kind and identity, so
 // the node can tell them about directory changes without activating others.

@@ -239,14 +239,7 @@ func (g *groupGrain) handOver() {
 	for u, t := range g.hunt.LastCall {
 		h.LastCallUnixMs[u] = t.UnixMilli()
 	}
-	deps, id := g.deps, g.id
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
-		defer cancel()
-		if _, err := deps.Request(ctx, id, KindGroup, h); err != nil {
-			deps.Logger.Warn("actors: group hunt state not handed over", "group", id, "err", err)
-		}
-	}()
+	g.deps.handOver(KindGroup, g.id, h)
 }
 
 // takeOver merges the previous activation's hunt state: what happened here

@@ -10,6 +10,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -41,16 +42,21 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("UCGRID_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name)
+	}
+	var deps *Deps
 	cn, err := ucluster.Start(ctx, ucluster.Config{
-		Membership: membership.Config{NodeName: name, BindAddr: "127.0.0.1:0", Seeds: seeds},
-		ActorAddr:  "127.0.0.1:0",
-		Kinds:      Kinds(),
-		Logger:     logger,
+		GrainsStopped: func() { deps.WaitHandovers() },
+		Membership:    membership.Config{NodeName: name, BindAddr: "127.0.0.1:0", Seeds: seeds},
+		ActorAddr:     "127.0.0.1:0",
+		Kinds:         Kinds(),
+		Logger:        logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Apply: dir.Apply, Logger: logger}
+	deps = &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Apply: dir.Apply, Logger: logger}
 	unregister := Register(cn.Cluster().ActorSystem, deps)
 	hub, err := StartHub(cn.Cluster().ActorSystem, deps)
 	if err != nil {

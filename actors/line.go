@@ -288,14 +288,7 @@ func (g *lineGrain) handOver() {
 			Outgoing: c.Direction == linestate.Outgoing, Remote: c.Remote, AtUnixMs: c.Since.UnixMilli()})
 	}
 	h.Watchers = handoverWatchers(g.watchers)
-	deps, id := g.deps, g.id
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
-		defer cancel()
-		if _, err := deps.Request(ctx, id, KindLine, h); err != nil {
-			deps.Logger.Warn("actors: line state not handed over", "line", id, "err", err)
-		}
-	}()
+	g.deps.handOver(KindLine, g.id, h)
 }
 
 // takeOver merges the state of the previous activation: steps reported

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -29,8 +28,10 @@ const passivateAfter = 60 * time.Second
 // on a LAN is milliseconds.
 const freshTimeout = 2 * time.Second
 
-// handoverTimeout bounds the hand-over of a moving grain's runtime state.
-const handoverTimeout = 3 * time.Second
+// handoverTimeout bounds the hand-over of a moving grain's runtime state:
+// several request attempts while the topology settles (a node leaving
+// waits for it at most this long).
+const handoverTimeout = 8 * time.Second
 
 // NewUserKind returns the cluster kind of user grains.
 func NewUserKind() *cluster.Kind {
@@ -242,14 +243,7 @@ func (g *userGrain) handOver() {
 	}
 	h := &actorspb.UserHandover{User: g.id, State: g.presence.State.String(), Note: g.presence.Note, Idle: g.presence.Idle}
 	h.Watchers = handoverWatchers(g.watchers)
-	deps, id := g.deps, g.id
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
-		defer cancel()
-		if _, err := deps.Request(ctx, id, KindUser, h); err != nil {
-			deps.Logger.Warn("actors: user state not handed over", "user", id, "err", err)
-		}
-	}()
+	g.deps.handOver(KindUser, g.id, h)
 }
 
 // takeOver merges state handed over by the previous activation. Presence

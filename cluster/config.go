@@ -44,6 +44,11 @@ type Config struct {
 	// attached to a running cluster). Kinds must then be empty.
 	Client bool
 
+	// GrainsStopped, when set, is called by Shutdown once every local grain
+	// has stopped, while requests to other nodes still work: the moment to
+	// wait for runtime state the grains hand over to their new nodes.
+	GrainsStopped func()
+
 	// RequestTimeout bounds Node.Request when its context has no deadline.
 	// Default 5 s: longer than failure detection (~1.5 s) plus
 	// re-activation, so a request to a grain on a node that just died

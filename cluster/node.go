@@ -103,7 +103,7 @@ func (n *Node) startActors() (err error) {
 	remoteCfg.MaxRetryCount = endpointConnectAttempts
 	ccfg := actorcluster.Configure(cfg.Membership.ClusterName, n.provider, disthash.New(), remoteCfg,
 		actorcluster.WithKinds(cfg.Kinds...),
-		actorcluster.WithRequestTimeout(cfg.RequestTimeout))
+		actorcluster.WithRequestTimeout(cfg.AttemptTimeout)) // bounds one activation lookup; Request retries
 	n.cluster = actorcluster.New(n.system, ccfg)
 
 	// protoactor-go reports start-up failures (listen errors, provider
@@ -187,14 +187,36 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 }
 
+// handOffGrains shows the local identity lookup a topology without this
+// node, as the others see it after the leave: it moves every local grain
+// to its new owner the way a rebalance does, so the grains hand their
+// runtime state over (Stopping) to activations there. Without it they
+// would be stopped with this node still the owner in the local view, and
+// a hand-over request would come back here.
+func (n *Node) handOffGrains() {
+	var others []*actorcluster.Member
+	for _, m := range n.cluster.MemberList.Members().Members() {
+		if m.Id != n.system.ID {
+			others = append(others, m)
+		}
+	}
+	if len(others) > 0 {
+		n.cluster.MemberList.UpdateClusterTopology(others)
+	}
+}
+
 func (n *Node) shutdown() error {
 	start := time.Now()
 	err := n.provider.Shutdown(true)
 	c := n.cluster
+	n.handOffGrains()
 	// Tell protoactor's own gossip too, so that peers block this actor
 	// system ID even if they missed the memberlist leave.
 	c.Gossip.SetState(actorcluster.GracefullyLeftKey, &emptypb.Empty{})
 	c.IdentityLookup.Shutdown() // poisons local activations and waits
+	if n.cfg.GrainsStopped != nil {
+		n.cfg.GrainsStopped()
+	}
 	c.Gossip.Shutdown()
 	n.system.Shutdown()
 	// Graceful: tells connected peers to disconnect, then stops gRPC. It

@@ -50,7 +50,11 @@ func (s *Server) startActors(ctx context.Context) error {
 	if err := checkGossipAddr(s.cfg.GossipAddr); err != nil {
 		return err
 	}
+	a := &actorLayer{dispatched: make(chan struct{})}
 	node, err := ucluster.Start(ctx, ucluster.Config{
+		// A leaving node waits for its grains' runtime state to reach
+		// their new nodes before it stops talking to them.
+		GrainsStopped: func() { a.deps.WaitHandovers() },
 		Membership: membership.Config{
 			NodeName: s.dir.ID(), BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join,
 			Meta: membership.Meta{RaftAddr: s.dir.RaftAddr()},
@@ -62,7 +66,7 @@ func (s *Server) startActors(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: actor cluster: %w", err)
 	}
-	a := &actorLayer{node: node, dispatched: make(chan struct{})}
+	a.node = node
 	s.actors = a
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,

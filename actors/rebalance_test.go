@@ -1,0 +1,157 @@
+//go:build !race
+
+// Built without -race only: see harness_test.go.
+
+package actors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+// waitTopology polls until every node sees want members.
+func waitTopology(t *testing.T, nodes []*testNode, want int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, node := range nodes {
+		for countInTopology(node) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s sees %d members, want %d", node.cn.Name(), countInTopology(node), want)
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+}
+
+// eventually polls check until it returns "" or the deadline passes.
+func eventually(t *testing.T, within time.Duration, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// Grains that move when a node joins, and when it leaves gracefully, keep
+// their runtime state: presence (never written anywhere), ringing calls,
+// and watchers, which go on receiving events from the new activation.
+func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
+	const users = 30
+	nodes := startCluster(t, 2)
+	var dir []*dirpb.Command
+	dir = append(dir, putGlobal("business"), putUser("watcher", false))
+	for i := range users {
+		u := fmt.Sprintf("u%02d", i)
+		dir = append(dir, putUser(u, false), putLine(fmt.Sprint(100+i), u, "primary", nil))
+	}
+	applyAll(t, nodes, dir...)
+	states := []string{"away", "busy", "dnd"}
+	for i := range users {
+		st := states[i%3]
+		if r := nodes[i%2].setPresence(t, fmt.Sprintf("u%02d", i), fmt.Sprintf("u%02d", i), &actorspb.SetPresence{State: &st}); r.GetError() != nil {
+			t.Fatal(r.GetError())
+		}
+		if r := nodes[i%2].lineCall(t, fmt.Sprint(100+i), fmt.Sprint("call-", i), "ringing", "555"); r.GetError() != nil {
+			t.Fatal(r.GetError())
+		}
+	}
+	// One session on node 0 watches everyone's presence and lines.
+	s := nodes[0].hub.Open("watcher", 4*users)
+	for i := range users {
+		if v, err := nodes[0].hub.Watch(reqCtx(t), s, fmt.Sprintf("u%02d", i)); err != nil || v.GetState() != states[i%3] {
+			t.Fatalf("watch u%02d: %v %v", i, v, err)
+		}
+		if v, err := nodes[0].hub.WatchLine(reqCtx(t), s, fmt.Sprint(100+i)); err != nil || v.GetState() != "ringing" {
+			t.Fatalf("watch line %d: %v %v", 100+i, v, err)
+		}
+	}
+
+	checkState := func(via *testNode) func() string {
+		return func() string {
+			for i := range users {
+				u := fmt.Sprintf("u%02d", i)
+				if v := via.getPresence(t, "watcher", u).GetView(); v.GetState() != states[i%3] {
+					return fmt.Sprintf("%s's presence is %v, want %s", u, v, states[i%3])
+				}
+				resp, err := via.cn.Request(reqCtx(t), fmt.Sprint(100+i), KindLine, &actorspb.GetLineState{Viewer: "watcher"})
+				if err != nil {
+					return err.Error()
+				}
+				if v := resp.(*actorspb.GetLineStateReply).GetView(); v.GetState() != "ringing" {
+					return fmt.Sprintf("line %d is %v, want ringing", 100+i, v)
+				}
+			}
+			return ""
+		}
+	}
+	// Every change is seen by the session: the watchers moved with the
+	// grains.
+	checkEvents := func(round int) {
+		t.Helper()
+		st := fmt.Sprint("available")
+		if round%2 == 1 {
+			st = "away"
+		}
+		for i := range users {
+			if r := nodes[1].setPresence(t, fmt.Sprintf("u%02d", i), fmt.Sprintf("u%02d", i), &actorspb.SetPresence{State: &st}); r.GetError() != nil {
+				t.Fatal(r.GetError())
+			}
+		}
+		got := map[string]bool{}
+		deadline := time.After(10 * time.Second)
+		for len(got) < users {
+			select {
+			case ev := <-s.Events:
+				if ev.View != nil && ev.View.GetState() == st {
+					got[ev.Target] = true
+				}
+			case <-deadline:
+				t.Fatalf("round %d: the session saw %d of %d presence changes after the grains moved", round, len(got), users)
+			}
+		}
+		for i := range users {
+			states[i%3] = st
+		}
+		_ = states
+	}
+
+	joined := startTestNode(t, "n2", nodes[0].cn.Membership().LocalAddr())
+	joined.apply(t, dir...)
+	all := append(nodes, joined)
+	waitTopology(t, all, 3)
+	eventually(t, 10*time.Second, func() string {
+		if joined.deps.Count(KindUser) == 0 || joined.deps.Count(KindLine) == 0 {
+			return fmt.Sprintf("no grain moved to the new node (%d users, %d lines there)", joined.deps.Count(KindUser), joined.deps.Count(KindLine))
+		}
+		return ""
+	})
+	eventually(t, 10*time.Second, checkState(nodes[0]))
+	moved := joined.deps.Count(KindUser)
+	t.Logf("%d of %d user grains and %d line grains moved to the joining node", moved, users, joined.deps.Count(KindLine))
+	checkEvents(0)
+	for i := range users {
+		states[i%3] = "available"
+	}
+
+	// The joined node leaves gracefully: its grains move back, state intact.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := joined.cn.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitTopology(t, nodes, 2)
+	eventually(t, 10*time.Second, checkState(nodes[1]))
+	checkEvents(1)
+}
