@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 )
@@ -37,7 +39,7 @@ type Session struct {
 
 	events  chan Event
 	mu      sync.Mutex
-	targets map[watched]struct{}
+	targets map[watched]string // → actor address of the grain's node
 	closed  bool
 	lagged  bool
 }
@@ -61,6 +63,8 @@ type Hub struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	topology *eventstream.Subscription
+	rewatch  sync.WaitGroup
 }
 
 // StartHub spawns the hub actor of system under HubName.
@@ -71,11 +75,78 @@ func StartHub(system *actor.ActorSystem, deps *Deps) (*Hub, error) {
 		return nil, fmt.Errorf("actors: start hub: %w", err)
 	}
 	h.pid = pid
+	h.topology = system.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*cluster.ClusterTopology); ok && len(t.Left) > 0 {
+			left := map[string]bool{}
+			for _, m := range t.Left {
+				left[m.Address()] = true
+			}
+			h.rewatch.Go(func() { h.rewatchOn(left) })
+		}
+	})
 	return h, nil
+}
+
+// rewatchConcurrency bounds the Watch requests a hub sends at once when it
+// re-registers its sessions after a node failed.
+const rewatchConcurrency = 16
+
+// rewatchOn re-registers every session watching a grain that lived on one
+// of the nodes that left: the grain's next activation (on another node)
+// does not know them. Each such session is sent the target's state as its
+// new grain has it: after a crash that is what the sources re-asserted.
+func (h *Hub) rewatchOn(left map[string]bool) {
+	type job struct {
+		s *Session
+		t watched
+	}
+	var jobs []job
+	h.mu.Lock()
+	for _, s := range h.sessions {
+		s.mu.Lock()
+		for t, addr := range s.targets {
+			if left[addr] {
+				jobs = append(jobs, job{s, t})
+			}
+		}
+		s.mu.Unlock()
+	}
+	h.mu.Unlock()
+	sem := make(chan struct{}, rewatchConcurrency)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
+			defer cancel()
+			var ev Event
+			var err error
+			switch j.t.kind {
+			case KindUser:
+				ev.View, err = h.Watch(ctx, j.s, j.t.id)
+			case KindLine:
+				ev.Line, err = h.WatchLine(ctx, j.s, j.t.id)
+			}
+			if err != nil {
+				h.deps.Logger.Warn("actors: session not re-registered after a node left", "kind", j.t.kind, "target", j.t.id, "err", err)
+				return
+			}
+			ev.Target = j.t.id
+			h.mu.Lock()
+			if h.sessions[j.s.ID] == j.s {
+				h.deliver(j.s, ev)
+			}
+			h.mu.Unlock()
+		})
+	}
+	wg.Wait()
 }
 
 // Stop stops the hub actor and closes every session.
 func (h *Hub) Stop() {
+	h.system.EventStream.Unsubscribe(h.topology)
+	h.rewatch.Wait()
 	h.system.Root.Stop(h.pid)
 	h.mu.Lock()
 	sessions := h.sessions
@@ -110,6 +181,19 @@ func (h *Hub) receive(ctx actor.Context) {
 				h.deliver(s, Event{Target: b.GetTarget(), View: d.GetView()})
 			}
 		}
+	case *actorspb.Rehomed:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t := watched{b.GetKind(), b.GetId()}
+		for _, id := range b.GetSessions() {
+			if s := h.sessions[id]; s != nil {
+				s.mu.Lock()
+				if _, ok := s.targets[t]; ok {
+					s.targets[t] = b.GetGrainAddress()
+				}
+				s.mu.Unlock()
+			}
+		}
 	case *actorspb.LineBatch:
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -137,7 +221,7 @@ func (h *Hub) Open(viewer string, buffer int) *Session {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	ch := make(chan Event, buffer)
-	s := &Session{ID: hex.EncodeToString(b[:]), Viewer: viewer, Events: ch, events: ch, targets: map[watched]struct{}{}}
+	s := &Session{ID: hex.EncodeToString(b[:]), Viewer: viewer, Events: ch, events: ch, targets: map[watched]string{}}
 	h.mu.Lock()
 	h.sessions[s.ID] = s
 	h.mu.Unlock()
@@ -160,7 +244,7 @@ func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.P
 		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
 	}
 	s.mu.Lock()
-	s.targets[watched{KindUser, target}] = struct{}{}
+	s.targets[watched{KindUser, target}] = r.GetGrainAddress()
 	s.mu.Unlock()
 	return r.GetView(), nil
 }
@@ -180,7 +264,7 @@ func (h *Hub) WatchLine(ctx context.Context, s *Session, line string) (*actorspb
 		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
 	}
 	s.mu.Lock()
-	s.targets[watched{KindLine, line}] = struct{}{}
+	s.targets[watched{KindLine, line}] = r.GetGrainAddress()
 	s.mu.Unlock()
 	return r.GetView(), nil
 }

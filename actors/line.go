@@ -178,7 +178,7 @@ func (g *lineGrain) watch(ctx actor.Context, m *actorspb.WatchLine) *actorspb.Wa
 	w := g.watchers.add(hubRefOf(m.GetHub()), m.GetSession(), m.GetViewer())
 	v := linestate.ViewFor(g.state, g.rights.forWatcher(w))
 	w.line, w.lineSent = v, true
-	return &actorspb.WatchLineReply{View: lineViewPB(v, g.owner())}
+	return &actorspb.WatchLineReply{View: lineViewPB(v, g.owner()), GrainAddress: g.self.GetAddress()}
 }
 
 // call applies one reported call step and tells the watchers.
@@ -309,7 +309,7 @@ func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
 		g.state = linestate.Apply(g.state, linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir,
 			Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs())})
 	}
-	takeOverWatchers(g.watchers, m.GetWatchers())
+	takeOverWatchers(ctx, KindLine, g.id, g.watchers, m.GetWatchers())
 	g.publish(ctx)
 }
 

@@ -155,3 +155,58 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 	eventually(t, 10*time.Second, checkState(nodes[1]))
 	checkEvents(1)
 }
+
+// After a node fails (no leave, no hand-over), sessions elsewhere that
+// watched grains on it re-register with the grains' next activations: the
+// changes the sources re-assert reach them.
+func TestRebalance_SessionsReRegisterAfterANodeFails(t *testing.T) {
+	const users = 30
+	nodes := startCluster(t, 3)
+	dir := []*dirpb.Command{putGlobal("business"), putUser("watcher", false)}
+	for i := range users {
+		dir = append(dir, putUser(fmt.Sprintf("u%02d", i), false))
+	}
+	applyAll(t, nodes, dir...)
+	s := nodes[0].hub.Open("watcher", 4*users)
+	for i := range users {
+		if _, err := nodes[0].hub.Watch(reqCtx(t), s, fmt.Sprintf("u%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onFailed := 0
+	for i := range users {
+		if nodes[2].deps.local.get(KindUser, fmt.Sprintf("u%02d", i)) != nil {
+			onFailed++
+		}
+	}
+	if onFailed == 0 {
+		t.Fatal("no watched grain lives on the node about to fail; the test would prove nothing")
+	}
+	if err := nodes[2].cn.Membership().Shutdown(); err != nil { // gossip stops without a leave
+		t.Fatal(err)
+	}
+	waitTopology(t, nodes[:2], 2)
+	st := "away"
+	for i := range users {
+		u := fmt.Sprintf("u%02d", i)
+		eventually(t, 10*time.Second, func() string {
+			if r := nodes[1].setPresence(t, u, u, &actorspb.SetPresence{State: &st}); r.GetError() != nil {
+				return r.GetError().String()
+			}
+			return ""
+		})
+	}
+	got := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(got) < users {
+		select {
+		case ev := <-s.Events:
+			if ev.View.GetState() == "away" {
+				got[ev.Target] = true
+			}
+		case <-deadline:
+			t.Fatalf("the session saw %d of %d changes after a node with %d of the grains failed", len(got), users, onFailed)
+		}
+	}
+	t.Logf("%d watched grains were on the failed node; the session sees all %d changes", onFailed, users)
+}

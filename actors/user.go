@@ -224,7 +224,7 @@ func (g *userGrain) watch(m *actorspb.Watch) *actorspb.WatchReply {
 	}
 	w := g.watchers.add(hubRefOf(m.GetHub()), m.GetSession(), m.GetViewer())
 	w.last, w.seen = presence.ViewFor(g.presence, g.rightsOf(m.GetViewer()), g.idleDisplay())
-	return &actorspb.WatchReply{View: viewPB(w.last, w.seen)}
+	return &actorspb.WatchReply{View: viewPB(w.last, w.seen), GrainAddress: g.self.GetAddress()}
 }
 
 // invalidate drops every cache derived from the directory and tells the
@@ -255,6 +255,6 @@ func (g *userGrain) takeOver(ctx actor.Context, m *actorspb.UserHandover) {
 			g.set = true
 		}
 	}
-	takeOverWatchers(g.watchers, m.GetWatchers())
+	takeOverWatchers(ctx, KindUser, g.id, g.watchers, m.GetWatchers())
 	g.publish(ctx)
 }

@@ -3,6 +3,8 @@ package actors
 import (
 	"slices"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/presence"
@@ -126,16 +128,26 @@ func handoverWatchers(ws watchers) []*actorspb.HandoverWatcher {
 	return out
 }
 
-// takeOverWatchers adds handed-over watchers that are not registered yet.
-// They start from "nothing sent": the next publish sends each what it may
-// see now.
-func takeOverWatchers(ws watchers, in []*actorspb.HandoverWatcher) {
+// takeOverWatchers adds handed-over watchers that are not registered yet
+// and tells their hubs where the grain lives now. They start from "nothing
+// sent": the next publish sends each what it may see now.
+func takeOverWatchers(ctx actor.Context, kind, id string, ws watchers, in []*actorspb.HandoverWatcher) {
+	rehomed := map[hubRef]*actorspb.Rehomed{}
 	for _, w := range in {
 		ref := hubRefOf(w.GetHub())
 		if _, ok := ws[ref][w.GetSession()]; ok {
 			continue
 		}
 		ws.add(ref, w.GetSession(), w.GetViewer())
+		r := rehomed[ref]
+		if r == nil {
+			r = &actorspb.Rehomed{Kind: kind, Id: id, GrainAddress: ctx.Self().GetAddress()}
+			rehomed[ref] = r
+		}
+		r.Sessions = append(r.Sessions, w.GetSession())
+	}
+	for ref, r := range rehomed {
+		ctx.Send(actor.NewPID(ref.address, ref.id), r)
 	}
 }
 

@@ -626,7 +626,10 @@ type WatchReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	// view is the current presence as the viewer sees it.
-	View          *PresenceView `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	View *PresenceView `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	// grain_address is the actor address of the node hosting the grain: a
+	// hub re-registers its sessions when that node fails.
+	GrainAddress  string `protobuf:"bytes,3,opt,name=grain_address,json=grainAddress,proto3" json:"grain_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +676,13 @@ func (x *WatchReply) GetView() *PresenceView {
 		return x.View
 	}
 	return nil
+}
+
+func (x *WatchReply) GetGrainAddress() string {
+	if x != nil {
+		return x.GrainAddress
+	}
+	return ""
 }
 
 type Unwatch struct {
@@ -1459,9 +1469,11 @@ func (x *WatchLine) GetMinIndex() uint64 {
 }
 
 type WatchLineReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	View          *LineView              `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	View  *LineView              `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	// grain_address: see WatchReply.
+	GrainAddress  string `protobuf:"bytes,3,opt,name=grain_address,json=grainAddress,proto3" json:"grain_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1508,6 +1520,13 @@ func (x *WatchLineReply) GetView() *LineView {
 		return x.View
 	}
 	return nil
+}
+
+func (x *WatchLineReply) GetGrainAddress() string {
+	if x != nil {
+		return x.GrainAddress
+	}
+	return ""
 }
 
 // LineBatch is one line-state change, filtered per session, for one hub.
@@ -2534,6 +2553,77 @@ func (x *GroupHandover) GetLastCallUnixMs() map[string]int64 {
 	return nil
 }
 
+// Rehomed tells a hub that a grain its sessions watch now lives on
+// another node (it took over from its previous activation), so that the
+// hub re-registers them if that node fails.
+type Rehomed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	GrainAddress  string                 `protobuf:"bytes,3,opt,name=grain_address,json=grainAddress,proto3" json:"grain_address,omitempty"`
+	Sessions      []string               `protobuf:"bytes,4,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rehomed) Reset() {
+	*x = Rehomed{}
+	mi := &file_actors_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rehomed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rehomed) ProtoMessage() {}
+
+func (x *Rehomed) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rehomed.ProtoReflect.Descriptor instead.
+func (*Rehomed) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *Rehomed) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Rehomed) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Rehomed) GetGrainAddress() string {
+	if x != nil {
+		return x.GrainAddress
+	}
+	return ""
+}
+
+func (x *Rehomed) GetSessions() []string {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
 var File_actors_proto protoreflect.FileDescriptor
 
 const file_actors_proto_rawDesc = "" +
@@ -2578,11 +2668,12 @@ const file_actors_proto_rawDesc = "" +
 	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x03 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\x12\x1b\n" +
-	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\"i\n" +
+	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\"\x8e\x01\n" +
 	"\n" +
 	"WatchReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12/\n" +
-	"\x04view\x18\x02 \x01(\v2\x1b.ucgrid.actors.PresenceViewR\x04view\"I\n" +
+	"\x04view\x18\x02 \x01(\v2\x1b.ucgrid.actors.PresenceViewR\x04view\x12#\n" +
+	"\rgrain_address\x18\x03 \x01(\tR\fgrainAddress\"I\n" +
 	"\aUnwatch\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x02 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\"\x0e\n" +
@@ -2638,10 +2729,11 @@ const file_actors_proto_rawDesc = "" +
 	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x03 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\x12\x1b\n" +
-	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\"i\n" +
+	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\"\x8e\x01\n" +
 	"\x0eWatchLineReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12+\n" +
-	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\\\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\x12#\n" +
+	"\rgrain_address\x18\x03 \x01(\tR\fgrainAddress\"\\\n" +
 	"\tLineBatch\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12;\n" +
 	"\n" +
@@ -2717,7 +2809,12 @@ const file_actors_proto_rawDesc = "" +
 	"\x11last_call_unix_ms\x18\x03 \x03(\v20.ucgrid.actors.GroupHandover.LastCallUnixMsEntryR\x0elastCallUnixMs\x1aA\n" +
 	"\x13LastCallUnixMsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B*Z(github.com/ucgrid/ucgrid/actors/actorspbb\x06proto3"
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"n\n" +
+	"\aRehomed\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12#\n" +
+	"\rgrain_address\x18\x03 \x01(\tR\fgrainAddress\x12\x1a\n" +
+	"\bsessions\x18\x04 \x03(\tR\bsessionsB*Z(github.com/ucgrid/ucgrid/actors/actorspbb\x06proto3"
 
 var (
 	file_actors_proto_rawDescOnce sync.Once
@@ -2731,7 +2828,7 @@ func file_actors_proto_rawDescGZIP() []byte {
 	return file_actors_proto_rawDescData
 }
 
-var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_actors_proto_goTypes = []any{
 	(*Hub)(nil),                 // 0: ucgrid.actors.Hub
 	(*PresenceView)(nil),        // 1: ucgrid.actors.PresenceView
@@ -2775,7 +2872,8 @@ var file_actors_proto_goTypes = []any{
 	(*GroupCallEvent)(nil),      // 39: ucgrid.actors.GroupCallEvent
 	(*GroupCallEventReply)(nil), // 40: ucgrid.actors.GroupCallEventReply
 	(*GroupHandover)(nil),       // 41: ucgrid.actors.GroupHandover
-	nil,                         // 42: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	(*Rehomed)(nil),             // 42: ucgrid.actors.Rehomed
+	nil,                         // 43: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 }
 var file_actors_proto_depIdxs = []int32{
 	3,  // 0: ucgrid.actors.SetPresenceReply.error:type_name -> ucgrid.actors.Error
@@ -2811,7 +2909,7 @@ var file_actors_proto_depIdxs = []int32{
 	37, // 30: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
 	38, // 31: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
 	3,  // 32: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
-	42, // 33: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	43, // 33: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 	34, // [34:34] is the sub-list for method output_type
 	34, // [34:34] is the sub-list for method input_type
 	34, // [34:34] is the sub-list for extension type_name
@@ -2831,7 +2929,7 @@ func file_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_proto_rawDesc), len(file_actors_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
