@@ -79,6 +79,10 @@ func (g *userGrain) Receive(ctx actor.Context) {
 	case *actorspb.Unwatch:
 		g.watchers.remove(hubRefOf(m.GetHub()), m.GetSession())
 		ctx.Respond(&actorspb.UnwatchReply{})
+	case *actorspb.Audience:
+		ctx.Respond(g.audience(m))
+	case *actorspb.Reach:
+		ctx.Respond(g.reach(m))
 	case *actorspb.DirectoryChanged:
 		g.invalidate(ctx)
 	case *actorspb.UserHandover:
@@ -257,4 +261,35 @@ func (g *userGrain) takeOver(ctx actor.Context, m *actorspb.UserHandover) {
 	}
 	takeOverWatchers(ctx, KindUser, g.id, g.watchers, m.GetWatchers())
 	g.publish(ctx)
+}
+
+// audience answers who holds a right over the user, from the loaded
+// rights inputs.
+func (g *userGrain) audience(m *actorspb.Audience) *actorspb.UsersReply {
+	r, err := rights.ParseRight(m.GetRight())
+	if err != nil {
+		return &actorspb.UsersReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+	}
+	if e := g.prepare(m.GetMinIndex()); e != nil {
+		return &actorspb.UsersReply{Error: e}
+	}
+	everyone, users := g.rights.target.Holders(r)
+	return &actorspb.UsersReply{Everyone: everyone, Users: users}
+}
+
+// reach answers over whom the user holds a right, from the node's
+// directory (the viewer's side of it: groups, leaderships, grants held).
+func (g *userGrain) reach(m *actorspb.Reach) *actorspb.UsersReply {
+	r, err := rights.ParseRight(m.GetRight())
+	if err != nil {
+		return &actorspb.UsersReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+	}
+	if e := g.prepare(m.GetMinIndex()); e != nil {
+		return &actorspb.UsersReply{Error: e}
+	}
+	everyone, users, err := dirrights.Reach(g.deps.Store, g.id, r)
+	if err != nil {
+		return &actorspb.UsersReply{Error: &actorspb.Error{Code: "internal", Message: "directory unavailable"}}
+	}
+	return &actorspb.UsersReply{Everyone: everyone, Users: users}
 }

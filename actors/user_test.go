@@ -9,11 +9,15 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -239,5 +243,51 @@ func TestUserGrain_FreshForDropsCachedRights(t *testing.T) {
 	}
 	if got := g.watcherRights(w); got != rights.LevelSet(rights.Team) {
 		t.Errorf("watcher's cached rights survived freshFor: %s, want team", got)
+	}
+}
+
+// Who may see a user, and whom a user may see, straight from the grains.
+func TestUserGrain_AudienceAndReach(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putUser("ben", false), putUser("carl", false), putUser("dora", false),
+		putGlobal("blocked"), putGrant("anna", "carl", "business"),
+		&dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: &dirpb.Group{Id: "g", Active: true,
+			Members: []*dirpb.Member{{User: "anna"}, {User: "ben"}}, MemberGrant: &dirpb.Grant{Level: "public"}}}}})
+	ask := func(user string, m proto.Message) string {
+		t.Helper()
+		resp, err := n.cn.Request(reqCtx(t), user, KindUser, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp.(*actorspb.UsersReply)
+		if r.GetError() != nil {
+			return r.GetError().GetCode()
+		}
+		if r.GetEveryone() {
+			return "everyone"
+		}
+		return fmt.Sprint(r.GetUsers())
+	}
+	tests := []struct {
+		user string
+		msg  proto.Message
+		want string
+	}{
+		{"anna", &actorspb.Audience{Right: "see_presence"}, "[anna ben carl]"},
+		{"anna", &actorspb.Audience{Right: "see_line_state"}, "[anna carl]"},
+		{"ben", &actorspb.Reach{Right: "see_presence"}, "[anna ben]"},
+		{"carl", &actorspb.Reach{Right: "see_line_state"}, "[anna carl]"},
+		{"dora", &actorspb.Reach{Right: "see_presence"}, "[dora]"},
+		{"anna", &actorspb.Audience{Right: "see_everything"}, "invalid"},
+		{"ghost", &actorspb.Reach{Right: "see_presence"}, "not_found"},
+	}
+	for _, tt := range tests {
+		if got := ask(tt.user, tt.msg); got != tt.want {
+			t.Errorf("%s %T %v: %s, want %s", tt.user, tt.msg, tt.msg, got, tt.want)
+		}
+	}
+	idx := n.apply(t, putGlobal("public"))
+	if got := ask("dora", &actorspb.Reach{Right: "see_presence", MinIndex: idx}); got != "everyone" {
+		t.Errorf("with a public global layer dora reaches %s", got)
 	}
 }

@@ -2624,6 +2624,177 @@ func (x *Rehomed) GetSessions() []string {
 	return nil
 }
 
+// Audience asks a user grain who holds a right over its user, e.g. who
+// may see the user's presence (see_presence) or line state
+// (see_line_state); answered from the grain's rights inputs.
+type Audience struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Right         string                 `protobuf:"bytes,1,opt,name=right,proto3" json:"right,omitempty"`
+	MinIndex      uint64                 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Audience) Reset() {
+	*x = Audience{}
+	mi := &file_actors_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Audience) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Audience) ProtoMessage() {}
+
+func (x *Audience) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Audience.ProtoReflect.Descriptor instead.
+func (*Audience) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *Audience) GetRight() string {
+	if x != nil {
+		return x.Right
+	}
+	return ""
+}
+
+func (x *Audience) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
+// Reach asks a user grain over whom its user holds a right, e.g. whose
+// presence the user may see: the monitor's candidates.
+type Reach struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Right         string                 `protobuf:"bytes,1,opt,name=right,proto3" json:"right,omitempty"`
+	MinIndex      uint64                 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reach) Reset() {
+	*x = Reach{}
+	mi := &file_actors_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reach) ProtoMessage() {}
+
+func (x *Reach) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reach.ProtoReflect.Descriptor instead.
+func (*Reach) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *Reach) GetRight() string {
+	if x != nil {
+		return x.Right
+	}
+	return ""
+}
+
+func (x *Reach) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
+// UsersReply answers Audience and Reach: everyone (the global layer gives
+// the right), or exactly these users (sorted, the user included).
+type UsersReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Everyone      bool                   `protobuf:"varint,2,opt,name=everyone,proto3" json:"everyone,omitempty"`
+	Users         []string               `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsersReply) Reset() {
+	*x = UsersReply{}
+	mi := &file_actors_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsersReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsersReply) ProtoMessage() {}
+
+func (x *UsersReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsersReply.ProtoReflect.Descriptor instead.
+func (*UsersReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UsersReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *UsersReply) GetEveryone() bool {
+	if x != nil {
+		return x.Everyone
+	}
+	return false
+}
+
+func (x *UsersReply) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_actors_proto protoreflect.FileDescriptor
 
 const file_actors_proto_rawDesc = "" +
@@ -2814,7 +2985,18 @@ const file_actors_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12#\n" +
 	"\rgrain_address\x18\x03 \x01(\tR\fgrainAddress\x12\x1a\n" +
-	"\bsessions\x18\x04 \x03(\tR\bsessionsB*Z(github.com/ucgrid/ucgrid/actors/actorspbb\x06proto3"
+	"\bsessions\x18\x04 \x03(\tR\bsessions\"=\n" +
+	"\bAudience\x12\x14\n" +
+	"\x05right\x18\x01 \x01(\tR\x05right\x12\x1b\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\":\n" +
+	"\x05Reach\x12\x14\n" +
+	"\x05right\x18\x01 \x01(\tR\x05right\x12\x1b\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"j\n" +
+	"\n" +
+	"UsersReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12\x1a\n" +
+	"\beveryone\x18\x02 \x01(\bR\beveryone\x12\x14\n" +
+	"\x05users\x18\x03 \x03(\tR\x05usersB*Z(github.com/ucgrid/ucgrid/actors/actorspbb\x06proto3"
 
 var (
 	file_actors_proto_rawDescOnce sync.Once
@@ -2828,7 +3010,7 @@ func file_actors_proto_rawDescGZIP() []byte {
 	return file_actors_proto_rawDescData
 }
 
-var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_actors_proto_goTypes = []any{
 	(*Hub)(nil),                 // 0: ucgrid.actors.Hub
 	(*PresenceView)(nil),        // 1: ucgrid.actors.PresenceView
@@ -2873,7 +3055,10 @@ var file_actors_proto_goTypes = []any{
 	(*GroupCallEventReply)(nil), // 40: ucgrid.actors.GroupCallEventReply
 	(*GroupHandover)(nil),       // 41: ucgrid.actors.GroupHandover
 	(*Rehomed)(nil),             // 42: ucgrid.actors.Rehomed
-	nil,                         // 43: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	(*Audience)(nil),            // 43: ucgrid.actors.Audience
+	(*Reach)(nil),               // 44: ucgrid.actors.Reach
+	(*UsersReply)(nil),          // 45: ucgrid.actors.UsersReply
+	nil,                         // 46: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 }
 var file_actors_proto_depIdxs = []int32{
 	3,  // 0: ucgrid.actors.SetPresenceReply.error:type_name -> ucgrid.actors.Error
@@ -2909,12 +3094,13 @@ var file_actors_proto_depIdxs = []int32{
 	37, // 30: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
 	38, // 31: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
 	3,  // 32: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
-	43, // 33: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	46, // 33: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	3,  // 34: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_actors_proto_init() }
@@ -2929,7 +3115,7 @@ func file_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_proto_rawDesc), len(file_actors_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -5,6 +5,7 @@
 package dirrights
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -234,4 +235,80 @@ func (t *Target) Holders(r rights.Right) (everyone bool, viewers []string) {
 	}
 	slices.Sort(viewers)
 	return false, viewers
+}
+
+// Reach answers the reverse question of Holders, "over whom does viewer
+// hold right r": everyone when the global layer gives it; otherwise
+// exactly the targets some layer names viewer with r for (sorted, viewer
+// included). It reads only the viewer's side of the directory: the groups
+// they belong to or lead and the grants they hold.
+func Reach(st *persistence.Store, viewer string, r rights.Right) (everyone bool, targets []string, err error) {
+	global, _, err := loadGlobal(st)
+	if err != nil {
+		return false, nil, err
+	}
+	if global.Set.Has(r) {
+		return true, nil, nil
+	}
+	seen := map[string]struct{}{viewer: {}}
+	addMembers := func(ms []persistence.Membership, leader bool) error {
+		for _, m := range ms {
+			rec, err := st.Group(m.Group)
+			if errors.Is(err, persistence.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			g, err := Group(rec)
+			if err != nil {
+				return err
+			}
+			grant := g.MemberGrant
+			if leader {
+				grant = g.LeaderGrant
+			}
+			if !g.Active || !grant.Set.Has(r) {
+				continue
+			}
+			for member := range g.Members {
+				seen[member] = struct{}{}
+			}
+		}
+		return nil
+	}
+	in, err := st.GroupsOf(viewer)
+	if err != nil {
+		return false, nil, err
+	}
+	if err := addMembers(in, false); err != nil {
+		return false, nil, err
+	}
+	led, err := st.GroupsLedBy(viewer)
+	if err != nil {
+		return false, nil, err
+	}
+	if err := addMembers(led, true); err != nil {
+		return false, nil, err
+	}
+	for _, layer := range []persistence.Layer{persistence.LayerPreset, persistence.LayerUser} {
+		held, err := st.GrantsHeldBy(layer, viewer)
+		if err != nil {
+			return false, nil, err
+		}
+		for _, e := range held {
+			g, err := Grant(e.Grant)
+			if err != nil {
+				return false, nil, err
+			}
+			if g.Set.Has(r) {
+				seen[e.Target] = struct{}{}
+			}
+		}
+	}
+	for t := range seen {
+		targets = append(targets, t)
+	}
+	slices.Sort(targets)
+	return false, targets, nil
 }

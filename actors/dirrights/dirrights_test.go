@@ -226,6 +226,33 @@ func TestLoadTarget_MatchesModelOverRandomDirectories(t *testing.T) {
 				t.Fatalf("seed %d: holders of %s over %s: %v, want %v", seed, r, tg, got, want)
 			}
 		}
+	}
+	// Reach is Holders read the other way round.
+	for _, v := range users {
+		for _, r := range rights.AllRights() {
+			var want []string
+			for _, tg := range users {
+				if rights.Effective(model[tg+"/"+v]).Has(r) {
+					want = append(want, tg)
+				}
+			}
+			everyone, got, err := Reach(n.Store(), v, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if everyone {
+				got = users
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("seed %d: %s reaches with %s %v, want %v", seed, v, r, got, want)
+			}
+		}
+	}
+	for _, tg := range users {
+		loaded, err := LoadTarget(n.Store(), tg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, v := range users {
 			got, want := rights.Explain(loaded.Pair(v)), rights.Explain(model[tg+"/"+v])
 			if got.Set != want.Set || fmt.Sprint(got.Because) != fmt.Sprint(want.Because) {
