@@ -16,6 +16,7 @@ import (
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
+	"github.com/ucgrid/ucgrid/sip"
 )
 
 // AdminID is the user id of the system owner created on first start.
@@ -50,6 +51,9 @@ type Config struct {
 	// SIPDomain is the SIP domain, the digest realm of line passwords;
 	// "" = the API's default ("ucgrid.local").
 	SIPDomain string
+	// SIPAddr is the SIP listen address (UDP and TCP); "" = no SIP
+	// server (ucgrid serve defaults to 127.0.0.1:5060). See sip.go.
+	SIPAddr string
 	// ReadyTimeout bounds the wait for Raft leadership at start. Default
 	// 30s: a single node is leader in about a second, a joining one waits
 	// for its cluster.
@@ -98,6 +102,7 @@ type Server struct {
 	actors *actorLayer
 	ops    *clusterOps
 	http   *api.Server
+	sip    *sip.Server
 	served chan error
 	// started is set once start-up finished (the admin exists, the actor
 	// layer runs): /readyz answers 503 before.
@@ -160,6 +165,9 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	v1.MountCluster(s.ops)
 	s.http.Mount(v1)
+	if err := s.startSIP(ctx, reg); err != nil {
+		return err
+	}
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -239,6 +247,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
+	errs = append(errs, s.stopSIP(ctx))
 	if s.ops != nil {
 		s.ops.stop()
 	}

@@ -23,6 +23,7 @@ type serveOptions struct {
 	Join          string `yaml:"join"`
 	Actor         string `yaml:"actor"`
 	SIPDomain     string `yaml:"sip_domain"`
+	SIP           string `yaml:"sip"`
 	Cluster       string `yaml:"cluster"`
 	AdminPassword string `yaml:"admin_password"`
 	LogLevel      string `yaml:"log_level"`
@@ -46,6 +47,7 @@ var serveOptionTable = []option{
 	{"gossip", "gossip (memberlist) address, UDP and TCP, that other nodes join", "127.0.0.1:7946", func(o *serveOptions) *string { return &o.Gossip }},
 	{"join", "comma-separated gossip addresses of nodes of a cluster to join (default: start a cluster of one)", "", func(o *serveOptions) *string { return &o.Join }},
 	{"actor", "actor remote (grain traffic) address; port 0 picks a free one, published by gossip", "127.0.0.1:0", func(o *serveOptions) *string { return &o.Actor }},
+	{"sip", "SIP listen address, UDP and TCP on the same port (registrar, call proxy, subscriptions)", "127.0.0.1:5060", func(o *serveOptions) *string { return &o.SIP }},
 	{"sip-domain", "SIP domain: lines register as sip:NUMBER@DOMAIN; the digest realm of line passwords", "ucgrid.local", func(o *serveOptions) *string { return &o.SIPDomain }},
 	{"node", "node name, unique in the cluster (default: the one stored in --data, else a generated node-<hex>)", "", func(o *serveOptions) *string { return &o.Node }},
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
@@ -110,6 +112,8 @@ func (o serveOptions) validate() error {
 		return errors.New("--raft is empty: name the Raft listen address, e.g. 127.0.0.1:8300")
 	case o.Gossip == "":
 		return errors.New("--gossip is empty: name the gossip address, e.g. 127.0.0.1:7946")
+	case o.SIP == "":
+		return errors.New("--sip is empty: name the SIP listen address, e.g. 127.0.0.1:5060")
 	}
 	if err := o.validateCluster(); err != nil {
 		return err

@@ -22,7 +22,7 @@ func TestParseServeOptions_Precedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := serveOptions{Data: "/from/file", HTTP: "127.0.0.1:9100", Raft: "127.0.0.1:9300", Node: "env-node",
-		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", AdminPassword: "from-file-pw", LogLevel: "info",
+		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", SIP: "127.0.0.1:5060", AdminPassword: "from-file-pw", LogLevel: "info",
 		RaftVoters: "3", RaftDeadAfter: "30s"}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/sip"
 )
 
 // explainStartError turns a start-up failure into one line that says what
@@ -17,6 +18,8 @@ func explainStartError(err error, opts serveOptions) string {
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
 	case errors.Is(err, server.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
+	case errors.Is(err, sip.ErrAddrInUse):
+		return fmt.Sprintf("--sip %s is already in use (UDP or TCP): stop the other process or choose another address", opts.SIP)
 	case errors.Is(err, syscall.EWOULDBLOCK):
 		return fmt.Sprintf("--data %s is in use by another running ucgrid (its lock is held): stop that process or choose another directory", opts.Data)
 	case errors.Is(err, syscall.EADDRINUSE):

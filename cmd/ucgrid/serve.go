@@ -35,7 +35,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{
 		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
-		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain,
+		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
 	})

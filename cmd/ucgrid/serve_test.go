@@ -46,7 +46,7 @@ type node struct {
 
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, args...)...)
 	// Under -race a child reports the data races inside protoactor-go
 	// (PITFALLS.md, upstream #1108) too: they must not fail its exit code;
 	// reports that involve our own code fail the test (racereport).

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ucgrid/ucgrid/sip"
+)
+
+// defaultSIPDomain is the SIP domain when Config.SIPDomain is empty; it
+// matches the API's default digest realm, so line passwords set through
+// the API authenticate.
+const defaultSIPDomain = "ucgrid.local"
+
+// startSIP starts the SIP server on Config.SIPAddr (none when empty):
+// registrar, proxy and subscriptions on this node's grains and hub.
+func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error {
+	if s.cfg.SIPAddr == "" {
+		return nil
+	}
+	domain := s.cfg.SIPDomain
+	if domain == "" {
+		domain = defaultSIPDomain
+	}
+	srv, err := sip.Start(ctx, sip.Config{
+		Addr: s.cfg.SIPAddr, Domain: domain, Store: s.dir.Store(), Backend: s.sipBackend(),
+		Hub: s.actors.hub, Logger: s.cfg.Logger.With("component", "sip"), Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	s.sip = srv
+	return nil
+}
+
+// stopSIP ends the calls and subscriptions this node holds and closes
+// its SIP sockets; it runs before the actor layer stops, so the lines
+// hear of the calls' end.
+func (s *Server) stopSIP(ctx context.Context) error {
+	if s.sip == nil {
+		return nil
+	}
+	return s.sip.Shutdown(ctx)
+}
+
+// SIPAddr is the address the SIP server listens on (UDP and TCP), ""
+// when SIP is off.
+func (s *Server) SIPAddr() string {
+	if s.sip == nil {
+		return ""
+	}
+	return s.sip.Addr()
+}
