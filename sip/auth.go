@@ -251,7 +251,7 @@ func nonceCount(c *digest.Credentials) int {
 // verify checks the digest response against the line's HA1 for the
 // algorithm the client chose. Every failure looks the same to the client.
 func (s *Server) verify(req *sip.Request, cred *digest.Credentials) (*dirpb.Line, bool) {
-	if !sameURI(cred.URI, req.Recipient) {
+	if !s.digestURIOK(cred.URI, req.Recipient) {
 		return nil, false
 	}
 	line, err := s.cfg.Store.Line(cred.Username)
@@ -287,6 +287,21 @@ func (s *Server) verify(req *sip.Request, cred *digest.Credentials) (*dirpb.Line
 		return nil, false
 	}
 	return line, true
+}
+
+// digestURIOK accepts the digest uri when it is the Request-URI, or
+// names this server or its domain: SIPp and some phones digest the
+// server's address rather than the Request-URI they send. The response
+// is computed over the uri the client used.
+func (s *Server) digestURIOK(credURI string, recipient sip.Uri) bool {
+	if sameURI(credURI, recipient) {
+		return true
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(credURI, &u); err != nil {
+		return false
+	}
+	return s.ourURI(u) || strings.EqualFold(u.Host, s.cfg.Domain)
 }
 
 // sameURI compares the digest uri with the Request-URI the client sent:

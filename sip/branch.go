@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -272,7 +271,7 @@ func (s *Server) sendCancel(b *branch, reason string) {
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr
 	s.goTracked(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 		defer cancel()
 		tx, err := s.client.TransactionRequest(ctx, req, asIs)
 		if err != nil {
@@ -338,7 +337,7 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 	}
 	bye := mk(sip.BYE, seq+1)
 	bye.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
-	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
 	tx, err := s.client.TransactionRequest(ctx, bye, sipgo.ClientRequestAddVia)
 	if err != nil {
