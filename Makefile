@@ -11,7 +11,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 # Debian packages the test suite needs (later issues add SIPp, baresip,
 # Chromium). Installed by `make test-deps` when missing.
-TEST_PKGS := sip-tester baresip
+TEST_PKGS := chromium sip-tester baresip
 
 .PHONY: all build run test test-deps vet fmt-check lint bench proto tidy clean check-go
 
