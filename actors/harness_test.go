@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
 	"github.com/ucgrid/ucgrid/persistence"
@@ -32,6 +34,11 @@ type testNode struct {
 
 func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	t.Helper()
+	if tt, ok := t.(*testing.T); ok && len(seeds) == 0 {
+		// Registered before the nodes' own clean-ups, so it runs after
+		// every node of the test stopped.
+		tt.Cleanup(func() { goleak.VerifyNone(tt, protoactorLeaks()...) })
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir, err := persistence.Open(ctx, persistence.Config{Dir: t.TempDir()})
@@ -85,6 +92,19 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 		}
 	})
 	return &testNode{dir: dir, cn: cn, deps: deps, hub: hub}
+}
+
+// protoactorLeaks are the goroutines protoactor-go leaves behind after a
+// clean shutdown: log throttle timers that end by themselves after their
+// period (see cluster/node_test.go). Everything else must be gone.
+func protoactorLeaks() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottle.func1.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottleWithLogger.func1.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.NewGossipActor.NewThrottleWithLogger.func2.1"),
+	}
 }
 
 func (n *testNode) apply(t testing.TB, cmds ...*dirpb.Command) uint64 {
