@@ -1,0 +1,82 @@
+package sip
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// FuzzHandlers sends each input as one UDP datagram to a running server
+// (real directory, a registered line, a group) and checks that no handler
+// panicked, that the server still answers, and that no call is left held.
+func FuzzHandlers(f *testing.F) {
+	via := "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKfz\r\n"
+	hdrs := "From: <sip:1001@" + testDomain + ">;tag=a\r\nTo: <sip:2001@" + testDomain + ">\r\nCall-ID: fz\r\nMax-Forwards: 70\r\n"
+	for _, seed := range []string{
+		"REGISTER sip:" + testDomain + " SIP/2.0\r\n" + via + hdrs + "CSeq: 1 REGISTER\r\nContact: *\r\nExpires: 0\r\nAuthorization: Digest username=\"1001\", realm=\"" + testDomain + "\", nonce=\"00\", uri=\"sip:x\", response=\"00\"\r\nContent-Length: 0\r\n\r\n",
+		"REGISTER sip:" + testDomain + " SIP/2.0\r\n" + via + hdrs + "CSeq: 1 REGISTER\r\nContact: <sip:a@1.2.3.4>;expires=abc, \"x,y\" <sip:b@[::1]:5>\r\nContent-Length: 0\r\n\r\n",
+		"INVITE sip:2001@" + testDomain + " SIP/2.0\r\n" + via + hdrs + "CSeq: 1 INVITE\r\nProxy-Authorization: Digest algorithm=SHA-999\r\nContent-Length: 0\r\n\r\n",
+		"INVITE sip:**2001@" + testDomain + " SIP/2.0\r\n" + via + hdrs + "CSeq: 1 INVITE\r\nReplaces: ;;;\r\nContent-Length: 0\r\n\r\n",
+		"BYE sip:2001@127.0.0.1:1 SIP/2.0\r\n" + via + hdrs + "CSeq: 2 BYE\r\nRoute: <sip:127.0.0.1:1;lr>, garbage\r\nContent-Length: 0\r\n\r\n",
+		"ACK sip:x@y SIP/2.0\r\n" + via + hdrs + "CSeq: 1 ACK\r\nRoute: <>\r\nContent-Length: 0\r\n\r\n",
+		"CANCEL sip:2001@" + testDomain + " SIP/2.0\r\n" + via + hdrs + "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+		"SUBSCRIBE sip:2001@" + testDomain + " SIP/2.0\r\n" + via + hdrs + "CSeq: 1 SUBSCRIBE\r\nEvent: presence\r\nExpires: -1\r\nContent-Length: 0\r\n\r\n",
+		"INFO sip:2001@" + testDomain + " SIP/2.0\r\n" + via + strings.Replace(hdrs, "<sip:2001@"+testDomain+">", "<sip:2001@"+testDomain+">;tag=x", 1) + "CSeq: 1 INFO\r\nContent-Length: 0\r\n\r\n",
+		"OPTIONS sip:x SIP/2.0\r\n\r\n",
+		"\x00\x01garbage",
+	} {
+		f.Add([]byte(seed))
+	}
+	e := newEnv(f)
+	e.user("alice", "1001", "a-pw")
+	e.user("bob", "2001", "b-pw")
+	e.group("sales", "700", "ring_all", []string{"bob"}, nil)
+	conn, err := net.Dial("udp", e.srv.Addr())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = conn.Close() })
+	probe := 0
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if _, err := conn.Write(msg); err != nil {
+			t.Skip() // too large for a datagram
+		}
+		probe++
+		alive(t, conn, probe)
+		var m dto.Metric
+		if err := e.srv.m.panics.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.GetCounter().GetValue(); n != 0 {
+			t.Fatalf("%v handler panics after %q", n, msg)
+		}
+	})
+	eventually(f, 10*time.Second, "calls left held", func() bool { return e.srv.calls.len() == 0 })
+}
+
+// alive sends an OPTIONS and waits for its 200 (other answers on the
+// socket are skipped).
+func alive(t *testing.T, conn net.Conn, n int) {
+	t.Helper()
+	id := "probe-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+n%26))
+	msg := "OPTIONS sip:" + testDomain + " SIP/2.0\r\nVia: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK" + strings.ReplaceAll(id, ".", "") +
+		"\r\nFrom: <sip:p@" + testDomain + ">;tag=p\r\nTo: <sip:" + testDomain + ">\r\nCall-ID: " + id + "\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = conn.SetReadDeadline(deadline)
+		k, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("server did not answer OPTIONS after the input: %v", err)
+		}
+		if strings.Contains(string(buf[:k]), "Call-ID: "+id) && strings.HasPrefix(string(buf[:k]), "SIP/2.0 200") {
+			return
+		}
+	}
+}
