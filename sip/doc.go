@@ -1,5 +1,9 @@
 // Package sip is ucgrid's SIP front end, built on emiago/sipgo: the
-// registrar (digest auth), the stateful proxy that forks calls to lines and
-// call groups, and SUBSCRIBE/NOTIFY for presence and dialog (BLF). Nothing is
-// implemented here yet; it arrives with the SIP issue.
+// registrar (digest auth, MD5 and SHA-256), the stateful proxy that forks
+// calls to lines and call groups, and call pickup. Start a Server with a
+// Config naming the node's directory Store and a Backend that reaches the
+// grains; docs/sip.md describes the behaviour.
+//
+// Lock order: call.mu before branch.mu; callTable.mu is never held while
+// taking either.
 package sip
