@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -57,25 +58,37 @@ func (s *Session) Lagged() bool {
 // one batch per change, which it hands to the local sessions. Its methods
 // are safe for concurrent use.
 type Hub struct {
-	deps   *Deps
-	system *actor.ActorSystem
-	pid    *actor.PID
+	bound atomic.Pointer[hubBinding]
 
 	mu       sync.Mutex
 	sessions map[string]*Session
-	topology *eventstream.Subscription
 	rewatch  sync.WaitGroup
+}
+
+// hubBinding is the actor system a hub works on: it changes when the node
+// restarts its actor layer (Rebind).
+type hubBinding struct {
+	system   *actor.ActorSystem
+	deps     *Deps
+	pid      *actor.PID
+	topology *eventstream.Subscription
 }
 
 // StartHub spawns the hub actor of system under HubName.
 func StartHub(system *actor.ActorSystem, deps *Deps) (*Hub, error) {
-	h := &Hub{deps: deps, system: system, sessions: map[string]*Session{}}
+	h := &Hub{sessions: map[string]*Session{}}
+	if err := h.bind(system, deps); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Hub) bind(system *actor.ActorSystem, deps *Deps) error {
 	pid, err := system.Root.SpawnNamed(actor.PropsFromFunc(h.receive), HubName)
 	if err != nil {
-		return nil, fmt.Errorf("actors: start hub: %w", err)
+		return fmt.Errorf("actors: start hub: %w", err)
 	}
-	h.pid = pid
-	h.topology = system.EventStream.Subscribe(func(evt any) {
+	sub := system.EventStream.Subscribe(func(evt any) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok && len(t.Left) > 0 {
 			left := map[string]bool{}
 			for _, m := range t.Left {
@@ -84,16 +97,38 @@ func StartHub(system *actor.ActorSystem, deps *Deps) (*Hub, error) {
 			h.rewatch.Go(func() { h.rewatchOn(left) })
 		}
 	})
-	return h, nil
+	h.bound.Store(&hubBinding{system: system, deps: deps, pid: pid, topology: sub})
+	return nil
 }
+
+func (h *Hub) unbind() {
+	b := h.bound.Load()
+	b.system.EventStream.Unsubscribe(b.topology)
+	b.system.Root.Stop(b.pid)
+}
+
+// Rebind moves the hub to a new actor system: the node restarted its actor
+// layer under a new identity (the cluster had blocked the old one). The
+// sessions stay open; each is registered again with the grains it watches
+// and sent their current state.
+func (h *Hub) Rebind(system *actor.ActorSystem, deps *Deps) error {
+	h.unbind()
+	if err := h.bind(system, deps); err != nil {
+		return err
+	}
+	h.rewatch.Go(func() { h.rewatchOn(nil) })
+	return nil
+}
+
+func (h *Hub) deps() *Deps { return h.bound.Load().deps }
 
 // rewatchConcurrency bounds the Watch requests a hub sends at once when it
 // re-registers its sessions after a node failed.
 const rewatchConcurrency = 16
 
 // rewatchOn re-registers every session watching a grain that lived on one
-// of the nodes that left: the grain's next activation (on another node)
-// does not know them. Each such session is sent the target's state as its
+// of the nodes that left (every session, when left is nil): the grain's
+// next activation does not know them. Each such session is sent the target's state as its
 // new grain has it: after a crash that is what the sources re-asserted.
 func (h *Hub) rewatchOn(left map[string]bool) {
 	type job struct {
@@ -105,7 +140,7 @@ func (h *Hub) rewatchOn(left map[string]bool) {
 	for _, s := range h.sessions {
 		s.mu.Lock()
 		for t, addr := range s.targets {
-			if left[addr] {
+			if left == nil || left[addr] {
 				jobs = append(jobs, job{s, t})
 			}
 		}
@@ -129,7 +164,7 @@ func (h *Hub) rewatchOn(left map[string]bool) {
 				ev.Line, err = h.WatchLine(ctx, j.s, j.t.id)
 			}
 			if err != nil {
-				h.deps.Logger.Warn("actors: session not re-registered after a node left", "kind", j.t.kind, "target", j.t.id, "err", err)
+				h.deps().Logger.Warn("actors: session not re-registered after a node left", "kind", j.t.kind, "target", j.t.id, "err", err)
 				return
 			}
 			ev.Target = j.t.id
@@ -145,9 +180,8 @@ func (h *Hub) rewatchOn(left map[string]bool) {
 
 // Stop stops the hub actor and closes every session.
 func (h *Hub) Stop() {
-	h.system.EventStream.Unsubscribe(h.topology)
+	h.unbind()
 	h.rewatch.Wait()
-	h.system.Root.Stop(h.pid)
 	h.mu.Lock()
 	sessions := h.sessions
 	h.sessions = map[string]*Session{}
@@ -160,13 +194,17 @@ func (h *Hub) Stop() {
 // applied is the directory index this node has applied (0 without a
 // directory).
 func (h *Hub) applied() uint64 {
-	if h.deps.Applied == nil {
+	d := h.deps()
+	if d.Applied == nil {
 		return 0
 	}
-	return h.deps.Applied()
+	return d.Applied()
 }
 
-func (h *Hub) ref() *actorspb.Hub { return &actorspb.Hub{Address: h.pid.Address, Id: h.pid.Id} }
+func (h *Hub) ref() *actorspb.Hub {
+	pid := h.bound.Load().pid
+	return &actorspb.Hub{Address: pid.Address, Id: pid.Id}
+}
 
 // watched is a grain a session watches.
 type watched struct{ kind, id string }
@@ -232,7 +270,7 @@ func (h *Hub) Open(viewer string, buffer int) *Session {
 // as s's viewer sees it now. The grain answers with rights at least as new
 // as this node's directory.
 func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.PresenceView, error) {
-	resp, err := h.deps.Request(ctx, target, KindUser, &actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
+	resp, err := h.deps().Request(ctx, target, KindUser, &actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +290,7 @@ func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.P
 // WatchLine makes s receive the state changes of line (a number) and
 // returns the line as s's viewer sees it now.
 func (h *Hub) WatchLine(ctx context.Context, s *Session, line string) (*actorspb.LineView, error) {
-	resp, err := h.deps.Request(ctx, line, KindLine, &actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
+	resp, err := h.deps().Request(ctx, line, KindLine, &actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
 	if err != nil {
 		return nil, err
 	}
@@ -282,10 +320,10 @@ func (h *Hub) Close(ctx context.Context, s *Session) {
 	}
 	s.mu.Unlock()
 	for _, t := range targets {
-		if _, err := h.deps.Request(ctx, t.id, t.kind, &actorspb.Unwatch{Session: s.ID, Hub: h.ref()}); err != nil {
+		if _, err := h.deps().Request(ctx, t.id, t.kind, &actorspb.Unwatch{Session: s.ID, Hub: h.ref()}); err != nil {
 			// The grain drops the watcher anyway when it passivates or
 			// moves; nothing is delivered to a closed session.
-			h.deps.Logger.Debug("actors: unwatch", "kind", t.kind, "target", t.id, "err", err)
+			h.deps().Logger.Debug("actors: unwatch", "kind", t.kind, "target", t.id, "err", err)
 		}
 	}
 }

@@ -38,7 +38,7 @@ func TestHub_DeliversBatchesAndClosesLaggingSessions(t *testing.T) {
 	slow := h.Open("carl", 1)
 	view := &actorspb.PresenceView{Visible: true, State: "busy"}
 	for range 3 {
-		system.Root.Send(h.pid, &actorspb.PresenceBatch{Target: "anna", Deliveries: []*actorspb.PresenceDelivery{
+		system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Deliveries: []*actorspb.PresenceDelivery{
 			{Session: fast.ID, View: view}, {Session: slow.ID, View: view}, {Session: "gone", View: view}}})
 	}
 	for i := range 3 {
@@ -78,7 +78,7 @@ func TestHub_ConcurrentOpenCloseAndDelivery(t *testing.T) {
 			defer wg.Done()
 			for i := range 50 {
 				s := h.Open(fmt.Sprintf("v%d-%d", g, i), 2)
-				system.Root.Send(h.pid, &actorspb.PresenceBatch{Target: "t", Deliveries: []*actorspb.PresenceDelivery{{Session: s.ID, View: &actorspb.PresenceView{}}}})
+				system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "t", Deliveries: []*actorspb.PresenceDelivery{{Session: s.ID, View: &actorspb.PresenceView{}}}})
 				h.Close(context.Background(), s)
 				// Closed: the channel ends after at most the one event, and
 				// a session closed by its owner is not "lagged".
