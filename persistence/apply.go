@@ -110,6 +110,10 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.updateJournal(op.UpdateJournal)
 	case *dirpb.Command_PurgeJournal:
 		return t.purgeJournal(op.PurgeJournal.GetBeforeUnix(), op.PurgeJournal.GetOwner())
+	case *dirpb.Command_AppendChat:
+		return t.appendChat(op.AppendChat.GetMessage())
+	case *dirpb.Command_PurgeChat:
+		return t.purgeChat(op.PurgeChat.GetBeforeUnix())
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}

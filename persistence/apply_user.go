@@ -41,7 +41,7 @@ func (t *txn) deleteUser(id string) error {
 	if _, err := t.user(id); err != nil {
 		return err
 	}
-	steps := []func(string) error{t.leaveGroups, t.dropGrantsOf, t.dropLinesOf, t.dropJournalOf}
+	steps := []func(string) error{t.leaveGroups, t.dropGrantsOf, t.dropLinesOf, t.dropJournalOf, t.dropChatsOf}
 	for _, step := range steps {
 		if err := step(id); err != nil {
 			return err

@@ -14,12 +14,14 @@ const (
 	KindTrunk
 	KindRegistration
 	KindJournal
+	KindChat // ID is the message id (empty for purges); Users is empty
 )
 
 var kindNames = [...]string{
 	KindUser: "user", KindGroup: "group", KindLine: "line", KindGrant: "grant",
 	KindPreset: "preset", KindGlobal: "global", KindTrunk: "trunk",
 	KindRegistration: "registration", KindJournal: "journal",
+	KindChat: "chat",
 }
 
 func (k Kind) String() string {

@@ -1680,6 +1680,146 @@ func (x *JournalEntry) GetCallId() string {
 	return ""
 }
 
+// ChatMessage is one text message between two users (chat service).
+type ChatMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is assigned by the FSM (derived from the raft index).
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To   string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Text string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	// sent_unix_ms is the proposer's clock when the message was accepted.
+	SentUnixMs    int64 `protobuf:"varint,5,opt,name=sent_unix_ms,json=sentUnixMs,proto3" json:"sent_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatMessage) Reset() {
+	*x = ChatMessage{}
+	mi := &file_directory_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatMessage) ProtoMessage() {}
+
+func (x *ChatMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
+func (*ChatMessage) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ChatMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetSentUnixMs() int64 {
+	if x != nil {
+		return x.SentUnixMs
+	}
+	return 0
+}
+
+// ChatRef locates a chat message from its id (index table d/ci/).
+type ChatRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Low           string                 `protobuf:"bytes,1,opt,name=low,proto3" json:"low,omitempty"`
+	High          string                 `protobuf:"bytes,2,opt,name=high,proto3" json:"high,omitempty"`
+	SentUnix      int64                  `protobuf:"varint,3,opt,name=sent_unix,json=sentUnix,proto3" json:"sent_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatRef) Reset() {
+	*x = ChatRef{}
+	mi := &file_directory_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatRef) ProtoMessage() {}
+
+func (x *ChatRef) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatRef.ProtoReflect.Descriptor instead.
+func (*ChatRef) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ChatRef) GetLow() string {
+	if x != nil {
+		return x.Low
+	}
+	return ""
+}
+
+func (x *ChatRef) GetHigh() string {
+	if x != nil {
+		return x.High
+	}
+	return ""
+}
+
+func (x *ChatRef) GetSentUnix() int64 {
+	if x != nil {
+		return x.SentUnix
+	}
+	return 0
+}
+
 type PutUser struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -1689,7 +1829,7 @@ type PutUser struct {
 
 func (x *PutUser) Reset() {
 	*x = PutUser{}
-	mi := &file_directory_proto_msgTypes[17]
+	mi := &file_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +1841,7 @@ func (x *PutUser) String() string {
 func (*PutUser) ProtoMessage() {}
 
 func (x *PutUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[17]
+	mi := &file_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +1854,7 @@ func (x *PutUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
 func (*PutUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{17}
+	return file_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PutUser) GetUser() *User {
@@ -1733,7 +1873,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_directory_proto_msgTypes[18]
+	mi := &file_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1885,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[18]
+	mi := &file_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1898,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{18}
+	return file_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteUser) GetId() string {
@@ -1777,7 +1917,7 @@ type PutGroup struct {
 
 func (x *PutGroup) Reset() {
 	*x = PutGroup{}
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1929,7 @@ func (x *PutGroup) String() string {
 func (*PutGroup) ProtoMessage() {}
 
 func (x *PutGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1942,7 @@ func (x *PutGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGroup.ProtoReflect.Descriptor instead.
 func (*PutGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{19}
+	return file_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PutGroup) GetGroup() *Group {
@@ -1821,7 +1961,7 @@ type DeleteGroup struct {
 
 func (x *DeleteGroup) Reset() {
 	*x = DeleteGroup{}
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1973,7 @@ func (x *DeleteGroup) String() string {
 func (*DeleteGroup) ProtoMessage() {}
 
 func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1986,7 @@ func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroup.ProtoReflect.Descriptor instead.
 func (*DeleteGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{20}
+	return file_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteGroup) GetId() string {
@@ -1865,7 +2005,7 @@ type PutLine struct {
 
 func (x *PutLine) Reset() {
 	*x = PutLine{}
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2017,7 @@ func (x *PutLine) String() string {
 func (*PutLine) ProtoMessage() {}
 
 func (x *PutLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2030,7 @@ func (x *PutLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutLine.ProtoReflect.Descriptor instead.
 func (*PutLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{21}
+	return file_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PutLine) GetLine() *Line {
@@ -1909,7 +2049,7 @@ type DeleteLine struct {
 
 func (x *DeleteLine) Reset() {
 	*x = DeleteLine{}
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2061,7 @@ func (x *DeleteLine) String() string {
 func (*DeleteLine) ProtoMessage() {}
 
 func (x *DeleteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2074,7 @@ func (x *DeleteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLine.ProtoReflect.Descriptor instead.
 func (*DeleteLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{22}
+	return file_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteLine) GetNumber() string {
@@ -1955,7 +2095,7 @@ type PutGrant struct {
 
 func (x *PutGrant) Reset() {
 	*x = PutGrant{}
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2107,7 @@ func (x *PutGrant) String() string {
 func (*PutGrant) ProtoMessage() {}
 
 func (x *PutGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2120,7 @@ func (x *PutGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGrant.ProtoReflect.Descriptor instead.
 func (*PutGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{23}
+	return file_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PutGrant) GetTarget() string {
@@ -2014,7 +2154,7 @@ type DeleteGrant struct {
 
 func (x *DeleteGrant) Reset() {
 	*x = DeleteGrant{}
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2166,7 @@ func (x *DeleteGrant) String() string {
 func (*DeleteGrant) ProtoMessage() {}
 
 func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2179,7 @@ func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGrant.ProtoReflect.Descriptor instead.
 func (*DeleteGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{24}
+	return file_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteGrant) GetTarget() string {
@@ -2065,7 +2205,7 @@ type PutGlobal struct {
 
 func (x *PutGlobal) Reset() {
 	*x = PutGlobal{}
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2217,7 @@ func (x *PutGlobal) String() string {
 func (*PutGlobal) ProtoMessage() {}
 
 func (x *PutGlobal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2230,7 @@ func (x *PutGlobal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGlobal.ProtoReflect.Descriptor instead.
 func (*PutGlobal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{25}
+	return file_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PutGlobal) GetGlobal() *Global {
@@ -2109,7 +2249,7 @@ type PutTrunk struct {
 
 func (x *PutTrunk) Reset() {
 	*x = PutTrunk{}
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2261,7 @@ func (x *PutTrunk) String() string {
 func (*PutTrunk) ProtoMessage() {}
 
 func (x *PutTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2274,7 @@ func (x *PutTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTrunk.ProtoReflect.Descriptor instead.
 func (*PutTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{26}
+	return file_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutTrunk) GetTrunk() *Trunk {
@@ -2153,7 +2293,7 @@ type DeleteTrunk struct {
 
 func (x *DeleteTrunk) Reset() {
 	*x = DeleteTrunk{}
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2305,7 @@ func (x *DeleteTrunk) String() string {
 func (*DeleteTrunk) ProtoMessage() {}
 
 func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2318,7 @@ func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunk.ProtoReflect.Descriptor instead.
 func (*DeleteTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{27}
+	return file_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteTrunk) GetId() string {
@@ -2197,7 +2337,7 @@ type PutRegistration struct {
 
 func (x *PutRegistration) Reset() {
 	*x = PutRegistration{}
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2349,7 @@ func (x *PutRegistration) String() string {
 func (*PutRegistration) ProtoMessage() {}
 
 func (x *PutRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2362,7 @@ func (x *PutRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRegistration.ProtoReflect.Descriptor instead.
 func (*PutRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{28}
+	return file_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PutRegistration) GetRegistration() *Registration {
@@ -2242,7 +2382,7 @@ type DeleteRegistration struct {
 
 func (x *DeleteRegistration) Reset() {
 	*x = DeleteRegistration{}
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2394,7 @@ func (x *DeleteRegistration) String() string {
 func (*DeleteRegistration) ProtoMessage() {}
 
 func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2407,7 @@ func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRegistration.ProtoReflect.Descriptor instead.
 func (*DeleteRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{29}
+	return file_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteRegistration) GetLine() string {
@@ -2295,7 +2435,7 @@ type ExpireRegistrations struct {
 
 func (x *ExpireRegistrations) Reset() {
 	*x = ExpireRegistrations{}
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2447,7 @@ func (x *ExpireRegistrations) String() string {
 func (*ExpireRegistrations) ProtoMessage() {}
 
 func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2460,7 @@ func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireRegistrations.ProtoReflect.Descriptor instead.
 func (*ExpireRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{30}
+	return file_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExpireRegistrations) GetNowUnix() int64 {
@@ -2346,7 +2486,7 @@ type UpdateRegistrations struct {
 
 func (x *UpdateRegistrations) Reset() {
 	*x = UpdateRegistrations{}
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2498,7 @@ func (x *UpdateRegistrations) String() string {
 func (*UpdateRegistrations) ProtoMessage() {}
 
 func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2511,7 @@ func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRegistrations.ProtoReflect.Descriptor instead.
 func (*UpdateRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{31}
+	return file_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateRegistrations) GetLine() string {
@@ -2411,7 +2551,7 @@ type AppendJournal struct {
 
 func (x *AppendJournal) Reset() {
 	*x = AppendJournal{}
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2563,7 @@ func (x *AppendJournal) String() string {
 func (*AppendJournal) ProtoMessage() {}
 
 func (x *AppendJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2576,7 @@ func (x *AppendJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendJournal.ProtoReflect.Descriptor instead.
 func (*AppendJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{32}
+	return file_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AppendJournal) GetEntry() *JournalEntry {
@@ -2461,7 +2601,7 @@ type UpdateJournal struct {
 
 func (x *UpdateJournal) Reset() {
 	*x = UpdateJournal{}
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2613,7 @@ func (x *UpdateJournal) String() string {
 func (*UpdateJournal) ProtoMessage() {}
 
 func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2626,7 @@ func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJournal.ProtoReflect.Descriptor instead.
 func (*UpdateJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{33}
+	return file_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateJournal) GetId() string {
@@ -2543,7 +2683,7 @@ type PurgeJournal struct {
 
 func (x *PurgeJournal) Reset() {
 	*x = PurgeJournal{}
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +2695,7 @@ func (x *PurgeJournal) String() string {
 func (*PurgeJournal) ProtoMessage() {}
 
 func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2568,7 +2708,7 @@ func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJournal.ProtoReflect.Descriptor instead.
 func (*PurgeJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{34}
+	return file_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PurgeJournal) GetBeforeUnix() int64 {
@@ -2583,6 +2723,96 @@ func (x *PurgeJournal) GetOwner() string {
 		return x.Owner
 	}
 	return ""
+}
+
+// AppendChat stores one chat message; the FSM assigns its id.
+type AppendChat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *ChatMessage           `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendChat) Reset() {
+	*x = AppendChat{}
+	mi := &file_directory_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendChat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendChat) ProtoMessage() {}
+
+func (x *AppendChat) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendChat.ProtoReflect.Descriptor instead.
+func (*AppendChat) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AppendChat) GetMessage() *ChatMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// PurgeChat deletes every chat message sent before before_unix.
+type PurgeChat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BeforeUnix    int64                  `protobuf:"varint,1,opt,name=before_unix,json=beforeUnix,proto3" json:"before_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeChat) Reset() {
+	*x = PurgeChat{}
+	mi := &file_directory_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeChat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeChat) ProtoMessage() {}
+
+func (x *PurgeChat) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeChat.ProtoReflect.Descriptor instead.
+func (*PurgeChat) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *PurgeChat) GetBeforeUnix() int64 {
+	if x != nil {
+		return x.BeforeUnix
+	}
+	return 0
 }
 
 type Command struct {
@@ -2609,6 +2839,8 @@ type Command struct {
 	//	*Command_UpdateJournal
 	//	*Command_PurgeJournal
 	//	*Command_UpdateRegistrations
+	//	*Command_AppendChat
+	//	*Command_PurgeChat
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2616,7 +2848,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2860,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2873,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{35}
+	return file_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -2831,6 +3063,24 @@ func (x *Command) GetUpdateRegistrations() *UpdateRegistrations {
 	return nil
 }
 
+func (x *Command) GetAppendChat() *AppendChat {
+	if x != nil {
+		if x, ok := x.Op.(*Command_AppendChat); ok {
+			return x.AppendChat
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPurgeChat() *PurgeChat {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PurgeChat); ok {
+			return x.PurgeChat
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2915,6 +3165,14 @@ type Command_UpdateRegistrations struct {
 	UpdateRegistrations *UpdateRegistrations `protobuf:"bytes,20,opt,name=update_registrations,json=updateRegistrations,proto3,oneof"`
 }
 
+type Command_AppendChat struct {
+	AppendChat *AppendChat `protobuf:"bytes,21,opt,name=append_chat,json=appendChat,proto3,oneof"`
+}
+
+type Command_PurgeChat struct {
+	PurgeChat *PurgeChat `protobuf:"bytes,22,opt,name=purge_chat,json=purgeChat,proto3,oneof"`
+}
+
 func (*Command_PutUser) isCommand_Op() {}
 
 func (*Command_DeleteUser) isCommand_Op() {}
@@ -2955,6 +3213,10 @@ func (*Command_PurgeJournal) isCommand_Op() {}
 
 func (*Command_UpdateRegistrations) isCommand_Op() {}
 
+func (*Command_AppendChat) isCommand_Op() {}
+
+func (*Command_PurgeChat) isCommand_Op() {}
+
 type StoreMeta struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SchemaVersion uint32                 `protobuf:"varint,1,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
@@ -2965,7 +3227,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2977,7 +3239,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2990,7 +3252,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{36}
+	return file_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -3017,7 +3279,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3029,7 +3291,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3042,7 +3304,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{37}
+	return file_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -3071,7 +3333,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3345,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3358,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{38}
+	return file_directory_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -3125,7 +3387,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3137,7 +3399,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3150,7 +3412,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{39}
+	return file_directory_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Ref) GetId() string {
@@ -3181,7 +3443,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3455,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3468,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{40}
+	return file_directory_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -3256,7 +3518,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3530,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3543,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{41}
+	return file_directory_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -3472,7 +3734,18 @@ const file_directory_proto_rawDesc = "" +
 	"\aprivate\x18\v \x01(\bR\aprivate\x12\x12\n" +
 	"\x04note\x18\f \x01(\tR\x04note\x12\x14\n" +
 	"\x05group\x18\r \x01(\tR\x05group\x12\x17\n" +
-	"\acall_id\x18\x0e \x01(\tR\x06callId\":\n" +
+	"\acall_id\x18\x0e \x01(\tR\x06callId\"w\n" +
+	"\vChatMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x12 \n" +
+	"\fsent_unix_ms\x18\x05 \x01(\x03R\n" +
+	"sentUnixMs\"L\n" +
+	"\aChatRef\x12\x10\n" +
+	"\x03low\x18\x01 \x01(\tR\x03low\x12\x12\n" +
+	"\x04high\x18\x02 \x01(\tR\x04high\x12\x1b\n" +
+	"\tsent_unix\x18\x03 \x01(\x03R\bsentUnix\":\n" +
 	"\aPutUser\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.ucgrid.persistence.v1.UserR\x04user\"\x1c\n" +
 	"\n" +
@@ -3532,7 +3805,13 @@ const file_directory_proto_rawDesc = "" +
 	"\fPurgeJournal\x12\x1f\n" +
 	"\vbefore_unix\x18\x01 \x01(\x03R\n" +
 	"beforeUnix\x12\x14\n" +
-	"\x05owner\x18\x02 \x01(\tR\x05owner\"\xdf\v\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\"J\n" +
+	"\n" +
+	"AppendChat\x12<\n" +
+	"\amessage\x18\x01 \x01(\v2\".ucgrid.persistence.v1.ChatMessageR\amessage\",\n" +
+	"\tPurgeChat\x12\x1f\n" +
+	"\vbefore_unix\x18\x01 \x01(\x03R\n" +
+	"beforeUnix\"\xe8\f\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -3558,7 +3837,11 @@ const file_directory_proto_rawDesc = "" +
 	"\x0eappend_journal\x18\x11 \x01(\v2$.ucgrid.persistence.v1.AppendJournalH\x00R\rappendJournal\x12M\n" +
 	"\x0eupdate_journal\x18\x12 \x01(\v2$.ucgrid.persistence.v1.UpdateJournalH\x00R\rupdateJournal\x12J\n" +
 	"\rpurge_journal\x18\x13 \x01(\v2#.ucgrid.persistence.v1.PurgeJournalH\x00R\fpurgeJournal\x12_\n" +
-	"\x14update_registrations\x18\x14 \x01(\v2*.ucgrid.persistence.v1.UpdateRegistrationsH\x00R\x13updateRegistrationsB\x04\n" +
+	"\x14update_registrations\x18\x14 \x01(\v2*.ucgrid.persistence.v1.UpdateRegistrationsH\x00R\x13updateRegistrations\x12D\n" +
+	"\vappend_chat\x18\x15 \x01(\v2!.ucgrid.persistence.v1.AppendChatH\x00R\n" +
+	"appendChat\x12A\n" +
+	"\n" +
+	"purge_chat\x18\x16 \x01(\v2 .ucgrid.persistence.v1.PurgeChatH\x00R\tpurgeChatB\x04\n" +
 	"\x02op\"U\n" +
 	"\tStoreMeta\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12!\n" +
@@ -3599,7 +3882,7 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_directory_proto_goTypes = []any{
 	(*User)(nil),                // 0: ucgrid.persistence.v1.User
 	(*Contact)(nil),             // 1: ucgrid.persistence.v1.Contact
@@ -3618,36 +3901,40 @@ var file_directory_proto_goTypes = []any{
 	(*Trunk)(nil),               // 14: ucgrid.persistence.v1.Trunk
 	(*Registration)(nil),        // 15: ucgrid.persistence.v1.Registration
 	(*JournalEntry)(nil),        // 16: ucgrid.persistence.v1.JournalEntry
-	(*PutUser)(nil),             // 17: ucgrid.persistence.v1.PutUser
-	(*DeleteUser)(nil),          // 18: ucgrid.persistence.v1.DeleteUser
-	(*PutGroup)(nil),            // 19: ucgrid.persistence.v1.PutGroup
-	(*DeleteGroup)(nil),         // 20: ucgrid.persistence.v1.DeleteGroup
-	(*PutLine)(nil),             // 21: ucgrid.persistence.v1.PutLine
-	(*DeleteLine)(nil),          // 22: ucgrid.persistence.v1.DeleteLine
-	(*PutGrant)(nil),            // 23: ucgrid.persistence.v1.PutGrant
-	(*DeleteGrant)(nil),         // 24: ucgrid.persistence.v1.DeleteGrant
-	(*PutGlobal)(nil),           // 25: ucgrid.persistence.v1.PutGlobal
-	(*PutTrunk)(nil),            // 26: ucgrid.persistence.v1.PutTrunk
-	(*DeleteTrunk)(nil),         // 27: ucgrid.persistence.v1.DeleteTrunk
-	(*PutRegistration)(nil),     // 28: ucgrid.persistence.v1.PutRegistration
-	(*DeleteRegistration)(nil),  // 29: ucgrid.persistence.v1.DeleteRegistration
-	(*ExpireRegistrations)(nil), // 30: ucgrid.persistence.v1.ExpireRegistrations
-	(*UpdateRegistrations)(nil), // 31: ucgrid.persistence.v1.UpdateRegistrations
-	(*AppendJournal)(nil),       // 32: ucgrid.persistence.v1.AppendJournal
-	(*UpdateJournal)(nil),       // 33: ucgrid.persistence.v1.UpdateJournal
-	(*PurgeJournal)(nil),        // 34: ucgrid.persistence.v1.PurgeJournal
-	(*Command)(nil),             // 35: ucgrid.persistence.v1.Command
-	(*StoreMeta)(nil),           // 36: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),            // 37: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),             // 38: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                 // 39: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),             // 40: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),      // 41: ucgrid.persistence.v1.SnapshotHeader
-	nil,                         // 42: ucgrid.persistence.v1.Grant.RightsEntry
+	(*ChatMessage)(nil),         // 17: ucgrid.persistence.v1.ChatMessage
+	(*ChatRef)(nil),             // 18: ucgrid.persistence.v1.ChatRef
+	(*PutUser)(nil),             // 19: ucgrid.persistence.v1.PutUser
+	(*DeleteUser)(nil),          // 20: ucgrid.persistence.v1.DeleteUser
+	(*PutGroup)(nil),            // 21: ucgrid.persistence.v1.PutGroup
+	(*DeleteGroup)(nil),         // 22: ucgrid.persistence.v1.DeleteGroup
+	(*PutLine)(nil),             // 23: ucgrid.persistence.v1.PutLine
+	(*DeleteLine)(nil),          // 24: ucgrid.persistence.v1.DeleteLine
+	(*PutGrant)(nil),            // 25: ucgrid.persistence.v1.PutGrant
+	(*DeleteGrant)(nil),         // 26: ucgrid.persistence.v1.DeleteGrant
+	(*PutGlobal)(nil),           // 27: ucgrid.persistence.v1.PutGlobal
+	(*PutTrunk)(nil),            // 28: ucgrid.persistence.v1.PutTrunk
+	(*DeleteTrunk)(nil),         // 29: ucgrid.persistence.v1.DeleteTrunk
+	(*PutRegistration)(nil),     // 30: ucgrid.persistence.v1.PutRegistration
+	(*DeleteRegistration)(nil),  // 31: ucgrid.persistence.v1.DeleteRegistration
+	(*ExpireRegistrations)(nil), // 32: ucgrid.persistence.v1.ExpireRegistrations
+	(*UpdateRegistrations)(nil), // 33: ucgrid.persistence.v1.UpdateRegistrations
+	(*AppendJournal)(nil),       // 34: ucgrid.persistence.v1.AppendJournal
+	(*UpdateJournal)(nil),       // 35: ucgrid.persistence.v1.UpdateJournal
+	(*PurgeJournal)(nil),        // 36: ucgrid.persistence.v1.PurgeJournal
+	(*AppendChat)(nil),          // 37: ucgrid.persistence.v1.AppendChat
+	(*PurgeChat)(nil),           // 38: ucgrid.persistence.v1.PurgeChat
+	(*Command)(nil),             // 39: ucgrid.persistence.v1.Command
+	(*StoreMeta)(nil),           // 40: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),            // 41: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),             // 42: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                 // 43: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),             // 44: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),      // 45: ucgrid.persistence.v1.SnapshotHeader
+	nil,                         // 46: ucgrid.persistence.v1.Grant.RightsEntry
 }
 var file_directory_proto_depIdxs = []int32{
 	1,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
-	42, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	46, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
 	5,  // 2: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 3: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 4: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
@@ -3670,31 +3957,34 @@ var file_directory_proto_depIdxs = []int32{
 	15, // 21: ucgrid.persistence.v1.PutRegistration.registration:type_name -> ucgrid.persistence.v1.Registration
 	15, // 22: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
 	16, // 23: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
-	17, // 24: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
-	18, // 25: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
-	19, // 26: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
-	20, // 27: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
-	21, // 28: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
-	22, // 29: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
-	23, // 30: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
-	24, // 31: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
-	23, // 32: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
-	24, // 33: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
-	25, // 34: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
-	26, // 35: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
-	27, // 36: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
-	28, // 37: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
-	29, // 38: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
-	30, // 39: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
-	32, // 40: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
-	33, // 41: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
-	34, // 42: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
-	31, // 43: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	17, // 24: ucgrid.persistence.v1.AppendChat.message:type_name -> ucgrid.persistence.v1.ChatMessage
+	19, // 25: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
+	20, // 26: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
+	21, // 27: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
+	22, // 28: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
+	23, // 29: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
+	24, // 30: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
+	25, // 31: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
+	26, // 32: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
+	25, // 33: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
+	26, // 34: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
+	27, // 35: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
+	28, // 36: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
+	29, // 37: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
+	30, // 38: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
+	31, // 39: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
+	32, // 40: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
+	34, // 41: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
+	35, // 42: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
+	36, // 43: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
+	33, // 44: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
+	37, // 45: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
+	38, // 46: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -3702,8 +3992,8 @@ func file_directory_proto_init() {
 	if File_directory_proto != nil {
 		return
 	}
-	file_directory_proto_msgTypes[33].OneofWrappers = []any{}
-	file_directory_proto_msgTypes[35].OneofWrappers = []any{
+	file_directory_proto_msgTypes[35].OneofWrappers = []any{}
+	file_directory_proto_msgTypes[39].OneofWrappers = []any{
 		(*Command_PutUser)(nil),
 		(*Command_DeleteUser)(nil),
 		(*Command_PutGroup)(nil),
@@ -3724,6 +4014,8 @@ func file_directory_proto_init() {
 		(*Command_UpdateJournal)(nil),
 		(*Command_PurgeJournal)(nil),
 		(*Command_UpdateRegistrations)(nil),
+		(*Command_AppendChat)(nil),
+		(*Command_PurgeChat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3731,7 +4023,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
