@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ucgrid/ucgrid/bench"
+)
+
+const benchUsage = `usage: ucgrid bench SCENARIO [flags]
+
+scenarios:
+  rights     GET /v1/rights checks/s and latency; the rights engine per core
+  presence   presence changes fanned out to SSE watchers: deliveries/s, change→watcher latency
+  hunt       SIP calls from a trunk into ring_all call groups: calls/s, INVITE→180 and →200 latency
+  register   SIP REGISTER/s with digest authentication
+  failover   calls into groups while a node is killed: time until they succeed again
+  scale      100k users, 10k groups, 1M grants into one node: write rate, RSS, cold start
+
+By default a scenario starts its own cluster (--nodes, in this process or
+--procs as child processes) with a generated directory; --target URL[,URL]
+loads a running cluster instead (with --admin-password, and --target-sip for
+the SIP scenarios). ucgrid bench SCENARIO --help lists the flags.
+`
+
+// benchFlags are the flags every scenario shares.
+type benchFlags struct {
+	common  bench.Common
+	target  string
+	sip     string
+	json    string
+	plot    string
+	verbose bool
+}
+
+func (b *benchFlags) bind(fs *flag.FlagSet) {
+	c := &b.common
+	fs.IntVar(&c.Cluster.Nodes, "nodes", 1, "nodes of the embedded cluster (1 or 3)")
+	fs.BoolVar(&c.Cluster.Procs, "procs", false, "run the embedded nodes as child processes (ucgrid serve) instead of in this process")
+	fs.StringVar(&b.target, "target", "", "comma-separated base URLs of a running cluster's nodes (default: start an embedded cluster)")
+	fs.StringVar(&b.sip, "target-sip", "", "comma-separated SIP addresses of the --target nodes, in the same order")
+	fs.StringVar(&c.Cluster.AdminUser, "admin-user", "admin", "user that signs in to the cluster to write the directory")
+	fs.StringVar(&c.Cluster.AdminPassword, "admin-password", "", "its password (required with --target) [$UCGRID_BENCH_ADMIN_PASSWORD]")
+	fs.StringVar(&c.Cluster.DataDir, "data", "", "data directory of the embedded nodes (default: a temporary one, removed)")
+	fs.StringVar(&c.Directory.Prefix, "prefix", "b", "prefix of every generated id")
+	fs.IntVar(&c.Directory.Users, "users", 0, "generated users (default: per scenario)")
+	fs.IntVar(&c.Directory.Groups, "groups", 0, "generated groups with ring_all call groups (default: per scenario)")
+	fs.IntVar(&c.Directory.Members, "members", 3, "members per group")
+	fs.DurationVar(&c.Load.Duration, "duration", 10*time.Second, "measured window")
+	fs.Float64Var(&c.Load.Rate, "rate", 0, "open-loop rate, operations started per second (0: closed loop, the maximum)")
+	fs.IntVar(&c.Load.Concurrency, "concurrency", 64, "closed-loop workers; open loop: operations in flight at most")
+	fs.StringVar(&b.json, "json", "", "also write the result as JSON to this file")
+	fs.StringVar(&b.plot, "plot", "", "also draw latency over time and its distribution to this SVG file")
+	fs.BoolVar(&b.verbose, "v", false, "log the embedded nodes' warnings to stderr")
+}
+
+// finish applies what the flags imply after parsing.
+func (b *benchFlags) finish(stderr io.Writer) {
+	c := &b.common
+	if b.target != "" {
+		c.Cluster.Target = strings.Split(b.target, ",")
+	}
+	if b.sip != "" {
+		c.Cluster.TargetSIP = strings.Split(b.sip, ",")
+	}
+	if c.Cluster.AdminPassword == "" {
+		c.Cluster.AdminPassword = os.Getenv("UCGRID_BENCH_ADMIN_PASSWORD")
+	}
+	c.Log = stderr
+	c.Load.Progress = stderr
+	if b.verbose {
+		c.Cluster.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		c.Cluster.NodeLog = stderr
+	}
+}
+
+// scenario binds one scenario's own flags and runs it.
+type scenario struct {
+	bind func(fs *flag.FlagSet, c *bench.Common) func(ctx context.Context) (*bench.Result, error)
+}
+
+var scenarios = map[string]scenario{
+	"rights": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.RightsConfig{}
+		fs.IntVar(&cfg.Grants, "grants", 0, "user-layer grants written on top of the groups (default: --users)")
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			defaults(&cfg.Directory.Users, 1000)
+			defaults(&cfg.Directory.Groups, 100)
+			return bench.RunRights(ctx, *cfg)
+		}
+	}},
+}
+
+func defaults(v *int, d int) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func benchCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprint(stderr, benchUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sc, ok := scenarios[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ucgrid bench: unknown scenario %q (try: ucgrid bench help)\n", args[0])
+		return 2
+	}
+	fs := flag.NewFlagSet("ucgrid bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var bf benchFlags
+	bf.bind(fs)
+	runScenario := sc.bind(fs, &bf.common)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ucgrid bench %s: unexpected argument %q\n", args[0], fs.Arg(0))
+		return 2
+	}
+	bf.finish(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := runScenario(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid bench %s: %v\n", args[0], err)
+		return 1
+	}
+	return report(res, bf, stdout, stderr)
+}
+
+func report(res *bench.Result, bf benchFlags, stdout, stderr io.Writer) int {
+	if err := res.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "ucgrid bench: %v\n", err)
+		return 1
+	}
+	if bf.json != "" {
+		if err := res.WriteJSON(bf.json); err != nil {
+			fmt.Fprintf(stderr, "ucgrid bench: %v\n", err)
+			return 1
+		}
+	}
+	if bf.plot != "" {
+		if err := res.WritePlot(bf.plot); err != nil {
+			fmt.Fprintf(stderr, "ucgrid bench: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
