@@ -198,8 +198,12 @@ func (g *lineGrain) call(ctx actor.Context, m *actorspb.LineCall) *actorspb.Line
 	if m.GetOutgoing() {
 		dir = linestate.Outgoing
 	}
-	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at})
+	ending, ends := endingCall(g.state, m.GetCallId(), phase)
+	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at, Group: m.GetGroup()})
 	g.publish(ctx)
+	if ends {
+		g.writeJournal(ending, at, m.GetOutcome())
+	}
 	return &actorspb.LineCallReply{}
 }
 
@@ -285,7 +289,8 @@ func (g *lineGrain) handOver() {
 			phase = linestate.PhaseAnswered
 		}
 		h.Calls = append(h.Calls, &actorspb.LineCall{CallId: c.ID, Phase: phase.String(),
-			Outgoing: c.Direction == linestate.Outgoing, Remote: c.Remote, AtUnixMs: c.Since.UnixMilli()})
+			Outgoing: c.Direction == linestate.Outgoing, Remote: c.Remote, AtUnixMs: c.Since.UnixMilli(),
+			StartedUnixMs: c.Started.UnixMilli(), Group: c.Group})
 	}
 	h.Watchers = handoverWatchers(g.watchers)
 	g.deps.handOver(KindLine, g.id, h)
@@ -306,8 +311,11 @@ func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
 		if c.GetOutgoing() {
 			dir = linestate.Outgoing
 		}
-		g.state = linestate.Apply(g.state, linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir,
-			Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs())})
+		st := linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir, Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs()), Group: c.GetGroup()}
+		if c.GetStartedUnixMs() != 0 {
+			st.Started = time.UnixMilli(c.GetStartedUnixMs())
+		}
+		g.state = linestate.Apply(g.state, st)
 	}
 	takeOverWatchers(ctx, KindLine, g.id, g.watchers, m.GetWatchers())
 	g.publish(ctx)

@@ -1640,10 +1640,21 @@ type LineCall struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CallId string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	// phase is "ringing", "answered" or "ended".
-	Phase         string `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
-	Outgoing      bool   `protobuf:"varint,3,opt,name=outgoing,proto3" json:"outgoing,omitempty"`
-	Remote        string `protobuf:"bytes,4,opt,name=remote,proto3" json:"remote,omitempty"`
-	AtUnixMs      int64  `protobuf:"varint,5,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Phase    string `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	Outgoing bool   `protobuf:"varint,3,opt,name=outgoing,proto3" json:"outgoing,omitempty"`
+	Remote   string `protobuf:"bytes,4,opt,name=remote,proto3" json:"remote,omitempty"`
+	AtUnixMs int64  `protobuf:"varint,5,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	// outcome says, on the ended step of a call that was not answered on
+	// this line, why it ended when the SIP layer knows: "answered_elsewhere"
+	// (another branch of a group or fork took it), "cancelled" (the caller
+	// gave up), "busy", "rejected", "failed". "" = not known. The journal
+	// entry's outcome follows from it (actors/journal).
+	Outcome string `protobuf:"bytes,6,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// group is the call group the call came through ("" = none).
+	Group string `protobuf:"bytes,7,opt,name=group,proto3" json:"group,omitempty"`
+	// started_unix_ms is when the call began on the line, when it differs
+	// from at_unix_ms (hand-overs of answered calls); 0 = at_unix_ms.
+	StartedUnixMs int64 `protobuf:"varint,8,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1709,6 +1720,27 @@ func (x *LineCall) GetRemote() string {
 func (x *LineCall) GetAtUnixMs() int64 {
 	if x != nil {
 		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *LineCall) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *LineCall) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *LineCall) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
 	}
 	return 0
 }
@@ -2912,14 +2944,17 @@ const file_actors_proto_rawDesc = "" +
 	"deliveries\"U\n" +
 	"\fLineDelivery\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12+\n" +
-	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\x8b\x01\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xe3\x01\n" +
 	"\bLineCall\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1a\n" +
 	"\boutgoing\x18\x03 \x01(\bR\boutgoing\x12\x16\n" +
 	"\x06remote\x18\x04 \x01(\tR\x06remote\x12\x1c\n" +
 	"\n" +
-	"at_unix_ms\x18\x05 \x01(\x03R\batUnixMs\";\n" +
+	"at_unix_ms\x18\x05 \x01(\x03R\batUnixMs\x12\x18\n" +
+	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05group\x18\a \x01(\tR\x05group\x12&\n" +
+	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\";\n" +
 	"\rLineCallReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\xf4\x01\n" +
 	"\aBinding\x12\x18\n" +

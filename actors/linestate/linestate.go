@@ -49,6 +49,11 @@ type Call struct {
 	Remote    string // the remote party's number
 	Answered  bool   // false while ringing
 	Since     time.Time
+	// Started is when the call began on the line (Since moves to the
+	// answer time; Started does not).
+	Started time.Time
+	// Group is the call group the call came through ("" = none).
+	Group string
 }
 
 // Forwarding is the line's unconditional call forwarding.
@@ -180,6 +185,11 @@ type Step struct {
 	Direction Direction
 	Remote    string
 	At        time.Time
+	// Started, when set, is when a call first seen at this step began
+	// (a hand-over of an answered call); zero means At.
+	Started time.Time
+	// Group is the call group of a call first seen at this step.
+	Group string
 }
 
 // rememberEnded is how many ended call ids a line remembers.
@@ -206,7 +216,11 @@ func Apply(l Line, st Step) Line {
 	case PhaseRinging, PhaseAnswered:
 		answered := st.Phase == PhaseAnswered
 		if i < 0 {
-			calls = append(calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At})
+			started := st.Started
+			if started.IsZero() {
+				started = st.At
+			}
+			calls = append(calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group})
 		} else if answered && !calls[i].Answered {
 			calls[i].Answered, calls[i].Since = true, st.At
 		}
