@@ -50,7 +50,7 @@ type ClusterConfig struct {
 	// removed when the cluster stops.
 	DataDir string `json:"data_dir,omitempty"`
 	// NodeLog receives the child processes' log lines; nil discards them.
-	NodeLog io.Writer `json:"-"`
+	NodeLog io.Writer    `json:"-"`
 	Logger  *slog.Logger `json:"-"`
 }
 

@@ -99,6 +99,35 @@ var scenarios = map[string]scenario{
 			return bench.RunRights(ctx, *cfg)
 		}
 	}},
+	"hunt": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.HuntConfig{}
+		bindSIP(fs, &cfg.SIP)
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			defaults(&cfg.Directory.Users, 300)
+			defaults(&cfg.Directory.Groups, 100)
+			return bench.RunHunt(ctx, *cfg)
+		}
+	}},
+	"register": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.RegisterConfig{}
+		bindSIP(fs, &cfg.SIP)
+		fs.IntVar(&cfg.Expires, "expires", 3600, "requested registration lifetime, seconds")
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			defaults(&cfg.Directory.Users, 1000)
+			return bench.RunRegister(ctx, *cfg)
+		}
+	}},
+}
+
+func bindSIP(fs *flag.FlagSet, s *bench.SIPConfig) {
+	fs.StringVar(&s.Domain, "sip-domain", "ucgrid.local", "the cluster's SIP domain")
+	fs.DurationVar(&s.AnswerAfter, "answer-after", 10*time.Millisecond, "a phone rings this long (plus up to as much again) before it answers")
+	fs.DurationVar(&s.Hold, "hold", 0, "an answered call lasts this long before the caller hangs up")
+	fs.DurationVar(&s.CallTimeout, "call-timeout", 5*time.Second, "a call or REGISTER not answered within this counts as failed")
+	fs.IntVar(&s.Banks, "banks", 4, "phone banks (user agents, one UDP socket each) the phones are spread over")
+	fs.IntVar(&s.Callers, "callers", 4, "trunk user agents placing the calls")
 }
 
 func defaults(v *int, d int) {
