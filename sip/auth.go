@@ -180,9 +180,10 @@ type authHeaders struct {
 }
 
 var (
-	// wwwAuth is the registrar's exchange (401).
+	// wwwAuth is the exchange of the registrar and the subscription
+	// server, which answer the request themselves (401).
 	wwwAuth = authHeaders{"WWW-Authenticate", "Authorization", sip.StatusUnauthorized, "Unauthorized"}
-	// proxyAuth is the proxy's exchange for INVITE and SUBSCRIBE (407).
+	// proxyAuth is the proxy's exchange for INVITE (407).
 	proxyAuth = authHeaders{"Proxy-Authenticate", "Proxy-Authorization", sip.StatusProxyAuthRequired, "Proxy Authentication Required"}
 )
 
