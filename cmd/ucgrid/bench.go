@@ -99,6 +99,19 @@ var scenarios = map[string]scenario{
 			return bench.RunRights(ctx, *cfg)
 		}
 	}},
+	"presence": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.PresenceConfig{}
+		fs.IntVar(&cfg.Watchers, "watchers", 1000, "event streams (GET /v1/events) watching the targets, spread over the nodes")
+		fs.IntVar(&cfg.Viewers, "viewers", 0, "distinct users the streams sign in as (default min(watchers, 100))")
+		fs.IntVar(&cfg.Targets, "targets", 1, "users whose presence changes (--rate changes/s in total)")
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			if cfg.Load.Rate == 0 {
+				cfg.Load.Rate = 10
+			}
+			return bench.RunPresence(ctx, *cfg)
+		}
+	}},
 	"hunt": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
 		cfg := &bench.HuntConfig{}
 		bindSIP(fs, &cfg.SIP)
