@@ -62,6 +62,11 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("PUT /v1/trunks/{id}", h.wrap(h.putTrunk))
 	h.mux.HandleFunc("GET /v1/trunks/{id}", h.wrap(h.getTrunk))
 	h.mux.HandleFunc("DELETE /v1/trunks/{id}", h.wrap(h.deleteTrunk))
+
+	h.mux.HandleFunc("GET /v1/users/{id}/journal", h.wrap(h.getJournal))
+	h.mux.HandleFunc("PATCH /v1/journal/{entry}", h.wrap(h.patchJournal))
+	h.mux.HandleFunc("POST /v1/chat/{user}", h.wrap(h.postChat))
+	h.mux.HandleFunc("GET /v1/chat/{user}", h.wrap(h.getChat))
 }
 
 // wrap makes a routeFunc a handler: it waits for the request's consistency
