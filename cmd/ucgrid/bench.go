@@ -122,6 +122,24 @@ var scenarios = map[string]scenario{
 			return bench.RunHunt(ctx, *cfg)
 		}
 	}},
+	"failover": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.FailoverConfig{}
+		bindSIP(fs, &cfg.SIP)
+		fs.DurationVar(&cfg.KillAfter, "kill-after", 0, "when in the window the last node is killed (default: a third of --duration)")
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			if cfg.Cluster.Nodes < 2 {
+				cfg.Cluster.Nodes = 3
+			}
+			cfg.Cluster.Procs = true // only a child process can be killed
+			defaults(&cfg.Directory.Users, 300)
+			defaults(&cfg.Directory.Groups, 100)
+			if cfg.Load.Rate == 0 {
+				cfg.Load.Rate = 50
+			}
+			return bench.RunFailover(ctx, *cfg)
+		}
+	}},
 	"register": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
 		cfg := &bench.RegisterConfig{}
 		bindSIP(fs, &cfg.SIP)
