@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ucgrid/ucgrid/actors"
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
@@ -46,10 +49,26 @@ func checkGossipAddr(addr string) error {
 	return udp.Close()
 }
 
+// layer is the node's running actor layer (nil before it started).
+func (s *Server) layer() *actorLayer { return s.actors.Load() }
+
 func (s *Server) startActors(ctx context.Context) error {
 	if err := checkGossipAddr(s.cfg.GossipAddr); err != nil {
 		return err
 	}
+	a, err := s.newActorLayer(ctx, nil)
+	if err != nil {
+		return err
+	}
+	s.actors.Store(a)
+	return nil
+}
+
+// newActorLayer starts gossip, a protoactor-go node under a new actor
+// system ID, the grains' dependencies, the session hub (a new one, or hub
+// moved over from a previous layer) and the dispatcher of directory
+// changes. On error, what it started is stopped again.
+func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer, error) {
 	a := &actorLayer{dispatched: make(chan struct{})}
 	node, err := ucluster.Start(ctx, ucluster.Config{
 		// A leaving node waits for its grains' runtime state to reach
@@ -64,17 +83,23 @@ func (s *Server) startActors(ctx context.Context) error {
 		Logger:    s.cfg.Logger,
 	})
 	if err != nil {
-		return fmt.Errorf("server: actor cluster: %w", err)
+		return nil, fmt.Errorf("server: actor cluster: %w", err)
 	}
 	a.node = node
-	s.actors = a
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
 		Request: node.Request, Apply: s.dir.Apply, Logger: s.cfg.Logger}
 	a.unregister = actors.Register(system, a.deps)
-	if a.hub, err = actors.StartHub(system, a.deps); err != nil {
-		return err
+	if hub == nil {
+		hub, err = actors.StartHub(system, a.deps)
+	} else {
+		err = hub.Rebind(system, a.deps)
 	}
+	if err != nil {
+		_ = a.stop(ctx)
+		return nil, err
+	}
+	a.hub = hub
 	changes, cancelFeed := s.dir.Subscribe(feedBuffer)
 	dctx, stop := context.WithCancel(context.Background())
 	a.stopDispatch = func() { stop(); cancelFeed() }
@@ -82,7 +107,34 @@ func (s *Server) startActors(ctx context.Context) error {
 		defer close(a.dispatched)
 		actors.Dispatch(dctx, system, a.deps, changes)
 	}()
-	return nil
+	return a, nil
+}
+
+// restartActors replaces the actor layer by a new one with a new actor
+// system ID: protoactor-go blocks the ID of a node the others once
+// declared dead, for ever, so a node that was paused or cut off can only
+// come back under a new one. Sessions (SSE streams, SIP subscriptions)
+// stay open: the hub moves to the new layer and registers them again.
+// Grains of the old layer stop; their runtime state is lost, as after a
+// crash, and the sources re-assert it.
+func (s *Server) restartActors(ctx context.Context) error {
+	old := s.layer()
+	if old.stopDispatch != nil {
+		old.stopDispatch()
+		<-old.dispatched
+	}
+	if err := old.node.Shutdown(ctx); err != nil {
+		s.cfg.Logger.Warn("actor layer restart: the old layer did not stop cleanly", "err", err)
+	}
+	if old.unregister != nil {
+		old.unregister()
+	}
+	a, err := s.newActorLayer(ctx, old.hub)
+	if err != nil {
+		return err
+	}
+	s.actors.Store(a)
+	return s.ops.rebind(ctx, a.node.Membership())
 }
 
 // stop leaves the cluster and stops the grains; ctx bounds the wait.
@@ -102,4 +154,36 @@ func (a *actorLayer) stop(ctx context.Context) error {
 		return fmt.Errorf("server: stop actor cluster: %w", err)
 	}
 	return nil
+}
+
+// grainRequester calls a grain anywhere in the cluster.
+type grainRequester interface {
+	Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
+}
+
+// grainClient calls grains through the node's current actor layer, so
+// that the API and SIP keep working across a restart of the layer.
+type grainClient struct{ s *Server }
+
+func (c grainClient) Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error) {
+	a := c.s.layer()
+	if a == nil {
+		return nil, errors.New("server: the actor layer is not running")
+	}
+	return a.node.Request(ctx, identity, kind, msg)
+}
+
+// layerCollector exposes the metrics of the current actor layer.
+type layerCollector struct{ s *Server }
+
+func (c layerCollector) Describe(ch chan<- *prometheus.Desc) {
+	if a := c.s.layer(); a != nil {
+		a.node.Collector().Describe(ch)
+	}
+}
+
+func (c layerCollector) Collect(ch chan<- prometheus.Metric) {
+	if a := c.s.layer(); a != nil {
+		a.node.Collector().Collect(ch)
+	}
 }

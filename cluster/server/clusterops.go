@@ -37,6 +37,8 @@ type clusterOps struct {
 	stopPilot  context.CancelFunc
 	pilotDone  chan struct{}
 	unsubPilot func()
+	pilotMu    sync.Mutex // guards unsubPilot
+	wake       chan struct{}
 	stopOnce   sync.Once
 }
 
@@ -168,6 +170,19 @@ func (o *clusterOps) clusterIDOf(id string) (string, bool) {
 // start runs once the actor layer (and its gossip) is up: it publishes
 // this node's cluster id and HTTP address, and starts the autopilot loop.
 func (o *clusterOps) start(ctx context.Context, ms *membership.Membership) error {
+	o.wake = make(chan struct{}, 1)
+	if err := o.follow(ctx, ms); err != nil {
+		return err
+	}
+	pctx, stop := context.WithCancel(context.Background())
+	o.stopPilot, o.pilotDone = stop, make(chan struct{})
+	go o.pilotLoop(pctx, o.wake)
+	return nil
+}
+
+// follow makes ms the gossip membership the autopilot reads and publishes
+// this node's cluster metadata in it.
+func (o *clusterOps) follow(ctx context.Context, ms *membership.Membership) error {
 	o.gossip.Store(ms)
 	err := ms.UpdateMeta(ctx, func(m *membership.Meta) {
 		m.ClusterID = o.s.dir.ClusterID()
@@ -176,18 +191,27 @@ func (o *clusterOps) start(ctx context.Context, ms *membership.Membership) error
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: publish cluster metadata: %w", err)
 	}
-	pctx, stop := context.WithCancel(context.Background())
-	o.stopPilot, o.pilotDone = stop, make(chan struct{})
-	wake := make(chan struct{}, 1)
-	o.unsubPilot = ms.Subscribe(func(ms []membership.Member) {
+	wake := o.wake
+	unsub := ms.Subscribe(func(ms []membership.Member) {
 		o.metrics.observeMembers(ms)
 		select {
 		case wake <- struct{}{}:
 		default:
 		}
 	})
-	go o.pilotLoop(pctx, wake)
+	o.pilotMu.Lock()
+	prev := o.unsubPilot
+	o.unsubPilot = unsub
+	o.pilotMu.Unlock()
+	if prev != nil {
+		prev()
+	}
 	return nil
+}
+
+// rebind follows the membership of a restarted actor layer.
+func (o *clusterOps) rebind(ctx context.Context, ms *membership.Membership) error {
+	return o.follow(ctx, ms)
 }
 
 // stop ends the autopilot loop.
@@ -196,7 +220,10 @@ func (o *clusterOps) stop() {
 		if o.stopPilot == nil {
 			return
 		}
-		o.unsubPilot()
+		o.pilotMu.Lock()
+		unsub := o.unsubPilot
+		o.pilotMu.Unlock()
+		unsub()
 		o.stopPilot()
 		<-o.pilotDone
 	})

@@ -74,8 +74,8 @@ func (o *clusterOps) status(ctx context.Context) ClusterStatus {
 		}
 	}
 	inTopo := map[string]bool{}
-	if o.s.actors != nil {
-		for _, m := range o.s.actors.node.Members() {
+	if a := o.s.layer(); a != nil {
+		for _, m := range a.node.Members() {
 			inTopo[m.Node] = m.InTopology
 		}
 	}
@@ -151,11 +151,14 @@ func (s *Server) applyReport(m *MemberStatus, rep nodeReport) {
 func (s *Server) localReport() nodeReport {
 	rep := nodeReport{Node: s.dir.ID(), RaftState: s.dir.RaftState(), AppliedIndex: s.dir.Applied(),
 		CommitIndex: s.dir.CommitIndex(), Grains: map[string]int{}}
-	a := s.actors
+	a := s.layer()
 	if a == nil || a.deps == nil {
 		return rep
 	}
 	for _, m := range a.node.Members() {
+		if m.InTopology {
+			rep.ActorIDs = append(rep.ActorIDs, m.ActorID)
+		}
 		if m.Node != a.node.Name() {
 			continue
 		}

@@ -99,6 +99,9 @@ type nodeReport struct {
 	AppliedIndex uint64         `json:"applied_index"`
 	CommitIndex  uint64         `json:"commit_index"`
 	Grains       map[string]int `json:"grains"`
+	// ActorIDs are the actor systems in the node's actor topology: a node
+	// missing from its peers' lists was blocked by them (watchdog.go).
+	ActorIDs []string `json:"actor_ids,omitempty"`
 }
 
 // internalHandler serves /v1/internal/ for the other nodes.

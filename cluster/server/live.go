@@ -9,12 +9,11 @@ import (
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/api"
-	ucluster "github.com/ucgrid/ucgrid/cluster"
 )
 
 // livePresence serves the API's presence routes from the user grains,
 // wherever in the cluster they live.
-type livePresence struct{ node *ucluster.Node }
+type livePresence struct{ node grainRequester }
 
 var _ api.PresenceService = livePresence{}
 

@@ -444,7 +444,7 @@ func lineCall(t *testing.T, s *Server, number string, m *actorspb.LineCall) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := s.actors.node.Request(ctx, number, actors.KindLine, m)
+	resp, err := s.layer().node.Request(ctx, number, actors.KindLine, m)
 	if err != nil {
 		t.Fatal(err)
 	}

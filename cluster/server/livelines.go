@@ -7,12 +7,11 @@ import (
 	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/api"
-	ucluster "github.com/ucgrid/ucgrid/cluster"
 )
 
 // liveLines serves the API's line state from the line grains, wherever in
 // the cluster they live.
-type liveLines struct{ node *ucluster.Node }
+type liveLines struct{ node grainRequester }
 
 var _ api.LineService = liveLines{}
 

@@ -97,13 +97,17 @@ func (c *Config) withDefaults() {
 
 // Server is a running node.
 type Server struct {
-	cfg    Config
-	dir    *persistence.Node
-	actors *actorLayer
-	ops    *clusterOps
-	http   *api.Server
-	sip    *sip.Server
-	served chan error
+	cfg Config
+	dir *persistence.Node
+	// actors is the running actor layer; it is replaced when the node
+	// restarts it under a new identity (watchdog.go).
+	actors atomic.Pointer[actorLayer]
+	// watchdog stops the blocked-node watchdog.
+	watchdog func()
+	ops      *clusterOps
+	http     *api.Server
+	sip      *sip.Server
+	served   chan error
 	// started is set once start-up finished (the admin exists, the actor
 	// layer runs): /readyz answers 503 before.
 	started atomic.Bool
@@ -153,13 +157,13 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
-	reg.MustRegister(s.actors.node.Collector())
-	if err := s.ops.start(ctx, s.actors.node.Membership()); err != nil {
+	reg.MustRegister(layerCollector{s})
+	if err := s.ops.start(ctx, s.layer().node.Membership()); err != nil {
 		return err
 	}
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
-		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: s.actors.node}, Logger: s.cfg.Logger,
-		Live: api.LiveConfig{Lines: liveLines{node: s.actors.node}, Events: liveEvents{hub: s.actors.hub}}})
+		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: grainClient{s}}, Logger: s.cfg.Logger,
+		Live: api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}}})
 	if err != nil {
 		return err
 	}
@@ -168,6 +172,7 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.startSIP(ctx, reg); err != nil {
 		return err
 	}
+	s.startWatchdog()
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -248,11 +253,12 @@ func (s *Server) stop(ctx context.Context) error {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
 	errs = append(errs, s.stopSIP(ctx))
+	s.stopWatchdog()
 	if s.ops != nil {
 		s.ops.stop()
 	}
-	if s.actors != nil {
-		errs = append(errs, s.actors.stop(ctx))
+	if a := s.layer(); a != nil {
+		errs = append(errs, a.stop(ctx))
 	}
 	if s.dir != nil {
 		errs = append(errs, s.dir.Close())

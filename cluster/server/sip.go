@@ -25,7 +25,7 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 	}
 	srv, err := sip.Start(ctx, sip.Config{
 		Addr: s.cfg.SIPAddr, Domain: domain, Store: s.dir.Store(), Backend: s.sipBackend(),
-		Hub: s.actors.hub, Logger: s.cfg.Logger.With("component", "sip"), Registerer: reg,
+		Hub: s.layer().hub, Logger: s.cfg.Logger.With("component", "sip"), Registerer: reg,
 	})
 	if err != nil {
 		return err

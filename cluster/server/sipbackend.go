@@ -12,25 +12,24 @@ import (
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/actors/rights"
-	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
 // grainBackend is the SIP layer's Backend on the line, group and user
 // grains, wherever in the cluster they live.
-type grainBackend struct{ node *ucluster.Node }
+type grainBackend struct{ node grainRequester }
 
 var _ sip.Backend = grainBackend{}
 
 // sipBackend is the Backend the node's SIP server uses.
-func (s *Server) sipBackend() sip.Backend { return grainBackend{node: s.actors.node} }
+func (s *Server) sipBackend() sip.Backend { return grainBackend{node: grainClient{s}} }
 
 // ask sends msg to a grain and checks the reply's type and error.
 func ask[R interface {
 	proto.Message
 	GetError() *actorspb.Error
-}](ctx context.Context, node *ucluster.Node, identity, kind string, msg proto.Message) (R, error) {
+}](ctx context.Context, node grainRequester, identity, kind string, msg proto.Message) (R, error) {
 	var zero R
 	resp, err := node.Request(ctx, identity, kind, msg)
 	if err != nil {
