@@ -13,18 +13,21 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // HubName is the actor name of every node's session hub.
 const HubName = "ucgrid-hub"
 
 // Event is one change as a session's viewer may see it: a user's presence
-// (View set, Target the user id) or a line's state (Line set, Target the
-// line number).
+// (View set, Target the user id), a line's state (Line set, Target the
+// line number) or a chat message to or from the viewer (Chat set, Target
+// the other user; hubchat.go).
 type Event struct {
 	Target string
 	View   *actorspb.PresenceView
 	Line   *actorspb.LineView
+	Chat   *dirpb.ChatMessage
 }
 
 // Session is one client's stream of events (an SSE stream, a SIP

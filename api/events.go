@@ -309,6 +309,8 @@ func (st *stream) event(ev LiveEvent) {
 	switch {
 	case ev.Presence != nil:
 		st.send("presence", presenceEventJSON{User: ev.Target, presenceStateJSON: presenceStateOut(*ev.Presence)})
+	case ev.Chat != nil:
+		st.send("chat", chatMessageOut(ev.Chat))
 	case ev.Line != nil:
 		nothing := ev.Line.showsNothing()
 		if nothing && !st.shown[ev.Target] {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors/presence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // LiveConfig configures the routes served from the grains besides
@@ -84,6 +85,8 @@ type LiveEvent struct {
 	Target   string
 	Presence *PresenceState
 	Line     *LineState
+	// Chat is a chat message to or from the viewer (Target the other user).
+	Chat *dirpb.ChatMessage
 }
 
 // PresenceState is a presence with whether the viewer may see it at all.

@@ -121,3 +121,24 @@ func TestChat_RejectsBadMessages(t *testing.T) {
 		t.Errorf("rejected messages changed the directory:\n%s", d)
 	}
 }
+
+// JournalBefore and ChatBefore tell a retention sweeper whether a purge
+// at a cut would delete anything.
+func TestStore_BeforeProbes(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("alice"), putUser("bob"))
+	if j, _ := h.s.JournalBefore(1 << 40); j {
+		t.Error("empty journal reports entries")
+	}
+	h.mustApply(appendJournal(&dirpb.JournalEntry{Owner: "alice", StartUnix: 100}), appendChat("alice", "bob", "x", 50_000))
+	for _, tc := range []struct {
+		cut        int64
+		jour, chat bool
+	}{{50, false, false}, {51, false, true}, {100, false, true}, {101, true, true}} {
+		j, err1 := h.s.JournalBefore(tc.cut)
+		c, err2 := h.s.ChatBefore(tc.cut)
+		if j != tc.jour || c != tc.chat || err1 != nil || err2 != nil {
+			t.Errorf("cut %d: journal %v chat %v (%v %v), want %v %v", tc.cut, j, c, err1, err2, tc.jour, tc.chat)
+		}
+	}
+}

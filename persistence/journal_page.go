@@ -90,3 +90,25 @@ func minKey(a, b []byte) []byte {
 	}
 	return b
 }
+
+// JournalBefore reports whether any journal entry (of anyone) started
+// before unix: whether a retention purge at that cut would delete
+// anything. One seek on the time index.
+func (s *Store) JournalBefore(unix int64) (bool, error) {
+	return s.view().anyIn([]byte(tJournalTime), []byte(tJournalTime+timeKey(unix)))
+}
+
+// ChatBefore reports whether any chat message was sent before unix.
+func (s *Store) ChatBefore(unix int64) (bool, error) {
+	return s.view().anyIn([]byte(tChatTime), []byte(tChatTime+timeKey(unix)))
+}
+
+// anyIn reports whether [lo, hi) holds a key.
+func (v view) anyIn(lo, hi []byte) (bool, error) {
+	found := false
+	err := v.scan(lo, hi, func(_, _ []byte) error {
+		found = true
+		return errStop
+	})
+	return found, err
+}

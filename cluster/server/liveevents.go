@@ -43,6 +43,8 @@ func (e *eventSession) forward() {
 		case ev.Line != nil:
 			l := lineStateOf(ev.Line)
 			le.Line = &l
+		case ev.Chat != nil:
+			le.Chat = ev.Chat
 		default:
 			continue
 		}
