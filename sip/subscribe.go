@@ -522,10 +522,9 @@ func (sub *subscription) run(expiry time.Time, fetch bool) {
 			if s.ctx.Err() != nil {
 				ctx, cancel = context.WithTimeout(context.Background(), finalNotifyTimeout)
 			}
-			if !s.goTracked(func() { defer cancel(); sent <- s.sendNotify(ctx, req) }) {
-				cancel()
-				return
-			}
+			// Not goTracked: the loop (tracked) waits for it before
+			// it returns, and it must run during shutdown too.
+			go func() { defer cancel(); sent <- s.sendNotify(ctx, req) }()
 		}
 		if finalSent && !inflight {
 			return
