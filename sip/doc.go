@@ -1,6 +1,7 @@
 // Package sip is ucgrid's SIP front end, built on emiago/sipgo: the
 // registrar (digest auth, MD5 and SHA-256), the stateful proxy that forks
-// calls to lines and call groups, and call pickup. Start a Server with a
+// calls to lines and call groups, call pickup, and presence and dialog
+// (BLF) subscriptions served from the node's hub. Start a Server with a
 // Config naming the node's directory Store and a Backend that reaches the
 // grains; docs/sip.md describes the behaviour.
 //
