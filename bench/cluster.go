@@ -105,6 +105,9 @@ type Node struct {
 	srv    *server.Server
 	cmd    *exec.Cmd
 	exited chan struct{}
+	addrs  nodeAddrs
+	data   string
+	join   []string
 }
 
 // Cluster is the cluster a scenario loads.
@@ -167,28 +170,33 @@ func (c *Cluster) startEmbedded(ctx context.Context) error {
 			return err
 		}
 		name := fmt.Sprintf("n%d", i+1)
-		n := &Node{Name: name, URL: "http://" + a.http, SIP: a.sip}
+		n := &Node{Name: name, URL: "http://" + a.http, SIP: a.sip, addrs: a, data: filepath.Join(dir, name)}
 		c.Nodes = append(c.Nodes, n)
-		var join []string
 		if i > 0 {
-			join = []string{seed}
+			n.join = []string{seed}
 		} else {
 			seed = a.gossip
 		}
-		data := filepath.Join(dir, name)
-		if c.cfg.Procs {
-			err = c.startProc(n, a, data, join)
-		} else {
-			err = c.startInProcess(ctx, n, a, data, join)
-		}
-		if err != nil {
-			return err
-		}
-		if err := waitReady(ctx, n, 60*time.Second); err != nil {
+		if err := c.startNode(ctx, n, c.cfg.Procs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// startNode starts (or restarts, on its data) node n and waits until it
+// is ready.
+func (c *Cluster) startNode(ctx context.Context, n *Node, proc bool) error {
+	var err error
+	if proc {
+		err = c.startProc(n, n.addrs, n.data, n.join)
+	} else {
+		err = c.startInProcess(ctx, n, n.addrs, n.data, n.join)
+	}
+	if err != nil {
+		return err
+	}
+	return waitReady(ctx, n, 60*time.Second)
 }
 
 func (c *Cluster) startInProcess(ctx context.Context, n *Node, a nodeAddrs, data string, join []string) error {
@@ -230,10 +238,11 @@ func (c *Cluster) startProc(n *Node, a nodeAddrs, data string, join []string) er
 		return fmt.Errorf("bench: start node %s: %w", n.Name, err)
 	}
 	n.cmd, n.exited = cmd, make(chan struct{})
+	exited := n.exited
 	go func() {
 		// The exit status matters only as "it exited": Kill reads it.
 		_ = cmd.Wait()
-		close(n.exited)
+		close(exited)
 	}()
 	return nil
 }

@@ -140,6 +140,20 @@ var scenarios = map[string]scenario{
 			return bench.RunFailover(ctx, *cfg)
 		}
 	}},
+	"scale": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.ScaleConfig{}
+		fs.IntVar(&cfg.Grants, "grants", 1_000_000, "user-layer grants written")
+		fs.IntVar(&cfg.Writers, "writers", 256, "concurrent persistence.Node.Apply calls")
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			defaults(&cfg.Directory.Users, 100_000)
+			defaults(&cfg.Directory.Groups, 10_000)
+			if cfg.Directory.Members == 3 {
+				cfg.Directory.Members = 10
+			}
+			return bench.RunScale(ctx, *cfg)
+		}
+	}},
 	"register": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
 		cfg := &bench.RegisterConfig{}
 		bindSIP(fs, &cfg.SIP)
