@@ -49,6 +49,9 @@ type HandlerConfig struct {
 	// Live serves line state, the monitor and the event stream
 	// (api/liveconfig.go).
 	Live LiveConfig
+	// Reverse serves /v1/users/{id}/audience and /v1/users/{id}/reach
+	// from the user grains. nil: not served (404).
+	Reverse ReverseService
 	// Now reads the clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -132,6 +135,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, err
 	}
 	h.routes()
+	h.reverseRoutes()
 	if err := h.liveRoutes(); err != nil {
 		return nil, err
 	}

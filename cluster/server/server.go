@@ -163,7 +163,8 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: grainClient{s}}, Logger: s.cfg.Logger,
-		Live: api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}}})
+		Reverse: liveReverse{node: grainClient{s}},
+		Live:    api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}}})
 	if err != nil {
 		return err
 	}
