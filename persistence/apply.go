@@ -114,6 +114,14 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.appendChat(op.AppendChat.GetMessage())
 	case *dirpb.Command_PurgeChat:
 		return t.purgeChat(op.PurgeChat.GetBeforeUnix())
+	case *dirpb.Command_PutToken:
+		return t.putToken(op.PutToken)
+	case *dirpb.Command_RevokeToken:
+		return t.revokeToken(op.RevokeToken.GetDigest())
+	case *dirpb.Command_RevokeUserTokens:
+		return t.revokeUserTokens(op.RevokeUserTokens.GetUser())
+	case *dirpb.Command_PurgeTokens:
+		return t.purgeTokens(op.PurgeTokens.GetNowUnixMs())
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}

@@ -23,6 +23,11 @@ func (t *txn) putUser(u *dirpb.User) error {
 			u.CreatedUnix = old.CreatedUnix
 		}
 	}
+	if signsOut(old, u) {
+		if err := t.dropTokensOf(u.Id); err != nil {
+			return err
+		}
+	}
 	if err := t.put(key(tUser, u.Id), u); err != nil {
 		return err
 	}
@@ -30,9 +35,16 @@ func (t *txn) putUser(u *dirpb.User) error {
 	return nil
 }
 
+// signsOut reports whether replacing old by u ends the user's bearer
+// tokens: a new password hash, or a disabled user.
+func signsOut(old, u *dirpb.User) bool {
+	return u.Disabled || (old != nil && u.PasswordHash != old.PasswordHash)
+}
+
 // deleteUser removes a user and everything that names it: its group
 // memberships and leader/deputy posts, grants and presets in both
-// directions, its lines (with their registrations) and its journal.
+// directions, its lines (with their registrations), its journal, chats
+// and bearer tokens.
 // Nothing dangles afterwards.
 func (t *txn) deleteUser(id string) error {
 	if err := checkID("user id", id); err != nil {
@@ -41,7 +53,7 @@ func (t *txn) deleteUser(id string) error {
 	if _, err := t.user(id); err != nil {
 		return err
 	}
-	steps := []func(string) error{t.leaveGroups, t.dropGrantsOf, t.dropLinesOf, t.dropJournalOf, t.dropChatsOf}
+	steps := []func(string) error{t.leaveGroups, t.dropGrantsOf, t.dropLinesOf, t.dropJournalOf, t.dropChatsOf, t.dropTokensOf}
 	for _, step := range steps {
 		if err := step(id); err != nil {
 			return err

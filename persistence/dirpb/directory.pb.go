@@ -1820,6 +1820,88 @@ func (x *ChatRef) GetSentUnix() int64 {
 	return 0
 }
 
+// BearerToken is an API bearer token as the directory knows it: the
+// SHA-256 of the token, never the token itself (api/tokens).
+type BearerToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// digest is the SHA-256 of the token string (32 bytes).
+	Digest []byte `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	User   string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// issued_unix_ms and expires_unix_ms are the proposer's clock.
+	IssuedUnixMs  int64 `protobuf:"varint,3,opt,name=issued_unix_ms,json=issuedUnixMs,proto3" json:"issued_unix_ms,omitempty"`
+	ExpiresUnixMs int64 `protobuf:"varint,4,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	// index is the Raft index of the PutToken that stored it (set by the
+	// FSM): the issue order the per-user cap drops the oldest by.
+	Index         uint64 `protobuf:"varint,5,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BearerToken) Reset() {
+	*x = BearerToken{}
+	mi := &file_directory_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BearerToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BearerToken) ProtoMessage() {}
+
+func (x *BearerToken) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BearerToken.ProtoReflect.Descriptor instead.
+func (*BearerToken) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BearerToken) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *BearerToken) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *BearerToken) GetIssuedUnixMs() int64 {
+	if x != nil {
+		return x.IssuedUnixMs
+	}
+	return 0
+}
+
+func (x *BearerToken) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *BearerToken) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type PutUser struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -1829,7 +1911,7 @@ type PutUser struct {
 
 func (x *PutUser) Reset() {
 	*x = PutUser{}
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1923,7 @@ func (x *PutUser) String() string {
 func (*PutUser) ProtoMessage() {}
 
 func (x *PutUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1936,7 @@ func (x *PutUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
 func (*PutUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{19}
+	return file_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutUser) GetUser() *User {
@@ -1873,7 +1955,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +1967,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +1980,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{20}
+	return file_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteUser) GetId() string {
@@ -1917,7 +1999,7 @@ type PutGroup struct {
 
 func (x *PutGroup) Reset() {
 	*x = PutGroup{}
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2011,7 @@ func (x *PutGroup) String() string {
 func (*PutGroup) ProtoMessage() {}
 
 func (x *PutGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2024,7 @@ func (x *PutGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGroup.ProtoReflect.Descriptor instead.
 func (*PutGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{21}
+	return file_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PutGroup) GetGroup() *Group {
@@ -1961,7 +2043,7 @@ type DeleteGroup struct {
 
 func (x *DeleteGroup) Reset() {
 	*x = DeleteGroup{}
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2055,7 @@ func (x *DeleteGroup) String() string {
 func (*DeleteGroup) ProtoMessage() {}
 
 func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2068,7 @@ func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroup.ProtoReflect.Descriptor instead.
 func (*DeleteGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{22}
+	return file_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteGroup) GetId() string {
@@ -2005,7 +2087,7 @@ type PutLine struct {
 
 func (x *PutLine) Reset() {
 	*x = PutLine{}
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2099,7 @@ func (x *PutLine) String() string {
 func (*PutLine) ProtoMessage() {}
 
 func (x *PutLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2112,7 @@ func (x *PutLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutLine.ProtoReflect.Descriptor instead.
 func (*PutLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{23}
+	return file_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PutLine) GetLine() *Line {
@@ -2049,7 +2131,7 @@ type DeleteLine struct {
 
 func (x *DeleteLine) Reset() {
 	*x = DeleteLine{}
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2143,7 @@ func (x *DeleteLine) String() string {
 func (*DeleteLine) ProtoMessage() {}
 
 func (x *DeleteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2156,7 @@ func (x *DeleteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLine.ProtoReflect.Descriptor instead.
 func (*DeleteLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{24}
+	return file_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteLine) GetNumber() string {
@@ -2095,7 +2177,7 @@ type PutGrant struct {
 
 func (x *PutGrant) Reset() {
 	*x = PutGrant{}
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2189,7 @@ func (x *PutGrant) String() string {
 func (*PutGrant) ProtoMessage() {}
 
 func (x *PutGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2202,7 @@ func (x *PutGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGrant.ProtoReflect.Descriptor instead.
 func (*PutGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{25}
+	return file_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PutGrant) GetTarget() string {
@@ -2154,7 +2236,7 @@ type DeleteGrant struct {
 
 func (x *DeleteGrant) Reset() {
 	*x = DeleteGrant{}
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2248,7 @@ func (x *DeleteGrant) String() string {
 func (*DeleteGrant) ProtoMessage() {}
 
 func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2261,7 @@ func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGrant.ProtoReflect.Descriptor instead.
 func (*DeleteGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{26}
+	return file_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteGrant) GetTarget() string {
@@ -2205,7 +2287,7 @@ type PutGlobal struct {
 
 func (x *PutGlobal) Reset() {
 	*x = PutGlobal{}
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2299,7 @@ func (x *PutGlobal) String() string {
 func (*PutGlobal) ProtoMessage() {}
 
 func (x *PutGlobal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2312,7 @@ func (x *PutGlobal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGlobal.ProtoReflect.Descriptor instead.
 func (*PutGlobal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{27}
+	return file_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutGlobal) GetGlobal() *Global {
@@ -2249,7 +2331,7 @@ type PutTrunk struct {
 
 func (x *PutTrunk) Reset() {
 	*x = PutTrunk{}
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2343,7 @@ func (x *PutTrunk) String() string {
 func (*PutTrunk) ProtoMessage() {}
 
 func (x *PutTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2356,7 @@ func (x *PutTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTrunk.ProtoReflect.Descriptor instead.
 func (*PutTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{28}
+	return file_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PutTrunk) GetTrunk() *Trunk {
@@ -2293,7 +2375,7 @@ type DeleteTrunk struct {
 
 func (x *DeleteTrunk) Reset() {
 	*x = DeleteTrunk{}
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2387,7 @@ func (x *DeleteTrunk) String() string {
 func (*DeleteTrunk) ProtoMessage() {}
 
 func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2400,7 @@ func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunk.ProtoReflect.Descriptor instead.
 func (*DeleteTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{29}
+	return file_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteTrunk) GetId() string {
@@ -2337,7 +2419,7 @@ type PutRegistration struct {
 
 func (x *PutRegistration) Reset() {
 	*x = PutRegistration{}
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2349,7 +2431,7 @@ func (x *PutRegistration) String() string {
 func (*PutRegistration) ProtoMessage() {}
 
 func (x *PutRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +2444,7 @@ func (x *PutRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRegistration.ProtoReflect.Descriptor instead.
 func (*PutRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{30}
+	return file_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PutRegistration) GetRegistration() *Registration {
@@ -2382,7 +2464,7 @@ type DeleteRegistration struct {
 
 func (x *DeleteRegistration) Reset() {
 	*x = DeleteRegistration{}
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2476,7 @@ func (x *DeleteRegistration) String() string {
 func (*DeleteRegistration) ProtoMessage() {}
 
 func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2489,7 @@ func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRegistration.ProtoReflect.Descriptor instead.
 func (*DeleteRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{31}
+	return file_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteRegistration) GetLine() string {
@@ -2435,7 +2517,7 @@ type ExpireRegistrations struct {
 
 func (x *ExpireRegistrations) Reset() {
 	*x = ExpireRegistrations{}
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2529,7 @@ func (x *ExpireRegistrations) String() string {
 func (*ExpireRegistrations) ProtoMessage() {}
 
 func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2542,7 @@ func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireRegistrations.ProtoReflect.Descriptor instead.
 func (*ExpireRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{32}
+	return file_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ExpireRegistrations) GetNowUnix() int64 {
@@ -2486,7 +2568,7 @@ type UpdateRegistrations struct {
 
 func (x *UpdateRegistrations) Reset() {
 	*x = UpdateRegistrations{}
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2498,7 +2580,7 @@ func (x *UpdateRegistrations) String() string {
 func (*UpdateRegistrations) ProtoMessage() {}
 
 func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2511,7 +2593,7 @@ func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRegistrations.ProtoReflect.Descriptor instead.
 func (*UpdateRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{33}
+	return file_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateRegistrations) GetLine() string {
@@ -2551,7 +2633,7 @@ type AppendJournal struct {
 
 func (x *AppendJournal) Reset() {
 	*x = AppendJournal{}
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2563,7 +2645,7 @@ func (x *AppendJournal) String() string {
 func (*AppendJournal) ProtoMessage() {}
 
 func (x *AppendJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2576,7 +2658,7 @@ func (x *AppendJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendJournal.ProtoReflect.Descriptor instead.
 func (*AppendJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{34}
+	return file_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AppendJournal) GetEntry() *JournalEntry {
@@ -2601,7 +2683,7 @@ type UpdateJournal struct {
 
 func (x *UpdateJournal) Reset() {
 	*x = UpdateJournal{}
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2695,7 @@ func (x *UpdateJournal) String() string {
 func (*UpdateJournal) ProtoMessage() {}
 
 func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2708,7 @@ func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJournal.ProtoReflect.Descriptor instead.
 func (*UpdateJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{35}
+	return file_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateJournal) GetId() string {
@@ -2683,7 +2765,7 @@ type PurgeJournal struct {
 
 func (x *PurgeJournal) Reset() {
 	*x = PurgeJournal{}
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2777,7 @@ func (x *PurgeJournal) String() string {
 func (*PurgeJournal) ProtoMessage() {}
 
 func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2790,7 @@ func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJournal.ProtoReflect.Descriptor instead.
 func (*PurgeJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{36}
+	return file_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PurgeJournal) GetBeforeUnix() int64 {
@@ -2735,7 +2817,7 @@ type AppendChat struct {
 
 func (x *AppendChat) Reset() {
 	*x = AppendChat{}
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2747,7 +2829,7 @@ func (x *AppendChat) String() string {
 func (*AppendChat) ProtoMessage() {}
 
 func (x *AppendChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2760,7 +2842,7 @@ func (x *AppendChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendChat.ProtoReflect.Descriptor instead.
 func (*AppendChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{37}
+	return file_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AppendChat) GetMessage() *ChatMessage {
@@ -2780,7 +2862,7 @@ type PurgeChat struct {
 
 func (x *PurgeChat) Reset() {
 	*x = PurgeChat{}
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2792,7 +2874,7 @@ func (x *PurgeChat) String() string {
 func (*PurgeChat) ProtoMessage() {}
 
 func (x *PurgeChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2805,12 +2887,203 @@ func (x *PurgeChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeChat.ProtoReflect.Descriptor instead.
 func (*PurgeChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{38}
+	return file_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PurgeChat) GetBeforeUnix() int64 {
 	if x != nil {
 		return x.BeforeUnix
+	}
+	return 0
+}
+
+// PutToken stores a new bearer token of an existing, enabled user. The
+// user's tokens expired at token.issued_unix_ms are dropped, then the
+// oldest live ones until fewer than max_per_user remain.
+type PutToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *BearerToken           `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	MaxPerUser    int32                  `protobuf:"varint,2,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutToken) Reset() {
+	*x = PutToken{}
+	mi := &file_directory_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutToken) ProtoMessage() {}
+
+func (x *PutToken) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutToken.ProtoReflect.Descriptor instead.
+func (*PutToken) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *PutToken) GetToken() *BearerToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *PutToken) GetMaxPerUser() int32 {
+	if x != nil {
+		return x.MaxPerUser
+	}
+	return 0
+}
+
+// RevokeToken deletes the token with this digest.
+type RevokeToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Digest        []byte                 `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeToken) Reset() {
+	*x = RevokeToken{}
+	mi := &file_directory_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeToken) ProtoMessage() {}
+
+func (x *RevokeToken) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeToken.ProtoReflect.Descriptor instead.
+func (*RevokeToken) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RevokeToken) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+// RevokeUserTokens deletes every token of user (sign out everywhere).
+type RevokeUserTokens struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeUserTokens) Reset() {
+	*x = RevokeUserTokens{}
+	mi := &file_directory_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeUserTokens) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeUserTokens) ProtoMessage() {}
+
+func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeUserTokens.ProtoReflect.Descriptor instead.
+func (*RevokeUserTokens) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *RevokeUserTokens) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+// PurgeTokens deletes every token with expires_unix_ms <= now_unix_ms.
+// The proposer supplies now so every node deletes the same.
+type PurgeTokens struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NowUnixMs     int64                  `protobuf:"varint,1,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeTokens) Reset() {
+	*x = PurgeTokens{}
+	mi := &file_directory_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeTokens) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeTokens) ProtoMessage() {}
+
+func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeTokens.ProtoReflect.Descriptor instead.
+func (*PurgeTokens) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *PurgeTokens) GetNowUnixMs() int64 {
+	if x != nil {
+		return x.NowUnixMs
 	}
 	return 0
 }
@@ -2841,6 +3114,10 @@ type Command struct {
 	//	*Command_UpdateRegistrations
 	//	*Command_AppendChat
 	//	*Command_PurgeChat
+	//	*Command_PutToken
+	//	*Command_RevokeToken
+	//	*Command_RevokeUserTokens
+	//	*Command_PurgeTokens
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2848,7 +3125,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +3137,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +3150,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{39}
+	return file_directory_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -3081,6 +3358,42 @@ func (x *Command) GetPurgeChat() *PurgeChat {
 	return nil
 }
 
+func (x *Command) GetPutToken() *PutToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutToken); ok {
+			return x.PutToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeToken() *RevokeToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeToken); ok {
+			return x.RevokeToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeUserTokens() *RevokeUserTokens {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeUserTokens); ok {
+			return x.RevokeUserTokens
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPurgeTokens() *PurgeTokens {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PurgeTokens); ok {
+			return x.PurgeTokens
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -3173,6 +3486,23 @@ type Command_PurgeChat struct {
 	PurgeChat *PurgeChat `protobuf:"bytes,22,opt,name=purge_chat,json=purgeChat,proto3,oneof"`
 }
 
+type Command_PutToken struct {
+	// 40-49: bearer tokens.
+	PutToken *PutToken `protobuf:"bytes,40,opt,name=put_token,json=putToken,proto3,oneof"`
+}
+
+type Command_RevokeToken struct {
+	RevokeToken *RevokeToken `protobuf:"bytes,41,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
+}
+
+type Command_RevokeUserTokens struct {
+	RevokeUserTokens *RevokeUserTokens `protobuf:"bytes,42,opt,name=revoke_user_tokens,json=revokeUserTokens,proto3,oneof"`
+}
+
+type Command_PurgeTokens struct {
+	PurgeTokens *PurgeTokens `protobuf:"bytes,43,opt,name=purge_tokens,json=purgeTokens,proto3,oneof"`
+}
+
 func (*Command_PutUser) isCommand_Op() {}
 
 func (*Command_DeleteUser) isCommand_Op() {}
@@ -3217,6 +3547,14 @@ func (*Command_AppendChat) isCommand_Op() {}
 
 func (*Command_PurgeChat) isCommand_Op() {}
 
+func (*Command_PutToken) isCommand_Op() {}
+
+func (*Command_RevokeToken) isCommand_Op() {}
+
+func (*Command_RevokeUserTokens) isCommand_Op() {}
+
+func (*Command_PurgeTokens) isCommand_Op() {}
+
 type StoreMeta struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SchemaVersion uint32                 `protobuf:"varint,1,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
@@ -3227,7 +3565,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3239,7 +3577,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3252,7 +3590,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{40}
+	return file_directory_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -3279,7 +3617,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3291,7 +3629,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3304,7 +3642,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{41}
+	return file_directory_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -3333,7 +3671,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +3683,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +3696,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{42}
+	return file_directory_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -3387,7 +3725,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3399,7 +3737,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3412,7 +3750,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{43}
+	return file_directory_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Ref) GetId() string {
@@ -3443,7 +3781,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3455,7 +3793,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3468,7 +3806,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{44}
+	return file_directory_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -3518,7 +3856,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3530,7 +3868,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3881,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{45}
+	return file_directory_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -3745,7 +4083,13 @@ const file_directory_proto_rawDesc = "" +
 	"\aChatRef\x12\x10\n" +
 	"\x03low\x18\x01 \x01(\tR\x03low\x12\x12\n" +
 	"\x04high\x18\x02 \x01(\tR\x04high\x12\x1b\n" +
-	"\tsent_unix\x18\x03 \x01(\x03R\bsentUnix\":\n" +
+	"\tsent_unix\x18\x03 \x01(\x03R\bsentUnix\"\x9d\x01\n" +
+	"\vBearerToken\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12$\n" +
+	"\x0eissued_unix_ms\x18\x03 \x01(\x03R\fissuedUnixMs\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\x12\x14\n" +
+	"\x05index\x18\x05 \x01(\x04R\x05index\":\n" +
 	"\aPutUser\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.ucgrid.persistence.v1.UserR\x04user\"\x1c\n" +
 	"\n" +
@@ -3811,7 +4155,17 @@ const file_directory_proto_rawDesc = "" +
 	"\amessage\x18\x01 \x01(\v2\".ucgrid.persistence.v1.ChatMessageR\amessage\",\n" +
 	"\tPurgeChat\x12\x1f\n" +
 	"\vbefore_unix\x18\x01 \x01(\x03R\n" +
-	"beforeUnix\"\xe8\f\n" +
+	"beforeUnix\"f\n" +
+	"\bPutToken\x128\n" +
+	"\x05token\x18\x01 \x01(\v2\".ucgrid.persistence.v1.BearerTokenR\x05token\x12 \n" +
+	"\fmax_per_user\x18\x02 \x01(\x05R\n" +
+	"maxPerUser\"%\n" +
+	"\vRevokeToken\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\"&\n" +
+	"\x10RevokeUserTokens\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\"-\n" +
+	"\vPurgeTokens\x12\x1e\n" +
+	"\vnow_unix_ms\x18\x01 \x01(\x03R\tnowUnixMs\"\x93\x0f\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -3841,7 +4195,11 @@ const file_directory_proto_rawDesc = "" +
 	"\vappend_chat\x18\x15 \x01(\v2!.ucgrid.persistence.v1.AppendChatH\x00R\n" +
 	"appendChat\x12A\n" +
 	"\n" +
-	"purge_chat\x18\x16 \x01(\v2 .ucgrid.persistence.v1.PurgeChatH\x00R\tpurgeChatB\x04\n" +
+	"purge_chat\x18\x16 \x01(\v2 .ucgrid.persistence.v1.PurgeChatH\x00R\tpurgeChat\x12>\n" +
+	"\tput_token\x18( \x01(\v2\x1f.ucgrid.persistence.v1.PutTokenH\x00R\bputToken\x12G\n" +
+	"\frevoke_token\x18) \x01(\v2\".ucgrid.persistence.v1.RevokeTokenH\x00R\vrevokeToken\x12W\n" +
+	"\x12revoke_user_tokens\x18* \x01(\v2'.ucgrid.persistence.v1.RevokeUserTokensH\x00R\x10revokeUserTokens\x12G\n" +
+	"\fpurge_tokens\x18+ \x01(\v2\".ucgrid.persistence.v1.PurgeTokensH\x00R\vpurgeTokensB\x04\n" +
 	"\x02op\"U\n" +
 	"\tStoreMeta\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12!\n" +
@@ -3882,7 +4240,7 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_directory_proto_goTypes = []any{
 	(*User)(nil),                // 0: ucgrid.persistence.v1.User
 	(*Contact)(nil),             // 1: ucgrid.persistence.v1.Contact
@@ -3903,38 +4261,43 @@ var file_directory_proto_goTypes = []any{
 	(*JournalEntry)(nil),        // 16: ucgrid.persistence.v1.JournalEntry
 	(*ChatMessage)(nil),         // 17: ucgrid.persistence.v1.ChatMessage
 	(*ChatRef)(nil),             // 18: ucgrid.persistence.v1.ChatRef
-	(*PutUser)(nil),             // 19: ucgrid.persistence.v1.PutUser
-	(*DeleteUser)(nil),          // 20: ucgrid.persistence.v1.DeleteUser
-	(*PutGroup)(nil),            // 21: ucgrid.persistence.v1.PutGroup
-	(*DeleteGroup)(nil),         // 22: ucgrid.persistence.v1.DeleteGroup
-	(*PutLine)(nil),             // 23: ucgrid.persistence.v1.PutLine
-	(*DeleteLine)(nil),          // 24: ucgrid.persistence.v1.DeleteLine
-	(*PutGrant)(nil),            // 25: ucgrid.persistence.v1.PutGrant
-	(*DeleteGrant)(nil),         // 26: ucgrid.persistence.v1.DeleteGrant
-	(*PutGlobal)(nil),           // 27: ucgrid.persistence.v1.PutGlobal
-	(*PutTrunk)(nil),            // 28: ucgrid.persistence.v1.PutTrunk
-	(*DeleteTrunk)(nil),         // 29: ucgrid.persistence.v1.DeleteTrunk
-	(*PutRegistration)(nil),     // 30: ucgrid.persistence.v1.PutRegistration
-	(*DeleteRegistration)(nil),  // 31: ucgrid.persistence.v1.DeleteRegistration
-	(*ExpireRegistrations)(nil), // 32: ucgrid.persistence.v1.ExpireRegistrations
-	(*UpdateRegistrations)(nil), // 33: ucgrid.persistence.v1.UpdateRegistrations
-	(*AppendJournal)(nil),       // 34: ucgrid.persistence.v1.AppendJournal
-	(*UpdateJournal)(nil),       // 35: ucgrid.persistence.v1.UpdateJournal
-	(*PurgeJournal)(nil),        // 36: ucgrid.persistence.v1.PurgeJournal
-	(*AppendChat)(nil),          // 37: ucgrid.persistence.v1.AppendChat
-	(*PurgeChat)(nil),           // 38: ucgrid.persistence.v1.PurgeChat
-	(*Command)(nil),             // 39: ucgrid.persistence.v1.Command
-	(*StoreMeta)(nil),           // 40: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),            // 41: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),             // 42: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                 // 43: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),             // 44: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),      // 45: ucgrid.persistence.v1.SnapshotHeader
-	nil,                         // 46: ucgrid.persistence.v1.Grant.RightsEntry
+	(*BearerToken)(nil),         // 19: ucgrid.persistence.v1.BearerToken
+	(*PutUser)(nil),             // 20: ucgrid.persistence.v1.PutUser
+	(*DeleteUser)(nil),          // 21: ucgrid.persistence.v1.DeleteUser
+	(*PutGroup)(nil),            // 22: ucgrid.persistence.v1.PutGroup
+	(*DeleteGroup)(nil),         // 23: ucgrid.persistence.v1.DeleteGroup
+	(*PutLine)(nil),             // 24: ucgrid.persistence.v1.PutLine
+	(*DeleteLine)(nil),          // 25: ucgrid.persistence.v1.DeleteLine
+	(*PutGrant)(nil),            // 26: ucgrid.persistence.v1.PutGrant
+	(*DeleteGrant)(nil),         // 27: ucgrid.persistence.v1.DeleteGrant
+	(*PutGlobal)(nil),           // 28: ucgrid.persistence.v1.PutGlobal
+	(*PutTrunk)(nil),            // 29: ucgrid.persistence.v1.PutTrunk
+	(*DeleteTrunk)(nil),         // 30: ucgrid.persistence.v1.DeleteTrunk
+	(*PutRegistration)(nil),     // 31: ucgrid.persistence.v1.PutRegistration
+	(*DeleteRegistration)(nil),  // 32: ucgrid.persistence.v1.DeleteRegistration
+	(*ExpireRegistrations)(nil), // 33: ucgrid.persistence.v1.ExpireRegistrations
+	(*UpdateRegistrations)(nil), // 34: ucgrid.persistence.v1.UpdateRegistrations
+	(*AppendJournal)(nil),       // 35: ucgrid.persistence.v1.AppendJournal
+	(*UpdateJournal)(nil),       // 36: ucgrid.persistence.v1.UpdateJournal
+	(*PurgeJournal)(nil),        // 37: ucgrid.persistence.v1.PurgeJournal
+	(*AppendChat)(nil),          // 38: ucgrid.persistence.v1.AppendChat
+	(*PurgeChat)(nil),           // 39: ucgrid.persistence.v1.PurgeChat
+	(*PutToken)(nil),            // 40: ucgrid.persistence.v1.PutToken
+	(*RevokeToken)(nil),         // 41: ucgrid.persistence.v1.RevokeToken
+	(*RevokeUserTokens)(nil),    // 42: ucgrid.persistence.v1.RevokeUserTokens
+	(*PurgeTokens)(nil),         // 43: ucgrid.persistence.v1.PurgeTokens
+	(*Command)(nil),             // 44: ucgrid.persistence.v1.Command
+	(*StoreMeta)(nil),           // 45: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),            // 46: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),             // 47: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                 // 48: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),             // 49: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),      // 50: ucgrid.persistence.v1.SnapshotHeader
+	nil,                         // 51: ucgrid.persistence.v1.Grant.RightsEntry
 }
 var file_directory_proto_depIdxs = []int32{
 	1,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
-	46, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	51, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
 	5,  // 2: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 3: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 4: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
@@ -3958,33 +4321,38 @@ var file_directory_proto_depIdxs = []int32{
 	15, // 22: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
 	16, // 23: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
 	17, // 24: ucgrid.persistence.v1.AppendChat.message:type_name -> ucgrid.persistence.v1.ChatMessage
-	19, // 25: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
-	20, // 26: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
-	21, // 27: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
-	22, // 28: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
-	23, // 29: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
-	24, // 30: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
-	25, // 31: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
-	26, // 32: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
-	25, // 33: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
-	26, // 34: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
-	27, // 35: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
-	28, // 36: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
-	29, // 37: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
-	30, // 38: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
-	31, // 39: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
-	32, // 40: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
-	34, // 41: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
-	35, // 42: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
-	36, // 43: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
-	33, // 44: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
-	37, // 45: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
-	38, // 46: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	19, // 25: ucgrid.persistence.v1.PutToken.token:type_name -> ucgrid.persistence.v1.BearerToken
+	20, // 26: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
+	21, // 27: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
+	22, // 28: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
+	23, // 29: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
+	24, // 30: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
+	25, // 31: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
+	26, // 32: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
+	27, // 33: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
+	26, // 34: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
+	27, // 35: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
+	28, // 36: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
+	29, // 37: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
+	30, // 38: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
+	31, // 39: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
+	32, // 40: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
+	33, // 41: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
+	35, // 42: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
+	36, // 43: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
+	37, // 44: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
+	34, // 45: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
+	38, // 46: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
+	39, // 47: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
+	40, // 48: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
+	41, // 49: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
+	42, // 50: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
+	43, // 51: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -3992,8 +4360,8 @@ func file_directory_proto_init() {
 	if File_directory_proto != nil {
 		return
 	}
-	file_directory_proto_msgTypes[35].OneofWrappers = []any{}
-	file_directory_proto_msgTypes[39].OneofWrappers = []any{
+	file_directory_proto_msgTypes[36].OneofWrappers = []any{}
+	file_directory_proto_msgTypes[44].OneofWrappers = []any{
 		(*Command_PutUser)(nil),
 		(*Command_DeleteUser)(nil),
 		(*Command_PutGroup)(nil),
@@ -4016,6 +4384,10 @@ func file_directory_proto_init() {
 		(*Command_UpdateRegistrations)(nil),
 		(*Command_AppendChat)(nil),
 		(*Command_PurgeChat)(nil),
+		(*Command_PutToken)(nil),
+		(*Command_RevokeToken)(nil),
+		(*Command_RevokeUserTokens)(nil),
+		(*Command_PurgeTokens)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4023,7 +4395,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   47,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
