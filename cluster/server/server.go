@@ -111,6 +111,8 @@ type Server struct {
 	// started is set once start-up finished (the admin exists, the actor
 	// layer runs): /readyz answers 503 before.
 	started atomic.Bool
+	// records delivers chat live and sweeps expired records (records.go).
+	records *records
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -174,6 +176,7 @@ func (s *Server) start(ctx context.Context) error {
 		return err
 	}
 	s.startWatchdog()
+	s.records = startRecords(s.dir, s.layer().hub, s.cfg.Logger)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -255,6 +258,7 @@ func (s *Server) stop(ctx context.Context) error {
 	}
 	errs = append(errs, s.stopSIP(ctx))
 	s.stopWatchdog()
+	s.records.stop()
 	if s.ops != nil {
 		s.ops.stop()
 	}
