@@ -33,7 +33,9 @@ func (c *caller) id() string { return c.user.GetId() }
 // authenticator checks credentials. Basic: argon2id against the stored
 // hash, throttled per user id and per source address, with a dummy hash
 // verified for unknown users so that both cases cost the same and answer
-// the same. Bearer: the in-memory token store of this node.
+// the same. Bearer: a point read of the token's digest in this node's
+// directory (api/tokens); the request's consistency token, awaited before
+// authentication, makes a token issued on another node known here.
 type authenticator struct {
 	cfg    *HandlerConfig
 	store  *persistence.Store
@@ -49,7 +51,7 @@ type authenticator struct {
 func newAuthenticator(cfg *HandlerConfig, st *persistence.Store) (*authenticator, error) {
 	a := &authenticator{cfg: cfg, store: st, verifying: make(chan struct{}, cfg.MaxConcurrentVerify)}
 	var err error
-	if a.tokens, err = tokens.New(cfg.Tokens); err != nil {
+	if a.tokens, err = tokens.New(cfg.Tokens, cfg.Directory); err != nil {
 		return nil, err
 	}
 	if a.byUser, err = throttle.New(cfg.UserThrottle); err != nil {
@@ -107,13 +109,17 @@ func (a *authenticator) bearer(r *http.Request, tok string) (*caller, error) {
 		return nil, throttled(wait)
 	}
 	t, err := a.tokens.Check(tok, now)
-	if err != nil {
+	if errors.Is(err, tokens.ErrUnknown) {
 		a.byAddr.Fail(addr, now)
 		return nil, errBadCredentials
 	}
+	if err != nil {
+		return nil, err
+	}
 	u, err := a.store.User(t.User)
 	if errors.Is(err, persistence.ErrNotFound) || (err == nil && u.Disabled) {
-		a.tokens.RevokeUser(t.User)
+		// The directory drops the tokens of a deleted or disabled user in
+		// the same command; this is a second line of defence.
 		return nil, errBadCredentials
 	}
 	if err != nil {

@@ -202,11 +202,10 @@ func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) err
 	if old == nil {
 		u.CreatedUnix = u.UpdatedUnix
 	}
+	// A new password or disabling signs every client out: the directory
+	// drops the user's bearer tokens in the same command, on every node.
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: u}}}); err != nil {
 		return err
-	}
-	if in.Password != nil || u.Disabled {
-		h.auth.tokens.RevokeUser(id) // a new password or disabling signs every client out
 	}
 	status := http.StatusOK
 	if old == nil {
@@ -323,10 +322,10 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c *caller) 
 	case id == c.id():
 		return forbidden("you cannot delete your own account")
 	}
+	// The directory drops the user's bearer tokens with it.
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_DeleteUser{DeleteUser: &dirpb.DeleteUser{Id: id}}}); err != nil {
 		return err
 	}
-	h.auth.tokens.RevokeUser(id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,34 +1,43 @@
-// Package tokens issues and checks bearer tokens: random 256-bit secrets of
-// which only the SHA-256 is kept, in this process's memory, with an expiry.
-// The caller passes the time in.
+// Package tokens issues and checks bearer tokens: random 256-bit secrets
+// of which only the SHA-256 is kept, in the directory (written through
+// Raft), so that a token works on every node of the cluster and survives
+// restarts. Checking a token is a point read of the node's own copy. The
+// caller passes the time in.
 package tokens
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // Prefix starts every token, so that a leaked one is recognisable (secret
 // scanners, logs).
 const Prefix = "ucg_"
 
-// ErrUnknown is returned for a token that was never issued here, has
-// expired or was revoked.
+// tokenLen is the length of a token: Prefix and 32 bytes in base64url.
+var tokenLen = len(Prefix) + base64.RawURLEncoding.EncodedLen(32)
+
+// ErrUnknown is returned for a token that was never issued, has expired
+// or was revoked (or whose revocation has not reached this node yet).
 var ErrUnknown = errors.New("tokens: unknown, expired or revoked token")
 
-// Config sizes the store.
+// Config sizes the tokens.
 type Config struct {
 	// TTL is how long a token is valid. Default 12h: one working day, so
 	// a client signs in once a day with the password.
 	TTL time.Duration
 	// MaxPerUser bounds the live tokens of one user; issuing one more
-	// drops that user's oldest. Default 100 (clients, browser tabs).
+	// drops that user's oldest (in the directory, on every node alike).
+	// Default 100 (clients, browser tabs).
 	MaxPerUser int
 }
 
@@ -38,141 +47,123 @@ var Default = Config{TTL: 12 * time.Hour, MaxPerUser: 100}
 // Validate names the first bad field.
 func (c Config) Validate() error {
 	switch {
-	case c.TTL <= 0:
-		return errors.New("tokens: Config.TTL must be positive")
-	case c.MaxPerUser < 1:
-		return errors.New("tokens: Config.MaxPerUser must be at least 1")
+	case c.TTL < time.Millisecond:
+		return errors.New("tokens: Config.TTL must be at least 1ms")
+	case c.MaxPerUser < 1 || c.MaxPerUser > persistence.MaxTokensPerUser:
+		return fmt.Errorf("tokens: Config.MaxPerUser must be in [1, %d]", persistence.MaxTokensPerUser)
 	}
 	return nil
 }
 
-// Token is an issued token as the store knows it (without the secret).
+// Token is an issued token as the directory knows it (without the secret).
 type Token struct {
 	User      string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
 
-type digest [sha256.Size]byte
-
-// Store holds the digests of the live tokens. It is safe for concurrent use.
+// Store issues tokens into a directory and checks them against its local
+// copy. It holds no state of its own and is safe for concurrent use.
 type Store struct {
-	cfg    Config
-	mu     sync.Mutex
-	byHash map[digest]Token
-	byUser map[string][]digest // issue order
+	cfg Config
+	dir *persistence.Node
 }
 
-// New returns an empty store; cfg must be valid.
-func New(cfg Config) (*Store, error) {
+// New returns a store over dir; cfg must be valid.
+func New(cfg Config, dir *persistence.Node) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Store{cfg: cfg, byHash: map[digest]Token{}, byUser: map[string][]digest{}}, nil
+	if dir == nil {
+		return nil, errors.New("tokens: directory is nil")
+	}
+	return &Store{cfg: cfg, dir: dir}, nil
 }
 
-// Issue creates a token for user valid from now for the configured TTL.
-func (s *Store) Issue(user string, now time.Time) (string, Token, error) {
+// Issue creates a token for user valid from now for the configured TTL
+// and writes its digest through Raft. It returns the token, what the
+// directory holds of it, and the Raft index of the write: a check on
+// another node that first waits for that index (WaitApplied) finds it.
+// The directory refuses a missing or disabled user (persistence.ErrNotFound,
+// ErrConflict).
+func (s *Store) Issue(ctx context.Context, user string, now time.Time) (string, Token, uint64, error) {
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {
-		return "", Token{}, fmt.Errorf("tokens: random: %w", err)
+		return "", Token{}, 0, fmt.Errorf("tokens: random: %w", err)
 	}
 	tok := Prefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	t := Token{User: user, IssuedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sweepUser(user, now)
-	if list := s.byUser[user]; len(list) >= s.cfg.MaxPerUser {
-		delete(s.byHash, list[0])
-		s.byUser[user] = list[1:]
+	d := sha256.Sum256([]byte(tok))
+	rec := &dirpb.BearerToken{Digest: d[:], User: user, IssuedUnixMs: now.UnixMilli(),
+		ExpiresUnixMs: now.Add(s.cfg.TTL).UnixMilli()}
+	cmd := &dirpb.Command{Op: &dirpb.Command_PutToken{PutToken: &dirpb.PutToken{Token: rec, MaxPerUser: int32(s.cfg.MaxPerUser)}}}
+	index, err := s.dir.Apply(ctx, cmd)
+	if err != nil {
+		return "", Token{}, 0, fmt.Errorf("tokens: issue for user=%q: %w", user, err)
 	}
-	s.byHash[h] = t
-	s.byUser[user] = append(s.byUser[user], h)
-	return tok, t, nil
+	return tok, tokenOf(rec), index, nil
 }
 
-// Check returns the live token tok names, or ErrUnknown.
+// Check returns the live token tok names in this node's directory, or
+// ErrUnknown. A malformed token is refused without a read.
 func (s *Store) Check(tok string, now time.Time) (Token, error) {
-	if !strings.HasPrefix(tok, Prefix) {
-		return Token{}, ErrUnknown
-	}
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.byHash[h]
-	if !ok || !now.Before(t.ExpiresAt) {
-		return Token{}, ErrUnknown
-	}
-	return t, nil
-}
-
-// Revoke ends tok and returns whose it was, or ErrUnknown.
-func (s *Store) Revoke(tok string) (Token, error) {
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.byHash[h]
+	d, ok := digest(tok)
 	if !ok {
 		return Token{}, ErrUnknown
 	}
-	delete(s.byHash, h)
-	list := s.byUser[t.User]
-	for i, d := range list {
-		if d == h {
-			s.byUser[t.User] = append(list[:i:i], list[i+1:]...)
-			break
-		}
+	rec, err := s.dir.Store().Token(d)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return Token{}, ErrUnknown
 	}
-	if len(s.byUser[t.User]) == 0 {
-		delete(s.byUser, t.User)
+	if err != nil {
+		return Token{}, fmt.Errorf("tokens: check: %w", err)
 	}
-	return t, nil
+	if now.UnixMilli() >= rec.ExpiresUnixMs {
+		return Token{}, ErrUnknown
+	}
+	return tokenOf(rec), nil
 }
 
-// RevokeUser ends every token of user (e.g. when the user is deleted,
-// disabled or changes password) and returns how many there were.
-func (s *Store) RevokeUser(user string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := s.byUser[user]
-	for _, d := range list {
-		delete(s.byHash, d)
+// Revoke ends tok on every node and returns the Raft index of the
+// revocation, or ErrUnknown when the directory holds no such token.
+func (s *Store) Revoke(ctx context.Context, tok string) (uint64, error) {
+	d, ok := digest(tok)
+	if !ok {
+		return 0, ErrUnknown
 	}
-	delete(s.byUser, user)
-	return len(list)
+	cmd := &dirpb.Command{Op: &dirpb.Command_RevokeToken{RevokeToken: &dirpb.RevokeToken{Digest: d}}}
+	index, err := s.dir.Apply(ctx, cmd)
+	var ce *persistence.CommandError
+	if errors.As(err, &ce) && errors.Is(err, persistence.ErrNotFound) {
+		return index, ErrUnknown
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tokens: revoke: %w", err)
+	}
+	return index, nil
 }
 
-// sweepUser drops user's expired tokens; the caller holds mu.
-func (s *Store) sweepUser(user string, now time.Time) {
-	list := s.byUser[user]
-	kept := list[:0]
-	for _, d := range list {
-		if now.Before(s.byHash[d].ExpiresAt) {
-			kept = append(kept, d)
-		} else {
-			delete(s.byHash, d)
-		}
+// RevokeUser ends every token of user on every node (sign out
+// everywhere) and returns the Raft index of the revocation. The directory
+// does the same by itself when a user is deleted, disabled or given a new
+// password.
+func (s *Store) RevokeUser(ctx context.Context, user string) (uint64, error) {
+	cmd := &dirpb.Command{Op: &dirpb.Command_RevokeUserTokens{RevokeUserTokens: &dirpb.RevokeUserTokens{User: user}}}
+	index, err := s.dir.Apply(ctx, cmd)
+	if err != nil {
+		return 0, fmt.Errorf("tokens: revoke all of user=%q: %w", user, err)
 	}
-	s.byUser[user] = kept
+	return index, nil
 }
 
-// Sweep drops every expired token; call it now and then to bound memory
-// held by users who never come back.
-func (s *Store) Sweep(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for user := range s.byUser {
-		s.sweepUser(user, now)
-		if len(s.byUser[user]) == 0 {
-			delete(s.byUser, user)
-		}
+// digest is the SHA-256 of tok, or false when tok cannot be a token.
+func digest(tok string) ([]byte, bool) {
+	if len(tok) != tokenLen || !strings.HasPrefix(tok, Prefix) {
+		return nil, false
 	}
+	d := sha256.Sum256([]byte(tok))
+	return d[:], true
 }
 
-// Len is the number of tokens held, expired ones not yet swept included.
-func (s *Store) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.byHash)
+func tokenOf(rec *dirpb.BearerToken) Token {
+	return Token{User: rec.User, IssuedAt: time.UnixMilli(rec.IssuedUnixMs), ExpiresAt: time.UnixMilli(rec.ExpiresUnixMs)}
 }

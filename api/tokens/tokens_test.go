@@ -1,63 +1,155 @@
 package tokens
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
+// openDir opens a single-node directory in dir with user "bob", waits for
+// leadership and closes it at the end of the test unless closed before.
+func openDir(t *testing.T, dir string) *persistence.Node {
+	t.Helper()
+	n, err := persistence.Open(context.Background(), persistence.Config{
+		Dir: dir, NodeID: "n1", ClusterID: "tokens-test", Logger: slog.New(slog.DiscardHandler),
+		HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 50 * time.Millisecond,
+		LeaderLeaseTimeout: 50 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("persistence.Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil && !errors.Is(err, persistence.ErrClosed) {
+			t.Errorf("close: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	if _, err := n.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "bob"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func newStore(t *testing.T, cfg Config) (*Store, *persistence.Node) {
+	t.Helper()
+	n := openDir(t, t.TempDir())
+	s, err := New(cfg, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, n
+}
+
 func TestStore_IssueCheckRevokeExpire(t *testing.T) {
-	s, err := New(Config{TTL: time.Hour, MaxPerUser: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newStore(t, Config{TTL: time.Hour, MaxPerUser: 2})
+	ctx := context.Background()
 	now := time.Unix(1000, 0)
-	tok, info, err := s.Issue("bob", now)
+	tok, info, index, err := s.Issue(ctx, "bob", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tok, Prefix) || len(tok) != len(Prefix)+43 || info.User != "bob" {
-		t.Fatalf("token %q info %+v", tok, info)
+	if !strings.HasPrefix(tok, Prefix) || len(tok) != len(Prefix)+43 || info.User != "bob" || index == 0 {
+		t.Fatalf("token %q info %+v index %d", tok, info, index)
 	}
-	if got, err := s.Check(tok, now.Add(59*time.Minute)); err != nil || got.User != "bob" {
+	if got, err := s.Check(tok, now.Add(59*time.Minute)); err != nil || got.User != "bob" || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("Check = %+v %v", got, err)
 	}
 	if _, err := s.Check(tok, now.Add(time.Hour)); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("expired token: %v", err)
 	}
-	if _, err := s.Check(tok+"x", now); !errors.Is(err, ErrUnknown) {
-		t.Fatalf("forged token: %v", err)
+	for _, forged := range []string{tok + "x", tok[:len(tok)-1] + "A", "ucg_", "", strings.TrimPrefix(tok, Prefix)} {
+		if _, err := s.Check(forged, now); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("forged token %q: %v", forged, err)
+		}
 	}
-	if _, err := s.Revoke(tok); err != nil {
+	if _, err := s.Revoke(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Check(tok, now); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("revoked token: %v", err)
 	}
+	if _, err := s.Revoke(ctx, tok); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("revoked twice: %v", err)
+	}
 }
 
-func TestStore_MaxPerUserDropsOldest(t *testing.T) {
-	s, err := New(Config{TTL: time.Hour, MaxPerUser: 2})
+func TestStore_MaxPerUserDropsOldestAndRevokeUserEndsAll(t *testing.T) {
+	s, n := newStore(t, Config{TTL: time.Hour, MaxPerUser: 2})
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	var toks []string
+	for range 3 {
+		tok, _, _, err := s.Issue(ctx, "bob", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	if _, err := s.Check(toks[0], now); !errors.Is(err, ErrUnknown) {
+		t.Fatal("the oldest token survived")
+	}
+	if held, _ := n.Store().TokensOf("bob"); len(held) != 2 {
+		t.Fatalf("bob holds %d tokens, want 2", len(held))
+	}
+	if _, err := s.RevokeUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		if _, err := s.Check(tok, now); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("token after RevokeUser: %v", err)
+		}
+	}
+	if _, _, _, err := s.Issue(ctx, "nobody", now); !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("Issue for a missing user: %v, want ErrNotFound", err)
+	}
+}
+
+// A token is in the directory, not in the process: it survives a restart.
+func TestStore_TokenSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	n := openDir(t, dir)
+	s, err := New(Default, n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Unix(1000, 0)
-	first, _, _ := s.Issue("bob", now)
-	s.Issue("bob", now)
-	s.Issue("bob", now)
-	if _, err := s.Check(first, now); !errors.Is(err, ErrUnknown) {
-		t.Fatal("the oldest token survived")
+	tok, _, _, err := s.Issue(context.Background(), "bob", now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s.Len() != 2 {
-		t.Fatalf("Len = %d", s.Len())
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if n := s.RevokeUser("bob"); n != 2 || s.Len() != 0 {
-		t.Fatalf("RevokeUser = %d, Len %d", n, s.Len())
+	s, err = New(Default, openDir(t, dir))
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.Issue("amy", now)
-	s.Sweep(now.Add(2 * time.Hour))
-	if s.Len() != 0 {
-		t.Fatalf("Sweep left %d", s.Len())
+	if got, err := s.Check(tok, now); err != nil || got.User != "bob" {
+		t.Fatalf("Check after reopen = %+v, %v", got, err)
+	}
+}
+
+func TestConfig_ValidateNamesTheField(t *testing.T) {
+	for _, tc := range []struct {
+		cfg   Config
+		field string
+	}{
+		{Config{TTL: 0, MaxPerUser: 1}, "TTL"},
+		{Config{TTL: time.Hour, MaxPerUser: 0}, "MaxPerUser"},
+		{Config{TTL: time.Hour, MaxPerUser: persistence.MaxTokensPerUser + 1}, "MaxPerUser"},
+	} {
+		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.cfg, err, tc.field)
+		}
 	}
 }
