@@ -113,6 +113,8 @@ type Server struct {
 	started atomic.Bool
 	// records delivers chat live and sweeps expired records (records.go).
 	records *records
+	// tokens purges expired bearer tokens on the leader (tokensweep.go).
+	tokens *tokenSweep
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -177,6 +179,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.startWatchdog()
 	s.records = startRecords(s.dir, s.layer().hub, s.cfg.Logger)
+	s.tokens = startTokenSweep(s.dir, s.cfg.Logger)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -259,6 +262,7 @@ func (s *Server) stop(ctx context.Context) error {
 	errs = append(errs, s.stopSIP(ctx))
 	s.stopWatchdog()
 	s.records.stop()
+	s.tokens.stop()
 	if s.ops != nil {
 		s.ops.stop()
 	}
