@@ -40,7 +40,7 @@ NORACE_PKGS := ./actors/ ./cluster/server/
 ## test: vet, gofmt check, the whole suite under the race detector, then
 ## the in-process cluster tests without it (see NORACE_PKGS)
 test: check-go test-deps vet fmt-check
-	$(GO) test -race -count=1 -timeout 15m ./...
+	UCGRID_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 10m $(NORACE_PKGS)
 
 test-deps:

@@ -322,15 +322,40 @@ func sameURI(credURI string, recipient sip.Uri) bool {
 }
 
 // challenge answers req with a digest challenge for each algorithm: MD5
-// first (what SIPp and most desk phones take), then SHA-256 (RFC 8760).
+// first (what SIPp and most desk phones take), then SHA-256 (RFC 8760);
+// MD5 alone for agents that fail on an algorithm they do not know.
 func (s *Server) challenge(req *sip.Request, tx sip.ServerTransaction, h authHeaders, stale bool) {
 	res := sip.NewResponseFromRequest(req, h.status, h.reason, nil)
 	nonce := s.nonces.issue(time.Now())
-	for _, alg := range []string{"MD5", "SHA-256"} {
+	algs := []string{"MD5", "SHA-256"}
+	if md5Only(req) {
+		algs = algs[:1]
+	}
+	for _, alg := range algs {
 		c := digest.Challenge{Realm: s.cfg.Domain, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		res.AppendHeader(sip.NewHeader(h.challenge, c.String()))
 	}
 	s.send(tx, res)
+}
+
+// md5OnlyAgents are User-Agent prefixes of phones that give up on a
+// challenge naming an algorithm they do not know instead of ignoring it
+// (RFC 8760 §2.4 says to ignore it): libre before 2.0, so baresip 1.x
+// ("Register: Function not implemented"). They are challenged with MD5
+// only.
+var md5OnlyAgents = []string{"baresip v0.", "baresip v1."}
+
+func md5Only(req *sip.Request) bool {
+	ua := req.GetHeader("User-Agent")
+	if ua == nil {
+		return false
+	}
+	for _, p := range md5OnlyAgents {
+		if strings.HasPrefix(ua.Value(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // sourceIP is the IP address a request came from.

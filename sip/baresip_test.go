@@ -1,0 +1,140 @@
+package sip
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// baresip (Debian package baresip, installed by `make test-deps`) as a
+// real desk phone: it registers with digest auth and auto-answers.
+
+func needBaresip(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("baresip")
+	if err != nil {
+		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
+			t.Fatal("baresip not installed (make test-deps installs it)")
+		}
+		t.Skip("baresip not installed: run make test-deps")
+	}
+	return path
+}
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startBaresip runs baresip headless for line number: a generated config
+// directory (-f), no sound device (player and source are one in-memory
+// aubridge device; aufile and ausine stall or refuse 8 kHz in baresip
+// 1.0), no UI module, the account with answermode=auto and the server as
+// outbound proxy.
+func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
+	t.Helper()
+	bin := needBaresip(t)
+	dir := t.TempDir()
+	modules := "/usr/lib/baresip/modules"
+	if _, err := os.Stat(filepath.Join(modules, "aubridge.so")); err != nil {
+		t.Fatalf("baresip modules not found in %s: %v", modules, err)
+	}
+	config := strings.Join([]string{
+		"poll_method epoll",
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", freeUDPPort(t)),
+		"audio_player aubridge,play",
+		"audio_alert aubridge,alert",
+		"audio_source aubridge,play",
+		"module_path " + modules,
+		"module g711.so",
+		"module aufile.so",
+		"module aubridge.so",
+		"module_app account.so",
+		"",
+	}, "\n")
+	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", number, testDomain, pw, e.srv.Addr())
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	cmd := exec.Command(bin, "-f", dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("baresip output:\n%s", out.String())
+		}
+	})
+	return out
+}
+
+// baresip registers with digest auth and auto-answers a ring_all group
+// call placed by a sipgo phone; the other member's phone gets CANCEL
+// "Call completed elsewhere", and the caller hangs up through the proxy.
+func TestBaresip_RegistersAndAutoAnswersGroupCall(t *testing.T) {
+	e := newEnv(t)
+	e.user("anna", "100", "anna-secret")
+	e.user("ben", "101", "ben-secret")
+	e.user("carl", "102", "carl-secret")
+	startBaresip(t, e, "100", "anna-secret")
+	eventually(t, 15*time.Second, "baresip registered", func() bool {
+		regs, err := e.be.Contacts(context.Background(), "100")
+		return err == nil && len(regs) == 1 && strings.Contains(regs[0].GetUserAgent(), "baresip")
+	})
+	ben := registered(t, e, "101", "ben-secret")
+	carl := newPhone(t, e, "102", "carl-secret")
+	e.group("desk", "700", "ring_all", []string{"anna", "ben"}, nil)
+
+	c := carl.call("700")
+	ring := ben.waitRinging(5 * time.Second)
+	ok := c.wait(200, 15*time.Second)
+	if ua := ok.GetHeader("User-Agent"); ua != nil && !strings.Contains(ua.Value(), "baresip") {
+		t.Errorf("answered by %q", ua.Value())
+	}
+	if ct := ok.Contact(); ct == nil || !strings.HasPrefix(ct.Address.User, "100") {
+		t.Errorf("2xx Contact %v, want baresip's", ok.Contact())
+	}
+	select {
+	case <-ring.cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ben's phone was not cancelled")
+	}
+	if got := ben.lastCancelReason(); got != completedElsewhere {
+		t.Errorf("ben's CANCEL Reason %q", got)
+	}
+	c.ackAndBye(true)
+	eventually(t, 5*time.Second, "line 100 answered and ended", func() bool {
+		ph := e.be.phases("100")
+		return len(ph) == 3 && ph[1] == CallAnswered && ph[2] == CallEnded
+	})
+	eventually(t, 5*time.Second, "no call held", func() bool { return e.srv.calls.len() == 0 })
+}
