@@ -11,7 +11,8 @@ import (
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// journalFixture: owner "own" in group g with member "mem"; "lea" leads
+// journalFixture: owner "own" in group g with members "mem" (user),
+// "mgr" (manager) and "gown" (owner); "lea" leads
 // g and "dep" is its deputy (neither a member); "x" is in no group; "sa"
 // and "so" hold system roles. own has three entries, one private.
 func journalFixture(t *testing.T) *env {
@@ -21,7 +22,7 @@ func journalFixture(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, sys := range map[string]string{"own": "", "mem": "", "lea": "", "dep": "", "x": "", "sa": "system_admin", "so": "system_owner"} {
+	for id, sys := range map[string]string{"own": "", "mem": "", "mgr": "", "gown": "", "lea": "", "dep": "", "x": "", "sa": "system_admin", "so": "system_owner"} {
 		e.applyCmd(putUser(&dirpb.User{Id: id, DisplayName: id, PasswordHash: hash, SystemRole: sys}))
 	}
 	for i, private := range []bool{false, true, false} {
@@ -35,7 +36,8 @@ func journalFixture(t *testing.T) *env {
 func (e *env) putJournalGroup(active, leaderVisible, groupVisible, modifiable bool) {
 	e.t.Helper()
 	e.applyCmd(putGroup(&dirpb.Group{Id: "g", Name: "G", Active: active, Leader: "lea", Deputy: "dep",
-		Members:              []*dirpb.Member{{User: "own", Role: "user"}, {User: "mem", Role: "user"}},
+		Members: []*dirpb.Member{{User: "own", Role: "user"}, {User: "mem", Role: "user"}, {User: "mgr", Role: "manager"},
+			{User: "gown", Role: "owner"}},
 		JournalLeaderVisible: leaderVisible, JournalGroupVisible: groupVisible, JournalModifiable: modifiable,
 		CallGroup: &dirpb.CallGroup{Mode: "disabled", Strategy: "ring_all"}}))
 }
@@ -54,10 +56,12 @@ func TestJournal_ReadAndModifyRulesPerRoleAndOption(t *testing.T) {
 	for mask := range 16 {
 		active, lv, gv, mod := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0
 		e.putJournalGroup(active, lv, gv, mod)
-		for _, who := range []string{"own", "lea", "dep", "mem", "x", "sa", "so"} {
+		// Group roles (manager, owner) give no journal access of their
+		// own: they read as members, through the group's options.
+		for _, who := range []string{"own", "lea", "dep", "mem", "mgr", "gown", "x", "sa", "so"} {
 			system := who == "sa" || who == "so"
 			leads := (who == "lea" || who == "dep") && active && lv
-			member := who == "mem" && active && gv
+			member := (who == "mem" || who == "mgr" || who == "gown") && active && gv
 			read := who == "own" || leads || member || system
 			modify := who == "own" || ((leads || member) && mod)
 			name := fmt.Sprintf("%s active=%v leader_visible=%v group_visible=%v modifiable=%v", who, active, lv, gv, mod)
