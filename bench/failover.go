@@ -85,6 +85,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*Result, error) {
 	if err := <-killed; err != nil {
 		return nil, err
 	}
+	cfg.afterRun(ctx, e.cl)
 	res.Seconds = elapsed.Seconds()
 	res.Metrics = append(res.Metrics, answered.Metric(elapsed), ringing.Metric(elapsed))
 	fo, hit := failoverTime(calls, killedAt)

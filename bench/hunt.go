@@ -37,6 +37,7 @@ func RunHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
 		ct, err := e.groupCall(ctx, &cfg, i)
 		recordCall(ringing, answered, due, ct, err)
 	})
+	cfg.afterRun(ctx, e.cl)
 	res.Seconds = elapsed.Seconds()
 	res.Metrics = append(res.Metrics, answered.Metric(elapsed), ringing.Metric(elapsed))
 	res.Figures = append(res.Figures, e.bankFigures()...)

@@ -182,6 +182,7 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 	for range want - int64(got) {
 		log.delivery.Fail(time.Now(), "lost")
 	}
+	cfg.afterRun(ctx, cl)
 	stopStreams()
 	streams.Wait()
 	res.Seconds = elapsed.Seconds()

@@ -49,6 +49,7 @@ func RunRegister(ctx context.Context, cfg RegisterConfig) (*Result, error) {
 		now := time.Now()
 		rec.Observe(now, now.Sub(due))
 	})
+	cfg.afterRun(ctx, e.cl)
 	res.Seconds = elapsed.Seconds()
 	res.Metrics = append(res.Metrics, rec.Metric(elapsed))
 	res.Notes = append(res.Notes, fmt.Sprintf("%d lines registered in turn; every REGISTER is written to the directory through Raft", d.Users))

@@ -68,6 +68,7 @@ func RunRights(ctx context.Context, cfg RightsConfig) (*Result, error) {
 		err := n.API.Do(ctx, "GET", "/v1/rights/"+cfg.Directory.UserID(v)+"/"+cfg.Directory.UserID(t), nil, nil)
 		observe(rec, due, err)
 	})
+	cfg.afterRun(ctx, cl)
 	res.Seconds = elapsed.Seconds()
 	res.Metrics = append(res.Metrics, rec.Metric(elapsed))
 	if n := cl.Nodes[0]; n.srv != nil {

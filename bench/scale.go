@@ -192,6 +192,7 @@ func coldStart(ctx context.Context, cfg *ScaleConfig, cl *Cluster) ([]Figure, Me
 		err := api.Do(ctx, "GET", "/v1/rights/"+d.UserID(r.IntN(d.Users))+"/"+d.UserID(r.IntN(d.Users)), nil, nil)
 		observe(rec, due, err)
 	})
+	cfg.afterRun(ctx, cl)
 	rssAfter, peak := rss(pid)
 	figs := []Figure{
 		{Name: "cold start (process start → /readyz 200)", Value: cold.Seconds(), Unit: "s"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,15 @@ type Common struct {
 	Load      LoadConfig      `json:"load"`
 	// Log receives set-up messages ("generating 10000 users"); nil = none.
 	Log io.Writer `json:"-"`
+	// AfterRun, when set, is called after the measured window while the
+	// cluster still runs (to scrape its /metrics, say).
+	AfterRun func(ctx context.Context, cl *Cluster) `json:"-"`
+}
+
+func (c *Common) afterRun(ctx context.Context, cl *Cluster) {
+	if c.AfterRun != nil {
+		c.AfterRun(ctx, cl)
+	}
 }
 
 func (c *Common) ensureDefaults() {
@@ -49,8 +59,11 @@ func (c *Common) setUp(ctx context.Context) (*Cluster, error) {
 	}
 	c.logf("cluster ready in %.1fs; generating %d users, %d groups", time.Since(begin).Seconds(), c.Directory.Users, c.Directory.Groups)
 	begin = time.Now()
+	var mu sync.Mutex
 	var last time.Time
 	err = c.Directory.generate(ctx, cl.Nodes[0].API, func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
 		if c.Log != nil && time.Since(last) > time.Second {
 			last = time.Now()
 			fmt.Fprintf(c.Log, "\rbench: directory %d/%d", done, total)

@@ -35,7 +35,9 @@ type userAgent struct {
 func newUserAgent(name string, logger *slog.Logger) (*userAgent, error) {
 	u := &userAgent{}
 	var err error
-	if u.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name)); err != nil {
+	if u.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(logger)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(logger))); err != nil {
 		return nil, fmt.Errorf("bench: sip user agent: %w", err)
 	}
 	if u.srv, err = sipgo.NewServer(u.ua, sipgo.WithServerLogger(logger)); err != nil {

@@ -39,6 +39,7 @@ type benchFlags struct {
 	sip     string
 	json    string
 	plot    string
+	scrape  string
 	verbose bool
 }
 
@@ -60,6 +61,7 @@ func (b *benchFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Load.Concurrency, "concurrency", 64, "closed-loop workers; open loop: operations in flight at most")
 	fs.StringVar(&b.json, "json", "", "also write the result as JSON to this file")
 	fs.StringVar(&b.plot, "plot", "", "also draw latency over time and its distribution to this SVG file")
+	fs.StringVar(&b.scrape, "scrape", "", "write every node's /metrics, scraped after the window, to this file")
 	fs.BoolVar(&b.verbose, "v", false, "log the embedded nodes' warnings to stderr")
 }
 
@@ -77,6 +79,9 @@ func (b *benchFlags) finish(stderr io.Writer) {
 	}
 	c.Log = stderr
 	c.Load.Progress = stderr
+	if b.scrape != "" {
+		c.AfterRun = func(ctx context.Context, cl *bench.Cluster) { scrapeTo(ctx, b.scrape, cl, stderr) }
+	}
 	if b.verbose {
 		c.Cluster.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		c.Cluster.NodeLog = stderr
@@ -238,4 +243,21 @@ func report(res *bench.Result, bf benchFlags, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// scrapeTo writes each node's /metrics to path, one "# node NAME" line
+// before each; a failure is reported and the run goes on.
+func scrapeTo(ctx context.Context, path string, cl *bench.Cluster, stderr io.Writer) {
+	var out strings.Builder
+	for _, n := range cl.Nodes {
+		text, err := n.Scrape(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "ucgrid bench: %v\n", err)
+			continue
+		}
+		fmt.Fprintf(&out, "# node %s %s\n%s", n.Name, n.URL, text)
+	}
+	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+		fmt.Fprintf(stderr, "ucgrid bench: %v\n", err)
+	}
 }
