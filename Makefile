@@ -59,9 +59,20 @@ fmt-check:
 
 lint: vet fmt-check tidy
 
-## bench: the Go benchmarks of every package
-bench: check-go
+## bench: the Go benchmarks of every package, then a 30-second smoke of
+## every `ucgrid bench` scenario (JSON and SVG in bin/bench-out/).
+## docs/benchmarks.md has the full-size commands and the figures.
+BENCH_OUT ?= bin/bench-out
+SMOKE     ?= 30s
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@mkdir -p $(BENCH_OUT)
+	./$(BIN) bench rights   --duration $(SMOKE) --json $(BENCH_OUT)/rights.json --plot $(BENCH_OUT)/rights.svg
+	./$(BIN) bench presence --duration $(SMOKE) --nodes 3 --procs --watchers 2000 --rate 10 --json $(BENCH_OUT)/presence.json --plot $(BENCH_OUT)/presence.svg
+	./$(BIN) bench hunt     --duration $(SMOKE) --rate 200 --json $(BENCH_OUT)/hunt.json --plot $(BENCH_OUT)/hunt.svg
+	./$(BIN) bench register --duration $(SMOKE) --rate 1000 --json $(BENCH_OUT)/register.json --plot $(BENCH_OUT)/register.svg
+	./$(BIN) bench failover --duration $(SMOKE) --call-timeout 2s --json $(BENCH_OUT)/failover.json --plot $(BENCH_OUT)/failover.svg
+	./$(BIN) bench scale    --duration $(SMOKE) --users 10000 --groups 1000 --grants 100000 --json $(BENCH_OUT)/scale.json
 
 ## proto: regenerate the committed protobuf code (needs protoc: installed if missing)
 proto: check-go
