@@ -3,8 +3,12 @@ package persistence
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -172,5 +176,94 @@ func TestTokens_RejectedCommandsChangeNothing(t *testing.T) {
 				t.Errorf("rejected command changed the directory:\n%s", d)
 			}
 		})
+	}
+}
+
+// tokenModel is the obviously-correct reference of the token commands.
+type tokenModel struct {
+	tokens map[string]modelToken // by name
+	seq    int
+}
+
+type modelToken struct {
+	user             string
+	expires, ordinal int64
+}
+
+func (m *tokenModel) put(name, user string, issued, expires int64, limit int) {
+	var live []string
+	for n, tk := range m.tokens {
+		if tk.user != user {
+			continue
+		}
+		if tk.expires <= issued {
+			delete(m.tokens, n)
+		} else {
+			live = append(live, n)
+		}
+	}
+	slices.SortFunc(live, func(a, b string) int { return int(m.tokens[a].ordinal - m.tokens[b].ordinal) })
+	for len(live) > limit-1 {
+		delete(m.tokens, live[0])
+		live = live[1:]
+	}
+	m.seq++
+	m.tokens[name] = modelToken{user: user, expires: expires, ordinal: int64(m.seq)}
+}
+
+func (m *tokenModel) dropWhere(drop func(modelToken) bool) {
+	for n, tk := range m.tokens {
+		if drop(tk) {
+			delete(m.tokens, n)
+		}
+	}
+}
+
+// Random issue, revoke, sign-out and purge sequences leave exactly the
+// tokens the reference model keeps, with no dangling index key.
+func TestTokens_RandomCommandsMatchReference(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	h := newHarness(t)
+	users := []string{"ann", "bob", "cid"}
+	for _, u := range users {
+		h.mustApply(putUser(u))
+	}
+	m := &tokenModel{tokens: map[string]modelToken{}}
+	seen := map[string]bool{}
+	var clock int64 = 1000
+	for step := range 300 {
+		clock += rng.Int64N(5)
+		user := users[rng.IntN(len(users))]
+		switch r := rng.IntN(10); {
+		case r < 6:
+			name := fmt.Sprintf("t%d", step)
+			expires, limit := clock+1+rng.Int64N(20), 1+rng.IntN(4)
+			h.mustApply(putToken(name, user, clock, expires, int32(limit)))
+			m.put(name, user, clock, expires, limit)
+			seen[name] = true
+		case r < 8:
+			name := fmt.Sprintf("t%d", rng.IntN(step+1))
+			err := h.apply(revokeToken(name))[0]
+			if _, ok := m.tokens[name]; ok != (err == nil) {
+				t.Fatalf("step %d: revoke %s: %v, model holds it: %v", step, name, err, ok)
+			}
+			delete(m.tokens, name)
+		case r < 9:
+			h.mustApply(revokeUserTokens(user))
+			m.dropWhere(func(tk modelToken) bool { return tk.user == user })
+		default:
+			h.mustApply(purgeTokens(clock))
+			m.dropWhere(func(tk modelToken) bool { return tk.expires <= clock })
+		}
+		want := map[string]bool{}
+		for n := range seen {
+			_, want[n] = m.tokens[n]
+		}
+		h.wantTokens(want)
+		if t.Failed() {
+			t.Fatalf("step %d diverged from the model", step)
+		}
 	}
 }
