@@ -224,7 +224,7 @@ func TestCluster_JoinForwardStatus(t *testing.T) {
 	}
 }
 
-// tokenFor signs in on node cn (tokens live in the node's memory) and
+// tokenFor signs in on node cn (the token works on every node) and
 // returns a bearer token, so that the test's requests skip argon2.
 func tokenFor(t *testing.T, cn *clusterNode) string {
 	t.Helper()
