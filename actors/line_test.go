@@ -84,8 +84,13 @@ func TestLineGrain_StateFilteredPerWatcherAndRevocationStopsEvents(t *testing.T)
 	if v := lineEvent(t, own, "100"); v.GetState() != "busy" {
 		t.Fatalf("owner sees %v after answer", v)
 	}
-	if v := lineEvent(t, ben, "100"); v.GetState() != "busy" || !v.GetCalls()[0].GetAnswered() {
+	if v := lineEvent(t, ben, "100"); v.GetState() != "busy" || !v.GetCalls()[0].GetAnswered() || v.GetAv() != "unavailable" {
 		t.Fatalf("business sees %v after answer", v)
+	}
+	// Public holds the gray AV grade: a busy line shows only as
+	// "unavailable", and nothing of the state.
+	if v := lineEvent(t, carl, "100"); v.GetSeesState() || v.GetAv() != "unavailable" {
+		t.Fatalf("public sees %v after answer", v)
 	}
 
 	n.apply(t, deleteGrant("anna", "ben"))
@@ -95,6 +100,9 @@ func TestLineGrain_StateFilteredPerWatcherAndRevocationStopsEvents(t *testing.T)
 	n.lineCall(t, "100", "call-1", "ended", "")
 	if v := lineEvent(t, own, "100"); v.GetState() != "idle" {
 		t.Fatalf("owner sees %v after the end", v)
+	}
+	if v := lineEvent(t, carl, "100"); v.GetAv() != "available" {
+		t.Fatalf("public sees %v after the end", v)
 	}
 	assertQuiet(t, ben)
 	assertQuiet(t, carl)

@@ -155,13 +155,13 @@ func takeOverWatchers(ctx actor.Context, kind, id string, ws watchers, in []*act
 func sameLineView(a, b linestate.View) bool {
 	return a.Number == b.Number && a.SeesState == b.SeesState && a.State == b.State &&
 		a.SeesForwarding == b.SeesForwarding && a.Forwarding == b.Forwarding &&
-		a.CanPickup == b.CanPickup && a.CanForward == b.CanForward && slices.Equal(a.Calls, b.Calls)
+		a.CanPickup == b.CanPickup && a.CanForward == b.CanForward && a.AV == b.AV && slices.Equal(a.Calls, b.Calls)
 }
 
 // lineViewPB turns a line view into its message.
 func lineViewPB(v linestate.View, owner string) *actorspb.LineView {
 	pb := &actorspb.LineView{Number: v.Number, Owner: owner, SeesState: v.SeesState, SeesForwarding: v.SeesForwarding,
-		CanPickup: v.CanPickup, CanForward: v.CanForward}
+		CanPickup: v.CanPickup, CanForward: v.CanForward, Av: v.AV.String()}
 	if v.SeesState {
 		pb.State = v.State.String()
 		pb.Calls = make([]*actorspb.CallView, len(v.Calls))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -40,6 +41,10 @@ type LineState struct {
 	CanPickup bool
 	// CanForward: the viewer may change the line's forwarding.
 	CanForward bool
+	// AV is the owner's audio/video indicator as the viewer's
+	// av_see_line_state grade shows it: "hidden", "available",
+	// "unavailable" (busy shown gray) or "busy" (shown red).
+	AV string
 }
 
 // LineCall is one call on a line. Remote is "" unless the viewer holds the
@@ -69,6 +74,7 @@ type lineStateJSON struct {
 	Forwarding     forwardingJSON `json:"forwarding"`
 	CanPickup      bool           `json:"can_pickup"`
 	CanForward     bool           `json:"can_forward"`
+	AV             string         `json:"av"`
 }
 
 type lineCallJSON struct {
@@ -81,7 +87,7 @@ func lineStateOut(l LineState) lineStateJSON {
 	out := lineStateJSON{Number: l.Number, Owner: l.Owner, SeesState: l.SeesState, State: l.State,
 		Calls: make([]lineCallJSON, 0, len(l.Calls)), SeesForwarding: l.SeesForwarding,
 		Forwarding: forwardingJSON{Enabled: l.ForwardingEnabled, Destination: l.ForwardingDestination},
-		CanPickup:  l.CanPickup, CanForward: l.CanForward}
+		CanPickup:  l.CanPickup, CanForward: l.CanForward, AV: cmp.Or(l.AV, "hidden")}
 	for _, c := range l.Calls {
 		out.Calls = append(out.Calls, lineCallJSON(c))
 	}

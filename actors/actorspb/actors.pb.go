@@ -1127,8 +1127,12 @@ type LineView struct {
 	ForwardingDestination string `protobuf:"bytes,8,opt,name=forwarding_destination,json=forwardingDestination,proto3" json:"forwarding_destination,omitempty"`
 	CanPickup             bool   `protobuf:"varint,9,opt,name=can_pickup,json=canPickup,proto3" json:"can_pickup,omitempty"`
 	CanForward            bool   `protobuf:"varint,10,opt,name=can_forward,json=canForward,proto3" json:"can_forward,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// av is the audio/video indicator as the viewer's av_see_line_state
+	// grade shows it: "hidden", "available", "unavailable" (busy, shown
+	// gray) or "busy" (shown red).
+	Av            string `protobuf:"bytes,11,opt,name=av,proto3" json:"av,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LineView) Reset() {
@@ -1229,6 +1233,13 @@ func (x *LineView) GetCanForward() bool {
 		return x.CanForward
 	}
 	return false
+}
+
+func (x *LineView) GetAv() string {
+	if x != nil {
+		return x.Av
+	}
+	return ""
 }
 
 type CallView struct {
@@ -2902,7 +2913,7 @@ const file_actors_proto_rawDesc = "" +
 	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x03 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\"\x0f\n" +
-	"\rHandoverReply\"\xeb\x02\n" +
+	"\rHandoverReply\"\xfb\x02\n" +
 	"\bLineView\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x1d\n" +
@@ -2917,7 +2928,8 @@ const file_actors_proto_rawDesc = "" +
 	"can_pickup\x18\t \x01(\bR\tcanPickup\x12\x1f\n" +
 	"\vcan_forward\x18\n" +
 	" \x01(\bR\n" +
-	"canForward\"\\\n" +
+	"canForward\x12\x0e\n" +
+	"\x02av\x18\v \x01(\tR\x02av\"\\\n" +
 	"\bCallView\x12\x1c\n" +
 	"\tdirection\x18\x01 \x01(\tR\tdirection\x12\x16\n" +
 	"\x06remote\x18\x02 \x01(\tR\x06remote\x12\x1a\n" +

@@ -97,6 +97,11 @@ type View struct {
 	Forwarding     Forwarding // Destination "" unless the viewer may see it
 	CanPickup      bool       // the viewer may pick up the ringing call now
 	CanForward     bool       // the viewer may change the forwarding
+	// AV is how the owner's audio/video indicator shows to the viewer
+	// (av_see_line_state: none hides it, gray shows a busy line as
+	// "unavailable", red as "busy"). ucgrid's calls are its SIP calls, so
+	// the indicator follows this line's busy state.
+	AV rights.AVDisplay
 }
 
 // CallView is one call as a viewer sees it: Remote is "" unless the viewer
@@ -129,6 +134,7 @@ func ViewFor(l Line, s rights.Set) View {
 		}
 	}
 	v.CanPickup = lr.Pickup && l.State() == Ringing
+	v.AV = rights.ViewAVLine(s, l.State() == Busy)
 	return v
 }
 

@@ -173,3 +173,29 @@ func TestParsePhase(t *testing.T) {
 		t.Error("ParsePhase accepted hold")
 	}
 }
+
+// The AV indicator follows the viewer's av_see_line_state grade: none
+// hides it, gray shows a busy line only as unavailable, red as busy.
+func TestViewFor_AVIndicatorFollowsTheGrade(t *testing.T) {
+	idle := Line{Number: "100"}
+	busy := Apply(idle, Step{ID: "c", Phase: PhaseAnswered})
+	tests := []struct {
+		level      rights.Level
+		idle, busy rights.AVDisplay
+	}{
+		{rights.Blocked, rights.AVHidden, rights.AVHidden},
+		{rights.Public, rights.AVAvailable, rights.AVUnavailable},
+		{rights.Business, rights.AVAvailable, rights.AVUnavailable},
+		{rights.Team, rights.AVAvailable, rights.AVBusy},
+		{rights.Personal, rights.AVAvailable, rights.AVBusy},
+	}
+	for _, tt := range tests {
+		s := rights.LevelSet(tt.level)
+		if got := ViewFor(idle, s).AV; got != tt.idle {
+			t.Errorf("%s, idle line: AV %s, want %s", tt.level, got, tt.idle)
+		}
+		if got := ViewFor(busy, s).AV; got != tt.busy {
+			t.Errorf("%s, busy line: AV %s, want %s", tt.level, got, tt.busy)
+		}
+	}
+}

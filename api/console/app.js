@@ -106,6 +106,10 @@ function renderPresence(user, p) {
   }
 }
 
+// The audio/video indicator as the viewer's av_see_line_state grade shows
+// it: gray hides whether a busy line is busy ("unavailable").
+const AV_LABEL = {available: "audio/video: available", unavailable: "audio/video: unavailable", busy: "audio/video: busy"};
+
 function lineText(l) {
   if (!l.sees_state) return l.sees_forwarding && l.forwarding.enabled ? "forwarded" + (l.forwarding.destination ? " to " + l.forwarding.destination : "") : "";
   const calls = l.calls.map((c) => (c.direction === "in" ? "from " : "to ") + (c.remote || "someone")).join(", ");
@@ -121,6 +125,11 @@ function renderLine(l) {
     li.className = "line " + (st || "unknown");
     li.querySelector(".icon").textContent = LINE_ICON[st] || "·";
     li.querySelector(".text").textContent = lineText(l);
+    const av = li.querySelector(".av");
+    av.className = "av " + (l.av || "hidden");
+    av.hidden = !l.av || l.av === "hidden";
+    av.setAttribute("aria-label", AV_LABEL[l.av] || "");
+    av.title = AV_LABEL[l.av] || "";
     li.hidden = !l.sees_state && !l.sees_forwarding;
   }
 }
@@ -130,6 +139,7 @@ function contactCard(c) {
   for (const l of c.lines) {
     lines.append(el("li", {"data-line": l.number, class: "line"},
       el("span", {class: "icon", "aria-hidden": "true"}), " ", el("span", {class: "number"}, l.number), " ",
+      el("span", {class: "av hidden", role: "img", hidden: true}, "AV"), " ",
       el("span", {class: "text"})));
   }
   const card = el("li", {class: "contact", "data-user": c.id, tabIndex: 0},

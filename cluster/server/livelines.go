@@ -34,7 +34,8 @@ func (l liveLines) LineState(ctx context.Context, viewer, number string, minInde
 func lineStateOf(v *actorspb.LineView) api.LineState {
 	l := api.LineState{Number: v.GetNumber(), Owner: v.GetOwner(), SeesState: v.GetSeesState(), State: v.GetState(),
 		SeesForwarding: v.GetSeesForwarding(), ForwardingEnabled: v.GetForwardingEnabled(),
-		ForwardingDestination: v.GetForwardingDestination(), CanPickup: v.GetCanPickup(), CanForward: v.GetCanForward()}
+		ForwardingDestination: v.GetForwardingDestination(), CanPickup: v.GetCanPickup(), CanForward: v.GetCanForward(),
+		AV: v.GetAv()}
 	for _, c := range v.GetCalls() {
 		l.Calls = append(l.Calls, api.LineCall{Direction: c.GetDirection(), Remote: c.GetRemote(), Answered: c.GetAnswered()})
 	}
