@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -34,10 +35,21 @@ type Deps struct {
 	local localGrains
 	// handovers are the hand-overs of stopping grains still in flight.
 	handovers sync.WaitGroup
+	// noHandover: the node stops without successors (the last node, or
+	// one its peers have blocked): stopping grains hand nothing over.
+	noHandover atomic.Bool
 }
+
+// SkipHandovers makes grains that stop from now on hand nothing over: the
+// node stops and no other node will take their grains (it is the last
+// one, or its peers blocked it), so a hand-over could only time out.
+func (d *Deps) SkipHandovers() { d.noHandover.Store(true) }
 
 // handOver runs a grain's hand-over request aside, counted in handovers.
 func (d *Deps) handOver(kind, id string, msg proto.Message) {
+	if d.noHandover.Load() {
+		return
+	}
 	d.handovers.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
 		defer cancel()

@@ -81,6 +81,9 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 		cancelFeed()
 		<-done
 		hub.Stop()
+		if !cn.HasPeers() {
+			deps.SkipHandovers()
+		}
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()
 		if err := cn.Shutdown(sctx); err != nil {

@@ -34,6 +34,17 @@ type MemberStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
+// HasPeers reports whether another member is in this node's actor
+// topology: someone who can take over its grains.
+func (n *Node) HasPeers() bool {
+	for _, m := range n.Members() {
+		if m.Node != n.Name() && m.InTopology {
+			return true
+		}
+	}
+	return false
+}
+
 // Members returns the cluster's members, this node included, sorted by
 // name. Left and failed members stay listed for a few minutes.
 func (n *Node) Members() []MemberStatus {

@@ -69,6 +69,13 @@ type CallEvent struct {
 	// Remote is the other party's number (From for incoming calls).
 	Remote string
 	At     time.Time
+	// Outcome says, on the ended step of a call not answered on this line,
+	// why it ended when the SIP layer knows: "answered_elsewhere" (another
+	// branch took it), "cancelled" (the caller gave up on an outgoing
+	// call). "" = not known: the journal decides from the steps.
+	Outcome string
+	// Group is the call group the call came through ("" = none).
+	Group string
 }
 
 // ErrNoSuchGroup is returned by Backend.RingPlan for a group that does not

@@ -361,7 +361,7 @@ func (c *call) answer(b *branch, res *sip.Response) bool {
 	c.s.calls.answered(c, b, res)
 	for _, o := range others {
 		if o.line != b.line && c.isRung(o.line) {
-			c.note(o.line, CallEvent{Phase: CallEnded, Remote: c.caller.number})
+			c.note(o.line, CallEvent{Phase: CallEnded, Remote: c.caller.number, Outcome: "answered_elsewhere"})
 		}
 	}
 	c.note(b.line, CallEvent{Phase: CallAnswered, Remote: c.caller.number})
@@ -380,6 +380,13 @@ func (c *call) endStage(stage []*branch) {
 			c.note(b.line, CallEvent{Phase: CallEnded, Remote: c.caller.number})
 		}
 	}
+}
+
+// connected reports whether a branch answered the call.
+func (c *call) connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.winner != nil
 }
 
 func (c *call) isRung(line string) bool {
@@ -490,7 +497,7 @@ func (c *call) end() {
 	winner := c.winner
 	c.mu.Unlock()
 	for _, l := range lines {
-		ev := CallEvent{CallID: c.id, Phase: CallEnded, Remote: c.caller.number, At: time.Now()}
+		ev := CallEvent{CallID: c.id, Phase: CallEnded, Remote: c.caller.number, At: time.Now(), Group: c.group}
 		c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, l, ev) })
 	}
 	if winner != nil && c.group != "" && winner.member != "" {
@@ -511,7 +518,7 @@ func (c *call) note(line string, ev CallEvent) {
 	if line == "" {
 		return
 	}
-	ev.CallID, ev.At = c.id, time.Now()
+	ev.CallID, ev.At, ev.Group = c.id, time.Now(), c.group
 	c.mu.Lock()
 	if ev.Phase == CallEnded {
 		delete(c.rung, line)
@@ -528,6 +535,13 @@ func (c *call) outgoing(phase CallPhase) {
 		return
 	}
 	ev := CallEvent{CallID: c.id, Phase: phase, Outgoing: true, Remote: c.req.Recipient.User, At: time.Now()}
+	if phase == CallEnded {
+		c.mu.Lock()
+		if c.winner == nil && c.cancelled {
+			ev.Outcome = "cancelled"
+		}
+		c.mu.Unlock()
+	}
 	line := c.caller.line.GetNumber()
 	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, line, ev) })
 }

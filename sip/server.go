@@ -179,6 +179,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.stop()
+	// Ringing calls end with the context (their branches are cancelled).
+	// Connected calls would wait for a BYE this node can no longer relay:
+	// their media goes on between the phones, but this node's record of
+	// them ends now, so their lines go idle and their journal entries are
+	// written instead of being lost with the process.
+	for _, c := range s.calls.all() {
+		if c.connected() {
+			c.end()
+		}
+	}
 	var err error
 	select {
 	case <-s.work.close():

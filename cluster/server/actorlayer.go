@@ -123,6 +123,7 @@ func (s *Server) restartActors(ctx context.Context) error {
 		old.stopDispatch()
 		<-old.dispatched
 	}
+	old.deps.SkipHandovers() // the peers refuse this identity
 	if err := old.node.Shutdown(ctx); err != nil {
 		s.cfg.Logger.Warn("actor layer restart: the old layer did not stop cleanly", "err", err)
 	}
@@ -145,6 +146,9 @@ func (a *actorLayer) stop(ctx context.Context) error {
 	}
 	if a.hub != nil {
 		a.hub.Stop()
+	}
+	if !a.node.HasPeers() {
+		a.deps.SkipHandovers() // the last node: nobody to hand over to
 	}
 	err := a.node.Shutdown(ctx)
 	if a.unregister != nil {

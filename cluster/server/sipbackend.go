@@ -119,7 +119,8 @@ func (b grainBackend) LineCall(ctx context.Context, line string, ev sip.CallEven
 		at = time.Now()
 	}
 	_, err := ask[*actorspb.LineCallReply](ctx, b.node, line, actors.KindLine,
-		&actorspb.LineCall{CallId: ev.CallID, Phase: phase, Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli()})
+		&actorspb.LineCall{CallId: ev.CallID, Phase: phase, Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli(),
+			Outcome: ev.Outcome, Group: ev.Group})
 	return err
 }
 
