@@ -223,7 +223,7 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 	}
 	u := &dirpb.UpdateRegistrations{Line: g.id, Remove: m.GetRemove(), RemoveAll: m.GetRemoveAll()}
 	for _, b := range m.GetPut() {
-		u.Put = append(u.Put, registrationOf(g.id, b))
+		u.Put = append(u.Put, RegistrationOf(g.id, b))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
@@ -258,7 +258,7 @@ func (g *lineGrain) current() []*actorspb.Binding {
 	out := make([]*actorspb.Binding, 0, len(g.bindings))
 	for _, r := range g.bindings {
 		if r.GetExpiresAtUnix() > now {
-			out = append(out, bindingPB(r))
+			out = append(out, BindingOf(r))
 		}
 	}
 	return out
@@ -321,13 +321,15 @@ func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
 	g.publish(ctx)
 }
 
-func registrationOf(line string, b *actorspb.Binding) *dirpb.Registration {
+// RegistrationOf is the directory record of binding b of line.
+func RegistrationOf(line string, b *actorspb.Binding) *dirpb.Registration {
 	return &dirpb.Registration{Line: line, Contact: b.GetContact(), ExpiresAtUnix: b.GetExpiresAtUnix(),
 		CallId: b.GetCallId(), Cseq: b.GetCseq(), Source: b.GetSource(), UserAgent: b.GetUserAgent(),
 		RegisteredUnix: b.GetRegisteredUnix(), Instance: b.GetInstance()}
 }
 
-func bindingPB(r *dirpb.Registration) *actorspb.Binding {
+// BindingOf is the grain message of registration r.
+func BindingOf(r *dirpb.Registration) *actorspb.Binding {
 	return &actorspb.Binding{Contact: r.GetContact(), ExpiresAtUnix: r.GetExpiresAtUnix(), CallId: r.GetCallId(),
 		Cseq: r.GetCseq(), Source: r.GetSource(), UserAgent: r.GetUserAgent(), RegisteredUnix: r.GetRegisteredUnix(),
 		Instance: r.GetInstance()}

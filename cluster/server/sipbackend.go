@@ -48,9 +48,7 @@ func ask[R interface {
 func (b grainBackend) Register(ctx context.Context, line string, u sip.RegisterUpdate) ([]*dirpb.Registration, error) {
 	m := &actorspb.RegisterLine{Remove: u.Remove, RemoveAll: u.RemoveAll}
 	for _, r := range u.Put {
-		m.Put = append(m.Put, &actorspb.Binding{Contact: r.GetContact(), ExpiresAtUnix: r.GetExpiresAtUnix(),
-			CallId: r.GetCallId(), Cseq: r.GetCseq(), Source: r.GetSource(), UserAgent: r.GetUserAgent(),
-			RegisteredUnix: r.GetRegisteredUnix(), Instance: r.GetInstance()})
+		m.Put = append(m.Put, actors.BindingOf(r))
 	}
 	r, err := ask[*actorspb.RegisterLineReply](ctx, b.node, line, actors.KindLine, m)
 	if err != nil {
@@ -70,9 +68,7 @@ func (b grainBackend) Contacts(ctx context.Context, line string) ([]*dirpb.Regis
 func registrations(line string, bs []*actorspb.Binding) []*dirpb.Registration {
 	out := make([]*dirpb.Registration, len(bs))
 	for i, b := range bs {
-		out[i] = &dirpb.Registration{Line: line, Contact: b.GetContact(), ExpiresAtUnix: b.GetExpiresAtUnix(),
-			CallId: b.GetCallId(), Cseq: b.GetCseq(), Source: b.GetSource(), UserAgent: b.GetUserAgent(),
-			RegisteredUnix: b.GetRegisteredUnix(), Instance: b.GetInstance()}
+		out[i] = actors.RegistrationOf(line, b)
 	}
 	return out
 }
