@@ -198,8 +198,7 @@ func usersOf(id string) []string {
 func (t *txn) expireRegistrations(now int64) error {
 	type lc struct{ line, contact string }
 	var due []lc
-	hi := []byte(tRegExpiry + timeKey(now+1))
-	err := t.scan([]byte(tRegExpiry), hi, func(k, _ []byte) error {
+	err := t.scan([]byte(tRegExpiry), regExpiryBound(now), func(k, _ []byte) error {
 		rest := k[len(tRegExpiry)+8:]
 		for i, c := range rest {
 			if c == sep {

@@ -160,6 +160,12 @@ func (s *Store) LinesOf(owner string) ([]*dirpb.Line, error) {
 	return out, nil
 }
 
+// RegistrationsExpiredAt reports whether an ExpireRegistrations at now
+// would delete anything: a registration expiring at or before now.
+func (s *Store) RegistrationsExpiredAt(now int64) (bool, error) {
+	return s.view().anyIn([]byte(tRegExpiry), regExpiryBound(now))
+}
+
 // Registrations returns the registered contacts of line, expired ones
 // included until an ExpireRegistrations command removes them: compare
 // ExpiresAtUnix with the current time.

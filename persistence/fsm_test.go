@@ -407,3 +407,20 @@ func TestStore_ListPagesWithCursor(t *testing.T) {
 		t.Errorf("paged ids = %v", seen)
 	}
 }
+
+func TestRegistration_ExpiredAtAgreesWithExpire(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("alice"), putLine(&dirpb.Line{Number: "100", Owner: "alice"}), putRegistration("100", "sip:a@1", 100))
+	for _, tc := range []struct {
+		now  int64
+		want bool
+	}{{99, false}, {100, true}, {500, true}} {
+		if got, err := h.s.RegistrationsExpiredAt(tc.now); err != nil || got != tc.want {
+			t.Errorf("RegistrationsExpiredAt(%d) = %v, %v; want %v", tc.now, got, err, tc.want)
+		}
+	}
+	h.mustApply(&dirpb.Command{Op: &dirpb.Command_ExpireRegistrations{ExpireRegistrations: &dirpb.ExpireRegistrations{NowUnix: 100}}})
+	if got, _ := h.s.RegistrationsExpiredAt(500); got {
+		t.Error("a registration is still due after ExpireRegistrations")
+	}
+}

@@ -133,6 +133,10 @@ func regExpiryKey(expires int64, line, contact string) []byte {
 	return key(tRegExpiry, timeKey(expires)+line, contact)
 }
 
+// regExpiryBound ends the expiry index range of registrations expiring
+// at or before now.
+func regExpiryBound(now int64) []byte { return []byte(tRegExpiry + timeKey(now+1)) }
+
 func raftLogKey(index uint64) []byte {
 	k := make([]byte, len(tRaftLog)+8)
 	copy(k, tRaftLog)

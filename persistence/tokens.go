@@ -254,10 +254,5 @@ func (s *Store) TokensOf(user string) ([]*dirpb.BearerToken, error) {
 // TokensExpiredAt reports whether a PurgeTokens at nowMs would delete
 // anything (one seek on the expiry index).
 func (s *Store) TokensExpiredAt(nowMs int64) (bool, error) {
-	found := false
-	err := s.view().scan([]byte(tTokenExpiry), tokenExpiryBound(nowMs), func(_, _ []byte) error {
-		found = true
-		return errStop
-	})
-	return found, err
+	return s.view().anyIn([]byte(tTokenExpiry), tokenExpiryBound(nowMs))
 }

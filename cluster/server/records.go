@@ -30,7 +30,7 @@ func startRecords(dir *persistence.Node, hub *actors.Hub, logger *slog.Logger) *
 		deliverChats(ctx, dir.Store(), hub, changes)
 	})
 	sw := &sweeper{dir: dir, now: time.Now, logger: logger}
-	r.wg.Go(func() { sw.run(ctx, retentionInterval) })
+	r.wg.Go(func() { sweepEvery(ctx, retentionInterval, logger, "retention sweep", sw.sweep) })
 	return r
 }
 
@@ -81,22 +81,6 @@ type sweeper struct {
 	dir    *persistence.Node
 	now    func() time.Time
 	logger *slog.Logger
-}
-
-// run sweeps at once and then every interval until ctx ends.
-func (s *sweeper) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("retention sweep failed; retried at the next interval", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // sweepTimeout bounds the purges of one sweep.

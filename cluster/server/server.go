@@ -113,8 +113,9 @@ type Server struct {
 	started atomic.Bool
 	// records delivers chat live and sweeps expired records (records.go).
 	records *records
-	// tokens purges expired bearer tokens on the leader (tokensweep.go).
-	tokens *tokenSweep
+	// expiry purges expired bearer tokens and registrations on the leader
+	// (expirysweep.go).
+	expiry *expirySweep
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -179,7 +180,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.startWatchdog()
 	s.records = startRecords(s.dir, s.layer().hub, s.cfg.Logger)
-	s.tokens = startTokenSweep(s.dir, s.cfg.Logger)
+	s.expiry = startExpirySweep(s.dir, s.cfg.Logger)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -262,7 +263,7 @@ func (s *Server) stop(ctx context.Context) error {
 	errs = append(errs, s.stopSIP(ctx))
 	s.stopWatchdog()
 	s.records.stop()
-	s.tokens.stop()
+	s.expiry.stop()
 	if s.ops != nil {
 		s.ops.stop()
 	}
