@@ -135,7 +135,7 @@ func (s *Server) restartActors(ctx context.Context) error {
 		return err
 	}
 	s.actors.Store(a)
-	return s.ops.rebind(ctx, a.node.Membership())
+	return s.ops.follow(ctx, a.node.Membership())
 }
 
 // stop leaves the cluster and stops the grains; ctx bounds the wait.

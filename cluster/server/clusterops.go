@@ -181,7 +181,8 @@ func (o *clusterOps) start(ctx context.Context, ms *membership.Membership) error
 }
 
 // follow makes ms the gossip membership the autopilot reads and publishes
-// this node's cluster metadata in it.
+// this node's cluster metadata in it; a restarted actor layer brings a new
+// membership to follow.
 func (o *clusterOps) follow(ctx context.Context, ms *membership.Membership) error {
 	o.gossip.Store(ms)
 	err := ms.UpdateMeta(ctx, func(m *membership.Meta) {
@@ -207,11 +208,6 @@ func (o *clusterOps) follow(ctx context.Context, ms *membership.Membership) erro
 		prev()
 	}
 	return nil
-}
-
-// rebind follows the membership of a restarted actor layer.
-func (o *clusterOps) rebind(ctx context.Context, ms *membership.Membership) error {
-	return o.follow(ctx, ms)
 }
 
 // stop ends the autopilot loop.

@@ -18,16 +18,9 @@ type livePresence struct{ node grainRequester }
 var _ api.PresenceService = livePresence{}
 
 func (l livePresence) Presence(ctx context.Context, viewer, target string, minIndex uint64) (presence.View, bool, error) {
-	resp, err := l.node.Request(ctx, target, actors.KindUser, &actorspb.GetPresence{Viewer: viewer, MinIndex: minIndex})
+	r, err := ask[*actorspb.GetPresenceReply](ctx, l.node, target, actors.KindUser, &actorspb.GetPresence{Viewer: viewer, MinIndex: minIndex})
 	if err != nil {
-		return presence.View{}, false, err
-	}
-	r, ok := resp.(*actorspb.GetPresenceReply)
-	if !ok {
-		return presence.View{}, false, fmt.Errorf("server: presence of %q: unexpected reply %T", target, resp)
-	}
-	if err := grainError(r.GetError()); err != nil {
-		return presence.View{}, false, err
+		return presence.View{}, false, refusal(err)
 	}
 	return viewOf(r.GetView())
 }
@@ -38,16 +31,9 @@ func (l livePresence) SetPresence(ctx context.Context, actor, target string, u p
 		st := u.State.String()
 		m.State = &st
 	}
-	resp, err := l.node.Request(ctx, target, actors.KindUser, m)
+	r, err := ask[*actorspb.SetPresenceReply](ctx, l.node, target, actors.KindUser, m)
 	if err != nil {
-		return presence.View{}, err
-	}
-	r, ok := resp.(*actorspb.SetPresenceReply)
-	if !ok {
-		return presence.View{}, fmt.Errorf("server: set presence of %q: unexpected reply %T", target, resp)
-	}
-	if err := grainError(r.GetError()); err != nil {
-		return presence.View{}, err
+		return presence.View{}, refusal(err)
 	}
 	v, _, err := viewOf(r.GetView())
 	return v, err

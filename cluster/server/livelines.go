@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/actorspb"
@@ -16,16 +15,9 @@ type liveLines struct{ node grainRequester }
 var _ api.LineService = liveLines{}
 
 func (l liveLines) LineState(ctx context.Context, viewer, number string, minIndex uint64) (api.LineState, error) {
-	resp, err := l.node.Request(ctx, number, actors.KindLine, &actorspb.GetLineState{Viewer: viewer, MinIndex: minIndex})
+	r, err := ask[*actorspb.GetLineStateReply](ctx, l.node, number, actors.KindLine, &actorspb.GetLineState{Viewer: viewer, MinIndex: minIndex})
 	if err != nil {
-		return api.LineState{}, err
-	}
-	r, ok := resp.(*actorspb.GetLineStateReply)
-	if !ok {
-		return api.LineState{}, fmt.Errorf("server: line state of %q: unexpected reply %T", number, resp)
-	}
-	if err := grainError(r.GetError()); err != nil {
-		return api.LineState{}, err
+		return api.LineState{}, refusal(err)
 	}
 	return lineStateOf(r.GetView()), nil
 }

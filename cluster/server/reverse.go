@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 
 	"google.golang.org/protobuf/proto"
 
@@ -29,16 +28,7 @@ func (l liveReverse) Reach(ctx context.Context, viewer string, r rights.Right, m
 func (l liveReverse) ask(ctx context.Context, user string, msg proto.Message) (bool, []string, error) {
 	r, err := ask[*actorspb.UsersReply](ctx, l.node, user, actors.KindUser, msg)
 	if err != nil {
-		return false, nil, liveErr(err)
+		return false, nil, refusal(err)
 	}
 	return r.GetEveryone(), r.GetUsers(), nil
-}
-
-// liveErr maps a grain refusal from ask to the API's refusals.
-func liveErr(err error) error {
-	var ge *actors.GrainError
-	if errors.As(err, &ge) {
-		return grainError(&actorspb.Error{Code: ge.Code, Message: ge.Message})
-	}
-	return err
 }
