@@ -3,10 +3,37 @@ package actors
 import (
 	"context"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/rights"
 )
+
+// grainBase is what every grain kind holds: its node's Deps, its identity
+// and its PID, listed among the node's local grains while active.
+type grainBase struct {
+	deps *Deps
+	id   string
+	self *actor.PID
+}
+
+// activate records the activation (on ClusterInit) and arms passivation.
+func (b *grainBase) activate(ctx actor.Context, kind string, m *cluster.ClusterInit) {
+	b.deps = depsOf(ctx.ActorSystem())
+	b.id = m.Identity.GetIdentity()
+	b.self = ctx.Self()
+	b.deps.local.add(kind, b.id, b.self)
+	ctx.SetReceiveTimeout(passivateAfter)
+}
+
+// stopped forgets the activation (on Stopped).
+func (b *grainBase) stopped(kind string) {
+	if b.deps != nil {
+		b.deps.local.remove(kind, b.id, b.self)
+	}
+}
 
 // dirState tracks which directory state a grain's loaded records reflect.
 type dirState struct {
@@ -16,20 +43,20 @@ type dirState struct {
 
 // freshFor makes a grain's state reflect directory index min: it waits
 // (bounded) until the node has applied it, and marks state loaded before
-// as stale. It reports whether the grain must reload.
-func (d *dirState) freshFor(deps *Deps, min uint64) (reload bool, e *actorspb.Error) {
+// as stale.
+func (d *dirState) freshFor(deps *Deps, min uint64) *actorspb.Error {
 	if min == 0 || (d.loaded && d.loadedAt >= min) {
-		return false, nil
+		return nil
 	}
 	if deps.Applied() < min {
 		ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
 		defer cancel()
 		if err := deps.WaitApplied(ctx, min); err != nil {
-			return false, &actorspb.Error{Code: "unavailable", Message: "the directory has not caught up with the given index"}
+			return &actorspb.Error{Code: "unavailable", Message: "the directory has not caught up with the given index"}
 		}
 	}
 	d.loaded = false
-	return true, nil
+	return nil
 }
 
 // markLoaded records that the grain loaded its records at index at.

@@ -33,9 +33,7 @@ func NewGroupKind() *cluster.Kind {
 // order with their availability. The decisions are actors/hunt's and
 // actors/officehours'; the grain gathers their inputs.
 type groupGrain struct {
-	deps *Deps
-	id   string
-	self *actor.PID
+	grainBase
 
 	dir    dirState
 	record *dirpb.Group // nil when the directory has no such group
@@ -46,11 +44,7 @@ type groupGrain struct {
 func (g *groupGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
-		g.deps = depsOf(ctx.ActorSystem())
-		g.id = m.Identity.GetIdentity()
-		g.self = ctx.Self()
-		g.deps.local.add(KindGroup, g.id, g.self)
-		ctx.SetReceiveTimeout(passivateAfter)
+		g.activate(ctx, KindGroup, m)
 	case *actor.ReceiveTimeout:
 		if g.idle() {
 			ctx.Poison(ctx.Self())
@@ -58,9 +52,7 @@ func (g *groupGrain) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		g.handOver()
 	case *actor.Stopped:
-		if g.deps != nil {
-			g.deps.local.remove(KindGroup, g.id, g.self)
-		}
+		g.stopped(KindGroup)
 	case *actorspb.GetRingPlan:
 		g.ringPlan(ctx, m)
 	case *actorspb.GroupCallEvent:
@@ -96,7 +88,7 @@ func (g *groupGrain) load() error {
 }
 
 func (g *groupGrain) prepare(min uint64) *actorspb.Error {
-	if _, e := g.dir.freshFor(g.deps, min); e != nil {
+	if e := g.dir.freshFor(g.deps, min); e != nil {
 		return e
 	}
 	if err := g.load(); err != nil {
@@ -212,16 +204,9 @@ func primaryLine(store *persistence.Store, user string) string {
 }
 
 func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEventReply {
-	var kind hunt.EventKind
-	switch m.GetKind() {
-	case "offered":
-		kind = hunt.Offered
-	case "answered":
-		kind = hunt.Answered
-	case "ended":
-		kind = hunt.Ended
-	default:
-		return &actorspb.GroupCallEventReply{Error: &actorspb.Error{Code: "invalid", Message: "unknown event kind " + m.GetKind()}}
+	kind, err := hunt.ParseEventKind(m.GetKind())
+	if err != nil {
+		return &actorspb.GroupCallEventReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
 	}
 	at := time.UnixMilli(m.GetAtUnixMs())
 	if m.GetAtUnixMs() == 0 {

@@ -30,9 +30,7 @@ func NewLineKind() *cluster.Kind {
 // held here for the proxy), and the watchers of its state (BLF keys, the
 // console), each sent only what the line rights of rights.tsv let them see.
 type lineGrain struct {
-	deps *Deps
-	id   string
-	self *actor.PID
+	grainBase
 
 	dir      dirState
 	record   *dirpb.Line // nil when the directory has no such line
@@ -45,7 +43,9 @@ type lineGrain struct {
 func (g *lineGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
-		g.init(ctx, m)
+		g.activate(ctx, KindLine, m)
+		g.watchers = watchers{}
+		g.state.Number = g.id
 	case *actor.ReceiveTimeout:
 		g.prune(ctx)
 		if g.idle() {
@@ -55,9 +55,9 @@ func (g *lineGrain) Receive(ctx actor.Context) {
 		g.handOver()
 	case *actor.Stopped:
 		if g.deps != nil {
-			g.deps.local.remove(KindLine, g.id, g.self)
 			g.deps.local.setOwner(g.id, "")
 		}
+		g.stopped(KindLine)
 	case *actorspb.GetLineState:
 		ctx.Respond(g.getState(ctx, m))
 	case *actorspb.WatchLine:
@@ -78,16 +78,6 @@ func (g *lineGrain) Receive(ctx actor.Context) {
 		g.takeOver(ctx, m)
 		ctx.Respond(&actorspb.HandoverReply{})
 	}
-}
-
-func (g *lineGrain) init(ctx actor.Context, m *cluster.ClusterInit) {
-	g.deps = depsOf(ctx.ActorSystem())
-	g.id = m.Identity.GetIdentity()
-	g.self = ctx.Self()
-	g.watchers = watchers{}
-	g.state.Number = g.id
-	g.deps.local.add(KindLine, g.id, g.self)
-	ctx.SetReceiveTimeout(passivateAfter)
 }
 
 // idle: nothing lives only here. Bindings are durable and reload.
@@ -144,7 +134,7 @@ func (g *lineGrain) loadOrFailClosed() {
 
 // prepare readies the grain for a request carrying consistency index min.
 func (g *lineGrain) prepare(min uint64) *actorspb.Error {
-	if _, e := g.dir.freshFor(g.deps, min); e != nil {
+	if e := g.dir.freshFor(g.deps, min); e != nil {
 		return e
 	}
 	if err := g.load(); err != nil {
@@ -235,10 +225,8 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 		}
 		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: code, Message: err.Error()}}
 	}
-	if _, e := g.dir.freshFor(g.deps, idx); e != nil {
-		return &actorspb.RegisterLineReply{Error: e}
-	}
-	if e := g.prepare(0); e != nil {
+	// Answer with the bindings the write left in the directory.
+	if e := g.prepare(idx); e != nil {
 		return &actorspb.RegisterLineReply{Error: e}
 	}
 	return &actorspb.RegisterLineReply{Bindings: g.current()}

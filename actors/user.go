@@ -42,9 +42,7 @@ func NewUserKind() *cluster.Kind {
 // watchers of that presence, and the rights every viewer holds over the
 // user, cached and dropped on every directory change that concerns them.
 type userGrain struct {
-	deps *Deps
-	id   string
-	self *actor.PID
+	grainBase
 
 	user     *dirpb.User // nil when the directory has no such user
 	dir      dirState
@@ -57,7 +55,8 @@ type userGrain struct {
 func (g *userGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
-		g.init(ctx, m)
+		g.activate(ctx, KindUser, m)
+		g.watchers = watchers{}
 	case *actor.ReceiveTimeout:
 		if g.idle() {
 			ctx.Poison(ctx.Self())
@@ -65,9 +64,7 @@ func (g *userGrain) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		g.handOver()
 	case *actor.Stopped:
-		if g.deps != nil {
-			g.deps.local.remove(KindUser, g.id, g.self)
-		}
+		g.stopped(KindUser)
 	case *actorspb.SetPresence:
 		ctx.Respond(g.setPresence(ctx, m))
 	case *actorspb.GetPresence:
@@ -89,15 +86,6 @@ func (g *userGrain) Receive(ctx actor.Context) {
 		g.takeOver(ctx, m)
 		ctx.Respond(&actorspb.HandoverReply{})
 	}
-}
-
-func (g *userGrain) init(ctx actor.Context, m *cluster.ClusterInit) {
-	g.deps = depsOf(ctx.ActorSystem())
-	g.id = m.Identity.GetIdentity()
-	g.self = ctx.Self()
-	g.watchers = watchers{}
-	g.deps.local.add(KindUser, g.id, g.self)
-	ctx.SetReceiveTimeout(passivateAfter)
 }
 
 func (g *userGrain) idle() bool {
@@ -154,7 +142,7 @@ func (g *userGrain) rightsOf(viewer string) rights.Set {
 // prepare readies the grain to answer a request carrying consistency index
 // min: its state reflects min (freshFor), and the directory has the user.
 func (g *userGrain) prepare(min uint64) *actorspb.Error {
-	if _, e := g.dir.freshFor(g.deps, min); e != nil {
+	if e := g.dir.freshFor(g.deps, min); e != nil {
 		return e
 	}
 	if err := g.load(); err != nil {

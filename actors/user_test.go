@@ -222,7 +222,7 @@ func TestUserGrain_RightsCacheFollowsDirectory(t *testing.T) {
 func TestUserGrain_FreshForDropsCachedRights(t *testing.T) {
 	n := startTestNode(t, "solo")
 	n.apply(t, putUser("anna", false), putUser("ben", false), putGlobal("blocked"), putGrant("anna", "ben", "personal"))
-	g := &userGrain{deps: n.deps, id: "anna", watchers: watchers{}}
+	g := &userGrain{grainBase: grainBase{deps: n.deps, id: "anna"}, watchers: watchers{}}
 	if got := g.rightsOf("ben"); got != rights.LevelSet(rights.Personal) {
 		t.Fatalf("ben over anna %s, want personal", got)
 	}

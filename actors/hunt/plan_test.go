@@ -290,3 +290,14 @@ func TestParseStrategy(t *testing.T) {
 		})
 	}
 }
+
+func TestParseEventKind(t *testing.T) {
+	for _, k := range []EventKind{Offered, Answered, Ended} {
+		if got, err := ParseEventKind(k.String()); err != nil || got != k {
+			t.Errorf("ParseEventKind(%q) = %v, %v", k, got, err)
+		}
+	}
+	if _, err := ParseEventKind("transferred"); err == nil {
+		t.Error("ParseEventKind accepted transferred")
+	}
+}

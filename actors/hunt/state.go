@@ -34,6 +34,16 @@ const (
 
 var eventNames = [...]string{Offered: "offered", Answered: "answered", Ended: "ended"}
 
+// ParseEventKind parses "offered", "answered" or "ended".
+func ParseEventKind(s string) (EventKind, error) {
+	for k := Offered; k <= Ended; k++ {
+		if eventNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("hunt: unknown event kind %q (want offered, answered or ended)", s)
+}
+
 func (k EventKind) String() string {
 	if k > 0 && int(k) < len(eventNames) {
 		return eventNames[k]
