@@ -18,6 +18,7 @@ import (
 
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/internal/leakcheck"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -37,7 +38,7 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	if tt, ok := t.(*testing.T); ok && len(seeds) == 0 {
 		// Registered before the nodes' own clean-ups, so it runs after
 		// every node of the test stopped.
-		tt.Cleanup(func() { goleak.VerifyNone(tt, protoactorLeaks()...) })
+		tt.Cleanup(func() { goleak.VerifyNone(tt, leakcheck.Protoactor()...) })
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -97,16 +98,17 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	return &testNode{dir: dir, cn: cn, deps: deps, hub: hub}
 }
 
-// protoactorLeaks are the goroutines protoactor-go leaves behind after a
-// clean shutdown: log throttle timers that end by themselves after their
-// period (see cluster/node_test.go). Everything else must be gone.
-func protoactorLeaks() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottle.func1.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottleWithLogger.func1.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.NewGossipActor.NewThrottleWithLogger.func2.1"),
+// waitTopology polls until every node sees want members.
+func waitTopology(t testing.TB, nodes []*testNode, want int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, node := range nodes {
+		for countInTopology(node) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s sees %d members, want %d", node.cn.Name(), countInTopology(node), want)
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
 	}
 }
 

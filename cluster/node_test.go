@@ -16,8 +16,9 @@ import (
 
 	actorcluster "github.com/asynkron/protoactor-go/cluster"
 
-	"github.com/ucgrid/ucgrid/cluster/internal/testlog"
 	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/internal/leakcheck"
+	"github.com/ucgrid/ucgrid/internal/testlog"
 )
 
 // localConfig is a node on free loopback ports hosting the echo kind.
@@ -49,7 +50,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 }
 
 func TestNode_SingleNodeServesGrainsAndStopsWithoutLeaks(t *testing.T) {
-	defer goleak.VerifyNone(t, protoactorLeaks()...)
+	defer goleak.VerifyNone(t, leakcheck.Protoactor()...)
 
 	n, err := Start(context.Background(), localConfig(t, "solo"))
 	if err != nil {
@@ -183,22 +184,8 @@ func startLocal(t *testing.T, name string, seeds ...string) *Node {
 	return n
 }
 
-// protoactorLeaks are the goroutines protoactor-go leaves behind after a
-// clean Cluster.Shutdown(true): log throttle timers (actor/throttler.go)
-// that end by themselves after their period (1 s for dead letters, 60 s for
-// gossip). The names differ with inlining, so both forms are listed.
-// Everything else — memberlist, remoting, our loops — must be gone.
-func protoactorLeaks() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottle.func1.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottleWithLogger.func1.1"),
-	}
-}
-
 func TestStart_FailsClearlyWhenMetadataTooLarge(t *testing.T) {
-	defer goleak.VerifyNone(t, protoactorLeaks()...)
+	defer goleak.VerifyNone(t, leakcheck.Protoactor()...)
 	cfg := localConfig(t, "big")
 	for i := range 60 {
 		cfg.Kinds = append(cfg.Kinds, newKindNamed(fmt.Sprintf("kind-with-a-long-name-%02d", i)))

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 
-	"github.com/ucgrid/ucgrid/cluster/internal/testlog"
+	"github.com/ucgrid/ucgrid/internal/testlog"
 )
 
 func TestMain(m *testing.M) {

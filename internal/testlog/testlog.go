@@ -1,5 +1,5 @@
-// Package testlog routes slog output to testing.TB.Log, for the cluster
-// packages' tests.
+// Package testlog routes slog output to testing.TB.Log, for the tests of
+// every package.
 package testlog
 
 import (
