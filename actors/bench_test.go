@@ -120,9 +120,7 @@ func benchmarkRoundTrip(b *testing.B, remote bool) {
 	nodes := []*testNode{startTestNode(b, "b0")}
 	if remote {
 		nodes = append(nodes, startTestNode(b, "b1", nodes[0].cn.Membership().LocalAddr()))
-		for countInTopology(nodes[0]) != 2 || countInTopology(nodes[1]) != 2 {
-			time.Sleep(10 * time.Millisecond) // polling until both see each other
-		}
+		waitTopology(b, nodes, 2)
 	}
 	caller, host := nodes[0], nodes[len(nodes)-1]
 	var cmds []*dirpb.Command
@@ -178,11 +176,7 @@ func benchmarkRevocation(b *testing.B, n int) {
 	for i := 1; i < n; i++ {
 		nodes = append(nodes, startTestNode(b, fmt.Sprint("r", i), nodes[0].cn.Membership().LocalAddr()))
 	}
-	for _, node := range nodes {
-		for countInTopology(node) != n {
-			time.Sleep(10 * time.Millisecond) // polling until all see each other
-		}
-	}
+	waitTopology(b, nodes, n)
 	apply := func(cmds ...*dirpb.Command) {
 		for _, node := range nodes {
 			node.apply(b, cmds...)

@@ -28,15 +28,7 @@ func startCluster(t *testing.T, n int) []*testNode {
 	for i := 1; i < n; i++ {
 		nodes = append(nodes, startTestNode(t, fmt.Sprintf("n%d", i), seed))
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, node := range nodes {
-		for countInTopology(node) != n {
-			if time.Now().After(deadline) {
-				t.Fatalf("node %s sees %d members in its topology, want %d", node.cn.Name(), countInTopology(node), n)
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
-	}
+	waitTopology(t, nodes, n)
 	return nodes
 }
 

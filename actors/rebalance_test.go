@@ -14,20 +14,6 @@ import (
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// waitTopology polls until every node sees want members.
-func waitTopology(t *testing.T, nodes []*testNode, want int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for _, node := range nodes {
-		for countInTopology(node) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("node %s sees %d members, want %d", node.cn.Name(), countInTopology(node), want)
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
-	}
-}
-
 // eventually polls check until it returns "" or the deadline passes.
 func eventually(t *testing.T, within time.Duration, check func() string) {
 	t.Helper()
@@ -57,9 +43,11 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 		dir = append(dir, putUser(u, false), putLine(fmt.Sprint(100+i), u, "primary", nil))
 	}
 	applyAll(t, nodes, dir...)
-	states := []string{"away", "busy", "dnd"}
+	// want is each user's presence, as set and as the session must see it.
+	want := make([]string, users)
 	for i := range users {
-		st := states[i%3]
+		st := []string{"away", "busy", "dnd"}[i%3]
+		want[i] = st
 		if r := nodes[i%2].setPresence(t, fmt.Sprintf("u%02d", i), fmt.Sprintf("u%02d", i), &actorspb.SetPresence{State: &st}); r.GetError() != nil {
 			t.Fatal(r.GetError())
 		}
@@ -70,7 +58,7 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 	// One session on node 0 watches everyone's presence and lines.
 	s := nodes[0].hub.Open("watcher", 4*users)
 	for i := range users {
-		if v, err := nodes[0].hub.Watch(reqCtx(t), s, fmt.Sprintf("u%02d", i)); err != nil || v.GetState() != states[i%3] {
+		if v, err := nodes[0].hub.Watch(reqCtx(t), s, fmt.Sprintf("u%02d", i)); err != nil || v.GetState() != want[i] {
 			t.Fatalf("watch u%02d: %v %v", i, v, err)
 		}
 		if v, err := nodes[0].hub.WatchLine(reqCtx(t), s, fmt.Sprint(100+i)); err != nil || v.GetState() != "ringing" {
@@ -82,8 +70,8 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 		return func() string {
 			for i := range users {
 				u := fmt.Sprintf("u%02d", i)
-				if v := via.getPresence(t, "watcher", u).GetView(); v.GetState() != states[i%3] {
-					return fmt.Sprintf("%s's presence is %v, want %s", u, v, states[i%3])
+				if v := via.getPresence(t, "watcher", u).GetView(); v.GetState() != want[i] {
+					return fmt.Sprintf("%s's presence is %v, want %s", u, v, want[i])
 				}
 				resp, err := via.cn.Request(reqCtx(t), fmt.Sprint(100+i), KindLine, &actorspb.GetLineState{Viewer: "watcher"})
 				if err != nil {
@@ -98,12 +86,8 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 	}
 	// Every change is seen by the session: the watchers moved with the
 	// grains.
-	checkEvents := func(round int) {
+	checkEvents := func(round int, st string) {
 		t.Helper()
-		st := fmt.Sprint("available")
-		if round%2 == 1 {
-			st = "away"
-		}
 		for i := range users {
 			if r := nodes[1].setPresence(t, fmt.Sprintf("u%02d", i), fmt.Sprintf("u%02d", i), &actorspb.SetPresence{State: &st}); r.GetError() != nil {
 				t.Fatal(r.GetError())
@@ -121,10 +105,9 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 				t.Fatalf("round %d: the session saw %d of %d presence changes after the grains moved", round, len(got), users)
 			}
 		}
-		for i := range users {
-			states[i%3] = st
+		for i := range want {
+			want[i] = st
 		}
-		_ = states
 	}
 
 	joined := startTestNode(t, "n2", nodes[0].cn.Membership().LocalAddr())
@@ -140,10 +123,7 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 	eventually(t, 10*time.Second, checkState(nodes[0]))
 	moved := joined.deps.Count(KindUser)
 	t.Logf("%d of %d user grains and %d line grains moved to the joining node", moved, users, joined.deps.Count(KindLine))
-	checkEvents(0)
-	for i := range users {
-		states[i%3] = "available"
-	}
+	checkEvents(0, "available")
 
 	// The joined node leaves gracefully: its grains move back, state intact.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -153,7 +133,7 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 	}
 	waitTopology(t, nodes, 2)
 	eventually(t, 10*time.Second, checkState(nodes[1]))
-	checkEvents(1)
+	checkEvents(1, "away")
 }
 
 // After a node fails (no leave, no hand-over), sessions elsewhere that

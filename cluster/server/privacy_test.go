@@ -19,8 +19,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ucgrid/ucgrid/api/password"
 )
 
 // syncBuffer collects log output from many goroutines.
@@ -47,19 +45,16 @@ func (b *syncBuffer) Bytes() []byte {
 func startLoggedServer(t *testing.T) (*Server, string, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	dir := filepath.Join(t.TempDir(), "data")
+	cfg := testConfig(t)
+	cfg.Out = logs
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Start(ctx, Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
-		AdminPassword: "admin-secret", Out: logs,
-		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
-		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	s, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, dir, logs
+	return s, cfg.DataDir, logs
 }
 
 func sentinel(t *testing.T, prefix string) string {

@@ -21,15 +21,29 @@ import (
 )
 
 // A whole node — directory, actor layer, HTTP — on loopback ports.
-func startServer(t *testing.T) *Server {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := Start(ctx, Config{
+func startServer(t *testing.T) *Server { return startServerWith(t, nil) }
+
+// testConfig is a node's config for tests: loopback ports, a temp data
+// directory, cheap password hashing.
+func testConfig(t *testing.T) Config {
+	return Config{
 		DataDir: filepath.Join(t.TempDir(), "data"), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
 		GossipAddr: "127.0.0.1:0", AdminPassword: "admin-secret",
 		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
-	})
+	}
+}
+
+// startServerWith starts a node on testConfig changed by adjust (nil: as
+// is) and shuts it down when the test ends.
+func startServerWith(t *testing.T, adjust func(*Config)) *Server {
+	t.Helper()
+	cfg := testConfig(t)
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

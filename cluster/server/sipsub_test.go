@@ -5,38 +5,17 @@
 package server
 
 import (
-	"context"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/sip/siptest"
 )
 
 // startSIPNode is a whole node with its SIP server on a loopback port.
 func startSIPNode(t *testing.T) *Server {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := Start(ctx, Config{
-		DataDir: filepath.Join(t.TempDir(), "data"), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
-		GossipAddr: "127.0.0.1:0", SIPAddr: "127.0.0.1:0", AdminPassword: "admin-secret",
-		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return startServerWith(t, func(c *Config) { c.SIPAddr = "127.0.0.1:0" })
 }
 
 const subWait = 10 * time.Second

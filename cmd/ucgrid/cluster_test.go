@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -127,33 +128,7 @@ func (c *testCluster) waitVoters(want int, timeout time.Duration) server.Cluster
 // and the consistency token.
 func apiCall(t *testing.T, method, addr, path string, body any) (int, string, string) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+addr+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth("admin", testAdminPW)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := &http.Client{Timeout: 20 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error(), ""
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err.Error(), ""
-	}
-	return resp.StatusCode, string(b), resp.Header.Get("X-Ucgrid-Index")
+	return call(method, addr, path, "Basic "+base64.StdEncoding.EncodeToString([]byte("admin:"+testAdminPW)), "", body)
 }
 
 // TestCluster_JoinForwardStatus: two nodes join the first; the leader adds
@@ -242,6 +217,13 @@ func tokenFor(t *testing.T, cn *clusterNode) string {
 // bearerCall is apiCall with a bearer token and an optional consistency
 // token; it never fails the test (the callers count failures).
 func bearerCall(method, addr, path, token string, index string, body any) (int, string, string) {
+	return call(method, addr, path, "Bearer "+token, index, body)
+}
+
+// call sends one request with the Authorization header auth and returns
+// status, body and the consistency token; a transport error comes back as
+// status 0 with the error as body.
+func call(method, addr, path, auth, index string, body any) (int, string, string) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body) // plain maps: cannot fail
@@ -251,14 +233,14 @@ func bearerCall(method, addr, path, token string, index string, body any) (int, 
 	if err != nil {
 		return 0, err.Error(), ""
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", auth)
 	if index != "" {
 		req.Header.Set("X-Ucgrid-Index", index)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
 	if err != nil {
 		return 0, err.Error(), ""
 	}
