@@ -60,7 +60,7 @@ type Config struct {
 	// ProbeInterval is how often this node probes one random peer.
 	// Default 150 ms (memberlist LAN: 1 s): failure detection time scales
 	// with it, bandwidth is one small UDP ping per interval per node. With
-	// 150 ms a dead node is declared in about 1–1.3 s, so calls to the
+	// 150 ms a dead node is declared in about 0.8–1 s, so calls to the
 	// groups it hosted succeed again within the 2 s goal (bench failover).
 	ProbeInterval time.Duration
 
