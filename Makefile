@@ -9,9 +9,10 @@ DATA    ?= ./data
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-# Debian packages the test suite needs (later issues add SIPp, baresip,
-# Chromium). Installed by `make test-deps` when missing.
-TEST_PKGS := chromium sip-tester baresip
+# Debian packages the test suite needs (SIPp, baresip, Chromium, and
+# iproute2 for the network-namespace partition test). Installed by
+# `make test-deps` when missing.
+TEST_PKGS := chromium sip-tester baresip iproute2
 
 .PHONY: all build run test test-deps vet fmt-check lint bench proto tidy clean check-go
 
@@ -39,9 +40,14 @@ NORACE_PKGS := ./actors/ ./cluster/server/
 
 ## test: vet, gofmt check, the whole suite under the race detector, then
 ## the in-process cluster tests without it (see NORACE_PKGS)
+# The issue's 2 s failover budget is checked on a machine the rest of the
+# suite does not share at that moment: it runs after the parallel passes.
+TIMED_TESTS := ^TestCluster_KilledGroupHostRecoversWithin2s$$
+
 test: check-go test-deps vet fmt-check
-	UCGRID_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 15m ./...
+	UCGRID_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 15m -skip '$(TIMED_TESTS)' ./...
 	$(GO) test -count=1 -timeout 10m $(NORACE_PKGS)
+	UCGRID_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 5m -run '$(TIMED_TESTS)' ./cmd/ucgrid/
 
 test-deps:
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

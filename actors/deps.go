@@ -31,6 +31,8 @@ type Deps struct {
 	// returns its index once applied (persistence.Node.Apply).
 	Apply  func(ctx context.Context, cmd *dirpb.Command) (uint64, error)
 	Logger *slog.Logger
+	// Metrics count grain life cycles; nil: counted, not exported.
+	Metrics *GrainMetrics
 
 	local localGrains
 	// handovers are the hand-overs of stopping grains still in flight.
@@ -54,8 +56,11 @@ func (d *Deps) handOver(kind, id string, msg proto.Message) {
 		ctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
 		defer cancel()
 		if _, err := d.Request(ctx, id, kind, msg); err != nil {
+			d.Metrics.handover(kind, "failed")
 			d.Logger.Warn("actors: runtime state not handed over", "kind", kind, "id", id, "err", err)
+			return
 		}
+		d.Metrics.handover(kind, "sent")
 	})
 }
 
@@ -115,7 +120,9 @@ func (l *localGrains) linesOwnedBy(owner string) []*actor.PID {
 	return out
 }
 
-func (l *localGrains) add(kind, id string, pid *actor.PID) {
+// add lists an activation; it reports false when it replaced an older
+// activation of the same grain that had not stopped yet.
+func (l *localGrains) add(kind, id string, pid *actor.PID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.pids == nil {
@@ -124,16 +131,21 @@ func (l *localGrains) add(kind, id string, pid *actor.PID) {
 	if l.pids[kind] == nil {
 		l.pids[kind] = map[string]*actor.PID{}
 	}
+	_, had := l.pids[kind][id]
 	l.pids[kind][id] = pid
+	return !had
 }
 
-// remove forgets a grain, unless a newer activation already replaced it.
-func (l *localGrains) remove(kind, id string, pid *actor.PID) {
+// remove forgets a grain, unless a newer activation already replaced it;
+// it reports whether it did.
+func (l *localGrains) remove(kind, id string, pid *actor.PID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if cur, ok := l.pids[kind][id]; ok && cur.Equal(pid) {
 		delete(l.pids[kind], id)
+		return true
 	}
+	return false
 }
 
 func (l *localGrains) get(kind, id string) *actor.PID {
@@ -166,6 +178,9 @@ var registry sync.Map // actor system ID → *Deps
 func Register(system *actor.ActorSystem, d *Deps) (unregister func()) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewGrainMetrics()
 	}
 	registry.Store(system.ID, d)
 	return func() { registry.Delete(system.ID) }

@@ -33,7 +33,12 @@ func Dispatch(ctx context.Context, system *actor.ActorSystem, deps *Deps, change
 // affected are the local grains whose cached rights, records or views a
 // change may alter: the users it names, their lines, the line or group it
 // concerns; every grain after a reset or a change of the global layer.
+// Journal entries concern none: no grain keeps them, and reloading the
+// owner's grains after every ended call leg would cost each next call.
 func affected(deps *Deps, c persistence.Change) []*actor.PID {
+	if c.Kind == persistence.KindJournal && !c.Reset {
+		return nil
+	}
 	if c.Reset || c.Kind == persistence.KindGlobal {
 		return slices.Concat(deps.local.all(KindUser), deps.local.all(KindLine), deps.local.all(KindGroup))
 	}

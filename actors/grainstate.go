@@ -24,14 +24,20 @@ func (b *grainBase) activate(ctx actor.Context, kind string, m *cluster.ClusterI
 	b.deps = depsOf(ctx.ActorSystem())
 	b.id = m.Identity.GetIdentity()
 	b.self = ctx.Self()
-	b.deps.local.add(kind, b.id, b.self)
+	fresh := b.deps.local.add(kind, b.id, b.self)
+	b.deps.Metrics.activated(kind)
+	if !fresh {
+		// It replaced an activation that had not stopped yet: that one
+		// ends now (its own Stopped finds nothing to remove).
+		b.deps.Metrics.ended(kind)
+	}
 	ctx.SetReceiveTimeout(passivateAfter)
 }
 
 // stopped forgets the activation (on Stopped).
 func (b *grainBase) stopped(kind string) {
-	if b.deps != nil {
-		b.deps.local.remove(kind, b.id, b.self)
+	if b.deps != nil && b.deps.local.remove(kind, b.id, b.self) {
+		b.deps.Metrics.ended(kind)
 	}
 }
 

@@ -125,67 +125,107 @@ func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
 	}
 	sender, root, deps, rec := ctx.Sender(), ctx.ActorSystem().Root, g.deps, g.record
 	go func() {
-		hg := huntGroupOf(rec, memberStatuses(deps, rec.GetMembers()))
-		root.Send(sender, ringPlanPB(hunt.RingPlan(hg, st, verdict, now), verdict))
+		statuses := memberStatuses(deps, rec.GetMembers())
+		reply := ringPlanPB(hunt.RingPlan(huntGroupOf(rec, statuses), st, verdict, now), verdict)
+		reply.Targets = ringTargets(reply.GetStages(), statuses)
+		root.Send(sender, reply)
 	}()
 }
 
-// memberStatus is what a ring plan needs to know of a member now.
+// memberStatus is what a ring plan needs to know of a member now, and
+// where they ring: their primary line's unexpired bindings.
 type memberStatus struct {
 	dnd, busy, reachable bool
+	line                 string
+	bindings             []*actorspb.Binding
 }
 
-// memberStatuses asks the members' user and primary-line grains, in
-// parallel, for presence, line state and registered contacts.
+// memberStatuses asks the members' user and primary-line grains for
+// presence, line state and registered contacts: all the asks at once, each
+// on its own goroutine, so the plan waits for the slowest ask only.
 func memberStatuses(deps *Deps, members []*dirpb.Member) map[string]memberStatus {
 	ctx, cancel := context.WithTimeout(context.Background(), memberStatusTimeout)
 	defer cancel()
-	var mu sync.Mutex
-	out := make(map[string]memberStatus, len(members))
+	// Each goroutine writes its own fields of one answer.
+	type answer struct {
+		user, line              string
+		dnd, presBusy, lineBusy bool
+		bindings                []*actorspb.Binding
+	}
+	answers := make([]answer, len(members))
 	var wg sync.WaitGroup
-	for _, m := range members {
+	for i, m := range members {
 		if m.GetLoggedOut() {
 			continue // not rung whatever their state
 		}
-		wg.Go(func() {
-			st := memberStatusOf(ctx, deps, m.GetUser())
-			mu.Lock()
-			out[m.GetUser()] = st
-			mu.Unlock()
-		})
+		a := &answers[i]
+		a.user, a.line = m.GetUser(), primaryLine(deps.Store, m.GetUser())
+		wg.Go(func() { a.dnd, a.presBusy = presenceOf(ctx, deps, a.user) })
+		if a.line != "" {
+			wg.Go(func() { a.bindings, a.lineBusy = contactsOf(ctx, deps, a.line) })
+		}
 	}
 	wg.Wait()
+	out := make(map[string]memberStatus, len(members))
+	for _, a := range answers {
+		if a.user != "" {
+			out[a.user] = memberStatus{dnd: a.dnd, busy: a.presBusy || a.lineBusy, reachable: len(a.bindings) > 0,
+				line: a.line, bindings: a.bindings}
+		}
+	}
 	return out
 }
 
-func memberStatusOf(ctx context.Context, deps *Deps, user string) memberStatus {
-	var st memberStatus
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		resp, err := deps.Request(ctx, user, KindUser, &actorspb.GetPresence{Viewer: user})
-		if r, ok := resp.(*actorspb.GetPresenceReply); err == nil && ok && r.GetError() == nil {
-			switch r.GetView().GetState() {
-			case presence.DND.String():
-				st.dnd = true
-			case presence.Busy.String():
-				st.busy = true
-			}
+// presenceOf asks user's grain whether they set DND or busy (false, false
+// when it does not answer).
+func presenceOf(ctx context.Context, deps *Deps, user string) (dnd, busy bool) {
+	resp, err := deps.Request(ctx, user, KindUser, &actorspb.GetPresence{Viewer: user})
+	if r, ok := resp.(*actorspb.GetPresenceReply); err == nil && ok && r.GetError() == nil {
+		switch r.GetView().GetState() {
+		case presence.DND.String():
+			return true, false
+		case presence.Busy.String():
+			return false, true
 		}
-	})
-	line := primaryLine(deps.Store, user)
-	var lineBusy bool
-	if line != "" {
-		wg.Go(func() {
-			resp, err := deps.Request(ctx, line, KindLine, &actorspb.GetContacts{})
-			if r, ok := resp.(*actorspb.GetContactsReply); err == nil && ok && r.GetError() == nil {
-				st.reachable = len(r.GetBindings()) > 0
-				lineBusy = r.GetState() == "busy"
-			}
-		})
 	}
-	wg.Wait()
-	st.busy = st.busy || lineBusy
-	return st
+	return false, false
+}
+
+// contactsOf asks line's grain for its unexpired bindings and whether it
+// is busy. When the grain does not answer (it is moving between nodes, or
+// its node just failed), the bindings come from the directory, where every
+// REGISTER is durable, and the line counts as not busy: ringing a phone
+// that turns out busy costs a 486 on one branch, while skipping every
+// member whose grain is moving fails the whole call with 480.
+func contactsOf(ctx context.Context, deps *Deps, line string) ([]*actorspb.Binding, bool) {
+	resp, err := deps.Request(ctx, line, KindLine, &actorspb.GetContacts{})
+	if r, ok := resp.(*actorspb.GetContactsReply); err == nil && ok && r.GetError() == nil {
+		return r.GetBindings(), r.GetState() == "busy"
+	}
+	regs, rerr := deps.Store.Registrations(line)
+	if rerr != nil {
+		return nil, false
+	}
+	deps.Logger.Debug("actors: ring plan took a line's contacts from the directory: its grain did not answer", "err", err)
+	return unexpired(regs, time.Now()), false
+}
+
+// ringTargets are the lines and bindings of the members the stages ring,
+// in stage order, each member once.
+func ringTargets(stages []*actorspb.RingStage, statuses map[string]memberStatus) []*actorspb.RingTarget {
+	var out []*actorspb.RingTarget
+	seen := map[string]bool{}
+	for _, s := range stages {
+		for _, u := range s.GetMembers() {
+			st, ok := statuses[u]
+			if !ok || seen[u] || !st.reachable {
+				continue
+			}
+			seen[u] = true
+			out = append(out, &actorspb.RingTarget{User: u, Line: st.line, Bindings: st.bindings})
+		}
+	}
+	return out
 }
 
 // primaryLine is the number a member rings on: their primary line, or

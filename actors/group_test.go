@@ -5,9 +5,14 @@
 package actors
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -71,6 +76,11 @@ func TestGroupGrain_RingPlanUsesMembersLiveState(t *testing.T) {
 	if got, want := planString(n.ringPlan(t, "sales")), `[anna ben carl eve] skip dan:unreachable -> "199"/0`; got != want {
 		t.Fatalf("everyone available: %s, want %s", got, want)
 	}
+	// Where each member rings comes with the plan: the SIP layer forks
+	// without asking the lines again.
+	if got, want := targetsString(n.ringPlan(t, "sales")), `anna@100[sip:100@192.0.2.1:5060] ben@101[sip:101@192.0.2.1:5060] carl@102[sip:102@192.0.2.1:5060] eve@104[sip:104@192.0.2.1:5060]`; got != want {
+		t.Fatalf("targets: %s, want %s", got, want)
+	}
 	n.setPresence(t, "ben", "ben", &actorspb.SetPresence{State: ptr("dnd")})
 	n.lineCall(t, "102", "c1", "answered", "555")
 	members[4].LoggedOut = true
@@ -82,9 +92,26 @@ func TestGroupGrain_RingPlanUsesMembersLiveState(t *testing.T) {
 	// Without skip_busy a busy member still rings (call waiting).
 	n.apply(t, putGroup(&dirpb.Group{Id: "sales", Active: true, Members: members,
 		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all"}}))
-	if got, want := planString(n.ringPlan(t, "sales")), `[anna carl] skip ben:dnd skip dan:unreachable skip eve:logged_out -> ""/480`; got != want {
+	r := n.ringPlan(t, "sales")
+	if got, want := planString(r), `[anna carl] skip ben:dnd skip dan:unreachable skip eve:logged_out -> ""/480`; got != want {
 		t.Fatalf("without skip_busy: %s, want %s", got, want)
 	}
+	if got, want := targetsString(r), `anna@100[sip:100@192.0.2.1:5060] carl@102[sip:102@192.0.2.1:5060]`; got != want {
+		t.Fatalf("targets of the members rung only: %s, want %s", got, want)
+	}
+}
+
+// targetsString renders a plan's targets: "anna@100[sip:…]".
+func targetsString(r *actorspb.GetRingPlanReply) string {
+	var out []string
+	for _, tg := range r.GetTargets() {
+		var cs []string
+		for _, b := range tg.GetBindings() {
+			cs = append(cs, b.GetContact())
+		}
+		out = append(out, tg.GetUser()+"@"+tg.GetLine()+fmt.Sprint(cs))
+	}
+	return strings.Join(out, " ")
 }
 
 // round_robin moves on with every offered call; the position survives the
@@ -172,4 +199,32 @@ func mustZone(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// A member whose line grain does not answer while it moves between nodes
+// is still rung on the contacts the directory holds for the line, so a
+// group call during a rolling restart rings instead of failing with 480.
+// A line without contacts stays unreachable.
+func TestGroupGrain_RingPlanFallsBackToDirectoryContactsWhenALineGrainDoesNotAnswer(t *testing.T) {
+	n := startTestNode(t, "n1")
+	n.apply(t, putGlobal("business"), putUser("anna", false), putUser("ben", false),
+		putLine("100", "anna", "primary", nil), putLine("101", "ben", "primary", nil))
+	n.register(t, "100")
+	moving := &Deps{Store: n.deps.Store, Logger: n.deps.Logger,
+		Request: func(ctx context.Context, id, kind string, msg proto.Message) (proto.Message, error) {
+			if kind == KindLine {
+				return nil, errors.New("no owner: the grain is moving")
+			}
+			return n.deps.Request(ctx, id, kind, msg)
+		}}
+	members := []*dirpb.Member{{User: "anna"}, {User: "ben"}}
+	for name, deps := range map[string]*Deps{"grains answer": n.deps, "line grains moving": moving} {
+		st := memberStatuses(deps, members)
+		if a := st["anna"]; !a.reachable || a.line != "100" || len(a.bindings) != 1 || a.bindings[0].GetContact() != "sip:100@192.0.2.1:5060" {
+			t.Errorf("%s: anna = %+v, want reachable on line 100 at its registered contact", name, a)
+		}
+		if b := st["ben"]; b.reachable {
+			t.Errorf("%s: ben has no contact but is reachable: %+v", name, b)
+		}
+	}
 }

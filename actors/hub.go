@@ -28,6 +28,49 @@ type Event struct {
 	View   *actorspb.PresenceView
 	Line   *actorspb.LineView
 	Chat   *dirpb.ChatMessage
+	// Shared is common to every session that got this same event (an
+	// equal view of the same change) from one batch; nil when the event
+	// is this session's alone. Sessions that see the change differently
+	// never share one.
+	Shared *Shared
+}
+
+// Shared lets the consumers of one event delivered to many sessions
+// derive what is the same for all of them (the API's conversion and wire
+// encoding) once instead of once per session. It is safe for concurrent
+// use: the sessions' consumers run on their own goroutines.
+type Shared struct {
+	mu   sync.Mutex
+	vals []sharedValue
+}
+
+type sharedValue struct{ key, val any }
+
+// Value returns what was derived under key, calling derive the first
+// time. key identifies the kind of derivation (a consumer's own
+// unexported type), so that two consumers never get each other's values.
+func (s *Shared) Value(key any, derive func() any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.vals {
+		if v.key == key {
+			return v.val
+		}
+	}
+	val := derive()
+	s.vals = append(s.vals, sharedValue{key, val})
+	return val
+}
+
+// Sink takes a session's events in place of its Events channel
+// (OpenSink), so the hub hands them straight to the consumer. The hub
+// calls Deliver once per event, in order, with its lock held: Deliver
+// must not block, and answers false when the sink has no room left (the
+// hub then ends the session as lagged). End is called once, after the
+// last Deliver, when the session is closed, lagged or the hub stops.
+type Sink interface {
+	Deliver(Event) bool
+	End(lagged bool)
 }
 
 // Session is one client's stream of events (an SSE stream, a SIP
@@ -42,6 +85,7 @@ type Session struct {
 	Events <-chan Event
 
 	events  chan Event
+	sink    Sink // instead of events (OpenSink)
 	mu      sync.Mutex
 	targets map[watched]string // → actor address of the grain's node
 	closed  bool
@@ -217,9 +261,11 @@ func (h *Hub) receive(ctx actor.Context) {
 	case *actorspb.PresenceBatch:
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		var share viewSharing
 		for _, d := range b.GetDeliveries() {
 			if s := h.sessions[d.GetSession()]; s != nil {
-				h.deliver(s, Event{Target: b.GetTarget(), View: d.GetView()})
+				v, shared := share.presence(d.GetView())
+				h.deliver(s, Event{Target: b.GetTarget(), View: v, Shared: shared})
 			}
 		}
 	case *actorspb.Rehomed:
@@ -238,9 +284,11 @@ func (h *Hub) receive(ctx actor.Context) {
 	case *actorspb.LineBatch:
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		var share viewSharing
 		for _, d := range b.GetDeliveries() {
 			if s := h.sessions[d.GetSession()]; s != nil {
-				h.deliver(s, Event{Target: b.GetLine(), Line: d.GetView()})
+				v, shared := share.line(d.GetView())
+				h.deliver(s, Event{Target: b.GetLine(), Line: v, Shared: shared})
 			}
 		}
 	}
@@ -249,20 +297,37 @@ func (h *Hub) receive(ctx actor.Context) {
 // deliver hands ev to s without blocking the hub; a full buffer closes the
 // session as lagged. Called with h.mu held.
 func (h *Hub) deliver(s *Session, ev Event) {
-	select {
-	case s.events <- ev:
-	default:
-		delete(h.sessions, s.ID)
-		go h.closeSession(s, true)
+	if s.sink != nil {
+		if s.sink.Deliver(ev) {
+			return
+		}
+	} else {
+		select {
+		case s.events <- ev:
+			return
+		default:
+		}
 	}
+	delete(h.sessions, s.ID)
+	go h.closeSession(s, true)
 }
 
 // Open creates a session of viewer with room for buffer undelivered events.
 func (h *Hub) Open(viewer string, buffer int) *Session {
+	ch := make(chan Event, buffer)
+	return h.open(&Session{Viewer: viewer, Events: ch, events: ch})
+}
+
+// OpenSink creates a session of viewer whose events go to sink; its
+// Events channel is nil.
+func (h *Hub) OpenSink(viewer string, sink Sink) *Session {
+	return h.open(&Session{Viewer: viewer, sink: sink})
+}
+
+func (h *Hub) open(s *Session) *Session {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	ch := make(chan Event, buffer)
-	s := &Session{ID: hex.EncodeToString(b[:]), Viewer: viewer, Events: ch, events: ch, targets: map[watched]string{}}
+	s.ID, s.targets = hex.EncodeToString(b[:]), map[watched]string{}
 	h.mu.Lock()
 	h.sessions[s.ID] = s
 	h.mu.Unlock()
@@ -338,6 +403,10 @@ func (h *Hub) closeSession(s *Session, lagged bool) {
 		return
 	}
 	s.closed, s.lagged = true, lagged
+	if s.sink != nil {
+		s.sink.End(lagged)
+		return
+	}
 	close(s.events)
 }
 

@@ -239,13 +239,15 @@ func (g *lineGrain) contacts() *actorspb.GetContactsReply {
 	return &actorspb.GetContactsReply{Bindings: g.current(), State: g.state.State().String()}
 }
 
-// current are the unexpired bindings: the directory keeps expired ones
-// until a sweep removes them.
-func (g *lineGrain) current() []*actorspb.Binding {
-	now := time.Now().Unix()
-	out := make([]*actorspb.Binding, 0, len(g.bindings))
-	for _, r := range g.bindings {
-		if r.GetExpiresAtUnix() > now {
+// current are the unexpired bindings.
+func (g *lineGrain) current() []*actorspb.Binding { return unexpired(g.bindings, time.Now()) }
+
+// unexpired are the registrations still valid at now, as grain messages:
+// the directory keeps expired ones until a sweep removes them.
+func unexpired(regs []*dirpb.Registration, now time.Time) []*actorspb.Binding {
+	out := make([]*actorspb.Binding, 0, len(regs))
+	for _, r := range regs {
+		if r.GetExpiresAtUnix() > now.Unix() {
 			out = append(out, BindingOf(r))
 		}
 	}

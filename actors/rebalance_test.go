@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -134,6 +137,21 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 	waitTopology(t, nodes, 2)
 	eventually(t, 10*time.Second, checkState(nodes[1]))
 	checkEvents(1, "away")
+	// The node's metrics show the moves: every user grain it held handed
+	// its state over, none failed, and none is active there any more.
+	m := joined.deps.Metrics
+	if sent := metricValue(m.handovers.WithLabelValues(KindUser, "sent")); sent < float64(moved) {
+		t.Errorf("ucgrid_grain_handovers_total{kind=user,outcome=sent} = %v, want >= %d (the user grains that moved back)", sent, moved)
+	}
+	if failed := metricValue(m.handovers.WithLabelValues(KindUser, "failed")); failed != 0 {
+		t.Errorf("ucgrid_grain_handovers_total{kind=user,outcome=failed} = %v, want 0", failed)
+	}
+	if act, ended := metricValue(m.activations.WithLabelValues(KindUser)), metricValue(m.stops.WithLabelValues(KindUser)); act < float64(moved) || act != ended {
+		t.Errorf("user grains on the node that left: %v activations, %v ended; want >= %d and equal", act, ended, moved)
+	}
+	if active := metricValue(m.active.WithLabelValues(KindUser)); active != 0 {
+		t.Errorf("ucgrid_grains_active{kind=user} = %v on the node that left, want 0", active)
+	}
 }
 
 // After a node fails (no leave, no hand-over), sessions elsewhere that
@@ -189,4 +207,13 @@ func TestRebalance_SessionsReRegisterAfterANodeFails(t *testing.T) {
 		}
 	}
 	t.Logf("%d watched grains were on the failed node; the session sees all %d changes", onFailed, users)
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		panic(err) // counters and gauges always write
+	}
+	return d.GetCounter().GetValue() + d.GetGauge().GetValue()
 }

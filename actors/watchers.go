@@ -180,6 +180,22 @@ func lineViewPB(v linestate.View, owner string) *actorspb.LineView {
 // line rights is sent one view without state and nothing after.
 func lineFanOut(ws watchers, l linestate.Line, owner string, rightsOf func(w *watcher) rights.Set) map[hubRef]*actorspb.LineBatch {
 	var out map[hubRef]*actorspb.LineBatch
+	// As in fanOut: one message per distinct view, shared.
+	type sharedView struct {
+		v  linestate.View
+		pb *actorspb.LineView
+	}
+	var shared []sharedView
+	msg := func(v linestate.View) *actorspb.LineView {
+		for _, s := range shared {
+			if sameLineView(s.v, v) {
+				return s.pb
+			}
+		}
+		pb := lineViewPB(v, owner)
+		shared = append(shared, sharedView{v, pb})
+		return pb
+	}
 	for h, sessions := range ws {
 		for session, w := range sessions {
 			v := linestate.ViewFor(l, rightsOf(w))
@@ -195,7 +211,7 @@ func lineFanOut(ws watchers, l linestate.Line, owner string, rightsOf func(w *wa
 				b = &actorspb.LineBatch{}
 				out[h] = b
 			}
-			b.Deliveries = append(b.Deliveries, &actorspb.LineDelivery{Session: session, View: lineViewPB(v, owner)})
+			b.Deliveries = append(b.Deliveries, &actorspb.LineDelivery{Session: session, View: msg(v)})
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -213,6 +214,9 @@ type stream struct {
 	// shown marks the lines the client was shown something of: a line
 	// that shows nothing is sent only to take back what was shown.
 	shown map[string]bool
+	// buf holds the events written since the last flush: a batch of
+	// events goes out in one write.
+	buf []byte
 }
 
 func newStreamID() string {
@@ -232,7 +236,7 @@ func (st *stream) run(ctx context.Context, s EventSession, sr streamRequest, sna
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	st.w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(st.w, "retry: 2000\n\n")
+	st.buf = append(st.buf, "retry: 2000\n\n"...)
 	hello := helloJSON{Stream: st.id, Resumed: sr.lastEventID != "", LastEventID: sr.lastEventID,
 		Users: sr.users, Lines: sr.lines}
 	st.send("hello", hello)
@@ -240,13 +244,19 @@ func (st *stream) run(ctx context.Context, s EventSession, sr streamRequest, sna
 		st.event(ev)
 	}
 	st.send("ready", struct{}{})
-	if err := st.rc.Flush(); err != nil {
+	if err := st.flush(); err != nil {
 		return nil // the client left
 	}
 	return st.loop(ctx, s)
 }
 
-// loop forwards the session's events until the stream must end.
+// maxBatch bounds the events written in one batch, so that a stream's
+// buffer stays small however far behind it is.
+const maxBatch = 64
+
+// loop forwards the session's events until the stream must end. The
+// events pending when the stream wakes go out together: one write and
+// one flush per batch, not per event.
 func (st *stream) loop(ctx context.Context, s EventSession) error {
 	tick := time.NewTicker(st.h.cfg.Live.KeepAlive)
 	defer tick.Stop()
@@ -264,17 +274,52 @@ func (st *stream) loop(ctx context.Context, s EventSession) error {
 				return nil
 			}
 			st.event(ev)
+			st.pending(events)
 		case <-tick.C:
 			if reason := st.stillSignedIn(); reason != "" {
 				st.end(reason)
 				return nil
 			}
-			fmt.Fprintf(st.w, ": keep-alive\n\n")
+			st.buf = append(st.buf, ": keep-alive\n\n"...)
 		}
-		if err := st.rc.Flush(); err != nil {
+		if err := st.flush(); err != nil {
 			return nil // the client left
 		}
 	}
+}
+
+// pending adds the events already waiting in events to the batch, up to
+// maxBatch in all; a closed channel is left for loop to see.
+func (st *stream) pending(events <-chan LiveEvent) {
+	for range maxBatch - 1 {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			st.event(ev)
+		default:
+			return
+		}
+	}
+}
+
+// flush writes the batch and flushes it to the client.
+func (st *stream) flush() error {
+	if len(st.buf) > 0 {
+		_, err := st.w.Write(st.buf)
+		// Keep a small buffer for the next batch; a snapshot's large
+		// one goes.
+		if cap(st.buf) > 64<<10 {
+			st.buf = nil
+		} else {
+			st.buf = st.buf[:0]
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return st.rc.Flush()
 }
 
 // stillSignedIn re-checks a bearer token: a stream does not outlive the
@@ -303,41 +348,90 @@ type presenceEventJSON struct {
 	presenceStateJSON
 }
 
-// event writes one presence or line event; a line that shows nothing is
-// sent only when it showed something before.
+// event adds one presence, line or chat event to the batch; a line that
+// shows nothing is sent only when it showed something before.
 func (st *stream) event(ev LiveEvent) {
-	switch {
-	case ev.Presence != nil:
-		st.send("presence", presenceEventJSON{User: ev.Target, presenceStateJSON: presenceStateOut(*ev.Presence)})
-	case ev.Chat != nil:
-		st.send("chat", chatMessageOut(ev.Chat))
-	case ev.Line != nil:
+	if ev.Line != nil && ev.Chat == nil && ev.Presence == nil {
 		nothing := ev.Line.showsNothing()
 		if nothing && !st.shown[ev.Target] {
 			return
 		}
 		st.shown[ev.Target] = !nothing
-		l := *ev.Line
-		l.Number = ev.Target
-		if nothing {
-			l = LineState{Number: ev.Target}
-		}
-		st.send("line", lineStateOut(l))
+	}
+	if ev.enc != nil {
+		st.add(ev.enc.bytes(ev))
+		return
+	}
+	if b := encodeEvent(ev); b != nil {
+		st.add(b)
 	}
 }
 
 func (st *stream) end(reason string) {
 	st.send("end", map[string]string{"reason": reason})
 	// The client is leaving anyway if this fails.
-	_ = st.rc.Flush()
+	_ = st.flush()
 }
 
+// send adds an event of the stream's own (hello, ready, end).
 func (st *stream) send(event string, data any) {
-	b, err := json.Marshal(data)
+	st.add(appendEvent(nil, event, data))
+}
+
+// add adds an encoded event (its "event:" and "data:" lines) to the
+// batch under the stream's next id.
+func (st *stream) add(encoded []byte) {
+	st.seq++
+	st.buf = append(st.buf, "id: "...)
+	st.buf = append(st.buf, st.id...)
+	st.buf = append(st.buf, '-')
+	st.buf = strconv.AppendUint(st.buf, st.seq, 10)
+	st.buf = append(st.buf, '\n')
+	st.buf = append(st.buf, encoded...)
+}
+
+// sharedEncoding is the encoding of an event delivered to many streams
+// (LiveEvent.ShareEncoding), made by the first stream that writes it.
+type sharedEncoding struct {
+	once sync.Once
+	b    []byte
+}
+
+func (e *sharedEncoding) bytes(ev LiveEvent) []byte {
+	e.once.Do(func() { e.b = encodeEvent(ev) })
+	return e.b
+}
+
+// encodeEvent encodes a presence, line or chat event (nil for an event
+// of none of these kinds). It depends on the event only, never on the
+// stream, so that streams can share it.
+func encodeEvent(ev LiveEvent) []byte {
+	switch {
+	case ev.Presence != nil:
+		return appendEvent(nil, "presence", presenceEventJSON{User: ev.Target, presenceStateJSON: presenceStateOut(*ev.Presence)})
+	case ev.Chat != nil:
+		return appendEvent(nil, "chat", chatMessageOut(ev.Chat))
+	case ev.Line != nil:
+		l := *ev.Line
+		l.Number = ev.Target
+		if l.showsNothing() {
+			l = LineState{Number: ev.Target}
+		}
+		return appendEvent(nil, "line", lineStateOut(l))
+	}
+	return nil
+}
+
+// appendEvent appends the "event:" and "data:" lines of an event.
+func appendEvent(b []byte, event string, data any) []byte {
+	js, err := json.Marshal(data)
 	if err != nil {
 		// Only our own plain structs reach here.
 		panic(fmt.Sprintf("api: event %s: %v", event, err))
 	}
-	st.seq++
-	fmt.Fprintf(st.w, "id: %s-%s\nevent: %s\ndata: %s\n\n", st.id, strconv.FormatUint(st.seq, 10), event, b)
+	b = append(b, "event: "...)
+	b = append(b, event...)
+	b = append(b, "\ndata: "...)
+	b = append(b, js...)
+	return append(b, "\n\n"...)
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/api/throttle"
@@ -55,6 +58,9 @@ type HandlerConfig struct {
 	// Now reads the clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics is where the request metrics are registered (docs/metrics.md);
+	// nil: counted, not exported.
+	Metrics prometheus.Registerer
 }
 
 func (c *HandlerConfig) withDefaults() {
@@ -121,6 +127,7 @@ type Handler struct {
 	auth  *authenticator
 	store *persistence.Store
 	live  *liveRuntime
+	m     *httpMetrics
 }
 
 // NewHandler validates cfg and builds the routes.
@@ -129,7 +136,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux(), m: newHTTPMetrics(cfg.Metrics)}
 	var err error
 	if h.auth, err = newAuthenticator(&h.cfg, h.store); err != nil {
 		return nil, err
@@ -143,7 +150,10 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 }
 
 // ServeHTTP answers /v1 requests.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start, route := time.Now(), unmatchedRoute
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() { h.m.observe(route, w.status(), time.Since(start)) }()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -153,11 +163,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, codeInternal, "internal error")
 		}
 	}()
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	_, pattern := h.mux.Handler(r)
+	if pattern == "" {
 		h.noRoute(w, r)
 		return
 	}
+	route = pattern
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h.markStale(w)
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// StaleHeader marks a read answered by a node that has lost touch with the
+// Raft leader (cut off from the majority, or during an election): its
+// value is how many seconds ago the node last heard from a leader. The
+// answer comes from the node's local copy and may miss recent writes.
+const StaleHeader = "X-Ucgrid-Stale"
+
+func (h *Handler) markStale(w http.ResponseWriter) {
+	if age, stale := h.dir.Staleness(); stale {
+		w.Header().Set(StaleHeader, strconv.FormatFloat(age.Seconds(), 'f', 1, 64))
+	}
 }
 
 // noRoute answers a request no pattern matches with the mux's status (404

@@ -87,6 +87,20 @@ type LiveEvent struct {
 	Line     *LineState
 	// Chat is a chat message to or from the viewer (Target the other user).
 	Chat *dirpb.ChatMessage
+
+	// enc, when set, is the encoding shared by every copy of the event
+	// (ShareEncoding).
+	enc *sharedEncoding
+}
+
+// ShareEncoding returns ev marked to be encoded once for every stream it
+// is delivered to: its copies share one encoding (the "event:" and
+// "data:" lines; each stream adds its own event id). Give the copies only
+// to sessions whose viewers may see exactly this event, and change none
+// of its fields afterwards.
+func (ev LiveEvent) ShareEncoding() LiveEvent {
+	ev.enc = &sharedEncoding{}
+	return ev
 }
 
 // PresenceState is a presence with whether the viewer may see it at all.

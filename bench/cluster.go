@@ -333,20 +333,12 @@ func (c *Cluster) signIn(ctx context.Context) error {
 	}
 	want := min(len(c.Nodes), 3)
 	return poll(ctx, 60*time.Second, 100*time.Millisecond, func() error {
-		var st struct {
-			Members []struct {
-				State string `json:"state"`
-			} `json:"members"`
-			Raft struct {
-				Leader string   `json:"leader"`
-				Voters []string `json:"voters"`
-			} `json:"raft"`
-		}
+		var st clusterStatus
 		if err := c.Nodes[0].API.Do(ctx, http.MethodGet, "/v1/cluster", nil, &st); err != nil {
 			return err
 		}
-		if len(st.Raft.Voters) < want || st.Raft.Leader == "" || len(st.Members) < len(c.Nodes) {
-			return fmt.Errorf("cluster not formed: %d voters, leader %q, %d members", len(st.Raft.Voters), st.Raft.Leader, len(st.Members))
+		if err := st.formed(len(c.Nodes), want); err != nil {
+			return fmt.Errorf("cluster not formed: %w", err)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -25,6 +26,12 @@ type SIPConfig struct {
 	CallTimeout time.Duration `json:"call_timeout"`
 	// Callers is how many trunk user agents place the calls. Default 4.
 	Callers int `json:"callers"`
+	// NoResponse is how long a caller that knows several nodes waits for
+	// any response (even 100 Trying) before it tries the next node (the
+	// failover and rolling scenarios; RFC 3263). Default 1s: a node
+	// answers 100 Trying within milliseconds, and RFC 3261's Timer B
+	// (32 s) is longer than any phone waits with a second server at hand.
+	NoResponse time.Duration `json:"no_response"`
 }
 
 func (s *SIPConfig) ensureDefaults() {
@@ -43,6 +50,9 @@ func (s *SIPConfig) ensureDefaults() {
 	if s.Callers == 0 {
 		s.Callers = 4
 	}
+	if s.NoResponse == 0 {
+		s.NoResponse = time.Second
+	}
 }
 
 // sipEnv is a cluster with lines, registered phones and trunk callers.
@@ -51,6 +61,8 @@ type sipEnv struct {
 	banks   []*phoneBank
 	callers []*userAgent
 	proxies []string // every node's SIP address
+	// targets is proxies as callers that know every node use them.
+	targets *sipTargets
 }
 
 func (e *sipEnv) close() {
@@ -87,6 +99,7 @@ func (e *sipEnv) start(ctx context.Context, c *Common, s *SIPConfig, register bo
 		}
 		e.proxies = append(e.proxies, n.SIP)
 	}
+	e.targets = newSIPTargets(e.proxies)
 	trunk := map[string]any{"name": "bench callers", "addresses": []string{"127.0.0.1/32"}}
 	if err := e.cl.Nodes[0].API.Do(ctx, "PUT", "/v1/trunks/"+c.Directory.Prefix+"trunk", trunk, nil); err != nil {
 		return fmt.Errorf("bench: trunk: %w", err)
@@ -140,3 +153,93 @@ func (e *sipEnv) registerAll(ctx context.Context, c *Common, s *SIPConfig) error
 
 // bank is the phone bank of line i.
 func (e *sipEnv) bank(i int) *phoneBank { return e.banks[i%len(e.banks)] }
+
+// noResponseAvoid is how long callers leave a node alone after it
+// answered nothing to an INVITE (a phone's blacklisting of a dead
+// server).
+const noResponseAvoid = 5 * time.Second
+
+// sipTargets are the nodes' SIP addresses as a phone that knows all of
+// them uses them (RFC 3263 §4.3): one after the other until one takes
+// the call; a node that answered 503 with Retry-After, or nothing at
+// all, is tried last for a while. Safe for concurrent use.
+type sipTargets struct {
+	mu    sync.Mutex
+	addrs []string
+	until []time.Time // when addrs[i] is tried in turn again
+}
+
+func newSIPTargets(addrs []string) *sipTargets {
+	return &sipTargets{addrs: addrs, until: make([]time.Time, len(addrs))}
+}
+
+// order is the order in which call i tries the nodes at now: from node
+// i mod n on, the ones to avoid last.
+func (t *sipTargets) order(i int, now time.Time) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.addrs)
+	out := make([]string, 0, n)
+	var later []string
+	for k := range n {
+		j := (i + k) % n
+		if now.Before(t.until[j]) {
+			later = append(later, t.addrs[j])
+		} else {
+			out = append(out, t.addrs[j])
+		}
+	}
+	return append(out, later...)
+}
+
+// avoid has addr tried last until d from now.
+func (t *sipTargets) avoid(addr string, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for j, a := range t.addrs {
+		if u := time.Now().Add(d); a == addr && u.After(t.until[j]) {
+			t.until[j] = u
+		}
+	}
+}
+
+// nextNode says whether a failed attempt goes on to the next node, and
+// for how long to avoid the one that failed: a 503 (the node sheds load
+// or leaves; Retry-After says how long), or no response at all (RFC 3263
+// §4.3: a transport failure or a timeout). Anything else is the call's
+// answer.
+func nextNode(err error) (bool, time.Duration) {
+	var ce *callError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code == 503, ce.retryAfter
+	case errors.Is(err, errNoResponse):
+		return true, noResponseAvoid
+	}
+	return false, 0
+}
+
+// anyNodeCall places call i to group i mod Groups through the nodes in
+// the order of e.targets, as one call: the next node is tried when one
+// answers 503 or nothing (nextNode). It returns how many nodes it tried.
+func (e *sipEnv) anyNodeCall(ctx context.Context, s *SIPConfig, d *DirectoryConfig, i int) (callTimes, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.CallTimeout)
+	defer cancel()
+	caller := e.callers[i%len(e.callers)]
+	spec := dialSpec{domain: s.Domain, from: fmt.Sprintf("trunk%d", i), number: d.GroupNumber(i % d.Groups),
+		hold: s.Hold, noResponse: s.NoResponse}
+	var err error
+	var ct callTimes
+	tries := 0
+	for _, proxy := range e.targets.order(i, time.Now()) {
+		tries++
+		spec.proxy = proxy
+		ct, err = caller.dial(ctx, spec)
+		next, avoid := nextNode(err)
+		if !next || ctx.Err() != nil {
+			break
+		}
+		e.targets.avoid(proxy, avoid)
+	}
+	return ct, tries, err
+}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -178,43 +179,101 @@ type callTimes struct {
 	ringing, answered time.Time
 }
 
-// errNoAnswer is a call that ended without a 2xx: the status says why.
-type callError struct{ code int }
+// callError is a call that ended without a 2xx: the status says why;
+// retryAfter is the Retry-After of a 503 (0 when none).
+type callError struct {
+	code       int
+	retryAfter time.Duration
+}
 
 func (e *callError) Error() string { return fmt.Sprintf("bench: call answered %d", e.code) }
+
+// errNoResponse is an INVITE the proxy answered nothing to, not even
+// 100 Trying, within the failover timer: the node is down or cut off.
+var errNoResponse = errors.New("bench: no response from the proxy")
 
 // call places a call from this agent to number at proxy (as a trunk:
 // no digest), waits for the answer, sends ACK, holds for hold and hangs
 // up. It returns when the 180 and the 200 arrived.
 func (u *userAgent) call(ctx context.Context, proxy, domain, from, number string, hold time.Duration) (callTimes, error) {
+	return u.dial(ctx, dialSpec{proxy: proxy, domain: domain, from: from, number: number, hold: hold})
+}
+
+// dialSpec is one call attempt through one proxy.
+type dialSpec struct {
+	proxy, domain, from, number string
+	hold                        time.Duration
+	// noResponse > 0 gives up with errNoResponse when the proxy sent
+	// nothing at all within it (RFC 3261 would wait Timer B, 32 s).
+	noResponse time.Duration
+}
+
+// dial is call with the failover timer of spec.
+func (u *userAgent) dial(ctx context.Context, spec dialSpec) (callTimes, error) {
 	var ct callTimes
-	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: number, Host: domain})
-	req.AppendHeader(sip.NewHeader("From", "<sip:"+from+"@"+domain+">;tag="+sip.GenerateTagN(8)))
-	req.AppendHeader(sip.NewHeader("To", "<sip:"+number+"@"+domain+">"))
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: spec.number, Host: spec.domain})
+	req.AppendHeader(sip.NewHeader("From", "<sip:"+spec.from+"@"+spec.domain+">;tag="+sip.GenerateTagN(8)))
+	req.AppendHeader(sip.NewHeader("To", "<sip:"+spec.number+"@"+spec.domain+">"))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody([]byte(benchSDP))
-	req.SetDestination(proxy)
-	d, err := u.dialog.WriteInvite(ctx, req)
+	req.SetDestination(spec.proxy)
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var heard atomic.Bool
+	if spec.noResponse > 0 {
+		silent := time.AfterFunc(spec.noResponse, func() {
+			if !heard.Load() {
+				// Force: sipgo would otherwise wait for a response to CANCEL.
+				cancel(sipgo.WaitAnswerForceCancelErr)
+			}
+		})
+		defer silent.Stop()
+	}
+	d, err := u.dialog.WriteInvite(wctx, req)
 	if err != nil {
 		return ct, err
 	}
 	defer d.Close()
-	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+	err = d.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+		heard.Store(true)
 		if r.StatusCode >= 180 && r.StatusCode < 200 && ct.ringing.IsZero() {
 			ct.ringing = time.Now()
 		}
 		return nil
 	}})
 	if err != nil {
-		var de *sipgo.ErrDialogResponse
-		if errors.As(err, &de) {
-			return ct, &callError{code: de.Res.StatusCode}
-		}
-		return ct, err
+		return ct, answerError(wctx, err, heard.Load())
 	}
 	ct.answered = time.Now()
+	return ct, u.talk(ctx, d, spec.hold)
+}
+
+// answerError turns WaitAnswer's error into a callError, errNoResponse
+// or the error itself.
+func answerError(ctx context.Context, err error, heard bool) error {
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) {
+		ce := &callError{code: de.Res.StatusCode}
+		if h := de.Res.GetHeader("Retry-After"); h != nil {
+			// Retry-After: SECONDS [(comment)][;params]
+			secs, _, _ := strings.Cut(strings.TrimSpace(h.Value()), " ")
+			secs, _, _ = strings.Cut(secs, ";")
+			if n, perr := strconv.Atoi(secs); perr == nil && n > 0 {
+				ce.retryAfter = time.Duration(n) * time.Second
+			}
+		}
+		return ce
+	}
+	if !heard && errors.Is(context.Cause(ctx), sipgo.WaitAnswerForceCancelErr) {
+		return errNoResponse
+	}
+	return err
+}
+
+// talk acknowledges the answer, holds the call for hold and hangs up.
+func (u *userAgent) talk(ctx context.Context, d *sipgo.DialogClientSession, hold time.Duration) error {
 	if err := d.Ack(ctx); err != nil {
-		return ct, fmt.Errorf("bench: ack: %w", err)
+		return fmt.Errorf("bench: ack: %w", err)
 	}
 	if hold > 0 {
 		select {
@@ -225,9 +284,9 @@ func (u *userAgent) call(ctx context.Context, proxy, domain, from, number string
 	byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := d.Bye(byeCtx); err != nil {
-		return ct, fmt.Errorf("bench: bye: %w", err)
+		return fmt.Errorf("bench: bye: %w", err)
 	}
-	return ct, nil
+	return nil
 }
 
 // sipErrKind names a SIP failure for the report.
@@ -238,6 +297,8 @@ func sipErrKind(err error) string {
 		return strconv.Itoa(ce.code)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sip.ErrTransactionTimeout):
 		return "timeout"
+	case errors.Is(err, errNoResponse):
+		return "no response"
 	default:
 		return "error"
 	}

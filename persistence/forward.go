@@ -54,6 +54,10 @@ const forwardRetryDelay = 50 * time.Millisecond
 // lost leadership, unreachable) are repeated until ForwardTimeout.
 func (n *Node) applyForwarded(ctx context.Context, f Forwarder, data []byte) (uint64, error) {
 	start := time.Now()
+	if n.cutOff() {
+		age, _ := n.Staleness()
+		return 0, fmt.Errorf("%w: no leader heard from for %v", ErrNoLeader, age.Round(100*time.Millisecond))
+	}
 	budget, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
 	defer cancel()
 	var last error
@@ -74,6 +78,13 @@ func (n *Node) applyForwarded(ctx context.Context, f Forwarder, data []byte) (ui
 		leader, _ := n.Leader()
 		if leader == "" {
 			last = fmt.Errorf("%w: no leader elected", ErrNoLeader)
+			continue
+		}
+		if age, stale := n.Staleness(); stale {
+			// Not heard from the leader for a heartbeat timeout: a write
+			// sent now would likely be lost on the way, leaving its outcome
+			// unknown. Wait for the leader to show up (or a new one).
+			last = fmt.Errorf("%w: leader %q not heard from for %v", ErrNoLeader, leader, age.Round(100*time.Millisecond))
 			continue
 		}
 		index, err := f.Forward(budget, leader, data)

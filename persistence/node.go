@@ -42,6 +42,7 @@ type Node struct {
 	fsmM      *fsmMetrics
 
 	caughtUp  atomic.Bool   // the directory has caught up with the log since Open
+	opened    time.Time     // when Open started: the age of a node that never heard from a leader
 	done      chan struct{} // closed by Close: stops the node's goroutines
 	stopped   chan struct{} // closed once Raft has been shut down
 	stopOnce  sync.Once
@@ -58,7 +59,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, m: newNodeMetrics(), fsmM: newFSMMetrics(), done: make(chan struct{}), stopped: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger, opened: time.Now(), m: newNodeMetrics(), fsmM: newFSMMetrics(), done: make(chan struct{}), stopped: make(chan struct{})}
 	if err := n.open(ctx); err != nil {
 		n.abort()
 		return nil, err

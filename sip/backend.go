@@ -26,9 +26,10 @@ type Backend interface {
 	Contacts(ctx context.Context, line string) ([]*dirpb.Registration, error)
 	// RingPlan asks the group's grain how to ring a call to the group now:
 	// office-hours verdict, members in order with delays and timeouts, the
-	// fallback. The grain takes members' presence (DND, busy), their
-	// logged-in flag and reachability into account.
-	RingPlan(ctx context.Context, group string) (hunt.Plan, error)
+	// fallback, and where each member rings. The grain takes members'
+	// presence (DND, busy), their logged-in flag and reachability into
+	// account.
+	RingPlan(ctx context.Context, group string) (RingPlan, error)
 	// GroupEvent reports what happened to a member during a group call
 	// (offered, answered, ended), for the group's round-robin position and
 	// longest-idle times.
@@ -39,6 +40,23 @@ type Backend interface {
 	// Rights is what viewer holds over target (user ids), for pickup and
 	// subscriptions.
 	Rights(ctx context.Context, viewer, target string) (rights.Set, error)
+}
+
+// RingPlan is how to ring one call to a group, and where its members ring.
+type RingPlan struct {
+	hunt.Plan
+	// Targets are, per member (user id), the primary line and the contacts
+	// it had when the plan was made. The call forks to them without asking
+	// Backend.Contacts again; a member without an entry is not rung. nil:
+	// the Backend gives no targets, and each member's primary line (from
+	// the directory) and its contacts (Backend.Contacts) are looked up.
+	Targets map[string]RingTarget
+}
+
+// RingTarget is where a group member rings: a line and its contacts.
+type RingTarget struct {
+	Line     string
+	Contacts []*dirpb.Registration
 }
 
 // RegisterUpdate is one REGISTER request, decided: the bindings to add or

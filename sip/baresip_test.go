@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,14 +55,32 @@ func (l *lockedBuffer) String() string {
 func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
 	t.Helper()
 	bin := needBaresip(t)
-	dir := t.TempDir()
 	modules := "/usr/lib/baresip/modules"
 	if _, err := os.Stat(filepath.Join(modules, "aubridge.so")); err != nil {
 		t.Fatalf("baresip modules not found in %s: %v", modules, err)
 	}
+	// The port is free when picked, but another test may take it before
+	// baresip binds it (UDP and TCP): then baresip fails at once and is
+	// started again on another port.
+	for attempt := 1; ; attempt++ {
+		out, started := runBaresip(t, bin, modules, e, number, pw)
+		if started {
+			return out
+		}
+		if attempt == 3 || !strings.Contains(out.String(), "Address already in use") {
+			t.Fatalf("baresip did not start (attempt %d):\n%s", attempt, out.String())
+		}
+	}
+}
+
+// runBaresip starts baresip once on a free port and reports whether it
+// got ready (false: it exited during start-up).
+func runBaresip(t *testing.T, bin, modules string, e *env, number, pw string) (*lockedBuffer, bool) {
+	t.Helper()
+	dir := t.TempDir()
 	config := strings.Join([]string{
 		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", freeUDPPort(t)),
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", freeUDPTCPPort(t)),
 		"audio_player aubridge,play",
 		"audio_alert aubridge,alert",
 		"audio_source aubridge,play",
@@ -94,7 +113,39 @@ func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
 			t.Logf("baresip output:\n%s", out.String())
 		}
 	})
-	return out
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "baresip is ready.") {
+		select {
+		case <-done:
+			return out, false
+		case <-time.After(20 * time.Millisecond): // polling interval
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip not ready after 10s:\n%s", out.String())
+		}
+	}
+	return out, true
+}
+
+// freeUDPTCPPort is a 127.0.0.1 port that was free for both UDP and TCP a
+// moment ago (baresip binds both).
+func freeUDPTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
 
 // baresip registers with digest auth and auto-answers a ring_all group

@@ -196,7 +196,7 @@ func (c *call) ringGroup(g *dirpb.Group) outcome {
 	}
 	c.group = g.GetId()
 	for _, stage := range plan.Stages {
-		targets := c.memberTargets(stage.Members)
+		targets := c.memberTargets(plan, stage.Members)
 		if len(targets) == 0 {
 			continue
 		}
@@ -230,15 +230,21 @@ type ringTarget struct {
 	contacts []*dirpb.Registration
 }
 
-func (c *call) memberTargets(members []string) []ringTarget {
+// memberTargets are the lines and contacts members ring on: the plan's
+// targets, or when the Backend gave none, each member's primary line and
+// its contacts looked up now.
+func (c *call) memberTargets(plan RingPlan, members []string) []ringTarget {
 	var out []ringTarget
 	for _, m := range members {
-		line := c.s.primaryLine(m)
-		if line == "" {
-			continue
+		var t RingTarget
+		if plan.Targets != nil {
+			t = plan.Targets[m]
+			t.Contacts = unexpired(t.Contacts, time.Now())
+		} else if t.Line = c.s.primaryLine(m); t.Line != "" {
+			t.Contacts = c.contacts(t.Line)
 		}
-		if cs := c.contacts(line); len(cs) > 0 {
-			out = append(out, ringTarget{line: line, member: m, contacts: cs})
+		if t.Line != "" && len(t.Contacts) > 0 {
+			out = append(out, ringTarget{line: t.Line, member: m, contacts: t.Contacts})
 		}
 	}
 	return out
@@ -253,10 +259,14 @@ func (c *call) contacts(line string) []*dirpb.Registration {
 		c.s.log.Warn("sip: contacts", "line", line, "err", err)
 		return nil
 	}
-	now := time.Now().Unix()
+	return unexpired(regs, time.Now())
+}
+
+// unexpired are the bindings of regs still valid at now.
+func unexpired(regs []*dirpb.Registration, now time.Time) []*dirpb.Registration {
 	out := regs[:0:0]
 	for _, r := range regs {
-		if r.GetExpiresAtUnix() > now {
+		if r.GetExpiresAtUnix() > now.Unix() {
 			out = append(out, r)
 		}
 	}

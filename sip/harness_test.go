@@ -47,6 +47,13 @@ type dirBackend struct {
 	state     map[string]hunt.State
 	lineCalls []lineCall
 	groupEvs  []groupEv
+	// noTargets makes ring plans carry no targets (a Backend that does
+	// not know them): the SIP layer then asks Contacts per member.
+	noTargets bool
+	// dropTarget is left out of the plans' targets (still in the stages).
+	dropTarget string
+	// contactAsks counts Contacts calls.
+	contactAsks int
 }
 
 type lineCall struct {
@@ -83,10 +90,24 @@ func (b *dirBackend) Register(ctx context.Context, line string, u RegisterUpdate
 			return nil, err
 		}
 	}
-	return b.Contacts(ctx, line)
+	return b.contactsOf(line)
 }
 
 func (b *dirBackend) Contacts(_ context.Context, line string) ([]*dirpb.Registration, error) {
+	b.mu.Lock()
+	b.contactAsks++
+	b.mu.Unlock()
+	return b.contactsOf(line)
+}
+
+func (b *dirBackend) contactAsksSoFar() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.contactAsks
+}
+
+// contactsOf reads line's unexpired bindings from the directory.
+func (b *dirBackend) contactsOf(line string) ([]*dirpb.Registration, error) {
 	regs, err := b.store().Registrations(line)
 	if err != nil {
 		return nil, err
@@ -101,36 +122,42 @@ func (b *dirBackend) Contacts(_ context.Context, line string) ([]*dirpb.Registra
 	return out, nil
 }
 
-func (b *dirBackend) RingPlan(ctx context.Context, group string) (hunt.Plan, error) {
+func (b *dirBackend) RingPlan(ctx context.Context, group string) (RingPlan, error) {
 	g, err := b.store().Group(group)
 	if errors.Is(err, persistence.ErrNotFound) {
-		return hunt.Plan{}, ErrNoSuchGroup
+		return RingPlan{}, ErrNoSuchGroup
 	}
 	if err != nil {
-		return hunt.Plan{}, err
+		return RingPlan{}, err
 	}
 	cg := g.GetCallGroup()
 	strategy, err := hunt.ParseStrategy(cg.GetStrategy())
 	if err != nil {
-		return hunt.Plan{}, err
+		return RingPlan{}, err
 	}
 	hg := hunt.Group{ID: g.Id, Strategy: strategy, RingTimeout: time.Duration(cg.GetRingTimeoutS()) * time.Second,
 		MemberTimeout: time.Duration(cg.GetMemberTimeoutS()) * time.Second, SkipBusy: cg.GetSkipBusy(),
 		NoAnswerTarget: cg.GetNoAnswerTarget(), ClosedTarget: cg.GetClosedTarget()}
+	targets := map[string]RingTarget{}
 	for _, m := range g.Members {
-		reachable := false
 		if lines, err := b.store().LinesOf(m.User); err == nil {
 			for _, l := range lines {
-				if regs, _ := b.Contacts(ctx, l.Number); l.Kind == "primary" && len(regs) > 0 {
-					reachable = true
+				if regs, _ := b.contactsOf(l.Number); l.Kind == "primary" && len(regs) > 0 {
+					targets[m.User] = RingTarget{Line: l.Number, Contacts: regs}
 				}
 			}
 		}
+		_, reachable := targets[m.User]
 		hg.Members = append(hg.Members, hunt.Member{User: m.User, LoggedIn: true, Reachable: reachable})
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return hunt.RingPlan(hg, b.state[group], officehours.Result{Open: !b.closed[group]}, time.Now()), nil
+	p := RingPlan{Plan: hunt.RingPlan(hg, b.state[group], officehours.Result{Open: !b.closed[group]}, time.Now()), Targets: targets}
+	delete(p.Targets, b.dropTarget)
+	if b.noTargets {
+		p.Targets = nil
+	}
+	return p, nil
 }
 
 func (b *dirBackend) GroupEvent(_ context.Context, group string, ev hunt.Event) error {

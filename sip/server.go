@@ -39,11 +39,13 @@ type Server struct {
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
-	ctx     context.Context
-	stop    context.CancelFunc
-	work    tracker
-	closing atomic.Bool
-	served  chan error
+	// draining is set by Drain: new work is refused, calls go on.
+	ctx      context.Context
+	stop     context.CancelFunc
+	work     tracker
+	draining atomic.Bool
+	closing  atomic.Bool
+	served   chan error
 }
 
 // Start binds cfg.Addr (UDP and TCP) and serves until Shutdown. A taken
@@ -140,9 +142,10 @@ func (s *Server) route() {
 	s.srv.OnNoRoute(s.guard(s.onInDialog))
 }
 
-// guard counts the request, answers 503 while shutting down, and turns a
-// panic in h into a 500 and a log line: bad input never takes the node
-// down.
+// guard counts the request, answers 503 while shutting down (while
+// draining: only to requests that start something new, drain.go), and
+// turns a panic in h into a 500 and a log line: bad input never takes
+// the node down.
 func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		s.m.requests.WithLabelValues(methodLabel(req.Method)).Inc()
@@ -164,6 +167,10 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		defer s.work.done()
+		if s.draining.Load() && startsNew(req) {
+			s.refuseDraining(req, tx)
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -172,8 +179,10 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 func (s *Server) Addr() string { return s.udp.LocalAddr().String() }
 
 // Shutdown stops the server: new requests get 503, ringing calls are
-// cancelled (their callers get 503), subscriptions end, then the sockets
-// close. It waits for the server's goroutines until ctx ends.
+// cancelled (their callers get 503), connected calls are ended,
+// subscriptions end, then the sockets close. It waits for the server's
+// goroutines until ctx ends. A graceful leave calls Drain first, so that
+// calls under way can finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil

@@ -42,11 +42,12 @@ func freeUDPPort(t *testing.T) int {
 
 // sippRun is one SIPp process running a scenario.
 type sippRun struct {
-	name string
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-	done chan error
-	port int
+	name  string
+	cmd   *exec.Cmd
+	out   bytes.Buffer
+	done  chan error
+	port  int
+	ended bool // wait received the exit
 }
 
 func startSIPp(t *testing.T, e *env, scenario string, args ...string) *sippRun {
@@ -66,7 +67,7 @@ func startSIPp(t *testing.T, e *env, scenario string, args ...string) *sippRun {
 	}
 	go func() { r.done <- r.cmd.Wait() }()
 	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
+		if !r.ended {
 			_ = r.cmd.Process.Kill() // a scenario that did not finish
 			<-r.done
 		}
@@ -84,6 +85,7 @@ func (r *sippRun) wait(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
 	case err := <-r.done:
+		r.ended = true // read by the clean-up on this goroutine (ProcessState is Wait's)
 		if err != nil {
 			t.Fatalf("sipp %s: %v", r.name, err)
 		}
@@ -117,6 +119,7 @@ func TestSIPp_Register(t *testing.T) {
 	bad := startSIPp(t, e, "register.xml", "-inf", csv, "-au", "1001", "-ap", "wrong", e.srv.Addr())
 	select {
 	case err := <-bad.done:
+		bad.ended = true
 		if err == nil {
 			t.Fatal("register with a wrong password passed")
 		}

@@ -2233,7 +2233,11 @@ type GetRingPlanReply struct {
 	FallbackStatus int32       `protobuf:"varint,5,opt,name=fallback_status,json=fallbackStatus,proto3" json:"fallback_status,omitempty"`
 	Skipped        []*RingSkip `protobuf:"bytes,6,rep,name=skipped,proto3" json:"skipped,omitempty"`
 	// reason is the office-hours verdict in words, for logs and the console.
-	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// targets say where to ring each member of the stages: their primary
+	// line and its unexpired bindings as the line grain answered while the
+	// plan was made, so the SIP layer forks without asking the line again.
+	Targets       []*RingTarget `protobuf:"bytes,8,rep,name=targets,proto3" json:"targets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2317,6 +2321,74 @@ func (x *GetRingPlanReply) GetReason() string {
 	return ""
 }
 
+func (x *GetRingPlanReply) GetTargets() []*RingTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+// RingTarget is where a member of a ring plan rings.
+type RingTarget struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Line          string                 `protobuf:"bytes,2,opt,name=line,proto3" json:"line,omitempty"`
+	Bindings      []*Binding             `protobuf:"bytes,3,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingTarget) Reset() {
+	*x = RingTarget{}
+	mi := &file_actors_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingTarget) ProtoMessage() {}
+
+func (x *RingTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingTarget.ProtoReflect.Descriptor instead.
+func (*RingTarget) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RingTarget) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *RingTarget) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *RingTarget) GetBindings() []*Binding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
 type RingStage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Members       []string               `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
@@ -2328,7 +2400,7 @@ type RingStage struct {
 
 func (x *RingStage) Reset() {
 	*x = RingStage{}
-	mi := &file_actors_proto_msgTypes[37]
+	mi := &file_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2340,7 +2412,7 @@ func (x *RingStage) String() string {
 func (*RingStage) ProtoMessage() {}
 
 func (x *RingStage) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[37]
+	mi := &file_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2353,7 +2425,7 @@ func (x *RingStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingStage.ProtoReflect.Descriptor instead.
 func (*RingStage) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{37}
+	return file_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RingStage) GetMembers() []string {
@@ -2387,7 +2459,7 @@ type RingSkip struct {
 
 func (x *RingSkip) Reset() {
 	*x = RingSkip{}
-	mi := &file_actors_proto_msgTypes[38]
+	mi := &file_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2471,7 @@ func (x *RingSkip) String() string {
 func (*RingSkip) ProtoMessage() {}
 
 func (x *RingSkip) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[38]
+	mi := &file_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2484,7 @@ func (x *RingSkip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingSkip.ProtoReflect.Descriptor instead.
 func (*RingSkip) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{38}
+	return file_actors_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RingSkip) GetUser() string {
@@ -2442,7 +2514,7 @@ type GroupCallEvent struct {
 
 func (x *GroupCallEvent) Reset() {
 	*x = GroupCallEvent{}
-	mi := &file_actors_proto_msgTypes[39]
+	mi := &file_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2526,7 @@ func (x *GroupCallEvent) String() string {
 func (*GroupCallEvent) ProtoMessage() {}
 
 func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[39]
+	mi := &file_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2539,7 @@ func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCallEvent.ProtoReflect.Descriptor instead.
 func (*GroupCallEvent) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{39}
+	return file_actors_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GroupCallEvent) GetKind() string {
@@ -2500,7 +2572,7 @@ type GroupCallEventReply struct {
 
 func (x *GroupCallEventReply) Reset() {
 	*x = GroupCallEventReply{}
-	mi := &file_actors_proto_msgTypes[40]
+	mi := &file_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2584,7 @@ func (x *GroupCallEventReply) String() string {
 func (*GroupCallEventReply) ProtoMessage() {}
 
 func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[40]
+	mi := &file_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2597,7 @@ func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCallEventReply.ProtoReflect.Descriptor instead.
 func (*GroupCallEventReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{40}
+	return file_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GroupCallEventReply) GetError() *Error {
@@ -2547,7 +2619,7 @@ type GroupHandover struct {
 
 func (x *GroupHandover) Reset() {
 	*x = GroupHandover{}
-	mi := &file_actors_proto_msgTypes[41]
+	mi := &file_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2631,7 @@ func (x *GroupHandover) String() string {
 func (*GroupHandover) ProtoMessage() {}
 
 func (x *GroupHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[41]
+	mi := &file_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +2644,7 @@ func (x *GroupHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupHandover.ProtoReflect.Descriptor instead.
 func (*GroupHandover) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{41}
+	return file_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GroupHandover) GetGroup() string {
@@ -2611,7 +2683,7 @@ type Rehomed struct {
 
 func (x *Rehomed) Reset() {
 	*x = Rehomed{}
-	mi := &file_actors_proto_msgTypes[42]
+	mi := &file_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2695,7 @@ func (x *Rehomed) String() string {
 func (*Rehomed) ProtoMessage() {}
 
 func (x *Rehomed) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[42]
+	mi := &file_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2708,7 @@ func (x *Rehomed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rehomed.ProtoReflect.Descriptor instead.
 func (*Rehomed) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{42}
+	return file_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Rehomed) GetKind() string {
@@ -2680,7 +2752,7 @@ type Audience struct {
 
 func (x *Audience) Reset() {
 	*x = Audience{}
-	mi := &file_actors_proto_msgTypes[43]
+	mi := &file_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +2764,7 @@ func (x *Audience) String() string {
 func (*Audience) ProtoMessage() {}
 
 func (x *Audience) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[43]
+	mi := &file_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +2777,7 @@ func (x *Audience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audience.ProtoReflect.Descriptor instead.
 func (*Audience) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{43}
+	return file_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Audience) GetRight() string {
@@ -2734,7 +2806,7 @@ type Reach struct {
 
 func (x *Reach) Reset() {
 	*x = Reach{}
-	mi := &file_actors_proto_msgTypes[44]
+	mi := &file_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2746,7 +2818,7 @@ func (x *Reach) String() string {
 func (*Reach) ProtoMessage() {}
 
 func (x *Reach) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[44]
+	mi := &file_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2759,7 +2831,7 @@ func (x *Reach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reach.ProtoReflect.Descriptor instead.
 func (*Reach) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{44}
+	return file_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Reach) GetRight() string {
@@ -2789,7 +2861,7 @@ type UsersReply struct {
 
 func (x *UsersReply) Reset() {
 	*x = UsersReply{}
-	mi := &file_actors_proto_msgTypes[45]
+	mi := &file_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2873,7 @@ func (x *UsersReply) String() string {
 func (*UsersReply) ProtoMessage() {}
 
 func (x *UsersReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[45]
+	mi := &file_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2886,7 @@ func (x *UsersReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsersReply.ProtoReflect.Descriptor instead.
 func (*UsersReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{45}
+	return file_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UsersReply) GetError() *Error {
@@ -2997,7 +3069,7 @@ const file_actors_proto_rawDesc = "" +
 	"\x05calls\x18\x02 \x03(\v2\x17.ucgrid.actors.LineCallR\x05calls\x12:\n" +
 	"\bwatchers\x18\x03 \x03(\v2\x1e.ucgrid.actors.HandoverWatcherR\bwatchers\"*\n" +
 	"\vGetRingPlan\x12\x1b\n" +
-	"\tmin_index\x18\x01 \x01(\x04R\bminIndex\"\xa5\x02\n" +
+	"\tmin_index\x18\x01 \x01(\x04R\bminIndex\"\xda\x02\n" +
 	"\x10GetRingPlanReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12\x16\n" +
 	"\x06closed\x18\x02 \x01(\bR\x06closed\x120\n" +
@@ -3005,7 +3077,13 @@ const file_actors_proto_rawDesc = "" +
 	"\x0ffallback_target\x18\x04 \x01(\tR\x0efallbackTarget\x12'\n" +
 	"\x0ffallback_status\x18\x05 \x01(\x05R\x0efallbackStatus\x121\n" +
 	"\askipped\x18\x06 \x03(\v2\x17.ucgrid.actors.RingSkipR\askipped\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"_\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x123\n" +
+	"\atargets\x18\b \x03(\v2\x19.ucgrid.actors.RingTargetR\atargets\"h\n" +
+	"\n" +
+	"RingTarget\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\tR\x04line\x122\n" +
+	"\bbindings\x18\x03 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"_\n" +
 	"\tRingStage\x12\x18\n" +
 	"\amembers\x18\x01 \x03(\tR\amembers\x12\x19\n" +
 	"\bdelay_ms\x18\x02 \x01(\x03R\adelayMs\x12\x1d\n" +
@@ -3057,7 +3135,7 @@ func file_actors_proto_rawDescGZIP() []byte {
 	return file_actors_proto_rawDescData
 }
 
-var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_actors_proto_goTypes = []any{
 	(*Hub)(nil),                 // 0: ucgrid.actors.Hub
 	(*PresenceView)(nil),        // 1: ucgrid.actors.PresenceView
@@ -3096,16 +3174,17 @@ var file_actors_proto_goTypes = []any{
 	(*LineHandover)(nil),        // 34: ucgrid.actors.LineHandover
 	(*GetRingPlan)(nil),         // 35: ucgrid.actors.GetRingPlan
 	(*GetRingPlanReply)(nil),    // 36: ucgrid.actors.GetRingPlanReply
-	(*RingStage)(nil),           // 37: ucgrid.actors.RingStage
-	(*RingSkip)(nil),            // 38: ucgrid.actors.RingSkip
-	(*GroupCallEvent)(nil),      // 39: ucgrid.actors.GroupCallEvent
-	(*GroupCallEventReply)(nil), // 40: ucgrid.actors.GroupCallEventReply
-	(*GroupHandover)(nil),       // 41: ucgrid.actors.GroupHandover
-	(*Rehomed)(nil),             // 42: ucgrid.actors.Rehomed
-	(*Audience)(nil),            // 43: ucgrid.actors.Audience
-	(*Reach)(nil),               // 44: ucgrid.actors.Reach
-	(*UsersReply)(nil),          // 45: ucgrid.actors.UsersReply
-	nil,                         // 46: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	(*RingTarget)(nil),          // 37: ucgrid.actors.RingTarget
+	(*RingStage)(nil),           // 38: ucgrid.actors.RingStage
+	(*RingSkip)(nil),            // 39: ucgrid.actors.RingSkip
+	(*GroupCallEvent)(nil),      // 40: ucgrid.actors.GroupCallEvent
+	(*GroupCallEventReply)(nil), // 41: ucgrid.actors.GroupCallEventReply
+	(*GroupHandover)(nil),       // 42: ucgrid.actors.GroupHandover
+	(*Rehomed)(nil),             // 43: ucgrid.actors.Rehomed
+	(*Audience)(nil),            // 44: ucgrid.actors.Audience
+	(*Reach)(nil),               // 45: ucgrid.actors.Reach
+	(*UsersReply)(nil),          // 46: ucgrid.actors.UsersReply
+	nil,                         // 47: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 }
 var file_actors_proto_depIdxs = []int32{
 	3,  // 0: ucgrid.actors.SetPresenceReply.error:type_name -> ucgrid.actors.Error
@@ -3138,16 +3217,18 @@ var file_actors_proto_depIdxs = []int32{
 	27, // 27: ucgrid.actors.LineHandover.calls:type_name -> ucgrid.actors.LineCall
 	17, // 28: ucgrid.actors.LineHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
 	3,  // 29: ucgrid.actors.GetRingPlanReply.error:type_name -> ucgrid.actors.Error
-	37, // 30: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
-	38, // 31: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
-	3,  // 32: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
-	46, // 33: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
-	3,  // 34: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	38, // 30: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
+	39, // 31: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
+	37, // 32: ucgrid.actors.GetRingPlanReply.targets:type_name -> ucgrid.actors.RingTarget
+	29, // 33: ucgrid.actors.RingTarget.bindings:type_name -> ucgrid.actors.Binding
+	3,  // 34: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
+	47, // 35: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	3,  // 36: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_actors_proto_init() }
@@ -3162,7 +3243,7 @@ func file_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_proto_rawDesc), len(file_actors_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,6 +7,7 @@ package racereport
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,9 @@ func Classify(log string) (ours, upstream []string) {
 		mine := false
 		for _, fn := range fns {
 			mine = mine || strings.HasPrefix(fn, Module)
+		}
+		if mine && publishedUnlocked(fns) {
+			mine = false
 		}
 		if mine || len(fns) == 0 {
 			ours = append(ours, r)
@@ -67,4 +71,27 @@ func accessors(report string) []string {
 		}
 	}
 	return fns
+}
+
+// unlockedReaders are protoactor-go functions that read the cluster's
+// member list without its lock, while UpdateClusterTopology replaces it
+// under the lock (upstream #1108: MemberList.BroadcastEvent ranges over
+// ml.members from the placement actor). Their race partner is wherever
+// the member values were built: our provider's actorMember, which fills
+// a fresh *cluster.Member before handing it over. Nothing of ours can
+// order the library's unlocked read after that construction.
+var unlockedReaders = []string{
+	"github.com/asynkron/protoactor-go/cluster.(*Member).Address()",
+	"github.com/asynkron/protoactor-go/cluster.(*MemberList).BroadcastEvent()",
+}
+
+// publishedUnlocked reports a race between one of unlockedReaders and the
+// construction of the member value in our provider: upstream's.
+func publishedUnlocked(fns []string) bool {
+	if len(fns) != 2 {
+		return false
+	}
+	built := Module + "cluster.(*Provider).actorMember()"
+	return (slices.Contains(unlockedReaders, fns[0]) && fns[1] == built) ||
+		(slices.Contains(unlockedReaders, fns[1]) && fns[0] == built)
 }

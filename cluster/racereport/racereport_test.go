@@ -43,3 +43,18 @@ func TestClassify_FailsOnlyRacesTouchingOurCode(t *testing.T) {
 		t.Errorf("a clean log has reports: %v %v", o, u)
 	}
 }
+
+// Our provider builds a fresh *cluster.Member that protoactor's member
+// list then reads without its lock (upstream #1108): upstream's race. The
+// same construction racing with a read of ours stays ours.
+func TestClassify_MemberBuiltByUsReadUnlockedByUpstream(t *testing.T) {
+	built := "github.com/ucgrid/ucgrid/cluster.(*Provider).actorMember()"
+	ours, upstream := Classify(report("github.com/asynkron/protoactor-go/cluster.(*Member).Address()", built))
+	if len(ours) != 0 || len(upstream) != 1 {
+		t.Errorf("protoactor reading a member we built: ours %d, upstream %d; want 0, 1", len(ours), len(upstream))
+	}
+	ours, _ = Classify(report("github.com/ucgrid/ucgrid/cluster.(*Provider).recordTopology()", built))
+	if len(ours) != 1 {
+		t.Errorf("our own read of a member we built: ours %d, want 1", len(ours))
+	}
+}

@@ -88,7 +88,7 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 	a.node = node
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
-		Request: node.Request, Apply: s.dir.Apply, Logger: s.cfg.Logger}
+		Request: node.Request, Apply: s.dir.Apply, Logger: s.cfg.Logger, Metrics: s.ops.metrics.grains}
 	a.unregister = actors.Register(system, a.deps)
 	if hub == nil {
 		hub, err = actors.StartHub(system, a.deps)

@@ -16,44 +16,79 @@ type liveEvents struct{ hub *actors.Hub }
 var _ api.EventHub = liveEvents{}
 
 func (l liveEvents) Open(viewer string, buffer int) api.EventSession {
-	s := &eventSession{hub: l.hub, s: l.hub.Open(viewer, buffer), out: make(chan api.LiveEvent), done: make(chan struct{})}
-	s.wg.Go(s.forward)
-	return s
+	e := &eventSession{hub: l.hub, out: make(chan api.LiveEvent, buffer)}
+	e.s = l.hub.OpenSink(viewer, e)
+	return e
 }
 
-// eventSession adapts an actors.Session: one goroutine turns its events
-// into the API's until the session closes (Close, lag, hub stop).
+// eventSession adapts an actors.Session: the hub hands each event to
+// Deliver, which converts it and queues it for the stream, so no
+// goroutine sits between the hub and the stream.
 type eventSession struct {
 	hub  *actors.Hub
 	s    *actors.Session
 	out  chan api.LiveEvent
-	done chan struct{}
 	once sync.Once
-	wg   sync.WaitGroup
 }
 
-func (e *eventSession) forward() {
-	defer close(e.out)
-	for ev := range e.s.Events {
-		le := api.LiveEvent{Target: ev.Target}
-		switch {
-		case ev.View != nil:
-			p := presenceStateOf(ev.View)
-			le.Presence = &p
-		case ev.Line != nil:
-			l := lineStateOf(ev.Line)
-			le.Line = &l
-		case ev.Chat != nil:
-			le.Chat = ev.Chat
-		default:
-			continue
-		}
-		select {
-		case e.out <- le:
-		case <-e.done:
-			return
-		}
+var _ actors.Sink = (*eventSession)(nil)
+
+// Deliver queues ev for the stream; false when the stream's buffer is
+// full (the hub then ends the session as lagged). Called by the hub, in
+// order, never after End.
+func (e *eventSession) Deliver(ev actors.Event) bool {
+	le, ok := liveEventOf(ev)
+	if !ok {
+		return true
 	}
+	select {
+	case e.out <- le:
+		return true
+	default:
+		return false
+	}
+}
+
+// End closes the stream's channel: the hub delivers nothing after it.
+func (e *eventSession) End(bool) { close(e.out) }
+
+// sharedLive is the key of an event's conversion in its actors.Shared.
+type sharedLive struct{}
+
+type convertedEvent struct {
+	le api.LiveEvent
+	ok bool
+}
+
+// liveEventOf turns a hub event into the API's. An event the hub shares
+// among sessions is converted once for all of them and marked so that
+// the streams encode it once too (api.LiveEvent.ShareEncoding).
+func liveEventOf(ev actors.Event) (api.LiveEvent, bool) {
+	if ev.Shared == nil {
+		return convertEvent(ev)
+	}
+	c := ev.Shared.Value(sharedLive{}, func() any {
+		le, ok := convertEvent(ev)
+		return convertedEvent{le.ShareEncoding(), ok}
+	}).(convertedEvent)
+	return c.le, c.ok
+}
+
+func convertEvent(ev actors.Event) (api.LiveEvent, bool) {
+	le := api.LiveEvent{Target: ev.Target}
+	switch {
+	case ev.View != nil:
+		p := presenceStateOf(ev.View)
+		le.Presence = &p
+	case ev.Line != nil:
+		l := lineStateOf(ev.Line)
+		le.Line = &l
+	case ev.Chat != nil:
+		le.Chat = ev.Chat
+	default:
+		return le, false
+	}
+	return le, true
 }
 
 func (e *eventSession) Events() <-chan api.LiveEvent { return e.out }
@@ -76,13 +111,9 @@ func (e *eventSession) WatchLine(ctx context.Context, number string) (api.LineSt
 	return lineStateOf(v), nil
 }
 
-// Close unwatches every target and waits for the forwarding goroutine.
+// Close unwatches every target.
 func (e *eventSession) Close(ctx context.Context) {
-	e.once.Do(func() {
-		close(e.done)
-		e.hub.Close(ctx, e.s)
-		e.wg.Wait()
-	})
+	e.once.Do(func() { e.hub.Close(ctx, e.s) })
 }
 
 // refusal maps a grain's refusal to the API's.

@@ -109,8 +109,10 @@ type Server struct {
 	sip      *sip.Server
 	served   chan error
 	// started is set once start-up finished (the admin exists, the actor
-	// layer runs): /readyz answers 503 before.
+	// layer runs): /readyz answers 503 before. leaving is set when the
+	// stop begins: /readyz answers 503 again.
 	started atomic.Bool
+	leaving atomic.Bool
 	// records delivers chat live and sweeps expired records (records.go).
 	records *records
 	// expiry purges expired bearer tokens and registrations on the leader
@@ -169,7 +171,8 @@ func (s *Server) start(ctx context.Context) error {
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: grainClient{s}}, Logger: s.cfg.Logger,
 		Reverse: liveReverse{node: grainClient{s}},
-		Live:    api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}}})
+		Live:    api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}},
+		Metrics: reg})
 	if err != nil {
 		return err
 	}
@@ -231,6 +234,9 @@ func (s *Server) ready() error {
 	if !s.started.Load() {
 		return errors.New("node is starting")
 	}
+	if s.leaving.Load() {
+		return errors.New("node is leaving the cluster")
+	}
 	if !s.dir.Ready() {
 		return errors.New("directory has no Raft leader yet or its store failed")
 	}
@@ -247,16 +253,18 @@ func (s *Server) Directory() *persistence.Node { return s.dir }
 // error when it failed on its own.
 func (s *Server) Done() <-chan error { return s.served }
 
-// Shutdown stops the node: HTTP first (open requests may finish until ctx
-// ends), then the actor layer (it leaves the cluster), then the directory,
-// which flushes and closes the store.
+// Shutdown stops the node gracefully (leave.go): SIP drains while a
+// leader hands Raft leadership over, then HTTP (open requests may finish
+// until ctx ends), the SIP server, the actor layer (it leaves the
+// cluster), and the directory, which flushes and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx) }
 
 func (s *Server) stop(ctx context.Context) error {
+	s.leaving.Store(true)
 	var errs []error
-	if s.ops != nil {
-		s.ops.handOver(ctx) // Raft leadership first: writes go on elsewhere while this node drains
-	}
+	// The grains stay up until the SIP drain ends: calls in progress
+	// report to their lines and groups.
+	s.drain(ctx)
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}

@@ -34,9 +34,9 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 	return nil
 }
 
-// stopSIP ends the calls and subscriptions this node holds and closes
-// its SIP sockets; it runs before the actor layer stops, so the lines
-// hear of the calls' end.
+// stopSIP ends the calls and subscriptions this node still holds after
+// the drain (leave.go) and closes its SIP sockets; it runs before the
+// actor layer stops, so the lines hear of the calls' end.
 func (s *Server) stopSIP(ctx context.Context) error {
 	if s.sip == nil {
 		return nil

@@ -73,21 +73,28 @@ func registrations(line string, bs []*actorspb.Binding) []*dirpb.Registration {
 	return out
 }
 
-func (b grainBackend) RingPlan(ctx context.Context, group string) (hunt.Plan, error) {
+// RingPlan asks the group grain for a plan; the members' lines and
+// contacts come with it (the grain asked the line grains while making
+// it), so the SIP layer forks without asking them again.
+func (b grainBackend) RingPlan(ctx context.Context, group string) (sip.RingPlan, error) {
 	start := time.Now()
 	r, err := ask[*actorspb.GetRingPlanReply](ctx, b.node, group, actors.KindGroup, &actorspb.GetRingPlan{})
 	var ge *actors.GrainError
 	if errors.As(err, &ge) && ge.Code == "not_found" {
-		return hunt.Plan{}, fmt.Errorf("%w: %s", sip.ErrNoSuchGroup, ge.Message)
+		return sip.RingPlan{}, fmt.Errorf("%w: %s", sip.ErrNoSuchGroup, ge.Message)
 	}
 	if err != nil {
-		return hunt.Plan{}, err
+		return sip.RingPlan{}, err
 	}
-	p := hunt.Plan{Group: group, Start: start, Closed: r.GetClosed(),
-		Fallback: hunt.Fallback{Target: r.GetFallbackTarget(), Status: int(r.GetFallbackStatus())}}
+	p := sip.RingPlan{Plan: hunt.Plan{Group: group, Start: start, Closed: r.GetClosed(),
+		Fallback: hunt.Fallback{Target: r.GetFallbackTarget(), Status: int(r.GetFallbackStatus())}},
+		Targets: make(map[string]sip.RingTarget, len(r.GetTargets()))}
 	for _, s := range r.GetStages() {
 		p.Stages = append(p.Stages, hunt.Stage{Members: s.GetMembers(),
 			Delay: time.Duration(s.GetDelayMs()) * time.Millisecond, Timeout: time.Duration(s.GetTimeoutMs()) * time.Millisecond})
+	}
+	for _, t := range r.GetTargets() {
+		p.Targets[t.GetUser()] = sip.RingTarget{Line: t.GetLine(), Contacts: registrations(t.GetLine(), t.GetBindings())}
 	}
 	return p, nil
 }

@@ -60,6 +60,11 @@ func TestGrainBackend_ServesTheSIPLayer(t *testing.T) {
 	if err != nil || p.Closed || len(p.Stages) != 1 || p.Stages[0].Members[0] != "anna" || p.Stages[0].Timeout != 5*time.Second || p.Fallback.Status != 480 {
 		t.Fatalf("RingPlan: %+v %v", p, err)
 	}
+	// The plan says where anna rings, as the line grain knew it.
+	if tg, ok := p.Targets["anna"]; !ok || tg.Line != "100" || len(tg.Contacts) != 1 ||
+		tg.Contacts[0].GetContact() != "sip:100@192.0.2.1:5062" || tg.Contacts[0].GetLine() != "100" || len(p.Targets) != 1 {
+		t.Fatalf("RingPlan targets: %+v", p.Targets)
+	}
 	if _, err := b.RingPlan(ctx, "ghost"); !errors.Is(err, sip.ErrNoSuchGroup) {
 		t.Errorf("RingPlan of an unknown group: %v", err)
 	}

@@ -49,6 +49,7 @@ func freeAddr(t *testing.T) string {
 type clusterNode struct {
 	name, data, gossip, raft, http string
 	proc                           *node
+	wrap, args                     []string // wrapper command (network namespace) and extra flags
 }
 
 type testCluster struct {
@@ -87,7 +88,7 @@ func (c *testCluster) start(cn *clusterNode, extra ...string) {
 	if cn.gossip != c.seed {
 		args = append(args, "--join", c.seed)
 	}
-	cn.proc = startNode(c.t, append(args, extra...)...)
+	cn.proc = startWrapped(c.t, cn.wrap, append(append(args, cn.args...), extra...)...)
 }
 
 // status fetches GET /v1/cluster from node cn.
@@ -128,7 +129,12 @@ func (c *testCluster) waitVoters(want int, timeout time.Duration) server.Cluster
 // and the consistency token.
 func apiCall(t *testing.T, method, addr, path string, body any) (int, string, string) {
 	t.Helper()
-	return call(method, addr, path, "Basic "+base64.StdEncoding.EncodeToString([]byte("admin:"+testAdminPW)), "", body)
+	return call(method, addr, path, adminAuth(), "", body)
+}
+
+// adminAuth is the Authorization header of apiCall.
+func adminAuth() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+testAdminPW))
 }
 
 // TestCluster_JoinForwardStatus: two nodes join the first; the leader adds
@@ -224,6 +230,12 @@ func bearerCall(method, addr, path, token string, index string, body any) (int, 
 // status, body and the consistency token; a transport error comes back as
 // status 0 with the error as body.
 func call(method, addr, path, auth, index string, body any) (int, string, string) {
+	code, b, h := callHeader(method, addr, path, auth, index, body)
+	return code, b, h.Get("X-Ucgrid-Index")
+}
+
+// callHeader is call with the whole response header.
+func callHeader(method, addr, path, auth, index string, body any) (int, string, http.Header) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body) // plain maps: cannot fail
@@ -231,7 +243,7 @@ func call(method, addr, path, auth, index string, body any) (int, string, string
 	}
 	req, err := http.NewRequest(method, "http://"+addr+path, rd)
 	if err != nil {
-		return 0, err.Error(), ""
+		return 0, err.Error(), nil
 	}
 	req.Header.Set("Authorization", auth)
 	if index != "" {
@@ -242,12 +254,12 @@ func call(method, addr, path, auth, index string, body any) (int, string, string
 	}
 	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
 	if err != nil {
-		return 0, err.Error(), ""
+		return 0, err.Error(), nil
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err.Error(), ""
+		return 0, err.Error(), nil
 	}
-	return resp.StatusCode, string(b), resp.Header.Get("X-Ucgrid-Index")
+	return resp.StatusCode, string(b), resp.Header
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,7 +47,15 @@ type node struct {
 
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, args...)...)
+	return startWrapped(t, nil, args...)
+}
+
+// startWrapped starts `ucgrid serve` under a wrapper command (e.g. `ip
+// netns exec NS`, which execs the node in the namespace); nil: directly.
+func startWrapped(t *testing.T, wrap []string, args ...string) *node {
+	t.Helper()
+	argv := append(append(slices.Clone(wrap), os.Args[0]), append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	// Under -race a child reports the data races inside protoactor-go
 	// (PITFALLS.md, upstream #1108) too: they must not fail its exit code;
 	// reports that involve our own code fail the test (racereport).

@@ -1,0 +1,73 @@
+package actors
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ucgrid/ucgrid/actors/actorspb"
+)
+
+// viewSharing groups the deliveries of one batch by view: a change shows
+// to most watchers in one of very few ways (with the note, state only,
+// not at all), and every session with an equal view gets the same view
+// message and the same Shared, so that the consumers convert and encode
+// it once per view instead of once per session. Views are compared by
+// value (a batch from another node carries one message per delivery),
+// so two sessions share only what they would have been sent anyway. The
+// zero value is ready; one is used for one batch by one goroutine.
+type viewSharing struct {
+	presences map[presenceKey]sharedPresence
+	lines     []sharedLine
+}
+
+// presenceKey is every field of a PresenceView (TestViewSharing_KeyCoversEveryField
+// fails when the message gains one).
+type presenceKey struct {
+	visible     bool
+	state, note string
+	idle        bool
+}
+
+type sharedPresence struct {
+	view   *actorspb.PresenceView
+	shared *Shared
+}
+
+type sharedLine struct {
+	view   *actorspb.LineView
+	shared *Shared
+}
+
+// maxSharedLines bounds the distinct line views compared per batch (a
+// line shows in a few ways: with or without state, calls, forwarding);
+// beyond it an event is not shared.
+const maxSharedLines = 16
+
+// presence returns the view to deliver for v and its Shared.
+func (vs *viewSharing) presence(v *actorspb.PresenceView) (*actorspb.PresenceView, *Shared) {
+	k := presenceKey{v.GetVisible(), v.GetState(), v.GetNote(), v.GetIdle()}
+	if sp, ok := vs.presences[k]; ok {
+		return sp.view, sp.shared
+	}
+	if vs.presences == nil {
+		vs.presences = map[presenceKey]sharedPresence{}
+	}
+	sp := sharedPresence{v, &Shared{}}
+	vs.presences[k] = sp
+	return sp.view, sp.shared
+}
+
+// line returns the view to deliver for v and its Shared (nil past
+// maxSharedLines distinct views).
+func (vs *viewSharing) line(v *actorspb.LineView) (*actorspb.LineView, *Shared) {
+	for _, sl := range vs.lines {
+		if sl.view == v || proto.Equal(sl.view, v) {
+			return sl.view, sl.shared
+		}
+	}
+	if len(vs.lines) == maxSharedLines {
+		return v, nil
+	}
+	sl := sharedLine{v, &Shared{}}
+	vs.lines = append(vs.lines, sl)
+	return sl.view, sl.shared
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// httpMetrics count the /v1 requests by route pattern (the mux pattern,
+// e.g. "GET /v1/users/{id}": a fixed set, never an id) and status code.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ucgrid_http_requests_total",
+			Help: "HTTP /v1 requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ucgrid_http_request_seconds",
+			Help:    "Time to answer an HTTP /v1 request, by route pattern (event streams are not timed: they last as long as the client stays).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.seconds)
+	}
+	return m
+}
+
+// unmatchedRoute labels requests no route pattern matched (404, 405).
+const unmatchedRoute = "unmatched"
+
+// streamRoute is not timed: an event stream lasts as long as its client.
+const streamRoute = "GET /v1/events"
+
+func (m *httpMetrics) observe(route string, code int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	if route != streamRoute {
+		m.seconds.WithLabelValues(route).Observe(took.Seconds())
+	}
+}
+
+// statusWriter records the status code a handler answered. It passes
+// Flush (event streams) through, and Unwrap for http.ResponseController.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK // a handler that wrote nothing answered 200
+	}
+	return w.code
+}
