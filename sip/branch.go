@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -26,6 +27,26 @@ type branch struct {
 	final        bool
 	cancelReason *string // set when the branch is to be cancelled
 	cancelSent   bool
+	cancelled    chan struct{} // closed when a CANCEL has gone out
+	cancelOnce   sync.Once
+}
+
+// Bounds on waiting for a branch's final response once it cannot matter
+// any more. RFC 3261 §9.1: without a final response 64*T1 after the
+// CANCEL, the INVITE transaction is given up. A node shutting down waits
+// shutdownGrace for the 487s its CANCELs ask for, not the phones' whims.
+var (
+	cancelGiveUp  = 64 * sip.T1
+	shutdownGrace = time.Second
+)
+
+// transactionContext bounds a transaction this server started: 64*T1
+// (RFC 3261 §17.1), or shutdownGrace after the server began to stop, so
+// that a phone that has gone away cannot hold a shutdown for 32 s.
+func (s *Server) transactionContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	stop := context.AfterFunc(s.ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
+	return ctx, func() { stop(); cancel() }
 }
 
 // fork starts one branch per contact of targets, as stage number
@@ -63,7 +84,7 @@ func (c *call) startBranch(stage int, t ringTarget, contact string) (*branch, er
 	if err != nil {
 		return nil, err
 	}
-	b := &branch{c: c, stage: stage, line: t.line, member: t.member, req: req}
+	b := &branch{c: c, stage: stage, line: t.line, member: t.member, req: req, cancelled: make(chan struct{})}
 	ctx := context.WithoutCancel(c.ctx) // a branch ends by CANCEL, not by context
 	tx, err := c.s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
 	if err != nil {
@@ -147,9 +168,20 @@ func removeAll(req *sip.Request, name string) {
 	}
 }
 
-// read passes the branch's responses to the call until its final one.
+// read passes the branch's responses to the call until its final one,
+// or until the transaction is given up: cancelGiveUp after a CANCEL went
+// out, or shutdownGrace after the server began to stop, whichever ends
+// first. A given-up branch ends as if its transaction had.
 func (b *branch) read() {
 	defer b.c.s.m.branches.Dec()
+	cancelled, stopping := b.cancelled, b.c.s.ctx.Done()
+	var giveUp <-chan time.Time
+	arm := func(d time.Duration) {
+		t := time.NewTimer(d)
+		if giveUp == nil || d == shutdownGrace {
+			giveUp = t.C
+		}
+	}
 	for {
 		select {
 		case res := <-b.tx.Responses():
@@ -171,13 +203,28 @@ func (b *branch) read() {
 				return
 			}
 		case <-b.tx.Done():
-			b.mu.Lock()
-			b.final = true
-			b.mu.Unlock()
-			b.deliver(nil)
+			b.end()
+			return
+		case <-cancelled:
+			cancelled = nil
+			arm(cancelGiveUp)
+		case <-stopping:
+			stopping = nil
+			arm(shutdownGrace)
+		case <-giveUp:
+			b.tx.Terminate()
+			b.end()
 			return
 		}
 	}
+}
+
+// end records that no final response will come and tells the call.
+func (b *branch) end() {
+	b.mu.Lock()
+	b.final = true
+	b.mu.Unlock()
+	b.deliver(nil)
 }
 
 func (b *branch) noteTag(res *sip.Response) {
@@ -247,6 +294,7 @@ func (c *call) cancelBranches(bs []*branch, keep *branch, reason string) {
 // sendCancel sends a CANCEL for b's INVITE: same Request-URI, top Via,
 // From, To, Call-ID, CSeq number and Route (sipgo has no ClientTx.Cancel).
 func (s *Server) sendCancel(b *branch, reason string) {
+	b.cancelOnce.Do(func() { close(b.cancelled) })
 	inv := b.req
 	req := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
 	if v := inv.Via(); v != nil {
@@ -271,7 +319,7 @@ func (s *Server) sendCancel(b *branch, reason string) {
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr
 	s.goTracked(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+		ctx, cancel := s.transactionContext()
 		defer cancel()
 		tx, err := s.client.TransactionRequest(ctx, req, asIs)
 		if err != nil {
@@ -337,7 +385,7 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 	}
 	bye := mk(sip.BYE, seq+1)
 	bye.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
-	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	ctx, cancel := s.transactionContext()
 	defer cancel()
 	tx, err := s.client.TransactionRequest(ctx, bye, sipgo.ClientRequestAddVia)
 	if err != nil {

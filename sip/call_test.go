@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"strings"
@@ -369,3 +370,44 @@ func TestPickup_WithRightReplacesTheRingingCall(t *testing.T) {
 }
 
 var _ = sip.StatusOK
+
+// A phone that goes away while ringing answers neither the CANCEL nor
+// the INVITE. Its branch is given up 64*T1 after the CANCEL (RFC 3261
+// §9.1; shortened here), and a shutdown waits only shutdownGrace for it.
+func TestCall_PhoneGoneWhileRingingHoldsNeitherTheCallNorTheShutdown(t *testing.T) {
+	defer func(d time.Duration) { cancelGiveUp = d }(cancelGiveUp)
+	cancelGiveUp = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		shutdown bool
+	}{
+		{name: "caller cancels"},
+		{name: "node shuts down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.user("alice", "1001", "a-pw")
+			e.user("bob", "2001", "b-pw")
+			alice := registered(t, e, "1001", "a-pw")
+			bob := registered(t, e, "2001", "b-pw")
+			c := alice.call("2001")
+			bob.waitRinging(5 * time.Second)
+			c.wait(180, 5*time.Second)
+			_ = bob.ua.Close() // unplugged: nothing answers on its port any more
+			if tc.shutdown {
+				ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace+2*time.Second)
+				defer cancel()
+				if err := e.srv.Shutdown(ctx); err != nil {
+					t.Fatalf("shutdown with a vanished phone ringing: %v", err)
+				}
+				return
+			}
+			c.cancel()
+			c.wait(487, 5*time.Second)
+			eventually(t, 5*time.Second, "line reports the call ended", func() bool {
+				return slices.Equal(e.be.phases("2001"), []CallPhase{CallRinging, CallEnded})
+			})
+			eventually(t, 5*time.Second, "branch given up", func() bool { return e.srv.calls.len() == 0 })
+		})
+	}
+}

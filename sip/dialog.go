@@ -109,7 +109,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 64*sip.T1)
+	ctx, cancel := s.transactionContext()
 	defer cancel()
 	final := s.relay(ctx, req, tx, fwd, dest)
 	if req.Method == sip.BYE {
