@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -35,6 +37,7 @@ type StatusError struct {
 	Method, Path string
 	Code         int
 	Body         string
+	retryAfter   time.Duration // from Retry-After; 1 s when absent
 }
 
 func (e *StatusError) Error() string {
@@ -85,6 +88,32 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return c.send(req, path, out)
 }
 
+// Setup is Do for the harness's own set-up writes (directory, grants,
+// trunks), which are idempotent PUTs: an answer 503 — the directory
+// between two Raft leaders, a commit whose outcome is unknown, a node not
+// ready yet — is retried after its Retry-After, for up to setupPatience.
+// Measured requests use Do, so that every refusal counts.
+func (c *Client) Setup(ctx context.Context, method, path string, body any) error {
+	deadline := time.Now().Add(setupPatience)
+	for {
+		err := c.Do(ctx, method, path, body, nil)
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(se.retryAfter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// setupPatience bounds Setup's retries: longer than a Raft election.
+const setupPatience = 15 * time.Second
+
 func (c *Client) send(req *http.Request, path string, out any) error {
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -93,7 +122,11 @@ func (c *Client) send(req *http.Request, path string, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512)) // the status alone is the error; the body helps
-		return &StatusError{Method: req.Method, Path: path, Code: resp.StatusCode, Body: string(bytes.TrimSpace(b))}
+		wait := time.Second
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 && secs <= 30 {
+			wait = time.Duration(secs) * time.Second
+		}
+		return &StatusError{Method: req.Method, Path: path, Code: resp.StatusCode, Body: string(bytes.TrimSpace(b)), retryAfter: wait}
 	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)

@@ -93,7 +93,7 @@ func (d *DirectoryConfig) generate(ctx context.Context, c *Client, progress func
 	if err := runParallel(ctx, d.Writers, steps, progress); err != nil {
 		return err
 	}
-	return c.Do(ctx, http.MethodPut, "/v1/global", map[string]any{"level": d.GlobalLevel}, nil)
+	return c.Setup(ctx, http.MethodPut, "/v1/global", map[string]any{"level": d.GlobalLevel})
 }
 
 func (d *DirectoryConfig) putUser(ctx context.Context, c *Client, i int) error {
@@ -102,15 +102,15 @@ func (d *DirectoryConfig) putUser(ctx context.Context, c *Client, i int) error {
 	if i < d.SignIns {
 		u["password"] = d.UserPassword(i)
 	}
-	if err := c.Do(ctx, http.MethodPut, "/v1/users/"+id, u, nil); err != nil {
+	if err := c.Setup(ctx, http.MethodPut, "/v1/users/"+id, u); err != nil {
 		return err
 	}
 	if !d.Lines {
 		return nil
 	}
 	n := d.LineNumber(i)
-	return c.Do(ctx, http.MethodPut, "/v1/lines/"+n, map[string]any{
-		"owner": id, "kind": "primary", "sip_password": d.LinePassword(n)}, nil)
+	return c.Setup(ctx, http.MethodPut, "/v1/lines/"+n, map[string]any{
+		"owner": id, "kind": "primary", "sip_password": d.LinePassword(n)})
 }
 
 func (d *DirectoryConfig) putGroup(ctx context.Context, c *Client, g int) error {
@@ -124,10 +124,10 @@ func (d *DirectoryConfig) putGroup(ctx context.Context, c *Client, g int) error 
 		seen[m] = true
 		members = append(members, map[string]any{"user": d.UserID(m), "role": "user"})
 	}
-	return c.Do(ctx, http.MethodPut, "/v1/groups/"+d.GroupID(g), map[string]any{
+	return c.Setup(ctx, http.MethodPut, "/v1/groups/"+d.GroupID(g), map[string]any{
 		"name": fmt.Sprintf("Bench Group %d", g), "active": true, "members": members, "member_level": "team",
 		"call_group": map[string]any{"mode": "sip", "number": d.GroupNumber(g), "strategy": "ring_all", "ring_timeout_s": 30},
-	}, nil)
+	})
 }
 
 // runParallel runs steps on n workers and returns the first error.

@@ -119,7 +119,7 @@ func writeGrants(ctx context.Context, cfg *RightsConfig, cl *Cluster) error {
 		}
 		level := grantLevels[r.IntN(len(grantLevels))]
 		steps[i] = func() error {
-			return cl.Nodes[0].API.Do(ctx, "PUT", "/v1/admin/grants/"+d.UserID(t)+"/"+d.UserID(v), map[string]any{"level": level}, nil)
+			return cl.Nodes[0].API.Setup(ctx, "PUT", "/v1/admin/grants/"+d.UserID(t)+"/"+d.UserID(v), map[string]any{"level": level})
 		}
 	}
 	cfg.logf("writing %d grants", cfg.Grants)

@@ -101,7 +101,7 @@ func (e *sipEnv) start(ctx context.Context, c *Common, s *SIPConfig, register bo
 	}
 	e.targets = newSIPTargets(e.proxies)
 	trunk := map[string]any{"name": "bench callers", "addresses": []string{"127.0.0.1/32"}}
-	if err := e.cl.Nodes[0].API.Do(ctx, "PUT", "/v1/trunks/"+c.Directory.Prefix+"trunk", trunk, nil); err != nil {
+	if err := e.cl.Nodes[0].API.Setup(ctx, "PUT", "/v1/trunks/"+c.Directory.Prefix+"trunk", trunk); err != nil {
 		return fmt.Errorf("bench: trunk: %w", err)
 	}
 	logger := c.Cluster.Logger
