@@ -37,6 +37,9 @@ type Deps struct {
 	local localGrains
 	// handovers are the hand-overs of stopping grains still in flight.
 	handovers sync.WaitGroup
+	// writes are directory writes grains left running aside (journal
+	// entries), so that a Raft commit does not hold a grain's messages.
+	writes sync.WaitGroup
 	// noHandover: the node stops without successors (the last node, or
 	// one its peers have blocked): stopping grains hand nothing over.
 	noHandover atomic.Bool
@@ -64,10 +67,18 @@ func (d *Deps) handOver(kind, id string, msg proto.Message) {
 	})
 }
 
-// WaitHandovers waits until the grains that stopped have handed their
-// runtime state to their next activations (each bounded by its timeout).
-// A node leaving the cluster calls it before it stops talking to peers.
-func (d *Deps) WaitHandovers() { d.handovers.Wait() }
+// writeAside runs a grain's directory write outside its message loop,
+// counted in writes.
+func (d *Deps) writeAside(f func()) { d.writes.Go(f) }
+
+// WaitAside waits until the grains that stopped have handed their runtime
+// state to their next activations, and the writes grains left running
+// aside are done (each bounded by its timeout). A node leaving the
+// cluster calls it before it stops talking to peers.
+func (d *Deps) WaitAside() {
+	d.handovers.Wait()
+	d.writes.Wait()
+}
 
 // localGrains are the grains active on this node, by kind and identity, so
 // the node can tell them about directory changes without activating others.

@@ -55,7 +55,7 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	}
 	var deps *Deps
 	cn, err := ucluster.Start(ctx, ucluster.Config{
-		GrainsStopped: func() { deps.WaitHandovers() },
+		GrainsStopped: func() { deps.WaitAside() },
 		Membership:    membership.Config{NodeName: name, BindAddr: "127.0.0.1:0", Seeds: seeds},
 		ActorAddr:     "127.0.0.1:0",
 		Kinds:         Kinds(),

@@ -29,22 +29,27 @@ func endingCall(l linestate.Line, id string, phase linestate.Phase) (linestate.C
 }
 
 // writeJournal writes the journal entry of a call that ended on the line
-// through the directory. Private lines write nothing. The entry id is
-// derived from line and call, so a second write of the same leg is
-// refused by the directory and ignored here.
+// through the directory. Private lines write nothing. The entry is built
+// here; its Raft commit runs aside, so the grain answers the next call's
+// questions meanwhile (the journal is read from the directory, never from
+// the grain). The entry id is derived from line and call, so a second
+// write of the same leg is refused by the directory and ignored here.
 func (g *lineGrain) writeJournal(c linestate.Call, ended time.Time, reason string) {
 	e, ok := journal.Entry(journal.Leg{Line: g.id, Owner: g.owner(), Private: g.record.GetPrivate(), Call: c,
 		Ended: ended, Reason: reason, RemoteName: g.remoteName(c.Remote)})
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-	defer cancel()
-	_, err := g.deps.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_AppendJournal{AppendJournal: &dirpb.AppendJournal{Entry: e}}})
-	if err != nil && !errors.Is(err, persistence.ErrConflict) {
-		// No call data in the log: the entry id identifies the leg.
-		g.deps.Logger.Warn("actors: journal entry not written", "line", g.id, "entry", e.Id, "err", err)
-	}
+	deps, line := g.deps, g.id
+	deps.writeAside(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		_, err := deps.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_AppendJournal{AppendJournal: &dirpb.AppendJournal{Entry: e}}})
+		if err != nil && !errors.Is(err, persistence.ErrConflict) {
+			// No call data in the log: the entry id identifies the leg.
+			deps.Logger.Warn("actors: journal entry not written", "line", line, "entry", e.Id, "err", err)
+		}
+	})
 }
 
 // remoteName is the display name behind a remote number that is a line or

@@ -5,7 +5,9 @@
 package actors
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/journal"
@@ -24,8 +26,11 @@ func (n *testNode) step(t *testing.T, line string, m *actorspb.LineCall) {
 	}
 }
 
+// journalOf reads owner's journal once the line grains' journal writes
+// (made aside) are done.
 func (n *testNode) journalOf(t *testing.T, owner string) map[string]*dirpb.JournalEntry {
 	t.Helper()
+	n.deps.writes.Wait()
 	es, err := n.dir.Store().Journal(persistence.JournalQuery{Owner: owner})
 	if err != nil {
 		t.Fatal(err)
@@ -81,5 +86,42 @@ func TestLineGrain_JournalsEndedCallsOnce(t *testing.T) {
 	}
 	if e := got["c1"]; e.StartUnix != t0/1000 {
 		t.Errorf("c1 starts at %d, want %d", e.StartUnix, t0/1000)
+	}
+}
+
+// The journal entry's Raft commit does not hold the line grain: while it
+// is held, the grain still answers the next call's questions (a group
+// call's ring plan asks it for contacts), and the entry lands after.
+func TestLineGrain_AnswersWhileItsJournalEntryCommits(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
+	release := make(chan struct{})
+	apply := n.deps.Apply
+	// Set before the line grain first runs; its first message orders it.
+	n.deps.Apply = func(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
+		if cmd.GetAppendJournal() != nil {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		return apply(ctx, cmd)
+	}
+	const t0 = int64(1_800_000_000_000)
+	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "ringing", Remote: "+4930999", AtUnixMs: t0})
+	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "ended", Remote: "+4930999", AtUnixMs: t0 + 3_000})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := n.cn.Request(ctx, "100", KindLine, &actorspb.GetContacts{})
+	if err != nil {
+		t.Fatalf("line grain did not answer while its journal entry was committing: %v", err)
+	}
+	if r := resp.(*actorspb.GetContactsReply); r.GetError() != nil || r.GetState() != "idle" {
+		t.Fatalf("contacts while committing: %v", r)
+	}
+	close(release)
+	if got := n.journalOf(t, "anna"); len(got) != 1 || got["c1"] == nil {
+		t.Fatalf("anna's journal %v, want the one call", got)
 	}
 }

@@ -73,7 +73,7 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 	node, err := ucluster.Start(ctx, ucluster.Config{
 		// A leaving node waits for its grains' runtime state to reach
 		// their new nodes before it stops talking to them.
-		GrainsStopped: func() { a.deps.WaitHandovers() },
+		GrainsStopped: func() { a.deps.WaitAside() },
 		Membership: membership.Config{
 			NodeName: s.dir.ID(), BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join,
 			Meta: membership.Meta{RaftAddr: s.dir.RaftAddr()},
