@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +31,20 @@ type actorLayer struct {
 // feedBuffer is how many directory changes may wait for the dispatcher
 // before it is told to reset (drop every cache) instead.
 const feedBuffer = 4096
+
+// gossipKey is the AES-256 key that encrypts and authenticates the
+// cluster's gossip, derived from the cluster secret every node shares
+// (HMAC-SHA256 with a fixed label, so the key is not the secret used to
+// sign node-to-node requests). Without a secret gossip stays plain: a
+// cluster of one, or nodes that refuse each other's requests anyway.
+func gossipKey(secret string) []byte {
+	if secret == "" {
+		return nil
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("ucgrid gossip key v1"))
+	return m.Sum(nil)
+}
 
 // ErrGossipAddrInUse is returned by Start when another process holds the
 // gossip address (memberlist needs it for both UDP and TCP).
@@ -76,7 +92,8 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 		GrainsStopped: func() { a.deps.WaitAside() },
 		Membership: membership.Config{
 			NodeName: s.dir.ID(), BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join,
-			Meta: membership.Meta{RaftAddr: s.dir.RaftAddr()},
+			Meta:      membership.Meta{RaftAddr: s.dir.RaftAddr()},
+			SecretKey: gossipKey(s.cfg.ClusterSecret),
 		},
 		ActorAddr: s.cfg.ActorAddr,
 		Kinds:     actors.Kinds(),
