@@ -78,6 +78,7 @@ bench: build
 	./$(BIN) bench hunt     --duration $(SMOKE) --rate 200 --json $(BENCH_OUT)/hunt.json --plot $(BENCH_OUT)/hunt.svg
 	./$(BIN) bench register --duration $(SMOKE) --rate 1000 --json $(BENCH_OUT)/register.json --plot $(BENCH_OUT)/register.svg
 	./$(BIN) bench failover --duration $(SMOKE) --call-timeout 2s --json $(BENCH_OUT)/failover.json --plot $(BENCH_OUT)/failover.svg
+	./$(BIN) bench rolling  --users 30 --groups 10 --json $(BENCH_OUT)/rolling.json --plot $(BENCH_OUT)/rolling.svg
 	./$(BIN) bench scale    --duration $(SMOKE) --users 10000 --groups 1000 --grants 100000 --json $(BENCH_OUT)/scale.json
 
 ## proto: regenerate the committed protobuf code (needs protoc: installed if missing)

@@ -24,6 +24,8 @@ scenarios:
   hunt       SIP calls from a trunk into ring_all call groups: calls/s, INVITE→180 and →200 latency
   register   SIP REGISTER/s with digest authentication
   failover   calls into groups while a node is killed: time until they succeed again
+  rolling    calls into groups while every node in turn is stopped (SIGTERM) and
+             started again: failed calls (want 0), stop and rejoin times
   scale      100k users, 10k groups, 1M grants into one node: write rate, RSS, cold start
 
 By default a scenario starts its own cluster (--nodes, in this process or
@@ -143,6 +145,26 @@ var scenarios = map[string]scenario{
 				cfg.Load.Rate = 50
 			}
 			return bench.RunFailover(ctx, *cfg)
+		}
+	}},
+	"rolling": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
+		cfg := &bench.RollingConfig{}
+		bindSIP(fs, &cfg.SIP)
+		fs.DurationVar(&cfg.Settle, "settle", time.Second, "load before the first restart and after the last one")
+		fs.DurationVar(&cfg.StopTimeout, "stop-timeout", 20*time.Second, "a node's graceful stop (SIGTERM to exit) longer than this fails the run")
+		fs.DurationVar(&cfg.BackTimeout, "back-timeout", time.Minute, "a restarted node not back in the cluster within this fails the run")
+		return func(ctx context.Context) (*bench.Result, error) {
+			cfg.Common = *c
+			if cfg.Cluster.Nodes < 2 {
+				cfg.Cluster.Nodes = 3
+			}
+			cfg.Cluster.Procs = true // only a child process can be stopped and started again
+			defaults(&cfg.Directory.Users, 300)
+			defaults(&cfg.Directory.Groups, 100)
+			if cfg.SIP.Hold == 0 {
+				cfg.SIP.Hold = 300 * time.Millisecond // calls are under way when a node stops
+			}
+			return bench.RunRollingRestart(ctx, *cfg)
 		}
 	}},
 	"scale": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {

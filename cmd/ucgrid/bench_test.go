@@ -189,3 +189,22 @@ func dashboardExprs(t *testing.T, dash []byte) []string {
 	}
 	return slices.Compact(out)
 }
+
+// `ucgrid bench help` names every scenario there is, and each scenario's
+// --help lists its own flags.
+func TestBench_UsageNamesEveryScenario(t *testing.T) {
+	for name := range scenarios {
+		if !regexp.MustCompile(`(?m)^  ` + name + ` `).MatchString(benchUsage) {
+			t.Errorf("bench usage does not name scenario %q", name)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bench", "rolling", "--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("bench rolling --help: exit %d: %s", code, stderr.String())
+	}
+	for _, f := range []string{"-settle", "-stop-timeout", "-back-timeout", "-hold", "-rate"} {
+		if !strings.Contains(stderr.String(), f) {
+			t.Errorf("bench rolling --help lacks %s:\n%s", f, stderr.String())
+		}
+	}
+}

@@ -53,7 +53,7 @@ var serveOptionTable = []option{
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
 	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
 	{"log-level", "log level: debug, info, warn or error", "info", func(o *serveOptions) *string { return &o.LogLevel }},
-	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
+	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them and encrypts gossip; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
 	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
 }
