@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
 // baresip (Debian package baresip, installed by `make test-deps`) as a
@@ -80,7 +81,7 @@ func runBaresip(t *testing.T, bin, modules string, e *env, number, pw string) (*
 	dir := t.TempDir()
 	config := strings.Join([]string{
 		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", freeUDPTCPPort(t)),
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", testnet.FreePort(t)),
 		"audio_player aubridge,play",
 		"audio_alert aubridge,alert",
 		"audio_source aubridge,play",
@@ -125,27 +126,6 @@ func runBaresip(t *testing.T, bin, modules string, e *env, number, pw string) (*
 		}
 	}
 	return out, true
-}
-
-// freeUDPTCPPort is a 127.0.0.1 port that was free for both UDP and TCP a
-// moment ago (baresip binds both).
-func freeUDPTCPPort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
 }
 
 // baresip registers with digest auth and auto-answers a ring_all group

@@ -9,13 +9,12 @@ import (
 	"bytes"
 	"io"
 	"log"
-	"net"
-	"strconv"
 	"testing"
 
 	"github.com/hashicorp/memberlist"
 
 	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
 func TestGossipKey_DerivedFromTheClusterSecret(t *testing.T) {
@@ -35,7 +34,7 @@ func TestGossipKey_DerivedFromTheClusterSecret(t *testing.T) {
 // speaking plain gossip, or one keyed from another secret, cannot join.
 func TestServer_GossipIsEncryptedWithTheClusterSecret(t *testing.T) {
 	const secret = "gossip-test-secret-0123456789"
-	addr := freeGossipAddr(t)
+	addr := testnet.FreeAddr(t)
 	startServerWith(t, func(c *Config) { c.ClusterSecret, c.GossipAddr = secret, addr })
 	for _, tc := range []struct {
 		name string
@@ -63,24 +62,4 @@ func TestServer_GossipIsEncryptedWithTheClusterSecret(t *testing.T) {
 			}
 		})
 	}
-}
-
-// freeGossipAddr is a loopback address whose port is free for TCP and UDP.
-func freeGossipAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return "127.0.0.1:" + strconv.Itoa(port)
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP")
-	return ""
 }

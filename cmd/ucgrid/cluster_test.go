@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
 const (
@@ -25,25 +25,7 @@ const (
 
 // freeAddr returns a 127.0.0.1 address whose TCP and UDP ports were free
 // a moment ago (gossip needs both).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	t.Fatal("no free port")
-	return ""
-}
+func freeAddr(t *testing.T) string { return testnet.FreeAddr(t) }
 
 // clusterNode is one node of a test cluster, restartable on its data dir.
 type clusterNode struct {
