@@ -112,7 +112,8 @@ func (o *clusterOps) join(ctx context.Context) error {
 		NodeName: dir.ID() + joiningSuffix, BindAddr: o.s.cfg.GossipAddr, Seeds: o.s.cfg.Join,
 		Meta: membership.Meta{RaftAddr: dir.RaftAddr(), RaftID: dir.ID(), ClusterID: dir.ClusterID(),
 			HTTPAddr: advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr), Roles: []string{roleJoining}},
-		Logger: o.s.cfg.Logger,
+		SecretKey: gossipKey(o.s.cfg.ClusterSecret),
+		Logger:    o.s.cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("server: join: %w", err)
