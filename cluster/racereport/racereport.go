@@ -23,11 +23,18 @@ var accessHeader = regexp.MustCompile(`^\s*(?:Previous )?(?:[Rr]ead|[Ww]rite) at
 // accesses is made by a function of this module — and upstream ones, which
 // it summarises as "reader vs writer". A race between library functions is
 // upstream's even when our goroutine called them. A report it cannot parse
-// counts as ours: better a false alarm than a missed race.
+// counts as ours: better a false alarm than a missed race; a header with
+// nothing after it (written twice at once) is not a report.
 func Classify(log string) (ours, upstream []string) {
 	reports := strings.Split(log, "WARNING: DATA RACE")
 	for _, r := range reports[1:] {
 		r, _, _ = strings.Cut(r, "==================")
+		if strings.TrimSpace(r) == "" {
+			// "WARNING: DATA RACEWARNING: DATA RACE": two headers written
+			// together (concurrent reports into one log); the report
+			// follows the second one.
+			continue
+		}
 		fns := accessors(r)
 		mine := false
 		for _, fn := range fns {
