@@ -175,11 +175,14 @@ func removeAll(req *sip.Request, name string) {
 func (b *branch) read() {
 	defer b.c.s.m.branches.Dec()
 	cancelled, stopping := b.cancelled, b.c.s.ctx.Done()
-	var giveUp <-chan time.Time
-	arm := func(d time.Duration) {
-		t := time.NewTimer(d)
-		if giveUp == nil || d == shutdownGrace {
-			giveUp = t.C
+	giveUp := time.NewTimer(cancelGiveUp)
+	giveUp.Stop() // armed by a CANCEL or a stop
+	defer giveUp.Stop()
+	var until time.Time            // when giveUp fires; zero while unarmed
+	arm := func(d time.Duration) { // the earlier bound wins
+		if at := time.Now().Add(d); until.IsZero() || at.Before(until) {
+			until = at
+			giveUp.Reset(d)
 		}
 	}
 	for {
@@ -211,7 +214,7 @@ func (b *branch) read() {
 		case <-stopping:
 			stopping = nil
 			arm(shutdownGrace)
-		case <-giveUp:
+		case <-giveUp.C:
 			b.tx.Terminate()
 			b.end()
 			return
