@@ -32,6 +32,14 @@ type actorLayer struct {
 // before it is told to reset (drop every cache) instead.
 const feedBuffer = 4096
 
+// gossipConfig is this node's memberlist configuration under name: its
+// gossip address, the seeds to join and the key from the cluster secret.
+// The joining node's temporary identity and the actor layer both use it.
+func (s *Server) gossipConfig(name string, meta membership.Meta) membership.Config {
+	return membership.Config{NodeName: name, BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join, Meta: meta,
+		SecretKey: gossipKey(s.cfg.ClusterSecret), Logger: s.cfg.Logger}
+}
+
 // gossipKey is the AES-256 key that encrypts and authenticates the
 // cluster's gossip, derived from the cluster secret every node shares
 // (HMAC-SHA256 with a fixed label, so the key is not the secret used to
@@ -90,14 +98,10 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 		// A leaving node waits for its grains' runtime state to reach
 		// their new nodes before it stops talking to them.
 		GrainsStopped: func() { a.deps.WaitAside() },
-		Membership: membership.Config{
-			NodeName: s.dir.ID(), BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join,
-			Meta:      membership.Meta{RaftAddr: s.dir.RaftAddr()},
-			SecretKey: gossipKey(s.cfg.ClusterSecret),
-		},
-		ActorAddr: s.cfg.ActorAddr,
-		Kinds:     actors.Kinds(),
-		Logger:    s.cfg.Logger,
+		Membership:    s.gossipConfig(s.dir.ID(), membership.Meta{RaftAddr: s.dir.RaftAddr()}),
+		ActorAddr:     s.cfg.ActorAddr,
+		Kinds:         actors.Kinds(),
+		Logger:        s.cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: actor cluster: %w", err)
@@ -168,6 +172,10 @@ func (a *actorLayer) stop(ctx context.Context) error {
 		a.deps.SkipHandovers() // the last node: nobody to hand over to
 	}
 	err := a.node.Shutdown(ctx)
+	// Work the grains left running (ring plans, journal commits) reads and
+	// writes the directory, which closes after this layer: a read of a
+	// closed Pebble panics.
+	a.deps.WaitAside()
 	if a.unregister != nil {
 		a.unregister()
 	}

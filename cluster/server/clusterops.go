@@ -108,13 +108,9 @@ func (o *clusterOps) join(ctx context.Context) error {
 	if err := checkGossipAddr(o.s.cfg.GossipAddr); err != nil {
 		return err
 	}
-	ms, err := membership.Start(ctx, membership.Config{
-		NodeName: dir.ID() + joiningSuffix, BindAddr: o.s.cfg.GossipAddr, Seeds: o.s.cfg.Join,
-		Meta: membership.Meta{RaftAddr: dir.RaftAddr(), RaftID: dir.ID(), ClusterID: dir.ClusterID(),
-			HTTPAddr: advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr), Roles: []string{roleJoining}},
-		SecretKey: gossipKey(o.s.cfg.ClusterSecret),
-		Logger:    o.s.cfg.Logger,
-	})
+	ms, err := membership.Start(ctx, o.s.gossipConfig(dir.ID()+joiningSuffix, membership.Meta{
+		RaftAddr: dir.RaftAddr(), RaftID: dir.ID(), ClusterID: dir.ClusterID(),
+		HTTPAddr: advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr), Roles: []string{roleJoining}}))
 	if err != nil {
 		return fmt.Errorf("server: join: %w", err)
 	}
