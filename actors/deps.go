@@ -37,9 +37,11 @@ type Deps struct {
 	local localGrains
 	// handovers are the hand-overs of stopping grains still in flight.
 	handovers sync.WaitGroup
-	// writes are directory writes grains left running aside (journal
-	// entries), so that a Raft commit does not hold a grain's messages.
-	writes sync.WaitGroup
+	// aside is work grains left running outside their message loop: a
+	// journal entry's Raft commit, a ring plan waiting for the members'
+	// grains. It reads and writes the directory, so the node waits for it
+	// before the directory closes.
+	aside sync.WaitGroup
 	// noHandover: the node stops without successors (the last node, or
 	// one its peers have blocked): stopping grains hand nothing over.
 	noHandover atomic.Bool
@@ -67,17 +69,17 @@ func (d *Deps) handOver(kind, id string, msg proto.Message) {
 	})
 }
 
-// writeAside runs a grain's directory write outside its message loop,
-// counted in writes.
-func (d *Deps) writeAside(f func()) { d.writes.Go(f) }
+// goAside runs a grain's work outside its message loop, counted in aside.
+func (d *Deps) goAside(f func()) { d.aside.Go(f) }
 
 // WaitAside waits until the grains that stopped have handed their runtime
-// state to their next activations, and the writes grains left running
-// aside are done (each bounded by its timeout). A node leaving the
-// cluster calls it before it stops talking to peers.
+// state to their next activations, and the work grains left running aside
+// is done (each bounded by its timeout). A node leaving the cluster calls
+// it before it stops talking to peers, and again once its actor system
+// has stopped, before the directory closes.
 func (d *Deps) WaitAside() {
 	d.handovers.Wait()
-	d.writes.Wait()
+	d.aside.Wait()
 }
 
 // localGrains are the grains active on this node, by kind and identity, so

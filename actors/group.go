@@ -124,12 +124,12 @@ func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
 		return
 	}
 	sender, root, deps, rec := ctx.Sender(), ctx.ActorSystem().Root, g.deps, g.record
-	go func() {
+	deps.goAside(func() {
 		statuses := memberStatuses(deps, rec.GetMembers())
 		reply := ringPlanPB(hunt.RingPlan(huntGroupOf(rec, statuses), st, verdict, now), verdict)
 		reply.Targets = ringTargets(reply.GetStages(), statuses)
 		root.Send(sender, reply)
-	}()
+	})
 }
 
 // memberStatus is what a ring plan needs to know of a member now, and

@@ -41,7 +41,7 @@ func (g *lineGrain) writeJournal(c linestate.Call, ended time.Time, reason strin
 		return
 	}
 	deps, line := g.deps, g.id
-	deps.writeAside(func() {
+	deps.goAside(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		defer cancel()
 		_, err := deps.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_AppendJournal{AppendJournal: &dirpb.AppendJournal{Entry: e}}})

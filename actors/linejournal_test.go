@@ -30,7 +30,7 @@ func (n *testNode) step(t *testing.T, line string, m *actorspb.LineCall) {
 // (made aside) are done.
 func (n *testNode) journalOf(t *testing.T, owner string) map[string]*dirpb.JournalEntry {
 	t.Helper()
-	n.deps.writes.Wait()
+	n.deps.aside.Wait()
 	es, err := n.dir.Store().Journal(persistence.JournalQuery{Owner: owner})
 	if err != nil {
 		t.Fatal(err)
