@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -31,7 +30,9 @@ type caller struct {
 func (c *caller) id() string { return c.user.GetId() }
 
 // authenticator checks credentials. Basic: argon2id against the stored
-// hash, throttled per user id and per source address, with a dummy hash
+// hash, throttled per (user id, source address) pair and per source
+// address, under a much higher per-user ceiling that addresses the user
+// signed in from recently are exempt from, with a dummy hash
 // verified for unknown users so that both cases cost the same and answer
 // the same. Bearer: a point read of the token's digest in this node's
 // directory (api/tokens); the request's consistency token, awaited before
@@ -40,8 +41,11 @@ type authenticator struct {
 	cfg    *HandlerConfig
 	store  *persistence.Store
 	tokens *tokens.Store
+	byPair *throttle.Limiter
 	byUser *throttle.Limiter
 	byAddr *throttle.Limiter
+	// known holds the pairs that signed in recently: exempt from byUser.
+	known *throttle.Known
 	// verifying bounds concurrent argon2 runs (memory).
 	verifying chan struct{}
 	// dummy is a hash of a random password under cfg.Passwords.
@@ -54,6 +58,10 @@ func newAuthenticator(cfg *HandlerConfig, st *persistence.Store) (*authenticator
 	if a.tokens, err = tokens.New(cfg.Tokens, cfg.Directory); err != nil {
 		return nil, err
 	}
+	if a.byPair, err = throttle.New(cfg.PairThrottle); err != nil {
+		return nil, err
+	}
+	a.known = throttle.NewKnown(cfg.KnownSourceTTL, cfg.PairThrottle.MaxKeys)
 	if a.byUser, err = throttle.New(cfg.UserThrottle); err != nil {
 		return nil, err
 	}
@@ -88,7 +96,7 @@ func (a *authenticator) authenticate(r *http.Request) (*caller, error) {
 		return a.bearer(r, tok)
 	}
 	if user, pw, ok := r.BasicAuth(); ok {
-		return a.basic(r.Context(), user, pw, sourceAddr(r))
+		return a.basic(r.Context(), user, pw, a.cfg.clientAddr(r))
 	}
 	return nil, errNoCredentials
 }
@@ -104,7 +112,7 @@ func cutScheme(authz, scheme string) (string, bool) {
 
 func (a *authenticator) bearer(r *http.Request, tok string) (*caller, error) {
 	now := a.cfg.Now()
-	addr := sourceAddr(r)
+	addr := a.cfg.clientAddr(r)
 	if wait := a.byAddr.Wait(addr, now); wait > 0 {
 		return nil, throttled(wait)
 	}
@@ -128,10 +136,15 @@ func (a *authenticator) bearer(r *http.Request, tok string) (*caller, error) {
 	return a.caller(u, tok)
 }
 
+// tokenUnknown reports whether this node does not know tok (yet).
+func (a *authenticator) tokenUnknown(tok string) bool {
+	_, err := a.tokens.Check(tok, a.cfg.Now())
+	return errors.Is(err, tokens.ErrUnknown)
+}
+
 func (a *authenticator) basic(ctx context.Context, id, pw, addr string) (*caller, error) {
 	now := a.cfg.Now()
-	wait := max(a.byUser.Wait(id, now), a.byAddr.Wait(addr, now))
-	if wait > 0 {
+	if wait := a.wait(id, addr, now); wait > 0 {
 		return nil, throttled(wait)
 	}
 	select {
@@ -145,12 +158,43 @@ func (a *authenticator) basic(ctx context.Context, id, pw, addr string) (*caller
 		return nil, err
 	}
 	if !ok {
+		a.byPair.Fail(pairKey(id, addr), now)
 		a.byUser.Fail(id, now)
 		a.byAddr.Fail(addr, now)
 		return nil, errBadCredentials
 	}
-	a.byUser.Succeed(id)
+	// The per-user ceiling is not reset: a distributed guesser would win
+	// another burst each time the user signs in. The user's own address
+	// is exempt from it instead.
+	a.byPair.Succeed(pairKey(id, addr))
+	a.known.Add(pairKey(id, addr), now)
 	return a.caller(u, "")
+}
+
+// wait is how long a sign-in of id from addr must wait: the longest of the
+// pair's and the address's throttles, and of the user's ceiling unless the
+// pair signed in recently.
+func (a *authenticator) wait(id, addr string, now time.Time) time.Duration {
+	wait := max(a.byPair.Wait(pairKey(id, addr), now), a.byAddr.Wait(addr, now))
+	if !a.known.Has(pairKey(id, addr), now) {
+		wait = max(wait, a.byUser.Wait(id, now))
+	}
+	return wait
+}
+
+// pairKey is the throttle key of a user id from an address; NUL is in
+// neither.
+func pairKey(id, addr string) string { return id + "\x00" + addr }
+
+// confirm checks the signed-in user's current password, e.g. before the
+// user sets a new one: a wrong one is a failed sign-in (throttled, counted
+// like one) answered 403 naming field, as the caller is signed in.
+func (a *authenticator) confirm(ctx context.Context, id, pw, addr, field string) error {
+	_, err := a.basic(ctx, id, pw, addr)
+	if errors.Is(err, errBadCredentials) {
+		return forbidden("%s: wrong password", field)
+	}
+	return err
 }
 
 // verify runs argon2id exactly once whatever the case, so that an unknown
@@ -200,14 +244,4 @@ func (a *authenticator) caller(u *dirpb.User, tok string) (*caller, error) {
 		sub.Groups[m.Group] = role
 	}
 	return &caller{user: u, subject: sub, token: tok}, nil
-}
-
-// sourceAddr is the client's IP address (the port dropped). Proxies are
-// not trusted: behind one, every client shares its address.
-func sourceAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

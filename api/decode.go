@@ -12,15 +12,13 @@ import (
 	"strings"
 )
 
-// decodeBody reads the JSON request body into v: at most the configured
-// number of bytes (413), a JSON object with no unknown field (400 naming
-// it), nothing after it. Errors name the field where encoding/json tells.
+// decodeBody reads the JSON request body into v: sent as application/json
+// (415 otherwise), at most the configured number of bytes (413), a JSON
+// object with no unknown field (400 naming it), nothing after it. Errors
+// name the field where encoding/json tells.
 func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMTy, "Content-Type %q: send application/json", ct)
-		}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
@@ -31,6 +29,25 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) erro
 		return errorf(http.StatusBadRequest, codeMalformedJSON, "request body: %v", err)
 	}
 	return decodeJSON(body, v)
+}
+
+// checkContentType accepts application/json, with no parameter but
+// charset=utf-8 (JSON is UTF-8, RFC 8259 §8.1). Requiring it, also when the
+// header is missing, keeps a browser on another site from sending a body
+// without a CORS preflight (a form posts text/plain or form data).
+func checkContentType(ct string) error {
+	if ct == "" {
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMTy, "Content-Type is missing: send the body as application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	ok := err == nil && mt == "application/json"
+	for k, v := range params {
+		ok = ok && k == "charset" && strings.EqualFold(v, "utf-8")
+	}
+	if !ok {
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMTy, "Content-Type %q: send application/json (charset utf-8, if any)", ct)
+	}
+	return nil
 }
 
 func decodeJSON(body []byte, v any) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ucgrid/ucgrid/persistence"
@@ -43,13 +44,70 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("api: %d %s: %s", e.status, e.code, e.msg) }
 
+// errorf builds an error answer. Every string argument is clipped to
+// maxEcho characters (clipArgs): messages quote ids, field values and
+// query parameters the client sent, and must not echo more than that of
+// them. Pass text of our own inside the format.
 func errorf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
 // invalid is a 400 naming the field.
 func invalid(field, format string, args ...any) *apiError {
-	return errorf(http.StatusBadRequest, codeInvalid, "%s: %s", field, fmt.Sprintf(format, args...))
+	return errorf(http.StatusBadRequest, codeInvalid, "%s: %s", field, fmt.Sprintf(format, clipArgs(args)...))
+}
+
+// maxEcho is the most characters of one piece of client input an error
+// message repeats.
+const maxEcho = 64
+
+// clip shortens client input for an error message: at most maxEcho
+// characters, then "…". Invalid UTF-8 is cut at a character boundary all
+// the same (%q shows the bytes escaped).
+func clip(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxEcho {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+func clipArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = clip(s)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// clipQuoted clips every Go-quoted string in msg (the directory's
+// messages quote the ids they name with %q) to maxEcho characters.
+func clipQuoted(msg string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i])
+		q, err := strconv.QuotedPrefix(msg[i:])
+		if err != nil {
+			b.WriteString(clip(msg[i:]))
+			return b.String()
+		}
+		if v, err := strconv.Unquote(q); err == nil && len(v) > maxEcho {
+			q = strconv.Quote(clip(v))
+		}
+		b.WriteString(q)
+		msg = msg[i+len(q):]
+	}
 }
 
 func notFound(what, id string) *apiError {
@@ -97,11 +155,11 @@ func (h *Handler) classify(err error) *apiError {
 	var ce *persistence.CommandError
 	switch {
 	case errors.As(err, &ce) && errors.Is(err, persistence.ErrNotFound):
-		return errorf(http.StatusNotFound, codeNotFound, "%s", ce.Msg)
+		return &apiError{status: http.StatusNotFound, code: codeNotFound, msg: clipQuoted(ce.Msg)}
 	case errors.As(err, &ce) && errors.Is(err, persistence.ErrConflict):
-		return errorf(http.StatusConflict, codeConflict, "%s", ce.Msg)
+		return &apiError{status: http.StatusConflict, code: codeConflict, msg: clipQuoted(ce.Msg)}
 	case errors.As(err, &ce) && errors.Is(err, persistence.ErrInvalid):
-		return errorf(http.StatusBadRequest, codeInvalid, "%s", ce.Msg)
+		return &apiError{status: http.StatusBadRequest, code: codeInvalid, msg: clipQuoted(ce.Msg)}
 	case errors.Is(err, persistence.ErrNoLeader):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeNoQuorum, retryAfter: time.Second,
 			msg: "no Raft leader is reachable from this node, which may be cut off from the majority of the cluster: the write was not applied, and reads here may be stale (" + err.Error() + ")"}

@@ -269,17 +269,12 @@ func (h *Handler) writeGrant(w http.ResponseWriter, g *rights.Grant) error {
 	return h.ok(w, out)
 }
 
-// mayPreset allows presets on target to system roles and to managers and
-// owners of a group target belongs to.
+// mayPreset allows presets on target to those who administer target:
+// system roles within their limits, and managers and owners of one of
+// target's groups who outrank every role target holds
+// (roles.MayAdminister).
 func (h *Handler) mayPreset(c *caller, target string) error {
-	groups, err := h.groupsOf(target)
-	if err != nil {
-		return err
-	}
-	if !c.subject.InAnyGroup(roles.SetPreset, groups) {
-		return forbidden("presets on %q are set by system roles and by managers and owners of the user's groups", target)
-	}
-	return nil
+	return h.mayAdminister(c, roles.SetPreset, target, "presets")
 }
 
 func (h *Handler) putPreset(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -312,7 +312,7 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	keepGroupReadOnly(old, g)
-	if err := authorizeGroupPut(c.subject, old, g); err != nil {
+	if err := h.authorizeGroupPut(c.subject, old, g); err != nil {
 		return err
 	}
 	g.UpdatedUnix = h.cfg.Now().Unix()
@@ -360,8 +360,9 @@ func (h *Handler) optionalGroup(id string) (*dirpb.Group, error) {
 // authorizeGroupPut applies roles.tsv to a group write, per kind of
 // change: creating needs ManageGroups; each changed part needs its action
 // in this group; each member whose role changes needs MayAssign for the
-// old and the new role (absent = not a member).
-func authorizeGroupPut(sub roles.Subject, old, g *dirpb.Group) error {
+// old and the new role (absent = not a member) and MayChangeRole; each
+// member added needs MayPullIn.
+func (h *Handler) authorizeGroupPut(sub roles.Subject, old, g *dirpb.Group) error {
 	if old == nil {
 		if !sub.IsSystem() {
 			return forbidden("creating groups needs a system role")
@@ -387,6 +388,27 @@ func authorizeGroupPut(sub roles.Subject, old, g *dirpb.Group) error {
 			return err
 		}
 	}
+	return h.checkPullIns(sub, g.Id, oldRoles, g.Members)
+}
+
+// checkPullIns refuses adding a member who holds a role anywhere (a system
+// role, or a membership of another group) unless sub outranks every one
+// of them: otherwise adding someone would be the first step to
+// administering them (their password, lines, presets, journal).
+func (h *Handler) checkPullIns(sub roles.Subject, group string, oldRoles map[string]roles.GroupRole, members []*dirpb.Member) error {
+	for _, m := range members {
+		if _, was := oldRoles[m.User]; was {
+			continue
+		}
+		t, err := h.holdingsOf(m.User)
+		if err != nil {
+			return err
+		}
+		delete(t.Groups, group)
+		if !sub.MayPullIn(t) {
+			return forbidden("members: adding %q to group %q needs a system role, or a role that outranks every role the user holds (they are a member of another group, or hold a system role)", m.User, group)
+		}
+	}
 	return nil
 }
 
@@ -402,7 +424,13 @@ func mayWriteGroup(sub roles.Subject, group string) bool {
 }
 
 func checkAssign(sub roles.Subject, group, user string, from, to roles.GroupRole) error {
-	if from == to || (sub.MayAssign(group, from) && sub.MayAssign(group, to)) {
+	if from == to {
+		return nil
+	}
+	if !sub.MayChangeRole(sub.ID == user, group, from, to) {
+		return forbidden("members: changing %q from %q to %q in group %q needs a system role or a role there that outranks %q", user, from, to, group, from)
+	}
+	if sub.MayAssign(group, from) && sub.MayAssign(group, to) {
 		return nil
 	}
 	return forbidden("members: changing %q from %q to %q is not yours to do in group %q (owners assign up to manager, managers up to manager, system roles all)",

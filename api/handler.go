@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -39,10 +40,30 @@ type HandlerConfig struct {
 	WriteTimeout time.Duration
 	// Tokens configures bearer tokens. Default tokens.Default.
 	Tokens tokens.Config
-	// UserThrottle and AddressThrottle limit failed sign-ins per user id
-	// and per source address. Defaults throttle.DefaultUser and
-	// throttle.DefaultAddress.
-	UserThrottle, AddressThrottle throttle.Config
+	// PairThrottle limits failed sign-ins per (user id, source address)
+	// pair; UserThrottle is the much higher per-user ceiling against
+	// guessing spread over many addresses; AddressThrottle limits them per
+	// source address. Defaults throttle.DefaultPair, throttle.DefaultUser
+	// and throttle.DefaultAddress.
+	PairThrottle, UserThrottle, AddressThrottle throttle.Config
+	// KnownSourceTTL is how long an address the user signed in from stays
+	// exempt from UserThrottle. Default 30 days: a person's office or home.
+	KnownSourceTTL time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed: only when the direct peer is inside one of them is the
+	// client address (throttles, logs) the rightmost address of the header
+	// outside them. Default none: the peer's address is the client's.
+	TrustedProxies []netip.Prefix
+	// AllowWideTrunks accepts trunk prefixes of /0 and wider than /16
+	// (IPv4) or /48 (IPv6). Default false: such a trunk lets much of the
+	// internet call without authentication.
+	AllowWideTrunks bool
+	// MaxPendingTokenWaits bounds how many requests with a bearer token
+	// this node does not know yet wait for the index they name (the token
+	// may come from another node); more are answered 401 at once. Default
+	// 64: such waits last milliseconds, and nobody unauthenticated holds
+	// more than that many goroutines.
+	MaxPendingTokenWaits int
 	// MaxConcurrentVerify bounds concurrent password verifications (each
 	// holds Passwords.Memory KiB). Default 4.
 	MaxConcurrentVerify int
@@ -72,9 +93,12 @@ func (c *HandlerConfig) withDefaults() {
 	setDefault(&c.ReadWait, 5*time.Second)
 	setDefault(&c.WriteTimeout, 10*time.Second)
 	setDefault(&c.Tokens, tokens.Default)
+	setDefault(&c.PairThrottle, throttle.DefaultPair)
+	setDefault(&c.KnownSourceTTL, 30*24*time.Hour)
 	setDefault(&c.UserThrottle, throttle.DefaultUser)
 	setDefault(&c.AddressThrottle, throttle.DefaultAddress)
 	setDefault(&c.MaxConcurrentVerify, 4)
+	setDefault(&c.MaxPendingTokenWaits, 64)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -99,6 +123,8 @@ func (c *HandlerConfig) validate() error {
 		return errors.New("api: HandlerConfig.MaxBodyBytes must be at least 1024")
 	case c.ReadWait < 0 || c.WriteTimeout < 0:
 		return errors.New("api: HandlerConfig.ReadWait and WriteTimeout must not be negative")
+	case c.MaxPendingTokenWaits < 1:
+		return errors.New("api: HandlerConfig.MaxPendingTokenWaits must be at least 1")
 	case c.MaxConcurrentVerify < 1:
 		return errors.New("api: HandlerConfig.MaxConcurrentVerify must be at least 1")
 	case c.Passwords.Time == 0 || c.Passwords.Threads == 0 || c.Passwords.KeyLen < 16 || c.Passwords.SaltLen < 8:
@@ -109,6 +135,12 @@ func (c *HandlerConfig) validate() error {
 	}
 	if err := c.Tokens.Validate(); err != nil {
 		return fmt.Errorf("api: HandlerConfig.Tokens: %w", err)
+	}
+	if err := c.PairThrottle.Validate(); err != nil {
+		return fmt.Errorf("api: HandlerConfig.PairThrottle: %w", err)
+	}
+	if c.KnownSourceTTL < 0 {
+		return errors.New("api: HandlerConfig.KnownSourceTTL must not be negative")
 	}
 	if err := c.UserThrottle.Validate(); err != nil {
 		return fmt.Errorf("api: HandlerConfig.UserThrottle: %w", err)
@@ -128,6 +160,9 @@ type Handler struct {
 	store *persistence.Store
 	live  *liveRuntime
 	m     *httpMetrics
+	// tokenWaits holds a slot per request waiting for an index with a
+	// bearer token not known here yet (MaxPendingTokenWaits).
+	tokenWaits chan struct{}
 }
 
 // NewHandler validates cfg and builds the routes.
@@ -136,7 +171,8 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux(), m: newHTTPMetrics(cfg.Metrics)}
+	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux(), m: newHTTPMetrics(cfg.Metrics),
+		tokenWaits: make(chan struct{}, cfg.MaxPendingTokenWaits)}
 	var err error
 	if h.auth, err = newAuthenticator(&h.cfg, h.store); err != nil {
 		return nil, err
@@ -195,10 +231,10 @@ func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
 	mh.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
-		writeError(w, http.StatusMethodNotAllowed, codeMethod, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, probe.header.Get("Allow")))
+		writeError(w, http.StatusMethodNotAllowed, codeMethod, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", clip(r.Method), clip(r.URL.Path), probe.header.Get("Allow")))
 		return
 	}
-	writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no route %s %s", clip(r.Method), clip(r.URL.Path)))
 }
 
 // statusProbe records what the mux's own 404/405 handler would answer.

@@ -138,25 +138,12 @@ func (h *Handler) putLine(w http.ResponseWriter, r *http.Request, c *caller) err
 	return nil
 }
 
-// mayManageLinesOf allows line administration of owner's lines to system
-// roles and to managers and owners of owner's groups, but a system-role
-// holder's lines only to system roles.
+// mayManageLinesOf allows line administration of owner's lines (the SIP
+// password among them) to those who administer owner: system roles within
+// their limits, and managers and owners of one of owner's groups who
+// outrank every role owner holds (roles.MayAdminister).
 func (h *Handler) mayManageLinesOf(c *caller, owner string) error {
-	if c.subject.IsSystem() {
-		return nil
-	}
-	u, err := h.optionalUser(owner)
-	if err != nil {
-		return err
-	}
-	groups, err := h.groupsOf(owner)
-	if err != nil {
-		return err
-	}
-	if u == nil || u.SystemRole != "" || !c.subject.InAnyGroup(roles.ManageMembers, groups) {
-		return forbidden("lines of %q are managed by system roles and by managers and owners of the user's groups", owner)
-	}
-	return nil
+	return h.mayAdminister(c, roles.ManageMembers, owner, "lines")
 }
 
 func (h *Handler) optionalLine(number string) (*dirpb.Line, error) {

@@ -69,25 +69,21 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/chat/{user}", h.wrap(h.getChat))
 }
 
-// wrap makes a routeFunc a handler: it waits for the request's consistency
-// token, authenticates, and answers errors.
+// wrap makes a routeFunc a handler: it authenticates (see authenticateAt
+// for the consistency token) and answers errors.
 func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		index, err := h.awaitIndex(r)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		c, err := h.auth.authenticate(r)
+		c, err := h.authenticateAt(r)
 		if err != nil {
 			if errors.Is(err, errNoCredentials) || errors.Is(err, errBadCredentials) {
-				w.Header().Set("WWW-Authenticate", `Basic realm="ucgrid", charset="UTF-8"`)
-				w.Header().Add("WWW-Authenticate", `Bearer realm="ucgrid"`)
+				// Bearer only: a Basic challenge makes browsers prompt and
+				// cache the password for the origin. Basic credentials
+				// sent unasked still work.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ucgrid"`)
 			}
 			h.fail(w, r, err)
 			return
 		}
-		c.index = index
 		h.readIndex(w)
 		if err := fn(w, r, c); err != nil {
 			h.fail(w, r, err)
@@ -95,30 +91,88 @@ func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
 	}
 }
 
-// awaitIndex waits until this node has applied the index the request
-// names, at most ReadWait, and returns it (0 when the request names none).
-func (h *Handler) awaitIndex(r *http.Request) (uint64, error) {
+// authenticateAt authenticates the request as of the index it names (its
+// consistency token), so that a token issued, a token revoked or a
+// password changed on another node counts here as it does there.
+//
+// Nobody unauthenticated is held waiting for an index: with an index this
+// node has not applied yet, the credentials are checked first (Basic in
+// full; a bearer token must be known here), then the node waits, then
+// authenticates again against the directory at that index. The one
+// exception is a bearer token this node does not know yet, which may have
+// been issued on another node moments ago: at most MaxPendingTokenWaits
+// such requests wait at a time; beyond that they are answered at once.
+func (h *Handler) authenticateAt(r *http.Request) (*caller, error) {
+	index, raw, err := requestIndex(r)
+	if err != nil {
+		return nil, err
+	}
+	if index > h.dir.Applied() {
+		release, err := h.mayWaitFor(r)
+		if err != nil {
+			return nil, err
+		}
+		err = h.awaitIndex(r.Context(), index, raw)
+		release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	c, err := h.auth.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	c.index = index
+	return c, nil
+}
+
+// mayWaitFor checks the credentials of a request before it waits for an
+// index: they are valid now, or they are a bearer token not known here
+// yet, from an address not throttled, and a waiting slot is free (the
+// returned release frees it).
+func (h *Handler) mayWaitFor(r *http.Request) (release func(), err error) {
+	tok, bearer := cutScheme(r.Header.Get("Authorization"), "Bearer")
+	if !bearer || !h.auth.tokenUnknown(tok) {
+		_, err := h.auth.authenticate(r)
+		return func() {}, err
+	}
+	if wait := h.auth.byAddr.Wait(h.cfg.clientAddr(r), h.cfg.Now()); wait > 0 {
+		return nil, throttled(wait)
+	}
+	select {
+	case h.tokenWaits <- struct{}{}:
+		return func() { <-h.tokenWaits }, nil
+	default:
+		return nil, errBadCredentials
+	}
+}
+
+// requestIndex reads the index the request names (header or ?index=): 0
+// when none; a 400 naming the field when it is not a number.
+func requestIndex(r *http.Request) (uint64, string, error) {
 	raw, field := r.Header.Get(IndexHeader), IndexHeader
 	if raw == "" {
 		raw, field = r.URL.Query().Get("index"), "index"
 	}
 	if raw == "" {
-		return 0, nil
+		return 0, "", nil
 	}
 	index, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		return 0, invalid(field, "%q is not a Raft index (a decimal integer from %s)", raw, IndexHeader)
+		return 0, "", invalid(field, "%q is not a Raft index (a decimal integer from %s)", raw, IndexHeader)
 	}
-	if index <= h.dir.Applied() {
-		return index, nil
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.ReadWait)
+	return index, raw, nil
+}
+
+// awaitIndex waits until this node has applied index, at most ReadWait.
+func (h *Handler) awaitIndex(ctx context.Context, index uint64, raw string) error {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.ReadWait)
 	defer cancel()
 	if err := h.dir.WaitApplied(ctx, index); err != nil {
-		return 0, &apiError{status: http.StatusServiceUnavailable, code: codeIndexNotYet, retryAfter: time.Second,
+		return &apiError{status: http.StatusServiceUnavailable, code: codeIndexNotYet, retryAfter: time.Second,
 			msg: "this node has not yet applied index " + raw + "; retry, or read from another node"}
 	}
-	return index, nil
+	return nil
 }
 
 // apply writes cmd through Raft and sets the consistency token.

@@ -21,6 +21,8 @@ type userJSON struct {
 	ID          string      `json:"id,omitempty"`
 	DisplayName string      `json:"display_name"`
 	Password    *string     `json:"password,omitempty"`
+	// CurrentPassword is required when users change their own password.
+	CurrentPassword *string `json:"current_password,omitempty"`
 	SystemRole  string      `json:"system_role"`
 	Contact     contactJSON `json:"contact"`
 	Language    string      `json:"language"`
@@ -151,6 +153,9 @@ func (in *userJSON) validate(id string) error {
 	if in.Password != nil && len(*in.Password) > maxText {
 		return invalid("password", "longer than %d bytes", maxText)
 	}
+	if in.CurrentPassword != nil && len(*in.CurrentPassword) > maxText {
+		return invalid("current_password", "longer than %d bytes", maxText)
+	}
 	if err := checkLanguage("language", in.Language); err != nil {
 		return err
 	}
@@ -194,6 +199,9 @@ func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := h.authorizeUserPut(c, old, u); err != nil {
 		return err
 	}
+	if err := h.checkOwnPasswordChange(r, c, id, &in); err != nil {
+		return err
+	}
 	if in.Password != nil {
 		if u.PasswordHash, err = password.Hash(*in.Password, h.cfg.Passwords); err != nil {
 			return err
@@ -224,6 +232,48 @@ func (h *Handler) optionalUser(id string) (*dirpb.User, error) {
 	return u, err
 }
 
+// holdingsOf reads the roles user holds: the system role and the role in
+// each group. An unknown stored role weighs as the most (owner, or
+// system_owner) here: unreadable data never makes a user easier to
+// administer.
+func (h *Handler) holdingsOf(user string) (roles.Holdings, error) {
+	var out roles.Holdings
+	u, err := h.optionalUser(user)
+	if err != nil || u == nil {
+		return out, err
+	}
+	if out.System, err = roles.ParseSystemRole(u.SystemRole); err != nil {
+		out.System = roles.SystemOwner
+	}
+	ms, err := h.store.GroupsOf(user)
+	if err != nil {
+		return out, err
+	}
+	out.Groups = make(map[string]roles.GroupRole, len(ms))
+	for _, m := range ms {
+		r, err := roles.ParseGroupRole(m.Role)
+		if err != nil {
+			r = roles.Owner
+		}
+		out.Groups[m.Group] = r
+	}
+	return out, nil
+}
+
+// mayAdminister is a 403 unless c may do a over user (roles.MayAdminister):
+// system roles within their limits, or a group role that holds a in one of
+// the user's groups and outranks every role the user holds.
+func (h *Handler) mayAdminister(c *caller, a roles.Action, user, what string) error {
+	t, err := h.holdingsOf(user)
+	if err != nil {
+		return err
+	}
+	if !c.subject.MayAdminister(a, t) {
+		return forbidden("%s of %q: needs a system role, or a role in one of the user's groups that outranks every role the user holds in every group (docs/api.md, Administrative scope)", what, clip(user))
+	}
+	return nil
+}
+
 // groupsOf lists the ids of the groups user is a member of.
 func (h *Handler) groupsOf(user string) ([]string, error) {
 	ms, err := h.store.GroupsOf(user)
@@ -238,7 +288,8 @@ func (h *Handler) groupsOf(user string) ([]string, error) {
 }
 
 // authorizeUserPut applies roles.tsv to a user write: creating needs
-// CreateUser; replacing needs MayEditUser; the user themself changes only
+// CreateUser; replacing needs MayAdminister (ManageMembers), which covers
+// the password, disabling and contact data; the user themself changes only
 // the profile; system roles change only by a system owner; services (a
 // rights layer, like a group's) only by system roles.
 func (h *Handler) authorizeUserPut(c *caller, old, u *dirpb.User) error {
@@ -260,12 +311,10 @@ func (h *Handler) authorizeUserPut(c *caller, old, u *dirpb.User) error {
 		}
 		return nil
 	}
-	groups, err := h.groupsOf(old.Id)
-	if err != nil {
-		return err
-	}
-	if !sub.MayEditUser(old.Id, oldRole, groups) {
-		return forbidden("user %q: you may edit only yourself, or members of groups where you are manager or owner", old.Id)
+	if c.id() != old.Id {
+		if err := h.mayAdminister(c, roles.ManageMembers, old.Id, "settings, contact data and password"); err != nil {
+			return err
+		}
 	}
 	if c.id() == old.Id && old.Disabled != u.Disabled {
 		return forbidden("disabled: you cannot change whether your own account is disabled")
@@ -348,4 +397,18 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c *caller) e
 		items[i] = userOut(u)
 	}
 	return h.ok(w, page[userJSON]{Items: items, Next: next})
+}
+
+// checkOwnPasswordChange asks users who set their own password for the
+// current one (current_password): a stolen session or an unlocked screen
+// must not be enough to take the account over. A wrong one counts as a
+// failed sign-in of the user from this address.
+func (h *Handler) checkOwnPasswordChange(r *http.Request, c *caller, id string, in *userJSON) error {
+	if in.Password == nil || id != c.id() {
+		return nil
+	}
+	if in.CurrentPassword == nil || *in.CurrentPassword == "" {
+		return invalid("current_password", "required to change your own password")
+	}
+	return h.auth.confirm(r.Context(), c.id(), *in.CurrentPassword, h.cfg.clientAddr(r), "current_password")
 }

@@ -150,22 +150,8 @@ func (s Subject) MayAssign(group string, r GroupRole) bool {
 }
 
 // MayEditUser reports whether s may change the settings of target, who
-// holds system role targetSystem and is a member of targetGroups: the user
-// themself (their profile only: the caller checks which fields), a system
-// role, or a manager or owner of one of the target's groups. Someone who
-// holds a system role is edited only by a system role, and a system owner
-// only by a system owner: otherwise resetting a password would hand over
-// the account and, with it, a role the editor may not appoint.
-func (s Subject) MayEditUser(target string, targetSystem SystemRole, targetGroups []string) bool {
-	switch {
-	case s.ID == target:
-		return true
-	case targetSystem == SystemOwner:
-		return s.System == SystemOwner
-	case s.System != NoSystemRole:
-		return true
-	case targetSystem != NoSystemRole:
-		return false
-	}
-	return s.InAnyGroup(ManageMembers, targetGroups)
+// holds t: the user themself (their profile only: the caller checks which
+// fields), or s may administer t with ManageMembers (MayAdminister).
+func (s Subject) MayEditUser(target string, t Holdings) bool {
+	return s.ID == target || s.MayAdminister(ManageMembers, t)
 }

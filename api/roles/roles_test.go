@@ -50,6 +50,7 @@ func TestMayAppointSystem_OnlySystemOwner(t *testing.T) {
 func TestMayEditUser_ProtectsSystemRoles(t *testing.T) {
 	manager := Subject{ID: "m", Groups: map[string]GroupRole{"g": Manager}}
 	admin := Subject{ID: "a", System: SystemAdmin}
+	member := map[string]GroupRole{"g": User}
 	cases := []struct {
 		name string
 		s    Subject
@@ -62,14 +63,14 @@ func TestMayEditUser_ProtectsSystemRoles(t *testing.T) {
 		{"system_admin does not edit a system_owner", admin, SystemOwner, false},
 	}
 	for _, tc := range cases {
-		if got := tc.s.MayEditUser("t", tc.role, []string{"g"}); got != tc.want {
+		if got := tc.s.MayEditUser("t", Holdings{System: tc.role, Groups: member}); got != tc.want {
 			t.Errorf("%s: got %v", tc.name, got)
 		}
 	}
-	if !manager.MayEditUser("m", NoSystemRole, nil) {
+	if !manager.MayEditUser("m", Holdings{Groups: map[string]GroupRole{"g": Manager}}) {
 		t.Error("a user may not edit themself")
 	}
-	if manager.MayEditUser("t", NoSystemRole, []string{"elsewhere"}) {
+	if manager.MayEditUser("t", Holdings{Groups: map[string]GroupRole{"elsewhere": User}}) {
 		t.Error("a manager edits outside own groups")
 	}
 }

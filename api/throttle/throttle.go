@@ -24,8 +24,15 @@ type Config struct {
 	MaxKeys int
 }
 
-// DefaultUser are the per-user-id defaults.
-var DefaultUser = Config{Burst: 10, Every: 30 * time.Second, MaxKeys: 100_000}
+// DefaultPair are the defaults per (user id, source address) pair: the
+// one who guesses is slowed down, not the user everywhere.
+var DefaultPair = Config{Burst: 10, Every: 30 * time.Second, MaxKeys: 100_000}
+
+// DefaultUser are the defaults of the per-user-id ceiling against guessing
+// spread over many addresses: 100 failures in a row from anywhere, then
+// one every 10 s (8 640 a day against one account). Addresses that
+// signed in as the user recently are not held by it.
+var DefaultUser = Config{Burst: 100, Every: 10 * time.Second, MaxKeys: 100_000}
 
 // DefaultAddress are the per-source-address defaults: more generous, as
 // one address may be an office behind NAT.

@@ -61,3 +61,20 @@ func TestConfig_ValidateNamesField(t *testing.T) {
 		}
 	}
 }
+
+func TestKnown_ForgetsAfterTTLAndBoundsMemory(t *testing.T) {
+	k := NewKnown(time.Hour, 2)
+	now := time.Unix(1000, 0)
+	k.Add("a", now)
+	k.Add("b", now.Add(time.Second))
+	if !k.Has("a", now.Add(time.Minute)) || k.Has("zz", now) {
+		t.Fatal("Has is wrong before expiry")
+	}
+	k.Add("c", now.Add(2*time.Second)) // full: the least recent (a) goes
+	if k.Has("a", now.Add(3*time.Second)) || !k.Has("b", now.Add(3*time.Second)) || !k.Has("c", now.Add(3*time.Second)) {
+		t.Fatal("eviction dropped the wrong key")
+	}
+	if k.Has("c", now.Add(2*time.Second+time.Hour)) {
+		t.Fatal("c is still known after its ttl")
+	}
+}
