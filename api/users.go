@@ -18,20 +18,20 @@ import (
 // services is the user layer of services; omitted or null keeps the
 // stored list, so a profile edit need not repeat it.
 type userJSON struct {
-	ID          string      `json:"id,omitempty"`
-	DisplayName string      `json:"display_name"`
-	Password    *string     `json:"password,omitempty"`
+	ID          string  `json:"id,omitempty"`
+	DisplayName string  `json:"display_name"`
+	Password    *string `json:"password,omitempty"`
 	// CurrentPassword is required when users change their own password.
-	CurrentPassword *string `json:"current_password,omitempty"`
-	SystemRole  string      `json:"system_role"`
-	Contact     contactJSON `json:"contact"`
-	Language    string      `json:"language"`
-	Timezone    string      `json:"timezone"`
-	IdleDisplay bool        `json:"idle_display"`
-	Disabled    bool        `json:"disabled"`
-	Services    []string    `json:"services"`
-	CreatedAt   *time.Time  `json:"created_at,omitempty"`
-	UpdatedAt   *time.Time  `json:"updated_at,omitempty"`
+	CurrentPassword *string     `json:"current_password,omitempty"`
+	SystemRole      string      `json:"system_role"`
+	Contact         contactJSON `json:"contact"`
+	Language        string      `json:"language"`
+	Timezone        string      `json:"timezone"`
+	IdleDisplay     bool        `json:"idle_display"`
+	Disabled        bool        `json:"disabled"`
+	Services        []string    `json:"services"`
+	CreatedAt       *time.Time  `json:"created_at,omitempty"`
+	UpdatedAt       *time.Time  `json:"updated_at,omitempty"`
 }
 
 // contactJSON holds the contact fields of spec/contact_fields.tsv other
