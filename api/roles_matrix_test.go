@@ -55,9 +55,38 @@ func sysOr(roles ...string) func(matrixCaller) bool {
 
 // g1Body is the fixture group g1 with changes applied.
 func g1Body(change func(map[string]any)) map[string]any {
-	b := map[string]any{"name": "G1", "active": true, "members": []map[string]any{{"user": "t", "role": "user"}, {"user": "c", "role": "ROLE"}}}
+	b := map[string]any{"name": "G1", "active": true, "members": []map[string]any{
+		{"user": "t", "role": "user"}, {"user": "t2", "role": "user"}, {"user": "t3", "role": "user"},
+		{"user": "t4", "role": "manager"}, {"user": "c", "role": "ROLE"}}}
 	change(b)
 	return b
+}
+
+// scopeRoutes act on targets who hold roles beyond g1 (resetMatrix): t2
+// manages g2, t3 is a plain member of g2 too, t4 manages g1, o owns g2
+// and is not in g1. Only what outranks every role the target holds, in
+// every group of the target, administers them (docs/api.md).
+func scopeRoutes() []matrixRoute {
+	newPW := map[string]any{"display_name": "T2", "password": "taken over 123"}
+	return []matrixRoute{
+		{"PUT", "/v1/users/t", map[string]any{"display_name": "T", "password": "reset by admin 1"}, 200, sysOr("manager", "owner")},
+		{"PUT", "/v1/users/t2", newPW, 200, systemOnly},
+		{"PUT", "/v1/users/t2", map[string]any{"display_name": "T2", "disabled": true}, 200, systemOnly},
+		{"PUT", "/v1/users/t2", map[string]any{"display_name": "T2", "contact": map[string]any{"mobile": "555"}}, 200, systemOnly},
+		{"PUT", "/v1/users/t3", map[string]any{"display_name": "T3 changed"}, 200, systemOnly},
+		{"PUT", "/v1/users/t4", map[string]any{"display_name": "T4", "password": "reset by owner 1"}, 200, sysOr("owner")},
+		{"PUT", "/v1/lines/302", map[string]any{"owner": "t2", "sip_password": "taken over 123"}, 200, systemOnly},
+		{"DELETE", "/v1/lines/302", nil, 204, systemOnly},
+		{"PUT", "/v1/lines/302/forwarding", map[string]any{"enabled": true, "destination": "999"}, 200, systemOnly},
+		{"PUT", "/v1/admin/grants/t2/v", map[string]any{"level": "team"}, 200, systemOnly},
+		{"DELETE", "/v1/admin/grants/t2/v", nil, 204, systemOnly},
+		{"GET", "/v1/users/t2/grants", nil, 200, systemOnly},
+		{"PUT", "/v1/groups/g1", g1Body(func(b map[string]any) {
+			b["members"] = append(b["members"].([]map[string]any), map[string]any{"user": "o", "role": "user"})
+		}), 200, systemOnly},
+		{"PUT", "/v1/groups/g1", g1Body(func(b map[string]any) { b["members"].([]map[string]any)[3]["role"] = "user" }), 200,
+			sysOr("owner")},
+	}
 }
 
 func matrixRoutes() []matrixRoute {
@@ -123,7 +152,7 @@ func TestRoles_Matrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := matrixRoutes()
+	routes := append(matrixRoutes(), scopeRoutes()...)
 	checked := 0
 	for _, c := range matrixCallers() {
 		e.resetMatrix(hash, c)
@@ -201,6 +230,13 @@ func (e *env) resetMatrix(hash string, c matrixCaller) {
 		putUser(&dirpb.User{Id: "t", DisplayName: "T", PasswordHash: hash}),
 		putUser(&dirpb.User{Id: "v", DisplayName: "V", PasswordHash: hash}),
 		putUser(&dirpb.User{Id: "c", DisplayName: "C", PasswordHash: hash, SystemRole: sys}),
+		putUser(&dirpb.User{Id: "t2", DisplayName: "T2", PasswordHash: hash}),
+		putUser(&dirpb.User{Id: "t3", DisplayName: "T3", PasswordHash: hash}),
+		putUser(&dirpb.User{Id: "t4", DisplayName: "T4", PasswordHash: hash}),
+		putUser(&dirpb.User{Id: "o", DisplayName: "O", PasswordHash: hash}),
+		{Op: &dirpb.Command_DeleteGrant{DeleteGrant: &dirpb.DeleteGrant{Target: "t2", Viewer: "v"}}},
+		{Op: &dirpb.Command_PutPreset{PutPreset: &dirpb.PutGrant{Target: "t2", Viewer: "v", Grant: &dirpb.Grant{Level: "public"}}}},
+		{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: &dirpb.Line{Number: "302", Owner: "t2", Kind: "primary"}}}},
 		{Op: &dirpb.Command_DeleteGrant{DeleteGrant: &dirpb.DeleteGrant{Target: "c", Viewer: "v"}}},
 		{Op: &dirpb.Command_DeleteGrant{DeleteGrant: &dirpb.DeleteGrant{Target: "t", Viewer: "v"}}},
 		{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: "t", Viewer: "v", Grant: &dirpb.Grant{Level: "public"}}}},
@@ -209,8 +245,12 @@ func (e *env) resetMatrix(hash string, c matrixCaller) {
 		{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: &dirpb.Line{Number: "301", Owner: "t", Kind: "primary"}}}},
 		{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "tr1", Addresses: []string{"198.51.100.0/24"}}}}},
 	}
-	g1 := &dirpb.Group{Id: "g1", Name: "G1", Active: true, Members: []*dirpb.Member{{User: "t", Role: "user"}}, CallGroup: &dirpb.CallGroup{Mode: "disabled", Strategy: "ring_all"}}
-	g2 := &dirpb.Group{Id: "g2", Name: "G2", Active: true, CallGroup: &dirpb.CallGroup{Mode: "disabled", Strategy: "ring_all"}}
+	g1 := &dirpb.Group{Id: "g1", Name: "G1", Active: true, Members: []*dirpb.Member{
+		{User: "t", Role: "user"}, {User: "t2", Role: "user"}, {User: "t3", Role: "user"}, {User: "t4", Role: "manager"},
+	}, CallGroup: &dirpb.CallGroup{Mode: "disabled", Strategy: "ring_all"}}
+	g2 := &dirpb.Group{Id: "g2", Name: "G2", Active: true, Members: []*dirpb.Member{
+		{User: "t2", Role: "manager"}, {User: "t3", Role: "user"}, {User: "o", Role: "owner"},
+	}, CallGroup: &dirpb.CallGroup{Mode: "disabled", Strategy: "ring_all"}}
 	if !c.system && c.role != "none" && c.role != "anonymous" {
 		m := &dirpb.Member{User: "c", Role: c.role}
 		if c.own {
