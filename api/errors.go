@@ -102,11 +102,11 @@ func clipQuoted(msg string) string {
 			b.WriteString(clip(msg[i:]))
 			return b.String()
 		}
+		msg = msg[i+len(q):]
 		if v, err := strconv.Unquote(q); err == nil && len(v) > maxEcho {
 			q = strconv.Quote(clip(v))
 		}
 		b.WriteString(q)
-		msg = msg[i+len(q):]
 	}
 }
 
