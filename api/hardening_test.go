@@ -234,3 +234,18 @@ func TestHardening_SpoofedForwardedForFromUntrustedPeer(t *testing.T) {
 	}
 	e.must(http.StatusTooManyRequests, as("bob"), "GET", "/v1/global", nil, from("198.51.100.99")...)
 }
+
+func TestHardening_TrunksRejectWideRanges(t *testing.T) {
+	e := newEnv(t)
+	for i, a := range []string{"0.0.0.0/0", "10.0.0.0/8", "::/0", "2001:db8::/32", "::ffff:0.0.0.0/96"} {
+		r := e.must(http.StatusBadRequest, as("admin"), "PUT", "/v1/trunks/wide", map[string]any{"addresses": []string{"192.0.2.0/24", a}})
+		if r.errCode() != codeInvalid || !strings.Contains(string(r.body), "addresses[1]") {
+			t.Errorf("%d %s: %s, want 400 naming addresses[1]", i, a, r)
+		}
+	}
+	e.must(http.StatusNotFound, as("admin"), "GET", "/v1/trunks/wide", nil)
+	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/trunks/narrow", map[string]any{"addresses": []string{"198.51.100.0/16", "2001:db8:1::/48"}})
+
+	wide := newEnv(t, func(c *HandlerConfig) { c.AllowWideTrunks = true })
+	wide.must(http.StatusCreated, as("admin"), "PUT", "/v1/trunks/wide", map[string]any{"addresses": []string{"0.0.0.0/0"}})
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -43,6 +44,10 @@ func (h *Handler) putTrunk(w http.ResponseWriter, r *http.Request, c *caller) er
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
 			return invalid("addresses["+itoa(i)+"]", "%q is not a CIDR prefix (e.g. 192.0.2.0/24, 2001:db8::/32)", a)
+		}
+		if err := persistence.CheckTrunkPrefix(p, h.cfg.AllowWideTrunks); err != nil {
+			return invalid("addresses["+itoa(i)+"]", "%s is wider than /%d for IPv4 or /%d for IPv6: every host in it could call without authentication (a node started with --allow-wide-trunks accepts it)",
+				p.Masked(), persistence.MinTrunkBitsIPv4, persistence.MinTrunkBitsIPv6)
 		}
 		t.Addresses = append(t.Addresses, p.Masked().String())
 	}

@@ -1,6 +1,8 @@
 package persistence
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -211,6 +213,43 @@ func checkTrunk(t *dirpb.Trunk) error {
 		if _, err := netip.ParsePrefix(a); err != nil {
 			return invalidf("trunk %q address %q is not a CIDR prefix", t.Id, a)
 		}
+	}
+	return nil
+}
+
+// The widest trunk prefixes accepted unless wide trunks are allowed: a
+// trunk's addresses call without authentication, so a wide one opens the
+// node to much of the internet (an IPv4 /16 is 65 536 hosts; an IPv6 /48
+// is one site).
+const (
+	MinTrunkBitsIPv4 = 16
+	MinTrunkBitsIPv6 = 48
+)
+
+// ErrWideTrunk is wrapped by CheckTrunkPrefix for a prefix wider than
+// MinTrunkBitsIPv4 or MinTrunkBitsIPv6.
+var ErrWideTrunk = errors.New("persistence: trunk prefix too wide")
+
+// CheckTrunkPrefix rejects trunk prefix p when it is /0 or wider than
+// MinTrunkBitsIPv4 (IPv4, also written IPv4-mapped in IPv6) or
+// MinTrunkBitsIPv6, unless allowWide. It is the node's policy for new
+// trunks (the API applies it); the directory's own check does not, so that
+// nodes configured differently still agree on the log.
+func CheckTrunkPrefix(p netip.Prefix, allowWide bool) error {
+	if allowWide || !p.IsValid() {
+		return nil
+	}
+	bits, min := p.Bits(), MinTrunkBitsIPv6
+	switch {
+	case p.Addr().Is4():
+		min = MinTrunkBitsIPv4
+	case p.Addr().Is4In6() && bits >= 96:
+		bits, min = bits-96, MinTrunkBitsIPv4
+	case p.Addr().Is4In6():
+		bits = 0 // wider than all of IPv4
+	}
+	if bits == 0 || bits < min {
+		return fmt.Errorf("%w: %s is wider than /%d", ErrWideTrunk, p, min)
 	}
 	return nil
 }
