@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,12 @@ type Config struct {
 	// RaftDeadGrace is how long a failed server keeps its Raft place
 	// before the leader removes it. Default 30s.
 	RaftDeadGrace time.Duration
+	// TrustedProxies and AllowWideTrunks are passed to the API
+	// (api.HandlerConfig): the reverse proxies whose X-Forwarded-For names
+	// the client, and whether trunks wider than /16 (IPv4) or /48 (IPv6)
+	// are accepted. Defaults: none, false.
+	TrustedProxies  []netip.Prefix
+	AllowWideTrunks bool
 	// Out receives what a person must read once (generated credentials).
 	Out    io.Writer
 	Logger *slog.Logger
@@ -172,7 +179,7 @@ func (s *Server) start(ctx context.Context) error {
 		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: grainClient{s}}, Logger: s.cfg.Logger,
 		Reverse: liveReverse{node: grainClient{s}},
 		Live:    api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}},
-		Metrics: reg})
+		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks})
 	if err != nil {
 		return err
 	}

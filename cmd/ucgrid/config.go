@@ -5,10 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ucgrid/ucgrid/api"
 )
 
 // serveOptions are the settings of `ucgrid serve`, read from (lowest to
@@ -30,6 +34,9 @@ type serveOptions struct {
 	ClusterSecret string `yaml:"cluster_secret"`
 	RaftVoters    string `yaml:"raft_voters"`
 	RaftDeadAfter string `yaml:"raft_dead_after"`
+	// TrustedProxy and AllowWideTrunks: see serveOptionTable.
+	TrustedProxy    string `yaml:"trusted_proxy"`
+	AllowWideTrunks string `yaml:"allow_wide_trunks"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -39,6 +46,10 @@ type option struct {
 	def   string
 	dst   func(*serveOptions) *string
 }
+
+// booleanOptions are given without a value (--name means true); their
+// value is "true", "false" or "" (= false).
+var booleanOptions = map[string]bool{"allow-wide-trunks": true}
 
 var serveOptionTable = []option{
 	{"data", "data directory (Pebble store and Raft log)", "./data", func(o *serveOptions) *string { return &o.Data }},
@@ -56,7 +67,30 @@ var serveOptionTable = []option{
 	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them and encrypts gossip; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
 	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
+	{"trusted-proxy", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (for throttles and logs); default none: the peer's address is the client's", "", func(o *serveOptions) *string { return &o.TrustedProxy }},
+	{"allow-wide-trunks", "accept SIP trunks of /0 or wider than /16 (IPv4) or /48 (IPv6): every host in them calls without authentication", "", func(o *serveOptions) *string { return &o.AllowWideTrunks }},
 }
+
+// boolFlag is a string option set like a boolean flag (--name, --name=false).
+type boolFlag struct{ v *string }
+
+func (b boolFlag) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+
+func (b boolFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	*b.v = strconv.FormatBool(v)
+	return nil
+}
+
+func (b boolFlag) IsBoolFlag() bool { return true }
 
 func envName(flagName string) string {
 	return "UCGRID_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -71,7 +105,12 @@ func parseServeOptions(args []string, lookupEnv func(string) (string, bool), std
 	flagVals := make(map[string]*string, len(serveOptionTable))
 	byName := make(map[string]option, len(serveOptionTable))
 	for _, o := range serveOptionTable {
-		flagVals[o.name] = fs.String(o.name, o.def, o.usage+" [$"+envName(o.name)+"]")
+		if booleanOptions[o.name] {
+			flagVals[o.name] = new(string)
+			fs.Var(boolFlag{flagVals[o.name]}, o.name, o.usage+" [$"+envName(o.name)+"]")
+		} else {
+			flagVals[o.name] = fs.String(o.name, o.def, o.usage+" [$"+envName(o.name)+"]")
+		}
 		byName[o.name] = o
 	}
 	if err := fs.Parse(args); err != nil {
@@ -118,12 +157,39 @@ func (o serveOptions) validate() error {
 	if err := o.validateCluster(); err != nil {
 		return err
 	}
+	if _, err := o.trustedProxies(); err != nil {
+		return err
+	}
+	if _, err := o.allowWideTrunks(); err != nil {
+		return err
+	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)
 	}
 	return nil
+}
+
+// trustedProxies parses --trusted-proxy.
+func (o serveOptions) trustedProxies() ([]netip.Prefix, error) {
+	ps, err := api.ParseTrustedProxies(o.TrustedProxy)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxy: %s", strings.TrimPrefix(err.Error(), "api: "))
+	}
+	return ps, nil
+}
+
+// allowWideTrunks parses --allow-wide-trunks ("" is false).
+func (o serveOptions) allowWideTrunks() (bool, error) {
+	if o.AllowWideTrunks == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(o.AllowWideTrunks)
+	if err != nil {
+		return false, fmt.Errorf("--allow-wide-trunks %q: use true or false", o.AllowWideTrunks)
+	}
+	return v, nil
 }
 
 func readConfigFile(path string, opts *serveOptions) error {

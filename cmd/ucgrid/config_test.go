@@ -78,3 +78,45 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseServeOptions_TrustedProxyAndWideTrunks(t *testing.T) {
+	o, err := parseServeOptions([]string{"--trusted-proxy", "10.0.0.0/8, 192.0.2.7", "--allow-wide-trunks"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxies, _ := o.trustedProxies()
+	wide, _ := o.allowWideTrunks()
+	if len(proxies) != 2 || proxies[1].String() != "192.0.2.7/32" || !wide {
+		t.Errorf("proxies %v, wide trunks %v", proxies, wide)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ucgrid.yaml")
+	writeFile(t, cfg, "trusted_proxy: 2001:db8::/32\nallow_wide_trunks: true\n")
+	o, err = parseServeOptions([]string{"--config", cfg}, env(map[string]string{"UCGRID_ALLOW_WIDE_TRUNKS": "false"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxies, _ = o.trustedProxies()
+	wide, _ = o.allowWideTrunks()
+	if len(proxies) != 1 || wide {
+		t.Errorf("from file and env: proxies %v, wide trunks %v (env false wins over the file)", proxies, wide)
+	}
+	o, _ = parseServeOptions(nil, env(nil), io.Discard)
+	if wide, _ := o.allowWideTrunks(); wide || o.TrustedProxy != "" {
+		t.Errorf("defaults: %+v", o)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--trusted-proxy", "10.0.0.0/8,office"}, nil, `--trusted-proxy: trusted proxy "office"`},
+		{nil, map[string]string{"UCGRID_ALLOW_WIDE_TRUNKS": "sometimes"}, `--allow-wide-trunks "sometimes"`},
+		{[]string{"--allow-wide-trunks=maybe"}, nil, "want true or false"},
+	} {
+		_, err := parseServeOptions(tc.args, env(tc.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v %v: error %v, want one line containing %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}

@@ -29,8 +29,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	logger := newLogger(stderr, opts.LogLevel)
-	voters, _ := opts.raftVoters()       // validated by parseServeOptions
-	deadAfter, _ := opts.raftDeadAfter() // validated by parseServeOptions
+	voters, _ := opts.raftVoters()          // validated by parseServeOptions
+	deadAfter, _ := opts.raftDeadAfter()    // validated by parseServeOptions
+	proxies, _ := opts.trustedProxies()     // validated by parseServeOptions
+	wideTrunks, _ := opts.allowWideTrunks() // validated by parseServeOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{
@@ -38,6 +40,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
+		TrustedProxies: proxies, AllowWideTrunks: wideTrunks,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
