@@ -54,7 +54,7 @@ func TestUsers_SelfEditsProfileButNotRole(t *testing.T) {
 	// A new password signs every other client out.
 	var tok tokenJSON
 	e.must(http.StatusCreated, as("bob"), "POST", "/v1/tokens", nil).json(t, &tok)
-	e.must(http.StatusOK, as("bob"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bobby", "password": "another-pw"})
+	e.must(http.StatusOK, as("bob"), "PUT", "/v1/users/bob", map[string]any{"display_name": "Bobby", "password": "another-pw", "current_password": testPassword})
 	e.must(http.StatusUnauthorized, bearer(tok.Token), "GET", "/v1/users/bob", nil)
 }
 
