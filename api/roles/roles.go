@@ -1,7 +1,9 @@
 // Package roles is the administrative policy of the management API: which
-// role may do which action, on which scope, and who may appoint whom
+// role may do which action, on which scope, who may appoint whom, and
+// which role outranks which, so that administrators stay in their scope
 // (spec/roles.tsv, seed 004). It is pure: the caller gathers a Subject (the
-// caller's system role and group roles) from the directory and asks.
+// caller's system role and group roles) and the target's Holdings from
+// the directory and asks.
 package roles
 
 import "fmt"

@@ -1,6 +1,8 @@
 // Package throttle slows down password guessing: a token bucket per key
-// (a user id, a source address) that failed sign-ins drain and time
-// refills. It is pure: the caller passes the time in.
+// (a (user id, source address) pair, a user id, a source address) that
+// failed sign-ins drain and time refills, and Known, the keys that
+// succeeded recently (exempt from a ceiling). It is pure: the caller
+// passes the time in.
 package throttle
 
 import (
