@@ -119,3 +119,19 @@ func TestScope_WrongCurrentPasswordsAreThrottled(t *testing.T) {
 	}
 	e.must(http.StatusTooManyRequests, bearer(tok.Token), "PUT", "/v1/users/bob", guess)
 }
+
+// TestScope_SystemRolesKeepTheirLimits: system roles administer every
+// group role; a system admin not a system owner; system owners each other.
+func TestScope_SystemRolesKeepTheirLimits(t *testing.T) {
+	e := pullInFixture(t)
+	e.seedUser("sa", "system_admin")
+	e.seedUser("so2", "system_owner")
+	reset := func(id, role string) map[string]any {
+		return map[string]any{"display_name": id, "system_role": role, "password": "reset by system 1"}
+	}
+	e.must(http.StatusOK, as("sa"), "PUT", "/v1/users/boss", reset("boss", ""))
+	e.must(http.StatusForbidden, as("sa"), "PUT", "/v1/users/so2", reset("so2", "system_owner"))
+	e.must(http.StatusForbidden, as("sa"), "PUT", "/v1/admin/grants/so2/boss", map[string]any{"level": "team"})
+	e.must(http.StatusOK, as("admin"), "PUT", "/v1/users/so2", reset("so2", "system_owner"))
+	e.must(http.StatusOK, as("sa"), "PUT", "/v1/groups/g1", g1With(map[string]any{"user": "boss", "role": "user"}))
+}

@@ -47,20 +47,18 @@ func Outranks(a, b GroupRole) bool {
 	return b == NoGroupRole || below[a].has(b)
 }
 
-// OutranksSystem reports whether system role a outranks what b holds: a
-// system owner outranks everyone but a system owner; a system admin
-// outranks everyone who holds no system role, and other system admins
-// (they may already edit each other; only a system owner appoints or
-// removes one, see MayAppointSystem); no system role outranks nothing
-// that holds one.
+// OutranksSystem reports whether system role a may administer what b
+// holds: every group role is below both system roles; a system admin
+// administers other system admins (only a system owner appoints or
+// removes one, see MayAppointSystem) but not a system owner; system
+// owners administer each other, as nobody else can. Without a system
+// role, a holds nothing here.
 func OutranksSystem(a SystemRole, b Holdings) bool {
 	switch b.System {
-	case NoSystemRole:
-		return a != NoSystemRole
-	case SystemAdmin:
+	case NoSystemRole, SystemAdmin:
 		return a != NoSystemRole
 	}
-	return false // a system owner is outranked by nobody
+	return a == SystemOwner
 }
 
 // Outranks reports whether s outranks every role t holds. With a system

@@ -88,7 +88,7 @@ func TestSubjectOutranks_EveryGroupOfTheTarget(t *testing.T) {
 		{"system_admin over an owner", sysAdmin, Holdings{Groups: in("g2", Owner)}, true},
 		{"system_admin over a system_admin", sysAdmin, Holdings{System: SystemAdmin}, true},
 		{"system_admin over a system_owner", sysAdmin, Holdings{System: SystemOwner}, false},
-		{"system_owner over a system_owner", sysOwner, Holdings{System: SystemOwner}, false},
+		{"system_owner over a system_owner", sysOwner, Holdings{System: SystemOwner}, true},
 		{"system_owner over a system_admin", sysOwner, Holdings{System: SystemAdmin}, true},
 	}
 	for _, tc := range cases {
