@@ -136,10 +136,35 @@ func (a *authenticator) bearer(r *http.Request, tok string) (*caller, error) {
 	return a.caller(u, tok)
 }
 
-// tokenUnknown reports whether this node does not know tok (yet).
-func (a *authenticator) tokenUnknown(tok string) bool {
-	_, err := a.tokens.Check(tok, a.cfg.Now())
-	return errors.Is(err, tokens.ErrUnknown)
+// validNow checks the request's credentials without counting a failure:
+// true when they are valid on this node now; false when they are not
+// (yet: a token issued, a user created or a password changed on another
+// node is not known here before this node applies it); an error for no
+// credentials or a throttled sign-in.
+func (a *authenticator) validNow(r *http.Request) (bool, error) {
+	authz, now, addr := r.Header.Get("Authorization"), a.cfg.Now(), a.cfg.clientAddr(r)
+	if tok, ok := cutScheme(authz, "Bearer"); ok {
+		if wait := a.byAddr.Wait(addr, now); wait > 0 {
+			return false, throttled(wait)
+		}
+		_, err := a.tokens.Check(tok, now)
+		return err == nil, nil
+	}
+	id, pw, ok := r.BasicAuth()
+	if authz == "" || !ok {
+		return false, errNoCredentials
+	}
+	if wait := a.wait(id, addr, now); wait > 0 {
+		return false, throttled(wait)
+	}
+	select {
+	case a.verifying <- struct{}{}:
+	case <-r.Context().Done():
+		return false, r.Context().Err()
+	}
+	_, valid, err := a.verify(id, pw)
+	<-a.verifying
+	return valid, err
 }
 
 func (a *authenticator) basic(ctx context.Context, id, pw, addr string) (*caller, error) {

@@ -58,11 +58,11 @@ type HandlerConfig struct {
 	// (IPv4) or /48 (IPv6). Default false: such a trunk lets much of the
 	// internet call without authentication.
 	AllowWideTrunks bool
-	// MaxPendingTokenWaits bounds how many requests with a bearer token
-	// this node does not know yet wait for the index they name (the token
-	// may come from another node); more are answered 401 at once. Default
-	// 64: such waits last milliseconds, and nobody unauthenticated holds
-	// more than that many goroutines.
+	// MaxPendingTokenWaits bounds how many requests whose credentials are
+	// not valid here yet (a token issued, a user created, a password
+	// changed on another node) wait for the index they name; more are
+	// answered 401 at once. Default 64: such waits last milliseconds, and
+	// nobody without valid credentials holds more than that many requests.
 	MaxPendingTokenWaits int
 	// MaxConcurrentVerify bounds concurrent password verifications (each
 	// holds Passwords.Memory KiB). Default 4.
@@ -160,8 +160,8 @@ type Handler struct {
 	store *persistence.Store
 	live  *liveRuntime
 	m     *httpMetrics
-	// tokenWaits holds a slot per request waiting for an index with a
-	// bearer token not known here yet (MaxPendingTokenWaits).
+	// tokenWaits holds a slot per request waiting for an index with
+	// credentials not valid here yet (MaxPendingTokenWaits).
 	tokenWaits chan struct{}
 }
 

@@ -95,25 +95,30 @@ func (h *Handler) wrap(fn routeFunc) http.HandlerFunc {
 // consistency token), so that a token issued, a token revoked or a
 // password changed on another node counts here as it does there.
 //
-// Nobody unauthenticated is held waiting for an index: with an index this
-// node has not applied yet, the credentials are checked first (Basic in
-// full; a bearer token must be known here), then the node waits, then
-// authenticates again against the directory at that index. The one
-// exception is a bearer token this node does not know yet, which may have
-// been issued on another node moments ago: at most MaxPendingTokenWaits
-// such requests wait at a time; beyond that they are answered at once.
+// Nobody unauthenticated is held waiting for an index without bound: with
+// an index this node has not applied yet, the credentials are checked
+// first, then the node waits, then authenticates again against the
+// directory at that index. Credentials not valid here yet may be valid at
+// the index (a token issued, a user created, a password changed on
+// another node): at most MaxPendingTokenWaits such requests wait at a
+// time; beyond that they are answered 401 at once (mayWaitFor).
 func (h *Handler) authenticateAt(r *http.Request) (*caller, error) {
 	index, raw, err := requestIndex(r)
 	if err != nil {
 		return nil, err
 	}
 	if index > h.dir.Applied() {
-		release, err := h.mayWaitFor(r)
+		release, valid, err := h.mayWaitFor(r)
 		if err != nil {
 			return nil, err
 		}
 		err = h.awaitIndex(r.Context(), index, raw)
 		release()
+		if err != nil && !valid {
+			if _, aerr := h.auth.authenticate(r); aerr != nil {
+				return nil, aerr // not "index not applied" to someone not signed in
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -127,23 +132,30 @@ func (h *Handler) authenticateAt(r *http.Request) (*caller, error) {
 }
 
 // mayWaitFor checks the credentials of a request before it waits for an
-// index: they are valid now, or they are a bearer token not known here
-// yet, from an address not throttled, and a waiting slot is free (the
-// returned release frees it).
-func (h *Handler) mayWaitFor(r *http.Request) (release func(), err error) {
-	tok, bearer := cutScheme(r.Header.Get("Authorization"), "Bearer")
-	if !bearer || !h.auth.tokenUnknown(tok) {
-		_, err := h.auth.authenticate(r)
-		return func() {}, err
+// index. Valid ones wait. Others (a token issued, a user created, a
+// password changed on another node moments ago) wait only if one of
+// MaxPendingTokenWaits slots is free (the returned release frees it), so
+// that nobody without valid credentials holds more than that many
+// requests; the authentication after the wait decides, and counts a
+// failure.
+func (h *Handler) mayWaitFor(r *http.Request) (release func(), valid bool, err error) {
+	valid, err = h.auth.validNow(r)
+	if err != nil {
+		return nil, false, err
 	}
-	if wait := h.auth.byAddr.Wait(h.cfg.clientAddr(r), h.cfg.Now()); wait > 0 {
-		return nil, throttled(wait)
+	if valid {
+		return func() {}, true, nil
 	}
 	select {
 	case h.tokenWaits <- struct{}{}:
-		return func() { <-h.tokenWaits }, nil
+		return func() { <-h.tokenWaits }, false, nil
 	default:
-		return nil, errBadCredentials
+		// Counted as a failure: a full pool is what a flood looks like.
+		_, err := h.auth.authenticate(r)
+		if err == nil {
+			err = errBadCredentials
+		}
+		return nil, false, err
 	}
 }
 
