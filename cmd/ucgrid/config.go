@@ -30,6 +30,8 @@ type serveOptions struct {
 	ClusterSecret string `yaml:"cluster_secret"`
 	RaftVoters    string `yaml:"raft_voters"`
 	RaftDeadAfter string `yaml:"raft_dead_after"`
+	HTTPTLSCert   string `yaml:"http_tls_cert"`
+	HTTPTLSKey    string `yaml:"http_tls_key"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -56,6 +58,8 @@ var serveOptionTable = []option{
 	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them and encrypts gossip; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
 	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
+	{"http-tls-cert", "PEM certificate (chain) for HTTPS on --http; read again on SIGHUP (default: plain HTTP)", "", func(o *serveOptions) *string { return &o.HTTPTLSCert }},
+	{"http-tls-key", "PEM private key of --http-tls-cert", "", func(o *serveOptions) *string { return &o.HTTPTLSKey }},
 }
 
 func envName(flagName string) string {
@@ -117,6 +121,9 @@ func (o serveOptions) validate() error {
 	}
 	if err := o.validateCluster(); err != nil {
 		return err
+	}
+	if (o.HTTPTLSCert == "") != (o.HTTPTLSKey == "") {
+		return errors.New("--http-tls-cert and --http-tls-key go together: give both, or neither for plain HTTP")
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -38,12 +38,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
+		HTTPTLSCert: opts.HTTPTLSCert, HTTPTLSKey: opts.HTTPTLSKey,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
 		return 1
 	}
-	fmt.Fprintf(stdout, "ucgrid: node %s serving http://%s (data %s)\n", srv.Directory().ID(), srv.HTTPAddr(), opts.Data)
+	fmt.Fprintf(stdout, "ucgrid: node %s serving %s (data %s)\n", srv.Directory().ID(), srv.HTTPURL(), opts.Data)
+	stopReload := reloadOnHangup(srv, logger)
+	defer stopReload()
 	code := 0
 	select {
 	case <-ctx.Done():
@@ -66,4 +69,28 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	// validate() accepted only the four names UnmarshalText knows.
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// reloadOnHangup reads the HTTPS certificate again on every SIGHUP, until
+// the returned stop is called. A failed reload keeps the certificate in use
+// and logs one line naming the file.
+func reloadOnHangup(srv *server.Server, logger *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := srv.ReloadHTTPCertificate(); err != nil {
+					logger.Error("HTTPS certificate not reloaded; the one in use stays", "err", err)
+				} else {
+					logger.Info("HTTPS certificate reloaded")
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
