@@ -122,6 +122,9 @@ type Server struct {
 	// expiry purges expired bearer tokens and registrations on the leader
 	// (expirysweep.go).
 	expiry *expirySweep
+	// access ends the SIP subscriptions of users whose access ended
+	// (accessend.go).
+	access *accessEnder
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -184,6 +187,9 @@ func (s *Server) start(ctx context.Context) error {
 	v1.MountCluster(s.ops)
 	s.http.Mount(v1)
 	if err := s.startSIP(ctx, reg); err != nil {
+		return err
+	}
+	if s.access, err = startAccessEnder(s.dir, s.sip, s.cfg.Logger); err != nil {
 		return err
 	}
 	s.startWatchdog()
@@ -287,6 +293,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
+	s.access.stop()
 	errs = append(errs, s.stopSIP(ctx))
 	s.stopWatchdog()
 	s.records.stop()
