@@ -30,8 +30,10 @@ import (
 //     missed, and nothing needs replaying (presence is kept nowhere but in
 //     the grains, so there is no history to replay from).
 //   - The stream ends when the client leaves, when its buffer overflows
-//     (lagged: "end" with reason "lagged"; reconnect), when its token
-//     expires or is revoked, or when the node shuts down.
+//     (lagged: "end" with reason "lagged"; reconnect), when its access
+//     ends ("signed_out": the user disabled or deleted, their password or
+//     roles changed, its token revoked or expired; sessions.go), or when
+//     the node shuts down.
 
 // queryToken accepts the bearer token as ?access_token= (browsers'
 // EventSource cannot send headers). Used on /v1/events only, so a token in
