@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	deadAfter, _ := opts.raftDeadAfter() // validated by parseServeOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from now on: during start-up it would otherwise
+	// end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := server.Start(ctx, server.Config{
 		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
@@ -45,7 +51,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "ucgrid: node %s serving %s (data %s)\n", srv.Directory().ID(), srv.HTTPURL(), opts.Data)
-	stopReload := reloadOnHangup(srv, logger)
+	stopReload := reloadOnHangup(hup, srv, logger)
 	defer stopReload()
 	code := 0
 	select {
@@ -71,20 +77,22 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// reloadOnHangup reads the HTTPS certificate again on every SIGHUP, until
-// the returned stop is called. A failed reload keeps the certificate in use
-// and logs one line naming the file.
-func reloadOnHangup(srv *server.Server, logger *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// reloadOnHangup reads the HTTPS certificate again on every SIGHUP that
+// arrives on hup, until the returned stop is called. A failed reload keeps
+// the certificate in use and logs one line naming the file.
+func reloadOnHangup(hup <-chan os.Signal, srv *server.Server, logger *slog.Logger) (stop func()) {
 	done := make(chan struct{})
+	tls := strings.HasPrefix(srv.HTTPURL(), "https:")
 	go func() {
 		for {
 			select {
 			case <-hup:
-				if err := srv.ReloadHTTPCertificate(); err != nil {
+				switch err := srv.ReloadHTTPCertificate(); {
+				case !tls:
+					logger.Info("SIGHUP: no HTTPS certificate to reload (plain HTTP)")
+				case err != nil:
 					logger.Error("HTTPS certificate not reloaded; the one in use stays", "err", err)
-				} else {
+				default:
 					logger.Info("HTTPS certificate reloaded")
 				}
 			case <-done:
@@ -92,5 +100,5 @@ func reloadOnHangup(srv *server.Server, logger *slog.Logger) (stop func()) {
 			}
 		}
 	}()
-	return func() { signal.Stop(hup); close(done) }
+	return func() { close(done) }
 }
