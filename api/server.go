@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -130,6 +131,17 @@ func isLoopback(addr net.Addr) bool {
 
 // TLS reports whether the server serves HTTPS.
 func (s *Server) TLS() bool { return s.cert != nil }
+
+// PeerTLSConfig is the TLS configuration for requests to other nodes'
+// HTTP servers when this one serves HTTPS (nil otherwise): the nodes of
+// a cluster serve HTTPS alike, with one certificate or certificates of
+// one CA.
+func (s *Server) PeerTLSConfig() *tls.Config {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.peerTLSConfig()
+}
 
 // ReloadCertificate reads the certificate and key files again; new
 // connections get the new certificate, the listener stays. On error

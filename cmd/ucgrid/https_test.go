@@ -8,7 +8,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -20,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/server"
 )
 
 // testCert is a self-signed server certificate for 127.0.0.1.
@@ -265,5 +269,69 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 			t.Fatalf("no %s within %v", what, within)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCluster_HTTPSNodesForwardWritesOverHTTPS: three nodes serving HTTPS
+// with one certificate: a write sent to a follower is forwarded to the
+// leader over HTTPS and read back on every node.
+func TestCluster_HTTPSNodesForwardWritesOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	cert := newTestCert(t, 7, time.Now().Add(time.Hour))
+	certFile, keyFile := cert.write(t, dir)
+	c := &testCluster{t: t}
+	for i := range 3 {
+		cn := &clusterNode{name: fmt.Sprintf("n%d", i+1), data: filepath.Join(t.TempDir(), "data"),
+			gossip: freeAddr(t), raft: freeAddr(t), http: freeAddr(t)}
+		if i == 0 {
+			c.seed = cn.gossip
+		}
+		c.nodes = append(c.nodes, cn)
+		c.start(cn, "--http-tls-cert", certFile, "--http-tls-key", keyFile)
+		cn.proc.waitServing(clusterStart)
+	}
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.pool(t)}}}
+	waitFor(t, clusterStart, "three Raft voters", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+c.nodes[0].http+"/v1/cluster", nil)
+		req.Header.Set("Authorization", adminAuth())
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var st server.ClusterStatus
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&st) == nil &&
+			len(st.Raft.Voters) == 3 && st.Raft.Leader != ""
+	})
+	for _, cn := range c.nodes {
+		body := strings.NewReader(`{"display_name":"User ` + cn.name + `","password":"pw-of-user-` + cn.name + `"}`)
+		req, err := http.NewRequest(http.MethodPut, "https://"+cn.http+"/v1/users/u"+cn.name, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", adminAuth())
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("PUT on %s over HTTPS: %v", cn.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Errorf("PUT /v1/users/u%s on %s: %d", cn.name, cn.name, resp.StatusCode)
+			continue
+		}
+		index := resp.Header.Get("X-Ucgrid-Index")
+		for _, other := range c.nodes {
+			req, _ := http.NewRequest(http.MethodGet, "https://"+other.http+"/v1/users/u"+cn.name, nil)
+			req.Header.Set("Authorization", adminAuth())
+			req.Header.Set("X-Ucgrid-Index", index)
+			resp, err := client.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("GET u%s on %s: %v %v", cn.name, other.name, err, resp)
+			}
+			if resp != nil {
+				resp.Body.Close()
+			}
+		}
 	}
 }
