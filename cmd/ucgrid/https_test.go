@@ -147,6 +147,19 @@ func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 	if out, err := exec.Command("curl", "-sS", "--fail", "https://"+addr+"/healthz").CombinedOutput(); err == nil {
 		t.Errorf("curl without --cacert trusted the test certificate:\n%s", out)
 	}
+
+	// The admin commands reach an HTTPS node with --cacert.
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"cluster", "status", "--http", "https://" + addr, "--password", "admin-pass-1", "--cacert", caFile, "--json"},
+		&stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"raft"`) {
+		t.Errorf("ucgrid cluster status --cacert: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"cluster", "status", "--http", "https://" + addr, "--password", "admin-pass-1"}, &stdout, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), "certificate") {
+		t.Errorf("ucgrid cluster status without --cacert: exit %d, stderr %s", code, stderr.String())
+	}
 }
 
 func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
