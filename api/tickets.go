@@ -45,6 +45,11 @@ func (h *Handler) createTicket(w http.ResponseWriter, r *http.Request, c *caller
 	return nil
 }
 
+// ticketWait bounds how long a node waits for a ticket's record to
+// arrive (replication lag is milliseconds): a request with a made-up
+// index is not held long before it is refused.
+const ticketWait = time.Second
+
 var errBadTicket = &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
 	msg: "ticket: unknown, expired or already used; get a new one from POST /v1/events/tickets"}
 
@@ -70,7 +75,15 @@ func (h *Handler) ticketAuth(next http.HandlerFunc) http.HandlerFunc {
 			h.fail(w, r, invalid("ticket", "give either ?ticket= or the Authorization header, not both"))
 			return
 		}
+		now, addr := h.cfg.Now(), sourceAddr(r)
+		if wait := h.auth.byAddr.Wait(addr, now); wait > 0 {
+			h.fail(w, r, throttled(wait))
+			return
+		}
 		c, parent, err := h.redeem(r.Context(), ticket)
+		if errors.Is(err, errBadTicket) {
+			h.auth.byAddr.Fail(addr, now) // like a bad bearer token
+		}
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -92,7 +105,7 @@ func (h *Handler) ticketAuth(next http.HandlerFunc) http.HandlerFunc {
 // redeem uses a ticket up and returns its user as the caller.
 func (h *Handler) redeem(ctx context.Context, ticket string) (*caller, []byte, error) {
 	now := h.cfg.Now()
-	t, err := h.auth.tokens.RedeemTicket(ctx, ticket, now, h.cfg.ReadWait)
+	t, err := h.auth.tokens.RedeemTicket(ctx, ticket, now, min(h.cfg.ReadWait, ticketWait))
 	if errors.Is(err, tokens.ErrUnknown) {
 		return nil, nil, errBadTicket
 	}

@@ -70,6 +70,11 @@ func TestEventTickets_SingleUseShortLivedAndNotAToken(t *testing.T) {
 			t.Errorf("ticket %q: %s", bad, r)
 		}
 	}
+	// An index this node has not applied is waited for one second at most.
+	start := time.Now()
+	if _, r := e.stream(anonymous, "?ticket=ucgt_99999999."+parts[1]+"."+parts[2]); r.status != http.StatusServiceUnavailable || time.Since(start) > 4*time.Second {
+		t.Errorf("ticket of a future index: %s after %v", r, time.Since(start))
+	}
 	if _, r := e.stream(as("ben"), "?ticket="+url.QueryEscape(tk2.Ticket)); r.status != http.StatusBadRequest {
 		t.Errorf("ticket and Authorization: %s", r)
 	}
