@@ -30,14 +30,23 @@ func (h *Handler) accessOf(c *caller, parent []byte) (access, error) {
 		groups: groups, token: c.token, parent: parent}, nil
 }
 
+// groupRoles are user's roles by group: as a member, and as leader or
+// deputy (keyed "GROUP/lead").
 func (h *Handler) groupRoles(user string) (map[string]string, error) {
 	ms, err := h.store.GroupsOf(user)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(ms))
+	leads, err := h.store.GroupsLedBy(user)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ms)+len(leads))
 	for _, m := range ms {
 		out[m.Group] = m.Role
+	}
+	for _, m := range leads {
+		out[m.Group+"/lead"] = m.Role
 	}
 	return out, nil
 }

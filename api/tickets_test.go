@@ -135,6 +135,10 @@ func TestEvents_EndWhenAccessEnds(t *testing.T) {
 			e.must(http.StatusOK, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales", "active": true,
 				"members": []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "manager"}}})
 		}},
+		{"basic, made deputy of a group", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+			e.must(http.StatusOK, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales", "active": true, "deputy": "ben",
+				"members": []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}}})
+		}},
 		{"bearer, token revoked by another request", func(e *env) (cred, string) {
 			var tok tokenJSON
 			e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(e.t, &tok)

@@ -173,6 +173,10 @@ func (a *accessEnder) digest(user string) ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, err
 	}
+	leads, err := a.store.GroupsLedBy(user)
+	if err != nil {
+		return [32]byte{}, err
+	}
 	h := sha256.New()
 	disabled := "0"
 	if u.Disabled {
@@ -183,6 +187,10 @@ func (a *accessEnder) digest(user string) ([32]byte, error) {
 		h.Write([]byte{0})
 	}
 	for _, m := range ms {
+		h.Write([]byte(m.Group + "\x00" + m.Role + "\x00"))
+	}
+	h.Write([]byte{1}) // then the leader and deputy posts
+	for _, m := range leads {
 		h.Write([]byte(m.Group + "\x00" + m.Role + "\x00"))
 	}
 	var d [32]byte
