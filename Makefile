@@ -12,7 +12,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the test suite needs (SIPp, baresip, Chromium, and
 # iproute2 for the network-namespace partition test). Installed by
 # `make test-deps` when missing.
-TEST_PKGS := chromium sip-tester baresip iproute2
+TEST_PKGS := chromium sip-tester baresip iproute2 curl
 
 .PHONY: all build run test test-deps vet fmt-check lint bench proto tidy clean check-go
 

@@ -30,12 +30,16 @@ import (
 //     missed, and nothing needs replaying (presence is kept nowhere but in
 //     the grains, so there is no history to replay from).
 //   - The stream ends when the client leaves, when its buffer overflows
-//     (lagged: "end" with reason "lagged"; reconnect), when its token
-//     expires or is revoked, or when the node shuts down.
+//     (lagged: "end" with reason "lagged"; reconnect), when its access
+//     ends ("signed_out": the user disabled or deleted, their password or
+//     roles changed, its token revoked or expired; sessions.go), or when
+//     the node shuts down.
 
 // queryToken accepts the bearer token as ?access_token= (browsers'
 // EventSource cannot send headers). Used on /v1/events only, so a token in
-// a URL cannot work anywhere else.
+// a URL cannot work anywhere else. Deprecated: a URL ends up in proxy and
+// server logs and in the browser's history; ?ticket= (tickets.go) is the
+// replacement. The answer says so in a Deprecation header.
 func (h *Handler) queryToken(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok := r.URL.Query().Get("access_token")
@@ -43,8 +47,10 @@ func (h *Handler) queryToken(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r)
 			return
 		}
-		if r.Header.Get("Authorization") != "" {
-			h.fail(w, r, invalid("access_token", "give the token either as ?access_token= or in the Authorization header, not both"))
+		w.Header().Set("Deprecation", "true")
+		w.Header().Set("Link", `</v1/events/tickets>; rel="alternate"`)
+		if r.Header.Get("Authorization") != "" || r.URL.Query().Has("ticket") {
+			h.fail(w, r, invalid("access_token", "give the token either as ?access_token=, ?ticket= or in the Authorization header, only one"))
 			return
 		}
 		r = r.Clone(r.Context())
@@ -163,11 +169,22 @@ func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, c *caller
 		defer cancel()
 		s.Close(ctx)
 	}()
+	st := &stream{h: h, w: w, rc: http.NewResponseController(w), c: c, id: newStreamID(), shown: map[string]bool{},
+		recheck: make(chan struct{}, 1)}
+	if st.access, err = h.accessOf(c, ticketParent(r.Context())); err != nil {
+		return err
+	}
+	// Registered before the snapshot: a change of access from now on
+	// reaches the stream; one since authentication is caught below.
+	h.live.sessions.add(c.id(), st)
+	defer h.live.sessions.remove(c.id(), st)
+	if st.stillSignedIn() != "" {
+		return errBadCredentials
+	}
 	snap, err := h.watchAll(r.Context(), s, sr)
 	if err != nil {
 		return err
 	}
-	st := &stream{h: h, w: w, rc: http.NewResponseController(w), c: c, id: newStreamID(), shown: map[string]bool{}}
 	return st.run(r.Context(), s, sr, snap)
 }
 
@@ -217,6 +234,10 @@ type stream struct {
 	// buf holds the events written since the last flush: a batch of
 	// events goes out in one write.
 	buf []byte
+	// access is what the stream was opened with; recheck asks the stream
+	// to check it again (sessions.go).
+	access  access
+	recheck chan struct{}
 }
 
 func newStreamID() string {
@@ -275,6 +296,11 @@ func (st *stream) loop(ctx context.Context, s EventSession) error {
 			}
 			st.event(ev)
 			st.pending(events)
+		case <-st.recheck:
+			if reason := st.stillSignedIn(); reason != "" {
+				st.end(reason)
+				return nil
+			}
 		case <-tick.C:
 			if reason := st.stillSignedIn(); reason != "" {
 				st.end(reason)
@@ -322,13 +348,12 @@ func (st *stream) flush() error {
 	return st.rc.Flush()
 }
 
-// stillSignedIn re-checks a bearer token: a stream does not outlive the
-// token it was opened with. It answers the reason to end, or "".
+// stillSignedIn checks the stream's access again: a stream does not
+// outlive its user, their password or roles, or the token it was opened
+// with. It answers the reason to end, or "".
 func (st *stream) stillSignedIn() string {
-	if st.c.token == "" {
-		return ""
-	}
-	if _, err := st.h.auth.tokens.Check(st.c.token, st.h.cfg.Now()); err != nil {
+	if err := st.h.accessHolds(st.access); err != nil {
+		st.h.cfg.Logger.Debug("event stream ends: access changed", "user", st.c.id(), "stream", st.id, "why", err)
 		return "signed_out"
 	}
 	return ""

@@ -115,9 +115,13 @@ type liveRuntime struct {
 	mu      sync.Mutex
 	closing chan struct{}
 	closed  bool
+	// sessions are the open streams, ended when their access ends.
+	sessions *sessions
 }
 
-func newLiveRuntime() *liveRuntime { return &liveRuntime{closing: make(chan struct{})} }
+func newLiveRuntime() *liveRuntime {
+	return &liveRuntime{closing: make(chan struct{}), sessions: newSessions()}
+}
 
 // endStreams makes every event stream end; new ones are refused (503).
 func (l *liveRuntime) endStreams() {
@@ -145,7 +149,11 @@ func (h *Handler) liveRoutes() error {
 		h.mux.HandleFunc("GET /v1/monitor", h.wrap(h.getMonitor))
 	}
 	if h.cfg.Live.Events != nil {
-		h.mux.HandleFunc("GET /v1/events", h.queryToken(h.wrap(h.streamEvents)))
+		h.mux.HandleFunc("POST /v1/events/tickets", h.wrap(h.createTicket))
+		h.mux.HandleFunc("GET /v1/events", h.queryToken(h.ticketAuth(h.wrap(h.streamEvents))))
+		// The feed closes when the directory does.
+		changes, _ := h.dir.Subscribe(sessionFeedBuffer)
+		go h.live.sessions.follow(changes)
 	}
 	return nil
 }

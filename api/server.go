@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +25,14 @@ type Config struct {
 	Ready func() error
 	// Gatherer is what /metrics exposes.
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// TLSCert and TLSKey are PEM files of the HTTPS certificate (chain
+	// first, leaf at the top) and its private key. Both empty: plain HTTP
+	// (behind a reverse proxy that terminates TLS, or on loopback). The
+	// files are read again on ReloadCertificate.
+	TLSCert, TLSKey string
+	// Now reads the clock (certificate validity). Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Validate names the first missing field.
@@ -38,6 +46,8 @@ func (c *Config) Validate() error {
 		return errors.New("api: Config.Gatherer is nil")
 	case c.Logger == nil:
 		return errors.New("api: Config.Logger is nil")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("api: Config.TLSCert and Config.TLSKey go together: give both or neither")
 	}
 	return nil
 }
@@ -49,6 +59,9 @@ type Server struct {
 	ln  net.Listener
 	srv *http.Server
 	v1  atomic.Pointer[http.Handler]
+	// cert is the HTTPS certificate; nil = plain HTTP.
+	cert *certificate
+	now  func() time.Time
 }
 
 // ErrAddrInUse is returned by Listen when another process holds the address.
@@ -58,6 +71,16 @@ var ErrAddrInUse = errors.New("api: address already in use")
 func Listen(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	var cert *certificate
+	if cfg.TLSCert != "" {
+		var err error
+		if cert, err = loadCertificate(cfg.TLSCert, cfg.TLSKey, cfg.Now()); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -78,7 +101,7 @@ func Listen(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)}))
-	s := &Server{ln: ln}
+	s := &Server{ln: ln, cert: cert, now: cfg.Now}
 	mux.HandleFunc("/v1/", s.serveV1)
 	mountConsole(mux)
 	s.srv = &http.Server{
@@ -90,7 +113,45 @@ func Listen(cfg Config) (*Server, error) {
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	if cert != nil {
+		s.srv.TLSConfig = cert.tlsConfig()
+	} else if !isLoopback(ln.Addr()) {
+		cfg.Logger.Warn("HTTP is served without TLS beyond loopback: passwords and tokens cross the network in clear unless a reverse proxy terminates TLS in front (--http-tls-cert, --http-tls-key)",
+			"addr", ln.Addr().String())
+	}
 	return s, nil
+}
+
+// isLoopback reports whether addr is a loopback address only (not the
+// unspecified address, which binds every interface).
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// TLS reports whether the server serves HTTPS.
+func (s *Server) TLS() bool { return s.cert != nil }
+
+// PeerTLSConfig is the TLS configuration for requests to other nodes'
+// HTTP servers when this one serves HTTPS (nil otherwise): the nodes of
+// a cluster serve HTTPS alike, with one certificate or certificates of
+// one CA.
+func (s *Server) PeerTLSConfig() *tls.Config {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.peerTLSConfig()
+}
+
+// ReloadCertificate reads the certificate and key files again; new
+// connections get the new certificate, the listener stays. On error
+// (which names the file) the certificate in use stays. Without TLS it
+// does nothing.
+func (s *Server) ReloadCertificate() error {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.Reload(s.now())
 }
 
 // Mount serves h under /v1/ from now on. It may be called before or while
@@ -113,7 +174,14 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Serve serves until Shutdown; it then returns nil.
 func (s *Server) Serve() error {
-	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if s.cert != nil {
+		// The certificate comes from TLSConfig.GetCertificate.
+		err = s.srv.ServeTLS(s.ln, "", "")
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("api: serve: %w", err)
 	}
 	return nil

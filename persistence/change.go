@@ -14,14 +14,15 @@ const (
 	KindTrunk
 	KindRegistration
 	KindJournal
-	KindChat // ID is the message id (empty for purges); Users is empty
+	KindChat  // ID is the message id (empty for purges); Users is empty
+	KindToken // a bearer token ended (revoked, dropped, purged): ID is its user; Users is empty
 )
 
 var kindNames = [...]string{
 	KindUser: "user", KindGroup: "group", KindLine: "line", KindGrant: "grant",
 	KindPreset: "preset", KindGlobal: "global", KindTrunk: "trunk",
 	KindRegistration: "registration", KindJournal: "journal",
-	KindChat: "chat",
+	KindChat: "chat", KindToken: "token",
 }
 
 func (k Kind) String() string {

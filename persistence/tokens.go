@@ -127,10 +127,17 @@ func (t *txn) writeToken(tk *dirpb.BearerToken) error {
 	return t.putEmpty(tokenExpiryKey(tk.ExpiresUnixMs, tk.Digest))
 }
 
+// deleteTokens deletes tks and emits one KindToken change per user, so
+// that each node ends the sessions opened with them (event streams).
 func (t *txn) deleteTokens(tks []*dirpb.BearerToken) error {
+	users := map[string]bool{}
 	for _, tk := range tks {
 		if err := t.del(tokenKey(tk.Digest), tokenUserKey(tk.User, tk.Index, tk.Digest), tokenExpiryKey(tk.ExpiresUnixMs, tk.Digest)); err != nil {
 			return err
+		}
+		if !users[tk.User] {
+			users[tk.User] = true
+			t.emit(Change{Kind: KindToken, ID: tk.User, Deleted: true})
 		}
 	}
 	return nil

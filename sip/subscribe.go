@@ -111,6 +111,28 @@ func (t *subTable) get(key string) *subscription {
 	return t.byKey[key]
 }
 
+// EndSubscriptions ends, with a terminating NOTIFY (Subscription-State:
+// terminated;reason=rejected), every subscription of this node made from
+// a line match accepts: its owner's access ended (disabled, deleted, new
+// password or roles; the line deleted). It answers how many it ended.
+func (s *Server) EndSubscriptions(match func(line string) bool) int {
+	s.subs.mu.Lock()
+	var end []*subscription
+	for _, sub := range s.subs.byKey {
+		if match(sub.line) {
+			end = append(end, sub)
+		}
+	}
+	s.subs.mu.Unlock()
+	for _, sub := range end {
+		select {
+		case sub.revoke <- struct{}{}:
+		default: // already asked
+		}
+	}
+	return len(end)
+}
+
 // Subscriptions is the number of subscriptions the server holds.
 func (s *Server) Subscriptions() int { return s.subs.len() }
 
@@ -144,8 +166,10 @@ type subscription struct {
 	cseq      uint32
 
 	// refresh carries a refresh's new expiry (zero time: un-subscribe)
-	// to the loop; done closes when the loop has ended.
+	// to the loop; revoke ends it (EndSubscriptions); done closes when
+	// the loop has ended.
 	refresh chan time.Time
+	revoke  chan struct{}
 	done    chan struct{}
 
 	// loop state
@@ -323,7 +347,7 @@ func (s *Server) newSubscription(req *sip.Request, tx sip.ServerTransaction) {
 		entity: "sip:" + req.Recipient.User + "@" + s.cfg.Domain, number: watchLine,
 		callID: callID(req), localTag: sip.GenerateTagN(16),
 		remote: req.From().Value(), target: r.contact, transport: req.Transport(),
-		refresh: make(chan time.Time), done: make(chan struct{}),
+		refresh: make(chan time.Time), revoke: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	if t, ok := r.contact.UriParams.Get("transport"); ok && t != "" {
 		sub.transport = strings.ToUpper(t)
@@ -556,6 +580,10 @@ func (sub *subscription) run(expiry time.Time, fetch bool) {
 			}
 			expiry, dirty = until, true
 			timer.Reset(time.Until(expiry))
+		case <-sub.revoke:
+			if final == "" {
+				final, dirty = reasonRejected, true
+			}
 		case <-timer.C:
 			if final == "" {
 				final, dirty = reasonTimeout, true

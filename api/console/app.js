@@ -171,20 +171,35 @@ async function loadMonitor() {
   $("keys").replaceChildren(...m.keys.map((k) => el("li", {}, el("strong", {}, k.label), " ", k.number)));
 }
 
-function connect() {
-  if (events) events.close();
-  events = new EventSource("/v1/events?access_token=" + encodeURIComponent(token));
+// connect opens the live stream with a single-use ticket (a token never
+// goes into a URL). A ticket is good for one connection, so after an
+// error the console reconnects itself with a new ticket instead of
+// leaving it to EventSource.
+let connecting = 0;
+async function connect() {
+  const gen = ++connecting;
+  if (events) { events.close(); events = null; }
   $("live").textContent = "connecting";
-  events.addEventListener("ready", () => { $("live").textContent = "live"; $("live").className = "live on"; });
-  events.addEventListener("presence", (e) => { const p = JSON.parse(e.data); renderPresence(p.user, p); });
-  events.addEventListener("line", (e) => renderLine(JSON.parse(e.data)));
-  events.addEventListener("end", (e) => {
+  let t;
+  try { t = await api("POST", "/v1/events/tickets"); } catch (e) {
+    if (token && gen === connecting) setTimeout(() => token && gen === connecting && connect(), 3000);
+    return;
+  }
+  if (!token || gen !== connecting) return;
+  const es = new EventSource("/v1/events?ticket=" + encodeURIComponent(t.ticket));
+  events = es;
+  es.addEventListener("ready", () => { $("live").textContent = "live"; $("live").className = "live on"; });
+  es.addEventListener("presence", (e) => { const p = JSON.parse(e.data); renderPresence(p.user, p); });
+  es.addEventListener("line", (e) => renderLine(JSON.parse(e.data)));
+  es.addEventListener("end", (e) => {
     const r = JSON.parse(e.data).reason;
     if (r === "signed_out") signedOut("Your session ended: sign in again.");
   });
-  events.onerror = () => {
+  es.onerror = () => {
+    if (events !== es) return;
+    es.close(); events = null;
     $("live").textContent = "reconnecting"; $("live").className = "live";
-    if (events && events.readyState === EventSource.CLOSED) setTimeout(() => token && connect(), 3000);
+    setTimeout(() => token && gen === connecting && connect(), 2000);
   };
 }
 

@@ -167,3 +167,23 @@ func digest(tok string) ([]byte, bool) {
 func tokenOf(rec *dirpb.BearerToken) Token {
 	return Token{User: rec.User, IssuedAt: time.UnixMilli(rec.IssuedUnixMs), ExpiresAt: time.UnixMilli(rec.ExpiresUnixMs)}
 }
+
+// CheckDigest is Check for a token known by its SHA-256 only (the token
+// an event-stream ticket was made from).
+func (s *Store) CheckDigest(d []byte, now time.Time) (Token, error) {
+	rec, err := s.dir.Store().Token(d)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return Token{}, ErrUnknown
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("tokens: check: %w", err)
+	}
+	if now.UnixMilli() >= rec.ExpiresUnixMs {
+		return Token{}, ErrUnknown
+	}
+	return tokenOf(rec), nil
+}
+
+// Digest is the SHA-256 of a token as the directory keys it, or false
+// when tok cannot be a token.
+func Digest(tok string) ([]byte, bool) { return digest(tok) }

@@ -44,7 +44,7 @@ type clusterOps struct {
 
 func newClusterOps(s *Server) *clusterOps {
 	o := &clusterOps{s: s, sign: signer{secret: []byte(s.cfg.ClusterSecret), now: time.Now}, metrics: newOpsMetrics()}
-	o.client = newInternalClient(o.sign)
+	o.client = newInternalClient(o.sign, s.http.PeerTLSConfig())
 	if len(o.sign.secret) > 0 {
 		s.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
 	}

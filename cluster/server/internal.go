@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -158,16 +159,25 @@ func writeInternalJSON(w http.ResponseWriter, v any) {
 type internalClient struct {
 	sign   signer
 	client *http.Client
+	// scheme is https when the nodes serve HTTPS (--http-tls-cert).
+	scheme string
 }
 
-func newInternalClient(sign signer) *internalClient {
-	return &internalClient{sign: sign, client: &http.Client{
+// newInternalClient calls the other nodes over HTTPS with peerTLS when
+// it is not nil (api.Server.PeerTLSConfig), else over plain HTTP.
+func newInternalClient(sign signer, peerTLS *tls.Config) *internalClient {
+	scheme := "http://"
+	if peerTLS != nil {
+		scheme = "https://"
+	}
+	return &internalClient{sign: sign, scheme: scheme, client: &http.Client{
 		Transport: &http.Transport{
 			// A leader that does not accept a connection within a second is
 			// treated as unreachable (nothing was sent, safe to retry).
 			DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 			MaxIdleConnsPerHost: 16,
 			IdleConnTimeout:     time.Minute,
+			TLSClientConfig:     peerTLS,
 		},
 	}}
 }
@@ -175,7 +185,7 @@ func newInternalClient(sign signer) *internalClient {
 // do sends method path with body to the node at httpAddr and decodes the
 // JSON answer into out. A dial failure wraps errUnsent.
 func (c *internalClient) do(ctx context.Context, method, httpAddr, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+httpAddr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, c.scheme+httpAddr+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("server: request to %s: %w", httpAddr, err)
 	}

@@ -29,6 +29,10 @@ type Config struct {
 	DataDir string
 	// HTTPAddr is the HTTP listen address.
 	HTTPAddr string
+	// HTTPTLSCert and HTTPTLSKey are the PEM files of the HTTPS
+	// certificate and key; both empty = plain HTTP (api.Config.TLSCert).
+	// ReloadHTTPCertificate reads them again.
+	HTTPTLSCert, HTTPTLSKey string
 	// RaftAddr is the Raft listen address.
 	RaftAddr string
 	// NodeID names the node; "" = the stored one, or a new one.
@@ -125,6 +129,9 @@ type Server struct {
 	// expiry purges expired bearer tokens and registrations on the leader
 	// (expirysweep.go).
 	expiry *expirySweep
+	// access ends the SIP subscriptions of users whose access ended
+	// (accessend.go).
+	access *accessEnder
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -142,7 +149,8 @@ func (s *Server) start(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	var err error
 	// Bind HTTP first: a busy port fails before the store is touched.
-	s.http, err = api.Listen(api.Config{Addr: s.cfg.HTTPAddr, Ready: s.ready, Gatherer: reg, Logger: s.cfg.Logger})
+	s.http, err = api.Listen(api.Config{Addr: s.cfg.HTTPAddr, Ready: s.ready, Gatherer: reg, Logger: s.cfg.Logger,
+		TLSCert: s.cfg.HTTPTLSCert, TLSKey: s.cfg.HTTPTLSKey})
 	if err != nil {
 		return err
 	}
@@ -186,6 +194,9 @@ func (s *Server) start(ctx context.Context) error {
 	v1.MountCluster(s.ops)
 	s.http.Mount(v1)
 	if err := s.startSIP(ctx, reg); err != nil {
+		return err
+	}
+	if s.access, err = startAccessEnder(s.dir, s.sip, s.cfg.Logger); err != nil {
 		return err
 	}
 	s.startWatchdog()
@@ -253,6 +264,20 @@ func (s *Server) ready() error {
 // HTTPAddr is the address the HTTP server listens on.
 func (s *Server) HTTPAddr() string { return s.http.Addr() }
 
+// HTTPURL is the base URL of the HTTP server: https:// when it serves TLS.
+func (s *Server) HTTPURL() string {
+	if s.http.TLS() {
+		return "https://" + s.http.Addr()
+	}
+	return "http://" + s.http.Addr()
+}
+
+// ReloadHTTPCertificate reads the HTTPS certificate and key files again
+// (on SIGHUP): new connections get the new certificate, the listener and
+// open connections stay. On error, which names the file, the certificate
+// in use stays.
+func (s *Server) ReloadHTTPCertificate() error { return s.http.ReloadCertificate() }
+
 // Directory is the node's durable directory.
 func (s *Server) Directory() *persistence.Node { return s.dir }
 
@@ -275,6 +300,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
+	s.access.stop()
 	errs = append(errs, s.stopSIP(ctx))
 	s.stopWatchdog()
 	s.records.stop()

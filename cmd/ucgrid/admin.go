@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +23,9 @@ type adminOptions struct {
 	User     string
 	Password string
 	Timeout  time.Duration
+	// CACert is a PEM file of the CA (or the certificate itself) that
+	// signed the node's HTTPS certificate; "" = the system roots.
+	CACert string
 }
 
 func (o *adminOptions) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) {
@@ -28,6 +33,7 @@ func (o *adminOptions) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bo
 	fs.StringVar(&o.User, "user", envDefault(lookupEnv, "UCGRID_USER", "admin"), "user id to sign in as (a system role) [$UCGRID_USER]")
 	fs.StringVar(&o.Password, "password", envDefault(lookupEnv, "UCGRID_PASSWORD", ""), "password [$UCGRID_PASSWORD]")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "how long to wait for the node")
+	fs.StringVar(&o.CACert, "cacert", envDefault(lookupEnv, "UCGRID_CACERT", ""), "PEM CA certificate to trust for an https:// --http (default: the system roots) [$UCGRID_CACERT]")
 }
 
 func envDefault(lookupEnv func(string) (string, bool), name, def string) string {
@@ -59,7 +65,11 @@ func (o *adminOptions) get(ctx context.Context, path string) (*http.Response, er
 		return nil, err
 	}
 	req.SetBasicAuth(o.User, o.Password)
-	resp, err := http.DefaultClient.Do(req)
+	client, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach %s: %w", o.HTTP, err)
 	}
@@ -74,6 +84,23 @@ func (o *adminOptions) get(ctx context.Context, path string) (*http.Response, er
 		return nil, fmt.Errorf("%s answered %s", o.HTTP, resp.Status)
 	}
 	return nil, fmt.Errorf("%s answered %d %s: %s", o.HTTP, resp.StatusCode, body.Error.Code, body.Error.Message)
+}
+
+// client is the HTTP client of the command: with --cacert it trusts that
+// CA only.
+func (o *adminOptions) client() (*http.Client, error) {
+	if o.CACert == "" {
+		return http.DefaultClient, nil
+	}
+	pem, err := os.ReadFile(o.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("--cacert: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--cacert %s: no PEM certificate in the file", o.CACert)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}, nil
 }
 
 // parseAdmin parses an admin command's flags; extra registers its own.

@@ -37,6 +37,8 @@ type serveOptions struct {
 	// TrustedProxy and AllowWideTrunks: see serveOptionTable.
 	TrustedProxy    string `yaml:"trusted_proxy"`
 	AllowWideTrunks string `yaml:"allow_wide_trunks"`
+	HTTPTLSCert     string `yaml:"http_tls_cert"`
+	HTTPTLSKey      string `yaml:"http_tls_key"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -69,6 +71,8 @@ var serveOptionTable = []option{
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
 	{"trusted-proxy", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (for throttles and logs); default none: the peer's address is the client's", "", func(o *serveOptions) *string { return &o.TrustedProxy }},
 	{"allow-wide-trunks", "accept SIP trunks of /0 or wider than /16 (IPv4) or /48 (IPv6): every host in them calls without authentication", "", func(o *serveOptions) *string { return &o.AllowWideTrunks }},
+	{"http-tls-cert", "PEM certificate (chain) for HTTPS on --http; read again on SIGHUP (default: plain HTTP)", "", func(o *serveOptions) *string { return &o.HTTPTLSCert }},
+	{"http-tls-key", "PEM private key of --http-tls-cert", "", func(o *serveOptions) *string { return &o.HTTPTLSKey }},
 }
 
 // boolFlag is a string option set like a boolean flag (--name, --name=false).
@@ -162,6 +166,9 @@ func (o serveOptions) validate() error {
 	}
 	if _, err := o.allowWideTrunks(); err != nil {
 		return err
+	}
+	if (o.HTTPTLSCert == "") != (o.HTTPTLSKey == "") {
+		return errors.New("--http-tls-cert and --http-tls-key go together: give both, or neither for plain HTTP")
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

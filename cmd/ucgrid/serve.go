@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,18 +36,26 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	wideTrunks, _ := opts.allowWideTrunks() // validated by parseServeOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from now on: during start-up it would otherwise
+	// end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := server.Start(ctx, server.Config{
 		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
 		TrustedProxies: proxies, AllowWideTrunks: wideTrunks,
+		HTTPTLSCert: opts.HTTPTLSCert, HTTPTLSKey: opts.HTTPTLSKey,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
 		return 1
 	}
-	fmt.Fprintf(stdout, "ucgrid: node %s serving http://%s (data %s)\n", srv.Directory().ID(), srv.HTTPAddr(), opts.Data)
+	fmt.Fprintf(stdout, "ucgrid: node %s serving %s (data %s)\n", srv.Directory().ID(), srv.HTTPURL(), opts.Data)
+	stopReload := reloadOnHangup(hup, srv, logger)
+	defer stopReload()
 	code := 0
 	select {
 	case <-ctx.Done():
@@ -69,4 +78,30 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	// validate() accepted only the four names UnmarshalText knows.
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// reloadOnHangup reads the HTTPS certificate again on every SIGHUP that
+// arrives on hup, until the returned stop is called. A failed reload keeps
+// the certificate in use and logs one line naming the file.
+func reloadOnHangup(hup <-chan os.Signal, srv *server.Server, logger *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	tls := strings.HasPrefix(srv.HTTPURL(), "https:")
+	go func() {
+		for {
+			select {
+			case <-hup:
+				switch err := srv.ReloadHTTPCertificate(); {
+				case !tls:
+					logger.Info("SIGHUP: no HTTPS certificate to reload (plain HTTP)")
+				case err != nil:
+					logger.Error("HTTPS certificate not reloaded; the one in use stays", "err", err)
+				default:
+					logger.Info("HTTPS certificate reloaded")
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -112,7 +112,7 @@ func (n *node) out() string {
 	return strings.Join(n.stdout, "\n")
 }
 
-var servingLine = regexp.MustCompile(`^ucgrid: node (\S+) serving http://(\S+) `)
+var servingLine = regexp.MustCompile(`^ucgrid: node (\S+) serving https?://(\S+) `)
 
 // waitServing returns the node id and HTTP address from the start-up line.
 func (n *node) waitServing(timeout time.Duration) (id, addr string) {

@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/sip"
+)
+
+// accessEnder ends the SIP subscriptions of users whose access ended, on
+// this node, as soon as its directory applies the change: the user is
+// disabled or deleted, their password, system role or group roles
+// change, or the subscribing line is deleted. (Event streams end the same
+// way in the API, api/sessions.go.) It keeps a digest of every user's
+// access to tell such a change from a profile edit.
+type accessEnder struct {
+	store  *persistence.Store
+	sip    *sip.Server
+	logger *slog.Logger
+	// access is the digest of each user's access (accessDigest).
+	access map[string][32]byte
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// accessFeedBuffer is the change feed's buffer; on overflow the feed
+// resets and every user's access is compared again.
+const accessFeedBuffer = 1024
+
+// startAccessEnder follows dir's changes until stop; nil when the node
+// serves no SIP.
+func startAccessEnder(dir *persistence.Node, srv *sip.Server, logger *slog.Logger) (*accessEnder, error) {
+	if srv == nil {
+		return nil, nil
+	}
+	a := &accessEnder{store: dir.Store(), sip: srv, logger: logger, access: map[string][32]byte{}}
+	changes, unsubscribe := dir.Subscribe(accessFeedBuffer)
+	if err := a.rescan(); err != nil {
+		unsubscribe()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.wg.Go(func() {
+		defer unsubscribe()
+		a.follow(ctx, changes)
+	})
+	return a, nil
+}
+
+// stop ends the follower and waits for it. Safe on nil.
+func (a *accessEnder) stop() {
+	if a == nil {
+		return
+	}
+	a.cancel()
+	a.wg.Wait()
+}
+
+func (a *accessEnder) follow(ctx context.Context, changes <-chan persistence.Change) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-changes:
+			if !ok {
+				return
+			}
+			if err := a.apply(c); err != nil {
+				a.logger.Warn("access check after a directory change failed", "err", err)
+			}
+		}
+	}
+}
+
+func (a *accessEnder) apply(c persistence.Change) error {
+	switch {
+	case c.Reset:
+		return a.rescan()
+	case c.Kind == persistence.KindLine && c.Deleted:
+		a.sip.EndSubscriptions(func(line string) bool { return line == c.ID })
+	case c.Kind == persistence.KindUser && c.Deleted:
+		delete(a.access, c.ID) // its lines' deletions follow
+	case c.Kind == persistence.KindUser:
+		return a.check(c.ID)
+	case c.Kind == persistence.KindGroup:
+		for _, u := range c.Users {
+			if err := a.check(u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// check compares user's access with the one known; when it changed, the
+// subscriptions of the user's lines end.
+func (a *accessEnder) check(user string) error {
+	d, err := a.digest(user)
+	if errors.Is(err, persistence.ErrNotFound) {
+		delete(a.access, user)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old, known := a.access[user]
+	a.access[user] = d
+	if known && old == d {
+		return nil
+	}
+	lines, err := a.store.LinesOf(user)
+	if err != nil {
+		return err
+	}
+	numbers := make([]string, len(lines))
+	for i, l := range lines {
+		numbers[i] = l.GetNumber()
+	}
+	if n := a.sip.EndSubscriptions(func(line string) bool { return slices.Contains(numbers, line) }); n > 0 {
+		a.logger.Info("SIP subscriptions ended: the subscriber's access changed", "user", user, "subscriptions", n)
+	}
+	return nil
+}
+
+// rescan reads every user's access (at start, and after a reset of the
+// feed, when changes may have been missed) and ends the subscriptions of
+// those whose access changed or who are gone.
+func (a *accessEnder) rescan() error {
+	seen := map[string]bool{}
+	after := ""
+	for {
+		users, next, err := a.store.ListUsers(after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			seen[u.Id] = true
+			if err := a.check(u.Id); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	for u := range a.access {
+		if !seen[u] {
+			delete(a.access, u)
+		}
+	}
+	// Subscriptions of lines deleted meanwhile.
+	a.sip.EndSubscriptions(func(line string) bool {
+		_, err := a.store.Line(line)
+		return errors.Is(err, persistence.ErrNotFound)
+	})
+	return nil
+}
+
+// digest sums up what a user's access is made of.
+func (a *accessEnder) digest(user string) ([32]byte, error) {
+	u, err := a.store.User(user)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	ms, err := a.store.GroupsOf(user)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	leads, err := a.store.GroupsLedBy(user)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	h := sha256.New()
+	disabled := "0"
+	if u.Disabled {
+		disabled = "1"
+	}
+	for _, s := range []string{u.PasswordHash, u.SystemRole, disabled} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, m := range ms {
+		h.Write([]byte(m.Group + "\x00" + m.Role + "\x00"))
+	}
+	h.Write([]byte{1}) // then the leader and deputy posts
+	for _, m := range leads {
+		h.Write([]byte(m.Group + "\x00" + m.Role + "\x00"))
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d, nil
+}
