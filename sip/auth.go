@@ -366,3 +366,13 @@ func sourceIP(req *sip.Request) string {
 	}
 	return host
 }
+
+// hostOf is the host part of a host:port address (the address itself
+// when it has no port).
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}

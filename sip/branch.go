@@ -24,6 +24,7 @@ type branch struct {
 	mu           sync.Mutex
 	provisional  bool   // a 1xx arrived: a CANCEL may be sent
 	toTag        string // the To tag of its early dialog (18x), for pickup
+	peerIP       string // where its responses came from: the callee's side of the dialog
 	final        bool
 	cancelReason *string // set when the branch is to be cancelled
 	cancelSent   bool
@@ -235,6 +236,7 @@ func (b *branch) noteTag(res *sip.Response) {
 		if tag, ok := to.Params.Get("tag"); ok {
 			b.mu.Lock()
 			b.toTag = tag
+			b.peerIP = hostOf(res.Source())
 			b.mu.Unlock()
 		}
 	}

@@ -88,19 +88,68 @@ func (t *callTable) winnerTag(id string) (string, bool) {
 	return tag, ok
 }
 
-// onInDialog relays a request inside a dialog we record-routed (BYE,
-// re-INVITE, UPDATE, INFO, …): our Route is removed and the request goes
-// to the next Route or its Request-URI, statefully; its responses go
-// back. A BYE ends the call. Other requests are refused.
-func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	if !s.isRoutedThrough(req) {
-		if hasToTag(req) {
-			s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
-			return
+// dialogOf returns the call whose dialog req belongs to, and only when
+// req comes from one of the dialog's two parties: Call-ID, the caller's
+// From tag and the callee's To tag (the answer's, or before the answer
+// an early dialog's), in the order the direction asks — the caller sends
+// From=caller tag, To=callee tag; the callee the reverse — and the
+// request's source address is that party's (the caller's INVITE came
+// from it, or the callee's responses did). Anything else is nil: a
+// request naming no dialog this node carries is never relayed.
+func (s *Server) dialogOf(req *sip.Request) *call {
+	c := s.calls.get(callID(req))
+	if c == nil || req.From() == nil || req.To() == nil {
+		return nil
+	}
+	from, _ := req.From().Params.Get("tag")
+	to, _ := req.To().Params.Get("tag")
+	if from == "" || to == "" {
+		return nil
+	}
+	src := sourceIP(req)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return nil
+	}
+	sides := c.branches
+	if c.winner != nil {
+		sides = []*branch{c.winner}
+	}
+	for _, b := range sides {
+		b.mu.Lock()
+		tag, ip := b.toTag, b.peerIP
+		b.mu.Unlock()
+		if tag == "" {
+			continue
 		}
+		if from == c.fromTag && to == tag && src == c.callerIP {
+			return c // caller → callee
+		}
+		if from == tag && to == c.fromTag && src == ip {
+			return c // callee → caller
+		}
+	}
+	return nil
+}
+
+// onInDialog relays a request inside a dialog this node carries (BYE,
+// re-INVITE, UPDATE, INFO, REFER, NOTIFY, …; dialogOf): our Route is
+// removed and the request goes to the next Route or its Request-URI,
+// statefully; its responses go back. A BYE ends the call. A request
+// naming no dialog of ours gets 481 and goes nowhere; one outside any
+// dialog (no To tag) that we do not serve gets 405.
+func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if !hasToTag(req) {
 		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
 		s.send(tx, res)
+		return
+	}
+	c := s.dialogOf(req)
+	if c == nil || !s.isRoutedThrough(req) {
+		s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
+		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
 	fwd, ok := s.relayRequest(req)
@@ -113,9 +162,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	defer cancel()
 	final := s.relay(ctx, req, tx, fwd, dest)
 	if req.Method == sip.BYE {
-		if c := s.calls.get(callID(req)); c != nil {
-			c.end()
-		}
+		c.end()
 		if final == nil {
 			s.respond(tx, req, sip.StatusOK, "OK") // the far end is gone; the dialog ends anyway
 		}
@@ -157,10 +204,15 @@ func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 	}
 }
 
-// onAck relays an ACK for a 2xx through us statelessly; ACKs for our own
-// non-2xx answers are absorbed by their transactions, others dropped.
+// onAck relays an ACK for a 2xx of a dialog this node carries through
+// us statelessly; ACKs for our own non-2xx answers are absorbed by their
+// transactions, others are dropped (an ACK gets no answer).
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if !s.isRoutedThrough(req) {
+		return
+	}
+	if s.dialogOf(req) == nil {
+		s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
 		return
 	}
 	fwd, ok := s.relayRequest(req)

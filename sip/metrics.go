@@ -22,6 +22,7 @@ type metrics struct {
 	notifies      prometheus.Counter
 	ringLatency   prometheus.Histogram
 	panics        prometheus.Counter
+	dialogRefused *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,9 +49,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_handler_panics_total",
 			Help: "Request handlers that panicked (answered with 500)."}),
+		dialogRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_dialog_refused_total",
+			Help: "In-dialog requests refused (481, ACKs dropped) because they name no dialog this node carries or do not come from its parties, by method."}, []string{"method"}),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
-		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics}
+		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused}
 	if reg == nil {
 		return m, nil
 	}

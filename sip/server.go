@@ -283,7 +283,7 @@ func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
 }
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if hasToTag(req) || s.isRoutedThrough(req) {
+	if hasToTag(req) {
 		s.onInDialog(req, tx)
 		return
 	}
