@@ -31,8 +31,8 @@ type call struct {
 	// INVITE's From tag and the address it came from.
 	fromTag  string
 	callerIP string
-	start   time.Time
-	kind    string // metrics label: line, group, pickup, none
+	start    time.Time
+	kind     string // metrics label: line, group, pickup, none
 
 	// ctx ends when the caller cancels or the server shuts down.
 	ctx      context.Context
