@@ -72,6 +72,16 @@ type Config struct {
 	// tries a minute.
 	AuthFailures int
 	AuthWindow   time.Duration
+	// LinePairFailures failed authentications as one line from one source
+	// address within AuthWindow block that address for that line. Default
+	// 5: a mistyped password is retried a few times, a guesser is stopped.
+	LinePairFailures int
+	// LineFailures failed authentications as one line from all addresses
+	// within AuthWindow (a guessing run spread over many addresses) put
+	// the line under guard for AuthWindow: only addresses the line
+	// authenticated from in the last 24 h may try, others get 503. The
+	// real owner's phones keep working. Default 100.
+	LineFailures int
 	// NoAnswerTimeout is how long a line rings before its no-answer
 	// forwarding takes over when the line sets no timeout. Default 20s
 	// (about four rings).
@@ -108,6 +118,12 @@ func (c *Config) withDefaults() {
 	def(&c.BackendTimeout, 5*time.Second)
 	if c.AuthFailures == 0 {
 		c.AuthFailures = 10
+	}
+	if c.LinePairFailures == 0 {
+		c.LinePairFailures = 5
+	}
+	if c.LineFailures == 0 {
+		c.LineFailures = 100
 	}
 }
 

@@ -47,6 +47,13 @@ const testSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\
 
 func newPhone(t testing.TB, e *env, number, pw string) *phone {
 	t.Helper()
+	return newPhoneAt(t, e, "127.0.0.1", number, pw)
+}
+
+// newPhoneAt is a phone on another loopback address (127.0.0.2, …): a
+// different source address to the server.
+func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
+	t.Helper()
 	p := &phone{t: t, number: number, pw: pw, proxy: e.srv.Addr(), incoming: make(chan *ringing, 8)}
 	var err error
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("phone-" + number))
@@ -54,7 +61,7 @@ func newPhone(t testing.TB, e *env, number, pw string) *phone {
 		t.Fatal(err)
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(testLogger(t)))
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

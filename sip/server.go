@@ -32,10 +32,11 @@ type Server struct {
 	host string
 	port int
 
-	nonces   *nonces
-	throttle *throttle
-	calls    *callTable
-	subs     *subTable
+	nonces    *nonces
+	throttle  *throttle
+	lineGuard *lineGuard
+	calls     *callTable
+	subs      *subTable
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -72,6 +73,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.nonces = newNonces(cfg.NonceTTL)
 	s.throttle = newThrottle(cfg.AuthFailures, cfg.AuthWindow)
+	s.lineGuard = newLineGuard(cfg.LinePairFailures, cfg.LineFailures, cfg.AuthWindow)
 	s.calls = newCallTable()
 	s.subs = newSubTable()
 	s.route()
