@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // branch is one forwarded INVITE to one contact (RFC 3261 §16.6).
@@ -62,7 +64,7 @@ func (c *call) fork(targets []ringTarget) []*branch {
 	for _, t := range targets {
 		started := false
 		for _, reg := range t.contacts {
-			b, err := c.startBranch(stage, t, reg.GetContact())
+			b, err := c.startBranch(stage, t, reg)
 			if err != nil {
 				c.s.log.Debug("sip: branch", "call", c.id, "err", err)
 				continue
@@ -80,8 +82,11 @@ func (c *call) fork(targets []ringTarget) []*branch {
 	return out
 }
 
-func (c *call) startBranch(stage int, t ringTarget, contact string) (*branch, error) {
-	req, err := c.s.branchRequest(c.req, contact)
+func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*branch, error) {
+	req, err := c.s.branchRequest(c.req, reg.GetContact())
+	if err == nil {
+		useFlow(req, reg.GetSource())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,13 +123,41 @@ func (s *Server) branchRequest(in *sip.Request, contact string) (*sip.Request, e
 	if mf := req.MaxForwards(); mf != nil {
 		mf.Dec()
 	}
-	transport := "UDP"
-	if t, ok := uri.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToUpper(t)
-	}
+	transport := uriTransport(uri)
 	s.recordRoute(req, in.Transport(), transport)
 	s.prepareOut(req, transport, hostPort(uri))
 	return req, nil
+}
+
+// uriTransport is the transport a URI asks for: its transport
+// parameter, TLS for a sips: URI, else UDP.
+func uriTransport(u sip.Uri) string {
+	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+		return strings.ToUpper(t)
+	}
+	if strings.EqualFold(u.Scheme, "sips") {
+		return "TLS"
+	}
+	return "UDP"
+}
+
+// useFlow sends req over the connection a phone registered through
+// (source "tcp:IP:PORT" or "tls:IP:PORT"), as RFC 5626 flows do: a phone
+// on TCP or TLS is reached on its own connection, which sipgo keeps by
+// the peer's address, not by dialling its Contact (behind NAT, or not
+// listening at all). UDP bindings keep their Contact.
+func useFlow(req *sip.Request, source string) {
+	transport, addr, ok := strings.Cut(source, ":")
+	if !ok || !reliable(transport) {
+		return
+	}
+	req.SetTransport(strings.ToUpper(transport))
+	req.SetDestination(addr)
+	req.Laddr = sip.Addr{}
+}
+
+func reliable(transport string) bool {
+	return strings.EqualFold(transport, "tcp") || strings.EqualFold(transport, "tls")
 }
 
 // prepareOut sets a forwarded request's transport and destination, and
@@ -376,12 +409,12 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
 		mf := sip.MaxForwardsHeader(70)
 		r.AppendHeader(&mf)
-		transport := "UDP"
-		if t, ok := contact.Address.UriParams.Get("transport"); ok {
-			transport = strings.ToUpper(t)
-		}
 		r.SetBody(nil)
-		s.prepareOut(r, transport, hostPort(contact.Address))
+		s.prepareOut(r, uriTransport(contact.Address), hostPort(contact.Address))
+		if reliable(b.req.Transport()) {
+			r.SetTransport(b.req.Transport())
+			r.SetDestination(b.req.Destination())
+		}
 		return r
 	}
 	seq := b.req.CSeq().SeqNo

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo"
@@ -88,7 +87,8 @@ func (t *callTable) winnerTag(id string) (string, bool) {
 	return tag, ok
 }
 
-// dialogOf returns the call whose dialog req belongs to, and only when
+// dialogOf returns the call whose dialog req belongs to (and the
+// callee's branch when req goes to the callee), and only when
 // req comes from one of the dialog's two parties: Call-ID, the caller's
 // From tag and the callee's To tag (the answer's, or before the answer
 // an early dialog's), in the order the direction asks — the caller sends
@@ -96,21 +96,21 @@ func (t *callTable) winnerTag(id string) (string, bool) {
 // request's source address is that party's (the caller's INVITE came
 // from it, or the callee's responses did). Anything else is nil: a
 // request naming no dialog this node carries is never relayed.
-func (s *Server) dialogOf(req *sip.Request) *call {
+func (s *Server) dialogOf(req *sip.Request) (*call, *branch) {
 	c := s.calls.get(callID(req))
 	if c == nil || req.From() == nil || req.To() == nil {
-		return nil
+		return nil, nil
 	}
 	from, _ := req.From().Params.Get("tag")
 	to, _ := req.To().Params.Get("tag")
 	if from == "" || to == "" {
-		return nil
+		return nil, nil
 	}
 	src := sourceIP(req)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
-		return nil
+		return nil, nil
 	}
 	sides := c.branches
 	if c.winner != nil {
@@ -124,13 +124,31 @@ func (s *Server) dialogOf(req *sip.Request) *call {
 			continue
 		}
 		if from == c.fromTag && to == tag && src == c.callerIP {
-			return c // caller → callee
+			return c, b // caller → callee (b)
 		}
 		if from == tag && to == c.fromTag && src == ip {
-			return c // callee → caller
+			return c, nil // callee → caller
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// toFlow sends fwd, a request of c's dialog whose route set ends with
+// us, over the connection its recipient is known by when that is TCP or
+// TLS: the callee's branch connection (callee != nil), or the caller's.
+// A phone on a connection-oriented transport is reached where it is,
+// not by dialling its Contact.
+func toFlow(fwd *sip.Request, c *call, callee *branch) {
+	transport, dest := c.req.Transport(), c.req.Source()
+	if callee != nil {
+		transport, dest = callee.req.Transport(), callee.req.Destination()
+	}
+	if !reliable(transport) {
+		return
+	}
+	fwd.SetTransport(transport)
+	fwd.SetDestination(dest)
+	fwd.Laddr = sip.Addr{}
 }
 
 // onInDialog relays a request inside a dialog this node carries (BYE,
@@ -146,7 +164,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		s.send(tx, res)
 		return
 	}
-	c := s.dialogOf(req)
+	c, callee := s.dialogOf(req)
 	if c == nil || !s.isRoutedThrough(req) {
 		s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
 		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
@@ -156,6 +174,9 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
 		return
+	}
+	if len(routeValues(fwd)) == 0 {
+		toFlow(fwd, c, callee)
 	}
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
 	ctx, cancel := s.transactionContext()
@@ -211,13 +232,17 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if !s.isRoutedThrough(req) {
 		return
 	}
-	if s.dialogOf(req) == nil {
+	c, callee := s.dialogOf(req)
+	if c == nil {
 		s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
 		return
 	}
 	fwd, ok := s.relayRequest(req)
 	if !ok {
 		return
+	}
+	if len(routeValues(fwd)) == 0 {
+		toFlow(fwd, c, callee)
 	}
 	if err := s.client.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
 		s.log.Debug("sip: relay ack", "err", err)
@@ -240,11 +265,7 @@ func (s *Server) relayRequest(req *sip.Request) (*sip.Request, bool) {
 	if next != nil {
 		target = *next
 	}
-	transport := "UDP"
-	if t, ok := target.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToUpper(t)
-	}
-	s.prepareOut(fwd, transport, hostPort(target))
+	s.prepareOut(fwd, uriTransport(target), hostPort(target))
 	return fwd, true
 }
 
