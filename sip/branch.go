@@ -177,7 +177,11 @@ func (s *Server) prepareOut(req *sip.Request, transport, dest string) {
 // the way through, two (RFC 5658), so both sides route back correctly.
 func (s *Server) recordRoute(req *sip.Request, inbound, outbound string) {
 	rr := func(transport string) sip.Header {
-		v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + ";lr"
+		port := s.port
+		if strings.EqualFold(transport, "TLS") && s.tlsPort != 0 {
+			port = s.tlsPort
+		}
+		v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(port)) + ";lr"
 		if !strings.EqualFold(transport, "UDP") {
 			v += ";transport=" + strings.ToLower(transport)
 		}
