@@ -221,3 +221,9 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func counterValueTB(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m) // a counter always writes
+	return m.GetCounter().GetValue()
+}
