@@ -21,6 +21,7 @@ type phone struct {
 	number   string
 	pw       string
 	proxy    string
+	tls      bool // talks to the proxy over TLS (newTLSPhone)
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
 	cli      *sipgo.Client
@@ -90,7 +91,20 @@ func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 	return p
 }
 
-func (p *phone) contactURI() string { return "sip:" + p.number + "@" + p.addr }
+func (p *phone) contactURI() string {
+	if p.tls {
+		return "sips:" + p.number + "@" + p.addr
+	}
+	return "sip:" + p.number + "@" + p.addr
+}
+
+// toProxy sends req to the proxy, over TLS for a TLS phone.
+func (p *phone) toProxy(req *sip.Request) {
+	req.SetDestination(p.proxy)
+	if p.tls {
+		req.SetTransport("TLS")
+	}
+}
 
 func (p *phone) setMode(code int) {
 	p.mu.Lock()
@@ -204,7 +218,7 @@ func (p *phone) tryRegister(pw string, expires int, contacts ...string) (*sip.Re
 		req.AppendHeader(sip.NewHeader("Contact", c))
 	}
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	req.SetDestination(p.proxy)
+	p.toProxy(req)
 	res, err := p.cli.Do(ctx, req)
 	if err != nil || res.StatusCode != 401 {
 		return res, err
@@ -233,7 +247,7 @@ func (p *phone) call(number string, extra ...sip.Header) *outCall {
 		req.AppendHeader(h)
 	}
 	req.SetBody([]byte(testSDP))
-	req.SetDestination(p.proxy)
+	p.toProxy(req)
 	c := &outCall{p: p, req: req, res: make(chan *sip.Response, 16)}
 	tx, err := p.cli.TransactionRequest(context.Background(), req)
 	if err != nil {
@@ -334,7 +348,7 @@ func (c *outCall) cancel() {
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: c.req.CSeq().SeqNo, MethodName: sip.CANCEL})
 	mf := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
-	req.SetDestination(c.p.proxy)
+	c.p.toProxy(req)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res, err := c.p.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil })
