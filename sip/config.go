@@ -119,6 +119,9 @@ type Config struct {
 // TCP).
 var ErrAddrInUse = errors.New("sip: address already in use")
 
+// ErrTLSAddrInUse is returned by Start when TLSAddr is taken.
+var ErrTLSAddrInUse = errors.New("sip: tls address already in use")
+
 func (c *Config) withDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

@@ -79,7 +79,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.TLSAddr != "" {
 		if s.tls, err = net.Listen("tcp", cfg.TLSAddr); err != nil {
 			closeListeners(udp, tcp)
-			return nil, listenError("tls", cfg.TLSAddr, err)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrTLSAddrInUse, cfg.TLSAddr, err)
+			}
+			return nil, fmt.Errorf("sip: listen tls %s: %w", cfg.TLSAddr, err)
 		}
 		s.tlsPort = s.tls.Addr().(*net.TCPAddr).Port
 	}

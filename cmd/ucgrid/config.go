@@ -30,6 +30,13 @@ type serveOptions struct {
 	ClusterSecret string `yaml:"cluster_secret"`
 	RaftVoters    string `yaml:"raft_voters"`
 	RaftDeadAfter string `yaml:"raft_dead_after"`
+	// SIP over TLS and connection limits (sipflags.go)
+	SIPS                 string `yaml:"sips"`
+	SIPTLSCert           string `yaml:"sip_tls_cert"`
+	SIPTLSKey            string `yaml:"sip_tls_key"`
+	SIPIdleTimeout       string `yaml:"sip_idle_timeout"`
+	SIPMessageTimeout    string `yaml:"sip_message_timeout"`
+	SIPMaxConnsPerSource string `yaml:"sip_max_conns_per_source"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -56,6 +63,12 @@ var serveOptionTable = []option{
 	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them and encrypts gossip; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
 	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
+	{"sips", "SIP over TLS listen address, e.g. 0.0.0.0:5061 (RFC 3261 §26, sips: URIs); needs --sip-tls-cert and --sip-tls-key (default: no SIP over TLS)", "", func(o *serveOptions) *string { return &o.SIPS }},
+	{"sip-tls-cert", "PEM certificate (chain) served on --sips", "", func(o *serveOptions) *string { return &o.SIPTLSCert }},
+	{"sip-tls-key", "PEM private key of --sip-tls-cert", "", func(o *serveOptions) *string { return &o.SIPTLSKey }},
+	{"sip-idle-timeout", "close a SIP TCP/TLS connection that carried nothing, not even an RFC 5626 keep-alive, for this long", "5m", func(o *serveOptions) *string { return &o.SIPIdleTimeout }},
+	{"sip-message-timeout", "close a SIP TCP/TLS connection whose message, TLS handshake or write takes longer than this", "10s", func(o *serveOptions) *string { return &o.SIPMessageTimeout }},
+	{"sip-max-conns-per-source", "SIP TCP (and TLS) connections one IP address may hold open; raise it where many phones share one address", "32", func(o *serveOptions) *string { return &o.SIPMaxConnsPerSource }},
 }
 
 func envName(flagName string) string {
@@ -116,6 +129,9 @@ func (o serveOptions) validate() error {
 		return errors.New("--sip is empty: name the SIP listen address, e.g. 127.0.0.1:5060")
 	}
 	if err := o.validateCluster(); err != nil {
+		return err
+	}
+	if _, err := o.sipConfig(); err != nil {
 		return err
 	}
 	switch o.LogLevel {

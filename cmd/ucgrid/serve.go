@@ -31,6 +31,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	logger := newLogger(stderr, opts.LogLevel)
 	voters, _ := opts.raftVoters()       // validated by parseServeOptions
 	deadAfter, _ := opts.raftDeadAfter() // validated by parseServeOptions
+	sipCfg, _ := opts.sipConfig()        // validated by parseServeOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{
@@ -38,6 +39,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
+		SIP: sipCfg,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
