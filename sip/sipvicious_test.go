@@ -162,7 +162,7 @@ func TestSIPVicious_SvcrackIsThrottled(t *testing.T) {
 
 	open := newEnv(t, func(c *Config) { c.AuthFailures, c.LinePairFailures, c.LineFailures = 1000, 1000, 1000 })
 	open.user("alice", "1001", real)
-	if out := crack(open); !regexp.MustCompile(`1001\s*\|\s*`+regexp.QuoteMeta(real)).MatchString(out) {
+	if out := crack(open); !regexp.MustCompile(`1001\s*\|\s*` + regexp.QuoteMeta(real)).MatchString(out) {
 		t.Fatalf("control: svcrack against a server without throttling did not find the password:\n%s", out)
 	}
 
