@@ -149,4 +149,3 @@ func compareTimes(t *testing.T, what string, times [2][]time.Duration) {
 		t.Errorf("%s: median answer time %v for an existing line, %v for a missing one", what, a, b)
 	}
 }
-
