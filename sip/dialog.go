@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -151,6 +152,18 @@ func toFlow(fwd *sip.Request, c *call, callee *branch) {
 	fwd.Laddr = sip.Addr{}
 }
 
+// refuseDialog counts an in-dialog request naming no dialog of ours,
+// and logs it once per source address per minute (a relay attempt is
+// worth a line; a flood of them is not worth more).
+func (s *Server) refuseDialog(req *sip.Request) {
+	s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
+	src := sourceIP(req)
+	if s.logOnce.allow("dialog:"+src, time.Now()) {
+		s.log.Warn("sip: in-dialog request for no dialog of this node refused (further ones from this source are not logged for a minute)",
+			"method", methodLabel(req.Method), "source", src)
+	}
+}
+
 // onInDialog relays a request inside a dialog this node carries (BYE,
 // re-INVITE, UPDATE, INFO, REFER, NOTIFY, …; dialogOf): our Route is
 // removed and the request goes to the next Route or its Request-URI,
@@ -166,7 +179,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c, callee := s.dialogOf(req)
 	if c == nil || !s.isRoutedThrough(req) {
-		s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
+		s.refuseDialog(req)
 		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -234,7 +247,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	}
 	c, callee := s.dialogOf(req)
 	if c == nil {
-		s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
+		s.refuseDialog(req)
 		return
 	}
 	fwd, ok := s.relayRequest(req)
