@@ -44,7 +44,9 @@ type Config struct {
 	// (no message, no RFC 5626 CRLF keep-alive) for this long. Default
 	// 5 min: RFC 5626 keep-alives on connections come every 95–120 s, and
 	// phones re-register well within it; an idle connection someone
-	// opened and forgot costs nothing longer than that.
+	// opened and forgot costs nothing longer than that. Registrations
+	// over TCP or TLS are granted at most IdleTimeout-30s (not below
+	// MinExpires), so that a phone's refresh keeps its connection.
 	IdleTimeout time.Duration
 	// MessageTimeout bounds how long one message (from its first byte to
 	// its last), a TLS handshake, and a write to a TCP or TLS peer may

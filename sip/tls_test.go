@@ -115,8 +115,14 @@ func TestTLS_RegisterAndRingAllGroupCall(t *testing.T) {
 	bob := newTLSPhone(t, e, pool, "2001", "b-pw")
 	carol := newTLSPhone(t, e, pool, "3001", "c-pw")
 	for _, p := range []*phone{alice, bob, carol} {
-		if res := p.register(300); res.StatusCode != 200 {
+		res := p.register(3600)
+		if res.StatusCode != 200 {
 			t.Fatalf("register %s over TLS: %d", p.number, res.StatusCode)
+		}
+		// Granted less than the idle timeout (5 min), so the refresh keeps
+		// the connection open.
+		if c := res.GetHeader("Contact"); c == nil || !strings.Contains(c.Value(), "expires=270") {
+			t.Fatalf("register %s over TLS for 3600 s: Contact %v, want expires=270", p.number, c)
 		}
 	}
 	if regs, _ := e.be.Contacts(t.Context(), "2001"); len(regs) != 1 || !strings.HasPrefix(regs[0].GetSource(), "tls:") {
