@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,22 +135,28 @@ func (s *Server) dialogOf(req *sip.Request) (*call, *branch) {
 	return nil, nil
 }
 
-// toFlow sends fwd, a request of c's dialog whose route set ends with
-// us, over the connection its recipient is known by when that is TCP or
-// TLS: the callee's branch connection (callee != nil), or the caller's.
-// A phone on a connection-oriented transport is reached where it is,
-// not by dialling its Contact.
-func toFlow(fwd *sip.Request, c *call, callee *branch) {
-	transport, dest := c.req.Transport(), c.req.Source()
+// toParty pins fwd, a request of c's dialog, to the party it is for:
+// the callee of branch callee (non-nil), or the caller. Over TCP or TLS
+// it goes over that party's connection (a phone is reached where it is,
+// not by dialling its Contact). Over UDP it goes where its Route or
+// Request-URI says only when that is the party's address; otherwise to
+// the address the party spoke from. A party of a dialog cannot make this
+// node send its requests to a third host by writing one into them.
+func (s *Server) toParty(fwd *sip.Request, c *call, callee *branch) {
+	transport, dest, ip := c.req.Transport(), c.req.Source(), c.callerIP
 	if callee != nil {
+		callee.mu.Lock()
+		ip = callee.peerIP
+		callee.mu.Unlock()
 		transport, dest = callee.req.Transport(), callee.req.Destination()
+	} else if !reliable(transport) {
+		dest = c.resDest
 	}
-	if !reliable(transport) {
-		return
+	if !reliable(transport) && strings.EqualFold(fwd.Transport(), "UDP") && hostOf(fwd.Destination()) == ip {
+		return // the party's own address, as its URI gives it
 	}
-	fwd.SetTransport(transport)
-	fwd.SetDestination(dest)
 	fwd.Laddr = sip.Addr{}
+	s.prepareOut(fwd, strings.ToUpper(transport), dest)
 }
 
 // refuseDialog counts an in-dialog request naming no dialog of ours,
@@ -188,9 +195,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
 		return
 	}
-	if len(routeValues(fwd)) == 0 {
-		toFlow(fwd, c, callee)
-	}
+	s.toParty(fwd, c, callee)
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
 	ctx, cancel := s.transactionContext()
 	defer cancel()
@@ -254,9 +259,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	if len(routeValues(fwd)) == 0 {
-		toFlow(fwd, c, callee)
-	}
+	s.toParty(fwd, c, callee)
 	if err := s.client.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
 		s.log.Debug("sip: relay ack", "err", err)
 	}

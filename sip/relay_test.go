@@ -180,6 +180,17 @@ func TestRelay_ByeOnlyFromTheDialogsParties(t *testing.T) {
 		t.Fatalf("the forged BYEs ended the call: %d calls held", e.srv.calls.len())
 	}
 
+	// The caller itself cannot make the node send into its dialog
+	// elsewhere: a MESSAGE with the dialog's tags from the caller's
+	// address but a Request-URI and Route at a third host goes to the
+	// callee, not there.
+	other := listenUDP(t, "127.0.0.3:0") // another host than the callee's
+	near.inDialog("MESSAGE", other.LocalAddr().String(), id, aliceTag, bobTag)
+	if got := near.answer(id, 5*time.Second); strings.HasPrefix(got, "SIP/2.0 481") || strings.HasPrefix(got, "SIP/2.0 408") {
+		t.Errorf("the caller's in-dialog MESSAGE: answer %q, want the callee's", got)
+	}
+	silent(t, other, 500*time.Millisecond, "the caller's MESSAGE with a third host's Request-URI")
+
 	// The callee hangs up: its BYE follows the route set to the caller.
 	calleeBye(t, bob, ring)
 	eventually(t, 5*time.Second, "the callee's BYE reaches the caller", func() bool { byes, _ := alice.counts(); return byes == 1 })
