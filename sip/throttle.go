@@ -66,6 +66,9 @@ func (t *throttle) fail(key string, now time.Time) {
 		t.prune(now)
 	}
 	f := t.sources[key]
+	if f == nil && len(t.sources) >= maxThrottleKeys {
+		return // full of live entries: memory stays bounded, the other layers still count
+	}
 	if f == nil || now.Sub(f.since) > t.window {
 		f = &failures{since: now, blockedUntil: f.blockedUntilOrZero()}
 		t.sources[key] = f
