@@ -238,7 +238,11 @@ type outCall struct {
 // call sends an INVITE to number through the proxy, answering the 407.
 func (p *phone) call(number string, extra ...sip.Header) *outCall {
 	p.t.Helper()
-	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: number, Host: testDomain})
+	scheme := "sip"
+	if p.tls {
+		scheme = "sips"
+	}
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: scheme, User: number, Host: testDomain})
 	req.AppendHeader(sip.NewHeader("From", "<sip:"+p.number+"@"+testDomain+">;tag="+sip.GenerateTagN(8)))
 	req.AppendHeader(sip.NewHeader("To", "<sip:"+number+"@"+testDomain+">"))
 	req.AppendHeader(sip.NewHeader("Contact", "<"+p.contactURI()+">"))

@@ -102,7 +102,7 @@ func newTLSPhone(t *testing.T, e *env, pool *x509.CertPool, number, pw string) *
 }
 
 // SIP over TLS (RFC 3261 §26): phones register with digest over TLS,
-// and a call through a ring_all group over TLS reaches each member over
+// and a call to a sips: URI of a ring_all group reaches each member over
 // the connection it registered on; the Record-Route names our TLS port
 // with transport=tls; BYE goes through it.
 func TestTLS_RegisterAndRingAllGroupCall(t *testing.T) {
@@ -136,6 +136,9 @@ func TestTLS_RegisterAndRingAllGroupCall(t *testing.T) {
 	}
 	if rb.req.Transport() != "TLS" || rc.req.Transport() != "TLS" {
 		t.Fatalf("INVITEs arrived over %s and %s, want TLS", rb.req.Transport(), rc.req.Transport())
+	}
+	if rb.req.Recipient.Scheme != "sips" {
+		t.Fatalf("INVITE to bob for %s, want his sips: Contact", rb.req.Recipient.String())
 	}
 	rb.answer <- 200
 	call.wait(200, 5*time.Second)
