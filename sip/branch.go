@@ -85,7 +85,7 @@ func (c *call) fork(targets []ringTarget) []*branch {
 func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*branch, error) {
 	req, err := c.s.branchRequest(c.req, reg.GetContact())
 	if err == nil {
-		useFlow(req, reg.GetSource())
+		c.s.useFlow(req, reg.GetSource())
 	}
 	if err != nil {
 		return nil, err
@@ -145,12 +145,19 @@ func uriTransport(u sip.Uri) string {
 // (source "tcp:IP:PORT" or "tls:IP:PORT"), as RFC 5626 flows do: a phone
 // on TCP or TLS is reached on its own connection, which sipgo keeps by
 // the peer's address, not by dialling its Contact (behind NAT, or not
-// listening at all). UDP bindings keep their Contact.
-func useFlow(req *sip.Request, source string) {
+// listening at all). UDP bindings keep their Contact, and so does a
+// binding whose connection has closed (the Contact is dialled then).
+func (s *Server) useFlow(req *sip.Request, source string) {
 	transport, addr, ok := strings.Cut(source, ":")
 	if !ok || !reliable(transport) {
 		return
 	}
+	conn, err := s.ua.TransportLayer().GetConnection(transport, addr)
+	if err != nil || conn == nil {
+		return
+	}
+	conn.Ref(-1) // GetConnection took a reference; sending takes its own
+
 	req.SetTransport(strings.ToUpper(transport))
 	req.SetDestination(addr)
 	req.Laddr = sip.Addr{}
