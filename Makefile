@@ -9,12 +9,13 @@ DATA    ?= ./data
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-# Debian packages the test suite needs (SIPp, baresip, Chromium, and
-# iproute2 for the network-namespace partition test). Installed by
-# `make test-deps` when missing.
-TEST_PKGS := chromium sip-tester baresip iproute2 curl
+# Debian packages the test suite needs (SIPp, baresip, Chromium,
+# iproute2 for the network-namespace partition test, and SIPVicious for
+# the attacker's-tools tests of sip/). Installed by `make test-deps` when
+# missing.
+TEST_PKGS := chromium sip-tester baresip iproute2 sipvicious curl
 
-.PHONY: all build run test test-deps vet fmt-check lint bench proto tidy clean check-go
+.PHONY: all build run test test-deps vet fmt-check lint bench proto tidy clean check-go fuzz
 
 all: build
 
@@ -80,6 +81,16 @@ bench: build
 	./$(BIN) bench failover --duration $(SMOKE) --call-timeout 2s --json $(BENCH_OUT)/failover.json --plot $(BENCH_OUT)/failover.svg
 	./$(BIN) bench rolling  --users 30 --groups 10 --json $(BENCH_OUT)/rolling.json --plot $(BENCH_OUT)/rolling.svg
 	./$(BIN) bench scale    --duration $(SMOKE) --users 10000 --groups 1000 --grants 100000 --json $(BENCH_OUT)/scale.json
+
+## fuzz: each Go fuzz target of the SIP request path for FUZZTIME (60s);
+## not part of make test. Seeds are in sip/testdata/fuzz-seeds/.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := FuzzHandlers FuzzHandlersTCP
+fuzz: check-go
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzzing $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./sip/ || exit 1; \
+	done
 
 ## proto: regenerate the committed protobuf code (needs protoc: installed if missing)
 proto: check-go

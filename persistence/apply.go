@@ -97,7 +97,11 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 	case *dirpb.Command_DeleteTrunk:
 		return t.deleteTrunk(op.DeleteTrunk.GetId())
 	case *dirpb.Command_PutRegistration:
-		return t.putRegistration(op.PutRegistration.GetRegistration())
+		r := op.PutRegistration.GetRegistration()
+		if err := t.putRegistration(r); err != nil {
+			return err
+		}
+		return t.capRegistrations(r.GetLine(), t.lineOwner(r.GetLine()), []*dirpb.Registration{r})
 	case *dirpb.Command_DeleteRegistration:
 		return t.deleteRegistration(op.DeleteRegistration.GetLine(), op.DeleteRegistration.GetContact())
 	case *dirpb.Command_ExpireRegistrations:

@@ -1,6 +1,9 @@
 package persistence
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -264,6 +267,41 @@ func (t *txn) updateRegistrations(u *dirpb.UpdateRegistrations) error {
 	}
 	for _, r := range u.GetPut() {
 		if err := t.putRegistration(r); err != nil {
+			return err
+		}
+	}
+	return t.capRegistrations(line, l.Owner, u.GetPut())
+}
+
+// MaxContactsPerLine bounds a line's bindings: one INVITE forks to at
+// most this many phones. A REGISTER that would bind more replaces the
+// oldest bindings (earliest registered; the ones it puts count as the
+// newest).
+const MaxContactsPerLine = 10
+
+// capRegistrations removes line's oldest bindings beyond
+// MaxContactsPerLine. The order is a function of the stored records and
+// the command only, so every replica removes the same ones.
+func (t *txn) capRegistrations(line, owner string, put []*dirpb.Registration) error {
+	regs, err := t.registrations(line)
+	if err != nil || len(regs) <= MaxContactsPerLine {
+		return err
+	}
+	fresh := make(map[string]int, len(put))
+	for i, r := range put {
+		fresh[r.GetContact()] = i + 1
+	}
+	slices.SortStableFunc(regs, func(a, b *dirpb.Registration) int {
+		if c := cmp.Compare(fresh[a.GetContact()], fresh[b.GetContact()]); c != 0 {
+			return c // not put by this command first, then in put order
+		}
+		if c := cmp.Compare(a.GetRegisteredUnix(), b.GetRegisteredUnix()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.GetContact(), b.GetContact())
+	})
+	for _, r := range regs[:len(regs)-MaxContactsPerLine] {
+		if err := t.removeRegistration(r, owner); err != nil {
 			return err
 		}
 	}

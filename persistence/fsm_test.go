@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -217,6 +218,51 @@ func TestRegistration_UpdateAppliesRemovalsThenPuts(t *testing.T) {
 	h.mustApply(&dirpb.Command{Op: &dirpb.Command_ExpireRegistrations{ExpireRegistrations: &dirpb.ExpireRegistrations{NowUnix: 399}}})
 	if got := fmt.Sprint(contacts()); got != "[sip:b@2@400]" {
 		t.Errorf("after expiry at 399: %s", got)
+	}
+}
+
+// A line keeps at most MaxContactsPerLine bindings: a REGISTER that
+// would bind more replaces the oldest, and one carrying more than the
+// cap keeps its last ones. Refreshing a binding does not add one.
+func TestRegistration_AtMostTenContactsOldestReplaced(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("alice"), putLine(&dirpb.Line{Number: "100", Owner: "alice"}))
+	reg := func(i int) *dirpb.Registration {
+		return &dirpb.Registration{Line: "100", Contact: fmt.Sprintf("sip:p%02d@10.0.0.1", i), ExpiresAtUnix: 9999, RegisteredUnix: int64(100 + i)}
+	}
+	for i := range MaxContactsPerLine {
+		h.mustApply(updateRegistrations("100", false, nil, reg(i)))
+	}
+	h.mustApply(updateRegistrations("100", false, nil, reg(3))) // a refresh
+	contacts := func() string {
+		regs, err := h.s.Registrations("100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range regs {
+			out = append(out, strings.TrimPrefix(strings.TrimSuffix(r.Contact, "@10.0.0.1"), "sip:"))
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := contacts(), "p00 p01 p02 p03 p04 p05 p06 p07 p08 p09"; got != want {
+		t.Fatalf("ten bindings: %s, want %s", got, want)
+	}
+	h.mustApply(updateRegistrations("100", false, nil, reg(10), reg(11)))
+	if got, want := contacts(), "p02 p03 p04 p05 p06 p07 p08 p09 p10 p11"; got != want {
+		t.Errorf("after two more: %s, want %s (the two oldest replaced)", got, want)
+	}
+	var many []*dirpb.Registration
+	for i := 20; i < 50; i++ {
+		many = append(many, reg(i))
+	}
+	h.mustApply(updateRegistrations("100", false, nil, many...))
+	if got, want := contacts(), "p40 p41 p42 p43 p44 p45 p46 p47 p48 p49"; got != want {
+		t.Errorf("after one REGISTER of 30: %s, want %s", got, want)
+	}
+	h.mustApply(putRegistration("100", "sip:p99@10.0.0.1", 9999))
+	if regs, _ := h.s.Registrations("100"); len(regs) != MaxContactsPerLine {
+		t.Errorf("PutRegistration past the cap: %d bindings", len(regs))
 	}
 }
 

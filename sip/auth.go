@@ -75,7 +75,8 @@ const (
 )
 
 // check tells whether nonce is fresh and nc (0 without qop) was not used
-// with it before. It does not record the use: see use.
+// with it before. It does not record the use: claim does, atomically
+// with its own check, once the credentials are verified.
 func (n *nonces) check(nonce string, nc int, now time.Time) nonceVerdict {
 	issued, ok := n.issuedAt(nonce)
 	if !ok {
@@ -92,11 +93,20 @@ func (n *nonces) check(nonce string, nc int, now time.Time) nonceVerdict {
 	return nonceFresh
 }
 
-// use records that nonce authenticated a request with nc.
-func (n *nonces) use(nonce string, nc int, now time.Time) {
-	issued, _ := n.issuedAt(nonce) // checked before
+// claim records that nonce authenticated a request with nc, in the same
+// locked step as checking that nc was not used with it before: of two
+// requests racing with one nonce and nc, exactly one claims it. false
+// means the nonce was used (a replay, answered as stale).
+func (n *nonces) claim(nonce string, nc int, now time.Time) bool {
+	issued, ok := n.issuedAt(nonce)
+	if !ok {
+		return false
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if u, seen := n.used[nonce]; seen && (nc == 0 || nc <= u.nc) {
+		return false
+	}
 	if len(n.used) >= 4096 {
 		for k, u := range n.used {
 			if now.Sub(u.issued) > n.ttl {
@@ -105,6 +115,7 @@ func (n *nonces) use(nonce string, nc int, now time.Time) {
 		}
 	}
 	n.used[nonce] = nonceUse{nc: nc, issued: issued}
+	return true
 }
 
 func (n *nonces) issuedAt(nonce string) (time.Time, bool) {
@@ -113,63 +124,6 @@ func (n *nonces) issuedAt(nonce string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8]))), true
-}
-
-// throttle blocks source addresses after repeated authentication failures.
-type throttle struct {
-	limit  int
-	window time.Duration
-
-	mu      sync.Mutex
-	sources map[string]*failures
-}
-
-type failures struct {
-	count        int
-	since        time.Time
-	blockedUntil time.Time
-}
-
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, sources: map[string]*failures{}}
-}
-
-// blocked reports whether source may not try now, and for how long.
-func (t *throttle) blocked(source string, now time.Time) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.sources[source]
-	if f == nil || !now.Before(f.blockedUntil) {
-		return 0, false
-	}
-	return f.blockedUntil.Sub(now), true
-}
-
-// fail counts one failure of source.
-func (t *throttle) fail(source string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.sources) >= 65536 {
-		t.prune(now)
-	}
-	f := t.sources[source]
-	if f == nil || now.Sub(f.since) > t.window {
-		f = &failures{since: now}
-		t.sources[source] = f
-	}
-	f.count++
-	if f.count >= t.limit {
-		f.blockedUntil = now.Add(t.window)
-		f.count, f.since = 0, now
-	}
-}
-
-func (t *throttle) prune(now time.Time) {
-	for k, f := range t.sources {
-		if now.Sub(f.since) > t.window && !now.Before(f.blockedUntil) {
-			delete(t.sources, k)
-		}
-	}
 }
 
 // authHeaders are the header names of one kind of digest exchange.
@@ -198,15 +152,16 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h auth
 	now := time.Now()
 	src := sourceIP(req)
 	if wait, blocked := s.throttle.blocked(src, now); blocked {
-		s.m.authFailures.WithLabelValues("throttled").Inc()
-		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Too Many Failed Attempts", nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(wait.Seconds())+1)))
-		s.send(tx, res)
+		s.refuseThrottled(req, tx, wait, "throttled")
 		return nil, errAuthAnswered
 	}
 	cred := s.credentials(req, h)
 	if cred == nil {
 		s.challenge(req, tx, h, false)
+		return nil, errAuthAnswered
+	}
+	if wait, reason, blocked := s.lineGuard.blocked(cred.Username, src, now); blocked {
+		s.refuseThrottled(req, tx, wait, reason)
 		return nil, errAuthAnswered
 	}
 	switch s.nonces.check(cred.Nonce, nonceCount(cred), now) {
@@ -223,11 +178,25 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h auth
 	if !ok {
 		s.m.authFailures.WithLabelValues("credentials").Inc()
 		s.throttle.fail(src, now)
+		s.lineGuard.fail(cred.Username, src, now)
 		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return nil, errAuthAnswered
 	}
-	s.nonces.use(cred.Nonce, nonceCount(cred), now)
+	if !s.nonces.claim(cred.Nonce, nonceCount(cred), now) {
+		s.m.authFailures.WithLabelValues("replay").Inc()
+		s.challenge(req, tx, h, true)
+		return nil, errAuthAnswered
+	}
+	s.lineGuard.succeeded(cred.Username, src, now)
 	return line, nil
+}
+
+// refuseThrottled answers a throttled request: 503 with Retry-After.
+func (s *Server) refuseThrottled(req *sip.Request, tx sip.ServerTransaction, wait time.Duration, reason string) {
+	s.m.authFailures.WithLabelValues(reason).Inc()
+	res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Too Many Failed Attempts", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(wait.Seconds())+1)))
+	s.send(tx, res)
 }
 
 // credentials returns the request's digest credentials for our realm,
@@ -363,6 +332,16 @@ func sourceIP(req *sip.Request) string {
 	host, _, err := net.SplitHostPort(req.Source())
 	if err != nil {
 		return req.Source()
+	}
+	return host
+}
+
+// hostOf is the host part of a host:port address (the address itself
+// when it has no port).
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
 	}
 	return host
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // branch is one forwarded INVITE to one contact (RFC 3261 §16.6).
@@ -24,6 +26,7 @@ type branch struct {
 	mu           sync.Mutex
 	provisional  bool   // a 1xx arrived: a CANCEL may be sent
 	toTag        string // the To tag of its early dialog (18x), for pickup
+	peerIP       string // where its responses came from: the callee's side of the dialog
 	final        bool
 	cancelReason *string // set when the branch is to be cancelled
 	cancelSent   bool
@@ -61,7 +64,7 @@ func (c *call) fork(targets []ringTarget) []*branch {
 	for _, t := range targets {
 		started := false
 		for _, reg := range t.contacts {
-			b, err := c.startBranch(stage, t, reg.GetContact())
+			b, err := c.startBranch(stage, t, reg)
 			if err != nil {
 				c.s.log.Debug("sip: branch", "call", c.id, "err", err)
 				continue
@@ -79,8 +82,11 @@ func (c *call) fork(targets []ringTarget) []*branch {
 	return out
 }
 
-func (c *call) startBranch(stage int, t ringTarget, contact string) (*branch, error) {
-	req, err := c.s.branchRequest(c.req, contact)
+func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*branch, error) {
+	req, err := c.s.branchRequest(c.req, reg.GetContact())
+	if err == nil {
+		c.s.useFlow(req, reg.GetSource())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +123,48 @@ func (s *Server) branchRequest(in *sip.Request, contact string) (*sip.Request, e
 	if mf := req.MaxForwards(); mf != nil {
 		mf.Dec()
 	}
-	transport := "UDP"
-	if t, ok := uri.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToUpper(t)
-	}
+	transport := uriTransport(uri)
 	s.recordRoute(req, in.Transport(), transport)
 	s.prepareOut(req, transport, hostPort(uri))
 	return req, nil
+}
+
+// uriTransport is the transport a URI asks for: its transport
+// parameter, TLS for a sips: URI, else UDP.
+func uriTransport(u sip.Uri) string {
+	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+		return strings.ToUpper(t)
+	}
+	if strings.EqualFold(u.Scheme, "sips") {
+		return "TLS"
+	}
+	return "UDP"
+}
+
+// useFlow sends req over the connection a phone registered through
+// (source "tcp:IP:PORT" or "tls:IP:PORT"), as RFC 5626 flows do: a phone
+// on TCP or TLS is reached on its own connection, which sipgo keeps by
+// the peer's address, not by dialling its Contact (behind NAT, or not
+// listening at all). UDP bindings keep their Contact, and so does a
+// binding whose connection has closed (the Contact is dialled then).
+func (s *Server) useFlow(req *sip.Request, source string) {
+	transport, addr, ok := strings.Cut(source, ":")
+	if !ok || !reliable(transport) {
+		return
+	}
+	conn, err := s.ua.TransportLayer().GetConnection(transport, addr)
+	if err != nil || conn == nil {
+		return
+	}
+	conn.Ref(-1) // GetConnection took a reference; sending takes its own
+
+	req.SetTransport(strings.ToUpper(transport))
+	req.SetDestination(addr)
+	req.Laddr = sip.Addr{}
+}
+
+func reliable(transport string) bool {
+	return strings.EqualFold(transport, "tcp") || strings.EqualFold(transport, "tls")
 }
 
 // prepareOut sets a forwarded request's transport and destination, and
@@ -143,7 +184,11 @@ func (s *Server) prepareOut(req *sip.Request, transport, dest string) {
 // the way through, two (RFC 5658), so both sides route back correctly.
 func (s *Server) recordRoute(req *sip.Request, inbound, outbound string) {
 	rr := func(transport string) sip.Header {
-		v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + ";lr"
+		port := s.port
+		if strings.EqualFold(transport, "TLS") && s.tlsPort != 0 {
+			port = s.tlsPort
+		}
+		v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(port)) + ";lr"
 		if !strings.EqualFold(transport, "UDP") {
 			v += ";transport=" + strings.ToLower(transport)
 		}
@@ -235,6 +280,7 @@ func (b *branch) noteTag(res *sip.Response) {
 		if tag, ok := to.Params.Get("tag"); ok {
 			b.mu.Lock()
 			b.toTag = tag
+			b.peerIP = hostOf(res.Source())
 			b.mu.Unlock()
 		}
 	}
@@ -374,12 +420,12 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
 		mf := sip.MaxForwardsHeader(70)
 		r.AppendHeader(&mf)
-		transport := "UDP"
-		if t, ok := contact.Address.UriParams.Get("transport"); ok {
-			transport = strings.ToUpper(t)
-		}
 		r.SetBody(nil)
-		s.prepareOut(r, transport, hostPort(contact.Address))
+		s.prepareOut(r, uriTransport(contact.Address), hostPort(contact.Address))
+		if reliable(b.req.Transport()) {
+			r.SetTransport(b.req.Transport())
+			r.SetDestination(b.req.Destination())
+		}
 		return r
 	}
 	seq := b.req.CSeq().SeqNo

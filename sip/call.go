@@ -27,8 +27,12 @@ type call struct {
 	id      string
 	caller  party
 	resDest string // where responses to the caller go
-	start   time.Time
-	kind    string // metrics label: line, group, pickup, none
+	// fromTag and callerIP are the caller's side of the dialog: the
+	// INVITE's From tag and the address it came from.
+	fromTag  string
+	callerIP string
+	start    time.Time
+	kind     string // metrics label: line, group, pickup, none
 
 	// ctx ends when the caller cancels or the server shuts down.
 	ctx      context.Context
@@ -65,7 +69,9 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, caller part
 		s: s, req: req, tx: tx, id: req.CallID().Value(), caller: caller, resDest: resDest,
 		start: time.Now(), kind: "none", events: make(chan branchEvent), loopDone: make(chan struct{}),
 		reports: make(chan func(context.Context), 64), rung: map[string]bool{},
+		callerIP: sourceIP(req),
 	}
+	c.fromTag, _ = req.From().Params.Get("tag")
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	if !s.calls.add(c) {
 		c.cancel()
@@ -366,6 +372,7 @@ func (c *call) answer(b *branch, res *sip.Response) bool {
 		c.s.goTracked(func() { c.s.hangUpLate(b, res) })
 		return false
 	}
+	b.noteTag(res) // the dialog's To tag and the callee side's address
 	c.forward(res)
 	c.cancelBranches(others, b, `SIP;cause=200;text="Call completed elsewhere"`)
 	c.s.calls.answered(c, b, res)

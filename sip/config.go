@@ -34,6 +34,30 @@ type Config struct {
 	// Port 0 picks a free port (the same for both). Default
 	// "127.0.0.1:5060".
 	Addr string
+	// TLSAddr is the host:port serving SIP over TLS (RFC 3261 §26,
+	// sips: URIs); empty serves no TLS. Port 0 picks a free port.
+	TLSAddr string
+	// TLSCertFile and TLSKeyFile are the PEM certificate (chain) and key
+	// served on TLSAddr (required with it).
+	TLSCertFile, TLSKeyFile string
+	// IdleTimeout ends a TCP or TLS connection that has carried nothing
+	// (no message, no RFC 5626 CRLF keep-alive) for this long. Default
+	// 5 min: RFC 5626 keep-alives on connections come every 95–120 s, and
+	// phones re-register well within it; an idle connection someone
+	// opened and forgot costs nothing longer than that. Registrations
+	// over TCP or TLS are granted at most IdleTimeout-30s (not below
+	// MinExpires), so that a phone's refresh keeps its connection.
+	IdleTimeout time.Duration
+	// MessageTimeout bounds how long one message (from its first byte to
+	// its last), a TLS handshake, and a write to a TCP or TLS peer may
+	// take; a slower connection is closed. Default 10s: a SIP message is
+	// a few kilobytes, even on a poor link it takes well under a second.
+	MessageTimeout time.Duration
+	// MaxConnsPerSource caps the TCP and TLS connections open from one IP
+	// address (each transport counted on its own); more are closed at
+	// accept. Default 32: a phone needs one, an office NAT a few dozen;
+	// raise it where many phones share one public address.
+	MaxConnsPerSource int
 	// Advertise is the host (or host:port) written into Via and
 	// Record-Route, when it differs from Addr's (binding 0.0.0.0).
 	// Default: Addr's host and the bound port.
@@ -72,6 +96,16 @@ type Config struct {
 	// tries a minute.
 	AuthFailures int
 	AuthWindow   time.Duration
+	// LinePairFailures failed authentications as one line from one source
+	// address within AuthWindow block that address for that line. Default
+	// 5: a mistyped password is retried a few times, a guesser is stopped.
+	LinePairFailures int
+	// LineFailures failed authentications as one line from all addresses
+	// within AuthWindow (a guessing run spread over many addresses) put
+	// the line under guard for AuthWindow: only addresses the line
+	// authenticated from in the last 24 h may try, others get 503. The
+	// real owner's phones keep working. Default 100.
+	LineFailures int
 	// NoAnswerTimeout is how long a line rings before its no-answer
 	// forwarding takes over when the line sets no timeout. Default 20s
 	// (about four rings).
@@ -86,6 +120,9 @@ type Config struct {
 // ErrAddrInUse is returned by Start when the SIP address is taken (UDP or
 // TCP).
 var ErrAddrInUse = errors.New("sip: address already in use")
+
+// ErrTLSAddrInUse is returned by Start when TLSAddr is taken.
+var ErrTLSAddrInUse = errors.New("sip: tls address already in use")
 
 func (c *Config) withDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -106,8 +143,19 @@ func (c *Config) withDefaults() {
 	def(&c.NoAnswerTimeout, 20*time.Second)
 	def(&c.RingTimeout, 2*time.Minute)
 	def(&c.BackendTimeout, 5*time.Second)
+	def(&c.IdleTimeout, 5*time.Minute)
+	def(&c.MessageTimeout, 10*time.Second)
+	if c.MaxConnsPerSource == 0 {
+		c.MaxConnsPerSource = 32
+	}
 	if c.AuthFailures == 0 {
 		c.AuthFailures = 10
+	}
+	if c.LinePairFailures == 0 {
+		c.LinePairFailures = 5
+	}
+	if c.LineFailures == 0 {
+		c.LineFailures = 100
 	}
 }
 
@@ -124,6 +172,17 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("sip: config: Addr %q: %w", c.Addr, err)
+	}
+	if c.TLSAddr != "" {
+		if _, _, err := net.SplitHostPort(c.TLSAddr); err != nil {
+			return fmt.Errorf("sip: config: TLSAddr %q: %w", c.TLSAddr, err)
+		}
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			return errors.New("sip: config: TLSAddr needs TLSCertFile and TLSKeyFile")
+		}
+	}
+	if c.IdleTimeout < 0 || c.MessageTimeout < 0 || c.MaxConnsPerSource < 0 {
+		return errors.New("sip: config: IdleTimeout, MessageTimeout and MaxConnsPerSource must not be negative")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -88,19 +89,105 @@ func (t *callTable) winnerTag(id string) (string, bool) {
 	return tag, ok
 }
 
-// onInDialog relays a request inside a dialog we record-routed (BYE,
-// re-INVITE, UPDATE, INFO, …): our Route is removed and the request goes
-// to the next Route or its Request-URI, statefully; its responses go
-// back. A BYE ends the call. Other requests are refused.
-func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	if !s.isRoutedThrough(req) {
-		if hasToTag(req) {
-			s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
-			return
+// dialogOf returns the call whose dialog req belongs to (and the
+// callee's branch when req goes to the callee), and only when
+// req comes from one of the dialog's two parties: Call-ID, the caller's
+// From tag and the callee's To tag (the answer's, or before the answer
+// an early dialog's), in the order the direction asks — the caller sends
+// From=caller tag, To=callee tag; the callee the reverse — and the
+// request's source address is that party's (the caller's INVITE came
+// from it, or the callee's responses did). Anything else is nil: a
+// request naming no dialog this node carries is never relayed.
+func (s *Server) dialogOf(req *sip.Request) (*call, *branch) {
+	c := s.calls.get(callID(req))
+	if c == nil || req.From() == nil || req.To() == nil {
+		return nil, nil
+	}
+	from, _ := req.From().Params.Get("tag")
+	to, _ := req.To().Params.Get("tag")
+	if from == "" || to == "" {
+		return nil, nil
+	}
+	src := sourceIP(req)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return nil, nil
+	}
+	sides := c.branches
+	if c.winner != nil {
+		sides = []*branch{c.winner}
+	}
+	for _, b := range sides {
+		b.mu.Lock()
+		tag, ip := b.toTag, b.peerIP
+		b.mu.Unlock()
+		if tag == "" {
+			continue
 		}
+		if from == c.fromTag && to == tag && src == c.callerIP {
+			return c, b // caller → callee (b)
+		}
+		if from == tag && to == c.fromTag && src == ip {
+			return c, nil // callee → caller
+		}
+	}
+	return nil, nil
+}
+
+// toParty pins fwd, a request of c's dialog, to the party it is for:
+// the callee of branch callee (non-nil), or the caller. Over TCP or TLS
+// it goes over that party's connection (a phone is reached where it is,
+// not by dialling its Contact). Over UDP it goes where its Route or
+// Request-URI says only when that is the party's address; otherwise to
+// the address the party spoke from. A party of a dialog cannot make this
+// node send its requests to a third host by writing one into them.
+func (s *Server) toParty(fwd *sip.Request, c *call, callee *branch) {
+	transport, dest, ip := c.req.Transport(), c.req.Source(), c.callerIP
+	if callee != nil {
+		callee.mu.Lock()
+		ip = callee.peerIP
+		callee.mu.Unlock()
+		transport, dest = callee.req.Transport(), callee.req.Destination()
+	} else if !reliable(transport) {
+		dest = c.resDest
+	}
+	if !reliable(transport) && strings.EqualFold(fwd.Transport(), "UDP") && hostOf(fwd.Destination()) == ip {
+		return // the party's own address, as its URI gives it
+	}
+	fwd.Laddr = sip.Addr{}
+	s.prepareOut(fwd, strings.ToUpper(transport), dest)
+}
+
+// refuseDialog counts an in-dialog request naming no dialog of ours,
+// and logs it once per source address per minute (a relay attempt is
+// worth a line; a flood of them is not worth more).
+func (s *Server) refuseDialog(req *sip.Request) {
+	s.m.dialogRefused.WithLabelValues(methodLabel(req.Method)).Inc()
+	src := sourceIP(req)
+	if s.logOnce.allow("dialog:"+src, time.Now()) {
+		s.log.Warn("sip: in-dialog request for no dialog of this node refused (further ones from this source are not logged for a minute)",
+			"method", methodLabel(req.Method), "source", src)
+	}
+}
+
+// onInDialog relays a request inside a dialog this node carries (BYE,
+// re-INVITE, UPDATE, INFO, REFER, NOTIFY, …; dialogOf): our Route is
+// removed and the request goes to the next Route or its Request-URI,
+// statefully; its responses go back. A BYE ends the call. A request
+// naming no dialog of ours gets 481 and goes nowhere; one outside any
+// dialog (no To tag) that we do not serve gets 405.
+func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if !hasToTag(req) {
 		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
 		s.send(tx, res)
+		return
+	}
+	c, callee := s.dialogOf(req)
+	if c == nil || !s.isRoutedThrough(req) {
+		s.refuseDialog(req)
+		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
 	fwd, ok := s.relayRequest(req)
@@ -108,14 +195,13 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
 		return
 	}
+	s.toParty(fwd, c, callee)
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
 	ctx, cancel := s.transactionContext()
 	defer cancel()
 	final := s.relay(ctx, req, tx, fwd, dest)
 	if req.Method == sip.BYE {
-		if c := s.calls.get(callID(req)); c != nil {
-			c.end()
-		}
+		c.end()
 		if final == nil {
 			s.respond(tx, req, sip.StatusOK, "OK") // the far end is gone; the dialog ends anyway
 		}
@@ -157,16 +243,23 @@ func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 	}
 }
 
-// onAck relays an ACK for a 2xx through us statelessly; ACKs for our own
-// non-2xx answers are absorbed by their transactions, others dropped.
+// onAck relays an ACK for a 2xx of a dialog this node carries through
+// us statelessly; ACKs for our own non-2xx answers are absorbed by their
+// transactions, others are dropped (an ACK gets no answer).
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if !s.isRoutedThrough(req) {
+		return
+	}
+	c, callee := s.dialogOf(req)
+	if c == nil {
+		s.refuseDialog(req)
 		return
 	}
 	fwd, ok := s.relayRequest(req)
 	if !ok {
 		return
 	}
+	s.toParty(fwd, c, callee)
 	if err := s.client.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
 		s.log.Debug("sip: relay ack", "err", err)
 	}
@@ -188,11 +281,7 @@ func (s *Server) relayRequest(req *sip.Request) (*sip.Request, bool) {
 	if next != nil {
 		target = *next
 	}
-	transport := "UDP"
-	if t, ok := target.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToUpper(t)
-	}
-	s.prepareOut(fwd, transport, hostPort(target))
+	s.prepareOut(fwd, uriTransport(target), hostPort(target))
 	return fwd, true
 }
 

@@ -1,9 +1,13 @@
 // Package sip is ucgrid's SIP front end, built on emiago/sipgo: the
 // registrar (digest auth, MD5 and SHA-256), the stateful proxy that forks
 // calls to lines and call groups, call pickup, and presence and dialog
-// (BLF) subscriptions served from the node's hub. Start a Server with a
-// Config naming the node's directory Store and a Backend that reaches the
-// grains; docs/sip.md describes the behaviour.
+// (BLF) subscriptions served from the node's hub, over UDP, TCP and TLS.
+// It relays in-dialog requests only for dialogs it carries (no open
+// relay), throttles password guessing per address, per (line, address)
+// and per line, and guards TCP/TLS connections (per-address cap, idle
+// and message timeouts). Start a Server with a Config naming the node's
+// directory Store and a Backend that reaches the grains; docs/sip.md
+// describes the behaviour.
 //
 // Lock order: call.mu before branch.mu; callTable.mu is never held while
 // taking either.

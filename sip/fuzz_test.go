@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +33,7 @@ func FuzzHandlers(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	addSeedFiles(f)
 	e := newEnv(f)
 	e.user("alice", "1001", "a-pw")
 	e.user("bob", "2001", "b-pw")
@@ -79,4 +83,61 @@ func alive(t *testing.T, conn net.Conn, n int) {
 			return
 		}
 	}
+}
+
+// addSeedFiles adds the messages of testdata/fuzz-seeds (README.md
+// there): LF line ends become CRLF, except in files named lf-*.
+func addSeedFiles(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "fuzz-seeds", "*.sip"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no fuzz seeds in testdata/fuzz-seeds: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if !strings.HasPrefix(filepath.Base(name), "lf-") {
+			b = bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+		}
+		f.Add(b)
+	}
+}
+
+// FuzzHandlersTCP writes each input on a new TCP connection to a running
+// server (the connection guards, sipgo's stream parser, the handlers),
+// then checks that no handler panicked and the server still answers on
+// UDP and TCP.
+func FuzzHandlersTCP(f *testing.F) {
+	addSeedFiles(f)
+	f.Add([]byte("\r\n\r\n"))
+	f.Add([]byte("OPTIONS sip:x SIP/2.0\r\nContent-Length: 5\r\n\r\nab"))
+	e := newEnv(f, func(c *Config) { c.MaxConnsPerSource = 1 << 20; c.MessageTimeout = 200 * time.Millisecond })
+	e.user("alice", "1001", "a-pw")
+	e.user("bob", "2001", "b-pw")
+	udp, err := net.Dial("udp", e.srv.Addr())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = udp.Close() })
+	probe := 0
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c, err := net.DialTimeout("tcp", e.srv.Addr(), time.Second)
+		if err != nil {
+			t.Fatalf("server refuses TCP: %v", err)
+		}
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		_, _ = c.Write(msg) // the server may close first
+		_ = c.Close()
+		probe++
+		alive(t, udp, probe)
+		var m dto.Metric
+		if err := e.srv.m.panics.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.GetCounter().GetValue(); n != 0 {
+			t.Fatalf("%v handler panics after %q", n, msg)
+		}
+	})
+	eventually(f, 10*time.Second, "calls left held", func() bool { return e.srv.calls.len() == 0 })
 }

@@ -22,6 +22,11 @@ type metrics struct {
 	notifies      prometheus.Counter
 	ringLatency   prometheus.Histogram
 	panics        prometheus.Counter
+	dialogRefused *prometheus.CounterVec
+	connsOpen     *prometheus.GaugeVec
+	connsRefused  *prometheus.CounterVec
+	connsTimedOut *prometheus.CounterVec
+	unparsable    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,9 +53,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_handler_panics_total",
 			Help: "Request handlers that panicked (answered with 500)."}),
+		dialogRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_dialog_refused_total",
+			Help: "In-dialog requests refused (481, ACKs dropped) because they name no dialog this node carries or do not come from its parties, by method."}, []string{"method"}),
+		connsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ucgrid_sip_connections_open",
+			Help: "TCP and TLS connections accepted and open, by transport."}, []string{"transport"}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_connections_refused_total",
+			Help: "TCP and TLS connections closed on accept because their source address holds MaxConnsPerSource already, by transport."}, []string{"transport"}),
+		connsTimedOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_connections_timed_out_total",
+			Help: "TCP and TLS connections ended by a timeout, by transport and kind (idle: no traffic for IdleTimeout; message: a message or handshake not complete within MessageTimeout)."}, []string{"transport", "kind"}),
+		unparsable: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_unparsable_total",
+			Help: "Messages (datagrams, or stream chunks) that could not be parsed and were dropped."}),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
-		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics}
+		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
+		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable}
 	if reg == nil {
 		return m, nil
 	}

@@ -21,6 +21,7 @@ type phone struct {
 	number   string
 	pw       string
 	proxy    string
+	tls      bool // talks to the proxy over TLS (newTLSPhone)
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
 	cli      *sipgo.Client
@@ -47,6 +48,13 @@ const testSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\
 
 func newPhone(t testing.TB, e *env, number, pw string) *phone {
 	t.Helper()
+	return newPhoneAt(t, e, "127.0.0.1", number, pw)
+}
+
+// newPhoneAt is a phone on another loopback address (127.0.0.2, …): a
+// different source address to the server.
+func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
+	t.Helper()
 	p := &phone{t: t, number: number, pw: pw, proxy: e.srv.Addr(), incoming: make(chan *ringing, 8)}
 	var err error
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("phone-" + number))
@@ -54,7 +62,7 @@ func newPhone(t testing.TB, e *env, number, pw string) *phone {
 		t.Fatal(err)
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(testLogger(t)))
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +91,20 @@ func newPhone(t testing.TB, e *env, number, pw string) *phone {
 	return p
 }
 
-func (p *phone) contactURI() string { return "sip:" + p.number + "@" + p.addr }
+func (p *phone) contactURI() string {
+	if p.tls {
+		return "sips:" + p.number + "@" + p.addr
+	}
+	return "sip:" + p.number + "@" + p.addr
+}
+
+// toProxy sends req to the proxy, over TLS for a TLS phone.
+func (p *phone) toProxy(req *sip.Request) {
+	req.SetDestination(p.proxy)
+	if p.tls {
+		req.SetTransport("TLS")
+	}
+}
 
 func (p *phone) setMode(code int) {
 	p.mu.Lock()
@@ -197,7 +218,7 @@ func (p *phone) tryRegister(pw string, expires int, contacts ...string) (*sip.Re
 		req.AppendHeader(sip.NewHeader("Contact", c))
 	}
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	req.SetDestination(p.proxy)
+	p.toProxy(req)
 	res, err := p.cli.Do(ctx, req)
 	if err != nil || res.StatusCode != 401 {
 		return res, err
@@ -217,7 +238,11 @@ type outCall struct {
 // call sends an INVITE to number through the proxy, answering the 407.
 func (p *phone) call(number string, extra ...sip.Header) *outCall {
 	p.t.Helper()
-	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: number, Host: testDomain})
+	scheme := "sip"
+	if p.tls {
+		scheme = "sips"
+	}
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: scheme, User: number, Host: testDomain})
 	req.AppendHeader(sip.NewHeader("From", "<sip:"+p.number+"@"+testDomain+">;tag="+sip.GenerateTagN(8)))
 	req.AppendHeader(sip.NewHeader("To", "<sip:"+number+"@"+testDomain+">"))
 	req.AppendHeader(sip.NewHeader("Contact", "<"+p.contactURI()+">"))
@@ -226,7 +251,7 @@ func (p *phone) call(number string, extra ...sip.Header) *outCall {
 		req.AppendHeader(h)
 	}
 	req.SetBody([]byte(testSDP))
-	req.SetDestination(p.proxy)
+	p.toProxy(req)
 	c := &outCall{p: p, req: req, res: make(chan *sip.Response, 16)}
 	tx, err := p.cli.TransactionRequest(context.Background(), req)
 	if err != nil {
@@ -327,7 +352,7 @@ func (c *outCall) cancel() {
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: c.req.CSeq().SeqNo, MethodName: sip.CANCEL})
 	mf := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
-	req.SetDestination(c.p.proxy)
+	c.p.toProxy(req)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res, err := c.p.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil })

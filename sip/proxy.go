@@ -188,8 +188,11 @@ func (s *Server) ourURI(u sip.Uri) bool {
 	port := u.Port
 	if port == 0 {
 		port = 5060
+		if uriTransport(u) == "TLS" {
+			port = 5061
+		}
 	}
-	if port != s.port {
+	if port != s.port && (s.tlsPort == 0 || port != s.tlsPort) {
 		return false
 	}
 	h := strings.Trim(u.Host, "[]")

@@ -121,11 +121,26 @@ func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) 
 		if time.Duration(exp)*time.Second < s.cfg.MinExpires {
 			return u, sip.StatusIntervalToBrief, "Interval Too Brief"
 		}
-		exp = min(exp, int64(s.cfg.MaxExpires/time.Second))
+		exp = min(exp, int64(s.maxExpires(req)/time.Second))
 		u.Put = append(u.Put, s.binding(req, number, c, now, exp))
 	}
 	return u, 0, ""
 }
+
+// maxExpires is the longest registration granted to req: MaxExpires, or
+// for a binding over TCP or TLS less than IdleTimeout (by a margin for the
+// phone's refresh to arrive), so that the refresh keeps the phone's
+// connection open even when it sends no keep-alives.
+func (s *Server) maxExpires(req *sip.Request) time.Duration {
+	if !reliable(req.Transport()) {
+		return s.cfg.MaxExpires
+	}
+	return min(s.cfg.MaxExpires, max(s.cfg.IdleTimeout-flowRefreshMargin, s.cfg.MinExpires))
+}
+
+// flowRefreshMargin is how long before the idle timeout a TCP or TLS
+// registration expires.
+const flowRefreshMargin = 30 * time.Second
 
 func (s *Server) binding(req *sip.Request, number string, c contactValue, now time.Time, exp int64) *dirpb.Registration {
 	r := &dirpb.Registration{

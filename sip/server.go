@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,14 +29,22 @@ type Server struct {
 	client *sipgo.Client
 	udp    net.PacketConn
 	tcp    net.Listener
-	// host and port are what Via and Record-Route name.
-	host string
-	port int
+	tls    net.Listener // nil without TLSAddr
+	cert   atomic.Pointer[tls.Certificate]
+	// host and port are what Via and Record-Route name; tlsPort the TLS
+	// port (0 without TLS).
+	host    string
+	port    int
+	tlsPort int
+	// reads and logOnce serve the log filter given to sipgo (logfilter.go).
+	reads   *recentReads
+	logOnce *onceEvery
 
-	nonces   *nonces
-	throttle *throttle
-	calls    *callTable
-	subs     *subTable
+	nonces    *nonces
+	throttle  *throttle
+	lineGuard *lineGuard
+	calls     *callTable
+	subs      *subTable
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -55,34 +64,88 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 3),
+		reads: &recentReads{}, logOnce: newOnceEvery(unparsableLogEvery)}
+	if cfg.TLSAddr != "" {
+		if err := s.ReloadTLS(); err != nil {
+			return nil, err
+		}
+	}
 	udp, tcp, err := listen(cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, udp: udp, tcp: tcp, served: make(chan error, 2)}
+	s.udp, s.tcp = udp, tcp
+	if cfg.TLSAddr != "" {
+		if s.tls, err = net.Listen("tcp", cfg.TLSAddr); err != nil {
+			closeListeners(udp, tcp)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrTLSAddrInUse, cfg.TLSAddr, err)
+			}
+			return nil, fmt.Errorf("sip: listen tls %s: %w", cfg.TLSAddr, err)
+		}
+		s.tlsPort = s.tls.Addr().(*net.TCPAddr).Port
+	}
 	s.host, s.port = advertised(cfg, udp.LocalAddr().(*net.UDPAddr).Port)
 	if s.m, err = newMetrics(cfg.Registerer); err != nil {
-		closeListeners(udp, tcp)
+		s.closeListeners()
 		return nil, err
 	}
 	if err := s.build(); err != nil {
-		closeListeners(udp, tcp)
+		s.closeListeners()
 		return nil, err
 	}
 	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.nonces = newNonces(cfg.NonceTTL)
 	s.throttle = newThrottle(cfg.AuthFailures, cfg.AuthWindow)
+	s.lineGuard = newLineGuard(cfg.LinePairFailures, cfg.LineFailures, cfg.AuthWindow)
 	s.calls = newCallTable()
 	s.subs = newSubTable()
 	s.route()
 	go func() { s.served <- s.srv.ServeUDP(udp) }()
-	go func() { s.served <- s.srv.ServeTCP(tcp) }()
+	go func() { s.served <- s.srv.ServeTCP(s.guardListener(tcp, "tcp", nil)) }()
+	if s.tls != nil {
+		conf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		}}
+		go func() { s.served <- s.srv.ServeTLS(s.guardListener(s.tls, "tls", conf)) }()
+	}
 	if err := s.waitServing(ctx); err != nil {
 		_ = s.Shutdown(context.Background()) // the wait's error is the one to report
 		return nil, err
 	}
-	s.log.Info("sip: listening", "addr", s.Addr(), "domain", cfg.Domain)
+	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain)
 	return s, nil
+}
+
+// ReloadTLS reads TLSCertFile and TLSKeyFile again; new TLS connections
+// get the new certificate. An error (naming the files) keeps the old one.
+func (s *Server) ReloadTLS() error {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("sip: tls certificate %s / key %s: %w", s.cfg.TLSCertFile, s.cfg.TLSKeyFile, err)
+	}
+	s.cert.Store(&cert)
+	return nil
+}
+
+// guardListener wraps a TCP listener in the connection guards (conn.go):
+// the per-source cap, TLS when conf is given, then the timeouts.
+func (s *Server) guardListener(l net.Listener, transport string, conf *tls.Config) net.Listener {
+	var ln net.Listener = &guardedListener{Listener: l, g: newConnGuard(s.cfg.MaxConnsPerSource, s.m),
+		transport: transport, log: s.log, logged: s.logOnce}
+	if conf != nil {
+		ln = tls.NewListener(ln, conf)
+	}
+	return &timedListener{Listener: ln, idle: s.cfg.IdleTimeout, msg: s.cfg.MessageTimeout, transport: transport, m: s.m}
+}
+
+// TLSAddr is the address SIP over TLS listens on ("" without TLS).
+func (s *Server) TLSAddr() string {
+	if s.tls == nil {
+		return ""
+	}
+	return s.tls.Addr().String()
 }
 
 // waitServing waits until sipgo has taken the UDP socket into its
@@ -109,21 +172,23 @@ func (s *Server) waitServing(ctx context.Context) error {
 // build makes the sipgo user agent, server and client.
 func (s *Server) build() error {
 	var err error
+	lib := slog.New(&logFilter{next: s.log.Handler(), reads: s.reads, once: s.logOnce, count: s.m.unparsable.Inc})
 	s.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("ucgrid"),
 		sipgo.WithUserAgentHostname(s.host),
 		sipgo.WithUserAgentTransactionLayerOptions(
-			sip.WithTransactionLayerLogger(s.log),
+			sip.WithTransactionLayerLogger(lib),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(lib),
+			sip.WithTransportLayerReadFilter(s.reads.filter)),
 	)
 	if err != nil {
 		return fmt.Errorf("sip: user agent: %w", err)
 	}
-	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(s.log)); err != nil {
+	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(lib)); err != nil {
 		return fmt.Errorf("sip: server: %w", err)
 	}
-	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(s.log),
+	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(lib),
 		sipgo.WithClientHostname(s.host), sipgo.WithClientPort(s.port))
 	if err != nil {
 		return fmt.Errorf("sip: client: %w", err)
@@ -204,7 +269,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("sip: shutdown: calls still ending: %w", ctx.Err())
 	}
-	closeListeners(s.udp, s.tcp)
+	s.closeListeners()
 	if cerr := s.ua.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("sip: shutdown: %w", cerr)
 	}
@@ -247,6 +312,13 @@ func closeListeners(udp net.PacketConn, tcp net.Listener) {
 	_ = tcp.Close()
 }
 
+func (s *Server) closeListeners() {
+	closeListeners(s.udp, s.tcp)
+	if s.tls != nil {
+		_ = s.tls.Close() // as above
+	}
+}
+
 // advertised is the host and port to write into Via and Record-Route.
 func advertised(cfg Config, bound int) (string, int) {
 	host, _, _ := net.SplitHostPort(cfg.Addr)
@@ -283,7 +355,7 @@ func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
 }
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if hasToTag(req) || s.isRoutedThrough(req) {
+	if hasToTag(req) {
 		s.onInDialog(req, tx)
 		return
 	}

@@ -59,6 +59,11 @@ type Config struct {
 	// SIPAddr is the SIP listen address (UDP and TCP); "" = no SIP
 	// server (ucgrid serve defaults to 127.0.0.1:5060). See sip.go.
 	SIPAddr string
+	// SIP carries the SIP server's TLS and connection settings (TLSAddr,
+	// certificate files, timeouts, per-source cap; sip.Config documents
+	// them and their defaults). Its address, domain, directory, backend,
+	// hub, logger and metrics are set from this node's.
+	SIP sip.Config
 	// ReadyTimeout bounds the wait for Raft leadership at start. Default
 	// 30s: a single node is leader in about a second, a joining one waits
 	// for its cluster.

@@ -23,10 +23,10 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 	if domain == "" {
 		domain = defaultSIPDomain
 	}
-	srv, err := sip.Start(ctx, sip.Config{
-		Addr: s.cfg.SIPAddr, Domain: domain, Store: s.dir.Store(), Backend: s.sipBackend(),
-		Hub: s.layer().hub, Logger: s.cfg.Logger.With("component", "sip"), Registerer: reg,
-	})
+	cfg := s.cfg.SIP
+	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), s.sipBackend()
+	cfg.Hub, cfg.Logger, cfg.Registerer = s.layer().hub, s.cfg.Logger.With("component", "sip"), reg
+	srv, err := sip.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -42,6 +42,14 @@ func (s *Server) stopSIP(ctx context.Context) error {
 		return nil
 	}
 	return s.sip.Shutdown(ctx)
+}
+
+// SIPTLSAddr is the address SIP over TLS listens on, "" when off.
+func (s *Server) SIPTLSAddr() string {
+	if s.sip == nil {
+		return ""
+	}
+	return s.sip.TLSAddr()
 }
 
 // SIPAddr is the address the SIP server listens on (UDP and TCP), ""

@@ -39,6 +39,13 @@ type serveOptions struct {
 	AllowWideTrunks string `yaml:"allow_wide_trunks"`
 	HTTPTLSCert     string `yaml:"http_tls_cert"`
 	HTTPTLSKey      string `yaml:"http_tls_key"`
+	// SIP over TLS and connection limits (sipflags.go)
+	SIPS                 string `yaml:"sips"`
+	SIPTLSCert           string `yaml:"sip_tls_cert"`
+	SIPTLSKey            string `yaml:"sip_tls_key"`
+	SIPIdleTimeout       string `yaml:"sip_idle_timeout"`
+	SIPMessageTimeout    string `yaml:"sip_message_timeout"`
+	SIPMaxConnsPerSource string `yaml:"sip_max_conns_per_source"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -73,6 +80,12 @@ var serveOptionTable = []option{
 	{"allow-wide-trunks", "accept SIP trunks of /0 or wider than /16 (IPv4) or /48 (IPv6): every host in them calls without authentication", "", func(o *serveOptions) *string { return &o.AllowWideTrunks }},
 	{"http-tls-cert", "PEM certificate (chain) for HTTPS on --http; read again on SIGHUP (default: plain HTTP)", "", func(o *serveOptions) *string { return &o.HTTPTLSCert }},
 	{"http-tls-key", "PEM private key of --http-tls-cert", "", func(o *serveOptions) *string { return &o.HTTPTLSKey }},
+	{"sips", "SIP over TLS listen address, e.g. 0.0.0.0:5061 (RFC 3261 §26, sips: URIs); needs --sip-tls-cert and --sip-tls-key (default: no SIP over TLS)", "", func(o *serveOptions) *string { return &o.SIPS }},
+	{"sip-tls-cert", "PEM certificate (chain) served on --sips (default: the --http-tls-cert one)", "", func(o *serveOptions) *string { return &o.SIPTLSCert }},
+	{"sip-tls-key", "PEM private key of --sip-tls-cert", "", func(o *serveOptions) *string { return &o.SIPTLSKey }},
+	{"sip-idle-timeout", "close a SIP TCP/TLS connection that carried nothing, not even an RFC 5626 keep-alive, for this long", "5m", func(o *serveOptions) *string { return &o.SIPIdleTimeout }},
+	{"sip-message-timeout", "close a SIP TCP/TLS connection whose message, TLS handshake or write takes longer than this", "10s", func(o *serveOptions) *string { return &o.SIPMessageTimeout }},
+	{"sip-max-conns-per-source", "SIP TCP (and TLS) connections one IP address may hold open; raise it where many phones share one address", "32", func(o *serveOptions) *string { return &o.SIPMaxConnsPerSource }},
 }
 
 // boolFlag is a string option set like a boolean flag (--name, --name=false).
@@ -169,6 +182,9 @@ func (o serveOptions) validate() error {
 	}
 	if (o.HTTPTLSCert == "") != (o.HTTPTLSKey == "") {
 		return errors.New("--http-tls-cert and --http-tls-key go together: give both, or neither for plain HTTP")
+	}
+	if _, err := o.sipConfig(); err != nil {
+		return err
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -23,9 +24,29 @@ func TestParseServeOptions_Precedence(t *testing.T) {
 	}
 	want := serveOptions{Data: "/from/file", HTTP: "127.0.0.1:9100", Raft: "127.0.0.1:9300", Node: "env-node",
 		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", SIP: "127.0.0.1:5060", AdminPassword: "from-file-pw", LogLevel: "info",
-		RaftVoters: "3", RaftDeadAfter: "30s"}
+		RaftVoters: "3", RaftDeadAfter: "30s", SIPIdleTimeout: "5m", SIPMessageTimeout: "10s", SIPMaxConnsPerSource: "32"}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
+	}
+}
+
+// SIP over TLS and the connection limits come from flags, UCGRID_*
+// variables and config keys like every setting, into sip.Config.
+func TestParseServeOptions_SIPTLSAndLimits(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ucgrid.yaml")
+	writeFile(t, cfg, "sips: 0.0.0.0:5061\nsip_tls_cert: /etc/ucgrid/sip.crt\nsip_idle_timeout: 2m\n")
+	o, err := parseServeOptions([]string{"--config", cfg, "--sip-max-conns-per-source", "64"},
+		env(map[string]string{"UCGRID_SIP_TLS_KEY": "/etc/ucgrid/sip.key", "UCGRID_SIP_MESSAGE_TIMEOUT": "5s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.sipConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLSAddr != "0.0.0.0:5061" || c.TLSCertFile != "/etc/ucgrid/sip.crt" || c.TLSKeyFile != "/etc/ucgrid/sip.key" ||
+		c.IdleTimeout != 2*time.Minute || c.MessageTimeout != 5*time.Second || c.MaxConnsPerSource != 64 {
+		t.Errorf("sip config %+v", c)
 	}
 }
 
@@ -58,6 +79,10 @@ func TestParseServeOptions_BadInputIsOneClearLine(t *testing.T) {
 		{"missing config file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "no such file"},
 		{"unknown config key", []string{"--config", unknownKey}, nil, "field dta not found"},
 		{"broken yaml", nil, map[string]string{"UCGRID_CONFIG": broken}, "broken.yaml"},
+		{"sips without certificate", []string{"--sips", "127.0.0.1:5061"}, nil, "--sips needs a certificate"},
+		{"bad sip idle timeout", nil, map[string]string{"UCGRID_SIP_IDLE_TIMEOUT": "soon"}, `--sip-idle-timeout "soon"`},
+		{"bad sip message timeout", []string{"--sip-message-timeout", "0s"}, nil, `--sip-message-timeout "0s"`},
+		{"bad sip connection cap", []string{"--sip-max-conns-per-source", "0"}, nil, `--sip-max-conns-per-source "0"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

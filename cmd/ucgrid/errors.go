@@ -18,6 +18,8 @@ func explainStartError(err error, opts serveOptions) string {
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
 	case errors.Is(err, server.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
+	case errors.Is(err, sip.ErrTLSAddrInUse):
+		return fmt.Sprintf("--sips %s is already in use: stop the other process or choose another address", opts.SIPS)
 	case errors.Is(err, sip.ErrAddrInUse):
 		return fmt.Sprintf("--sip %s is already in use (UDP or TCP): stop the other process or choose another address", opts.SIP)
 	case errors.Is(err, syscall.EWOULDBLOCK):

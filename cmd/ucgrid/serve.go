@@ -34,6 +34,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	deadAfter, _ := opts.raftDeadAfter()    // validated by parseServeOptions
 	proxies, _ := opts.trustedProxies()     // validated by parseServeOptions
 	wideTrunks, _ := opts.allowWideTrunks() // validated by parseServeOptions
+	sipCfg, _ := opts.sipConfig()           // validated by parseServeOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// SIGHUP is caught from now on: during start-up it would otherwise
@@ -48,6 +49,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
 		TrustedProxies: proxies, AllowWideTrunks: wideTrunks,
 		HTTPTLSCert: opts.HTTPTLSCert, HTTPTLSKey: opts.HTTPTLSKey,
+		SIP: sipCfg,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))

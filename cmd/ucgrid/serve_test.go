@@ -282,6 +282,8 @@ func TestServe_StartFailuresAreOneClearLine(t *testing.T) {
 	}
 	first.wait(20 * time.Second)
 
+	missingCert := filepath.Join(t.TempDir(), "missing.crt")
+	certFile, keyFile := writeSIPTestCert(t)
 	tests := []struct {
 		name string
 		args []string
@@ -293,6 +295,10 @@ func TestServe_StartFailuresAreOneClearLine(t *testing.T) {
 		{"busy gossip port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--gossip", busy.Addr().String()}, 1, "--gossip"},
 		{"other cluster", []string{"--data", foreign, "--cluster", "another-cluster"}, 1, "belongs to cluster"},
 		{"bad flag", []string{"--no-such-flag"}, 2, "flag provided but not defined"},
+		{"missing sip certificate", []string{"--data", filepath.Join(t.TempDir(), "d"), "--sip", "127.0.0.1:0", "--sips", "127.0.0.1:0",
+			"--sip-tls-cert", missingCert, "--sip-tls-key", missingCert}, 1, missingCert},
+		{"busy sips port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--sip", "127.0.0.1:0", "--sips", busy.Addr().String(),
+			"--sip-tls-cert", certFile, "--sip-tls-key", keyFile}, 1, "--sips " + busy.Addr().String() + " is already in use"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

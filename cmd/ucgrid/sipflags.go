@@ -1,0 +1,37 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ucgrid/ucgrid/sip"
+)
+
+// sipConfig is the SIP server's TLS and connection settings from the
+// flags; the server fills in the rest (address, domain, directory).
+// SIP over TLS serves the HTTPS certificate unless --sip-tls-cert and
+// --sip-tls-key name another one.
+func (o serveOptions) sipConfig() (sip.Config, error) {
+	var c sip.Config
+	cert, key := o.SIPTLSCert, o.SIPTLSKey
+	if cert == "" && key == "" {
+		cert, key = o.HTTPTLSCert, o.HTTPTLSKey
+	}
+	if o.SIPS != "" && (cert == "" || key == "") {
+		return c, errors.New("--sips needs a certificate: give --sip-tls-cert and --sip-tls-key, or --http-tls-cert and --http-tls-key to serve the same one")
+	}
+	c.TLSAddr, c.TLSCertFile, c.TLSKeyFile = o.SIPS, cert, key
+	var err error
+	if c.IdleTimeout, err = time.ParseDuration(o.SIPIdleTimeout); err != nil || c.IdleTimeout < time.Second {
+		return c, fmt.Errorf("--sip-idle-timeout %q: give a duration of at least 1s, e.g. 5m", o.SIPIdleTimeout)
+	}
+	if c.MessageTimeout, err = time.ParseDuration(o.SIPMessageTimeout); err != nil || c.MessageTimeout < 100*time.Millisecond {
+		return c, fmt.Errorf("--sip-message-timeout %q: give a duration of at least 100ms, e.g. 10s", o.SIPMessageTimeout)
+	}
+	if c.MaxConnsPerSource, err = strconv.Atoi(o.SIPMaxConnsPerSource); err != nil || c.MaxConnsPerSource < 1 {
+		return c, fmt.Errorf("--sip-max-conns-per-source %q: give a number of at least 1, e.g. 32", o.SIPMaxConnsPerSource)
+	}
+	return c, nil
+}
