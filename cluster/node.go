@@ -95,6 +95,9 @@ func (n *Node) startActors() (err error) {
 	if cfg.ActorAdvertiseAddr != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.ActorAdvertiseAddr))
 	}
+	if cfg.TLS != nil {
+		remoteOpts = append(remoteOpts, remoteTLSOptions(cfg.TLS, n.logger)...)
+	}
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(system *actor.ActorSystem) *slog.Logger {
 		return slog.New(newActorLogHandler(cfg.Logger.Handler())).
 			With("component", "actor", "node", cfg.Membership.NodeName, "actor_system", system.ID)
@@ -122,7 +125,7 @@ func (n *Node) startActors() (err error) {
 	} else {
 		n.cluster.StartMember()
 	}
-	n.logger.Info("cluster: node started", "client", cfg.Client, "gossip_addr", n.ms.LocalAddr(), "actor_addr", n.system.Address(), "actor_id", n.system.ID)
+	n.logger.Info("cluster: node started", "client", cfg.Client, "gossip_addr", n.ms.LocalAddr(), "actor_addr", n.system.Address(), "actor_id", n.system.ID, "tls", cfg.TLS != nil)
 	return nil
 }
 

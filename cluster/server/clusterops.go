@@ -44,7 +44,7 @@ type clusterOps struct {
 
 func newClusterOps(s *Server) *clusterOps {
 	o := &clusterOps{s: s, sign: signer{secret: []byte(s.cfg.ClusterSecret), now: time.Now}, metrics: newOpsMetrics()}
-	o.client = newInternalClient(o.sign)
+	o.client = newInternalClient(o.sign, s.link)
 	if len(o.sign.secret) > 0 {
 		s.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
 	}
@@ -66,11 +66,14 @@ func raftID(m membership.Member) string {
 	return m.Name
 }
 
-// httpAddrOf finds the HTTP address of the alive node with that Raft id.
+// httpAddrOf finds the address the alive node with that Raft id serves
+// node-to-node requests on (internalClient.target).
 func (o *clusterOps) httpAddrOf(id string) (string, bool) {
 	for _, m := range o.members() {
 		if raftID(m) == id && m.State == membership.StateAlive && m.Meta.HTTPAddr != "" {
-			return m.Meta.HTTPAddr, true
+			if a := o.client.target(m.Meta.HTTPAddr, m.Meta.RaftAddr); a != "" {
+				return a, true
+			}
 		}
 	}
 	return "", false

@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ucgrid/ucgrid/cluster/peerlink"
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
-// Node-to-node requests travel over the nodes' HTTP servers under
-// /v1/internal/, authenticated with the cluster secret (docs/cluster.md,
-// "Forwarded writes"):
+// Node-to-node requests travel under /v1/internal/, authenticated with the
+// cluster secret (docs/cluster.md, "Forwarded writes"): with TLS over the
+// mutual-TLS link on the Raft address (clustertls.go), without it over
+// the nodes' public HTTP servers:
 //
 //	POST /v1/internal/apply   body: an encoded dirpb.Command → applyReply
 //	GET  /v1/internal/node    → nodeReport (Raft state, applied index, grains)
@@ -154,28 +156,53 @@ func writeInternalJSON(w http.ResponseWriter, v any) {
 	}
 }
 
-// internalClient sends signed requests to other nodes.
+// internalClient sends signed requests to other nodes: over mutual TLS
+// to their Raft address when the cluster has TLS (link), else over plain
+// HTTP to their HTTP address.
 type internalClient struct {
 	sign   signer
+	link   *peerlink.Link
 	client *http.Client
 }
 
-func newInternalClient(sign signer) *internalClient {
-	return &internalClient{sign: sign, client: &http.Client{
-		Transport: &http.Transport{
-			// A leader that does not accept a connection within a second is
-			// treated as unreachable (nothing was sent, safe to retry).
-			DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     time.Minute,
-		},
-	}}
+// dialTimeout: a leader that does not accept a connection within a
+// second is treated as unreachable (nothing was sent, safe to retry).
+const dialTimeout = time.Second
+
+func newInternalClient(sign signer, link *peerlink.Link) *internalClient {
+	t := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     time.Minute,
+	}
+	if link != nil {
+		t.DialContext = nil
+		t.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
+			return link.DialInternal(ctx, addr)
+		}
+	}
+	return &internalClient{sign: sign, link: link, client: &http.Client{Transport: t}}
 }
 
-// do sends method path with body to the node at httpAddr and decodes the
-// JSON answer into out. A dial failure wraps errUnsent.
-func (c *internalClient) do(ctx context.Context, method, httpAddr, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+httpAddr+path, bytes.NewReader(body))
+// target is the address a peer serves node-to-node requests on: its Raft
+// address with TLS (the link), its HTTP address without.
+func (c *internalClient) target(httpAddr, raftAddr string) string {
+	if c.link != nil {
+		return raftAddr
+	}
+	return httpAddr
+}
+
+// do sends method path with body to the node at addr (see target) and
+// decodes the JSON answer into out. A dial failure wraps errUnsent.
+func (c *internalClient) do(ctx context.Context, method, addr, path string, body []byte, out any) error {
+	httpAddr, scheme := addr, "http://"
+	if c.link != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, scheme+httpAddr+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("server: request to %s: %w", httpAddr, err)
 	}

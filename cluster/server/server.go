@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/cluster/peerlink"
+	"github.com/ucgrid/ucgrid/cluster/pki"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
@@ -68,6 +71,16 @@ type Config struct {
 	// RaftDeadGrace is how long a failed server keeps its Raft place
 	// before the leader removes it. Default 30s.
 	RaftDeadGrace time.Duration
+	// TLS, when set, makes every link between nodes mutual TLS with the
+	// cluster's certificates: Raft and the node-to-node HTTP routes on the
+	// Raft address (split by ALPN, cluster/peerlink), and actor remoting.
+	// Its certificate must name this node. Nil: plain links, allowed only
+	// on loopback addresses unless InsecureCluster.
+	TLS *pki.Bundle
+	// InsecureCluster allows Raft, actor and gossip addresses other hosts
+	// can reach without TLS (a network the operator trusts). Default false:
+	// Start refuses such binds with ErrInsecureCluster.
+	InsecureCluster bool
 	// Out receives what a person must read once (generated credentials).
 	Out    io.Writer
 	Logger *slog.Logger
@@ -99,6 +112,10 @@ func (c *Config) withDefaults() {
 type Server struct {
 	cfg Config
 	dir *persistence.Node
+	// link is the mutual-TLS listener of Raft and the node-to-node HTTP
+	// routes, and internal the HTTP server on it (nil without TLS).
+	link     *peerlink.Link
+	internal *http.Server
 	// actors is the running actor layer; it is replaced when the node
 	// restarts it under a new identity (watchdog.go).
 	actors atomic.Pointer[actorLayer]
@@ -132,6 +149,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context) error {
+	if err := s.cfg.checkClusterBinds(); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	var err error
 	// Bind HTTP first: a busy port fails before the store is touched.
@@ -139,11 +159,20 @@ func (s *Server) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.dir, err = persistence.Open(ctx, persistence.Config{
+	if err := s.startLink(); err != nil {
+		return err
+	}
+	pcfg := persistence.Config{
 		Dir: s.cfg.DataDir, NodeID: s.cfg.NodeID, ClusterID: s.cfg.ClusterID,
 		RaftBind: s.cfg.RaftAddr, Logger: s.cfg.Logger, NoBootstrap: len(s.cfg.Join) > 0,
-	})
-	if err != nil {
+	}
+	if s.link != nil {
+		pcfg.RaftLayer = s.link.Raft()
+	}
+	if s.dir, err = persistence.Open(ctx, pcfg); err != nil {
+		return err
+	}
+	if err := s.checkCertNode(); err != nil {
 		return err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -152,6 +181,7 @@ func (s *Server) start(ctx context.Context) error {
 	// until it is mounted below.
 	go func() { s.served <- s.http.Serve() }()
 	s.ops = newClusterOps(s)
+	s.serveInternal()
 	reg.MustRegister(s.ops.metrics.collectors()...)
 	if err := s.ops.join(ctx); err != nil {
 		return err
@@ -278,8 +308,10 @@ func (s *Server) stop(ctx context.Context) error {
 	if a := s.layer(); a != nil {
 		errs = append(errs, a.stop(ctx))
 	}
+	errs = append(errs, s.stopInternal(ctx))
 	if s.dir != nil {
 		errs = append(errs, s.dir.Close())
 	}
+	errs = append(errs, s.closeLink())
 	return errors.Join(errs...)
 }
