@@ -73,8 +73,10 @@ func (l *Link) Addr() net.Addr { return l.advertise }
 // closes the link.
 func (l *Link) Raft() raft.StreamLayer { return raftLayer{l} }
 
-// Internal returns the listener of node-to-node HTTP connections.
-// Closing it stops only its Accept; the link stays open for Raft.
+// Internal returns the listener of node-to-node HTTP connections: peers
+// already authenticated, handed out as plain net.Conns (not *tls.Conn),
+// so that net/http serves HTTP/1.1 on them. Closing it stops only its
+// Accept; the link stays open for Raft.
 func (l *Link) Internal() net.Listener { return l.internal }
 
 // DialInternal opens an authenticated connection to the node-to-node HTTP
@@ -84,8 +86,24 @@ func (l *Link) DialInternal(ctx context.Context, addr string) (net.Conn, error) 
 	return l.dial(ctx, addr, ProtoInternal)
 }
 
+// Probe checks that the node at addr is node: it completes a handshake
+// in which the peer must present node's certificate of the cluster CA,
+// and hangs up. The leader probes a server before adding it to Raft.
+func (l *Link) Probe(ctx context.Context, addr, node string) error {
+	c, err := l.dialAs(ctx, addr, node, ProtoInternal)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
 func (l *Link) dial(ctx context.Context, addr, proto string) (net.Conn, error) {
-	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: l.bundle.Client("", proto)}
+	return l.dialAs(ctx, addr, "", proto)
+}
+
+// dialAs dials addr, requiring the peer to be node ("" = any node).
+func (l *Link) dialAs(ctx context.Context, addr, node, proto string) (net.Conn, error) {
+	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: l.bundle.Client(node, proto)}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		var op *net.OpError
@@ -153,20 +171,27 @@ func (l *Link) handshake(raw net.Conn) {
 		return
 	}
 	var to *subListener
+	var conn net.Conn = tc
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case ProtoRaft:
 		to = l.raft
 	case ProtoInternal:
-		to = l.internal
+		// net/http hands a *tls.Conn whose ALPN protocol it does not know
+		// to Server.TLSNextProto, and closes it when there is none: it gets
+		// the authenticated connection as a plain one and speaks HTTP/1.1.
+		to, conn = l.internal, authedConn{tc}
 	default:
 		l.log.Warn("peerlink: refused a peer", "peer", raw.RemoteAddr().String(), "err", "no ucgrid ALPN protocol")
 		raw.Close()
 		return
 	}
-	if !to.deliver(tc) {
+	if !to.deliver(conn) {
 		tc.Close()
 	}
 }
+
+// authedConn is a connection whose TLS handshake (and peer check) is done.
+type authedConn struct{ net.Conn }
 
 // subListener is a net.Listener fed by the link's accept loop.
 type subListener struct {

@@ -20,7 +20,7 @@ const (
 
 // ErrNotNode is returned (wrapped) for a certificate that names no ucgrid
 // node, or another node than the expected one.
-var ErrNotNode = errors.New("pki: certificate names no ucgrid node")
+var ErrNotNode = errors.New("certificate names no ucgrid node")
 
 // NodeURI is the URI SAN that names node in its certificate.
 func NodeURI(node string) *url.URL {
@@ -112,13 +112,13 @@ func oneLine(err error) error {
 // CA, valid now, usable for both TLS sides, and naming a node.
 func (b *Bundle) verify(rawCerts [][]byte) error {
 	if len(rawCerts) == 0 {
-		return errors.New("pki: no certificate presented")
+		return errors.New("no certificate presented")
 	}
 	certs := make([]*x509.Certificate, len(rawCerts))
 	for i, raw := range rawCerts {
 		c, err := x509.ParseCertificate(raw)
 		if err != nil {
-			return fmt.Errorf("pki: unparsable certificate: %w", err)
+			return fmt.Errorf("unparsable certificate: %w", err)
 		}
 		certs[i] = c
 	}
@@ -134,7 +134,7 @@ func (b *Bundle) verify(rawCerts [][]byte) error {
 	_, err := leaf.Verify(x509.VerifyOptions{Roots: b.roots, Intermediates: inter, CurrentTime: now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
 	if err != nil {
-		return fmt.Errorf("pki: not a valid certificate of this cluster's CA: %w", err)
+		return fmt.Errorf("not a valid certificate of this cluster's CA: %w", err)
 	}
 	if NodeName(leaf) == "" {
 		return fmt.Errorf("%w (no %s://%s/NAME URI SAN; make it with `ucgrid tls cert create`)", ErrNotNode, uriScheme, uriHost)
@@ -146,7 +146,7 @@ func (b *Bundle) verify(rawCerts [][]byte) error {
 // it returns the node name the certificate carries.
 func (b *Bundle) VerifyPeer(rawCerts [][]byte) (string, error) {
 	if err := b.verify(rawCerts); err != nil {
-		return "", err
+		return "", fmt.Errorf("pki: peer certificate: %w", err)
 	}
 	c, err := x509.ParseCertificate(rawCerts[0])
 	if err != nil {

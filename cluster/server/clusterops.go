@@ -283,9 +283,13 @@ func (o *clusterOps) reconcile(ctx context.Context, st autopilot.State) autopilo
 func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr string) error {
 	d := o.s.dir
 	switch a.Kind {
-	case autopilot.AddVoter:
-		return d.AddVoter(ctx, a.ID, a.Addr)
-	case autopilot.AddNonvoter:
+	case autopilot.AddVoter, autopilot.AddNonvoter:
+		if err := o.probe(ctx, a.ID, a.Addr); err != nil {
+			return err
+		}
+		if a.Kind == autopilot.AddVoter {
+			return d.AddVoter(ctx, a.ID, a.Addr)
+		}
 		return d.AddNonvoter(ctx, a.ID, a.Addr)
 	case autopilot.Promote:
 		return d.AddVoter(ctx, a.ID, addr)
@@ -295,6 +299,19 @@ func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr stri
 		return d.RemoveServer(ctx, a.ID)
 	}
 	return fmt.Errorf("server: unknown autopilot action %v", a.Kind)
+}
+
+// probe checks, with TLS, that the server gossip announces at addr holds
+// a node certificate of the cluster CA naming id, before it enters the
+// Raft configuration: gossip is authenticated by the cluster secret only.
+func (o *clusterOps) probe(ctx context.Context, id, addr string) error {
+	if o.s.link == nil {
+		return nil
+	}
+	if err := o.s.link.Probe(ctx, addr, id); err != nil {
+		return fmt.Errorf("server: not adding %q at %s to Raft: %w", id, addr, err)
+	}
+	return nil
 }
 
 func pilotMembers(ms []membership.Member) []autopilot.Member {

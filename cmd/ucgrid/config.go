@@ -30,6 +30,11 @@ type serveOptions struct {
 	ClusterSecret string `yaml:"cluster_secret"`
 	RaftVoters    string `yaml:"raft_voters"`
 	RaftDeadAfter string `yaml:"raft_dead_after"`
+	// Node-to-node TLS (tlsflags.go).
+	TLSCA           string `yaml:"tls_ca"`
+	TLSCert         string `yaml:"tls_cert"`
+	TLSKey          string `yaml:"tls_key"`
+	InsecureCluster string `yaml:"insecure_cluster"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -56,6 +61,11 @@ var serveOptionTable = []option{
 	{"cluster-secret", "shared secret of the cluster's nodes: authenticates forwarded writes and status requests between them and encrypts gossip; required with --join", "", func(o *serveOptions) *string { return &o.ClusterSecret }},
 	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
+	// Node-to-node TLS (tlsflags.go).
+	{"tls-ca", "PEM file of the cluster CA: peers (Raft, actor remoting, node-to-node HTTP) must present a node certificate it signed", "", func(o *serveOptions) *string { return &o.TLSCA }},
+	{"tls-cert", "PEM file of this node's certificate (ucgrid tls cert create --node NAME); it must name this node", "", func(o *serveOptions) *string { return &o.TLSCert }},
+	{"tls-key", "PEM file of this node's private key", "", func(o *serveOptions) *string { return &o.TLSKey }},
+	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust)", "false", func(o *serveOptions) *string { return &o.InsecureCluster }},
 }
 
 func envName(flagName string) string {
@@ -71,7 +81,7 @@ func parseServeOptions(args []string, lookupEnv func(string) (string, bool), std
 	flagVals := make(map[string]*string, len(serveOptionTable))
 	byName := make(map[string]option, len(serveOptionTable))
 	for _, o := range serveOptionTable {
-		flagVals[o.name] = fs.String(o.name, o.def, o.usage+" [$"+envName(o.name)+"]")
+		flagVals[o.name] = defineFlag(fs, o)
 		byName[o.name] = o
 	}
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +126,9 @@ func (o serveOptions) validate() error {
 		return errors.New("--sip is empty: name the SIP listen address, e.g. 127.0.0.1:5060")
 	}
 	if err := o.validateCluster(); err != nil {
+		return err
+	}
+	if err := o.validateTLS(); err != nil {
 		return err
 	}
 	switch o.LogLevel {

@@ -28,6 +28,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ucgrid serve: %v\n", err)
 		return 2
 	}
+	bundle, err := opts.tlsBundle()
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: %v\n", err)
+		return 2
+	}
+	insecure, _ := opts.insecureCluster() // validated by parseServeOptions
 	logger := newLogger(stderr, opts.LogLevel)
 	voters, _ := opts.raftVoters()       // validated by parseServeOptions
 	deadAfter, _ := opts.raftDeadAfter() // validated by parseServeOptions
@@ -38,6 +44,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
 		ClusterSecret: opts.ClusterSecret, RaftVoters: voters, RaftDeadGrace: deadAfter,
+		TLS: bundle, InsecureCluster: insecure,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
