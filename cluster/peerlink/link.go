@@ -38,6 +38,9 @@ type Link struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	wg        sync.WaitGroup
+
+	connMu sync.Mutex
+	conns  map[*authedConn]struct{} // accepted and handed out, still open
 }
 
 // Listen binds addr (TCP) and starts accepting peers authenticated by b.
@@ -119,14 +122,21 @@ func (l *Link) dialAs(ctx context.Context, addr, node, proto string) (net.Conn, 
 	return c, nil
 }
 
-// Close stops accepting and closes the listener; connections already
-// handed out stay open.
+// Close stops accepting, closes the listener and every connection it
+// accepted. Connections it dialled are their owners' to close.
 func (l *Link) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
 		close(l.done)
 		err = l.ln.Close()
 		l.wg.Wait()
+		l.connMu.Lock()
+		conns := l.conns
+		l.conns = nil
+		l.connMu.Unlock()
+		for c := range conns {
+			c.Conn.Close() // ends the peer's stream; its reader sees the error
+		}
 	})
 	return err
 }
@@ -171,27 +181,51 @@ func (l *Link) handshake(raw net.Conn) {
 		return
 	}
 	var to *subListener
-	var conn net.Conn = tc
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case ProtoRaft:
 		to = l.raft
 	case ProtoInternal:
-		// net/http hands a *tls.Conn whose ALPN protocol it does not know
-		// to Server.TLSNextProto, and closes it when there is none: it gets
-		// the authenticated connection as a plain one and speaks HTTP/1.1.
-		to, conn = l.internal, authedConn{tc}
+		to = l.internal
 	default:
 		l.log.Warn("peerlink: refused a peer", "peer", raw.RemoteAddr().String(), "err", "no ucgrid ALPN protocol")
 		raw.Close()
 		return
 	}
+	conn := l.track(tc)
 	if !to.deliver(conn) {
-		tc.Close()
+		conn.Close()
 	}
 }
 
-// authedConn is a connection whose TLS handshake (and peer check) is done.
-type authedConn struct{ net.Conn }
+// track registers an accepted connection, so that Close ends it: Raft's
+// transport does not close the connections it accepted.
+func (l *Link) track(tc *tls.Conn) net.Conn {
+	c := &authedConn{Conn: tc, l: l}
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.conns == nil {
+		l.conns = map[*authedConn]struct{}{}
+	}
+	l.conns[c] = struct{}{}
+	return c
+}
+
+// authedConn is an accepted connection whose TLS handshake (and peer
+// check) is done. It is handed out as a plain net.Conn, not a *tls.Conn:
+// net/http gives a *tls.Conn whose ALPN protocol it does not know to
+// Server.TLSNextProto and closes it when there is none; as a plain
+// connection it speaks HTTP/1.1 on it.
+type authedConn struct {
+	net.Conn
+	l *Link
+}
+
+func (c *authedConn) Close() error {
+	c.l.connMu.Lock()
+	delete(c.l.conns, c)
+	c.l.connMu.Unlock()
+	return c.Conn.Close()
+}
 
 // subListener is a net.Listener fed by the link's accept loop.
 type subListener struct {
