@@ -214,8 +214,11 @@ func (n *Node) shutdown() error {
 	c := n.cluster
 	n.handOffGrains()
 	// Tell protoactor's own gossip too, so that peers block this actor
-	// system ID even if they missed the memberlist leave.
-	c.Gossip.SetState(actorcluster.GracefullyLeftKey, &emptypb.Empty{})
+	// system ID even if they missed the memberlist leave. A client runs no
+	// gossip actor: SetState would log its nil PID and panic.
+	if !n.cfg.Client {
+		c.Gossip.SetState(actorcluster.GracefullyLeftKey, &emptypb.Empty{})
+	}
 	c.IdentityLookup.Shutdown() // poisons local activations and waits
 	if n.cfg.GrainsStopped != nil {
 		n.cfg.GrainsStopped()
