@@ -65,7 +65,7 @@ var serveOptionTable = []option{
 	{"tls-ca", "PEM file of the cluster CA: peers (Raft, actor remoting, node-to-node HTTP) must present a node certificate it signed", "", func(o *serveOptions) *string { return &o.TLSCA }},
 	{"tls-cert", "PEM file of this node's certificate (ucgrid tls cert create --node NAME); it must name this node", "", func(o *serveOptions) *string { return &o.TLSCert }},
 	{"tls-key", "PEM file of this node's private key", "", func(o *serveOptions) *string { return &o.TLSKey }},
-	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust)", "false", func(o *serveOptions) *string { return &o.InsecureCluster }},
+	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust; default false)", "", func(o *serveOptions) *string { return &o.InsecureCluster }},
 }
 
 func envName(flagName string) string {

@@ -10,7 +10,7 @@ import (
 )
 
 // switchOptions are the settings whose flag is a switch (--name alone
-// means true); their values are "true" or "false".
+// means true); their values are "true", "false" or "" (false).
 var switchOptions = map[string]bool{"insecure-cluster": true}
 
 // defineFlag defines o's flag in fs and returns where its value lands.
@@ -30,7 +30,7 @@ type boolString struct{ p *string }
 
 func (b boolString) String() string {
 	if b.p == nil {
-		return "false"
+		return ""
 	}
 	return *b.p
 }
@@ -65,6 +65,9 @@ func (o serveOptions) validateTLS() error {
 }
 
 func (o serveOptions) insecureCluster() (bool, error) {
+	if o.InsecureCluster == "" {
+		return false, nil
+	}
 	v, err := strconv.ParseBool(o.InsecureCluster)
 	if err != nil {
 		return false, fmt.Errorf("--insecure-cluster %q: give true or false", o.InsecureCluster)
