@@ -54,6 +54,12 @@ func Listen(addr, advertise string, b *pki.Bundle, log *slog.Logger) (*Link, err
 		return nil, fmt.Errorf("peerlink: listen on %s: %w", addr, err)
 	}
 	l := &Link{ln: ln, bundle: b, advertise: ln.Addr(), log: log, done: make(chan struct{})}
+	if advertise == "" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+			ln.Close()
+			return nil, fmt.Errorf("peerlink: %s binds all interfaces and peers cannot dial that: bind the address peers reach this node on", addr)
+		}
+	}
 	if advertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", advertise)
 		if err != nil {

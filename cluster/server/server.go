@@ -33,7 +33,8 @@ type Config struct {
 	HTTPAddr string
 	// RaftAddr is the Raft listen address.
 	RaftAddr string
-	// NodeID names the node; "" = the stored one, or a new one.
+	// NodeID names the node; "" = the one TLS's certificate names, else
+	// the stored one, or a new one.
 	NodeID string
 	// ClusterID, when set, refuses a data directory of another cluster.
 	ClusterID string
@@ -87,6 +88,11 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() {
+	if c.NodeID == "" && c.TLS != nil {
+		// The certificate names the node: a fresh node takes that name
+		// rather than a random one its certificate would not match.
+		c.NodeID = c.TLS.Node()
+	}
 	if c.PasswordParams == (password.Params{}) {
 		c.PasswordParams = password.Default
 	}

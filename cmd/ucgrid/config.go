@@ -54,7 +54,7 @@ var serveOptionTable = []option{
 	{"actor", "actor remote (grain traffic) address; port 0 picks a free one, published by gossip", "127.0.0.1:0", func(o *serveOptions) *string { return &o.Actor }},
 	{"sip", "SIP listen address, UDP and TCP on the same port (registrar, call proxy, subscriptions)", "127.0.0.1:5060", func(o *serveOptions) *string { return &o.SIP }},
 	{"sip-domain", "SIP domain: lines register as sip:NUMBER@DOMAIN; the digest realm of line passwords", "ucgrid.local", func(o *serveOptions) *string { return &o.SIPDomain }},
-	{"node", "node name, unique in the cluster (default: the one stored in --data, else a generated node-<hex>)", "", func(o *serveOptions) *string { return &o.Node }},
+	{"node", "node name, unique in the cluster (default: the one --tls-cert names, else the one stored in --data, else a generated node-<hex>)", "", func(o *serveOptions) *string { return &o.Node }},
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
 	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
 	{"log-level", "log level: debug, info, warn or error", "info", func(o *serveOptions) *string { return &o.LogLevel }},
