@@ -8,9 +8,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,7 +115,11 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 		}
 	})
 	ca := t.TempDir()
-	s, bob := startBob(t, func(c *Config) { c.TLS = pkitest.Bundle(t, ca, "n1") })
+	logs := &syncLog{}
+	s, bob := startBob(t, func(c *Config) {
+		c.TLS = pkitest.Bundle(t, ca, "n1")
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
 	for _, tc := range []struct {
 		name string
 		tls  *pki.Bundle
@@ -131,6 +137,27 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 			}
 		})
 	}
+	if !strings.Contains(logs.String(), "refused an actor peer") {
+		t.Errorf("no refusal logged:\n%s", logs.String())
+	}
+}
+
+// syncLog collects a node's log lines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // With TLS the node-to-node routes are off the public HTTP port (even a
