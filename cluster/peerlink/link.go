@@ -89,10 +89,11 @@ func (l *Link) Raft() raft.StreamLayer { return raftLayer{l} }
 func (l *Link) Internal() net.Listener { return l.internal }
 
 // DialInternal opens an authenticated connection to the node-to-node HTTP
-// server of the node whose link listens on addr. A refused handshake is
+// server of the node whose link listens on addr; A refused handshake is
 // returned as a *net.OpError with Op "dial": nothing was sent.
-func (l *Link) DialInternal(ctx context.Context, addr string) (net.Conn, error) {
-	return l.dial(ctx, addr, ProtoInternal)
+// node, when not "", is the node the peer's certificate must name.
+func (l *Link) DialInternal(ctx context.Context, addr, node string) (net.Conn, error) {
+	return l.dialAs(ctx, addr, node, ProtoInternal)
 }
 
 // Probe checks that the node at addr is node: it completes a handshake

@@ -59,7 +59,7 @@ func TestLink_SplitsAuthenticatedPeersByALPN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raftConn.Close()
-	internalConn, err := client.DialInternal(context.Background(), rAddr(server))
+	internalConn, err := client.DialInternal(context.Background(), rAddr(server), "n1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ type clusterOps struct {
 
 func newClusterOps(s *Server) *clusterOps {
 	o := &clusterOps{s: s, sign: signer{secret: []byte(s.cfg.ClusterSecret), now: time.Now}, metrics: newOpsMetrics()}
-	o.client = newInternalClient(o.sign, s.link)
+	o.client = newInternalClient(o.sign, s.link, o.nodeAt)
 	if len(o.sign.secret) > 0 {
 		s.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
 	}
@@ -77,6 +77,17 @@ func (o *clusterOps) httpAddrOf(id string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// nodeAt names the node that gossips addr as its Raft address ("" when
+// none does).
+func (o *clusterOps) nodeAt(raftAddr string) string {
+	for _, m := range o.members() {
+		if m.Meta.RaftAddr == raftAddr && m.Meta.RaftAddr != "" {
+			return raftID(m)
+		}
+	}
+	return ""
 }
 
 // advertisedHTTP is the HTTP address other nodes dial: the bound one, with

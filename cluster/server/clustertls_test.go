@@ -200,7 +200,7 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer link.Close()
-		c := newInternalClient(signer{secret: []byte(tlsTestSecret), now: time.Now}, link)
+		c := newInternalClient(signer{secret: []byte(tlsTestSecret), now: time.Now}, link, nil)
 		var rep applyReply
 		if err := c.do(context.Background(), http.MethodPost, raftAddr, internalApply, body, &rep); err == nil {
 			t.Fatalf("answered %+v", rep)

@@ -169,7 +169,9 @@ type internalClient struct {
 // second is treated as unreachable (nothing was sent, safe to retry).
 const dialTimeout = time.Second
 
-func newInternalClient(sign signer, link *peerlink.Link) *internalClient {
+// nodeAt, when not nil, names the node gossip announces at a Raft
+// address ("" = unknown): with TLS the peer's certificate must name it.
+func newInternalClient(sign signer, link *peerlink.Link, nodeAt func(raftAddr string) string) *internalClient {
 	t := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
 		MaxIdleConnsPerHost: 16,
@@ -180,7 +182,11 @@ func newInternalClient(sign signer, link *peerlink.Link) *internalClient {
 		t.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 			defer cancel()
-			return link.DialInternal(ctx, addr)
+			node := ""
+			if nodeAt != nil {
+				node = nodeAt(addr)
+			}
+			return link.DialInternal(ctx, addr, node)
 		}
 	}
 	return &internalClient{sign: sign, link: link, client: &http.Client{Transport: t}}

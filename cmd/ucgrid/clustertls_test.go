@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/server"
 )
 
 // runOK runs a ucgrid command in this process and fails the test unless it
@@ -60,43 +62,48 @@ func TestCluster_MutualTLSFormsReplicatesAndServesGrains(t *testing.T) {
 		cn.proc.waitServing(clusterStart)
 	}
 	c.waitVoters(2, clusterStart)
-	users := []string{"anna", "ben", "carl", "dora"}
-	for i, u := range users {
+	// Users until each node hosts a user grain (placement is by
+	// rendezvous hash of random actor system ids): then calls have crossed
+	// nodes both ways.
+	var st server.ClusterStatus
+	for i := 0; ; i++ {
+		u := fmt.Sprintf("user%d", i)
 		via, other := c.nodes[i%2], c.nodes[(i+1)%2]
-		code, body, idx := apiCall(t, http.MethodPut, via.http, "/v1/users/"+u, map[string]any{"display_name": u, "password": u + "-password-1"})
-		if code != http.StatusCreated {
-			t.Fatalf("PUT user %s on %s: %d %s", u, via.name, code, body)
+		crossUser(t, via, other, u)
+		st = c.waitVoters(2, 10*time.Second)
+		if st.Grains["n1"]["user"] > 0 && st.Grains["n2"]["user"] > 0 {
+			break
 		}
-		if code, body, _ := call(http.MethodGet, other.http, "/v1/users/"+u, adminAuth(), idx, nil); code != http.StatusOK {
-			t.Fatalf("GET user %s on %s with token %s: %d %s", u, other.name, idx, code, body)
-		}
-	}
-	grains := map[string]int{}
-	for i, u := range users {
-		set, get := c.nodes[i%2], c.nodes[(i+1)%2]
-		auth := basicAuth(u, u+"-password-1")
-		if code, body, _ := call(http.MethodPut, set.http, "/v1/users/"+u+"/presence", auth, "", map[string]any{"state": "busy"}); code != http.StatusOK {
-			t.Fatalf("PUT presence of %s on %s: %d %s", u, set.name, code, body)
-		}
-		code, body, _ := call(http.MethodGet, get.http, "/v1/users/"+u+"/presence", auth, "", nil)
-		var p struct{ State string }
-		if code != http.StatusOK || json.Unmarshal([]byte(body), &p) != nil || p.State != "busy" {
-			t.Fatalf("GET presence of %s on %s: %d %s", u, get.name, code, body)
-		}
-	}
-	st := c.waitVoters(2, 10*time.Second)
-	for node, g := range st.Grains {
-		grains[node] = g["user"]
-	}
-	for _, cn := range c.nodes {
-		if grains[cn.name] == 0 {
-			t.Errorf("no user grain on %s (grains %v): the calls did not cross nodes", cn.name, st.Grains)
+		if i == 40 {
+			t.Fatalf("no user grain on one node after %d users (grains %v)", i+1, st.Grains)
 		}
 	}
 	for _, m := range st.Members {
 		if m.Error != "" || m.Applied == 0 {
 			t.Errorf("member %s: %+v (the status request goes over the TLS link)", m.Node, m)
 		}
+	}
+}
+
+// crossUser creates user u through via and reads it on other with the
+// write's token; u sets its presence through via and reads it on other.
+func crossUser(t *testing.T, via, other *clusterNode, u string) {
+	t.Helper()
+	code, body, idx := apiCall(t, http.MethodPut, via.http, "/v1/users/"+u, map[string]any{"display_name": u, "password": u + "-password-1"})
+	if code != http.StatusCreated {
+		t.Fatalf("PUT user %s on %s: %d %s", u, via.name, code, body)
+	}
+	if code, body, _ := call(http.MethodGet, other.http, "/v1/users/"+u, adminAuth(), idx, nil); code != http.StatusOK {
+		t.Fatalf("GET user %s on %s with token %s: %d %s", u, other.name, idx, code, body)
+	}
+	auth := basicAuth(u, u+"-password-1")
+	if code, body, _ := call(http.MethodPut, via.http, "/v1/users/"+u+"/presence", auth, "", map[string]any{"state": "busy"}); code != http.StatusOK {
+		t.Fatalf("PUT presence of %s on %s: %d %s", u, via.name, code, body)
+	}
+	code, body, _ = call(http.MethodGet, other.http, "/v1/users/"+u+"/presence", auth, "", nil)
+	var p struct{ State string }
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &p) != nil || p.State != "busy" {
+		t.Fatalf("GET presence of %s on %s: %d %s", u, other.name, code, body)
 	}
 }
 
