@@ -96,7 +96,7 @@ func (n *Node) startActors() (err error) {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.ActorAdvertiseAddr))
 	}
 	if cfg.TLS != nil {
-		remoteOpts = append(remoteOpts, remoteTLSOptions(cfg.TLS, n.logger)...)
+		remoteOpts = append(remoteOpts, remoteTLSOptions(cfg.TLS, n.logger, &n.requests.refused)...)
 	}
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(system *actor.ActorSystem) *slog.Logger {
 		return slog.New(newActorLogHandler(cfg.Logger.Handler())).
@@ -147,6 +147,10 @@ func (n *Node) abortStart() {
 		n.cluster.Remote.Shutdown(false)
 	}
 }
+
+// PeersRefused counts the peers the actor remote refused at the TLS
+// handshake since Start.
+func (n *Node) PeersRefused() uint64 { return n.requests.refused.Load() }
 
 // Name returns the node name.
 func (n *Node) Name() string { return n.cfg.Membership.NodeName }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -38,6 +39,8 @@ type Link struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	wg        sync.WaitGroup
+
+	refused atomic.Uint64 // peers refused at the handshake
 
 	connMu sync.Mutex
 	conns  map[*authedConn]struct{} // accepted and handed out, still open
@@ -74,6 +77,10 @@ func Listen(addr, advertise string, b *pki.Bundle, log *slog.Logger) (*Link, err
 	go l.acceptLoop()
 	return l, nil
 }
+
+// Refused counts the peers refused so far (failed handshake, unknown ALPN
+// protocol), for a metric.
+func (l *Link) Refused() uint64 { return l.refused.Load() }
 
 // Addr is the address peers dial.
 func (l *Link) Addr() net.Addr { return l.advertise }
@@ -183,6 +190,7 @@ func (l *Link) handshake(raw net.Conn) {
 		}
 	}()
 	if err := tc.HandshakeContext(ctx); err != nil {
+		l.refused.Add(1)
 		l.log.Warn("peerlink: refused a peer", "peer", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
 		return
@@ -194,6 +202,7 @@ func (l *Link) handshake(raw net.Conn) {
 	case ProtoInternal:
 		to = l.internal
 	default:
+		l.refused.Add(1)
 		l.log.Warn("peerlink: refused a peer", "peer", raw.RemoteAddr().String(), "err", "no ucgrid ALPN protocol")
 		raw.Close()
 		return

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ucgrid/ucgrid/cluster/peerlink"
 )
 
@@ -109,4 +111,24 @@ func (s *Server) closeLink() error {
 		return fmt.Errorf("server: close raft link: %w", err)
 	}
 	return nil
+}
+
+var peersRefusedDesc = prometheus.NewDesc("ucgrid_cluster_peers_refused_total",
+	"Connections from other hosts refused at the mutual-TLS handshake (no certificate of the cluster CA), by port (raft, actor).",
+	[]string{"port"}, nil)
+
+// refusedCollector exposes ucgrid_cluster_peers_refused_total (with TLS
+// only). The actor count restarts with the actor layer.
+type refusedCollector struct{ s *Server }
+
+func (c refusedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peersRefusedDesc }
+
+func (c refusedCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.s.link == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(peersRefusedDesc, prometheus.CounterValue, float64(c.s.link.Refused()), "raft")
+	if a := c.s.layer(); a != nil {
+		ch <- prometheus.MustNewConstMetric(peersRefusedDesc, prometheus.CounterValue, float64(a.node.PeersRefused()), "actor")
+	}
 }

@@ -8,6 +8,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -140,6 +141,34 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 	if !strings.Contains(logs.String(), "refused an actor peer") {
 		t.Errorf("no refusal logged:\n%s", logs.String())
 	}
+	if m := metricsOf(t, s); !strings.Contains(m, `ucgrid_cluster_peers_refused_total{port="actor"}`) ||
+		strings.Contains(m, `ucgrid_cluster_peers_refused_total{port="actor"} 0`) {
+		t.Errorf("refusals not counted:\n%s", grepLines(m, "refused"))
+	}
+}
+
+func metricsOf(t *testing.T, s *Server) string {
+	t.Helper()
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // syncLog collects a node's log lines.
@@ -224,6 +253,10 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 	})
 	if _, err := s.Directory().Store().User("mallory"); err == nil {
 		t.Fatal("mallory was written")
+	}
+	if m := metricsOf(t, s); !strings.Contains(m, `ucgrid_cluster_peers_refused_total{port="raft"}`) ||
+		strings.Contains(m, `ucgrid_cluster_peers_refused_total{port="raft"} 0`) {
+		t.Errorf("refusals not counted:\n%s", grepLines(m, "refused"))
 	}
 	if got := s.Directory().Applied(); got != applied {
 		t.Fatalf("applied index moved from %d to %d", applied, got)

@@ -200,7 +200,7 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
-	reg.MustRegister(layerCollector{s})
+	reg.MustRegister(layerCollector{s}, refusedCollector{s})
 	if err := s.ops.start(ctx, s.layer().node.Membership()); err != nil {
 		return err
 	}
