@@ -109,8 +109,9 @@ func TestNode_RaftOverMutualTLSRefusesStrangers(t *testing.T) {
 		t.Cleanup(func() { tr.CloseStreams(); _ = tr.Close() }) // pooled connections too: the node ends its reader of them
 		return tr
 	}
+	ca := t.TempDir()
 	otherCA := func(t *testing.T) raft.Transport {
-		link, err := peerlink.Listen("127.0.0.1:0", "", pkitest.Bundle(t, t.TempDir(), "n2"), testLogger(t))
+		link, err := peerlink.Listen("127.0.0.1:0", "", pkitest.Stranger(t, ca, "n2"), testLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func TestNode_RaftOverMutualTLSRefusesStrangers(t *testing.T) {
 	})
 	for name, attacker := range map[string]func(*testing.T) raft.Transport{"plain TCP": plainTCP, "certificate of another CA": otherCA} {
 		t.Run(name, func(t *testing.T) {
-			n := openTLSNode(t, t.TempDir(), "n1", false)
+			n := openTLSNode(t, ca, "n1", false)
 			mustApply(t, n, putUser("bob"))
 			before, applied := dump(t, n.store), n.Applied()
 			if err := forgeAppend(t, attacker(t), n); err == nil {

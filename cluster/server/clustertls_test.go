@@ -126,8 +126,8 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 		tls  *pki.Bundle
 	}{
 		{"plain gRPC", nil},
-		{"certificate of another CA", pkitest.Bundle(t, t.TempDir(), "rogue")},
-		{"another CA's certificate naming n1", pkitest.Bundle(t, t.TempDir(), "n1")},
+		{"certificate of another CA", pkitest.Stranger(t, ca, "rogue")},
+		{"another CA's certificate naming n1", pkitest.Stranger(t, ca, "n1")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := rogueSetsPresence(t, s, tc.tls); err == nil {
@@ -224,7 +224,7 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 		}
 	})
 	t.Run("another CA on the Raft port", func(t *testing.T) {
-		link, err := peerlink.Listen("127.0.0.1:0", "", pkitest.Bundle(t, t.TempDir(), "n2"), s.cfg.Logger)
+		link, err := peerlink.Listen("127.0.0.1:0", "", pkitest.Stranger(t, ca, "n2"), s.cfg.Logger)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.NodeID, cfg.ClusterSecret, cfg.Join = "n2", tlsTestSecret, []string{s.cfg.GossipAddr}
 		cfg.GossipAddr, cfg.ReadyTimeout = testnet.FreeAddr(t), 3*time.Second
-		cfg.TLS = pkitest.Bundle(t, t.TempDir(), "n2")
+		cfg.TLS = pkitest.Stranger(t, ca, "n2")
 		if other, err := Start(context.Background(), cfg); err == nil {
 			_ = other.Shutdown(context.Background())
 			t.Fatal("the node of another CA started in the cluster")

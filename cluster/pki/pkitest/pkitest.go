@@ -45,3 +45,31 @@ func Files(t testing.TB, caDir, node string) (ca, caKey, cert, key string) {
 	}
 	return ca, caKey, cert, key
 }
+
+// Stranger returns the bundle of an attacker on the cluster network: its
+// certificate for node comes from a CA of its own (in a new directory),
+// but it trusts the cluster CA in caDir too (a CA certificate is public),
+// so it accepts the cluster's servers and only their check of its
+// certificate can keep it out.
+func Stranger(t testing.TB, caDir, node string) *pki.Bundle {
+	t.Helper()
+	own := t.TempDir()
+	ownCA, _, cert, key := Files(t, own, node)
+	theirs, err := os.ReadFile(filepath.Join(caDir, pki.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := os.ReadFile(ownCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(own, "both-ca.pem")
+	if err := os.WriteFile(both, append(mine, theirs...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := pki.Load(both, cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
