@@ -17,6 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/actors"
@@ -138,6 +142,40 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 			}
 		})
 	}
+	t.Run("another CA's certificate, sending straight to the grain", func(t *testing.T) {
+		// Fire-and-forget to the grain's PID: no reply path is needed, so
+		// only the node's check of the client certificate keeps it out.
+		local := s.layer().node.Cluster().Get("bob", actors.KindUser)
+		if local == nil {
+			t.Fatal("no activation of bob")
+		}
+		// A fresh PID: the one from n1 caches n1's in-process actor, and a
+		// send through it would never touch the network.
+		pid := actor.NewPID(local.Address, local.Id)
+		system := actor.NewActorSystem()
+		stranger := pkitest.Stranger(t, ca, "n1")
+		r := remote.NewRemote(system, remote.Configure("127.0.0.1", 0,
+			remote.WithServerOptions(grpc.Creds(credentials.NewTLS(stranger.Server()))),
+			remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(stranger.Client(""))))))
+		r.Start()
+		defer r.Shutdown(false)
+		defer system.Shutdown()
+		before := s.layer().node.PeersRefused()
+		dnd := "dnd"
+		system.Root.Send(pid, &actorspb.SetPresence{Actor: "bob", State: &dnd})
+		// Either the node refuses the connection or the message changes
+		// bob (within milliseconds once connected).
+		state := func() any {
+			got, _ := bob.must(http.StatusOK, "GET", "/v1/users/bob/presence", nil, "")
+			return got["state"]
+		}
+		waitUntil(t, "the connection is refused or the message arrives", func() bool {
+			return s.layer().node.PeersRefused() > before || state() != "busy"
+		})
+		if got := state(); got != "busy" {
+			t.Fatalf("bob is %v, want busy", got)
+		}
+	})
 	if !strings.Contains(logs.String(), "refused an actor peer") {
 		t.Errorf("no refusal logged:\n%s", logs.String())
 	}
