@@ -11,6 +11,7 @@ import (
 	actorcluster "github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/cluster/pki"
 )
 
 // ErrInvalidConfig is returned (wrapped, naming the field) by
@@ -74,6 +75,11 @@ type Config struct {
 	// RetryMaxDelay caps the back-off. Default 400 ms: several attempts
 	// fit in the time failure detection needs to move a grain.
 	RetryMaxDelay time.Duration
+
+	// TLS, when set, makes actor remoting mutual TLS with the cluster's
+	// certificates (remotetls.go): peers without a node certificate of the
+	// cluster CA are refused. Nil: plain gRPC, for loopback-only nodes.
+	TLS *pki.Bundle
 
 	// Logger receives the node's, memberlist's and protoactor-go's logs
 	// (the latter at info level and above, with message bodies redacted).

@@ -17,6 +17,9 @@
 //	...
 //	err = node.Shutdown(ctx)
 //
+// With Config.TLS (cluster/pki) remoting is mutual TLS: only nodes holding
+// a certificate of the cluster CA send or receive grain messages.
+//
 // docs/cluster.md explains the metadata format, the failure-detection
 // timing and the test approach. Raft peer management is not here yet.
 package cluster

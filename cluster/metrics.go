@@ -13,6 +13,7 @@ import (
 type requestMetrics struct {
 	retries  atomic.Uint64
 	failures atomic.Uint64
+	refused  atomic.Uint64 // actor peers refused at the TLS handshake
 }
 
 var (

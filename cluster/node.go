@@ -95,6 +95,9 @@ func (n *Node) startActors() (err error) {
 	if cfg.ActorAdvertiseAddr != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.ActorAdvertiseAddr))
 	}
+	if cfg.TLS != nil {
+		remoteOpts = append(remoteOpts, remoteTLSOptions(cfg.TLS, n.logger, &n.requests.refused)...)
+	}
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(system *actor.ActorSystem) *slog.Logger {
 		return slog.New(newActorLogHandler(cfg.Logger.Handler())).
 			With("component", "actor", "node", cfg.Membership.NodeName, "actor_system", system.ID)
@@ -122,7 +125,7 @@ func (n *Node) startActors() (err error) {
 	} else {
 		n.cluster.StartMember()
 	}
-	n.logger.Info("cluster: node started", "client", cfg.Client, "gossip_addr", n.ms.LocalAddr(), "actor_addr", n.system.Address(), "actor_id", n.system.ID)
+	n.logger.Info("cluster: node started", "client", cfg.Client, "gossip_addr", n.ms.LocalAddr(), "actor_addr", n.system.Address(), "actor_id", n.system.ID, "tls", cfg.TLS != nil)
 	return nil
 }
 
@@ -144,6 +147,10 @@ func (n *Node) abortStart() {
 		n.cluster.Remote.Shutdown(false)
 	}
 }
+
+// PeersRefused counts the peers the actor remote refused at the TLS
+// handshake since Start.
+func (n *Node) PeersRefused() uint64 { return n.requests.refused.Load() }
 
 // Name returns the node name.
 func (n *Node) Name() string { return n.cfg.Membership.NodeName }
@@ -211,8 +218,11 @@ func (n *Node) shutdown() error {
 	c := n.cluster
 	n.handOffGrains()
 	// Tell protoactor's own gossip too, so that peers block this actor
-	// system ID even if they missed the memberlist leave.
-	c.Gossip.SetState(actorcluster.GracefullyLeftKey, &emptypb.Empty{})
+	// system ID even if they missed the memberlist leave. A client runs no
+	// gossip actor: SetState would log its nil PID and panic.
+	if !n.cfg.Client {
+		c.Gossip.SetState(actorcluster.GracefullyLeftKey, &emptypb.Empty{})
+	}
 	c.IdentityLookup.Shutdown() // poisons local activations and waits
 	if n.cfg.GrainsStopped != nil {
 		n.cfg.GrainsStopped()

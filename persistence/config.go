@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/raft"
 )
 
 // Config configures a Node. The zero value of every field but Dir means
@@ -37,6 +38,13 @@ type Config struct {
 	// RaftAdvertise is the address other nodes dial, when it differs from
 	// the bound one (binding 0.0.0.0, NAT). Default: the bound address.
 	RaftAdvertise string
+
+	// RaftLayer, when set, carries Raft instead of plain TCP: a mutual-TLS
+	// stream layer (cluster/peerlink) that authenticates every peer before
+	// Raft reads a byte of it. RaftBind and RaftAdvertise are then unused:
+	// the layer is bound already and its Addr is advertised. Nil: plain
+	// TCP on RaftBind, for loopback-only nodes and tests.
+	RaftLayer raft.StreamLayer
 
 	// Logger receives the store's and Raft's logs (Raft's info chatter at
 	// debug level). Default: discard.

@@ -210,7 +210,18 @@ func cleanSnapshots(dir string, log *slog.Logger) error {
 	return nil
 }
 
+// Raft transport defaults: connections pooled per peer, and how long a
+// write to a peer may block before it counts as failed.
+const (
+	raftMaxPool = 3
+	raftTimeout = 10 * time.Second
+)
+
 func (n *Node) transport(hlog *hclogAdapter) (*raft.NetworkTransport, error) {
+	if n.cfg.RaftLayer != nil {
+		return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: n.cfg.RaftLayer, MaxPool: raftMaxPool, Timeout: raftTimeout, Logger: hlog}), nil
+	}
 	var advertise net.Addr // nil interface: advertise the bound address
 	if n.cfg.RaftAdvertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
@@ -219,7 +230,7 @@ func (n *Node) transport(hlog *hclogAdapter) (*raft.NetworkTransport, error) {
 		}
 		advertise = a
 	}
-	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, advertise, 3, 10*time.Second, hlog)
+	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, advertise, raftMaxPool, raftTimeout, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("persistence: raft transport on %q: %w", n.cfg.RaftBind, err)
 	}

@@ -100,6 +100,7 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 		GrainsStopped: func() { a.deps.WaitAside() },
 		Membership:    s.gossipConfig(s.dir.ID(), membership.Meta{RaftAddr: s.dir.RaftAddr()}),
 		ActorAddr:     s.cfg.ActorAddr,
+		TLS:           s.cfg.TLS,
 		Kinds:         actors.Kinds(),
 		Logger:        s.cfg.Logger,
 	})

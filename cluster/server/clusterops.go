@@ -44,7 +44,7 @@ type clusterOps struct {
 
 func newClusterOps(s *Server) *clusterOps {
 	o := &clusterOps{s: s, sign: signer{secret: []byte(s.cfg.ClusterSecret), now: time.Now}, metrics: newOpsMetrics()}
-	o.client = newInternalClient(o.sign, s.http.PeerTLSConfig())
+	o.client = newInternalClient(o.sign, s.link, o.nodeAt, s.http.PeerTLSConfig())
 	if len(o.sign.secret) > 0 {
 		s.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
 	}
@@ -66,14 +66,28 @@ func raftID(m membership.Member) string {
 	return m.Name
 }
 
-// httpAddrOf finds the HTTP address of the alive node with that Raft id.
+// httpAddrOf finds the address the alive node with that Raft id serves
+// node-to-node requests on (internalClient.target).
 func (o *clusterOps) httpAddrOf(id string) (string, bool) {
 	for _, m := range o.members() {
 		if raftID(m) == id && m.State == membership.StateAlive && m.Meta.HTTPAddr != "" {
-			return m.Meta.HTTPAddr, true
+			if a := o.client.target(m.Meta.HTTPAddr, m.Meta.RaftAddr); a != "" {
+				return a, true
+			}
 		}
 	}
 	return "", false
+}
+
+// nodeAt names the node that gossips addr as its Raft address ("" when
+// none does).
+func (o *clusterOps) nodeAt(raftAddr string) string {
+	for _, m := range o.members() {
+		if m.Meta.RaftAddr == raftAddr && m.Meta.RaftAddr != "" {
+			return raftID(m)
+		}
+	}
+	return ""
 }
 
 // advertisedHTTP is the HTTP address other nodes dial: the bound one, with
@@ -280,9 +294,13 @@ func (o *clusterOps) reconcile(ctx context.Context, st autopilot.State) autopilo
 func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr string) error {
 	d := o.s.dir
 	switch a.Kind {
-	case autopilot.AddVoter:
-		return d.AddVoter(ctx, a.ID, a.Addr)
-	case autopilot.AddNonvoter:
+	case autopilot.AddVoter, autopilot.AddNonvoter:
+		if err := o.probe(ctx, a.ID, a.Addr); err != nil {
+			return err
+		}
+		if a.Kind == autopilot.AddVoter {
+			return d.AddVoter(ctx, a.ID, a.Addr)
+		}
 		return d.AddNonvoter(ctx, a.ID, a.Addr)
 	case autopilot.Promote:
 		return d.AddVoter(ctx, a.ID, addr)
@@ -292,6 +310,19 @@ func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr stri
 		return d.RemoveServer(ctx, a.ID)
 	}
 	return fmt.Errorf("server: unknown autopilot action %v", a.Kind)
+}
+
+// probe checks, with TLS, that the server gossip announces at addr holds
+// a node certificate of the cluster CA naming id, before it enters the
+// Raft configuration: gossip is authenticated by the cluster secret only.
+func (o *clusterOps) probe(ctx context.Context, id, addr string) error {
+	if o.s.link == nil {
+		return nil
+	}
+	if err := o.s.link.Probe(ctx, addr, id); err != nil {
+		return fmt.Errorf("server: not adding %q at %s to Raft: %w", id, addr, err)
+	}
+	return nil
 }
 
 func pilotMembers(ms []membership.Member) []autopilot.Member {

@@ -53,8 +53,19 @@ func (o *clusterOps) ClusterStatus(ctx context.Context) (any, error) {
 	return o.status(ctx), nil
 }
 
-// Internal implements api.ClusterService.
-func (o *clusterOps) Internal() http.Handler { return internalHandler{s: o.s, sign: o.sign} }
+// Internal implements api.ClusterService: the node-to-node routes on the
+// public HTTP port. With TLS they are served only on the mutual-TLS link
+// (internalHandler), and the public port answers 404.
+func (o *clusterOps) Internal() http.Handler {
+	if o.s.link != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "server: node-to-node routes are served on the Raft address over mutual TLS", http.StatusNotFound)
+		})
+	}
+	return o.internalHandler()
+}
+
+func (o *clusterOps) internalHandler() http.Handler { return internalHandler{s: o.s, sign: o.sign} }
 
 func (o *clusterOps) status(ctx context.Context) ClusterStatus {
 	d := o.s.dir
@@ -130,7 +141,7 @@ func (o *clusterOps) fillReports(ctx context.Context, ms []MemberStatus) {
 			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
 			var rep nodeReport
-			if err := o.client.do(rctx, http.MethodGet, m.Address, internalNode, nil, &rep); err != nil {
+			if err := o.client.do(rctx, http.MethodGet, o.client.target(m.Address, m.RaftAddr), internalNode, nil, &rep); err != nil {
 				m.Error = "no report: " + strings.TrimPrefix(err.Error(), "server: ")
 				return
 			}

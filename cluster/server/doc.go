@@ -5,4 +5,10 @@
 // Start opens the data directory, starts Raft, creates the system owner
 // "admin" on a first start, and serves /healthz, /readyz and /metrics.
 // Shutdown stops in the reverse order and flushes the store.
+//
+// With Config.TLS every link to other nodes is mutual TLS: Raft and the
+// node-to-node HTTP routes share the Raft address (cluster/peerlink), and
+// actor remoting uses gRPC transport credentials. Without it Start
+// refuses Raft, actor or gossip addresses other hosts can reach, unless
+// Config.InsecureCluster (ErrInsecureCluster).
 package server

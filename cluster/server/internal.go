@@ -17,12 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ucgrid/ucgrid/cluster/peerlink"
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
-// Node-to-node requests travel over the nodes' HTTP servers under
-// /v1/internal/, authenticated with the cluster secret (docs/cluster.md,
-// "Forwarded writes"):
+// Node-to-node requests travel under /v1/internal/, authenticated with the
+// cluster secret (docs/cluster.md, "Forwarded writes"): with TLS over the
+// mutual-TLS link on the Raft address (clustertls.go), without it over
+// the nodes' public HTTP servers:
 //
 //	POST /v1/internal/apply   body: an encoded dirpb.Command → applyReply
 //	GET  /v1/internal/node    → nodeReport (Raft state, applied index, grains)
@@ -155,36 +157,64 @@ func writeInternalJSON(w http.ResponseWriter, v any) {
 	}
 }
 
-// internalClient sends signed requests to other nodes.
+// internalClient sends signed requests to other nodes: over mutual TLS
+// to their Raft address when the cluster has TLS (link), else to their
+// HTTP address, over HTTPS when the nodes serve it (--http-tls-cert).
 type internalClient struct {
 	sign   signer
+	link   *peerlink.Link
 	client *http.Client
-	// scheme is https when the nodes serve HTTPS (--http-tls-cert).
+	// scheme is https:// over the link or HTTPS, else http://.
 	scheme string
 }
 
-// newInternalClient calls the other nodes over HTTPS with peerTLS when
-// it is not nil (api.Server.PeerTLSConfig), else over plain HTTP.
-func newInternalClient(sign signer, peerTLS *tls.Config) *internalClient {
+// dialTimeout: a leader that does not accept a connection within a
+// second is treated as unreachable (nothing was sent, safe to retry).
+const dialTimeout = time.Second
+
+// nodeAt, when not nil, names the node gossip announces at a Raft
+// address ("" = unknown): with TLS the peer's certificate must name it.
+// Without the link, peerTLS (api.Server.PeerTLSConfig; nil = plain HTTP)
+// is how the nodes' HTTPS certificates are checked.
+func newInternalClient(sign signer, link *peerlink.Link, nodeAt func(raftAddr string) string, peerTLS *tls.Config) *internalClient {
+	t := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     time.Minute,
+		TLSClientConfig:     peerTLS,
+	}
 	scheme := "http://"
-	if peerTLS != nil {
+	if link != nil || peerTLS != nil {
 		scheme = "https://"
 	}
-	return &internalClient{sign: sign, scheme: scheme, client: &http.Client{
-		Transport: &http.Transport{
-			// A leader that does not accept a connection within a second is
-			// treated as unreachable (nothing was sent, safe to retry).
-			DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     time.Minute,
-			TLSClientConfig:     peerTLS,
-		},
-	}}
+	if link != nil {
+		t.DialContext = nil
+		t.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
+			node := ""
+			if nodeAt != nil {
+				node = nodeAt(addr)
+			}
+			return link.DialInternal(ctx, addr, node)
+		}
+	}
+	return &internalClient{sign: sign, link: link, scheme: scheme, client: &http.Client{Transport: t}}
 }
 
-// do sends method path with body to the node at httpAddr and decodes the
-// JSON answer into out. A dial failure wraps errUnsent.
-func (c *internalClient) do(ctx context.Context, method, httpAddr, path string, body []byte, out any) error {
+// target is the address a peer serves node-to-node requests on: its Raft
+// address with TLS (the link), its HTTP address without.
+func (c *internalClient) target(httpAddr, raftAddr string) string {
+	if c.link != nil {
+		return raftAddr
+	}
+	return httpAddr
+}
+
+// do sends method path with body to the node at addr (see target) and
+// decodes the JSON answer into out. A dial failure wraps errUnsent.
+func (c *internalClient) do(ctx context.Context, method, addr, path string, body []byte, out any) error {
+	httpAddr := addr
 	req, err := http.NewRequestWithContext(ctx, method, c.scheme+httpAddr+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("server: request to %s: %w", httpAddr, err)

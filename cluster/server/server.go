@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/cluster/peerlink"
+	"github.com/ucgrid/ucgrid/cluster/pki"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
@@ -35,7 +38,8 @@ type Config struct {
 	HTTPTLSCert, HTTPTLSKey string
 	// RaftAddr is the Raft listen address.
 	RaftAddr string
-	// NodeID names the node; "" = the stored one, or a new one.
+	// NodeID names the node; "" = the one TLS's certificate names, else
+	// the stored one, or a new one.
 	NodeID string
 	// ClusterID, when set, refuses a data directory of another cluster.
 	ClusterID string
@@ -84,12 +88,27 @@ type Config struct {
 	// are accepted. Defaults: none, false.
 	TrustedProxies  []netip.Prefix
 	AllowWideTrunks bool
+	// TLS, when set, makes every link between nodes mutual TLS with the
+	// cluster's certificates: Raft and the node-to-node HTTP routes on the
+	// Raft address (split by ALPN, cluster/peerlink), and actor remoting.
+	// Its certificate must name this node. Nil: plain links, allowed only
+	// on loopback addresses unless InsecureCluster.
+	TLS *pki.Bundle
+	// InsecureCluster allows Raft, actor and gossip addresses other hosts
+	// can reach without TLS (a network the operator trusts). Default false:
+	// Start refuses such binds with ErrInsecureCluster.
+	InsecureCluster bool
 	// Out receives what a person must read once (generated credentials).
 	Out    io.Writer
 	Logger *slog.Logger
 }
 
 func (c *Config) withDefaults() {
+	if c.NodeID == "" && c.TLS != nil {
+		// The certificate names the node: a fresh node takes that name
+		// rather than a random one its certificate would not match.
+		c.NodeID = c.TLS.Node()
+	}
 	if c.PasswordParams == (password.Params{}) {
 		c.PasswordParams = password.Default
 	}
@@ -115,6 +134,10 @@ func (c *Config) withDefaults() {
 type Server struct {
 	cfg Config
 	dir *persistence.Node
+	// link is the mutual-TLS listener of Raft and the node-to-node HTTP
+	// routes, and internal the HTTP server on it (nil without TLS).
+	link     *peerlink.Link
+	internal *http.Server
 	// actors is the running actor layer; it is replaced when the node
 	// restarts it under a new identity (watchdog.go).
 	actors atomic.Pointer[actorLayer]
@@ -151,6 +174,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context) error {
+	if err := s.cfg.checkClusterBinds(); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	var err error
 	// Bind HTTP first: a busy port fails before the store is touched.
@@ -159,11 +185,20 @@ func (s *Server) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.dir, err = persistence.Open(ctx, persistence.Config{
+	if err := s.startLink(); err != nil {
+		return err
+	}
+	pcfg := persistence.Config{
 		Dir: s.cfg.DataDir, NodeID: s.cfg.NodeID, ClusterID: s.cfg.ClusterID,
 		RaftBind: s.cfg.RaftAddr, Logger: s.cfg.Logger, NoBootstrap: len(s.cfg.Join) > 0,
-	})
-	if err != nil {
+	}
+	if s.link != nil {
+		pcfg.RaftLayer = s.link.Raft()
+	}
+	if s.dir, err = persistence.Open(ctx, pcfg); err != nil {
+		return err
+	}
+	if err := s.checkCertNode(); err != nil {
 		return err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -172,6 +207,7 @@ func (s *Server) start(ctx context.Context) error {
 	// until it is mounted below.
 	go func() { s.served <- s.http.Serve() }()
 	s.ops = newClusterOps(s)
+	s.serveInternal()
 	reg.MustRegister(s.ops.metrics.collectors()...)
 	if err := s.ops.join(ctx); err != nil {
 		return err
@@ -184,7 +220,7 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
-	reg.MustRegister(layerCollector{s})
+	reg.MustRegister(layerCollector{s}, refusedCollector{s})
 	if err := s.ops.start(ctx, s.layer().node.Membership()); err != nil {
 		return err
 	}
@@ -316,8 +352,10 @@ func (s *Server) stop(ctx context.Context) error {
 	if a := s.layer(); a != nil {
 		errs = append(errs, a.stop(ctx))
 	}
+	errs = append(errs, s.stopInternal(ctx))
 	if s.dir != nil {
 		errs = append(errs, s.dir.Close())
 	}
+	errs = append(errs, s.closeLink())
 	return errors.Join(errs...)
 }

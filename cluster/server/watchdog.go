@@ -104,7 +104,7 @@ func (s *Server) peersExcludeUs(ctx context.Context) bool {
 		}
 		rctx, cancel := context.WithTimeout(ctx, statusTimeout)
 		var rep nodeReport
-		err := s.ops.client.do(rctx, http.MethodGet, m.Meta.HTTPAddr, internalNode, nil, &rep)
+		err := s.ops.client.do(rctx, http.MethodGet, s.ops.client.target(m.Meta.HTTPAddr, m.Meta.RaftAddr), internalNode, nil, &rep)
 		cancel()
 		if err != nil {
 			continue // an unreachable peer proves nothing either way

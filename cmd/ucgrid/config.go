@@ -46,6 +46,11 @@ type serveOptions struct {
 	SIPIdleTimeout       string `yaml:"sip_idle_timeout"`
 	SIPMessageTimeout    string `yaml:"sip_message_timeout"`
 	SIPMaxConnsPerSource string `yaml:"sip_max_conns_per_source"`
+	// Node-to-node TLS (tlsflags.go).
+	TLSCA           string `yaml:"tls_ca"`
+	TLSCert         string `yaml:"tls_cert"`
+	TLSKey          string `yaml:"tls_key"`
+	InsecureCluster string `yaml:"insecure_cluster"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -56,10 +61,6 @@ type option struct {
 	dst   func(*serveOptions) *string
 }
 
-// booleanOptions are given without a value (--name means true); their
-// value is "true", "false" or "" (= false).
-var booleanOptions = map[string]bool{"allow-wide-trunks": true}
-
 var serveOptionTable = []option{
 	{"data", "data directory (Pebble store and Raft log)", "./data", func(o *serveOptions) *string { return &o.Data }},
 	{"http", "HTTP listen address (API, /healthz, /readyz, /metrics)", "127.0.0.1:8080", func(o *serveOptions) *string { return &o.HTTP }},
@@ -69,7 +70,7 @@ var serveOptionTable = []option{
 	{"actor", "actor remote (grain traffic) address; port 0 picks a free one, published by gossip", "127.0.0.1:0", func(o *serveOptions) *string { return &o.Actor }},
 	{"sip", "SIP listen address, UDP and TCP on the same port (registrar, call proxy, subscriptions)", "127.0.0.1:5060", func(o *serveOptions) *string { return &o.SIP }},
 	{"sip-domain", "SIP domain: lines register as sip:NUMBER@DOMAIN; the digest realm of line passwords", "ucgrid.local", func(o *serveOptions) *string { return &o.SIPDomain }},
-	{"node", "node name, unique in the cluster (default: the one stored in --data, else a generated node-<hex>)", "", func(o *serveOptions) *string { return &o.Node }},
+	{"node", "node name, unique in the cluster (default: the one --tls-cert names, else the one stored in --data, else a generated node-<hex>)", "", func(o *serveOptions) *string { return &o.Node }},
 	{"cluster", "expected cluster id: refuse a data directory of another cluster (default: accept the stored one)", "", func(o *serveOptions) *string { return &o.Cluster }},
 	{"admin-password", "password of the system owner 'admin', used on first start only (default: generated and printed)", "", func(o *serveOptions) *string { return &o.AdminPassword }},
 	{"log-level", "log level: debug, info, warn or error", "info", func(o *serveOptions) *string { return &o.LogLevel }},
@@ -86,28 +87,12 @@ var serveOptionTable = []option{
 	{"sip-idle-timeout", "close a SIP TCP/TLS connection that carried nothing, not even an RFC 5626 keep-alive, for this long", "5m", func(o *serveOptions) *string { return &o.SIPIdleTimeout }},
 	{"sip-message-timeout", "close a SIP TCP/TLS connection whose message, TLS handshake or write takes longer than this", "10s", func(o *serveOptions) *string { return &o.SIPMessageTimeout }},
 	{"sip-max-conns-per-source", "SIP TCP (and TLS) connections one IP address may hold open; raise it where many phones share one address", "32", func(o *serveOptions) *string { return &o.SIPMaxConnsPerSource }},
+	// Node-to-node TLS (tlsflags.go).
+	{"tls-ca", "PEM file of the cluster CA: peers (Raft, actor remoting, node-to-node HTTP) must present a node certificate it signed", "", func(o *serveOptions) *string { return &o.TLSCA }},
+	{"tls-cert", "PEM file of this node's certificate (ucgrid tls cert create --node NAME); it must name this node", "", func(o *serveOptions) *string { return &o.TLSCert }},
+	{"tls-key", "PEM file of this node's private key", "", func(o *serveOptions) *string { return &o.TLSKey }},
+	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust; default false)", "", func(o *serveOptions) *string { return &o.InsecureCluster }},
 }
-
-// boolFlag is a string option set like a boolean flag (--name, --name=false).
-type boolFlag struct{ v *string }
-
-func (b boolFlag) String() string {
-	if b.v == nil {
-		return ""
-	}
-	return *b.v
-}
-
-func (b boolFlag) Set(s string) error {
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return fmt.Errorf("want true or false")
-	}
-	*b.v = strconv.FormatBool(v)
-	return nil
-}
-
-func (b boolFlag) IsBoolFlag() bool { return true }
 
 func envName(flagName string) string {
 	return "UCGRID_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -122,12 +107,7 @@ func parseServeOptions(args []string, lookupEnv func(string) (string, bool), std
 	flagVals := make(map[string]*string, len(serveOptionTable))
 	byName := make(map[string]option, len(serveOptionTable))
 	for _, o := range serveOptionTable {
-		if booleanOptions[o.name] {
-			flagVals[o.name] = new(string)
-			fs.Var(boolFlag{flagVals[o.name]}, o.name, o.usage+" [$"+envName(o.name)+"]")
-		} else {
-			flagVals[o.name] = fs.String(o.name, o.def, o.usage+" [$"+envName(o.name)+"]")
-		}
+		flagVals[o.name] = defineFlag(fs, o)
 		byName[o.name] = o
 	}
 	if err := fs.Parse(args); err != nil {
@@ -186,6 +166,9 @@ func (o serveOptions) validate() error {
 	if _, err := o.sipConfig(); err != nil {
 		return err
 	}
+	if err := o.validateTLS(); err != nil {
+		return err
+	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -210,7 +193,7 @@ func (o serveOptions) allowWideTrunks() (bool, error) {
 	}
 	v, err := strconv.ParseBool(o.AllowWideTrunks)
 	if err != nil {
-		return false, fmt.Errorf("--allow-wide-trunks %q: use true or false", o.AllowWideTrunks)
+		return false, fmt.Errorf("--allow-wide-trunks %q: give true or false", o.AllowWideTrunks)
 	}
 	return v, nil
 }

@@ -137,7 +137,7 @@ func TestParseServeOptions_TrustedProxyAndWideTrunks(t *testing.T) {
 	}{
 		{[]string{"--trusted-proxy", "10.0.0.0/8,office"}, nil, `--trusted-proxy: trusted proxy "office"`},
 		{nil, map[string]string{"UCGRID_ALLOW_WIDE_TRUNKS": "sometimes"}, `--allow-wide-trunks "sometimes"`},
-		{[]string{"--allow-wide-trunks=maybe"}, nil, "want true or false"},
+		{[]string{"--allow-wide-trunks=maybe"}, nil, "give true or false"},
 	} {
 		_, err := parseServeOptions(tc.args, env(tc.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {

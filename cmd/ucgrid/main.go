@@ -22,6 +22,7 @@ commands:
   cluster status   show members, Raft roles, applied indexes and grains of a running cluster
   backup    write a consistent backup of a running cluster's directory (--out FILE)
   restore   create a one-node cluster from a backup (--from FILE --data DIR)
+  tls ca create / tls cert create --node NAME   make certificates for node-to-node TLS (ucgrid tls help)
   bench     load-test a cluster: rights, presence, hunt, register, failover, scale (ucgrid bench help)
   version   print the version
 `
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":
 		return restoreCmd(args[1:], stdout, stderr)
+	case "tls":
+		return tlsCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -29,6 +29,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ucgrid serve: %v\n", err)
 		return 2
 	}
+	bundle, err := opts.tlsBundle()
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: %v\n", err)
+		return 2
+	}
+	insecure, _ := opts.insecureCluster() // validated by parseServeOptions
 	logger := newLogger(stderr, opts.LogLevel)
 	voters, _ := opts.raftVoters()          // validated by parseServeOptions
 	deadAfter, _ := opts.raftDeadAfter()    // validated by parseServeOptions
@@ -50,6 +56,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		TrustedProxies: proxies, AllowWideTrunks: wideTrunks,
 		HTTPTLSCert: opts.HTTPTLSCert, HTTPTLSKey: opts.HTTPTLSKey,
 		SIP: sipCfg,
+		TLS: bundle, InsecureCluster: insecure,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
