@@ -2,18 +2,12 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,74 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/internal/testcert"
+
 	"github.com/ucgrid/ucgrid/cluster/server"
 )
-
-// testCert is a self-signed server certificate for 127.0.0.1.
-type testCert struct {
-	certPEM, keyPEM []byte
-	serial          *big.Int
-}
-
-func newTestCert(t *testing.T, serial int64, notAfter time.Time) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "ucgrid test"},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCert{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-		serial:  big.NewInt(serial),
-	}
-}
-
-// write writes the pair to dir/cert.pem and dir/key.pem, each replaced
-// at once (rename), as certificate tools do.
-func (c testCert) write(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeAtomic(t, keyFile, c.keyPEM)
-	writeAtomic(t, certFile, c.certPEM)
-	return certFile, keyFile
-}
-
-func writeAtomic(t *testing.T, path string, b []byte) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (c testCert) pool(t *testing.T) *x509.CertPool {
-	t.Helper()
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(c.certPEM) {
-		t.Fatal("test certificate not parsed")
-	}
-	return p
-}
 
 // servedSerial connects with TLS and returns the serial number of the
 // certificate the server presents (verified against roots).
@@ -105,8 +35,8 @@ func servedSerial(addr string, roots *x509.CertPool) (*big.Int, error) {
 
 func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 	dir := t.TempDir()
-	cert := newTestCert(t, 1, time.Now().Add(time.Hour))
-	certFile, keyFile := cert.write(t, dir)
+	cert := testcert.New(t, 1, time.Now().Add(time.Hour))
+	certFile, keyFile := cert.Write(t, dir)
 	n := startNode(t, "--data", filepath.Join(dir, "data"), "--http-tls-cert", certFile, "--http-tls-key", keyFile,
 		"--admin-password", "admin-pass-1")
 	_, addr := n.waitServing(30 * time.Second)
@@ -114,7 +44,7 @@ func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 		t.Errorf("start-up line does not say https:\n%s", n.out())
 	}
 
-	client := &tlsClient{roots: cert.pool(t)}
+	client := &tlsClient{roots: cert.Pool(t)}
 	for _, path := range []string{"/healthz", "/metrics", "/console/", "/v1/users/admin"} {
 		code, body, err := client.get("https://"+addr+path, "admin", "admin-pass-1")
 		if err != nil || code != 200 {
@@ -126,7 +56,7 @@ func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 		t.Error("plain HTTP served on the HTTPS port")
 	}
 	// TLS 1.1 is refused.
-	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: cert.pool(t), MaxVersion: tls.VersionTLS11}); err == nil {
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: cert.Pool(t), MaxVersion: tls.VersionTLS11}); err == nil {
 		t.Error("a TLS 1.1 handshake succeeded")
 	}
 	// A client that does not trust the certificate is refused.
@@ -136,7 +66,7 @@ func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 
 	// curl with --cacert, as an operator would.
 	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, cert.certPEM, 0o600); err != nil {
+	if err := os.WriteFile(caFile, cert.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("curl", "-sS", "--fail", "--cacert", caFile, "--tlsv1.2", "-u", "admin:admin-pass-1",
@@ -164,13 +94,13 @@ func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 
 func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	first := newTestCert(t, 1, time.Now().Add(time.Hour))
-	certFile, keyFile := first.write(t, dir)
+	first := testcert.New(t, 1, time.Now().Add(time.Hour))
+	certFile, keyFile := first.Write(t, dir)
 	n := startNode(t, "--data", filepath.Join(dir, "data"), "--http-tls-cert", certFile, "--http-tls-key", keyFile)
 	_, addr := n.waitServing(30 * time.Second)
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(first.certPEM)
-	if s, err := servedSerial(addr, roots); err != nil || s.Cmp(first.serial) != 0 {
+	roots.AppendCertsFromPEM(first.CertPEM)
+	if s, err := servedSerial(addr, roots); err != nil || s.Cmp(first.Serial) != 0 {
 		t.Fatalf("first certificate: serial %v, %v", s, err)
 	}
 	// A connection open across the reload keeps working.
@@ -181,26 +111,26 @@ func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
 	defer open.Close()
 
 	// A broken file on reload: the old certificate stays, one line names the file.
-	writeAtomic(t, certFile, []byte("not a certificate\n"))
+	testcert.WriteFile(t, certFile, []byte("not a certificate\n"))
 	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a log line naming the broken certificate file", func() bool {
 		return strings.Contains(n.errText(), "HTTPS certificate not reloaded") && strings.Contains(n.errText(), certFile)
 	})
-	if s, err := servedSerial(addr, roots); err != nil || s.Cmp(first.serial) != 0 {
+	if s, err := servedSerial(addr, roots); err != nil || s.Cmp(first.Serial) != 0 {
 		t.Fatalf("after a failed reload: serial %v, %v; want the first certificate still", s, err)
 	}
 
-	second := newTestCert(t, 2, time.Now().Add(2*time.Hour))
-	second.write(t, dir)
-	roots.AppendCertsFromPEM(second.certPEM)
+	second := testcert.New(t, 2, time.Now().Add(2*time.Hour))
+	second.Write(t, dir)
+	roots.AppendCertsFromPEM(second.CertPEM)
 	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the new certificate served", func() bool {
 		s, err := servedSerial(addr, roots)
-		return err == nil && s.Cmp(second.serial) == 0
+		return err == nil && s.Cmp(second.Serial) == 0
 	})
 	if _, err := open.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		t.Errorf("connection open across the reload: %v", err)
@@ -216,16 +146,16 @@ func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
 
 func TestServe_HTTPSBadCertificateIsOneClearLine(t *testing.T) {
 	dir := t.TempDir()
-	good := newTestCert(t, 1, time.Now().Add(time.Hour))
-	certFile, keyFile := good.write(t, dir)
-	other := newTestCert(t, 2, time.Now().Add(time.Hour))
+	good := testcert.New(t, 1, time.Now().Add(time.Hour))
+	certFile, keyFile := good.Write(t, dir)
+	other := testcert.New(t, 2, time.Now().Add(time.Hour))
 	otherKey := filepath.Join(dir, "other-key.pem")
-	writeAtomic(t, otherKey, other.keyPEM)
-	expired := newTestCert(t, 3, time.Now().Add(-time.Minute))
+	testcert.WriteFile(t, otherKey, other.KeyPEM)
+	expired := testcert.New(t, 3, time.Now().Add(-time.Minute))
 	expiredFile := filepath.Join(dir, "expired.pem")
-	writeAtomic(t, expiredFile, expired.certPEM)
+	testcert.WriteFile(t, expiredFile, expired.CertPEM)
 	expiredKey := filepath.Join(dir, "expired-key.pem")
-	writeAtomic(t, expiredKey, expired.keyPEM)
+	testcert.WriteFile(t, expiredKey, expired.KeyPEM)
 	missing := filepath.Join(dir, "missing.pem")
 	tests := []struct {
 		name        string
@@ -290,8 +220,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // leader over HTTPS and read back on every node.
 func TestCluster_HTTPSNodesForwardWritesOverHTTPS(t *testing.T) {
 	dir := t.TempDir()
-	cert := newTestCert(t, 7, time.Now().Add(time.Hour))
-	certFile, keyFile := cert.write(t, dir)
+	cert := testcert.New(t, 7, time.Now().Add(time.Hour))
+	certFile, keyFile := cert.Write(t, dir)
 	c := &testCluster{t: t}
 	for i := range 3 {
 		cn := &clusterNode{name: fmt.Sprintf("n%d", i+1), data: filepath.Join(t.TempDir(), "data"),
@@ -303,7 +233,7 @@ func TestCluster_HTTPSNodesForwardWritesOverHTTPS(t *testing.T) {
 		c.start(cn, "--http-tls-cert", certFile, "--http-tls-key", keyFile)
 		cn.proc.waitServing(clusterStart)
 	}
-	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.pool(t)}}}
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool(t)}}}
 	waitFor(t, clusterStart, "three Raft voters", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, "https://"+c.nodes[0].http+"/v1/cluster", nil)
 		req.Header.Set("Authorization", adminAuth())
