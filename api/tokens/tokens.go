@@ -110,17 +110,7 @@ func (s *Store) Check(tok string, now time.Time) (Token, error) {
 	if !ok {
 		return Token{}, ErrUnknown
 	}
-	rec, err := s.dir.Store().Token(d)
-	if errors.Is(err, persistence.ErrNotFound) {
-		return Token{}, ErrUnknown
-	}
-	if err != nil {
-		return Token{}, fmt.Errorf("tokens: check: %w", err)
-	}
-	if now.UnixMilli() >= rec.ExpiresUnixMs {
-		return Token{}, ErrUnknown
-	}
-	return tokenOf(rec), nil
+	return s.CheckDigest(d, now)
 }
 
 // Revoke ends tok on every node and returns the Raft index of the
