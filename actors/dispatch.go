@@ -15,19 +15,11 @@ import (
 // changes that concern them, until changes is closed or ctx ends. It never
 // activates a grain: an inactive one reads the directory when it starts.
 func Dispatch(ctx context.Context, system *actor.ActorSystem, deps *Deps, changes <-chan persistence.Change) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c, ok := <-changes:
-			if !ok {
-				return
-			}
-			for _, pid := range affected(deps, c) {
-				system.Root.Send(pid, &actorspb.DirectoryChanged{Index: c.Index, All: c.Reset})
-			}
+	persistence.Follow(ctx, changes, func(c persistence.Change) {
+		for _, pid := range affected(deps, c) {
+			system.Root.Send(pid, &actorspb.DirectoryChanged{Index: c.Index, All: c.Reset})
 		}
-	}
+	})
 }
 
 // affected are the local grains whose cached rights, records or views a

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -105,5 +106,21 @@ func (f *feed) close() {
 	for s := range f.subs {
 		delete(f.subs, s)
 		close(s.ch)
+	}
+}
+
+// Follow calls fn with every change from changes, in order, until changes
+// is closed or ctx ends: the loop of every change-feed subscriber.
+func Follow(ctx context.Context, changes <-chan Change, fn func(Change)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-changes:
+			if !ok {
+				return
+			}
+			fn(c)
+		}
 	}
 }

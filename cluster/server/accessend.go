@@ -63,19 +63,11 @@ func (a *accessEnder) stop() {
 }
 
 func (a *accessEnder) follow(ctx context.Context, changes <-chan persistence.Change) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c, ok := <-changes:
-			if !ok {
-				return
-			}
-			if err := a.apply(c); err != nil {
-				a.logger.Warn("access check after a directory change failed", "err", err)
-			}
+	persistence.Follow(ctx, changes, func(c persistence.Change) {
+		if err := a.apply(c); err != nil {
+			a.logger.Warn("access check after a directory change failed", "err", err)
 		}
-	}
+	})
 }
 
 func (a *accessEnder) apply(c persistence.Change) error {

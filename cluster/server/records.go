@@ -52,22 +52,14 @@ const chatFeedBuffer = 1024
 // deliverChats hands every chat message the directory applies to the
 // local sessions of its two users, until ctx ends or the feed closes.
 func deliverChats(ctx context.Context, store *persistence.Store, hub *actors.Hub, changes <-chan persistence.Change) {
-	for {
-		select {
-		case <-ctx.Done():
+	persistence.Follow(ctx, changes, func(c persistence.Change) {
+		if c.Kind != persistence.KindChat || c.Deleted || c.ID == "" {
 			return
-		case c, ok := <-changes:
-			if !ok {
-				return
-			}
-			if c.Kind != persistence.KindChat || c.Deleted || c.ID == "" {
-				continue
-			}
-			if m, err := store.ChatMessage(c.ID); err == nil {
-				hub.DeliverChat(m)
-			} // else purged already: nothing to deliver
 		}
-	}
+		if m, err := store.ChatMessage(c.ID); err == nil {
+			hub.DeliverChat(m)
+		} // else purged already: nothing to deliver
+	})
 }
 
 // retentionInterval is how often the sweeper looks for expired records.
