@@ -128,12 +128,16 @@ func (l *netLab) heal() {
 func (l *netLab) startCluster(n int) *testCluster {
 	l.t.Helper()
 	c := &testCluster{t: l.t}
+	certs := l.t.TempDir()
 	for i := 1; i <= n; i++ {
-		ip := l.addr(i, 2)
-		cn := &clusterNode{name: fmt.Sprintf("n%d", i), data: filepath.Join(l.t.TempDir(), "data"),
+		ip, name := l.addr(i, 2), fmt.Sprintf("n%d", i)
+		// Every node is on an address other hosts reach: it starts only
+		// with node-to-node TLS, so the lab runs the cluster over mutual
+		// TLS as a real network needs it.
+		cn := &clusterNode{name: name, data: filepath.Join(l.t.TempDir(), "data"),
 			gossip: ip + ":7946", raft: ip + ":8300", http: ip + ":8080",
 			wrap: []string{"ip", "netns", "exec", l.nodes[i-1]},
-			args: []string{"--actor", ip + ":0", "--sip", ip + ":5060"}}
+			args: append([]string{"--actor", ip + ":0", "--sip", ip + ":5060"}, tlsArgs(l.t, certs, name)...)}
 		if i == 1 {
 			c.seed = cn.gossip
 		}
