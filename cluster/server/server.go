@@ -34,7 +34,7 @@ type Config struct {
 	HTTPAddr string
 	// HTTPTLSCert and HTTPTLSKey are the PEM files of the HTTPS
 	// certificate and key; both empty = plain HTTP (api.Config.TLSCert).
-	// ReloadHTTPCertificate reads them again.
+	// ReloadCertificates reads them again.
 	HTTPTLSCert, HTTPTLSKey string
 	// RaftAddr is the Raft listen address.
 	RaftAddr string
@@ -313,11 +313,29 @@ func (s *Server) HTTPURL() string {
 	return "http://" + s.http.Addr()
 }
 
-// ReloadHTTPCertificate reads the HTTPS certificate and key files again
-// (on SIGHUP): new connections get the new certificate, the listener and
-// open connections stay. On error, which names the file, the certificate
-// in use stays.
-func (s *Server) ReloadHTTPCertificate() error { return s.http.ReloadCertificate() }
+// ReloadCertificates reads the certificate and key files of HTTPS and of
+// SIP over TLS again (on SIGHUP): new connections get the new
+// certificate, the listeners and open connections stay. It returns what
+// it reloaded ("https", "sips"; nothing when neither serves TLS). Where a
+// reload fails, its error names the file and the certificate in use stays.
+func (s *Server) ReloadCertificates() (reloaded []string, err error) {
+	var errs []error
+	if s.http.TLS() {
+		if err := s.http.ReloadCertificate(); err != nil {
+			errs = append(errs, err)
+		} else {
+			reloaded = append(reloaded, "https")
+		}
+	}
+	if s.sip != nil && s.sip.TLSAddr() != "" {
+		if err := s.sip.ReloadTLS(); err != nil {
+			errs = append(errs, err)
+		} else {
+			reloaded = append(reloaded, "sips")
+		}
+	}
+	return reloaded, errors.Join(errs...)
+}
 
 // Directory is the node's durable directory.
 func (s *Server) Directory() *persistence.Node { return s.dir }

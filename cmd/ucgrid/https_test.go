@@ -92,16 +92,20 @@ func TestServe_HTTPSWithGoAndCurlClients(t *testing.T) {
 	}
 }
 
-func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
+func TestServe_CertificatesReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	first := testcert.New(t, 1, time.Now().Add(time.Hour))
 	certFile, keyFile := first.Write(t, dir)
-	n := startNode(t, "--data", filepath.Join(dir, "data"), "--http-tls-cert", certFile, "--http-tls-key", keyFile)
+	// SIP over TLS serves the same certificate and reloads with it.
+	sips := freeAddr(t)
+	n := startNode(t, "--data", filepath.Join(dir, "data"), "--http-tls-cert", certFile, "--http-tls-key", keyFile, "--sips", sips)
 	_, addr := n.waitServing(30 * time.Second)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(first.CertPEM)
-	if s, err := servedSerial(addr, roots); err != nil || s.Cmp(first.Serial) != 0 {
-		t.Fatalf("first certificate: serial %v, %v", s, err)
+	for _, a := range []string{addr, sips} {
+		if s, err := servedSerial(a, roots); err != nil || s.Cmp(first.Serial) != 0 {
+			t.Fatalf("first certificate on %s: serial %v, %v", a, s, err)
+		}
 	}
 	// A connection open across the reload keeps working.
 	open, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
@@ -116,7 +120,7 @@ func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a log line naming the broken certificate file", func() bool {
-		return strings.Contains(n.errText(), "HTTPS certificate not reloaded") && strings.Contains(n.errText(), certFile)
+		return strings.Contains(n.errText(), "certificate not reloaded") && strings.Contains(n.errText(), certFile)
 	})
 	if s, err := servedSerial(addr, roots); err != nil || s.Cmp(first.Serial) != 0 {
 		t.Fatalf("after a failed reload: serial %v, %v; want the first certificate still", s, err)
@@ -128,10 +132,12 @@ func TestServe_HTTPSCertificateReloadsOnSIGHUP(t *testing.T) {
 	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the new certificate served", func() bool {
-		s, err := servedSerial(addr, roots)
-		return err == nil && s.Cmp(second.Serial) == 0
-	})
+	for _, a := range []string{addr, sips} {
+		waitFor(t, 10*time.Second, "the new certificate served on "+a, func() bool {
+			s, err := servedSerial(a, roots)
+			return err == nil && s.Cmp(second.Serial) == 0
+		})
+	}
 	if _, err := open.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		t.Errorf("connection open across the reload: %v", err)
 	}

@@ -89,23 +89,25 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// reloadOnHangup reads the HTTPS certificate again on every SIGHUP that
-// arrives on hup, until the returned stop is called. A failed reload keeps
-// the certificate in use and logs one line naming the file.
+// reloadOnHangup reads the certificates of HTTPS and SIP over TLS again
+// on every SIGHUP that arrives on hup, until the returned stop is called.
+// A failed reload keeps the certificate in use and logs one line naming
+// the file.
 func reloadOnHangup(hup <-chan os.Signal, srv *server.Server, logger *slog.Logger) (stop func()) {
 	done := make(chan struct{})
-	tls := strings.HasPrefix(srv.HTTPURL(), "https:")
 	go func() {
 		for {
 			select {
 			case <-hup:
-				switch err := srv.ReloadHTTPCertificate(); {
-				case !tls:
-					logger.Info("SIGHUP: no HTTPS certificate to reload (plain HTTP)")
-				case err != nil:
-					logger.Error("HTTPS certificate not reloaded; the one in use stays", "err", err)
-				default:
-					logger.Info("HTTPS certificate reloaded")
+				reloaded, err := srv.ReloadCertificates()
+				if err != nil {
+					logger.Error("certificate not reloaded; the one in use stays", "err", err)
+				}
+				switch {
+				case len(reloaded) > 0:
+					logger.Info("certificates reloaded", "served_by", strings.Join(reloaded, ","))
+				case err == nil:
+					logger.Info("SIGHUP: no certificate to reload (neither HTTPS nor SIP over TLS is served)")
 				}
 			case <-done:
 				return
