@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,15 +15,19 @@ import (
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// openTLSNode opens node id with Raft on a mutual-TLS link of the CA in caDir.
-func openTLSNode(t *testing.T, caDir, id string, join bool) *Node {
+// openTLSNode opens node id with Raft on a mutual-TLS link of the CA in
+// caDir; with caDir "", on plain TCP.
+func openTLSNode(t testing.TB, caDir, id string, join bool) *Node {
 	t.Helper()
-	link, err := peerlink.Listen("127.0.0.1:0", "", pkitest.Bundle(t, caDir, id), testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := testConfig(t, t.TempDir())
-	cfg.NodeID, cfg.RaftLayer, cfg.NoBootstrap = id, link.Raft(), join
+	cfg.NodeID, cfg.NoBootstrap = id, join
+	if caDir != "" {
+		link, err := peerlink.Listen("127.0.0.1:0", "", pkitest.Bundle(t, caDir, id), testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RaftLayer = link.Raft()
+	}
 	// Raft's default timeouts: a handshake under -race on a shared machine
 	// outlasts the 50 ms of testConfig, and a two-voter leader steps down.
 	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout, cfg.CommitTimeout = 0, 0, 0, 0
@@ -149,6 +154,34 @@ func TestNode_RaftOverMutualTLSRefusesStrangers(t *testing.T) {
 			if !n.IsLeader() {
 				t.Fatal("the node lost its leadership to the stranger")
 			}
+		})
+	}
+}
+
+// BenchmarkApplyReplicated is a write committed by a leader and its
+// follower, on plain TCP and over mutual TLS: what node-to-node TLS costs
+// a directory write (32 writers, as the API's concurrent requests).
+func BenchmarkApplyReplicated(b *testing.B) {
+	for _, tc := range []struct{ name, ca string }{{"plain", ""}, {"mtls", b.TempDir()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			leader := openTLSNode(b, tc.ca, "n1", false)
+			follower := openTLSNode(b, tc.ca, "n2", true)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := leader.AddVoter(ctx, "n2", follower.RaftAddr()); err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.SetParallelism(16) // 32 writers on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := leader.Apply(context.Background(), putUser(fmt.Sprintf("u%d", next.Add(1)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
