@@ -55,6 +55,14 @@ func (l *lockedBuffer) String() string {
 // outbound proxy.
 func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
 	t.Helper()
+	return startBaresipOn(t, e, number, pw, "")
+}
+
+// startBaresipOn is startBaresip; with caFile set, baresip talks to the
+// server over TLS only (its sips port as outbound proxy, the account's
+// transport tls) and trusts the certificates in caFile.
+func startBaresipOn(t *testing.T, e *env, number, pw, caFile string) *lockedBuffer {
+	t.Helper()
 	bin := needBaresip(t)
 	modules := "/usr/lib/baresip/modules"
 	if _, err := os.Stat(filepath.Join(modules, "aubridge.so")); err != nil {
@@ -64,7 +72,7 @@ func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
 	// baresip binds it (UDP and TCP): then baresip fails at once and is
 	// started again on another port.
 	for attempt := 1; ; attempt++ {
-		out, started := runBaresip(t, bin, modules, e, number, pw)
+		out, started := runBaresip(t, bin, modules, e, number, pw, caFile)
 		if started {
 			return out
 		}
@@ -76,10 +84,11 @@ func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
 
 // runBaresip starts baresip once on a free port and reports whether it
 // got ready (false: it exited during start-up).
-func runBaresip(t *testing.T, bin, modules string, e *env, number, pw string) (*lockedBuffer, bool) {
+func runBaresip(t *testing.T, bin, modules string, e *env, number, pw, caFile string) (*lockedBuffer, bool) {
 	t.Helper()
 	dir := t.TempDir()
-	config := strings.Join([]string{
+	// baresip listens for TLS on the sip_listen port + 1.
+	config := []string{
 		"poll_method epoll",
 		fmt.Sprintf("sip_listen 127.0.0.1:%d", testnet.FreePort(t)),
 		"audio_player aubridge,play",
@@ -90,10 +99,13 @@ func runBaresip(t *testing.T, bin, modules string, e *env, number, pw string) (*
 		"module aufile.so",
 		"module aubridge.so",
 		"module_app account.so",
-		"",
-	}, "\n")
+	}
 	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", number, testDomain, pw, e.srv.Addr())
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o600); err != nil {
+	if caFile != "" {
+		config = append(config, "sip_trans_def tls", "sip_cafile "+caFile)
+		account = fmt.Sprintf("<sip:%s@%s;transport=tls>;auth_pass=%s;outbound=\"sip:%s;transport=tls\";regint=600;answermode=auto\n", number, testDomain, pw, e.srv.TLSAddr())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(strings.Join(config, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
@@ -166,6 +178,67 @@ func TestBaresip_RegistersAndAutoAnswersGroupCall(t *testing.T) {
 	eventually(t, 5*time.Second, "line 100 answered and ended", func() bool {
 		ph := e.be.phases("100")
 		return len(ph) == 3 && ph[1] == CallAnswered && ph[2] == CallEnded
+	})
+	eventually(t, 5*time.Second, "no call held", func() bool { return e.srv.calls.len() == 0 })
+}
+
+// SIP over TLS with a real peer: baresip registers with digest over TLS
+// and auto-answers a ring_all group call placed by a crypto/tls phone;
+// the call's 200, ACK and BYE pass through the node's TLS port. baresip
+// 1.0 is given the node's self-signed certificate (sip_cafile) but does
+// not check the server's certificate (no sip_verify_server before 1.1; a
+// certificate from another CA is accepted too): the verifying side here
+// is the crypto/tls caller.
+func TestBaresip_OverTLSRegistersAndAutoAnswersGroupCall(t *testing.T) {
+	certFile, keyFile, pool := testCert(t, t.TempDir())
+	e := newEnv(t, func(c *Config) { c.TLSAddr, c.TLSCertFile, c.TLSKeyFile = "127.0.0.1:0", certFile, keyFile })
+	e.user("anna", "100", "anna-secret")
+	e.user("ben", "101", "ben-secret")
+	e.user("carl", "102", "carl-secret")
+	out := startBaresipOn(t, e, "100", "anna-secret", certFile)
+	eventually(t, 15*time.Second, "baresip registered over TLS", func() bool {
+		regs, err := e.be.Contacts(context.Background(), "100")
+		return err == nil && len(regs) == 1 && strings.Contains(regs[0].GetUserAgent(), "baresip") &&
+			strings.HasPrefix(regs[0].GetSource(), "tls:")
+	})
+	ben := newTLSPhone(t, e, pool, "101", "ben-secret")
+	if res := ben.register(3600); res.StatusCode != 200 {
+		t.Fatalf("register 101 over TLS: %d", res.StatusCode)
+	}
+	carl := newTLSPhone(t, e, pool, "102", "carl-secret")
+	e.group("desk", "700", "ring_all", []string{"anna", "ben"}, nil)
+
+	c := carl.call("700")
+	ring := ben.waitRinging(5 * time.Second)
+	ok := c.wait(200, 15*time.Second)
+	// Line 100 has one binding, baresip's (checked above): its Contact in
+	// the 200 says who answered.
+	if ct := ok.Contact(); ct == nil || !strings.HasPrefix(ct.Address.User, "100") {
+		t.Fatalf("2xx Contact %v, want baresip's", ok.Contact())
+	}
+
+	if ok.Transport() != "TLS" {
+		t.Errorf("200 arrived over %s, want TLS", ok.Transport())
+	}
+	select {
+	case <-ring.cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ben's phone was not cancelled")
+	}
+	// ACK, then BYE: ackAndBye fails the test unless baresip answers the
+	// BYE 200 through the node.
+	c.ackAndBye(false)
+	eventually(t, 5*time.Second, "baresip has the ACK (call established)", func() bool {
+		return strings.Contains(out.String(), "Call established: sip:102@")
+	})
+	eventually(t, 5*time.Second, "line 100 answered", func() bool {
+		ph := e.be.phases("100")
+		return len(ph) == 2 && ph[1] == CallAnswered
+	})
+	c.ackAndBye(true)
+	eventually(t, 5*time.Second, "line 100 ended", func() bool {
+		ph := e.be.phases("100")
+		return len(ph) == 3 && ph[2] == CallEnded
 	})
 	eventually(t, 5*time.Second, "no call held", func() bool { return e.srv.calls.len() == 0 })
 }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -84,12 +85,61 @@ func TestCall_TrunkSourceCallsWithoutAuth(t *testing.T) {
 	e := newEnv(t)
 	e.user("bob", "2001", "b-pw")
 	bob := registered(t, e, "2001", "b-pw")
-	e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "carrier", Addresses: []string{"127.0.0.0/8"}}}}})
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "carrier", Addresses: []string{"127.0.0.1/32"}}}}})
 	pstn := newPhone(t, e, "+4930123", "")
 	c := pstn.call("2001")
 	bob.waitRinging(5 * time.Second).answer <- 200
 	c.wait(200, 5*time.Second)
 	c.ackAndBye(true)
+}
+
+// A trunk range too wide for persistence.CheckTrunkPrefix (stored before
+// the rule, or through a node run with --allow-wide-trunks) lets nobody
+// call without authentication, and is logged once per trunk and range,
+// not per call; the trunk's narrow ranges still count. A node that
+// itself allows wide trunks honours it.
+func TestCall_WideTrunkIgnoredUnlessAllowed(t *testing.T) {
+	wide := &dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "legacy",
+		Addresses: []string{"127.0.0.0/8", "0.0.0.0/0"}}}}}
+	t.Run("refused", func(t *testing.T) {
+		logs := &lockedBuffer{}
+		e := newEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+		e.user("bob", "2001", "b-pw")
+		bob := registered(t, e, "2001", "b-pw")
+		e.apply(wide)
+		pstn := newPhone(t, e, "+4930123", "")
+		for range 3 {
+			pstn.call("2001").wait(407, 5*time.Second)
+		}
+		if got := len(bob.incoming); got != 0 {
+			t.Fatalf("bob's phone rang %d times for calls from a too-wide trunk", got)
+		}
+		for _, r := range []string{"127.0.0.0/8", "0.0.0.0/0"} {
+			if n := strings.Count(logs.String(), "range="+r); n != 1 {
+				t.Errorf("%d log lines for trunk range %s over 3 calls, want 1:\n%s", n, r, logs.String())
+			}
+		}
+		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "trunk=legacy") {
+			t.Errorf("want a WARN naming the trunk:\n%s", logs.String())
+		}
+		// A narrow range of the same trunk still lets the carrier in.
+		e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "legacy",
+			Addresses: []string{"0.0.0.0/0", "127.0.0.1/32"}}}}})
+		c := pstn.call("2001")
+		bob.waitRinging(5 * time.Second).answer <- 200
+		c.wait(200, 5*time.Second)
+		c.ackAndBye(true)
+	})
+	t.Run("allowed", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.AllowWideTrunks = true })
+		e.user("bob", "2001", "b-pw")
+		bob := registered(t, e, "2001", "b-pw")
+		e.apply(wide)
+		c := newPhone(t, e, "+4930123", "").call("2001")
+		bob.waitRinging(5 * time.Second).answer <- 200
+		c.wait(200, 5*time.Second)
+		c.ackAndBye(true)
+	})
 }
 
 func TestCall_CallerCancelCancelsAllBranches(t *testing.T) {

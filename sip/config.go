@@ -58,6 +58,12 @@ type Config struct {
 	// accept. Default 32: a phone needs one, an office NAT a few dozen;
 	// raise it where many phones share one public address.
 	MaxConnsPerSource int
+	// AllowWideTrunks honours trunk address ranges of /0 or wider than
+	// /16 (IPv4) or /48 (IPv6) (persistence.CheckTrunkPrefix). Default
+	// false: such a range, stored before the rule or written through a
+	// node that allows it, lets no one in here (a WARN once per trunk and
+	// range); the trunk's other ranges still count.
+	AllowWideTrunks bool
 	// Advertise is the host (or host:port) written into Via and
 	// Record-Route, when it differs from Addr's (binding 0.0.0.0).
 	// Default: Addr's host and the bound port.

@@ -86,7 +86,7 @@ func (s *Server) trunkFor(ip string) (string, bool) {
 			return "", false
 		}
 		for _, t := range trunks {
-			if trunkAllows(t, addr) {
+			if s.trunkAllows(t, addr) {
 				return t.GetId(), true
 			}
 		}
@@ -97,7 +97,11 @@ func (s *Server) trunkFor(ip string) (string, bool) {
 	}
 }
 
-func trunkAllows(t *dirpb.Trunk, addr netip.Addr) bool {
+// trunkAllows reports whether one of t's address ranges holds addr. A
+// range too wide for persistence.CheckTrunkPrefix counts only with
+// Config.AllowWideTrunks; otherwise it is ignored, with one WARN per
+// trunk and range.
+func (s *Server) trunkAllows(t *dirpb.Trunk, addr netip.Addr) bool {
 	for _, a := range t.GetAddresses() {
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
@@ -107,11 +111,25 @@ func trunkAllows(t *dirpb.Trunk, addr netip.Addr) bool {
 				continue
 			}
 		}
+		if err := persistence.CheckTrunkPrefix(p, s.cfg.AllowWideTrunks); err != nil {
+			s.warnWideTrunk(t.GetId(), p, err)
+			continue
+		}
 		if p.Contains(addr) {
 			return true
 		}
 	}
 	return false
+}
+
+// warnWideTrunk logs a trunk range ignored as too wide, once per trunk
+// and range for the server's life.
+func (s *Server) warnWideTrunk(id string, p netip.Prefix, err error) {
+	if _, seen := s.wideWarned.LoadOrStore(id+" "+p.String(), struct{}{}); seen {
+		return
+	}
+	s.log.Warn("sip: trunk address range ignored: too wide (restrict the trunk, or start the node with --allow-wide-trunks)",
+		"trunk", id, "range", p.String(), "err", err)
 }
 
 // destKind is what a dialled number names.

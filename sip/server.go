@@ -36,6 +36,9 @@ type Server struct {
 	host    string
 	port    int
 	tlsPort int
+	// wideWarned holds the trunk ranges ignored as too wide and already
+	// logged (trunkAllows).
+	wideWarned sync.Map
 	// reads and logOnce serve the log filter given to sipgo (logfilter.go).
 	reads   *recentReads
 	logOnce *onceEvery

@@ -114,7 +114,8 @@ func (t *subTable) get(key string) *subscription {
 // EndSubscriptions ends, with a terminating NOTIFY (Subscription-State:
 // terminated;reason=rejected), every subscription of this node made from
 // a line match accepts: its owner's access ended (disabled, deleted, new
-// password or roles; the line deleted). It answers how many it ended.
+// password or roles; the line deleted, given a new SIP password or
+// another owner). It answers how many it ended.
 func (s *Server) EndSubscriptions(match func(line string) bool) int {
 	s.subs.mu.Lock()
 	var end []*subscription

@@ -9,21 +9,25 @@ import (
 	"sync"
 
 	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
 // accessEnder ends the SIP subscriptions of users whose access ended, on
 // this node, as soon as its directory applies the change: the user is
 // disabled or deleted, their password, system role or group roles
-// change, or the subscribing line is deleted. (Event streams end the same
-// way in the API, api/sessions.go.) It keeps a digest of every user's
-// access to tell such a change from a profile edit.
+// change, or the subscribing line is deleted, gets another SIP password
+// or another owner. (Event streams end the same way in the API,
+// api/sessions.go.) It keeps a digest of every user's access and of every
+// line's credentials to tell such a change from a profile edit.
 type accessEnder struct {
 	store  *persistence.Store
 	sip    *sip.Server
 	logger *slog.Logger
-	// access is the digest of each user's access (accessDigest).
+	// access is the digest of each user's access (digest).
 	access map[string][32]byte
+	// lines is the digest of each line's credentials (lineDigest).
+	lines  map[string][32]byte
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -38,7 +42,7 @@ func startAccessEnder(dir *persistence.Node, srv *sip.Server, logger *slog.Logge
 	if srv == nil {
 		return nil, nil
 	}
-	a := &accessEnder{store: dir.Store(), sip: srv, logger: logger, access: map[string][32]byte{}}
+	a := &accessEnder{store: dir.Store(), sip: srv, logger: logger, access: map[string][32]byte{}, lines: map[string][32]byte{}}
 	changes, unsubscribe := dir.Subscribe(accessFeedBuffer)
 	if err := a.rescan(); err != nil {
 		unsubscribe()
@@ -75,7 +79,10 @@ func (a *accessEnder) apply(c persistence.Change) error {
 	case c.Reset:
 		return a.rescan()
 	case c.Kind == persistence.KindLine && c.Deleted:
+		delete(a.lines, c.ID)
 		a.sip.EndSubscriptions(func(line string) bool { return line == c.ID })
+	case c.Kind == persistence.KindLine:
+		return a.checkLine(c.ID)
 	case c.Kind == persistence.KindUser && c.Deleted:
 		delete(a.access, c.ID) // its lines' deletions follow
 	case c.Kind == persistence.KindUser:
@@ -120,6 +127,71 @@ func (a *accessEnder) check(user string) error {
 	return nil
 }
 
+// checkLine compares the credentials of line (its SIP password and owner)
+// with the ones known; when they changed, the subscriptions made with
+// the line end.
+func (a *accessEnder) checkLine(number string) error {
+	l, err := a.store.Line(number)
+	if errors.Is(err, persistence.ErrNotFound) {
+		delete(a.lines, number)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d := lineDigest(l)
+	old, known := a.lines[number]
+	a.lines[number] = d
+	if known && old == d {
+		return nil
+	}
+	if n := a.sip.EndSubscriptions(func(line string) bool { return line == number }); n > 0 {
+		a.logger.Info("SIP subscriptions ended: the line's password or owner changed", "line", number, "subscriptions", n)
+	}
+	return nil
+}
+
+// lineDigest sums up what a line's credentials are made of: who owns it
+// (the subscriber's identity) and its digest HA1s (its SIP password).
+func lineDigest(l *dirpb.Line) [32]byte {
+	h := sha256.New()
+	for _, s := range []string{l.GetOwner(), l.GetRealm(), l.GetHa1Md5(), l.GetHa1Sha256()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// rescanLines reads every line's credentials (see rescan).
+func (a *accessEnder) rescanLines() error {
+	seen := map[string]bool{}
+	after := ""
+	for {
+		lines, next, err := a.store.ListLines(after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			seen[l.GetNumber()] = true
+			if err := a.checkLine(l.GetNumber()); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	for l := range a.lines {
+		if !seen[l] {
+			delete(a.lines, l)
+		}
+	}
+	return nil
+}
+
 // rescan reads every user's access (at start, and after a reset of the
 // feed, when changes may have been missed) and ends the subscriptions of
 // those whose access changed or who are gone.
@@ -146,6 +218,9 @@ func (a *accessEnder) rescan() error {
 		if !seen[u] {
 			delete(a.access, u)
 		}
+	}
+	if err := a.rescanLines(); err != nil {
+		return err
 	}
 	// Subscriptions of lines deleted meanwhile.
 	a.sip.EndSubscriptions(func(line string) bool {

@@ -85,7 +85,9 @@ type Config struct {
 	// TrustedProxies and AllowWideTrunks are passed to the API
 	// (api.HandlerConfig): the reverse proxies whose X-Forwarded-For names
 	// the client, and whether trunks wider than /16 (IPv4) or /48 (IPv6)
-	// are accepted. Defaults: none, false.
+	// are accepted. AllowWideTrunks also goes to SIP
+	// (sip.Config.AllowWideTrunks): whether such trunks are honoured.
+	// Defaults: none, false.
 	TrustedProxies  []netip.Prefix
 	AllowWideTrunks bool
 	// TLS, when set, makes every link between nodes mutual TLS with the

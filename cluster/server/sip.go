@@ -26,6 +26,7 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 	cfg := s.cfg.SIP
 	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), s.sipBackend()
 	cfg.Hub, cfg.Logger, cfg.Registerer = s.layer().hub, s.cfg.Logger.With("component", "sip"), reg
+	cfg.AllowWideTrunks = cfg.AllowWideTrunks || s.cfg.AllowWideTrunks
 	srv, err := sip.Start(ctx, cfg)
 	if err != nil {
 		return err

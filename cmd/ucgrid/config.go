@@ -78,7 +78,7 @@ var serveOptionTable = []option{
 	{"raft-voters", "how many Raft voters the leader keeps; further nodes replicate as non-voters", "3", func(o *serveOptions) *string { return &o.RaftVoters }},
 	{"raft-dead-after", "how long a failed node keeps its Raft place before the leader removes it", "30s", func(o *serveOptions) *string { return &o.RaftDeadAfter }},
 	{"trusted-proxy", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (for throttles and logs); default none: the peer's address is the client's", "", func(o *serveOptions) *string { return &o.TrustedProxy }},
-	{"allow-wide-trunks", "accept SIP trunks of /0 or wider than /16 (IPv4) or /48 (IPv6): every host in them calls without authentication", "", func(o *serveOptions) *string { return &o.AllowWideTrunks }},
+	{"allow-wide-trunks", "accept and honour SIP trunks of /0 or wider than /16 (IPv4) or /48 (IPv6): every host in them calls without authentication", "", func(o *serveOptions) *string { return &o.AllowWideTrunks }},
 	{"http-tls-cert", "PEM certificate (chain) for HTTPS on --http; read again on SIGHUP (default: plain HTTP)", "", func(o *serveOptions) *string { return &o.HTTPTLSCert }},
 	{"http-tls-key", "PEM private key of --http-tls-cert", "", func(o *serveOptions) *string { return &o.HTTPTLSKey }},
 	{"sips", "SIP over TLS listen address, e.g. 0.0.0.0:5061 (RFC 3261 §26, sips: URIs); needs --sip-tls-cert and --sip-tls-key (default: no SIP over TLS)", "", func(o *serveOptions) *string { return &o.SIPS }},
