@@ -89,6 +89,46 @@ func TestEventTickets_SingleUseShortLivedAndNotAToken(t *testing.T) {
 	}
 }
 
+// Minting tickets must not sign the user's devices out: tickets have
+// their own cap (20 live), past which POST /v1/events/tickets answers 429,
+// and the user's bearer tokens stay valid whatever a client mints.
+func TestEventTickets_OwnCapNeverPushesOutTokens(t *testing.T) {
+	e := quietLiveEnv(t)
+	var phone, laptop tokenJSON
+	e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(t, &phone)
+	e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(t, &laptop)
+	made, refused := 0, 0
+	var last resp
+	for range 150 {
+		r := e.do(bearer(laptop.Token), "POST", "/v1/events/tickets", nil)
+		switch r.status {
+		case http.StatusCreated:
+			made++
+		case http.StatusTooManyRequests:
+			refused++
+			last = r
+		default:
+			t.Fatalf("ticket: %s", r)
+		}
+	}
+	if made != 20 || refused != 130 {
+		t.Fatalf("150 tickets: %d made, %d refused; want 20 and 130", made, refused)
+	}
+	if !strings.Contains(string(last.body), "max_tickets_per_user") || last.header.Get("Retry-After") != "30" {
+		t.Errorf("refusal: %s (Retry-After %q), want the limit named and Retry-After 30", last, last.header.Get("Retry-After"))
+	}
+	for _, tok := range []string{phone.Token, laptop.Token} {
+		e.must(http.StatusOK, bearer(tok), "GET", "/v1/users/ben", nil)
+	}
+	// The cap is per user, and frees up as tickets expire.
+	e.ticket(as("anna"))
+	e.clock.Advance(31 * time.Second)
+	tk := e.ticket(bearer(phone.Token))
+	if _, r := e.stream(anonymous, "?monitor=false&ticket="+url.QueryEscape(tk.Ticket)); r.status != http.StatusOK {
+		t.Errorf("ticket after the old ones expired: %s", r)
+	}
+}
+
 // endsWithin waits for "end" with signed_out and the stream's close.
 func endsWithin(t *testing.T, ev *events, within time.Duration) time.Duration {
 	t.Helper()

@@ -99,6 +99,35 @@ func TestTokens_CapDropsOldestThenExpired(t *testing.T) {
 	h.wantTokens(map[string]bool{"b4": false, "b5": false, "b6": true, "a1": true})
 }
 
+func putTicket(name, user string, issuedMs, expiresMs int64, maxTickets int32) *dirpb.Command {
+	c := putToken(name, user, issuedMs, expiresMs, 2)
+	c.GetPutToken().Token.Ticket = true
+	c.GetPutToken().MaxTicketsPerUser = maxTickets
+	return c
+}
+
+func TestTokens_TicketsHaveTheirOwnCapAndNeverDropTokens(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("bob"), putToken("b1", "bob", 1000, 90000, 2), putToken("b2", "bob", 1000, 90000, 2))
+	// Many tickets: the tokens (cap 2) stay; the third ticket is refused.
+	h.mustApply(putTicket("k1", "bob", 1000, 31000, 2), putTicket("k2", "bob", 2000, 32000, 2))
+	err := h.apply(putTicket("k3", "bob", 3000, 33000, 2))[0]
+	var ce *CommandError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrLimit) || !strings.Contains(ce.Msg, "max_tickets_per_user") {
+		t.Fatalf("third ticket: %v, want ErrLimit naming max_tickets_per_user", err)
+	}
+	h.wantTokens(map[string]bool{"b1": true, "b2": true, "k1": true, "k2": true, "k3": false})
+	// A token does not count the tickets either: b3 drops b1 only.
+	h.mustApply(putToken("b3", "bob", 4000, 90000, 2))
+	h.wantTokens(map[string]bool{"b1": false, "b2": true, "b3": true, "k1": true, "k2": true})
+	// Once k1 has expired, a ticket is taken again (and k1 dropped).
+	h.mustApply(putTicket("k4", "bob", 31000, 61000, 2))
+	h.wantTokens(map[string]bool{"b2": true, "b3": true, "k1": false, "k2": true, "k4": true})
+	if err := h.apply(putTicket("k5", "bob", 31000, 61000, 0))[0]; !errors.Is(err, ErrInvalid) {
+		t.Errorf("ticket without max_tickets_per_user: %v, want ErrInvalid", err)
+	}
+}
+
 func TestTokens_PurgeDeletesExactlyTheExpired(t *testing.T) {
 	h := newHarness(t)
 	h.mustApply(putUser("bob"), putUser("amy"))
