@@ -217,19 +217,28 @@ type tokenModel struct {
 type modelToken struct {
 	user             string
 	expires, ordinal int64
+	ticket           bool
 }
 
-func (m *tokenModel) put(name, user string, issued, expires int64, limit int) {
+// put issues a token, or a ticket; it answers false when the ticket is
+// refused (limit live tickets already).
+func (m *tokenModel) put(name, user string, issued, expires int64, limit int, ticket bool) bool {
 	var live []string
 	for n, tk := range m.tokens {
-		if tk.user != user {
-			continue
-		}
-		if tk.expires <= issued {
-			delete(m.tokens, n)
-		} else {
+		if tk.user == user && tk.expires > issued && tk.ticket == ticket {
 			live = append(live, n)
 		}
+	}
+	if ticket && len(live) >= limit {
+		return false
+	}
+	for n, tk := range m.tokens {
+		if tk.user == user && tk.expires <= issued {
+			delete(m.tokens, n)
+		}
+	}
+	if ticket {
+		live = nil
 	}
 	slices.SortFunc(live, func(a, b string) int { return int(m.tokens[a].ordinal - m.tokens[b].ordinal) })
 	for len(live) > limit-1 {
@@ -237,7 +246,8 @@ func (m *tokenModel) put(name, user string, issued, expires int64, limit int) {
 		live = live[1:]
 	}
 	m.seq++
-	m.tokens[name] = modelToken{user: user, expires: expires, ordinal: int64(m.seq)}
+	m.tokens[name] = modelToken{user: user, expires: expires, ordinal: int64(m.seq), ticket: ticket}
+	return true
 }
 
 func (m *tokenModel) dropWhere(drop func(modelToken) bool) {
@@ -266,11 +276,19 @@ func TestTokens_RandomCommandsMatchReference(t *testing.T) {
 		clock += rng.Int64N(5)
 		user := users[rng.IntN(len(users))]
 		switch r := rng.IntN(10); {
-		case r < 6:
+		case r < 4:
 			name := fmt.Sprintf("t%d", step)
 			expires, limit := clock+1+rng.Int64N(20), 1+rng.IntN(4)
 			h.mustApply(putToken(name, user, clock, expires, int32(limit)))
-			m.put(name, user, clock, expires, limit)
+			m.put(name, user, clock, expires, limit, false)
+			seen[name] = true
+		case r < 6: // a ticket, with its own cap
+			name := fmt.Sprintf("t%d", step)
+			expires, limit := clock+1+rng.Int64N(20), 1+rng.IntN(3)
+			err := h.apply(putTicket(name, user, clock, expires, int32(limit)))[0]
+			if ok := m.put(name, user, clock, expires, limit, true); ok != (err == nil) || (err != nil && !errors.Is(err, ErrLimit)) {
+				t.Fatalf("step %d: ticket %s: %v, model takes it: %v", step, name, err, ok)
+			}
 			seen[name] = true
 		case r < 8:
 			name := fmt.Sprintf("t%d", rng.IntN(step+1))
