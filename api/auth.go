@@ -50,10 +50,20 @@ type authenticator struct {
 	verifying chan struct{}
 	// dummy is a hash of a random password under cfg.Passwords.
 	dummy string
+	// audit logs failed sign-ins, rate-limited per address.
+	audit *signinAudit
 }
 
+// Sign-in failure log limits (signinAudit): one line per client address
+// per minute, at most 4096 addresses tracked at once (~0.5 MB).
+const (
+	signinAuditWindow   = time.Minute
+	signinAuditMaxAddrs = 4096
+)
+
 func newAuthenticator(cfg *HandlerConfig, st *persistence.Store) (*authenticator, error) {
-	a := &authenticator{cfg: cfg, store: st, verifying: make(chan struct{}, cfg.MaxConcurrentVerify)}
+	a := &authenticator{cfg: cfg, store: st, verifying: make(chan struct{}, cfg.MaxConcurrentVerify),
+		audit: newSigninAudit(cfg.Logger, signinAuditWindow, signinAuditMaxAddrs)}
 	var err error
 	if a.tokens, err = tokens.New(cfg.Tokens, cfg.Directory); err != nil {
 		return nil, err
@@ -155,6 +165,7 @@ func (a *authenticator) validNow(r *http.Request) (bool, error) {
 		return false, errNoCredentials
 	}
 	if wait := a.wait(id, addr, now); wait > 0 {
+		a.audit.failed(id, addr, auditThrottled, now)
 		return false, throttled(wait)
 	}
 	select {
@@ -170,6 +181,7 @@ func (a *authenticator) validNow(r *http.Request) (bool, error) {
 func (a *authenticator) basic(ctx context.Context, id, pw, addr string) (*caller, error) {
 	now := a.cfg.Now()
 	if wait := a.wait(id, addr, now); wait > 0 {
+		a.audit.failed(id, addr, auditThrottled, now)
 		return nil, throttled(wait)
 	}
 	select {
@@ -186,6 +198,7 @@ func (a *authenticator) basic(ctx context.Context, id, pw, addr string) (*caller
 		a.byPair.Fail(pairKey(id, addr), now)
 		a.byUser.Fail(id, now)
 		a.byAddr.Fail(addr, now)
+		a.audit.failed(id, addr, auditBadCredentials, now)
 		return nil, errBadCredentials
 	}
 	// The per-user ceiling is not reset: a distributed guesser would win

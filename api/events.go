@@ -354,6 +354,7 @@ func (st *stream) flush() error {
 func (st *stream) stillSignedIn() string {
 	if err := st.h.accessHolds(st.access); err != nil {
 		st.h.cfg.Logger.Debug("event stream ends: access changed", "user", st.c.id(), "stream", st.id, "why", err)
+		st.h.m.streamsEnded.WithLabelValues(endReason(err)).Inc()
 		return "signed_out"
 	}
 	return ""

@@ -13,6 +13,9 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
+	// streamsEnded counts event streams ended because their access ended,
+	// by reason (endReasons in access.go).
+	streamsEnded *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -26,9 +29,16 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help:    "Time to answer an HTTP /v1 request, by route pattern (event streams are not timed: they last as long as the client stays).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
+		streamsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ucgrid_api_streams_ended_total",
+			Help: "Event streams ended (signed_out) because their access ended, by reason: disabled, deleted, password, roles, token_revoked, ticket_parent_revoked, check_failed.",
+		}, []string{"reason"}),
+	}
+	for _, r := range endReasons {
+		m.streamsEnded.WithLabelValues(r) // every series from the start, at 0
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.seconds)
+		reg.MustRegister(m.requests, m.seconds, m.streamsEnded)
 	}
 	return m
 }

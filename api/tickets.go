@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,6 +37,9 @@ func (h *Handler) createTicket(w http.ResponseWriter, r *http.Request, c *caller
 		notAfter = t.ExpiresAt
 	}
 	ticket, expires, index, err := h.auth.tokens.IssueTicket(ctx, c.id(), parent, h.cfg.Now(), notAfter)
+	if tm := (*tokens.TooManyTicketsError)(nil); errors.As(err, &tm) {
+		return tooManyTickets(tm, h.cfg.Now())
+	}
 	if err != nil {
 		return err
 	}
@@ -43,6 +47,17 @@ func (h *Handler) createTicket(w http.ResponseWriter, r *http.Request, c *caller
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, ticketJSON{Ticket: ticket, ExpiresAt: expires.UTC()})
 	return nil
+}
+
+// tooManyTickets answers 429 naming the cap, with Retry-After until the
+// oldest live ticket expires.
+func tooManyTickets(e *tokens.TooManyTicketsError, now time.Time) *apiError {
+	wait := time.Second
+	if !e.RetryAt.IsZero() && e.RetryAt.Sub(now) > wait {
+		wait = e.RetryAt.Sub(now)
+	}
+	return &apiError{status: http.StatusTooManyRequests, code: codeThrottled, retryAfter: wait,
+		msg: fmt.Sprintf("ticket: you hold %d unused event-stream tickets, the most allowed (max_tickets_per_user); use one, or wait until one expires", e.Max)}
 }
 
 // ticketWait bounds how long a node waits for a ticket's record to

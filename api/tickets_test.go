@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -17,6 +19,7 @@ func quietLiveEnv(t *testing.T) *env {
 	t.Helper()
 	m := newMemLive()
 	e := newEnv(t, func(c *HandlerConfig) {
+		c.Metrics = prometheus.NewRegistry()
 		c.Presence = m
 		c.Live = LiveConfig{Lines: m, Events: m, KeepAlive: time.Hour, EventBuffer: 4}
 	})
@@ -26,6 +29,27 @@ func quietLiveEnv(t *testing.T) *env {
 	}
 	m.presence["admin"] = presence.View{}
 	return e
+}
+
+// streamsEnded reads ucgrid_api_streams_ended_total{reason} from the
+// handler's registry (-1: no such series).
+func (e *env) streamsEnded(reason string) float64 {
+	e.t.Helper()
+	mfs, err := e.h.cfg.Metrics.(*prometheus.Registry).Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "ucgrid_api_streams_ended_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }
 
 func (e *env) ticket(c cred) ticketJSON {
@@ -89,6 +113,46 @@ func TestEventTickets_SingleUseShortLivedAndNotAToken(t *testing.T) {
 	}
 }
 
+// Minting tickets must not sign the user's devices out: tickets have
+// their own cap (20 live), past which POST /v1/events/tickets answers 429,
+// and the user's bearer tokens stay valid whatever a client mints.
+func TestEventTickets_OwnCapNeverPushesOutTokens(t *testing.T) {
+	e := quietLiveEnv(t)
+	var phone, laptop tokenJSON
+	e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(t, &phone)
+	e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(t, &laptop)
+	made, refused := 0, 0
+	var last resp
+	for range 150 {
+		r := e.do(bearer(laptop.Token), "POST", "/v1/events/tickets", nil)
+		switch r.status {
+		case http.StatusCreated:
+			made++
+		case http.StatusTooManyRequests:
+			refused++
+			last = r
+		default:
+			t.Fatalf("ticket: %s", r)
+		}
+	}
+	if made != 20 || refused != 130 {
+		t.Fatalf("150 tickets: %d made, %d refused; want 20 and 130", made, refused)
+	}
+	if !strings.Contains(string(last.body), "max_tickets_per_user") || last.header.Get("Retry-After") != "30" {
+		t.Errorf("refusal: %s (Retry-After %q), want the limit named and Retry-After 30", last, last.header.Get("Retry-After"))
+	}
+	for _, tok := range []string{phone.Token, laptop.Token} {
+		e.must(http.StatusOK, bearer(tok), "GET", "/v1/users/ben", nil)
+	}
+	// The cap is per user, and frees up as tickets expire.
+	e.ticket(as("anna"))
+	e.clock.Advance(31 * time.Second)
+	tk := e.ticket(bearer(phone.Token))
+	if _, r := e.stream(anonymous, "?monitor=false&ticket="+url.QueryEscape(tk.Ticket)); r.status != http.StatusOK {
+		t.Errorf("ticket after the old ones expired: %s", r)
+	}
+}
+
 // endsWithin waits for "end" with signed_out and the stream's close.
 func endsWithin(t *testing.T, ev *events, within time.Duration) time.Duration {
 	t.Helper()
@@ -115,41 +179,42 @@ func endsWithin(t *testing.T, ev *events, within time.Duration) time.Duration {
 
 func TestEvents_EndWhenAccessEnds(t *testing.T) {
 	cases := []struct {
-		name  string
-		cred  func(e *env) (cred, string) // credentials and query
-		cause func(e *env)
+		name   string
+		reason string                      // of ucgrid_api_streams_ended_total
+		cred   func(e *env) (cred, string) // credentials and query
+		cause  func(e *env)
 	}{
-		{"basic, user disabled", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+		{"basic, user disabled", "disabled", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
 			e.must(http.StatusOK, as("admin"), "PUT", "/v1/users/ben", map[string]any{"display_name": "Ben", "disabled": true})
 		}},
-		{"basic, user deleted", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+		{"basic, user deleted", "deleted", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
 			e.must(http.StatusNoContent, as("admin"), "DELETE", "/v1/users/ben", nil)
 		}},
-		{"basic, password changed", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+		{"basic, password changed", "password", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
 			e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "ben", PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}}}})
 		}},
-		{"basic, system role given", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+		{"basic, system role given", "roles", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
 			e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "ben", SystemRole: "system_admin"}}}})
 		}},
-		{"basic, group role changed", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+		{"basic, group role changed", "roles", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
 			e.must(http.StatusOK, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales", "active": true,
 				"members": []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "manager"}}})
 		}},
-		{"basic, made deputy of a group", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
+		{"basic, made deputy of a group", "roles", func(*env) (cred, string) { return as("ben"), "" }, func(e *env) {
 			e.must(http.StatusOK, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales", "active": true, "deputy": "ben",
 				"members": []map[string]string{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}}})
 		}},
-		{"bearer, token revoked by another request", func(e *env) (cred, string) {
+		{"bearer, token revoked by another request", "token_revoked", func(e *env) (cred, string) {
 			var tok tokenJSON
 			e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(e.t, &tok)
 			return bearer(tok.Token), ""
 		}, func(e *env) { e.must(http.StatusNoContent, as("ben"), "DELETE", "/v1/tokens/all", nil) }},
-		{"ticket, its token revoked", func(e *env) (cred, string) {
+		{"ticket, its token revoked", "ticket_parent_revoked", func(e *env) (cred, string) {
 			var tok tokenJSON
 			e.must(http.StatusCreated, as("ben"), "POST", "/v1/tokens", nil).json(e.t, &tok)
 			return anonymous, "?ticket=" + url.QueryEscape(e.ticket(bearer(tok.Token)).Ticket)
 		}, func(e *env) { e.must(http.StatusNoContent, as("ben"), "DELETE", "/v1/tokens/all", nil) }},
-		{"ticket by password, user disabled", func(e *env) (cred, string) {
+		{"ticket by password, user disabled", "disabled", func(e *env) (cred, string) {
 			return anonymous, "?ticket=" + url.QueryEscape(e.ticket(as("ben")).Ticket)
 		}, func(e *env) {
 			e.must(http.StatusOK, as("admin"), "PUT", "/v1/users/ben", map[string]any{"display_name": "Ben", "disabled": true})
@@ -170,6 +235,15 @@ func TestEvents_EndWhenAccessEnds(t *testing.T) {
 			tc.cause(e)
 			took := endsWithin(t, ev, 3*time.Second)
 			t.Logf("stream ended %v after the change", took)
+			for _, r := range endReasons {
+				want := 0.0
+				if r == tc.reason {
+					want = 1
+				}
+				if got := e.streamsEnded(r); got != want {
+					t.Errorf("ucgrid_api_streams_ended_total{reason=%q} = %v, want %v", r, got, want)
+				}
+			}
 		})
 	}
 	t.Run("a profile edit does not end the stream", func(t *testing.T) {

@@ -8,7 +8,7 @@
 // Writes are typed commands (dirpb.Command) proposed with Node.Apply, which
 // returns the Raft index once the command is durable and applied on this
 // node; WaitApplied lets a read on any node wait for that index. Rejected
-// commands come back as *CommandError (errors.Is ErrInvalid, ErrNotFound,
+// commands come back as *CommandError (errors.Is ErrInvalid, ErrNotFound, ErrLimit,
 // ErrConflict, ErrUnknownCommand) and change nothing, identically on every
 // node. Reads go through Node.Store: point lookups and index scans, never
 // whole-table scans on hot paths. Subscribe delivers a Change for every

@@ -17,6 +17,10 @@ var (
 	// ErrInvalid: the command is malformed (bad id, unknown enum value,
 	// both a level and rights in one grant, ...).
 	ErrInvalid = errors.New("persistence: invalid")
+	// ErrLimit: the command would exceed a per-record cap that is not
+	// enforced by dropping old data, e.g. a user's live event-stream
+	// tickets. Retry once some have expired or been used.
+	ErrLimit = errors.New("persistence: limit reached")
 	// ErrUnknownCommand: the log entry holds no command this build knows,
 	// e.g. one written by a newer version. Nothing was changed.
 	ErrUnknownCommand = errors.New("persistence: unknown command type")
@@ -51,6 +55,7 @@ const (
 	CodeNotFound
 	CodeConflict
 	CodeUnknownCommand
+	CodeLimit
 )
 
 func (c Code) sentinel() error {
@@ -61,6 +66,8 @@ func (c Code) sentinel() error {
 		return ErrConflict
 	case CodeUnknownCommand:
 		return ErrUnknownCommand
+	case CodeLimit:
+		return ErrLimit
 	default:
 		return ErrInvalid
 	}
@@ -89,6 +96,8 @@ func invalidf(format string, args ...any) error { return rejectf(CodeInvalid, fo
 func notFoundf(format string, args ...any) error { return rejectf(CodeNotFound, format, args...) }
 
 func conflictf(format string, args ...any) error { return rejectf(CodeConflict, format, args...) }
+
+func limitf(format string, args ...any) error { return rejectf(CodeLimit, format, args...) }
 
 // withContext prefixes the message of a rejection with where it happened;
 // other errors pass unchanged.

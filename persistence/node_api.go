@@ -18,7 +18,7 @@ import (
 // it. It returns the entry's Raft index, a consistency token: a read on
 // any node after WaitApplied(ctx, index) sees the command's effect.
 //
-// A rejected command (errors.Is ErrInvalid, ErrNotFound, ErrConflict or
+// A rejected command (errors.Is ErrInvalid, ErrNotFound, ErrConflict, ErrLimit or
 // ErrUnknownCommand) also returns its index; it changed nothing. On a
 // follower Apply fails with ErrNotLeader naming the leader. The context
 // bounds the wait; when it ends after the command was proposed, the

@@ -21,6 +21,9 @@ const (
 // one user's issue scan unbounded.
 const MaxTokensPerUser = 10000
 
+// MaxTicketsPerUser bounds PutToken.max_tickets_per_user likewise.
+const MaxTicketsPerUser = 1000
+
 func tokenKey(digest []byte) []byte { return key(tToken, string(digest)) }
 
 func tokenUserKey(user string, index uint64, digest []byte) []byte {
@@ -58,13 +61,18 @@ func checkPutToken(p *dirpb.PutToken) error {
 		return invalidf("token expires_unix_ms=%d is not after issued_unix_ms=%d", tk.ExpiresUnixMs, tk.IssuedUnixMs)
 	case p.MaxPerUser < 1 || p.MaxPerUser > MaxTokensPerUser:
 		return invalidf("max_per_user=%d is not in [1, %d]", p.MaxPerUser, MaxTokensPerUser)
+	case tk.Ticket && (p.MaxTicketsPerUser < 1 || p.MaxTicketsPerUser > MaxTicketsPerUser):
+		return invalidf("max_tickets_per_user=%d is not in [1, %d]", p.MaxTicketsPerUser, MaxTicketsPerUser)
 	}
 	return nil
 }
 
 // putToken stores a token of an existing, enabled user, after dropping
-// that user's tokens expired at its issue time and then the oldest live
-// ones beyond max_per_user-1. Everything is read before the first write.
+// that user's tokens and tickets expired at its issue time and then, for
+// a token, the oldest live tokens beyond max_per_user-1. A ticket is
+// refused when the user holds max_tickets_per_user live tickets: dropping
+// one could end a browser's stream before it opened, and tickets never
+// push out tokens. Everything is read before the first write.
 func (t *txn) putToken(p *dirpb.PutToken) error {
 	if err := checkPutToken(p); err != nil {
 		return err
@@ -84,7 +92,7 @@ func (t *txn) putToken(p *dirpb.PutToken) error {
 	if taken {
 		return conflictf("token: digest exists")
 	}
-	drop, err := t.tokensToDrop(tk.User, tk.IssuedUnixMs, int(p.MaxPerUser))
+	drop, err := t.tokensToDrop(tk, p)
 	if err != nil {
 		return err
 	}
@@ -95,23 +103,31 @@ func (t *txn) putToken(p *dirpb.PutToken) error {
 	return t.writeToken(tk)
 }
 
-// tokensToDrop lists the tokens of user to delete before one more is
-// stored at nowMs: the expired ones, then the oldest live ones so that
-// at most limit-1 remain.
-func (t *txn) tokensToDrop(user string, nowMs int64, limit int) ([]*dirpb.BearerToken, error) {
-	all, err := t.tokensOf(user)
+// tokensToDrop lists the tokens of tk's user to delete before tk is
+// stored: the expired ones (of both kinds), then, for a token, the oldest
+// live tokens so that at most max_per_user-1 remain. For a ticket it
+// fails with ErrLimit when max_tickets_per_user live tickets remain.
+func (t *txn) tokensToDrop(tk *dirpb.BearerToken, p *dirpb.PutToken) ([]*dirpb.BearerToken, error) {
+	all, err := t.tokensOf(tk.User)
 	if err != nil {
 		return nil, err
 	}
 	var drop, live []*dirpb.BearerToken
-	for _, tk := range all {
-		if tk.ExpiresUnixMs <= nowMs {
-			drop = append(drop, tk)
-		} else {
-			live = append(live, tk)
+	for _, o := range all {
+		switch {
+		case o.ExpiresUnixMs <= tk.IssuedUnixMs:
+			drop = append(drop, o)
+		case o.Ticket == tk.Ticket:
+			live = append(live, o)
 		}
 	}
-	if excess := len(live) - (limit - 1); excess > 0 {
+	if tk.Ticket {
+		if len(live) >= int(p.MaxTicketsPerUser) {
+			return nil, limitf("token: user %q holds %d live event-stream tickets, the most allowed (max_tickets_per_user)", tk.User, len(live))
+		}
+		return drop, nil
+	}
+	if excess := len(live) - (int(p.MaxPerUser) - 1); excess > 0 {
 		drop = append(drop, live[:excess]...) // issue order: oldest first
 	}
 	return drop, nil

@@ -99,6 +99,35 @@ func TestTokens_CapDropsOldestThenExpired(t *testing.T) {
 	h.wantTokens(map[string]bool{"b4": false, "b5": false, "b6": true, "a1": true})
 }
 
+func putTicket(name, user string, issuedMs, expiresMs int64, maxTickets int32) *dirpb.Command {
+	c := putToken(name, user, issuedMs, expiresMs, 2)
+	c.GetPutToken().Token.Ticket = true
+	c.GetPutToken().MaxTicketsPerUser = maxTickets
+	return c
+}
+
+func TestTokens_TicketsHaveTheirOwnCapAndNeverDropTokens(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("bob"), putToken("b1", "bob", 1000, 90000, 2), putToken("b2", "bob", 1000, 90000, 2))
+	// Many tickets: the tokens (cap 2) stay; the third ticket is refused.
+	h.mustApply(putTicket("k1", "bob", 1000, 31000, 2), putTicket("k2", "bob", 2000, 32000, 2))
+	err := h.apply(putTicket("k3", "bob", 3000, 33000, 2))[0]
+	var ce *CommandError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrLimit) || !strings.Contains(ce.Msg, "max_tickets_per_user") {
+		t.Fatalf("third ticket: %v, want ErrLimit naming max_tickets_per_user", err)
+	}
+	h.wantTokens(map[string]bool{"b1": true, "b2": true, "k1": true, "k2": true, "k3": false})
+	// A token does not count the tickets either: b3 drops b1 only.
+	h.mustApply(putToken("b3", "bob", 4000, 90000, 2))
+	h.wantTokens(map[string]bool{"b1": false, "b2": true, "b3": true, "k1": true, "k2": true})
+	// Once k1 has expired, a ticket is taken again (and k1 dropped).
+	h.mustApply(putTicket("k4", "bob", 31000, 61000, 2))
+	h.wantTokens(map[string]bool{"b2": true, "b3": true, "k1": false, "k2": true, "k4": true})
+	if err := h.apply(putTicket("k5", "bob", 31000, 61000, 0))[0]; !errors.Is(err, ErrInvalid) {
+		t.Errorf("ticket without max_tickets_per_user: %v, want ErrInvalid", err)
+	}
+}
+
 func TestTokens_PurgeDeletesExactlyTheExpired(t *testing.T) {
 	h := newHarness(t)
 	h.mustApply(putUser("bob"), putUser("amy"))
@@ -188,19 +217,28 @@ type tokenModel struct {
 type modelToken struct {
 	user             string
 	expires, ordinal int64
+	ticket           bool
 }
 
-func (m *tokenModel) put(name, user string, issued, expires int64, limit int) {
+// put issues a token, or a ticket; it answers false when the ticket is
+// refused (limit live tickets already).
+func (m *tokenModel) put(name, user string, issued, expires int64, limit int, ticket bool) bool {
 	var live []string
 	for n, tk := range m.tokens {
-		if tk.user != user {
-			continue
-		}
-		if tk.expires <= issued {
-			delete(m.tokens, n)
-		} else {
+		if tk.user == user && tk.expires > issued && tk.ticket == ticket {
 			live = append(live, n)
 		}
+	}
+	if ticket && len(live) >= limit {
+		return false
+	}
+	for n, tk := range m.tokens {
+		if tk.user == user && tk.expires <= issued {
+			delete(m.tokens, n)
+		}
+	}
+	if ticket {
+		live = nil
 	}
 	slices.SortFunc(live, func(a, b string) int { return int(m.tokens[a].ordinal - m.tokens[b].ordinal) })
 	for len(live) > limit-1 {
@@ -208,7 +246,8 @@ func (m *tokenModel) put(name, user string, issued, expires int64, limit int) {
 		live = live[1:]
 	}
 	m.seq++
-	m.tokens[name] = modelToken{user: user, expires: expires, ordinal: int64(m.seq)}
+	m.tokens[name] = modelToken{user: user, expires: expires, ordinal: int64(m.seq), ticket: ticket}
+	return true
 }
 
 func (m *tokenModel) dropWhere(drop func(modelToken) bool) {
@@ -237,11 +276,19 @@ func TestTokens_RandomCommandsMatchReference(t *testing.T) {
 		clock += rng.Int64N(5)
 		user := users[rng.IntN(len(users))]
 		switch r := rng.IntN(10); {
-		case r < 6:
+		case r < 4:
 			name := fmt.Sprintf("t%d", step)
 			expires, limit := clock+1+rng.Int64N(20), 1+rng.IntN(4)
 			h.mustApply(putToken(name, user, clock, expires, int32(limit)))
-			m.put(name, user, clock, expires, limit)
+			m.put(name, user, clock, expires, limit, false)
+			seen[name] = true
+		case r < 6: // a ticket, with its own cap
+			name := fmt.Sprintf("t%d", step)
+			expires, limit := clock+1+rng.Int64N(20), 1+rng.IntN(3)
+			err := h.apply(putTicket(name, user, clock, expires, int32(limit)))[0]
+			if ok := m.put(name, user, clock, expires, limit, true); ok != (err == nil) || (err != nil && !errors.Is(err, ErrLimit)) {
+				t.Fatalf("step %d: ticket %s: %v, model takes it: %v", step, name, err, ok)
+			}
 			seen[name] = true
 		case r < 8:
 			name := fmt.Sprintf("t%d", rng.IntN(step+1))

@@ -40,6 +40,25 @@ const TicketPrefix = "ucgt_"
 // is stale.
 const TicketTTL = 30 * time.Second
 
+// TooManyTicketsError refuses a ticket while its user holds
+// Config.MaxTicketsPerUser live ones. errors.Is(err, ErrTooManyTickets).
+type TooManyTicketsError struct {
+	// Max is the cap; RetryAt is when the oldest live ticket expires (zero
+	// when unknown).
+	Max     int
+	RetryAt time.Time
+}
+
+// ErrTooManyTickets is the sentinel of TooManyTicketsError.
+var ErrTooManyTickets = errors.New("tokens: too many live event-stream tickets")
+
+func (e *TooManyTicketsError) Error() string {
+	return fmt.Sprintf("%v: at most %d per user", ErrTooManyTickets, e.Max)
+}
+
+// Is makes errors.Is(err, ErrTooManyTickets) true.
+func (e *TooManyTicketsError) Is(target error) bool { return target == ErrTooManyTickets }
+
 // Ticket is a redeemed ticket.
 type Ticket struct {
 	User string
@@ -51,7 +70,9 @@ type Ticket struct {
 
 // IssueTicket makes a ticket for user, valid for TicketTTL from now and
 // never beyond notAfter (the parent token's expiry; zero = none). parent
-// is the SHA-256 of the token the request came with, or nil.
+// is the SHA-256 of the token the request came with, or nil. Tickets have
+// their own per-user cap (Config.MaxTicketsPerUser) and never push out
+// the user's tokens; past it, a *TooManyTicketsError.
 func (s *Store) IssueTicket(ctx context.Context, user string, parent []byte, now, notAfter time.Time) (string, time.Time, uint64, error) {
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {
@@ -63,13 +84,37 @@ func (s *Store) IssueTicket(ctx context.Context, user string, parent []byte, now
 	}
 	body := ticketBody(parent, secret[:])
 	d := sha256.Sum256([]byte(body))
-	rec := &dirpb.BearerToken{Digest: d[:], User: user, IssuedUnixMs: now.UnixMilli(), ExpiresUnixMs: expires.UnixMilli()}
-	cmd := &dirpb.Command{Op: &dirpb.Command_PutToken{PutToken: &dirpb.PutToken{Token: rec, MaxPerUser: int32(s.cfg.MaxPerUser)}}}
+	rec := &dirpb.BearerToken{Digest: d[:], User: user, IssuedUnixMs: now.UnixMilli(), ExpiresUnixMs: expires.UnixMilli(), Ticket: true}
+	cmd := &dirpb.Command{Op: &dirpb.Command_PutToken{PutToken: &dirpb.PutToken{Token: rec,
+		MaxPerUser: int32(s.cfg.MaxPerUser), MaxTicketsPerUser: int32(s.cfg.MaxTicketsPerUser)}}}
 	index, err := s.dir.Apply(ctx, cmd)
+	var ce *persistence.CommandError
+	if errors.As(err, &ce) && errors.Is(err, persistence.ErrLimit) {
+		return "", time.Time{}, 0, &TooManyTicketsError{Max: s.cfg.MaxTicketsPerUser, RetryAt: s.oldestTicketExpiry(user, now)}
+	}
 	if err != nil {
 		return "", time.Time{}, 0, fmt.Errorf("tokens: ticket for user=%q: %w", user, err)
 	}
 	return TicketPrefix + strconv.FormatUint(index, 10) + "." + body, expires, index, nil
+}
+
+// oldestTicketExpiry is when the first of user's live tickets expires,
+// in this node's copy (zero when none is known here).
+func (s *Store) oldestTicketExpiry(user string, now time.Time) time.Time {
+	tks, err := s.dir.Store().TokensOf(user)
+	if err != nil {
+		return time.Time{}
+	}
+	var first int64
+	for _, tk := range tks {
+		if tk.Ticket && tk.ExpiresUnixMs > now.UnixMilli() && (first == 0 || tk.ExpiresUnixMs < first) {
+			first = tk.ExpiresUnixMs
+		}
+	}
+	if first == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(first)
 }
 
 // ticketBody is PARENT.SECRET, the part of a ticket its digest covers

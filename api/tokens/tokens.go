@@ -39,10 +39,19 @@ type Config struct {
 	// drops that user's oldest (in the directory, on every node alike).
 	// Default 100 (clients, browser tabs).
 	MaxPerUser int
+	// MaxTicketsPerUser bounds the live event-stream tickets of one user,
+	// apart from MaxPerUser: tickets never push out tokens. One more is
+	// refused (ErrTooManyTickets) until one is used or expires. Default
+	// (and 0) 20: a browser makes one per stream it opens and uses it at
+	// once, so 20 live at a time is far beyond any real client.
+	MaxTicketsPerUser int
 }
 
+// DefaultMaxTicketsPerUser is Config.MaxTicketsPerUser's default.
+const DefaultMaxTicketsPerUser = 20
+
 // Default is the default configuration.
-var Default = Config{TTL: 12 * time.Hour, MaxPerUser: 100}
+var Default = Config{TTL: 12 * time.Hour, MaxPerUser: 100, MaxTicketsPerUser: DefaultMaxTicketsPerUser}
 
 // Validate names the first bad field.
 func (c Config) Validate() error {
@@ -51,6 +60,8 @@ func (c Config) Validate() error {
 		return errors.New("tokens: Config.TTL must be at least 1ms")
 	case c.MaxPerUser < 1 || c.MaxPerUser > persistence.MaxTokensPerUser:
 		return fmt.Errorf("tokens: Config.MaxPerUser must be in [1, %d]", persistence.MaxTokensPerUser)
+	case c.MaxTicketsPerUser < 0 || c.MaxTicketsPerUser > persistence.MaxTicketsPerUser:
+		return fmt.Errorf("tokens: Config.MaxTicketsPerUser must be in [0, %d] (0 = %d)", persistence.MaxTicketsPerUser, DefaultMaxTicketsPerUser)
 	}
 	return nil
 }
@@ -76,6 +87,9 @@ func New(cfg Config, dir *persistence.Node) (*Store, error) {
 	}
 	if dir == nil {
 		return nil, errors.New("tokens: directory is nil")
+	}
+	if cfg.MaxTicketsPerUser == 0 {
+		cfg.MaxTicketsPerUser = DefaultMaxTicketsPerUser
 	}
 	return &Store{cfg: cfg, dir: dir}, nil
 }

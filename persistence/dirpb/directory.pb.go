@@ -1832,7 +1832,10 @@ type BearerToken struct {
 	ExpiresUnixMs int64 `protobuf:"varint,4,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
 	// index is the Raft index of the PutToken that stored it (set by the
 	// FSM): the issue order the per-user cap drops the oldest by.
-	Index         uint64 `protobuf:"varint,5,opt,name=index,proto3" json:"index,omitempty"`
+	Index uint64 `protobuf:"varint,5,opt,name=index,proto3" json:"index,omitempty"`
+	// ticket marks an event-stream ticket (single use, seconds long). Tickets
+	// have their own per-user cap and never push out a user's tokens.
+	Ticket        bool `protobuf:"varint,6,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1900,6 +1903,13 @@ func (x *BearerToken) GetIndex() uint64 {
 		return x.Index
 	}
 	return 0
+}
+
+func (x *BearerToken) GetTicket() bool {
+	if x != nil {
+		return x.Ticket
+	}
+	return false
 }
 
 type PutUser struct {
@@ -2898,14 +2908,18 @@ func (x *PurgeChat) GetBeforeUnix() int64 {
 }
 
 // PutToken stores a new bearer token of an existing, enabled user. The
-// user's tokens expired at token.issued_unix_ms are dropped, then the
-// oldest live ones until fewer than max_per_user remain.
+// user's tokens and tickets expired at token.issued_unix_ms are dropped.
+// A token (ticket false) then drops the oldest live tokens until fewer
+// than max_per_user remain; a ticket is refused (ErrLimit) when the user
+// already holds max_tickets_per_user live tickets. Neither kind counts
+// toward the other's cap, so tickets never sign a user's devices out.
 type PutToken struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         *BearerToken           `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	MaxPerUser    int32                  `protobuf:"varint,2,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Token             *BearerToken           `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	MaxPerUser        int32                  `protobuf:"varint,2,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`
+	MaxTicketsPerUser int32                  `protobuf:"varint,3,opt,name=max_tickets_per_user,json=maxTicketsPerUser,proto3" json:"max_tickets_per_user,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *PutToken) Reset() {
@@ -2948,6 +2962,13 @@ func (x *PutToken) GetToken() *BearerToken {
 func (x *PutToken) GetMaxPerUser() int32 {
 	if x != nil {
 		return x.MaxPerUser
+	}
+	return 0
+}
+
+func (x *PutToken) GetMaxTicketsPerUser() int32 {
+	if x != nil {
+		return x.MaxTicketsPerUser
 	}
 	return 0
 }
@@ -4083,13 +4104,14 @@ const file_directory_proto_rawDesc = "" +
 	"\aChatRef\x12\x10\n" +
 	"\x03low\x18\x01 \x01(\tR\x03low\x12\x12\n" +
 	"\x04high\x18\x02 \x01(\tR\x04high\x12\x1b\n" +
-	"\tsent_unix\x18\x03 \x01(\x03R\bsentUnix\"\x9d\x01\n" +
+	"\tsent_unix\x18\x03 \x01(\x03R\bsentUnix\"\xb5\x01\n" +
 	"\vBearerToken\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12$\n" +
 	"\x0eissued_unix_ms\x18\x03 \x01(\x03R\fissuedUnixMs\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\x12\x14\n" +
-	"\x05index\x18\x05 \x01(\x04R\x05index\":\n" +
+	"\x05index\x18\x05 \x01(\x04R\x05index\x12\x16\n" +
+	"\x06ticket\x18\x06 \x01(\bR\x06ticket\":\n" +
 	"\aPutUser\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.ucgrid.persistence.v1.UserR\x04user\"\x1c\n" +
 	"\n" +
@@ -4155,11 +4177,12 @@ const file_directory_proto_rawDesc = "" +
 	"\amessage\x18\x01 \x01(\v2\".ucgrid.persistence.v1.ChatMessageR\amessage\",\n" +
 	"\tPurgeChat\x12\x1f\n" +
 	"\vbefore_unix\x18\x01 \x01(\x03R\n" +
-	"beforeUnix\"f\n" +
+	"beforeUnix\"\x97\x01\n" +
 	"\bPutToken\x128\n" +
 	"\x05token\x18\x01 \x01(\v2\".ucgrid.persistence.v1.BearerTokenR\x05token\x12 \n" +
 	"\fmax_per_user\x18\x02 \x01(\x05R\n" +
-	"maxPerUser\"%\n" +
+	"maxPerUser\x12/\n" +
+	"\x14max_tickets_per_user\x18\x03 \x01(\x05R\x11maxTicketsPerUser\"%\n" +
 	"\vRevokeToken\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\"&\n" +
 	"\x10RevokeUserTokens\x12\x12\n" +
