@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testlog"
 
 	"github.com/ucgrid/ucgrid/cluster/racereport"
 )
@@ -34,7 +35,7 @@ type child struct {
 	http   string // the child's control endpoint
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	exited chan struct{}
 }
 
@@ -63,7 +64,7 @@ func startChild(t *testing.T, name string, seeds []string) (*child, error) {
 	if strings.HasPrefix(name, "client") {
 		cmd.Env = append(cmd.Env, childClientEnv+"=1")
 	}
-	c := &child{name: name, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{name: name, cmd: cmd, stderr: &testlog.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -212,23 +213,6 @@ func waitTopology(t *testing.T, timeout time.Duration, nodes []*child, want ...s
 		}
 		return true
 	})
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestCluster_ThreeNodesPlaceFailOverAndLeave(t *testing.T) {

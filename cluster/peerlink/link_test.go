@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testlog"
 
 	"github.com/hashicorp/raft"
 
@@ -18,24 +19,6 @@ import (
 	"github.com/ucgrid/ucgrid/cluster/pki"
 	"github.com/ucgrid/ucgrid/cluster/pki/pkitest"
 )
-
-// logBuffer collects the link's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func listen(t *testing.T, b *pki.Bundle, logs io.Writer) *peerlink.Link {
 	t.Helper()
@@ -95,7 +78,7 @@ func rAddr(l *peerlink.Link) string { return l.Addr().String() }
 // Plain TCP and a certificate of another CA are refused, logged with the
 // peer's address, and never reach Raft.
 func TestLink_RefusesStrangersAndLogsThem(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	ca := t.TempDir()
 	server := listen(t, pkitest.Bundle(t, ca, "n1"), logs)
 	accepted := make(chan net.Conn, 1)

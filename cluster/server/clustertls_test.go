@@ -13,9 +13,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testlog"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
@@ -120,7 +121,7 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 		}
 	})
 	ca := t.TempDir()
-	logs := &syncLog{}
+	logs := &testlog.Buffer{}
 	s, bob := startBob(t, func(c *Config) {
 		c.TLS = pkitest.Bundle(t, ca, "n1")
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -207,24 +208,6 @@ func grepLines(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// syncLog collects a node's log lines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // With TLS the node-to-node routes are off the public HTTP port (even a

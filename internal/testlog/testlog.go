@@ -1,5 +1,5 @@
-// Package testlog routes slog output to testing.TB.Log, for the tests of
-// every package.
+// Package testlog routes slog output to testing.TB.Log, and collects it
+// for tests that read it back (Buffer), for the tests of every package.
 package testlog
 
 import (
@@ -38,4 +38,31 @@ func (w *writer) close() {
 	w.mu.Lock()
 	w.done = true
 	w.mu.Unlock()
+}
+
+// Buffer collects log output written from many goroutines, for tests
+// that read the log back (a node's stderr, a handler's JSON records).
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Bytes is a copy of everything written so far.
+func (b *Buffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
 }
