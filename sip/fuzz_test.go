@@ -50,15 +50,21 @@ func FuzzHandlers(f *testing.F) {
 		}
 		probe++
 		alive(t, conn, probe)
-		var m dto.Metric
-		if err := e.srv.m.panics.Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		if n := m.GetCounter().GetValue(); n != 0 {
-			t.Fatalf("%v handler panics after %q", n, msg)
-		}
+		noPanics(t, e.srv, msg)
 	})
 	eventually(f, 10*time.Second, "calls left held", func() bool { return e.srv.calls.len() == 0 })
+}
+
+// noPanics fails t when a handler of srv has panicked (after input msg).
+func noPanics(t *testing.T, srv *Server, msg []byte) {
+	t.Helper()
+	var m dto.Metric
+	if err := srv.m.panics.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetCounter().GetValue(); n != 0 {
+		t.Fatalf("%v handler panics after %q", n, msg)
+	}
 }
 
 // alive sends an OPTIONS and waits for its 200 (other answers on the
@@ -131,13 +137,7 @@ func FuzzHandlersTCP(f *testing.F) {
 		_ = c.Close()
 		probe++
 		alive(t, udp, probe)
-		var m dto.Metric
-		if err := e.srv.m.panics.Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		if n := m.GetCounter().GetValue(); n != 0 {
-			t.Fatalf("%v handler panics after %q", n, msg)
-		}
+		noPanics(t, e.srv, msg)
 	})
 	eventually(f, 10*time.Second, "calls left held", func() bool { return e.srv.calls.len() == 0 })
 }

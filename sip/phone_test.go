@@ -70,6 +70,19 @@ func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 	host, port, _ := net.SplitHostPort(p.addr)
 	n, _ := strconv.Atoi(port)
 	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(n), sipgo.WithClientConnectionAddr(p.addr))
+	p.handle()
+	go func() { _ = p.srv.ServeUDP(pc) }()
+	eventually(t, 5*time.Second, "phone listening", func() bool {
+		c, err := p.ua.TransportLayer().GetConnection("udp", p.addr)
+		return err == nil && c != nil
+	})
+	t.Cleanup(func() { _ = p.ua.Close() })
+	return p
+}
+
+// handle serves the phone's INVITEs (onInvite) and counts the BYEs
+// (answered 200) and ACKs it receives.
+func (p *phone) handle() {
 	p.srv.OnInvite(p.onInvite)
 	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		p.mu.Lock()
@@ -82,13 +95,6 @@ func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 		p.acks++
 		p.mu.Unlock()
 	})
-	go func() { _ = p.srv.ServeUDP(pc) }()
-	eventually(t, 5*time.Second, "phone listening", func() bool {
-		c, err := p.ua.TransportLayer().GetConnection("udp", p.addr)
-		return err == nil && c != nil
-	})
-	t.Cleanup(func() { _ = p.ua.Close() })
-	return p
 }
 
 func (p *phone) contactURI() string {

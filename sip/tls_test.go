@@ -13,7 +13,6 @@ import (
 	"github.com/ucgrid/ucgrid/internal/testcert"
 
 	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
 )
 
 // testCert writes a self-signed certificate for 127.0.0.1 and the test
@@ -53,18 +52,7 @@ func newTLSPhone(t *testing.T, e *env, pool *x509.CertPool, number, pw string) *
 	host, port, _ := net.SplitHostPort(p.addr)
 	n, _ := strconv.Atoi(port)
 	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(n))
-	p.srv.OnInvite(p.onInvite)
-	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.mu.Lock()
-		p.byes++
-		p.mu.Unlock()
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.mu.Lock()
-		p.acks++
-		p.mu.Unlock()
-	})
+	p.handle()
 	t.Cleanup(func() { _ = p.ua.Close() })
 	return p
 }
