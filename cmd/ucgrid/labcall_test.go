@@ -49,14 +49,14 @@ func labCalls(t *testing.T, v6 bool) {
 	// The group call: carol's baresip answers at once, bob's SIPp is
 	// cancelled; alice holds, then hangs up.
 	bobRings := runSIPp(t, bob, uasCancelled, server)
-	waitUDPBound(t, bob.host, 5060)
+	bobRings.ready(t)
 	runSIPp(t, alice, "uac_call.xml", server, "-key", "callee", "700").wait(t, 30*time.Second)
 	bobRings.wait(t, 10*time.Second)
 	carol.waitRequest(t, 5*time.Second, "BYE")
 
 	// The direct call: bob answers, holds and hangs up.
 	bobAnswers := runSIPp(t, bob, "uas_hold_hangup.xml", server, "-key", "callee", bob.number)
-	waitUDPBound(t, bob.host, 5060)
+	bobAnswers.ready(t)
 	runSIPp(t, alice, "uac_held.xml", server, "-key", "callee", bob.number).wait(t, 30*time.Second)
 	bobAnswers.wait(t, 10*time.Second)
 
@@ -86,12 +86,12 @@ func TestLab_CallsBetweenPhonesRegisteredOnDifferentNodes(t *testing.T) {
 	registerSIPp(t, bob, s2)
 
 	bobAnswers := runSIPp(t, bob, "uas_answer.xml", s2)
-	waitUDPBound(t, bob.host, 5060)
+	bobAnswers.ready(t)
 	runSIPp(t, alice, "uac_call.xml", s1, "-key", "callee", bob.number).wait(t, 30*time.Second)
 	bobAnswers.wait(t, 10*time.Second)
 
 	aliceAnswers := runSIPp(t, alice, "uas_hold_hangup.xml", s1, "-key", "callee", alice.number)
-	waitUDPBound(t, alice.host, 5060)
+	aliceAnswers.ready(t)
 	runSIPp(t, bob, "uac_held.xml", s2, "-key", "callee", alice.number).wait(t, 30*time.Second)
 	aliceAnswers.wait(t, 10*time.Second)
 
@@ -116,24 +116,31 @@ func waitLine(t *testing.T, addr, number string) {
 	})
 }
 
-// waitUDPBound waits until a program on host h listens on UDP port (a
-// phone started in the background is ready for its call).
-func waitUDPBound(t *testing.T, h *netlab.Host, port uint16) {
+// ready waits until the SIPp phone listens on its UDP port 5060 (a phone
+// started in the background is ready for its call), failing the test if
+// it exits first.
+func (r *sippLab) ready(t *testing.T) {
 	t.Helper()
-	local := fmt.Sprintf(":%04X", port) // as /proc/net/udp writes local ports
+	local := fmt.Sprintf(":%04X", 5060) // as /proc/net/udp writes local ports
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, err := h.Command("cat", "/proc/net/udp", "/proc/net/udp6").CombinedOutput()
-		if err != nil {
-			t.Fatalf("reading the UDP sockets of %s: %v: %s", h.Name(), err, out)
+		select {
+		case err := <-r.done:
+			r.done <- err // for wait and the clean-up
+			t.Fatalf("sipp %s ended before its call: %v\n%s", r.name, err, lastLines(r.out.String(), 30))
+		default:
 		}
-		for _, l := range strings.Split(string(out), "\n")[1:] {
+		out, err := r.phone.host.Command("cat", "/proc/net/udp", "/proc/net/udp6").CombinedOutput()
+		if err != nil {
+			t.Fatalf("reading the UDP sockets of %s: %v: %s", r.phone.name, err, out)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
 			if f := strings.Fields(l); len(f) > 1 && strings.HasSuffix(f[1], local) {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on UDP port %d of %s after 10s", port, h.Name())
+			t.Fatalf("sipp %s not listening on UDP port 5060 after 10s", r.name)
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}

@@ -85,10 +85,11 @@ func mustAPI(t *testing.T, addr, method, path string, body any) string {
 
 // sippLab is one SIPp process in a phone's namespace.
 type sippLab struct {
-	name string
-	out  testlog.Buffer
-	errs string // the error file
-	done chan error
+	name  string
+	phone *labPhone
+	out   testlog.Buffer
+	errs  string // the error file
+	done  chan error
 }
 
 // runSIPp starts SIPp scenario (testdata/sipp, or a path) as phone p
@@ -109,7 +110,7 @@ func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &sippLab{name: p.name + " " + scenario, errs: filepath.Join(t.TempDir(), "err.log"), done: make(chan error, 1)}
+	r := &sippLab{name: p.name + " " + filepath.Base(scenario), phone: p, errs: filepath.Join(t.TempDir(), "err.log"), done: make(chan error, 1)}
 	all := append([]string{"-sf", abs, "-i", p.addr.String(), "-p", "5060", "-m", "1", "-nostdin",
 		"-timeout", "20", "-timeout_error", "-key", "domain", labDomain, "-key", "caller", p.number,
 		"-au", p.number, "-ap", p.pw, "-trace_err", "-error_file", r.errs}, args...)
