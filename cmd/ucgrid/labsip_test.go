@@ -114,6 +114,10 @@ func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...
 	all := append([]string{"-sf", abs, "-i", p.addr.String(), "-p", "5060", "-m", "1", "-nostdin",
 		"-timeout", "20", "-timeout_error", "-key", "domain", labDomain, "-key", "caller", p.number,
 		"-au", p.number, "-ap", p.pw, "-trace_err", "-error_file", r.errs}, args...)
+	// SIPp digests the uri remote_ip:remote_port, an IPv6 address
+	// unbracketed (not a URI a server can match): give it the server's
+	// address as a URI host.
+	all = append(all, "-auth_uri", server)
 	cmd := p.host.Command("sipp", append(all, server)...)
 	cmd.Stdout, cmd.Stderr = &r.out, &r.out
 	if err := cmd.Start(); err != nil {
