@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,9 +167,14 @@ func registerSIPp(t *testing.T, p *labPhone, server string) {
 	runSIPp(t, p, "register.xml", server).wait(t, 20*time.Second)
 }
 
+// baresipCtrl is where baresip takes commands (ctrl_tcp, on the loopback
+// of the phone's own namespace).
+const baresipCtrl = "127.0.0.1:4444"
+
 // startLabBaresip runs baresip as phone p (headless, auto-answer, the
-// node at server as outbound proxy, on port 5060 of the phone's address)
-// and waits until the node accepted its registration.
+// node at server as outbound proxy, on port 5060 of the phone's address,
+// commands on baresipCtrl) and waits until the node accepted its
+// registration.
 func startLabBaresip(t *testing.T, p *labPhone, server string) {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
@@ -180,7 +190,8 @@ func startLabBaresip(t *testing.T, p *labPhone, server string) {
 		"sip_listen " + sipAddr(p.addr, 5060),
 		"audio_player aubridge,play", "audio_alert aubridge,alert", "audio_source aubridge,play",
 		"module_path " + modules, "module g711.so", "module aufile.so", "module aubridge.so",
-		"module_app account.so",
+		"module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
+		"ctrl_tcp_listen " + baresipCtrl,
 	}, "\n") + "\n"
 	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", p.number, labDomain, p.pw, server)
 	for name, content := range map[string]string{"config": config, "accounts": account} {
@@ -240,4 +251,48 @@ func startLabNode(t *testing.T, h *netlab.Host, sipBind string, extra ...string)
 		"--sip", sipBind, "--admin-password", testAdminPW}, extra...)...)
 	n.proc.waitServing(clusterStart)
 	return n
+}
+
+// baresipCommand has phone p's baresip run a command (menu's: "hangup",
+// "dial NUMBER", …) and fails the test unless it says ok. ctrl_tcp
+// speaks JSON in netstrings.
+func baresipCommand(t *testing.T, p *labPhone, command string) {
+	t.Helper()
+	var conn net.Conn
+	if err := p.host.Do(func() (err error) { conn, err = net.DialTimeout("tcp", baresipCtrl, 5*time.Second); return err }); err != nil {
+		t.Fatalf("baresip %s: ctrl_tcp: %v", p.name, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second)) // on an open connection: cannot fail
+	verb, params, _ := strings.Cut(command, " ")
+	req, _ := json.Marshal(map[string]string{"command": verb, "params": params, "token": "t"}) // strings only: cannot fail
+	if _, err := fmt.Fprintf(conn, "%d:%s,", len(req), req); err != nil {
+		t.Fatalf("baresip %s: %s: %v", p.name, command, err)
+	}
+	// Events may come first: read netstrings until the response.
+	rd := bufio.NewReader(conn)
+	for {
+		size, err := rd.ReadString(':')
+		if err != nil {
+			t.Fatalf("baresip %s: %s: no response: %v", p.name, command, err)
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(size, ":"))
+		if err != nil {
+			t.Fatalf("baresip %s: %s: bad netstring length %q", p.name, command, size)
+		}
+		body := make([]byte, n+1) // and the trailing comma
+		if _, err := io.ReadFull(rd, body); err != nil {
+			t.Fatalf("baresip %s: %s: %v", p.name, command, err)
+		}
+		var res struct {
+			Response, OK bool
+			Data         string
+		}
+		if json.Unmarshal(body[:n], &res) == nil && res.Response {
+			if !res.OK {
+				t.Fatalf("baresip %s: %s: %s", p.name, command, res.Data)
+			}
+			return
+		}
+	}
 }
