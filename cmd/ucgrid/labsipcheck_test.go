@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -245,4 +246,36 @@ func containsAddr(as []netip.Addr, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// The lab tests' SIP reading finds every host a header names: compact
+// forms, several entries per line, IPv6 brackets, received and maddr.
+func TestLabSIPCheck_FindsEveryHostAHeaderNames(t *testing.T) {
+	raw := "SIP/2.0 200 OK\r\n" +
+		"v: SIP/2.0/UDP [fd00::2]:5060;branch=z9hG4bK1;rport=5060;received=192.0.2.9\r\n" +
+		"Record-Route: <sip:127.0.0.1:5060;lr>, \"Edge, B\" <sip:10.1.2.1;lr;maddr=10.9.9.9>\r\n" +
+		"m: <sip:201@[fd00::3]:5062;transport=udp>;expires=60\r\n" +
+		"f: sip:201@ucgrid.local;tag=1\r\n" +
+		"Route: <sip:localhost;lr>\r\n" +
+		"CSeq: 2 REGISTER\r\n\r\nv=0\r\n"
+	m, ok := parseSIP(netlab.Datagram{From: netip.MustParseAddrPort("10.0.0.1:5060"), Payload: []byte(raw)})
+	if !ok || m.code != 200 || m.cseqMethod() != "REGISTER" {
+		t.Fatalf("parsed %+v, %v", m, ok)
+	}
+	var got []string
+	for _, e := range m.header("via") {
+		got = append(got, viaHosts(e)...)
+	}
+	for _, name := range []string{"record-route", "contact", "from", "route"} {
+		for _, e := range m.header(name) {
+			got = append(got, uriHosts(e)...)
+		}
+	}
+	want := []string{"fd00::2", "192.0.2.9", "127.0.0.1", "10.1.2.1", "10.9.9.9", "fd00::3", "ucgrid.local", "localhost"}
+	if !slices.Equal(got, want) {
+		t.Errorf("hosts %q, want %q", got, want)
+	}
+	if _, ok := parseSIP(netlab.Datagram{Payload: []byte("\x80\x00rtp")}); ok {
+		t.Error("an RTP packet parsed as SIP")
+	}
 }
