@@ -73,37 +73,44 @@ func labCalls(t *testing.T, v6 bool) {
 
 // TestLab_CallsBetweenPhonesRegisteredOnDifferentNodes: three nodes in
 // three namespaces, a cluster over mutual TLS, each node bound to its
-// own address. alice registers through node 1, bob through node 2. alice
-// calls bob through node 1 (bob answers; alice holds and hangs up), then
-// bob calls alice through node 2 (alice answers, holds and hangs up).
-// In-dialog requests follow the Record-Route set, and no message names
-// an address a phone cannot reach.
+// own address. alice (SIPp) registers through node 1, bob (baresip)
+// through node 2, carol (baresip) through node 1. alice calls bob through
+// node 1: bob answers, alice holds, bob hangs up. bob calls carol through
+// node 2: carol answers, bob hangs up. baresip sends its in-dialog
+// requests along the route set it was given (not to its outbound proxy),
+// so a BYE arrives only if the Record-Route is right; every in-dialog
+// request a phone received came from a host the Record-Route names, and
+// no message names an address a phone cannot reach.
 func TestLab_CallsBetweenPhonesRegisteredOnDifferentNodes(t *testing.T) {
 	lab := netlab.New(t)
 	hosts := []*netlab.Host{lab.Host("n1"), lab.Host("n2"), lab.Host("n3")}
 	c := startLabCluster(t, hosts)
-	alice, bob := newLabPhone(t, lab, "alice", "201", false), newLabPhone(t, lab, "bob", "202", false)
-	provisionPhones(t, c.nodes[0].http, alice, bob)
-	waitLine(t, c.nodes[1].http, bob.number)
+	alice, bob, carol := newLabPhone(t, lab, "alice", "201", false), newLabPhone(t, lab, "bob", "202", false), newLabPhone(t, lab, "carol", "203", false)
+	provisionPhones(t, c.nodes[0].http, alice, bob, carol)
+	waitLine(t, c.nodes[1].http, carol.number)
 	s1, s2 := sipAddr(hosts[0].IPv4(), 5060), sipAddr(hosts[1].IPv4(), 5060)
 	registerSIPp(t, alice, s1)
-	registerSIPp(t, bob, s2)
+	startLabBaresip(t, bob, s2)
+	startLabBaresip(t, carol, s1)
 
-	bobAnswers := runSIPp(t, bob, "uas_answer.xml", s2)
-	bobAnswers.ready(t)
-	runSIPp(t, alice, "uac_call.xml", s1, "-key", "callee", bob.number).wait(t, 30*time.Second)
-	bobAnswers.wait(t, 10*time.Second)
+	// Into node 1, answered by a phone registered through node 2.
+	aliceCalls := runSIPp(t, alice, "uac_hold_hungup.xml", s1, "-key", "callee", bob.number)
+	bob.waitRequests(t, 15*time.Second, "INVITE", "ACK", "INVITE", "ACK") // the call, then the hold
+	baresipCommand(t, bob, "hangup")
+	aliceCalls.wait(t, 10*time.Second)
 
-	aliceAnswers := runSIPp(t, alice, "uas_hold_hangup.xml", s1, "-key", "callee", alice.number)
-	aliceAnswers.ready(t)
-	runSIPp(t, bob, "uac_held.xml", s2, "-key", "callee", alice.number).wait(t, 30*time.Second)
-	aliceAnswers.wait(t, 10*time.Second)
+	// Into node 2, answered by a phone registered through node 1.
+	baresipCommand(t, bob, "dial "+carol.number)
+	carol.waitRequests(t, 15*time.Second, "INVITE", "ACK")
+	baresipCommand(t, bob, "hangup")
+	carol.waitRequests(t, 10*time.Second, "INVITE", "ACK", "BYE")
+	bob.waitResponse(t, 10*time.Second, "BYE", 200)
 
 	var nodes []netip.Addr
 	for _, h := range hosts {
 		nodes = append(nodes, h.IPv4())
 	}
-	for _, p := range []*labPhone{alice, bob} {
+	for _, p := range []*labPhone{alice, bob, carol} {
 		got := checkAddresses(t, lab, p, nodes...)
 		checkFollowsRecordRoute(t, p)
 		t.Logf("%s (%s): %d SIP messages received, every address in them reachable", p.name, p.addr, got)
