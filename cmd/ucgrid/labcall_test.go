@@ -54,7 +54,7 @@ func labCalls(t *testing.T, v6 bool) {
 	bobRings.ready(t)
 	aliceCalls := runSIPp(t, alice, "uac_hold_hungup.xml", server, "-key", "callee", "700")
 	bobRings.wait(t, 10*time.Second)
-	carol.waitRequests(t, 10*time.Second, "INVITE", "ACK", "INVITE", "ACK") // the call, then the hold
+	carol.waitRequest(t, 10*time.Second, "INVITE", "ACK", "INVITE", "ACK") // the call, then the hold
 	baresipCommand(t, carol, "hangup")
 	aliceCalls.wait(t, 10*time.Second)
 
@@ -95,15 +95,15 @@ func TestLab_CallsBetweenPhonesRegisteredOnDifferentNodes(t *testing.T) {
 
 	// Into node 1, answered by a phone registered through node 2.
 	aliceCalls := runSIPp(t, alice, "uac_hold_hungup.xml", s1, "-key", "callee", bob.number)
-	bob.waitRequests(t, 15*time.Second, "INVITE", "ACK", "INVITE", "ACK") // the call, then the hold
+	bob.waitRequest(t, 15*time.Second, "INVITE", "ACK", "INVITE", "ACK") // the call, then the hold
 	baresipCommand(t, bob, "hangup")
 	aliceCalls.wait(t, 10*time.Second)
 
 	// Into node 2, answered by a phone registered through node 1.
 	baresipCommand(t, bob, "dial "+carol.number)
-	carol.waitRequests(t, 15*time.Second, "INVITE", "ACK")
+	carol.waitRequest(t, 15*time.Second, "INVITE", "ACK")
 	baresipCommand(t, bob, "hangup")
-	carol.waitRequests(t, 10*time.Second, "INVITE", "ACK", "BYE")
+	carol.waitRequest(t, 10*time.Second, "INVITE", "ACK", "BYE")
 	bob.waitResponse(t, 10*time.Second, "BYE", 200)
 
 	var nodes []netip.Addr
@@ -157,9 +157,9 @@ func (r *sippLab) ready(t *testing.T) {
 	}
 }
 
-// waitRequests waits until the phone has received requests of these
+// waitRequest waits until the phone has received requests of these
 // methods in this order (others may come between).
-func (p *labPhone) waitRequests(t *testing.T, within time.Duration, methods ...string) {
+func (p *labPhone) waitRequest(t *testing.T, within time.Duration, methods ...string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

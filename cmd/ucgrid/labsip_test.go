@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,8 +175,9 @@ const baresipCtrl = "127.0.0.1:4444"
 // startLabBaresip runs baresip as phone p (headless, auto-answer, the
 // node at server as outbound proxy, on port 5060 of the phone's address,
 // commands on baresipCtrl) and waits until the node accepted its
-// registration.
-func startLabBaresip(t *testing.T, p *labPhone, server string) {
+// registration. extra are more config lines (one already there is not
+// repeated).
+func startLabBaresip(t *testing.T, p *labPhone, server string, extra ...string) {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
 		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
@@ -185,14 +187,20 @@ func startLabBaresip(t *testing.T, p *labPhone, server string) {
 	}
 	dir := t.TempDir()
 	modules := "/usr/lib/baresip/modules"
-	config := strings.Join([]string{
+	lines := []string{
 		"poll_method epoll",
 		"sip_listen " + sipAddr(p.addr, 5060),
 		"audio_player aubridge,play", "audio_alert aubridge,alert", "audio_source aubridge,play",
 		"module_path " + modules, "module g711.so", "module aufile.so", "module aubridge.so",
 		"module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
 		"ctrl_tcp_listen " + baresipCtrl,
-	}, "\n") + "\n"
+	}
+	for _, l := range extra {
+		if !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	config := strings.Join(lines, "\n") + "\n"
 	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", p.number, labDomain, p.pw, server)
 	for name, content := range map[string]string{"config": config, "accounts": account} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
