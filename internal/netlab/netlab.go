@@ -244,6 +244,9 @@ func (l *Lab) Host(name string) *Host {
 // The hosts of the sides must exist already.
 func (l *Lab) MultiHomed(name string, sides ...[]*Host) *Host {
 	l.t.Helper()
+	if len(sides) == 0 {
+		l.t.Fatalf("network lab: MultiHomed %q: give at least one side", name)
+	}
 	h := l.newHost(name)
 	for i, side := range sides {
 		k := l.attach(h)

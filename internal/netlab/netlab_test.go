@@ -2,9 +2,11 @@ package netlab
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -265,6 +267,30 @@ func TestLab_ReachesFollowsRoutesCutsAndNAT(t *testing.T) {
 	} {
 		if got := lab.Reaches(tc.from, tc.to); got != tc.want {
 			t.Errorf("Reaches(%s, %s) = %v, want %v", tc.from.Name(), tc.to, got, tc.want)
+		}
+	}
+}
+
+// Nothing of a lab outlives its test: no namespace, link, address or
+// route of it in the test's own namespace (other labs may be running).
+func TestLab_CleanupLeavesNothingBehind(t *testing.T) {
+	var id, octet, ula string
+	t.Run("lab", func(t *testing.T) {
+		lab := New(t)
+		lab.Cut(lab.Host("a"), lab.NATHost("b"))
+		lab.MultiHomed("c", nil, nil)
+		id, octet, ula = lab.id, fmt.Sprintf("10.%d.", lab.octet), lab.ulaPrefix()
+	})
+	if id == "" {
+		t.Skip("the lab could not be built")
+	}
+	out, err := exec.Command("sh", "-c", "ip netns list; ip link; ip addr; ip route; ip -6 route").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip: %v: %s", err, out)
+	}
+	for _, trace := range []string{"ucg" + id, octet, strings.TrimSuffix(ula, "::/48")} {
+		if strings.Contains(string(out), trace) {
+			t.Errorf("%q left behind:\n%s", trace, out)
 		}
 	}
 }
