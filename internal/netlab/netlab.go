@@ -11,6 +11,12 @@
 // t.Cleanup; names carry a random tag so packages may run labs in
 // parallel.
 //
+// Programs run in a host with Host.Command (or Host.Wrap as a command
+// prefix); Go code runs there with Host.Do (Host.ListenUDP opens a
+// socket there). Host.CaptureUDP records every datagram a host receives,
+// and Lab.Reaches tells whether a host can reach an address, so a test
+// can check what a peer was told against what it could use.
+//
 //	lab := netlab.New(t)
 //	srv, phone := lab.Host("srv"), lab.NATHost("phone")
 //	cmd := phone.Command("sipp", "-i", phone.IPv4().String(), srv.IPv4().String())
@@ -90,14 +96,20 @@ func New(t testing.TB) *Lab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		skip(t, "the `ip` command (iproute2) is not installed: run make test-deps")
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand does not fail on Linux
-	l := &Lab{t: t, id: hex.EncodeToString(b[:2]), cuts: map[[2]int]int{}, prio: 1000}
-	l.ula[0] = 0xfd
-	copy(l.ula[1:], b[2:7])
-	l.router = "ucg" + l.id + "r"
-	if out, err := exec.Command("ip", "netns", "add", l.router).CombinedOutput(); err != nil {
-		skip(t, "cannot create a network namespace here: %v: %s", err, strings.TrimSpace(string(out)))
+	l := &Lab{t: t, cuts: map[[2]int]int{}, prio: 1000}
+	for try := 0; ; try++ {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // crypto/rand does not fail on Linux
+		l.id, l.router = hex.EncodeToString(b[:2]), "ucg"+hex.EncodeToString(b[:2])+"r"
+		l.ula[0] = 0xfd
+		copy(l.ula[1:], b[2:7])
+		out, err := exec.Command("ip", "netns", "add", l.router).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 5 || !strings.Contains(string(out), "exists") { // else: another lab has this tag
+			skip(t, "cannot create a network namespace here: %v: %s", err, strings.TrimSpace(string(out)))
+		}
 	}
 	l.spaces = append(l.spaces, l.router)
 	t.Cleanup(l.close)
