@@ -198,13 +198,15 @@ func (l *Lab) dev(subnet int) string {
 	return fmt.Sprintf("ucg%sv%d", l.id, subnet)
 }
 
-var hostName = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
+// hostName is what a host may be called: a NAT host's NAT box adds "nat",
+// and namespace names stay short in `ip netns list`.
+var hostName = regexp.MustCompile(`^[a-z0-9]{1,15}$`)
 
 // newHost creates the namespace of a host.
 func (l *Lab) newHost(name string) *Host {
 	l.t.Helper()
 	if !hostName.MatchString(name) {
-		l.t.Fatalf("network lab: host name %q: want 1 to 12 of a-z, 0-9", name)
+		l.t.Fatalf("network lab: host name %q: want 1 to 15 of a-z, 0-9 (a NAT host 1 to 12)", name)
 	}
 	h := &Host{lab: l, name: name, ns: "ucg" + l.id + "-" + name}
 	l.ip("", "netns", "add", h.ns)
@@ -298,6 +300,9 @@ func (l *Lab) MultiHomed(name string, sides ...[]*Host) *Host {
 // address. NAT returns the NAT box.
 func (l *Lab) NATHost(name string) *Host {
 	l.t.Helper()
+	if len(name) > 12 {
+		l.t.Fatalf("network lab: NAT host name %q: want 1 to 12 of a-z, 0-9", name)
+	}
 	for _, tool := range []string{"iptables", "conntrack"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			skip(l.t, "`%s` is not installed (make test-deps installs it)", tool)
