@@ -27,10 +27,11 @@ func TestLab_PhonesOnOtherHostsCallThroughNodeOnAnyAddressIPv6(t *testing.T) { l
 // labCalls runs a node bound to the any-address and three phones on
 // other hosts, each on its own subnet: bob (SIPp) and carol (baresip)
 // register; alice (SIPp) calls their ring_all group, carol answers, bob
-// is cancelled, alice puts the call on hold and hangs up; then alice
-// calls bob directly, bob answers, puts her on hold and hangs up. Every
-// message each phone received names only addresses it can reach
-// (checkAddresses).
+// is cancelled, alice puts the call on hold and carol hangs up; then
+// alice calls bob directly, bob answers, puts her on hold and hangs up;
+// then carol calls bob, puts him on hold and hangs up. Every message each
+// phone received names only addresses it can reach (checkAddresses), and
+// in-dialog requests came from the Record-Route's hosts.
 func labCalls(t *testing.T, v6 bool) {
 	lab := netlab.New(t)
 	nh := lab.Host("node")
@@ -58,10 +59,21 @@ func labCalls(t *testing.T, v6 bool) {
 	baresipCommand(t, carol, "hangup")
 	aliceCalls.wait(t, 10*time.Second)
 
-	// The direct call: bob answers, holds and hangs up.
+	// A direct call: bob answers, holds and hangs up.
 	bobAnswers := runSIPp(t, bob, "uas_hold_hangup.xml", server, "-key", "callee", bob.number)
 	bobAnswers.ready(t)
 	runSIPp(t, alice, "uac_held.xml", server, "-key", "callee", bob.number).wait(t, 30*time.Second)
+	bobAnswers.wait(t, 10*time.Second)
+
+	// A direct call from baresip: bob answers, carol holds and hangs up,
+	// her re-INVITE and BYE along the route set.
+	bobAnswers = runSIPp(t, bob, "uas_answer.xml", server)
+	bobAnswers.ready(t)
+	baresipCommand(t, carol, "dial "+bob.number)
+	bob.waitRequest(t, 10*time.Second, "INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK")
+	baresipCommand(t, carol, "hold")
+	bob.waitRequest(t, 10*time.Second, "INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK")
+	baresipCommand(t, carol, "hangup")
 	bobAnswers.wait(t, 10*time.Second)
 
 	for _, p := range []*labPhone{alice, bob, carol} {
