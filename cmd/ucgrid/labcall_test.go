@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,55 @@ func checkFollowsRecordRoute(t *testing.T, p *labPhone) {
 	if inDialog == 0 {
 		t.Errorf("%s received no in-dialog request", p.name)
 	}
+}
+
+// TestLab_NodeOnTwoSubnetsNamesEachSideItsOwnAddress: the node has an
+// interface on each of two subnets that do not reach each other, bound to
+// 0.0.0.0; alice's baresip is on one side, bob's on the other, each
+// registered through the node's address on its side. A call from alice
+// to bob and one back carry two Record-Routes (RFC 5658: the node's
+// address on each side), and each phone's BYE, sent along its route set
+// to the node's address on its own side, reaches the other phone.
+func TestLab_NodeOnTwoSubnetsNamesEachSideItsOwnAddress(t *testing.T) {
+	lab := netlab.New(t)
+	alice, bob := newLabPhone(t, lab, "alice", "201", false), newLabPhone(t, lab, "bob", "202", false)
+	nh := lab.MultiHomed("node", []*netlab.Host{alice.host}, []*netlab.Host{bob.host})
+	sideA, sideB := nh.Addrs()[0], nh.Addrs()[2]
+	n := startLabNode(t, nh, "0.0.0.0:5060")
+	provisionPhones(t, n.http, alice, bob)
+	startLabBaresip(t, alice, sipAddr(sideA, 5060))
+	startLabBaresip(t, bob, sipAddr(sideB, 5060))
+
+	// alice calls, bob hangs up; bob calls, alice hangs up.
+	for _, c := range []struct{ caller, callee *labPhone }{{alice, bob}, {bob, alice}} {
+		callee, caller := c.callee.mark(), c.caller.mark()
+		baresipCommand(t, c.caller, "dial "+c.callee.number)
+		c.callee.waitRequestAfter(t, callee, 10*time.Second, "INVITE", "ACK")
+		baresipCommand(t, c.callee, "hangup")
+		c.caller.waitRequestAfter(t, caller, 10*time.Second, "BYE")
+	}
+
+	for _, side := range []struct {
+		p         *labPhone
+		near, far netip.Addr
+	}{{alice, sideA, sideB}, {bob, sideB, sideA}} {
+		checkNextHops(t, lab, side.p, side.near)
+		checkFollowsRecordRoute(t, side.p)
+		// Its own call's 200 (a response: the last entry is its next hop).
+		want := []string{"<sip:" + sipAddr(side.far, 5060) + ";lr>", "<sip:" + sipAddr(side.near, 5060) + ";lr>"}
+		if got := recordRouteOf200(side.p); !slices.Equal(got, want) {
+			t.Errorf("%s's 200 to its INVITE: Record-Route %q, want the node's far side then its own side %q", side.p.name, got, want)
+		}
+	}
+}
+
+// recordRouteOf200 is the Record-Route of the first 200 to an INVITE
+// the phone received.
+func recordRouteOf200(p *labPhone) []string {
+	for _, m := range p.messages() {
+		if m.code == 200 && m.cseqMethod() == "INVITE" {
+			return m.header("record-route")
+		}
+	}
+	return nil
 }

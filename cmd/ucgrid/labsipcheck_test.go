@@ -183,8 +183,27 @@ func (p *labPhone) messages() []sipMsg {
 // family the phone signals over, and for every message that came from
 // elsewhere than the nodes (phones talk to the nodes only). Host names
 // other than "localhost" are not checked (the SIP domain is one). It
-// returns how many messages it read.
+// returns how many messages it read. This is for labs where every phone
+// reaches every node address; checkNextHops is for a node on several
+// subnets.
 func checkAddresses(t *testing.T, lab *netlab.Lab, p *labPhone, nodes ...netip.Addr) int {
+	t.Helper()
+	return p.check(t, lab, true, nodes)
+}
+
+// checkNextHops is checkAddresses for the addresses the phone sends to —
+// the top Via of a request (the response goes there), the Record-Route
+// entry next to it (the first of a request, the last of a response) and a
+// Contact without Record-Route (the remote target is then the next hop) —
+// while the other entries, which name other hops (a node's address on
+// another subnet in a double Record-Route, RFC 5658, or a far party's
+// Via), must only not be loopback or unspecified.
+func checkNextHops(t *testing.T, lab *netlab.Lab, p *labPhone, nodes ...netip.Addr) int {
+	t.Helper()
+	return p.check(t, lab, false, nodes)
+}
+
+func (p *labPhone) check(t *testing.T, lab *netlab.Lab, strict bool, nodes []netip.Addr) int {
 	t.Helper()
 	msgs := p.messages()
 	bad := 0
@@ -194,8 +213,10 @@ func checkAddresses(t *testing.T, lab *netlab.Lab, p *labPhone, nodes ...netip.A
 			problems = append(problems, fmt.Sprintf("sent by %s, not by a node %v", m.from, nodes))
 		}
 		for _, name := range addressHeaders {
-			for _, entry := range m.header(name) {
-				if why := p.unreachable(lab, name, entry); why != "" {
+			entries := m.header(name)
+			for i, entry := range entries {
+				hop := strict || m.isNextHop(name, i, len(entries))
+				if why := p.unreachable(lab, name, entry, hop); why != "" {
 					problems = append(problems, why)
 				}
 			}
@@ -216,9 +237,24 @@ func checkAddresses(t *testing.T, lab *netlab.Lab, p *labPhone, nodes ...netip.A
 	return len(msgs)
 }
 
+// isNextHop tells whether entry i of n of header name is an address the
+// phone receiving m sends to (see checkNextHops).
+func (m sipMsg) isNextHop(name string, i, n int) bool {
+	switch name {
+	case "via":
+		return i == 0
+	case "record-route":
+		return (m.code == 0 && i == 0) || (m.code != 0 && i == n-1)
+	case "contact":
+		return len(m.header("record-route")) == 0
+	}
+	return false
+}
+
 // unreachable says what is wrong with the hosts a header entry names,
-// or "".
-func (p *labPhone) unreachable(lab *netlab.Lab, name, entry string) string {
+// or "": a next hop must be reachable and of the phone's family, any
+// other address must at least not be loopback or unspecified.
+func (p *labPhone) unreachable(lab *netlab.Lab, name, entry string, hop bool) string {
 	hosts := uriHosts(entry)
 	if name == "via" {
 		hosts = viaHosts(entry)
@@ -230,6 +266,9 @@ func (p *labPhone) unreachable(lab *netlab.Lab, name, entry string) string {
 			return fmt.Sprintf("%s %q names localhost", name, entry)
 		case err != nil:
 			continue // a domain name
+		case !hop && (a.IsLoopback() || a.IsUnspecified()):
+			return fmt.Sprintf("%s %q names %s", name, entry, a)
+		case !hop:
 		case !lab.Reaches(p.host, a):
 			return fmt.Sprintf("%s %q names %s, which %s cannot reach", name, entry, a, p.name)
 		case a.Is4() != p.addr.Is4():
