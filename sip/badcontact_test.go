@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ucgrid/ucgrid/persistence"
@@ -89,5 +90,24 @@ func TestRegister_ContactsUpToTheCapAreStored(t *testing.T) {
 	}
 	if got := storedContacts(t, e, "1001"); len(got) != persistence.MaxContactsPerLine {
 		t.Fatalf("stored %d contacts, want %d", len(got), persistence.MaxContactsPerLine)
+	}
+}
+
+// A request of any kind whose Contact sipgo cannot parse is answered 400
+// Bad Contact (sipgo alone would drop it unanswered) and reaches no
+// handler; the server goes on answering.
+func TestServer_UnparsableContactIsAnswered400(t *testing.T) {
+	e := newEnv(t)
+	e.user("bob", "2001", "b-pw")
+	r := newRawUDP(t, "127.0.0.5:0", e.srv.Addr())
+	for _, method := range []string{"REGISTER", "INVITE", "SUBSCRIBE", "OPTIONS"} {
+		msg := strings.Replace(request(method, "2001", ""), "Contact: <sip:2001@127.0.0.5:5099>", "Contact: <sip:2001@::1>", 1)
+		res, _ := exchange(t, r, msg)
+		if !strings.HasPrefix(res, "SIP/2.0 400 Bad Contact\r\n") {
+			t.Errorf("%s with an unparsable Contact: %q, want 400 Bad Contact", method, strings.SplitN(res, "\r\n", 2)[0])
+		}
+	}
+	if got := e.srv.calls.len(); got != 0 {
+		t.Errorf("%d calls held after refused INVITEs", got)
 	}
 }
