@@ -106,3 +106,26 @@ func TestDisabledUser_NoForwardingAndWrongPasswordLooksAsUsual(t *testing.T) {
 		t.Fatalf("wrong password for a disabled user's line: %d %q, want 403 Forbidden", res.StatusCode, res.Reason)
 	}
 }
+
+// A disabled user's line cannot subscribe: 403 Account Disabled after
+// authentication, no hub session opened; re-enabled, it subscribes again.
+// (Their subscriptions under way are ended by cluster/server's
+// accessEnder, tested there.)
+func TestDisabledUser_CannotSubscribe(t *testing.T) {
+	e, hub := subEnv(t)
+	ben := e.ua("101", "ben-pw")
+	e.setDisabled("ben", true)
+	if _, res := ben.Subscribe("anna", "presence", 60); res.StatusCode != 403 || res.Reason != "Account Disabled" {
+		t.Fatalf("SUBSCRIBE of a disabled user's line: %d %q, want 403 Account Disabled", res.StatusCode, res.Reason)
+	}
+	if n := hub.open(); n != 0 {
+		t.Fatalf("%d hub sessions opened for a disabled subscriber", n)
+	}
+	e.setDisabled("ben", false)
+	sub, res := ben.Subscribe("anna", "presence", 0)
+	if res.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE after re-enabling: %d", res.StatusCode)
+	}
+	sub.Next(5 * time.Second)
+	waitGone(t, e, hub)
+}
