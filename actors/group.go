@@ -159,7 +159,7 @@ func memberStatuses(deps *Deps, members []*dirpb.Member) map[string]memberStatus
 			continue // not rung whatever their state
 		}
 		a := &answers[i]
-		a.user, a.line = m.GetUser(), primaryLine(deps.Store, m.GetUser())
+		a.user, a.line = m.GetUser(), ringLine(deps, m.GetUser())
 		wg.Go(func() { a.dnd, a.presBusy = presenceOf(ctx, deps, a.user) })
 		if a.line != "" {
 			wg.Go(func() { a.bindings, a.lineBusy = contactsOf(ctx, deps, a.line) })
@@ -228,19 +228,16 @@ func ringTargets(stages []*actorspb.RingStage, statuses map[string]memberStatus)
 	return out
 }
 
-// primaryLine is the number a member rings on: their primary line, or
-// "" when they have none.
-func primaryLine(store *persistence.Store, user string) string {
-	lines, err := store.LinesOf(user)
+// ringLine is the number a member rings on (persistence.Store.RingLine:
+// their primary line, "" when they have none or are disabled, so the plan
+// skips them as unreachable whatever the strategy).
+func ringLine(deps *Deps, user string) string {
+	n, err := deps.Store.RingLine(user)
 	if err != nil {
+		deps.Logger.Warn("actors: ring plan: line of member", "err", err)
 		return ""
 	}
-	for _, l := range lines {
-		if l.GetKind() == "" || l.GetKind() == "primary" {
-			return l.GetNumber()
-		}
-	}
-	return ""
+	return n
 }
 
 func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEventReply {

@@ -228,3 +228,39 @@ func TestGroupGrain_RingPlanFallsBackToDirectoryContactsWhenALineGrainDoesNotAns
 		}
 	}
 }
+
+// A disabled member is skipped like one with no registered phone, by
+// every strategy, from the first plan after the directory applies the
+// change (their bindings stay: re-enabled, they ring again at once).
+func TestGroupGrain_DisabledMemberIsSkippedByEveryStrategy(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putGlobal("public"))
+	for i, u := range []string{"anna", "ben"} {
+		n.apply(t, putUser(u, false))
+		n.apply(t, putLine(fmt.Sprint(100+i), u, "primary", nil))
+		n.register(t, fmt.Sprint(100+i))
+	}
+	members := []*dirpb.Member{{User: "anna"}, {User: "ben"}}
+	setDisabled := func(disabled bool) {
+		n.apply(t, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "ben", DisplayName: "ben", Disabled: disabled}}}})
+	}
+	for i, strategy := range []string{"ring_all", "sequential", "round_robin", "longest_idle"} {
+		t.Run(strategy, func(t *testing.T) {
+			id := "g-" + strategy
+			n.apply(t, putGroup(&dirpb.Group{Id: id, Active: true, Members: members,
+				CallGroup: &dirpb.CallGroup{Mode: "sip", Number: fmt.Sprint(700 + i), Strategy: strategy, MemberTimeoutS: 5, RingTimeoutS: 30}}))
+			setDisabled(true)
+			r := n.ringPlan(t, id)
+			if got := planString(r); !strings.Contains(got, "skip ben:unreachable") || strings.Contains(got, "ben]") || strings.Contains(got, "ben ") {
+				t.Fatalf("ben disabled: %s, want ben skipped as unreachable", got)
+			}
+			if got, want := targetsString(r), `anna@100[sip:100@192.0.2.1:5060]`; got != want {
+				t.Fatalf("targets with ben disabled: %s, want %s", got, want)
+			}
+			setDisabled(false)
+			if got := targetsString(n.ringPlan(t, id)); !strings.Contains(got, "ben@101[sip:101@192.0.2.1:5060]") {
+				t.Fatalf("targets with ben re-enabled: %s, want ben's binding", got)
+			}
+		})
+	}
+}

@@ -147,7 +147,9 @@ var errAuthAnswered = errors.New("sip: answered by authentication")
 // authenticate checks req's digest credentials and returns the line they
 // belong to. When they are missing, stale or wrong it answers req on tx
 // (challenge, 403, or 503 for a throttled source) and returns
-// errAuthAnswered. Unknown line and wrong password get the same answer.
+// errAuthAnswered. Unknown line and wrong password get the same answer;
+// right credentials of a line whose owner is disabled get 403 "Account
+// Disabled" (nothing is registered, called or subscribed for them).
 func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h authHeaders) (*dirpb.Line, error) {
 	now := time.Now()
 	src := sourceIP(req)
@@ -185,6 +187,13 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h auth
 	if !s.nonces.claim(cred.Nonce, nonceCount(cred), now) {
 		s.m.authFailures.WithLabelValues("replay").Inc()
 		s.challenge(req, tx, h, true)
+		return nil, errAuthAnswered
+	}
+	if !s.inService(line) {
+		// Only after the credentials are right, so only the holder of
+		// the line's password learns that its owner is disabled.
+		s.m.authFailures.WithLabelValues("disabled").Inc()
+		s.respond(tx, req, sip.StatusForbidden, "Account Disabled")
 		return nil, errAuthAnswered
 	}
 	s.lineGuard.succeeded(cred.Username, src, now)

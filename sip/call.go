@@ -149,8 +149,13 @@ func (c *call) ringNumber(number string) outcome {
 
 // ringLine rings every contact of line, applying its forwarding:
 // unconditional at once, on busy when every phone said busy, on no
-// answer after its timeout.
+// answer after its timeout. A line whose owner is disabled is answered
+// 480 at once, as if no phone were registered, and its forwarding is not
+// followed (docs/sip.md, "Disabled users").
 func (c *call) ringLine(line *dirpb.Line) outcome {
+	if !c.s.inService(line) {
+		return outcome{status: sip.StatusTemporarilyUnavailable, reason: "Temporarily Unavailable"}
+	}
 	fw := line.GetForwarding()
 	if fw.GetEnabled() && fw.GetDestination() != "" {
 		return outcome{redirect: fw.GetDestination()}
@@ -237,8 +242,8 @@ type ringTarget struct {
 }
 
 // memberTargets are the lines and contacts members ring on: the plan's
-// targets, or when the Backend gave none, each member's primary line and
-// its contacts looked up now.
+// targets, or when the Backend gave none, each member's ring line (their
+// primary line unless they are disabled) and its contacts looked up now.
 func (c *call) memberTargets(plan RingPlan, members []string) []ringTarget {
 	var out []ringTarget
 	for _, m := range members {
@@ -246,7 +251,7 @@ func (c *call) memberTargets(plan RingPlan, members []string) []ringTarget {
 		if plan.Targets != nil {
 			t = plan.Targets[m]
 			t.Contacts = unexpired(t.Contacts, time.Now())
-		} else if t.Line = c.s.primaryLine(m); t.Line != "" {
+		} else if t.Line = c.s.ringLine(m); t.Line != "" {
 			t.Contacts = c.contacts(t.Line)
 		}
 		if t.Line != "" && len(t.Contacts) > 0 {

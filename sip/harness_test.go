@@ -140,11 +140,11 @@ func (b *dirBackend) RingPlan(ctx context.Context, group string) (RingPlan, erro
 		NoAnswerTarget: cg.GetNoAnswerTarget(), ClosedTarget: cg.GetClosedTarget()}
 	targets := map[string]RingTarget{}
 	for _, m := range g.Members {
-		if lines, err := b.store().LinesOf(m.User); err == nil {
-			for _, l := range lines {
-				if regs, _ := b.contactsOf(l.Number); l.Kind == "primary" && len(regs) > 0 {
-					targets[m.User] = RingTarget{Line: l.Number, Contacts: regs}
-				}
+		// The group grain's rule (persistence.Store.RingLine): the
+		// primary line, none for a disabled member.
+		if n, err := b.store().RingLine(m.User); err == nil && n != "" {
+			if regs, _ := b.contactsOf(n); len(regs) > 0 {
+				targets[m.User] = RingTarget{Line: n, Contacts: regs}
 			}
 		}
 		_, reachable := targets[m.User]
@@ -276,6 +276,18 @@ func (e *env) user(id, number, pw string) {
 	e.t.Helper()
 	e.apply(&dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: id, DisplayName: id}}}})
 	e.line(id, number, "primary", pw)
+}
+
+// setDisabled disables or re-enables user id (a profile edit keeping the
+// rest of the record).
+func (e *env) setDisabled(id string, disabled bool) {
+	e.t.Helper()
+	u, err := e.be.store().User(id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u.Disabled = disabled
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: u}}})
 }
 
 func (e *env) line(owner, number, kind, pw string, fw ...*dirpb.Forwarding) {

@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_requests_total",
 			Help: "SIP requests received, by method."}, []string{"method"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_auth_failures_total",
-			Help: "Digest authentications refused, by reason (credentials, stale, replay, throttled)."}, []string{"reason"}),
+			Help: "Digest authentications refused, by reason (credentials, stale, replay, throttled, line_guarded, disabled)."}, []string{"reason"}),
 		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_registrations_total",
 			Help: "REGISTER requests answered, by outcome."}, []string{"outcome"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_calls_total",

@@ -166,17 +166,32 @@ func (s *Server) lookup(number string) (destKind, *dirpb.Line, *dirpb.Group, err
 
 // primaryLine is the number of user's primary line ("" when none).
 func (s *Server) primaryLine(user string) string {
-	lines, err := s.cfg.Store.LinesOf(user)
+	l, err := s.cfg.Store.PrimaryLine(user)
 	if err != nil {
 		s.log.Warn("sip: lines of member", "err", err)
-		return ""
 	}
-	for _, l := range lines {
-		if l.GetKind() == "primary" || l.GetKind() == "" {
-			return l.GetNumber()
-		}
+	return l.GetNumber()
+}
+
+// ringLine is the number a group member rings on: their primary line
+// while they are not disabled (persistence.Store.RingLine), else "".
+func (s *Server) ringLine(user string) string {
+	n, err := s.cfg.Store.RingLine(user)
+	if err != nil {
+		s.log.Warn("sip: line of member", "err", err)
 	}
-	return ""
+	return n
+}
+
+// inService reports whether line takes registrations and calls: its
+// owner is not disabled (persistence.Store.InService). A directory error
+// counts as out of service: refuse rather than ring a disabled user.
+func (s *Server) inService(line *dirpb.Line) bool {
+	ok, err := s.cfg.Store.InService(line)
+	if err != nil {
+		s.log.Warn("sip: owner of line", "err", err)
+	}
+	return ok
 }
 
 // backendCtx bounds one Backend call; it does not end with the caller's

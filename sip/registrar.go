@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -85,12 +86,19 @@ func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, numbe
 }
 
 // registerUpdate decides the request's bindings. A non-zero code is the
-// error answer instead (400, 423).
+// error answer instead (400 for a Contact that cannot be used or an
+// Expires that cannot be read, 403 for more Contacts than a line keeps,
+// 423), and nothing is stored.
 func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) (RegisterUpdate, int, string) {
 	var u RegisterUpdate
 	contacts, err := contactValues(req)
 	if err != nil {
 		return u, sip.StatusBadRequest, "Bad Contact"
+	}
+	if len(contacts) > persistence.MaxContactsPerLine {
+		// Never stored in part: a request that can never succeed gets a
+		// 4xx, not Kamailio's 503 (which sends phones to retry elsewhere).
+		return u, sip.StatusForbidden, fmt.Sprintf("Too Many Contacts (at most %d)", persistence.MaxContactsPerLine)
 	}
 	defExpires := int64(3600)
 	if h := req.GetHeader("Expires"); h != nil {
@@ -174,13 +182,16 @@ func contactValues(req *sip.Request) ([]contactValue, error) {
 	var out []contactValue
 	for _, name := range []string{"Contact", "m"} {
 		for _, h := range req.GetHeaders(name) {
+			if wildcardWithParams(h) {
+				return nil, errors.New("sip: contact: the wildcard takes no parameters") // RFC 3261 §20.10: STAR alone
+			}
 			for _, v := range splitList(h.Value()) {
 				var c contactValue
 				if _, err := sip.ParseAddressValue(v, &c.uri, &c.params); err != nil {
 					return nil, fmt.Errorf("sip: contact %q: %w", v, err)
 				}
-				if !c.uri.Wildcard && c.uri.Host == "" {
-					return nil, errors.New("sip: contact without host")
+				if why := usableContact(c.uri); !c.uri.Wildcard && why != "" {
+					return nil, fmt.Errorf("sip: contact %q: %s", v, why)
 				}
 				out = append(out, c)
 			}

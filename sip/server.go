@@ -179,6 +179,7 @@ func (s *Server) build() error {
 	s.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("ucgrid"),
 		sipgo.WithUserAgentHostname(s.host),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(lib),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)),
@@ -211,7 +212,8 @@ func (s *Server) route() {
 }
 
 // guard counts the request, answers 503 while shutting down (while
-// draining: only to requests that start something new, drain.go), and
+// draining: only to requests that start something new, drain.go), 400
+// to a request whose Contact sipgo could not parse (badcontact.go), and
 // turns a panic in h into a 500 and a log line: bad input never takes
 // the node down.
 func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
@@ -237,6 +239,9 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 		defer s.work.done()
 		if s.draining.Load() && startsNew(req) {
 			s.refuseDraining(req, tx)
+			return
+		}
+		if s.refuseBadContact(req, tx) {
 			return
 		}
 		h(req, tx)

@@ -213,6 +213,14 @@ func TestCluster_StreamsAndSubscriptionsEndOnEveryNodeWhenAccessEnds(t *testing.
 		}
 	}
 	t.Logf("slowest end after the change was answered: %v", worst)
+	// Out of service on that node too: the line can neither subscribe
+	// again nor register (docs/sip.md, "Disabled users").
+	if _, res := phone.Subscribe("sue", "presence", 600); res.StatusCode != 403 || res.Reason != "Account Disabled" {
+		t.Errorf("SUBSCRIBE again on n3 after the disable: %d %q, want 403 Account Disabled", res.StatusCode, res.Reason)
+	}
+	if res := phone.Register(300); res.StatusCode != 403 || res.Reason != "Account Disabled" {
+		t.Errorf("REGISTER on n3 after the disable: %d %q, want 403 Account Disabled", res.StatusCode, res.Reason)
+	}
 }
 
 // makeTicket asks cn for an event-stream ticket.
