@@ -154,14 +154,16 @@ func stampRequest(req *sip.Request) {
 // came from behind a NAT: the Contact's host is not the address the
 // request came from, or the top Via's sent-by is not (over UDP its port
 // counts too: a NAT maps ports; over TCP and TLS the source port is an
-// ephemeral one anyway). Kamailio's nat_uac_test 1, 2, 16 and 64.
+// ephemeral one anyway). Kamailio's nat_uac_test 1, 2 and 16. The
+// Contact's port is not compared: a phone may name another listener
+// there (a TCP one, say) without any NAT on the way.
 func natted(req *sip.Request, contact sip.Uri) bool {
 	src, err := netip.ParseAddrPort(req.Source())
 	if err != nil {
 		return false
 	}
 	ip, udp := src.Addr().Unmap(), !reliable(req.Transport())
-	if !sameIP(contact.Host, ip) || (udp && uriPort(contact) != int(src.Port())) {
+	if !sameIP(contact.Host, ip) {
 		return true
 	}
 	v := req.Via()
@@ -173,17 +175,6 @@ func natted(req *sip.Request, contact sip.Uri) bool {
 		port = sip.DefaultPort(v.Transport)
 	}
 	return !sameIP(v.Host, ip) || (udp && port != int(src.Port()))
-}
-
-// uriPort is u's port, 5060 (5061 for sips) when it names none.
-func uriPort(u sip.Uri) int {
-	if u.Port != 0 {
-		return u.Port
-	}
-	if uriTransport(u) == "TLS" {
-		return 5061
-	}
-	return 5060
 }
 
 // errFlowGone is returned by toBinding for a NATed binding whose TCP or
