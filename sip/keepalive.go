@@ -41,6 +41,9 @@ func flowMapKey(line, contact string) string { return line + "\x00" + contact }
 // many phones spread over it, they do not come in bursts), others are
 // forgotten.
 func (f *natFlows) update(line string, u RegisterUpdate, now time.Time, interval time.Duration) {
+	if interval <= 0 {
+		return // keep-alives disabled
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if u.RemoveAll {

@@ -1,0 +1,277 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+func TestStampDatagram_AddsReceivedAndRport(t *testing.T) {
+	src := &net.UDPAddr{IP: net.ParseIP("203.0.113.9"), Port: 40123}
+	for _, tc := range []struct {
+		name, via, want string
+	}{
+		{"private sent-by, no rport: forced", "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa",
+			"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa;received=203.0.113.9;rport=40123"},
+		{"private sent-by, empty rport", "Via: SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKa",
+			"Via: SIP/2.0/UDP 10.0.0.5:5060;rport=40123;branch=z9hG4bKa;received=203.0.113.9"},
+		{"compact name, default port", "v: SIP/2.0/UDP phone.example;branch=z9hG4bKa",
+			"Via: SIP/2.0/UDP phone.example;branch=z9hG4bKa;received=203.0.113.9;rport=40123"},
+		{"the source itself: untouched", "Via: SIP/2.0/UDP 203.0.113.9:40123;branch=z9hG4bKa",
+			"Via: SIP/2.0/UDP 203.0.113.9:40123;branch=z9hG4bKa"},
+		{"only the top value of a list", "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKb",
+			"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa;received=203.0.113.9;rport=40123, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := "OPTIONS sip:x@example.com SIP/2.0\r\n" + tc.via + "\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n"
+			got := string(stampDatagram([]byte(in), src))
+			if want := strings.Replace(in, tc.via, tc.want, 1); got != want {
+				t.Errorf("got\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+	resp := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa\r\n\r\n"
+	if got := string(stampDatagram([]byte(resp), src)); got != resp {
+		t.Errorf("a response was changed: %q", got)
+	}
+}
+
+func TestStampVia_IPv6Source(t *testing.T) {
+	v := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "[fd00::5]", Port: 5060, Params: sip.NewParams()}
+	v.Params.Add("rport", "")
+	if !stampVia(v, netip.MustParseAddrPort("[2001:db8::9]:40000")) {
+		t.Fatal("not stamped")
+	}
+	if r, _ := v.Params.Get("received"); r != "2001:db8::9" {
+		t.Errorf("received %q", r)
+	}
+	if p, _ := v.Params.Get("rport"); p != "40000" {
+		t.Errorf("rport %q", p)
+	}
+}
+
+func TestNatted(t *testing.T) {
+	for _, tc := range []struct {
+		name, transport, source, via, contact string
+		want                                  bool
+	}{
+		{"all the source", "UDP", "192.0.2.5:5060", "192.0.2.5:5060", "sip:1@192.0.2.5:5060", false},
+		{"contact on another listener port", "UDP", "192.0.2.5:5060", "192.0.2.5:5060", "sip:1@192.0.2.5:5072;transport=tcp", false},
+		{"private contact", "UDP", "198.51.100.1:40000", "198.51.100.1:40000", "sip:1@10.0.0.5:5060", true},
+		{"private via", "UDP", "198.51.100.1:5060", "10.0.0.5:5060", "sip:1@198.51.100.1:5060", true},
+		{"port rewritten by the NAT", "UDP", "198.51.100.1:40000", "198.51.100.1:5060", "sip:1@198.51.100.1:5060", true},
+		{"tcp ephemeral source port", "TCP", "192.0.2.5:51234", "192.0.2.5:5060", "sip:1@192.0.2.5:5060;transport=tcp", false},
+		{"tcp private contact", "TCP", "198.51.100.1:51234", "10.0.0.5:5060", "sip:1@10.0.0.5:5060;transport=tcp", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "example.com"})
+			host, port, _ := net.SplitHostPort(tc.via)
+			v := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: tc.transport, Host: host, Params: sip.NewParams()}
+			v.Port, _ = strconv.Atoi(port) // the table's ports are numbers
+			req.AppendHeader(v)
+			req.SetTransport(tc.transport)
+			req.SetSource(tc.source)
+			var c sip.Uri
+			if err := sip.ParseUri(tc.contact, &c); err != nil {
+				t.Fatal(err)
+			}
+			if got := natted(req, c); got != tc.want {
+				t.Errorf("natted = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFlowToken_VerifiesOnlyItsOwn(t *testing.T) {
+	key, other := []byte("k1-0123456789abcdef"), []byte("k2-0123456789abcdef")
+	tok := flowToken(key, "udp:198.51.100.1:40000")
+	if src, ok := verifyFlowToken(key, tok); !ok || src != "udp:198.51.100.1:40000" {
+		t.Fatalf("own token: %q %v", src, ok)
+	}
+	forged := flowToken(other, "udp:192.0.2.66:5060")
+	a, _, _ := strings.Cut(forged, ".")
+	_, b, _ := strings.Cut(tok, ".")
+	for name, bad := range map[string]string{
+		"another key": forged, "source swapped": a + "." + b, "no mac": a, "garbage": "%%%.%%%", "empty": "",
+		"short mac": a + ".AAAA",
+	} {
+		if _, ok := verifyFlowToken(key, bad); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// natEnv is a server with fast keep-alives and a phone at 127.0.0.1 that
+// believes it is at 10.0.0.5:5060, as behind a NAT.
+func natEnv(t *testing.T, tweak func(*Config)) (*env, *phone) {
+	t.Helper()
+	e := newEnv(t, func(c *Config) {
+		c.NATPingInterval = 100 * time.Millisecond
+		if tweak != nil {
+			tweak(c)
+		}
+	})
+	e.user("alice", "1001", "secret")
+	e.user("bob", "2001", "secret")
+	return e, newPhoneBehind(t, e, "127.0.0.1", "10.0.0.5:5060", "1001", "secret")
+}
+
+// TestNAT_PhoneRegistersAndIsCalledOverItsFlow: a phone whose Via and
+// Contact name a private address gets its responses at the address and
+// port it sent from (a NAT's mapping), is stored as NATed with a short
+// expiry and a Path, and is called (and hung up on, both ways) at that
+// address, not at its Contact.
+func TestNAT_PhoneRegistersAndIsCalledOverItsFlow(t *testing.T) {
+	e, nat := natEnv(t, func(c *Config) { c.NATPingInterval = -1 })
+	res := nat.register(3600)
+	if res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	via := res.Via()
+	if r, _ := via.Params.Get("received"); r != "127.0.0.1" {
+		t.Errorf("received = %q in %s", r, via.Value())
+	}
+	if p, _ := via.Params.Get("rport"); p == "" || !strings.HasSuffix(nat.addr, ":"+p) {
+		t.Errorf("rport = %q in %s, phone at %s", p, via.Value(), nat.addr)
+	}
+	regs, err := e.be.Contacts(context.Background(), "1001")
+	if err != nil || len(regs) != 1 {
+		t.Fatalf("bindings %v %v", regs, err)
+	}
+	r := regs[0]
+	if !r.Nat || r.Source != "udp:"+nat.addr || !strings.Contains(r.Path, "@"+e.srv.host) {
+		t.Errorf("binding %v: want nat, source udp:%s and a path through this node", r, nat.addr)
+	}
+	if left := r.ExpiresAtUnix - time.Now().Unix(); left > 60 {
+		t.Errorf("NATed binding granted %ds, want at most NATExpires (60s)", left)
+	}
+
+	bob := newPhone(t, e, "2001", "secret")
+	for _, calleeHangsUp := range []bool{false, true} {
+		call := bob.call("1001")
+		ring := nat.waitRinging(5 * time.Second)
+		if ring == nil {
+			t.Fatal("the NATed phone was not rung at its source address")
+		}
+		ring.answer <- 200
+		call.wait(200, 5*time.Second)
+		byes, _ := nat.counts()
+		call.ackAndBye(!calleeHangsUp)
+		if calleeHangsUp {
+			calleeBye(t, nat, ring)
+			eventually(t, 5*time.Second, "the NATed phone's BYE reaches the caller", func() bool { n, _ := bob.counts(); return n == 1 })
+		} else {
+			eventually(t, 5*time.Second, "the caller's BYE reaches the NATed phone", func() bool { n, _ := nat.counts(); return n == byes+1 })
+		}
+		eventually(t, 5*time.Second, "the call ends", func() bool { return e.srv.calls.len() == 0 })
+	}
+}
+
+// TestNAT_KeepAlivesThenDeadBindingRemoved: the node pings the NATed
+// binding it holds with OPTIONS; when the phone stops answering, the
+// binding is removed after NATPingMisses pings, and a new REGISTER puts
+// it back.
+func TestNAT_KeepAlivesThenDeadBindingRemoved(t *testing.T) {
+	e, nat := natEnv(t, nil)
+	if res := nat.register(3600); res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	answered := e.srv.m.natPings.WithLabelValues("answered")
+	eventually(t, 5*time.Second, "two answered pings", func() bool { return counterValue(t, answered) >= 2 })
+	if regs, _ := e.be.Contacts(context.Background(), "1001"); len(regs) != 1 {
+		t.Fatalf("an answering binding was removed: %v", regs)
+	}
+	_ = nat.pc.Close() // the phone goes away without unregistering
+	eventually(t, 10*time.Second, "the dead binding removed", func() bool {
+		regs, _ := e.be.Contacts(context.Background(), "1001")
+		return len(regs) == 0
+	})
+	if got := counterValue(t, e.srv.m.natDropped); got != 1 {
+		t.Errorf("dropped %v bindings, want 1", got)
+	}
+	if e.srv.flows.len() != 0 {
+		t.Errorf("%d flows still held", e.srv.flows.len())
+	}
+	again := newPhoneBehind(t, e, "127.0.0.1", "10.0.0.5:5060", "1001", "secret")
+	if res := again.register(3600); res.StatusCode != 200 {
+		t.Fatalf("re-register: %d", res.StatusCode)
+	}
+	if regs, _ := e.be.Contacts(context.Background(), "1001"); len(regs) != 1 || !regs[0].Nat {
+		t.Fatalf("re-registered bindings %v", regs)
+	}
+}
+
+// TestNAT_PlainPhoneNotPinged: a phone that is where it says it is keeps
+// its Contact, its requested expiry, and gets no keep-alives.
+func TestNAT_PlainPhoneNotPinged(t *testing.T) {
+	e, _ := natEnv(t, nil)
+	bob := newPhone(t, e, "2001", "secret")
+	if res := bob.register(600); res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	regs, _ := e.be.Contacts(context.Background(), "2001")
+	if len(regs) != 1 || regs[0].Nat || regs[0].Path != "" || regs[0].ExpiresAtUnix-time.Now().Unix() < 500 {
+		t.Fatalf("plain binding %v", regs)
+	}
+	if e.srv.flows.len() != 0 {
+		t.Errorf("a plain binding is kept alive")
+	}
+}
+
+// TestToBinding_Destinations: where a request to a binding goes.
+func TestToBinding_Destinations(t *testing.T) {
+	e, _ := natEnv(t, nil)
+	s := e.srv
+	here := s.pathFor("udp:198.51.100.1:40000")
+	elsewhere := "sip:" + flowToken([]byte("other node"), "udp:198.51.100.2:40000") + "@192.0.2.200:5060;lr"
+	for _, tc := range []struct {
+		name      string
+		reg       *dirpb.Registration
+		wantDest  string
+		wantRoute string
+		wantErr   bool
+	}{
+		{"plain udp: its contact", &dirpb.Registration{Contact: "sip:1@192.0.2.5:5062", Source: "udp:192.0.2.5:5062"}, "192.0.2.5:5062", "", false},
+		{"nat udp held here: its source", &dirpb.Registration{Contact: "sip:1@10.0.0.5:5060", Source: "udp:198.51.100.1:40000", Nat: true, Path: here}, "198.51.100.1:40000", "", false},
+		{"nat udp held elsewhere: through that node", &dirpb.Registration{Contact: "sip:1@10.0.0.5:5060", Source: "udp:198.51.100.2:40000", Nat: true, Path: elsewhere}, "192.0.2.200:5060", "<" + elsewhere + ">", false},
+		{"nat tcp, connection closed: unreachable", &dirpb.Registration{Contact: "sip:1@10.0.0.5:5060;transport=tcp", Source: "tcp:198.51.100.1:50000", Nat: true, Path: here}, "", "", true},
+		{"plain tcp, connection closed: its contact", &dirpb.Registration{Contact: "sip:1@192.0.2.5:5062;transport=tcp", Source: "tcp:192.0.2.5:50000"}, "192.0.2.5:5062", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var uri sip.Uri
+			if err := sip.ParseUri(tc.reg.Contact, &uri); err != nil {
+				t.Fatal(err)
+			}
+			req := sip.NewRequest(sip.INVITE, uri)
+			req.SetDestination(hostPort(uri))
+			err := s.toBinding(req, tc.reg)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Destination() != tc.wantDest {
+				t.Errorf("destination %s, want %s", req.Destination(), tc.wantDest)
+			}
+			route := ""
+			if h := req.GetHeader("Route"); h != nil {
+				route = h.Value()
+			}
+			if route != tc.wantRoute {
+				t.Errorf("route %q, want %q", route, tc.wantRoute)
+			}
+		})
+	}
+}
