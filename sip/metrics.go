@@ -30,6 +30,7 @@ type metrics struct {
 	natPings      *prometheus.CounterVec
 	natDropped    prometheus.Counter
 	natFlows      prometheus.Gauge
+	flowRefused   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -72,10 +73,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "NATed bindings removed because they stopped answering keep-alives or their connection closed."}),
 		natFlows: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_nat_bindings",
 			Help: "NATed bindings registered through this node and kept alive by it."}),
+		flowRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_flow_refused_total",
+			Help: "Requests routed to this node with a flow token it did not sign, or that a flow does not relay (answered 403)."}),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
 		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
-		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows}
+		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused}
 	if reg == nil {
 		return m, nil
 	}

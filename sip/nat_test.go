@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -273,5 +274,106 @@ func TestToBinding_Destinations(t *testing.T) {
 				t.Errorf("route %q, want %q", route, tc.wantRoute)
 			}
 		})
+	}
+}
+
+// secondNode starts another server on e's directory and Backend: a node
+// of the same cluster, at another port.
+func secondNode(t *testing.T, e *env) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := Start(ctx, Config{Addr: "127.0.0.1:0", Domain: testDomain, Store: e.be.store(), Backend: e.be,
+		Logger: testLogger(t), Registerer: prometheus.NewRegistry(), NATPingInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv
+}
+
+// TestNAT_CallReachesPhoneThroughTheNodeHoldingItsFlow: a NATed phone
+// registered through node B is called from node A: A routes the INVITE
+// to B (the binding's Path), B relays it over the phone's flow and
+// Record-Routes itself; BYE works both ways through both nodes.
+func TestNAT_CallReachesPhoneThroughTheNodeHoldingItsFlow(t *testing.T) {
+	e, _ := natEnv(t, func(c *Config) { c.NATPingInterval = -1 })
+	b := secondNode(t, e)
+	nat := newPhoneBehind(t, e, "127.0.0.1", "10.0.0.5:5060", "1001", "secret")
+	nat.proxy = b.Addr()
+	if res := nat.register(3600); res.StatusCode != 200 {
+		t.Fatalf("register through B: %d", res.StatusCode)
+	}
+	regs, _ := e.be.Contacts(context.Background(), "1001")
+	if len(regs) != 1 || !strings.Contains(regs[0].Path, "@"+b.Addr()) {
+		t.Fatalf("binding %v: want a Path through B (%s)", regs, b.Addr())
+	}
+	bob := newPhone(t, e, "2001", "secret") // calls through A (e.srv)
+	for _, calleeHangsUp := range []bool{false, true} {
+		call := bob.call("1001")
+		ring := nat.waitRinging(5 * time.Second)
+		if ring == nil {
+			t.Fatal("the NATed phone was not rung through B")
+		}
+		if rr := ring.req.GetHeaders("Record-Route"); len(rr) < 2 || !strings.Contains(rr[0].Value(), "@"+b.Addr()) {
+			t.Fatalf("Record-Route %v: want B's flow URI first", rr)
+		}
+		ring.answer <- 200
+		call.wait(200, 5*time.Second)
+		byes, _ := nat.counts()
+		bobByes, _ := bob.counts()
+		call.ackAndBye(!calleeHangsUp)
+		if calleeHangsUp {
+			calleeBye(t, nat, ring)
+			eventually(t, 5*time.Second, "the NATed phone's BYE reaches the caller", func() bool { n, _ := bob.counts(); return n == bobByes+1 })
+		} else {
+			eventually(t, 5*time.Second, "the caller's BYE reaches the NATed phone", func() bool { n, _ := nat.counts(); return n == byes+1 })
+		}
+		eventually(t, 5*time.Second, "the call ends on A", func() bool { return e.srv.calls.len() == 0 })
+	}
+}
+
+// TestNAT_ForgedFlowTokenRefused: a request routed to a node with a flow
+// token it did not sign gets 403 and goes nowhere.
+func TestNAT_ForgedFlowTokenRefused(t *testing.T) {
+	e, nat := natEnv(t, func(c *Config) { c.NATPingInterval = -1 })
+	if res := nat.register(3600); res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	forger := newRawUDP(t, "127.0.0.3:0", e.srv.Addr())
+	source := "udp:" + nat.addr
+	for name, token := range map[string]string{
+		"another key":  flowToken([]byte("not this node's key"), source),
+		"not a token":  "1001",
+		"garbage":      "abc.def",
+		"empty source": flowToken([]byte("x"), ""),
+	} {
+		id := "forged-" + sip.GenerateTagN(8)
+		msg := "INVITE sip:1001@10.0.0.5:5060 SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + forger.conn.LocalAddr().String() + ";branch=z9hG4bK" + sip.GenerateTagN(10) + "\r\n" +
+			"Route: <sip:" + token + "@" + e.srv.Addr() + ";lr>\r\n" +
+			"From: <sip:forger@" + testDomain + ">;tag=f1\r\nTo: <sip:1001@" + testDomain + ">\r\n" +
+			"Call-ID: " + id + "\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n" +
+			"Contact: <sip:forger@" + forger.conn.LocalAddr().String() + ">\r\nContent-Length: 0\r\n\r\n"
+		if _, err := forger.conn.WriteTo([]byte(msg), forger.srv); err != nil {
+			t.Fatal(err)
+		}
+		if got := forger.answer(id, 5*time.Second); !strings.HasPrefix(got, "SIP/2.0 403") {
+			t.Errorf("%s: answer %q, want 403", name, got)
+		}
+	}
+	select {
+	case r := <-nat.incoming:
+		t.Fatalf("a forged token rang the phone: %s", r.req.CallID().Value())
+	default:
+	}
+	if n := counterValue(t, e.srv.m.flowRefused); n != 4 {
+		t.Errorf("%v refusals counted, want 4", n)
 	}
 }

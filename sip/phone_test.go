@@ -392,8 +392,9 @@ func (c *outCall) ackAndBye(hangUp bool) {
 	ok := c.fin
 	mk := func(m sip.RequestMethod, seq uint32) *sip.Request {
 		r := sip.NewRequest(m, ok.Contact().Address)
-		for _, rr := range ok.GetHeaders("Record-Route") {
-			r.AppendHeader(sip.NewHeader("Route", rr.Value()))
+		rrs := ok.GetHeaders("Record-Route")
+		for i := len(rrs) - 1; i >= 0; i-- { // a caller's route set is the Record-Route reversed (RFC 3261 §12.1.2)
+			r.AppendHeader(sip.NewHeader("Route", rrs[i].Value()))
 		}
 		r.AppendHeader(sip.NewHeader("From", c.req.GetHeader("From").Value()))
 		r.AppendHeader(sip.NewHeader("To", ok.To().Value()))

@@ -48,8 +48,9 @@ type Server struct {
 	lineGuard *lineGuard
 	calls     *callTable
 	subs      *subTable
-	flows     *natFlows // NATed bindings held here (keepalive.go)
-	flowKey   []byte    // signs flow tokens (nat.go)
+	flows     *natFlows   // NATed bindings held here (keepalive.go)
+	flowKey   []byte      // signs flow tokens (nat.go)
+	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -248,6 +249,9 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 		stampRequest(req)
 		if s.draining.Load() && startsNew(req) {
 			s.refuseDraining(req, tx)
+			return
+		}
+		if s.onFlowRoute(req, tx) {
 			return
 		}
 		h(req, tx)
