@@ -164,8 +164,9 @@ func registerSIPp(t *testing.T, p *labPhone, server string) {
 
 // startLabBaresip runs baresip as phone p (headless, auto-answer, the
 // node at server as outbound proxy, on port 5060 of the phone's address)
-// and waits until the node accepted its registration.
-func startLabBaresip(t *testing.T, p *labPhone, server string) {
+// and waits until the node accepted its registration. extra are more
+// config lines (modules to load, say).
+func startLabBaresip(t *testing.T, p *labPhone, server string, extra ...string) {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
 		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
@@ -181,7 +182,7 @@ func startLabBaresip(t *testing.T, p *labPhone, server string) {
 		"audio_player aubridge,play", "audio_alert aubridge,alert", "audio_source aubridge,play",
 		"module_path " + modules, "module g711.so", "module aufile.so", "module aubridge.so",
 		"module_app account.so",
-	}, "\n") + "\n"
+	}, "\n") + "\n" + strings.Join(extra, "\n") + "\n"
 	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", p.number, labDomain, p.pw, server)
 	for name, content := range map[string]string{"config": config, "accounts": account} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
