@@ -63,6 +63,42 @@ func TestLab_PhoneBehindNATReceivesCalls(t *testing.T) {
 	t.Logf("carol (%s behind %s): %d SIP messages received, every address in them reachable", carol.addr, carol.host.NAT().IPv4(), got)
 }
 
+// TestLab_PhoneBehindNATOnAnotherNodeReceivesCalls: three nodes in three
+// namespaces; carol's baresip, behind a masquerading NAT, registers
+// through node 2; alice's SIPp calls her through node 1. Node 1 routes
+// the INVITE to node 2 (the binding's Path), which relays it over
+// carol's flow and stays in the dialog: alice holds and hangs up, then
+// in a second call carol hangs up, every request along the route set.
+func TestLab_PhoneBehindNATOnAnotherNodeReceivesCalls(t *testing.T) {
+	lab := netlab.New(t)
+	hosts := []*netlab.Host{lab.Host("n1"), lab.Host("n2"), lab.Host("n3")}
+	c := startLabCluster(t, hosts)
+	alice := newLabPhone(t, lab, "alice", "201", false)
+	carol := attachPhone(lab.NATHost("carol"), "203", false)
+	provisionPhones(t, c.nodes[0].http, alice, carol)
+	waitLine(t, c.nodes[1].http, carol.number)
+	s1, s2 := sipAddr(hosts[0].IPv4(), 5060), sipAddr(hosts[1].IPv4(), 5060)
+	startLabBaresip(t, carol, s2, "module_app menu.so", "module_app ctrl_tcp.so", "ctrl_tcp_listen 127.0.0.1:4444")
+
+	runSIPp(t, alice, "uac_call.xml", s1, "-key", "callee", carol.number).wait(t, 30*time.Second)
+	carol.waitRequest(t, 5*time.Second, "BYE")
+
+	acks := carol.count("ACK")
+	call := runSIPp(t, alice, "uac_hung_up.xml", s1, "-key", "callee", carol.number)
+	carol.waitCount(t, 10*time.Second, "ACK", acks+1)
+	baresipCommand(t, carol, "hangup")
+	call.wait(t, 20*time.Second)
+
+	got := checkAddresses(t, lab, carol, hosts[0].IPv4(), hosts[1].IPv4(), hosts[2].IPv4())
+	checkFollowsRecordRoute(t, carol)
+	for _, m := range carol.messages() {
+		if m.code == 0 && !m.from.Addr().IsUnspecified() && m.from.Addr() != hosts[1].IPv4() && m.from.Addr() != carol.addr {
+			t.Errorf("carol received %q from %s: only node 2, which holds her flow, can reach her", m.start, m.from)
+		}
+	}
+	t.Logf("carol (%s behind %s): %d SIP messages received, every address in them reachable", carol.addr, carol.host.NAT().IPv4(), got)
+}
+
 // count is how many method requests the phone has received.
 func (p *labPhone) count(method string) int {
 	n := 0
