@@ -337,6 +337,14 @@ func TestNAT_CallReachesPhoneThroughTheNodeHoldingItsFlow(t *testing.T) {
 		}
 		eventually(t, 5*time.Second, "the call ends on A", func() bool { return e.srv.calls.len() == 0 })
 	}
+	// A call the caller gives up on: the CANCEL reaches the phone through B.
+	call := bob.call("1001")
+	if nat.waitRinging(5*time.Second) == nil {
+		t.Fatal("not rung for the cancelled call")
+	}
+	call.cancel()
+	call.wait(487, 5*time.Second)
+	eventually(t, 5*time.Second, "the CANCEL reaches the NATed phone through B", func() bool { return nat.cancelCount() == 1 })
 }
 
 // TestNAT_ForgedFlowTokenRefused: a request routed to a node with a flow
