@@ -37,10 +37,12 @@ import (
 
 // stampVia adds RFC 3581's parameters to v, the top Via of a request
 // that arrived from src: received when the sent-by host is not src's
-// address, rport=<src port> when the phone asked (an empty rport) or when
-// its sent-by port is not src's port (force_rport: a NAT rewrote it, and
-// the response has to go back through the NAT's mapping). A Via naming
-// src exactly is left alone. It reports whether it changed v.
+// address or the phone asked for rport (RFC 3581 §4 wants it then even
+// when equal), rport=<src port> when the phone asked (an empty rport) or
+// when its sent-by port is not src's port (force_rport: a NAT rewrote it,
+// and the response has to go back through the NAT's mapping). A Via
+// naming src exactly, without rport, is left alone. It reports whether
+// it changed v.
 func stampVia(v *sip.ViaHeader, src netip.AddrPort) bool {
 	if v == nil || !src.IsValid() {
 		return false
@@ -50,14 +52,14 @@ func stampVia(v *sip.ViaHeader, src netip.AddrPort) bool {
 	if port == 0 {
 		port = sip.DefaultPort(v.Transport)
 	}
-	rport, asked := v.Params.Get("rport")
-	hostDiffers := !sameIP(v.Host, ip)
+	rport, hasRport := v.Params.Get("rport")
+	asked := hasRport && rport == ""
 	changed := false
-	if hostDiffers {
+	if asked || !sameIP(v.Host, ip) {
 		v.Params.Add("received", ip.String())
 		changed = true
 	}
-	if (asked && rport == "") || port != int(src.Port()) {
+	if asked || port != int(src.Port()) {
 		v.Params.Add("rport", strconv.Itoa(int(src.Port())))
 		changed = true
 	}

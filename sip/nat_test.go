@@ -28,6 +28,8 @@ func TestStampDatagram_AddsReceivedAndRport(t *testing.T) {
 			"Via: SIP/2.0/UDP phone.example;branch=z9hG4bKa;received=203.0.113.9;rport=40123"},
 		{"the source itself: untouched", "Via: SIP/2.0/UDP 203.0.113.9:40123;branch=z9hG4bKa",
 			"Via: SIP/2.0/UDP 203.0.113.9:40123;branch=z9hG4bKa"},
+		{"the source itself, rport asked: filled", "Via: SIP/2.0/UDP 203.0.113.9:40123;branch=z9hG4bKa;rport",
+			"Via: SIP/2.0/UDP 203.0.113.9:40123;branch=z9hG4bKa;rport=40123;received=203.0.113.9"},
 		{"only the top value of a list", "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKb",
 			"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKa;received=203.0.113.9;rport=40123, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKb"},
 	} {
