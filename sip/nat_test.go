@@ -387,3 +387,35 @@ func TestNAT_ForgedFlowTokenRefused(t *testing.T) {
 		t.Errorf("%v refusals counted, want 4", n)
 	}
 }
+
+// TestNAT_TLSFlowClosedBindingRemoved: a phone behind a NAT registered
+// over TLS is reached over its connection only; once that connection
+// closes, the keep-alive check removes the binding (its private Contact
+// cannot be dialled).
+func TestNAT_TLSFlowClosedBindingRemoved(t *testing.T) {
+	certFile, keyFile, pool := testCert(t, t.TempDir())
+	e := newEnv(t, func(c *Config) {
+		c.TLSAddr, c.TLSCertFile, c.TLSKeyFile = "127.0.0.1:0", certFile, keyFile
+		c.NATPingInterval = 100 * time.Millisecond
+	})
+	e.user("alice", "1001", "secret")
+	p := newTLSPhone(t, e, pool, "1001", "secret")
+	p.private = "10.0.0.7:5061"
+	if res := p.register(3600); res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	regs, _ := e.be.Contacts(context.Background(), "1001")
+	if len(regs) != 1 || !regs[0].Nat || !strings.HasPrefix(regs[0].Source, "tls:") {
+		t.Fatalf("binding %v: want a NATed TLS flow", regs)
+	}
+	checked := e.srv.m.natPings.WithLabelValues("connection")
+	eventually(t, 5*time.Second, "the open flow checked twice", func() bool { return counterValue(t, checked) >= 2 })
+	if regs, _ := e.be.Contacts(context.Background(), "1001"); len(regs) != 1 {
+		t.Fatalf("a binding with an open flow was removed: %v", regs)
+	}
+	_ = p.ua.Close() // closes its TLS connection
+	eventually(t, 10*time.Second, "the binding of the closed flow removed", func() bool {
+		regs, _ := e.be.Contacts(context.Background(), "1001")
+		return len(regs) == 0
+	})
+}
