@@ -33,7 +33,7 @@ import (
 //     removes those that stop answering.
 //   - A NATed binding carries a Path (RFC 3327) naming the node holding
 //     its flow, with a flow token that node signs: other nodes route
-//     their requests to the phone through it (flowRoute).
+//     their requests to the phone through it (viaPath, path.go).
 
 // stampVia adds RFC 3581's parameters to v, the top Via of a request
 // that arrived from src: received when the sent-by host is not src's
@@ -186,7 +186,7 @@ var errFlowGone = errors.New("sip: the connection of a NATed binding has closed"
 
 // toBinding sets where req, a request to the phone of binding reg, goes:
 //   - a NATed binding whose flow another node holds: through that node
-//     (its Path, flowRoute);
+//     (its Path, viaPath);
 //   - a NATed binding held here: its source flow, from our listening
 //     socket (UDP) or over its connection (TCP, TLS; errFlowGone when it
 //     has closed);
