@@ -256,17 +256,27 @@ func flowToken(key []byte, source string) string {
 	return enc.EncodeToString([]byte(source)) + "." + enc.EncodeToString(m.Sum(nil)[:flowTokenMAC])
 }
 
-// verifyFlowToken returns the source a token names, false when the token
-// is malformed or not ours.
-func verifyFlowToken(key []byte, token string) (string, bool) {
+// parseFlowToken splits a token into the source it names and its MAC;
+// false when it does not have a flow token's shape.
+func parseFlowToken(token string) (source, mac []byte, ok bool) {
 	enc := base64.RawURLEncoding
 	a, b, ok := strings.Cut(token, ".")
 	if !ok {
-		return "", false
+		return nil, nil, false
 	}
 	src, err1 := enc.DecodeString(a)
 	mac, err2 := enc.DecodeString(b)
 	if err1 != nil || err2 != nil || len(mac) != flowTokenMAC {
+		return nil, nil, false
+	}
+	return src, mac, true
+}
+
+// verifyFlowToken returns the source a token names, false when the token
+// is malformed or not ours.
+func verifyFlowToken(key []byte, token string) (string, bool) {
+	src, mac, ok := parseFlowToken(token)
+	if !ok {
 		return "", false
 	}
 	m := hmac.New(sha256.New, key)
@@ -306,15 +316,19 @@ func (s *Server) viaPath(req *sip.Request, path string) error {
 }
 
 // flowOf is the flow a request routed to us with a flow token is for:
-// its top Route names this node with a token in its user part. ok false:
-// no such Route; valid false: a token that is not ours.
+// its top Route names this node with a flow token (by its shape) in its
+// user part. ok false: no such Route (any other request, handled as
+// usual); valid false: a token that is not ours.
 func (s *Server) flowOf(req *sip.Request) (source string, ok, valid bool) {
 	vs := routeValues(req)
 	if len(vs) == 0 {
 		return "", false, false
 	}
 	var u sip.Uri
-	if _, err := sip.ParseAddressValue(vs[0], &u, nil); err != nil || u.User == "" || !s.ourURI(u) {
+	if _, err := sip.ParseAddressValue(vs[0], &u, nil); err != nil || !s.ourURI(u) {
+		return "", false, false
+	}
+	if _, _, shaped := parseFlowToken(u.User); !shaped {
 		return "", false, false
 	}
 	src, valid := verifyFlowToken(s.flowKey, u.User)
