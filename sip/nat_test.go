@@ -428,3 +428,21 @@ func tamperMAC(tok string) string {
 	}
 	return src + "." + first + mac[1:]
 }
+
+// TestNAT_CRLFKeepAlives: with NATPingCRLF the node sends CRLF datagrams
+// over the flow instead of OPTIONS, and removes nothing for want of an
+// answer.
+func TestNAT_CRLFKeepAlives(t *testing.T) {
+	e, nat := natEnv(t, func(c *Config) { c.NATPingCRLF = true })
+	if res := nat.register(3600); res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	sent := e.srv.m.natPings.WithLabelValues("crlf")
+	eventually(t, 5*time.Second, "five CRLF keep-alives", func() bool { return counterValue(t, sent) >= 5 })
+	if n := counterValue(t, e.srv.m.natPings.WithLabelValues("answered")); n != 0 {
+		t.Errorf("%v OPTIONS pings with CRLF keep-alives", n)
+	}
+	if regs, _ := e.be.Contacts(context.Background(), "1001"); len(regs) != 1 {
+		t.Fatalf("bindings %v", regs)
+	}
+}
