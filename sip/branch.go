@@ -397,8 +397,10 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 		if to := res.To(); to != nil {
 			r.AppendHeader(sip.NewHeader("To", to.Value()))
 		}
-		for _, h := range b.req.GetHeaders("Route") {
-			r.AppendHeader(sip.NewHeader("Route", h.Value())) // a NATed phone's Path
+		if b.flow {
+			for _, h := range b.req.GetHeaders("Route") {
+				r.AppendHeader(sip.NewHeader("Route", h.Value())) // the Path to the node holding the flow
+			}
 		}
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
 		mf := sip.MaxForwardsHeader(70)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // natFlow is one NATed binding registered through this node, pinged to
@@ -36,11 +38,12 @@ func newNATFlows() *natFlows { return &natFlows{m: map[string]*natFlow{}} }
 
 func flowMapKey(line, contact string) string { return line + "\x00" + contact }
 
-// update applies a stored REGISTER of line: NATed bindings made here are
-// (re)armed with their first ping at a random point of interval (pings of
-// many phones spread over it, they do not come in bursts), others are
-// forgotten.
-func (f *natFlows) update(line string, u RegisterUpdate, now time.Time, interval time.Duration) {
+// update applies a stored REGISTER of line, after which the line has
+// bindings regs: NATed bindings made here are (re)armed with their first
+// ping at a random point of interval (pings of many phones spread over
+// it, they do not come in bursts); others, and flows whose binding is no
+// longer in regs (replaced when the line held too many), are forgotten.
+func (f *natFlows) update(line string, u RegisterUpdate, regs []*dirpb.Registration, now time.Time, interval time.Duration) {
 	if interval <= 0 {
 		return // keep-alives disabled
 	}
@@ -64,6 +67,15 @@ func (f *natFlows) update(line string, u RegisterUpdate, now time.Time, interval
 		}
 		f.m[k] = &natFlow{line: line, contact: r.GetContact(), source: r.GetSource(),
 			expires: time.Unix(r.GetExpiresAtUnix(), 0), next: now.Add(rand.N(interval) + 1)}
+	}
+	kept := make(map[string]bool, len(regs))
+	for _, r := range regs {
+		kept[r.GetContact()] = true
+	}
+	for k, fl := range f.m {
+		if fl.line == line && !kept[fl.contact] {
+			delete(f.m, k)
+		}
 	}
 }
 

@@ -71,7 +71,7 @@ func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, numbe
 		return
 	}
 	now := time.Now()
-	s.flows.update(number, u, now, s.cfg.NATPingInterval)
+	s.flows.update(number, u, regs, now, s.cfg.NATPingInterval)
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	for _, r := range regs {
 		left := r.GetExpiresAtUnix() - now.Unix()
