@@ -248,12 +248,21 @@ const flowTokenMAC = 16
 
 // flowToken names source (a binding's "udp:IP:PORT") in a URI user part
 // only this node (or a node with the same FlowKey) can make: the source
-// and an HMAC-SHA256 of it, base64url.
-func flowToken(key []byte, source string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(source))
+// and an HMAC-SHA256 of it and dialog, base64url. A binding's Path has
+// dialog "" (it starts calls); the Record-Route of a relayed INVITE has
+// its Call-ID, so that a party who saw it in the dialog cannot start
+// other calls through it.
+func flowToken(key []byte, source, dialog string) string {
 	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(source)) + "." + enc.EncodeToString(m.Sum(nil)[:flowTokenMAC])
+	return enc.EncodeToString([]byte(source)) + "." + enc.EncodeToString(flowMAC(key, []byte(source), dialog))
+}
+
+func flowMAC(key, source []byte, dialog string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(source)
+	m.Write([]byte{0})
+	m.Write([]byte(dialog))
+	return m.Sum(nil)[:flowTokenMAC]
 }
 
 // parseFlowToken splits a token into the source it names and its MAC;
@@ -272,25 +281,21 @@ func parseFlowToken(token string) (source, mac []byte, ok bool) {
 	return src, mac, true
 }
 
-// verifyFlowToken returns the source a token names, false when the token
-// is malformed or not ours.
-func verifyFlowToken(key []byte, token string) (string, bool) {
+// verifyFlowToken returns the source a token for dialog names, false
+// when the token is malformed, not ours, or for another dialog.
+func verifyFlowToken(key []byte, token, dialog string) (string, bool) {
 	src, mac, ok := parseFlowToken(token)
-	if !ok {
-		return "", false
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(src)
-	if !hmac.Equal(mac, m.Sum(nil)[:flowTokenMAC]) {
+	if !ok || !hmac.Equal(mac, flowMAC(key, src, dialog)) {
 		return "", false
 	}
 	return string(src), true
 }
 
-// pathFor is the Path of a NATed binding registered here from source:
-// this node's URI with the flow's token.
-func (s *Server) pathFor(source string) string {
-	return "sip:" + flowToken(s.flowKey, source) + "@" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + ";lr"
+// flowURI is this node's URI with the token of the flow source for
+// dialog: the Path of a NATed binding registered here (dialog ""), or the
+// Record-Route of an INVITE relayed to it (its Call-ID).
+func (s *Server) flowURI(source, dialog string) string {
+	return "sip:" + flowToken(s.flowKey, source, dialog) + "@" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + ";lr"
 }
 
 // holdsFlow reports whether path names this node.
@@ -331,7 +336,11 @@ func (s *Server) flowOf(req *sip.Request) (source string, ok, valid bool) {
 	if _, _, shaped := parseFlowToken(u.User); !shaped {
 		return "", false, false
 	}
-	src, valid := verifyFlowToken(s.flowKey, u.User)
+	dialog := "" // a Path starts calls; within a dialog the token is the Record-Route's
+	if hasToTag(req) {
+		dialog = callID(req)
+	}
+	src, valid := verifyFlowToken(s.flowKey, u.User, dialog)
 	return src, true, valid
 }
 

@@ -95,18 +95,24 @@ func TestNatted(t *testing.T) {
 
 func TestFlowToken_VerifiesOnlyItsOwn(t *testing.T) {
 	key, other := []byte("k1-0123456789abcdef"), []byte("k2-0123456789abcdef")
-	tok := flowToken(key, "udp:198.51.100.1:40000")
-	if src, ok := verifyFlowToken(key, tok); !ok || src != "udp:198.51.100.1:40000" {
+	tok := flowToken(key, "udp:198.51.100.1:40000", "")
+	if src, ok := verifyFlowToken(key, tok, ""); !ok || src != "udp:198.51.100.1:40000" {
 		t.Fatalf("own token: %q %v", src, ok)
 	}
-	forged := flowToken(other, "udp:192.0.2.66:5060")
+	inDialog := flowToken(key, "udp:198.51.100.1:40000", "call-1")
+	if _, ok := verifyFlowToken(key, inDialog, "call-1"); !ok {
+		t.Fatal("own dialog token refused")
+	}
+	forged := flowToken(other, "udp:192.0.2.66:5060", "")
 	a, _, _ := strings.Cut(forged, ".")
 	_, b, _ := strings.Cut(tok, ".")
-	for name, bad := range map[string]string{
-		"another key": forged, "source swapped": a + "." + b, "no mac": a, "garbage": "%%%.%%%", "empty": "",
-		"short mac": a + ".AAAA",
+	for name, bad := range map[string]struct{ token, dialog string }{
+		"another key": {forged, ""}, "source swapped": {a + "." + b, ""}, "no mac": {a, ""}, "garbage": {"%%%.%%%", ""},
+		"empty": {"", ""}, "short mac": {a + ".AAAA", ""}, "mac tampered": {tamperMAC(tok), ""},
+		"a dialog's token for a new call": {inDialog, ""}, "a dialog's token in another dialog": {inDialog, "call-2"},
+		"a path token within a dialog": {tok, "call-1"},
 	} {
-		if _, ok := verifyFlowToken(key, bad); ok {
+		if _, ok := verifyFlowToken(key, bad.token, bad.dialog); ok {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -233,8 +239,8 @@ func TestNAT_PlainPhoneNotPinged(t *testing.T) {
 func TestToBinding_Destinations(t *testing.T) {
 	e, _ := natEnv(t, nil)
 	s := e.srv
-	here := s.pathFor("udp:198.51.100.1:40000")
-	elsewhere := "sip:" + flowToken([]byte("other node"), "udp:198.51.100.2:40000") + "@192.0.2.200:5060;lr"
+	here := s.flowURI("udp:198.51.100.1:40000", "")
+	elsewhere := "sip:" + flowToken([]byte("other node"), "udp:198.51.100.2:40000", "") + "@192.0.2.200:5060;lr"
 	for _, tc := range []struct {
 		name      string
 		reg       *dirpb.Registration
@@ -359,9 +365,10 @@ func TestNAT_ForgedFlowTokenRefused(t *testing.T) {
 	forger := newRawUDP(t, "127.0.0.3:0", e.srv.Addr())
 	source := "udp:" + nat.addr
 	for name, token := range map[string]string{
-		"another key":    flowToken([]byte("not this node's key"), source),
-		"mac tampered":   tamperMAC(flowToken(e.srv.flowKey, source)),
-		"another source": flowToken([]byte("x"), ""),
+		"another key":                     flowToken([]byte("not this node's key"), source, ""),
+		"mac tampered":                    tamperMAC(flowToken(e.srv.flowKey, source, "")),
+		"another source":                  flowToken([]byte("x"), "", ""),
+		"a dialog's token for a new call": flowToken(e.srv.flowKey, source, "an earlier call"),
 	} {
 		id := "forged-" + sip.GenerateTagN(8)
 		msg := "INVITE sip:1001@10.0.0.5:5060 SIP/2.0\r\n" +
@@ -382,8 +389,8 @@ func TestNAT_ForgedFlowTokenRefused(t *testing.T) {
 		t.Fatalf("a forged token rang the phone: %s", r.req.CallID().Value())
 	default:
 	}
-	if n := counterValue(t, e.srv.m.flowRefused); n != 3 {
-		t.Errorf("%v refusals counted, want 3", n)
+	if n := counterValue(t, e.srv.m.flowRefused); n != 4 {
+		t.Errorf("%v refusals counted, want 4", n)
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 // top Route names this node with a flow token in its user part
 // (sip:TOKEN@node;lr). A token this node did not sign is refused (403)
 // and the request goes nowhere. Towards the phone, a request goes over
-// the flow the token names; an INVITE is Record-Routed with the same URI,
-// so the dialog's later requests pass here too. From the phone (the
+// the flow the token names; an INVITE is Record-Routed with a token for
+// its dialog (flowToken), so the dialog's later requests pass here too,
+// and a party of the dialog cannot start other calls with it. From the phone (the
 // request comes from the flow's address), only requests of dialogs this
 // node relayed an INVITE for go on, to their next Route.
 
@@ -120,7 +121,7 @@ func (s *Server) toFlow(req *sip.Request, transport, addr string) *sip.Request {
 		s.prepareOut(fwd, "UDP", addr)
 	}
 	if initial {
-		fwd.PrependHeader(sip.NewHeader("Record-Route", "<"+s.pathFor(transport+":"+addr)+">"))
+		fwd.PrependHeader(sip.NewHeader("Record-Route", "<"+s.flowURI(transport+":"+addr, callID(req))+">"))
 		s.flowCalls.add(callID(req), time.Now())
 	}
 	return fwd

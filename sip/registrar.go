@@ -126,7 +126,7 @@ func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) 
 		exp = min(exp, int64(s.maxExpires(req, nat)/time.Second))
 		b := s.binding(req, number, c, now, exp)
 		if nat {
-			b.Nat, b.Path = true, s.pathFor(b.Source)
+			b.Nat, b.Path = true, s.flowURI(b.Source, "")
 		}
 		u.Put = append(u.Put, b)
 	}
