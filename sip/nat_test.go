@@ -481,3 +481,31 @@ func TestNATFlows_FollowTheLinesBindings(t *testing.T) {
 		t.Errorf("%d flows due with none held", len(due))
 	}
 }
+
+// TestNAT_LateAnswerHungUpOverItsFlow: two NATed phones of a ring_all
+// group answer at once; the one that lost the race gets its ACK and BYE
+// over its flow (its Contact is a private address nothing listens on).
+func TestNAT_LateAnswerHungUpOverItsFlow(t *testing.T) {
+	e, _ := natEnv(t, func(c *Config) { c.NATPingInterval = -1 })
+	e.user("m1", "1101", "pw1")
+	e.user("m2", "1102", "pw2")
+	e.group("sales", "700", "ring_all", []string{"m1", "m2"}, nil)
+	m1 := newPhoneBehind(t, e, "127.0.0.1", "10.0.0.11:5060", "1101", "pw1")
+	m2 := newPhoneBehind(t, e, "127.0.0.1", "10.0.0.12:5060", "1102", "pw2")
+	for _, p := range []*phone{m1, m2} {
+		if res := p.register(3600); res.StatusCode != 200 {
+			t.Fatalf("register %s: %d", p.number, res.StatusCode)
+		}
+		p.setMode(200)
+	}
+	bob := newPhone(t, e, "2001", "secret")
+	call := bob.call("700")
+	call.wait(200, 5*time.Second)
+	call.ackAndBye(true)
+	eventually(t, 5*time.Second, "both members' dialogs ended (caller's BYE and late hang-up)", func() bool {
+		b1, a1 := m1.counts()
+		b2, a2 := m2.counts()
+		return b1 == 1 && b2 == 1 && a1 == 1 && a2 == 1
+	})
+	eventually(t, 5*time.Second, "the call ends", func() bool { return e.srv.calls.len() == 0 })
+}
