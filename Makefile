@@ -86,7 +86,7 @@ bench: build
 ## fuzz: each Go fuzz target of the SIP request path for FUZZTIME (60s);
 ## not part of make test. Seeds are in sip/testdata/fuzz-seeds/.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := FuzzHandlers FuzzHandlersTCP
+FUZZ_TARGETS := FuzzHandlers FuzzHandlersTCP FuzzStampDatagram
 fuzz: check-go
 	@for f in $(FUZZ_TARGETS); do \
 		echo "fuzzing $$f for $(FUZZTIME)"; \

@@ -315,12 +315,12 @@ func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
 func RegistrationOf(line string, b *actorspb.Binding) *dirpb.Registration {
 	return &dirpb.Registration{Line: line, Contact: b.GetContact(), ExpiresAtUnix: b.GetExpiresAtUnix(),
 		CallId: b.GetCallId(), Cseq: b.GetCseq(), Source: b.GetSource(), UserAgent: b.GetUserAgent(),
-		RegisteredUnix: b.GetRegisteredUnix(), Instance: b.GetInstance()}
+		RegisteredUnix: b.GetRegisteredUnix(), Instance: b.GetInstance(), Nat: b.GetNat(), Path: b.GetPath()}
 }
 
 // BindingOf is the grain message of registration r.
 func BindingOf(r *dirpb.Registration) *actorspb.Binding {
 	return &actorspb.Binding{Contact: r.GetContact(), ExpiresAtUnix: r.GetExpiresAtUnix(), CallId: r.GetCallId(),
 		Cseq: r.GetCseq(), Source: r.GetSource(), UserAgent: r.GetUserAgent(), RegisteredUnix: r.GetRegisteredUnix(),
-		Instance: r.GetInstance()}
+		Instance: r.GetInstance(), Nat: r.GetNat(), Path: r.GetPath()}
 }

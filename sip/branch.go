@@ -22,6 +22,7 @@ type branch struct {
 	member string
 	req    *sip.Request
 	tx     sip.ClientTransaction
+	flow   bool // req goes to a NATed binding's flow, not to its Contact
 
 	mu           sync.Mutex
 	provisional  bool   // a 1xx arrived: a CANCEL may be sent
@@ -85,12 +86,12 @@ func (c *call) fork(targets []ringTarget) []*branch {
 func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*branch, error) {
 	req, err := c.s.branchRequest(c.req, reg.GetContact())
 	if err == nil {
-		c.s.useFlow(req, reg.GetSource())
+		err = c.s.toBinding(req, reg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	b := &branch{c: c, stage: stage, line: t.line, member: t.member, req: req, cancelled: make(chan struct{})}
+	b := &branch{c: c, stage: stage, line: t.line, member: t.member, req: req, cancelled: make(chan struct{}), flow: reg.GetNat()}
 	ctx := context.WithoutCancel(c.ctx) // a branch ends by CANCEL, not by context
 	tx, err := c.s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
 	if err != nil {
@@ -139,28 +140,6 @@ func uriTransport(u sip.Uri) string {
 		return "TLS"
 	}
 	return "UDP"
-}
-
-// useFlow sends req over the connection a phone registered through
-// (source "tcp:IP:PORT" or "tls:IP:PORT"), as RFC 5626 flows do: a phone
-// on TCP or TLS is reached on its own connection, which sipgo keeps by
-// the peer's address, not by dialling its Contact (behind NAT, or not
-// listening at all). UDP bindings keep their Contact, and so does a
-// binding whose connection has closed (the Contact is dialled then).
-func (s *Server) useFlow(req *sip.Request, source string) {
-	transport, addr, ok := strings.Cut(source, ":")
-	if !ok || !reliable(transport) {
-		return
-	}
-	conn, err := s.ua.TransportLayer().GetConnection(transport, addr)
-	if err != nil || conn == nil {
-		return
-	}
-	conn.Ref(-1) // GetConnection took a reference; sending takes its own
-
-	req.SetTransport(strings.ToUpper(transport))
-	req.SetDestination(addr)
-	req.Laddr = sip.Addr{}
 }
 
 func reliable(transport string) bool {
@@ -401,7 +380,8 @@ func waitFinal(ctx context.Context, tx sip.ClientTransaction) *sip.Response {
 
 // hangUpLate ends the dialog a 2xx created after the call was answered
 // elsewhere or cancelled: ACK it, then BYE with the reason, straight to
-// the phone's Contact.
+// the phone's Contact (where the INVITE went, over TCP or TLS or to a
+// NATed phone: its flow).
 func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 	contact := res.Contact()
 	if contact == nil {
@@ -417,12 +397,17 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 		if to := res.To(); to != nil {
 			r.AppendHeader(sip.NewHeader("To", to.Value()))
 		}
+		if b.flow {
+			for _, h := range b.req.GetHeaders("Route") {
+				r.AppendHeader(sip.NewHeader("Route", h.Value())) // the Path to the node holding the flow
+			}
+		}
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
 		mf := sip.MaxForwardsHeader(70)
 		r.AppendHeader(&mf)
 		r.SetBody(nil)
 		s.prepareOut(r, uriTransport(contact.Address), hostPort(contact.Address))
-		if reliable(b.req.Transport()) {
+		if reliable(b.req.Transport()) || b.flow {
 			r.SetTransport(b.req.Transport())
 			r.SetDestination(b.req.Destination())
 		}

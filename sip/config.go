@@ -90,6 +90,39 @@ type Config struct {
 	// Default 3600s (the RFC default): a phone that vanished without
 	// unregistering stops ringing within the hour.
 	MaxExpires time.Duration
+	// NATExpires caps the registration of a phone behind a NAT (natted:
+	// its Contact or Via names another address than the REGISTER came
+	// from). Default 60s: the phone's refresh keeps its NAT mapping open
+	// even when keep-alives are disabled or lost, and a phone that went
+	// away stops ringing within a minute. Not below MinExpires.
+	NATExpires time.Duration
+	// NATPingInterval is how often this node pings each NATed UDP binding
+	// registered through it (an OPTIONS over the phone's flow, or a CRLF
+	// with NATPingCRLF), to keep its NAT mapping open. Default 20s: home
+	// routers drop idle UDP mappings after 30 s (some older ones sooner,
+	// Linux's conntrack default for one-way UDP is 30 s), so a ping every
+	// 20 s keeps them open with a margin for one lost packet. Negative
+	// disables the pings (NATExpires then carries the mappings, if the
+	// routers' timeouts are longer). NATed TCP and TLS bindings are
+	// checked at the same pace: one whose connection has closed is
+	// removed.
+	NATPingInterval time.Duration
+	// NATPingMisses OPTIONS pings in a row without an answer remove a
+	// NATed binding (the phone's next REGISTER restores it). Default 3:
+	// one or two lost datagrams are normal, three in a row (a minute at
+	// the default interval) mean the phone or its NAT mapping is gone.
+	NATPingMisses int
+	// NATPingCRLF pings with a CRLF datagram instead of an OPTIONS: less
+	// traffic and no parsing at the phone, but nothing comes back, so
+	// dead phones are only dropped when their registration expires.
+	NATPingCRLF bool
+	// FlowKey signs the flow tokens in the Path of NATed bindings (RFC
+	// 3327, RFC 5626): another node routes a call for such a phone to the
+	// node holding its flow, which forwards only requests whose token it
+	// signed. Nodes sharing a key accept each other's tokens across
+	// restarts. Default: a random key (tokens hold until this node
+	// restarts, and phones re-register within NATExpires anyway).
+	FlowKey []byte
 	// NonceTTL is how long a digest nonce is accepted; an older one is
 	// answered with a fresh challenge and stale=true. Default 5 min: long
 	// enough for a phone's registration retry, short enough that a
@@ -144,6 +177,11 @@ func (c *Config) withDefaults() {
 	}
 	def(&c.MinExpires, 60*time.Second)
 	def(&c.MaxExpires, time.Hour)
+	def(&c.NATExpires, time.Minute)
+	def(&c.NATPingInterval, 20*time.Second)
+	if c.NATPingMisses == 0 {
+		c.NATPingMisses = 3
+	}
 	def(&c.NonceTTL, 5*time.Minute)
 	def(&c.AuthWindow, time.Minute)
 	def(&c.NoAnswerTimeout, 20*time.Second)
@@ -175,6 +213,10 @@ func (c *Config) validate() error {
 		return errors.New("sip: config: Backend is nil")
 	case c.MinExpires > c.MaxExpires:
 		return fmt.Errorf("sip: config: MinExpires %v exceeds MaxExpires %v", c.MinExpires, c.MaxExpires)
+	case c.NATExpires < c.MinExpires:
+		return fmt.Errorf("sip: config: NATExpires %v is below MinExpires %v", c.NATExpires, c.MinExpires)
+	case c.NATPingMisses < 1:
+		return fmt.Errorf("sip: config: NATPingMisses %d must be at least 1", c.NATPingMisses)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("sip: config: Addr %q: %w", c.Addr, err)

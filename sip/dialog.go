@@ -336,7 +336,8 @@ func (s *Server) popOwnRoutes(req *sip.Request) *sip.Uri {
 
 // strayResponse handles responses no client transaction matched: 2xx
 // retransmissions of an answered INVITE go on to the caller (RFC 3261
-// §16.7); anything else is dropped.
+// §16.7), also of one relayed to a NATed phone's flow (path.go);
+// anything else is dropped.
 func (s *Server) strayResponse(res *sip.Response) {
 	cseq := res.CSeq()
 	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
@@ -346,7 +347,7 @@ func (s *Server) strayResponse(res *sip.Response) {
 	if to := res.To(); to != nil {
 		tag, _ = to.Params.Get("tag")
 	}
-	if want, ok := s.calls.winnerTag(callIDOf(res)); !ok || want != tag {
+	if want, ok := s.calls.winnerTag(callIDOf(res)); (!ok || want != tag) && !s.flowCalls.has(callIDOf(res), time.Now()) {
 		return
 	}
 	vias := res.GetHeaders("Via")

@@ -5,9 +5,11 @@
 // It relays in-dialog requests only for dialogs it carries (no open
 // relay), throttles password guessing per address, per (line, address)
 // and per line, and guards TCP/TLS connections (per-address cap, idle
-// and message timeouts). Start a Server with a Config naming the node's
-// directory Store and a Backend that reaches the grains; docs/sip.md
-// describes the behaviour.
+// and message timeouts). Phones behind NAT are reached over the flow
+// they registered from (RFC 3581 rport/received, keep-alives, a Path
+// with a signed flow token across nodes). Start a Server with a Config
+// naming the node's directory Store and a Backend that reaches the
+// grains; docs/sip.md describes the behaviour.
 //
 // Lock order: call.mu before branch.mu; callTable.mu is never held while
 // taking either.

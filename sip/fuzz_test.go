@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -30,6 +31,8 @@ func FuzzHandlers(f *testing.F) {
 		"INFO sip:2001@" + testDomain + " SIP/2.0\r\n" + via + strings.Replace(hdrs, "<sip:2001@"+testDomain+">", "<sip:2001@"+testDomain+">;tag=x", 1) + "CSeq: 1 INFO\r\nContent-Length: 0\r\n\r\n",
 		"OPTIONS sip:x SIP/2.0\r\n\r\n",
 		"\x00\x01garbage",
+		"REGISTER sip:" + testDomain + " SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKn, SIP/2.0/UDP [fd00::1]\r\n" + hdrs + "CSeq: 1 REGISTER\r\nContact: <sip:1001@10.0.0.5:5060>\r\nContent-Length: 0\r\n\r\n",
+		"INVITE sip:1001@10.0.0.5 SIP/2.0\r\n" + via + hdrs + "CSeq: 1 INVITE\r\nRoute: <sip:dWRwOjEuMi4zLjQ6NQ.AAAAAAAAAAAAAAAAAAAAAA@127.0.0.1:1;lr>\r\nContent-Length: 0\r\n\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -140,4 +143,21 @@ func FuzzHandlersTCP(f *testing.F) {
 		noPanics(t, e.srv, msg)
 	})
 	eventually(f, 10*time.Second, "calls left held", func() bool { return e.srv.calls.len() == 0 })
+}
+
+// FuzzStampDatagram: the RFC 3581 rewrite of UDP requests (nat.go) never
+// panics, and a request sipgo could parse before it still parses after.
+func FuzzStampDatagram(f *testing.F) {
+	f.Add([]byte("OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKa\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("OPTIONS sip:x@y SIP/2.0\nv:SIP/2.0/UDP [fd00::5];received=1.2.3.4, SIP/2.0/TCP h\n folded\n\n"))
+	src := &net.UDPAddr{IP: net.ParseIP("203.0.113.9"), Port: 40123}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out := stampDatagram(append([]byte(nil), data...), src)
+		if _, err := sip.ParseMessage(data); err != nil {
+			return
+		}
+		if _, err := sip.ParseMessage(out); err != nil {
+			t.Fatalf("parsable request became unparsable: %v\n%q\n%q", err, data, out)
+		}
+	})
 }

@@ -27,6 +27,10 @@ type metrics struct {
 	connsRefused  *prometheus.CounterVec
 	connsTimedOut *prometheus.CounterVec
 	unparsable    prometheus.Counter
+	natPings      *prometheus.CounterVec
+	natDropped    prometheus.Counter
+	natFlows      prometheus.Gauge
+	flowRefused   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -63,10 +67,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "TCP and TLS connections ended by a timeout, by transport and kind (idle: no traffic for IdleTimeout; message: a message or handshake not complete within MessageTimeout)."}, []string{"transport", "kind"}),
 		unparsable: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_unparsable_total",
 			Help: "Messages (datagrams, or stream chunks) that could not be parsed and were dropped."}),
+		natPings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_nat_pings_total",
+			Help: "Keep-alives to NATed bindings held by this node, by result (answered, unanswered: OPTIONS; crlf: sent, no answer expected; connection: a TCP/TLS flow checked)."}, []string{"result"}),
+		natDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_nat_bindings_dropped_total",
+			Help: "NATed bindings removed because they stopped answering keep-alives or their connection closed."}),
+		natFlows: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_nat_bindings",
+			Help: "NATed bindings registered through this node and kept alive by it."}),
+		flowRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_flow_refused_total",
+			Help: "Requests routed to this node with a flow token it did not sign, or that a flow does not relay (answered 403)."}),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
 		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
-		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable}
+		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused}
 	if reg == nil {
 		return m, nil
 	}

@@ -26,6 +26,8 @@ type phone struct {
 	srv      *sipgo.Server
 	cli      *sipgo.Client
 	addr     string
+	private  string // the address it names itself by, behind a NAT (newPhoneBehind)
+	pc       net.PacketConn
 	incoming chan *ringing
 
 	mu      sync.Mutex
@@ -55,6 +57,15 @@ func newPhone(t testing.TB, e *env, number, pw string) *phone {
 // different source address to the server.
 func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 	t.Helper()
+	return newPhoneBehind(t, e, ip, "", number, pw)
+}
+
+// newPhoneBehind is a phone on ip that believes it is at private
+// (host:port) as a phone behind a NAT does: its Via and Contact name
+// private, its messages come from ip and another port. private ""
+// names the phone's real address.
+func newPhoneBehind(t testing.TB, e *env, ip, private, number, pw string) *phone {
+	t.Helper()
 	p := &phone{t: t, number: number, pw: pw, proxy: e.srv.Addr(), incoming: make(chan *ringing, 8)}
 	var err error
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("phone-" + number))
@@ -66,8 +77,12 @@ func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.addr = pc.LocalAddr().String()
+	p.addr, p.pc = pc.LocalAddr().String(), pc
+	p.private = private
 	host, port, _ := net.SplitHostPort(p.addr)
+	if private != "" {
+		host, port, _ = net.SplitHostPort(private)
+	}
 	n, _ := strconv.Atoi(port)
 	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(n), sipgo.WithClientConnectionAddr(p.addr))
 	p.handle()
@@ -98,10 +113,14 @@ func (p *phone) handle() {
 }
 
 func (p *phone) contactURI() string {
-	if p.tls {
-		return "sips:" + p.number + "@" + p.addr
+	addr := p.addr
+	if p.private != "" {
+		addr = p.private
 	}
-	return "sip:" + p.number + "@" + p.addr
+	if p.tls {
+		return "sips:" + p.number + "@" + addr
+	}
+	return "sip:" + p.number + "@" + addr
 }
 
 // toProxy sends req to the proxy, over TLS for a TLS phone.
@@ -373,8 +392,9 @@ func (c *outCall) ackAndBye(hangUp bool) {
 	ok := c.fin
 	mk := func(m sip.RequestMethod, seq uint32) *sip.Request {
 		r := sip.NewRequest(m, ok.Contact().Address)
-		for _, rr := range ok.GetHeaders("Record-Route") {
-			r.AppendHeader(sip.NewHeader("Route", rr.Value()))
+		rrs := ok.GetHeaders("Record-Route")
+		for i := len(rrs) - 1; i >= 0; i-- { // a caller's route set is the Record-Route reversed (RFC 3261 §12.1.2)
+			r.AppendHeader(sip.NewHeader("Route", rrs[i].Value()))
 		}
 		r.AppendHeader(sip.NewHeader("From", c.req.GetHeader("From").Value()))
 		r.AppendHeader(sip.NewHeader("To", ok.To().Value()))

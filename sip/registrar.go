@@ -71,8 +71,9 @@ func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, numbe
 		s.m.registrations.WithLabelValues("error").Inc()
 		return
 	}
-	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	now := time.Now()
+	s.flows.update(number, u, regs, now, s.cfg.NATPingInterval)
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	for _, r := range regs {
 		left := r.GetExpiresAtUnix() - now.Unix()
 		if left <= 0 {
@@ -129,21 +130,31 @@ func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) 
 		if time.Duration(exp)*time.Second < s.cfg.MinExpires {
 			return u, sip.StatusIntervalToBrief, "Interval Too Brief"
 		}
-		exp = min(exp, int64(s.maxExpires(req)/time.Second))
-		u.Put = append(u.Put, s.binding(req, number, c, now, exp))
+		nat := natted(req, c.uri)
+		exp = min(exp, int64(s.maxExpires(req, nat)/time.Second))
+		b := s.binding(req, number, c, now, exp)
+		if nat {
+			b.Nat, b.Path = true, s.flowURI(b.Source, "")
+		}
+		u.Put = append(u.Put, b)
 	}
 	return u, 0, ""
 }
 
-// maxExpires is the longest registration granted to req: MaxExpires, or
-// for a binding over TCP or TLS less than IdleTimeout (by a margin for the
-// phone's refresh to arrive), so that the refresh keeps the phone's
-// connection open even when it sends no keep-alives.
-func (s *Server) maxExpires(req *sip.Request) time.Duration {
-	if !reliable(req.Transport()) {
-		return s.cfg.MaxExpires
+// maxExpires is the longest registration granted to req: MaxExpires, at
+// most NATExpires for a phone behind a NAT (its refresh keeps the NAT
+// mapping open), and for a binding over TCP or TLS less than IdleTimeout
+// (by a margin for the phone's refresh to arrive), so that the refresh
+// keeps the phone's connection open even when it sends no keep-alives.
+func (s *Server) maxExpires(req *sip.Request, nat bool) time.Duration {
+	limit := s.cfg.MaxExpires
+	if nat {
+		limit = min(limit, s.cfg.NATExpires)
 	}
-	return min(s.cfg.MaxExpires, max(s.cfg.IdleTimeout-flowRefreshMargin, s.cfg.MinExpires))
+	if !reliable(req.Transport()) {
+		return limit
+	}
+	return min(limit, max(s.cfg.IdleTimeout-flowRefreshMargin, s.cfg.MinExpires))
 }
 
 // flowRefreshMargin is how long before the idle timeout a TCP or TLS

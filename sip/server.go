@@ -48,6 +48,9 @@ type Server struct {
 	lineGuard *lineGuard
 	calls     *callTable
 	subs      *subTable
+	flows     *natFlows   // NATed bindings held here (keepalive.go)
+	flowKey   []byte      // signs flow tokens (nat.go)
+	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -73,6 +76,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err := s.ReloadTLS(); err != nil {
 			return nil, err
 		}
+	}
+	var err error
+	if s.flowKey, err = flowKey(cfg); err != nil {
+		return nil, err
 	}
 	udp, tcp, err := listen(cfg.Addr)
 	if err != nil {
@@ -104,6 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.lineGuard = newLineGuard(cfg.LinePairFailures, cfg.LineFailures, cfg.AuthWindow)
 	s.calls = newCallTable()
 	s.subs = newSubTable()
+	s.flows = newNATFlows()
 	s.route()
 	go func() { s.served <- s.srv.ServeUDP(udp) }()
 	go func() { s.served <- s.srv.ServeTCP(s.guardListener(tcp, "tcp", nil)) }()
@@ -116,6 +124,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.waitServing(ctx); err != nil {
 		_ = s.Shutdown(context.Background()) // the wait's error is the one to report
 		return nil, err
+	}
+	if cfg.NATPingInterval > 0 {
+		s.goTracked(s.keepAlive)
 	}
 	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain)
 	return s, nil
@@ -184,7 +195,7 @@ func (s *Server) build() error {
 			sip.WithTransactionLayerLogger(lib),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(lib),
-			sip.WithTransportLayerReadFilter(s.reads.filter)),
+			sip.WithTransportLayerReadFilter(s.readFilter)),
 	)
 	if err != nil {
 		return fmt.Errorf("sip: user agent: %w", err)
@@ -237,11 +248,12 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		defer s.work.done()
+		stampRequest(req)
 		if s.draining.Load() && startsNew(req) {
 			s.refuseDraining(req, tx)
 			return
 		}
-		if s.refuseBadContact(req, tx) {
+		if s.refuseBadContact(req, tx) || s.onFlowRoute(req, tx) {
 			return
 		}
 		h(req, tx)

@@ -164,6 +164,7 @@ type subscription struct {
 	target    sip.Uri
 	routes    []string
 	transport string
+	flow      string // the SUBSCRIBE's source when the subscriber is behind a NAT (natted)
 	cseq      uint32
 
 	// refresh carries a refresh's new expiry (zero time: un-subscribe)
@@ -352,6 +353,9 @@ func (s *Server) newSubscription(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if t, ok := r.contact.UriParams.Get("transport"); ok && t != "" {
 		sub.transport = strings.ToUpper(t)
+	}
+	if natted(req, r.contact) {
+		sub.flow, sub.transport = req.Source(), strings.ToUpper(req.Transport())
 	}
 	sub.local = req.To().Value() + ";tag=" + sub.localTag // an initial SUBSCRIBE has no To tag
 	sub.key = subKey(sub.callID, sub.localTag)
@@ -659,6 +663,9 @@ func (sub *subscription) notifyRequest(expiry time.Time, reason string) *sip.Req
 	}
 	dest := hostPort(sub.target)
 	transport := sub.transport
+	if sub.flow != "" {
+		dest = sub.flow // a NATed subscriber: where its SUBSCRIBE came from
+	}
 	if len(sub.routes) > 0 {
 		var u sip.Uri
 		if _, err := sip.ParseAddressValue(sub.routes[0], &u, nil); err == nil {

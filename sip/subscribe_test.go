@@ -317,3 +317,25 @@ func TestSubscribe_BadRequests(t *testing.T) {
 		t.Errorf("without a hub: %d", res.StatusCode)
 	}
 }
+
+// A subscriber behind a NAT (its Contact names a private address) gets
+// its NOTIFYs where its SUBSCRIBE came from.
+func TestSubscribe_NATedSubscriberGetsNotifiesAtItsSource(t *testing.T) {
+	e, hub := subEnv(t)
+	ben := e.ua("101", "ben-pw")
+	ben.Private = "10.0.0.9:5060"
+	sub, res := ben.Subscribe("anna", "presence", 60)
+	if res.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE: %v", res)
+	}
+	if n := sub.Next(5 * time.Second); n.State != "active" {
+		t.Errorf("first NOTIFY: %s", n.State)
+	}
+	if res := sub.Refresh(0); res.StatusCode != 200 {
+		t.Fatalf("un-SUBSCRIBE: %v", res)
+	}
+	if n := sub.Next(5 * time.Second); n.State != "terminated" {
+		t.Errorf("last NOTIFY: %s", n.State)
+	}
+	waitGone(t, e, hub)
+}

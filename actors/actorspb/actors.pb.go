@@ -1811,8 +1811,11 @@ type Binding struct {
 	UserAgent      string                 `protobuf:"bytes,6,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
 	RegisteredUnix int64                  `protobuf:"varint,7,opt,name=registered_unix,json=registeredUnix,proto3" json:"registered_unix,omitempty"`
 	Instance       string                 `protobuf:"bytes,8,opt,name=instance,proto3" json:"instance,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// nat and path: dirpb.Registration's.
+	Nat           bool   `protobuf:"varint,9,opt,name=nat,proto3" json:"nat,omitempty"`
+	Path          string `protobuf:"bytes,10,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Binding) Reset() {
@@ -1897,6 +1900,20 @@ func (x *Binding) GetRegisteredUnix() int64 {
 func (x *Binding) GetInstance() string {
 	if x != nil {
 		return x.Instance
+	}
+	return ""
+}
+
+func (x *Binding) GetNat() bool {
+	if x != nil {
+		return x.Nat
+	}
+	return false
+}
+
+func (x *Binding) GetPath() string {
+	if x != nil {
+		return x.Path
 	}
 	return ""
 }
@@ -3040,7 +3057,7 @@ const file_actors_proto_rawDesc = "" +
 	"\x05group\x18\a \x01(\tR\x05group\x12&\n" +
 	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\";\n" +
 	"\rLineCallReply\x12*\n" +
-	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\xf4\x01\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\x9a\x02\n" +
 	"\aBinding\x12\x18\n" +
 	"\acontact\x18\x01 \x01(\tR\acontact\x12&\n" +
 	"\x0fexpires_at_unix\x18\x02 \x01(\x03R\rexpiresAtUnix\x12\x17\n" +
@@ -3050,7 +3067,10 @@ const file_actors_proto_rawDesc = "" +
 	"\n" +
 	"user_agent\x18\x06 \x01(\tR\tuserAgent\x12'\n" +
 	"\x0fregistered_unix\x18\a \x01(\x03R\x0eregisteredUnix\x12\x1a\n" +
-	"\binstance\x18\b \x01(\tR\binstance\"o\n" +
+	"\binstance\x18\b \x01(\tR\binstance\x12\x10\n" +
+	"\x03nat\x18\t \x01(\bR\x03nat\x12\x12\n" +
+	"\x04path\x18\n" +
+	" \x01(\tR\x04path\"o\n" +
 	"\fRegisterLine\x12(\n" +
 	"\x03put\x18\x01 \x03(\v2\x16.ucgrid.actors.BindingR\x03put\x12\x16\n" +
 	"\x06remove\x18\x02 \x03(\tR\x06remove\x12\x1d\n" +

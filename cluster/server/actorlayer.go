@@ -45,12 +45,16 @@ func (s *Server) gossipConfig(name string, meta membership.Meta) membership.Conf
 // (HMAC-SHA256 with a fixed label, so the key is not the secret used to
 // sign node-to-node requests). Without a secret gossip stays plain: a
 // cluster of one, or nodes that refuse each other's requests anyway.
-func gossipKey(secret string) []byte {
+func gossipKey(secret string) []byte { return secretKey(secret, "ucgrid gossip key v1") }
+
+// secretKey is a key for one use (label) derived from the cluster
+// secret: HMAC-SHA256(secret, label). nil without a secret.
+func secretKey(secret, label string) []byte {
 	if secret == "" {
 		return nil
 	}
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("ucgrid gossip key v1"))
+	m.Write([]byte(label))
 	return m.Sum(nil)
 }
 

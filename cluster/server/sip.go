@@ -27,6 +27,9 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), s.sipBackend()
 	cfg.Hub, cfg.Logger, cfg.Registerer = s.layer().hub, s.cfg.Logger.With("component", "sip"), reg
 	cfg.AllowWideTrunks = cfg.AllowWideTrunks || s.cfg.AllowWideTrunks
+	// Flow tokens (NATed phones' Path) made by this node stay valid
+	// across its restarts; without a secret each start picks a key.
+	cfg.FlowKey = secretKey(s.cfg.ClusterSecret, "ucgrid sip flow token key v1")
 	srv, err := sip.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -46,6 +46,10 @@ type serveOptions struct {
 	SIPIdleTimeout       string `yaml:"sip_idle_timeout"`
 	SIPMessageTimeout    string `yaml:"sip_message_timeout"`
 	SIPMaxConnsPerSource string `yaml:"sip_max_conns_per_source"`
+	// NAT traversal for phones (sipflags.go).
+	SIPNATExpires  string `yaml:"sip_nat_expires"`
+	SIPNATPing     string `yaml:"sip_nat_ping"`
+	SIPNATPingCRLF string `yaml:"sip_nat_ping_crlf"`
 	// Node-to-node TLS (tlsflags.go).
 	TLSCA           string `yaml:"tls_ca"`
 	TLSCert         string `yaml:"tls_cert"`
@@ -87,6 +91,9 @@ var serveOptionTable = []option{
 	{"sip-idle-timeout", "close a SIP TCP/TLS connection that carried nothing, not even an RFC 5626 keep-alive, for this long", "5m", func(o *serveOptions) *string { return &o.SIPIdleTimeout }},
 	{"sip-message-timeout", "close a SIP TCP/TLS connection whose message, TLS handshake or write takes longer than this", "10s", func(o *serveOptions) *string { return &o.SIPMessageTimeout }},
 	{"sip-max-conns-per-source", "SIP TCP (and TLS) connections one IP address may hold open; raise it where many phones share one address", "32", func(o *serveOptions) *string { return &o.SIPMaxConnsPerSource }},
+	{"sip-nat-expires", "longest registration granted to a phone behind a NAT (its Contact or Via names another address than its REGISTER came from); its refresh keeps the NAT mapping open", "60s", func(o *serveOptions) *string { return &o.SIPNATExpires }},
+	{"sip-nat-ping", "how often this node pings the phones behind a NAT registered through it (OPTIONS over UDP; TCP/TLS: checks the connection); one missing 3 pings in a row is removed until it registers again; 0 disables", "20s", func(o *serveOptions) *string { return &o.SIPNATPing }},
+	{"sip-nat-ping-crlf", "ping phones behind a NAT over UDP with a CRLF datagram instead of an OPTIONS (less traffic; dead phones are then only dropped when their registration expires)", "false", func(o *serveOptions) *string { return &o.SIPNATPingCRLF }},
 	// Node-to-node TLS (tlsflags.go).
 	{"tls-ca", "PEM file of the cluster CA: peers (Raft, actor remoting, node-to-node HTTP) must present a node certificate it signed", "", func(o *serveOptions) *string { return &o.TLSCA }},
 	{"tls-cert", "PEM file of this node's certificate (ucgrid tls cert create --node NAME); it must name this node", "", func(o *serveOptions) *string { return &o.TLSCert }},

@@ -24,7 +24,8 @@ func TestParseServeOptions_Precedence(t *testing.T) {
 	}
 	want := serveOptions{Data: "/from/file", HTTP: "127.0.0.1:9100", Raft: "127.0.0.1:9300", Node: "env-node",
 		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", SIP: "127.0.0.1:5060", AdminPassword: "from-file-pw", LogLevel: "info",
-		RaftVoters: "3", RaftDeadAfter: "30s", SIPIdleTimeout: "5m", SIPMessageTimeout: "10s", SIPMaxConnsPerSource: "32"}
+		RaftVoters: "3", RaftDeadAfter: "30s", SIPIdleTimeout: "5m", SIPMessageTimeout: "10s", SIPMaxConnsPerSource: "32",
+		SIPNATExpires: "60s", SIPNATPing: "20s", SIPNATPingCRLF: "false"}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
 	}
@@ -47,6 +48,28 @@ func TestParseServeOptions_SIPTLSAndLimits(t *testing.T) {
 	if c.TLSAddr != "0.0.0.0:5061" || c.TLSCertFile != "/etc/ucgrid/sip.crt" || c.TLSKeyFile != "/etc/ucgrid/sip.key" ||
 		c.IdleTimeout != 2*time.Minute || c.MessageTimeout != 5*time.Second || c.MaxConnsPerSource != 64 {
 		t.Errorf("sip config %+v", c)
+	}
+}
+
+// The NAT settings come from flags, UCGRID_* variables and config keys;
+// --sip-nat-ping 0 disables the pings.
+func TestParseServeOptions_SIPNAT(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ucgrid.yaml")
+	writeFile(t, cfg, "sip_nat_expires: 90s\nsip_nat_ping_crlf: true\n")
+	o, err := parseServeOptions([]string{"--config", cfg, "--sip-nat-ping", "0"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.sipConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATExpires != 90*time.Second || c.NATPingInterval >= 0 || !c.NATPingCRLF {
+		t.Errorf("sip config %+v", c)
+	}
+	o, _ = parseServeOptions([]string{"--sip-nat-ping", "25s"}, env(map[string]string{"UCGRID_SIP_NAT_EXPIRES": "2m"}), io.Discard)
+	if c, err = o.sipConfig(); err != nil || c.NATPingInterval != 25*time.Second || c.NATExpires != 2*time.Minute || c.NATPingCRLF {
+		t.Errorf("sip config %+v %v", c, err)
 	}
 }
 
@@ -83,6 +106,9 @@ func TestParseServeOptions_BadInputIsOneClearLine(t *testing.T) {
 		{"bad sip idle timeout", nil, map[string]string{"UCGRID_SIP_IDLE_TIMEOUT": "soon"}, `--sip-idle-timeout "soon"`},
 		{"bad sip message timeout", []string{"--sip-message-timeout", "0s"}, nil, `--sip-message-timeout "0s"`},
 		{"bad sip connection cap", []string{"--sip-max-conns-per-source", "0"}, nil, `--sip-max-conns-per-source "0"`},
+		{"sip nat expires below the minimum", []string{"--sip-nat-expires", "30s"}, nil, `--sip-nat-expires "30s"`},
+		{"bad sip nat ping", nil, map[string]string{"UCGRID_SIP_NAT_PING": "often"}, `--sip-nat-ping "often"`},
+		{"bad sip nat ping crlf", []string{"--sip-nat-ping-crlf", "maybe"}, nil, `--sip-nat-ping-crlf "maybe"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

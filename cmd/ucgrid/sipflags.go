@@ -33,5 +33,24 @@ func (o serveOptions) sipConfig() (sip.Config, error) {
 	if c.MaxConnsPerSource, err = strconv.Atoi(o.SIPMaxConnsPerSource); err != nil || c.MaxConnsPerSource < 1 {
 		return c, fmt.Errorf("--sip-max-conns-per-source %q: give a number of at least 1, e.g. 32", o.SIPMaxConnsPerSource)
 	}
-	return c, nil
+	return c, o.sipNAT(&c)
+}
+
+// sipNAT reads the NAT traversal settings into c.
+func (o serveOptions) sipNAT(c *sip.Config) error {
+	var err error
+	if c.NATExpires, err = time.ParseDuration(o.SIPNATExpires); err != nil || c.NATExpires < time.Minute {
+		return fmt.Errorf("--sip-nat-expires %q: give a duration of at least 60s (the shortest registration accepted), e.g. 60s", o.SIPNATExpires)
+	}
+	if c.NATPingInterval, err = time.ParseDuration(o.SIPNATPing); err != nil || c.NATPingInterval < 0 ||
+		(c.NATPingInterval > 0 && c.NATPingInterval < time.Second) {
+		return fmt.Errorf("--sip-nat-ping %q: give a duration of at least 1s, e.g. 20s, or 0 to disable the pings", o.SIPNATPing)
+	}
+	if c.NATPingInterval == 0 {
+		c.NATPingInterval = -1 // sip.Config: negative disables, zero is the default
+	}
+	if c.NATPingCRLF, err = strconv.ParseBool(o.SIPNATPingCRLF); err != nil {
+		return fmt.Errorf("--sip-nat-ping-crlf %q: give true or false", o.SIPNATPingCRLF)
+	}
+	return nil
 }

@@ -1429,7 +1429,16 @@ type Registration struct {
 	UserAgent      string `protobuf:"bytes,7,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
 	RegisteredUnix int64  `protobuf:"varint,8,opt,name=registered_unix,json=registeredUnix,proto3" json:"registered_unix,omitempty"`
 	// instance is the +sip.instance value when the phone sends one.
-	Instance      string `protobuf:"bytes,9,opt,name=instance,proto3" json:"instance,omitempty"`
+	Instance string `protobuf:"bytes,9,opt,name=instance,proto3" json:"instance,omitempty"`
+	// nat is set when the phone registered from behind a NAT (its Contact
+	// or top Via names another address than the REGISTER came from): it is
+	// reached through source, not at contact.
+	Nat bool `protobuf:"varint,10,opt,name=nat,proto3" json:"nat,omitempty"`
+	// path is the SIP URI of the node holding the flow of a nat binding
+	// (RFC 3327 Path, with a flow token that node verifies), e.g.
+	// "sip:FLOWTOKEN@192.0.2.7:5060;lr"; other nodes route to the phone
+	// through it.
+	Path          string `protobuf:"bytes,11,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1523,6 +1532,20 @@ func (x *Registration) GetRegisteredUnix() int64 {
 func (x *Registration) GetInstance() string {
 	if x != nil {
 		return x.Instance
+	}
+	return ""
+}
+
+func (x *Registration) GetNat() bool {
+	if x != nil {
+		return x.Nat
+	}
+	return false
+}
+
+func (x *Registration) GetPath() string {
+	if x != nil {
+		return x.Path
 	}
 	return ""
 }
@@ -4064,7 +4087,7 @@ const file_directory_proto_rawDesc = "" +
 	"\x05Trunk\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"\x8d\x02\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\xb3\x02\n" +
 	"\fRegistration\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12\x18\n" +
 	"\acontact\x18\x02 \x01(\tR\acontact\x12&\n" +
@@ -4075,7 +4098,10 @@ const file_directory_proto_rawDesc = "" +
 	"\n" +
 	"user_agent\x18\a \x01(\tR\tuserAgent\x12'\n" +
 	"\x0fregistered_unix\x18\b \x01(\x03R\x0eregisteredUnix\x12\x1a\n" +
-	"\binstance\x18\t \x01(\tR\binstance\"\xf0\x02\n" +
+	"\binstance\x18\t \x01(\tR\binstance\x12\x10\n" +
+	"\x03nat\x18\n" +
+	" \x01(\bR\x03nat\x12\x12\n" +
+	"\x04path\x18\v \x01(\tR\x04path\"\xf0\x02\n" +
 	"\fJournalEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +

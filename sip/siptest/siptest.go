@@ -29,6 +29,9 @@ type UA struct {
 	Domain   string
 	Proxy    string // host:port of the server
 	Addr     string // this phone's host:port
+	// Private, when set, is the host:port its Contact names instead of
+	// Addr: a phone behind a NAT that knows only its private address.
+	Private string
 	// Incoming receives the INVITEs the phone gets; it answers 180 and
 	// rings until the test answers or the caller cancels.
 	Incoming chan *Ringing
@@ -82,8 +85,13 @@ func NewUA(t testing.TB, proxy, domain, number, password string) *UA {
 	return u
 }
 
-// ContactURI is the phone's own address.
-func (u *UA) ContactURI() string { return "sip:" + u.Number + "@" + u.Addr }
+// ContactURI is the phone's own address (Private when set).
+func (u *UA) ContactURI() string {
+	if u.Private != "" {
+		return "sip:" + u.Number + "@" + u.Private
+	}
+	return "sip:" + u.Number + "@" + u.Addr
+}
 
 // SetNotifyAnswer makes the phone answer NOTIFYs with code (default 200).
 func (u *UA) SetNotifyAnswer(code int) {
