@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,7 +30,7 @@ func TestLab_PhoneBehindNATReceivesCalls(t *testing.T) {
 	carol.host.NAT().SetUDPTimeout(3 * time.Second)
 	provisionPhones(t, n.http, alice, carol)
 	ringAllGroup(t, n.http, "desk", "700", carol)
-	startLabBaresip(t, carol, server, "module_app menu.so", "module_app ctrl_tcp.so", "ctrl_tcp_listen 127.0.0.1:4444")
+	startLabBaresip(t, carol, server)
 
 	// The group call: carol answers at once, alice holds, then hangs up.
 	runSIPp(t, alice, "uac_call.xml", server, "-key", "callee", "700").wait(t, 30*time.Second)
@@ -78,7 +74,7 @@ func TestLab_PhoneBehindNATOnAnotherNodeReceivesCalls(t *testing.T) {
 	provisionPhones(t, c.nodes[0].http, alice, carol)
 	waitLine(t, c.nodes[1].http, carol.number)
 	s1, s2 := sipAddr(hosts[0].IPv4(), 5060), sipAddr(hosts[1].IPv4(), 5060)
-	startLabBaresip(t, carol, s2, "module_app menu.so", "module_app ctrl_tcp.so", "ctrl_tcp_listen 127.0.0.1:4444")
+	startLabBaresip(t, carol, s2)
 
 	runSIPp(t, alice, "uac_call.xml", s1, "-key", "callee", carol.number).wait(t, 30*time.Second)
 	carol.waitRequest(t, 5*time.Second, "BYE")
@@ -114,55 +110,6 @@ func (p *labPhone) count(method string) int {
 func (p *labPhone) waitCount(t *testing.T, within time.Duration, method string, want int) {
 	t.Helper()
 	waitFor(t, within, fmt.Sprintf("%s receives %d %s", p.name, want, method), func() bool { return p.count(method) >= want })
-}
-
-// baresipCommand runs a command of baresip's menu through its ctrl_tcp
-// module (a JSON netstring; 127.0.0.1:4444 in the phone's namespace) and
-// fails the test unless baresip says it ran.
-func baresipCommand(t *testing.T, p *labPhone, command string) {
-	t.Helper()
-	var conn net.Conn
-	if err := p.host.Do(func() (err error) {
-		conn, err = net.DialTimeout("tcp", "127.0.0.1:4444", 5*time.Second)
-		return err
-	}); err != nil {
-		t.Fatalf("baresip control of %s: %v", p.name, err)
-	}
-	defer conn.Close()
-	msg := fmt.Sprintf(`{"command":%q,"params":"","token":"t1"}`, command)
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintf(conn, "%d:%s,", len(msg), msg); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(conn)
-	for { // events (CALL_CLOSED, …) may come before the command's response
-		body := readNetstring(t, r)
-		if !bytes.Contains(body, []byte(`"response":true`)) {
-			continue
-		}
-		if !bytes.Contains(body, []byte(`"ok":true`)) {
-			t.Fatalf("baresip %s: %s answered %s", p.name, command, body)
-		}
-		return
-	}
-}
-
-// readNetstring reads one netstring ("LEN:DATA,") from r.
-func readNetstring(t *testing.T, r *bufio.Reader) []byte {
-	t.Helper()
-	size, err := r.ReadString(':')
-	if err != nil {
-		t.Fatalf("baresip control: %v", err)
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(size, ":"))
-	if err != nil || n < 0 || n > 1<<20 {
-		t.Fatalf("baresip control: netstring length %q", size)
-	}
-	body := make([]byte, n+1) // and the trailing comma
-	if _, err := io.ReadFull(r, body); err != nil {
-		t.Fatalf("baresip control: %v", err)
-	}
-	return body[:n]
 }
 
 // natPingsAnswered reads ucgrid_sip_nat_pings_total{result="answered"}
