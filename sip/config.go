@@ -64,9 +64,13 @@ type Config struct {
 	// node that allows it, lets no one in here (a WARN once per trunk and
 	// range); the trunk's other ranges still count.
 	AllowWideTrunks bool
-	// Advertise is the host (or host:port) written into Via and
-	// Record-Route, when it differs from Addr's (binding 0.0.0.0).
-	// Default: Addr's host and the bound port.
+	// Advertise is the HOST[:PORT] named in Via, Record-Route and our
+	// Contact to every peer: for a node behind a 1:1 NAT or a load
+	// balancer. The port defaults to the bound one; TLS keeps its own. It
+	// must be of Addr's family, and a host name must resolve, or Start
+	// fails with an *AdvertiseError. Default: none — a specific Addr
+	// names itself; bound to 0.0.0.0 or :: the node names the local
+	// address each peer talks to (addr.go).
 	Advertise string
 	// Domain is the SIP domain and the digest realm (required).
 	Domain string
@@ -178,6 +182,11 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("sip: config: Addr %q: %w", c.Addr, err)
+	}
+	if c.Advertise != "" {
+		if err := CheckAdvertise(c.Advertise, c.Addr); err != nil {
+			return err
+		}
 	}
 	if c.TLSAddr != "" {
 		if _, _, err := net.SplitHostPort(c.TLSAddr); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,10 +32,11 @@ type Server struct {
 	tcp    net.Listener
 	tls    net.Listener // nil without TLSAddr
 	cert   atomic.Pointer[tls.Certificate]
-	// host and port are what Via and Record-Route name; tlsPort the TLS
-	// port (0 without TLS).
+	// addrs names our address toward each peer (addr.go); host is the
+	// name used where no peer is known (the advertised or bound address,
+	// else an interface address); tlsPort the TLS port (0 without TLS).
+	addrs   *addrs
 	host    string
-	port    int
 	tlsPort int
 	// wideWarned holds the trunk ranges ignored as too wide and already
 	// logged (trunkAllows).
@@ -89,7 +91,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.tlsPort = s.tls.Addr().(*net.TCPAddr).Port
 	}
-	s.host, s.port = advertised(cfg, udp.LocalAddr().(*net.UDPAddr).Port)
+	if err := s.advertised(ctx); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	if s.m, err = newMetrics(cfg.Registerer); err != nil {
 		s.closeListeners()
 		return nil, err
@@ -192,7 +197,7 @@ func (s *Server) build() error {
 		return fmt.Errorf("sip: server: %w", err)
 	}
 	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(lib),
-		sipgo.WithClientHostname(s.host), sipgo.WithClientPort(s.port))
+		sipgo.WithClientHostname(s.host), sipgo.WithClientPort(s.addrs.portFor("UDP")))
 	if err != nil {
 		return fmt.Errorf("sip: client: %w", err)
 	}
@@ -322,24 +327,25 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// advertised is the host and port to write into Via and Record-Route.
-func advertised(cfg Config, bound int) (string, int) {
-	host, _, _ := net.SplitHostPort(cfg.Addr)
-	port := bound
-	if cfg.Advertise != "" {
-		if h, p, err := net.SplitHostPort(cfg.Advertise); err == nil {
-			host = h
-			if n, err := strconv.Atoi(p); err == nil {
-				port = n
-			}
-		} else {
-			host = cfg.Advertise
+// advertised builds the server's address book once its sockets are
+// bound, and checks an advertised host name resolves (the node does not
+// start with one that does not).
+func (s *Server) advertised(ctx context.Context) error {
+	bound := s.udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	famAddr := s.cfg.Addr
+	if listenFamily(famAddr) == 0 && !bound.Addr().Unmap().IsUnspecified() {
+		famAddr = bound.String() // a host name bound to one address
+	}
+	if s.cfg.Advertise != "" {
+		if err := resolveAdvertise(ctx, s.cfg.Advertise, famAddr); err != nil {
+			return err
 		}
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
+	s.addrs = newAddrs(bound.Addr(), s.cfg.Advertise, int(bound.Port()), s.tlsPort)
+	if s.host = s.addrs.fixed(); s.host == "" {
+		s.host = s.addrs.fallback(netip.Addr{}).String()
 	}
-	return host, port
+	return nil
 }
 
 // respond answers req on tx with a bare response.
