@@ -10,10 +10,11 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 # Debian packages the test suite needs (SIPp, baresip, Chromium,
-# iproute2 for the network-namespace partition test, and SIPVicious for
-# the attacker's-tools tests of sip/). Installed by `make test-deps` when
-# missing.
-TEST_PKGS := chromium sip-tester baresip iproute2 sipvicious curl
+# iproute2, iptables and conntrack for the network-namespace lab of
+# internal/netlab — partition, NAT and multi-host phone tests — and
+# SIPVicious for the attacker's-tools tests of sip/). Installed by
+# `make test-deps` when missing.
+TEST_PKGS := chromium sip-tester baresip iproute2 iptables conntrack sipvicious curl
 
 .PHONY: all build run test test-deps vet fmt-check lint bench proto tidy clean check-go fuzz
 

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,141 +11,36 @@ import (
 
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/internal/netlab"
 )
 
-// netLab is a routed network of Linux network namespaces: one per node,
-// each with a veth to a router namespace, and one veth from the test's own
-// namespace to the router, so the test reaches every node while the
-// router cuts the nodes off from each other. Node i has 10.O.i.2/24
-// behind router address 10.O.i.1; the test has 10.O.254.2.
-type netLab struct {
-	t      *testing.T
-	id     string // short random tag in every name, so parallel runs do not clash
-	octet  int    // the O of 10.O.0.0/16
-	router string // router namespace
-	nodes  []string
-}
-
-// newNetLab builds the lab for n nodes, or skips the test with the reason
-// when this machine cannot (not root, no `ip`, no namespaces).
-func newNetLab(t *testing.T, n int) *netLab {
+// startLabCluster starts a node on each host, on the host's IPv4 address
+// with fixed ports, the first founding the cluster.
+func startLabCluster(t *testing.T, hosts []*netlab.Host) *testCluster {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("partition test skipped: it needs root to create network namespaces with `ip netns` (running as uid %d)", os.Geteuid())
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("partition test skipped: the `ip` command (iproute2) is not installed")
-	}
-	var b [4]byte
-	_, _ = rand.Read(b[:]) // crypto/rand does not fail on Linux
-	l := &netLab{t: t, id: hex.EncodeToString(b[:2]), octet: 100 + int(binary.BigEndian.Uint16(b[2:]))%150}
-	l.router = "ucg" + l.id + "r"
-	if out, err := exec.Command("ip", "netns", "add", l.router).CombinedOutput(); err != nil {
-		t.Skipf("partition test skipped: cannot create a network namespace here: %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(l.close)
-	l.ip(l.router, "link", "set", "lo", "up")
-	l.sh(l.router, "echo 1 > /proc/sys/net/ipv4/ip_forward")
-	// The test's own link to the router.
-	host, hostPeer := "ucg"+l.id+"h", "ucg"+l.id+"hr"
-	l.ip("", "link", "add", host, "type", "veth", "peer", "name", hostPeer)
-	l.ip("", "link", "set", hostPeer, "netns", l.router)
-	l.ip("", "addr", "add", l.addr(254, 2)+"/24", "dev", host)
-	l.ip("", "link", "set", host, "up")
-	l.ip("", "route", "add", fmt.Sprintf("10.%d.0.0/16", l.octet), "via", l.addr(254, 1))
-	l.ip(l.router, "addr", "add", l.addr(254, 1)+"/24", "dev", hostPeer)
-	l.ip(l.router, "link", "set", hostPeer, "up")
-	// The test's traffic is never cut (rules before any partition's).
-	l.ip(l.router, "rule", "add", "prio", "100", "from", l.subnet(254), "lookup", "main")
-	l.ip(l.router, "rule", "add", "prio", "101", "to", l.subnet(254), "lookup", "main")
-	for i := 1; i <= n; i++ {
-		ns := fmt.Sprintf("ucg%sn%d", l.id, i)
-		dev, peer := fmt.Sprintf("ucg%s%d", l.id, i), fmt.Sprintf("ucg%s%dr", l.id, i)
-		l.ip("", "netns", "add", ns)
-		l.nodes = append(l.nodes, ns)
-		l.ip("", "link", "add", dev, "type", "veth", "peer", "name", peer)
-		l.ip("", "link", "set", dev, "netns", ns)
-		l.ip("", "link", "set", peer, "netns", l.router)
-		l.ip(ns, "link", "set", "lo", "up")
-		l.ip(ns, "addr", "add", l.addr(i, 2)+"/24", "dev", dev)
-		l.ip(ns, "link", "set", dev, "up")
-		l.ip(ns, "route", "add", "default", "via", l.addr(i, 1))
-		l.ip(l.router, "addr", "add", l.addr(i, 1)+"/24", "dev", peer)
-		l.ip(l.router, "link", "set", peer, "up")
-	}
-	return l
-}
-
-func (l *netLab) addr(net, host int) string { return fmt.Sprintf("10.%d.%d.%d", l.octet, net, host) }
-func (l *netLab) subnet(net int) string     { return fmt.Sprintf("10.%d.%d.0/24", l.octet, net) }
-
-// ip runs `ip ARGS` in namespace ns ("" for the test's own).
-func (l *netLab) ip(ns string, args ...string) {
-	l.t.Helper()
-	if ns != "" {
-		args = append([]string{"-n", ns}, args...)
-	}
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		l.t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-}
-
-func (l *netLab) sh(ns, script string) {
-	l.t.Helper()
-	if out, err := exec.Command("ip", "netns", "exec", ns, "sh", "-c", script).CombinedOutput(); err != nil {
-		l.t.Fatalf("in %s: %s: %v: %s", ns, script, err, strings.TrimSpace(string(out)))
-	}
-}
-
-// close deletes the namespaces (their veths go with them) and the test's
-// end of the router link (its route goes with it).
-func (l *netLab) close() {
-	for _, ns := range append(l.nodes, l.router) {
-		_ = exec.Command("ip", "netns", "del", ns).Run()
-	}
-	_ = exec.Command("ip", "link", "del", "ucg"+l.id+"h").Run()
-}
-
-// cut drops, silently (like a failed WAN link), every packet between node
-// i and the other nodes; the test still reaches it.
-func (l *netLab) cut(i int) {
-	l.ip(l.router, "rule", "add", "prio", "200", "from", l.subnet(i), "blackhole")
-	l.ip(l.router, "rule", "add", "prio", "201", "to", l.subnet(i), "blackhole")
-}
-
-func (l *netLab) heal() {
-	l.ip(l.router, "rule", "del", "prio", "200")
-	l.ip(l.router, "rule", "del", "prio", "201")
-}
-
-// startCluster starts n nodes, node i in namespace i on 10.O.i.2 with
-// fixed ports, the first founding the cluster.
-func (l *netLab) startCluster(n int) *testCluster {
-	l.t.Helper()
-	c := &testCluster{t: l.t}
-	certs := l.t.TempDir()
-	for i := 1; i <= n; i++ {
-		ip, name := l.addr(i, 2), fmt.Sprintf("n%d", i)
+	c := &testCluster{t: t}
+	certs := t.TempDir()
+	for i, h := range hosts {
+		ip, name := h.IPv4().String(), fmt.Sprintf("n%d", i+1)
 		// Every node is on an address other hosts reach: it starts only
 		// with node-to-node TLS, so the lab runs the cluster over mutual
 		// TLS as a real network needs it.
-		cn := &clusterNode{name: name, data: filepath.Join(l.t.TempDir(), "data"),
-			gossip: ip + ":7946", raft: ip + ":8300", http: ip + ":8080",
-			wrap: []string{"ip", "netns", "exec", l.nodes[i-1]},
-			args: append([]string{"--actor", ip + ":0", "--sip", ip + ":5060"}, tlsArgs(l.t, certs, name)...)}
-		if i == 1 {
+		cn := &clusterNode{name: name, data: filepath.Join(t.TempDir(), "data"),
+			gossip: ip + ":7946", raft: ip + ":8300", http: ip + ":8080", wrap: h.Wrap(),
+			args: append([]string{"--actor", ip + ":0", "--sip", ip + ":5060"}, tlsArgs(t, certs, name)...)}
+		if i == 0 {
 			c.seed = cn.gossip
 		}
 		c.nodes = append(c.nodes, cn)
 		c.start(cn)
-		if i == 1 {
+		if i == 0 {
 			cn.proc.waitServing(clusterStart)
 		}
 	}
 	for _, cn := range c.nodes[1:] {
 		cn.proc.waitServing(clusterStart)
 	}
-	c.waitVoters(n, clusterStart)
+	c.waitVoters(len(hosts), clusterStart)
 	return c
 }
 
@@ -162,18 +52,22 @@ func (l *netLab) startCluster(n int) *testCluster {
 // rejoins gossip, Raft and the actor topology, and takes writes again,
 // with no operator step.
 func TestCluster_PartitionMinorityRefusesWritesServesStaleReadsAndHeals(t *testing.T) {
-	lab := newNetLab(t, 3)
-	c := lab.startCluster(3)
+	lab := netlab.New(t)
+	hosts := []*netlab.Host{lab.Host("n1"), lab.Host("n2"), lab.Host("n3")}
+	c := startLabCluster(t, hosts)
 	st := c.waitVoters(3, clusterStart)
 	// Cut off a follower: the majority keeps its leader.
-	lone, loneAt := c.nodes[2], 3
-	if st.Raft.Leader == lone.name {
-		lone, loneAt = c.nodes[1], 2
+	loneAt := 2
+	if st.Raft.Leader == c.nodes[loneAt].name {
+		loneAt = 1
 	}
+	lone := c.nodes[loneAt]
 	var majority []*clusterNode
-	for _, cn := range c.nodes {
+	var majorityHosts []*netlab.Host
+	for i, cn := range c.nodes {
 		if cn != lone {
 			majority = append(majority, cn)
+			majorityHosts = append(majorityHosts, hosts[i])
 		}
 	}
 	allInTopology := func(st server.ClusterStatus) bool {
@@ -189,7 +83,9 @@ func TestCluster_PartitionMinorityRefusesWritesServesStaleReadsAndHeals(t *testi
 		t.Fatalf("write through %s before the cut: %d %s", lone.name, code, body)
 	}
 
-	lab.cut(loneAt)
+	for _, h := range majorityHosts {
+		lab.Cut(hosts[loneAt], h)
+	}
 	cut := time.Now()
 	t.Logf("cut %s off from %s and %s", lone.name, majority[0].name, majority[1].name)
 
@@ -242,7 +138,9 @@ func TestCluster_PartitionMinorityRefusesWritesServesStaleReadsAndHeals(t *testi
 		t.Fatalf("read on the majority side: %d, %s %q (want 200, unmarked)", code, api.StaleHeader, hdr.Get(api.StaleHeader))
 	}
 
-	lab.heal()
+	for _, h := range majorityHosts {
+		lab.Heal(hosts[loneAt], h)
+	}
 	healed := time.Now()
 	// The minority catches up (reads unmarked, the majority's write there)
 	// and forwards writes to the leader again.
