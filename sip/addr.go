@@ -148,9 +148,13 @@ func checkFamily(adv, addr string, as []netip.Addr) error {
 		other[fam], addr, other[fam])}
 }
 
-// resolveAdvertise checks at start that an advertised host name resolves
-// to an address of the listen address's family.
-func resolveAdvertise(ctx context.Context, adv, addr string) error {
+// ResolveAdvertise checks what CheckAdvertise checks and that an
+// advertised host name resolves to an address of the listen address
+// addr's family. An empty adv is fine (no advertise address).
+func ResolveAdvertise(ctx context.Context, adv, addr string) error {
+	if adv == "" {
+		return nil
+	}
 	host, _, err := ParseAdvertise(adv)
 	if err != nil {
 		return err
@@ -178,8 +182,8 @@ type addrs struct {
 	tlsPort int        // the TLS port; 0 without TLS
 
 	// route returns the source address the kernel would use toward a
-	// peer; locals lists the host's interface addresses. Replaced in
-	// tests.
+	// peer (routeProbe.route); locals lists the host's interface
+	// addresses (fallback). Replaced in tests.
 	route  func(peer netip.Addr) (netip.Addr, error)
 	locals func() ([]netip.Addr, error)
 	now    func() time.Time
@@ -197,9 +201,10 @@ type routeEntry struct {
 
 // newAddrs makes the address book of a server whose UDP socket is bound
 // to bound (unspecified for a wildcard) and port, with advertise (may be
-// empty; checked by Config.validate) and tlsPort (0 without TLS).
-func newAddrs(bound netip.Addr, advertise string, port, tlsPort int) *addrs {
-	a := &addrs{bound: bound.Unmap(), port: port, tlsPort: tlsPort, route: kernelRoute, locals: interfaceAddrs,
+// empty; checked by Config.validate), tlsPort (0 without TLS) and route
+// (routeProbe.route).
+func newAddrs(bound netip.Addr, advertise string, port, tlsPort int, route func(netip.Addr) (netip.Addr, error)) *addrs {
+	a := &addrs{bound: bound.Unmap(), port: port, tlsPort: tlsPort, route: route, locals: interfaceAddrs,
 		now: time.Now, routes: map[netip.Addr]routeEntry{}}
 	if advertise != "" {
 		a.advHost, a.advPort, _ = ParseAdvertise(advertise) // checked by Config.validate
@@ -354,7 +359,7 @@ func (a *addrs) ourPort(port int) bool {
 }
 
 // ourHost reports whether host names this server: the advertise host,
-// the bound address, or with a wildcard bind any interface address.
+// the bound address, or with a wildcard bind any local address.
 func (a *addrs) ourHost(host string) bool {
 	host = strings.Trim(host, "[]")
 	if a.advHost != "" && strings.EqualFold(host, a.advHost) {
@@ -364,28 +369,18 @@ func (a *addrs) ourHost(host string) bool {
 	if err != nil {
 		return false
 	}
-	ip = ip.Unmap().WithZone("")
+	ip = ip.Unmap()
 	if !a.wildcard() {
-		return ip == a.bound
+		return ip.WithZone("") == a.bound
 	}
-	for _, l := range a.localAddrs() {
-		if l.WithZone("") == ip {
-			return true
-		}
+	if ip.IsLoopback() {
+		return true
 	}
-	return false
-}
-
-// kernelRoute asks the kernel which source address it would use toward
-// peer: connecting a UDP socket sends nothing but fixes its local
-// address.
-func kernelRoute(peer netip.Addr) (netip.Addr, error) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 9)))
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	defer func() { _ = c.Close() }() // a socket that sent nothing has nothing to report
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+	// The kernel picks a local address itself as the source toward it
+	// (RFC 6724 rule 1 for IPv6): asking the route (cached) avoids
+	// listing interfaces per message.
+	src, ok := a.routed(ip)
+	return ok && src == ip.WithZone("")
 }
 
 // interfaceAddrs lists the addresses of the host's interfaces.

@@ -36,6 +36,7 @@ type Server struct {
 	// name used where no peer is known (the advertised or bound address,
 	// else an interface address); tlsPort the TLS port (0 without TLS).
 	addrs   *addrs
+	probe   *routeProbe
 	host    string
 	tlsPort int
 	// wideWarned holds the trunk ranges ignored as too wide and already
@@ -322,6 +323,9 @@ func closeListeners(udp net.PacketConn, tcp net.Listener) {
 
 func (s *Server) closeListeners() {
 	closeListeners(s.udp, s.tcp)
+	if s.probe != nil {
+		s.probe.close()
+	}
 	if s.tls != nil {
 		_ = s.tls.Close() // as above
 	}
@@ -337,11 +341,12 @@ func (s *Server) advertised(ctx context.Context) error {
 		famAddr = bound.String() // a host name bound to one address
 	}
 	if s.cfg.Advertise != "" {
-		if err := resolveAdvertise(ctx, s.cfg.Advertise, famAddr); err != nil {
+		if err := ResolveAdvertise(ctx, s.cfg.Advertise, famAddr); err != nil {
 			return err
 		}
 	}
-	s.addrs = newAddrs(bound.Addr(), s.cfg.Advertise, int(bound.Port()), s.tlsPort)
+	s.probe = newRouteProbe()
+	s.addrs = newAddrs(bound.Addr(), s.cfg.Advertise, int(bound.Port()), s.tlsPort, s.probe.route)
 	if s.host = s.addrs.fixed(); s.host == "" {
 		s.host = s.addrs.fallback(netip.Addr{}).String()
 	}

@@ -1,0 +1,322 @@
+package sip
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+func TestParseAdvertise_AcceptsHostsAndPortsRejectsTheRestWithReason(t *testing.T) {
+	tests := []struct {
+		in   string
+		host string
+		port int
+		err  string
+	}{
+		{"203.0.113.7", "203.0.113.7", 0, ""},
+		{"203.0.113.7:5070", "203.0.113.7", 5070, ""},
+		{"sip.example.com", "sip.example.com", 0, ""},
+		{"sip.example.com:5080", "sip.example.com", 5080, ""},
+		{"2001:db8::7", "2001:db8::7", 0, ""},
+		{"[2001:db8::7]", "2001:db8::7", 0, ""},
+		{"[2001:db8::7]:5070", "2001:db8::7", 5070, ""},
+		{"", "", 0, "empty"},
+		{"203.0.113.7:0", "", 0, "port"},
+		{"203.0.113.7:99999", "", 0, "port"},
+		{"203.0.113.7:sip", "", 0, "port"},
+		{"[2001:db8::7", "", 0, "brackets"},
+		{"2001:db8::7:5070:x", "", 0, "brackets"},
+		{"0.0.0.0", "", 0, "wildcard"},
+		{"[::]:5060", "", 0, "wildcard"},
+		{"224.0.0.1", "", 0, "multicast"},
+		{"bad host", "", 0, "not an IP address or host name"},
+		{"-x.example.com", "", 0, "not an IP address or host name"},
+		{"300.1.1.1", "", 0, "not an IP address or host name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			host, port, err := ParseAdvertise(tc.in)
+			if tc.err != "" {
+				var ae *AdvertiseError
+				if !errors.As(err, &ae) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want an AdvertiseError saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || host != tc.host || port != tc.port {
+				t.Fatalf("= %q, %d, %v; want %q, %d", host, port, err, tc.host, tc.port)
+			}
+		})
+	}
+}
+
+func TestCheckAdvertise_FamilyMustMatchTheSocket(t *testing.T) {
+	tests := []struct {
+		adv, addr string
+		ok        bool
+	}{
+		{"203.0.113.7", "0.0.0.0:5060", true},
+		{"2001:db8::7", "0.0.0.0:5060", false},
+		{"[2001:db8::7]:5060", "192.0.2.2:5060", false},
+		{"2001:db8::7", "[::]:5060", true},
+		{"203.0.113.7", "[fd00::2]:5060", false},
+		{"203.0.113.7", ":5060", true}, // every family
+		{"2001:db8::7", ":5060", true},
+		{"sip.example.com", "0.0.0.0:5060", true}, // resolved at start
+	}
+	for _, tc := range tests {
+		t.Run(tc.adv+" on "+tc.addr, func(t *testing.T) {
+			err := CheckAdvertise(tc.adv, tc.addr)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "but the SIP socket") {
+				t.Fatalf("err %q does not say the family differs", err)
+			}
+		})
+	}
+}
+
+func TestResolveAdvertise_UnresolvableHostAndFamilyOfItsAddresses(t *testing.T) {
+	ctx := t.Context()
+	if err := ResolveAdvertise(ctx, "", "0.0.0.0:5060"); err != nil {
+		t.Fatalf("no advertise address: %v", err)
+	}
+	if err := ResolveAdvertise(ctx, "no-such-host.invalid", "0.0.0.0:5060"); err == nil || !strings.Contains(err.Error(), "does not resolve") {
+		t.Fatalf("unresolvable: %v", err)
+	}
+	if err := ResolveAdvertise(ctx, "localhost:5070", "0.0.0.0:5060"); err != nil {
+		t.Fatalf("localhost on IPv4: %v", err)
+	}
+}
+
+// fakeRoutes is a route table: the source address toward each peer, and
+// how often it was asked.
+type fakeRoutes struct {
+	src   map[netip.Addr]netip.Addr
+	asked int
+}
+
+func (f *fakeRoutes) route(p netip.Addr) (netip.Addr, error) {
+	f.asked++
+	if s, ok := f.src[p]; ok {
+		return s, nil
+	}
+	return netip.Addr{}, errors.New("network unreachable")
+}
+
+var (
+	ipLoop = netip.MustParseAddr("127.0.0.1")
+	ipLAN1 = netip.MustParseAddr("10.1.0.1")
+	ipLAN2 = netip.MustParseAddr("10.2.0.1")
+	ipV6   = netip.MustParseAddr("fd00:2::1")
+	peer1  = "10.1.0.50:5060"
+	peer2  = "10.2.0.60:5062"
+	peerV6 = "[fd00:2::60]:5060"
+)
+
+// testAddrs is an address book with the fake route table above: peers on
+// LAN 1 are reached from 10.1.0.1, on LAN 2 from 10.2.0.1, loopback from
+// 127.0.0.1, and fd00:2::/64 from fd00:2::1.
+func testAddrs(bound, advertise string) (*addrs, *fakeRoutes, *time.Time) {
+	f := &fakeRoutes{src: map[netip.Addr]netip.Addr{
+		netip.MustParseAddr("10.1.0.50"):   ipLAN1,
+		netip.MustParseAddr("10.2.0.60"):   ipLAN2,
+		netip.MustParseAddr("127.0.0.1"):   ipLoop,
+		netip.MustParseAddr("fd00:2::60"):  ipV6,
+		ipLAN1:                             ipLAN1, // our own addresses: the kernel names themselves
+		ipLAN2:                             ipLAN2,
+		ipV6:                               ipV6,
+		netip.MustParseAddr("192.0.2.200"): ipLoop, // a broken route naming loopback
+	}}
+	a := newAddrs(netip.MustParseAddr(bound), advertise, 5060, 5061, f.route)
+	now := time.Unix(1000, 0)
+	a.now = func() time.Time { return now }
+	a.locals = func() ([]netip.Addr, error) {
+		return []netip.Addr{ipLoop, netip.IPv6Loopback(), netip.MustParseAddr("fe80::1"), ipLAN1, ipLAN2, ipV6}, nil
+	}
+	return a, f, &now
+}
+
+func TestAddrs_NamesTheAddressEachPeerReaches(t *testing.T) {
+	tests := []struct {
+		name, bound, advertise, peer string
+		local                        netip.Addr // the connection's local address (TCP, TLS)
+		want                         string
+	}{
+		{"specific bind names itself", "10.1.0.1", "", peer2, netip.Addr{}, "10.1.0.1"},
+		{"advertise wins over the bind", "0.0.0.0", "203.0.113.7", peer1, netip.Addr{}, "203.0.113.7"},
+		{"advertise host name", "0.0.0.0", "sip.example.com:5070", peer1, netip.Addr{}, "sip.example.com"},
+		{"wildcard, peer on LAN 1", "0.0.0.0", "", peer1, netip.Addr{}, "10.1.0.1"},
+		{"wildcard, peer on LAN 2", "0.0.0.0", "", peer2, netip.Addr{}, "10.2.0.1"},
+		{"wildcard, peer on loopback", "0.0.0.0", "", "127.0.0.1:5099", netip.Addr{}, "127.0.0.1"},
+		{"wildcard IPv6", "::", "", peerV6, netip.Addr{}, "fd00:2::1"},
+		{"wildcard, connection's local address", "0.0.0.0", "", peer1, netip.MustParseAddr("10.2.0.1"), "10.2.0.1"},
+		{"wildcard, v4-mapped connection address", "::", "", peer1, netip.MustParseAddr("::ffff:10.1.0.1"), "10.1.0.1"},
+		{"never loopback toward a peer off loopback", "0.0.0.0", "", "192.0.2.200:5060", netip.Addr{}, "10.1.0.1"},
+		{"never a loopback connection address off loopback", "0.0.0.0", "", peer1, ipLoop, "10.1.0.1"},
+		{"no route: an interface address, not loopback", "0.0.0.0", "", "198.51.100.1:5060", netip.Addr{}, "10.1.0.1"},
+		{"host name peer: an interface address", "0.0.0.0", "", "phone.example.com:5060", netip.Addr{}, "10.1.0.1"},
+		{"IPv6 host name peer on ::", "::", "", "[fd00:9::9]:5060", netip.Addr{}, "fd00:2::1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _, _ := testAddrs(tc.bound, tc.advertise)
+			if got := a.toward(tc.peer, tc.local); got != tc.want {
+				t.Fatalf("toward(%s) = %q, want %q", tc.peer, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddrs_PortsAdvertisedBoundAndTLS(t *testing.T) {
+	a, _, _ := testAddrs("0.0.0.0", "203.0.113.7")
+	if a.portFor("UDP") != 5060 || a.portFor("TCP") != 5060 || a.portFor("TLS") != 5061 {
+		t.Fatalf("without an advertised port: udp %d tcp %d tls %d, want the bound 5060 and TLS 5061", a.portFor("UDP"), a.portFor("TCP"), a.portFor("TLS"))
+	}
+	a, _, _ = testAddrs("0.0.0.0", "203.0.113.7:15060")
+	if a.portFor("UDP") != 15060 || a.portFor("TLS") != 5061 {
+		t.Fatalf("advertised port: udp %d tls %d, want 15060 and TLS its own 5061", a.portFor("UDP"), a.portFor("TLS"))
+	}
+	for _, p := range []int{5060, 5061, 15060} {
+		if !a.ourPort(p) {
+			t.Errorf("port %d not recognised as ours", p)
+		}
+	}
+	if a.ourPort(5062) {
+		t.Error("port 5062 taken for ours")
+	}
+}
+
+func TestAddrs_RouteLookupsAreCachedForAShortTime(t *testing.T) {
+	a, f, now := testAddrs("0.0.0.0", "")
+	for range 100 {
+		a.toward(peer1, netip.Addr{})
+	}
+	if f.asked != 1 {
+		t.Fatalf("route asked %d times for one peer, want 1 (cached)", f.asked)
+	}
+	f.src[netip.MustParseAddr("10.1.0.50")] = ipLAN2 // the route changed
+	*now = now.Add(routeTTL + time.Second)
+	if got := a.toward(peer1, netip.Addr{}); got != "10.2.0.1" || f.asked != 2 {
+		t.Fatalf("after the TTL: %q after %d lookups, want the new route 10.2.0.1 after 2", got, f.asked)
+	}
+}
+
+func TestAddrs_RouteCacheStaysBounded(t *testing.T) {
+	a, _, now := testAddrs("0.0.0.0", "")
+	for i := range routeCacheMax + 10 {
+		a.toward(netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}).String(), netip.Addr{})
+		if i == routeCacheMax/2 {
+			*now = now.Add(routeTTL + time.Second)
+		}
+	}
+	if n := len(a.routes); n > routeCacheMax {
+		t.Fatalf("%d cached routes, want at most %d", n, routeCacheMax)
+	}
+}
+
+func TestAddrs_RecognisesEveryAddressOfOurs(t *testing.T) {
+	tests := []struct {
+		name, bound, advertise, host string
+		ours                         bool
+	}{
+		{"wildcard: an interface address", "0.0.0.0", "", "10.2.0.1", true},
+		{"wildcard: loopback", "0.0.0.0", "", "127.0.0.1", true},
+		{"wildcard: another host", "0.0.0.0", "", "10.2.0.60", false},
+		{"wildcard: a name", "0.0.0.0", "", "example.com", false},
+		{"wildcard: the advertised name", "0.0.0.0", "SIP.example.com", "sip.example.com", true},
+		{"wildcard: the advertised address", "0.0.0.0", "203.0.113.7", "203.0.113.7", true},
+		{"wildcard IPv6, bracketed", "::", "", "[fd00:2::1]", true},
+		{"specific: itself", "10.1.0.1", "", "10.1.0.1", true},
+		{"specific: another interface's address", "10.1.0.1", "", "10.2.0.1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _, _ := testAddrs(tc.bound, tc.advertise)
+			if got := a.ourHost(tc.host); got != tc.ours {
+				t.Fatalf("ourHost(%q) = %v, want %v", tc.host, got, tc.ours)
+			}
+		})
+	}
+}
+
+func TestServer_RouteAndContactBracketIPv6AndNameTheSide(t *testing.T) {
+	a, _, _ := testAddrs("::", "")
+	s := addrServer(t, a)
+	if got, want := s.routeValue("UDP", peerV6), "<sip:[fd00:2::1]:5060;lr>"; got != want {
+		t.Fatalf("Record-Route toward %s = %s, want %s", peerV6, got, want)
+	}
+	if got, want := s.contactHeader("UDP", peerV6).Value(), "<sip:[fd00:2::1]:5060>"; got != want {
+		t.Fatalf("Contact toward %s = %s, want %s", peerV6, got, want)
+	}
+	a, _, _ = testAddrs("0.0.0.0", "[2001:db8::7]:5070")
+	s = addrServer(t, a)
+	if got, want := s.routeValue("UDP", peer1), "<sip:[2001:db8::7]:5070;lr>"; got != want {
+		t.Fatalf("advertised IPv6 Record-Route = %s, want %s", got, want)
+	}
+}
+
+func TestServer_DoubleRecordRouteWhenTheSidesDiffer(t *testing.T) {
+	tests := []struct {
+		name            string
+		inPeer, inTp    string
+		outPeer, outTp  string
+		want            []string // Record-Route values, top first
+		bound, advertis string
+	}{
+		{"one interface, one transport", peer1, "UDP", "10.1.0.51:5060", "UDP",
+			[]string{"<sip:10.1.0.1:5060;lr>"}, "0.0.0.0", ""},
+		{"two interfaces", peer1, "UDP", peer2, "UDP",
+			[]string{"<sip:10.2.0.1:5060;lr>", "<sip:10.1.0.1:5060;lr>"}, "0.0.0.0", ""},
+		{"two transports", peer1, "UDP", "10.1.0.51:5060", "TCP",
+			[]string{"<sip:10.1.0.1:5060;lr;transport=tcp>", "<sip:10.1.0.1:5060;lr>"}, "0.0.0.0", ""},
+		{"advertised: one", peer1, "UDP", peer2, "UDP",
+			[]string{"<sip:203.0.113.7:5060;lr>"}, "0.0.0.0", "203.0.113.7"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _, _ := testAddrs(tc.bound, tc.advertis)
+			s := addrServer(t, a)
+			in := newTestRequest(tc.inTp, tc.inPeer)
+			out := in.Clone()
+			out.SetTransport(tc.outTp)
+			out.SetDestination(tc.outPeer)
+			if err := s.recordRoute(in)(nil, out); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range out.GetHeaders("Record-Route") {
+				got = append(got, h.Value())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("Record-Route %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// newTestRequest is an INVITE that arrived over transport from source.
+func newTestRequest(transport, source string) *sip.Request {
+	req := sip.NewRequest(sip.INVITE, sip.Uri{User: "2001", Host: testDomain})
+	req.SetTransport(transport)
+	req.SetSource(source)
+	return req
+}
+
+// addrServer is a Server with only an address book and a user agent
+// (without connections): enough to name addresses.
+func addrServer(t *testing.T, a *addrs) *Server {
+	t.Helper()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ua.Close() })
+	return &Server{addrs: a, ua: ua}
+}
