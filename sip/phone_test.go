@@ -55,17 +55,24 @@ func newPhone(t testing.TB, e *env, number, pw string) *phone {
 // different source address to the server.
 func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 	t.Helper()
-	p := &phone{t: t, number: number, pw: pw, proxy: e.srv.Addr(), incoming: make(chan *ringing, 8)}
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newPhoneOn(t, pc, e.srv.Addr(), number, pw)
+}
+
+// newPhoneOn is a phone on socket pc (opened in a network namespace by
+// the netlab tests) talking to the proxy at proxy.
+func newPhoneOn(t testing.TB, pc net.PacketConn, proxy, number, pw string) *phone {
+	t.Helper()
+	p := &phone{t: t, number: number, pw: pw, proxy: proxy, incoming: make(chan *ringing, 8)}
 	var err error
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("phone-" + number))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(testLogger(t)))
-	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.addr = pc.LocalAddr().String()
 	host, port, _ := net.SplitHostPort(p.addr)
 	n, _ := strconv.Atoi(port)
@@ -373,8 +380,9 @@ func (c *outCall) ackAndBye(hangUp bool) {
 	ok := c.fin
 	mk := func(m sip.RequestMethod, seq uint32) *sip.Request {
 		r := sip.NewRequest(m, ok.Contact().Address)
-		for _, rr := range ok.GetHeaders("Record-Route") {
-			r.AppendHeader(sip.NewHeader("Route", rr.Value()))
+		rrs := ok.GetHeaders("Record-Route")
+		for i := len(rrs) - 1; i >= 0; i-- { // the caller's route set is the reverse (RFC 3261 §12.1.2)
+			r.AppendHeader(sip.NewHeader("Route", rrs[i].Value()))
 		}
 		r.AppendHeader(sip.NewHeader("From", c.req.GetHeader("From").Value()))
 		r.AppendHeader(sip.NewHeader("To", ok.To().Value()))
