@@ -8,7 +8,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/internal/netlab"
+	"github.com/ucgrid/ucgrid/sip/siptest"
 )
 
 // A node bound to the wildcard address with one interface on each of two
@@ -34,7 +36,9 @@ func TestNetlab_WildcardNodeNamesEachSideItsOwnAddress(t *testing.T) {
 		{"IPv6", "[::]:5060", na[1], na[3], sideA.IPv6(), sideB.IPv6()},
 	} {
 		t.Run(fam.name, func(t *testing.T) {
-			e := newEnvWith(t, node.Do, func(c *Config) { c.Addr = fam.bind })
+			hub := newFakeHub()
+			hub.presence["alice"] = &actorspb.PresenceView{Visible: true, State: "available"}
+			e := newEnvWith(t, node.Do, func(c *Config) { c.Addr = fam.bind; c.Hub = hub })
 			e.user("alice", "1001", "a-pw")
 			e.user("bob", "2001", "b-pw")
 			toA := netip.AddrPortFrom(fam.nodeA, 5060).String()
@@ -68,6 +72,7 @@ func TestNetlab_WildcardNodeNamesEachSideItsOwnAddress(t *testing.T) {
 			if byes, _ := alice.counts(); byes != 1 {
 				t.Fatalf("caller got %d BYEs, want 1 (from the callee's hang-up)", byes)
 			}
+			checkSubscribeContact(t, sideB, toB, fam.phoneB, fam.nodeB)
 		})
 	}
 }
@@ -97,4 +102,30 @@ func recordRoutes(m sip.Message) []string {
 
 func routeTo(a netip.Addr) string {
 	return "<sip:" + net.JoinHostPort(a.String(), "5060") + ";lr>"
+}
+
+// checkSubscribeContact subscribes from a phone on side (at phoneIP) to
+// alice's presence through the node at proxy: the 200's Contact, and the
+// NOTIFY's Contact and Via, name the node's address on that side.
+func checkSubscribeContact(t *testing.T, side *netlab.Host, proxy string, phoneIP, nodeIP netip.Addr) {
+	t.Helper()
+	ua := siptest.NewUAOn(t, side.ListenUDP(netip.AddrPortFrom(phoneIP, 0).String()), proxy, testDomain, "2001", "b-pw")
+	sub, res := ua.Subscribe("alice", "presence", 60)
+	if res == nil || res.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE: %v", res)
+	}
+	want := "<sip:" + net.JoinHostPort(nodeIP.String(), "5060") + ">"
+	if c := res.GetHeader("Contact"); c == nil || c.Value() != want {
+		t.Errorf("200 to SUBSCRIBE: Contact %v, want %s", c, want)
+	}
+	n := sub.Next(5 * time.Second)
+	if n == nil {
+		t.Fatal("no NOTIFY")
+	}
+	if c := n.Req.GetHeader("Contact"); c == nil || c.Value() != want {
+		t.Errorf("NOTIFY: Contact %v, want %s", c, want)
+	}
+	if h, err := netip.ParseAddr(n.Req.Via().Host); err != nil || h != nodeIP {
+		t.Errorf("NOTIFY: Via %s, want sent-by %s", n.Req.Via().Value(), nodeIP)
+	}
 }
