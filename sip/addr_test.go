@@ -320,3 +320,24 @@ func addrServer(t *testing.T, a *addrs) *Server {
 	t.Cleanup(func() { _ = ua.Close() })
 	return &Server{addrs: a, ua: ua}
 }
+
+// BenchmarkAddrsToward is the per-message cost of naming our address
+// toward a peer on a wildcard bind: "cached" is the call path (one
+// route lookup per peer per routeTTL), "probe" the kernel lookup itself.
+func BenchmarkAddrsToward(b *testing.B) {
+	p := newRouteProbe()
+	defer p.close()
+	a := newAddrs(netip.IPv6Unspecified(), "", 5060, 0, p.route)
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			a.toward("127.0.0.1:5070", netip.Addr{})
+		}
+	})
+	b.Run("probe", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.route(ipLoop); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
