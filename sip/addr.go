@@ -177,9 +177,10 @@ func ResolveAdvertise(ctx context.Context, adv, addr string) error {
 type addrs struct {
 	advHost string     // Advertise's host; "" without Advertise
 	advPort int        // Advertise's port; 0 when it gave none
-	bound   netip.Addr // the listen address; unspecified when a wildcard
-	port    int        // the bound UDP and TCP port
-	tlsPort int        // the TLS port; 0 without TLS
+	bound    netip.Addr // the UDP and TCP listen address; unspecified when a wildcard
+	port     int        // the bound UDP and TCP port
+	tlsBound netip.Addr // the TLS listen address (may differ from bound)
+	tlsPort  int        // the TLS port; 0 without TLS
 
 	// route returns the source address the kernel would use toward a
 	// peer (routeProbe.route); locals lists the host's interface
@@ -215,14 +216,19 @@ func newAddrs(bound netip.Addr, advertise string, port, tlsPort int, route func(
 // wildcard reports whether the server listens on every interface.
 func (a *addrs) wildcard() bool { return !a.bound.IsValid() || a.bound.IsUnspecified() }
 
-// fixed is the host named to every peer: the advertise host, or the
-// specific bound address; "" when it depends on the peer.
-func (a *addrs) fixed() string {
+// fixed is the host named to every peer on transport: the advertise
+// host, or the specific address its socket is bound to (TLS may listen
+// on another one than UDP and TCP); "" when it depends on the peer.
+func (a *addrs) fixed(transport string) string {
+	b := a.bound
+	if strings.EqualFold(transport, "TLS") && a.tlsPort != 0 {
+		b = a.tlsBound
+	}
 	switch {
 	case a.advHost != "":
 		return a.advHost
-	case !a.wildcard():
-		return a.bound.String()
+	case b.IsValid() && !b.IsUnspecified():
+		return b.String()
 	}
 	return ""
 }
@@ -239,11 +245,11 @@ func (a *addrs) portFor(transport string) int {
 	return a.port
 }
 
-// toward is the host (unbracketed) to name toward peer, an IP address or
-// host:port; local is the local address of the connection to it when
-// one is known (TCP, TLS), else invalid.
-func (a *addrs) toward(peer string, local netip.Addr) string {
-	if h := a.fixed(); h != "" {
+// toward is the host (unbracketed) to name toward peer (an IP address or
+// host:port) on transport; local is the local address of the connection
+// to it when one is known (TCP, TLS), else invalid.
+func (a *addrs) toward(transport, peer string, local netip.Addr) string {
+	if h := a.fixed(transport); h != "" {
 		return h
 	}
 	p := peerIP(peer)
@@ -318,9 +324,6 @@ func (a *addrs) sweep(now time.Time) {
 // only when nothing else exists or the peer is on loopback.
 func (a *addrs) fallback(p netip.Addr) netip.Addr {
 	want4 := !p.IsValid() || p.Is4()
-	if a.bound.IsValid() && a.bound.Is4() {
-		want4 = true
-	}
 	loop := netip.MustParseAddr("127.0.0.1")
 	if !want4 {
 		loop = netip.IPv6Loopback()
@@ -370,8 +373,11 @@ func (a *addrs) ourHost(host string) bool {
 		return false
 	}
 	ip = ip.Unmap()
-	if !a.wildcard() {
-		return ip.WithZone("") == a.bound
+	if ip.WithZone("") == a.bound || (a.tlsPort != 0 && ip.WithZone("") == a.tlsBound) {
+		return true
+	}
+	if !a.wildcard() && (a.tlsPort == 0 || !a.tlsBound.IsUnspecified()) {
+		return false
 	}
 	if ip.IsLoopback() {
 		return true
@@ -403,10 +409,10 @@ func interfaceAddrs() ([]netip.Addr, error) {
 // connection to peer when one is open, else addrs.toward's choice.
 func (s *Server) nameToward(transport, peer string) string {
 	var local netip.Addr
-	if s.addrs.fixed() == "" && reliable(transport) {
+	if s.addrs.fixed(transport) == "" && reliable(transport) {
 		local = s.connLocal(transport, peer)
 	}
-	return s.addrs.toward(peer, local)
+	return s.addrs.toward(transport, peer, local)
 }
 
 // connLocal is the local address of the open transport connection to

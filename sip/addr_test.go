@@ -1,7 +1,9 @@
 package sip
 
 import (
+	"bufio"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -135,6 +137,7 @@ func testAddrs(bound, advertise string) (*addrs, *fakeRoutes, *time.Time) {
 		netip.MustParseAddr("192.0.2.200"): ipLoop, // a broken route naming loopback
 	}}
 	a := newAddrs(netip.MustParseAddr(bound), advertise, 5060, 5061, f.route)
+	a.tlsBound = a.bound // --sips on the same address as --sip
 	now := time.Unix(1000, 0)
 	a.now = func() time.Time { return now }
 	a.locals = func() ([]netip.Addr, error) {
@@ -145,32 +148,50 @@ func testAddrs(bound, advertise string) (*addrs, *fakeRoutes, *time.Time) {
 
 func TestAddrs_NamesTheAddressEachPeerReaches(t *testing.T) {
 	tests := []struct {
-		name, bound, advertise, peer string
-		local                        netip.Addr // the connection's local address (TCP, TLS)
-		want                         string
+		name, transport, bound, advertise, peer string
+		local                                   netip.Addr // the connection's local address (TCP, TLS)
+		want                                    string
 	}{
-		{"specific bind names itself", "10.1.0.1", "", peer2, netip.Addr{}, "10.1.0.1"},
-		{"advertise wins over the bind", "0.0.0.0", "203.0.113.7", peer1, netip.Addr{}, "203.0.113.7"},
-		{"advertise host name", "0.0.0.0", "sip.example.com:5070", peer1, netip.Addr{}, "sip.example.com"},
-		{"wildcard, peer on LAN 1", "0.0.0.0", "", peer1, netip.Addr{}, "10.1.0.1"},
-		{"wildcard, peer on LAN 2", "0.0.0.0", "", peer2, netip.Addr{}, "10.2.0.1"},
-		{"wildcard, peer on loopback", "0.0.0.0", "", "127.0.0.1:5099", netip.Addr{}, "127.0.0.1"},
-		{"wildcard IPv6", "::", "", peerV6, netip.Addr{}, "fd00:2::1"},
-		{"wildcard, connection's local address", "0.0.0.0", "", peer1, netip.MustParseAddr("10.2.0.1"), "10.2.0.1"},
-		{"wildcard, v4-mapped connection address", "::", "", peer1, netip.MustParseAddr("::ffff:10.1.0.1"), "10.1.0.1"},
-		{"never loopback toward a peer off loopback", "0.0.0.0", "", "192.0.2.200:5060", netip.Addr{}, "10.1.0.1"},
-		{"never a loopback connection address off loopback", "0.0.0.0", "", peer1, ipLoop, "10.1.0.1"},
-		{"no route: an interface address, not loopback", "0.0.0.0", "", "198.51.100.1:5060", netip.Addr{}, "10.1.0.1"},
-		{"host name peer: an interface address", "0.0.0.0", "", "phone.example.com:5060", netip.Addr{}, "10.1.0.1"},
-		{"IPv6 host name peer on ::", "::", "", "[fd00:9::9]:5060", netip.Addr{}, "fd00:2::1"},
+		{"specific bind names itself", "UDP", "10.1.0.1", "", peer2, netip.Addr{}, "10.1.0.1"},
+		{"advertise wins over the bind", "UDP", "0.0.0.0", "203.0.113.7", peer1, netip.Addr{}, "203.0.113.7"},
+		{"advertise host name", "UDP", "0.0.0.0", "sip.example.com:5070", peer1, netip.Addr{}, "sip.example.com"},
+		{"wildcard, peer on LAN 1", "UDP", "0.0.0.0", "", peer1, netip.Addr{}, "10.1.0.1"},
+		{"wildcard, peer on LAN 2", "UDP", "0.0.0.0", "", peer2, netip.Addr{}, "10.2.0.1"},
+		{"wildcard, peer on loopback", "UDP", "0.0.0.0", "", "127.0.0.1:5099", netip.Addr{}, "127.0.0.1"},
+		{"wildcard IPv6", "UDP", "::", "", peerV6, netip.Addr{}, "fd00:2::1"},
+		{"wildcard, connection's local address", "TCP", "0.0.0.0", "", peer1, netip.MustParseAddr("10.2.0.1"), "10.2.0.1"},
+		{"wildcard, v4-mapped connection address", "TCP", "::", "", peer1, netip.MustParseAddr("::ffff:10.1.0.1"), "10.1.0.1"},
+		{"never loopback toward a peer off loopback", "UDP", "0.0.0.0", "", "192.0.2.200:5060", netip.Addr{}, "10.1.0.1"},
+		{"never a loopback connection address off loopback", "TCP", "0.0.0.0", "", peer1, ipLoop, "10.1.0.1"},
+		{"no route: an interface address, not loopback", "UDP", "0.0.0.0", "", "198.51.100.1:5060", netip.Addr{}, "10.1.0.1"},
+		{"host name peer: an interface address", "UDP", "0.0.0.0", "", "phone.example.com:5060", netip.Addr{}, "10.1.0.1"},
+		{"IPv6 host name peer on ::", "UDP", "::", "", "[fd00:9::9]:5060", netip.Addr{}, "fd00:2::1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _, _ := testAddrs(tc.bound, tc.advertise)
-			if got := a.toward(tc.peer, tc.local); got != tc.want {
+			if got := a.toward(tc.transport, tc.peer, tc.local); got != tc.want {
 				t.Fatalf("toward(%s) = %q, want %q", tc.peer, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAddrs_TLSOnItsOwnAddress(t *testing.T) {
+	a, _, _ := testAddrs("10.1.0.1", "")
+	a.tlsBound = ipLAN2
+	if got := a.toward("TLS", peer1, netip.Addr{}); got != "10.2.0.1" {
+		t.Fatalf("TLS bound to 10.2.0.1 names %q", got)
+	}
+	if got := a.toward("UDP", peer1, netip.Addr{}); got != "10.1.0.1" {
+		t.Fatalf("UDP bound to 10.1.0.1 names %q", got)
+	}
+	if !a.ourHost("10.2.0.1") || !a.ourHost("10.1.0.1") || a.ourHost("10.2.0.60") {
+		t.Fatal("both bound addresses, and only they, are ours")
+	}
+	a.tlsBound = netip.IPv4Unspecified() // --sips 0.0.0.0:5061
+	if got := a.toward("TLS", peer2, ipLAN2); got != "10.2.0.1" {
+		t.Fatalf("TLS on a wildcard names %q, want the connection's 10.2.0.1", got)
 	}
 }
 
@@ -196,14 +217,14 @@ func TestAddrs_PortsAdvertisedBoundAndTLS(t *testing.T) {
 func TestAddrs_RouteLookupsAreCachedForAShortTime(t *testing.T) {
 	a, f, now := testAddrs("0.0.0.0", "")
 	for range 100 {
-		a.toward(peer1, netip.Addr{})
+		a.toward("UDP", peer1, netip.Addr{})
 	}
 	if f.asked != 1 {
 		t.Fatalf("route asked %d times for one peer, want 1 (cached)", f.asked)
 	}
 	f.src[netip.MustParseAddr("10.1.0.50")] = ipLAN2 // the route changed
 	*now = now.Add(routeTTL + time.Second)
-	if got := a.toward(peer1, netip.Addr{}); got != "10.2.0.1" || f.asked != 2 {
+	if got := a.toward("UDP", peer1, netip.Addr{}); got != "10.2.0.1" || f.asked != 2 {
 		t.Fatalf("after the TTL: %q after %d lookups, want the new route 10.2.0.1 after 2", got, f.asked)
 	}
 }
@@ -211,7 +232,7 @@ func TestAddrs_RouteLookupsAreCachedForAShortTime(t *testing.T) {
 func TestAddrs_RouteCacheStaysBounded(t *testing.T) {
 	a, _, now := testAddrs("0.0.0.0", "")
 	for i := range routeCacheMax + 10 {
-		a.toward(netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}).String(), netip.Addr{})
+		a.toward("UDP", netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}).String(), netip.Addr{})
 		if i == routeCacheMax/2 {
 			*now = now.Add(routeTTL + time.Second)
 		}
@@ -330,7 +351,7 @@ func BenchmarkAddrsToward(b *testing.B) {
 	a := newAddrs(netip.IPv6Unspecified(), "", 5060, 0, p.route)
 	b.Run("cached", func(b *testing.B) {
 		for b.Loop() {
-			a.toward("127.0.0.1:5070", netip.Addr{})
+			a.toward("UDP", "127.0.0.1:5070", netip.Addr{})
 		}
 	})
 	b.Run("probe", func(b *testing.B) {
@@ -340,4 +361,37 @@ func BenchmarkAddrsToward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Bound to the wildcard, the server names over TCP the local address of
+// the connection (here 127.0.0.2, which the phone dialled), over UDP the
+// route's source toward the phone (127.0.0.1).
+func TestServer_WildcardNamesTheConnectionsLocalAddressOverTCP(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Addr = "0.0.0.0:0" })
+	_, port, _ := net.SplitHostPort(e.srv.Addr())
+	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.2", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	me := conn.LocalAddr().String()
+	opts := "OPTIONS sip:" + testDomain + " SIP/2.0\r\nVia: SIP/2.0/TCP " + me + ";branch=z9hG4bKaddr1\r\n" +
+		"From: <sip:x@" + testDomain + ">;tag=1\r\nTo: <sip:" + testDomain + ">\r\nCall-ID: addr-tcp\r\n" +
+		"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := conn.Write([]byte(opts)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // a missing answer fails the read below
+	if res, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(res, "200") {
+		t.Fatalf("OPTIONS over TCP: %q %v", res, err)
+	}
+	if got := e.srv.nameToward("TCP", me); got != "127.0.0.2" {
+		t.Errorf("over TCP names %q, want the connection's local 127.0.0.2", got)
+	}
+	if got := e.srv.nameToward("UDP", me); got != "127.0.0.1" {
+		t.Errorf("over UDP names %q, want the route's source 127.0.0.1", got)
+	}
+	if got := e.srv.routeValue("TCP", me); got != "<sip:127.0.0.2:"+port+";lr;transport=tcp>" {
+		t.Errorf("Record-Route over TCP %s", got)
+	}
 }

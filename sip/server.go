@@ -347,7 +347,10 @@ func (s *Server) advertised(ctx context.Context) error {
 	}
 	s.probe = newRouteProbe()
 	s.addrs = newAddrs(bound.Addr(), s.cfg.Advertise, int(bound.Port()), s.tlsPort, s.probe.route)
-	if s.host = s.addrs.fixed(); s.host == "" {
+	if s.tls != nil {
+		s.addrs.tlsBound = s.tls.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	}
+	if s.host = s.addrs.fixed("UDP"); s.host == "" {
 		s.host = s.addrs.fallback(netip.Addr{}).String()
 	}
 	return nil
