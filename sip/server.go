@@ -123,7 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_ = s.Shutdown(context.Background()) // the wait's error is the one to report
 		return nil, err
 	}
-	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain)
+	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain, "advertise", cfg.Advertise)
 	return s, nil
 }
 
