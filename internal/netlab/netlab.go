@@ -101,6 +101,7 @@ func New(t testing.TB) *Lab {
 	}
 	l.spaces = append(l.spaces, l.router)
 	t.Cleanup(l.close)
+	l.noDAD(l.router)
 	l.ip(l.router, "link", "set", "lo", "up")
 	l.sysctl(l.router, "net.ipv4.ip_forward", "1")
 	l.sysctl(l.router, "net.ipv6.conf.all.forwarding", "1")
@@ -118,6 +119,11 @@ func (l *Lab) linkTest() {
 	dev, peer := l.dev(testNet), l.dev(testNet)+"r"
 	l.ip("", "link", "add", dev, "type", "veth", "peer", "name", peer)
 	l.ip("", "link", "set", peer, "netns", l.router)
+	// No duplicate address detection on our end either (its link-local
+	// address would hold neighbour discovery up for a second or two).
+	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+dev+"/accept_dad", []byte("0"), 0o644); err != nil && !os.IsNotExist(err) {
+		l.t.Fatalf("network lab: %v", err)
+	}
 	l.ip("", "link", "set", dev, "up")
 	l.ip(l.router, "link", "set", peer, "up")
 	for try := 0; ; try++ {
@@ -135,6 +141,12 @@ func (l *Lab) linkTest() {
 		l.ip(l.router, "addr", "flush", "dev", peer)
 	}
 	l.ip(l.router, "addr", "add", l.v6(testNet, 1).String()+"/64", "dev", peer, "nodad")
+	if b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + dev + "/disable_ipv6"); err != nil || strings.TrimSpace(string(b)) != "0" {
+		// IPv6 is off in the test's own namespace: the test reaches the
+		// hosts over IPv4 only; inside the lab IPv6 works all the same.
+		l.t.Logf("network lab: IPv6 is disabled in the test's namespace; the test reaches the lab over IPv4 only")
+		return
+	}
 	l.ip("", "addr", "add", l.v6(testNet, 2).String()+"/64", "dev", dev, "nodad")
 	l.ip("", "-6", "route", "add", l.ulaPrefix(), "via", l.v6(testNet, 1).String())
 }
@@ -185,6 +197,7 @@ func (l *Lab) newHost(name string) *Host {
 	h := &Host{lab: l, name: name, ns: "ucg" + l.id + "-" + name}
 	l.ip("", "netns", "add", h.ns)
 	l.spaces = append(l.spaces, h.ns)
+	l.noDAD(h.ns)
 	l.ip(h.ns, "link", "set", "lo", "up")
 	return h
 }
@@ -361,6 +374,17 @@ func (l *Lab) ip(ns string, args ...string) {
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		l.t.Fatalf("network lab: ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
+}
+
+// noDAD turns duplicate address detection off in namespace ns, for the
+// interfaces it gets from now on: their link-local addresses are usable
+// at once (neighbour discovery waits for them otherwise, and the first
+// IPv6 packet for about two seconds). The lab's addresses are unique by
+// construction.
+func (l *Lab) noDAD(ns string) {
+	l.t.Helper()
+	l.sysctl(ns, "net.ipv6.conf.default.accept_dad", "0")
+	l.sysctl(ns, "net.ipv6.conf.all.accept_dad", "0")
 }
 
 // sysctl sets key (dotted) to value in namespace ns: per-namespace keys

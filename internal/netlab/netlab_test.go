@@ -217,3 +217,54 @@ func TestLab_MultiHomedHostIsReachedByEachSideOnItsOwnInterface(t *testing.T) {
 	}
 	read(t, l, "ping", "from the test")
 }
+
+func TestCapture_RecordsWhatTheHostReceivesOnly(t *testing.T) {
+	lab := New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	capB := b.CaptureUDP()
+	l := b.ListenUDP("[::]:0")
+	port := uint16(l.LocalAddr().(*net.UDPAddr).Port)
+	srcV4 := exchange(t, a, l, b.IPv4())
+	srcV6 := exchange(t, a, l, b.IPv6())
+	deadline := time.Now().Add(5 * time.Second)
+	for len(capB.Datagrams()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	capB.Stop()
+	got := capB.Datagrams()
+	want := []Datagram{
+		{From: srcV4, To: netip.AddrPortFrom(b.IPv4(), port), Payload: []byte("ping")},
+		{From: srcV6, To: netip.AddrPortFrom(b.IPv6(), port), Payload: []byte("ping")},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("captured %v, want the two pings (not b's pongs)", got)
+	}
+	for i := range want {
+		if got[i].From != want[i].From || got[i].To != want[i].To || string(got[i].Payload) != "ping" {
+			t.Errorf("datagram %d: %s → %s %q, want %s → %s ping", i, got[i].From, got[i].To, got[i].Payload, want[i].From, want[i].To)
+		}
+	}
+}
+
+func TestLab_ReachesFollowsRoutesCutsAndNAT(t *testing.T) {
+	lab := New(t)
+	a, b, c, p := lab.Host("a"), lab.Host("b"), lab.Host("c"), lab.NATHost("p")
+	m := lab.MultiHomed("m", []*Host{a}, []*Host{b})
+	lab.Cut(a, p)
+	for _, tc := range []struct {
+		from *Host
+		to   netip.Addr
+		want bool
+	}{
+		{a, c.IPv4(), true}, {a, c.IPv6(), true}, {a, a.IPv4(), true}, {c, b.IPv6(), true},
+		{a, netip.MustParseAddr("127.0.0.1"), false}, {a, netip.MustParseAddr("::1"), false},
+		{a, netip.MustParseAddr("0.0.0.0"), false}, {a, netip.MustParseAddr("192.0.2.1"), false},
+		{a, p.IPv4(), false}, {b, p.IPv4(), false}, {p, p.IPv4(), true}, {b, p.NAT().IPv4(), true},
+		{a, p.NAT().IPv4(), false}, {p, b.IPv4(), true},
+		{a, m.Addrs()[0], true}, {a, m.Addrs()[2], false}, {b, m.Addrs()[2], true}, {b, m.Addrs()[1], false}, {a, b.IPv4(), false}, {c, m.Addrs()[2], true},
+	} {
+		if got := lab.Reaches(tc.from, tc.to); got != tc.want {
+			t.Errorf("Reaches(%s, %s) = %v, want %v", tc.from.Name(), tc.to, got, tc.want)
+		}
+	}
+}
