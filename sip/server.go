@@ -32,12 +32,14 @@ type Server struct {
 	tcp    net.Listener
 	tls    net.Listener // nil without TLSAddr
 	cert   atomic.Pointer[tls.Certificate]
-	// addrs names our address toward each peer (addr.go); host is the
-	// name used where no peer is known (the advertised or bound address,
-	// else an interface address); tlsPort the TLS port (0 without TLS).
+	// addrs names our address toward each peer (addr.go); host and port
+	// are the name used where no peer is known (the advertised or bound
+	// address, else an interface address; the advertised or bound port);
+	// tlsPort the TLS port (0 without TLS).
 	addrs   *addrs
 	probe   *routeProbe
 	host    string
+	port    int
 	tlsPort int
 	// wideWarned holds the trunk ranges ignored as too wide and already
 	// logged (trunkAllows).
@@ -198,7 +200,7 @@ func (s *Server) build() error {
 		return fmt.Errorf("sip: server: %w", err)
 	}
 	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(lib),
-		sipgo.WithClientHostname(s.host), sipgo.WithClientPort(s.addrs.portFor("UDP")))
+		sipgo.WithClientHostname(s.host), sipgo.WithClientPort(s.port))
 	if err != nil {
 		return fmt.Errorf("sip: client: %w", err)
 	}
@@ -353,6 +355,7 @@ func (s *Server) advertised(ctx context.Context) error {
 	if s.host = s.addrs.fixed("UDP"); s.host == "" {
 		s.host = s.addrs.fallback(netip.Addr{}).String()
 	}
+	s.port = s.addrs.portFor("UDP")
 	return nil
 }
 
