@@ -175,8 +175,8 @@ func ResolveAdvertise(ctx context.Context, adv, addr string) error {
 // addresses and ports are ours (Route recognition). Safe for concurrent
 // use.
 type addrs struct {
-	advHost string     // Advertise's host; "" without Advertise
-	advPort int        // Advertise's port; 0 when it gave none
+	advHost  string     // Advertise's host; "" without Advertise
+	advPort  int        // Advertise's port; 0 when it gave none
 	bound    netip.Addr // the UDP and TCP listen address; unspecified when a wildcard
 	port     int        // the bound UDP and TCP port
 	tlsBound netip.Addr // the TLS listen address (may differ from bound)
