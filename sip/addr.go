@@ -75,6 +75,9 @@ func ParseAdvertise(adv string) (host string, port int, err error) {
 		if a.IsUnspecified() || a.IsMulticast() {
 			return bad("a wildcard or multicast address cannot be reached")
 		}
+		if a.Zone() != "" {
+			return bad("an IPv6 zone (%...) cannot be written into SIP URIs")
+		}
 		return a.String(), port, nil
 	}
 	if !validHostname(host) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func TestParseAdvertise_AcceptsHostsAndPortsRejectsTheRestWithReason(t *testing.
 		{"0.0.0.0", "", 0, "wildcard"},
 		{"[::]:5060", "", 0, "wildcard"},
 		{"224.0.0.1", "", 0, "multicast"},
+		{"fe80::1%eth0", "", 0, "zone"},
 		{"bad host", "", 0, "not an IP address or host name"},
 		{"-x.example.com", "", 0, "not an IP address or host name"},
 		{"300.1.1.1", "", 0, "not an IP address or host name"},
@@ -394,4 +396,30 @@ func TestServer_WildcardNamesTheConnectionsLocalAddressOverTCP(t *testing.T) {
 	if got := e.srv.routeValue("TCP", me); got != "<sip:127.0.0.2:"+port+";lr;transport=tcp>" {
 		t.Errorf("Record-Route over TCP %s", got)
 	}
+}
+
+// FuzzParseAdvertise: any --sip-advertise value is parsed without a panic
+// and either refused with a reason or taken apart into a host and port
+// that, put together again, parse to the same.
+func FuzzParseAdvertise(f *testing.F) {
+	for _, s := range []string{"203.0.113.7", "203.0.113.7:5070", "[2001:db8::7]:5070", "2001:db8::7", "sip.example.com:5080", "[::]", "a:b:c", "[", "]:1", "x..y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		host, port, err := ParseAdvertise(in)
+		if err != nil {
+			var ae *AdvertiseError
+			if !errors.As(err, &ae) || ae.Reason == "" {
+				t.Fatalf("%q: error %v without a reason", in, err)
+			}
+			return
+		}
+		again := host
+		if port != 0 {
+			again = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+		if h, p, err := ParseAdvertise(again); err != nil || h != host || p != port {
+			t.Fatalf("%q → %q, %d → %q → %q, %d, %v", in, host, port, again, h, p, err)
+		}
+	})
 }
