@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -422,4 +423,41 @@ func FuzzParseAdvertise(f *testing.F) {
 			t.Fatalf("%q → %q, %d → %q → %q, %d, %v", in, host, port, again, h, p, err)
 		}
 	})
+}
+
+// With an advertise address (a node behind a 1:1 NAT: the phones reach
+// it at 203.0.113.7:15060, which the NAT maps to its real address), the
+// forwarded INVITE names it in Via and Record-Route, and a BYE routed to
+// it is taken as ours and relayed.
+func TestServer_AdvertiseIsNamedAndRecognised(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Advertise = "203.0.113.7:15060" })
+	e.user("alice", "1001", "a-pw")
+	e.user("bob", "2001", "b-pw")
+	alice, bob := newPhone(t, e, "1001", "a-pw"), newPhone(t, e, "2001", "b-pw")
+	if res := bob.register(300); res.StatusCode != 200 {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+	c := alice.call("2001")
+	ring := bob.waitRinging(5 * time.Second)
+	if via := ring.req.Via(); via.Host != "203.0.113.7" || via.Port != 15060 {
+		t.Errorf("top Via %s, want the advertised 203.0.113.7:15060", via.Value())
+	}
+	if got := recordRoutes(ring.req); len(got) != 1 || got[0] != "<sip:203.0.113.7:15060;lr>" {
+		t.Errorf("Record-Route %q, want the advertised address once", got)
+	}
+	ring.answer <- 200
+	c.wait(200, 5*time.Second)
+	bye := sip.NewRequest(sip.BYE, ring.req.Contact().Address)
+	bye.AppendHeader(sip.NewHeader("Route", "<sip:203.0.113.7:15060;lr>"))
+	bye.AppendHeader(sip.NewHeader("From", ring.req.To().Value()+";tag="+ring.tag))
+	bye.AppendHeader(sip.NewHeader("To", ring.req.From().Value()))
+	bye.AppendHeader(sip.NewHeader("Call-ID", ring.req.CallID().Value()))
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.BYE})
+	bob.toProxy(bye) // the NAT's job: what is sent to 203.0.113.7:15060 reaches the node
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if res, err := bob.cli.Do(ctx, bye); err != nil || res.StatusCode != 200 {
+		t.Fatalf("BYE through the advertised address: %v %v", res, err)
+	}
+	eventually(t, 5*time.Second, "the BYE reaches the caller", func() bool { byes, _ := alice.counts(); return byes == 1 })
 }
