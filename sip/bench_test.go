@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net"
 	"slices"
 	"strconv"
 	"testing"
@@ -32,20 +33,33 @@ func BenchmarkRegisterDigest(b *testing.B) {
 // relayed); then the caller cancels and the proxy cancels every branch
 // before the next call. Reports the INVITE→180 median and p99; ns/op is
 // the whole cycle (407, INVITE, 180, CANCEL, 487).
-func BenchmarkGroupInviteTo180(b *testing.B) {
-	e := newEnv(b)
+func BenchmarkGroupInviteTo180(b *testing.B) { benchGroupInvite(b, "127.0.0.1:0") }
+
+// BenchmarkGroupInviteTo180Wildcard is BenchmarkGroupInviteTo180 with
+// the server bound to 0.0.0.0: every Via, Record-Route and Contact names
+// the address toward the peer (the cached route lookup of addr.go).
+func BenchmarkGroupInviteTo180Wildcard(b *testing.B) { benchGroupInvite(b, "0.0.0.0:0") }
+
+func benchGroupInvite(b *testing.B, bind string) {
+	e := newEnv(b, func(c *Config) { c.Addr = bind })
+	_, port, _ := net.SplitHostPort(e.srv.Addr())
+	phone := func(number, pw string) *phone {
+		p := newPhone(b, e, number, pw)
+		p.proxy = net.JoinHostPort("127.0.0.1", port) // the wildcard's [::] is no destination
+		return p
+	}
 	e.user("alice", "1001", "a-pw")
 	var members []string
 	for i := range 3 {
 		id, number := "m"+strconv.Itoa(i), "210"+strconv.Itoa(i)
 		e.user(id, number, "pw")
-		if res := newPhone(b, e, number, "pw").register(300); res.StatusCode != 200 {
+		if res := phone(number, "pw").register(300); res.StatusCode != 200 {
 			b.Fatalf("register %s: %d", number, res.StatusCode)
 		}
 		members = append(members, id)
 	}
 	e.group("desk", "700", "ring_all", members, nil)
-	caller := newPhone(b, e, "1001", "a-pw")
+	caller := phone("1001", "a-pw")
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -93,7 +93,7 @@ func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*b
 	}
 	b := &branch{c: c, stage: stage, line: t.line, member: t.member, req: req, cancelled: make(chan struct{}), flow: reg.GetNat()}
 	ctx := context.WithoutCancel(c.ctx) // a branch ends by CANCEL, not by context
-	tx, err := c.s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
+	tx, err := c.s.client.TransactionRequest(ctx, req, c.s.recordRoute(c.req), c.s.addVia)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,8 @@ func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*b
 
 // branchRequest builds the INVITE forwarded to contact: Request-URI the
 // contact, our Proxy-Authorization and Route removed, Max-Forwards
-// decremented, our Record-Route added. The Via is added when sent.
+// decremented. Record-Route and Via are added when sent (recordRoute,
+// addVia), once the destination is final.
 func (s *Server) branchRequest(in *sip.Request, contact string) (*sip.Request, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(contact, &uri); err != nil {
@@ -124,9 +125,7 @@ func (s *Server) branchRequest(in *sip.Request, contact string) (*sip.Request, e
 	if mf := req.MaxForwards(); mf != nil {
 		mf.Dec()
 	}
-	transport := uriTransport(uri)
-	s.recordRoute(req, in.Transport(), transport)
-	s.prepareOut(req, transport, hostPort(uri))
+	s.prepareOut(req, uriTransport(uri), hostPort(uri))
 	return req, nil
 }
 
@@ -159,24 +158,30 @@ func (s *Server) prepareOut(req *sip.Request, transport, dest string) {
 	}
 }
 
-// recordRoute adds our Record-Route; when the call changes transport on
-// the way through, two (RFC 5658), so both sides route back correctly.
-func (s *Server) recordRoute(req *sip.Request, inbound, outbound string) {
-	rr := func(transport string) sip.Header {
-		port := s.port
-		if strings.EqualFold(transport, "TLS") && s.tlsPort != 0 {
-			port = s.tlsPort
+// recordRoute is the client request option that adds our Record-Route
+// to a request forwarded from in: one naming the address it leaves from
+// toward its destination and, when in arrived on another address or
+// transport, a second naming that one (RFC 5658), so that each side
+// routes back over an address it reaches. It runs when the request is
+// sent, once its transport and destination are final.
+func (s *Server) recordRoute(in *sip.Request) sipgo.ClientRequestOption {
+	return func(_ *sipgo.Client, req *sip.Request) error {
+		out := s.routeValue(req.Transport(), req.Destination())
+		if back := s.routeValue(in.Transport(), in.Source()); back != out {
+			req.PrependHeader(sip.NewHeader("Record-Route", back))
 		}
-		v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(port)) + ";lr"
-		if !strings.EqualFold(transport, "UDP") {
-			v += ";transport=" + strings.ToLower(transport)
-		}
-		return sip.NewHeader("Record-Route", v+">")
+		req.PrependHeader(sip.NewHeader("Record-Route", out))
+		return nil
 	}
-	if !strings.EqualFold(inbound, outbound) {
-		req.PrependHeader(rr(inbound))
+}
+
+// routeValue is our Record-Route value toward peer on transport.
+func (s *Server) routeValue(transport, peer string) string {
+	v := "<sip:" + s.uriHostPort(transport, peer) + ";lr"
+	if !strings.EqualFold(transport, "UDP") {
+		v += ";transport=" + strings.ToLower(transport)
 	}
-	req.PrependHeader(rr(outbound))
+	return v + ">"
 }
 
 func hostPort(u sip.Uri) string {
@@ -414,14 +419,14 @@ func (s *Server) hangUpLate(b *branch, res *sip.Response) {
 		return r
 	}
 	seq := b.req.CSeq().SeqNo
-	if err := s.client.WriteRequest(mk(sip.ACK, seq), sipgo.ClientRequestAddVia); err != nil {
+	if err := s.client.WriteRequest(mk(sip.ACK, seq), s.addVia); err != nil {
 		s.log.Debug("sip: ack late answer", "err", err)
 	}
 	bye := mk(sip.BYE, seq+1)
 	bye.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
 	ctx, cancel := s.transactionContext()
 	defer cancel()
-	tx, err := s.client.TransactionRequest(ctx, bye, sipgo.ClientRequestAddVia)
+	tx, err := s.client.TransactionRequest(ctx, bye, s.addVia)
 	if err != nil {
 		s.log.Debug("sip: bye late answer", "err", err)
 		return

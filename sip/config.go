@@ -64,9 +64,13 @@ type Config struct {
 	// node that allows it, lets no one in here (a WARN once per trunk and
 	// range); the trunk's other ranges still count.
 	AllowWideTrunks bool
-	// Advertise is the host (or host:port) written into Via and
-	// Record-Route, when it differs from Addr's (binding 0.0.0.0).
-	// Default: Addr's host and the bound port.
+	// Advertise is the HOST[:PORT] named in Via, Record-Route and our
+	// Contact to every peer: for a node behind a 1:1 NAT or a load
+	// balancer. The port defaults to the bound one; TLS keeps its own. It
+	// must be of Addr's family, and a host name must resolve, or Start
+	// fails with an *AdvertiseError. Default: none — a specific Addr
+	// names itself; bound to 0.0.0.0 or :: the node names the local
+	// address each peer talks to (addr.go).
 	Advertise string
 	// Domain is the SIP domain and the digest realm (required).
 	Domain string
@@ -123,6 +127,13 @@ type Config struct {
 	// restarts. Default: a random key (tokens hold until this node
 	// restarts, and phones re-register within NATExpires anyway).
 	FlowKey []byte
+	// PathHost is the address other nodes reach this node's SIP port at,
+	// named in the Path of the NATed bindings it holds, when the SIP
+	// socket is bound to 0.0.0.0 or :: and no Advertise is set (a
+	// specific bind or Advertise is named as it is). The node sets it to
+	// the host of its Raft address. Default: the first address of an
+	// interface that is neither loopback nor link-local.
+	PathHost string
 	// NonceTTL is how long a digest nonce is accepted; an older one is
 	// answered with a fresh challenge and stale=true. Default 5 min: long
 	// enough for a phone's registration retry, short enough that a
@@ -220,6 +231,11 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("sip: config: Addr %q: %w", c.Addr, err)
+	}
+	if c.Advertise != "" {
+		if err := CheckAdvertise(c.Advertise, c.Addr); err != nil {
+			return err
+		}
 	}
 	if c.TLSAddr != "" {
 		if _, _, err := net.SplitHostPort(c.TLSAddr); err != nil {

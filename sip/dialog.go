@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -215,7 +214,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 // relay sends fwd and passes its responses back on tx until the final
 // one, which it returns (nil when none came).
 func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, dest string) *sip.Response {
-	out, err := s.client.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)
+	out, err := s.client.TransactionRequest(ctx, fwd, s.addVia)
 	if err != nil {
 		s.log.Debug("sip: relay", "method", string(req.Method), "err", err)
 		return nil
@@ -260,7 +259,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 		return
 	}
 	s.toParty(fwd, c, callee)
-	if err := s.client.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
+	if err := s.client.WriteRequest(fwd, s.addVia); err != nil {
 		s.log.Debug("sip: relay ack", "err", err)
 	}
 }

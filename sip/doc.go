@@ -5,7 +5,10 @@
 // It relays in-dialog requests only for dialogs it carries (no open
 // relay), throttles password guessing per address, per (line, address)
 // and per line, and guards TCP/TLS connections (per-address cap, idle
-// and message timeouts). Phones behind NAT are reached over the flow
+// and message timeouts). It names, in Via, Record-Route and its own
+// Contact, the address each peer reaches it on (addr.go: the advertise
+// address, the bound one, or on a wildcard bind the connection's or the
+// route's local address). Phones behind NAT are reached over the flow
 // they registered from (RFC 3581 rport/received, keep-alives, a Path
 // with a signed flow token across nodes). Start a Server with a Config
 // naming the node's directory Store and a Backend that reaches the

@@ -221,6 +221,13 @@ type env struct {
 
 func newEnv(t testing.TB, tweak ...func(*Config)) *env {
 	t.Helper()
+	return newEnvWith(t, func(f func() error) error { return f() }, tweak...)
+}
+
+// newEnvWith is newEnv starting the server through run: netlab's Host.Do
+// starts it inside a network namespace.
+func newEnvWith(t testing.TB, run func(func() error) error, tweak ...func(*Config)) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	node, err := persistence.Open(ctx, persistence.Config{Dir: t.TempDir()})
@@ -241,8 +248,7 @@ func newEnv(t testing.TB, tweak ...func(*Config)) *env {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	e.srv, err = Start(ctx, cfg)
-	if err != nil {
+	if err = run(func() (err error) { e.srv, err = Start(ctx, cfg); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -193,7 +192,7 @@ func (s *Server) pingOptions(fl *natFlow, addr string) bool {
 	s.prepareOut(req, "UDP", addr)
 	ctx, cancel := context.WithTimeout(s.ctx, min(s.cfg.NATPingInterval/2, natPingTimeout))
 	defer cancel()
-	tx, err := s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
+	tx, err := s.client.TransactionRequest(ctx, req, s.addVia)
 	if err != nil {
 		s.m.natPings.WithLabelValues("unanswered").Inc()
 		return false

@@ -295,7 +295,16 @@ func verifyFlowToken(key []byte, token, dialog string) (string, bool) {
 // dialog: the Path of a NATed binding registered here (dialog ""), or the
 // Record-Route of an INVITE relayed to it (its Call-ID).
 func (s *Server) flowURI(source, dialog string) string {
-	return "sip:" + flowToken(s.flowKey, source, dialog) + "@" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + ";lr"
+	return "sip:" + flowToken(s.flowKey, source, dialog) + "@" + net.JoinHostPort(s.pathHost(), strconv.Itoa(s.port)) + ";lr"
+}
+
+// pathHost is the host other nodes reach us at (Config.PathHost).
+func (s *Server) pathHost() string {
+	if ip, err := netip.ParseAddr(s.cfg.PathHost); err == nil && s.addrs.fixed("UDP") == "" &&
+		!ip.IsUnspecified() && !ip.IsLoopback() {
+		return s.cfg.PathHost
+	}
+	return s.host
 }
 
 // holdsFlow reports whether path names this node.

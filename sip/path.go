@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -121,10 +120,29 @@ func (s *Server) toFlow(req *sip.Request, transport, addr string) *sip.Request {
 		s.prepareOut(fwd, "UDP", addr)
 	}
 	if initial {
-		fwd.PrependHeader(sip.NewHeader("Record-Route", "<"+s.flowURI(transport+":"+addr, callID(req))+">"))
+		s.flowRecordRoute(req, fwd, flowToken(s.flowKey, transport+":"+addr, callID(req)))
 		s.flowCalls.add(callID(req), time.Now())
 	}
 	return fwd
+}
+
+// flowRecordRoute Record-Routes fwd, relayed to a flow, with the
+// dialog's token: one entry naming our address toward the phone, and a
+// second naming our address toward the node the INVITE came from when
+// that differs (RFC 5658), so that both parties route back here.
+func (s *Server) flowRecordRoute(in, fwd *sip.Request, token string) {
+	rr := func(transport, peer string) string {
+		v := "<sip:" + token + "@" + s.uriHostPort(transport, peer) + ";lr"
+		if !strings.EqualFold(transport, "UDP") {
+			v += ";transport=" + strings.ToLower(transport)
+		}
+		return v + ">"
+	}
+	out := rr(fwd.Transport(), fwd.Destination())
+	if back := rr(in.Transport(), in.Source()); back != out {
+		fwd.PrependHeader(sip.NewHeader("Record-Route", back))
+	}
+	fwd.PrependHeader(sip.NewHeader("Record-Route", out))
 }
 
 // fromFlow is req, from the phone of a flow, relayed to its next Route:
@@ -147,7 +165,7 @@ func (s *Server) fromFlow(req *sip.Request) *sip.Request {
 // CANCEL of a relayed INVITE is passed on, a BYE ends the dialog's entry.
 func (s *Server) relayFlow(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) {
 	if req.IsAck() {
-		if err := s.client.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
+		if err := s.client.WriteRequest(fwd, s.addVia); err != nil {
 			s.log.Debug("sip: relay ack to flow", "err", err)
 		}
 		return

@@ -66,17 +66,29 @@ func newPhoneAt(t testing.TB, e *env, ip, number, pw string) *phone {
 // names the phone's real address.
 func newPhoneBehind(t testing.TB, e *env, ip, private, number, pw string) *phone {
 	t.Helper()
-	p := &phone{t: t, number: number, pw: pw, proxy: e.srv.Addr(), incoming: make(chan *ringing, 8)}
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newPhoneWith(t, pc, e.srv.Addr(), private, number, pw)
+}
+
+// newPhoneOn is a phone on socket pc (opened in a network namespace by
+// the netlab tests) talking to the proxy at proxy.
+func newPhoneOn(t testing.TB, pc net.PacketConn, proxy, number, pw string) *phone {
+	t.Helper()
+	return newPhoneWith(t, pc, proxy, "", number, pw)
+}
+
+func newPhoneWith(t testing.TB, pc net.PacketConn, proxy, private, number, pw string) *phone {
+	t.Helper()
+	p := &phone{t: t, number: number, pw: pw, proxy: proxy, incoming: make(chan *ringing, 8)}
 	var err error
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("phone-" + number))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(testLogger(t)))
-	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.addr, p.pc = pc.LocalAddr().String(), pc
 	p.private = private
 	host, port, _ := net.SplitHostPort(p.addr)

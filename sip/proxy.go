@@ -225,17 +225,8 @@ func (s *Server) ourURI(u sip.Uri) bool {
 			port = 5061
 		}
 	}
-	if port != s.port && (s.tlsPort == 0 || port != s.tlsPort) {
+	if !s.addrs.ourPort(port) {
 		return false
 	}
-	h := strings.Trim(u.Host, "[]")
-	return strings.EqualFold(h, s.host) || strings.EqualFold(h, s.cfg.Domain) || h == s.listenIP()
-}
-
-func (s *Server) listenIP() string {
-	a, err := netip.ParseAddrPort(s.udp.LocalAddr().String())
-	if err != nil {
-		return ""
-	}
-	return a.Addr().String()
+	return strings.EqualFold(strings.Trim(u.Host, "[]"), s.cfg.Domain) || s.addrs.ourHost(u.Host)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,8 +32,12 @@ type Server struct {
 	tcp    net.Listener
 	tls    net.Listener // nil without TLSAddr
 	cert   atomic.Pointer[tls.Certificate]
-	// host and port are what Via and Record-Route name; tlsPort the TLS
-	// port (0 without TLS).
+	// addrs names our address toward each peer (addr.go); host and port
+	// are the name used where no peer is known (the advertised or bound
+	// address, else an interface address; the advertised or bound port);
+	// tlsPort the TLS port (0 without TLS).
+	addrs   *addrs
+	probe   *routeProbe
 	host    string
 	port    int
 	tlsPort int
@@ -96,7 +101,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.tlsPort = s.tls.Addr().(*net.TCPAddr).Port
 	}
-	s.host, s.port = advertised(cfg, udp.LocalAddr().(*net.UDPAddr).Port)
+	if err := s.advertised(ctx); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	if s.m, err = newMetrics(cfg.Registerer); err != nil {
 		s.closeListeners()
 		return nil, err
@@ -128,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.NATPingInterval > 0 {
 		s.goTracked(s.keepAlive)
 	}
-	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain)
+	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain, "advertise", cfg.Advertise)
 	return s, nil
 }
 
@@ -334,29 +342,38 @@ func closeListeners(udp net.PacketConn, tcp net.Listener) {
 
 func (s *Server) closeListeners() {
 	closeListeners(s.udp, s.tcp)
+	if s.probe != nil {
+		s.probe.close()
+	}
 	if s.tls != nil {
 		_ = s.tls.Close() // as above
 	}
 }
 
-// advertised is the host and port to write into Via and Record-Route.
-func advertised(cfg Config, bound int) (string, int) {
-	host, _, _ := net.SplitHostPort(cfg.Addr)
-	port := bound
-	if cfg.Advertise != "" {
-		if h, p, err := net.SplitHostPort(cfg.Advertise); err == nil {
-			host = h
-			if n, err := strconv.Atoi(p); err == nil {
-				port = n
-			}
-		} else {
-			host = cfg.Advertise
+// advertised builds the server's address book once its sockets are
+// bound, and checks an advertised host name resolves (the node does not
+// start with one that does not).
+func (s *Server) advertised(ctx context.Context) error {
+	bound := s.udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	famAddr := s.cfg.Addr
+	if listenFamily(famAddr) == 0 && !bound.Addr().Unmap().IsUnspecified() {
+		famAddr = bound.String() // a host name bound to one address
+	}
+	if s.cfg.Advertise != "" {
+		if err := ResolveAdvertise(ctx, s.cfg.Advertise, famAddr); err != nil {
+			return err
 		}
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
+	s.probe = newRouteProbe()
+	s.addrs = newAddrs(bound.Addr(), s.cfg.Advertise, int(bound.Port()), s.tlsPort, s.probe.route)
+	if s.tls != nil {
+		s.addrs.tlsBound = s.tls.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap()
 	}
-	return host, port
+	if s.host = s.addrs.fixed("UDP"); s.host == "" {
+		s.host = s.addrs.fallback(netip.Addr{}).String()
+	}
+	s.port = s.addrs.portFor("UDP")
+	return nil
 }
 
 // respond answers req on tx with a bare response.

@@ -3,13 +3,11 @@ package sip
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ucgrid/ucgrid/actors"
@@ -375,7 +373,7 @@ func (s *Server) newSubscription(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.To().Params.Add("tag", sub.localTag)
-	res.AppendHeader(s.contactHeader(sub.transport))
+	res.AppendHeader(s.contactHeader(sub.transport, req.Source()))
 	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(r.expires/time.Second))))
 	s.send(tx, res)
 	s.m.subscriptions.Inc()
@@ -498,13 +496,15 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction,
 		return
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(s.contactHeader(sub.transport))
+	res.AppendHeader(s.contactHeader(sub.transport, req.Source()))
 	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(exp/time.Second))))
 	s.send(tx, res)
 }
 
-func (s *Server) contactHeader(transport string) sip.Header {
-	v := "<sip:" + net.JoinHostPort(s.host, strconv.Itoa(s.port))
+// contactHeader is our Contact toward peer (host:port) on transport: the
+// address that peer reaches us on.
+func (s *Server) contactHeader(transport, peer string) sip.Header {
+	v := "<sip:" + s.uriHostPort(transport, peer)
 	if transport != "" && !strings.EqualFold(transport, "UDP") {
 		v += ";transport=" + strings.ToLower(transport)
 	}
@@ -636,7 +636,6 @@ func (sub *subscription) notifyRequest(expiry time.Time, reason string) *sip.Req
 	for _, r := range sub.routes {
 		req.AppendHeader(sip.NewHeader("Route", r))
 	}
-	req.AppendHeader(s.contactHeader(sub.transport))
 	event := sub.event
 	if sub.eventID != "" {
 		event += ";id=" + sub.eventID
@@ -677,6 +676,7 @@ func (sub *subscription) notifyRequest(expiry time.Time, reason string) *sip.Req
 		}
 	}
 	s.prepareOut(req, transport, dest)
+	req.AppendHeader(s.contactHeader(sub.transport, req.Destination()))
 	return req
 }
 
@@ -684,7 +684,7 @@ func (sub *subscription) notifyRequest(expiry time.Time, reason string) *sip.Req
 // ctx ends.
 func (s *Server) sendNotify(ctx context.Context, req *sip.Request) notifyResult {
 	s.m.notifies.Inc()
-	tx, err := s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
+	tx, err := s.client.TransactionRequest(ctx, req, s.addVia)
 	if err != nil {
 		s.log.Debug("sip: notify", "err", err)
 		return notifyResult{gone: true}

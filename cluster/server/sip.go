@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,6 +31,10 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 	// Flow tokens (NATed phones' Path) made by this node stay valid
 	// across its restarts; without a secret each start picks a key.
 	cfg.FlowKey = secretKey(s.cfg.ClusterSecret, "ucgrid sip flow token key v1")
+	// Other nodes reach a wildcard-bound SIP socket where they reach Raft.
+	if host, _, err := net.SplitHostPort(s.cfg.RaftAddr); err == nil && cfg.PathHost == "" {
+		cfg.PathHost = host
+	}
 	srv, err := sip.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ type serveOptions struct {
 	SIPIdleTimeout       string `yaml:"sip_idle_timeout"`
 	SIPMessageTimeout    string `yaml:"sip_message_timeout"`
 	SIPMaxConnsPerSource string `yaml:"sip_max_conns_per_source"`
+	SIPAdvertise         string `yaml:"sip_advertise"`
 	// NAT traversal for phones (sipflags.go).
 	SIPNATExpires  string `yaml:"sip_nat_expires"`
 	SIPNATPing     string `yaml:"sip_nat_ping"`
@@ -90,6 +91,7 @@ var serveOptionTable = []option{
 	{"sip-tls-key", "PEM private key of --sip-tls-cert", "", func(o *serveOptions) *string { return &o.SIPTLSKey }},
 	{"sip-idle-timeout", "close a SIP TCP/TLS connection that carried nothing, not even an RFC 5626 keep-alive, for this long", "5m", func(o *serveOptions) *string { return &o.SIPIdleTimeout }},
 	{"sip-message-timeout", "close a SIP TCP/TLS connection whose message, TLS handshake or write takes longer than this", "10s", func(o *serveOptions) *string { return &o.SIPMessageTimeout }},
+	{"sip-advertise", "HOST[:PORT] named to phones in Via, Record-Route and Contact, for a node behind a 1:1 NAT or a load balancer; the port defaults to --sip's, SIP over TLS keeps its own (default: the --sip address; bound to 0.0.0.0 or ::, the address each phone reaches the node on)", "", func(o *serveOptions) *string { return &o.SIPAdvertise }},
 	{"sip-max-conns-per-source", "SIP TCP (and TLS) connections one IP address may hold open; raise it where many phones share one address", "32", func(o *serveOptions) *string { return &o.SIPMaxConnsPerSource }},
 	{"sip-nat-expires", "longest registration granted to a phone behind a NAT (its Contact or Via names another address than its REGISTER came from); its refresh keeps the NAT mapping open", "60s", func(o *serveOptions) *string { return &o.SIPNATExpires }},
 	{"sip-nat-ping", "how often this node pings the phones behind a NAT registered through it (OPTIONS over UDP; TCP/TLS: checks the connection); one missing 3 pings in a row is removed until it registers again; 0 disables", "20s", func(o *serveOptions) *string { return &o.SIPNATPing }},

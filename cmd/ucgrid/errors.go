@@ -13,7 +13,10 @@ import (
 // explainStartError turns a start-up failure into one line that says what
 // to do. Errors it does not know pass through: they already name their cause.
 func explainStartError(err error, opts serveOptions) string {
+	var adv *sip.AdvertiseError
 	switch {
+	case errors.As(err, &adv):
+		return advertiseError(adv).Error()
 	case errors.Is(err, api.ErrAddrInUse):
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
 	case errors.Is(err, server.ErrGossipAddrInUse):

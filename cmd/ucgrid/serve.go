@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/sip"
 )
 
 // drainTimeout bounds a graceful shutdown: open HTTP requests may finish,
@@ -32,6 +33,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	bundle, err := opts.tlsBundle()
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %v\n", err)
+		return 2
+	}
+	// An advertised host name is resolved before anything starts (the
+	// SIP server checks again when it binds).
+	if err := sip.ResolveAdvertise(context.Background(), opts.SIPAdvertise, opts.SIP); err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: %v\n", advertiseError(err))
 		return 2
 	}
 	insecure, _ := opts.insecureCluster() // validated by parseServeOptions

@@ -33,6 +33,12 @@ func (o serveOptions) sipConfig() (sip.Config, error) {
 	if c.MaxConnsPerSource, err = strconv.Atoi(o.SIPMaxConnsPerSource); err != nil || c.MaxConnsPerSource < 1 {
 		return c, fmt.Errorf("--sip-max-conns-per-source %q: give a number of at least 1, e.g. 32", o.SIPMaxConnsPerSource)
 	}
+	if o.SIPAdvertise != "" {
+		if err := sip.CheckAdvertise(o.SIPAdvertise, o.SIP); err != nil {
+			return c, advertiseError(err)
+		}
+		c.Advertise = o.SIPAdvertise
+	}
 	return c, o.sipNAT(&c)
 }
 
@@ -53,4 +59,14 @@ func (o serveOptions) sipNAT(c *sip.Config) error {
 		return fmt.Errorf("--sip-nat-ping-crlf %q: give true or false", o.SIPNATPingCRLF)
 	}
 	return nil
+}
+
+// advertiseError turns a *sip.AdvertiseError into one line naming the
+// flag; other errors pass through.
+func advertiseError(err error) error {
+	var ae *sip.AdvertiseError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	return fmt.Errorf("--sip-advertise %q: %s", ae.Advertise, ae.Reason)
 }

@@ -49,6 +49,16 @@ type UA struct {
 // NewUA starts a phone for line number with its SIP password.
 func NewUA(t testing.TB, proxy, domain, number, password string) *UA {
 	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewUAOn(t, pc, proxy, domain, number, password)
+}
+
+// NewUAOn is NewUA on socket pc (one opened in a network namespace).
+func NewUAOn(t testing.TB, pc net.PacketConn, proxy, domain, number, password string) *UA {
+	t.Helper()
 	u := &UA{t: t, Number: number, Password: password, Domain: domain, Proxy: proxy,
 		Incoming: make(chan *Ringing, 8), subs: map[string]*Subscription{}, notifyCode: 200}
 	var err error
@@ -56,10 +66,6 @@ func NewUA(t testing.TB, proxy, domain, number, password string) *UA {
 		t.Fatal(err)
 	}
 	u.srv, _ = sipgo.NewServer(u.ua)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	u.Addr = pc.LocalAddr().String()
 	host, port, _ := net.SplitHostPort(u.Addr)
 	n, _ := strconv.Atoi(port)
