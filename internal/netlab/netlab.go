@@ -327,7 +327,9 @@ func (l *Lab) NATHost(name string) *Host {
 		{"-A", "FORWARD", "-i", "eth0", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
 		{"-A", "FORWARD", "-i", "eth0", "-j", "DROP"},
 	} {
-		nat.run("iptables", rule...)
+		// -w: labs of other packages may run iptables at the same moment
+		// (the legacy backend's lock is machine-wide).
+		nat.run("iptables", append([]string{"-w"}, rule...)...)
 	}
 	h.subnets, h.nat = nat.subnets, nat
 	h.addrs = []netip.Addr{lanHost}
