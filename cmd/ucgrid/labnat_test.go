@@ -65,10 +65,12 @@ func TestLab_PhoneBehindNATReceivesCalls(t *testing.T) {
 // the INVITE to node 2 (the binding's Path), which relays it over
 // carol's flow and stays in the dialog: alice holds and hangs up, then
 // in a second call carol hangs up, every request along the route set.
+// The nodes' SIP sockets are bound to 0.0.0.0, as an operator would: the
+// Path node 2 stores names the address the other nodes reach it at.
 func TestLab_PhoneBehindNATOnAnotherNodeReceivesCalls(t *testing.T) {
 	lab := netlab.New(t)
 	hosts := []*netlab.Host{lab.Host("n1"), lab.Host("n2"), lab.Host("n3")}
-	c := startLabCluster(t, hosts)
+	c := startLabCluster(t, hosts, "--sip", "0.0.0.0:5060")
 	alice := newLabPhone(t, lab, "alice", "201", false)
 	carol := attachPhone(lab.NATHost("carol"), "203", false)
 	provisionPhones(t, c.nodes[0].http, alice, carol)

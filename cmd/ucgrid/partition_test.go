@@ -15,8 +15,9 @@ import (
 )
 
 // startLabCluster starts a node on each host, on the host's IPv4 address
-// with fixed ports, the first founding the cluster.
-func startLabCluster(t *testing.T, hosts []*netlab.Host) *testCluster {
+// with fixed ports, the first founding the cluster. extra flags come
+// last, so they override (e.g. "--sip", "0.0.0.0:5060").
+func startLabCluster(t *testing.T, hosts []*netlab.Host, extra ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}
 	certs := t.TempDir()
@@ -27,7 +28,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host) *testCluster {
 		// TLS as a real network needs it.
 		cn := &clusterNode{name: name, data: filepath.Join(t.TempDir(), "data"),
 			gossip: ip + ":7946", raft: ip + ":8300", http: ip + ":8080", wrap: h.Wrap(),
-			args: append([]string{"--actor", ip + ":0", "--sip", ip + ":5060"}, tlsArgs(t, certs, name)...)}
+			args: append(append([]string{"--actor", ip + ":0", "--sip", ip + ":5060"}, tlsArgs(t, certs, name)...), extra...)}
 		if i == 0 {
 			c.seed = cn.gossip
 		}
