@@ -509,3 +509,60 @@ func TestNAT_LateAnswerHungUpOverItsFlow(t *testing.T) {
 	})
 	eventually(t, 5*time.Second, "the call ends", func() bool { return e.srv.calls.len() == 0 })
 }
+
+// The node relaying an INVITE to a flow Record-Routes itself with the
+// dialog's token: once when the node it came from and the phone are on
+// the same side, twice (RFC 5658) when they are on different interfaces,
+// each entry naming the address that side reaches.
+func TestFlowRecordRoute_NamesEachSide(t *testing.T) {
+	a, _, _ := testAddrs("0.0.0.0", "")
+	s := addrServer(t, a)
+	for _, tc := range []struct {
+		name, from, phone string
+		want              []string
+	}{
+		{"one side", peer1, "10.1.0.51:5060", []string{"<sip:TOK@10.1.0.1:5060;lr>"}},
+		{"two sides", peer1, peer2, []string{"<sip:TOK@10.2.0.1:5060;lr>", "<sip:TOK@10.1.0.1:5060;lr>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newTestRequest("UDP", tc.from)
+			fwd := in.Clone()
+			fwd.SetDestination(tc.phone)
+			s.flowRecordRoute(in, fwd, "TOK")
+			var got []string
+			for _, h := range fwd.GetHeaders("Record-Route") {
+				got = append(got, h.Value())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("Record-Route %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The Path of a NATed binding names where other nodes reach this one:
+// on a wildcard bind the configured PathHost (the Raft host), unless it
+// is loopback or unspecified; a specific bind or an advertise address
+// is named as it is.
+func TestPathHost(t *testing.T) {
+	for _, tc := range []struct {
+		bound, advertise, pathHost, want string
+	}{
+		{"0.0.0.0", "", "10.2.0.1", "10.2.0.1"},
+		{"0.0.0.0", "", "127.0.0.1", "10.1.0.1"},
+		{"0.0.0.0", "", "0.0.0.0", "10.1.0.1"},
+		{"0.0.0.0", "", "", "10.1.0.1"},
+		{"10.1.0.1", "", "10.2.0.1", "10.1.0.1"},
+		{"0.0.0.0", "203.0.113.7", "10.2.0.1", "203.0.113.7"},
+	} {
+		a, _, _ := testAddrs(tc.bound, tc.advertise)
+		s := addrServer(t, a)
+		s.cfg.PathHost = tc.pathHost
+		if s.host = a.fixed("UDP"); s.host == "" {
+			s.host = "10.1.0.1" // the first interface address, as Start picks it
+		}
+		if got := s.pathHost(); got != tc.want {
+			t.Errorf("bound %s, advertise %q, PathHost %q: Path names %s, want %s", tc.bound, tc.advertise, tc.pathHost, got, tc.want)
+		}
+	}
+}
