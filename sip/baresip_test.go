@@ -1,59 +1,24 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/internal/baresiptest"
+	"github.com/ucgrid/ucgrid/internal/testlog"
 	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
-// baresip (Debian package baresip, installed by `make test-deps`) as a
-// real desk phone: it registers with digest auth and auto-answers.
+// baresip (internal/baresiptest) as a real desk phone: it registers
+// with digest auth and auto-answers.
 
-func needBaresip(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("baresip")
-	if err != nil {
-		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
-			t.Fatal("baresip not installed (make test-deps installs it)")
-		}
-		t.Skip("baresip not installed: run make test-deps")
-	}
-	return path
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startBaresip runs baresip headless for line number: a generated config
-// directory (-f), no sound device (player and source are one in-memory
-// aubridge device; aufile and ausine stall or refuse 8 kHz in baresip
-// 1.0), no UI module, the account with answermode=auto and the server as
-// outbound proxy.
-func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
+// startBaresip runs baresip headless for line number with the account's
+// answermode=auto and the server as outbound proxy.
+func startBaresip(t *testing.T, e *env, number, pw string) *testlog.Buffer {
 	t.Helper()
 	return startBaresipOn(t, e, number, pw, "")
 }
@@ -61,18 +26,13 @@ func startBaresip(t *testing.T, e *env, number, pw string) *lockedBuffer {
 // startBaresipOn is startBaresip; with caFile set, baresip talks to the
 // server over TLS only (its sips port as outbound proxy, the account's
 // transport tls) and trusts the certificates in caFile.
-func startBaresipOn(t *testing.T, e *env, number, pw, caFile string) *lockedBuffer {
+func startBaresipOn(t *testing.T, e *env, number, pw, caFile string) *testlog.Buffer {
 	t.Helper()
-	bin := needBaresip(t)
-	modules := "/usr/lib/baresip/modules"
-	if _, err := os.Stat(filepath.Join(modules, "aubridge.so")); err != nil {
-		t.Fatalf("baresip modules not found in %s: %v", modules, err)
-	}
 	// The port is free when picked, but another test may take it before
 	// baresip binds it (UDP and TCP): then baresip fails at once and is
 	// started again on another port.
 	for attempt := 1; ; attempt++ {
-		out, started := runBaresip(t, bin, modules, e, number, pw, caFile)
+		out, started := runBaresip(t, e, number, pw, caFile)
 		if started {
 			return out
 		}
@@ -84,60 +44,28 @@ func startBaresipOn(t *testing.T, e *env, number, pw, caFile string) *lockedBuff
 
 // runBaresip starts baresip once on a free port and reports whether it
 // got ready (false: it exited during start-up).
-func runBaresip(t *testing.T, bin, modules string, e *env, number, pw, caFile string) (*lockedBuffer, bool) {
+func runBaresip(t *testing.T, e *env, number, pw, caFile string) (*testlog.Buffer, bool) {
 	t.Helper()
-	dir := t.TempDir()
 	// baresip listens for TLS on the sip_listen port + 1.
-	config := []string{
-		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", testnet.FreePort(t)),
-		"audio_player aubridge,play",
-		"audio_alert aubridge,alert",
-		"audio_source aubridge,play",
-		"module_path " + modules,
-		"module g711.so",
-		"module aufile.so",
-		"module aubridge.so",
-		"module_app account.so",
-	}
-	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", number, testDomain, pw, e.srv.Addr())
+	config := baresiptest.Config(fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)))
+	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto", number, testDomain, pw, e.srv.Addr())
 	if caFile != "" {
 		config = append(config, "sip_trans_def tls", "sip_cafile "+caFile)
-		account = fmt.Sprintf("<sip:%s@%s;transport=tls>;auth_pass=%s;outbound=\"sip:%s;transport=tls\";regint=600;answermode=auto\n", number, testDomain, pw, e.srv.TLSAddr())
+		account = fmt.Sprintf("<sip:%s@%s;transport=tls>;auth_pass=%s;outbound=\"sip:%s;transport=tls\";regint=600;answermode=auto", number, testDomain, pw, e.srv.TLSAddr())
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(strings.Join(config, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out := &lockedBuffer{}
-	cmd := exec.Command(bin, "-f", dir)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("baresip output:\n%s", out.String())
-		}
-	})
+	p := baresiptest.Start(t, number, exec.Command, config, account)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "baresip is ready.") {
+	for !strings.Contains(p.Out.String(), "baresip is ready.") {
 		select {
-		case <-done:
-			return out, false
+		case <-p.Exited:
+			return p.Out, false
 		case <-time.After(20 * time.Millisecond): // polling interval
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("baresip not ready after 10s:\n%s", out.String())
+			t.Fatalf("baresip not ready after 10s:\n%s", p.Out.String())
 		}
 	}
-	return out, true
+	return p.Out, true
 }
 
 // baresip registers with digest auth and auto-answers a ring_all group

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/internal/testlog"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -102,7 +103,7 @@ func TestCall_WideTrunkIgnoredUnlessAllowed(t *testing.T) {
 	wide := &dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "legacy",
 		Addresses: []string{"127.0.0.0/8", "0.0.0.0/0"}}}}}
 	t.Run("refused", func(t *testing.T) {
-		logs := &lockedBuffer{}
+		logs := &testlog.Buffer{}
 		e := newEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 		e.user("bob", "2001", "b-pw")
 		bob := registered(t, e, "2001", "b-pw")

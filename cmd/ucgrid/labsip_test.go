@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/internal/baresiptest"
 	"github.com/ucgrid/ucgrid/internal/netlab"
 	"github.com/ucgrid/ucgrid/internal/testlog"
 )
@@ -179,49 +180,14 @@ const baresipCtrl = "127.0.0.1:4444"
 // repeated).
 func startLabBaresip(t *testing.T, p *labPhone, server string, extra ...string) {
 	t.Helper()
-	if _, err := exec.LookPath("baresip"); err != nil {
-		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
-			t.Fatal("baresip not installed (make test-deps installs it)")
-		}
-		t.Skip("baresip not installed: run make test-deps")
-	}
-	dir := t.TempDir()
-	modules := "/usr/lib/baresip/modules"
-	lines := []string{
-		"poll_method epoll",
-		"sip_listen " + sipAddr(p.addr, 5060),
-		"audio_player aubridge,play", "audio_alert aubridge,alert", "audio_source aubridge,play",
-		"module_path " + modules, "module g711.so", "module aufile.so", "module aubridge.so",
-		"module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
-		"ctrl_tcp_listen " + baresipCtrl,
-	}
+	lines := baresiptest.Config(sipAddr(p.addr, 5060), "module_app menu.so", "module_app ctrl_tcp.so", "ctrl_tcp_listen "+baresipCtrl)
 	for _, l := range extra {
 		if !slices.Contains(lines, l) {
 			lines = append(lines, l)
 		}
 	}
-	config := strings.Join(lines, "\n") + "\n"
-	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto\n", p.number, labDomain, p.pw, server)
-	for name, content := range map[string]string{"config": config, "accounts": account} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := &testlog.Buffer{}
-	cmd := p.host.Command("baresip", "-f", dir)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("baresip %s output:\n%s", p.name, lastLines(out.String(), 40))
-		}
-	})
+	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto", p.number, labDomain, p.pw, server)
+	baresiptest.Start(t, p.name, p.host.Command, lines, account)
 	p.waitResponse(t, 15*time.Second, "REGISTER", 200)
 }
 
