@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The Go micro-benchmarks of the hot paths, written in benchstat's input
+# format (plain `go test -bench` output), so that a regression shows up
+# as a benchstat comparison rather than as a figure someone remembers.
+# Called by `make bench-go` and `make bench-commits` (docs/benchmarks.md,
+# "Catching a regression"), which pass the settings below.
+#
+#   scripts/bench.sh run FILE            this tree, BENCH_COUNT runs in a row, into FILE
+#   scripts/bench.sh commits OLD NEW DIR two revisions (NEW may be "." for this
+#                                        tree as it is), runs interleaved, into
+#                                        DIR, then benchstat of the two
+#
+# Settings (environment): BENCH (-bench pattern), BENCH_PKGS (packages),
+# BENCHTIME (-benchtime), BENCH_COUNT (samples per benchmark and side).
+set -euo pipefail
+
+: "${GO:=go}" "${BENCH:?}" "${BENCH_PKGS:?}" "${BENCHTIME:?}" "${BENCH_COUNT:?}"
+top=$(git rev-parse --show-toplevel)
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+
+# run: one `go test` over the packages; go test runs the benchmarks of
+# the packages one after the other, never in parallel.
+run() {
+	local out=$1
+	mkdir -p "$(dirname "$out")"
+	# shellcheck disable=SC2086 # BENCH_PKGS is a list of packages
+	"$GO" test -run '^$' -bench "$BENCH" -benchmem -benchtime "$BENCHTIME" \
+		-count "$BENCH_COUNT" $BENCH_PKGS | tee "$out.part"
+	mv "$out.part" "$out"
+	echo "benchmarks written to $out (compare two such files: make bench-compare OLD=… NEW=…)"
+}
+
+# tree REV DIR: the source of REV in DIR. git archive rather than a
+# worktree: nothing is registered in the repository, so an interrupted
+# run leaves nothing behind but its temporary directory.
+tree() {
+	local rev=$1 dir=$2
+	if [[ $rev == . ]]; then
+		ln -s "$top" "$dir"
+		return
+	fi
+	mkdir -p "$dir"
+	git -C "$top" archive "$rev" | tar -x -C "$dir"
+}
+
+# build SRC BIN: one test binary per package, so that both sides are
+# compiled before the first run and the runs measure nothing else.
+build() {
+	local src=$1 bin=$2 pkg
+	mkdir -p "$bin"
+	for pkg in $BENCH_PKGS; do
+		(cd "$src" && "$GO" test -c -o "$bin/$(name "$pkg").test" "$pkg") ||
+			die "cannot build the tests of $pkg in $src"
+	done
+}
+
+# name PKG: a file name for the test binary of ./a/b/ (a_b).
+name() { local p=${1#./}; p=${p%/}; echo "${p//\//_}"; }
+
+# once SIDE: one run of every package's binary of SIDE (old or new),
+# in the package's directory as go test does, appended to its file.
+once() {
+	local side=$1 pkg src out
+	src=$work/src-$side out=$dir/$side-$(label "$side").txt
+	for pkg in $BENCH_PKGS; do
+		(cd "$src/$pkg" && "$work/bin-$side/$(name "$pkg").test" -test.run '^$' \
+			-test.bench "$BENCH" -test.benchmem -test.benchtime "$BENCHTIME" \
+			-test.count 1) >>"$out" 2>&1 ||
+			{ tail -n 30 "$out" >&2; die "a run of $pkg ($side) failed, see $out"; }
+	done
+}
+
+label() { if [[ $1 == old ]]; then echo "$old_label"; else echo "$new_label"; fi; }
+
+commits() {
+	local old=$1 new=$2 round rounds
+	mkdir -p "$3"
+	dir=$(cd "$3" && pwd)
+	old_label=$(git -C "$top" rev-parse --short --verify "$old^{commit}") || die "no commit $old"
+	if [[ $new == . ]]; then
+		new_label=worktree
+	else
+		new_label=$(git -C "$top" rev-parse --short --verify "$new^{commit}") || die "no commit $new"
+	fi
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	tree "$old" "$work/src-old"
+	tree "$new" "$work/src-new"
+	echo "building the test binaries of $old_label and $new_label"
+	build "$work/src-old" "$work/bin-old"
+	build "$work/src-new" "$work/bin-new"
+	rm -f "$dir/old-$old_label.txt" "$dir/new-$new_label.txt"
+	# ABBA: the first run of a pair is often the faster one on a shared
+	# machine, so each side goes first as often as second. Each round
+	# gives two samples per side.
+	rounds=$(((BENCH_COUNT + 1) / 2))
+	for ((round = 1; round <= rounds; round++)); do
+		echo "round $round of $rounds (old new new old)"
+		once old
+		once new
+		once new
+		once old
+	done
+	cd "$top"
+	"$GO" tool benchstat "$dir/old-$old_label.txt" "$dir/new-$new_label.txt" | tee "$dir/benchstat-$old_label-$new_label.txt"
+}
+
+case ${1:-} in
+run) [[ $# == 2 ]] || die "usage: $0 run FILE"; run "$2" ;;
+commits) [[ $# == 4 ]] || die "usage: $0 commits OLD NEW DIR"; commits "$2" "$3" "$4" ;;
+*) die "usage: $0 run FILE | commits OLD NEW DIR" ;;
+esac
