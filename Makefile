@@ -75,20 +75,22 @@ BENCH_OUT ?= bin/bench-out
 SMOKE     ?= 30s
 bench: bench-go bench-smoke
 
-# The benchmarks `make bench-go` and `make bench-commits` run: the SIP
-# INVITE and REGISTER paths, the rights check and presence fan-out of the
-# actors, the rights engine, and a Raft apply replicated over mutual TLS
-# (the cluster's transport; the plain-TCP case leaves a Raft connection
-# goroutine that fails the package's goleak check). About 2 minutes for
-# BENCH_COUNT=6 on 2 cores. Any of these can be given to make, e.g.
-# BENCH=RegisterDigest BENCH_PKGS=./sip/ BENCHTIME=200x (a `$` in BENCH
-# is written `$$`).
-BENCH       ?= ^(BenchmarkGroupInviteTo180|BenchmarkRegisterDigest|BenchmarkUserGrain_CachedRightsCheck|BenchmarkFanOut_(1k|10k)Watchers|BenchmarkEffective_20SharedGroups|BenchmarkApplyReplicated)$$/^mtls$$
-BENCH_PKGS  ?= ./sip/ ./actors/ ./actors/rights/ ./persistence/
+# The benchmarks `make bench-go` and `make bench-commits` run, as
+# PACKAGE=-bench pattern: the SIP INVITE and REGISTER paths, the rights
+# check and presence fan-out of the actors, the rights engine, and a Raft
+# apply replicated over mutual TLS (the cluster's transport; the plain-TCP
+# case leaves a Raft connection goroutine behind that fails the package's
+# goleak check). About 2 minutes for BENCH_COUNT=6 on 2 cores. Any of these
+# can be given to make, e.g. BENCHES=./sip/=RegisterDigest BENCHTIME=200x
+# (a `$` in a pattern is written `$$`).
+BENCHES     ?= ./sip/=^(BenchmarkGroupInviteTo180|BenchmarkRegisterDigest)$$ \
+	./actors/=^(BenchmarkUserGrain_CachedRightsCheck|BenchmarkFanOut_(1k|10k)Watchers)$$ \
+	./actors/rights/=^BenchmarkEffective_20SharedGroups$$ \
+	./persistence/=^BenchmarkApplyReplicated$$/^mtls$$
 BENCHTIME   ?= 1s
 BENCH_COUNT ?= 6
 BENCH_FILE  ?= $(BENCH_OUT)/go-$(VERSION).txt
-BENCH_ENV    = GO='$(GO)' BENCH='$(BENCH)' BENCH_PKGS='$(BENCH_PKGS)' BENCHTIME='$(BENCHTIME)' BENCH_COUNT='$(BENCH_COUNT)'
+BENCH_ENV    = GO='$(GO)' BENCHES='$(strip $(BENCHES))' BENCHTIME='$(BENCHTIME)' BENCH_COUNT='$(BENCH_COUNT)'
 
 ## bench-go: the hot-path Go benchmarks, BENCH_COUNT runs each with
 ## -benchmem, written in benchstat format to BENCH_FILE

@@ -10,23 +10,27 @@
 #                                        tree as it is), runs interleaved, into
 #                                        DIR, then benchstat of the two
 #
-# Settings (environment): BENCH (-bench pattern), BENCH_PKGS (packages),
-# BENCHTIME (-benchtime), BENCH_COUNT (samples per benchmark and side).
+# Settings (environment): BENCHES, a list of PACKAGE=PATTERN (a -bench
+# pattern per package: a pattern of two levels such as X$/^mtls$ would
+# hide the results of every benchmark without sub-benchmarks in the
+# same package), BENCHTIME (-benchtime), BENCH_COUNT (samples per
+# benchmark and side).
 set -euo pipefail
 
-: "${GO:=go}" "${BENCH:?}" "${BENCH_PKGS:?}" "${BENCHTIME:?}" "${BENCH_COUNT:?}"
+: "${GO:=go}" "${BENCHES:?}" "${BENCHTIME:?}" "${BENCH_COUNT:?}"
 top=$(git rev-parse --show-toplevel)
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 
-# run: one `go test` over the packages; go test runs the benchmarks of
-# the packages one after the other, never in parallel.
+# run: one `go test` per package, one after the other.
 run() {
-	local out=$1
+	local out=$1 b
 	mkdir -p "$(dirname "$out")"
-	# shellcheck disable=SC2086 # BENCH_PKGS is a list of packages
-	"$GO" test -run '^$' -bench "$BENCH" -benchmem -benchtime "$BENCHTIME" \
-		-count "$BENCH_COUNT" $BENCH_PKGS | tee "$out.part"
+	: >"$out.part"
+	for b in $BENCHES; do
+		"$GO" test -run '^$' -bench "${b#*=}" -benchmem -benchtime "$BENCHTIME" \
+			-count "$BENCH_COUNT" "${b%%=*}" | tee -a "$out.part"
+	done
 	mv "$out.part" "$out"
 	echo "benchmarks written to $out (compare two such files: make bench-compare OLD=… NEW=…)"
 }
@@ -47,9 +51,10 @@ tree() {
 # build SRC BIN: one test binary per package, so that both sides are
 # compiled before the first run and the runs measure nothing else.
 build() {
-	local src=$1 bin=$2 pkg
+	local src=$1 bin=$2 b pkg
 	mkdir -p "$bin"
-	for pkg in $BENCH_PKGS; do
+	for b in $BENCHES; do
+		pkg=${b%%=*}
 		(cd "$src" && "$GO" test -c -o "$bin/$(name "$pkg").test" "$pkg") ||
 			die "cannot build the tests of $pkg in $src"
 	done
@@ -61,11 +66,12 @@ name() { local p=${1#./}; p=${p%/}; echo "${p//\//_}"; }
 # once SIDE: one run of every package's binary of SIDE (old or new),
 # in the package's directory as go test does, appended to its file.
 once() {
-	local side=$1 pkg src out
+	local side=$1 b pkg src out
 	src=$work/src-$side out=$dir/$side-$(label "$side").txt
-	for pkg in $BENCH_PKGS; do
+	for b in $BENCHES; do
+		pkg=${b%%=*}
 		(cd "$src/$pkg" && "$work/bin-$side/$(name "$pkg").test" -test.run '^$' \
-			-test.bench "$BENCH" -test.benchmem -test.benchtime "$BENCHTIME" \
+			-test.bench "${b#*=}" -test.benchmem -test.benchtime "$BENCHTIME" \
 			-test.count 1) >>"$out" 2>&1 ||
 			{ tail -n 30 "$out" >&2; die "a run of $pkg ($side) failed, see $out"; }
 	done
