@@ -109,7 +109,7 @@ commits() {
 		once old
 	done
 	cd "$top"
-	"$GO" tool benchstat "$dir/old-$old_label.txt" "$dir/new-$new_label.txt" | tee "$dir/benchstat-$old_label-$new_label.txt"
+	"$GO" tool benchstat "$old_label=$dir/old-$old_label.txt" "$new_label=$dir/new-$new_label.txt" | tee "$dir/benchstat-$old_label-$new_label.txt"
 }
 
 case ${1:-} in
