@@ -31,6 +31,7 @@ run() {
 		"$GO" test -run '^$' -bench "${b#*=}" -benchmem -benchtime "$BENCHTIME" \
 			-count "$BENCH_COUNT" "${b%%=*}" | tee -a "$out.part"
 	done
+	grep -q '^Benchmark.*ns/op' "$out.part" || die "no benchmark matched BENCHES"
 	mv "$out.part" "$out"
 	echo "benchmarks written to $out (compare two such files: make bench-compare OLD=… NEW=…)"
 }
@@ -109,6 +110,8 @@ commits() {
 		once old
 	done
 	cd "$top"
+	grep -q '^Benchmark.*ns/op' "$dir/old-$old_label.txt" "$dir/new-$new_label.txt" ||
+		die "no benchmark matched BENCHES in either revision"
 	"$GO" tool benchstat "$old_label=$dir/old-$old_label.txt" "$new_label=$dir/new-$new_label.txt" | tee "$dir/benchstat-$old_label-$new_label.txt"
 }
 
