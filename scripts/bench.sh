@@ -22,18 +22,34 @@ top=$(git rev-parse --show-toplevel)
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 
-# run: one `go test` per package, one after the other.
+# run: this tree's test binaries, BENCH_COUNT runs in a row each.
 run() {
-	local out=$1 b
+	local out=$1 b pkg
 	mkdir -p "$(dirname "$out")"
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	build "$top" "$work/bin"
 	: >"$out.part"
+	: >"$out.log"
 	for b in $BENCHES; do
-		"$GO" test -run '^$' -bench "${b#*=}" -benchmem -benchtime "$BENCHTIME" \
-			-count "$BENCH_COUNT" "${b%%=*}" | tee -a "$out.part"
+		pkg=${b%%=*}
+		bench "$top/$pkg" "$work/bin/$(name "$pkg").test" "${b#*=}" "$BENCH_COUNT" "$out.part" "$out.log" | tee -a "$out.part"
 	done
 	grep -q '^Benchmark.*ns/op' "$out.part" || die "no benchmark matched BENCHES"
 	mv "$out.part" "$out"
-	echo "benchmarks written to $out (compare two such files: make bench-compare OLD=… NEW=…)"
+	echo "benchmarks written to $out, their logs to $out.log (compare two such files: make bench-compare OLD=… NEW=…)"
+}
+
+# bench DIR BIN PATTERN COUNT OUT LOG: the benchmarks of one test binary,
+# run in its package's directory as go test does. Its results go to
+# stdout; its stderr (the libraries' logs) to LOG, where a log line
+# could not split a result line in two as it does when both streams
+# share a file (benchstat then drops that sample).
+bench() {
+	local dir=$1 bin=$2 pattern=$3 count=$4 out=$5 log=$6
+	(cd "$dir" && "$bin" -test.run '^$' -test.bench "$pattern" -test.benchmem \
+		-test.benchtime "$BENCHTIME" -test.count "$count") 2>>"$log" ||
+		{ tail -n 30 "$log" >&2; die "a run of $bin failed: see $out and $log"; }
 }
 
 # tree REV DIR: the source of REV in DIR. git archive rather than a
@@ -65,16 +81,13 @@ build() {
 name() { local p=${1#./}; p=${p%/}; echo "${p//\//_}"; }
 
 # once SIDE: one run of every package's binary of SIDE (old or new),
-# in the package's directory as go test does, appended to its file.
+# appended to its file.
 once() {
-	local side=$1 b pkg src out
-	src=$work/src-$side out=$dir/$side-$(label "$side").txt
+	local side=$1 b pkg out
+	out=$dir/$side-$(label "$side").txt
 	for b in $BENCHES; do
 		pkg=${b%%=*}
-		(cd "$src/$pkg" && "$work/bin-$side/$(name "$pkg").test" -test.run '^$' \
-			-test.bench "${b#*=}" -test.benchmem -test.benchtime "$BENCHTIME" \
-			-test.count 1) >>"$out" 2>&1 ||
-			{ tail -n 30 "$out" >&2; die "a run of $pkg ($side) failed, see $out"; }
+		bench "$work/src-$side/$pkg" "$work/bin-$side/$(name "$pkg").test" "${b#*=}" 1 "$out" "${out%.txt}.log" >>"$out"
 	done
 }
 
@@ -97,7 +110,7 @@ commits() {
 	echo "building the test binaries of $old_label and $new_label"
 	build "$work/src-old" "$work/bin-old"
 	build "$work/src-new" "$work/bin-new"
-	rm -f "$dir/old-$old_label.txt" "$dir/new-$new_label.txt"
+	rm -f "$dir/old-$old_label".{txt,log} "$dir/new-$new_label".{txt,log}
 	# ABBA: the first run of a pair is often the faster one on a shared
 	# machine, so each side goes first as often as second. Each round
 	# gives two samples per side.
