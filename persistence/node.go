@@ -414,6 +414,9 @@ func (n *Node) close() error {
 	}
 	close(n.done)
 	n.wg.Wait()
+	// Close leaves the pooled outbound connections open, and with them
+	// the peers' goroutines reading them: release them first.
+	n.trans.CloseStreams()
 	if err := n.trans.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("persistence: close raft transport: %w", err))
 	}
