@@ -149,7 +149,7 @@ var scenarios = map[string]scenario{
 		gen := bindGenerator(fs, &cfg.SIP, true)
 		return func(ctx context.Context) (*bench.Result, error) {
 			cfg.Common = *c
-			if err := gen.apply(fs, &cfg.SIP); err != nil {
+			if err := gen.apply(fs, &cfg.SIP, cfg.Load.Rate); err != nil {
 				return nil, err
 			}
 			if cfg.SIP.Generator == bench.GeneratorSIPp {
@@ -220,7 +220,7 @@ var scenarios = map[string]scenario{
 		fs.IntVar(&cfg.Expires, "expires", 3600, "requested registration lifetime, seconds")
 		return func(ctx context.Context) (*bench.Result, error) {
 			cfg.Common = *c
-			if err := gen.apply(fs, &cfg.SIP); err != nil {
+			if err := gen.apply(fs, &cfg.SIP, cfg.Load.Rate); err != nil {
 				return nil, err
 			}
 			defaults(&cfg.Directory.Users, 1000)
@@ -259,7 +259,7 @@ func bindGenerator(fs *flag.FlagSet, s *bench.SIPConfig, hunt bool) *generatorFl
 
 // apply checks the flags and sets s; the sipp phones answer after 300 ms
 // unless --answer-after says otherwise.
-func (g *generatorFlags) apply(fs *flag.FlagSet, s *bench.SIPConfig) error {
+func (g *generatorFlags) apply(fs *flag.FlagSet, s *bench.SIPConfig, rate float64) error {
 	switch g.name {
 	case bench.GeneratorGo, bench.GeneratorSIPp:
 		s.Generator = g.name
@@ -276,6 +276,9 @@ func (g *generatorFlags) apply(fs *flag.FlagSet, s *bench.SIPConfig) error {
 			return usageError{errors.New("--sip-lines, --sip-group and --server-pid go with --generator sipp")}
 		}
 		return nil
+	}
+	if rate <= 0 {
+		return usageError{errors.New("--generator sipp is open loop: give --rate (calls or REGISTERs per second)")}
 	}
 	answer := false
 	fs.Visit(func(f *flag.Flag) { answer = answer || f.Name == "answer-after" })
