@@ -236,7 +236,7 @@ func (r *sippRun) figures(noun string, window time.Duration) []Figure {
 	if r.cpuOK && started > 0 {
 		figs = append(figs, Figure{Name: "server CPU per " + strings.TrimSuffix(noun, "s"),
 			Value: float64(r.cpu) / float64(time.Millisecond) / float64(started), Unit: "ms"},
-			Figure{Name: "server CPU", Value: 100 * r.cpu.Seconds() / r.wall.Seconds(), Unit: "% of a core"})
+			Figure{Name: "server CPU over SIPp's run", Value: 100 * r.cpu.Seconds() / r.wall.Seconds(), Unit: "% of a core"})
 	}
 	return figs
 }

@@ -36,7 +36,7 @@ func runSIPpHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
 	}
 	res := newResult("hunt", cfg)
 	cfg.Common.logf("SIPp calls group %s at %s: %g calls/s for %s", e.group, e.target, cfg.Load.Rate, cfg.Load.Duration)
-	run, err := e.runLoad(ctx, cfg.Load, sf, "-s", e.group)
+	run, err := e.runLoad(ctx, cfg.Load, sf, "-s", e.group, "-recv_timeout", sippMillis(cfg.SIP.CallTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func runSIPpRegister(ctx context.Context, cfg RegisterConfig) (*Result, error) {
 	}
 	res := newResult("register", cfg)
 	cfg.Common.logf("SIPp registers %d lines at %s: %g REGISTERs/s for %s", len(e.lines), e.target, cfg.Load.Rate, cfg.Load.Duration)
-	run, err := e.runLoad(ctx, cfg.Load, sf, "-inf", inf, "-p", strconv.Itoa(port))
+	run, err := e.runLoad(ctx, cfg.Load, sf, "-inf", inf, "-p", strconv.Itoa(port), "-recv_timeout", sippMillis(cfg.SIP.CallTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +85,11 @@ func runSIPpRegister(ctx context.Context, cfg RegisterConfig) (*Result, error) {
 	res.Notes = append(res.Notes, sippNote(e))
 	return res, nil
 }
+
+// sippMillis is d as SIPp's time option in milliseconds: a call that
+// waits longer for a response fails (SIPConfig.CallTimeout), instead of
+// waiting out SIP's 32 s timers at the end of the run.
+func sippMillis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
 
 // sippNote says what generated the load and where the latencies come
 // from, for the report.
