@@ -21,6 +21,7 @@ func runSIPpHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
 	}
 	cfg.Common.ensureDefaults()
 	cfg.SIP.ensureDefaults()
+	cfg.Directory.Groups = max(cfg.Directory.Groups, 1) // the phones are group 0's members
 	e, err := setUpSIPp(ctx, &cfg.Common, &cfg.SIP, true)
 	if err != nil {
 		return nil, err
