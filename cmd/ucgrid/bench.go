@@ -33,7 +33,10 @@ scenarios:
 By default a scenario starts its own cluster (--nodes, in this process or
 --procs as child processes) with a generated directory; --target URL[,URL]
 loads a running cluster instead (with --admin-password, and --target-sip for
-the SIP scenarios). ucgrid bench SCENARIO --help lists the flags.
+the SIP scenarios). hunt and register take --generator sipp: SIPp phones and
+callers (Debian sip-tester) instead of Go ones, at --rate, and with
+--target-sip alone against any SIP server (Kamailio say; --sip-lines,
+--sip-group). ucgrid bench SCENARIO --help lists the flags.
 `
 
 // benchFlags are the flags every scenario shares.
