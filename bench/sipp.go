@@ -125,7 +125,7 @@ func (e *sippEnv) close() {
 	if e.cl != nil {
 		e.cl.Stop()
 	}
-	if os.Getenv("UCGRID_BENCH_KEEP") == "" {
+	if os.Getenv("UCGRID_BENCH_KEEP") == "" { // kept: SIPp's error logs to read
 		os.RemoveAll(e.dir)
 	}
 }
