@@ -19,6 +19,12 @@ type HuntConfig struct {
 
 // RunHunt runs the hunt scenario.
 func RunHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
+	if err := cfg.SIP.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.SIP.Generator == GeneratorSIPp {
+		return runSIPpHunt(ctx, cfg)
+	}
 	cfg.Common.ensureDefaults()
 	cfg.SIP.ensureDefaults()
 	if cfg.Directory.Groups < 1 {

@@ -19,10 +19,16 @@ type RegisterConfig struct {
 
 // RunRegister runs the register scenario.
 func RunRegister(ctx context.Context, cfg RegisterConfig) (*Result, error) {
+	if err := cfg.SIP.validate(); err != nil {
+		return nil, err
+	}
 	cfg.Common.ensureDefaults()
 	cfg.SIP.ensureDefaults()
 	if cfg.Expires == 0 {
 		cfg.Expires = 3600
+	}
+	if cfg.SIP.Generator == GeneratorSIPp {
+		return runSIPpRegister(ctx, cfg)
 	}
 	e, err := setUpSIP(ctx, &cfg.Common, &cfg.SIP, false)
 	if err != nil {

@@ -32,6 +32,28 @@ type SIPConfig struct {
 	// answers 100 Trying within milliseconds, and RFC 3261's Timer B
 	// (32 s) is longer than any phone waits with a second server at hand.
 	NoResponse time.Duration `json:"no_response"`
+	// Generator is what generates the load of the hunt and register
+	// scenarios: GeneratorGo (default) or GeneratorSIPp.
+	Generator string `json:"generator,omitempty"`
+	// Lines and Group are what a foreign SIP server (ClusterConfig
+	// TargetSIP without Target; sipp generator only) already knows: the
+	// lines the phones register (the first answers, hunt) and the number
+	// of their ring_all group.
+	Lines []SIPLine `json:"lines,omitempty"`
+	Group string    `json:"group,omitempty"`
+	// ServerPID is the process whose CPU per call the sipp generator
+	// reports, with its children; 0 = the embedded nodes (none for a
+	// foreign server).
+	ServerPID int `json:"server_pid,omitempty"`
+}
+
+// validate checks what the generators share.
+func (s *SIPConfig) validate() error {
+	switch s.Generator {
+	case "", GeneratorGo, GeneratorSIPp:
+		return nil
+	}
+	return fmt.Errorf("bench: SIPConfig.Generator %q: want %q or %q", s.Generator, GeneratorGo, GeneratorSIPp)
 }
 
 func (s *SIPConfig) ensureDefaults() {
@@ -100,9 +122,8 @@ func (e *sipEnv) start(ctx context.Context, c *Common, s *SIPConfig, register bo
 		e.proxies = append(e.proxies, n.SIP)
 	}
 	e.targets = newSIPTargets(e.proxies)
-	trunk := map[string]any{"name": "bench callers", "addresses": []string{"127.0.0.1/32"}}
-	if err := e.cl.Nodes[0].API.Setup(ctx, "PUT", "/v1/trunks/"+c.Directory.Prefix+"trunk", trunk); err != nil {
-		return fmt.Errorf("bench: trunk: %w", err)
+	if err := putTrunk(ctx, c, e.cl); err != nil {
+		return err
 	}
 	logger := c.Cluster.Logger
 	for i := range s.Banks {
@@ -128,6 +149,16 @@ func (e *sipEnv) start(ctx context.Context, c *Common, s *SIPConfig, register bo
 	}
 	c.logf("registering %d phones", c.Directory.Users)
 	return e.registerAll(ctx, c, s)
+}
+
+// putTrunk makes 127.0.0.1 a trunk: the bench's callers place calls
+// without authentication, as a carrier does.
+func putTrunk(ctx context.Context, c *Common, cl *Cluster) error {
+	trunk := map[string]any{"name": "bench callers", "addresses": []string{"127.0.0.1/32"}}
+	if err := cl.Nodes[0].API.Setup(ctx, "PUT", "/v1/trunks/"+c.Directory.Prefix+"trunk", trunk); err != nil {
+		return fmt.Errorf("bench: trunk: %w", err)
+	}
+	return nil
 }
 
 func (e *sipEnv) registerAll(ctx context.Context, c *Common, s *SIPConfig) error {

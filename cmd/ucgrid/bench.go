@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +33,10 @@ scenarios:
 By default a scenario starts its own cluster (--nodes, in this process or
 --procs as child processes) with a generated directory; --target URL[,URL]
 loads a running cluster instead (with --admin-password, and --target-sip for
-the SIP scenarios). ucgrid bench SCENARIO --help lists the flags.
+the SIP scenarios). hunt and register take --generator sipp: SIPp phones and
+callers (Debian sip-tester) instead of Go ones, at --rate, and with
+--target-sip alone against any SIP server (Kamailio say; --sip-lines,
+--sip-group). ucgrid bench SCENARIO --help lists the flags.
 `
 
 // benchFlags are the flags every scenario shares.
@@ -67,14 +72,20 @@ func (b *benchFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&b.verbose, "v", false, "log the embedded nodes' warnings to stderr")
 }
 
-// finish applies what the flags imply after parsing.
-func (b *benchFlags) finish(stderr io.Writer) {
+// finish applies what the flags imply after parsing; a malformed flag
+// is a usageError.
+func (b *benchFlags) finish(stderr io.Writer) error {
 	c := &b.common
 	if b.target != "" {
 		c.Cluster.Target = strings.Split(b.target, ",")
 	}
 	if b.sip != "" {
 		c.Cluster.TargetSIP = strings.Split(b.sip, ",")
+		for _, a := range c.Cluster.TargetSIP {
+			if err := checkHostPort(a); err != nil {
+				return usageError{fmt.Errorf("--target-sip %q: %w", a, err)}
+			}
+		}
 	}
 	if c.Cluster.AdminPassword == "" {
 		c.Cluster.AdminPassword = os.Getenv("UCGRID_BENCH_ADMIN_PASSWORD")
@@ -88,7 +99,23 @@ func (b *benchFlags) finish(stderr io.Writer) {
 		c.Cluster.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		c.Cluster.NodeLog = stderr
 	}
+	return nil
 }
+
+// checkHostPort accepts HOST:PORT with a port from 1 to 65535.
+func checkHostPort(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || host == "" {
+		return errors.New("want HOST:PORT")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return errors.New("want HOST:PORT with a port from 1 to 65535")
+	}
+	return nil
+}
+
+// usageError is a flag's value that makes no sense: exit status 2.
+type usageError struct{ error }
 
 // scenario binds one scenario's own flags and runs it.
 type scenario struct {
@@ -122,8 +149,16 @@ var scenarios = map[string]scenario{
 	"hunt": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
 		cfg := &bench.HuntConfig{}
 		bindSIP(fs, &cfg.SIP)
+		gen := bindGenerator(fs, &cfg.SIP, true)
 		return func(ctx context.Context) (*bench.Result, error) {
 			cfg.Common = *c
+			if err := gen.apply(fs, &cfg.SIP, cfg.Load.Rate); err != nil {
+				return nil, err
+			}
+			if cfg.SIP.Generator == bench.GeneratorSIPp {
+				defaults(&cfg.Directory.Users, cfg.Directory.Members) // one group of SIPp phones
+				defaults(&cfg.Directory.Groups, 1)
+			}
 			defaults(&cfg.Directory.Users, 300)
 			defaults(&cfg.Directory.Groups, 100)
 			return bench.RunHunt(ctx, *cfg)
@@ -184,9 +219,13 @@ var scenarios = map[string]scenario{
 	"register": {func(fs *flag.FlagSet, c *bench.Common) func(context.Context) (*bench.Result, error) {
 		cfg := &bench.RegisterConfig{}
 		bindSIP(fs, &cfg.SIP)
+		gen := bindGenerator(fs, &cfg.SIP, false)
 		fs.IntVar(&cfg.Expires, "expires", 3600, "requested registration lifetime, seconds")
 		return func(ctx context.Context) (*bench.Result, error) {
 			cfg.Common = *c
+			if err := gen.apply(fs, &cfg.SIP, cfg.Load.Rate); err != nil {
+				return nil, err
+			}
 			defaults(&cfg.Directory.Users, 1000)
 			return bench.RunRegister(ctx, *cfg)
 		}
@@ -200,6 +239,72 @@ func bindSIP(fs *flag.FlagSet, s *bench.SIPConfig) {
 	fs.DurationVar(&s.CallTimeout, "call-timeout", 5*time.Second, "a call or REGISTER not answered within this counts as failed")
 	fs.IntVar(&s.Banks, "banks", 4, "phone banks (user agents, one UDP socket each) the phones are spread over")
 	fs.IntVar(&s.Callers, "callers", 4, "trunk user agents placing the calls")
+}
+
+// generatorFlags choose the load generator of hunt and register, and
+// describe a foreign SIP server for SIPp.
+type generatorFlags struct {
+	name  string
+	lines string
+	hunt  bool
+}
+
+func bindGenerator(fs *flag.FlagSet, s *bench.SIPConfig, hunt bool) *generatorFlags {
+	g := &generatorFlags{hunt: hunt}
+	fs.StringVar(&g.name, "generator", bench.GeneratorGo, "load generator: go (sipgo phones in this process) or sipp (the sipp binary, Debian sip-tester; needs --rate)")
+	fs.StringVar(&g.lines, "sip-lines", "", "sipp with --target-sip and no --target (any SIP server, Kamailio say): its lines as NUMBER:PASSWORD,… (hunt: the group's phones, the first answers)")
+	if hunt {
+		fs.StringVar(&s.Group, "sip-group", "", "sipp with --target-sip and no --target: the number of the ring_all group of --sip-lines")
+	}
+	fs.IntVar(&s.ServerPID, "server-pid", 0, "sipp: report the CPU per call of this process and its children (default: the embedded nodes)")
+	return g
+}
+
+// apply checks the flags and sets s; the sipp phones answer after 300 ms
+// unless --answer-after says otherwise.
+func (g *generatorFlags) apply(fs *flag.FlagSet, s *bench.SIPConfig, rate float64) error {
+	switch g.name {
+	case bench.GeneratorGo, bench.GeneratorSIPp:
+		s.Generator = g.name
+	default:
+		return usageError{fmt.Errorf("--generator %q: want go or sipp", g.name)}
+	}
+	lines, err := parseSIPLines(g.lines)
+	if err != nil {
+		return usageError{err}
+	}
+	s.Lines = lines
+	if g.name != bench.GeneratorSIPp {
+		if g.lines != "" || s.Group != "" || s.ServerPID != 0 {
+			return usageError{errors.New("--sip-lines, --sip-group and --server-pid go with --generator sipp")}
+		}
+		return nil
+	}
+	if rate <= 0 {
+		return usageError{errors.New("--generator sipp is open loop: give --rate (calls or REGISTERs per second)")}
+	}
+	answer := false
+	fs.Visit(func(f *flag.Flag) { answer = answer || f.Name == "answer-after" })
+	if !answer {
+		s.AnswerAfter = 300 * time.Millisecond
+	}
+	return nil
+}
+
+// parseSIPLines reads NUMBER:PASSWORD,… ("" is none).
+func parseSIPLines(v string) ([]bench.SIPLine, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out []bench.SIPLine
+	for _, l := range strings.Split(v, ",") {
+		n, pw, ok := strings.Cut(l, ":")
+		if !ok || n == "" || pw == "" {
+			return nil, fmt.Errorf("--sip-lines %q: want NUMBER:PASSWORD,…", l)
+		}
+		out = append(out, bench.SIPLine{Number: n, Password: pw})
+	}
+	return out, nil
 }
 
 func defaults(v *int, d int) {
@@ -236,12 +341,18 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ucgrid bench %s: unexpected argument %q\n", args[0], fs.Arg(0))
 		return 2
 	}
-	bf.finish(stderr)
+	if err := bf.finish(stderr); err != nil {
+		fmt.Fprintf(stderr, "ucgrid bench %s: %v\n", args[0], err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := runScenario(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid bench %s: %v\n", args[0], err)
+		if errors.As(err, new(usageError)) {
+			return 2
+		}
 		return 1
 	}
 	return report(res, bf, stdout, stderr)

@@ -208,3 +208,87 @@ func TestBench_UsageNamesEveryScenario(t *testing.T) {
 		}
 	}
 }
+
+// The sipp generator drives SIPp phones and a SIPp trunk caller (hunt),
+// and a SIPp REGISTER loop (register), against a node the bench starts:
+// calls and REGISTERs complete, none fails, and the JSON carries the
+// counts and the node's CPU per call.
+func TestBench_SIPpGenerator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ucgrid nodes")
+	}
+	needSIPp(t)
+	t.Run("hunt", func(t *testing.T) {
+		res := benchRun(t, "hunt", "--generator", "sipp", "--duration", "2s", "--rate", "10")
+		if n, errs := metricCount(t, res, "INVITE→200 (call)"); n == 0 || errs > 0 {
+			t.Errorf("calls answered %v, failed %v", n, errs)
+		}
+		if n, _ := metricCount(t, res, "INVITE→180"); n == 0 {
+			t.Error("no INVITE→180 measured")
+		}
+		wantFigures(t, res, "calls attempted", "calls completed", "calls failed", "calls/s attempted",
+			"calls/s completed", "server CPU per call")
+	})
+	t.Run("register", func(t *testing.T) {
+		res := benchRun(t, "register", "--generator", "sipp", "--duration", "1s", "--rate", "20", "--users", "10")
+		if n, errs := metricCount(t, res, "REGISTER (digest)"); n == 0 || errs > 0 {
+			t.Errorf("registrations %v, errors %v", n, errs)
+		}
+		wantFigures(t, res, "REGISTERs completed", "REGISTERs/s attempted", "server CPU per REGISTER")
+	})
+}
+
+// wantFigures checks that the JSON result has the named figures, and
+// that completed counts are above zero and failed ones zero.
+func wantFigures(t *testing.T, res map[string]any, names ...string) {
+	t.Helper()
+	figs := map[string]float64{}
+	for _, f := range res["figures"].([]any) {
+		f := f.(map[string]any)
+		figs[f["name"].(string)] = f["value"].(float64)
+	}
+	for _, n := range names {
+		v, ok := figs[n]
+		switch {
+		case !ok:
+			t.Errorf("JSON result lacks figure %q: %v", n, figs)
+		case strings.HasSuffix(n, "failed") && v != 0, strings.Contains(n, "completed") && v == 0:
+			t.Errorf("figure %q = %v", n, v)
+		}
+	}
+}
+
+// Bad generator flags stop the bench with one line naming the flag,
+// exit status 2, before anything starts.
+func TestBench_GeneratorFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"hunt", "--generator", "foo"}, `--generator "foo": want go or sipp`},
+		{[]string{"register", "--generator", "foo"}, `--generator "foo": want go or sipp`},
+		{[]string{"hunt", "--generator", "sipp", "--target-sip", "127.0.0.1"}, `--target-sip "127.0.0.1": want HOST:PORT`},
+		{[]string{"hunt", "--target-sip", "127.0.0.1:99999"}, `--target-sip "127.0.0.1:99999": want HOST:PORT with a port`},
+		{[]string{"hunt", "--generator", "sipp", "--sip-lines", "201"}, `--sip-lines "201": want NUMBER:PASSWORD`},
+		{[]string{"register", "--generator", "sipp"}, "--generator sipp is open loop: give --rate"},
+		{[]string{"register", "--sip-lines", "201:pw"}, "--sip-lines, --sip-group and --server-pid go with --generator sipp"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"bench"}, tc.args...), &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || !strings.Contains(msg, tc.want) || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+			t.Errorf("ucgrid bench %v: exit %d, stderr %q; want exit 2 and one line with %q", tc.args, code, msg, tc.want)
+		}
+	}
+}
+
+// A foreign SIP server (--target-sip without --target) needs its lines
+// and group named; without them the sipp generator says so in one line.
+func TestBench_SIPpForeignServerNeedsLines(t *testing.T) {
+	needSIPp(t)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "hunt", "--generator", "sipp", "--rate", "10", "--target-sip", "127.0.0.1:5070"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "needs its lines (--sip-lines)") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

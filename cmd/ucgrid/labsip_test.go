@@ -99,9 +99,9 @@ type sippLab struct {
 	done  chan error
 }
 
-// runSIPp starts SIPp scenario (testdata/sipp, or a path) as phone p
-// against the node at server, on port 5060 of the phone's address.
-func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...string) *sippLab {
+// needSIPp skips the test when sipp is not installed, and fails it
+// instead under UCGRID_REQUIRE_PEERS.
+func needSIPp(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("sipp"); err != nil {
 		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
@@ -109,6 +109,13 @@ func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...
 		}
 		t.Skip("sipp not installed: run make test-deps")
 	}
+}
+
+// runSIPp starts SIPp scenario (testdata/sipp, or a path) as phone p
+// against the node at server, on port 5060 of the phone's address.
+func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...string) *sippLab {
+	t.Helper()
+	needSIPp(t)
 	sf := scenario
 	if !strings.Contains(scenario, "/") {
 		sf = filepath.Join("testdata", "sipp", scenario)
