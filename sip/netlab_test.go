@@ -49,6 +49,7 @@ func TestNetlab_WildcardNodeNamesEachSideItsOwnAddress(t *testing.T) {
 				t.Fatalf("bob registers through the node's subnet-2 address: %v", res)
 			}
 			for _, hangUp := range []string{"caller", "callee"} {
+				_, acksBefore := bob.counts()
 				c := alice.call("2001")
 				ring := bob.waitRinging(5 * time.Second)
 				checkNamesSide(t, ring.req, fam.nodeB, fam.nodeA)
@@ -57,13 +58,16 @@ func TestNetlab_WildcardNodeNamesEachSideItsOwnAddress(t *testing.T) {
 				if got := recordRoutes(ok); len(got) != 2 || got[1] != routeTo(fam.nodeA) {
 					t.Fatalf("200 at the caller: Record-Route %q, want the node's subnet-1 address %s last", got, fam.nodeA)
 				}
+				c.ack()
+				// Either side hangs up once the ACK is through, as people
+				// do: a BYE overtaking the ACK ends the dialog at the
+				// node, which then drops the late ACK.
+				eventually(t, 5*time.Second, "ACK reaches the callee", func() bool { _, acks := bob.counts(); return acks > acksBefore })
 				if hangUp == "caller" {
-					c.ackAndBye(true)
+					c.bye()
 				} else {
-					c.ackAndBye(false)
 					calleeBye(t, bob, ring)
 				}
-				eventually(t, 5*time.Second, "ACK reaches the callee", func() bool { _, acks := bob.counts(); return acks >= 1 })
 				eventually(t, 5*time.Second, "the call ends at the node", func() bool { return e.srv.calls.len() == 0 })
 			}
 			if byes, _ := bob.counts(); byes != 1 {

@@ -401,31 +401,45 @@ func (c *outCall) cancel() {
 // ackAndBye acknowledges the 2xx and hangs up through the route set.
 func (c *outCall) ackAndBye(hangUp bool) {
 	c.p.t.Helper()
-	ok := c.fin
-	mk := func(m sip.RequestMethod, seq uint32) *sip.Request {
-		r := sip.NewRequest(m, ok.Contact().Address)
-		rrs := ok.GetHeaders("Record-Route")
-		for i := len(rrs) - 1; i >= 0; i-- { // a caller's route set is the Record-Route reversed (RFC 3261 §12.1.2)
-			r.AppendHeader(sip.NewHeader("Route", rrs[i].Value()))
-		}
-		r.AppendHeader(sip.NewHeader("From", c.req.GetHeader("From").Value()))
-		r.AppendHeader(sip.NewHeader("To", ok.To().Value()))
-		r.AppendHeader(sip.NewHeader("Call-ID", c.req.CallID().Value()))
-		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
-		return r
+	c.ack()
+	if hangUp {
+		c.bye()
 	}
-	if err := c.p.cli.WriteRequest(mk(sip.ACK, c.req.CSeq().SeqNo)); err != nil {
+}
+
+// ack acknowledges the call's 2xx along its route set.
+func (c *outCall) ack() {
+	c.p.t.Helper()
+	if err := c.p.cli.WriteRequest(c.inDialog(sip.ACK, c.req.CSeq().SeqNo)); err != nil {
 		c.p.t.Fatal(err)
 	}
-	if !hangUp {
-		return
-	}
+}
+
+// bye hangs the answered call up along its route set and fails the test
+// unless it gets a 200.
+func (c *outCall) bye() {
+	c.p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := c.p.cli.Do(ctx, mk(sip.BYE, c.req.CSeq().SeqNo+1))
+	res, err := c.p.cli.Do(ctx, c.inDialog(sip.BYE, c.req.CSeq().SeqNo+1))
 	if err != nil || res.StatusCode != 200 {
 		c.p.t.Fatalf("bye: %v %v", res, err)
 	}
+}
+
+// inDialog is a request m with CSeq seq in the dialog of the call's 2xx.
+func (c *outCall) inDialog(m sip.RequestMethod, seq uint32) *sip.Request {
+	ok := c.fin
+	r := sip.NewRequest(m, ok.Contact().Address)
+	rrs := ok.GetHeaders("Record-Route")
+	for i := len(rrs) - 1; i >= 0; i-- { // a caller's route set is the Record-Route reversed (RFC 3261 §12.1.2)
+		r.AppendHeader(sip.NewHeader("Route", rrs[i].Value()))
+	}
+	r.AppendHeader(sip.NewHeader("From", c.req.GetHeader("From").Value()))
+	r.AppendHeader(sip.NewHeader("To", ok.To().Value()))
+	r.AppendHeader(sip.NewHeader("Call-ID", c.req.CallID().Value()))
+	r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
+	return r
 }
 
 func (c *outCall) String() string { return fmt.Sprintf("call to %s", c.req.Recipient.User) }
