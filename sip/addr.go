@@ -178,12 +178,14 @@ func ResolveAdvertise(ctx context.Context, adv, addr string) error {
 // addresses and ports are ours (Route recognition). Safe for concurrent
 // use.
 type addrs struct {
-	advHost  string     // Advertise's host; "" without Advertise
-	advPort  int        // Advertise's port; 0 when it gave none
-	bound    netip.Addr // the UDP and TCP listen address; unspecified when a wildcard
-	port     int        // the bound UDP and TCP port
-	tlsBound netip.Addr // the TLS listen address (may differ from bound)
-	tlsPort  int        // the TLS port; 0 without TLS
+	advHost string     // Advertise's host; "" without Advertise
+	advPort int        // Advertise's port; 0 when it gave none
+	bound   netip.Addr // the UDP and TCP listen address; unspecified when a wildcard
+	// boundHost is bound as a string; "" for a wildcard.
+	boundHost string
+	port      int        // the bound UDP and TCP port
+	tlsBound  netip.Addr // the TLS listen address (may differ from bound)
+	tlsPort   int        // the TLS port; 0 without TLS
 
 	// route returns the source address the kernel would use toward a
 	// peer (routeProbe.route); locals lists the host's interface
@@ -213,6 +215,9 @@ func newAddrs(bound netip.Addr, advertise string, port, tlsPort int, route func(
 	if advertise != "" {
 		a.advHost, a.advPort, _ = ParseAdvertise(advertise) // checked by Config.validate
 	}
+	if !a.wildcard() {
+		a.boundHost = a.bound.String()
+	}
 	return a
 }
 
@@ -230,6 +235,8 @@ func (a *addrs) fixed(transport string) string {
 	switch {
 	case a.advHost != "":
 		return a.advHost
+	case b == a.bound && a.boundHost != "":
+		return a.boundHost // the common case, without a string per message
 	case b.IsValid() && !b.IsUnspecified():
 		return b.String()
 	}

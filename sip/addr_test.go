@@ -273,7 +273,7 @@ func TestAddrs_RecognisesEveryAddressOfOurs(t *testing.T) {
 func TestServer_RouteAndContactBracketIPv6AndNameTheSide(t *testing.T) {
 	a, _, _ := testAddrs("::", "")
 	s := addrServer(t, a)
-	if got, want := s.routeValue("UDP", peerV6), "<sip:[fd00:2::1]:5060;lr>"; got != want {
+	if got, want := s.routeValue("", "UDP", peerV6), "<sip:[fd00:2::1]:5060;lr>"; got != want {
 		t.Fatalf("Record-Route toward %s = %s, want %s", peerV6, got, want)
 	}
 	if got, want := s.contactHeader("UDP", peerV6).Value(), "<sip:[fd00:2::1]:5060>"; got != want {
@@ -281,7 +281,7 @@ func TestServer_RouteAndContactBracketIPv6AndNameTheSide(t *testing.T) {
 	}
 	a, _, _ = testAddrs("0.0.0.0", "[2001:db8::7]:5070")
 	s = addrServer(t, a)
-	if got, want := s.routeValue("UDP", peer1), "<sip:[2001:db8::7]:5070;lr>"; got != want {
+	if got, want := s.routeValue("", "UDP", peer1), "<sip:[2001:db8::7]:5070;lr>"; got != want {
 		t.Fatalf("advertised IPv6 Record-Route = %s, want %s", got, want)
 	}
 }
@@ -394,7 +394,7 @@ func TestServer_WildcardNamesTheConnectionsLocalAddressOverTCP(t *testing.T) {
 	if got := e.srv.nameToward("UDP", me); got != "127.0.0.1" {
 		t.Errorf("over UDP names %q, want the route's source 127.0.0.1", got)
 	}
-	if got := e.srv.routeValue("TCP", me); got != "<sip:127.0.0.2:"+port+";lr;transport=tcp>" {
+	if got := e.srv.routeValue("", "TCP", me); got != "<sip:127.0.0.2:"+port+";lr;transport=tcp>" {
 		t.Errorf("Record-Route over TCP %s", got)
 	}
 }

@@ -166,18 +166,31 @@ func (s *Server) prepareOut(req *sip.Request, transport, dest string) {
 // sent, once its transport and destination are final.
 func (s *Server) recordRoute(in *sip.Request) sipgo.ClientRequestOption {
 	return func(_ *sipgo.Client, req *sip.Request) error {
-		out := s.routeValue(req.Transport(), req.Destination())
-		if back := s.routeValue(in.Transport(), in.Source()); back != out {
-			req.PrependHeader(sip.NewHeader("Record-Route", back))
-		}
-		req.PrependHeader(sip.NewHeader("Record-Route", out))
+		s.addRecordRoutes(in, req, "")
 		return nil
 	}
 }
 
-// routeValue is our Record-Route value toward peer on transport.
-func (s *Server) routeValue(transport, peer string) string {
-	v := "<sip:" + s.uriHostPort(transport, peer) + ";lr"
+// addRecordRoutes prepends to fwd, forwarded from in, our Record-Route
+// toward fwd's destination and, when in arrived on another address or
+// transport, a second one toward in's source (RFC 5658). user is the URI
+// user part ("" none; a flow token for a NATed phone's dialog, path.go).
+func (s *Server) addRecordRoutes(in, fwd *sip.Request, user string) {
+	out := s.routeValue(user, fwd.Transport(), fwd.Destination())
+	if back := s.routeValue(user, in.Transport(), in.Source()); back != out {
+		fwd.PrependHeader(sip.NewHeader("Record-Route", back))
+	}
+	fwd.PrependHeader(sip.NewHeader("Record-Route", out))
+}
+
+// routeValue is our Record-Route value toward peer on transport, with
+// user as its user part when not empty.
+func (s *Server) routeValue(user, transport, peer string) string {
+	v := "<sip:"
+	if user != "" {
+		v += user + "@"
+	}
+	v += s.uriHostPort(transport, peer) + ";lr"
 	if !strings.EqualFold(transport, "UDP") {
 		v += ";transport=" + strings.ToLower(transport)
 	}

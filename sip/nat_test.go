@@ -514,7 +514,7 @@ func TestNAT_LateAnswerHungUpOverItsFlow(t *testing.T) {
 // dialog's token: once when the node it came from and the phone are on
 // the same side, twice (RFC 5658) when they are on different interfaces,
 // each entry naming the address that side reaches.
-func TestFlowRecordRoute_NamesEachSide(t *testing.T) {
+func TestAddRecordRoutes_FlowTokenNamesEachSide(t *testing.T) {
 	a, _, _ := testAddrs("0.0.0.0", "")
 	s := addrServer(t, a)
 	for _, tc := range []struct {
@@ -528,7 +528,7 @@ func TestFlowRecordRoute_NamesEachSide(t *testing.T) {
 			in := newTestRequest("UDP", tc.from)
 			fwd := in.Clone()
 			fwd.SetDestination(tc.phone)
-			s.flowRecordRoute(in, fwd, "TOK")
+			s.addRecordRoutes(in, fwd, "TOK")
 			var got []string
 			for _, h := range fwd.GetHeaders("Record-Route") {
 				got = append(got, h.Value())

@@ -120,29 +120,10 @@ func (s *Server) toFlow(req *sip.Request, transport, addr string) *sip.Request {
 		s.prepareOut(fwd, "UDP", addr)
 	}
 	if initial {
-		s.flowRecordRoute(req, fwd, flowToken(s.flowKey, transport+":"+addr, callID(req)))
+		s.addRecordRoutes(req, fwd, flowToken(s.flowKey, transport+":"+addr, callID(req)))
 		s.flowCalls.add(callID(req), time.Now())
 	}
 	return fwd
-}
-
-// flowRecordRoute Record-Routes fwd, relayed to a flow, with the
-// dialog's token: one entry naming our address toward the phone, and a
-// second naming our address toward the node the INVITE came from when
-// that differs (RFC 5658), so that both parties route back here.
-func (s *Server) flowRecordRoute(in, fwd *sip.Request, token string) {
-	rr := func(transport, peer string) string {
-		v := "<sip:" + token + "@" + s.uriHostPort(transport, peer) + ";lr"
-		if !strings.EqualFold(transport, "UDP") {
-			v += ";transport=" + strings.ToLower(transport)
-		}
-		return v + ">"
-	}
-	out := rr(fwd.Transport(), fwd.Destination())
-	if back := rr(in.Transport(), in.Source()); back != out {
-		fwd.PrependHeader(sip.NewHeader("Record-Route", back))
-	}
-	fwd.PrependHeader(sip.NewHeader("Record-Route", out))
 }
 
 // fromFlow is req, from the phone of a flow, relayed to its next Route:
