@@ -56,6 +56,9 @@ type serveOptions struct {
 	TLSCert         string `yaml:"tls_cert"`
 	TLSKey          string `yaml:"tls_key"`
 	InsecureCluster string `yaml:"insecure_cluster"`
+	// Go garbage collector (gcflags.go).
+	GCPercent   string `yaml:"gc_percent"`
+	MemoryLimit string `yaml:"memory_limit"`
 }
 
 // option binds one setting to its flag, environment variable and YAML key.
@@ -100,6 +103,8 @@ var serveOptionTable = []option{
 	{"tls-ca", "PEM file of the cluster CA: peers (Raft, actor remoting, node-to-node HTTP) must present a node certificate it signed", "", func(o *serveOptions) *string { return &o.TLSCA }},
 	{"tls-cert", "PEM file of this node's certificate (ucgrid tls cert create --node NAME); it must name this node", "", func(o *serveOptions) *string { return &o.TLSCert }},
 	{"tls-key", "PEM file of this node's private key", "", func(o *serveOptions) *string { return &o.TLSKey }},
+	{"gc-percent", "heap growth between garbage collections in percent of the live heap (Go's GOGC, which wins when set); higher trades memory for CPU on the call path", "400", func(o *serveOptions) *string { return &o.GCPercent }},
+	{"memory-limit", "soft memory limit of the Go heap (Go's GOMEMLIMIT, which wins when set): a size such as 2GiB, off, or auto = 3/4 of the cgroup's memory.max when one is set", "auto", func(o *serveOptions) *string { return &o.MemoryLimit }},
 	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust; default false)", "", func(o *serveOptions) *string { return &o.InsecureCluster }},
 }
 
@@ -176,6 +181,9 @@ func (o serveOptions) validate() error {
 		return err
 	}
 	if err := o.validateTLS(); err != nil {
+		return err
+	}
+	if _, err := o.gcSettings(); err != nil {
 		return err
 	}
 	switch o.LogLevel {

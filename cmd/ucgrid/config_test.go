@@ -109,6 +109,10 @@ func TestParseServeOptions_BadInputIsOneClearLine(t *testing.T) {
 		{"sip nat expires below the minimum", []string{"--sip-nat-expires", "30s"}, nil, `--sip-nat-expires "30s"`},
 		{"bad sip nat ping", nil, map[string]string{"UCGRID_SIP_NAT_PING": "often"}, `--sip-nat-ping "often"`},
 		{"bad sip nat ping crlf", []string{"--sip-nat-ping-crlf", "maybe"}, nil, `--sip-nat-ping-crlf "maybe"`},
+		{"gc percent not a number", []string{"--gc-percent", "lots"}, nil, `--gc-percent "lots"`},
+		{"gc percent too low", nil, map[string]string{"UCGRID_GC_PERCENT": "5"}, `--gc-percent "5"`},
+		{"memory limit without unit sense", []string{"--memory-limit", "2 apples"}, nil, `--memory-limit "2 apples"`},
+		{"memory limit too small", []string{"--memory-limit", "1MiB"}, nil, `--memory-limit "1MiB"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ucgrid serve: %v\n", advertiseError(err))
 		return 2
 	}
+	gc, _ := opts.gcSettings() // validated by parseServeOptions
+	gc.apply(os.LookupEnv)
 	insecure, _ := opts.insecureCluster() // validated by parseServeOptions
 	logger := newLogger(stderr, opts.LogLevel)
 	voters, _ := opts.raftVoters()          // validated by parseServeOptions
