@@ -228,17 +228,33 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if _, ferr := s.Failed(); ferr == nil {
+		// The memtables go to files now rather than be replayed from the
+		// WAL by the next start (up to 2×MemTableSize of it).
+		return closeError(s.dir, errors.Join(s.flush(), s.db.Close()))
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.db.Close() }()
-	if _, ferr := s.Failed(); ferr == nil {
-		return closeError(s.dir, <-done)
-	}
 	select {
 	case err := <-done:
 		return closeError(s.dir, err)
 	case <-time.After(closeWait):
 		return fmt.Errorf("persistence: close data dir %q: pebble did not close after a write failure", s.dir)
 	}
+}
+
+// flush writes the memtables to files. Pebble's fatal errors (a WAL it
+// cannot rotate) panic through our logger: they come back as the error.
+func (s *Store) flush() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("persistence: flush before close: %v", r)
+		}
+	}()
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("persistence: flush before close: %w", err)
+	}
+	return nil
 }
 
 // closeWait bounds Close of a failed store.
