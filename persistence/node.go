@@ -42,15 +42,15 @@ type Node struct {
 	forwarder atomic.Pointer[Forwarder]
 	fsmM      *fsmMetrics
 
-	caughtUp    atomic.Bool // the directory has caught up with the log since Open
-	campaigning atomic.Bool // the heartbeat timeout is lowered (campaignAlone)
-	opened    time.Time     // when Open started: the age of a node that never heard from a leader
-	done      chan struct{} // closed by Close: stops the node's goroutines
-	stopped   chan struct{} // closed once Raft has been shut down
-	stopOnce  sync.Once
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	caughtUp    atomic.Bool   // the directory has caught up with the log since Open
+	campaigning atomic.Bool   // the heartbeat timeout is lowered (campaignAlone)
+	opened      time.Time     // when Open started: the age of a node that never heard from a leader
+	done        chan struct{} // closed by Close: stops the node's goroutines
+	stopped     chan struct{} // closed once Raft has been shut down
+	stopOnce    sync.Once
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Open opens (creating on first start) the node's data directory and
