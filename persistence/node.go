@@ -377,7 +377,13 @@ func (n *Node) fixSelfAddress() {
 	self, addr := raft.ServerID(n.nodeID), n.trans.LocalAddr()
 	for _, s := range f.Configuration().Servers {
 		if s.ID == self && s.Address != addr && s.Suffrage == raft.Voter {
-			if err := n.raft.AddVoter(self, addr, 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			// Not f.Error() alone: Raft never answers a configuration
+			// change it committed but had not applied when it shut down,
+			// and Close waits for this goroutine.
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			err := n.wait(ctx, n.raft.AddVoter(self, addr, 0, n.cfg.ApplyTimeout))
+			cancel()
+			if err != nil {
 				n.log.Warn("persistence: update own raft address", "addr", addr, "err", err)
 			}
 		}
