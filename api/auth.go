@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ucgrid/ucgrid/api/password"
@@ -48,8 +49,9 @@ type authenticator struct {
 	known *throttle.Known
 	// verifying bounds concurrent argon2 runs (memory).
 	verifying chan struct{}
-	// dummy is a hash of a random password under cfg.Passwords.
-	dummy string
+	// dummy returns a hash of a random password under cfg.Passwords,
+	// computed once, in the background from the start.
+	dummy func() (string, error)
 	// audit logs failed sign-ins, rate-limited per address.
 	audit *signinAudit
 }
@@ -82,9 +84,11 @@ func newAuthenticator(cfg *HandlerConfig, st *persistence.Store) (*authenticator
 	if err != nil {
 		return nil, err
 	}
-	if a.dummy, err = password.Hash(pw, cfg.Passwords); err != nil {
-		return nil, fmt.Errorf("api: dummy hash: %w", err)
-	}
+	// Hashed in the background: one argon2id run (~0.3–0.9 s with the
+	// production costs on a loaded 2-core machine) is not on the way to
+	// ready; the first sign-in that needs it waits for it.
+	a.dummy = sync.OnceValues(func() (string, error) { return password.Hash(pw, cfg.Passwords) })
+	go a.dummy() //nolint:errcheck // the error is the first caller's
 	return a, nil
 }
 
@@ -242,7 +246,10 @@ func (a *authenticator) verify(id, pw string) (*dirpb.User, bool, error) {
 	if err != nil && !errors.Is(err, persistence.ErrNotFound) {
 		return nil, false, err
 	}
-	hash := a.dummy
+	hash, herr := a.dummy()
+	if herr != nil {
+		return nil, false, fmt.Errorf("api: dummy hash: %w", herr)
+	}
 	if u != nil && u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}

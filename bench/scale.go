@@ -35,6 +35,11 @@ type ScaleConfig struct {
 	Writers int `json:"writers"`
 	// Seed makes the grants reproducible. Default 1.
 	Seed uint64 `json:"seed"`
+	// WriteOnly stops after the directory is written and its node shut
+	// down: with Cluster.DataDir, the data stays as a first start finds
+	// it, so that cold starts of copies of it can be studied one by one
+	// (`ucgrid serve --data COPY`). Default false.
+	WriteOnly bool `json:"write_only,omitempty"`
 }
 
 func (c *ScaleConfig) ensureDefaults() {
@@ -83,6 +88,9 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*Result, error) {
 	cfg.logf("directory written in %.1fs; restarting the node as a child process", elapsed.Seconds())
 	if err := cl.Kill(0); err != nil {
 		return nil, err
+	}
+	if cfg.WriteOnly {
+		return res, nil
 	}
 	figs, m, err := coldStart(ctx, &cfg, cl)
 	if err != nil {

@@ -24,6 +24,12 @@ import (
 type raftStore struct {
 	s             *Store
 	appendSeconds prometheus.Observer // nil: not measured
+	ahead         *readAhead          // nil: every GetLog is a point read
+}
+
+// newRaftLogStore is the node's log store, reading ahead (readAhead).
+func newRaftLogStore(s *Store, appendSeconds prometheus.Observer) raftStore {
+	return raftStore{s: s, appendSeconds: appendSeconds, ahead: &readAhead{}}
 }
 
 var (
@@ -61,7 +67,15 @@ func (r raftStore) edge(last bool) (uint64, error) {
 }
 
 // GetLog reads entry index into l, or returns raft.ErrLogNotFound.
+// Sequential reads (Raft scanning its log at start, applying the
+// entries behind its commit index, replicating) are served by readAhead.
 func (r raftStore) GetLog(index uint64, l *raft.Log) error {
+	if r.ahead != nil {
+		r.ahead.reads.Add(1)
+		if ok, err := r.ahead.get(r.s.db, index, l); ok || err != nil {
+			return err
+		}
+	}
 	var rec dirpb.RaftLog
 	found, err := getProto(r.s.db, raftLogKey(index), &rec)
 	if err != nil {
@@ -70,7 +84,12 @@ func (r raftStore) GetLog(index uint64, l *raft.Log) error {
 	if !found {
 		return raft.ErrLogNotFound
 	}
-	*l = raft.Log{
+	*l = logFromRecord(index, &rec)
+	return nil
+}
+
+func logFromRecord(index uint64, rec *dirpb.RaftLog) raft.Log {
+	l := raft.Log{
 		Index:      index,
 		Term:       rec.Term,
 		Type:       raft.LogType(rec.Type),
@@ -80,7 +99,7 @@ func (r raftStore) GetLog(index uint64, l *raft.Log) error {
 	if rec.AppendedAtUnixNano != 0 {
 		l.AppendedAt = time.Unix(0, rec.AppendedAtUnixNano)
 	}
-	return nil
+	return l
 }
 
 // StoreLog stores one entry.
@@ -110,6 +129,9 @@ func (r raftStore) StoreLogs(logs []*raft.Log) error {
 	if r.appendSeconds != nil {
 		r.appendSeconds.Observe(time.Since(start).Seconds())
 	}
+	if r.ahead != nil && len(logs) > 0 {
+		r.ahead.overwritten(logs[0].Index)
+	}
 	return err
 }
 
@@ -124,7 +146,11 @@ func (r raftStore) DeleteRange(min, max uint64) error {
 	if err := b.DeleteRange(raftLogKey(min), hi, nil); err != nil {
 		return fmt.Errorf("persistence: raft log delete %d..%d: %w", min, max, err)
 	}
-	return r.s.commit(b)
+	err := r.s.commit(b)
+	if r.ahead != nil {
+		r.ahead.overwritten(min)
+	}
+	return err
 }
 
 // Set stores a stable value (current term, last vote, ...).

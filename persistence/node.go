@@ -36,19 +36,21 @@ type Node struct {
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
 	snaps *raft.FileSnapshotStore
+	ahead *readAhead // the log store's read-ahead (counts the entries read)
 	m     *nodeMetrics
 	// forwarder carries Apply from a follower to the leader (nil: off).
 	forwarder atomic.Pointer[Forwarder]
 	fsmM      *fsmMetrics
 
-	caughtUp  atomic.Bool   // the directory has caught up with the log since Open
-	opened    time.Time     // when Open started: the age of a node that never heard from a leader
-	done      chan struct{} // closed by Close: stops the node's goroutines
-	stopped   chan struct{} // closed once Raft has been shut down
-	stopOnce  sync.Once
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	caughtUp    atomic.Bool   // the directory has caught up with the log since Open
+	campaigning atomic.Bool   // the heartbeat timeout is lowered (campaignAlone)
+	opened      time.Time     // when Open started: the age of a node that never heard from a leader
+	done        chan struct{} // closed by Close: stops the node's goroutines
+	stopped     chan struct{} // closed once Raft has been shut down
+	stopOnce    sync.Once
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Open opens (creating on first start) the node's data directory and
@@ -165,7 +167,8 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return err
 	}
-	rs := raftStore{s: n.store, appendSeconds: n.m.appendSeconds}
+	rs := newRaftLogStore(n.store, n.m.appendSeconds)
+	n.ahead = rs.ahead
 	logs, err := raft.NewLogCache(1024, rs)
 	if err != nil {
 		return fmt.Errorf("persistence: raft log cache: %w", err)
@@ -176,6 +179,7 @@ func (n *Node) startRaft() error {
 	if n.raft, err = raft.NewRaft(conf, n.fsm, logs, rs, n.snaps, n.trans); err != nil {
 		return fmt.Errorf("persistence: start raft in %q: %w", n.cfg.Dir, err)
 	}
+	n.campaignAlone()
 	n.wg.Add(3)
 	go n.watchLeadership(notify)
 	go n.watchFailure()
@@ -296,6 +300,57 @@ func (n *Node) bootstrap(conf *raft.Config, logs raft.LogStore, stable raft.Stab
 	return nil
 }
 
+// campaignAlone makes a node that is the only voter of its cluster
+// campaign at once instead of after one to two heartbeat timeouts
+// (0.5–1 s of every start, for an election nobody else can win or
+// disturb): Raft checks its leader at once when its heartbeat timeout is
+// lowered. The configured timeout is restored on the first leadership
+// change (watchLeadership). Clusters of several voters are left alone.
+func (n *Node) campaignAlone() {
+	if !n.onlyVoter() {
+		return
+	}
+	rc := n.raft.ReloadableConfig()
+	if n.cfg.LeaderLeaseTimeout >= rc.HeartbeatTimeout {
+		return // Raft refuses a heartbeat timeout below the lease: wait as usual
+	}
+	rc.HeartbeatTimeout = n.cfg.LeaderLeaseTimeout
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		n.log.Warn("persistence: campaign at once", "err", err)
+		return
+	}
+	n.campaigning.Store(true)
+}
+
+// onlyVoter reports whether this node is the only voter of the latest
+// Raft configuration it knows.
+func (n *Node) onlyVoter() bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters, self := 0, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == raft.ServerID(n.nodeID)
+		}
+	}
+	return voters == 1 && self
+}
+
+// endCampaign restores the configured heartbeat timeout (campaignAlone).
+func (n *Node) endCampaign() {
+	if !n.campaigning.CompareAndSwap(true, false) {
+		return
+	}
+	rc := n.raft.ReloadableConfig()
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		n.log.Warn("persistence: restore the heartbeat timeout", "err", err)
+	}
+}
+
 // watchLeadership keeps this node's own address current in the Raft
 // configuration (a single node bound to port 0 gets a new one each start).
 func (n *Node) watchLeadership(notify <-chan bool) {
@@ -306,6 +361,7 @@ func (n *Node) watchLeadership(notify <-chan bool) {
 			return
 		case leader := <-notify:
 			n.log.Info("persistence: raft leadership changed", "node", n.nodeID, "leader", leader)
+			n.endCampaign()
 			if leader {
 				n.fixSelfAddress()
 			}
@@ -321,7 +377,13 @@ func (n *Node) fixSelfAddress() {
 	self, addr := raft.ServerID(n.nodeID), n.trans.LocalAddr()
 	for _, s := range f.Configuration().Servers {
 		if s.ID == self && s.Address != addr && s.Suffrage == raft.Voter {
-			if err := n.raft.AddVoter(self, addr, 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			// Not f.Error() alone: Raft never answers a configuration
+			// change it committed but had not applied when it shut down,
+			// and Close waits for this goroutine.
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			err := n.wait(ctx, n.raft.AddVoter(self, addr, 0, n.cfg.ApplyTimeout))
+			cancel()
+			if err != nil {
 				n.log.Warn("persistence: update own raft address", "addr", addr, "err", err)
 			}
 		}
@@ -409,6 +471,7 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
+	n.snapshotBeforeClose()
 	if err := n.stopRaft(); err != nil {
 		errs = append(errs, fmt.Errorf("persistence: raft shutdown: %w", err))
 	}
@@ -425,6 +488,44 @@ func (n *Node) close() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// snapshotBeforeClose takes a snapshot when at least
+// CloseSnapshotEntries entries were applied since the last one, so that
+// the next start reads no more of the log than that (docs/persistence.md
+// "Start"). A failure is logged: the next start then replays the log.
+func (n *Node) snapshotBeforeClose() {
+	if _, err := n.store.Failed(); err != nil || n.raft.State() == raft.Shutdown {
+		return
+	}
+	since, err := n.sinceSnapshot()
+	if err != nil || since < n.cfg.CloseSnapshotEntries {
+		return
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	defer cancel()
+	if err := n.Snapshot(ctx); err != nil {
+		n.log.Warn("persistence: snapshot before close", "entries", since, "err", err)
+		return
+	}
+	n.log.Info("persistence: snapshot before close", "entries", since, "took", time.Since(start))
+}
+
+// sinceSnapshot is how many entries were applied after the newest snapshot.
+func (n *Node) sinceSnapshot() (uint64, error) {
+	metas, err := n.snaps.List()
+	if err != nil {
+		return 0, fmt.Errorf("persistence: list snapshots in %q: %w", n.cfg.Dir, err)
+	}
+	applied := n.fsm.applied.Load()
+	if len(metas) > 0 && metas[0].Index <= applied {
+		return applied - metas[0].Index, nil
+	}
+	if len(metas) > 0 {
+		return 0, nil
+	}
+	return applied, nil
 }
 
 // Collectors returns the node's Prometheus collectors; the caller

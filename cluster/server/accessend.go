@@ -20,10 +20,22 @@ import (
 // or another owner. (Event streams end the same way in the API,
 // api/sessions.go.) It keeps a digest of every user's access and of every
 // line's credentials to tell such a change from a profile edit.
+//
+// The digests are read in the background (rescan), not before the node
+// is ready: at 100 k users that is 300 k reads, which made up most of a
+// cold start (docs/persistence.md "Start"). A change applied while a
+// rescan read the digests may already be in the digest it is compared
+// with, so such changes (index in forceFrom..forceTo) end the
+// subscriptions of the lines they touch without comparing: a
+// subscription may end needlessly then, never stay when it should end.
 type accessEnder struct {
-	store  *persistence.Store
-	sip    *sip.Server
-	logger *slog.Logger
+	store   *persistence.Store
+	applied func() uint64 // the directory's applied index
+	sip     *sip.Server
+	logger  *slog.Logger
+	// forceFrom and forceTo bound the indexes applied during the last
+	// rescan (forceFrom exclusive): see above.
+	forceFrom, forceTo uint64
 	// access is the digest of each user's access (digest).
 	access map[string][32]byte
 	// lines is the digest of each line's credentials (lineDigest).
@@ -42,16 +54,17 @@ func startAccessEnder(dir *persistence.Node, srv *sip.Server, logger *slog.Logge
 	if srv == nil {
 		return nil, nil
 	}
-	a := &accessEnder{store: dir.Store(), sip: srv, logger: logger, access: map[string][32]byte{}, lines: map[string][32]byte{}}
+	a := &accessEnder{store: dir.Store(), applied: dir.Applied, sip: srv, logger: logger,
+		access: map[string][32]byte{}, lines: map[string][32]byte{}}
+	// Subscribed first: every change the rescan may miss is in the feed.
 	changes, unsubscribe := dir.Subscribe(accessFeedBuffer)
-	if err := a.rescan(); err != nil {
-		unsubscribe()
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.wg.Go(func() {
 		defer unsubscribe()
+		if err := a.rescan(); err != nil {
+			a.logger.Warn("access check: reading every user's access failed", "err", err)
+		}
 		a.follow(ctx, changes)
 	})
 	return a, nil
@@ -75,21 +88,25 @@ func (a *accessEnder) follow(ctx context.Context, changes <-chan persistence.Cha
 }
 
 func (a *accessEnder) apply(c persistence.Change) error {
-	switch {
-	case c.Reset:
+	if c.Reset {
 		return a.rescan()
+	}
+	// Applied while the digests were read: compared with a digest that
+	// may already hold it (see accessEnder).
+	force := c.Index > a.forceFrom && c.Index <= a.forceTo
+	switch {
 	case c.Kind == persistence.KindLine && c.Deleted:
 		delete(a.lines, c.ID)
 		a.sip.EndSubscriptions(func(line string) bool { return line == c.ID })
 	case c.Kind == persistence.KindLine:
-		return a.checkLine(c.ID)
+		return a.checkLine(c.ID, force)
 	case c.Kind == persistence.KindUser && c.Deleted:
 		delete(a.access, c.ID) // its lines' deletions follow
 	case c.Kind == persistence.KindUser:
-		return a.check(c.ID)
+		return a.check(c.ID, force)
 	case c.Kind == persistence.KindGroup:
 		for _, u := range c.Users {
-			if err := a.check(u); err != nil {
+			if err := a.check(u, force); err != nil {
 				return err
 			}
 		}
@@ -97,9 +114,9 @@ func (a *accessEnder) apply(c persistence.Change) error {
 	return nil
 }
 
-// check compares user's access with the one known; when it changed, the
-// subscriptions of the user's lines end.
-func (a *accessEnder) check(user string) error {
+// check compares user's access with the one known; when it changed (or
+// force), the subscriptions of the user's lines end.
+func (a *accessEnder) check(user string, force bool) error {
 	d, err := a.digest(user)
 	if errors.Is(err, persistence.ErrNotFound) {
 		delete(a.access, user)
@@ -110,7 +127,7 @@ func (a *accessEnder) check(user string) error {
 	}
 	old, known := a.access[user]
 	a.access[user] = d
-	if known && old == d {
+	if known && old == d && !force {
 		return nil
 	}
 	lines, err := a.store.LinesOf(user)
@@ -128,9 +145,9 @@ func (a *accessEnder) check(user string) error {
 }
 
 // checkLine compares the credentials of line (its SIP password and owner)
-// with the ones known; when they changed, the subscriptions made with
-// the line end.
-func (a *accessEnder) checkLine(number string) error {
+// with the ones known; when they changed (or force), the subscriptions
+// made with the line end.
+func (a *accessEnder) checkLine(number string, force bool) error {
 	l, err := a.store.Line(number)
 	if errors.Is(err, persistence.ErrNotFound) {
 		delete(a.lines, number)
@@ -142,7 +159,7 @@ func (a *accessEnder) checkLine(number string) error {
 	d := lineDigest(l)
 	old, known := a.lines[number]
 	a.lines[number] = d
-	if known && old == d {
+	if known && old == d && !force {
 		return nil
 	}
 	if n := a.sip.EndSubscriptions(func(line string) bool { return line == number }); n > 0 {
@@ -175,7 +192,7 @@ func (a *accessEnder) rescanLines() error {
 		}
 		for _, l := range lines {
 			seen[l.GetNumber()] = true
-			if err := a.checkLine(l.GetNumber()); err != nil {
+			if err := a.checkLine(l.GetNumber(), false); err != nil {
 				return err
 			}
 		}
@@ -194,8 +211,16 @@ func (a *accessEnder) rescanLines() error {
 
 // rescan reads every user's access (at start, and after a reset of the
 // feed, when changes may have been missed) and ends the subscriptions of
-// those whose access changed or who are gone.
+// those whose access changed or who are gone. The changes applied
+// meanwhile are forced (see accessEnder).
 func (a *accessEnder) rescan() error {
+	from := a.applied()
+	err := a.readAll()
+	a.forceFrom, a.forceTo = from, a.applied()
+	return err
+}
+
+func (a *accessEnder) readAll() error {
 	seen := map[string]bool{}
 	after := ""
 	for {
@@ -205,7 +230,7 @@ func (a *accessEnder) rescan() error {
 		}
 		for _, u := range users {
 			seen[u.Id] = true
-			if err := a.check(u.Id); err != nil {
+			if err := a.check(u.Id, false); err != nil {
 				return err
 			}
 		}

@@ -176,6 +176,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context) error {
+	clock := newStartClock(s.cfg.Logger)
 	if err := s.cfg.checkClusterBinds(); err != nil {
 		return err
 	}
@@ -200,6 +201,7 @@ func (s *Server) start(ctx context.Context) error {
 	if s.dir, err = persistence.Open(ctx, pcfg); err != nil {
 		return err
 	}
+	clock.phase("directory opened")
 	if err := s.checkCertNode(); err != nil {
 		return err
 	}
@@ -214,18 +216,22 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.ops.join(ctx); err != nil {
 		return err
 	}
+	clock.phase("joined")
 	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
 	defer cancel()
 	if err := s.dir.WaitReady(readyCtx); err != nil {
 		return fmt.Errorf("server: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
 	}
+	clock.phase("directory ready")
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
+	clock.phase("actor layer started")
 	reg.MustRegister(layerCollector{s}, refusedCollector{s})
 	if err := s.ops.start(ctx, s.layer().node.Membership()); err != nil {
 		return err
 	}
+	clock.phase("cluster ops started")
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: grainClient{s}}, Logger: s.cfg.Logger,
 		Reverse: liveReverse{node: grainClient{s}},
@@ -236,18 +242,22 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	v1.MountCluster(s.ops)
 	s.http.Mount(v1)
+	clock.phase("api mounted")
 	if err := s.startSIP(ctx, reg); err != nil {
 		return err
 	}
+	clock.phase("sip started")
 	if s.access, err = startAccessEnder(s.dir, s.sip, s.cfg.Logger); err != nil {
 		return err
 	}
 	s.startWatchdog()
 	s.records = startRecords(s.dir, s.layer().hub, s.cfg.Logger)
 	s.expiry = startExpirySweep(s.dir, s.cfg.Logger)
+	clock.phase("background work started")
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
+	clock.phase("admin checked")
 	s.started.Store(true)
 	s.cfg.Logger.Info("node started", "node", s.dir.ID(), "cluster", s.dir.ClusterID(),
 		"http", s.http.Addr(), "raft", s.dir.RaftAddr(), "data", s.cfg.DataDir)
@@ -378,4 +388,22 @@ func (s *Server) stop(ctx context.Context) error {
 	}
 	errs = append(errs, s.closeLink())
 	return errors.Join(errs...)
+}
+
+// startClock logs, at debug level, how long each phase of the start took
+// (docs/persistence.md "Start"): where a slow start spends its time.
+type startClock struct {
+	log         *slog.Logger
+	begin, last time.Time
+}
+
+func newStartClock(log *slog.Logger) *startClock {
+	now := time.Now()
+	return &startClock{log: log, begin: now, last: now}
+}
+
+func (c *startClock) phase(name string) {
+	now := time.Now()
+	c.log.Debug("server: start phase done", "phase", name, "took", now.Sub(c.last), "since_start", now.Sub(c.begin))
+	c.last = now
 }

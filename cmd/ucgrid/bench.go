@@ -206,6 +206,7 @@ var scenarios = map[string]scenario{
 		cfg := &bench.ScaleConfig{}
 		fs.IntVar(&cfg.Grants, "grants", 1_000_000, "user-layer grants written")
 		fs.IntVar(&cfg.Writers, "writers", 256, "concurrent persistence.Node.Apply calls")
+		fs.BoolVar(&cfg.WriteOnly, "write-only", false, "stop once the directory is written (keep it with --data, then time `ucgrid serve` on copies)")
 		return func(ctx context.Context) (*bench.Result, error) {
 			cfg.Common = *c
 			defaults(&cfg.Directory.Users, 100_000)

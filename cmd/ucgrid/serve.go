@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	stopProfile := startProfile(lookupEnvOS, stderr)
 	srv, err := server.Start(ctx, server.Config{
 		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
@@ -70,6 +72,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		SIP: sipCfg,
 		TLS: bundle, InsecureCluster: insecure,
 	})
+	stopProfile()
 	if err != nil {
 		fmt.Fprintf(stderr, "ucgrid serve: %s\n", explainStartError(err, opts))
 		return 1
@@ -92,6 +95,40 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
+}
+
+// startProfileEnv names a file that receives a CPU profile of the start
+// (from here until the node is ready): a debugging aid for slow starts
+// (docs/persistence.md "Start"), deliberately not a documented option.
+const startProfileEnv = "UCGRID_START_CPUPROFILE"
+
+var lookupEnvOS = os.LookupEnv
+
+// startProfile starts the CPU profile startProfileEnv asks for; the
+// returned function stops it. Without the variable, or when the file
+// cannot be written (said on stderr), both do nothing.
+func startProfile(lookupEnv func(string) (string, bool), stderr io.Writer) (stop func()) {
+	path, ok := lookupEnv(startProfileEnv)
+	if !ok || path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: %s: %v (no profile)\n", startProfileEnv, err)
+		if f != nil {
+			_ = f.Close() // nothing was written to it
+		}
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "ucgrid serve: %s: %v\n", startProfileEnv, err)
+		}
+	}
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
