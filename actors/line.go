@@ -206,7 +206,10 @@ func (g *lineGrain) prune(ctx actor.Context) {
 }
 
 // register writes one REGISTER through the directory, then answers with
-// the line's bindings as the directory now holds them.
+// the line's bindings as the directory now holds them. The write goes
+// through group commit: the REGISTERs of many lines arriving together
+// share one Raft entry, and each binding is committed and applied before
+// the answer (and so before the 200).
 func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineReply {
 	if e := g.prepare(0); e != nil {
 		return &actorspb.RegisterLineReply{Error: e}
@@ -217,7 +220,7 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	idx, err := g.deps.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
+	idx, err := g.deps.applyGrouped(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
 	if err != nil {
 		code := "unavailable"
 		if errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound) {
