@@ -156,12 +156,12 @@ func TestApply_RefusesABatch(t *testing.T) {
 // flight) until the returned func is called.
 func holdGroup(n *Node) (release func()) {
 	n.group.mu.Lock()
-	n.group.running = true
+	n.group.running = groupInFlight
 	n.group.mu.Unlock()
 	return func() {
 		n.group.mu.Lock()
 		defer n.group.mu.Unlock()
-		n.group.running = true
+		n.group.running = 1 // one runner: it takes the whole queue
 		go n.group.run(n)
 	}
 }
