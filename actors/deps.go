@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -29,8 +30,21 @@ type Deps struct {
 	Request func(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
 	// Apply writes a command through the directory (Raft) from any node and
 	// returns its index once applied (persistence.Node.Apply).
-	Apply  func(ctx context.Context, cmd *dirpb.Command) (uint64, error)
-	Logger *slog.Logger
+	Apply func(ctx context.Context, cmd *dirpb.Command) (uint64, error)
+	// ApplyGrouped and ApplyGroupedAll write through group commit: commands
+	// of concurrent callers share one Raft entry
+	// (persistence.Node.ApplyGrouped, ApplyGroupedAll). Nil: Apply, one
+	// command at a time.
+	ApplyGrouped    func(ctx context.Context, cmd *dirpb.Command) (uint64, error)
+	ApplyGroupedAll func(ctx context.Context, cmds []*dirpb.Command) []persistence.Result
+	// JournalFlush is how long a call's journal entry waits for others to
+	// share its directory write; 0: DefaultJournalFlush. It is also the
+	// window of entries a crash of the node loses (docs/persistence.md).
+	JournalFlush time.Duration
+	// JournalBatch flushes the waiting journal entries at once when this
+	// many wait; 0: DefaultJournalBatch.
+	JournalBatch int
+	Logger       *slog.Logger
 	// Metrics count grain life cycles; nil: counted, not exported.
 	Metrics *GrainMetrics
 
@@ -42,6 +56,8 @@ type Deps struct {
 	// grains. It reads and writes the directory, so the node waits for it
 	// before the directory closes.
 	aside sync.WaitGroup
+	// journal batches the journal entries of ended calls (linejournal.go).
+	journal journalWriter
 	// noHandover: the node stops without successors (the last node, or
 	// one its peers have blocked): stopping grains hand nothing over.
 	noHandover atomic.Bool
@@ -71,6 +87,27 @@ func (d *Deps) handOver(kind, id string, msg proto.Message) {
 
 // goAside runs a grain's work outside its message loop, counted in aside.
 func (d *Deps) goAside(f func()) { d.aside.Go(f) }
+
+// applyGrouped writes cmd through group commit (Apply without it).
+func (d *Deps) applyGrouped(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
+	if d.ApplyGrouped != nil {
+		return d.ApplyGrouped(ctx, cmd)
+	}
+	return d.Apply(ctx, cmd)
+}
+
+// applyGroupedAll writes cmds through group commit (one Apply each
+// without it).
+func (d *Deps) applyGroupedAll(ctx context.Context, cmds []*dirpb.Command) []persistence.Result {
+	if d.ApplyGroupedAll != nil {
+		return d.ApplyGroupedAll(ctx, cmds)
+	}
+	out := make([]persistence.Result, len(cmds))
+	for i, cmd := range cmds {
+		out[i].Index, out[i].Err = d.Apply(ctx, cmd)
+	}
+	return out
+}
 
 // WaitAside waits until the grains that stopped have handed their runtime
 // state to their next activations, and the work grains left running aside

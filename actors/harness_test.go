@@ -64,7 +64,8 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps = &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Apply: dir.Apply, Logger: logger}
+	deps = &Deps{Store: dir.Store(), Applied: dir.Applied, WaitApplied: dir.WaitApplied, Request: cn.Request, Apply: dir.Apply,
+		ApplyGrouped: dir.ApplyGrouped, ApplyGroupedAll: dir.ApplyGroupedAll, Logger: logger}
 	unregister := Register(cn.Cluster().ActorSystem, deps)
 	hub, err := StartHub(cn.Cluster().ActorSystem, deps)
 	if err != nil {

@@ -206,9 +206,18 @@ func (g *lineGrain) prune(ctx actor.Context) {
 }
 
 // register writes one REGISTER through the directory, then answers with
-// the line's bindings as the directory now holds them.
+// the line's bindings as the directory now holds them. The write goes
+// through group commit: the REGISTERs of many lines arriving together
+// share one Raft entry, and each binding is committed and applied before
+// the answer (and so before the 200).
+//
+// Only the line's existence and its bindings matter here, so a grain
+// whose state is not loaded (the usual case: the previous REGISTER's
+// change marked it stale) reads just the line record instead of loading
+// the owner's rights inputs too; the next message that needs them loads
+// them. After the write only the bindings are read again.
 func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineReply {
-	if e := g.prepare(0); e != nil {
+	if e := g.registerTarget(); e != nil {
 		return &actorspb.RegisterLineReply{Error: e}
 	}
 	u := &dirpb.UpdateRegistrations{Line: g.id, Remove: m.GetRemove(), RemoveAll: m.GetRemoveAll()}
@@ -217,7 +226,7 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	idx, err := g.deps.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
+	_, err := g.deps.applyGrouped(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
 	if err != nil {
 		code := "unavailable"
 		if errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound) {
@@ -225,11 +234,32 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 		}
 		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: code, Message: err.Error()}}
 	}
-	// Answer with the bindings the write left in the directory.
-	if e := g.prepare(idx); e != nil {
-		return &actorspb.RegisterLineReply{Error: e}
+	// Answer with the bindings the write left in the directory: applied
+	// here before applyGrouped returned.
+	regs, err := g.deps.Store.Registrations(g.id)
+	if err != nil {
+		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: "internal", Message: "directory unavailable"}}
 	}
-	return &actorspb.RegisterLineReply{Bindings: g.current()}
+	if g.dir.loaded {
+		g.bindings = regs // newer than the rest of the state: loadedAt stays its lower bound
+	}
+	return &actorspb.RegisterLineReply{Bindings: unexpired(regs, time.Now())}
+}
+
+// registerTarget checks that the line exists, from the loaded state or,
+// when it is stale, from the line record alone (see register).
+func (g *lineGrain) registerTarget() *actorspb.Error {
+	if g.dir.loaded {
+		return g.prepare(0)
+	}
+	_, err := g.deps.Store.Line(g.id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return &actorspb.Error{Code: "not_found", Message: "no such line"}
+	case err != nil:
+		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+	}
+	return nil
 }
 
 func (g *lineGrain) contacts() *actorspb.GetContactsReply {

@@ -96,17 +96,17 @@ func TestLineGrain_AnswersWhileItsJournalEntryCommits(t *testing.T) {
 	n := startTestNode(t, "solo")
 	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
 	release := make(chan struct{})
-	apply := n.deps.Apply
+	applyAll := n.deps.ApplyGroupedAll
 	// Set before the line grain first runs; its first message orders it.
-	n.deps.Apply = func(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
-		if cmd.GetAppendJournal() != nil {
+	n.deps.ApplyGroupedAll = func(ctx context.Context, cmds []*dirpb.Command) []persistence.Result {
+		if cmds[0].GetAppendJournal() != nil {
 			select {
 			case <-release:
 			case <-ctx.Done():
-				return 0, ctx.Err()
+				return []persistence.Result{{Err: ctx.Err()}}
 			}
 		}
-		return apply(ctx, cmd)
+		return applyAll(ctx, cmds)
 	}
 	const t0 = int64(1_800_000_000_000)
 	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "ringing", Remote: "+4930999", AtUnixMs: t0})

@@ -17,14 +17,15 @@ import (
 // storage failure that fails the whole batch.
 type txn struct {
 	view
-	b       *pebble.Batch
-	index   uint64 // Raft index of the command being applied
+	db      *pebble.DB
+	b       *pebble.Batch // replaced by rollback
+	index   uint64        // Raft index of the command being applied
 	changes []Change
 }
 
 func newTxn(db *pebble.DB) *txn {
 	b := db.NewIndexedBatch()
-	return &txn{view: view{b}, b: b}
+	return &txn{view: view{b}, db: db, b: b}
 }
 
 func (t *txn) put(k []byte, m proto.Message) error { return putProto(t.b, k, m) }
@@ -59,7 +60,8 @@ func orAbsent[T any](v T, err error) (T, error) {
 	return v, err
 }
 
-// apply runs one command at Raft index index.
+// apply runs one command at Raft index index (a Batch is applied by
+// applyBatch, see fsm.applyOne).
 func (t *txn) apply(index uint64, cmd *dirpb.Command) error {
 	t.index = index
 	switch op := cmd.Op.(type) {

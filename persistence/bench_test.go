@@ -7,34 +7,45 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // BenchmarkApply measures durable writes through Raft on one node: each
 // op is a PutUser acknowledged after the log fsync and the FSM apply.
 // It reports writes/s and the p50/p99 latency of one Apply.
 func BenchmarkApply(b *testing.B) {
-	for _, writers := range []int{1, 32} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchApply(b, writers) })
+	for _, writers := range []int{1, 32, 256} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchApply(b, writers, (*Node).Apply) })
 	}
 }
 
-func benchApply(b *testing.B, writers int) {
+// BenchmarkApplyGrouped is BenchmarkApply through group commit: the
+// writers' commands share Raft entries.
+func BenchmarkApplyGrouped(b *testing.B) {
+	for _, writers := range []int{1, 32, 256} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchApply(b, writers, (*Node).ApplyGrouped) })
+	}
+}
+
+func benchApply(b *testing.B, writers int, apply func(*Node, context.Context, *dirpb.Command) (uint64, error)) {
 	n := openNode(b, Config{Dir: b.TempDir(), NodeID: "bench", ClusterID: "bench", Logger: testLogger(b)})
 	ctx := context.Background()
 	var next atomic.Int64
 	lat := make([][]time.Duration, writers)
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU(b)
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
 				t0 := time.Now()
-				if _, err := n.Apply(ctx, putUser(fmt.Sprintf("user-%d", i))); err != nil {
+				if _, err := apply(n, ctx, putUser(fmt.Sprintf("user-%d", i))); err != nil {
 					b.Error(err)
 					return
 				}
@@ -43,13 +54,23 @@ func benchApply(b *testing.B, writers int) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU(b)-cpu0
 	b.StopTimer()
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "writes/s")
 	b.ReportMetric(percentile(all, 0.50).Seconds()*1e3, "p50-ms")
 	b.ReportMetric(percentile(all, 0.99).Seconds()*1e3, "p99-ms")
+}
+
+// processCPU is the CPU time (user and system) this process used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {

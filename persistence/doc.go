@@ -7,7 +7,10 @@
 // itself as the only voter, so one node and a cluster run the same code.
 // Writes are typed commands (dirpb.Command) proposed with Node.Apply, which
 // returns the Raft index once the command is durable and applied on this
-// node; WaitApplied lets a read on any node wait for that index. Rejected
+// node; WaitApplied lets a read on any node wait for that index.
+// Node.ApplyGrouped is Apply through group commit: the commands of
+// concurrent callers share one Raft entry (a dirpb.Batch), each with its
+// own result. Rejected
 // commands come back as *CommandError (errors.Is ErrInvalid, ErrNotFound, ErrLimit,
 // ErrConflict, ErrUnknownCommand) and change nothing, identically on every
 // node. Reads go through Node.Store: point lookups and index scans, never

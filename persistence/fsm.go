@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,9 +33,12 @@ type fsm struct {
 	m    *fsmMetrics
 
 	applied atomic.Uint64
-	mu      sync.Mutex
-	advance chan struct{} // closed and replaced whenever applied grows; guarded by mu
-	closed  chan struct{}
+	// recent are the results of the last Batch entries (see recentBatches).
+	recentMu sync.Mutex
+	recent   recentBatches
+	mu       sync.Mutex
+	advance  chan struct{} // closed and replaced whenever applied grows; guarded by mu
+	closed   chan struct{}
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -55,8 +57,9 @@ func newFSM(s *Store, log *slog.Logger, m *fsmMetrics) (*fsm, error) {
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
 // ApplyBatch applies entries in one Pebble batch. Each response is nil, a
-// *CommandError (rejected, nothing changed) or, when the batch could not
-// be written, the store failure for every entry.
+// *CommandError (rejected, nothing changed), batchResults for a Batch
+// entry or, when the batch could not be written, the store failure for
+// every entry.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	start := time.Now()
 	resp := make([]any, len(logs))
@@ -64,7 +67,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return fill(resp, err)
 	}
 	t := newTxn(f.s.db)
-	defer t.b.Close()
+	defer func() { _ = t.b.Close() }() // t.b may be replaced by a rollback; the commit's error is the one reported
 	last, err := f.applyAll(t, logs, resp)
 	if err != nil || last == nil {
 		return resp
@@ -94,26 +97,65 @@ func (f *fsm) applyAll(t *txn, logs []*raft.Log, resp []any) (*raft.Log, error) 
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		err := f.applyOne(t, l)
-		var ce *CommandError
-		if err != nil && !errors.As(err, &ce) {
+		r, err := f.applyOne(t, l)
+		if err != nil {
 			fill(resp, f.s.fail(fmt.Errorf("apply index %d: %w", l.Index, err)))
 			return nil, err
 		}
-		if err != nil {
-			f.m.rejected.Inc()
-			resp[i] = err
-		}
+		resp[i] = r
 	}
 	return last, nil
 }
 
-func (f *fsm) applyOne(t *txn, l *raft.Log) error {
+// applyOne applies one command entry and returns its response: nil, the
+// *CommandError of a rejected command, or the batchResults of a Batch.
+// The error is a storage failure: the Pebble batch may hold half a
+// command and must not be committed.
+func (f *fsm) applyOne(t *txn, l *raft.Log) (any, error) {
 	var cmd dirpb.Command
 	if err := proto.Unmarshal(l.Data, &cmd); err != nil {
-		return rejectf(CodeUnknownCommand, "index %d: undecodable command: %v", l.Index, err)
+		f.m.rejected.Inc()
+		return rejectf(CodeUnknownCommand, "index %d: undecodable command: %v", l.Index, err), nil
 	}
-	return t.apply(l.Index, &cmd)
+	if b := cmd.GetBatch(); b != nil {
+		res, err := t.applyBatch(l.Index, b)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range res {
+			if r != nil {
+				f.m.rejected.Inc()
+			}
+		}
+		f.remember(l.Index, res)
+		return batchResults(res), nil
+	}
+	rejected, err := t.applyChecked(l.Index, &cmd)
+	if err != nil {
+		return nil, err
+	}
+	if rejected != nil {
+		f.m.rejected.Inc()
+		return rejected, nil
+	}
+	return nil, nil
+}
+
+// remember keeps a Batch entry's results for the proposers on this node.
+// A batch that fails to commit later is never looked up: its proposers
+// get the store failure.
+func (f *fsm) remember(index uint64, res batchResults) {
+	f.recentMu.Lock()
+	defer f.recentMu.Unlock()
+	f.recent.put(index, res)
+}
+
+// batchResults returns the results of the Batch entry at index, applied
+// on this node; false when they are no longer kept.
+func (f *fsm) batchResults(index uint64) (batchResults, bool) {
+	f.recentMu.Lock()
+	defer f.recentMu.Unlock()
+	return f.recent.get(index)
 }
 
 func fill(resp []any, err error) []any {

@@ -40,6 +40,7 @@ type Node struct {
 	m     *nodeMetrics
 	// forwarder carries Apply from a follower to the leader (nil: off).
 	forwarder atomic.Pointer[Forwarder]
+	group     groupCommit // ApplyGrouped's queue (group.go)
 	fsmM      *fsmMetrics
 
 	caughtUp    atomic.Bool   // the directory has caught up with the log since Open

@@ -23,6 +23,9 @@ import (
 // follower Apply fails with ErrNotLeader naming the leader. The context
 // bounds the wait; when it ends after the command was proposed, the
 // outcome is unknown (the command may still be applied).
+//
+// A Batch is refused (ErrInvalid): ApplyGrouped makes batches and gives
+// each command its own result.
 func (n *Node) Apply(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
 	start := time.Now()
 	index, err := n.apply(ctx, cmd)
@@ -34,10 +37,19 @@ func (n *Node) Apply(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
 }
 
 func (n *Node) apply(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
+	if cmd.GetBatch() != nil {
+		return 0, invalidf("a batch through Apply (use ApplyGrouped)")
+	}
 	data, err := marshal.Marshal(cmd)
 	if err != nil {
 		return 0, fmt.Errorf("persistence: encode command: %w", err)
 	}
+	return n.applyData(ctx, data)
+}
+
+// applyData proposes an encoded command: on the leader, or forwarded to
+// it from a follower.
+func (n *Node) applyData(ctx context.Context, data []byte) (uint64, error) {
 	if f := n.getForwarder(); f != nil && n.raft.State() != raft.Leader {
 		return n.applyForwarded(ctx, f, data)
 	}

@@ -30,23 +30,49 @@ import (
 // that it was used (no qop: such a nonce is good for one request).
 
 // nonces issues and checks digest nonces.
+//
+// The uses are kept in two generations, each a map of the nonces claimed
+// during one NonceTTL: a claim goes into cur, a look-up reads both, and
+// once cur is a NonceTTL old it becomes prev and the old prev is dropped
+// whole. A nonce claimed at c was issued before c, so it is stale by
+// c+NonceTTL, and its use is kept at least that long (until the second
+// rotation after c). No claim walks the map: the cost per REGISTER stays
+// flat however many nonces are in use (a sweep over every use, once more
+// than 4096 were in use, cost a walk over the last NonceTTL's REGISTERs
+// on each claim).
 type nonces struct {
 	key [32]byte
 	ttl time.Duration
 
-	mu   sync.Mutex
-	used map[string]nonceUse
-}
-
-type nonceUse struct {
-	nc     int
-	issued time.Time
+	mu        sync.Mutex
+	cur, prev map[string]int // nonce → highest nonce-count used (0: used without qop)
+	curSince  time.Time      // when cur was started
 }
 
 func newNonces(ttl time.Duration) *nonces {
-	n := &nonces{ttl: ttl, used: map[string]nonceUse{}}
+	n := &nonces{ttl: ttl, cur: map[string]int{}, prev: map[string]int{}}
 	_, _ = rand.Read(n.key[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return n
+}
+
+// usedNC is the highest nonce-count nonce was used with; n.mu is held.
+func (n *nonces) usedNC(nonce string) (int, bool) {
+	nc, ok := n.cur[nonce]
+	if p, pok := n.prev[nonce]; pok && (!ok || p > nc) {
+		return p, true
+	}
+	return nc, ok
+}
+
+// rotate starts a new generation once cur is a NonceTTL old; n.mu is held.
+func (n *nonces) rotate(now time.Time) {
+	if n.curSince.IsZero() {
+		n.curSince = now
+	}
+	if now.Sub(n.curSince) < n.ttl {
+		return
+	}
+	n.prev, n.cur, n.curSince = n.cur, make(map[string]int, len(n.cur)), now
 }
 
 const nonceRaw = 8 + 8 + 16
@@ -87,7 +113,7 @@ func (n *nonces) check(nonce string, nc int, now time.Time) nonceVerdict {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if u, seen := n.used[nonce]; seen && (nc == 0 || nc <= u.nc) {
+	if used, seen := n.usedNC(nonce); seen && (nc == 0 || nc <= used) {
 		return nonceStale
 	}
 	return nonceFresh
@@ -98,23 +124,16 @@ func (n *nonces) check(nonce string, nc int, now time.Time) nonceVerdict {
 // requests racing with one nonce and nc, exactly one claims it. false
 // means the nonce was used (a replay, answered as stale).
 func (n *nonces) claim(nonce string, nc int, now time.Time) bool {
-	issued, ok := n.issuedAt(nonce)
-	if !ok {
+	if _, ok := n.issuedAt(nonce); !ok {
 		return false
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if u, seen := n.used[nonce]; seen && (nc == 0 || nc <= u.nc) {
+	n.rotate(now)
+	if used, seen := n.usedNC(nonce); seen && (nc == 0 || nc <= used) {
 		return false
 	}
-	if len(n.used) >= 4096 {
-		for k, u := range n.used {
-			if now.Sub(u.issued) > n.ttl {
-				delete(n.used, k)
-			}
-		}
-	}
-	n.used[nonce] = nonceUse{nc: nc, issued: issued}
+	n.cur[nonce] = nc
 	return true
 }
 

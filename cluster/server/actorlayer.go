@@ -114,7 +114,7 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 	a.node = node
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
-		Request: node.Request, Apply: s.dir.Apply, Logger: s.cfg.Logger, Metrics: s.ops.metrics.grains}
+		Request: node.Request, Apply: s.dir.Apply, ApplyGrouped: s.dir.ApplyGrouped, ApplyGroupedAll: s.dir.ApplyGroupedAll, Logger: s.cfg.Logger, Metrics: s.ops.metrics.grains}
 	a.unregister = actors.Register(system, a.deps)
 	if hub == nil {
 		hub, err = actors.StartHub(system, a.deps)

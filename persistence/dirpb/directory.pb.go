@@ -3158,6 +3158,7 @@ type Command struct {
 	//	*Command_UpdateRegistrations
 	//	*Command_AppendChat
 	//	*Command_PurgeChat
+	//	*Command_Batch
 	//	*Command_PutToken
 	//	*Command_RevokeToken
 	//	*Command_RevokeUserTokens
@@ -3402,6 +3403,15 @@ func (x *Command) GetPurgeChat() *PurgeChat {
 	return nil
 }
 
+func (x *Command) GetBatch() *Batch {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutToken() *PutToken {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutToken); ok {
@@ -3530,6 +3540,14 @@ type Command_PurgeChat struct {
 	PurgeChat *PurgeChat `protobuf:"bytes,22,opt,name=purge_chat,json=purgeChat,proto3,oneof"`
 }
 
+type Command_Batch struct {
+	// Several commands in one Raft entry (group commit). Each is applied
+	// as if it were an entry of its own, in order, with its own result: a
+	// rejected one changes nothing and the others still apply. A batch
+	// inside a batch is rejected.
+	Batch *Batch `protobuf:"bytes,23,opt,name=batch,proto3,oneof"`
+}
+
 type Command_PutToken struct {
 	// 40-49: bearer tokens.
 	PutToken *PutToken `protobuf:"bytes,40,opt,name=put_token,json=putToken,proto3,oneof"`
@@ -3591,6 +3609,8 @@ func (*Command_AppendChat) isCommand_Op() {}
 
 func (*Command_PurgeChat) isCommand_Op() {}
 
+func (*Command_Batch) isCommand_Op() {}
+
 func (*Command_PutToken) isCommand_Op() {}
 
 func (*Command_RevokeToken) isCommand_Op() {}
@@ -3598,6 +3618,51 @@ func (*Command_RevokeToken) isCommand_Op() {}
 func (*Command_RevokeUserTokens) isCommand_Op() {}
 
 func (*Command_PurgeTokens) isCommand_Op() {}
+
+// Batch is the commands of several callers committed as one Raft entry.
+type Batch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Commands      []*Command             `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Batch) Reset() {
+	*x = Batch{}
+	mi := &file_directory_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Batch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Batch) ProtoMessage() {}
+
+func (x *Batch) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Batch.ProtoReflect.Descriptor instead.
+func (*Batch) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *Batch) GetCommands() []*Command {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
 
 type StoreMeta struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3609,7 +3674,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3621,7 +3686,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3634,7 +3699,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{45}
+	return file_directory_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -3661,7 +3726,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +3738,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +3751,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{46}
+	return file_directory_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -3715,7 +3780,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +3792,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +3805,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{47}
+	return file_directory_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -3769,7 +3834,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3781,7 +3846,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3794,7 +3859,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{48}
+	return file_directory_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Ref) GetId() string {
@@ -3825,7 +3890,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3837,7 +3902,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3850,7 +3915,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{49}
+	return file_directory_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -3900,7 +3965,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3912,7 +3977,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3925,7 +3990,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{50}
+	return file_directory_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -4214,7 +4279,7 @@ const file_directory_proto_rawDesc = "" +
 	"\x10RevokeUserTokens\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\"-\n" +
 	"\vPurgeTokens\x12\x1e\n" +
-	"\vnow_unix_ms\x18\x01 \x01(\x03R\tnowUnixMs\"\x93\x0f\n" +
+	"\vnow_unix_ms\x18\x01 \x01(\x03R\tnowUnixMs\"\xc9\x0f\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -4244,12 +4309,15 @@ const file_directory_proto_rawDesc = "" +
 	"\vappend_chat\x18\x15 \x01(\v2!.ucgrid.persistence.v1.AppendChatH\x00R\n" +
 	"appendChat\x12A\n" +
 	"\n" +
-	"purge_chat\x18\x16 \x01(\v2 .ucgrid.persistence.v1.PurgeChatH\x00R\tpurgeChat\x12>\n" +
+	"purge_chat\x18\x16 \x01(\v2 .ucgrid.persistence.v1.PurgeChatH\x00R\tpurgeChat\x124\n" +
+	"\x05batch\x18\x17 \x01(\v2\x1c.ucgrid.persistence.v1.BatchH\x00R\x05batch\x12>\n" +
 	"\tput_token\x18( \x01(\v2\x1f.ucgrid.persistence.v1.PutTokenH\x00R\bputToken\x12G\n" +
 	"\frevoke_token\x18) \x01(\v2\".ucgrid.persistence.v1.RevokeTokenH\x00R\vrevokeToken\x12W\n" +
 	"\x12revoke_user_tokens\x18* \x01(\v2'.ucgrid.persistence.v1.RevokeUserTokensH\x00R\x10revokeUserTokens\x12G\n" +
 	"\fpurge_tokens\x18+ \x01(\v2\".ucgrid.persistence.v1.PurgeTokensH\x00R\vpurgeTokensB\x04\n" +
-	"\x02op\"U\n" +
+	"\x02op\"C\n" +
+	"\x05Batch\x12:\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1e.ucgrid.persistence.v1.CommandR\bcommands\"U\n" +
 	"\tStoreMeta\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12!\n" +
 	"\fcreated_unix\x18\x02 \x01(\x03R\vcreatedUnix\"B\n" +
@@ -4289,7 +4357,7 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_directory_proto_goTypes = []any{
 	(*User)(nil),                // 0: ucgrid.persistence.v1.User
 	(*Contact)(nil),             // 1: ucgrid.persistence.v1.Contact
@@ -4336,17 +4404,18 @@ var file_directory_proto_goTypes = []any{
 	(*RevokeUserTokens)(nil),    // 42: ucgrid.persistence.v1.RevokeUserTokens
 	(*PurgeTokens)(nil),         // 43: ucgrid.persistence.v1.PurgeTokens
 	(*Command)(nil),             // 44: ucgrid.persistence.v1.Command
-	(*StoreMeta)(nil),           // 45: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),            // 46: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),             // 47: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                 // 48: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),             // 49: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),      // 50: ucgrid.persistence.v1.SnapshotHeader
-	nil,                         // 51: ucgrid.persistence.v1.Grant.RightsEntry
+	(*Batch)(nil),               // 45: ucgrid.persistence.v1.Batch
+	(*StoreMeta)(nil),           // 46: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),            // 47: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),             // 48: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                 // 49: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),             // 50: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),      // 51: ucgrid.persistence.v1.SnapshotHeader
+	nil,                         // 52: ucgrid.persistence.v1.Grant.RightsEntry
 }
 var file_directory_proto_depIdxs = []int32{
 	1,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
-	51, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	52, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
 	5,  // 2: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 3: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 4: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
@@ -4393,15 +4462,17 @@ var file_directory_proto_depIdxs = []int32{
 	34, // 45: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
 	38, // 46: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
 	39, // 47: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
-	40, // 48: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
-	41, // 49: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
-	42, // 50: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
-	43, // 51: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
-	52, // [52:52] is the sub-list for method output_type
-	52, // [52:52] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	45, // 48: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
+	40, // 49: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
+	41, // 50: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
+	42, // 51: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
+	43, // 52: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
+	44, // 53: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -4433,6 +4504,7 @@ func file_directory_proto_init() {
 		(*Command_UpdateRegistrations)(nil),
 		(*Command_AppendChat)(nil),
 		(*Command_PurgeChat)(nil),
+		(*Command_Batch)(nil),
 		(*Command_PutToken)(nil),
 		(*Command_RevokeToken)(nil),
 		(*Command_RevokeUserTokens)(nil),
@@ -4444,7 +4516,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   52,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
