@@ -36,7 +36,8 @@ type groupGrain struct {
 
 	dir    dirState
 	record *dirpb.Group // nil when the directory has no such group
-	sched  officehours.Schedule
+	sched  officehours.Compiled
+	over   officehours.Override
 	hunt   hunt.State
 	// members are the members' user and line states, watched.
 	members memberCache
@@ -87,7 +88,7 @@ func (g *groupGrain) load() error {
 		return err
 	}
 	g.record = rec
-	g.sched = scheduleOf(rec)
+	g.sched, g.over = officehours.Compile(scheduleOf(rec)), overrideOf(rec)
 	g.hunt = hunt.Prune(g.hunt, huntGroupOf(rec, nil))
 	g.dir.markLoaded(at)
 	return nil
@@ -125,7 +126,7 @@ func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
 		return
 	}
 	now := time.Now()
-	verdict := officehours.Verdict(g.sched, overrideOf(g.record), now)
+	verdict := g.sched.Verdict(g.over, now)
 	st := g.hunt
 	if !verdict.Open {
 		ctx.Respond(ringPlanPB(hunt.RingPlan(huntGroupOf(g.record, nil), st, verdict, now), verdict))
