@@ -320,6 +320,9 @@ func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEv
 		at = time.Now()
 	}
 	g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: m.GetUser()}, at)
+	for _, u := range m.GetUsers() {
+		g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: u}, at)
+	}
 	return &actorspb.GroupCallEventReply{}
 }
 

@@ -154,7 +154,15 @@ func TestGroupGrain_RoundRobinFollowsOfferedCalls(t *testing.T) {
 	if got := fmt.Sprint(order); got != "[anna ben carl anna]" {
 		t.Errorf("round-robin firsts %s", got)
 	}
-	resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "transferred", User: "anna"})
+	// Several members offered in one message count in order.
+	resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "offered", User: "ben", Users: []string{"carl"}})
+	if err != nil || resp.(*actorspb.GroupCallEventReply).GetError() != nil {
+		t.Fatal(resp, err)
+	}
+	if got := first(); got != "anna" {
+		t.Errorf("after ben and carl were offered in one message, %s comes first, want anna", got)
+	}
+	resp, err = n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "transferred", User: "anna"})
 	if err != nil || resp.(*actorspb.GroupCallEventReply).GetError().GetCode() != "invalid" {
 		t.Errorf("unknown event kind: %v %v", resp, err)
 	}

@@ -101,9 +101,16 @@ func (g *lineGrain) respond(ctx actor.Context, reply any) {
 // tellGroups sends the watching call groups the line's state when it
 // changed for them.
 func (g *lineGrain) tellGroups(ctx actor.Context) {
-	if len(g.groups.groups) > 0 {
-		g.groups.publish(ctx, g.memberState())
+	if len(g.groups.groups) == 0 {
+		return
 	}
+	// Most calls' steps leave busy and the bindings as they were: say
+	// nothing without building a message.
+	if last := g.groups.last; last != nil && last.GetError() == nil && g.dir.loaded && g.groupBindings != nil &&
+		last.GetBusy() == (g.state.State() == linestate.Busy) && sameBindings(last.GetBindings(), g.groupBindings) {
+		return
+	}
+	g.groups.publish(ctx, g.memberState())
 }
 
 // watchMember answers a call group's watch with the line's state now.

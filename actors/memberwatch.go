@@ -79,15 +79,19 @@ func (m *memberWatchers) stop(ctx actor.Context, kind, id string) {
 }
 
 func sameMemberState(a, b *actorspb.MemberState) bool {
-	if a == nil || b == nil || a.GetDnd() != b.GetDnd() || a.GetBusy() != b.GetBusy() ||
-		(a.GetError() == nil) != (b.GetError() == nil) || len(a.GetBindings()) != len(b.GetBindings()) {
+	return a != nil && b != nil && a.GetDnd() == b.GetDnd() && a.GetBusy() == b.GetBusy() &&
+		(a.GetError() == nil) == (b.GetError() == nil) && sameBindings(a.GetBindings(), b.GetBindings())
+}
+
+func sameBindings(a, b []*actorspb.Binding) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	if len(a.GetBindings()) == 0 || &a.GetBindings()[0] == &b.GetBindings()[0] {
-		return true // the same bindings (the line converts them once per load)
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true // the same slice (a line converts its bindings once per load)
 	}
-	for i, x := range a.GetBindings() {
-		if !proto.Equal(x, b.GetBindings()[i]) {
+	for i, x := range a {
+		if !proto.Equal(x, b[i]) {
 			return false
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -62,6 +63,7 @@ func (c *call) fork(targets []ringTarget) []*branch {
 	stage := c.stages
 	c.mu.Unlock()
 	var out []*branch
+	var offered []hunt.Event
 	for _, t := range targets {
 		started := false
 		for _, reg := range t.contacts {
@@ -77,8 +79,11 @@ func (c *call) fork(targets []ringTarget) []*branch {
 		}
 		c.note(t.line, CallEvent{Phase: CallRinging, Remote: c.caller.number})
 		if c.group != "" && t.member != "" {
-			c.groupEvent(huntOffered(t.member))
+			offered = append(offered, huntOffered(t.member))
 		}
+	}
+	if len(offered) > 0 {
+		c.groupEvent(offered...)
 	}
 	return out
 }

@@ -2741,9 +2741,12 @@ func (x *RingSkip) GetReason() string {
 type GroupCallEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kind is "offered", "answered" or "ended".
-	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	User          string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
-	AtUnixMs      int64  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Kind     string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	User     string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	AtUnixMs int64  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	// users are more members the same happened to, after user (a call
+	// offered to a whole stage at once: one message, not one per member).
+	Users         []string `protobuf:"bytes,4,rep,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2797,6 +2800,13 @@ func (x *GroupCallEvent) GetAtUnixMs() int64 {
 		return x.AtUnixMs
 	}
 	return 0
+}
+
+func (x *GroupCallEvent) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
 }
 
 type GroupCallEventReply struct {
@@ -3345,12 +3355,13 @@ const file_actors_proto_rawDesc = "" +
 	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"6\n" +
 	"\bRingSkip\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"l\n" +
 	"\x0eGroupCallEvent\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1c\n" +
 	"\n" +
-	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\"A\n" +
+	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\x12\x14\n" +
+	"\x05users\x18\x04 \x03(\tR\x05users\"A\n" +
 	"\x13GroupCallEventReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\xef\x01\n" +
 	"\rGroupHandover\x12\x14\n" +
