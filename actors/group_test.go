@@ -281,7 +281,12 @@ func TestGroupGrain_DisabledMemberIsSkippedByEveryStrategy(t *testing.T) {
 
 // countingRequests counts the grain requests of the node's grains by kind
 // (the group grain's asks of its members go through Deps.Request).
-func countingRequests(n *testNode) *sync.Map {
+// The copy's entries do not expire during the test: a slow machine must
+// not turn an expiry into a counted ask.
+func countingRequests(t *testing.T, n *testNode) *sync.Map {
+	old := memberCacheMaxAge
+	memberCacheMaxAge = time.Hour
+	t.Cleanup(func() { memberCacheMaxAge = old })
 	var counts sync.Map
 	inner := n.deps.Request
 	n.deps.Request = func(ctx context.Context, id, kind string, msg proto.Message) (proto.Message, error) {
@@ -314,7 +319,7 @@ func TestGroupGrain_WatchesMembersInsteadOfAskingOnEveryPlan(t *testing.T) {
 	n.register(t, "100")
 	n.apply(t, putGroup(&dirpb.Group{Id: "desk", Active: true, Members: members,
 		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true}}))
-	counts := countingRequests(n)
+	counts := countingRequests(t, n)
 	plan := func(want string) {
 		t.Helper()
 		r := n.ringPlan(t, "desk")

@@ -28,8 +28,9 @@ import (
 // memberCacheMaxAge bounds how long a group trusts a member state it
 // has not been sent again: watched grains send every change, so this
 // only matters when a message was lost; asking three members again every
-// few seconds costs nothing next to asking them on every call.
-const memberCacheMaxAge = 5 * time.Second
+// few seconds costs nothing next to asking them on every call. A variable
+// so that tests counting asks can rule out expiry on a slow machine.
+var memberCacheMaxAge = 5 * time.Second
 
 // memberWatchers are the call groups watching a user or line grain: group
 // id → the group grain's PID.
