@@ -133,7 +133,7 @@ func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
 		return
 	}
 	g.members.sync(g.deps.topology.Load())
-	if statuses, ok := g.cachedStatuses(now); ok {
+	if statuses, ok := g.cachedStatuses(now, m.GetMinIndex()); ok {
 		ctx.Respond(planReply(g.record, statuses, st, verdict, now))
 		return
 	}
@@ -161,8 +161,10 @@ type memberStatus struct {
 }
 
 // cachedStatuses are the members' statuses from the watched copy; false
-// when it lacks one of them.
-func (g *groupGrain) cachedStatuses(now time.Time) (map[string]memberStatus, bool) {
+// when it lacks one of them. The line a member rings on comes from their
+// user grain's state; a caller that asks for the directory as of index
+// minIndex (read-your-writes) gets it from the group's node's directory.
+func (g *groupGrain) cachedStatuses(now time.Time, minIndex uint64) (map[string]memberStatus, bool) {
 	members := g.record.GetMembers()
 	out := make(map[string]memberStatus, len(members))
 	for _, m := range members {
@@ -173,7 +175,10 @@ func (g *groupGrain) cachedStatuses(now time.Time) (map[string]memberStatus, boo
 		if !ok {
 			return nil, false
 		}
-		line := ringLine(g.deps, m.GetUser())
+		line := user.GetRingLine()
+		if minIndex != 0 {
+			line = ringLine(g.deps, m.GetUser())
+		}
 		var ls *actorspb.MemberState
 		if line != "" {
 			if ls, ok = g.members.get(KindLine, line, now); !ok {

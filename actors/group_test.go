@@ -355,6 +355,33 @@ func TestGroupGrain_WatchesMembersInsteadOfAskingOnEveryPlan(t *testing.T) {
 	if after := requestsOf(counts, KindUser) + requestsOf(counts, KindLine); after != before {
 		t.Errorf("plans after changes asked %d member grains, want none: the changes were sent", after-before)
 	}
+	// The SIP layer asks without an index: the line a member rings on
+	// then comes from their user grain, which sends it again when the
+	// directory disables the user (or gives them back a line).
+	setDisabled := func(disabled bool) {
+		n.apply(t, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "ben", DisplayName: "ben", Disabled: disabled}}}})
+	}
+	planNow := func(want string) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() string {
+			resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GetRingPlan{})
+			if err != nil {
+				return err.Error()
+			}
+			r := resp.(*actorspb.GetRingPlanReply)
+			if got := planString(r) + " " + targetsString(r); got != want {
+				return fmt.Sprintf("plan %s, want %s", got, want)
+			}
+			return ""
+		})
+	}
+	setDisabled(true)
+	planNow(`[anna] skip ben:unreachable -> ""/480 anna@100[sip:100@192.0.2.1:5060]`)
+	setDisabled(false)
+	planNow(`[anna ben] -> ""/480 anna@100[sip:100@192.0.2.1:5060] ben@101[sip:101@192.0.2.1:5060]`)
+	if after := requestsOf(counts, KindUser) + requestsOf(counts, KindLine); after != before {
+		t.Errorf("plans after a user was disabled and enabled asked %d member grains, want none", after-before)
+	}
 	// A line grain that stops says so; the next plan asks its successor.
 	pid := n.deps.local.get(KindLine, "101")
 	if pid == nil {

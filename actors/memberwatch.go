@@ -80,7 +80,7 @@ func (m *memberWatchers) stop(ctx actor.Context, kind, id string) {
 }
 
 func sameMemberState(a, b *actorspb.MemberState) bool {
-	return a != nil && b != nil && a.GetDnd() == b.GetDnd() && a.GetBusy() == b.GetBusy() &&
+	return a != nil && b != nil && a.GetDnd() == b.GetDnd() && a.GetBusy() == b.GetBusy() && a.GetRingLine() == b.GetRingLine() &&
 		(a.GetError() == nil) == (b.GetError() == nil) && sameBindings(a.GetBindings(), b.GetBindings())
 }
 

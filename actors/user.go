@@ -120,18 +120,25 @@ func (g *userGrain) watchMember(m *actorspb.WatchMember) *actorspb.MemberState {
 
 // memberState is the user as a ring plan needs it: DND or busy as the
 // user sees their own presence (neither when the directory has no such
-// user).
+// user), and the line their group calls ring. A change of the user or of
+// their lines reaches the grain as DirectoryChanged (their id is among
+// the change's users), so the ring line is sent again when it changes.
 func (g *userGrain) memberState() *actorspb.MemberState {
 	s := &actorspb.MemberState{Kind: KindUser, Id: g.id, Grain: pidHub(g.self)}
 	if e := g.prepare(0); e != nil {
 		if e.GetCode() != "not_found" {
 			s.Error = e
 		}
-		return s
+		return s // no such user: no ring line either
 	}
 	if v, ok := presence.ViewFor(g.presence, g.rightsOf(g.id), true); ok {
 		s.Dnd, s.Busy = v.State == presence.DND, v.State == presence.Busy
 	}
+	line, err := g.deps.Store.RingLine(g.id)
+	if err != nil {
+		s.Error = &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+	}
+	s.RingLine = line
 	return s
 }
 

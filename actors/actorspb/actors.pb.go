@@ -2253,7 +2253,11 @@ type MemberState struct {
 	Busy bool `protobuf:"varint,8,opt,name=busy,proto3" json:"busy,omitempty"`
 	// bindings are a line's bindings, expired ones included: the plan
 	// leaves out those expired at its time.
-	Bindings      []*Binding `protobuf:"bytes,9,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	Bindings []*Binding `protobuf:"bytes,9,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	// ring_line is the line a user's group calls ring
+	// (persistence.Store.RingLine: "" none, or the user is disabled), as the
+	// user grain's node's directory has it.
+	RingLine      string `protobuf:"bytes,10,opt,name=ring_line,json=ringLine,proto3" json:"ring_line,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2349,6 +2353,13 @@ func (x *MemberState) GetBindings() []*Binding {
 		return x.Bindings
 	}
 	return nil
+}
+
+func (x *MemberState) GetRingLine() string {
+	if x != nil {
+		return x.RingLine
+	}
+	return ""
 }
 
 // LineHandover carries a line grain's runtime state (calls and watchers)
@@ -3317,7 +3328,7 @@ const file_actors_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12,\n" +
 	"\awatcher\x18\x02 \x01(\v2\x12.ucgrid.actors.HubR\awatcher\"%\n" +
 	"\rUnwatchMember\x12\x14\n" +
-	"\x05group\x18\x01 \x01(\tR\x05group\"\x87\x02\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\xa4\x02\n" +
 	"\vMemberState\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x0e\n" +
@@ -3327,7 +3338,9 @@ const file_actors_proto_rawDesc = "" +
 	"\x04gone\x18\x06 \x01(\bR\x04gone\x12\x10\n" +
 	"\x03dnd\x18\a \x01(\bR\x03dnd\x12\x12\n" +
 	"\x04busy\x18\b \x01(\bR\x04busy\x122\n" +
-	"\bbindings\x18\t \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\x8d\x01\n" +
+	"\bbindings\x18\t \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\x12\x1b\n" +
+	"\tring_line\x18\n" +
+	" \x01(\tR\bringLine\"\x8d\x01\n" +
 	"\fLineHandover\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12-\n" +
 	"\x05calls\x18\x02 \x03(\v2\x17.ucgrid.actors.LineCallR\x05calls\x12:\n" +
