@@ -61,6 +61,8 @@ type Deps struct {
 	// noHandover: the node stops without successors (the last node, or
 	// one its peers have blocked): stopping grains hand nothing over.
 	noHandover atomic.Bool
+	// topology counts cluster topology changes (memberwatch.go).
+	topology atomic.Uint64
 }
 
 // SkipHandovers makes grains that stop from now on hand nothing over: the
@@ -233,7 +235,8 @@ func Register(system *actor.ActorSystem, d *Deps) (unregister func()) {
 		d.Metrics = NewGrainMetrics()
 	}
 	registry.Store(system.ID, d)
-	return func() { registry.Delete(system.ID) }
+	stopWatch := d.watchTopology(system)
+	return func() { stopWatch(); registry.Delete(system.ID) }
 }
 
 func depsOf(system *actor.ActorSystem) *Deps {

@@ -12,7 +12,6 @@ import (
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/actors/officehours"
-	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -37,8 +36,11 @@ type groupGrain struct {
 
 	dir    dirState
 	record *dirpb.Group // nil when the directory has no such group
-	sched  officehours.Schedule
+	sched  officehours.Compiled
+	over   officehours.Override
 	hunt   hunt.State
+	// members are the members' user and line states, watched.
+	members memberCache
 }
 
 func (g *groupGrain) Receive(ctx actor.Context) {
@@ -50,11 +52,16 @@ func (g *groupGrain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping:
+		g.members.unwatchAll(ctx, g.id)
 		g.handOver()
 	case *actor.Stopped:
 		g.stopped(KindGroup)
 	case *actorspb.GetRingPlan:
 		g.ringPlan(ctx, m)
+	case *actorspb.MemberState:
+		g.members.apply(m, time.Now())
+	case *memberFill:
+		g.members.fill(m.epoch, m.states, time.Now())
 	case *actorspb.GroupCallEvent:
 		ctx.Respond(g.callEvent(m))
 	case *actorspb.DirectoryChanged:
@@ -81,7 +88,7 @@ func (g *groupGrain) load() error {
 		return err
 	}
 	g.record = rec
-	g.sched = scheduleOf(rec)
+	g.sched, g.over = officehours.Compile(scheduleOf(rec)), overrideOf(rec)
 	g.hunt = hunt.Prune(g.hunt, huntGroupOf(rec, nil))
 	g.dir.markLoaded(at)
 	return nil
@@ -109,27 +116,40 @@ func callsEnabled(cg *dirpb.CallGroup) bool {
 }
 
 // ringPlan answers a GetRingPlan. The members' presence and line state
-// come from their grains, asked in parallel outside the grain so that it
-// keeps taking messages; the reply goes straight to the requester.
+// come from the group's watched copy (memberwatch.go) when it holds all of
+// them; else their grains are asked (and watched from then on) in
+// parallel outside the grain, so that it keeps taking messages, and the
+// reply goes straight to the requester.
 func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
 	if e := g.prepare(m.GetMinIndex()); e != nil {
 		ctx.Respond(&actorspb.GetRingPlanReply{Error: e})
 		return
 	}
 	now := time.Now()
-	verdict := officehours.Verdict(g.sched, overrideOf(g.record), now)
+	verdict := g.sched.Verdict(g.over, now)
 	st := g.hunt
 	if !verdict.Open {
 		ctx.Respond(ringPlanPB(hunt.RingPlan(huntGroupOf(g.record, nil), st, verdict, now), verdict))
 		return
 	}
-	sender, root, deps, rec := ctx.Sender(), ctx.ActorSystem().Root, g.deps, g.record
+	g.members.sync(g.deps.topology.Load())
+	if statuses, ok := g.cachedStatuses(now, m.GetMinIndex()); ok {
+		ctx.Respond(planReply(g.record, statuses, st, verdict, now))
+		return
+	}
+	sender, self, root, deps, rec, epoch := ctx.Sender(), ctx.Self(), ctx.ActorSystem().Root, g.deps, g.record, g.members.epoch
+	watch := &actorspb.WatchMember{Group: g.id, Watcher: pidHub(self)}
 	deps.goAside(func() {
-		statuses := memberStatuses(deps, rec.GetMembers())
-		reply := ringPlanPB(hunt.RingPlan(huntGroupOf(rec, statuses), st, verdict, now), verdict)
-		reply.Targets = ringTargets(reply.GetStages(), statuses)
-		root.Send(sender, reply)
+		statuses, states := memberStatuses(deps, rec.GetMembers(), watch)
+		root.Send(sender, planReply(rec, statuses, st, verdict, now))
+		root.Send(self, &memberFill{epoch: epoch, states: states})
 	})
+}
+
+func planReply(rec *dirpb.Group, statuses map[string]memberStatus, st hunt.State, verdict officehours.Result, now time.Time) *actorspb.GetRingPlanReply {
+	reply := ringPlanPB(hunt.RingPlan(huntGroupOf(rec, statuses), st, verdict, now), verdict)
+	reply.Targets = ringTargets(reply.GetStages(), statuses)
+	return reply
 }
 
 // memberStatus is what a ring plan needs to know of a member now, and
@@ -140,17 +160,67 @@ type memberStatus struct {
 	bindings             []*actorspb.Binding
 }
 
+// cachedStatuses are the members' statuses from the watched copy; false
+// when it lacks one of them. The line a member rings on comes from their
+// user grain's state; a caller that asks for the directory as of index
+// minIndex (read-your-writes) gets it from the group's node's directory.
+func (g *groupGrain) cachedStatuses(now time.Time, minIndex uint64) (map[string]memberStatus, bool) {
+	members := g.record.GetMembers()
+	out := make(map[string]memberStatus, len(members))
+	for _, m := range members {
+		if m.GetLoggedOut() {
+			continue
+		}
+		user, ok := g.members.get(KindUser, m.GetUser(), now)
+		if !ok {
+			return nil, false
+		}
+		line := user.GetRingLine()
+		if minIndex != 0 {
+			line = ringLine(g.deps, m.GetUser())
+		}
+		var ls *actorspb.MemberState
+		if line != "" {
+			if ls, ok = g.members.get(KindLine, line, now); !ok {
+				return nil, false
+			}
+		}
+		out[m.GetUser()] = statusOf(line, user, ls, now)
+	}
+	return out, true
+}
+
+// statusOf is a member's status from their user's and line's states
+// (nil: none; the line's bindings unexpired at now).
+func statusOf(line string, user, ls *actorspb.MemberState, now time.Time) memberStatus {
+	bindings := unexpiredBindings(ls.GetBindings(), now)
+	return memberStatus{dnd: user.GetDnd(), busy: user.GetBusy() || ls.GetBusy(), reachable: len(bindings) > 0,
+		line: line, bindings: bindings}
+}
+
+// unexpiredBindings are the bindings of bs still valid at now.
+func unexpiredBindings(bs []*actorspb.Binding, now time.Time) []*actorspb.Binding {
+	out := make([]*actorspb.Binding, 0, len(bs))
+	for _, b := range bs {
+		if b.GetExpiresAtUnix() > now.Unix() {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 // memberStatuses asks the members' user and primary-line grains for
-// presence, line state and registered contacts: all the asks at once, each
-// on its own goroutine, so the plan waits for the slowest ask only.
-func memberStatuses(deps *Deps, members []*dirpb.Member) map[string]memberStatus {
+// presence, line state and bindings, and to send the group watch.Watcher
+// every change from now on: all the asks at once, each on its own
+// goroutine, so the plan waits for the slowest ask only. It returns the
+// statuses and the states the grains answered (for the group's copy).
+func memberStatuses(deps *Deps, members []*dirpb.Member, watch *actorspb.WatchMember) (map[string]memberStatus, []*actorspb.MemberState) {
 	ctx, cancel := context.WithTimeout(context.Background(), memberStatusTimeout)
 	defer cancel()
 	// Each goroutine writes its own fields of one answer.
 	type answer struct {
-		user, line              string
-		dnd, presBusy, lineBusy bool
-		bindings                []*actorspb.Binding
+		user, line string
+		us, ls     *actorspb.MemberState
 	}
 	answers := make([]answer, len(members))
 	var wg sync.WaitGroup
@@ -160,54 +230,59 @@ func memberStatuses(deps *Deps, members []*dirpb.Member) map[string]memberStatus
 		}
 		a := &answers[i]
 		a.user, a.line = m.GetUser(), ringLine(deps, m.GetUser())
-		wg.Go(func() { a.dnd, a.presBusy = presenceOf(ctx, deps, a.user) })
+		wg.Go(func() { a.us = presenceOf(ctx, deps, a.user, watch) })
 		if a.line != "" {
-			wg.Go(func() { a.bindings, a.lineBusy = contactsOf(ctx, deps, a.line) })
+			wg.Go(func() { a.ls = contactsOf(ctx, deps, a.line, watch) })
 		}
 	}
 	wg.Wait()
+	now := time.Now()
 	out := make(map[string]memberStatus, len(members))
+	var states []*actorspb.MemberState
 	for _, a := range answers {
-		if a.user != "" {
-			out[a.user] = memberStatus{dnd: a.dnd, busy: a.presBusy || a.lineBusy, reachable: len(a.bindings) > 0,
-				line: a.line, bindings: a.bindings}
+		if a.user == "" {
+			continue
+		}
+		out[a.user] = statusOf(a.line, a.us, a.ls, now)
+		for _, s := range []*actorspb.MemberState{a.us, a.ls} {
+			if s.GetGrain() != nil {
+				states = append(states, s)
+			}
 		}
 	}
-	return out
+	return out, states
 }
 
-// presenceOf asks user's grain whether they set DND or busy (false, false
-// when it does not answer).
-func presenceOf(ctx context.Context, deps *Deps, user string) (dnd, busy bool) {
-	resp, err := deps.Request(ctx, user, KindUser, &actorspb.GetPresence{Viewer: user})
-	if r, ok := resp.(*actorspb.GetPresenceReply); err == nil && ok && r.GetError() == nil {
-		switch r.GetView().GetState() {
-		case presence.DND.String():
-			return true, false
-		case presence.Busy.String():
-			return false, true
-		}
+// presenceOf asks user's grain whether they set DND or busy, and to watch
+// it (an empty state when it does not answer: available).
+func presenceOf(ctx context.Context, deps *Deps, user string, watch *actorspb.WatchMember) *actorspb.MemberState {
+	resp, err := deps.Request(ctx, user, KindUser, watch)
+	if r, ok := resp.(*actorspb.MemberState); err == nil && ok && r.GetError() == nil {
+		return r
 	}
-	return false, false
+	return &actorspb.MemberState{Kind: KindUser, Id: user}
 }
 
-// contactsOf asks line's grain for its unexpired bindings and whether it
-// is busy. When the grain does not answer (it is moving between nodes, or
-// its node just failed), the bindings come from the directory, where every
-// REGISTER is durable, and the line counts as not busy: ringing a phone
-// that turns out busy costs a 486 on one branch, while skipping every
-// member whose grain is moving fails the whole call with 480.
-func contactsOf(ctx context.Context, deps *Deps, line string) ([]*actorspb.Binding, bool) {
-	resp, err := deps.Request(ctx, line, KindLine, &actorspb.GetContacts{})
-	if r, ok := resp.(*actorspb.GetContactsReply); err == nil && ok && r.GetError() == nil {
-		return r.GetBindings(), r.GetState() == "busy"
+// contactsOf asks line's grain for its bindings and whether it is busy,
+// and to watch it. When the grain does not answer (it is moving between
+// nodes, or its node just failed), the bindings come from the directory,
+// where every REGISTER is durable, and the line counts as not busy:
+// ringing a phone that turns out busy costs a 486 on one branch, while
+// skipping every member whose grain is moving fails the whole call with
+// 480. Such a state names no grain and is not kept.
+func contactsOf(ctx context.Context, deps *Deps, line string, watch *actorspb.WatchMember) *actorspb.MemberState {
+	resp, err := deps.Request(ctx, line, KindLine, watch)
+	if r, ok := resp.(*actorspb.MemberState); err == nil && ok && r.GetError() == nil {
+		return r
 	}
+	s := &actorspb.MemberState{Kind: KindLine, Id: line}
 	regs, rerr := deps.Store.Registrations(line)
 	if rerr != nil {
-		return nil, false
+		return s
 	}
 	deps.Logger.Debug("actors: ring plan took a line's contacts from the directory: its grain did not answer", "err", err)
-	return unexpired(regs, time.Now()), false
+	s.Bindings = unexpired(regs, time.Now())
+	return s
 }
 
 // ringTargets are the lines and bindings of the members the stages ring,
@@ -250,6 +325,9 @@ func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEv
 		at = time.Now()
 	}
 	g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: m.GetUser()}, at)
+	for _, u := range m.GetUsers() {
+		g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: u}, at)
+	}
 	return &actorspb.GroupCallEventReply{}
 }
 

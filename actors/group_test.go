@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,7 +154,15 @@ func TestGroupGrain_RoundRobinFollowsOfferedCalls(t *testing.T) {
 	if got := fmt.Sprint(order); got != "[anna ben carl anna]" {
 		t.Errorf("round-robin firsts %s", got)
 	}
-	resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "transferred", User: "anna"})
+	// Several members offered in one message count in order.
+	resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "offered", User: "ben", Users: []string{"carl"}})
+	if err != nil || resp.(*actorspb.GroupCallEventReply).GetError() != nil {
+		t.Fatal(resp, err)
+	}
+	if got := first(); got != "anna" {
+		t.Errorf("after ben and carl were offered in one message, %s comes first, want anna", got)
+	}
+	resp, err = n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GroupCallEvent{Kind: "transferred", User: "anna"})
 	if err != nil || resp.(*actorspb.GroupCallEventReply).GetError().GetCode() != "invalid" {
 		t.Errorf("unknown event kind: %v %v", resp, err)
 	}
@@ -219,7 +230,10 @@ func TestGroupGrain_RingPlanFallsBackToDirectoryContactsWhenALineGrainDoesNotAns
 		}}
 	members := []*dirpb.Member{{User: "anna"}, {User: "ben"}}
 	for name, deps := range map[string]*Deps{"grains answer": n.deps, "line grains moving": moving} {
-		st := memberStatuses(deps, members)
+		st, states := memberStatuses(deps, members, &actorspb.WatchMember{Group: "g", Watcher: &actorspb.Hub{Address: "nonhost", Id: "nobody"}})
+		if name == "line grains moving" && slices.ContainsFunc(states, func(s *actorspb.MemberState) bool { return s.GetKind() == KindLine }) {
+			t.Errorf("contacts from the directory are kept as a watched state: %v", states)
+		}
 		if a := st["anna"]; !a.reachable || a.line != "100" || len(a.bindings) != 1 || a.bindings[0].GetContact() != "sip:100@192.0.2.1:5060" {
 			t.Errorf("%s: anna = %+v, want reachable on line 100 at its registered contact", name, a)
 		}
@@ -262,5 +276,166 @@ func TestGroupGrain_DisabledMemberIsSkippedByEveryStrategy(t *testing.T) {
 				t.Fatalf("targets with ben re-enabled: %s, want ben's binding", got)
 			}
 		})
+	}
+}
+
+// countingRequests counts the grain requests of the node's grains by kind
+// (the group grain's asks of its members go through Deps.Request).
+// The copy's entries do not expire during the test: a slow machine must
+// not turn an expiry into a counted ask.
+func countingRequests(t *testing.T, n *testNode) *sync.Map {
+	old := memberCacheMaxAge
+	memberCacheMaxAge = time.Hour
+	t.Cleanup(func() { memberCacheMaxAge = old })
+	var counts sync.Map
+	inner := n.deps.Request
+	n.deps.Request = func(ctx context.Context, id, kind string, msg proto.Message) (proto.Message, error) {
+		c, _ := counts.LoadOrStore(kind, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
+		return inner(ctx, id, kind, msg)
+	}
+	return &counts
+}
+
+func requestsOf(counts *sync.Map, kind string) int64 {
+	if c, ok := counts.Load(kind); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// The group grain watches its members' user and line grains: after the
+// first plan asked them, later plans ask nobody, and every change of a
+// member (presence, an answered call, a new binding) shows in the next
+// plan. A watched grain that stops is asked again.
+func TestGroupGrain_WatchesMembersInsteadOfAskingOnEveryPlan(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putGlobal("public"))
+	var members []*dirpb.Member
+	for i, u := range []string{"anna", "ben"} {
+		n.apply(t, putUser(u, false), putLine(fmt.Sprint(100+i), u, "primary", nil))
+		members = append(members, &dirpb.Member{User: u})
+	}
+	n.register(t, "100")
+	n.apply(t, putGroup(&dirpb.Group{Id: "desk", Active: true, Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true}}))
+	counts := countingRequests(t, n)
+	plan := func(want string) {
+		t.Helper()
+		r := n.ringPlan(t, "desk")
+		if got := planString(r) + " " + targetsString(r); got != want {
+			t.Fatalf("plan %s, want %s", got, want)
+		}
+	}
+	plan(`[anna] skip ben:unreachable -> ""/480 anna@100[sip:100@192.0.2.1:5060]`)
+	asked := requestsOf(counts, KindUser) + requestsOf(counts, KindLine)
+	if asked != 4 {
+		t.Fatalf("first plan asked %d member grains, want 4 (2 users, 2 lines)", asked)
+	}
+	// The asks' answers reach the group's copy right after the first
+	// reply: poll until a plan asks nobody.
+	eventually(t, 5*time.Second, func() string {
+		before := requestsOf(counts, KindUser) + requestsOf(counts, KindLine)
+		plan(`[anna] skip ben:unreachable -> ""/480 anna@100[sip:100@192.0.2.1:5060]`)
+		if after := requestsOf(counts, KindUser) + requestsOf(counts, KindLine); after != before {
+			return fmt.Sprintf("a plan asked %d member grains", after-before)
+		}
+		return ""
+	})
+	before := requestsOf(counts, KindUser) + requestsOf(counts, KindLine)
+	n.register(t, "101")
+	plan(`[anna ben] -> ""/480 anna@100[sip:100@192.0.2.1:5060] ben@101[sip:101@192.0.2.1:5060]`)
+	n.setPresence(t, "anna", "anna", &actorspb.SetPresence{State: ptr("dnd")})
+	plan(`[ben] skip anna:dnd -> ""/480 ben@101[sip:101@192.0.2.1:5060]`)
+	n.lineCall(t, "101", "c1", "answered", "555")
+	plan(` skip anna:dnd skip ben:busy -> ""/480 `)
+	n.lineCall(t, "101", "c1", "ended", "555")
+	n.setPresence(t, "anna", "anna", &actorspb.SetPresence{State: ptr("available")})
+	plan(`[anna ben] -> ""/480 anna@100[sip:100@192.0.2.1:5060] ben@101[sip:101@192.0.2.1:5060]`)
+	if after := requestsOf(counts, KindUser) + requestsOf(counts, KindLine); after != before {
+		t.Errorf("plans after changes asked %d member grains, want none: the changes were sent", after-before)
+	}
+	// The SIP layer asks without an index: the line a member rings on
+	// then comes from their user grain, which sends it again when the
+	// directory disables the user (or gives them back a line).
+	setDisabled := func(disabled bool) {
+		n.apply(t, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "ben", DisplayName: "ben", Disabled: disabled}}}})
+	}
+	planNow := func(want string) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() string {
+			resp, err := n.cn.Request(reqCtx(t), "desk", KindGroup, &actorspb.GetRingPlan{})
+			if err != nil {
+				return err.Error()
+			}
+			r := resp.(*actorspb.GetRingPlanReply)
+			if got := planString(r) + " " + targetsString(r); got != want {
+				return fmt.Sprintf("plan %s, want %s", got, want)
+			}
+			return ""
+		})
+	}
+	setDisabled(true)
+	planNow(`[anna] skip ben:unreachable -> ""/480 anna@100[sip:100@192.0.2.1:5060]`)
+	setDisabled(false)
+	planNow(`[anna ben] -> ""/480 anna@100[sip:100@192.0.2.1:5060] ben@101[sip:101@192.0.2.1:5060]`)
+	if after := requestsOf(counts, KindUser) + requestsOf(counts, KindLine); after != before {
+		t.Errorf("plans after a user was disabled and enabled asked %d member grains, want none", after-before)
+	}
+	// A line grain that stops says so; the next plan asks its successor.
+	pid := n.deps.local.get(KindLine, "101")
+	if pid == nil {
+		t.Fatal("line 101 is not active here")
+	}
+	n.cn.Cluster().ActorSystem.Root.Poison(pid)
+	eventually(t, 5*time.Second, func() string {
+		if n.deps.local.get(KindLine, "101") != nil {
+			return "line 101 still active"
+		}
+		return ""
+	})
+	plan(`[anna ben] -> ""/480 anna@100[sip:100@192.0.2.1:5060] ben@101[sip:101@192.0.2.1:5060]`)
+	if got := requestsOf(counts, KindLine); got == 0 {
+		t.Error("no line asked after a watched line grain stopped")
+	}
+}
+
+// A topology change empties the group's copy: grains may have moved
+// without a word.
+func TestMemberCache_TopologyChangeOrGoneOrOtherActivationDropsEntries(t *testing.T) {
+	var c memberCache
+	now := time.Now()
+	grain := &actorspb.Hub{Address: "n1", Id: "line/100"}
+	c.sync(1)
+	epoch := c.epoch
+	c.fill(epoch, []*actorspb.MemberState{{Kind: KindLine, Id: "100", Grain: grain, Seq: 1, Busy: true}}, now)
+	if s, ok := c.get(KindLine, "100", now); !ok || !s.GetBusy() {
+		t.Fatalf("filled entry: %v %v", s, ok)
+	}
+	c.apply(&actorspb.MemberState{Kind: KindLine, Id: "100", Grain: grain, Seq: 3}, now)
+	c.apply(&actorspb.MemberState{Kind: KindLine, Id: "100", Grain: grain, Seq: 2, Busy: true}, now) // late
+	if s, _ := c.get(KindLine, "100", now); s.GetBusy() {
+		t.Error("an older state replaced a newer one")
+	}
+	if _, ok := c.get(KindLine, "100", now.Add(memberCacheMaxAge+time.Second)); ok {
+		t.Error("an entry older than memberCacheMaxAge is trusted")
+	}
+	c.apply(&actorspb.MemberState{Kind: KindLine, Id: "100", Grain: &actorspb.Hub{Address: "n2", Id: "line/100"}, Seq: 9}, now)
+	if _, ok := c.get(KindLine, "100", now); ok {
+		t.Error("a state from another activation kept the entry")
+	}
+	c.fill(epoch, []*actorspb.MemberState{{Kind: KindLine, Id: "100", Grain: grain, Seq: 4}}, now)
+	c.apply(&actorspb.MemberState{Kind: KindLine, Id: "100", Grain: grain, Seq: 5, Gone: true}, now)
+	if _, ok := c.get(KindLine, "100", now); ok {
+		t.Error("gone kept the entry")
+	}
+	c.fill(epoch, []*actorspb.MemberState{{Kind: KindLine, Id: "100", Grain: grain, Seq: 6}}, now)
+	c.sync(2)
+	if _, ok := c.get(KindLine, "100", now); ok {
+		t.Error("a topology change kept the entry")
+	}
+	c.fill(epoch, []*actorspb.MemberState{{Kind: KindLine, Id: "100", Grain: grain, Seq: 7}}, now)
+	if _, ok := c.get(KindLine, "100", now); ok {
+		t.Error("an ask started before the topology change filled the cache after it")
 	}
 }

@@ -38,6 +38,10 @@ type lineGrain struct {
 	rights   viewerRights // over the line's owner
 	state    linestate.Line
 	watchers watchers
+	// groups are the call groups watching the line (memberwatch.go), and
+	// groupBindings the bindings as they are sent (nil: to convert).
+	groups        memberWatchers
+	groupBindings []*actorspb.Binding
 }
 
 func (g *lineGrain) Receive(ctx actor.Context) {
@@ -48,10 +52,12 @@ func (g *lineGrain) Receive(ctx actor.Context) {
 		g.state.Number = g.id
 	case *actor.ReceiveTimeout:
 		g.prune(ctx)
+		g.tellGroups(ctx)
 		if g.idle() {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping:
+		g.groups.stop(ctx, KindLine, g.id)
 		g.handOver()
 	case *actor.Stopped:
 		if g.deps != nil {
@@ -59,25 +65,81 @@ func (g *lineGrain) Receive(ctx actor.Context) {
 		}
 		g.stopped(KindLine)
 	case *actorspb.GetLineState:
-		ctx.Respond(g.getState(ctx, m))
+		g.respond(ctx, g.getState(ctx, m))
 	case *actorspb.WatchLine:
-		ctx.Respond(g.watch(ctx, m))
+		g.respond(ctx, g.watch(ctx, m))
 	case *actorspb.Unwatch:
 		g.watchers.remove(hubRefOf(m.GetHub()), m.GetSession())
 		ctx.Respond(&actorspb.UnwatchReply{})
 	case *actorspb.LineCall:
-		ctx.Respond(g.call(ctx, m))
+		g.respond(ctx, g.call(ctx, m))
 	case *actorspb.RegisterLine:
-		ctx.Respond(g.register(m))
+		g.respond(ctx, g.register(m))
+	case *actorspb.WatchMember:
+		ctx.Respond(g.watchMember(m))
+	case *actorspb.UnwatchMember:
+		delete(g.groups.groups, m.GetGroup())
 	case *actorspb.GetContacts:
 		ctx.Respond(g.contacts())
 	case *actorspb.DirectoryChanged:
 		g.dir.loaded = false
 		g.publish(ctx)
+		g.tellGroups(ctx)
 	case *actorspb.LineHandover:
 		g.takeOver(ctx, m)
-		ctx.Respond(&actorspb.HandoverReply{})
+		g.respond(ctx, &actorspb.HandoverReply{})
 	}
+}
+
+// respond tells the watching call groups what changed, then answers: a
+// ring plan asked after the answer finds the change.
+func (g *lineGrain) respond(ctx actor.Context, reply any) {
+	g.tellGroups(ctx)
+	ctx.Respond(reply)
+}
+
+// tellGroups sends the watching call groups the line's state when it
+// changed for them.
+func (g *lineGrain) tellGroups(ctx actor.Context) {
+	if len(g.groups.groups) == 0 {
+		return
+	}
+	// Most calls' steps leave busy and the bindings as they were: say
+	// nothing without building a message.
+	if last := g.groups.last; last != nil && last.GetError() == nil && g.dir.loaded && g.groupBindings != nil &&
+		last.GetBusy() == (g.state.State() == linestate.Busy) && sameBindings(last.GetBindings(), g.groupBindings) {
+		return
+	}
+	g.groups.publish(ctx, g.memberState())
+}
+
+// watchMember answers a call group's watch with the line's state now.
+func (g *lineGrain) watchMember(m *actorspb.WatchMember) *actorspb.MemberState {
+	s := g.memberState()
+	if s.GetError() != nil {
+		return s
+	}
+	return g.groups.add(m, s)
+}
+
+// memberState is the line as a ring plan needs it: busy, and its
+// bindings (none when the directory has no such line).
+func (g *lineGrain) memberState() *actorspb.MemberState {
+	s := &actorspb.MemberState{Kind: KindLine, Id: g.id, Grain: pidHub(g.self)}
+	if e := g.prepare(0); e != nil {
+		if e.GetCode() != "not_found" {
+			s.Error = e
+		}
+		return s
+	}
+	if g.groupBindings == nil {
+		g.groupBindings = make([]*actorspb.Binding, len(g.bindings))
+		for i, r := range g.bindings {
+			g.groupBindings[i] = BindingOf(r)
+		}
+	}
+	s.Busy, s.Bindings = g.state.State() == linestate.Busy, g.groupBindings
+	return s
 }
 
 // idle: nothing lives only here. Bindings are durable and reload.
@@ -92,7 +154,7 @@ func (g *lineGrain) load() error {
 	l, err := g.deps.Store.Line(g.id)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
-		g.record, g.bindings = nil, nil
+		g.record, g.bindings, g.groupBindings = nil, nil, nil
 		g.rights.reset(nil)
 		g.deps.local.setOwner(g.id, "")
 		g.dir.markLoaded(at)
@@ -111,7 +173,7 @@ func (g *lineGrain) load() error {
 	if err != nil {
 		return err
 	}
-	g.record, g.bindings = l, regs
+	g.record, g.bindings, g.groupBindings = l, regs, nil
 	g.rights.reset(t)
 	g.state.Kind = rights.PrimaryLine
 	if l.GetKind() == "secondary" {

@@ -9,6 +9,7 @@ package actors
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,4 +210,103 @@ func TestMultiNode_RevocationReachesRemoteWatcher(t *testing.T) {
 		default:
 		}
 	}
+}
+
+// A group's watched copy of its members stays right across nodes: changes
+// made through any node reach the group wherever it lives, and after a
+// node joins (grains move, the topology changes) the plans still follow
+// every change.
+func TestMultiNode_GroupWatchesMembersAcrossNodesAndMoves(t *testing.T) {
+	nodes := startCluster(t, 3)
+	applyAll(t, nodes, putGlobal("public"))
+	var members []*dirpb.Member
+	var users []string
+	for i := range 6 {
+		u, line := fmt.Sprint("m", i), fmt.Sprint(100+i)
+		applyAll(t, nodes, putUser(u, false), putLine(line, u, "primary", nil))
+		members, users = append(members, &dirpb.Member{User: u}), append(users, u)
+	}
+	// Each test node has a directory of its own (see applyAll): the
+	// bindings go to every one, so a line grain finds them wherever it
+	// lives.
+	var regs []*dirpb.Command
+	for i := range 6 {
+		line := fmt.Sprint(100 + i)
+		regs = append(regs, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: &dirpb.UpdateRegistrations{
+			Line: line, Put: []*dirpb.Registration{{Line: line, Contact: "sip:" + line + "@192.0.2.1:5060", ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}}}}})
+	}
+	applyAll(t, nodes, regs...)
+	applyAll(t, nodes, putGroup(&dirpb.Group{Id: "desk", Active: true, Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true}}))
+	expect := func(ns []*testNode, dnd map[string]bool) {
+		t.Helper()
+		want := ""
+		var skips string
+		for _, u := range users {
+			if dnd[u] {
+				skips += " skip " + u + ":dnd"
+			} else {
+				want += " " + u
+			}
+		}
+		want = fmt.Sprintf("[%s]%s -> \"\"/480", want[1:], skips)
+		for _, n := range ns {
+			eventually(t, 10*time.Second, func() string {
+				if got := planString(n.ringPlan(t, "desk")); got != want {
+					return fmt.Sprintf("plan through %s: %s, want %s", n.cn.Name(), got, want)
+				}
+				return ""
+			})
+		}
+	}
+	dnd := map[string]bool{}
+	expect(nodes, dnd)
+	var counts []*sync.Map
+	for _, n := range nodes {
+		counts = append(counts, countingRequests(t, n))
+	}
+	asks := func() (sum int64) {
+		for _, c := range counts {
+			sum += requestsOf(c, KindUser) + requestsOf(c, KindLine)
+		}
+		return sum
+	}
+	// Once the group holds every member, plans ask nobody, and changes
+	// made through any node reach it without asking.
+	eventually(t, 5*time.Second, func() string {
+		before := asks()
+		expect(nodes[:1], dnd)
+		if after := asks(); after != before {
+			return fmt.Sprintf("a plan asked %d member grains", after-before)
+		}
+		return ""
+	})
+	before := asks()
+	for i, u := range users[:3] {
+		nodes[i%3].setPresence(t, u, u, &actorspb.SetPresence{State: ptr("dnd")})
+		dnd[u] = true
+	}
+	expect(nodes[:1], dnd)
+	if after := asks(); after != before {
+		t.Errorf("the group asked %d member grains after changes it was sent", after-before)
+	}
+	expect(nodes, dnd)
+	nodes = append(nodes, startTestNode(t, "n3", nodes[0].cn.Membership().LocalAddr()))
+	waitTopology(t, nodes, 4)
+	applyAll(t, nodes[3:], putGlobal("public"))
+	for i := range 6 {
+		applyAll(t, nodes[3:], putUser(users[i], false), putLine(fmt.Sprint(100+i), users[i], "primary", nil))
+	}
+	applyAll(t, nodes[3:], regs...)
+	applyAll(t, nodes[3:], putGroup(&dirpb.Group{Id: "desk", Active: true, Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true}}))
+	for i, u := range users {
+		st := "dnd"
+		if dnd[u] {
+			st = "available"
+		}
+		nodes[i%4].setPresence(t, u, u, &actorspb.SetPresence{State: ptr(st)})
+		dnd[u] = !dnd[u]
+	}
+	expect(nodes, dnd)
 }

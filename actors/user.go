@@ -50,6 +50,7 @@ type userGrain struct {
 	presence presence.Presence
 	set      bool // presence was set by someone since activation
 	watchers watchers
+	groups   memberWatchers // the call groups watching (memberwatch.go)
 }
 
 func (g *userGrain) Receive(ctx actor.Context) {
@@ -62,11 +63,16 @@ func (g *userGrain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping:
+		g.groups.stop(ctx, KindUser, g.id)
 		g.handOver()
 	case *actor.Stopped:
 		g.stopped(KindUser)
 	case *actorspb.SetPresence:
-		ctx.Respond(g.setPresence(ctx, m))
+		g.respond(ctx, g.setPresence(ctx, m))
+	case *actorspb.WatchMember:
+		ctx.Respond(g.watchMember(m))
+	case *actorspb.UnwatchMember:
+		delete(g.groups.groups, m.GetGroup())
 	case *actorspb.GetPresence:
 		ctx.Respond(g.getPresence(m))
 	case *actorspb.CheckRights:
@@ -82,10 +88,58 @@ func (g *userGrain) Receive(ctx actor.Context) {
 		ctx.Respond(g.reach(m))
 	case *actorspb.DirectoryChanged:
 		g.invalidate(ctx)
+		g.tellGroups(ctx)
 	case *actorspb.UserHandover:
 		g.takeOver(ctx, m)
-		ctx.Respond(&actorspb.HandoverReply{})
+		g.respond(ctx, &actorspb.HandoverReply{})
 	}
+}
+
+// respond tells the watching call groups what changed, then answers.
+func (g *userGrain) respond(ctx actor.Context, reply any) {
+	g.tellGroups(ctx)
+	ctx.Respond(reply)
+}
+
+// tellGroups sends the watching call groups the user's state when it
+// changed for them.
+func (g *userGrain) tellGroups(ctx actor.Context) {
+	if len(g.groups.groups) > 0 {
+		g.groups.publish(ctx, g.memberState())
+	}
+}
+
+// watchMember answers a call group's watch with the user's state now.
+func (g *userGrain) watchMember(m *actorspb.WatchMember) *actorspb.MemberState {
+	s := g.memberState()
+	if s.GetError() != nil {
+		return s
+	}
+	return g.groups.add(m, s)
+}
+
+// memberState is the user as a ring plan needs it: DND or busy as the
+// user sees their own presence (neither when the directory has no such
+// user), and the line their group calls ring. A change of the user or of
+// their lines reaches the grain as DirectoryChanged (their id is among
+// the change's users), so the ring line is sent again when it changes.
+func (g *userGrain) memberState() *actorspb.MemberState {
+	s := &actorspb.MemberState{Kind: KindUser, Id: g.id, Grain: pidHub(g.self)}
+	if e := g.prepare(0); e != nil {
+		if e.GetCode() != "not_found" {
+			s.Error = e
+		}
+		return s // no such user: no ring line either
+	}
+	if v, ok := presence.ViewFor(g.presence, g.rightsOf(g.id), true); ok {
+		s.Dnd, s.Busy = v.State == presence.DND, v.State == presence.Busy
+	}
+	line, err := g.deps.Store.RingLine(g.id)
+	if err != nil {
+		s.Error = &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+	}
+	s.RingLine = line
+	return s
 }
 
 func (g *userGrain) idle() bool {

@@ -30,10 +30,11 @@ type Backend interface {
 	// presence (DND, busy), their logged-in flag and reachability into
 	// account.
 	RingPlan(ctx context.Context, group string) (RingPlan, error)
-	// GroupEvent reports what happened to a member during a group call
-	// (offered, answered, ended), for the group's round-robin position and
-	// longest-idle times.
-	GroupEvent(ctx context.Context, group string, ev hunt.Event) error
+	// GroupEvent reports what happened to members during a group call
+	// (offered, answered, ended), in order, for the group's round-robin
+	// position and longest-idle times: several at once when a stage is
+	// offered to several members.
+	GroupEvent(ctx context.Context, group string, evs ...hunt.Event) error
 	// LineCall reports call progress on a line: its state (idle, ringing,
 	// busy) and the line-state events of its watchers (BLF) follow it.
 	LineCall(ctx context.Context, line string, ev CallEvent) error

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -33,6 +34,12 @@ type branch struct {
 	cancelSent   bool
 	cancelled    chan struct{} // closed when a CANCEL has gone out
 	cancelOnce   sync.Once
+	// reading: read runs for the branch, and waits for the final response
+	// of its CANCEL too (cancelTx, until read takes it): no goroutine per
+	// CANCEL. readDone: read returned; a CANCEL sent later is not waited
+	// for (the INVITE has its final response).
+	reading, readDone bool
+	cancelTx          sip.ClientTransaction
 }
 
 // Bounds on waiting for a branch's final response once it cannot matter
@@ -62,6 +69,7 @@ func (c *call) fork(targets []ringTarget) []*branch {
 	stage := c.stages
 	c.mu.Unlock()
 	var out []*branch
+	var offered []hunt.Event
 	for _, t := range targets {
 		started := false
 		for _, reg := range t.contacts {
@@ -77,8 +85,11 @@ func (c *call) fork(targets []ringTarget) []*branch {
 		}
 		c.note(t.line, CallEvent{Phase: CallRinging, Remote: c.caller.number})
 		if c.group != "" && t.member != "" {
-			c.groupEvent(huntOffered(t.member))
+			offered = append(offered, huntOffered(t.member))
 		}
+	}
+	if len(offered) > 0 {
+		c.groupEvent(offered...)
 	}
 	return out
 }
@@ -102,7 +113,13 @@ func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*b
 	c.branches = append(c.branches, b)
 	c.mu.Unlock()
 	c.s.m.branches.Inc()
+	b.mu.Lock()
+	b.reading = true
+	b.mu.Unlock()
 	if !c.s.goTracked(b.read) {
+		b.mu.Lock()
+		b.reading = false
+		b.mu.Unlock()
 		tx.Terminate()
 		c.s.m.branches.Dec()
 	}
@@ -213,55 +230,117 @@ func removeAll(req *sip.Request, name string) {
 // read passes the branch's responses to the call until its final one,
 // or until the transaction is given up: cancelGiveUp after a CANCEL went
 // out, or shutdownGrace after the server began to stop, whichever ends
-// first. A given-up branch ends as if its transaction had.
+// first. A given-up branch ends as if its transaction had. After a
+// CANCEL it also waits (within the same bounds) for the CANCEL's final
+// response.
 func (b *branch) read() {
 	defer b.c.s.m.branches.Dec()
-	cancelled, stopping := b.cancelled, b.c.s.ctx.Done()
-	giveUp := time.NewTimer(cancelGiveUp)
-	giveUp.Stop() // armed by a CANCEL or a stop
-	defer giveUp.Stop()
-	var until time.Time            // when giveUp fires; zero while unarmed
-	arm := func(d time.Duration) { // the earlier bound wins
-		if at := time.Now().Add(d); until.IsZero() || at.Before(until) {
-			until = at
-			giveUp.Reset(d)
+	r := branchReader{b: b, res: b.tx.Responses(), done: b.tx.Done(), cancelled: b.cancelled, stopping: b.c.s.ctx.Done()}
+	r.giveUp = time.NewTimer(cancelGiveUp)
+	r.giveUp.Stop() // armed by a CANCEL or a stop
+	defer r.close()
+	for r.step() {
+	}
+}
+
+// branchReader is the state of one branch's read loop.
+type branchReader struct {
+	b                   *branch
+	res                 <-chan *sip.Response // the INVITE's; nil after its final
+	done                <-chan struct{}
+	cancelTx            sip.ClientTransaction
+	cancelRes           <-chan *sip.Response // the CANCEL's; nil until sent and after its final
+	cancelDone          <-chan struct{}
+	cancelled, stopping <-chan struct{}
+	giveUp              *time.Timer
+	until               time.Time // when giveUp fires; zero while unarmed
+}
+
+// arm sets giveUp to fire after d unless it fires earlier already.
+func (r *branchReader) arm(d time.Duration) {
+	if at := time.Now().Add(d); r.until.IsZero() || at.Before(r.until) {
+		r.until = at
+		r.giveUp.Reset(d)
+	}
+}
+
+// step handles one event; false when the loop is over.
+func (r *branchReader) step() bool {
+	select {
+	case res := <-r.res:
+		if r.b.response(res) {
+			r.res, r.done = nil, nil
+		}
+	case <-r.done:
+		r.b.end()
+		r.res, r.done = nil, nil
+	case res := <-r.cancelRes:
+		if !res.IsProvisional() {
+			r.endCancel()
+		}
+	case <-r.cancelDone:
+		r.endCancel()
+	case <-r.cancelled:
+		r.cancelled = nil
+		r.arm(cancelGiveUp)
+		r.b.mu.Lock()
+		r.cancelTx, r.b.cancelTx = r.b.cancelTx, nil
+		r.b.mu.Unlock()
+		if r.cancelTx != nil {
+			r.cancelRes, r.cancelDone = r.cancelTx.Responses(), r.cancelTx.Done()
+		}
+	case <-r.stopping:
+		r.stopping = nil
+		r.arm(shutdownGrace)
+	case <-r.giveUp.C:
+		if r.res != nil {
+			r.b.tx.Terminate()
+			r.b.end()
+		}
+		return false
+	}
+	return r.res != nil || r.cancelRes != nil
+}
+
+// endCancel ends the wait for the CANCEL's final response.
+func (r *branchReader) endCancel() {
+	r.cancelTx.Terminate()
+	r.cancelTx, r.cancelRes, r.cancelDone = nil, nil, nil
+}
+
+// close ends the loop: a CANCEL still open (or sent meanwhile) is ended.
+func (r *branchReader) close() {
+	r.giveUp.Stop()
+	r.b.mu.Lock()
+	r.b.readDone = true
+	left := r.b.cancelTx
+	r.b.cancelTx = nil
+	r.b.mu.Unlock()
+	for _, tx := range []sip.ClientTransaction{r.cancelTx, left} {
+		if tx != nil {
+			tx.Terminate()
 		}
 	}
-	for {
-		select {
-		case res := <-b.tx.Responses():
-			if res.StatusCode == sip.StatusTrying {
-				b.sawProvisional()
-				continue
-			}
-			final := !res.IsProvisional()
-			if final {
-				b.mu.Lock()
-				b.final = true
-				b.mu.Unlock()
-			} else {
-				b.sawProvisional()
-				b.noteTag(res)
-			}
-			b.deliver(res)
-			if final {
-				return
-			}
-		case <-b.tx.Done():
-			b.end()
-			return
-		case <-cancelled:
-			cancelled = nil
-			arm(cancelGiveUp)
-		case <-stopping:
-			stopping = nil
-			arm(shutdownGrace)
-		case <-giveUp.C:
-			b.tx.Terminate()
-			b.end()
-			return
-		}
+}
+
+// response passes one response of the INVITE to the call; it reports
+// whether it was the final one.
+func (b *branch) response(res *sip.Response) bool {
+	if res.StatusCode == sip.StatusTrying {
+		b.sawProvisional()
+		return false
 	}
+	final := !res.IsProvisional()
+	if final {
+		b.mu.Lock()
+		b.final = true
+		b.mu.Unlock()
+	} else {
+		b.sawProvisional()
+		b.noteTag(res)
+	}
+	b.deliver(res)
+	return final
 }
 
 // end records that no final response will come and tells the call.
@@ -339,9 +418,51 @@ func (c *call) cancelBranches(bs []*branch, keep *branch, reason string) {
 
 // sendCancel sends a CANCEL for b's INVITE: same Request-URI, top Via,
 // From, To, Call-ID, CSeq number and Route (sipgo has no ClientTx.Cancel).
+// The branch's read loop waits for its final response; a branch without
+// one (a relayed flow's INVITE) waits on a goroutine of its own.
 func (s *Server) sendCancel(b *branch, reason string) {
+	req := cancelRequest(b.req, reason)
+	b.mu.Lock()
+	reading := b.reading
+	b.mu.Unlock()
+	if !reading {
+		b.cancelOnce.Do(func() { close(b.cancelled) })
+		s.goTracked(func() {
+			ctx, cancel := s.transactionContext()
+			defer cancel()
+			tx, err := s.client.TransactionRequest(ctx, req, asIs)
+			if err != nil {
+				s.log.Debug("sip: cancel", "err", err)
+				return
+			}
+			defer tx.Terminate()
+			waitFinal(ctx, tx)
+		})
+		return
+	}
+	// The context only bounds opening a connection (TCP, TLS): the
+	// transaction is bounded by the read loop.
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	tx, err := s.client.TransactionRequest(ctx, req, asIs)
+	cancel()
+	if err != nil {
+		s.log.Debug("sip: cancel", "err", err)
+	} else {
+		b.mu.Lock()
+		done := b.readDone
+		if !done {
+			b.cancelTx = tx
+		}
+		b.mu.Unlock()
+		if done {
+			tx.Terminate() // the INVITE has its final response
+		}
+	}
 	b.cancelOnce.Do(func() { close(b.cancelled) })
-	inv := b.req
+}
+
+// cancelRequest builds the CANCEL of INVITE inv.
+func cancelRequest(inv *sip.Request, reason string) *sip.Request {
 	req := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
 	if v := inv.Via(); v != nil {
 		req.AppendHeader(v.Clone())
@@ -364,17 +485,7 @@ func (s *Server) sendCancel(b *branch, reason string) {
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr
-	s.goTracked(func() {
-		ctx, cancel := s.transactionContext()
-		defer cancel()
-		tx, err := s.client.TransactionRequest(ctx, req, asIs)
-		if err != nil {
-			s.log.Debug("sip: cancel", "err", err)
-			return
-		}
-		defer tx.Terminate()
-		waitFinal(ctx, tx)
-	})
+	return req
 }
 
 // asIs sends a request exactly as built (no header is added).

@@ -568,9 +568,9 @@ func (c *call) outgoing(phase CallPhase) {
 	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, line, ev) })
 }
 
-func (c *call) groupEvent(ev hunt.Event) {
+func (c *call) groupEvent(evs ...hunt.Event) {
 	group := c.group
-	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.GroupEvent(ctx, group, ev) })
+	c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.GroupEvent(ctx, group, evs...) })
 }
 
 // queue hands a report to the call's reporter; a full queue drops it

@@ -160,14 +160,16 @@ func (b *dirBackend) RingPlan(ctx context.Context, group string) (RingPlan, erro
 	return p, nil
 }
 
-func (b *dirBackend) GroupEvent(_ context.Context, group string, ev hunt.Event) error {
+func (b *dirBackend) GroupEvent(_ context.Context, group string, evs ...hunt.Event) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state == nil {
 		b.state = map[string]hunt.State{}
 	}
-	b.state[group] = hunt.Step(b.state[group], ev, time.Now())
-	b.groupEvs = append(b.groupEvs, groupEv{group, ev})
+	for _, ev := range evs {
+		b.state[group] = hunt.Step(b.state[group], ev, time.Now())
+		b.groupEvs = append(b.groupEvs, groupEv{group, ev})
+	}
 	return nil
 }
 

