@@ -59,7 +59,9 @@ func benchmarkFanOut(b *testing.B, n int) {
 	deliveries := 0
 	for i := 0; b.Loop(); i++ {
 		for _, batch := range fanOut(ws, presence.Presence{State: states[i%2], Note: "n"}, true, rightsOf) {
-			deliveries += len(batch.Deliveries)
+			for _, g := range batch.Groups {
+				deliveries += len(g.Sessions)
+			}
 		}
 	}
 	b.ReportMetric(float64(deliveries)/b.Elapsed().Seconds()/1e6, "Mdeliveries/s")

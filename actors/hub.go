@@ -262,10 +262,13 @@ func (h *Hub) receive(ctx actor.Context) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		var share viewSharing
-		for _, d := range b.GetDeliveries() {
-			if s := h.sessions[d.GetSession()]; s != nil {
-				v, shared := share.presence(d.GetView())
-				h.deliver(s, Event{Target: b.GetTarget(), View: v, Shared: shared})
+		for _, g := range b.GetGroups() {
+			v, shared := share.presence(g.GetView())
+			ev := Event{Target: b.GetTarget(), View: v, Shared: shared}
+			for _, id := range g.GetSessions() {
+				if s := h.sessions[id]; s != nil {
+					h.deliver(s, ev)
+				}
 			}
 		}
 	case *actorspb.Rehomed:

@@ -10,9 +10,10 @@ import (
 // to most watchers in one of very few ways (with the note, state only,
 // not at all), and every session with an equal view gets the same view
 // message and the same Shared, so that the consumers convert and encode
-// it once per view instead of once per session. Views are compared by
-// value (a batch from another node carries one message per delivery),
-// so two sessions share only what they would have been sent anyway. The
+// it once per view instead of once per session. A presence batch lists
+// each distinct view once already (PresenceGroup); views are still
+// compared by value, so that two groups with equal views share too and
+// two sessions share only what they would have been sent anyway. The
 // zero value is ready; one is used for one batch by one goroutine.
 type viewSharing struct {
 	presences map[presenceKey]sharedPresence
