@@ -264,12 +264,7 @@ func (h *Hub) receive(ctx actor.Context) {
 		var share viewSharing
 		for _, g := range b.GetGroups() {
 			v, shared := share.presence(g.GetView())
-			ev := Event{Target: b.GetTarget(), View: v, Shared: shared}
-			for _, id := range g.GetSessions() {
-				if s := h.sessions[id]; s != nil {
-					h.deliver(s, ev)
-				}
-			}
+			h.deliverGroup(g.GetSessions(), Event{Target: b.GetTarget(), View: v, Shared: shared})
 		}
 	case *actorspb.Rehomed:
 		h.mu.Lock()
@@ -294,6 +289,23 @@ func (h *Hub) receive(ctx actor.Context) {
 				h.deliver(s, Event{Target: b.GetLine(), Line: v, Shared: shared})
 			}
 		}
+	}
+}
+
+// deliverGroup hands ev to every session of a PresenceGroup's list that
+// is still open. A malformed list is delivered up to the fault and
+// reported. Called with h.mu held.
+func (h *Hub) deliverGroup(list []byte, ev Event) {
+	for len(list) > 0 {
+		id, rest, err := nextSessionID(list)
+		if err != nil {
+			h.deps().Logger.Warn("actors: presence batch dropped in part", "target", ev.Target, "err", err)
+			return
+		}
+		if s := h.sessions[string(id)]; s != nil {
+			h.deliver(s, ev)
+		}
+		list = rest
 	}
 }
 

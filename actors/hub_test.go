@@ -39,7 +39,7 @@ func TestHub_DeliversBatchesAndClosesLaggingSessions(t *testing.T) {
 	view := &actorspb.PresenceView{Visible: true, State: "busy"}
 	for range 3 {
 		system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Groups: []*actorspb.PresenceGroup{
-			{View: view, Sessions: []string{fast.ID, slow.ID, "gone"}}}})
+			{View: view, Sessions: sessionList(fast.ID, slow.ID, "gone")}}})
 	}
 	for i := range 3 {
 		select {
@@ -112,7 +112,7 @@ func viewsOf(t *testing.T, b *actorspb.PresenceBatch) map[string]*actorspb.Prese
 				t.Fatalf("view %v listed twice in one batch", g.GetView())
 			}
 		}
-		for _, s := range g.GetSessions() {
+		for _, s := range sessionIDs(t, g.GetSessions()) {
 			if _, dup := out[s]; dup {
 				t.Fatalf("session %s in two groups", s)
 			}

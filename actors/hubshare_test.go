@@ -41,12 +41,35 @@ type delivery struct {
 	view    *actorspb.PresenceView
 }
 
+// sessionList encodes ids as a PresenceGroup's session list.
+func sessionList(ids ...string) []byte {
+	var b []byte
+	for _, id := range ids {
+		b = appendSessionID(b, id)
+	}
+	return b
+}
+
+// sessionIDs decodes a PresenceGroup's session list.
+func sessionIDs(t *testing.T, list []byte) []string {
+	t.Helper()
+	var out []string
+	for len(list) > 0 {
+		id, rest, err := nextSessionID(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, list = append(out, string(id)), rest
+	}
+	return out
+}
+
 // presenceBatch makes a batch with one group per delivery (a sender
 // that does not group: the hub must still share equal views).
 func presenceBatch(target string, ds ...delivery) *actorspb.PresenceBatch {
 	b := &actorspb.PresenceBatch{Target: target}
 	for _, d := range ds {
-		b.Groups = append(b.Groups, &actorspb.PresenceGroup{View: d.view, Sessions: []string{d.session}})
+		b.Groups = append(b.Groups, &actorspb.PresenceGroup{View: d.view, Sessions: sessionList(d.session)})
 	}
 	return b
 }
@@ -302,5 +325,59 @@ func TestHub_DedupedBatchKeepsEachSessionsView(t *testing.T) {
 		if ev := sink.next(t); ev.Target != "marker" {
 			t.Errorf("%s got %v, want nothing but the marker", viewer, ev)
 		}
+	}
+}
+
+// A session list cut short or naming an empty session is refused where
+// the fault is; what came before it is read.
+func TestSessionList_Malformed(t *testing.T) {
+	good := sessionList("a1", "b22")
+	for name, tc := range map[string]struct {
+		list []byte
+		read int
+	}{
+		"cut in an id":     {good[:len(good)-1], 1},
+		"cut in a length":  {append(sessionList("a1"), 0x80), 1},
+		"length too large": {append(sessionList("a1"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), 1},
+		"empty id":         {append(sessionList("a1"), 0), 1},
+		"well formed":      {good, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			read, list := 0, tc.list
+			var err error
+			for len(list) > 0 && err == nil {
+				var id []byte
+				if id, list, err = nextSessionID(list); err == nil {
+					read++
+					if len(id) == 0 {
+						t.Fatal("empty id read")
+					}
+				}
+			}
+			if read != tc.read || (err != nil) != (name != "well formed") {
+				t.Errorf("read %d ids, err %v; want %d ids", read, err, tc.read)
+			}
+		})
+	}
+}
+
+// A hub given a malformed session list delivers up to the fault and
+// goes on with the next batch.
+func TestHub_MalformedSessionListDeliversUpToTheFault(t *testing.T) {
+	h, system := startPlainHub(t)
+	a, b := newChanSink(2), newChanSink(2)
+	sa, sb := h.OpenSink("a", a), h.OpenSink("b", b)
+	view := &actorspb.PresenceView{Visible: true, State: "busy"}
+	bad := append(sessionList(sa.ID), 0x7f, 'x') // cut short
+	system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Groups: []*actorspb.PresenceGroup{{View: view, Sessions: bad}}})
+	system.Root.Send(h.bound.Load().pid, presenceBatch("ben", delivery{sa.ID, view}, delivery{sb.ID, view}))
+	if ev := a.next(t); ev.Target != "anna" {
+		t.Errorf("a got %v first, want anna's", ev)
+	}
+	if ev := a.next(t); ev.Target != "ben" {
+		t.Errorf("a got %v second, want ben's", ev)
+	}
+	if ev := b.next(t); ev.Target != "ben" {
+		t.Errorf("b got %v, want ben's only", ev)
 	}
 }

@@ -112,10 +112,10 @@ func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(w 
 				// The change's first view is most sessions' one: room for all.
 				groups[i] = &actorspb.PresenceGroup{View: shared[i].pb}
 				if len(groups) == 1 {
-					groups[i].Sessions = make([]string, 0, len(sessions))
+					groups[i].Sessions = make([]byte, 0, len(sessions)*(len(session)+1))
 				}
 			}
-			groups[i].Sessions = append(groups[i].Sessions, session)
+			groups[i].Sessions = appendSessionID(groups[i].Sessions, session)
 		}
 		if groups = slices.DeleteFunc(groups, func(g *actorspb.PresenceGroup) bool { return g == nil }); len(groups) > 0 {
 			if out == nil {

@@ -834,9 +834,13 @@ func (x *PresenceBatch) GetGroups() []*PresenceGroup {
 
 // PresenceGroup is the sessions of one batch that are sent one same view.
 type PresenceGroup struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	View          *PresenceView          `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
-	Sessions      []string               `protobuf:"bytes,2,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	View  *PresenceView          `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	// sessions lists the session ids, each as a uvarint length followed by
+	// its bytes: one field rather than a repeated string, so that a hub
+	// receiving thousands makes one allocation, not one per session
+	// (actors/hubshare.go: appendSessionID, nextSessionID).
+	Sessions      []byte `protobuf:"bytes,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -878,7 +882,7 @@ func (x *PresenceGroup) GetView() *PresenceView {
 	return nil
 }
 
-func (x *PresenceGroup) GetSessions() []string {
+func (x *PresenceGroup) GetSessions() []byte {
 	if x != nil {
 		return x.Sessions
 	}
@@ -2991,7 +2995,7 @@ const file_actors_proto_rawDesc = "" +
 	"\x06groups\x18\x03 \x03(\v2\x1c.ucgrid.actors.PresenceGroupR\x06groupsJ\x04\b\x02\x10\x03\"\\\n" +
 	"\rPresenceGroup\x12/\n" +
 	"\x04view\x18\x01 \x01(\v2\x1b.ucgrid.actors.PresenceViewR\x04view\x12\x1a\n" +
-	"\bsessions\x18\x02 \x03(\tR\bsessions\":\n" +
+	"\bsessions\x18\x02 \x01(\fR\bsessions\":\n" +
 	"\x10DirectoryChanged\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\"\x9c\x01\n" +
