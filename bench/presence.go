@@ -129,12 +129,47 @@ type sseMeasured struct {
 	elapsed    time.Duration
 	cpu        time.Duration // from the window's start to the end of the drain
 	cpuOK      bool
-	sample     []byte // a presence event's data line; nil if none arrived
+	cpuSpan    time.Duration // the span cpu was measured over
+	// idle is the server's CPU per second with the streams open and no
+	// change (Raft, gossip, keep-alives), measured just before the
+	// window.
+	idle   float64
+	sample []byte // a presence event's data line; nil if none arrived
 }
 
 // cpuPerDelivery is the server's CPU per delivery in microseconds.
 func (m sseMeasured) cpuPerDelivery() float64 {
 	return float64(m.cpu.Nanoseconds()) / 1000 / float64(max(m.deliveries, 1))
+}
+
+// busyCPUPerDelivery is cpuPerDelivery without the idle CPU of the
+// span: what the deliveries themselves cost.
+func (m sseMeasured) busyCPUPerDelivery() float64 {
+	busy := float64(m.cpu.Nanoseconds()) - m.idle*float64(m.cpuSpan.Nanoseconds())
+	return max(busy, 0) / 1000 / float64(max(m.deliveries, 1))
+}
+
+// idleSpan is how long the idle CPU is measured before the window.
+const idleSpan = 2 * time.Second
+
+// measureIdle returns the CPU per second (a fraction of one core) cpu
+// reports over idleSpan; 0 without a meter.
+func measureIdle(ctx context.Context, cpu func() (time.Duration, bool)) float64 {
+	c0, ok := meterCPU(cpu)
+	if !ok {
+		return 0
+	}
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-time.After(idleSpan):
+	}
+	c1, ok := meterCPU(cpu)
+	if !ok {
+		return 0
+	}
+	return float64(c1-c0) / float64(time.Since(t0))
 }
 
 // RunPresence runs the presence scenario.
@@ -178,7 +213,10 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 	res.Metrics = m.metrics
 	res.Notes = append(res.Notes, fmt.Sprintf("%d changes sent to %d streams on %d node(s); %d viewers", m.sent, cfg.Watchers, len(cl.Nodes), cfg.Viewers))
 	if m.cpuOK && cfg.Cluster.Procs {
-		res.Figures = append(res.Figures, Figure{Name: "ucgrid CPU per delivery", Value: m.cpuPerDelivery(), Unit: "µs"})
+		res.Figures = append(res.Figures,
+			Figure{Name: "ucgrid CPU per delivery", Value: m.cpuPerDelivery(), Unit: "µs"},
+			Figure{Name: "ucgrid idle CPU (streams open, no change)", Value: 100 * m.idle, Unit: "% of a core"},
+			Figure{Name: "ucgrid CPU per delivery, idle CPU taken out", Value: m.busyCPUPerDelivery(), Unit: "µs"})
 	}
 	if !cfg.Floor {
 		return res, nil
@@ -235,6 +273,7 @@ func (cfg *PresenceConfig) measure(ctx context.Context, srv sseServer) (sseMeasu
 	if err != nil {
 		return sseMeasured{}, fmt.Errorf("bench: open streams: %w", err)
 	}
+	idle := measureIdle(ctx, srv.cpu)
 	start := time.Now()
 	log.delivery = NewRecorder(srv.label+"delivery (change→watcher)", start)
 	log.perChange = NewRecorder(srv.label+"change→last watcher", start)
@@ -252,7 +291,7 @@ func (cfg *PresenceConfig) measure(ctx context.Context, srv sseServer) (sseMeasu
 		err := srv.change(ctx, i, d.UserID(t), states[(i/cfg.Targets)%2], "c"+strconv.Itoa(i))
 		observe(put, due, err)
 	})
-	m := sseMeasured{elapsed: elapsed}
+	m := sseMeasured{elapsed: elapsed, idle: idle}
 	var want int64
 	for i := range log.sent {
 		if log.sent[i].Load() != 0 {
@@ -268,7 +307,7 @@ func (cfg *PresenceConfig) measure(ctx context.Context, srv sseServer) (sseMeasu
 		return nil
 	})
 	if cpu1, ok := meterCPU(srv.cpu); ok {
-		m.cpu, m.cpuOK = cpu1-cpu0, true
+		m.cpu, m.cpuOK, m.cpuSpan = cpu1-cpu0, true, time.Since(start)
 	}
 	m.deliveries, _ = log.delivery.Counts()
 	for range want - int64(m.deliveries) {

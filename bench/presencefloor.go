@@ -49,12 +49,16 @@ func (cfg *PresenceConfig) compareFloor(ctx context.Context, res *Result, u sseM
 		return fmt.Errorf("bench: floor: no delivery or no CPU figure (%d deliveries)", f.deliveries)
 	}
 	uc, fc := u.cpuPerDelivery(), f.cpuPerDelivery()
+	ub, fb := u.busyCPUPerDelivery(), f.busyCPUPerDelivery()
 	res.Figures = append(res.Figures,
 		Figure{Name: "floor CPU per delivery", Value: fc, Unit: "µs"},
-		Figure{Name: "ucgrid / floor CPU per delivery", Value: uc / fc, Unit: "×"})
+		Figure{Name: "floor CPU per delivery, idle CPU taken out", Value: fb, Unit: "µs"},
+		Figure{Name: "ucgrid / floor CPU per delivery", Value: uc / fc, Unit: "×"},
+		Figure{Name: "ucgrid / floor CPU per delivery, idle CPU taken out", Value: ub / max(fb, 1e-9), Unit: "×"})
 	res.Notes = append(res.Notes, fmt.Sprintf("floor: a plain net/http SSE server (bench/ssefloor.go) in a child process, "+
 		"%d changes to the same %d streams at the same rate, events of the same bytes as ucgrid's; "+
-		"CPU from the window's start to the last delivery (ucgrid: every node, background work included)", f.sent, cfg.Watchers))
+		"CPU from the window's start to the last delivery (ucgrid: every node, background work included; "+
+		"\"idle CPU taken out\" subtracts each server's CPU per second measured for 2 s before the window, streams open)", f.sent, cfg.Watchers))
 	return nil
 }
 
