@@ -38,8 +38,8 @@ func TestHub_DeliversBatchesAndClosesLaggingSessions(t *testing.T) {
 	slow := h.Open("carl", 1)
 	view := &actorspb.PresenceView{Visible: true, State: "busy"}
 	for range 3 {
-		system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Deliveries: []*actorspb.PresenceDelivery{
-			{Session: fast.ID, View: view}, {Session: slow.ID, View: view}, {Session: "gone", View: view}}})
+		system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Groups: []*actorspb.PresenceGroup{
+			{View: view, Sessions: sessionList(fast.ID, slow.ID, "gone")}}})
 	}
 	for i := range 3 {
 		select {
@@ -78,7 +78,7 @@ func TestHub_ConcurrentOpenCloseAndDelivery(t *testing.T) {
 			defer wg.Done()
 			for i := range 50 {
 				s := h.Open(fmt.Sprintf("v%d-%d", g, i), 2)
-				system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "t", Deliveries: []*actorspb.PresenceDelivery{{Session: s.ID, View: &actorspb.PresenceView{}}}})
+				system.Root.Send(h.bound.Load().pid, presenceBatch("t", delivery{s.ID, &actorspb.PresenceView{}}))
 				h.Close(context.Background(), s)
 				// Closed: the channel ends after at most the one event, and
 				// a session closed by its owner is not "lagged".
@@ -101,6 +101,27 @@ func TestHub_ConcurrentOpenCloseAndDelivery(t *testing.T) {
 	}
 }
 
+// viewsOf lists a batch's deliveries by session; a session in two groups
+// or a view listed twice fails the test.
+func viewsOf(t *testing.T, b *actorspb.PresenceBatch) map[string]*actorspb.PresenceView {
+	t.Helper()
+	out := map[string]*actorspb.PresenceView{}
+	for i, g := range b.GetGroups() {
+		for _, o := range b.GetGroups()[:i] {
+			if proto.Equal(o.GetView(), g.GetView()) {
+				t.Fatalf("view %v listed twice in one batch", g.GetView())
+			}
+		}
+		for _, s := range sessionIDs(t, g.GetSessions()) {
+			if _, dup := out[s]; dup {
+				t.Fatalf("session %s in two groups", s)
+			}
+			out[s] = g.GetView()
+		}
+	}
+	return out
+}
+
 func TestFanOut_OnlyChangedViewsAndOneBatchPerHub(t *testing.T) {
 	ws := watchers{}
 	n1, n2 := hubRef{"n1", HubName}, hubRef{"n2", HubName}
@@ -110,21 +131,22 @@ func TestFanOut_OnlyChangedViewsAndOneBatchPerHub(t *testing.T) {
 	held := map[string]rights.Set{"ben": rights.LevelSet(rights.Team), "carl": rights.LevelSet(rights.Public), "dora": 0}
 	rightsOf := func(w *watcher) rights.Set { return held[w.viewer] }
 	out := fanOut(ws, presence.Presence{State: presence.Busy, Note: "x"}, true, rightsOf)
-	if len(out) != 1 || len(out[n1].Deliveries) != 2 {
+	if len(out) != 1 || len(viewsOf(t, out[n1])) != 2 {
 		t.Fatalf("batches %v: want one batch for n1 with ben and carl, none for dora (blocked)", out)
 	}
 	// A note change reaches ben only.
 	out = fanOut(ws, presence.Presence{State: presence.Busy, Note: "y"}, true, rightsOf)
-	if len(out) != 1 || len(out[n1].Deliveries) != 1 || out[n1].Deliveries[0].Session != "s-ben" {
+	if v := viewsOf(t, out[n1]); len(out) != 1 || len(v) != 1 || v["s-ben"] == nil {
 		t.Fatalf("note change: %v", out)
 	}
 	// Revoking carl sends him one "not visible", then nothing.
 	held["carl"] = 0
 	out = fanOut(ws, presence.Presence{State: presence.Busy, Note: "y"}, true, rightsOf)
-	if len(out[n1].Deliveries) != 1 || out[n1].Deliveries[0].Session != "s-carl" || out[n1].Deliveries[0].View.GetVisible() {
+	if v := viewsOf(t, out[n1]); len(v) != 1 || v["s-carl"] == nil || v["s-carl"].GetVisible() {
 		t.Fatalf("revocation: %v", out)
 	}
-	if out = fanOut(ws, presence.Presence{State: presence.Away, Note: "y"}, true, rightsOf); len(out[n1].Deliveries) != 1 || out[n1].Deliveries[0].Session != "s-ben" {
+	out = fanOut(ws, presence.Presence{State: presence.Away, Note: "y"}, true, rightsOf)
+	if v := viewsOf(t, out[n1]); len(v) != 1 || v["s-ben"] == nil {
 		t.Fatalf("after revocation: %v", out)
 	}
 }

@@ -11,12 +11,12 @@ import "github.com/ucgrid/ucgrid/persistence/dirpb"
 func (h *Hub) DeliverChat(m *dirpb.ChatMessage) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, s := range h.sessions {
-		switch s.Viewer {
+	for _, e := range h.sessions {
+		switch e.s.Viewer {
 		case m.GetTo():
-			h.deliver(s, Event{Target: m.GetFrom(), Chat: m})
+			h.deliver(e, Event{Target: m.GetFrom(), Chat: m})
 		case m.GetFrom():
-			h.deliver(s, Event{Target: m.GetTo(), Chat: m})
+			h.deliver(e, Event{Target: m.GetTo(), Chat: m})
 		}
 	}
 }

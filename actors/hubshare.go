@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"encoding/binary"
+	"errors"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
@@ -10,9 +13,10 @@ import (
 // to most watchers in one of very few ways (with the note, state only,
 // not at all), and every session with an equal view gets the same view
 // message and the same Shared, so that the consumers convert and encode
-// it once per view instead of once per session. Views are compared by
-// value (a batch from another node carries one message per delivery),
-// so two sessions share only what they would have been sent anyway. The
+// it once per view instead of once per session. A presence batch lists
+// each distinct view once already (PresenceGroup); views are still
+// compared by value, so that two groups with equal views share too and
+// two sessions share only what they would have been sent anyway. The
 // zero value is ready; one is used for one batch by one goroutine.
 type viewSharing struct {
 	presences map[presenceKey]sharedPresence
@@ -70,4 +74,25 @@ func (vs *viewSharing) line(v *actorspb.LineView) (*actorspb.LineView, *Shared) 
 	sl := sharedLine{v, &Shared{}}
 	vs.lines = append(vs.lines, sl)
 	return sl.view, sl.shared
+}
+
+// errSessionList is a PresenceGroup whose session list is cut short or
+// names an empty session.
+var errSessionList = errors.New("actors: malformed session list in a presence batch")
+
+// appendSessionID appends id to a PresenceGroup's session list.
+func appendSessionID(list []byte, id string) []byte {
+	list = binary.AppendUvarint(list, uint64(len(id)))
+	return append(list, id...)
+}
+
+// nextSessionID reads the first id of a session list and returns it with
+// the rest of the list. The id aliases list: look it up as
+// m[string(id)], which does not copy.
+func nextSessionID(list []byte) (id, rest []byte, err error) {
+	n, k := binary.Uvarint(list)
+	if k <= 0 || n == 0 || n > uint64(len(list)-k) {
+		return nil, nil, errSessionList
+	}
+	return list[k : k+int(n)], list[k+int(n):], nil
 }

@@ -2,11 +2,16 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/presence"
+	"github.com/ucgrid/ucgrid/actors/rights"
 )
 
 // chanSink is a Sink that queues its events for the test.
@@ -29,6 +34,45 @@ func (c *chanSink) Deliver(ev Event) bool {
 }
 
 func (c *chanSink) End(lagged bool) { c.ended <- lagged }
+
+// delivery is one session's view in a test batch.
+type delivery struct {
+	session string
+	view    *actorspb.PresenceView
+}
+
+// sessionList encodes ids as a PresenceGroup's session list.
+func sessionList(ids ...string) []byte {
+	var b []byte
+	for _, id := range ids {
+		b = appendSessionID(b, id)
+	}
+	return b
+}
+
+// sessionIDs decodes a PresenceGroup's session list.
+func sessionIDs(t *testing.T, list []byte) []string {
+	t.Helper()
+	var out []string
+	for len(list) > 0 {
+		id, rest, err := nextSessionID(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, list = append(out, string(id)), rest
+	}
+	return out
+}
+
+// presenceBatch makes a batch with one group per delivery (a sender
+// that does not group: the hub must still share equal views).
+func presenceBatch(target string, ds ...delivery) *actorspb.PresenceBatch {
+	b := &actorspb.PresenceBatch{Target: target}
+	for _, d := range ds {
+		b.Groups = append(b.Groups, &actorspb.PresenceGroup{View: d.view, Sessions: sessionList(d.session)})
+	}
+	return b
+}
 
 func (c *chanSink) next(t *testing.T) Event {
 	t.Helper()
@@ -54,16 +98,16 @@ func TestHub_SharesOnlyAmongEqualViews(t *testing.T) {
 		sinks[n] = newChanSink(4)
 		ids[n] = h.OpenSink(n, sinks[n]).ID
 	}
-	// As a remote batch arrives: a distinct message per delivery.
+	// Equal views in separate groups, each its own message.
 	withNote := func() *actorspb.PresenceView {
 		return &actorspb.PresenceView{Visible: true, State: "busy", Note: "call"}
 	}
-	system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Deliveries: []*actorspb.PresenceDelivery{
-		{Session: ids["team1"], View: withNote()},
-		{Session: ids["public"], View: &actorspb.PresenceView{Visible: true, State: "busy"}},
-		{Session: ids["team2"], View: withNote()},
-		{Session: ids["blocked"], View: &actorspb.PresenceView{}},
-	}})
+	system.Root.Send(h.bound.Load().pid, presenceBatch("anna",
+		delivery{ids["team1"], withNote()},
+		delivery{ids["public"], &actorspb.PresenceView{Visible: true, State: "busy"}},
+		delivery{ids["team2"], withNote()},
+		delivery{ids["blocked"], &actorspb.PresenceView{}},
+	))
 	got := map[string]Event{}
 	for _, n := range names {
 		got[n] = sinks[n].next(t)
@@ -152,8 +196,7 @@ func TestHub_SinkLagAndClose(t *testing.T) {
 	slow, done := newChanSink(1), newChanSink(1)
 	ss, sd := h.OpenSink("slow", slow), h.OpenSink("done", done)
 	for range 2 {
-		system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Deliveries: []*actorspb.PresenceDelivery{
-			{Session: ss.ID, View: &actorspb.PresenceView{Visible: true}}}})
+		system.Root.Send(h.bound.Load().pid, presenceBatch("anna", delivery{ss.ID, &actorspb.PresenceView{Visible: true}}))
 	}
 	select {
 	case lagged := <-slow.ended:
@@ -195,5 +238,146 @@ func TestShared_ValueOncePerKey(t *testing.T) {
 	wg.Wait()
 	if calls["k0"] != 1 || calls["k1"] != 1 {
 		t.Errorf("derived %v, want once per key", calls)
+	}
+}
+
+// A change fanned out to viewers of different rights, sent over the
+// wire as one deduplicated batch (each view listed once), reaches every
+// session with exactly the view its viewer's rights give: a session with
+// fewer rights never gets the richer view, a blocked one gets nothing,
+// and a viewer demoted between two changes gets the poorer view from
+// then on.
+func TestHub_DedupedBatchKeepsEachSessionsView(t *testing.T) {
+	h, system := startPlainHub(t)
+	levels := []rights.Level{rights.Team, rights.Public, rights.Blocked}
+	held := map[string]rights.Set{}
+	ws := watchers{}
+	here := hubRef{"here", HubName}
+	sinks := map[string]*chanSink{} // by viewer
+	for i := range 30 {
+		viewer := fmt.Sprintf("v%d-%s", i, levels[i%3])
+		held[viewer] = rights.LevelSet(levels[i%3])
+		sinks[viewer] = newChanSink(4)
+		s := h.OpenSink(viewer, sinks[viewer])
+		ws.add(here, s.ID, viewer)
+		ws.add(hubRef{"elsewhere", HubName}, "remote-"+s.ID, viewer)
+	}
+	rightsOf := func(w *watcher) rights.Set { return held[w.viewer] }
+	send := func(p presence.Presence, wantViews int) {
+		t.Helper()
+		out := fanOut(ws, p, true, rightsOf)
+		if n := len(out[here].GetGroups()); n != wantViews {
+			t.Fatalf("batch lists %d views, want %d", n, wantViews)
+		}
+		wire, err := proto.Marshal(out[here])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b actorspb.PresenceBatch
+		if err := proto.Unmarshal(wire, &b); err != nil {
+			t.Fatal(err)
+		}
+		b.Target = "anna"
+		system.Root.Send(h.bound.Load().pid, &b)
+	}
+	// Everyone but the blocked sees it: team with the note, public without.
+	send(presence.Presence{State: presence.Busy, Note: "x"}, 2)
+	for viewer, sink := range sinks {
+		if strings.HasSuffix(viewer, "-"+rights.Blocked.String()) {
+			continue
+		}
+		v := sink.next(t).View
+		wantNote := ""
+		if strings.HasSuffix(viewer, "-"+rights.Team.String()) {
+			wantNote = "x"
+		}
+		if !v.GetVisible() || v.GetState() != "busy" || v.GetNote() != wantNote {
+			t.Errorf("%s got %v, want busy with note %q", viewer, v, wantNote)
+		}
+	}
+	// v0 (team) is demoted to public; the note changes: team viewers get
+	// the new note, v0 the view without any note, public ones nothing.
+	demoted := "v0-" + rights.Team.String()
+	held[demoted] = rights.LevelSet(rights.Public)
+	send(presence.Presence{State: presence.Busy, Note: "y"}, 2)
+	for viewer, sink := range sinks {
+		if !strings.HasSuffix(viewer, "-"+rights.Team.String()) {
+			continue
+		}
+		v := sink.next(t).View
+		if want := map[bool]string{true: "", false: "y"}[viewer == demoted]; v.GetNote() != want || !v.GetVisible() {
+			t.Errorf("%s got %v, want busy with note %q", viewer, v, want)
+		}
+	}
+	// Nothing else was sent: a marker batch is the next event everywhere
+	// else.
+	for viewer, sink := range sinks {
+		if strings.HasSuffix(viewer, "-"+rights.Team.String()) {
+			continue
+		}
+		var id string
+		for s, w := range ws[here] {
+			if w.viewer == viewer {
+				id = s
+			}
+		}
+		system.Root.Send(h.bound.Load().pid, presenceBatch("marker", delivery{id, &actorspb.PresenceView{}}))
+		if ev := sink.next(t); ev.Target != "marker" {
+			t.Errorf("%s got %v, want nothing but the marker", viewer, ev)
+		}
+	}
+}
+
+// A session list cut short or naming an empty session is refused where
+// the fault is; what came before it is read.
+func TestSessionList_Malformed(t *testing.T) {
+	good := sessionList("a1", "b22")
+	for name, tc := range map[string]struct {
+		list []byte
+		read int
+	}{
+		"cut in an id":     {good[:len(good)-1], 1},
+		"cut in a length":  {append(sessionList("a1"), 0x80), 1},
+		"length too large": {append(sessionList("a1"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), 1},
+		"empty id":         {append(sessionList("a1"), 0), 1},
+		"well formed":      {good, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			read, list := 0, tc.list
+			var err error
+			for len(list) > 0 && err == nil {
+				var id []byte
+				if id, list, err = nextSessionID(list); err == nil {
+					read++
+					if len(id) == 0 {
+						t.Fatal("empty id read")
+					}
+				}
+			}
+			if read != tc.read || (err != nil) != (name != "well formed") {
+				t.Errorf("read %d ids, err %v; want %d ids", read, err, tc.read)
+			}
+		})
+	}
+}
+
+// A hub given a malformed session list delivers up to the fault and
+// goes on with the next batch.
+func TestHub_MalformedSessionListDeliversUpToTheFault(t *testing.T) {
+	h, system := startPlainHub(t)
+	a, b := newChanSink(2), newChanSink(2)
+	sa, sb := h.OpenSink("a", a), h.OpenSink("b", b)
+	view := &actorspb.PresenceView{Visible: true, State: "busy"}
+	bad := append(sessionList(sa.ID), 0x7f, 'x') // cut short
+	system.Root.Send(h.bound.Load().pid, &actorspb.PresenceBatch{Target: "anna", Groups: []*actorspb.PresenceGroup{{View: view, Sessions: bad}}})
+	system.Root.Send(h.bound.Load().pid, presenceBatch("ben", delivery{sa.ID, view}, delivery{sb.ID, view}))
+	if ev := a.next(t); ev.Target != "anna" {
+		t.Errorf("a got %v first, want anna's", ev)
+	}
+	if ev := a.next(t); ev.Target != "ben" {
+		t.Errorf("a got %v second, want ben's", ev)
+	}
+	if ev := b.next(t); ev.Target != "ben" {
+		t.Errorf("b got %v, want ben's only", ev)
 	}
 }

@@ -73,45 +73,55 @@ func viewPB(v presence.View, ok bool) *actorspb.PresenceView {
 
 // fanOut computes, for the current presence, what every watcher must be
 // sent: per hub, the sessions whose view differs from what they were last
-// sent, with their new view. It updates each watcher's last view. A viewer
-// who lost see_presence is sent one "not visible" and nothing after.
+// sent, grouped by their new view (each distinct view once per batch). It
+// updates each watcher's last view. A viewer who lost see_presence is sent
+// one "not visible" and nothing after.
 func fanOut(ws watchers, p presence.Presence, idleDisplay bool, rightsOf func(w *watcher) rights.Set) map[hubRef]*actorspb.PresenceBatch {
 	var out map[hubRef]*actorspb.PresenceBatch
 	// A change shows to most watchers in one of very few ways (state only,
 	// with the note, not at all): build each message once and share it
-	// (receivers only read it).
+	// among the batches (receivers only read it).
 	type sharedView struct {
 		v  presence.View
 		ok bool
 		pb *actorspb.PresenceView
 	}
 	var shared []sharedView
-	msg := func(v presence.View, ok bool) *actorspb.PresenceView {
-		for _, s := range shared {
+	viewIndex := func(v presence.View, ok bool) int {
+		for i, s := range shared {
 			if s.v == v && s.ok == ok {
-				return s.pb
+				return i
 			}
 		}
-		pb := viewPB(v, ok)
-		shared = append(shared, sharedView{v, ok, pb})
-		return pb
+		shared = append(shared, sharedView{v, ok, viewPB(v, ok)})
+		return len(shared) - 1
 	}
 	for h, sessions := range ws {
+		var groups []*actorspb.PresenceGroup // by index into shared
 		for session, w := range sessions {
 			v, ok := presence.ViewFor(p, rightsOf(w), idleDisplay)
 			if ok == w.seen && v == w.last {
 				continue
 			}
 			w.last, w.seen = v, ok
+			i := viewIndex(v, ok)
+			for len(groups) <= i {
+				groups = append(groups, nil)
+			}
+			if groups[i] == nil {
+				// The change's first view is most sessions' one: room for all.
+				groups[i] = &actorspb.PresenceGroup{View: shared[i].pb}
+				if len(groups) == 1 {
+					groups[i].Sessions = make([]byte, 0, len(sessions)*(len(session)+1))
+				}
+			}
+			groups[i].Sessions = appendSessionID(groups[i].Sessions, session)
+		}
+		if groups = slices.DeleteFunc(groups, func(g *actorspb.PresenceGroup) bool { return g == nil }); len(groups) > 0 {
 			if out == nil {
 				out = map[hubRef]*actorspb.PresenceBatch{}
 			}
-			b := out[h]
-			if b == nil {
-				b = &actorspb.PresenceBatch{Deliveries: make([]*actorspb.PresenceDelivery, 0, len(sessions))}
-				out[h] = b
-			}
-			b.Deliveries = append(b.Deliveries, &actorspb.PresenceDelivery{Session: session, View: msg(v, ok)})
+			out[h] = &actorspb.PresenceBatch{Groups: groups}
 		}
 	}
 	return out

@@ -35,6 +35,16 @@ type PresenceConfig struct {
 	// Drain bounds the wait for late deliveries after the window;
 	// deliveries still missing then count as errors ("lost"). Default 5s.
 	Drain time.Duration `json:"drain"`
+	// Floor, after ucgrid's run, runs the SSE floor (ssefloor.go) in a
+	// child process with the same streams, event bytes and rate, and
+	// reports both servers' CPU per delivery and their ratio. It needs
+	// an embedded cluster of child processes (Cluster.Procs), so that
+	// the nodes' CPU is measured apart from the harness's.
+	Floor bool `json:"floor"`
+	// FloorExec is the command that runs the floor (it must print
+	// "sse-floor listening on HOST:PORT" and serve until SIGTERM).
+	// Default: this executable with the arguments "bench sse-floor".
+	FloorExec []string `json:"-"`
 }
 
 func (c *PresenceConfig) ensureDefaults() error {
@@ -59,6 +69,9 @@ func (c *PresenceConfig) ensureDefaults() error {
 	if c.Viewers > c.Watchers || c.Targets < 1 {
 		return errors.New("bench: PresenceConfig: Viewers must not exceed Watchers, Targets must be ≥ 1")
 	}
+	if c.Floor && (!c.Cluster.Procs || len(c.Cluster.Target) > 0) {
+		return errors.New("bench: PresenceConfig.Floor needs an embedded cluster of child processes (Cluster.Procs): its CPU is measured apart from the harness's")
+	}
 	return nil
 }
 
@@ -70,6 +83,9 @@ type changeLog struct {
 	expected  []int64 // watchers of change i's target
 	perChange *Recorder
 	delivery  *Recorder
+	// sample is the data line of one delivered presence event, as the
+	// server wrote it: the floor writes events of the same bytes.
+	sample atomic.Pointer[[]byte]
 }
 
 func (l *changeLog) deliver(i int, now time.Time) {
@@ -87,6 +103,75 @@ func (l *changeLog) deliver(i int, now time.Time) {
 	}
 }
 
+// sseServer is a server the presence scenario measures: ucgrid, or the
+// SSE floor (ssefloor.go).
+type sseServer struct {
+	name  string // "ucgrid", "floor"
+	label string // prefix of the metrics' names
+	// changeOp names the request that makes a change.
+	changeOp string
+	// client is stream w's; the stream watches user target.
+	client func(w int) *Client
+	// change makes change i of target: the presence state and note that
+	// every watcher of target must be sent.
+	change func(ctx context.Context, i int, target, state, note string) error
+	// cpu meters the server's CPU; nil = unknown.
+	cpu func() (time.Duration, bool)
+	// after runs after the window, with the streams still open.
+	after func(ctx context.Context)
+}
+
+// sseMeasured is what one server's run measured.
+type sseMeasured struct {
+	metrics    []Metric
+	sent       int
+	deliveries uint64
+	elapsed    time.Duration
+	cpu        time.Duration // from the window's start to the end of the drain
+	cpuOK      bool
+	cpuSpan    time.Duration // the span cpu was measured over
+	// idle is the server's CPU per second with the streams open and no
+	// change (Raft, gossip, keep-alives), measured just before the
+	// window.
+	idle   float64
+	sample []byte // a presence event's data line; nil if none arrived
+}
+
+// cpuPerDelivery is the server's CPU per delivery in microseconds.
+func (m sseMeasured) cpuPerDelivery() float64 {
+	return float64(m.cpu.Nanoseconds()) / 1000 / float64(max(m.deliveries, 1))
+}
+
+// busyCPUPerDelivery is cpuPerDelivery without the idle CPU of the
+// span: what the deliveries themselves cost.
+func (m sseMeasured) busyCPUPerDelivery() float64 {
+	busy := float64(m.cpu.Nanoseconds()) - m.idle*float64(m.cpuSpan.Nanoseconds())
+	return max(busy, 0) / 1000 / float64(max(m.deliveries, 1))
+}
+
+// idleSpan is how long the idle CPU is measured before the window.
+const idleSpan = 2 * time.Second
+
+// measureIdle returns the CPU per second (a fraction of one core) cpu
+// reports over idleSpan; 0 without a meter.
+func measureIdle(ctx context.Context, cpu func() (time.Duration, bool)) float64 {
+	c0, ok := meterCPU(cpu)
+	if !ok {
+		return 0
+	}
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-time.After(idleSpan):
+	}
+	c1, ok := meterCPU(cpu)
+	if !ok {
+		return 0
+	}
+	return float64(c1-c0) / float64(time.Since(t0))
+}
+
 // RunPresence runs the presence scenario.
 func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 	if err := cfg.ensureDefaults(); err != nil {
@@ -96,7 +181,8 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Stop()
+	stopCluster := sync.OnceFunc(cl.Stop)
+	defer stopCluster()
 	d := &cfg.Directory
 	viewer := func(w int) int { return cfg.Targets + w%cfg.Viewers }
 	cfg.logf("signing in %d viewers and %d targets on %d node(s)", cfg.Viewers, cfg.Targets, len(cl.Nodes))
@@ -104,8 +190,49 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	target := map[string]int{}
+	for t := range cfg.Targets {
+		target[d.UserID(t)] = t
+	}
+	ucgrid := sseServer{
+		name: "ucgrid", changeOp: "PUT presence",
+		client: func(w int) *Client { return clients[viewer(w)][w%len(cl.Nodes)] },
+		change: func(ctx context.Context, i int, user, state, note string) error {
+			body := map[string]any{"state": state, "note": note}
+			return clients[target[user]][i%len(cl.Nodes)].Do(ctx, http.MethodPut, "/v1/users/"+user+"/presence", body, nil)
+		},
+		cpu:   cl.serverCPU(0),
+		after: func(ctx context.Context) { cfg.afterRun(ctx, cl) },
+	}
+	res := newResult("presence", cfg)
+	m, err := cfg.measure(ctx, ucgrid)
+	if err != nil {
+		return nil, err
+	}
+	res.Seconds = m.elapsed.Seconds()
+	res.Metrics = m.metrics
+	res.Notes = append(res.Notes, fmt.Sprintf("%d changes sent to %d streams on %d node(s); %d viewers", m.sent, cfg.Watchers, len(cl.Nodes), cfg.Viewers))
+	if m.cpuOK && cfg.Cluster.Procs {
+		res.Figures = append(res.Figures,
+			Figure{Name: "ucgrid CPU per delivery", Value: m.cpuPerDelivery(), Unit: "µs"},
+			Figure{Name: "ucgrid idle CPU (streams open, no change)", Value: 100 * m.idle, Unit: "% of a core"},
+			Figure{Name: "ucgrid CPU per delivery, idle CPU taken out", Value: m.busyCPUPerDelivery(), Unit: "µs"})
+	}
+	if !cfg.Floor {
+		return res, nil
+	}
+	stopCluster() // the floor has the machine to itself
+	if err := cfg.compareFloor(ctx, res, m); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// measure opens cfg.Watchers streams to srv, makes the changes at the
+// load's rate and measures their deliveries and srv's CPU.
+func (cfg *PresenceConfig) measure(ctx context.Context, srv sseServer) (sseMeasured, error) {
+	d := &cfg.Directory
 	maxChanges := int(cfg.Load.Rate*cfg.Load.Duration.Seconds()) + 16
-	start := time.Now().Add(time.Hour) // moved to the real start below
 	log := &changeLog{sent: make([]atomic.Int64, maxChanges), delivered: make([]atomic.Int64, maxChanges),
 		expected: make([]int64, maxChanges)}
 	for i := range log.expected {
@@ -116,14 +243,16 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 		}
 	}
 	streamCtx, stopStreams := context.WithCancel(ctx)
-	defer stopStreams()
-	cfg.logf("opening %d event streams", cfg.Watchers)
 	var streams sync.WaitGroup
+	defer func() {
+		stopStreams()
+		streams.Wait()
+	}()
+	cfg.logf("%s: opening %d event streams", srv.name, cfg.Watchers)
 	var ready, failed atomic.Int64
 	var streamErr atomic.Value
 	for w := range cfg.Watchers {
-		n := w % len(cl.Nodes)
-		c := clients[viewer(w)][n]
+		c := srv.client(w)
 		streams.Go(func() {
 			err := watch(streamCtx, c, d.UserID(w%cfg.Targets), &ready, log)
 			if err != nil && streamCtx.Err() == nil {
@@ -132,7 +261,7 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 			}
 		})
 	}
-	err = poll(ctx, 5*time.Minute, 20*time.Millisecond, func() error {
+	err := poll(ctx, 5*time.Minute, 20*time.Millisecond, func() error {
 		if f := failed.Load(); f > 0 {
 			return fmt.Errorf("%w: %d streams failed, last: %v", errStop, f, streamErr.Load())
 		}
@@ -142,34 +271,33 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bench: open streams: %w", err)
+		return sseMeasured{}, fmt.Errorf("bench: open streams: %w", err)
 	}
-	res := newResult("presence", cfg)
-	start = time.Now()
-	log.delivery = NewRecorder("delivery (change→watcher)", start)
-	log.perChange = NewRecorder("change→last watcher", start)
-	put := NewRecorder("PUT presence", start)
+	idle := measureIdle(ctx, srv.cpu)
+	start := time.Now()
+	log.delivery = NewRecorder(srv.label+"delivery (change→watcher)", start)
+	log.perChange = NewRecorder(srv.label+"change→last watcher", start)
+	put := NewRecorder(srv.label+srv.changeOp, start)
 	states := []string{"available", "busy"}
-	cfg.Load.Concurrency = max(cfg.Load.Concurrency, 1)
-	elapsed := drive(ctx, cfg.Load, start, []*Recorder{log.delivery, log.perChange, put}, func(ctx context.Context, i int, due time.Time) {
+	load := cfg.Load
+	load.Concurrency = max(load.Concurrency, 1)
+	cpu0, _ := meterCPU(srv.cpu)
+	elapsed := drive(ctx, load, start, []*Recorder{log.delivery, log.perChange, put}, func(ctx context.Context, i int, due time.Time) {
 		if i >= maxChanges {
 			return
 		}
 		t := i % cfg.Targets
 		log.sent[i].Store(time.Now().UnixNano())
-		body := map[string]any{"state": states[(i/cfg.Targets)%2], "note": "c" + strconv.Itoa(i)}
-		err := clients[t][i%len(cl.Nodes)].Do(ctx, http.MethodPut, "/v1/users/"+d.UserID(t)+"/presence", body, nil)
+		err := srv.change(ctx, i, d.UserID(t), states[(i/cfg.Targets)%2], "c"+strconv.Itoa(i))
 		observe(put, due, err)
 	})
-	sent := 0
+	m := sseMeasured{elapsed: elapsed, idle: idle}
+	var want int64
 	for i := range log.sent {
 		if log.sent[i].Load() != 0 {
-			sent++
+			m.sent++
+			want += log.expected[i]
 		}
-	}
-	var want int64
-	for i := range sent {
-		want += log.expected[i]
 	}
 	// Late deliveries: wait until every stream has every change, or Drain.
 	_ = poll(ctx, cfg.Drain, 10*time.Millisecond, func() error { // missing ones are counted below
@@ -178,17 +306,29 @@ func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
 		}
 		return nil
 	})
-	got, _ := log.delivery.Counts()
-	for range want - int64(got) {
+	if cpu1, ok := meterCPU(srv.cpu); ok {
+		m.cpu, m.cpuOK, m.cpuSpan = cpu1-cpu0, true, time.Since(start)
+	}
+	m.deliveries, _ = log.delivery.Counts()
+	for range want - int64(m.deliveries) {
 		log.delivery.Fail(time.Now(), "lost")
 	}
-	cfg.afterRun(ctx, cl)
-	stopStreams()
-	streams.Wait()
-	res.Seconds = elapsed.Seconds()
-	res.Metrics = append(res.Metrics, log.delivery.Metric(elapsed), log.perChange.Metric(elapsed), put.Metric(elapsed))
-	res.Notes = append(res.Notes, fmt.Sprintf("%d changes sent to %d streams on %d node(s); %d viewers", sent, cfg.Watchers, len(cl.Nodes), cfg.Viewers))
-	return res, nil
+	if srv.after != nil {
+		srv.after(ctx)
+	}
+	if s := log.sample.Load(); s != nil {
+		m.sample = *s
+	}
+	m.metrics = []Metric{log.delivery.Metric(elapsed), log.perChange.Metric(elapsed), put.Metric(elapsed)}
+	return m, nil
+}
+
+// meterCPU reads a CPU meter; false when there is none.
+func meterCPU(cpu func() (time.Duration, bool)) (time.Duration, bool) {
+	if cpu == nil {
+		return 0, false
+	}
+	return cpu()
 }
 
 // signInUsers signs the first n generated users in on every node:
@@ -251,6 +391,10 @@ func watch(ctx context.Context, c *Client, target string, ready *atomic.Int64, l
 			case "presence":
 				if i := changeNumber(line); i >= 0 && log.delivery != nil {
 					log.deliver(i, time.Now())
+					if log.sample.Load() == nil {
+						sample := bytes.Clone(line)
+						log.sample.CompareAndSwap(nil, &sample)
+					}
 				}
 			}
 		}

@@ -775,11 +775,15 @@ func (*UnwatchReply) Descriptor() ([]byte, []int) {
 
 // PresenceBatch is one presence change of target, filtered per session,
 // sent by the target's grain to one node's hub: one message per node and
-// change, whatever the number of watchers there.
+// change, whatever the number of watchers there. A change shows in very
+// few ways (with the note, state only, not at all), so the batch lists
+// each distinct view once, with the sessions that are sent it: a session
+// appears in exactly one group, the one of the view its viewer's rights
+// give.
 type PresenceBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	Deliveries    []*PresenceDelivery    `protobuf:"bytes,2,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	Groups        []*PresenceGroup       `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -821,35 +825,40 @@ func (x *PresenceBatch) GetTarget() string {
 	return ""
 }
 
-func (x *PresenceBatch) GetDeliveries() []*PresenceDelivery {
+func (x *PresenceBatch) GetGroups() []*PresenceGroup {
 	if x != nil {
-		return x.Deliveries
+		return x.Groups
 	}
 	return nil
 }
 
-type PresenceDelivery struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	View          *PresenceView          `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+// PresenceGroup is the sessions of one batch that are sent one same view.
+type PresenceGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	View  *PresenceView          `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	// sessions lists the session ids, each as a uvarint length followed by
+	// its bytes: one field rather than a repeated string, so that a hub
+	// receiving thousands makes one allocation, not one per session
+	// (actors/hubshare.go: appendSessionID, nextSessionID).
+	Sessions      []byte `protobuf:"bytes,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *PresenceDelivery) Reset() {
-	*x = PresenceDelivery{}
+func (x *PresenceGroup) Reset() {
+	*x = PresenceGroup{}
 	mi := &file_actors_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PresenceDelivery) String() string {
+func (x *PresenceGroup) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PresenceDelivery) ProtoMessage() {}
+func (*PresenceGroup) ProtoMessage() {}
 
-func (x *PresenceDelivery) ProtoReflect() protoreflect.Message {
+func (x *PresenceGroup) ProtoReflect() protoreflect.Message {
 	mi := &file_actors_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -861,21 +870,21 @@ func (x *PresenceDelivery) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PresenceDelivery.ProtoReflect.Descriptor instead.
-func (*PresenceDelivery) Descriptor() ([]byte, []int) {
+// Deprecated: Use PresenceGroup.ProtoReflect.Descriptor instead.
+func (*PresenceGroup) Descriptor() ([]byte, []int) {
 	return file_actors_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *PresenceDelivery) GetSession() string {
-	if x != nil {
-		return x.Session
-	}
-	return ""
-}
-
-func (x *PresenceDelivery) GetView() *PresenceView {
+func (x *PresenceGroup) GetView() *PresenceView {
 	if x != nil {
 		return x.View
+	}
+	return nil
+}
+
+func (x *PresenceGroup) GetSessions() []byte {
+	if x != nil {
+		return x.Sessions
 	}
 	return nil
 }
@@ -3220,15 +3229,13 @@ const file_actors_proto_rawDesc = "" +
 	"\aUnwatch\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x02 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\"\x0e\n" +
-	"\fUnwatchReply\"h\n" +
+	"\fUnwatchReply\"c\n" +
 	"\rPresenceBatch\x12\x16\n" +
-	"\x06target\x18\x01 \x01(\tR\x06target\x12?\n" +
-	"\n" +
-	"deliveries\x18\x02 \x03(\v2\x1f.ucgrid.actors.PresenceDeliveryR\n" +
-	"deliveries\"]\n" +
-	"\x10PresenceDelivery\x12\x18\n" +
-	"\asession\x18\x01 \x01(\tR\asession\x12/\n" +
-	"\x04view\x18\x02 \x01(\v2\x1b.ucgrid.actors.PresenceViewR\x04view\":\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x124\n" +
+	"\x06groups\x18\x03 \x03(\v2\x1c.ucgrid.actors.PresenceGroupR\x06groupsJ\x04\b\x02\x10\x03\"\\\n" +
+	"\rPresenceGroup\x12/\n" +
+	"\x04view\x18\x01 \x01(\v2\x1b.ucgrid.actors.PresenceViewR\x04view\x12\x1a\n" +
+	"\bsessions\x18\x02 \x01(\fR\bsessions\":\n" +
 	"\x10DirectoryChanged\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\"\x9c\x01\n" +
@@ -3429,7 +3436,7 @@ var file_actors_proto_goTypes = []any{
 	(*Unwatch)(nil),             // 11: ucgrid.actors.Unwatch
 	(*UnwatchReply)(nil),        // 12: ucgrid.actors.UnwatchReply
 	(*PresenceBatch)(nil),       // 13: ucgrid.actors.PresenceBatch
-	(*PresenceDelivery)(nil),    // 14: ucgrid.actors.PresenceDelivery
+	(*PresenceGroup)(nil),       // 14: ucgrid.actors.PresenceGroup
 	(*DirectoryChanged)(nil),    // 15: ucgrid.actors.DirectoryChanged
 	(*UserHandover)(nil),        // 16: ucgrid.actors.UserHandover
 	(*HandoverWatcher)(nil),     // 17: ucgrid.actors.HandoverWatcher
@@ -3477,8 +3484,8 @@ var file_actors_proto_depIdxs = []int32{
 	3,  // 6: ucgrid.actors.WatchReply.error:type_name -> ucgrid.actors.Error
 	1,  // 7: ucgrid.actors.WatchReply.view:type_name -> ucgrid.actors.PresenceView
 	0,  // 8: ucgrid.actors.Unwatch.hub:type_name -> ucgrid.actors.Hub
-	14, // 9: ucgrid.actors.PresenceBatch.deliveries:type_name -> ucgrid.actors.PresenceDelivery
-	1,  // 10: ucgrid.actors.PresenceDelivery.view:type_name -> ucgrid.actors.PresenceView
+	14, // 9: ucgrid.actors.PresenceBatch.groups:type_name -> ucgrid.actors.PresenceGroup
+	1,  // 10: ucgrid.actors.PresenceGroup.view:type_name -> ucgrid.actors.PresenceView
 	17, // 11: ucgrid.actors.UserHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
 	0,  // 12: ucgrid.actors.HandoverWatcher.hub:type_name -> ucgrid.actors.Hub
 	20, // 13: ucgrid.actors.LineView.calls:type_name -> ucgrid.actors.CallView

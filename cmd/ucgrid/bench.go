@@ -30,6 +30,10 @@ scenarios:
              started again: failed calls (want 0), stop and rejoin times
   scale      100k users, 10k groups, 1M grants into one node: write rate, RSS, cold start
 
+presence --floor also runs a minimal Go SSE server (ucgrid bench sse-floor,
+started by the scenario) with the same streams, event bytes and rate, and
+reports ucgrid's CPU per delivery next to the floor's.
+
 By default a scenario starts its own cluster (--nodes, in this process or
 --procs as child processes) with a generated directory; --target URL[,URL]
 loads a running cluster instead (with --admin-password, and --target-sip for
@@ -138,10 +142,14 @@ var scenarios = map[string]scenario{
 		fs.IntVar(&cfg.Watchers, "watchers", 1000, "event streams (GET /v1/events) watching the targets, spread over the nodes")
 		fs.IntVar(&cfg.Viewers, "viewers", 0, "distinct users the streams sign in as (default min(watchers, 100))")
 		fs.IntVar(&cfg.Targets, "targets", 1, "users whose presence changes (--rate changes/s in total)")
+		fs.BoolVar(&cfg.Floor, "floor", false, "then run a minimal Go SSE server (ucgrid bench sse-floor) with the same streams, bytes and rate,\nand report both servers' CPU per delivery and the ratio (implies --procs)")
 		return func(ctx context.Context) (*bench.Result, error) {
 			cfg.Common = *c
 			if cfg.Load.Rate == 0 {
 				cfg.Load.Rate = 10
+			}
+			if cfg.Floor {
+				cfg.Cluster.Procs = true // the nodes' CPU apart from the harness's
 			}
 			return bench.RunPresence(ctx, *cfg)
 		}
@@ -322,6 +330,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "sse-floor" {
+		return sseFloorCmd(args[1:], stdout, stderr)
+	}
 	sc, ok := scenarios[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "ucgrid bench: unknown scenario %q (try: ucgrid bench help)\n", args[0])
@@ -357,6 +368,31 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return report(res, bf, stdout, stderr)
+}
+
+// sseFloorCmd serves the SSE floor of `ucgrid bench presence --floor`
+// (bench.ServeFloor) until SIGTERM or SIGINT; the scenario starts it as
+// a child process and reads its address from the first line.
+func sseFloorCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ucgrid bench sse-floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg bench.FloorConfig
+	fs.StringVar(&cfg.Addr, "listen", "127.0.0.1:0", "address to listen on")
+	fs.IntVar(&cfg.Buffer, "buffer", 64, "events a stream may have pending before it is dropped")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := bench.ServeFloor(ctx, cfg, func(addr string) { fmt.Fprintf(stdout, "sse-floor listening on %s\n", addr) })
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid bench sse-floor: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 func report(res *bench.Result, bf benchFlags, stdout, stderr io.Writer) int {

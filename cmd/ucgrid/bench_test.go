@@ -82,6 +82,22 @@ func TestBench_EveryScenarioRunsBriefly(t *testing.T) {
 			t.Errorf("deliveries %v, errors %v", n, errs)
 		}
 	})
+	t.Run("presence-floor", func(t *testing.T) {
+		res := benchRun(t, "presence", "--floor", "--duration", "1s", "--watchers", "20", "--viewers", "4", "--rate", "20")
+		if n, errs := metricCount(t, res, "floor: delivery (change→watcher)"); n == 0 || errs > 0 {
+			t.Errorf("floor deliveries %v, errors %v", n, errs)
+		}
+		figures := map[string]float64{}
+		for _, f := range res["figures"].([]any) {
+			f := f.(map[string]any)
+			figures[f["name"].(string)] = f["value"].(float64)
+		}
+		for _, name := range []string{"ucgrid CPU per delivery", "floor CPU per delivery", "ucgrid / floor CPU per delivery"} {
+			if figures[name] <= 0 {
+				t.Errorf("figure %q: %v (figures %v)", name, figures[name], figures)
+			}
+		}
+	})
 	t.Run("hunt", func(t *testing.T) {
 		res := benchRun(t, "hunt", "--duration", "1s", "--users", "9", "--groups", "3", "--rate", "20",
 			"--banks", "2", "--callers", "2", "--scrape", filepath.Join(dir, "hunt.prom"), "--plot", filepath.Join(dir, "hunt.svg"))
