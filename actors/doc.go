@@ -12,6 +12,14 @@
 // Grains find their node's dependencies through Register (protoactor-go's
 // grain factories are package-global). Decisions live in pure packages
 // (rights, presence, linestate, hunt, officehours); the grains translate
-// messages and carry out effects. The line and group grains are not written
-// yet.
+// messages and carry out effects.
+//
+// The line grain (KindLine, identity = line number) owns the line's calls
+// (actors/linestate) and its SIP bindings, and hands the journal entry of
+// every ended call to the node's journal writer, which commits them in
+// batches through group commit (persistence.Node.ApplyGrouped). The group
+// grain (KindGroup, identity = group id) answers ring plans with the
+// office-hours verdict and the members in hunt order; it keeps its
+// members' availability by watching their user and line grains
+// (memberwatch.go) and asks them again whenever that copy may be stale.
 package actors
