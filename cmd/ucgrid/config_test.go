@@ -25,7 +25,7 @@ func TestParseServeOptions_Precedence(t *testing.T) {
 	want := serveOptions{Data: "/from/file", HTTP: "127.0.0.1:9100", Raft: "127.0.0.1:9300", Node: "env-node",
 		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", SIP: "127.0.0.1:5060", AdminPassword: "from-file-pw", LogLevel: "info",
 		RaftVoters: "3", RaftDeadAfter: "30s", SIPIdleTimeout: "5m", SIPMessageTimeout: "10s", SIPMaxConnsPerSource: "32",
-		SIPNATExpires: "60s", SIPNATPing: "20s", SIPNATPingCRLF: "false"}
+		SIPNATExpires: "60s", SIPNATPing: "20s", SIPNATPingCRLF: "false", GCPercent: "400", MemoryLimit: "auto"}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
 	}
