@@ -303,7 +303,10 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: "internal", Message: "directory unavailable"}}
 	}
 	if g.dir.loaded {
-		g.bindings = regs // newer than the rest of the state: loadedAt stays its lower bound
+		// Newer than the rest of the state: loadedAt stays its lower
+		// bound. The groups' copy is converted again, so the watching
+		// call groups are told of the new bindings (respond).
+		g.bindings, g.groupBindings = regs, nil
 	}
 	return &actorspb.RegisterLineReply{Bindings: unexpired(regs, time.Now())}
 }
