@@ -38,6 +38,7 @@ type Node struct {
 	system   *actor.ActorSystem
 	cluster  *actorcluster.Cluster
 	requests requestMetrics
+	aside    asideCalls
 
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}
@@ -233,6 +234,11 @@ func (n *Node) shutdown() error {
 	// can wait up to endpointConnectAttempts × 2 s for an endpoint writer
 	// still trying to reach a dead peer.
 	c.Remote.Shutdown(true)
+	// Requests abandoned at a topology change wait for their futures'
+	// timeouts; none outlives the node's stop.
+	if left := n.aside.wait(n.cfg.AttemptTimeout + time.Second); left > 0 {
+		n.logger.Warn("cluster: requests still waiting after stop", "count", left)
+	}
 	n.logger.Info("cluster: node stopped", "took", time.Since(start).Round(time.Millisecond))
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -83,7 +84,7 @@ func (n *Node) attempt(ctx context.Context, identity, kind string, msg proto.Mes
 	}
 	deadline, _ := ctx.Deadline() // Request always sets one
 	future := n.system.Root.RequestFuture(pid, msg, min(time.Until(deadline), n.cfg.AttemptTimeout))
-	res, err := awaitWhileMember(ctx, n.provider, pid.Address, func() (any, error) { return future.Result() })
+	res, err := n.awaitWhileMember(ctx, pid.Address, func() (any, error) { return future.Result() })
 	if err != nil {
 		if isUnreachable(err) || errors.Is(err, errRetry) {
 			n.cluster.PidCache.RemoveByValue(identity, kind, pid)
@@ -106,7 +107,7 @@ func (n *Node) activation(ctx context.Context, identity, kind string) (*actor.PI
 	}
 	// The owner's address is not known here; a lookup stuck on an owner
 	// that died is abandoned at the next topology change.
-	res, err := awaitWhileMember(ctx, n.provider, "", func() (any, error) {
+	res, err := n.awaitWhileMember(ctx, "", func() (any, error) {
 		return n.cluster.Get(identity, kind), nil
 	})
 	if err != nil {
@@ -123,14 +124,18 @@ func (n *Node) activation(ctx context.Context, identity, kind string) (*actor.PI
 // awaitWhileMember runs call aside and returns its result, unless ctx ends
 // first or the topology changes so that addr is no longer a member (any
 // change, when addr is ""); the call is then abandoned, with errRetry.
-// An abandoned call ends by itself within its own timeout.
-func awaitWhileMember(ctx context.Context, p *Provider, addr string, call func() (any, error)) (any, error) {
+// An abandoned call ends by itself within its own timeout (a future's,
+// at most AttemptTimeout); shutdown waits for it (n.aside).
+func (n *Node) awaitWhileMember(ctx context.Context, addr string, call func() (any, error)) (any, error) {
 	type result struct {
 		v   any
 		err error
 	}
+	p := n.provider
 	done := make(chan result, 1)
+	n.aside.add()
 	go func() {
+		defer n.aside.done()
 		v, err := call()
 		done <- result{v, err}
 	}()
@@ -181,4 +186,52 @@ func retryDelay(attempt int, base, maxDelay time.Duration) time.Duration {
 	}
 	half := d / 2
 	return half + rand.N(d-half+1)
+}
+
+// asideCalls counts the calls awaitWhileMember runs aside, so that a
+// node's shutdown can wait for the abandoned ones: protoactor-go has no
+// way to cancel a future, which ends only with its timeout.
+type asideCalls struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil while nobody waits
+}
+
+func (a *asideCalls) add() {
+	a.mu.Lock()
+	a.n++
+	a.mu.Unlock()
+}
+
+func (a *asideCalls) done() {
+	a.mu.Lock()
+	if a.n--; a.n == 0 && a.idle != nil {
+		close(a.idle)
+		a.idle = nil
+	}
+	a.mu.Unlock()
+}
+
+// wait waits until no call runs aside or d passed; it reports how many
+// still run.
+func (a *asideCalls) wait(d time.Duration) int {
+	a.mu.Lock()
+	if a.n == 0 {
+		a.mu.Unlock()
+		return 0
+	}
+	if a.idle == nil {
+		a.idle = make(chan struct{})
+	}
+	idle := a.idle
+	a.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
 }
