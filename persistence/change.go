@@ -16,6 +16,8 @@ const (
 	KindJournal
 	KindChat  // ID is the message id (empty for purges); Users is empty
 	KindToken // a bearer token ended (revoked, dropped, purged): ID is its user; Users is empty
+
+	kindCount // one more than the last kind
 )
 
 var kindNames = [...]string{

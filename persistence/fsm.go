@@ -79,6 +79,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return fill(resp, err)
 	}
 	f.setApplied(last.Index)
+	f.s.gens.changed(t.changes, false)
 	f.feed.publish(t.changes)
 	f.m.observeBatch(len(logs), time.Since(start))
 	return resp
@@ -221,6 +222,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.setApplied(index)
+	f.s.gens.changed(nil, true)
 	f.feed.reset(index)
 	f.log.Info("persistence: directory restored from snapshot", "applied_index", hdr.AppliedIndex)
 	return nil

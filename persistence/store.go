@@ -30,6 +30,9 @@ type Store struct {
 	dir string
 	log *slog.Logger
 
+	gens   generations
+	trunks trunkCache
+
 	// life orders commits (shared) with Close (exclusive): Pebble panics on
 	// a write to a closed DB. Commits run concurrently so that Pebble
 	// group-commits their fsyncs (the FSM's batch with Raft's next append).

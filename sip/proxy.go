@@ -78,23 +78,17 @@ func (s *Server) trunkFor(ip string) (string, bool) {
 		return "", false
 	}
 	addr = addr.Unmap()
-	after := ""
-	for {
-		trunks, next, err := s.cfg.Store.ListTrunks(after, 0)
-		if err != nil {
-			s.log.Warn("sip: list trunks", "err", err)
-			return "", false
-		}
-		for _, t := range trunks {
-			if s.trunkAllows(t, addr) {
-				return t.GetId(), true
-			}
-		}
-		if next == "" {
-			return "", false
-		}
-		after = next
+	trunks, err := s.cfg.Store.Trunks()
+	if err != nil {
+		s.log.Warn("sip: list trunks", "err", err)
+		return "", false
 	}
+	for _, t := range trunks {
+		if s.trunkAllows(t, addr) {
+			return t.GetId(), true
+		}
+	}
+	return "", false
 }
 
 // trunkAllows reports whether one of t's address ranges holds addr. A
