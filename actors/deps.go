@@ -58,6 +58,8 @@ type Deps struct {
 	aside sync.WaitGroup
 	// journal batches the journal entries of ended calls (linejournal.go).
 	journal journalWriter
+	// names are the display names of numbers for journal entries.
+	names numberNames
 	// noHandover: the node stops without successors (the last node, or
 	// one its peers have blocked): stopping grains hand nothing over.
 	noHandover atomic.Bool

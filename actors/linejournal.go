@@ -187,20 +187,7 @@ func journalRetryable(err error) bool {
 }
 
 // remoteName is the display name behind a remote number that is a line or
-// call group of this directory ("" otherwise). Names are not filtered by
-// rights: contact search shows them to everyone.
+// call group of this directory ("" otherwise), from the node's cache.
 func (g *lineGrain) remoteName(number string) string {
-	if number == "" {
-		return ""
-	}
-	if l, err := g.deps.Store.Line(number); err == nil {
-		if u, err := g.deps.Store.User(l.GetOwner()); err == nil {
-			return u.GetDisplayName()
-		}
-		return ""
-	}
-	if gr, err := g.deps.Store.GroupByNumber(number); err == nil {
-		return gr.GetName()
-	}
-	return ""
+	return g.deps.names.name(g.deps.Store, number)
 }
