@@ -34,6 +34,9 @@ func TestNumberNames_FollowTheDirectoryAtOnce(t *testing.T) {
 	named := func(id, name string) *dirpb.Command {
 		return &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: id, DisplayName: name}}}}
 	}
+	line := func(number, owner string) *dirpb.Command {
+		return &dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: &dirpb.Line{Number: number, Owner: owner, Kind: "primary"}}}}
+	}
 	var c numberNames
 	s := dir.Store()
 	expect := func(step, number, want string) {
@@ -44,16 +47,16 @@ func TestNumberNames_FollowTheDirectoryAtOnce(t *testing.T) {
 			}
 		}
 	}
-	apply(named("alice", "Alice Smith"), putLine("100", "alice", "primary", nil))
+	apply(named("alice", "Alice Smith"), line("100", "alice"))
 	expect("a line", "100", "Alice Smith")
 	expect("an outside number", "+4989123", "")
 	expect("no number", "", "")
 	apply(named("alice", "Alice Jones"))
 	expect("after a rename", "100", "Alice Jones")
-	apply(named("bob", "Bob"), putLine("+4989123", "bob", "primary", nil))
+	apply(named("bob", "Bob"), line("+4989123", "bob"))
 	expect("a number that became a line", "+4989123", "Bob")
-	apply(putGroup(&dirpb.Group{Id: "desk", Name: "Front desk", Active: true,
-		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all"}}))
+	apply(&dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: &dirpb.Group{Id: "desk", Name: "Front desk", Active: true,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all"}}}}})
 	expect("a call group", "700", "Front desk")
 	apply(&dirpb.Command{Op: &dirpb.Command_DeleteLine{DeleteLine: &dirpb.DeleteLine{Number: "100"}}})
 	expect("a removed line", "100", "")
