@@ -108,6 +108,10 @@ func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*b
 	if err != nil {
 		return nil, err
 	}
+	// The phone repeats its 2xx until the caller's ACK reaches it; while
+	// the transaction lives it takes those copies (RFC 6026's Accepted
+	// state) and hands them only to this hook.
+	tx.OnRetransmission(c.s.relayAnswer)
 	b.tx = tx
 	c.mu.Lock()
 	c.branches = append(c.branches, b)

@@ -337,7 +337,15 @@ func (s *Server) popOwnRoutes(req *sip.Request) *sip.Uri {
 // retransmissions of an answered INVITE go on to the caller (RFC 3261
 // §16.7), also of one relayed to a NATed phone's flow (path.go);
 // anything else is dropped.
-func (s *Server) strayResponse(res *sip.Response) {
+func (s *Server) strayResponse(res *sip.Response) { s.relayAnswer(res) }
+
+// relayAnswer sends a repeated 2xx of the winning branch of a call this
+// node carries on to the caller, whether its transaction still lives
+// (the transaction's retransmission hook) or has ended (strayResponse):
+// the caller whose ACK was lost ACKs again only when it sees one.
+// Anything else is dropped: a 2xx of a branch that lost the race to
+// another answer is not the caller's.
+func (s *Server) relayAnswer(res *sip.Response) {
 	cseq := res.CSeq()
 	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
 		return
