@@ -100,4 +100,3 @@ func TestCall_RepeatedAnswerReachesTheCallerWhileAndAfterItsTransactionLives(t *
 		t.Fatalf("of %d repeated 200s, %d reached the caller after the node's transaction ended: want some before and some after", total, late)
 	}
 }
-
