@@ -40,7 +40,8 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.m.registrations.WithLabelValues("forbidden").Inc()
 		return
 	}
-	update, code, reason := s.registerUpdate(req, line.GetNumber(), time.Now())
+	asked := time.Now()
+	update, code, reason := s.registerUpdate(req, line.GetNumber(), asked)
 	if code != 0 {
 		res := sip.NewResponseFromRequest(req, code, reason, nil)
 		if code == sip.StatusIntervalToBrief {
@@ -50,10 +51,14 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.m.registrations.WithLabelValues("bad_request").Inc()
 		return
 	}
-	s.applyRegister(req, tx, line.GetNumber(), update)
+	s.applyRegister(req, tx, line.GetNumber(), update, asked)
 }
 
-func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, number string, u RegisterUpdate) {
+// applyRegister stores u and answers with the line's bindings; their
+// expires count from asked, the moment the request's own were granted,
+// so a phone is told the interval it was granted even when the write
+// ended in the next second.
+func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, number string, u RegisterUpdate, asked time.Time) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BackendTimeout)
 	defer cancel()
 	var regs []*dirpb.Registration
@@ -75,7 +80,7 @@ func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, numbe
 	s.flows.update(number, u, regs, now, s.cfg.NATPingInterval)
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	for _, r := range regs {
-		left := r.GetExpiresAtUnix() - now.Unix()
+		left := r.GetExpiresAtUnix() - asked.Unix()
 		if left <= 0 {
 			continue
 		}
