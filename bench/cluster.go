@@ -163,26 +163,47 @@ func (c *Cluster) startEmbedded(ctx context.Context) error {
 		}
 		dir = c.tmp
 	}
-	var seed string
+	var join []string
 	for i := range c.cfg.Nodes {
-		a, err := freeAddrs()
+		n, err := c.startFresh(ctx, fmt.Sprintf("n%d", i+1), dir, join)
 		if err != nil {
 			return err
 		}
-		name := fmt.Sprintf("n%d", i+1)
-		n := &Node{Name: name, URL: "http://" + a.http, SIP: a.sip, addrs: a, data: filepath.Join(dir, name)}
-		c.Nodes = append(c.Nodes, n)
-		if i > 0 {
-			n.join = []string{seed}
-		} else {
-			seed = a.gossip
-		}
-		if err := c.startNode(ctx, n, c.cfg.Procs); err != nil {
-			return err
+		if i == 0 {
+			join = []string{n.addrs.gossip}
 		}
 	}
 	return nil
 }
+
+// startFresh starts a new node on ports that were free a moment ago and
+// adds it to c.Nodes. When another process took one of them meanwhile
+// (the node exits before it is ready, or cannot listen), it tries again
+// on new ports and a new data directory, at most freshTries times.
+func (c *Cluster) startFresh(ctx context.Context, name, dir string, join []string) (*Node, error) {
+	for try := 0; ; try++ {
+		a, err := freeAddrs()
+		if err != nil {
+			return nil, err
+		}
+		data := filepath.Join(dir, name)
+		if try > 0 {
+			data = filepath.Join(dir, fmt.Sprintf("%s.%d", name, try))
+		}
+		n := &Node{Name: name, URL: "http://" + a.http, SIP: a.sip, addrs: a, data: data, join: join}
+		err = c.startNode(ctx, n, c.cfg.Procs)
+		portTaken := errors.Is(err, errExited) || errors.Is(err, syscall.EADDRINUSE)
+		if err == nil || !portTaken || try+1 == freshTries {
+			// Kept on an error too: Close stops whatever did start.
+			c.Nodes = append(c.Nodes, n)
+			return n, err
+		}
+		_ = os.RemoveAll(data) // this try's own directory
+	}
+}
+
+// freshTries bounds startFresh's attempts.
+const freshTries = 3
 
 // startNode starts (or restarts, on its data) node n and waits until it
 // is ready.
@@ -279,7 +300,7 @@ func waitReady(ctx context.Context, n *Node, timeout time.Duration) error {
 		if n.exited != nil {
 			select {
 			case <-n.exited:
-				return fmt.Errorf("%w: node %s exited", errStop, n.Name)
+				return fmt.Errorf("%w: node %s %w", errStop, n.Name, errExited)
 			default:
 			}
 		}
@@ -297,6 +318,9 @@ func waitReady(ctx context.Context, n *Node, timeout time.Duration) error {
 
 // errStop ends a poll at once.
 var errStop = errors.New("bench: gave up")
+
+// errExited: a node's process ended before it was ready.
+var errExited = errors.New("exited before it was ready")
 
 // poll calls f every interval until it returns nil, an errStop, or
 // timeout passes (then the last error is returned).
