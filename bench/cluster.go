@@ -192,7 +192,7 @@ func (c *Cluster) startFresh(ctx context.Context, name, dir string, join []strin
 		}
 		n := &Node{Name: name, URL: "http://" + a.http, SIP: a.sip, addrs: a, data: data, join: join}
 		err = c.startNode(ctx, n, c.cfg.Procs)
-		portTaken := errors.Is(err, errExited) || errors.Is(err, syscall.EADDRINUSE)
+		portTaken := errors.Is(err, errExited) || server.AddrInUse(err)
 		if err == nil || !portTaken || try+1 == freshTries {
 			// Kept on an error too: Close stops whatever did start.
 			c.Nodes = append(c.Nodes, n)

@@ -14,7 +14,7 @@ import (
 // does this server. A retransmission only comes after the answer to it was
 // lost; 5 s covers the retransmission intervals of T1 and T2 several times
 // over. What comes later is handled as a stray: a 2xx of a call still
-// known goes on to the caller (strayResponse), a repeated BYE of an ended
+// known goes on to the caller (relayAnswer), a repeated BYE of an ended
 // dialog gets 481.
 //
 // Why it matters: every finished transaction holds its request and

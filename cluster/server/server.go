@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -406,4 +407,13 @@ func (c *startClock) phase(name string) {
 	now := time.Now()
 	c.log.Debug("server: start phase done", "phase", name, "took", now.Sub(c.last), "since_start", now.Sub(c.begin))
 	c.last = now
+}
+
+// AddrInUse reports whether Start failed because another process holds
+// one of the node's listen addresses (HTTP, gossip, SIP, SIP over TLS or
+// Raft).
+func AddrInUse(err error) bool {
+	return errors.Is(err, api.ErrAddrInUse) || errors.Is(err, ErrGossipAddrInUse) ||
+		errors.Is(err, sip.ErrAddrInUse) || errors.Is(err, sip.ErrTLSAddrInUse) ||
+		errors.Is(err, syscall.EADDRINUSE)
 }
