@@ -28,6 +28,7 @@ func (t *txn) mark() savepoint {
 // nothing. An error is a storage failure.
 func (t *txn) rollback(sp savepoint) error {
 	t.changes = t.changes[:sp.changes]
+	clear(t.owners)
 	if t.b.Count() == sp.count {
 		return nil
 	}

@@ -21,8 +21,8 @@ func (t *txn) appendJournal(e *dirpb.JournalEntry) error {
 	if err := checkJournalEntry(e); err != nil {
 		return err
 	}
-	if _, err := t.user(e.Owner); err != nil {
-		return withContext(err, "owner of journal entry "+e.Id)
+	if err := t.journalOwner(e); err != nil {
+		return err
 	}
 	taken, err := t.exists(key(tJournalID, e.Id))
 	if err != nil {
@@ -35,6 +35,21 @@ func (t *txn) appendJournal(e *dirpb.JournalEntry) error {
 		return err
 	}
 	t.emit(Change{Kind: KindJournal, ID: e.Id, Users: []string{e.Owner}})
+	return nil
+}
+
+// journalOwner checks that the owner of e exists, once per transaction.
+func (t *txn) journalOwner(e *dirpb.JournalEntry) error {
+	if _, ok := t.owners[e.Owner]; ok {
+		return nil
+	}
+	if _, err := t.user(e.Owner); err != nil {
+		return withContext(err, "owner of journal entry "+e.Id)
+	}
+	if t.owners == nil {
+		t.owners = make(map[string]struct{})
+	}
+	t.owners[e.Owner] = struct{}{}
 	return nil
 }
 

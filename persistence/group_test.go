@@ -349,3 +349,21 @@ func TestBatch_SameAsOneEntryPerCommand(t *testing.T) {
 		t.Fatalf("directories differ:\n%s", d)
 	}
 }
+
+// The owners a batch's journal entries found are remembered for the rest
+// of the batch; a user deleted in between must not be taken for an owner
+// still there.
+func TestBatch_JournalOwnerDeletedInTheSameBatchIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("alice"))
+	entry := func(id string) *dirpb.Command {
+		return appendJournal(&dirpb.JournalEntry{Id: id, Owner: "alice", StartUnix: 1, Outcome: "missed", Direction: "in"})
+	}
+	res := h.applyBatchEntry(entry("c1"), deleteUser("alice"), entry("c2"), putUser("alice"), entry("c3"))
+	want := []error{nil, nil, ErrNotFound, nil, nil}
+	for i, w := range want {
+		if (w == nil) != (res[i] == nil) || w != nil && !errors.Is(res[i], w) {
+			t.Errorf("command %d: %v, want %v", i, res[i], w)
+		}
+	}
+}
