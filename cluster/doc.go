@@ -13,7 +13,7 @@
 //		Logger:     logger,
 //	})
 //	...
-//	resp, err := node.Request(ctx, "alice", "user", &userpb.GetPresence{})
+//	resp, err := node.Request(ctx, "alice", actors.KindUser, &actorspb.GetPresence{Viewer: "bob"})
 //	...
 //	err = node.Shutdown(ctx)
 //
@@ -21,5 +21,8 @@
 // a certificate of the cluster CA send or receive grain messages.
 //
 // docs/cluster.md explains the metadata format, the failure-detection
-// timing and the test approach. Raft peer management is not here yet.
+// timing and the test approach. This package knows nothing of Raft: the
+// directory's voters are managed by cluster/autopilot and the node
+// assembly (cluster/server), which keep Raft's peers in step with the
+// members gossip reports.
 package cluster

@@ -16,7 +16,7 @@ import (
 
 	"github.com/ucgrid/ucgrid/internal/testlog"
 
-	"github.com/ucgrid/ucgrid/cluster/racereport"
+	"github.com/ucgrid/ucgrid/internal/racereport"
 )
 
 // Multi-node tests run each node in its own child process (this test

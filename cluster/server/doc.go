@@ -1,10 +1,19 @@
 // Package server assembles one ucgrid node from its parts: the durable
-// directory (persistence), the HTTP server (api) and, as they arrive, the
-// actor cluster and the SIP front end. cmd/ucgrid binds flags to its Config.
+// directory (persistence), the actor cluster and its grains (cluster,
+// actors), the HTTP API (api) and the SIP front end (sip). cmd/ucgrid
+// binds flags to its Config.
 //
-// Start opens the data directory, starts Raft, creates the system owner
-// "admin" on a first start, and serves /healthz, /readyz and /metrics.
-// Shutdown stops in the reverse order and flushes the store.
+// Start opens the data directory, starts Raft, joins the actor cluster,
+// creates the system owner "admin" on a first start, mounts the API and
+// /healthz, /readyz and /metrics, and starts SIP; docs/persistence.md
+// "Start" lists the phases. Shutdown drains SIP and stops in the reverse
+// order, and flushes the store.
+//
+// Besides assembling, the package still holds the adapters from the api
+// and sip interfaces to grain requests (live*.go, reverse.go,
+// sipbackend.go), the Raft peer operations and signed node-to-node routes
+// (clusterops.go, internal.go, forward.go, leave.go, watchdog.go) and
+// background upkeep (records.go, expirysweep.go).
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

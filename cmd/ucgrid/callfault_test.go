@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/bench"
-	"github.com/ucgrid/ucgrid/cluster/racereport"
+	"github.com/ucgrid/ucgrid/internal/racereport"
 )
 
 // benchCluster is a bench cluster of three `ucgrid serve` child processes

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/api/password"
-	"github.com/ucgrid/ucgrid/cluster/racereport"
 	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/internal/racereport"
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
