@@ -58,7 +58,7 @@ func (d *dirState) freshFor(deps *Deps, min uint64) *actorspb.Error {
 		ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
 		defer cancel()
 		if err := deps.WaitApplied(ctx, min); err != nil {
-			return &actorspb.Error{Code: "unavailable", Message: "the directory has not caught up with the given index"}
+			return refusal(CodeUnavailable, "the directory has not caught up with the given index")
 		}
 	}
 	d.loaded = false

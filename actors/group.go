@@ -99,13 +99,13 @@ func (g *groupGrain) prepare(min uint64) *actorspb.Error {
 		return e
 	}
 	if err := g.load(); err != nil {
-		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+		return errDirectory()
 	}
 	if g.record == nil {
-		return &actorspb.Error{Code: "not_found", Message: "no such group"}
+		return refusal(CodeNotFound, "no such group")
 	}
 	if !callsEnabled(g.record.GetCallGroup()) {
-		return &actorspb.Error{Code: "not_found", Message: "the group has no call group"}
+		return refusal(CodeNotFound, "the group has no call group")
 	}
 	return nil
 }
@@ -318,7 +318,7 @@ func ringLine(deps *Deps, user string) string {
 func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEventReply {
 	kind, err := hunt.ParseEventKind(m.GetKind())
 	if err != nil {
-		return &actorspb.GroupCallEventReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+		return &actorspb.GroupCallEventReply{Error: refusal(CodeInvalid, err.Error())}
 	}
 	at := time.UnixMilli(m.GetAtUnixMs())
 	if m.GetAtUnixMs() == 0 {

@@ -371,8 +371,8 @@ func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.P
 	if !ok {
 		return nil, fmt.Errorf("actors: watch %q: unexpected reply %T", target, resp)
 	}
-	if e := r.GetError(); e != nil {
-		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
+	if err := ErrorOf(r.GetError()); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	s.targets[watched{KindUser, target}] = r.GetGrainAddress()
@@ -391,8 +391,8 @@ func (h *Hub) WatchLine(ctx context.Context, s *Session, line string) (*actorspb
 	if !ok {
 		return nil, fmt.Errorf("actors: watch line %q: unexpected reply %T", line, resp)
 	}
-	if e := r.GetError(); e != nil {
-		return nil, &GrainError{Code: e.GetCode(), Message: e.GetMessage()}
+	if err := ErrorOf(r.GetError()); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	s.targets[watched{KindLine, line}] = r.GetGrainAddress()
@@ -434,11 +434,3 @@ func (h *Hub) closeSession(s *Session, lagged bool) {
 	}
 	close(s.events)
 }
-
-// GrainError is a refusal from a grain.
-type GrainError struct {
-	Code    string // "forbidden", "invalid", "not_found", "internal"
-	Message string
-}
-
-func (e *GrainError) Error() string { return "actors: " + e.Code + ": " + e.Message }

@@ -127,7 +127,7 @@ func (g *lineGrain) watchMember(m *actorspb.WatchMember) *actorspb.MemberState {
 func (g *lineGrain) memberState() *actorspb.MemberState {
 	s := &actorspb.MemberState{Kind: KindLine, Id: g.id, Grain: pidHub(g.self)}
 	if e := g.prepare(0); e != nil {
-		if e.GetCode() != "not_found" {
+		if e.GetCode() != CodeNotFound {
 			s.Error = e
 		}
 		return s
@@ -200,10 +200,10 @@ func (g *lineGrain) prepare(min uint64) *actorspb.Error {
 		return e
 	}
 	if err := g.load(); err != nil {
-		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+		return errDirectory()
 	}
 	if g.record == nil {
-		return &actorspb.Error{Code: "not_found", Message: "no such line"}
+		return refusal(CodeNotFound, "no such line")
 	}
 	return nil
 }
@@ -237,7 +237,7 @@ func (g *lineGrain) watch(ctx actor.Context, m *actorspb.WatchLine) *actorspb.Wa
 func (g *lineGrain) call(ctx actor.Context, m *actorspb.LineCall) *actorspb.LineCallReply {
 	phase, err := linestate.ParsePhase(m.GetPhase())
 	if err != nil {
-		return &actorspb.LineCallReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+		return &actorspb.LineCallReply{Error: refusal(CodeInvalid, err.Error())}
 	}
 	if e := g.prepare(0); e != nil {
 		return &actorspb.LineCallReply{Error: e}
@@ -290,17 +290,17 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 	defer cancel()
 	_, err := g.deps.applyGrouped(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
 	if err != nil {
-		code := "unavailable"
+		code := CodeUnavailable
 		if errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound) {
-			code = "invalid"
+			code = CodeInvalid
 		}
-		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: code, Message: err.Error()}}
+		return &actorspb.RegisterLineReply{Error: refusal(code, err.Error())}
 	}
 	// Answer with the bindings the write left in the directory: applied
 	// here before applyGrouped returned.
 	regs, err := g.deps.Store.Registrations(g.id)
 	if err != nil {
-		return &actorspb.RegisterLineReply{Error: &actorspb.Error{Code: "internal", Message: "directory unavailable"}}
+		return &actorspb.RegisterLineReply{Error: errDirectory()}
 	}
 	if g.dir.loaded {
 		// Newer than the rest of the state: loadedAt stays its lower
@@ -320,9 +320,9 @@ func (g *lineGrain) registerTarget() *actorspb.Error {
 	_, err := g.deps.Store.Line(g.id)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
-		return &actorspb.Error{Code: "not_found", Message: "no such line"}
+		return refusal(CodeNotFound, "no such line")
 	case err != nil:
-		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+		return errDirectory()
 	}
 	return nil
 }

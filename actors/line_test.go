@@ -124,8 +124,7 @@ func TestLineGrain_RefusalsNameTheProblem(t *testing.T) {
 	if r := n.lineCall(t, "999", "c", "ringing", ""); r.GetError().GetCode() != "not_found" {
 		t.Errorf("unknown line: %v", r.GetError())
 	}
-	var ge *GrainError
-	if _, err := n.hub.WatchLine(reqCtx(t), n.hub.Open("anna", 1), "999"); !errors.As(err, &ge) || ge.Code != "not_found" {
+	if _, err := n.hub.WatchLine(reqCtx(t), n.hub.Open("anna", 1), "999"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("watching an unknown line: %v", err)
 	}
 	resp, err := n.cn.Request(reqCtx(t), "100", KindLine, &actorspb.RegisterLine{Put: []*actorspb.Binding{{Contact: ""}}})

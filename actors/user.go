@@ -126,7 +126,7 @@ func (g *userGrain) watchMember(m *actorspb.WatchMember) *actorspb.MemberState {
 func (g *userGrain) memberState() *actorspb.MemberState {
 	s := &actorspb.MemberState{Kind: KindUser, Id: g.id, Grain: pidHub(g.self)}
 	if e := g.prepare(0); e != nil {
-		if e.GetCode() != "not_found" {
+		if e.GetCode() != CodeNotFound {
 			s.Error = e
 		}
 		return s // no such user: no ring line either
@@ -136,7 +136,7 @@ func (g *userGrain) memberState() *actorspb.MemberState {
 	}
 	line, err := g.deps.Store.RingLine(g.id)
 	if err != nil {
-		s.Error = &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+		s.Error = errDirectory()
 	}
 	s.RingLine = line
 	return s
@@ -200,10 +200,10 @@ func (g *userGrain) prepare(min uint64) *actorspb.Error {
 		return e
 	}
 	if err := g.load(); err != nil {
-		return &actorspb.Error{Code: "internal", Message: "directory unavailable"}
+		return errDirectory()
 	}
 	if g.user == nil {
-		return &actorspb.Error{Code: "not_found", Message: "no such user"}
+		return refusal(CodeNotFound, "no such user")
 	}
 	return nil
 }
@@ -218,18 +218,18 @@ func (g *userGrain) setPresence(ctx actor.Context, m *actorspb.SetPresence) *act
 	if m.State != nil {
 		st, err := presence.ParseState(m.GetState())
 		if err != nil {
-			return &actorspb.SetPresenceReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+			return &actorspb.SetPresenceReply{Error: refusal(CodeInvalid, err.Error())}
 		}
 		u.State = &st
 	}
 	u.Note, u.Idle = m.Note, m.Idle
 	next, err := presence.Apply(g.presence, u, g.rightsOf(m.GetActor()))
 	if err != nil {
-		code := "invalid"
+		code := CodeInvalid
 		if errors.Is(err, presence.ErrForbidden) {
-			code = "forbidden"
+			code = CodeForbidden
 		}
-		return &actorspb.SetPresenceReply{Error: &actorspb.Error{Code: code, Message: err.Error()}}
+		return &actorspb.SetPresenceReply{Error: refusal(code, err.Error())}
 	}
 	g.presence, g.set = next, true
 	g.publish(ctx)
@@ -310,7 +310,7 @@ func (g *userGrain) takeOver(ctx actor.Context, m *actorspb.UserHandover) {
 func (g *userGrain) audience(m *actorspb.Audience) *actorspb.UsersReply {
 	r, err := rights.ParseRight(m.GetRight())
 	if err != nil {
-		return &actorspb.UsersReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+		return &actorspb.UsersReply{Error: refusal(CodeInvalid, err.Error())}
 	}
 	if e := g.prepare(m.GetMinIndex()); e != nil {
 		return &actorspb.UsersReply{Error: e}
@@ -324,14 +324,14 @@ func (g *userGrain) audience(m *actorspb.Audience) *actorspb.UsersReply {
 func (g *userGrain) reach(m *actorspb.Reach) *actorspb.UsersReply {
 	r, err := rights.ParseRight(m.GetRight())
 	if err != nil {
-		return &actorspb.UsersReply{Error: &actorspb.Error{Code: "invalid", Message: err.Error()}}
+		return &actorspb.UsersReply{Error: refusal(CodeInvalid, err.Error())}
 	}
 	if e := g.prepare(m.GetMinIndex()); e != nil {
 		return &actorspb.UsersReply{Error: e}
 	}
 	everyone, users, err := dirrights.Reach(g.deps.Store, g.id, r)
 	if err != nil {
-		return &actorspb.UsersReply{Error: &actorspb.Error{Code: "internal", Message: "directory unavailable"}}
+		return &actorspb.UsersReply{Error: errDirectory()}
 	}
 	return &actorspb.UsersReply{Everyone: everyone, Users: users}
 }

@@ -208,8 +208,7 @@ func TestUserGrain_RightsCacheFollowsDirectory(t *testing.T) {
 	if n.deps.Count(KindUser) != 1 {
 		t.Errorf("%d user grains active, want 1", n.deps.Count(KindUser))
 	}
-	var ge *GrainError
-	if _, err := n.hub.Watch(reqCtx(t), n.hub.Open("ben", 1), "ghost"); !errors.As(err, &ge) || ge.Code != "not_found" {
+	if _, err := n.hub.Watch(reqCtx(t), n.hub.Open("ben", 1), "ghost"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("watching an unknown user: %v", err)
 	}
 }

@@ -430,11 +430,10 @@ func (sub *subscription) watch(viewer, user string) (int, string) {
 		visible = sub.lineView.GetSeesState()
 	}
 	code, reason := 0, ""
-	var ge *actors.GrainError
 	switch {
-	case errors.As(err, &ge) && ge.Code == "not_found":
+	case errors.Is(err, actors.ErrNotFound):
 		code, reason = sip.StatusNotFound, "Not Found"
-	case errors.As(err, &ge) && ge.Code == "forbidden":
+	case errors.Is(err, actors.ErrForbidden):
 		code, reason = sip.StatusForbidden, "Forbidden"
 	case err != nil:
 		s.log.Warn("sip: watch for subscription", "event", sub.event, "err", err)

@@ -54,7 +54,7 @@ func (h *fakeHub) Watch(_ context.Context, s *actors.Session, user string) (*act
 	defer h.mu.Unlock()
 	v, ok := h.presence[user]
 	if !ok {
-		return nil, &actors.GrainError{Code: "not_found", Message: "no such user"}
+		return nil, &actors.GrainError{Code: actors.CodeNotFound, Message: "no such user"}
 	}
 	h.sessions[s.ID].target = user
 	return v, nil
@@ -65,7 +65,7 @@ func (h *fakeHub) WatchLine(_ context.Context, s *actors.Session, number string)
 	defer h.mu.Unlock()
 	v, ok := h.lines[number]
 	if !ok {
-		return nil, &actors.GrainError{Code: "not_found", Message: "no such line"}
+		return nil, &actors.GrainError{Code: actors.CodeNotFound, Message: "no such line"}
 	}
 	h.sessions[s.ID].target = number
 	return v, nil

@@ -50,21 +50,27 @@ func viewOf(pv *actorspb.PresenceView) (presence.View, bool, error) {
 	return presence.View{State: st, Note: pv.GetNote(), Idle: pv.GetIdle()}, true, nil
 }
 
-// grainError maps a grain's refusal to the API's.
+// grainError maps a reply's refusal to the API's.
 func grainError(e *actorspb.Error) error {
-	if e == nil {
+	var ge *actors.GrainError
+	if !errors.As(actors.ErrorOf(e), &ge) {
 		return nil
 	}
+	return apiError(ge)
+}
+
+// apiError maps a grain's refusal to the API's.
+func apiError(ge *actors.GrainError) error {
 	var base error
-	switch e.GetCode() {
-	case "forbidden":
+	switch {
+	case errors.Is(ge, actors.ErrForbidden):
 		base = api.ErrLiveForbidden
-	case "not_found":
+	case errors.Is(ge, actors.ErrNotFound):
 		base = api.ErrLiveNotFound
-	case "invalid":
+	case errors.Is(ge, actors.ErrInvalid):
 		base = api.ErrLiveInvalid
 	default:
 		base = errors.New("server: grain failed")
 	}
-	return fmt.Errorf("%w: %s", base, e.GetMessage())
+	return fmt.Errorf("%w: %s", base, ge.Message)
 }

@@ -120,7 +120,7 @@ func (e *eventSession) Close(ctx context.Context) {
 func refusal(err error) error {
 	var ge *actors.GrainError
 	if errors.As(err, &ge) {
-		return grainError(&actorspb.Error{Code: ge.Code, Message: ge.Message})
+		return apiError(ge)
 	}
 	return err
 }

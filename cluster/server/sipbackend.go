@@ -39,8 +39,8 @@ func ask[R interface {
 	if !ok {
 		return zero, fmt.Errorf("server: %s %q answered %T", kind, identity, resp)
 	}
-	if e := r.GetError(); e != nil {
-		return zero, &actors.GrainError{Code: e.GetCode(), Message: e.GetMessage()}
+	if err := actors.ErrorOf(r.GetError()); err != nil {
+		return zero, err
 	}
 	return r, nil
 }
@@ -80,7 +80,7 @@ func (b grainBackend) RingPlan(ctx context.Context, group string) (sip.RingPlan,
 	start := time.Now()
 	r, err := ask[*actorspb.GetRingPlanReply](ctx, b.node, group, actors.KindGroup, &actorspb.GetRingPlan{})
 	var ge *actors.GrainError
-	if errors.As(err, &ge) && ge.Code == "not_found" {
+	if errors.As(err, &ge) && errors.Is(ge, actors.ErrNotFound) {
 		return sip.RingPlan{}, fmt.Errorf("%w: %s", sip.ErrNoSuchGroup, ge.Message)
 	}
 	if err != nil {
