@@ -1,7 +1,11 @@
 package actors
 
 import (
+	"context"
 	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 )
@@ -64,3 +68,39 @@ func refusal(code, message string) *actorspb.Error {
 // errDirectory is the refusal of a grain that could not read the
 // directory.
 func errDirectory() *actorspb.Error { return refusal(CodeInternal, "directory unavailable") }
+
+// Requester sends a message to a grain anywhere in the cluster and
+// returns its reply (cluster.Node.Request, Deps.Request).
+type Requester interface {
+	Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
+}
+
+// RequestFunc is a function that is a Requester.
+type RequestFunc func(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
+
+// Request calls f.
+func (f RequestFunc) Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error) {
+	return f(ctx, identity, kind, msg)
+}
+
+// Ask sends msg to the grain kind/identity and returns its reply as R: an
+// error when the request fails, when the reply is of another type, or
+// when it carries a refusal (a *GrainError).
+func Ask[R interface {
+	proto.Message
+	GetError() *actorspb.Error
+}](ctx context.Context, to Requester, identity, kind string, msg proto.Message) (R, error) {
+	var zero R
+	resp, err := to.Request(ctx, identity, kind, msg)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := resp.(R)
+	if !ok {
+		return zero, fmt.Errorf("actors: %s %q answered %T", kind, identity, resp)
+	}
+	if err := ErrorOf(r.GetError()); err != nil {
+		return zero, err
+	}
+	return r, nil
+}

@@ -363,15 +363,9 @@ func (h *Hub) open(s *Session) *Session {
 // as s's viewer sees it now. The grain answers with rights at least as new
 // as this node's directory.
 func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.PresenceView, error) {
-	resp, err := h.deps().Request(ctx, target, KindUser, &actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
+	r, err := Ask[*actorspb.WatchReply](ctx, RequestFunc(h.deps().Request), target, KindUser,
+		&actorspb.Watch{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
 	if err != nil {
-		return nil, err
-	}
-	r, ok := resp.(*actorspb.WatchReply)
-	if !ok {
-		return nil, fmt.Errorf("actors: watch %q: unexpected reply %T", target, resp)
-	}
-	if err := ErrorOf(r.GetError()); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -383,15 +377,9 @@ func (h *Hub) Watch(ctx context.Context, s *Session, target string) (*actorspb.P
 // WatchLine makes s receive the state changes of line (a number) and
 // returns the line as s's viewer sees it now.
 func (h *Hub) WatchLine(ctx context.Context, s *Session, line string) (*actorspb.LineView, error) {
-	resp, err := h.deps().Request(ctx, line, KindLine, &actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
+	r, err := Ask[*actorspb.WatchLineReply](ctx, RequestFunc(h.deps().Request), line, KindLine,
+		&actorspb.WatchLine{Viewer: s.Viewer, Session: s.ID, Hub: h.ref(), MinIndex: h.applied()})
 	if err != nil {
-		return nil, err
-	}
-	r, ok := resp.(*actorspb.WatchLineReply)
-	if !ok {
-		return nil, fmt.Errorf("actors: watch line %q: unexpected reply %T", line, resp)
-	}
-	if err := ErrorOf(r.GetError()); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()

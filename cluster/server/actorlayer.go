@@ -190,11 +190,6 @@ func (a *actorLayer) stop(ctx context.Context) error {
 	return nil
 }
 
-// grainRequester calls a grain anywhere in the cluster.
-type grainRequester interface {
-	Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error)
-}
-
 // grainClient calls grains through the node's current actor layer, so
 // that the API and SIP keep working across a restart of the layer.
 type grainClient struct{ s *Server }

@@ -13,12 +13,12 @@ import (
 
 // livePresence serves the API's presence routes from the user grains,
 // wherever in the cluster they live.
-type livePresence struct{ node grainRequester }
+type livePresence struct{ node actors.Requester }
 
 var _ api.PresenceService = livePresence{}
 
 func (l livePresence) Presence(ctx context.Context, viewer, target string, minIndex uint64) (presence.View, bool, error) {
-	r, err := ask[*actorspb.GetPresenceReply](ctx, l.node, target, actors.KindUser, &actorspb.GetPresence{Viewer: viewer, MinIndex: minIndex})
+	r, err := actors.Ask[*actorspb.GetPresenceReply](ctx, l.node, target, actors.KindUser, &actorspb.GetPresence{Viewer: viewer, MinIndex: minIndex})
 	if err != nil {
 		return presence.View{}, false, refusal(err)
 	}
@@ -31,7 +31,7 @@ func (l livePresence) SetPresence(ctx context.Context, actor, target string, u p
 		st := u.State.String()
 		m.State = &st
 	}
-	r, err := ask[*actorspb.SetPresenceReply](ctx, l.node, target, actors.KindUser, m)
+	r, err := actors.Ask[*actorspb.SetPresenceReply](ctx, l.node, target, actors.KindUser, m)
 	if err != nil {
 		return presence.View{}, refusal(err)
 	}

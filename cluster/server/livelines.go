@@ -10,12 +10,12 @@ import (
 
 // liveLines serves the API's line state from the line grains, wherever in
 // the cluster they live.
-type liveLines struct{ node grainRequester }
+type liveLines struct{ node actors.Requester }
 
 var _ api.LineService = liveLines{}
 
 func (l liveLines) LineState(ctx context.Context, viewer, number string, minIndex uint64) (api.LineState, error) {
-	r, err := ask[*actorspb.GetLineStateReply](ctx, l.node, number, actors.KindLine, &actorspb.GetLineState{Viewer: viewer, MinIndex: minIndex})
+	r, err := actors.Ask[*actorspb.GetLineStateReply](ctx, l.node, number, actors.KindLine, &actorspb.GetLineState{Viewer: viewer, MinIndex: minIndex})
 	if err != nil {
 		return api.LineState{}, refusal(err)
 	}

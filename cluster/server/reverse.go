@@ -13,7 +13,7 @@ import (
 
 // liveReverse answers the API's reverse rights lookups from the user
 // grains (Audience, Reach).
-type liveReverse struct{ node grainRequester }
+type liveReverse struct{ node actors.Requester }
 
 var _ api.ReverseService = liveReverse{}
 
@@ -26,7 +26,7 @@ func (l liveReverse) Reach(ctx context.Context, viewer string, r rights.Right, m
 }
 
 func (l liveReverse) ask(ctx context.Context, user string, msg proto.Message) (bool, []string, error) {
-	r, err := ask[*actorspb.UsersReply](ctx, l.node, user, actors.KindUser, msg)
+	r, err := actors.Ask[*actorspb.UsersReply](ctx, l.node, user, actors.KindUser, msg)
 	if err != nil {
 		return false, nil, refusal(err)
 	}

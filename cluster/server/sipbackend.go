@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/hunt"
@@ -18,39 +16,19 @@ import (
 
 // grainBackend is the SIP layer's Backend on the line, group and user
 // grains, wherever in the cluster they live.
-type grainBackend struct{ node grainRequester }
+type grainBackend struct{ node actors.Requester }
 
 var _ sip.Backend = grainBackend{}
 
 // sipBackend is the Backend the node's SIP server uses.
 func (s *Server) sipBackend() sip.Backend { return grainBackend{node: grainClient{s}} }
 
-// ask sends msg to a grain and checks the reply's type and error.
-func ask[R interface {
-	proto.Message
-	GetError() *actorspb.Error
-}](ctx context.Context, node grainRequester, identity, kind string, msg proto.Message) (R, error) {
-	var zero R
-	resp, err := node.Request(ctx, identity, kind, msg)
-	if err != nil {
-		return zero, err
-	}
-	r, ok := resp.(R)
-	if !ok {
-		return zero, fmt.Errorf("server: %s %q answered %T", kind, identity, resp)
-	}
-	if err := actors.ErrorOf(r.GetError()); err != nil {
-		return zero, err
-	}
-	return r, nil
-}
-
 func (b grainBackend) Register(ctx context.Context, line string, u sip.RegisterUpdate) ([]*dirpb.Registration, error) {
 	m := &actorspb.RegisterLine{Remove: u.Remove, RemoveAll: u.RemoveAll}
 	for _, r := range u.Put {
 		m.Put = append(m.Put, actors.BindingOf(r))
 	}
-	r, err := ask[*actorspb.RegisterLineReply](ctx, b.node, line, actors.KindLine, m)
+	r, err := actors.Ask[*actorspb.RegisterLineReply](ctx, b.node, line, actors.KindLine, m)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +36,7 @@ func (b grainBackend) Register(ctx context.Context, line string, u sip.RegisterU
 }
 
 func (b grainBackend) Contacts(ctx context.Context, line string) ([]*dirpb.Registration, error) {
-	r, err := ask[*actorspb.GetContactsReply](ctx, b.node, line, actors.KindLine, &actorspb.GetContacts{})
+	r, err := actors.Ask[*actorspb.GetContactsReply](ctx, b.node, line, actors.KindLine, &actorspb.GetContacts{})
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +56,7 @@ func registrations(line string, bs []*actorspb.Binding) []*dirpb.Registration {
 // it), so the SIP layer forks without asking them again.
 func (b grainBackend) RingPlan(ctx context.Context, group string) (sip.RingPlan, error) {
 	start := time.Now()
-	r, err := ask[*actorspb.GetRingPlanReply](ctx, b.node, group, actors.KindGroup, &actorspb.GetRingPlan{})
+	r, err := actors.Ask[*actorspb.GetRingPlanReply](ctx, b.node, group, actors.KindGroup, &actorspb.GetRingPlan{})
 	var ge *actors.GrainError
 	if errors.As(err, &ge) && errors.Is(ge, actors.ErrNotFound) {
 		return sip.RingPlan{}, fmt.Errorf("%w: %s", sip.ErrNoSuchGroup, ge.Message)
@@ -108,7 +86,7 @@ func (b grainBackend) GroupEvent(ctx context.Context, group string, evs ...hunt.
 		for ; n < len(evs) && evs[n].Kind == evs[0].Kind; n++ {
 			m.Users = append(m.Users, evs[n].User)
 		}
-		if _, err := ask[*actorspb.GroupCallEventReply](ctx, b.node, group, actors.KindGroup, m); err != nil {
+		if _, err := actors.Ask[*actorspb.GroupCallEventReply](ctx, b.node, group, actors.KindGroup, m); err != nil {
 			return err
 		}
 		evs = evs[n:]
@@ -132,14 +110,14 @@ func (b grainBackend) LineCall(ctx context.Context, line string, ev sip.CallEven
 	if at.IsZero() {
 		at = time.Now()
 	}
-	_, err := ask[*actorspb.LineCallReply](ctx, b.node, line, actors.KindLine,
+	_, err := actors.Ask[*actorspb.LineCallReply](ctx, b.node, line, actors.KindLine,
 		&actorspb.LineCall{CallId: ev.CallID, Phase: phase, Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli(),
 			Outcome: ev.Outcome, Group: ev.Group})
 	return err
 }
 
 func (b grainBackend) Rights(ctx context.Context, viewer, target string) (rights.Set, error) {
-	r, err := ask[*actorspb.CheckRightsReply](ctx, b.node, target, actors.KindUser, &actorspb.CheckRights{Viewer: viewer})
+	r, err := actors.Ask[*actorspb.CheckRightsReply](ctx, b.node, target, actors.KindUser, &actorspb.CheckRights{Viewer: viewer})
 	if err != nil {
 		return 0, err
 	}
