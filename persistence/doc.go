@@ -16,6 +16,9 @@
 // node. Reads go through Node.Store: point lookups and index scans, never
 // whole-table scans on hot paths. Subscribe delivers a Change for every
 // applied command, with a Reset when a slow subscriber fell behind.
+// Node.StartSweeps runs the leader's upkeep: expired tokens and
+// registrations, and journal entries and chat messages past their
+// retention, deleted through Raft.
 //
 // The keyspace is documented in docs/keyspace.md; durability, snapshots,
 // failure handling and benchmark figures in docs/persistence.md. Presence

@@ -11,9 +11,10 @@
 //
 // Besides assembling, the package still holds the adapters from the api
 // and sip interfaces to grain requests (live*.go, reverse.go,
-// sipbackend.go), the Raft peer operations and signed node-to-node routes
-// (clusterops.go, internal.go, forward.go, leave.go, watchdog.go) and
-// background upkeep (records.go, expirysweep.go).
+// sipbackend.go) and the Raft peer operations and signed node-to-node
+// routes (clusterops.go, internal.go, forward.go, leave.go, watchdog.go).
+// The directory's upkeep is persistence.Node.StartSweeps, the live chat
+// delivery actors.Hub.FollowChats.
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

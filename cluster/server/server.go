@@ -155,11 +155,10 @@ type Server struct {
 	// stop begins: /readyz answers 503 again.
 	started atomic.Bool
 	leaving atomic.Bool
-	// records delivers chat live and sweeps expired records (records.go).
-	records *records
-	// expiry purges expired bearer tokens and registrations on the leader
-	// (expirysweep.go).
-	expiry *expirySweep
+	// stopChats ends the live delivery of chat messages to this node's
+	// sessions (actors.Hub.FollowChats); stopSweeps ends the directory's
+	// upkeep (persistence.Node.StartSweeps). Nil until started.
+	stopChats, stopSweeps func()
 	// access ends the SIP subscriptions of users whose access ended
 	// (accessend.go).
 	access *accessEnder
@@ -252,8 +251,8 @@ func (s *Server) start(ctx context.Context) error {
 		return err
 	}
 	s.startWatchdog()
-	s.records = startRecords(s.dir, s.layer().hub, s.cfg.Logger)
-	s.expiry = startExpirySweep(s.dir, s.cfg.Logger)
+	s.stopChats = s.layer().hub.FollowChats(s.dir)
+	s.stopSweeps = s.dir.StartSweeps()
 	clock.phase("background work started")
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
@@ -375,8 +374,11 @@ func (s *Server) stop(ctx context.Context) error {
 	s.access.stop()
 	errs = append(errs, s.stopSIP(ctx))
 	s.stopWatchdog()
-	s.records.stop()
-	s.expiry.stop()
+	for _, stop := range []func(){s.stopChats, s.stopSweeps} {
+		if stop != nil {
+			stop()
+		}
+	}
 	if s.ops != nil {
 		s.ops.stop()
 	}
