@@ -1,9 +1,7 @@
 package hunt
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,19 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
+
 	"github.com/ucgrid/ucgrid/actors/officehours"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of the scenario files")
-
-// Scenario files under testdata/scenarios drive a group through calls, one
-// command a line ('#' starts a comment). A command that prints is followed
-// by "----" and the expected output, up to a blank line:
+// Scenario files under testdata/scenarios drive a group through calls in
+// the format of github.com/cockroachdb/datadriven: a command line, its
+// input lines, "----" and the expected output ('#' starts a comment):
 //
 //	group ID [strategy=S] [ring_timeout=D] [member_timeout=D] [skip_busy] [no_answer=T] [closed=T]
+//	  (input: member lines)
 //	member USER [logged_out] [busy] [dnd] [unreachable]   (adds, or replaces in place)
 //	remove USER
-//	hours {JSON office hours}
+//	hours                                                 (input: the office hours as JSON)
 //	override open|closed|auto [until=TIME]
 //	plan at TIME                                          prints the plan
 //	offered|answered|ended USER at TIME                   feeds Step
@@ -35,96 +34,40 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of the sc
 // TIME is RFC 3339, D a Go duration. Run with -rewrite to regenerate the
 // expected output after a deliberate change.
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "scenarios", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scenario files: %v", err)
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) { runScenarioFile(t, f) })
-	}
+	datadriven.Walk(t, filepath.Join("testdata", "scenarios"), func(t *testing.T, path string) {
+		sc := newScenario()
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			return sc.directive(t, d)
+		})
+	})
 }
 
-// chunk is a run of lines of a scenario file: a comment or blank line kept
-// as it is, or a command with its expected output.
-type chunk struct {
-	text  string   // a comment or blank line; "" for a command
-	cmd   string   // the command line
-	line  int      // line number of cmd
-	want  []string // expected output
-	block bool     // the file had a ---- block after cmd
-}
-
-func runScenarioFile(t *testing.T, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunks := parseScenario(t, path, string(data))
-	sc := newScenario()
-	var out strings.Builder
-	for i := range chunks {
-		c := &chunks[i]
-		if c.cmd == "" {
-			out.WriteString(c.text + "\n")
-			continue
-		}
-		loc := fmt.Sprintf("%s:%d", filepath.Base(path), c.line)
-		got := sc.run(t, loc, strings.Fields(stripComment(c.cmd)), c.cmd)
-		writeCommand(&out, c, got, i+1 < len(chunks) && chunks[i+1].cmd == "" && chunks[i+1].text == "")
-		if !*rewrite && !slices.Equal(got, c.want) {
-			t.Errorf("%s: %s\ngot:\n%s\nwant:\n%s", loc, c.cmd, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
-		}
-	}
-	if *rewrite {
-		if err := os.WriteFile(path, []byte(strings.TrimRight(out.String(), "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func writeCommand(out *strings.Builder, c *chunk, got []string, blankFollows bool) {
-	out.WriteString(c.cmd + "\n")
-	if len(got) == 0 {
-		return
-	}
-	out.WriteString("----\n")
-	for _, l := range got {
-		out.WriteString(l + "\n")
-	}
-	if !blankFollows {
-		out.WriteString("\n")
-	}
-}
-
-func stripComment(s string) string {
-	if strings.HasPrefix(strings.TrimSpace(s), "hours ") {
-		return s // JSON may hold '#'
-	}
-	before, _, _ := strings.Cut(s, "#")
-	return before
-}
-
-func parseScenario(t *testing.T, path, data string) []chunk {
+// directive runs one command of a scenario file and returns its output.
+func (sc *scenario) directive(t *testing.T, d *datadriven.TestData) string {
 	t.Helper()
-	lines := strings.Split(strings.TrimRight(data, "\n"), "\n")
-	var chunks []chunk
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		if strings.TrimSpace(stripComment(l)) == "" {
-			chunks = append(chunks, chunk{text: l})
-			continue
-		}
-		c := chunk{cmd: l, line: i + 1}
-		if i+1 < len(lines) && lines[i+1] == "----" {
-			c.block = true
-			for i += 2; i < len(lines) && lines[i] != ""; i++ {
-				c.want = append(c.want, lines[i])
-			}
-			i-- // the blank line, if any, is a chunk of its own
-		}
-		chunks = append(chunks, c)
+	words := []string{d.Cmd}
+	for _, a := range d.CmdArgs {
+		words = append(words, a.String())
 	}
-	return chunks
+	var out []string
+	switch d.Cmd {
+	case "hours":
+		s, err := officehours.Parse([]byte(d.Input))
+		if err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		sc.hours = s
+	default:
+		out = sc.run(t, d.Pos, words)
+		for _, l := range strings.Split(d.Input, "\n") {
+			if w := strings.Fields(l); len(w) > 0 && d.Cmd == "group" {
+				sc.run(t, d.Pos, w)
+			} else if len(w) > 0 {
+				t.Fatalf("%s: %s takes no input", d.Pos, d.Cmd)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 type scenario struct {
@@ -136,7 +79,7 @@ type scenario struct {
 
 func newScenario() *scenario { return &scenario{} }
 
-func (sc *scenario) run(t *testing.T, loc string, w []string, raw string) []string {
+func (sc *scenario) run(t *testing.T, loc string, w []string) []string {
 	t.Helper()
 	switch w[0] {
 	case "group":
@@ -145,12 +88,6 @@ func (sc *scenario) run(t *testing.T, loc string, w []string, raw string) []stri
 		sc.setMember(t, loc, w[1:])
 	case "remove":
 		sc.group.Members = slices.DeleteFunc(sc.group.Members, func(m Member) bool { return m.User == w[1] })
-	case "hours":
-		s, err := officehours.Parse([]byte(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(raw), "hours"))))
-		if err != nil {
-			t.Fatalf("%s: %v", loc, err)
-		}
-		sc.hours = s
 	case "override":
 		sc.setOverride(t, loc, w[1:])
 	case "plan":
