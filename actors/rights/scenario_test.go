@@ -1,36 +1,40 @@
 package rights
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/datadriven"
 )
 
-// Scenario files under testdata/scenarios describe a directory and what the
-// engine must answer about it, one command a line ('#' starts a comment):
+// Scenario files under testdata/scenarios describe a directory and what
+// the engine answers about it, in the format of
+// github.com/cockroachdb/datadriven: a command, "----" and its output
+// ('#' starts a comment):
 //
 //	global GRANT
 //	group ID [inactive] members=a,b [level=GRANT] [leader=X] [deputy=Y] [leader_level=GRANT]
 //	preset TARGET VIEWER GRANT
 //	grant TARGET VIEWER GRANT
-//	expect VIEWER TARGET level=L | RIGHT=VALUE [because=SRC,SRC|-]
-//	fields VIEWER TARGET NAME,NAME,...
-//	usergrant TARGET VIEWER allowed|locked
+//	explain VIEWER TARGET [RIGHT ...]   prints the level, and each right's grade and sources
+//	fields VIEWER TARGET                prints the contact fields the viewer sees
+//	usergrant TARGET VIEWER             prints whether the target may change their grant
 //
 // GRANT is a level name or "rights:" followed by comma-separated rights, each
-// bare (a boolean right given) or RIGHT=GRADE.
+// bare (a boolean right given) or RIGHT=GRADE. Run with -rewrite to
+// regenerate the output after a deliberate change.
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "scenarios", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scenario files: %v", err)
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) { runScenario(t, f) })
-	}
+	datadriven.Walk(t, filepath.Join("testdata", "scenarios"), func(t *testing.T, path string) {
+		sc := &scenario{presets: map[[2]string]*Grant{}, grants: map[[2]string]*Grant{}}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			words := []string{d.Cmd}
+			for _, a := range d.CmdArgs {
+				words = append(words, a.String())
+			}
+			return sc.step(t, d.Pos, words)
+		})
+	})
 }
 
 type scenario struct {
@@ -49,26 +53,7 @@ func (sc *scenario) pair(viewer, target string) *Pair {
 	}
 }
 
-func runScenario(t *testing.T, path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := &scenario{presets: map[[2]string]*Grant{}, grants: map[[2]string]*Grant{}}
-	in := bufio.NewScanner(f)
-	for n := 1; in.Scan(); n++ {
-		line, _, _ := strings.Cut(in.Text(), "#")
-		words := strings.Fields(line)
-		if len(words) == 0 {
-			continue
-		}
-		loc := filepath.Base(path) + ":" + strconv.Itoa(n)
-		sc.step(t, loc, words)
-	}
-}
-
-func (sc *scenario) step(t *testing.T, loc string, w []string) {
+func (sc *scenario) step(t *testing.T, loc string, w []string) string {
 	t.Helper()
 	need := func(k int) {
 		if len(w) < k {
@@ -90,67 +75,49 @@ func (sc *scenario) step(t *testing.T, loc string, w []string) {
 			m = sc.presets
 		}
 		m[[2]string{w[1], w[2]}] = &g
-	case "expect":
-		need(4)
-		sc.expect(t, loc, w[1], w[2], w[3:])
+	case "explain":
+		need(3)
+		return sc.explain(t, loc, w[1], w[2], w[3:])
 	case "fields":
-		need(4)
-		got := strings.Join(Explain(sc.pair(w[1], w[2])).Fields().Names(), ",")
-		if got != w[3] {
-			t.Errorf("%s: %s sees of %s fields %s, want %s", loc, w[1], w[2], got, w[3])
-		}
+		need(3)
+		return strings.Join(Explain(sc.pair(w[1], w[2])).Fields().Names(), ",")
 	case "usergrant":
-		need(4)
-		err := CheckUserGrant(sc.presets[[2]string{w[1], w[2]}])
-		if got := map[bool]string{true: "allowed", false: "locked"}[err == nil]; got != w[3] {
-			t.Errorf("%s: %s changing their grant to %s is %s, want %s", loc, w[1], w[2], got, w[3])
+		need(3)
+		if CheckUserGrant(sc.presets[[2]string{w[1], w[2]}]) != nil {
+			return "locked"
 		}
+		return "allowed"
 	default:
 		t.Fatalf("%s: unknown command %q", loc, w[0])
 	}
+	return ""
 }
 
-func (sc *scenario) expect(t *testing.T, loc, viewer, target string, args []string) {
+// explain prints what viewer holds over target: the level, then each of
+// rights with its grade and the layers it comes from.
+func (sc *scenario) explain(t *testing.T, loc, viewer, target string, rights []string) string {
 	t.Helper()
 	p := sc.pair(viewer, target)
 	e := Explain(p)
 	if Effective(p) != e.Set {
 		t.Errorf("%s: Effective %s and Explain %s disagree", loc, Effective(p), e.Set)
 	}
-	var right Right
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			t.Fatalf("%s: %q is not key=value", loc, a)
+	out := []string{"level " + e.Level().String()}
+	for _, name := range rights {
+		r, err := ParseRight(name)
+		if err != nil {
+			t.Fatalf("%s: %v", loc, err)
 		}
-		switch k {
-		case "level":
-			if got := e.Level().String(); got != v {
-				t.Errorf("%s: %s over %s is %s (%s), want %s", loc, viewer, target, got, e.Set, v)
-			}
-		case "because":
-			var got []string
-			for _, s := range e.Because[right] {
-				got = append(got, s.String())
-			}
-			want := strings.Split(v, ",")
-			if v == "-" {
-				want = nil
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("%s: %s over %s: %s because %v, want %v", loc, viewer, target, right, got, want)
-			}
-		default:
-			r, err := ParseRight(k)
-			if err != nil {
-				t.Fatalf("%s: %v", loc, err)
-			}
-			right = r
-			if got := r.GradeName(e.Set.Grade(r)); got != v {
-				t.Errorf("%s: %s over %s: %s=%s, want %s", loc, viewer, target, r, got, v)
-			}
+		var because []string
+		for _, s := range e.Because[r] {
+			because = append(because, s.String())
 		}
+		if len(because) == 0 {
+			because = []string{"-"}
+		}
+		out = append(out, r.String()+"="+r.GradeName(e.Set.Grade(r))+" because "+strings.Join(because, ","))
 	}
+	return strings.Join(out, "\n")
 }
 
 func parseGroup(t *testing.T, loc string, w []string) *Group {
