@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 )
 
 // The event stream (GET /v1/events, Server-Sent Events). docs/api.md
@@ -211,7 +214,7 @@ func (h *Handler) watchAll(ctx context.Context, s EventSession, sr streamRequest
 		}
 		number := sr.lines[i-len(sr.users)]
 		l, err := s.WatchLine(ctx, number)
-		if errors.Is(err, ErrLiveNotFound) || errors.Is(err, ErrLiveForbidden) || (err == nil && l.showsNothing() && sr.explicitLines[number]) {
+		if errors.Is(err, ErrLiveNotFound) || errors.Is(err, ErrLiveForbidden) || (err == nil && l.ShowsNothing() && sr.explicitLines[number]) {
 			return errLineHidden(number)
 		}
 		snap.lines[i-len(sr.users)] = LiveEvent{Target: number, Line: &l}
@@ -378,7 +381,7 @@ type presenceEventJSON struct {
 // shows nothing is sent only when it showed something before.
 func (st *stream) event(ev LiveEvent) {
 	if ev.Line != nil && ev.Chat == nil && ev.Presence == nil {
-		nothing := ev.Line.showsNothing()
+		nothing := ev.Line.ShowsNothing()
 		if nothing && !st.shown[ev.Target] {
 			return
 		}
@@ -440,8 +443,8 @@ func encodeEvent(ev LiveEvent) []byte {
 	case ev.Line != nil:
 		l := *ev.Line
 		l.Number = ev.Target
-		if l.showsNothing() {
-			l = LineState{Number: ev.Target}
+		if l.ShowsNothing() {
+			l = actors.LineView{View: linestate.View{Number: ev.Target}}
 		}
 		return appendEvent(nil, "line", lineStateOut(l))
 	}

@@ -1,10 +1,11 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"net/http"
+
+	"github.com/ucgrid/ucgrid/actors"
 )
 
 // LineService is the runtime line state the line grains hold, already
@@ -17,50 +18,7 @@ import (
 // ErrLiveForbidden or ErrLiveNotFound.
 type LineService interface {
 	// LineState returns the line as viewer may see it.
-	LineState(ctx context.Context, viewer, number string, minIndex uint64) (LineState, error)
-}
-
-// LineState is one line as one viewer may see it. Hidden parts are zero
-// and marked by the Sees* flags.
-type LineState struct {
-	Number string
-	// Owner is the user id owning the line.
-	Owner string
-	// SeesState is false when the viewer may not see the state: State and
-	// Calls are then empty.
-	SeesState bool
-	// State is "idle", "ringing" or "busy".
-	State string
-	Calls []LineCall
-	// SeesForwarding tells whether ForwardingEnabled is shown;
-	// ForwardingDestination is "" without see_forwarding_number.
-	SeesForwarding        bool
-	ForwardingEnabled     bool
-	ForwardingDestination string
-	// CanPickup: the viewer may pick up the ringing call now.
-	CanPickup bool
-	// CanForward: the viewer may change the line's forwarding.
-	CanForward bool
-	// AV is the owner's audio/video indicator as the viewer's
-	// av_see_line_state grade shows it: "hidden", "available",
-	// "unavailable" (busy shown gray) or "busy" (shown red).
-	AV string
-}
-
-// LineCall is one call on a line. Remote is "" unless the viewer holds the
-// line's incoming/outgoing right for its direction.
-type LineCall struct {
-	// Direction is "in" or "out".
-	Direction string
-	Remote    string
-	Answered  bool
-}
-
-// showsNothing reports whether the viewer may see nothing of the line: it
-// is then answered as if it did not exist, so that line numbers cannot be
-// probed through this route.
-func (l LineState) showsNothing() bool {
-	return !l.SeesState && !l.SeesForwarding && !l.CanPickup && !l.CanForward
+	LineState(ctx context.Context, viewer, number string, minIndex uint64) (actors.LineView, error)
 }
 
 // lineStateJSON is a line state on the wire.
@@ -83,13 +41,16 @@ type lineCallJSON struct {
 	Answered  bool   `json:"answered"`
 }
 
-func lineStateOut(l LineState) lineStateJSON {
-	out := lineStateJSON{Number: l.Number, Owner: l.Owner, SeesState: l.SeesState, State: l.State,
+func lineStateOut(l actors.LineView) lineStateJSON {
+	out := lineStateJSON{Number: l.Number, Owner: l.Owner, SeesState: l.SeesState,
 		Calls: make([]lineCallJSON, 0, len(l.Calls)), SeesForwarding: l.SeesForwarding,
-		Forwarding: forwardingJSON{Enabled: l.ForwardingEnabled, Destination: l.ForwardingDestination},
-		CanPickup:  l.CanPickup, CanForward: l.CanForward, AV: cmp.Or(l.AV, "hidden")}
+		Forwarding: forwardingJSON{Enabled: l.Forwarding.Enabled, Destination: l.Forwarding.Destination},
+		CanPickup:  l.CanPickup, CanForward: l.CanForward, AV: l.AV.String()}
+	if l.SeesState {
+		out.State = l.State.String()
+	}
 	for _, c := range l.Calls {
-		out.Calls = append(out.Calls, lineCallJSON(c))
+		out.Calls = append(out.Calls, lineCallJSON{Direction: c.Direction.String(), Remote: c.Remote, Answered: c.Answered})
 	}
 	return out
 }
@@ -115,15 +76,15 @@ func (h *Handler) getLineState(w http.ResponseWriter, r *http.Request, c *caller
 
 // lineState asks the line grain for number as c sees it; a line c may see
 // nothing of is errLineHidden.
-func (h *Handler) lineState(ctx context.Context, c *caller, number string) (LineState, error) {
+func (h *Handler) lineState(ctx context.Context, c *caller, number string) (actors.LineView, error) {
 	l, err := h.cfg.Live.Lines.LineState(ctx, c.id(), number, c.index)
 	switch {
 	case errors.Is(err, ErrLiveNotFound), errors.Is(err, ErrLiveForbidden):
-		return LineState{}, errLineHidden(number)
+		return actors.LineView{}, errLineHidden(number)
 	case err != nil:
-		return LineState{}, err
-	case l.showsNothing():
-		return LineState{}, errLineHidden(number)
+		return actors.LineView{}, err
+	case l.ShowsNothing():
+		return actors.LineView{}, errLineHidden(number)
 	}
 	return l, nil
 }

@@ -2,8 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/presence"
 )
 
@@ -29,7 +29,7 @@ type PresenceService interface {
 
 // Refusals of a PresenceService.
 var (
-	ErrLiveForbidden = errors.New("api: live state: not allowed")
-	ErrLiveNotFound  = errors.New("api: live state: no such user")
-	ErrLiveInvalid   = errors.New("api: live state: invalid")
+	ErrLiveForbidden = actors.ErrForbidden
+	ErrLiveNotFound  = actors.ErrNotFound
+	ErrLiveInvalid   = actors.ErrInvalid
 )

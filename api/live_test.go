@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -23,13 +25,13 @@ import (
 type memLive struct {
 	mu       sync.Mutex
 	presence map[string]presence.View
-	lines    map[string]LineState // number → full state
+	lines    map[string]actors.LineView // number → full state
 	visible  map[string]bool
 	sessions map[*memSession]bool
 }
 
 func newMemLive() *memLive {
-	return &memLive{presence: map[string]presence.View{}, lines: map[string]LineState{},
+	return &memLive{presence: map[string]presence.View{}, lines: map[string]actors.LineView{},
 		visible: map[string]bool{}, sessions: map[*memSession]bool{}}
 }
 
@@ -70,21 +72,26 @@ func (m *memLive) SetPresence(_ context.Context, actor, target string, u presenc
 	return v, nil
 }
 
-func (m *memLive) LineState(_ context.Context, viewer, number string, _ uint64) (LineState, error) {
+func (m *memLive) LineState(_ context.Context, viewer, number string, _ uint64) (actors.LineView, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lineFor(viewer, number)
 }
 
-func (m *memLive) lineFor(viewer, number string) (LineState, error) {
+func (m *memLive) lineFor(viewer, number string) (actors.LineView, error) {
 	l, ok := m.lines[number]
 	if !ok {
-		return LineState{}, ErrLiveNotFound
+		return actors.LineView{}, ErrLiveNotFound
 	}
 	if !m.sees(viewer, l.Owner) {
-		return LineState{Number: number, Owner: l.Owner}, nil
+		return lineOf(number, l.Owner), nil
 	}
 	return l, nil
+}
+
+// lineOf is a line of which the viewer sees nothing.
+func lineOf(number, owner string) actors.LineView {
+	return actors.LineView{Owner: owner, View: linestate.View{Number: number}}
 }
 
 func (m *memLive) Open(viewer string, buffer int) EventSession {
@@ -157,7 +164,7 @@ func (s *memSession) WatchUser(_ context.Context, target string) (PresenceState,
 	return PresenceState{Visible: s.m.sees(s.viewer, target), View: v}, nil
 }
 
-func (s *memSession) WatchLine(_ context.Context, number string) (LineState, error) {
+func (s *memSession) WatchLine(_ context.Context, number string) (actors.LineView, error) {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	return s.m.lineFor(s.viewer, number)
@@ -185,8 +192,8 @@ func liveEnv(t *testing.T) (*env, *memLive) {
 	}
 	m.presence["admin"] = presence.View{}
 	m.visible["ben>anna"] = true
-	m.lines["201"] = LineState{Number: "201", Owner: "anna", SeesState: true, State: "ringing",
-		Calls: []LineCall{{Direction: "in", Remote: "+4930123"}}, SeesForwarding: true}
+	m.lines["201"] = actors.LineView{Owner: "anna", View: linestate.View{Number: "201", SeesState: true, State: linestate.Ringing,
+		Calls: []linestate.CallView{{Direction: linestate.Incoming, Remote: "+4930123"}}, SeesForwarding: true}}
 	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: &dirpb.Line{Number: "201", Owner: "anna", Kind: "primary"}}}})
 	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales", "active": true,
 		"display_members_on_monitor": true,

@@ -158,7 +158,7 @@ func TestEvents_PendingEventsGoOutInOrder(t *testing.T) {
 	// Six events: the stream's buffer (EventBuffer 4, raised to twice its
 	// three targets).
 	states := []presence.State{presence.Busy, presence.Away, presence.Available}
-	nothing := LineState{Number: "201", Owner: "anna"}
+	nothing := lineOf("201", "anna")
 	// One call under the session's lock, as a hub batch: the stream
 	// finds them all pending.
 	m.mu.Lock()

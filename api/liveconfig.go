@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -69,7 +70,7 @@ type EventSession interface {
 	WatchUser(ctx context.Context, target string) (PresenceState, error)
 	// WatchLine registers the session for the line's state and returns it
 	// as the viewer sees it now.
-	WatchLine(ctx context.Context, number string) (LineState, error)
+	WatchLine(ctx context.Context, number string) (actors.LineView, error)
 	// Lagged reports whether Events was closed because the buffer
 	// overflowed.
 	Lagged() bool
@@ -84,7 +85,7 @@ type EventSession interface {
 type LiveEvent struct {
 	Target   string
 	Presence *PresenceState
-	Line     *LineState
+	Line     *actors.LineView
 	// Chat is a chat message to or from the viewer (Target the other user).
 	Chat *dirpb.ChatMessage
 

@@ -26,6 +26,16 @@ var stateNames = [...]string{"idle", "ringing", "busy"}
 
 func (s State) String() string { return stateNames[s] }
 
+// ParseState is String's inverse.
+func ParseState(name string) (State, error) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), nil
+		}
+	}
+	return Idle, fmt.Errorf("linestate: unknown state %q", name)
+}
+
 // Direction says who placed a call.
 type Direction uint8
 
@@ -40,6 +50,17 @@ func (d Direction) String() string {
 		return "out"
 	}
 	return "in"
+}
+
+// ParseDirection is String's inverse.
+func ParseDirection(name string) (Direction, error) {
+	switch name {
+	case "in":
+		return Incoming, nil
+	case "out":
+		return Outgoing, nil
+	}
+	return Incoming, fmt.Errorf("linestate: unknown direction %q", name)
 }
 
 // Call is one call on the line.

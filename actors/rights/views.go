@@ -1,6 +1,9 @@
 package rights
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // LineKind says which of a user's lines a line is: rights.tsv has one group
 // of rights for the primary line (line1_*) and one for the secondary
@@ -90,6 +93,16 @@ const (
 var avDisplayNames = [...]string{"hidden", "available", "unavailable", "busy"}
 
 func (d AVDisplay) String() string { return avDisplayNames[d] }
+
+// ParseAVDisplay is String's inverse.
+func ParseAVDisplay(name string) (AVDisplay, error) {
+	for i, n := range avDisplayNames {
+		if n == name {
+			return AVDisplay(i), nil
+		}
+	}
+	return AVHidden, fmt.Errorf("rights: unknown AV display %q", name)
+}
 
 // ViewAVLine returns how a viewer holding s sees the target's AV line.
 func ViewAVLine(s Set, busy bool) AVDisplay {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/ucgrid/ucgrid/actors"
@@ -81,7 +80,7 @@ func convertEvent(ev actors.Event) (api.LiveEvent, bool) {
 		p := presenceStateOf(ev.View)
 		le.Presence = &p
 	case ev.Line != nil:
-		l := lineStateOf(ev.Line)
+		l := actors.LineViewOf(ev.Line)
 		le.Line = &l
 	case ev.Chat != nil:
 		le.Chat = ev.Chat
@@ -98,17 +97,17 @@ func (e *eventSession) Lagged() bool { return e.s.Lagged() }
 func (e *eventSession) WatchUser(ctx context.Context, target string) (api.PresenceState, error) {
 	v, err := e.hub.Watch(ctx, e.s, target)
 	if err != nil {
-		return api.PresenceState{}, refusal(err)
+		return api.PresenceState{}, err
 	}
 	return presenceStateOf(v), nil
 }
 
-func (e *eventSession) WatchLine(ctx context.Context, number string) (api.LineState, error) {
+func (e *eventSession) WatchLine(ctx context.Context, number string) (actors.LineView, error) {
 	v, err := e.hub.WatchLine(ctx, e.s, number)
 	if err != nil {
-		return api.LineState{}, refusal(err)
+		return actors.LineView{}, err
 	}
-	return lineStateOf(v), nil
+	return actors.LineViewOf(v), nil
 }
 
 // Close unwatches every target.
@@ -116,20 +115,11 @@ func (e *eventSession) Close(ctx context.Context) {
 	e.once.Do(func() { e.hub.Close(ctx, e.s) })
 }
 
-// refusal maps a grain's refusal to the API's.
-func refusal(err error) error {
-	var ge *actors.GrainError
-	if errors.As(err, &ge) {
-		return apiError(ge)
-	}
-	return err
-}
-
 // presenceStateOf turns a grain's presence view into the API's; a state
 // the API does not know shows as not visible (the grains only send known
 // ones).
 func presenceStateOf(pv *actorspb.PresenceView) api.PresenceState {
-	v, visible, err := viewOf(pv)
+	v, visible, err := actors.PresenceViewOf(pv)
 	if err != nil {
 		return api.PresenceState{}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/cluster/peerlink"
@@ -233,9 +234,9 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	clock.phase("cluster ops started")
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
-		SIPRealm: s.cfg.SIPDomain, Presence: livePresence{node: grainClient{s}}, Logger: s.cfg.Logger,
-		Reverse: liveReverse{node: grainClient{s}},
-		Live:    api.LiveConfig{Lines: liveLines{node: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}},
+		SIPRealm: s.cfg.SIPDomain, Presence: actors.Client{To: grainClient{s}}, Logger: s.cfg.Logger,
+		Reverse: actors.Client{To: grainClient{s}},
+		Live:    api.LiveConfig{Lines: actors.Client{To: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}},
 		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks})
 	if err != nil {
 		return err
