@@ -86,8 +86,8 @@ func (l *Limiter) wait(full, now time.Time) time.Duration {
 func (l *Limiter) Fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	full, ok := l.debt.get(key, now)
-	if !ok || full.Before(now) {
+	full, ok := l.debt.get(key, now) // a key refilled by now is gone
+	if !ok {
 		full = now
 	}
 	full = full.Add(l.cfg.Every)
