@@ -11,8 +11,8 @@ import (
 
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/api/roles"
-	"github.com/ucgrid/ucgrid/api/throttle"
 	"github.com/ucgrid/ucgrid/api/tokens"
+	"github.com/ucgrid/ucgrid/internal/throttle"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucgrid/ucgrid/api/throttle"
 	"github.com/ucgrid/ucgrid/api/tokens"
+	"github.com/ucgrid/ucgrid/internal/throttle"
 )
 
 func TestAuth_RequiresCredentials(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ucgrid/ucgrid/api/password"
-	"github.com/ucgrid/ucgrid/api/throttle"
 	"github.com/ucgrid/ucgrid/api/tokens"
+	"github.com/ucgrid/ucgrid/internal/throttle"
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
@@ -43,8 +43,8 @@ type HandlerConfig struct {
 	// PairThrottle limits failed sign-ins per (user id, source address)
 	// pair; UserThrottle is the much higher per-user ceiling against
 	// guessing spread over many addresses; AddressThrottle limits them per
-	// source address. Defaults throttle.DefaultPair, throttle.DefaultUser
-	// and throttle.DefaultAddress.
+	// source address. Defaults DefaultPairThrottle, DefaultUserThrottle
+	// and DefaultAddressThrottle.
 	PairThrottle, UserThrottle, AddressThrottle throttle.Config
 	// KnownSourceTTL is how long an address the user signed in from stays
 	// exempt from UserThrottle. Default 30 days: a person's office or home.
@@ -84,6 +84,24 @@ type HandlerConfig struct {
 	Metrics prometheus.Registerer
 }
 
+// DefaultPairThrottle are the sign-in throttle's defaults per (user id,
+// source address) pair: the one who guesses is slowed down, not the user
+// everywhere. 10 failures in a row (enough for a person who mistypes, far
+// too few for a dictionary), then one more every 30 s (2 880 a day); at
+// most 100 000 pairs tracked (a few MB), the least recent evicted first.
+var DefaultPairThrottle = throttle.Config{Burst: 10, Every: 30 * time.Second, MaxKeys: 100_000}
+
+// DefaultUserThrottle are the defaults of the per-user-id ceiling against
+// guessing spread over many addresses: 100 failures in a row from
+// anywhere, then one every 10 s (8 640 a day against one account).
+// Addresses that signed in as the user recently are not held by it.
+var DefaultUserThrottle = throttle.Config{Burst: 100, Every: 10 * time.Second, MaxKeys: 100_000}
+
+// DefaultAddressThrottle are the per-source-address defaults: more
+// generous, as one address may be an office behind NAT (50 failures,
+// then one every 5 s).
+var DefaultAddressThrottle = throttle.Config{Burst: 50, Every: 5 * time.Second, MaxKeys: 100_000}
+
 func (c *HandlerConfig) withDefaults() {
 	if c.Passwords == (password.Params{}) {
 		c.Passwords = password.Default
@@ -93,10 +111,10 @@ func (c *HandlerConfig) withDefaults() {
 	setDefault(&c.ReadWait, 5*time.Second)
 	setDefault(&c.WriteTimeout, 10*time.Second)
 	setDefault(&c.Tokens, tokens.Default)
-	setDefault(&c.PairThrottle, throttle.DefaultPair)
+	setDefault(&c.PairThrottle, DefaultPairThrottle)
 	setDefault(&c.KnownSourceTTL, 30*24*time.Hour)
-	setDefault(&c.UserThrottle, throttle.DefaultUser)
-	setDefault(&c.AddressThrottle, throttle.DefaultAddress)
+	setDefault(&c.UserThrottle, DefaultUserThrottle)
+	setDefault(&c.AddressThrottle, DefaultAddressThrottle)
 	setDefault(&c.MaxConcurrentVerify, 4)
 	setDefault(&c.MaxPendingTokenWaits, 64)
 	if c.Now == nil {

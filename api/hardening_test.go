@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucgrid/ucgrid/api/throttle"
+	"github.com/ucgrid/ucgrid/internal/throttle"
 )
 
 // TestHardening_UnauthenticatedRequestsDoNotWaitForAnIndex: naming an

@@ -114,7 +114,7 @@ func TestScope_WrongCurrentPasswordsAreThrottled(t *testing.T) {
 	}{}
 	e.must(http.StatusCreated, as("bob"), "POST", "/v1/tokens", nil).json(t, &tok)
 	guess := map[string]any{"display_name": "Bob", "password": "a brand new one", "current_password": "guess guess"}
-	for range 10 { // throttle.DefaultPair.Burst
+	for range 10 { // DefaultPairThrottle.Burst
 		e.must(http.StatusForbidden, bearer(tok.Token), "PUT", "/v1/users/bob", guess)
 	}
 	e.must(http.StatusTooManyRequests, bearer(tok.Token), "PUT", "/v1/users/bob", guess)

@@ -172,7 +172,7 @@ var errAuthAnswered = errors.New("sip: answered by authentication")
 func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h authHeaders) (*dirpb.Line, error) {
 	now := time.Now()
 	src := sourceIP(req)
-	if wait, blocked := s.throttle.blocked(src, now); blocked {
+	if wait := s.byAddr.Wait(src, now); wait > 0 {
 		s.refuseThrottled(req, tx, wait, "throttled")
 		return nil, errAuthAnswered
 	}
@@ -198,7 +198,7 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, h auth
 	line, ok := s.verify(req, cred)
 	if !ok {
 		s.m.authFailures.WithLabelValues("credentials").Inc()
-		s.throttle.fail(src, now)
+		s.byAddr.Fail(src, now)
 		s.lineGuard.fail(cred.Username, src, now)
 		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return nil, errAuthAnswered

@@ -141,9 +141,14 @@ type Config struct {
 	NonceTTL time.Duration
 	// AuthFailures failed authentications from one source address within
 	// AuthWindow block that source for AuthWindow (503 with Retry-After).
-	// Defaults 10 and 1 min: a mistyped password on a few phones behind
-	// one NAT stays below it, a password-guessing run is stopped after ten
-	// tries a minute.
+	// Each limit here is a token bucket (internal/throttle) of that many
+	// failures that forgives one per AuthWindow/limit: a source failing
+	// at that rate or slower is never blocked, and one that fails again
+	// within AuthWindow/limit of a block's end is blocked again. Defaults
+	// 10 and 1 min: a mistyped password on a few phones behind one NAT
+	// stays below it, a password-guessing run is stopped after ten tries
+	// a minute. Each limit tracks at most 65 536 keys (the least recent
+	// evicted).
 	AuthFailures int
 	AuthWindow   time.Duration
 	// LinePairFailures failed authentications as one line from one source

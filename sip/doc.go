@@ -4,7 +4,7 @@
 // (BLF) subscriptions served from the node's hub, over UDP, TCP and TLS.
 // It relays in-dialog requests only for dialogs it carries (no open
 // relay), throttles password guessing per address, per (line, address)
-// and per line, and guards TCP/TLS connections (per-address cap, idle
+// and per line (internal/throttle, as the API does), and guards TCP/TLS connections (per-address cap, idle
 // and message timeouts). It names, in Via, Record-Route and its own
 // Contact, the address each peer reaches it on (addr.go: the advertise
 // address, the bound one, or on a wildcard bind the connection's or the

@@ -16,6 +16,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/internal/throttle"
 )
 
 // Server is a running SIP server: registrar, proxy and subscription
@@ -49,7 +51,7 @@ type Server struct {
 	logOnce *onceEvery
 
 	nonces    *nonces
-	throttle  *throttle
+	byAddr    *throttle.Limiter // digest failures per source address (throttle.go)
 	lineGuard *lineGuard
 	calls     *callTable
 	subs      *subTable
@@ -77,12 +79,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 3),
 		reads: &recentReads{}, logOnce: newOnceEvery(unparsableLogEvery)}
+	var err error
+	if s.byAddr, err = failureThrottle("AuthFailures", cfg.AuthFailures, cfg.AuthWindow); err != nil {
+		return nil, err
+	}
+	if s.lineGuard, err = newLineGuard(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.TLSAddr != "" {
 		if err := s.ReloadTLS(); err != nil {
 			return nil, err
 		}
 	}
-	var err error
 	if s.flowKey, err = flowKey(cfg); err != nil {
 		return nil, err
 	}
@@ -115,8 +123,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.nonces = newNonces(cfg.NonceTTL)
-	s.throttle = newThrottle(cfg.AuthFailures, cfg.AuthWindow)
-	s.lineGuard = newLineGuard(cfg.LinePairFailures, cfg.LineFailures, cfg.AuthWindow)
 	s.calls = newCallTable()
 	s.subs = newSubTable()
 	s.flows = newNATFlows()

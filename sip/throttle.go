@@ -1,14 +1,19 @@
 package sip
 
 import (
-	"sync"
+	"fmt"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/throttle"
 )
 
-// Brute-force protection of digest authentication (docs/sip.md):
+// Brute-force protection of digest authentication (docs/sip.md), with
+// the token buckets of internal/throttle that the API's sign-in throttle
+// uses too:
 //
-//   - per source address: Config.AuthFailures failures within AuthWindow
-//     block the address for AuthWindow, whatever line it tries;
+//   - per source address: Config.AuthFailures failures in a row (within
+//     AuthWindow) block the address for AuthWindow, whatever line it
+//     tries;
 //   - per (line, source) pair: Config.LinePairFailures failures block
 //     that address for that line (hard: a guesser rotating nothing else
 //     is stopped after a few tries);
@@ -20,79 +25,28 @@ import (
 //     owner's phones out (they authenticated from their addresses
 //     before), only a device the line never used from there waits.
 //
-// Missing lines are counted like existing ones, so the answers do not
-// tell them apart.
+// Each bucket forgives one failure per AuthWindow/N (N its limit), so a
+// key failing at N per AuthWindow or slower is never blocked. Missing
+// lines are counted like existing ones, so the answers do not tell them
+// apart.
 
-// throttle blocks keys (source addresses, lines, pairs) after repeated
-// authentication failures.
-type throttle struct {
-	limit  int
-	window time.Duration
-
-	mu      sync.Mutex
-	sources map[string]*failures
-}
-
-type failures struct {
-	count        int
-	since        time.Time
-	blockedUntil time.Time
-}
-
-// maxThrottleKeys bounds each throttle's memory; beyond it the entries
-// whose window passed are pruned.
+// maxThrottleKeys bounds each throttle's memory (and the known sources):
+// beyond it a new key evicts the least recent one.
 const maxThrottleKeys = 65536
 
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, sources: map[string]*failures{}}
-}
-
-// blocked reports whether key may not try now, and for how long.
-func (t *throttle) blocked(key string, now time.Time) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.sources[key]
-	if f == nil || !now.Before(f.blockedUntil) {
-		return 0, false
+// failureThrottle is a limiter that blocks a key for window once it
+// failed limit times within window; field names the Config field of limit
+// in the error.
+func failureThrottle(field string, limit int, window time.Duration) (*throttle.Limiter, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("sip: config: %s %d must be at least 1", field, limit)
 	}
-	return f.blockedUntil.Sub(now), true
-}
-
-// fail counts one failure of key.
-func (t *throttle) fail(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.sources) >= maxThrottleKeys {
-		t.prune(now)
+	l, err := throttle.New(throttle.Config{Burst: limit, Every: window / time.Duration(limit),
+		Lockout: window, MaxKeys: maxThrottleKeys})
+	if err != nil {
+		return nil, fmt.Errorf("sip: config: %s %d within AuthWindow %v: %w", field, limit, window, err)
 	}
-	f := t.sources[key]
-	if f == nil && len(t.sources) >= maxThrottleKeys {
-		return // full of live entries: memory stays bounded, the other layers still count
-	}
-	if f == nil || now.Sub(f.since) > t.window {
-		f = &failures{since: now, blockedUntil: f.blockedUntilOrZero()}
-		t.sources[key] = f
-	}
-	f.count++
-	if f.count >= t.limit {
-		f.blockedUntil = now.Add(t.window)
-		f.count, f.since = 0, now
-	}
-}
-
-func (f *failures) blockedUntilOrZero() time.Time {
-	if f == nil {
-		return time.Time{}
-	}
-	return f.blockedUntil
-}
-
-func (t *throttle) prune(now time.Time) {
-	for k, f := range t.sources {
-		if now.Sub(f.since) > t.window && !now.Before(f.blockedUntil) {
-			delete(t.sources, k)
-		}
-	}
+	return l, nil
 }
 
 // knownSourceTTL is how long a successful authentication makes its
@@ -103,15 +57,21 @@ const knownSourceTTL = 24 * time.Hour
 // lineGuard counts failures per line and per (line, source) pair, and
 // remembers the sources each line authenticated from.
 type lineGuard struct {
-	pairs *throttle
-	lines *throttle
-
-	mu    sync.Mutex
-	known map[string]time.Time // pairKey → last success
+	pairs *throttle.Limiter
+	lines *throttle.Limiter
+	known *throttle.Known // pairKey → authenticated within knownSourceTTL
 }
 
-func newLineGuard(pairLimit, lineLimit int, window time.Duration) *lineGuard {
-	return &lineGuard{pairs: newThrottle(pairLimit, window), lines: newThrottle(lineLimit, window), known: map[string]time.Time{}}
+func newLineGuard(cfg Config) (*lineGuard, error) {
+	pairs, err := failureThrottle("LinePairFailures", cfg.LinePairFailures, cfg.AuthWindow)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := failureThrottle("LineFailures", cfg.LineFailures, cfg.AuthWindow)
+	if err != nil {
+		return nil, err
+	}
+	return &lineGuard{pairs: pairs, lines: lines, known: throttle.NewKnown(knownSourceTTL, maxThrottleKeys)}, nil
 }
 
 func pairKey(line, source string) string { return line + "\x00" + source }
@@ -119,41 +79,22 @@ func pairKey(line, source string) string { return line + "\x00" + source }
 // blocked reports whether source may not authenticate as line now, for
 // how long, and the metric reason.
 func (g *lineGuard) blocked(line, source string, now time.Time) (time.Duration, string, bool) {
-	if wait, ok := g.pairs.blocked(pairKey(line, source), now); ok {
+	if wait := g.pairs.Wait(pairKey(line, source), now); wait > 0 {
 		return wait, "throttled", true
 	}
-	wait, guarded := g.lines.blocked(line, now)
-	if !guarded || g.isKnown(line, source, now) {
+	wait := g.lines.Wait(line, now)
+	if wait == 0 || g.known.Has(pairKey(line, source), now) {
 		return 0, "", false
 	}
 	return wait, "line_guarded", true
 }
 
 func (g *lineGuard) fail(line, source string, now time.Time) {
-	g.pairs.fail(pairKey(line, source), now)
-	g.lines.fail(line, now)
+	g.pairs.Fail(pairKey(line, source), now)
+	g.lines.Fail(line, now)
 }
 
 // succeeded remembers that source authenticated as line.
 func (g *lineGuard) succeeded(line, source string, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.known) >= maxThrottleKeys {
-		for k, at := range g.known {
-			if now.Sub(at) > knownSourceTTL {
-				delete(g.known, k)
-			}
-		}
-		if len(g.known) >= maxThrottleKeys {
-			return // full of live entries: the line guard stays strict for newcomers
-		}
-	}
-	g.known[pairKey(line, source)] = now
-}
-
-func (g *lineGuard) isKnown(line, source string, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	at, ok := g.known[pairKey(line, source)]
-	return ok && now.Sub(at) <= knownSourceTTL
+	g.known.Add(pairKey(line, source), now)
 }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,5 +106,48 @@ func TestAuth_NonceReplayedConcurrentlyAcceptedOnce(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Fatalf("%d of %d requests with one nonce and nc accepted, want 1", ok, n)
+	}
+}
+
+// The guard's buckets lapse after AuthWindow: a pair blocked for its
+// failures, and a line guarded against new addresses, are admitted again
+// once the window has passed; the owner's known address is never held.
+func TestLineGuard_LapsesAfterAuthWindow(t *testing.T) {
+	g, err := newLineGuard(Config{LinePairFailures: 3, LineFailures: 4, AuthWindow: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	g.succeeded("1001", "owner", now)
+	for range 3 {
+		g.fail("1001", "guesser", now)
+	}
+	if wait, reason, ok := g.blocked("1001", "guesser", now); !ok || reason != "throttled" || wait != time.Minute {
+		t.Fatalf("the guesser after 3 failures: %v %q %v, want blocked (throttled) for 1m", wait, reason, ok)
+	}
+	g.fail("1001", "second", now)
+	if _, reason, ok := g.blocked("1001", "newcomer", now); !ok || reason != "line_guarded" {
+		t.Fatalf("a new address on a line with 4 failures: %q %v, want line_guarded", reason, ok)
+	}
+	if _, _, ok := g.blocked("1001", "owner", now); ok {
+		t.Fatal("the owner's address is held by the guard")
+	}
+	now = now.Add(time.Minute)
+	for _, src := range []string{"guesser", "newcomer"} {
+		if wait, reason, ok := g.blocked("1001", src, now); ok {
+			t.Fatalf("%s after AuthWindow: blocked %v (%s)", src, wait, reason)
+		}
+	}
+}
+
+func TestFailureThrottle_NamesTheField(t *testing.T) {
+	for _, c := range []struct {
+		limit  int
+		window time.Duration
+	}{{0, time.Minute}, {-1, time.Minute}, {10, 5}} {
+		_, err := failureThrottle("AuthFailures", c.limit, c.window)
+		if err == nil || !strings.Contains(err.Error(), "AuthFailures") {
+			t.Errorf("limit %d window %v: %v, want an error naming AuthFailures", c.limit, c.window, err)
+		}
 	}
 }
