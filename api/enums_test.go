@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +41,35 @@ func TestOpenAPI_EnumsAreTheDirectoryLists(t *testing.T) {
 				t.Errorf("enum %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestConsole_SelectsOfferTheDirectoryLists: the web console's call group
+// mode and strategy menus offer exactly the values of the lists.
+func TestConsole_SelectsOfferTheDirectoryLists(t *testing.T) {
+	page, err := consoleFiles.ReadFile("console/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id   string
+		want []string
+	}{
+		{"g-cg-mode", dirpb.CallModes[:]},
+		{"g-cg-strategy", dirpb.Strategies[:]},
+	} {
+		sel := regexp.MustCompile(`<select id="` + tc.id + `">(.*?)</select>`).FindSubmatch(page)
+		if sel == nil {
+			t.Errorf("index.html has no select %s", tc.id)
+			continue
+		}
+		var got []string
+		for _, m := range regexp.MustCompile(`<option value="([^"]*)"`).FindAllSubmatch(sel[1], -1) {
+			got = append(got, string(m[1]))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("select %s offers %v, want %v", tc.id, got, tc.want)
+		}
 	}
 }
 
