@@ -104,15 +104,10 @@ func (g *groupGrain) prepare(min uint64) *actorspb.Error {
 	if g.record == nil {
 		return refusal(CodeNotFound, "no such group")
 	}
-	if !callsEnabled(g.record.GetCallGroup()) {
+	if !g.record.TakesSIPCalls() {
 		return refusal(CodeNotFound, "the group has no call group")
 	}
 	return nil
-}
-
-// callsEnabled reports whether the group takes SIP calls.
-func callsEnabled(cg *dirpb.CallGroup) bool {
-	return cg.GetNumber() != "" && (cg.GetMode() == "" || cg.GetMode() == "sip")
 }
 
 // ringPlan answers a GetRingPlan. The members' presence and line state
@@ -193,20 +188,9 @@ func (g *groupGrain) cachedStatuses(now time.Time, minIndex uint64) (map[string]
 // statusOf is a member's status from their user's and line's states
 // (nil: none; the line's bindings unexpired at now).
 func statusOf(line string, user, ls *actorspb.MemberState, now time.Time) memberStatus {
-	bindings := unexpiredBindings(ls.GetBindings(), now)
+	bindings := dirpb.LiveOnly(ls.GetBindings(), now)
 	return memberStatus{dnd: user.GetDnd(), busy: user.GetBusy() || ls.GetBusy(), reachable: len(bindings) > 0,
 		line: line, bindings: bindings}
-}
-
-// unexpiredBindings are the bindings of bs still valid at now.
-func unexpiredBindings(bs []*actorspb.Binding, now time.Time) []*actorspb.Binding {
-	out := make([]*actorspb.Binding, 0, len(bs))
-	for _, b := range bs {
-		if b.GetExpiresAtUnix() > now.Unix() {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 // memberStatuses asks the members' user and primary-line grains for

@@ -12,7 +12,6 @@ import (
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/linestate"
-	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -175,10 +174,7 @@ func (g *lineGrain) load() error {
 	}
 	g.record, g.bindings, g.groupBindings = l, regs, nil
 	g.rights.reset(t)
-	g.state.Kind = rights.PrimaryLine
-	if l.GetKind() == "secondary" {
-		g.state.Kind = rights.SecondaryLine
-	}
+	g.state.Kind = dirrights.LineKind(l)
 	g.state.Forwarding = linestate.Forwarding{Enabled: l.GetForwarding().GetEnabled(), Destination: l.GetForwarding().GetDestination()}
 	g.deps.local.setOwner(g.id, l.GetOwner())
 	g.dir.markLoaded(at)
@@ -337,12 +333,13 @@ func (g *lineGrain) contacts() *actorspb.GetContactsReply {
 // current are the unexpired bindings.
 func (g *lineGrain) current() []*actorspb.Binding { return unexpired(g.bindings, time.Now()) }
 
-// unexpired are the registrations still valid at now, as grain messages:
-// the directory keeps expired ones until a sweep removes them.
+// unexpired are the registrations still valid at now (dirpb.Live), as
+// grain messages: the directory keeps expired ones until a sweep removes
+// them.
 func unexpired(regs []*dirpb.Registration, now time.Time) []*actorspb.Binding {
 	out := make([]*actorspb.Binding, 0, len(regs))
 	for _, r := range regs {
-		if r.GetExpiresAtUnix() > now.Unix() {
+		if dirpb.Live(r, now) {
 			out = append(out, BindingOf(r))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -103,7 +104,7 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 			MemberTimeoutS: cg.MemberTimeoutS, NoAnswerTarget: cg.NoAnswerTarget, ClosedTarget: cg.ClosedTarget, SkipBusy: cg.SkipBusy}
 	}
 	if out.CallGroup.Mode == "" {
-		out.CallGroup.Mode = "disabled"
+		out.CallGroup.Mode = dirpb.ModeDisabled
 	}
 	var err error
 	if out.MemberLevel, out.MemberRights, err = grantOut(g.MemberGrant); err != nil {
@@ -255,14 +256,14 @@ func groupPresentation(in *groupJSON, g *dirpb.Group) error {
 func groupCallGroup(in *groupJSON, g *dirpb.Group) error {
 	cg := in.CallGroup
 	if cg.Mode == "" {
-		cg.Mode = "disabled"
+		cg.Mode = dirpb.ModeDisabled
 	}
-	if !slices.Contains([]string{"disabled", "sip", "external"}, cg.Mode) {
-		return invalid("call_group.mode", "%q is not one of disabled, sip, external", cg.Mode)
+	if !slices.Contains(dirpb.CallModes[:], cg.Mode) {
+		return invalid("call_group.mode", "%q is not one of "+strings.Join(dirpb.CallModes[:], ", "), cg.Mode)
 	}
 	strategy, err := hunt.ParseStrategy(cg.Strategy)
 	if err != nil {
-		return invalid("call_group.strategy", "%q is not one of ring_all, sequential, round_robin, longest_idle", cg.Strategy)
+		return invalid("call_group.strategy", "%q is not one of "+strings.Join(dirpb.Strategies[:], ", "), cg.Strategy)
 	}
 	if cg.RingTimeoutS < 0 || cg.RingTimeoutS > maxRingTimeout {
 		return invalid("call_group.ring_timeout_s", "%d is not from 0 (the default) to %d", cg.RingTimeoutS, maxRingTimeout)
@@ -280,7 +281,7 @@ func groupCallGroup(in *groupJSON, g *dirpb.Group) error {
 			}
 		}
 	}
-	if cg.Mode != "disabled" && cg.Number == "" {
+	if cg.Mode != dirpb.ModeDisabled && cg.Number == "" {
 		return invalid("call_group.number", "required when mode is %q", cg.Mode)
 	}
 	g.CallGroup = &dirpb.CallGroup{Mode: cg.Mode, Number: cg.Number, Strategy: strategy.String(), RingTimeoutS: cg.RingTimeoutS,

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -68,10 +70,10 @@ func (h *Handler) lineRecord(number string, in *lineJSON) (*dirpb.Line, error) {
 		return nil, err
 	}
 	if in.Kind == "" {
-		in.Kind = "primary"
+		in.Kind = dirpb.KindPrimary
 	}
-	if in.Kind != "primary" && in.Kind != "secondary" {
-		return nil, invalid("kind", "%q is not one of primary, secondary", in.Kind)
+	if !slices.Contains(dirpb.LineKinds[:], in.Kind) {
+		return nil, invalid("kind", "%q is not one of "+strings.Join(dirpb.LineKinds[:], ", "), in.Kind)
 	}
 	if err := checkText("label", in.Label, maxText); err != nil {
 		return nil, err
@@ -217,7 +219,7 @@ func (h *Handler) putForwarding(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	model := linestate.Line{Number: number, Kind: lineKind(old.Kind)}
+	model := linestate.Line{Number: number, Kind: dirrights.LineKind(old)}
 	if !rights.LineView(held, model.Kind).SetForwarding {
 		return forbidden("forwarding of line %s: needs the owner, %s over %q, or an administrator of the owner", number, setForwardingRight(model.Kind), old.Owner)
 	}
@@ -247,13 +249,6 @@ func (h *Handler) forwardingRights(c *caller, owner string) (rights.Set, error) 
 		return 0, err
 	}
 	return rights.Effective(t.Pair(c.id())), nil
-}
-
-func lineKind(kind string) rights.LineKind {
-	if kind == "secondary" {
-		return rights.SecondaryLine
-	}
-	return rights.PrimaryLine
 }
 
 func setForwardingRight(k rights.LineKind) string {

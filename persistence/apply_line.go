@@ -69,10 +69,10 @@ func (t *txn) checkLineRefs(l *dirpb.Line) error {
 	}
 	switch {
 	case l.Kind == "" && primary == "":
-		l.Kind = "primary"
+		l.Kind = dirpb.KindPrimary
 	case l.Kind == "":
-		l.Kind = "secondary"
-	case l.Kind == "primary" && primary != "":
+		l.Kind = dirpb.KindSecondary
+	case l.Kind == dirpb.KindPrimary && primary != "":
 		return conflictf("user %q already has primary line %q", l.Owner, primary)
 	}
 	return nil
@@ -92,7 +92,7 @@ func (t *txn) otherPrimary(owner, number string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if other.Kind == "primary" {
+		if other.Kind == dirpb.KindPrimary { // not IsPrimary: a line stored before kinds existed does not count
 			return n, nil
 		}
 	}

@@ -25,15 +25,15 @@ func (s *Store) InService(l *dirpb.Line) (bool, error) {
 	return !u.GetDisabled(), nil
 }
 
-// PrimaryLine is user's primary line (kind "primary", or no kind as
-// stored before kinds existed); nil when they have none.
+// PrimaryLine is user's primary line (dirpb.Line.IsPrimary); nil when
+// they have none.
 func (s *Store) PrimaryLine(user string) (*dirpb.Line, error) {
 	lines, err := s.LinesOf(user)
 	if err != nil {
 		return nil, err
 	}
 	for _, l := range lines {
-		if l.GetKind() == "" || l.GetKind() == "primary" {
+		if l.IsPrimary() {
 			return l, nil
 		}
 	}

@@ -18,9 +18,9 @@ import (
 var (
 	systemRoles = []string{"", "system_admin", "system_owner"}
 	memberRoles = []string{"user", "receptionist", "group_admin", "manager", "owner"}
-	lineKinds   = []string{"primary", "secondary"}
-	callModes   = []string{"disabled", "sip", "external"}
-	strategies  = []string{"", "ring_all", "sequential", "round_robin", "longest_idle"}
+	lineKinds   = dirpb.LineKinds[:]
+	callModes   = dirpb.CallModes[:]
+	strategies  = append([]string{""}, dirpb.Strategies[:]...) // "": ring_all
 	overrides   = []string{"", "auto", "open", "closed"}
 	directions  = []string{"", "in", "out"}
 )
@@ -122,7 +122,7 @@ func checkCallGroup(g *dirpb.Group) error {
 		return nil
 	}
 	if cg.Mode == "" {
-		cg.Mode = "disabled"
+		cg.Mode = dirpb.ModeDisabled
 	}
 	if err := checkOneOf("call_group.mode", cg.Mode, callModes); err != nil {
 		return err
@@ -139,7 +139,7 @@ func checkCallGroup(g *dirpb.Group) error {
 	if cg.Number != "" {
 		return checkID("call_group.number", cg.Number)
 	}
-	if cg.Mode != "disabled" {
+	if cg.Mode != dirpb.ModeDisabled {
 		return invalidf("call_group.number is empty but mode is %q", cg.Mode)
 	}
 	return nil

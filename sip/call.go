@@ -250,7 +250,7 @@ func (c *call) memberTargets(plan RingPlan, members []string) []ringTarget {
 		var t RingTarget
 		if plan.Targets != nil {
 			t = plan.Targets[m]
-			t.Contacts = unexpired(t.Contacts, time.Now())
+			t.Contacts = dirpb.LiveOnly(t.Contacts, time.Now())
 		} else if t.Line = c.s.ringLine(m); t.Line != "" {
 			t.Contacts = c.contacts(t.Line)
 		}
@@ -270,18 +270,7 @@ func (c *call) contacts(line string) []*dirpb.Registration {
 		c.s.log.Warn("sip: contacts", "line", line, "err", err)
 		return nil
 	}
-	return unexpired(regs, time.Now())
-}
-
-// unexpired are the bindings of regs still valid at now.
-func unexpired(regs []*dirpb.Registration, now time.Time) []*dirpb.Registration {
-	out := regs[:0:0]
-	for _, r := range regs {
-		if r.GetExpiresAtUnix() > now.Unix() {
-			out = append(out, r)
-		}
-	}
-	return out
+	return dirpb.LiveOnly(regs, time.Now())
 }
 
 // stageResult is how one stage of ringing ended.

@@ -106,20 +106,14 @@ func (b *dirBackend) contactAsksSoFar() int {
 	return b.contactAsks
 }
 
-// contactsOf reads line's unexpired bindings from the directory.
+// contactsOf reads line's unexpired bindings (dirpb.Live) from the
+// directory.
 func (b *dirBackend) contactsOf(line string) ([]*dirpb.Registration, error) {
 	regs, err := b.store().Registrations(line)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().Unix()
-	out := regs[:0]
-	for _, r := range regs {
-		if r.ExpiresAtUnix > now {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return dirpb.LiveOnly(regs, time.Now()), nil
 }
 
 func (b *dirBackend) RingPlan(ctx context.Context, group string) (RingPlan, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -124,11 +125,7 @@ func (s *Server) mayPickUp(user, number string) bool {
 		s.log.Warn("sip: rights for pickup", "err", err)
 		return false
 	}
-	kind := rights.PrimaryLine
-	if line.GetKind() == "secondary" {
-		kind = rights.SecondaryLine
-	}
-	return rights.LineView(set, kind).Pickup
+	return rights.LineView(set, dirrights.LineKind(line)).Pickup
 }
 
 // ringingLines are the lines of an unanswered call whose phones ring.

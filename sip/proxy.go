@@ -152,7 +152,7 @@ func (s *Server) lookup(number string) (destKind, *dirpb.Line, *dirpb.Group, err
 	if err != nil {
 		return destNone, nil, nil, err
 	}
-	if m := g.GetCallGroup().GetMode(); m != "" && m != "sip" {
+	if !g.TakesSIPCalls() {
 		return destNone, nil, nil, nil
 	}
 	return destGroup, nil, g, nil

@@ -312,3 +312,13 @@ func Reach(st *persistence.Store, viewer string, r rights.Right) (everyone bool,
 	slices.Sort(targets)
 	return false, targets, nil
 }
+
+// LineKind is whose line rights apply to l: rights.PrimaryLine (line1_*)
+// for its owner's primary line (dirpb.Line.IsPrimary), else
+// rights.SecondaryLine (line2_*).
+func LineKind(l *dirpb.Line) rights.LineKind {
+	if l.IsPrimary() {
+		return rights.PrimaryLine
+	}
+	return rights.SecondaryLine
+}

@@ -261,3 +261,19 @@ func TestLoadTarget_MatchesModelOverRandomDirectories(t *testing.T) {
 		}
 	}
 }
+
+func TestLineKind_PrimaryUnlessSecondary(t *testing.T) {
+	cases := []struct {
+		kind string
+		want rights.LineKind
+	}{
+		{dirpb.KindPrimary, rights.PrimaryLine},
+		{"", rights.PrimaryLine}, // stored before kinds existed
+		{dirpb.KindSecondary, rights.SecondaryLine},
+	}
+	for _, tc := range cases {
+		if got := LineKind(&dirpb.Line{Number: "100", Kind: tc.kind}); got != tc.want {
+			t.Errorf("LineKind(kind %q) = %v, want %v", tc.kind, got, tc.want)
+		}
+	}
+}

@@ -9,5 +9,7 @@
 // the Fallback when the group is closed or nobody answers. The SIP proxy
 // forks the INVITE stage by stage; the grain feeds what happened (Offered,
 // Answered, Ended) through Step. Nothing here does I/O or reads the clock.
-// docs/hunt-groups.md describes strategies, skipping rules and defaults.
+// Strategy names are the directory's list (dirpb.Strategies), which the
+// validators and the API check against too. docs/hunt-groups.md describes
+// strategies, skipping rules and defaults.
 package hunt

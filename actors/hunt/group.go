@@ -2,7 +2,10 @@ package hunt
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // Strategy is the order in which a group's members are rung.
@@ -22,7 +25,13 @@ const (
 	LongestIdle
 )
 
-var strategyNames = [...]string{RingAll: "ring_all", Sequential: "sequential", RoundRobin: "round_robin", LongestIdle: "longest_idle"}
+// strategyNames are the names of the strategies, indexed by Strategy: the
+// directory's one list (dirpb.Strategies), which the validators and the
+// API check against too.
+var strategyNames = dirpb.Strategies
+
+// wantStrategies names them for ParseStrategy's error.
+var wantStrategies = strings.Join(strategyNames[:len(strategyNames)-1], ", ") + " or " + strategyNames[len(strategyNames)-1]
 
 // ParseStrategy parses a strategy name; "" is RingAll.
 func ParseStrategy(s string) (Strategy, error) {
@@ -34,7 +43,7 @@ func ParseStrategy(s string) (Strategy, error) {
 			return Strategy(i), nil
 		}
 	}
-	return 0, fmt.Errorf("hunt: unknown strategy %q (want ring_all, sequential, round_robin or longest_idle)", s)
+	return 0, fmt.Errorf("hunt: unknown strategy %q (want %s)", s, wantStrategies)
 }
 
 func (s Strategy) String() string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors/officehours"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 var (
@@ -299,5 +300,23 @@ func TestParseEventKind(t *testing.T) {
 	}
 	if _, err := ParseEventKind("transferred"); err == nil {
 		t.Error("ParseEventKind accepted transferred")
+	}
+}
+
+// TestStrategy_OneValuePerDirectoryName: every strategy name the directory
+// accepts (dirpb.Strategies) parses to a Strategy the plan knows, and back.
+func TestStrategy_OneValuePerDirectoryName(t *testing.T) {
+	if got, want := len(dirpb.Strategies), int(LongestIdle)+1; got != want {
+		t.Fatalf("dirpb.Strategies has %d names, hunt knows %d strategies", got, want)
+	}
+	for _, name := range dirpb.Strategies {
+		s, err := ParseStrategy(name)
+		if err != nil || s.String() != name || s > LongestIdle {
+			t.Errorf("ParseStrategy(%q) = %v, %v", name, s, err)
+		}
+	}
+	_, err := ParseStrategy("random")
+	if want := `hunt: unknown strategy "random" (want ring_all, sequential, round_robin or longest_idle)`; err == nil || err.Error() != want {
+		t.Errorf("ParseStrategy(random) error = %v, want %s", err, want)
 	}
 }
