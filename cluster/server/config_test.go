@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,8 +66,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 // TestStart_RefusesAnInvalidConfigBeforeTouchingTheDisk: Start validates
 // first, so a bad address leaves no data directory behind.
 func TestStart_RefusesAnInvalidConfigBeforeTouchingTheDisk(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.RaftAddr = "no-port"
+	cfg := Config{DataDir: filepath.Join(t.TempDir(), "data"), HTTPAddr: "127.0.0.1:0", RaftAddr: "no-port"}
 	_, err := Start(context.Background(), cfg)
 	if err == nil || !strings.HasPrefix(err.Error(), "server: Config.RaftAddr: ") {
 		t.Fatalf("Start = %v, want the RaftAddr error", err)
