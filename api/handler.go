@@ -95,7 +95,7 @@ func (c HandlerConfig) WithDefaults() HandlerConfig {
 	setDefault(&c.MaxBodyBytes, 1<<20)
 	setDefault(&c.ReadWait, 5*time.Second)
 	setDefault(&c.WriteTimeout, 10*time.Second)
-	setDefault(&c.Tokens, tokens.Default)
+	c.Tokens = c.Tokens.WithDefaults()
 	setDefault(&c.PairThrottle, throttle.DefaultPair)
 	setDefault(&c.KnownSourceTTL, 30*24*time.Hour)
 	setDefault(&c.UserThrottle, throttle.DefaultUser)
