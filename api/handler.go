@@ -17,7 +17,9 @@ import (
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
-// HandlerConfig configures the /v1 routes.
+// HandlerConfig configures the /v1 routes. Zero fields take the defaults
+// documented on each; NewHandler fills them in (WithDefaults) and then
+// calls Validate.
 type HandlerConfig struct {
 	// Directory is the node's directory: writes go through its Raft log,
 	// reads come from its local store (required).

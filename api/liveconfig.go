@@ -15,9 +15,10 @@ import (
 // leaves its routes unserved (404).
 type LiveConfig struct {
 	// Lines serves GET /v1/lines/{number}/state and the monitor's lines.
+	// Default nil.
 	Lines LineService
 	// Events opens event sessions on this node's session hub for
-	// GET /v1/events. It needs Presence and Lines as well.
+	// GET /v1/events. It needs Presence and Lines as well. Default nil.
 	Events EventHub
 	// KeepAlive is how often an idle event stream sends a comment line.
 	// Default 25s: below the 30–60 s idle timeouts of common proxies and

@@ -107,7 +107,7 @@ type Config struct {
 	// NoBootstrap stops a fresh node from making itself the only voter of a
 	// new cluster; set it on nodes that join an existing cluster. Such a
 	// node also has no cluster id until it is added to a cluster and told
-	// it (AdoptClusterID), unless ClusterID is set.
+	// it (AdoptClusterID), unless ClusterID is set. Default false.
 	NoBootstrap bool
 
 	// fs replaces the OS filesystem under the Pebble store (tests inject

@@ -121,6 +121,7 @@ type Config struct {
 	// NATPingCRLF pings with a CRLF datagram instead of an OPTIONS: less
 	// traffic and no parsing at the phone, but nothing comes back, so
 	// dead phones are only dropped when their registration expires.
+	// Default false.
 	NATPingCRLF bool
 	// FlowKey signs the flow tokens in the Path of NATed bindings (RFC
 	// 3327, RFC 5626): another node routes a call for such a phone to the
