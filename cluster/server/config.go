@@ -138,9 +138,20 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// invalid is Validate's error: "server: Config.<field>: <what is wrong>".
+// ConfigError is the error of Config.Validate (and so of Start): the
+// field and what is wrong with it. cmd/ucgrid names the flag instead.
+type ConfigError struct {
+	// Field is the Config field, e.g. "HTTPAddr" or "Join[1]".
+	Field string
+	// Problem says what is wrong, e.g. `"nocolon": want host:port: …`.
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return "server: Config." + e.Field + ": " + e.Problem }
+
+// invalid is Validate's error.
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("server: Config.%s: %s", field, fmt.Sprintf(format, args...))
+	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }
 
 // Validate reports the first invalid field of c with its defaults filled

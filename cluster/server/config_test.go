@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,10 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 			err := c.Validate()
 			if want := "server: Config." + tc.field + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("Validate() = %v, want an error starting %q", err, want)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Errorf("Validate() = %#v, want a *ConfigError of %s", err, tc.field)
 			}
 		})
 	}
