@@ -17,10 +17,12 @@ import (
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
-// HandlerConfig configures the /v1 routes.
+// HandlerConfig configures the /v1 routes. Zero fields take the defaults
+// documented on each; NewHandler fills them in (WithDefaults) and then
+// calls Validate.
 type HandlerConfig struct {
 	// Directory is the node's directory: writes go through its Raft log,
-	// reads come from its local store.
+	// reads come from its local store (required).
 	Directory *persistence.Node
 	// Passwords are the argon2id costs of new password hashes. Default
 	// password.Default; tests pass cheap ones.
@@ -77,7 +79,8 @@ type HandlerConfig struct {
 	// from the user grains. nil: not served (404).
 	Reverse ReverseService
 	// Now reads the clock. Default time.Now.
-	Now    func() time.Time
+	Now func() time.Time
+	// Logger receives the handler's logs. Default: discard.
 	Logger *slog.Logger
 	// Metrics is where the request metrics are registered (docs/metrics.md);
 	// nil: counted, not exported.
@@ -102,7 +105,9 @@ var DefaultUserThrottle = throttle.Config{Burst: 100, Every: 10 * time.Second, M
 // then one every 5 s).
 var DefaultAddressThrottle = throttle.Config{Burst: 50, Every: 5 * time.Second, MaxKeys: 100_000}
 
-func (c *HandlerConfig) withDefaults() {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Live's included. NewHandler calls it, then Validate.
+func (c HandlerConfig) WithDefaults() HandlerConfig {
 	if c.Passwords == (password.Params{}) {
 		c.Passwords = password.Default
 	}
@@ -110,19 +115,21 @@ func (c *HandlerConfig) withDefaults() {
 	setDefault(&c.MaxBodyBytes, 1<<20)
 	setDefault(&c.ReadWait, 5*time.Second)
 	setDefault(&c.WriteTimeout, 10*time.Second)
-	setDefault(&c.Tokens, tokens.Default)
+	c.Tokens = c.Tokens.WithDefaults()
 	setDefault(&c.PairThrottle, DefaultPairThrottle)
 	setDefault(&c.KnownSourceTTL, 30*24*time.Hour)
 	setDefault(&c.UserThrottle, DefaultUserThrottle)
 	setDefault(&c.AddressThrottle, DefaultAddressThrottle)
 	setDefault(&c.MaxConcurrentVerify, 4)
 	setDefault(&c.MaxPendingTokenWaits, 64)
+	c.Live = c.Live.WithDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	return c
 }
 
 func setDefault[T comparable](field *T, v T) {
@@ -132,41 +139,80 @@ func setDefault[T comparable](field *T, v T) {
 	}
 }
 
-// validate names the first bad field.
-func (c *HandlerConfig) validate() error {
+// configError is the error of a Config's Validate: "api: <Type>.<Field>:
+// <what is wrong>".
+func configError(field, format string, args ...any) error {
+	return fmt.Errorf("api: %s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c HandlerConfig) Validate() error {
+	c = c.WithDefaults()
 	switch {
 	case c.Directory == nil:
-		return errors.New("api: HandlerConfig.Directory is nil")
+		return configError("HandlerConfig.Directory", "is nil")
 	case c.MaxBodyBytes < 1024:
-		return errors.New("api: HandlerConfig.MaxBodyBytes must be at least 1024")
-	case c.ReadWait < 0 || c.WriteTimeout < 0:
-		return errors.New("api: HandlerConfig.ReadWait and WriteTimeout must not be negative")
+		return configError("HandlerConfig.MaxBodyBytes", "%d, must be at least 1024", c.MaxBodyBytes)
+	case c.ReadWait < 0:
+		return configError("HandlerConfig.ReadWait", "%v is negative", c.ReadWait)
+	case c.WriteTimeout < 0:
+		return configError("HandlerConfig.WriteTimeout", "%v is negative", c.WriteTimeout)
+	case c.KnownSourceTTL < 0:
+		return configError("HandlerConfig.KnownSourceTTL", "%v is negative", c.KnownSourceTTL)
 	case c.MaxPendingTokenWaits < 1:
-		return errors.New("api: HandlerConfig.MaxPendingTokenWaits must be at least 1")
+		return configError("HandlerConfig.MaxPendingTokenWaits", "%d, must be at least 1", c.MaxPendingTokenWaits)
 	case c.MaxConcurrentVerify < 1:
-		return errors.New("api: HandlerConfig.MaxConcurrentVerify must be at least 1")
-	case c.Passwords.Time == 0 || c.Passwords.Threads == 0 || c.Passwords.KeyLen < 16 || c.Passwords.SaltLen < 8:
-		return errors.New("api: HandlerConfig.Passwords: Time and Threads must be positive, KeyLen >= 16, SaltLen >= 8")
+		return configError("HandlerConfig.MaxConcurrentVerify", "%d, must be at least 1", c.MaxConcurrentVerify)
+	}
+	if err := c.validatePasswords(); err != nil {
+		return err
 	}
 	if err := checkText("HandlerConfig.SIPRealm", c.SIPRealm, maxText); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return errors.New("api: " + ae.msg) // without the HTTP status of an answer
+		}
 		return fmt.Errorf("api: %w", err)
 	}
-	if err := c.Tokens.Validate(); err != nil {
-		return fmt.Errorf("api: HandlerConfig.Tokens: %w", err)
+	if err := c.validateParts(); err != nil {
+		return err
 	}
-	if err := c.PairThrottle.Validate(); err != nil {
-		return fmt.Errorf("api: HandlerConfig.PairThrottle: %w", err)
-	}
-	if c.KnownSourceTTL < 0 {
-		return errors.New("api: HandlerConfig.KnownSourceTTL must not be negative")
-	}
-	if err := c.UserThrottle.Validate(); err != nil {
-		return fmt.Errorf("api: HandlerConfig.UserThrottle: %w", err)
-	}
-	if err := c.AddressThrottle.Validate(); err != nil {
-		return fmt.Errorf("api: HandlerConfig.AddressThrottle: %w", err)
+	if c.Live.Events != nil && (c.Presence == nil || c.Live.Lines == nil) {
+		return errLiveNeeds
 	}
 	return nil
+}
+
+func (c HandlerConfig) validatePasswords() error {
+	p := c.Passwords
+	switch {
+	case p.Time == 0:
+		return configError("HandlerConfig.Passwords.Time", "is 0, must be positive")
+	case p.Threads == 0:
+		return configError("HandlerConfig.Passwords.Threads", "is 0, must be positive")
+	case p.KeyLen < 16:
+		return configError("HandlerConfig.Passwords.KeyLen", "%d, must be at least 16", p.KeyLen)
+	case p.SaltLen < 8:
+		return configError("HandlerConfig.Passwords.SaltLen", "%d, must be at least 8", p.SaltLen)
+	}
+	return nil
+}
+
+// validateParts checks the configs HandlerConfig carries.
+func (c HandlerConfig) validateParts() error {
+	for _, part := range []struct {
+		field string
+		check func() error
+	}{
+		{"Tokens", c.Tokens.Validate}, {"PairThrottle", c.PairThrottle.Validate},
+		{"UserThrottle", c.UserThrottle.Validate}, {"AddressThrottle", c.AddressThrottle.Validate},
+	} {
+		if err := part.check(); err != nil {
+			return fmt.Errorf("api: HandlerConfig.%s: %w", part.field, err)
+		}
+	}
+	return c.Live.Validate()
 }
 
 // Handler serves the /v1 routes. It is safe for concurrent use.
@@ -185,8 +231,8 @@ type Handler struct {
 
 // NewHandler validates cfg and builds the routes.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux(), m: newHTTPMetrics(cfg.Metrics),
@@ -197,9 +243,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}
 	h.routes()
 	h.reverseRoutes()
-	if err := h.liveRoutes(); err != nil {
-		return nil, err
-	}
+	h.liveRoutes()
 	return h, nil
 }
 

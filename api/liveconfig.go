@@ -16,9 +16,10 @@ import (
 // leaves its routes unserved (404).
 type LiveConfig struct {
 	// Lines serves GET /v1/lines/{number}/state and the monitor's lines.
+	// Default nil.
 	Lines LineService
 	// Events opens event sessions on this node's session hub for
-	// GET /v1/events. It needs Presence and Lines as well.
+	// GET /v1/events. It needs Presence and Lines as well. Default nil.
 	Events EventHub
 	// KeepAlive is how often an idle event stream sends a comment line.
 	// Default 25s: below the 30–60 s idle timeouts of common proxies and
@@ -38,11 +39,32 @@ type LiveConfig struct {
 	MaxTargets int
 }
 
-func (c *LiveConfig) withDefaults() {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default. HandlerConfig.WithDefaults calls it.
+func (c LiveConfig) WithDefaults() LiveConfig {
 	setDefault(&c.KeepAlive, 25*time.Second)
 	setDefault(&c.EventBuffer, 256)
 	setDefault(&c.Parallel, 8)
 	setDefault(&c.MaxTargets, 200)
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field. That Events needs
+// Presence and Lines is HandlerConfig.Validate's to check.
+func (c LiveConfig) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.KeepAlive < 0:
+		return configError("LiveConfig.KeepAlive", "%v is negative", c.KeepAlive)
+	case c.EventBuffer < 1:
+		return configError("LiveConfig.EventBuffer", "%d, must be at least 1", c.EventBuffer)
+	case c.Parallel < 1:
+		return configError("LiveConfig.Parallel", "%d, must be at least 1", c.Parallel)
+	case c.MaxTargets < 1:
+		return configError("LiveConfig.MaxTargets", "%d, must be at least 1", c.MaxTargets)
+	}
+	return nil
 }
 
 // EventHub is the node's session hub seen from the API: one session per
@@ -134,15 +156,12 @@ func (l *liveRuntime) endStreams() {
 	}
 }
 
-// errLiveNeeds is returned by validate when Events lacks its partners.
+// errLiveNeeds is returned by HandlerConfig.Validate when Live.Events
+// lacks its partners.
 var errLiveNeeds = errors.New("api: HandlerConfig.Live.Events needs Presence and Live.Lines")
 
-func (h *Handler) liveRoutes() error {
-	h.cfg.Live.withDefaults()
+func (h *Handler) liveRoutes() {
 	h.live = newLiveRuntime()
-	if h.cfg.Live.Events != nil && (h.cfg.Presence == nil || h.cfg.Live.Lines == nil) {
-		return errLiveNeeds
-	}
 	if h.cfg.Live.Lines != nil {
 		h.mux.HandleFunc("GET /v1/lines/{number}/state", h.wrap(h.getLineState))
 	}
@@ -156,7 +175,6 @@ func (h *Handler) liveRoutes() error {
 		changes, _ := h.dir.Subscribe(sessionFeedBuffer)
 		go h.live.sessions.follow(changes)
 	}
-	return nil
 }
 
 // EndStreams ends every open event stream (clients reconnect elsewhere)

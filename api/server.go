@@ -16,38 +16,59 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Config configures the HTTP server.
+// Config configures the HTTP server. Zero fields take the defaults
+// documented on each; Listen fills them in (WithDefaults) and then calls
+// Validate.
 type Config struct {
-	// Addr is the TCP address to listen on, e.g. "127.0.0.1:8080".
+	// Addr is the TCP address (host:port) to listen on, e.g.
+	// "127.0.0.1:8080"; port 0 picks a free one. Required.
 	Addr string
 	// Ready reports whether the node can serve: nil when ready, otherwise
-	// why not (shown on /readyz).
+	// why not (shown on /readyz). Required.
 	Ready func() error
-	// Gatherer is what /metrics exposes.
+	// Gatherer is what /metrics exposes. Required.
 	Gatherer prometheus.Gatherer
 	// TLSCert and TLSKey are PEM files of the HTTPS certificate (chain
-	// first, leaf at the top) and its private key. Both empty: plain HTTP
-	// (behind a reverse proxy that terminates TLS, or on loopback). The
-	// files are read again on ReloadCertificate.
+	// first, leaf at the top) and its private key. Both empty (the
+	// default): plain HTTP (behind a reverse proxy that terminates TLS, or
+	// on loopback). The files are read again on ReloadCertificate.
 	TLSCert, TLSKey string
 	// Now reads the clock (certificate validity). Default time.Now.
-	Now    func() time.Time
+	Now func() time.Time
+	// Logger receives the server's logs. Default: discard.
 	Logger *slog.Logger
 }
 
-// Validate names the first missing field.
-func (c *Config) Validate() error {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default.
+func (c Config) WithDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
 	switch {
 	case c.Addr == "":
-		return errors.New("api: Config.Addr is empty")
+		return configError("Config.Addr", "is empty")
 	case c.Ready == nil:
-		return errors.New("api: Config.Ready is nil")
+		return configError("Config.Ready", "is nil")
 	case c.Gatherer == nil:
-		return errors.New("api: Config.Gatherer is nil")
-	case c.Logger == nil:
-		return errors.New("api: Config.Logger is nil")
-	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return errors.New("api: Config.TLSCert and Config.TLSKey go together: give both or neither")
+		return configError("Config.Gatherer", "is nil")
+	case c.TLSCert != "" && c.TLSKey == "":
+		return configError("Config.TLSKey", "is empty: TLSCert and TLSKey go together, give both or neither")
+	case c.TLSCert == "" && c.TLSKey != "":
+		return configError("Config.TLSCert", "is empty: TLSCert and TLSKey go together, give both or neither")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return configError("Config.Addr", "%q: %v", c.Addr, err)
 	}
 	return nil
 }
@@ -69,11 +90,9 @@ var ErrAddrInUse = errors.New("api: address already in use")
 
 // Listen binds cfg.Addr and returns a server ready to Serve.
 func Listen(cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	var cert *certificate
 	if cfg.TLSCert != "" {

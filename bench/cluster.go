@@ -50,8 +50,9 @@ type ClusterConfig struct {
 	// removed when the cluster stops.
 	DataDir string `json:"data_dir,omitempty"`
 	// NodeLog receives the child processes' log lines; nil discards them.
-	NodeLog io.Writer    `json:"-"`
-	Logger  *slog.Logger `json:"-"`
+	NodeLog io.Writer `json:"-"`
+	// Logger receives the in-process nodes' logs. Default: discard.
+	Logger *slog.Logger `json:"-"`
 }
 
 // benchSecret authenticates the embedded nodes to each other.
@@ -62,7 +63,9 @@ const benchSecret = "ucgrid-bench-cluster-secret"
 // production costs (19 MiB × 2) would take minutes and measure argon2.
 var cheapPasswords = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func (c *ClusterConfig) ensureDefaults() {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default.
+func (c ClusterConfig) WithDefaults() ClusterConfig {
 	if c.Nodes == 0 {
 		c.Nodes = 1
 	}
@@ -75,20 +78,24 @@ func (c *ClusterConfig) ensureDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	return c
 }
 
-func (c *ClusterConfig) validate() error {
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c ClusterConfig) Validate() error {
+	c = c.WithDefaults()
 	if len(c.Target) > 0 {
 		if c.AdminPassword == "" {
-			return errors.New("bench: ClusterConfig.AdminPassword is required with Target")
+			return invalidConfig("ClusterConfig.AdminPassword", "is required with Target")
 		}
 		if len(c.TargetSIP) > 0 && len(c.TargetSIP) != len(c.Target) {
-			return errors.New("bench: ClusterConfig.TargetSIP must name one SIP address per Target node")
+			return invalidConfig("ClusterConfig.TargetSIP", "%d addresses for %d Target nodes: name one SIP address per node", len(c.TargetSIP), len(c.Target))
 		}
 		return nil
 	}
 	if c.Nodes < 1 || c.Nodes > 9 {
-		return fmt.Errorf("bench: ClusterConfig.Nodes %d: give 1 to 9", c.Nodes)
+		return invalidConfig("ClusterConfig.Nodes", "%d: give 1 to 9", c.Nodes)
 	}
 	return nil
 }
@@ -119,8 +126,8 @@ type Cluster struct {
 
 // StartCluster starts the embedded cluster, or connects to the target.
 func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
-	cfg.ensureDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg}

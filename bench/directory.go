@@ -17,7 +17,8 @@ type DirectoryConfig struct {
 	// Users is how many users are generated (PREFIXu0…). Default 100.
 	Users int `json:"users"`
 	// Groups is how many groups (PREFIXg0…), each with a ring_all call
-	// group. Default 10.
+	// group. Default 0 (the scenarios that need groups say so; ucgrid
+	// bench sets a number per scenario).
 	Groups int `json:"groups"`
 	// Members is how many users each group has (consecutive users,
 	// wrapping). Default 3: a small team's hunt group.
@@ -26,7 +27,8 @@ type DirectoryConfig struct {
 	// scenarios that sign them in; each password costs the node one
 	// argon2 hash. Default 0.
 	SignIns int `json:"sign_ins"`
-	// Lines gives every user a primary line with a SIP password.
+	// Lines gives every user a primary line with a SIP password. Default
+	// false.
 	Lines bool `json:"lines"`
 	// GlobalLevel is the global layer's level. Default "team": presence
 	// changes and notes reach every watcher.
@@ -36,7 +38,9 @@ type DirectoryConfig struct {
 	Writers int `json:"writers"`
 }
 
-func (d *DirectoryConfig) ensureDefaults() {
+// WithDefaults returns a copy of d with every zero field set to its
+// documented default.
+func (d DirectoryConfig) WithDefaults() DirectoryConfig {
 	if d.Prefix == "" {
 		d.Prefix = "b"
 	}
@@ -52,6 +56,26 @@ func (d *DirectoryConfig) ensureDefaults() {
 	if d.Writers == 0 {
 		d.Writers = 32
 	}
+	return d
+}
+
+// Validate reports the first invalid field of d with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (d DirectoryConfig) Validate() error {
+	d = d.WithDefaults()
+	switch {
+	case d.Users < 1:
+		return invalidConfig("DirectoryConfig.Users", "%d, must be at least 1", d.Users)
+	case d.Groups < 0:
+		return invalidConfig("DirectoryConfig.Groups", "%d is negative", d.Groups)
+	case d.Members < 1:
+		return invalidConfig("DirectoryConfig.Members", "%d, must be at least 1", d.Members)
+	case d.SignIns < 0:
+		return invalidConfig("DirectoryConfig.SignIns", "%d is negative", d.SignIns)
+	case d.Writers < 1:
+		return invalidConfig("DirectoryConfig.Writers", "%d, must be at least 1", d.Writers)
+	}
+	return nil
 }
 
 // UserID, GroupID, LineNumber and GroupNumber name the generated records.
@@ -78,7 +102,7 @@ func (d *DirectoryConfig) Member(g, j int) int { return (g*d.Members + j) % d.Us
 // are forwarded to the leader). progress, when not nil, is told of each
 // record written.
 func (d *DirectoryConfig) generate(ctx context.Context, c *Client, progress func(done, total int)) error {
-	d.ensureDefaults()
+	*d = d.WithDefaults()
 	var steps []func() error
 	for i := range d.Users {
 		steps = append(steps, func() error { return d.putUser(ctx, c, i) })

@@ -38,26 +38,52 @@ type callRecord struct {
 	ok         bool
 }
 
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's and SIP's included; Load.Rate defaults to
+// 50 calls/s, and Load.Concurrency is raised to twice the calls that can
+// be waiting for their answer (Rate × SIP.CallTimeout).
+func (c FailoverConfig) WithDefaults() FailoverConfig {
+	c.Common = c.Common.WithDefaults()
+	c.SIP = c.SIP.WithDefaults()
+	if c.KillAfter == 0 {
+		c.KillAfter = c.Load.Duration / 3
+	}
+	if c.Load.Rate <= 0 {
+		c.Load.Rate = 50
+	}
+	if c.Degraded == 0 {
+		c.Degraded = 500 * time.Millisecond
+	}
+	c.Load.Concurrency = max(c.Load.Concurrency, int(c.Load.Rate*c.SIP.CallTimeout.Seconds()*2))
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c FailoverConfig) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.Cluster.Nodes < 2 || len(c.Cluster.Target) > 0:
+		return errors.New("bench: failover needs an embedded cluster of ≥ 2 nodes (ClusterConfig.Nodes)")
+	case c.Directory.Groups < 1:
+		return errors.New("bench: failover needs DirectoryConfig.Groups ≥ 1")
+	case c.KillAfter < 0:
+		return invalidConfig("FailoverConfig.KillAfter", "%v is negative", c.KillAfter)
+	case c.Degraded < 0:
+		return invalidConfig("FailoverConfig.Degraded", "%v is negative", c.Degraded)
+	}
+	if err := c.SIP.Validate(); err != nil {
+		return err
+	}
+	return c.Common.Validate()
+}
+
 // RunFailover runs the failover scenario.
 func RunFailover(ctx context.Context, cfg FailoverConfig) (*Result, error) {
-	cfg.Common.ensureDefaults()
-	cfg.SIP.ensureDefaults()
-	if cfg.Cluster.Nodes < 2 || len(cfg.Cluster.Target) > 0 {
-		return nil, errors.New("bench: failover needs an embedded cluster of ≥ 2 nodes (ClusterConfig.Nodes)")
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Directory.Groups < 1 {
-		return nil, errors.New("bench: failover needs DirectoryConfig.Groups ≥ 1")
-	}
-	if cfg.KillAfter == 0 {
-		cfg.KillAfter = cfg.Load.Duration / 3
-	}
-	if cfg.Load.Rate <= 0 {
-		cfg.Load.Rate = 50
-	}
-	if cfg.Degraded == 0 {
-		cfg.Degraded = 500 * time.Millisecond
-	}
-	cfg.Load.Concurrency = max(cfg.Load.Concurrency, int(cfg.Load.Rate*cfg.SIP.CallTimeout.Seconds()*2))
 	e, err := setUpSIP(ctx, &cfg.Common, &cfg.SIP, true)
 	if err != nil {
 		return nil, err
@@ -184,15 +210,10 @@ type RollingConfig struct {
 // RunRollingRestart runs the rolling-restart scenario. The window is the
 // restarts and the settling around them; Load.Duration is ignored.
 func RunRollingRestart(ctx context.Context, cfg RollingConfig) (*Result, error) {
-	cfg.Common.ensureDefaults()
-	cfg.SIP.ensureDefaults()
-	if cfg.Cluster.Nodes < 2 || !cfg.Cluster.Procs || len(cfg.Cluster.Target) > 0 {
-		return nil, errors.New("bench: rolling needs an embedded cluster of ≥ 2 child processes (ClusterConfig.Nodes, Procs)")
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Directory.Groups < 1 {
-		return nil, errors.New("bench: rolling needs DirectoryConfig.Groups ≥ 1")
-	}
-	rollingDefaults(&cfg)
 	e, err := setUpSIP(ctx, &cfg.Common, &cfg.SIP, true)
 	if err != nil {
 		return nil, err
@@ -232,22 +253,51 @@ func RunRollingRestart(ctx context.Context, cfg RollingConfig) (*Result, error) 
 	return res, nil
 }
 
-func rollingDefaults(cfg *RollingConfig) {
-	if cfg.Load.Rate <= 0 {
-		cfg.Load.Rate = 15
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's and SIP's included; Load.Rate defaults to
+// 15 calls/s, Load.Duration is an hour (the restarts end the window, this
+// only bounds it), and Load.Concurrency is raised to twice the calls that
+// can be waiting for their answer (Rate × SIP.CallTimeout).
+func (c RollingConfig) WithDefaults() RollingConfig {
+	c.Common = c.Common.WithDefaults()
+	c.SIP = c.SIP.WithDefaults()
+	if c.Load.Rate <= 0 {
+		c.Load.Rate = 15
 	}
-	if cfg.Settle == 0 {
-		cfg.Settle = time.Second
+	if c.Settle == 0 {
+		c.Settle = time.Second
 	}
-	if cfg.StopTimeout == 0 {
-		cfg.StopTimeout = 20 * time.Second
+	if c.StopTimeout == 0 {
+		c.StopTimeout = 20 * time.Second
 	}
-	if cfg.BackTimeout == 0 {
-		cfg.BackTimeout = 60 * time.Second
+	if c.BackTimeout == 0 {
+		c.BackTimeout = 60 * time.Second
 	}
-	// The restarts end the window; this only bounds it.
-	cfg.Load.Duration = time.Hour
-	cfg.Load.Concurrency = max(cfg.Load.Concurrency, int(cfg.Load.Rate*cfg.SIP.CallTimeout.Seconds()*2))
+	c.Load.Duration = time.Hour
+	c.Load.Concurrency = max(c.Load.Concurrency, int(c.Load.Rate*c.SIP.CallTimeout.Seconds()*2))
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c RollingConfig) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.Cluster.Nodes < 2 || !c.Cluster.Procs || len(c.Cluster.Target) > 0:
+		return errors.New("bench: rolling needs an embedded cluster of ≥ 2 child processes (ClusterConfig.Nodes, Procs)")
+	case c.Directory.Groups < 1:
+		return errors.New("bench: rolling needs DirectoryConfig.Groups ≥ 1")
+	case c.Settle < 0:
+		return invalidConfig("RollingConfig.Settle", "%v is negative", c.Settle)
+	case c.StopTimeout < 0:
+		return invalidConfig("RollingConfig.StopTimeout", "%v is negative", c.StopTimeout)
+	case c.BackTimeout < 0:
+		return invalidConfig("RollingConfig.BackTimeout", "%v is negative", c.BackTimeout)
+	}
+	if err := c.SIP.Validate(); err != nil {
+		return err
+	}
+	return c.Common.Validate()
 }
 
 // roll restarts every node in turn while the load runs (ctx ends with

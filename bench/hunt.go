@@ -17,18 +17,43 @@ type HuntConfig struct {
 	SIP SIPConfig `json:"sip"`
 }
 
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's and SIP's included. With the SIPp
+// generator the answering phone rings sippAnswerAfter by default, and
+// there is at least one group (the phones are group 0's members).
+func (c HuntConfig) WithDefaults() HuntConfig {
+	if c.SIP.Generator == GeneratorSIPp {
+		if c.SIP.AnswerAfter == 0 {
+			c.SIP.AnswerAfter = sippAnswerAfter
+		}
+		c.Directory.Groups = max(c.Directory.Groups, 1)
+	}
+	c.Common = c.Common.WithDefaults()
+	c.SIP = c.SIP.WithDefaults()
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c HuntConfig) Validate() error {
+	c = c.WithDefaults()
+	if err := c.SIP.Validate(); err != nil {
+		return err
+	}
+	if c.Directory.Groups < 1 {
+		return errors.New("bench: hunt needs DirectoryConfig.Groups ≥ 1")
+	}
+	return c.Common.Validate()
+}
+
 // RunHunt runs the hunt scenario.
 func RunHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
-	if err := cfg.SIP.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.SIP.Generator == GeneratorSIPp {
 		return runSIPpHunt(ctx, cfg)
-	}
-	cfg.Common.ensureDefaults()
-	cfg.SIP.ensureDefaults()
-	if cfg.Directory.Groups < 1 {
-		return nil, errors.New("bench: hunt needs DirectoryConfig.Groups ≥ 1")
 	}
 	e, err := setUpSIP(ctx, &cfg.Common, &cfg.SIP, true)
 	if err != nil {

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -27,18 +26,29 @@ type LoadConfig struct {
 	Progress io.Writer `json:"-"`
 }
 
-func (l *LoadConfig) ensureDefaults() {
+// WithDefaults returns a copy of l with every zero field set to its
+// documented default.
+func (l LoadConfig) WithDefaults() LoadConfig {
 	if l.Duration == 0 {
 		l.Duration = 10 * time.Second
 	}
 	if l.Concurrency == 0 {
 		l.Concurrency = 64
 	}
+	return l
 }
 
-func (l *LoadConfig) validate() error {
-	if l.Duration < 0 || l.Rate < 0 || l.Concurrency < 0 {
-		return errors.New("bench: LoadConfig.Duration, Rate and Concurrency must not be negative")
+// Validate reports the first invalid field of l with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (l LoadConfig) Validate() error {
+	l = l.WithDefaults()
+	switch {
+	case l.Duration < 0:
+		return invalidConfig("LoadConfig.Duration", "%v is negative", l.Duration)
+	case l.Rate < 0:
+		return invalidConfig("LoadConfig.Rate", "%g is negative", l.Rate)
+	case l.Concurrency < 0:
+		return invalidConfig("LoadConfig.Concurrency", "%d is negative", l.Concurrency)
 	}
 	return nil
 }

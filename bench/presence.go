@@ -47,8 +47,12 @@ type PresenceConfig struct {
 	FloorExec []string `json:"-"`
 }
 
-func (c *PresenceConfig) ensureDefaults() error {
-	c.Common.ensureDefaults()
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's included; Load.Rate defaults to 10
+// changes/s, and the directory has a signed-in user per target and
+// viewer.
+func (c PresenceConfig) WithDefaults() PresenceConfig {
+	c.Common = c.Common.WithDefaults()
 	if c.Watchers == 0 {
 		c.Watchers = 1000
 	}
@@ -66,13 +70,28 @@ func (c *PresenceConfig) ensureDefaults() error {
 	}
 	c.Directory.Users = max(c.Directory.Users, c.Targets+c.Viewers)
 	c.Directory.SignIns = c.Targets + c.Viewers
-	if c.Viewers > c.Watchers || c.Targets < 1 {
-		return errors.New("bench: PresenceConfig: Viewers must not exceed Watchers, Targets must be ≥ 1")
-	}
-	if c.Floor && (!c.Cluster.Procs || len(c.Cluster.Target) > 0) {
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c PresenceConfig) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.Watchers < 1:
+		return invalidConfig("PresenceConfig.Watchers", "%d, must be at least 1", c.Watchers)
+	case c.Viewers > c.Watchers:
+		return invalidConfig("PresenceConfig.Viewers", "%d exceeds Watchers (%d)", c.Viewers, c.Watchers)
+	case c.Viewers < 1:
+		return invalidConfig("PresenceConfig.Viewers", "%d, must be at least 1", c.Viewers)
+	case c.Targets < 1:
+		return invalidConfig("PresenceConfig.Targets", "%d, must be at least 1", c.Targets)
+	case c.Drain < 0:
+		return invalidConfig("PresenceConfig.Drain", "%v is negative", c.Drain)
+	case c.Floor && (!c.Cluster.Procs || len(c.Cluster.Target) > 0):
 		return errors.New("bench: PresenceConfig.Floor needs an embedded cluster of child processes (Cluster.Procs): its CPU is measured apart from the harness's")
 	}
-	return nil
+	return c.Common.Validate()
 }
 
 // changeLog remembers when each change was sent and how many watchers
@@ -174,7 +193,8 @@ func measureIdle(ctx context.Context, cpu func() (time.Duration, bool)) float64 
 
 // RunPresence runs the presence scenario.
 func RunPresence(ctx context.Context, cfg PresenceConfig) (*Result, error) {
-	if err := cfg.ensureDefaults(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cl, err := cfg.setUp(ctx)

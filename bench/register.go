@@ -17,15 +17,35 @@ type RegisterConfig struct {
 	Expires int `json:"expires"`
 }
 
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's and SIP's included.
+func (c RegisterConfig) WithDefaults() RegisterConfig {
+	c.Common = c.Common.WithDefaults()
+	c.SIP = c.SIP.WithDefaults()
+	if c.Expires == 0 {
+		c.Expires = 3600
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c RegisterConfig) Validate() error {
+	c = c.WithDefaults()
+	if err := c.SIP.Validate(); err != nil {
+		return err
+	}
+	if c.Expires < 0 {
+		return invalidConfig("RegisterConfig.Expires", "%d is negative", c.Expires)
+	}
+	return c.Common.Validate()
+}
+
 // RunRegister runs the register scenario.
 func RunRegister(ctx context.Context, cfg RegisterConfig) (*Result, error) {
-	if err := cfg.SIP.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	cfg.Common.ensureDefaults()
-	cfg.SIP.ensureDefaults()
-	if cfg.Expires == 0 {
-		cfg.Expires = 3600
 	}
 	if cfg.SIP.Generator == GeneratorSIPp {
 		return runSIPpRegister(ctx, cfg)

@@ -29,8 +29,10 @@ type RightsConfig struct {
 	Seed uint64 `json:"seed"`
 }
 
-func (c *RightsConfig) ensureDefaults() {
-	c.Common.ensureDefaults()
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's included.
+func (c RightsConfig) WithDefaults() RightsConfig {
+	c.Common = c.Common.WithDefaults()
 	if c.Grants == 0 {
 		c.Grants = c.Directory.Users
 	}
@@ -40,15 +42,31 @@ func (c *RightsConfig) ensureDefaults() {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c RightsConfig) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.Directory.Users < 2:
+		return errors.New("bench: rights needs DirectoryConfig.Users ≥ 2")
+	case c.Grants < 0:
+		return invalidConfig("RightsConfig.Grants", "%d is negative", c.Grants)
+	case c.EngineTargets < 1:
+		return invalidConfig("RightsConfig.EngineTargets", "%d, must be at least 1", c.EngineTargets)
+	}
+	return c.Common.Validate()
 }
 
 var grantLevels = []string{"blocked", "public", "business", "team", "personal"}
 
 // RunRights runs the rights scenario.
 func RunRights(ctx context.Context, cfg RightsConfig) (*Result, error) {
-	cfg.ensureDefaults()
-	if cfg.Directory.Users < 2 {
-		return nil, errors.New("bench: rights needs DirectoryConfig.Users ≥ 2")
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cl, err := cfg.setUp(ctx)
 	if err != nil {

@@ -42,8 +42,12 @@ type ScaleConfig struct {
 	WriteOnly bool `json:"write_only,omitempty"`
 }
 
-func (c *ScaleConfig) ensureDefaults() {
-	c.Common.ensureDefaults()
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default, Common's included, except that the directory is
+// large: 100,000 users (also when 100, the generic default, is asked for)
+// and 10,000 groups. The cluster is one node.
+func (c ScaleConfig) WithDefaults() ScaleConfig {
+	c.Common = c.Common.WithDefaults()
 	if c.Directory.Users == 100 { // the generic default: scale means large
 		c.Directory.Users = 100_000
 	}
@@ -60,13 +64,29 @@ func (c *ScaleConfig) ensureDefaults() {
 		c.Seed = 1
 	}
 	c.Cluster.Nodes = 1
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c ScaleConfig) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case len(c.Cluster.Target) > 0:
+		return errors.New("bench: scale writes into an embedded node: no Target")
+	case c.Grants < 0:
+		return invalidConfig("ScaleConfig.Grants", "%d is negative", c.Grants)
+	case c.Writers < 1:
+		return invalidConfig("ScaleConfig.Writers", "%d, must be at least 1", c.Writers)
+	}
+	return c.Common.Validate()
 }
 
 // RunScale runs the scale scenario.
 func RunScale(ctx context.Context, cfg ScaleConfig) (*Result, error) {
-	cfg.ensureDefaults()
-	if len(cfg.Cluster.Target) > 0 {
-		return nil, errors.New("bench: scale writes into an embedded node: no Target")
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	c := cfg.Cluster
 	c.Procs = false

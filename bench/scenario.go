@@ -27,10 +27,33 @@ func (c *Common) afterRun(ctx context.Context, cl *Cluster) {
 	}
 }
 
-func (c *Common) ensureDefaults() {
-	c.Cluster.ensureDefaults()
-	c.Directory.ensureDefaults()
-	c.Load.ensureDefaults()
+// WithDefaults returns a copy of c with the defaults of its Cluster,
+// Directory and Load filled in. Each scenario's Config calls it from its
+// own WithDefaults.
+func (c Common) WithDefaults() Common {
+	c.Cluster = c.Cluster.WithDefaults()
+	c.Directory = c.Directory.WithDefaults()
+	c.Load = c.Load.WithDefaults()
+	return c
+}
+
+// Validate reports the first invalid field of c's Cluster, Directory or
+// Load, with their defaults filled in.
+func (c Common) Validate() error {
+	c = c.WithDefaults()
+	if err := c.Cluster.Validate(); err != nil {
+		return err
+	}
+	if err := c.Directory.Validate(); err != nil {
+		return err
+	}
+	return c.Load.Validate()
+}
+
+// invalidConfig is the error of a Config's Validate: "bench:
+// <Type>.<Field>: <what is wrong>".
+func invalidConfig(field, format string, args ...any) error {
+	return fmt.Errorf("bench: %s: %s", field, fmt.Sprintf(format, args...))
 }
 
 func (c *Common) logf(format string, args ...any) {
@@ -41,7 +64,7 @@ func (c *Common) logf(format string, args ...any) {
 
 // setUp starts (or connects to) the cluster and writes the directory.
 func (c *Common) setUp(ctx context.Context) (*Cluster, error) {
-	if err := c.Load.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	begin := time.Now()

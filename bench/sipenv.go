@@ -47,16 +47,37 @@ type SIPConfig struct {
 	ServerPID int `json:"server_pid,omitempty"`
 }
 
-// validate checks what the generators share.
-func (s *SIPConfig) validate() error {
+// Validate reports the first invalid field of s with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (s SIPConfig) Validate() error {
+	s = s.WithDefaults()
 	switch s.Generator {
 	case "", GeneratorGo, GeneratorSIPp:
-		return nil
+	default:
+		return invalidConfig("SIPConfig.Generator", "%q: want %q or %q", s.Generator, GeneratorGo, GeneratorSIPp)
 	}
-	return fmt.Errorf("bench: SIPConfig.Generator %q: want %q or %q", s.Generator, GeneratorGo, GeneratorSIPp)
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"AnswerAfter", s.AnswerAfter}, {"Hold", s.Hold}, {"CallTimeout", s.CallTimeout}, {"NoResponse", s.NoResponse},
+	} {
+		if d.v < 0 {
+			return invalidConfig("SIPConfig."+d.field, "%v is negative", d.v)
+		}
+	}
+	switch {
+	case s.Banks < 1:
+		return invalidConfig("SIPConfig.Banks", "%d, must be at least 1", s.Banks)
+	case s.Callers < 1:
+		return invalidConfig("SIPConfig.Callers", "%d, must be at least 1", s.Callers)
+	}
+	return nil
 }
 
-func (s *SIPConfig) ensureDefaults() {
+// WithDefaults returns a copy of s with every zero field set to its
+// documented default.
+func (s SIPConfig) WithDefaults() SIPConfig {
 	if s.Domain == "" {
 		s.Domain = "ucgrid.local"
 	}
@@ -75,6 +96,7 @@ func (s *SIPConfig) ensureDefaults() {
 	if s.NoResponse == 0 {
 		s.NoResponse = time.Second
 	}
+	return s
 }
 
 // sipEnv is a cluster with lines, registered phones and trunk callers.

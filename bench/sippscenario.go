@@ -15,13 +15,8 @@ const sippAnswerAfter = 300 * time.Millisecond
 // one ring_all group (registered with digest; the first answers after
 // AnswerAfter, default 300 ms, the others ring until cancelled) and a
 // SIPp trunk caller calling the group at Load.Rate for Load.Duration.
+// cfg has its defaults (HuntConfig.WithDefaults).
 func runSIPpHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
-	if cfg.SIP.AnswerAfter == 0 {
-		cfg.SIP.AnswerAfter = sippAnswerAfter
-	}
-	cfg.Common.ensureDefaults()
-	cfg.SIP.ensureDefaults()
-	cfg.Directory.Groups = max(cfg.Directory.Groups, 1) // the phones are group 0's members
 	e, err := setUpSIPp(ctx, &cfg.Common, &cfg.SIP, true)
 	if err != nil {
 		return nil, err

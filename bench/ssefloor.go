@@ -39,21 +39,37 @@ type FloorConfig struct {
 	Buffer int
 }
 
-func (c *FloorConfig) ensureDefaults() {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default.
+func (c FloorConfig) WithDefaults() FloorConfig {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:0"
 	}
 	if c.Buffer == 0 {
 		c.Buffer = 64
 	}
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
+func (c FloorConfig) Validate() error {
+	c = c.WithDefaults()
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return invalidConfig("FloorConfig.Addr", "%q: %v", c.Addr, err)
+	}
+	if c.Buffer < 1 {
+		return invalidConfig("FloorConfig.Buffer", "%d, must be at least 1", c.Buffer)
+	}
+	return nil
 }
 
 // ServeFloor serves the SSE floor until ctx ends; ready is called with
 // the listening address (host:port) once connections are accepted.
 func ServeFloor(ctx context.Context, cfg FloorConfig, ready func(addr string)) error {
-	cfg.ensureDefaults()
-	if cfg.Buffer < 1 {
-		return errors.New("bench: FloorConfig.Buffer must be ≥ 1")
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -14,8 +14,8 @@ import (
 	"github.com/ucgrid/ucgrid/cluster/pki"
 )
 
-// ErrInvalidConfig is returned (wrapped, naming the field) by
-// Config.Validate and Start.
+// ErrInvalidConfig is wrapped by the errors of Config.Validate and Start
+// that name a bad field ("cluster: Config.<Field>: ...").
 var ErrInvalidConfig = errors.New("cluster: invalid config")
 
 // Config configures a node's actor layer and its membership. Zero fields
@@ -34,20 +34,22 @@ type Config struct {
 
 	// ActorAdvertiseAddr is the host:port peers dial, when it differs from
 	// ActorAddr. Required when ActorAddr binds all interfaces (0.0.0.0,
-	// ::), since peers cannot dial those.
+	// ::), since peers cannot dial those. Default: ActorAddr as bound.
 	ActorAdvertiseAddr string
 
-	// Kinds are the grain kinds this node hosts.
+	// Kinds are the grain kinds this node hosts. Default none.
 	Kinds []*actorcluster.Kind
 
 	// Client starts the actor cluster as a client: it calls grains but
 	// hosts none and is left out of the topology (e.g. a load generator
-	// attached to a running cluster). Kinds must then be empty.
+	// attached to a running cluster). Kinds must then be empty. Default
+	// false.
 	Client bool
 
 	// GrainsStopped, when set, is called by Shutdown once every local grain
 	// has stopped, while requests to other nodes still work: the moment to
 	// wait for runtime state the grains hand over to their new nodes.
+	// Default nil.
 	GrainsStopped func()
 
 	// RequestTimeout bounds Node.Request when its context has no deadline.
@@ -118,15 +120,25 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
+// invalid is Validate's error: "cluster: Config.<field>: <what is wrong>",
+// wrapping ErrInvalidConfig.
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+	return &configError{field: field, problem: fmt.Sprintf(format, args...)}
 }
+
+// configError names a bad field of Config; errors.Is(err,
+// ErrInvalidConfig) holds.
+type configError struct{ field, problem string }
+
+func (e *configError) Error() string { return "cluster: Config." + e.field + ": " + e.problem }
+
+func (e *configError) Unwrap() error { return ErrInvalidConfig }
 
 // Validate reports the first invalid field of c, after defaults.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	if err := c.Membership.Validate(); err != nil {
-		return fmt.Errorf("cluster: Membership: %w", err)
+		return fmt.Errorf("cluster: Config.Membership: %w", err)
 	}
 	host, _, err := splitHostPort(c.ActorAddr)
 	if err != nil {

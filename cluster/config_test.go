@@ -53,7 +53,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 			if !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, membership.ErrInvalidConfig) {
 				t.Fatalf("Validate() = %v, want an invalid-config error", err)
 			}
-			if !strings.Contains(err.Error(), tt.wantField+":") {
+			if !strings.HasPrefix(err.Error(), "cluster: Config.") || !strings.Contains(err.Error(), "Config."+tt.wantField+": ") {
 				t.Errorf("Validate() = %q, want it to name %s", err, tt.wantField)
 			}
 		})

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -106,7 +107,7 @@ type Config struct {
 	// NoBootstrap stops a fresh node from making itself the only voter of a
 	// new cluster; set it on nodes that join an existing cluster. Such a
 	// node also has no cluster id until it is added to a cluster and told
-	// it (AdoptClusterID), unless ClusterID is set.
+	// it (AdoptClusterID), unless ClusterID is set. Default false.
 	NoBootstrap bool
 
 	// fs replaces the OS filesystem under the Pebble store (tests inject
@@ -114,8 +115,9 @@ type Config struct {
 	fs vfs.FS
 }
 
-// withDefaults returns c with every zero field set to its default.
-func (c Config) withDefaults() Config {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default. Open calls it, then Validate.
+func (c Config) WithDefaults() Config {
 	setDefault(&c.RaftBind, "127.0.0.1:0")
 	setDefault(&c.HeartbeatTimeout, 500*time.Millisecond)
 	setDefault(&c.ElectionTimeout, 500*time.Millisecond)
@@ -145,21 +147,26 @@ func setDefault[T comparable](field *T, v T) {
 	}
 }
 
-// Validate reports the first bad field by name, checking c as Open uses it
-// (defaults filled in).
-func (c Config) Validate() error { return c.withDefaults().validate() }
-
-func (c Config) validate() error {
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field ("persistence:
+// Config.RaftBind: ...") and wrapping ErrInvalid.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
 	if c.Dir == "" {
-		return fmt.Errorf("persistence: config: Dir is empty: %w", ErrInvalid)
+		return invalidConfig("Dir", "is empty")
 	}
 	if c.NodeID != "" {
 		if err := checkID("NodeID", c.NodeID); err != nil {
-			return fmt.Errorf("persistence: config: %w", err)
+			msg := err.Error()
+			var ce *CommandError
+			if errors.As(err, &ce) {
+				msg = ce.Msg // without the "persistence: invalid" of a command
+			}
+			return invalidConfig("NodeID", "%s", msg)
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.RaftBind); err != nil {
-		return fmt.Errorf("persistence: config: RaftBind %q: %w", c.RaftBind, err)
+		return invalidConfig("RaftBind", "%q: %v", c.RaftBind, err)
 	}
 	for _, d := range []struct {
 		name string
@@ -171,22 +178,27 @@ func (c Config) validate() error {
 		{"ForwardTimeout", c.ForwardTimeout},
 	} {
 		if d.v < 5*time.Millisecond {
-			return fmt.Errorf("persistence: config: %s=%v is below 5ms: %w", d.name, d.v, ErrInvalid)
+			return invalidConfig(d.name, "%v is below 5ms", d.v)
 		}
 	}
 	return c.validateLimits()
 }
 
+// invalidConfig is Validate's error: the field, what is wrong, ErrInvalid.
+func invalidConfig(field, format string, args ...any) error {
+	return fmt.Errorf("persistence: Config.%s: %s: %w", field, fmt.Sprintf(format, args...), ErrInvalid)
+}
+
 func (c Config) validateLimits() error {
 	switch {
 	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
-		return fmt.Errorf("persistence: config: LeaderLeaseTimeout=%v exceeds HeartbeatTimeout=%v: %w", c.LeaderLeaseTimeout, c.HeartbeatTimeout, ErrInvalid)
+		return invalidConfig("LeaderLeaseTimeout", "%v exceeds HeartbeatTimeout (%v)", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
 	case c.ElectionTimeout < c.HeartbeatTimeout:
-		return fmt.Errorf("persistence: config: ElectionTimeout=%v is below HeartbeatTimeout=%v: %w", c.ElectionTimeout, c.HeartbeatTimeout, ErrInvalid)
+		return invalidConfig("ElectionTimeout", "%v is below HeartbeatTimeout (%v)", c.ElectionTimeout, c.HeartbeatTimeout)
 	case c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024:
-		return fmt.Errorf("persistence: config: MaxAppendEntries=%d is not within 1..1024: %w", c.MaxAppendEntries, ErrInvalid)
+		return invalidConfig("MaxAppendEntries", "%d is not within 1..1024", c.MaxAppendEntries)
 	case c.SnapshotRetain < 1:
-		return fmt.Errorf("persistence: config: SnapshotRetain=%d is below 1: %w", c.SnapshotRetain, ErrInvalid)
+		return invalidConfig("SnapshotRetain", "%d is below 1", c.SnapshotRetain)
 	}
 	return nil
 }

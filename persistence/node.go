@@ -58,8 +58,8 @@ type Node struct {
 // starts Raft. A fresh node bootstraps itself as the only voter unless
 // cfg.NoBootstrap. Open does not wait for a leader: see WaitReady.
 func Open(ctx context.Context, cfg Config) (*Node, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, opened: time.Now(), m: newNodeMetrics(), fsmM: newFSMMetrics(), done: make(chan struct{}), stopped: make(chan struct{})}
@@ -231,7 +231,7 @@ func (n *Node) transport(hlog *hclogAdapter) (*raft.NetworkTransport, error) {
 	if n.cfg.RaftAdvertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
 		if err != nil {
-			return nil, fmt.Errorf("persistence: config: RaftAdvertise %q: %w", n.cfg.RaftAdvertise, err)
+			return nil, fmt.Errorf("persistence: Config.RaftAdvertise: %q: %w", n.cfg.RaftAdvertise, err)
 		}
 		advertise = a
 	}

@@ -29,12 +29,13 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 		{"lease above heartbeat", Config{Dir: "d", HeartbeatTimeout: time.Second, LeaderLeaseTimeout: 2 * time.Second}, "LeaderLeaseTimeout"},
 		{"election below heartbeat", Config{Dir: "d", HeartbeatTimeout: time.Second, ElectionTimeout: 100 * time.Millisecond}, "ElectionTimeout"},
 		{"too many append entries", Config{Dir: "d", MaxAppendEntries: 5000}, "MaxAppendEntries"},
+		{"no snapshot kept", Config{Dir: "d", SnapshotRetain: -1}, "SnapshotRetain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.cfg.Validate()
-			if err == nil || !strings.Contains(err.Error(), tt.field) {
-				t.Errorf("Validate() = %v, want an error naming %s", err, tt.field)
+			if err == nil || !strings.HasPrefix(err.Error(), "persistence: Config."+tt.field+": ") || !errors.Is(err, ErrInvalid) {
+				t.Errorf("Validate() = %v, want an ErrInvalid naming Config.%s", err, tt.field)
 			}
 		})
 	}

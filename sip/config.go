@@ -27,8 +27,9 @@ type Hub interface {
 	Close(ctx context.Context, s *actors.Session)
 }
 
-// Config configures the SIP server. Zero durations take the defaults
-// documented on each field.
+// Config configures the SIP server. Zero fields take the defaults
+// documented on each; Start fills them in (WithDefaults) and then calls
+// Validate.
 type Config struct {
 	// Addr is the host:port the server listens on with UDP and TCP both.
 	// Port 0 picks a free port (the same for both). Default
@@ -79,7 +80,8 @@ type Config struct {
 	// Backend reaches the line, group and user grains (required).
 	Backend Backend
 	// Hub serves SUBSCRIBE; nil answers SUBSCRIBE with 489 Bad Event.
-	Hub    Hub
+	Hub Hub
+	// Logger receives the server's logs. Default: discard.
 	Logger *slog.Logger
 	// Registerer receives the server's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -119,6 +121,7 @@ type Config struct {
 	// NATPingCRLF pings with a CRLF datagram instead of an OPTIONS: less
 	// traffic and no parsing at the phone, but nothing comes back, so
 	// dead phones are only dropped when their registration expires.
+	// Default false.
 	NATPingCRLF bool
 	// FlowKey signs the flow tokens in the Path of NATed bindings (RFC
 	// 3327, RFC 5626): another node routes a call for such a phone to the
@@ -150,7 +153,10 @@ type Config struct {
 	// a minute. Each limit tracks at most 65 536 keys (the least recent
 	// evicted).
 	AuthFailures int
-	AuthWindow   time.Duration
+	// AuthWindow is the window AuthFailures, LinePairFailures and
+	// LineFailures count in, and how long a block or guard lasts. Default
+	// 1 min.
+	AuthWindow time.Duration
 	// LinePairFailures failed authentications as one line from one source
 	// address within AuthWindow block that address for that line. Default
 	// 5: a mistyped password is retried a few times, a guesser is stopped.
@@ -179,7 +185,9 @@ var ErrAddrInUse = errors.New("sip: address already in use")
 // ErrTLSAddrInUse is returned by Start when TLSAddr is taken.
 var ErrTLSAddrInUse = errors.New("sip: tls address already in use")
 
-func (c *Config) withDefaults() {
+// WithDefaults returns a copy of c with every zero field set to its
+// documented default. Start calls it, then Validate.
+func (c Config) WithDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -217,41 +225,95 @@ func (c *Config) withDefaults() {
 	if c.LineFailures == 0 {
 		c.LineFailures = 100
 	}
+	return c
 }
 
-func (c *Config) validate() error {
+// invalid is Validate's error: "sip: Config.<field>: <what is wrong>".
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("sip: Config.%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field. A bad Advertise is an
+// *AdvertiseError.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
 	switch {
 	case c.Domain == "":
-		return errors.New("sip: config: Domain is empty")
+		return invalid("Domain", "is empty")
 	case c.Store == nil:
-		return errors.New("sip: config: Store is nil")
+		return invalid("Store", "is nil")
 	case c.Backend == nil:
-		return errors.New("sip: config: Backend is nil")
-	case c.MinExpires > c.MaxExpires:
-		return fmt.Errorf("sip: config: MinExpires %v exceeds MaxExpires %v", c.MinExpires, c.MaxExpires)
-	case c.NATExpires < c.MinExpires:
-		return fmt.Errorf("sip: config: NATExpires %v is below MinExpires %v", c.NATExpires, c.MinExpires)
-	case c.NATPingMisses < 1:
-		return fmt.Errorf("sip: config: NATPingMisses %d must be at least 1", c.NATPingMisses)
+		return invalid("Backend", "is nil")
 	}
+	if err := c.validateAddrs(); err != nil {
+		return err
+	}
+	if err := c.validateExpires(); err != nil {
+		return err
+	}
+	return c.validateLimits()
+}
+
+func (c Config) validateAddrs() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return fmt.Errorf("sip: config: Addr %q: %w", c.Addr, err)
+		return invalid("Addr", "%q: %v", c.Addr, err)
 	}
 	if c.Advertise != "" {
 		if err := CheckAdvertise(c.Advertise, c.Addr); err != nil {
 			return err
 		}
 	}
-	if c.TLSAddr != "" {
-		if _, _, err := net.SplitHostPort(c.TLSAddr); err != nil {
-			return fmt.Errorf("sip: config: TLSAddr %q: %w", c.TLSAddr, err)
-		}
-		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
-			return errors.New("sip: config: TLSAddr needs TLSCertFile and TLSKeyFile")
+	if c.TLSAddr == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(c.TLSAddr); err != nil {
+		return invalid("TLSAddr", "%q: %v", c.TLSAddr, err)
+	}
+	switch {
+	case c.TLSCertFile == "":
+		return invalid("TLSCertFile", "is empty, and TLSAddr needs it")
+	case c.TLSKeyFile == "":
+		return invalid("TLSKeyFile", "is empty, and TLSAddr needs it")
+	}
+	return nil
+}
+
+func (c Config) validateExpires() error {
+	switch {
+	case c.MinExpires < 0:
+		return invalid("MinExpires", "%v is negative", c.MinExpires)
+	case c.MinExpires > c.MaxExpires:
+		return invalid("MinExpires", "%v exceeds MaxExpires (%v)", c.MinExpires, c.MaxExpires)
+	case c.NATExpires < c.MinExpires:
+		return invalid("NATExpires", "%v is below MinExpires (%v)", c.NATExpires, c.MinExpires)
+	}
+	return nil
+}
+
+func (c Config) validateLimits() error {
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"IdleTimeout", c.IdleTimeout}, {"MessageTimeout", c.MessageTimeout}, {"NonceTTL", c.NonceTTL},
+		{"AuthWindow", c.AuthWindow}, {"NoAnswerTimeout", c.NoAnswerTimeout}, {"RingTimeout", c.RingTimeout},
+		{"BackendTimeout", c.BackendTimeout},
+	} {
+		if d.v < 0 {
+			return invalid(d.field, "%v is negative", d.v)
 		}
 	}
-	if c.IdleTimeout < 0 || c.MessageTimeout < 0 || c.MaxConnsPerSource < 0 {
-		return errors.New("sip: config: IdleTimeout, MessageTimeout and MaxConnsPerSource must not be negative")
+	for _, n := range []struct {
+		field string
+		v     int
+	}{
+		{"NATPingMisses", c.NATPingMisses}, {"MaxConnsPerSource", c.MaxConnsPerSource}, {"AuthFailures", c.AuthFailures},
+		{"LinePairFailures", c.LinePairFailures}, {"LineFailures", c.LineFailures},
+	} {
+		if n.v < 1 {
+			return invalid(n.field, "%d, must be at least 1", n.v)
+		}
 	}
 	return nil
 }

@@ -73,8 +73,8 @@ type Server struct {
 // Start binds cfg.Addr (UDP and TCP) and serves until Shutdown. A taken
 // address fails with an error wrapping ErrAddrInUse.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 3),

@@ -30,7 +30,9 @@ var tokenLen = len(Prefix) + base64.RawURLEncoding.EncodedLen(32)
 // or was revoked (or whose revocation has not reached this node yet).
 var ErrUnknown = errors.New("tokens: unknown, expired or revoked token")
 
-// Config sizes the tokens.
+// Config sizes the tokens. Zero fields take the defaults documented on
+// each (Default); New fills them in (WithDefaults) and then calls
+// Validate.
 type Config struct {
 	// TTL is how long a token is valid. Default 12h: one working day, so
 	// a client signs in once a day with the password.
@@ -42,7 +44,7 @@ type Config struct {
 	// MaxTicketsPerUser bounds the live event-stream tickets of one user,
 	// apart from MaxPerUser: tickets never push out tokens. One more is
 	// refused (ErrTooManyTickets) until one is used or expires. Default
-	// (and 0) 20: a browser makes one per stream it opens and uses it at
+	// 20: a browser makes one per stream it opens and uses it at
 	// once, so 20 live at a time is far beyond any real client.
 	MaxTicketsPerUser int
 }
@@ -53,15 +55,32 @@ const DefaultMaxTicketsPerUser = 20
 // Default is the default configuration.
 var Default = Config{TTL: 12 * time.Hour, MaxPerUser: 100, MaxTicketsPerUser: DefaultMaxTicketsPerUser}
 
-// Validate names the first bad field.
+// WithDefaults returns a copy of c with every zero field set to its
+// default (Default's).
+func (c Config) WithDefaults() Config {
+	if c.TTL == 0 {
+		c.TTL = Default.TTL
+	}
+	if c.MaxPerUser == 0 {
+		c.MaxPerUser = Default.MaxPerUser
+	}
+	if c.MaxTicketsPerUser == 0 {
+		c.MaxTicketsPerUser = Default.MaxTicketsPerUser
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c with its defaults filled
+// in (WithDefaults), as one error naming the field.
 func (c Config) Validate() error {
+	c = c.WithDefaults()
 	switch {
 	case c.TTL < time.Millisecond:
-		return errors.New("tokens: Config.TTL must be at least 1ms")
+		return fmt.Errorf("tokens: Config.TTL: %v, must be at least 1ms", c.TTL)
 	case c.MaxPerUser < 1 || c.MaxPerUser > persistence.MaxTokensPerUser:
-		return fmt.Errorf("tokens: Config.MaxPerUser must be in [1, %d]", persistence.MaxTokensPerUser)
-	case c.MaxTicketsPerUser < 0 || c.MaxTicketsPerUser > persistence.MaxTicketsPerUser:
-		return fmt.Errorf("tokens: Config.MaxTicketsPerUser must be in [0, %d] (0 = %d)", persistence.MaxTicketsPerUser, DefaultMaxTicketsPerUser)
+		return fmt.Errorf("tokens: Config.MaxPerUser: %d, must be in [1, %d]", c.MaxPerUser, persistence.MaxTokensPerUser)
+	case c.MaxTicketsPerUser < 1 || c.MaxTicketsPerUser > persistence.MaxTicketsPerUser:
+		return fmt.Errorf("tokens: Config.MaxTicketsPerUser: %d, must be in [1, %d]", c.MaxTicketsPerUser, persistence.MaxTicketsPerUser)
 	}
 	return nil
 }
@@ -80,16 +99,15 @@ type Store struct {
 	dir *persistence.Node
 }
 
-// New returns a store over dir; cfg must be valid.
+// New returns a store over dir with cfg's defaults filled in; it fails
+// when Validate does.
 func New(cfg Config, dir *persistence.Node) (*Store, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if dir == nil {
 		return nil, errors.New("tokens: directory is nil")
-	}
-	if cfg.MaxTicketsPerUser == 0 {
-		cfg.MaxTicketsPerUser = DefaultMaxTicketsPerUser
 	}
 	return &Store{cfg: cfg, dir: dir}, nil
 }

@@ -148,11 +148,13 @@ func TestConfig_ValidateNamesTheField(t *testing.T) {
 		cfg   Config
 		field string
 	}{
-		{Config{TTL: 0, MaxPerUser: 1}, "TTL"},
-		{Config{TTL: time.Hour, MaxPerUser: 0}, "MaxPerUser"},
-		{Config{TTL: time.Hour, MaxPerUser: persistence.MaxTokensPerUser + 1}, "MaxPerUser"},
+		{Config{TTL: time.Microsecond}, "TTL"},
+		{Config{MaxPerUser: -1}, "MaxPerUser"},
+		{Config{MaxPerUser: persistence.MaxTokensPerUser + 1}, "MaxPerUser"},
+		{Config{MaxTicketsPerUser: -1}, "MaxTicketsPerUser"},
+		{Config{MaxTicketsPerUser: persistence.MaxTicketsPerUser + 1}, "MaxTicketsPerUser"},
 	} {
-		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+		if err := tc.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), "tokens: Config."+tc.field+": ") {
 			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.cfg, err, tc.field)
 		}
 	}

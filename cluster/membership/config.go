@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// ErrInvalidConfig is returned (wrapped, naming the field) by
-// Config.Validate and Start.
+// ErrInvalidConfig is wrapped by the errors of Config.Validate and Start
+// that name a bad field ("membership: Config.<Field>: ...").
 var ErrInvalidConfig = errors.New("membership: invalid config")
 
 // Config configures a Membership. The zero value of every field but
@@ -47,14 +47,16 @@ type Config struct {
 
 	// Seeds are host:port gossip addresses joined at start and re-joined
 	// every RejoinInterval. This node's own address may be listed (it is
-	// skipped), so every node can share one seed list.
+	// skipped), so every node can share one seed list. Default none: the
+	// node starts a cluster of its own.
 	Seeds []string
 
 	// Meta is the initial node metadata; SetMeta changes it later. Its
-	// encoding must fit in MaxMetaSize.
+	// encoding must fit in MaxMetaSize. Default: empty.
 	Meta Meta
 
 	// SecretKey, when set, encrypts gossip with AES (16, 24 or 32 bytes).
+	// Default nil: plain gossip.
 	SecretKey []byte
 
 	// ProbeInterval is how often this node probes one random peer.
@@ -120,8 +122,8 @@ type Config struct {
 	RejoinInterval time.Duration
 
 	// Transport replaces memberlist's UDP/TCP transport (BindAddr is then
-	// ignored). For tests that cut the network between chosen peers; nil
-	// in production.
+	// ignored). For tests that cut the network between chosen peers.
+	// Default nil (production): memberlist's UDP/TCP transport.
 	Transport memberlist.NodeAwareTransport
 
 	// Logger receives this package's and memberlist's logs. Default
@@ -193,9 +195,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// invalid is Validate's error: "membership: Config.<field>: <what is wrong>",
+// wrapping ErrInvalidConfig.
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+	return &configError{field: field, problem: fmt.Sprintf(format, args...)}
 }
+
+// configError names a bad field of Config; errors.Is(err,
+// ErrInvalidConfig) holds.
+type configError struct{ field, problem string }
+
+func (e *configError) Error() string { return "membership: Config." + e.field + ": " + e.problem }
+
+func (e *configError) Unwrap() error { return ErrInvalidConfig }
 
 func validateNames(c Config) error {
 	if c.NodeName == "" {

@@ -43,7 +43,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("Validate() = %v, want ErrInvalidConfig", err)
 			}
-			if !strings.Contains(err.Error(), tt.wantField+":") {
+			if !strings.HasPrefix(err.Error(), "membership: Config."+tt.wantField+": ") {
 				t.Errorf("Validate() = %q, want it to name %s", err, tt.wantField)
 			}
 		})

@@ -346,12 +346,3 @@ func pilotMembers(ms []membership.Member) []autopilot.Member {
 	}
 	return out
 }
-
-func (c *Config) clusterDefaults() {
-	if c.RaftVoters == 0 {
-		c.RaftVoters = 3
-	}
-	if c.RaftDeadGrace == 0 {
-		c.RaftDeadGrace = 30 * time.Second
-	}
-}

@@ -3,18 +3,21 @@
 // actors), the HTTP API (api) and the SIP front end (sip). cmd/ucgrid
 // binds flags to its Config.
 //
-// Start opens the data directory, starts Raft, joins the actor cluster,
-// creates the system owner "admin" on a first start, mounts the API and
-// /healthz, /readyz and /metrics, and starts SIP; docs/persistence.md
-// "Start" lists the phases. Shutdown drains SIP and stops in the reverse
-// order, and flushes the store.
+// Start fills in Config's defaults (Config.WithDefaults) and refuses a
+// config Config.Validate rejects, naming the field, before it binds a port
+// or touches the data directory. It then opens the data directory, starts
+// Raft, joins the actor cluster, creates the system owner "admin" on a
+// first start, mounts the API and /healthz, /readyz and /metrics, and
+// starts SIP; docs/persistence.md "Start" lists the phases. Shutdown
+// drains SIP and stops in the reverse order, and flushes the store.
 //
-// Besides assembling, the package still holds the adapters from the api
-// and sip interfaces to grain requests (live*.go, reverse.go,
-// sipbackend.go) and the Raft peer operations and signed node-to-node
-// routes (clusterops.go, internal.go, forward.go, leave.go, watchdog.go).
-// The directory's upkeep is persistence.Node.StartSweeps, the live chat
-// delivery actors.Hub.FollowChats.
+// Besides assembling, the package still holds the SIP backend on the
+// grains (sipbackend.go), the event sessions' sink (liveevents.go) and the
+// Raft peer operations and signed node-to-node routes (clusterops.go,
+// internal.go, forward.go, leave.go, watchdog.go). The API's presence,
+// line state and reverse lookups are actors.Client, the directory's
+// upkeep persistence.Node.StartSweeps, the live chat delivery
+// actors.Hub.FollowChats.
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

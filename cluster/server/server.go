@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,7 +17,6 @@ import (
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/cluster/peerlink"
-	"github.com/ucgrid/ucgrid/cluster/pki"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
@@ -27,112 +24,6 @@ import (
 
 // AdminID is the user id of the system owner created on first start.
 const AdminID = "admin"
-
-// Config configures a node.
-type Config struct {
-	// DataDir holds the node's store and Raft snapshots.
-	DataDir string
-	// HTTPAddr is the HTTP listen address.
-	HTTPAddr string
-	// HTTPTLSCert and HTTPTLSKey are the PEM files of the HTTPS
-	// certificate and key; both empty = plain HTTP (api.Config.TLSCert).
-	// ReloadCertificates reads them again.
-	HTTPTLSCert, HTTPTLSKey string
-	// RaftAddr is the Raft listen address.
-	RaftAddr string
-	// NodeID names the node; "" = the one TLS's certificate names, else
-	// the stored one, or a new one.
-	NodeID string
-	// ClusterID, when set, refuses a data directory of another cluster.
-	ClusterID string
-	// AdminPassword is the system owner's password on first start; ""
-	// generates one and prints it to Out.
-	AdminPassword string
-	// PasswordParams are the argon2id costs; zero = password.Default.
-	PasswordParams password.Params
-	// GossipAddr is the memberlist address (UDP and TCP) other nodes join.
-	// Default "127.0.0.1:7946".
-	GossipAddr string
-	// Join are gossip addresses of nodes of the cluster to join; none
-	// starts a cluster of one.
-	Join []string
-	// ActorAddr is the protoactor-go remote address; port 0 picks a free
-	// one (it is published through gossip). Default "127.0.0.1:0".
-	ActorAddr string
-	// SIPDomain is the SIP domain, the digest realm of line passwords;
-	// "" = the API's default ("ucgrid.local").
-	SIPDomain string
-	// SIPAddr is the SIP listen address (UDP and TCP); "" = no SIP
-	// server (ucgrid serve defaults to 127.0.0.1:5060). See sip.go.
-	SIPAddr string
-	// SIP carries the SIP server's TLS and connection settings (TLSAddr,
-	// certificate files, timeouts, per-source cap; sip.Config documents
-	// them and their defaults). Its address, domain, directory, backend,
-	// hub, logger and metrics are set from this node's.
-	SIP sip.Config
-	// ReadyTimeout bounds the wait for Raft leadership at start. Default
-	// 30s: a single node is leader in about a second, a joining one waits
-	// for its cluster.
-	ReadyTimeout time.Duration
-	// ClusterSecret authenticates node-to-node requests (forwarded writes,
-	// status); every node of a cluster needs the same. "" = none: this
-	// node neither forwards writes nor accepts forwarded ones.
-	ClusterSecret string
-	// RaftVoters is how many Raft voters the leader keeps (the others are
-	// non-voters). Default 3.
-	RaftVoters int
-	// RaftDeadGrace is how long a failed server keeps its Raft place
-	// before the leader removes it. Default 30s.
-	RaftDeadGrace time.Duration
-	// TrustedProxies and AllowWideTrunks are passed to the API
-	// (api.HandlerConfig): the reverse proxies whose X-Forwarded-For names
-	// the client, and whether trunks wider than /16 (IPv4) or /48 (IPv6)
-	// are accepted. AllowWideTrunks also goes to SIP
-	// (sip.Config.AllowWideTrunks): whether such trunks are honoured.
-	// Defaults: none, false.
-	TrustedProxies  []netip.Prefix
-	AllowWideTrunks bool
-	// TLS, when set, makes every link between nodes mutual TLS with the
-	// cluster's certificates: Raft and the node-to-node HTTP routes on the
-	// Raft address (split by ALPN, cluster/peerlink), and actor remoting.
-	// Its certificate must name this node. Nil: plain links, allowed only
-	// on loopback addresses unless InsecureCluster.
-	TLS *pki.Bundle
-	// InsecureCluster allows Raft, actor and gossip addresses other hosts
-	// can reach without TLS (a network the operator trusts). Default false:
-	// Start refuses such binds with ErrInsecureCluster.
-	InsecureCluster bool
-	// Out receives what a person must read once (generated credentials).
-	Out    io.Writer
-	Logger *slog.Logger
-}
-
-func (c *Config) withDefaults() {
-	if c.NodeID == "" && c.TLS != nil {
-		// The certificate names the node: a fresh node takes that name
-		// rather than a random one its certificate would not match.
-		c.NodeID = c.TLS.Node()
-	}
-	if c.PasswordParams == (password.Params{}) {
-		c.PasswordParams = password.Default
-	}
-	if c.ReadyTimeout == 0 {
-		c.ReadyTimeout = 30 * time.Second
-	}
-	c.clusterDefaults()
-	if c.Out == nil {
-		c.Out = io.Discard
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.GossipAddr == "" {
-		c.GossipAddr = "127.0.0.1:7946"
-	}
-	if c.ActorAddr == "" {
-		c.ActorAddr = "127.0.0.1:0"
-	}
-}
 
 // Server is a running node.
 type Server struct {
@@ -167,7 +58,10 @@ type Server struct {
 
 // Start brings a node up. On error everything it started is stopped again.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	cfg.withDefaults()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, served: make(chan error, 1)}
 	if err := s.start(ctx); err != nil {
 		s.stop(context.Background())

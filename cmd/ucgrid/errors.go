@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/ucgrid/ucgrid/api"
@@ -14,9 +15,12 @@ import (
 // to do. Errors it does not know pass through: they already name their cause.
 func explainStartError(err error, opts serveOptions) string {
 	var adv *sip.AdvertiseError
+	var bad *server.ConfigError
 	switch {
 	case errors.As(err, &adv):
 		return advertiseError(adv).Error()
+	case errors.As(err, &bad) && configFlag(bad.Field) != "":
+		return configFlag(bad.Field) + " " + bad.Problem
 	case errors.Is(err, api.ErrAddrInUse):
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
 	case errors.Is(err, server.ErrGossipAddrInUse):
@@ -31,4 +35,17 @@ func explainStartError(err error, opts serveOptions) string {
 		return fmt.Sprintf("--raft %s is already in use: stop the other process or choose another address", opts.Raft)
 	}
 	return err.Error()
+}
+
+// configFlag is the flag of ucgrid serve that sets the server.Config field
+// ("" for fields no flag sets on its own).
+func configFlag(field string) string {
+	if strings.HasPrefix(field, "Join[") {
+		return "--join"
+	}
+	return map[string]string{
+		"DataDir": "--data", "HTTPAddr": "--http", "RaftAddr": "--raft", "GossipAddr": "--gossip",
+		"ActorAddr": "--actor", "SIPAddr": "--sip", "NodeID": "--node",
+		"HTTPTLSCert": "--http-tls-cert", "HTTPTLSKey": "--http-tls-key",
+	}[field]
 }
