@@ -3,21 +3,24 @@ package actors
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// Client calls the user and line grains wherever in the cluster they
-// live, in the pure types of the packages below (presence, linestate,
-// rights): the messages are built and read here, once. Refusals are
-// *GrainError, matched with errors.Is against ErrForbidden, ErrNotFound,
-// ErrInvalid, …. The API's services are small interfaces that Client
-// satisfies.
+// Client calls the user, line and group grains wherever in the cluster
+// they live, in the pure types of the packages below (presence,
+// linestate, hunt, rights, dirpb): the messages are built and read here,
+// once. Refusals are *GrainError, matched with errors.Is against
+// ErrForbidden, ErrNotFound, ErrInvalid, …. The API's services and the
+// SIP layer's Backend are small interfaces that Client satisfies.
 type Client struct {
 	To Requester
 }
@@ -118,4 +121,148 @@ func LineViewOf(pb *actorspb.LineView) LineView {
 		}
 	}
 	return v
+}
+
+// RegisterUpdate is one REGISTER request, decided: the bindings to add or
+// refresh, the contacts to remove, or (RemoveAll, Contact "*") all of them.
+type RegisterUpdate struct {
+	Put       []*dirpb.Registration
+	Remove    []string
+	RemoveAll bool
+}
+
+// Register applies one REGISTER to line's bindings and returns the
+// bindings the line has afterwards (expired ones left out); they are
+// durable (written through the directory) when it returns.
+func (c Client) Register(ctx context.Context, line string, u RegisterUpdate) ([]*dirpb.Registration, error) {
+	m := &actorspb.RegisterLine{Remove: u.Remove, RemoveAll: u.RemoveAll}
+	for _, r := range u.Put {
+		m.Put = append(m.Put, BindingOf(r))
+	}
+	r, err := Ask[*actorspb.RegisterLineReply](ctx, c.To, line, KindLine, m)
+	if err != nil {
+		return nil, err
+	}
+	return registrations(line, r.GetBindings()), nil
+}
+
+// Contacts are line's current, unexpired bindings.
+func (c Client) Contacts(ctx context.Context, line string) ([]*dirpb.Registration, error) {
+	r, err := Ask[*actorspb.GetContactsReply](ctx, c.To, line, KindLine, &actorspb.GetContacts{})
+	if err != nil {
+		return nil, err
+	}
+	return registrations(line, r.GetBindings()), nil
+}
+
+func registrations(line string, bs []*actorspb.Binding) []*dirpb.Registration {
+	out := make([]*dirpb.Registration, len(bs))
+	for i, b := range bs {
+		out[i] = RegistrationOf(line, b)
+	}
+	return out
+}
+
+// RingPlan is how to ring one call to a group, and where its members ring.
+type RingPlan struct {
+	hunt.Plan
+	// Targets are, per member (user id), the primary line and the contacts
+	// it had when the plan was made, so a call forks to them without
+	// asking for the contacts again; a member without an entry is not
+	// rung. nil: no targets were given, and each member's primary line
+	// (from the directory) and its contacts are looked up.
+	Targets map[string]RingTarget
+}
+
+// RingTarget is where a group member rings: a line and its contacts.
+type RingTarget struct {
+	Line     string
+	Contacts []*dirpb.Registration
+}
+
+// RingPlan asks the group's grain how to ring a call to the group now:
+// office-hours verdict, members in order with delays and timeouts, the
+// fallback, and where each member rings (the grain asked the line grains
+// while making it, so the caller forks without asking them again). A
+// group that does not exist or takes no SIP calls is ErrNotFound.
+func (c Client) RingPlan(ctx context.Context, group string) (RingPlan, error) {
+	start := time.Now()
+	r, err := Ask[*actorspb.GetRingPlanReply](ctx, c.To, group, KindGroup, &actorspb.GetRingPlan{})
+	if err != nil {
+		return RingPlan{}, err
+	}
+	p := RingPlan{Plan: hunt.Plan{Group: group, Start: start, Closed: r.GetClosed(),
+		Fallback: hunt.Fallback{Target: r.GetFallbackTarget(), Status: int(r.GetFallbackStatus())}},
+		Targets: make(map[string]RingTarget, len(r.GetTargets()))}
+	for _, s := range r.GetStages() {
+		p.Stages = append(p.Stages, hunt.Stage{Members: s.GetMembers(),
+			Delay: time.Duration(s.GetDelayMs()) * time.Millisecond, Timeout: time.Duration(s.GetTimeoutMs()) * time.Millisecond})
+	}
+	for _, t := range r.GetTargets() {
+		p.Targets[t.GetUser()] = RingTarget{Line: t.GetLine(), Contacts: registrations(t.GetLine(), t.GetBindings())}
+	}
+	return p, nil
+}
+
+// GroupEvent reports what happened to members during a group call, in
+// order; events of one kind in a row travel as one message.
+func (c Client) GroupEvent(ctx context.Context, group string, evs ...hunt.Event) error {
+	at := time.Now().UnixMilli()
+	for len(evs) > 0 {
+		m := &actorspb.GroupCallEvent{Kind: evs[0].Kind.String(), User: evs[0].User, AtUnixMs: at}
+		n := 1
+		for ; n < len(evs) && evs[n].Kind == evs[0].Kind; n++ {
+			m.Users = append(m.Users, evs[n].User)
+		}
+		if _, err := Ask[*actorspb.GroupCallEventReply](ctx, c.To, group, KindGroup, m); err != nil {
+			return err
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+// CallEvent is one step of one call on a line.
+type CallEvent struct {
+	// CallID identifies the call on the line (the SIP Call-ID of the leg).
+	CallID string
+	Phase  linestate.Phase
+	// Outgoing is true when the line placed the call.
+	Outgoing bool
+	// Remote is the other party's number (From for incoming calls).
+	Remote string
+	// At is when the step happened; zero means now.
+	At time.Time
+	// Outcome says, on the ended step of a call not answered on this line,
+	// why it ended when the SIP layer knows: "answered_elsewhere" (another
+	// branch took it), "cancelled" (the caller gave up on an outgoing
+	// call). "" = not known: the journal decides from the steps.
+	Outcome string
+	// Group is the call group the call came through ("" = none).
+	Group string
+}
+
+// LineCall reports a step of a call on a line: its state (idle, ringing,
+// busy), the line-state events of its watchers and its journal follow it.
+func (c Client) LineCall(ctx context.Context, line string, ev CallEvent) error {
+	if ev.Phase < linestate.PhaseRinging || ev.Phase > linestate.PhaseEnded {
+		return fmt.Errorf("actors: call phase %d", ev.Phase)
+	}
+	at := ev.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	_, err := Ask[*actorspb.LineCallReply](ctx, c.To, line, KindLine,
+		&actorspb.LineCall{CallId: ev.CallID, Phase: ev.Phase.String(), Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli(),
+			Outcome: ev.Outcome, Group: ev.Group})
+	return err
+}
+
+// Rights is what viewer holds over target (user ids).
+func (c Client) Rights(ctx context.Context, viewer, target string) (rights.Set, error) {
+	r, err := Ask[*actorspb.CheckRightsReply](ctx, c.To, target, KindUser, &actorspb.CheckRights{Viewer: viewer})
+	if err != nil {
+		return 0, err
+	}
+	return rights.Set(r.GetSet()), nil
 }

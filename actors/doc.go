@@ -9,6 +9,14 @@
 // SIP subscriptions) and Dispatch, which forwards directory changes from the
 // persistence change feed to the grains hosted on that node.
 //
+// Client is the typed way to call the grains from outside them: its
+// methods take and return the pure types (presence.View, LineView,
+// RingPlan, registrations, rights.Set) and build and read the messages in
+// one place (client.go); refusals are *GrainError, matched with errors.Is
+// against ErrNotFound, ErrForbidden, ErrInvalid, ErrUnavailable and
+// ErrInternal (errors.go). The API's services and the SIP layer's Backend
+// are small interfaces on the consumer side that Client satisfies.
+//
 // Grains find their node's dependencies through Register (protoactor-go's
 // grain factories are package-global). Decisions live in pure packages
 // (rights, presence, linestate, hunt, officehours); the grains translate

@@ -240,8 +240,7 @@ func memberStatuses(deps *Deps, members []*dirpb.Member, watch *actorspb.WatchMe
 // presenceOf asks user's grain whether they set DND or busy, and to watch
 // it (an empty state when it does not answer: available).
 func presenceOf(ctx context.Context, deps *Deps, user string, watch *actorspb.WatchMember) *actorspb.MemberState {
-	resp, err := deps.Request(ctx, user, KindUser, watch)
-	if r, ok := resp.(*actorspb.MemberState); err == nil && ok && r.GetError() == nil {
+	if r, err := Ask[*actorspb.MemberState](ctx, RequestFunc(deps.Request), user, KindUser, watch); err == nil {
 		return r
 	}
 	return &actorspb.MemberState{Kind: KindUser, Id: user}
@@ -255,8 +254,8 @@ func presenceOf(ctx context.Context, deps *Deps, user string, watch *actorspb.Wa
 // skipping every member whose grain is moving fails the whole call with
 // 480. Such a state names no grain and is not kept.
 func contactsOf(ctx context.Context, deps *Deps, line string, watch *actorspb.WatchMember) *actorspb.MemberState {
-	resp, err := deps.Request(ctx, line, KindLine, watch)
-	if r, ok := resp.(*actorspb.MemberState); err == nil && ok && r.GetError() == nil {
+	r, err := Ask[*actorspb.MemberState](ctx, RequestFunc(deps.Request), line, KindLine, watch)
+	if err == nil {
 		return r
 	}
 	s := &actorspb.MemberState{Kind: KindLine, Id: line}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/internal/baresiptest"
 	"github.com/ucgrid/ucgrid/internal/testlog"
 	"github.com/ucgrid/ucgrid/internal/testnet"
@@ -105,7 +106,7 @@ func TestBaresip_RegistersAndAutoAnswersGroupCall(t *testing.T) {
 	c.ackAndBye(true)
 	eventually(t, 5*time.Second, "line 100 answered and ended", func() bool {
 		ph := e.be.phases("100")
-		return len(ph) == 3 && ph[1] == CallAnswered && ph[2] == CallEnded
+		return len(ph) == 3 && ph[1] == linestate.PhaseAnswered && ph[2] == linestate.PhaseEnded
 	})
 	eventually(t, 5*time.Second, "no call held", func() bool { return e.srv.calls.len() == 0 })
 }
@@ -161,12 +162,12 @@ func TestBaresip_OverTLSRegistersAndAutoAnswersGroupCall(t *testing.T) {
 	})
 	eventually(t, 5*time.Second, "line 100 answered", func() bool {
 		ph := e.be.phases("100")
-		return len(ph) == 2 && ph[1] == CallAnswered
+		return len(ph) == 2 && ph[1] == linestate.PhaseAnswered
 	})
 	c.ackAndBye(true)
 	eventually(t, 5*time.Second, "line 100 ended", func() bool {
 		ph := e.be.phases("100")
-		return len(ph) == 3 && ph[2] == CallEnded
+		return len(ph) == 3 && ph[2] == linestate.PhaseEnded
 	})
 	eventually(t, 5*time.Second, "no call held", func() bool { return e.srv.calls.len() == 0 })
 }

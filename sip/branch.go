@@ -11,7 +11,9 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -83,7 +85,7 @@ func (c *call) fork(targets []ringTarget) []*branch {
 		if !started {
 			continue
 		}
-		c.note(t.line, CallEvent{Phase: CallRinging, Remote: c.caller.number})
+		c.note(t.line, actors.CallEvent{Phase: linestate.PhaseRinging, Remote: c.caller.number})
 		if c.group != "" && t.member != "" {
 			offered = append(offered, huntOffered(t.member))
 		}

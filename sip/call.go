@@ -10,7 +10,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -97,7 +99,7 @@ func (c *call) run() {
 		c.fail(sip.StatusForbidden, "Relaying Denied", nil)
 		return
 	}
-	c.outgoing(CallRinging)
+	c.outgoing(linestate.PhaseRinging)
 	if target, ok := pickupTarget(number, c.req); ok {
 		c.kind = "pickup"
 		c.finish(c.s.pickup(c, target))
@@ -198,7 +200,7 @@ func (c *call) ringGroup(g *dirpb.Group) outcome {
 	ctx, cancel := c.s.backendCtx()
 	plan, err := c.s.cfg.Backend.RingPlan(ctx, g.GetId())
 	cancel()
-	if errors.Is(err, ErrNoSuchGroup) {
+	if errors.Is(err, actors.ErrNotFound) {
 		return outcome{status: sip.StatusNotFound, reason: "Not Found"}
 	}
 	if err != nil {
@@ -244,10 +246,10 @@ type ringTarget struct {
 // memberTargets are the lines and contacts members ring on: the plan's
 // targets, or when the Backend gave none, each member's ring line (their
 // primary line unless they are disabled) and its contacts looked up now.
-func (c *call) memberTargets(plan RingPlan, members []string) []ringTarget {
+func (c *call) memberTargets(plan actors.RingPlan, members []string) []ringTarget {
 	var out []ringTarget
 	for _, m := range members {
-		var t RingTarget
+		var t actors.RingTarget
 		if plan.Targets != nil {
 			t = plan.Targets[m]
 			t.Contacts = dirpb.LiveOnly(t.Contacts, time.Now())
@@ -372,14 +374,14 @@ func (c *call) answer(b *branch, res *sip.Response) bool {
 	c.s.calls.answered(c, b, res)
 	for _, o := range others {
 		if o.line != b.line && c.isRung(o.line) {
-			c.note(o.line, CallEvent{Phase: CallEnded, Remote: c.caller.number, Outcome: "answered_elsewhere"})
+			c.note(o.line, actors.CallEvent{Phase: linestate.PhaseEnded, Remote: c.caller.number, Outcome: "answered_elsewhere"})
 		}
 	}
-	c.note(b.line, CallEvent{Phase: CallAnswered, Remote: c.caller.number})
+	c.note(b.line, actors.CallEvent{Phase: linestate.PhaseAnswered, Remote: c.caller.number})
 	if c.group != "" && b.member != "" {
 		c.groupEvent(hunt.Event{Kind: hunt.Answered, User: b.member})
 	}
-	c.outgoing(CallAnswered)
+	c.outgoing(linestate.PhaseAnswered)
 	return true
 }
 
@@ -388,7 +390,7 @@ func (c *call) answer(b *branch, res *sip.Response) bool {
 func (c *call) endStage(stage []*branch) {
 	for _, b := range stage {
 		if c.isRung(b.line) {
-			c.note(b.line, CallEvent{Phase: CallEnded, Remote: c.caller.number})
+			c.note(b.line, actors.CallEvent{Phase: linestate.PhaseEnded, Remote: c.caller.number})
 		}
 	}
 }
@@ -508,13 +510,13 @@ func (c *call) end() {
 	winner := c.winner
 	c.mu.Unlock()
 	for _, l := range lines {
-		ev := CallEvent{CallID: c.id, Phase: CallEnded, Remote: c.caller.number, At: time.Now(), Group: c.group}
+		ev := actors.CallEvent{CallID: c.id, Phase: linestate.PhaseEnded, Remote: c.caller.number, At: time.Now(), Group: c.group}
 		c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, l, ev) })
 	}
 	if winner != nil && c.group != "" && winner.member != "" {
 		c.groupEvent(hunt.Event{Kind: hunt.Ended, User: winner.member})
 	}
-	c.outgoing(CallEnded)
+	c.outgoing(linestate.PhaseEnded)
 	c.s.calls.remove(c)
 	c.cancel()
 	c.mu.Lock()
@@ -525,13 +527,13 @@ func (c *call) end() {
 }
 
 // note queues a line call report (in order, per call).
-func (c *call) note(line string, ev CallEvent) {
+func (c *call) note(line string, ev actors.CallEvent) {
 	if line == "" {
 		return
 	}
 	ev.CallID, ev.At, ev.Group = c.id, time.Now(), c.group
 	c.mu.Lock()
-	if ev.Phase == CallEnded {
+	if ev.Phase == linestate.PhaseEnded {
 		delete(c.rung, line)
 	} else {
 		c.rung[line] = true
@@ -541,12 +543,12 @@ func (c *call) note(line string, ev CallEvent) {
 }
 
 // outgoing reports the caller's own line (an outgoing call).
-func (c *call) outgoing(phase CallPhase) {
+func (c *call) outgoing(phase linestate.Phase) {
 	if c.caller.line == nil {
 		return
 	}
-	ev := CallEvent{CallID: c.id, Phase: phase, Outgoing: true, Remote: c.req.Recipient.User, At: time.Now()}
-	if phase == CallEnded {
+	ev := actors.CallEvent{CallID: c.id, Phase: phase, Outgoing: true, Remote: c.req.Recipient.User, At: time.Now()}
+	if phase == linestate.PhaseEnded {
 		c.mu.Lock()
 		if c.winner == nil && c.cancelled {
 			ev.Outcome = "cancelled"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/internal/testlog"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -51,7 +52,7 @@ func TestCall_ForksToEveryContactFirstAnswerWinsOthersCancelled(t *testing.T) {
 	call.ackAndBye(true)
 	eventually(t, 5*time.Second, "ACK and BYE pass through", func() bool { byes, acks := desk.counts(); return byes == 1 && acks >= 1 })
 	eventually(t, 5*time.Second, "line reports", func() bool {
-		return slices.Equal(e.be.phases("2001"), []CallPhase{CallRinging, CallAnswered, CallEnded})
+		return slices.Equal(e.be.phases("2001"), []linestate.Phase{linestate.PhaseRinging, linestate.PhaseAnswered, linestate.PhaseEnded})
 	})
 	noLeaks(t, e, base+goroutinesOfPhones)
 }
@@ -158,7 +159,7 @@ func TestCall_CallerCancelCancelsAllBranches(t *testing.T) {
 	c.wait(487, 5*time.Second)
 	eventually(t, 5*time.Second, "both branches cancelled", func() bool { return desk.cancelCount() == 1 && soft.cancelCount() == 1 })
 	eventually(t, 5*time.Second, "line reports", func() bool {
-		return slices.Equal(e.be.phases("2001"), []CallPhase{CallRinging, CallEnded})
+		return slices.Equal(e.be.phases("2001"), []linestate.Phase{linestate.PhaseRinging, linestate.PhaseEnded})
 	})
 	noLeaks(t, e, base+goroutinesOfPhones)
 }
@@ -251,9 +252,9 @@ func TestGroup_RingAllOneAnswersOthersCancelled(t *testing.T) {
 		return len(got) == 5 && got[3] == "answered:m2" && got[4] == "ended:m2"
 	})
 	eventually(t, 5*time.Second, "answered line reports", func() bool {
-		return slices.Equal(e.be.phases("2102"), []CallPhase{CallRinging, CallAnswered, CallEnded})
+		return slices.Equal(e.be.phases("2102"), []linestate.Phase{linestate.PhaseRinging, linestate.PhaseAnswered, linestate.PhaseEnded})
 	})
-	if got := e.be.phases("2101"); !slices.Equal(got, []CallPhase{CallRinging, CallEnded}) {
+	if got := e.be.phases("2101"); !slices.Equal(got, []linestate.Phase{linestate.PhaseRinging, linestate.PhaseEnded}) {
 		t.Errorf("line 2101 phases %v", got)
 	}
 	noLeaks(t, e, base+goroutinesOfPhones*2)
@@ -416,7 +417,7 @@ func TestPickup_WithRightReplacesTheRingingCall(t *testing.T) {
 	pick.ackAndBye(true)
 	c.wait(487, 5*time.Second) // the replaced call ends
 	eventually(t, 5*time.Second, "line reports", func() bool {
-		return slices.Equal(e.be.phases("2001"), []CallPhase{CallRinging, CallEnded})
+		return slices.Equal(e.be.phases("2001"), []linestate.Phase{linestate.PhaseRinging, linestate.PhaseEnded})
 	})
 }
 
@@ -456,7 +457,7 @@ func TestCall_PhoneGoneWhileRingingHoldsNeitherTheCallNorTheShutdown(t *testing.
 			c.cancel()
 			c.wait(487, 5*time.Second)
 			eventually(t, 5*time.Second, "line reports the call ended", func() bool {
-				return slices.Equal(e.be.phases("2001"), []CallPhase{CallRinging, CallEnded})
+				return slices.Equal(e.be.phases("2001"), []linestate.Phase{linestate.PhaseRinging, linestate.PhaseEnded})
 			})
 			eventually(t, 5*time.Second, "branch given up", func() bool { return e.srv.calls.len() == 0 })
 		})

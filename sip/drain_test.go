@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/actors/linestate"
 )
 
 // While the server drains, what would start something new (an INVITE, a
@@ -97,6 +99,6 @@ func TestDrain_DeadlineLeavesRemainingCallsToShutdown(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "bob's line hears of the end", func() bool {
 		p := e.be.phases("2001")
-		return len(p) > 0 && slices.Contains(p, CallEnded)
+		return len(p) > 0 && slices.Contains(p, linestate.PhaseEnded)
 	})
 }

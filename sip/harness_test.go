@@ -16,8 +16,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/officehours"
 	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/internal/testlog"
@@ -58,7 +60,7 @@ type dirBackend struct {
 
 type lineCall struct {
 	line string
-	ev   CallEvent
+	ev   actors.CallEvent
 }
 
 type groupEv struct {
@@ -68,7 +70,7 @@ type groupEv struct {
 
 func (b *dirBackend) store() *persistence.Store { return b.node.Store() }
 
-func (b *dirBackend) Register(ctx context.Context, line string, u RegisterUpdate) ([]*dirpb.Registration, error) {
+func (b *dirBackend) Register(ctx context.Context, line string, u actors.RegisterUpdate) ([]*dirpb.Registration, error) {
 	remove := u.Remove
 	if u.RemoveAll {
 		regs, err := b.store().Registrations(line)
@@ -116,29 +118,29 @@ func (b *dirBackend) contactsOf(line string) ([]*dirpb.Registration, error) {
 	return dirpb.LiveOnly(regs, time.Now()), nil
 }
 
-func (b *dirBackend) RingPlan(ctx context.Context, group string) (RingPlan, error) {
+func (b *dirBackend) RingPlan(ctx context.Context, group string) (actors.RingPlan, error) {
 	g, err := b.store().Group(group)
 	if errors.Is(err, persistence.ErrNotFound) {
-		return RingPlan{}, ErrNoSuchGroup
+		return actors.RingPlan{}, actors.ErrNotFound
 	}
 	if err != nil {
-		return RingPlan{}, err
+		return actors.RingPlan{}, err
 	}
 	cg := g.GetCallGroup()
 	strategy, err := hunt.ParseStrategy(cg.GetStrategy())
 	if err != nil {
-		return RingPlan{}, err
+		return actors.RingPlan{}, err
 	}
 	hg := hunt.Group{ID: g.Id, Strategy: strategy, RingTimeout: time.Duration(cg.GetRingTimeoutS()) * time.Second,
 		MemberTimeout: time.Duration(cg.GetMemberTimeoutS()) * time.Second, SkipBusy: cg.GetSkipBusy(),
 		NoAnswerTarget: cg.GetNoAnswerTarget(), ClosedTarget: cg.GetClosedTarget()}
-	targets := map[string]RingTarget{}
+	targets := map[string]actors.RingTarget{}
 	for _, m := range g.Members {
 		// The group grain's rule (persistence.Store.RingLine): the
 		// primary line, none for a disabled member.
 		if n, err := b.store().RingLine(m.User); err == nil && n != "" {
 			if regs, _ := b.contactsOf(n); len(regs) > 0 {
-				targets[m.User] = RingTarget{Line: n, Contacts: regs}
+				targets[m.User] = actors.RingTarget{Line: n, Contacts: regs}
 			}
 		}
 		_, reachable := targets[m.User]
@@ -146,7 +148,7 @@ func (b *dirBackend) RingPlan(ctx context.Context, group string) (RingPlan, erro
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p := RingPlan{Plan: hunt.RingPlan(hg, b.state[group], officehours.Result{Open: !b.closed[group]}, time.Now()), Targets: targets}
+	p := actors.RingPlan{Plan: hunt.RingPlan(hg, b.state[group], officehours.Result{Open: !b.closed[group]}, time.Now()), Targets: targets}
 	delete(p.Targets, b.dropTarget)
 	if b.noTargets {
 		p.Targets = nil
@@ -167,7 +169,7 @@ func (b *dirBackend) GroupEvent(_ context.Context, group string, evs ...hunt.Eve
 	return nil
 }
 
-func (b *dirBackend) LineCall(_ context.Context, line string, ev CallEvent) error {
+func (b *dirBackend) LineCall(_ context.Context, line string, ev actors.CallEvent) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lineCalls = append(b.lineCalls, lineCall{line, ev})
@@ -183,10 +185,10 @@ func (b *dirBackend) Rights(_ context.Context, viewer, target string) (rights.Se
 }
 
 // phases returns the phases reported for line, in order.
-func (b *dirBackend) phases(line string) []CallPhase {
+func (b *dirBackend) phases(line string) []linestate.Phase {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []CallPhase
+	var out []linestate.Phase
 	for _, lc := range b.lineCalls {
 		if lc.line == line && !lc.ev.Outgoing {
 			out = append(out, lc.ev.Phase)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -42,7 +43,7 @@ func flowMapKey(line, contact string) string { return line + "\x00" + contact }
 // ping at a random point of interval (pings of many phones spread over
 // it, they do not come in bursts); others, and flows whose binding is no
 // longer in regs (replaced when the line held too many), are forgotten.
-func (f *natFlows) update(line string, u RegisterUpdate, regs []*dirpb.Registration, now time.Time, interval time.Duration) {
+func (f *natFlows) update(line string, u actors.RegisterUpdate, regs []*dirpb.Registration, now time.Time, interval time.Duration) {
 	if interval <= 0 {
 		return // keep-alives disabled
 	}
@@ -235,7 +236,7 @@ func (s *Server) dropFlow(fl *natFlow) {
 	s.m.natDropped.Inc()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BackendTimeout)
 	defer cancel()
-	_, err := s.cfg.Backend.Register(ctx, fl.line, RegisterUpdate{Remove: []string{fl.contact}})
+	_, err := s.cfg.Backend.Register(ctx, fl.line, actors.RegisterUpdate{Remove: []string{fl.contact}})
 	if err != nil {
 		s.log.Warn("sip: NATed binding stopped answering keep-alives; removing it failed", "line", fl.line, "err", err)
 		return

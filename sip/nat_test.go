@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -463,17 +464,17 @@ func TestNATFlows_FollowTheLinesBindings(t *testing.T) {
 		return &dirpb.Registration{Contact: contact, Source: "udp:198.51.100.1:4000", Nat: nat, ExpiresAtUnix: now.Unix() + 60}
 	}
 	a, b, c := reg("sip:1@10.0.0.1", true), reg("sip:1@192.0.2.1", false), reg("sip:1@10.0.0.3", true)
-	f.update("1", RegisterUpdate{Put: []*dirpb.Registration{a, b}}, []*dirpb.Registration{a, b}, now, iv)
-	f.update("2", RegisterUpdate{Put: []*dirpb.Registration{a}}, []*dirpb.Registration{a}, now, iv)
+	f.update("1", actors.RegisterUpdate{Put: []*dirpb.Registration{a, b}}, []*dirpb.Registration{a, b}, now, iv)
+	f.update("2", actors.RegisterUpdate{Put: []*dirpb.Registration{a}}, []*dirpb.Registration{a}, now, iv)
 	if f.len() != 2 {
 		t.Fatalf("%d flows, want line 1's and line 2's NATed bindings", f.len())
 	}
-	f.update("1", RegisterUpdate{Put: []*dirpb.Registration{c}}, []*dirpb.Registration{b, c}, now, iv) // a replaced
+	f.update("1", actors.RegisterUpdate{Put: []*dirpb.Registration{c}}, []*dirpb.Registration{b, c}, now, iv) // a replaced
 	if _, ok := f.m[flowMapKey("1", a.Contact)]; ok || f.len() != 2 {
 		t.Errorf("a replaced binding is still pinged: %d flows", f.len())
 	}
-	f.update("1", RegisterUpdate{Remove: []string{c.Contact}}, []*dirpb.Registration{b}, now, iv)
-	f.update("2", RegisterUpdate{RemoveAll: true}, nil, now, iv)
+	f.update("1", actors.RegisterUpdate{Remove: []string{c.Contact}}, []*dirpb.Registration{b}, now, iv)
+	f.update("2", actors.RegisterUpdate{RemoveAll: true}, nil, now, iv)
 	if f.len() != 0 {
 		t.Errorf("%d flows left after the removals", f.len())
 	}

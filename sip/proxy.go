@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -196,7 +197,7 @@ func (s *Server) backendCtx() (context.Context, context.CancelFunc) {
 
 // report sends line call progress to the Backend in the background;
 // a failure is logged, the call goes on.
-func (s *Server) report(line string, ev CallEvent) {
+func (s *Server) report(line string, ev actors.CallEvent) {
 	if line == "" {
 		return
 	}

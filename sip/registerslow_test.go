@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -13,7 +14,7 @@ import (
 // busy directory write may.
 type slowRegister struct{ Backend }
 
-func (b slowRegister) Register(ctx context.Context, line string, u RegisterUpdate) ([]*dirpb.Registration, error) {
+func (b slowRegister) Register(ctx context.Context, line string, u actors.RegisterUpdate) ([]*dirpb.Registration, error) {
 	regs, err := b.Backend.Register(ctx, line, u)
 	next := time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)
 	select {

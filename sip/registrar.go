@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -58,7 +59,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 // expires count from asked, the moment the request's own were granted,
 // so a phone is told the interval it was granted even when the write
 // ended in the next second.
-func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, number string, u RegisterUpdate, asked time.Time) {
+func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, number string, u actors.RegisterUpdate, asked time.Time) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BackendTimeout)
 	defer cancel()
 	var regs []*dirpb.Registration
@@ -95,8 +96,8 @@ func (s *Server) applyRegister(req *sip.Request, tx sip.ServerTransaction, numbe
 // error answer instead (400 for a Contact that cannot be used or an
 // Expires that cannot be read, 403 for more Contacts than a line keeps,
 // 423), and nothing is stored.
-func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) (RegisterUpdate, int, string) {
-	var u RegisterUpdate
+func (s *Server) registerUpdate(req *sip.Request, number string, now time.Time) (actors.RegisterUpdate, int, string) {
+	var u actors.RegisterUpdate
 	contacts, err := contactValues(req)
 	if err != nil {
 		return u, sip.StatusBadRequest, "Bad Contact"

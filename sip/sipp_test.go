@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -97,7 +98,7 @@ func (r *sippRun) wait(t *testing.T, d time.Duration) {
 // member registers a SIPp UAS as the contact of line number.
 func (e *env) bindSIPp(number string, r *sippRun) {
 	e.t.Helper()
-	_, err := e.be.Register(context.Background(), number, RegisterUpdate{Put: []*dirpb.Registration{{
+	_, err := e.be.Register(context.Background(), number, actors.RegisterUpdate{Put: []*dirpb.Registration{{
 		Line: number, Contact: "sip:" + number + "@127.0.0.1:" + strconv.Itoa(r.port), ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}}})
 	if err != nil {
 		e.t.Fatal(err)
@@ -177,7 +178,7 @@ func TestSIPp_CallerCancel(t *testing.T) {
 	e.user("bob", "2001", "b-pw")
 	desk, soft := startSIPp(t, e, "uas_cancelled.xml"), startSIPp(t, e, "uas_cancelled.xml")
 	e.bindSIPp("2001", desk)
-	_, err := e.be.Register(context.Background(), "2001", RegisterUpdate{Put: []*dirpb.Registration{{
+	_, err := e.be.Register(context.Background(), "2001", actors.RegisterUpdate{Put: []*dirpb.Registration{{
 		Line: "2001", Contact: "sip:soft@127.0.0.1:" + strconv.Itoa(soft.port), ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}}})
 	if err != nil {
 		t.Fatal(err)

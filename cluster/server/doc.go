@@ -11,13 +11,13 @@
 // starts SIP; docs/persistence.md "Start" lists the phases. Shutdown
 // drains SIP and stops in the reverse order, and flushes the store.
 //
-// Besides assembling, the package still holds the SIP backend on the
-// grains (sipbackend.go), the event sessions' sink (liveevents.go) and the
-// Raft peer operations and signed node-to-node routes (clusterops.go,
-// internal.go, forward.go, leave.go, watchdog.go). The API's presence,
-// line state and reverse lookups are actors.Client, the directory's
-// upkeep persistence.Node.StartSweeps, the live chat delivery
-// actors.Hub.FollowChats.
+// Besides assembling, the package still holds the event sessions' sink
+// (liveevents.go) and the Raft peer operations and signed node-to-node
+// routes (clusterops.go, internal.go, forward.go, leave.go, watchdog.go).
+// The API's presence, line state and reverse lookups and the SIP layer's
+// Backend are actors.Client on grainClient (the node's current actor
+// layer), the directory's upkeep persistence.Node.StartSweeps, the live
+// chat delivery actors.Hub.FollowChats.
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
@@ -25,7 +26,7 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 		domain = defaultSIPDomain
 	}
 	cfg := s.cfg.SIP
-	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), s.sipBackend()
+	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), actors.Client{To: grainClient{s}}
 	cfg.Hub, cfg.Logger, cfg.Registerer = s.layer().hub, s.cfg.Logger.With("component", "sip"), reg
 	cfg.AllowWideTrunks = cfg.AllowWideTrunks || s.cfg.AllowWideTrunks
 	// Flow tokens (NATed phones' Path) made by this node stay valid
