@@ -65,6 +65,29 @@ func (d *dirState) freshFor(deps *Deps, min uint64) *actorspb.Error {
 	return nil
 }
 
+// recordGrain is a grain whose state comes from one directory record.
+type recordGrain interface {
+	load() error     // (re)loads the record and what depends on it when stale
+	hasRecord() bool // the directory holds the record
+}
+
+// prepare is the first step of every grain request: make g's record
+// reflect directory index min (freshFor), load it, and refuse with
+// not-found, saying missing, when the directory has none. (g is an
+// interface, not method values: no allocation on the call path.)
+func (d *dirState) prepare(deps *Deps, min uint64, g recordGrain, missing string) *actorspb.Error {
+	if e := d.freshFor(deps, min); e != nil {
+		return e
+	}
+	if err := g.load(); err != nil {
+		return errDirectory()
+	}
+	if !g.hasRecord() {
+		return refusal(CodeNotFound, missing)
+	}
+	return nil
+}
+
 // markLoaded records that the grain loaded its records at index at.
 func (d *dirState) markLoaded(at uint64) { d.loaded, d.loadedAt = true, at }
 

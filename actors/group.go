@@ -94,15 +94,11 @@ func (g *groupGrain) load() error {
 	return nil
 }
 
+func (g *groupGrain) hasRecord() bool { return g.record != nil }
+
 func (g *groupGrain) prepare(min uint64) *actorspb.Error {
-	if e := g.dir.freshFor(g.deps, min); e != nil {
+	if e := g.dir.prepare(g.deps, min, g, "no such group"); e != nil {
 		return e
-	}
-	if err := g.load(); err != nil {
-		return errDirectory()
-	}
-	if g.record == nil {
-		return refusal(CodeNotFound, "no such group")
 	}
 	if !g.record.TakesSIPCalls() {
 		return refusal(CodeNotFound, "the group has no call group")

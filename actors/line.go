@@ -191,17 +191,10 @@ func (g *lineGrain) loadOrFailClosed() {
 }
 
 // prepare readies the grain for a request carrying consistency index min.
+func (g *lineGrain) hasRecord() bool { return g.record != nil }
+
 func (g *lineGrain) prepare(min uint64) *actorspb.Error {
-	if e := g.dir.freshFor(g.deps, min); e != nil {
-		return e
-	}
-	if err := g.load(); err != nil {
-		return errDirectory()
-	}
-	if g.record == nil {
-		return refusal(CodeNotFound, "no such line")
-	}
-	return nil
+	return g.dir.prepare(g.deps, min, g, "no such line")
 }
 
 func (g *lineGrain) owner() string { return g.record.GetOwner() }

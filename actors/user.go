@@ -195,17 +195,10 @@ func (g *userGrain) rightsOf(viewer string) rights.Set {
 
 // prepare readies the grain to answer a request carrying consistency index
 // min: its state reflects min (freshFor), and the directory has the user.
+func (g *userGrain) hasRecord() bool { return g.user != nil }
+
 func (g *userGrain) prepare(min uint64) *actorspb.Error {
-	if e := g.dir.freshFor(g.deps, min); e != nil {
-		return e
-	}
-	if err := g.load(); err != nil {
-		return errDirectory()
-	}
-	if g.user == nil {
-		return refusal(CodeNotFound, "no such user")
-	}
-	return nil
+	return g.dir.prepare(g.deps, min, g, "no such user")
 }
 
 func (g *userGrain) idleDisplay() bool { return g.user.GetIdleDisplay() }
