@@ -550,13 +550,13 @@ func (h *Handler) putOverride(w http.ResponseWriter, r *http.Request, c *caller)
 // seconds (0 = none): until must be RFC 3339, in the future, and only
 // with open or closed.
 func parseOverride(in *overrideJSON, now time.Time) (int64, error) {
-	if !slices.Contains([]string{"auto", "open", "closed"}, in.Mode) {
+	if !slices.Contains(dirpb.OverrideModes[:], in.Mode) {
 		return 0, invalid("mode", "%q is not one of open, closed, auto", in.Mode)
 	}
 	if in.Until == nil {
 		return 0, nil
 	}
-	if in.Mode == "auto" {
+	if in.Mode == dirpb.OverrideAuto {
 		return 0, invalid("until", "only an open or closed override ends; auto follows the office hours already")
 	}
 	until, err := time.Parse(time.RFC3339, *in.Until)

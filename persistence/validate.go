@@ -16,12 +16,12 @@ import (
 // store (existence and uniqueness are checked by the apply functions).
 
 var (
-	systemRoles = []string{"", "system_admin", "system_owner"}
-	memberRoles = []string{"user", "receptionist", "group_admin", "manager", "owner"}
+	systemRoles = dirpb.SystemRoles[:]
+	memberRoles = dirpb.MemberRoles[:]
 	lineKinds   = dirpb.LineKinds[:]
 	callModes   = dirpb.CallModes[:]
-	strategies  = append([]string{""}, dirpb.Strategies[:]...) // "": ring_all
-	overrides   = []string{"", "auto", "open", "closed"}
+	strategies  = append([]string{""}, dirpb.Strategies[:]...)    // "": ring_all
+	overrides   = append([]string{""}, dirpb.OverrideModes[:]...) // "": auto
 	directions  = []string{"", "in", "out"}
 )
 

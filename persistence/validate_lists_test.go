@@ -43,3 +43,33 @@ func TestCheckLine_KindsAreTheDirectoryList(t *testing.T) {
 		t.Errorf("kind tertiary: error %v, want ErrInvalid", err)
 	}
 }
+
+// TestValidators_RolesAndOverridesAreTheDirectoryLists: member roles,
+// system roles and override modes are accepted exactly as dirpb lists
+// them (an empty override: never overridden).
+func TestValidators_RolesAndOverridesAreTheDirectoryLists(t *testing.T) {
+	for _, r := range dirpb.MemberRoles {
+		if err := checkGroup(&dirpb.Group{Id: "g", Members: []*dirpb.Member{{User: "u", Role: r}}}); err != nil {
+			t.Errorf("member role %q: %v", r, err)
+		}
+	}
+	for _, r := range dirpb.SystemRoles {
+		if err := checkUser(&dirpb.User{Id: "u", SystemRole: r}); err != nil {
+			t.Errorf("system role %q: %v", r, err)
+		}
+	}
+	for _, o := range append([]string{""}, dirpb.OverrideModes[:]...) {
+		if err := checkGroup(&dirpb.Group{Id: "g", Override: o}); err != nil {
+			t.Errorf("override %q: %v", o, err)
+		}
+	}
+	for _, bad := range []error{
+		checkGroup(&dirpb.Group{Id: "g", Members: []*dirpb.Member{{User: "u", Role: "janitor"}}}),
+		checkUser(&dirpb.User{Id: "u", SystemRole: "root"}),
+		checkGroup(&dirpb.Group{Id: "g", Override: "holiday"}),
+	} {
+		if !errors.Is(bad, ErrInvalid) {
+			t.Errorf("an unknown value: error %v, want ErrInvalid", bad)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package officehours
 import (
 	"fmt"
 	"time"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // Mode is the receptionist's override of the office hours.
@@ -18,7 +20,7 @@ const (
 	ModeClosed
 )
 
-var modeNames = [...]string{ModeAuto: "auto", ModeOpen: "open", ModeClosed: "closed"}
+var modeNames = dirpb.OverrideModes // ModeAuto, ModeOpen, ModeClosed
 
 // ParseMode parses "auto", "open" or "closed".
 func ParseMode(s string) (Mode, error) {

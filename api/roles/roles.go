@@ -6,7 +6,11 @@
 // the directory and asks.
 package roles
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
 
 // GroupRole is a role held within one group, through its membership. The
 // order is the order of trust; it matters only for appointments.
@@ -22,7 +26,8 @@ const (
 	Owner
 )
 
-var groupRoleNames = [...]string{"", "user", "receptionist", "group_admin", "manager", "owner"}
+// groupRoleNames are the directory's member roles behind NoGroupRole's "".
+var groupRoleNames = append([]string{""}, dirpb.MemberRoles[:]...)
 
 func (r GroupRole) String() string {
 	if int(r) < len(groupRoleNames) {
@@ -54,7 +59,7 @@ const (
 	SystemOwner
 )
 
-var systemRoleNames = [...]string{"", "system_admin", "system_owner"}
+var systemRoleNames = dirpb.SystemRoles
 
 func (r SystemRole) String() string {
 	if int(r) < len(systemRoleNames) {

@@ -44,6 +44,41 @@ const (
 // stored before kinds existed may still have none, and is primary.
 var LineKinds = [...]string{KindPrimary, KindSecondary}
 
+// Member roles (Member.role): a member's role within one group, in the
+// order of trust (api/roles names its GroupRole values from this list).
+const (
+	RoleUser         = "user"
+	RoleReceptionist = "receptionist"
+	RoleGroupAdmin   = "group_admin"
+	RoleManager      = "manager"
+	RoleOwner        = "owner"
+)
+
+// MemberRoles lists every Member.role.
+var MemberRoles = [...]string{RoleUser, RoleReceptionist, RoleGroupAdmin, RoleManager, RoleOwner}
+
+// System roles (User.system_role); "" is an ordinary user.
+const (
+	SystemAdmin = "system_admin"
+	SystemOwner = "system_owner"
+)
+
+// SystemRoles lists every User.system_role, "" first (api/roles names its
+// SystemRole values from this list).
+var SystemRoles = [...]string{"", SystemAdmin, SystemOwner}
+
+// Office-hours override modes (Group.override); the directory stores ""
+// for a group never overridden, which is OverrideAuto.
+const (
+	OverrideAuto   = "auto"
+	OverrideOpen   = "open"
+	OverrideClosed = "closed"
+)
+
+// OverrideModes lists every Group.override, in the order of
+// officehours.Mode's values (officehours names its modes from this list).
+var OverrideModes = [...]string{OverrideAuto, OverrideOpen, OverrideClosed}
+
 // TakesSIPCalls reports whether g takes SIP calls at its call group's
 // number: it has a call group with a number, in mode ModeSIP (or no mode,
 // as stored before modes existed). Neither office hours (a closed group
