@@ -22,7 +22,7 @@
 //
 // docs/cluster.md explains the metadata format, the failure-detection
 // timing and the test approach. This package knows nothing of Raft: the
-// directory's voters are managed by cluster/autopilot and the node
-// assembly (cluster/server), which keep Raft's peers in step with the
-// members gossip reports.
+// directory's voters are managed by cluster/autopilot (the policy) and
+// cluster/peers (the loop on the leader), which keep Raft's peers in step
+// with the members gossip reports.
 package cluster

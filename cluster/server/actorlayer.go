@@ -114,7 +114,7 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 	a.node = node
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
-		Request: node.Request, Apply: s.dir.Apply, ApplyGrouped: s.dir.ApplyGrouped, ApplyGroupedAll: s.dir.ApplyGroupedAll, Logger: s.cfg.Logger, Metrics: s.ops.metrics.grains}
+		Request: node.Request, Apply: s.dir.Apply, ApplyGrouped: s.dir.ApplyGrouped, ApplyGroupedAll: s.dir.ApplyGroupedAll, Logger: s.cfg.Logger, Metrics: s.grains}
 	a.unregister = actors.Register(system, a.deps)
 	if hub == nil {
 		hub, err = actors.StartHub(system, a.deps)
@@ -142,7 +142,8 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 // come back under a new one. Sessions (SSE streams, SIP subscriptions)
 // stay open: the hub moves to the new layer and registers them again.
 // Grains of the old layer stop; their runtime state is lost, as after a
-// crash, and the sources re-assert it.
+// crash, and the sources re-assert it. cluster/peers' watchdog calls it
+// (layerActors.Restart) and then follows the new layer's gossip.
 func (s *Server) restartActors(ctx context.Context) error {
 	old := s.layer()
 	if old.stopDispatch != nil {
@@ -161,7 +162,7 @@ func (s *Server) restartActors(ctx context.Context) error {
 		return err
 	}
 	s.actors.Store(a)
-	return s.ops.follow(ctx, a.node.Membership())
+	return nil
 }
 
 // stop leaves the cluster and stops the grains; ctx bounds the wait.

@@ -81,7 +81,7 @@ func (s *Server) serveInternal() {
 	if s.link == nil {
 		return
 	}
-	s.internal = &http.Server{Handler: s.ops.internalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	s.internal = &http.Server{Handler: s.ops.InternalHandler(), ReadHeaderTimeout: 10 * time.Second}
 	ln := s.link.Internal()
 	go func() {
 		if err := s.internal.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {

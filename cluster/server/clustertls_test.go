@@ -10,6 +10,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -29,6 +30,7 @@ import (
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
 	"github.com/ucgrid/ucgrid/cluster/peerlink"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 	"github.com/ucgrid/ucgrid/cluster/pki"
 	"github.com/ucgrid/ucgrid/cluster/pki/pkitest"
 	"github.com/ucgrid/ucgrid/internal/testnet"
@@ -225,8 +227,8 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 	}
 	raftAddr := s.Directory().RaftAddr()
 	t.Run("signed request on the public port", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+s.HTTPAddr()+internalApply, bytes.NewReader(body))
-		signer{secret: []byte(tlsTestSecret), now: time.Now}.sign(req, body)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.HTTPAddr()+peers.ApplyPath, bytes.NewReader(body))
+		peers.Sign(req, body, tlsTestSecret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -237,8 +239,8 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 		}
 	})
 	t.Run("plain HTTP on the Raft port", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+raftAddr+internalApply, bytes.NewReader(body))
-		signer{secret: []byte(tlsTestSecret), now: time.Now}.sign(req, body)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+raftAddr+peers.ApplyPath, bytes.NewReader(body))
+		peers.Sign(req, body, tlsTestSecret)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 			t.Fatalf("answered %d", resp.StatusCode)
@@ -250,10 +252,16 @@ func TestServer_NodeToNodeRoutesAndJoinNeedTheClusterCA(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer link.Close()
-		c := newInternalClient(signer{secret: []byte(tlsTestSecret), now: time.Now}, link, nil, nil)
-		var rep applyReply
-		if err := c.do(context.Background(), http.MethodPost, raftAddr, internalApply, body, &rep); err == nil {
-			t.Fatalf("answered %+v", rep)
+		c := &http.Client{Transport: &http.Transport{
+			DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return link.DialInternal(ctx, addr, "") },
+		}}
+		req, _ := http.NewRequest(http.MethodPost, "https://"+raftAddr+peers.ApplyPath, bytes.NewReader(body))
+		peers.Sign(req, body, tlsTestSecret)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Fatal("answered 200")
+			}
 		}
 	})
 	t.Run("a node of another CA joins", func(t *testing.T) {

@@ -11,13 +11,20 @@
 // starts SIP; docs/persistence.md "Start" lists the phases. Shutdown
 // drains SIP and stops in the reverse order, and flushes the store.
 //
-// Besides assembling, the package still holds the event sessions' sink
-// (liveevents.go) and the Raft peer operations and signed node-to-node
-// routes (clusterops.go, internal.go, forward.go, leave.go, watchdog.go).
+// The node's part in its Raft cluster — joining, the leader's autopilot,
+// forwarded writes, the signed node-to-node routes, cluster status, the
+// leadership hand-over on leave and the blocked-node watchdog — is
+// cluster/peers: the node builds a peers.Ops (peers.go), starts and stops
+// it, serves its handler on the mutual-TLS link and mounts it in the API,
+// and restarts the actor layer when its watchdog asks (actorlayer.go).
+// The graceful stop's drain (leave.go) stays here: it runs the SIP drain
+// beside the hand-over and orders the node's stop.
+//
 // The API's presence, line state and reverse lookups and the SIP layer's
 // Backend are actors.Client on grainClient (the node's current actor
-// layer), the directory's upkeep persistence.Node.StartSweeps, the live
-// chat delivery actors.Hub.FollowChats.
+// layer); the event sessions' sink is liveevents.go; the directory's
+// upkeep is persistence.Node.StartSweeps, the live chat delivery
+// actors.Hub.FollowChats.
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

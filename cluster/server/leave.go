@@ -7,8 +7,6 @@ import (
 )
 
 const (
-	// handOverTimeout bounds the leadership transfer of a leaving leader.
-	handOverTimeout = 5 * time.Second
 	// sipDrainReserve is the part of the stop's deadline the SIP drain
 	// leaves to the steps after it (HTTP, SIP sockets, leaving gossip and
 	// handing grains over, closing the store: under a second here, so 3 s
@@ -22,14 +20,16 @@ const (
 // drain is the first step of a graceful stop: the SIP server stops taking
 // new calls and registrations (503, so phones fail over to another node)
 // and lets the calls under way finish while a leader hands Raft
-// leadership over; both run at once. It returns when both are done or
+// leadership over (peers.Ops.HandOver); both run at once. It is the
+// node's stop, not cluster/peers': it orders SIP, which peers does not
+// know, around the hand-over. It returns when both are done or
 // the SIP drain deadline (sipDrainDeadline) passed; calls still open
 // then are ended by stopSIP. Everything else of the node keeps serving
 // meanwhile: the grains the calls report to, HTTP, gossip.
 func (s *Server) drain(ctx context.Context) {
 	var wg sync.WaitGroup
 	if s.ops != nil {
-		wg.Go(func() { s.ops.handOver(ctx) }) // writes go on elsewhere while this node drains
+		wg.Go(func() { s.ops.HandOver(ctx) }) // writes go on elsewhere while this node drains
 	}
 	if s.sip != nil {
 		dctx, cancel := context.WithDeadline(ctx, sipDrainDeadline(ctx, time.Now()))
@@ -50,28 +50,4 @@ func sipDrainDeadline(ctx context.Context, now time.Time) time.Time {
 		return d.Add(-sipDrainReserve)
 	}
 	return limit
-}
-
-// handOver is the first step of a graceful stop: a leader hands Raft
-// leadership to the most up-to-date voter, so the cluster takes writes
-// again within a round trip instead of an election timeout (and writes
-// this node still forwards during its drain go to the new leader). It
-// runs beside the SIP drain (drain); the later steps — HTTP drain,
-// leaving gossip (peers then drop the node at once and the new leader's
-// autopilot removes it from Raft as "left"), closing the store — are in
-// Server.stop.
-func (o *clusterOps) handOver(ctx context.Context) {
-	d := o.s.dir
-	if d == nil || !d.IsLeader() || d.SoleServer() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, handOverTimeout)
-	defer cancel()
-	start := time.Now()
-	if err := d.TransferLeadership(ctx); err != nil {
-		o.s.cfg.Logger.Warn("leave: raft leadership not handed over; the others elect a leader after the election timeout", "err", err)
-		return
-	}
-	leader, _ := d.Leader()
-	o.s.cfg.Logger.Info("leave: raft leadership handed over", "to", leader, "took", time.Since(start).Round(time.Millisecond))
 }

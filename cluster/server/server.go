@@ -17,6 +17,7 @@ import (
 	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/cluster/peerlink"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
@@ -34,14 +35,15 @@ type Server struct {
 	link     *peerlink.Link
 	internal *http.Server
 	// actors is the running actor layer; it is replaced when the node
-	// restarts it under a new identity (watchdog.go).
+	// restarts it under a new identity (cluster/peers' watchdog).
 	actors atomic.Pointer[actorLayer]
-	// watchdog stops the blocked-node watchdog.
-	watchdog func()
-	ops      *clusterOps
-	http     *api.Server
-	sip      *sip.Server
-	served   chan error
+	// grains count grain life cycles across restarts of the actor layer.
+	grains *actors.GrainMetrics
+	// ops is the node's part in its Raft cluster (cluster/peers).
+	ops    *peers.Ops
+	http   *api.Server
+	sip    *sip.Server
+	served chan error
 	// started is set once start-up finished (the admin exists, the actor
 	// layer runs): /readyz answers 503 before. leaving is set when the
 	// stop begins: /readyz answers 503 again.
@@ -105,10 +107,14 @@ func (s *Server) start(ctx context.Context) error {
 	// /healthz and /readyz answer while the node starts; /v1 answers 503
 	// until it is mounted below.
 	go func() { s.served <- s.http.Serve() }()
-	s.ops = newClusterOps(s)
+	if s.ops, err = s.newPeers(); err != nil {
+		return err
+	}
 	s.serveInternal()
-	reg.MustRegister(s.ops.metrics.collectors()...)
-	if err := s.ops.join(ctx); err != nil {
+	s.grains = actors.NewGrainMetrics()
+	reg.MustRegister(s.ops.Collectors()...)
+	reg.MustRegister(s.grains.Collectors()...)
+	if err := s.ops.Join(ctx); err != nil {
 		return err
 	}
 	clock.phase("joined")
@@ -123,7 +129,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	clock.phase("actor layer started")
 	reg.MustRegister(layerCollector{s}, refusedCollector{s})
-	if err := s.ops.start(ctx, s.layer().node.Membership()); err != nil {
+	if err := s.ops.Start(ctx, s.layer().node.Membership()); err != nil {
 		return err
 	}
 	clock.phase("cluster ops started")
@@ -145,7 +151,7 @@ func (s *Server) start(ctx context.Context) error {
 	if s.access, err = startAccessEnder(s.dir, s.sip, s.cfg.Logger); err != nil {
 		return err
 	}
-	s.startWatchdog()
+	s.ops.StartWatchdog()
 	s.stopChats = s.layer().hub.FollowChats(s.dir)
 	s.stopSweeps = s.dir.StartSweeps()
 	clock.phase("background work started")
@@ -268,14 +274,16 @@ func (s *Server) stop(ctx context.Context) error {
 	}
 	s.access.stop()
 	errs = append(errs, s.stopSIP(ctx))
-	s.stopWatchdog()
+	if s.ops != nil {
+		s.ops.StopWatchdog()
+	}
 	for _, stop := range []func(){s.stopChats, s.stopSweeps} {
 		if stop != nil {
 			stop()
 		}
 	}
 	if s.ops != nil {
-		s.ops.stop()
+		s.ops.Stop()
 	}
 	if a := s.layer(); a != nil {
 		errs = append(errs, a.stop(ctx))

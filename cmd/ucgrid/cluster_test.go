@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
@@ -74,8 +74,8 @@ func (c *testCluster) start(cn *clusterNode, extra ...string) {
 }
 
 // status fetches GET /v1/cluster from node cn.
-func (c *testCluster) status(cn *clusterNode) (server.ClusterStatus, error) {
-	var st server.ClusterStatus
+func (c *testCluster) status(cn *clusterNode) (peers.ClusterStatus, error) {
+	var st peers.ClusterStatus
 	code, body, _ := apiCall(c.t, http.MethodGet, cn.http, "/v1/cluster", nil)
 	if code != http.StatusOK {
 		return st, fmt.Errorf("GET /v1/cluster on %s: %d %s", cn.name, code, body)
@@ -85,7 +85,7 @@ func (c *testCluster) status(cn *clusterNode) (server.ClusterStatus, error) {
 
 // waitVoters polls the first alive node until the Raft configuration has
 // want voters, all of them in gossip.
-func (c *testCluster) waitVoters(want int, timeout time.Duration) server.ClusterStatus {
+func (c *testCluster) waitVoters(want int, timeout time.Duration) peers.ClusterStatus {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -104,7 +104,7 @@ func (c *testCluster) waitVoters(want int, timeout time.Duration) server.Cluster
 		time.Sleep(100 * time.Millisecond) // polling interval
 	}
 	c.t.Fatalf("no %d voters after %v; last status: %s", want, timeout, last)
-	return server.ClusterStatus{}
+	return peers.ClusterStatus{}
 }
 
 // apiCall sends an admin-authenticated request and returns status, body

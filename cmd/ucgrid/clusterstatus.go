@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 )
 
 // clusterCmd runs `ucgrid cluster SUBCOMMAND`.
@@ -42,7 +42,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) int {
 		_, err = stdout.Write(raw)
 		return exitCode(stderr, "cluster status", err, false)
 	}
-	var st server.ClusterStatus
+	var st peers.ClusterStatus
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return exitCode(stderr, "cluster status", fmt.Errorf("unreadable answer: %w", err), false)
 	}
@@ -51,7 +51,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) int {
 
 // printStatus writes the status for a person: a summary, the Raft
 // configuration, then one line per member.
-func printStatus(w io.Writer, st server.ClusterStatus) error {
+func printStatus(w io.Writer, st peers.ClusterStatus) error {
 	leader := st.Raft.Leader
 	if leader == "" {
 		leader = "NONE (no quorum?)"

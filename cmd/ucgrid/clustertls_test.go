@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 )
 
 // runOK runs a ucgrid command in this process and fails the test unless it
@@ -65,7 +65,7 @@ func TestCluster_MutualTLSFormsReplicatesAndServesGrains(t *testing.T) {
 	// Users until each node hosts a user grain (placement is by
 	// rendezvous hash of random actor system ids): then calls have crossed
 	// nodes both ways.
-	var st server.ClusterStatus
+	var st peers.ClusterStatus
 	for i := 0; ; i++ {
 		u := fmt.Sprintf("user%d", i)
 		via, other := c.nodes[i%2], c.nodes[(i+1)%2]

@@ -19,7 +19,7 @@ import (
 
 	"github.com/ucgrid/ucgrid/internal/testcert"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 )
 
 // servedSerial connects with TLS and returns the serial number of the
@@ -248,7 +248,7 @@ func TestCluster_HTTPSNodesForwardWritesOverHTTPS(t *testing.T) {
 			return false
 		}
 		defer resp.Body.Close()
-		var st server.ClusterStatus
+		var st peers.ClusterStatus
 		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&st) == nil &&
 			len(st.Raft.Voters) == 3 && st.Raft.Leader != ""
 	})

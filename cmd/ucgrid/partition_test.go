@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/api"
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 	"github.com/ucgrid/ucgrid/internal/netlab"
 )
 
@@ -71,7 +71,7 @@ func TestCluster_PartitionMinorityRefusesWritesServesStaleReadsAndHeals(t *testi
 			majorityHosts = append(majorityHosts, hosts[i])
 		}
 	}
-	allInTopology := func(st server.ClusterStatus) bool {
+	allInTopology := func(st peers.ClusterStatus) bool {
 		for _, cn := range c.nodes {
 			if m, ok := memberOf(st, cn.name); !ok || m.State != "alive" || !m.InTopology {
 				return false

@@ -8,24 +8,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/cluster/peers"
 )
 
 // memberOf returns the member named name in st.
-func memberOf(st server.ClusterStatus, name string) (server.MemberStatus, bool) {
+func memberOf(st peers.ClusterStatus, name string) (peers.MemberStatus, bool) {
 	for _, m := range st.Members {
 		if m.Node == name {
 			return m, true
 		}
 	}
-	return server.MemberStatus{}, false
+	return peers.MemberStatus{}, false
 }
 
 // pollStatus polls node via's GET /v1/cluster until ok accepts it.
-func (c *testCluster) pollStatus(via *clusterNode, within time.Duration, what string, ok func(server.ClusterStatus) bool) server.ClusterStatus {
+func (c *testCluster) pollStatus(via *clusterNode, within time.Duration, what string, ok func(peers.ClusterStatus) bool) peers.ClusterStatus {
 	c.t.Helper()
 	deadline := time.Now().Add(within)
-	var last server.ClusterStatus
+	var last peers.ClusterStatus
 	for time.Now().Before(deadline) {
 		st, err := c.status(via)
 		if err == nil && ok(st) {
@@ -46,7 +46,7 @@ func (c *testCluster) pollStatus(via *clusterNode, within time.Duration, what st
 func TestCluster_PausedNodeComesBackUnderANewActorIdentity(t *testing.T) {
 	c := startCluster(t, 3)
 	n1, n3 := c.nodes[0], c.nodes[2]
-	inTopology := func(st server.ClusterStatus) bool {
+	inTopology := func(st peers.ClusterStatus) bool {
 		m, ok := memberOf(st, n3.name)
 		return ok && m.State == "alive" && m.InTopology
 	}
@@ -62,7 +62,7 @@ func TestCluster_PausedNodeComesBackUnderANewActorIdentity(t *testing.T) {
 			_ = n3.proc.cmd.Process.Signal(syscall.SIGCONT)
 		}
 	})
-	c.pollStatus(n1, 30*time.Second, "n3 declared dead and out of n1's topology", func(st server.ClusterStatus) bool {
+	c.pollStatus(n1, 30*time.Second, "n3 declared dead and out of n1's topology", func(st peers.ClusterStatus) bool {
 		m, ok := memberOf(st, n3.name)
 		return ok && m.State != "alive" && !m.InTopology
 	})

@@ -23,6 +23,7 @@ var rows = []struct {
 		"actors/dirrights", "actors/journal", "actors/actorspb"}, sideways: true},
 	{prefixes: []string{"actors"}},
 	{prefixes: []string{"cluster"}, sideways: true},
+	{prefixes: []string{"cluster/peers"}},
 	{prefixes: []string{"api", "sip"}},
 	{prefixes: []string{"cluster/server"}},
 	{prefixes: []string{"bench"}},

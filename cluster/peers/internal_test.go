@@ -1,4 +1,4 @@
-package server
+package peers
 
 import (
 	"bytes"
@@ -26,13 +26,13 @@ func TestSigner_VerifiesOnlyFreshRequestsSignedWithTheSameSecret(t *testing.T) {
 		checker signer
 		want    string // "" = accepted
 	}{
-		{"same secret", signed(good, internalApply, body), body, good, ""},
-		{"other secret", signed(signer{secret: []byte("secret-two-0123456789"), now: clock}, internalApply, body), body, good, "secrets differ"},
-		{"body changed", signed(good, internalApply, body), []byte("other"), good, "secrets differ"},
-		{"path changed", func() *http.Request { r := signed(good, internalApply, body); r.URL.Path = internalNode; return r }(), body, good, "secrets differ"},
-		{"too old", signed(signer{secret: good.secret, now: func() time.Time { return now.Add(-time.Minute) }}, internalApply, body), body, good, "off"},
-		{"no header", httptest.NewRequest(http.MethodPost, internalApply, nil), body, good, "missing"},
-		{"no secret here", signed(good, internalApply, body), body, signer{now: clock}, "no cluster secret"},
+		{"same secret", signed(good, ApplyPath, body), body, good, ""},
+		{"other secret", signed(signer{secret: []byte("secret-two-0123456789"), now: clock}, ApplyPath, body), body, good, "secrets differ"},
+		{"body changed", signed(good, ApplyPath, body), []byte("other"), good, "secrets differ"},
+		{"path changed", func() *http.Request { r := signed(good, ApplyPath, body); r.URL.Path = NodePath; return r }(), body, good, "secrets differ"},
+		{"too old", signed(signer{secret: good.secret, now: func() time.Time { return now.Add(-time.Minute) }}, ApplyPath, body), body, good, "off"},
+		{"no header", httptest.NewRequest(http.MethodPost, ApplyPath, nil), body, good, "missing"},
+		{"no secret here", signed(good, ApplyPath, body), body, signer{now: clock}, "no cluster secret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

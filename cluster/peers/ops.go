@@ -1,17 +1,21 @@
-package server
+package peers
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ucgrid/ucgrid/cluster/autopilot"
 	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/persistence"
 )
 
 // roleJoining marks the temporary gossip identity of a node waiting to be
@@ -21,11 +25,13 @@ const roleJoining = "joining"
 // joiningSuffix is appended to the node id to name that identity.
 const joiningSuffix = "~joining"
 
-// clusterOps is the node's part in running the cluster: joining the Raft
+// Ops is the node's part in running the cluster: joining the Raft
 // cluster, Raft peer management on the leader (autopilot), forwarding
-// writes, node-to-node requests and cluster status.
-type clusterOps struct {
-	s       *Server
+// writes, node-to-node requests, cluster status and the watchdog.
+type Ops struct {
+	cfg     Config
+	dir     *persistence.Node
+	log     *slog.Logger
 	sign    signer
 	client  *internalClient
 	metrics *opsMetrics
@@ -40,19 +46,34 @@ type clusterOps struct {
 	pilotMu    sync.Mutex // guards unsubPilot
 	wake       chan struct{}
 	stopOnce   sync.Once
+	// watchdog stops the blocked-node watchdog (nil when not started).
+	watchdog func()
 }
 
-func newClusterOps(s *Server) *clusterOps {
-	o := &clusterOps{s: s, sign: signer{secret: []byte(s.cfg.ClusterSecret), now: time.Now}, metrics: newOpsMetrics()}
-	o.client = newInternalClient(o.sign, s.link, o.nodeAt, s.http.PeerTLSConfig())
-	if len(o.sign.secret) > 0 {
-		s.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
+// New makes the node's Ops from cfg; with a cluster secret it becomes the
+// directory's forwarder of writes to the leader. It fails naming the first
+// required field cfg lacks.
+func New(cfg Config) (*Ops, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	return o
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Ops{cfg: cfg, dir: cfg.Dir, log: cfg.Logger, sign: signer{secret: []byte(cfg.Secret), now: time.Now}, metrics: newOpsMetrics()}
+	o.client = newInternalClient(o.sign, cfg.Link, o.nodeAt, cfg.PeerTLS)
+	if len(o.sign.secret) > 0 {
+		o.dir.SetForwarder(&forwarder{client: o.client, httpAddrOf: o.httpAddrOf})
+	}
+	return o, nil
 }
+
+// Collectors are the cluster-operations metrics (docs/cluster.md), for
+// the node to register.
+func (o *Ops) Collectors() []prometheus.Collector { return o.metrics.collectors() }
 
 // members returns the gossip members, or none before gossip runs.
-func (o *clusterOps) members() []membership.Member {
+func (o *Ops) members() []membership.Member {
 	if ms := o.gossip.Load(); ms != nil {
 		return ms.Members()
 	}
@@ -68,7 +89,7 @@ func raftID(m membership.Member) string {
 
 // httpAddrOf finds the address the alive node with that Raft id serves
 // node-to-node requests on (internalClient.target).
-func (o *clusterOps) httpAddrOf(id string) (string, bool) {
+func (o *Ops) httpAddrOf(id string) (string, bool) {
 	for _, m := range o.members() {
 		if raftID(m) == id && m.State == membership.StateAlive && m.Meta.HTTPAddr != "" {
 			if a := o.client.target(m.Meta.HTTPAddr, m.Meta.RaftAddr); a != "" {
@@ -81,7 +102,7 @@ func (o *clusterOps) httpAddrOf(id string) (string, bool) {
 
 // nodeAt names the node that gossips addr as its Raft address ("" when
 // none does).
-func (o *clusterOps) nodeAt(raftAddr string) string {
+func (o *Ops) nodeAt(raftAddr string) string {
 	for _, m := range o.members() {
 		if m.Meta.RaftAddr == raftAddr && m.Meta.RaftAddr != "" {
 			return raftID(m)
@@ -105,7 +126,7 @@ func advertisedHTTP(httpAddr, gossipAddr string) string {
 	return httpAddr
 }
 
-// join runs while a node that is not a cluster of one waits to become
+// Join runs while a node that is not a cluster of one waits to become
 // ready: a fresh node started with --join, or a member restarting (which
 // may have been removed from the Raft configuration meanwhile). It gossips
 // under a temporary identity (<id>~joining, role "joining") carrying its
@@ -114,62 +135,59 @@ func advertisedHTTP(httpAddr, gossipAddr string) string {
 // leader's cluster id (a fresh node) and leaves that identity. The actor
 // layer's gossip identity starts afterwards, on a node whose directory is
 // complete, so grains are never placed on an empty or stale copy.
-func (o *clusterOps) join(ctx context.Context) error {
-	dir := o.s.dir
+func (o *Ops) Join(ctx context.Context) error {
+	dir := o.dir
 	if dir.SoleServer() {
 		return nil
 	}
-	if err := checkGossipAddr(o.s.cfg.GossipAddr); err != nil {
-		return err
-	}
-	ms, err := membership.Start(ctx, o.s.gossipConfig(dir.ID()+joiningSuffix, membership.Meta{
+	ms, err := o.cfg.StartGossip(ctx, dir.ID()+joiningSuffix, membership.Meta{
 		RaftAddr: dir.RaftAddr(), RaftID: dir.ID(), ClusterID: dir.ClusterID(),
-		HTTPAddr: advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr), Roles: []string{roleJoining}}))
+		HTTPAddr: advertisedHTTP(o.cfg.HTTPAddr, o.cfg.GossipAddr), Roles: []string{roleJoining}})
 	if err != nil {
-		return fmt.Errorf("server: join: %w", err)
+		return fmt.Errorf("peers: join: %w", err)
 	}
 	o.gossip.Store(ms)
 	defer func() {
 		leaveCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := ms.Leave(leaveCtx); err != nil {
-			o.s.cfg.Logger.Warn("join: leave the joining identity", "err", err)
+			o.log.Warn("join: leave the joining identity", "err", err)
 		}
 		if err := ms.Shutdown(); err != nil {
-			o.s.cfg.Logger.Warn("join: stop the joining identity", "err", err)
+			o.log.Warn("join: stop the joining identity", "err", err)
 		}
 		o.gossip.Store(nil)
 	}()
-	o.s.cfg.Logger.Info("join: waiting for the Raft leader to add this node", "node", dir.ID(), "seeds", o.s.cfg.Join)
-	waitCtx, cancel := context.WithTimeout(ctx, o.s.cfg.ReadyTimeout)
+	o.log.Info("join: waiting for the Raft leader to add this node", "node", dir.ID(), "seeds", o.cfg.Seeds)
+	waitCtx, cancel := context.WithTimeout(ctx, o.cfg.ReadyTimeout)
 	defer cancel()
 	return o.adoptCluster(waitCtx)
 }
 
 // adoptCluster waits until this node has a leader and caught up, then
 // takes the leader's cluster id from its gossip metadata.
-func (o *clusterOps) adoptCluster(ctx context.Context) error {
+func (o *Ops) adoptCluster(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if o.s.dir.Ready() && o.s.dir.ClusterID() != "" {
+		if o.dir.Ready() && o.dir.ClusterID() != "" {
 			return nil
 		}
-		if o.s.dir.Ready() {
-			leader, _ := o.s.dir.Leader()
+		if o.dir.Ready() {
+			leader, _ := o.dir.Leader()
 			if id, ok := o.clusterIDOf(leader); ok {
-				return o.s.dir.AdoptClusterID(id)
+				return o.dir.AdoptClusterID(id)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server: join: not added to a Raft cluster by its leader (seeds %v; is --cluster-secret or --cluster the same on every node?): %w", o.s.cfg.Join, ctx.Err())
+			return fmt.Errorf("peers: join: not added to a Raft cluster by its leader (seeds %v; is --cluster-secret or --cluster the same on every node?): %w", o.cfg.Seeds, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-func (o *clusterOps) clusterIDOf(id string) (string, bool) {
+func (o *Ops) clusterIDOf(id string) (string, bool) {
 	for _, m := range o.members() {
 		if raftID(m) == id && m.State == membership.StateAlive && m.Meta.ClusterID != "" && !slices.Contains(m.Meta.Roles, roleJoining) {
 			return m.Meta.ClusterID, true
@@ -178,9 +196,10 @@ func (o *clusterOps) clusterIDOf(id string) (string, bool) {
 	return "", false
 }
 
-// start runs once the actor layer (and its gossip) is up: it publishes
-// this node's cluster id and HTTP address, and starts the autopilot loop.
-func (o *clusterOps) start(ctx context.Context, ms *membership.Membership) error {
+// Start runs once the actor layer (and its gossip, ms) is up: it
+// publishes this node's cluster id and HTTP address, and starts the
+// autopilot loop.
+func (o *Ops) Start(ctx context.Context, ms *membership.Membership) error {
 	o.wake = make(chan struct{}, 1)
 	if err := o.follow(ctx, ms); err != nil {
 		return err
@@ -194,14 +213,14 @@ func (o *clusterOps) start(ctx context.Context, ms *membership.Membership) error
 // follow makes ms the gossip membership the autopilot reads and publishes
 // this node's cluster metadata in it; a restarted actor layer brings a new
 // membership to follow.
-func (o *clusterOps) follow(ctx context.Context, ms *membership.Membership) error {
+func (o *Ops) follow(ctx context.Context, ms *membership.Membership) error {
 	o.gossip.Store(ms)
 	err := ms.UpdateMeta(ctx, func(m *membership.Meta) {
-		m.ClusterID = o.s.dir.ClusterID()
-		m.HTTPAddr = advertisedHTTP(o.s.http.Addr(), o.s.cfg.GossipAddr)
+		m.ClusterID = o.dir.ClusterID()
+		m.HTTPAddr = advertisedHTTP(o.cfg.HTTPAddr, o.cfg.GossipAddr)
 	})
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("server: publish cluster metadata: %w", err)
+		return fmt.Errorf("peers: publish cluster metadata: %w", err)
 	}
 	wake := o.wake
 	unsub := ms.Subscribe(func(ms []membership.Member) {
@@ -221,8 +240,8 @@ func (o *clusterOps) follow(ctx context.Context, ms *membership.Membership) erro
 	return nil
 }
 
-// stop ends the autopilot loop.
-func (o *clusterOps) stop() {
+// Stop ends the autopilot loop.
+func (o *Ops) Stop() {
 	o.stopOnce.Do(func() {
 		if o.stopPilot == nil {
 			return
@@ -240,7 +259,7 @@ func (o *clusterOps) stop() {
 // without a membership change (removals after the grace period).
 const pilotInterval = time.Second
 
-func (o *clusterOps) pilotLoop(ctx context.Context, wake <-chan struct{}) {
+func (o *Ops) pilotLoop(ctx context.Context, wake <-chan struct{}) {
 	defer close(o.pilotDone)
 	tick := time.NewTicker(pilotInterval)
 	defer tick.Stop()
@@ -252,7 +271,7 @@ func (o *clusterOps) pilotLoop(ctx context.Context, wake <-chan struct{}) {
 		case <-tick.C:
 		case <-wake:
 		}
-		if o.s.dir.IsLeader() {
+		if o.dir.IsLeader() {
 			st = o.reconcile(ctx, st)
 		} else {
 			st = autopilot.State{}
@@ -262,17 +281,17 @@ func (o *clusterOps) pilotLoop(ctx context.Context, wake <-chan struct{}) {
 
 // reconcile runs one autopilot step and carries out its actions, stopping
 // at the first failure (the next step tries again).
-func (o *clusterOps) reconcile(ctx context.Context, st autopilot.State) autopilot.State {
-	servers, err := o.s.dir.Servers()
+func (o *Ops) reconcile(ctx context.Context, st autopilot.State) autopilot.State {
+	servers, err := o.dir.Servers()
 	if err != nil {
 		return st
 	}
-	in := autopilot.Input{Self: o.s.dir.ID(), ClusterID: o.s.dir.ClusterID(), Now: time.Now()}
+	in := autopilot.Input{Self: o.dir.ID(), ClusterID: o.dir.ClusterID(), Now: time.Now()}
 	for _, s := range servers {
 		in.Servers = append(in.Servers, autopilot.Server{ID: s.ID, Addr: s.Address, Voter: s.Voter})
 	}
 	in.Members = pilotMembers(o.members())
-	next, acts := autopilot.Step(autopilot.Config{Voters: o.s.cfg.RaftVoters, DeadGrace: o.s.cfg.RaftDeadGrace}, st, in)
+	next, acts := autopilot.Step(autopilot.Config{Voters: o.cfg.Voters, DeadGrace: o.cfg.DeadGrace}, st, in)
 	addrs := map[string]string{}
 	for _, s := range in.Servers {
 		addrs[s.ID] = s.Addr
@@ -282,17 +301,17 @@ func (o *clusterOps) reconcile(ctx context.Context, st autopilot.State) autopilo
 		err := o.carryOut(actx, a, addrs[a.ID])
 		cancel()
 		if err != nil {
-			o.s.cfg.Logger.Warn("autopilot: raft configuration change failed", "action", a.Kind.String(), "server", a.ID, "err", err)
+			o.log.Warn("autopilot: raft configuration change failed", "action", a.Kind.String(), "server", a.ID, "err", err)
 			break
 		}
 		o.metrics.raftChanges.WithLabelValues(a.Kind.String()).Inc()
-		o.s.cfg.Logger.Info("autopilot: raft configuration changed", "action", a.Kind.String(), "server", a.ID, "addr", a.Addr, "reason", a.Reason)
+		o.log.Info("autopilot: raft configuration changed", "action", a.Kind.String(), "server", a.ID, "addr", a.Addr, "reason", a.Reason)
 	}
 	return next
 }
 
-func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr string) error {
-	d := o.s.dir
+func (o *Ops) carryOut(ctx context.Context, a autopilot.Action, addr string) error {
+	d := o.dir
 	switch a.Kind {
 	case autopilot.AddVoter, autopilot.AddNonvoter:
 		if err := o.probe(ctx, a.ID, a.Addr); err != nil {
@@ -309,18 +328,18 @@ func (o *clusterOps) carryOut(ctx context.Context, a autopilot.Action, addr stri
 	case autopilot.Remove:
 		return d.RemoveServer(ctx, a.ID)
 	}
-	return fmt.Errorf("server: unknown autopilot action %v", a.Kind)
+	return fmt.Errorf("peers: unknown autopilot action %v", a.Kind)
 }
 
 // probe checks, with TLS, that the server gossip announces at addr holds
 // a node certificate of the cluster CA naming id, before it enters the
 // Raft configuration: gossip is authenticated by the cluster secret only.
-func (o *clusterOps) probe(ctx context.Context, id, addr string) error {
-	if o.s.link == nil {
+func (o *Ops) probe(ctx context.Context, id, addr string) error {
+	if o.cfg.Link == nil {
 		return nil
 	}
-	if err := o.s.link.Probe(ctx, addr, id); err != nil {
-		return fmt.Errorf("server: not adding %q at %s to Raft: %w", id, addr, err)
+	if err := o.cfg.Link.Probe(ctx, addr, id); err != nil {
+		return fmt.Errorf("peers: not adding %q at %s to Raft: %w", id, addr, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package peers
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func (f *forwarder) Forward(ctx context.Context, leaderID string, cmd []byte) (u
 		return 0, fmt.Errorf("%w: leader %q gossips no HTTP address (yet)", persistence.ErrNoLeader, leaderID)
 	}
 	var rep applyReply
-	err := f.client.do(ctx, http.MethodPost, addr, internalApply, cmd, &rep)
+	err := f.client.do(ctx, http.MethodPost, addr, ApplyPath, cmd, &rep)
 	switch {
 	case errors.Is(err, errUnsent):
 		return 0, fmt.Errorf("%w: leader %q: %w", persistence.ErrNoLeader, leaderID, err)

@@ -1,4 +1,4 @@
-package server
+package peers
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 
 // Node-to-node requests travel under /v1/internal/, authenticated with the
 // cluster secret (docs/cluster.md, "Forwarded writes"): with TLS over the
-// mutual-TLS link on the Raft address (clustertls.go), without it over
+// mutual-TLS link on the Raft address (Config.Link), without it over
 // the nodes' public HTTP servers:
 //
 //	POST /v1/internal/apply   body: an encoded dirpb.Command → applyReply
@@ -35,8 +35,10 @@ import (
 // authSkew.
 const (
 	clusterAuthHeader = "X-Ucgrid-Cluster-Auth"
-	internalApply     = "/v1/internal/apply"
-	internalNode      = "/v1/internal/node"
+	// ApplyPath and NodePath are the routes of forwarded writes and of a
+	// node's own report.
+	ApplyPath = "/v1/internal/apply"
+	NodePath  = "/v1/internal/node"
 	// authSkew is how far a request's time may be from ours.
 	authSkew = 30 * time.Second
 	// maxForwardBody bounds a forwarded command (the API caps bodies at
@@ -45,7 +47,7 @@ const (
 )
 
 // errNoSecret explains why a node refuses node-to-node requests.
-var errNoSecret = errors.New("server: no cluster secret configured (--cluster-secret): node-to-node requests are refused")
+var errNoSecret = errors.New("peers: no cluster secret configured (--cluster-secret): node-to-node requests are refused")
 
 // signer signs and checks node-to-node requests with the cluster secret.
 type signer struct {
@@ -60,6 +62,12 @@ func (s signer) mac(method, path string, ts int64, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// Sign signs r, whose body is body, as a node holding the cluster secret
+// does: for tests and tools that speak to a node's internal routes.
+func Sign(r *http.Request, body []byte, secret string) {
+	signer{secret: []byte(secret), now: time.Now}.sign(r, body)
+}
+
 func (s signer) sign(r *http.Request, body []byte) {
 	ts := s.now().Unix()
 	r.Header.Set(clusterAuthHeader, strconv.FormatInt(ts, 10)+":"+s.mac(r.Method, r.URL.Path, ts, body))
@@ -72,18 +80,18 @@ func (s signer) verify(r *http.Request, body []byte) error {
 	tsStr, sig, ok := strings.Cut(r.Header.Get(clusterAuthHeader), ":")
 	ts, err := strconv.ParseInt(tsStr, 10, 64)
 	if !ok || err != nil {
-		return errors.New("server: missing or malformed " + clusterAuthHeader)
+		return errors.New("peers: missing or malformed " + clusterAuthHeader)
 	}
 	if d := s.now().Sub(time.Unix(ts, 0)); d > authSkew || d < -authSkew {
-		return fmt.Errorf("server: cluster request time is %v off (clocks out of sync?)", d.Round(time.Second))
+		return fmt.Errorf("peers: cluster request time is %v off (clocks out of sync?)", d.Round(time.Second))
 	}
 	if !hmac.Equal([]byte(sig), []byte(s.mac(r.Method, r.URL.Path, ts, body))) {
-		return errors.New("server: cluster request signature does not match: the nodes' cluster secrets differ")
+		return errors.New("peers: cluster request signature does not match: the nodes' cluster secrets differ")
 	}
 	return nil
 }
 
-// applyReply is the answer of internalApply.
+// applyReply is the answer of ApplyPath.
 type applyReply struct {
 	Index uint64 `json:"index"`
 	// Outcome: "applied", "rejected" (Code, Message: the FSM's
@@ -94,7 +102,7 @@ type applyReply struct {
 	Leader  string           `json:"leader,omitempty"`
 }
 
-// nodeReport is the answer of internalNode: what only the node itself
+// nodeReport is the answer of NodePath: what only the node itself
 // knows, for GET /v1/cluster.
 type nodeReport struct {
 	Node         string         `json:"node"`
@@ -108,34 +116,31 @@ type nodeReport struct {
 }
 
 // internalHandler serves /v1/internal/ for the other nodes.
-type internalHandler struct {
-	s    *Server
-	sign signer
-}
+type internalHandler struct{ o *Ops }
 
 func (h internalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
 	if err != nil || len(body) > maxForwardBody {
-		http.Error(w, "server: cannot read the request body", http.StatusBadRequest)
+		http.Error(w, "peers: cannot read the request body", http.StatusBadRequest)
 		return
 	}
-	if err := h.sign.verify(r, body); err != nil {
-		h.s.cfg.Logger.Warn("refused a node-to-node request", "path", r.URL.Path, "from", r.RemoteAddr, "err", err)
+	if err := h.o.sign.verify(r, body); err != nil {
+		h.o.log.Warn("refused a node-to-node request", "path", r.URL.Path, "from", r.RemoteAddr, "err", err)
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == internalApply:
+	case r.Method == http.MethodPost && r.URL.Path == ApplyPath:
 		writeInternalJSON(w, h.apply(r.Context(), body))
-	case r.Method == http.MethodGet && r.URL.Path == internalNode:
-		writeInternalJSON(w, h.s.localReport())
+	case r.Method == http.MethodGet && r.URL.Path == NodePath:
+		writeInternalJSON(w, h.o.localReport())
 	default:
-		http.Error(w, "server: no such internal route", http.StatusNotFound)
+		http.Error(w, "peers: no such internal route", http.StatusNotFound)
 	}
 }
 
 func (h internalHandler) apply(ctx context.Context, body []byte) applyReply {
-	index, err := h.s.dir.ApplyForwarded(ctx, body)
+	index, err := h.o.dir.ApplyForwarded(ctx, body)
 	var ce *persistence.CommandError
 	switch {
 	case err == nil:
@@ -143,7 +148,7 @@ func (h internalHandler) apply(ctx context.Context, body []byte) applyReply {
 	case errors.As(err, &ce):
 		return applyReply{Index: index, Outcome: "rejected", Code: ce.Code, Message: ce.Msg}
 	case errors.Is(err, persistence.ErrNotLeader):
-		leader, _ := h.s.dir.Leader()
+		leader, _ := h.o.dir.Leader()
 		return applyReply{Outcome: "not_leader", Message: err.Error(), Leader: leader}
 	default:
 		return applyReply{Outcome: "failed", Message: err.Error()}
@@ -174,7 +179,7 @@ const dialTimeout = time.Second
 
 // nodeAt, when not nil, names the node gossip announces at a Raft
 // address ("" = unknown): with TLS the peer's certificate must name it.
-// Without the link, peerTLS (api.Server.PeerTLSConfig; nil = plain HTTP)
+// Without the link, peerTLS (Config.PeerTLS; nil = plain HTTP)
 // is how the nodes' HTTPS certificates are checked.
 func newInternalClient(sign signer, link *peerlink.Link, nodeAt func(raftAddr string) string, peerTLS *tls.Config) *internalClient {
 	t := &http.Transport{
@@ -217,7 +222,7 @@ func (c *internalClient) do(ctx context.Context, method, addr, path string, body
 	httpAddr := addr
 	req, err := http.NewRequestWithContext(ctx, method, c.scheme+httpAddr+path, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("server: request to %s: %w", httpAddr, err)
+		return fmt.Errorf("peers: request to %s: %w", httpAddr, err)
 	}
 	c.sign.sign(req, body)
 	resp, err := c.client.Do(req)
@@ -225,7 +230,7 @@ func (c *internalClient) do(ctx context.Context, method, addr, path string, body
 		if isDialError(err) {
 			return fmt.Errorf("%w: %s: %w", errUnsent, httpAddr, err)
 		}
-		return fmt.Errorf("server: request to %s: %w", httpAddr, err)
+		return fmt.Errorf("peers: request to %s: %w", httpAddr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -234,10 +239,10 @@ func (c *internalClient) do(ctx context.Context, method, addr, path string, body
 			// Refused before anything was done.
 			return fmt.Errorf("%w: node %s answered %d: %s", errUnsent, httpAddr, resp.StatusCode, strings.TrimSpace(string(msg)))
 		}
-		return fmt.Errorf("server: node %s answered %d: %s", httpAddr, resp.StatusCode, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("peers: node %s answered %d: %s", httpAddr, resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("server: answer of %s: %w", httpAddr, err)
+		return fmt.Errorf("peers: answer of %s: %w", httpAddr, err)
 	}
 	return nil
 }
@@ -248,4 +253,4 @@ func isDialError(err error) bool {
 }
 
 // errUnsent marks a request that certainly did nothing on the peer.
-var errUnsent = errors.New("server: request not delivered")
+var errUnsent = errors.New("peers: request not delivered")

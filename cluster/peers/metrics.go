@@ -1,11 +1,10 @@
-package server
+package peers
 
 import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/cluster/membership"
 )
 
@@ -14,8 +13,6 @@ type opsMetrics struct {
 	raftChanges  *prometheus.CounterVec
 	memberEvents *prometheus.CounterVec
 	actorRestart prometheus.Counter
-	// grains count grain life cycles across restarts of the actor layer.
-	grains *actors.GrainMetrics
 
 	mu   sync.Mutex
 	last map[string]membership.State // member name → state last seen
@@ -35,13 +32,12 @@ func newOpsMetrics() *opsMetrics {
 			Name: "ucgrid_cluster_actor_restarts_total",
 			Help: "In-process restarts of the actor layer after this node found itself blocked by its peers.",
 		}),
-		grains: actors.NewGrainMetrics(),
-		last:   map[string]membership.State{},
+		last: map[string]membership.State{},
 	}
 }
 
 func (m *opsMetrics) collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{m.raftChanges, m.memberEvents, m.actorRestart, membership.EventCollector()}, m.grains.Collectors()...)
+	return []prometheus.Collector{m.raftChanges, m.memberEvents, m.actorRestart, membership.EventCollector()}
 }
 
 // observeMembers counts the transitions between two member lists.

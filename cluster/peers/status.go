@@ -1,4 +1,4 @@
-package server
+package peers
 
 import (
 	"context"
@@ -48,27 +48,31 @@ type RaftStatus struct {
 	CommitIndex  uint64   `json:"commit_index"`
 }
 
-// ClusterStatus implements api.ClusterService.
-func (o *clusterOps) ClusterStatus(ctx context.Context) (any, error) {
+// ClusterStatus implements api.ClusterService: the document of GET
+// /v1/cluster, a ClusterStatus.
+func (o *Ops) ClusterStatus(ctx context.Context) (any, error) {
 	return o.status(ctx), nil
 }
 
 // Internal implements api.ClusterService: the node-to-node routes on the
 // public HTTP port. With TLS they are served only on the mutual-TLS link
 // (internalHandler), and the public port answers 404.
-func (o *clusterOps) Internal() http.Handler {
-	if o.s.link != nil {
+func (o *Ops) Internal() http.Handler {
+	if o.cfg.Link != nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "server: node-to-node routes are served on the Raft address over mutual TLS", http.StatusNotFound)
+			http.Error(w, "peers: node-to-node routes are served on the Raft address over mutual TLS", http.StatusNotFound)
 		})
 	}
-	return o.internalHandler()
+	return o.InternalHandler()
 }
 
-func (o *clusterOps) internalHandler() http.Handler { return internalHandler{s: o.s, sign: o.sign} }
+// InternalHandler serves the node-to-node routes; with TLS the node
+// serves it on its link's "ucgrid-internal" connections
+// (peerlink.Link.Internal).
+func (o *Ops) InternalHandler() http.Handler { return internalHandler{o: o} }
 
-func (o *clusterOps) status(ctx context.Context) ClusterStatus {
-	d := o.s.dir
+func (o *Ops) status(ctx context.Context) ClusterStatus {
+	d := o.dir
 	leader, _ := d.Leader()
 	st := ClusterStatus{Node: d.ID(), ClusterID: d.ClusterID(), Grains: map[string]map[string]int{},
 		Raft: RaftStatus{Leader: leader, Voters: []string{}, NonVoters: []string{}, AppliedIndex: d.Applied(), CommitIndex: d.CommitIndex()}}
@@ -85,8 +89,8 @@ func (o *clusterOps) status(ctx context.Context) ClusterStatus {
 		}
 	}
 	inTopo := map[string]bool{}
-	if a := o.s.layer(); a != nil {
-		for _, m := range a.node.Members() {
+	if a, ok := o.cfg.Actors.Local(); ok {
+		for _, m := range a.Members {
 			inTopo[m.Node] = m.InTopology
 		}
 	}
@@ -124,12 +128,12 @@ func cmpOr(s, def string) string {
 
 // fillReports asks every alive member (this node directly) for its own
 // report, in parallel, each bounded by statusTimeout.
-func (o *clusterOps) fillReports(ctx context.Context, ms []MemberStatus) {
+func (o *Ops) fillReports(ctx context.Context, ms []MemberStatus) {
 	var wg sync.WaitGroup
 	for i := range ms {
 		m := &ms[i]
-		if m.Node == o.s.dir.ID() {
-			o.s.applyReport(m, o.s.localReport())
+		if m.Node == o.dir.ID() {
+			applyReport(m, o.localReport())
 			continue
 		}
 		if m.State != string(membership.StateAlive) || m.Address == "" {
@@ -141,11 +145,11 @@ func (o *clusterOps) fillReports(ctx context.Context, ms []MemberStatus) {
 			rctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
 			var rep nodeReport
-			if err := o.client.do(rctx, http.MethodGet, o.client.target(m.Address, m.RaftAddr), internalNode, nil, &rep); err != nil {
-				m.Error = "no report: " + strings.TrimPrefix(err.Error(), "server: ")
+			if err := o.client.do(rctx, http.MethodGet, o.client.target(m.Address, m.RaftAddr), NodePath, nil, &rep); err != nil {
+				m.Error = "no report: " + strings.TrimPrefix(err.Error(), "peers: ")
 				return
 			}
-			o.s.applyReport(m, rep)
+			applyReport(m, rep)
 		}()
 	}
 	wg.Wait()
@@ -154,30 +158,25 @@ func (o *clusterOps) fillReports(ctx context.Context, ms []MemberStatus) {
 // statusTimeout bounds one node's answer to a status request.
 const statusTimeout = 2 * time.Second
 
-func (s *Server) applyReport(m *MemberStatus, rep nodeReport) {
+func applyReport(m *MemberStatus, rep nodeReport) {
 	m.RaftState, m.Applied, m.Grains = rep.RaftState, rep.AppliedIndex, rep.Grains
 }
 
 // localReport is what this node reports about itself.
-func (s *Server) localReport() nodeReport {
-	rep := nodeReport{Node: s.dir.ID(), RaftState: s.dir.RaftState(), AppliedIndex: s.dir.Applied(),
-		CommitIndex: s.dir.CommitIndex(), Grains: map[string]int{}}
-	a := s.layer()
-	if a == nil || a.deps == nil {
+func (o *Ops) localReport() nodeReport {
+	rep := nodeReport{Node: o.dir.ID(), RaftState: o.dir.RaftState(), AppliedIndex: o.dir.Applied(),
+		CommitIndex: o.dir.CommitIndex(), Grains: map[string]int{}}
+	a, ok := o.cfg.Actors.Local()
+	if !ok {
 		return rep
 	}
-	for _, m := range a.node.Members() {
+	for _, m := range a.Members {
 		if m.InTopology {
 			rep.ActorIDs = append(rep.ActorIDs, m.ActorID)
 		}
-		if m.Node != a.node.Name() {
-			continue
-		}
-		for _, k := range m.Kinds {
-			if k != "prototopic" {
-				rep.Grains[k] = a.deps.Count(k)
-			}
-		}
+	}
+	for k, n := range a.Grains {
+		rep.Grains[k] = n
 	}
 	return rep
 }

@@ -1,4 +1,4 @@
-package server
+package peers
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // the peers over the node-to-node HTTP route which actor systems their
 // topology holds. When most peers that answer leave this node's ID out on
 // blockedRounds checks in a row, the node restarts its actor layer under a
-// new ID (restartActors).
+// new ID (Actors.Restart).
 const (
 	watchdogInterval = 3 * time.Second
 	// blockedRounds: a node that has just joined is briefly missing from
@@ -46,10 +46,12 @@ func blockedVerdict(self string, ids [][]string) bool {
 	return asked > 0 && 2*excluded > asked
 }
 
-func (s *Server) startWatchdog() {
+// StartWatchdog starts the watchdog: every watchdogInterval it asks the
+// peers whether they have blocked this node's actor system.
+func (o *Ops) StartWatchdog() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	s.watchdog = func() { cancel(); <-done }
+	o.watchdog = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		t := time.NewTicker(watchdogInterval)
@@ -61,7 +63,7 @@ func (s *Server) startWatchdog() {
 				return
 			case <-t.C:
 			}
-			if !s.peersExcludeUs(ctx) {
+			if !o.peersExcludeUs(ctx) {
 				rounds = 0
 				continue
 			}
@@ -69,42 +71,53 @@ func (s *Server) startWatchdog() {
 				continue
 			}
 			rounds = 0
-			s.cfg.Logger.Warn("the other nodes have blocked this node's actor system (it was declared dead): restarting the actor layer under a new identity")
-			rctx, rcancel := context.WithTimeout(ctx, restartTimeout)
-			err := s.restartActors(rctx)
-			rcancel()
-			if err != nil {
-				s.cfg.Logger.Error("actor layer restart failed; retrying at the next check", "err", err)
-				continue
-			}
-			s.ops.metrics.actorRestart.Inc()
-			s.cfg.Logger.Info("actor layer restarted", "actor_system", s.layer().node.ActorID())
+			o.restartActors(ctx)
 		}
 	}()
 }
 
-func (s *Server) stopWatchdog() {
-	if s.watchdog != nil {
-		s.watchdog()
+// restartActors restarts the actor layer under a new identity and
+// follows its gossip membership.
+func (o *Ops) restartActors(ctx context.Context) {
+	o.log.Warn("the other nodes have blocked this node's actor system (it was declared dead): restarting the actor layer under a new identity")
+	rctx, rcancel := context.WithTimeout(ctx, restartTimeout)
+	ms, err := o.cfg.Actors.Restart(rctx)
+	if err == nil {
+		err = o.follow(rctx, ms)
+	}
+	rcancel()
+	if err != nil {
+		o.log.Error("actor layer restart failed; retrying at the next check", "err", err)
+		return
+	}
+	o.metrics.actorRestart.Inc()
+	a, _ := o.cfg.Actors.Local() // the zero LocalActors should the layer be gone again
+	o.log.Info("actor layer restarted", "actor_system", a.ActorID)
+}
+
+// StopWatchdog stops the watchdog (a no-op when it never started).
+func (o *Ops) StopWatchdog() {
+	if o.watchdog != nil {
+		o.watchdog()
 	}
 }
 
 // peersExcludeUs asks every alive peer for its actor topology.
-func (s *Server) peersExcludeUs(ctx context.Context) bool {
-	a := s.layer()
-	if a == nil {
+func (o *Ops) peersExcludeUs(ctx context.Context) bool {
+	a, ok := o.cfg.Actors.Local()
+	if !ok {
 		return false
 	}
-	self := a.node.ActorID()
+	self := a.ActorID
 	var topologies [][]string
-	for _, m := range s.ops.members() {
-		if m.State != membership.StateAlive || m.Meta.HTTPAddr == "" || raftID(m) == s.dir.ID() ||
+	for _, m := range o.members() {
+		if m.State != membership.StateAlive || m.Meta.HTTPAddr == "" || raftID(m) == o.dir.ID() ||
 			slices.Contains(m.Meta.Roles, roleJoining) {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, statusTimeout)
 		var rep nodeReport
-		err := s.ops.client.do(rctx, http.MethodGet, s.ops.client.target(m.Meta.HTTPAddr, m.Meta.RaftAddr), internalNode, nil, &rep)
+		err := o.client.do(rctx, http.MethodGet, o.client.target(m.Meta.HTTPAddr, m.Meta.RaftAddr), NodePath, nil, &rep)
 		cancel()
 		if err != nil {
 			continue // an unreachable peer proves nothing either way
