@@ -20,10 +20,29 @@ type callTable struct {
 	// answers are the winning To tags of answered calls, for relaying
 	// 2xx retransmissions.
 	answers map[string]string
+	// ended are the dialogs of answered calls that ended less than
+	// completedLinger ago, for the caller's ACK handled after its BYE
+	// (endedDialog); endedQ holds them in the order they ended.
+	ended  map[string]endedDialog
+	endedQ []endedDialog
+}
+
+// endedDialog is what relays the caller's ACK of an answered call that
+// has ended: the dialog's tags, the caller's address, and where the
+// callee is reached. A caller that hangs up at once sends ACK and BYE
+// back to back (its CANCEL crossed the answer, RFC 3261 §15; or a
+// forking proxy before us got two answers, §13.2.2.4), and this node
+// handles each request on a goroutine of its own: the BYE may end the
+// call before the ACK is looked up. It holds a few strings, not the call.
+type endedDialog struct {
+	id, fromTag, callerIP   string
+	toTag, calleeIP         string
+	transport, calleeTarget string
+	at                      time.Time
 }
 
 func newCallTable() *callTable {
-	return &callTable{byID: map[string]*call{}, answers: map[string]string{}}
+	return &callTable{byID: map[string]*call{}, answers: map[string]string{}, ended: map[string]endedDialog{}}
 }
 
 // add registers c; false when a call with its Call-ID runs already (a
@@ -48,13 +67,66 @@ func (t *callTable) answered(c *call, _ *branch, res *sip.Response) {
 	t.answers[c.id] = tag
 }
 
+// remove takes c out of the table; the dialog of an answered call stays
+// for completedLinger (endedDialog).
 func (t *callTable) remove(c *call) {
+	d, answered := c.dialog(time.Now())
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.byID[c.id] == c {
 		delete(t.byID, c.id)
 		delete(t.answers, c.id)
+		if answered {
+			t.keepEnded(d)
+		}
 	}
+}
+
+// keepEnded adds d to the ended dialogs, forgetting those older than
+// completedLinger.
+func (t *callTable) keepEnded(d endedDialog) {
+	for len(t.endedQ) > 0 && d.at.Sub(t.endedQ[0].at) > completedLinger {
+		if old := t.endedQ[0]; t.ended[old.id].at.Equal(old.at) {
+			delete(t.ended, old.id)
+		}
+		t.endedQ[0] = endedDialog{}
+		t.endedQ = t.endedQ[1:]
+	}
+	t.ended[d.id] = d
+	t.endedQ = append(t.endedQ, d)
+}
+
+// endedDialog returns the ended dialog ack, an ACK, belongs to: Call-ID,
+// tags and source address the caller's, as dialogOf checks them.
+func (t *callTable) endedDialog(ack *sip.Request, now time.Time) (endedDialog, bool) {
+	if ack.From() == nil || ack.To() == nil {
+		return endedDialog{}, false
+	}
+	from, _ := ack.From().Params.Get("tag")
+	to, _ := ack.To().Params.Get("tag")
+	t.mu.Lock()
+	d, ok := t.ended[callID(ack)]
+	t.mu.Unlock()
+	if !ok || now.Sub(d.at) > completedLinger || from == "" || to == "" ||
+		from != d.fromTag || to != d.toTag || sourceIP(ack) != d.callerIP {
+		return endedDialog{}, false
+	}
+	return d, true
+}
+
+// dialog is c's dialog as endedDialog keeps it; false when c was not
+// answered.
+func (c *call) dialog(now time.Time) (endedDialog, bool) {
+	c.mu.Lock()
+	w := c.winner
+	c.mu.Unlock()
+	if w == nil {
+		return endedDialog{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return endedDialog{id: c.id, fromTag: c.fromTag, callerIP: c.callerIP, toTag: w.toTag, calleeIP: w.peerIP,
+		transport: w.req.Transport(), calleeTarget: w.req.Destination(), at: now}, true
 }
 
 func (t *callTable) get(id string) *call {
@@ -110,7 +182,7 @@ func (s *Server) dialogOf(req *sip.Request) (*call, *branch) {
 	src := sourceIP(req)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.finished {
+	if c.finished && !req.IsAck() { // an ACK may be handled after the BYE that followed it
 		return nil, nil
 	}
 	sides := c.branches
@@ -151,6 +223,12 @@ func (s *Server) toParty(fwd *sip.Request, c *call, callee *branch) {
 	} else if !reliable(transport) {
 		dest = c.resDest
 	}
+	s.pinTo(fwd, transport, dest, ip)
+}
+
+// pinTo sends fwd to a party of its dialog reached over transport at
+// dest, whose address is ip (toParty).
+func (s *Server) pinTo(fwd *sip.Request, transport, dest, ip string) {
 	if !reliable(transport) && strings.EqualFold(fwd.Transport(), "UDP") && hostOf(fwd.Destination()) == ip {
 		return // the party's own address, as its URI gives it
 	}
@@ -243,22 +321,31 @@ func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 }
 
 // onAck relays an ACK for a 2xx of a dialog this node carries through
-// us statelessly; ACKs for our own non-2xx answers are absorbed by their
-// transactions, others are dropped (an ACK gets no answer).
+// us statelessly, also the caller's ACK of a dialog whose BYE was handled
+// first (endedDialog); ACKs for our own non-2xx answers are absorbed by
+// their transactions, others are dropped (an ACK gets no answer).
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if !s.isRoutedThrough(req) {
 		return
 	}
 	c, callee := s.dialogOf(req)
+	var ended endedDialog
 	if c == nil {
-		s.refuseDialog(req)
-		return
+		var ok bool
+		if ended, ok = s.calls.endedDialog(req, time.Now()); !ok {
+			s.refuseDialog(req)
+			return
+		}
 	}
 	fwd, ok := s.relayRequest(req)
 	if !ok {
 		return
 	}
-	s.toParty(fwd, c, callee)
+	if c != nil {
+		s.toParty(fwd, c, callee)
+	} else {
+		s.pinTo(fwd, ended.transport, ended.calleeTarget, ended.calleeIP)
+	}
 	if err := s.client.WriteRequest(fwd, s.addVia); err != nil {
 		s.log.Debug("sip: relay ack", "err", err)
 	}

@@ -486,6 +486,9 @@ func TestNATFlows_FollowTheLinesBindings(t *testing.T) {
 // TestNAT_LateAnswerHungUpOverItsFlow: two NATed phones of a ring_all
 // group answer at once; the one that lost the race gets its ACK and BYE
 // over its flow (its Contact is a private address nothing listens on).
+// They answer without ringing first: after a 180 the loser could get the
+// node's CANCEL before its 200 left, answer 487 instead, and have no
+// dialog to hang up.
 func TestNAT_LateAnswerHungUpOverItsFlow(t *testing.T) {
 	e, _ := natEnv(t, func(c *Config) { c.NATPingInterval = -1 })
 	e.user("m1", "1101", "pw1")
@@ -497,7 +500,7 @@ func TestNAT_LateAnswerHungUpOverItsFlow(t *testing.T) {
 		if res := p.register(3600); res.StatusCode != 200 {
 			t.Fatalf("register %s: %d", p.number, res.StatusCode)
 		}
-		p.setMode(200)
+		p.answerAtOnce()
 	}
 	bob := newPhone(t, e, "2001", "secret")
 	call := bob.call("700")

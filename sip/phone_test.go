@@ -31,7 +31,8 @@ type phone struct {
 	incoming chan *ringing
 
 	mu      sync.Mutex
-	mode    int // answer with this status at once; 0 = ring until told
+	mode    int  // answer with this status at once; 0 = ring until told
+	noRing  bool // a 200 of mode goes without a 180 first (answerAtOnce)
 	cancels []*sip.Request
 	byes    int
 	acks    int
@@ -149,6 +150,15 @@ func (p *phone) setMode(code int) {
 	p.mode = code
 }
 
+// answerAtOnce makes the phone answer 200 with no provisional response
+// first: a proxy cancels a branch only after a 1xx (RFC 3261 §9.1), so
+// its answer goes out whatever else answers.
+func (p *phone) answerAtOnce() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode, p.noRing = 200, true
+}
+
 func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	r := &ringing{req: req, tx: tx, tag: sip.GenerateTagN(8), answer: make(chan int, 1), cancelled: make(chan struct{})}
 	tx.OnCancel(func(c *sip.Request) {
@@ -158,9 +168,9 @@ func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		close(r.cancelled)
 	})
 	p.mu.Lock()
-	mode := p.mode
+	mode, noRing := p.mode, p.noRing
 	p.mu.Unlock()
-	if mode >= 300 {
+	if mode >= 300 || mode == 200 && noRing {
 		_ = tx.Respond(r.response(mode, p))
 		return
 	}

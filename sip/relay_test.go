@@ -238,3 +238,32 @@ func counterValueTB(c prometheus.Counter) float64 {
 	_ = c.Write(&m) // a counter always writes
 	return m.GetCounter().GetValue()
 }
+
+// The caller's ACK reaches the callee even when the BYE it sent right
+// after was handled first: this node handles each request on a goroutine
+// of its own, and a caller whose CANCEL crossed the answer ACKs and hangs
+// up back to back. Only the caller's ACK is relayed so: the dialog's tags
+// from a third address reach nobody.
+func TestRelay_AckHandledAfterTheByeStillReachesTheCallee(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice", "1001", "a-pw")
+	e.user("bob", "2001", "b-pw")
+	alice := registered(t, e, "1001", "a-pw")
+	bob := registered(t, e, "2001", "b-pw")
+	third := listenUDP(t, "127.0.0.1:0")
+
+	call := alice.call("2001")
+	ring := bob.waitRinging(5 * time.Second)
+	ring.answer <- 200
+	ok := call.wait(200, 5*time.Second)
+	call.bye()
+	eventually(t, 5*time.Second, "the call ends", func() bool { return e.srv.calls.len() == 0 })
+
+	aliceTag, _ := call.req.From().Params.Get("tag")
+	bobTag, _ := ok.To().Params.Get("tag")
+	far := newRawUDP(t, "127.0.0.2:0", e.srv.Addr())
+	far.inDialog("ACK", third.LocalAddr().String(), call.req.CallID().Value(), aliceTag, bobTag)
+	call.ack()
+	eventually(t, 5*time.Second, "the callee gets the ACK", func() bool { _, acks := bob.counts(); return acks == 1 })
+	silent(t, third, 500*time.Millisecond, "an ACK of the ended dialog from a third address")
+}
