@@ -10,7 +10,7 @@ import (
 )
 
 // ClusterService is what the cluster routes need from the node
-// (cluster/server implements it).
+// (node implements it).
 type ClusterService interface {
 	// ClusterStatus returns the document of GET /v1/cluster (JSON-encodable).
 	ClusterStatus(ctx context.Context) (any, error)

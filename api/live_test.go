@@ -20,7 +20,7 @@ import (
 
 // memLive is an in-memory PresenceService, LineService and EventHub: the
 // test says who sees whom (visible[viewer+">"+target]); the real filtering
-// is the grains' and is tested end to end in cluster/server. It counts
+// is the grains' and is tested end to end in node. It counts
 // open sessions so that tests can check that streams close theirs.
 type memLive struct {
 	mu       sync.Mutex

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/api/password"
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/node"
 )
 
 // ClusterConfig says which cluster a scenario loads: one it starts itself
@@ -70,7 +70,7 @@ func (c ClusterConfig) WithDefaults() ClusterConfig {
 		c.Nodes = 1
 	}
 	if c.AdminUser == "" {
-		c.AdminUser = server.AdminID
+		c.AdminUser = node.AdminID
 	}
 	if c.AdminPassword == "" && len(c.Target) == 0 {
 		c.AdminPassword = "bench-admin-password"
@@ -109,7 +109,7 @@ type Node struct {
 	// API is signed in as the admin on this node.
 	API *Client
 
-	srv    *server.Server
+	srv    *node.Node
 	cmd    *exec.Cmd
 	exited chan struct{}
 	addrs  nodeAddrs
@@ -199,7 +199,7 @@ func (c *Cluster) startFresh(ctx context.Context, name, dir string, join []strin
 		}
 		n := &Node{Name: name, URL: "http://" + a.http, SIP: a.sip, addrs: a, data: data, join: join}
 		err = c.startNode(ctx, n, c.cfg.Procs)
-		portTaken := errors.Is(err, errExited) || server.AddrInUse(err)
+		portTaken := errors.Is(err, errExited) || node.AddrInUse(err)
 		if err == nil || !portTaken || try+1 == freshTries {
 			// Kept on an error too: Close stops whatever did start.
 			c.Nodes = append(c.Nodes, n)
@@ -228,7 +228,7 @@ func (c *Cluster) startNode(ctx context.Context, n *Node, proc bool) error {
 }
 
 func (c *Cluster) startInProcess(ctx context.Context, n *Node, a nodeAddrs, data string, join []string) error {
-	srv, err := server.Start(ctx, server.Config{
+	srv, err := node.Start(ctx, node.Config{
 		DataDir: data, HTTPAddr: a.http, RaftAddr: a.raft, GossipAddr: a.gossip, SIPAddr: a.sip,
 		NodeID: n.Name, Join: join, ClusterSecret: benchSecret, AdminPassword: c.cfg.AdminPassword,
 		PasswordParams: cheapPasswords, RaftDeadGrace: 5 * time.Second, Logger: c.cfg.Logger.With("node", n.Name),

@@ -13,7 +13,7 @@ import (
 
 // Forwarder carries a command from a follower to the Raft leader, which
 // applies it with ApplyForwarded. It is the seam between this package and
-// the node-to-node transport (cluster/server uses an authenticated internal
+// the node-to-node transport (node uses an authenticated internal
 // HTTP route). Implementations must be safe for concurrent use.
 //
 // Forward returns the entry's index and, for a rejected command, the

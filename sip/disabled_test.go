@@ -109,7 +109,7 @@ func TestDisabledUser_NoForwardingAndWrongPasswordLooksAsUsual(t *testing.T) {
 
 // A disabled user's line cannot subscribe: 403 Account Disabled after
 // authentication, no hub session opened; re-enabled, it subscribes again.
-// (Their subscriptions under way are ended by cluster/server's
+// (Their subscriptions under way are ended by node's
 // accessEnder, tested there.)
 func TestDisabledUser_CannotSubscribe(t *testing.T) {
 	e, hub := subEnv(t)

@@ -17,7 +17,7 @@ import (
 )
 
 // fakeHub is a Hub in memory: the tests set what a watcher sees and push
-// changes; the node tests (cluster/server) use the real hub.
+// changes; the node tests (node) use the real hub.
 type fakeHub struct {
 	mu       sync.Mutex
 	presence map[string]*actorspb.PresenceView // by user
@@ -276,7 +276,7 @@ func TestSubscribe_SubscriberGoneAndShutdown(t *testing.T) {
 // Allow-Events, an Accept without the event's type 406, a bad Expires
 // 400, a wrong password 403, an unknown resource or one the grain does
 // not know 404, a hidden view 403; without a hub, every SUBSCRIBE 489.
-// (423, and 481 for an ended subscription: cluster/server's node tests.)
+// (423, and 481 for an ended subscription: node's node tests.)
 func TestSubscribe_BadRequests(t *testing.T) {
 	e, hub := subEnv(t)
 	e.user("carl", "102", "carl-pw") // in the directory, unknown to the hub

@@ -5,7 +5,7 @@
 // (/v1/internal/), reports cluster status (GET /v1/cluster), and watches
 // for peers that have blocked this node's actor system.
 //
-// The node assembly (cluster/server) builds an Ops from a Config — the
+// The node assembly (node) builds an Ops from a Config — the
 // directory, the mutual-TLS link, the gossip address and seeds, the
 // cluster secret, the actor layer (Actors) — and drives it:
 //

@@ -15,7 +15,7 @@ const handOverTimeout = 5 * time.Second
 // node runs it beside its SIP drain; the later steps — HTTP drain,
 // leaving gossip (peers then drop the node at once and the new leader's
 // autopilot removes it from Raft as "left"), closing the store — are the
-// node's (cluster/server).
+// node's (node).
 func (o *Ops) HandOver(ctx context.Context) {
 	d := o.dir
 	if !d.IsLeader() || d.SoleServer() {

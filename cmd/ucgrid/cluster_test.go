@@ -30,7 +30,7 @@ func freeAddr(t *testing.T) string { return testnet.FreeAddr(t) }
 // clusterNode is one node of a test cluster, restartable on its data dir.
 type clusterNode struct {
 	name, data, gossip, raft, http string
-	proc                           *node
+	proc                           *proc
 	wrap, args                     []string // wrapper command (network namespace) and extra flags
 }
 

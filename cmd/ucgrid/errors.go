@@ -7,7 +7,7 @@ import (
 	"syscall"
 
 	"github.com/ucgrid/ucgrid/api"
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/node"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
@@ -15,7 +15,7 @@ import (
 // to do. Errors it does not know pass through: they already name their cause.
 func explainStartError(err error, opts serveOptions) string {
 	var adv *sip.AdvertiseError
-	var bad *server.ConfigError
+	var bad *node.ConfigError
 	switch {
 	case errors.As(err, &adv):
 		return advertiseError(adv).Error()
@@ -23,7 +23,7 @@ func explainStartError(err error, opts serveOptions) string {
 		return configFlag(bad.Field) + " " + bad.Problem
 	case errors.Is(err, api.ErrAddrInUse):
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
-	case errors.Is(err, server.ErrGossipAddrInUse):
+	case errors.Is(err, node.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
 	case errors.Is(err, sip.ErrTLSAddrInUse):
 		return fmt.Sprintf("--sips %s is already in use: stop the other process or choose another address", opts.SIPS)
@@ -37,7 +37,7 @@ func explainStartError(err error, opts serveOptions) string {
 	return err.Error()
 }
 
-// configFlag is the flag of ucgrid serve that sets the server.Config field
+// configFlag is the flag of ucgrid serve that sets the node.Config field
 // ("" for fields no flag sets on its own).
 func configFlag(field string) string {
 	if strings.HasPrefix(field, "Join[") {

@@ -3,20 +3,20 @@ package main
 import (
 	"testing"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/node"
 )
 
 // A config Start refuses is told by the flag that set the field.
 func TestExplainStartError_NamesTheFlagOfABadConfigField(t *testing.T) {
 	for _, tc := range []struct {
-		cfg  server.Config
+		cfg  node.Config
 		want string
 	}{
-		{server.Config{DataDir: "d", HTTPAddr: "nocolon", RaftAddr: "127.0.0.1:0"},
+		{node.Config{DataDir: "d", HTTPAddr: "nocolon", RaftAddr: "127.0.0.1:0"},
 			`--http "nocolon": want host:port: address nocolon: missing port in address`},
-		{server.Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Join: []string{"10.0.0.1"}},
+		{node.Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Join: []string{"10.0.0.1"}},
 			`--join "10.0.0.1": want host:port: address 10.0.0.1: missing port in address`},
-		{server.Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", NodeID: "a\x00b"},
+		{node.Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", NodeID: "a\x00b"},
 			`--node "a\x00b" holds a NUL byte`},
 	} {
 		if got := explainStartError(tc.cfg.Validate(), serveOptions{}); got != tc.want {
@@ -24,7 +24,7 @@ func TestExplainStartError_NamesTheFlagOfABadConfigField(t *testing.T) {
 		}
 	}
 	// A field no flag sets alone keeps the package's words.
-	err := server.Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", RaftVoters: -1}.Validate()
+	err := node.Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", RaftVoters: -1}.Validate()
 	if got := explainStartError(err, serveOptions{}); got != err.Error() {
 		t.Errorf("explainStartError = %q, want %q", got, err.Error())
 	}

@@ -220,7 +220,7 @@ func (p *labPhone) waitResponse(t *testing.T, within time.Duration, method strin
 type labNode struct {
 	host *netlab.Host
 	http string // host:port of its HTTP API (on the host's IPv4)
-	proc *node
+	proc *proc
 }
 
 // startLabNode starts a single node on host h: HTTP on its IPv4 address,

@@ -14,13 +14,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ucgrid/ucgrid/cluster/server"
+	"github.com/ucgrid/ucgrid/node"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
 // drainTimeout bounds a graceful shutdown: open HTTP requests may finish,
 // then the store is flushed and closed. The SIP drain takes at most 7 s of
-// it (cluster/server sipDrainMax); the rest is the hand-over of the
+// it (node sipDrainMax); the rest is the hand-over of the
 // grains and Raft leadership, which on a loaded machine took more than
 // the 3 s a 10 s bound left it.
 const drainTimeout = 20 * time.Second
@@ -62,7 +62,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	stopProfile := startProfile(lookupEnvOS, stderr)
-	srv, err := server.Start(ctx, server.Config{
+	srv, err := node.Start(ctx, node.Config{
 		DataDir: opts.Data, HTTPAddr: opts.HTTP, RaftAddr: opts.Raft, NodeID: opts.Node,
 		GossipAddr: opts.Gossip, Join: opts.joinList(), ActorAddr: opts.Actor, SIPDomain: opts.SIPDomain, SIPAddr: opts.SIP,
 		ClusterID: opts.Cluster, AdminPassword: opts.AdminPassword, Out: stdout, Logger: logger,
@@ -142,7 +142,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 // on every SIGHUP that arrives on hup, until the returned stop is called.
 // A failed reload keeps the certificate in use and logs one line naming
 // the file.
-func reloadOnHangup(hup <-chan os.Signal, srv *server.Server, logger *slog.Logger) (stop func()) {
+func reloadOnHangup(hup <-chan os.Signal, srv *node.Node, logger *slog.Logger) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {

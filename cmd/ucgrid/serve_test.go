@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/api/password"
-	"github.com/ucgrid/ucgrid/cluster/server"
 	"github.com/ucgrid/ucgrid/internal/racereport"
+	"github.com/ucgrid/ucgrid/node"
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
@@ -34,8 +34,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// node is a `ucgrid serve` child process.
-type node struct {
+// proc is a `ucgrid serve` child process.
+type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	mu     sync.Mutex
@@ -45,14 +45,14 @@ type node struct {
 	exited chan struct{}
 }
 
-func startNode(t *testing.T, args ...string) *node {
+func startNode(t *testing.T, args ...string) *proc {
 	t.Helper()
 	return startWrapped(t, nil, args...)
 }
 
 // startWrapped starts `ucgrid serve` under a wrapper command (e.g. `ip
 // netns exec NS`, which execs the node in the namespace); nil: directly.
-func startWrapped(t *testing.T, wrap []string, args ...string) *node {
+func startWrapped(t *testing.T, wrap []string, args ...string) *proc {
 	t.Helper()
 	argv := append(append(slices.Clone(wrap), os.Args[0]), append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -60,7 +60,7 @@ func startWrapped(t *testing.T, wrap []string, args ...string) *node {
 	// (PITFALLS.md, upstream #1108) too: they must not fail its exit code;
 	// reports that involve our own code fail the test (racereport).
 	cmd.Env = append(os.Environ(), childEnv+"=1", "GORACE=exitcode=0")
-	n := &node{t: t, cmd: cmd, lines: make(chan string, 64), exited: make(chan struct{})}
+	n := &proc{t: t, cmd: cmd, lines: make(chan string, 64), exited: make(chan struct{})}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func startWrapped(t *testing.T, wrap []string, args ...string) *node {
 	return n
 }
 
-func (n *node) readStdout(r io.Reader) {
+func (n *proc) readStdout(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		n.mu.Lock()
@@ -100,13 +100,13 @@ func (n *node) readStdout(r io.Reader) {
 	close(n.exited)
 }
 
-func (n *node) errText() string {
+func (n *proc) errText() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.stderr.String()
 }
 
-func (n *node) out() string {
+func (n *proc) out() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return strings.Join(n.stdout, "\n")
@@ -115,7 +115,7 @@ func (n *node) out() string {
 var servingLine = regexp.MustCompile(`^ucgrid: node (\S+) serving https?://(\S+) `)
 
 // waitServing returns the node id and HTTP address from the start-up line.
-func (n *node) waitServing(timeout time.Duration) (id, addr string) {
+func (n *proc) waitServing(timeout time.Duration) (id, addr string) {
 	n.t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -134,7 +134,7 @@ func (n *node) waitServing(timeout time.Duration) (id, addr string) {
 }
 
 // wait returns the exit code, failing the test after timeout.
-func (n *node) wait(timeout time.Duration) int {
+func (n *proc) wait(timeout time.Duration) int {
 	n.t.Helper()
 	go func() {
 		for range n.lines {
@@ -231,7 +231,7 @@ func checkAdminPassword(t *testing.T, data, pw string) {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	u, err := dir.Store().User(server.AdminID)
+	u, err := dir.Store().User(node.AdminID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func isLoopback(addr string) bool {
 // startLink binds the Raft address as a mutual-TLS link when TLS is
 // configured (nil otherwise): Raft and the node-to-node HTTP routes share
 // it, split by ALPN (cluster/peerlink).
-func (s *Server) startLink() error {
+func (s *Node) startLink() error {
 	if s.cfg.TLS == nil {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (s *Server) startLink() error {
 
 // checkCertNode fails when the node certificate names another node than
 // this one: peers would take it for that node.
-func (s *Server) checkCertNode() error {
+func (s *Node) checkCertNode() error {
 	if s.cfg.TLS == nil {
 		return nil
 	}
@@ -77,7 +77,7 @@ func (s *Server) checkCertNode() error {
 
 // serveInternal serves the node-to-node HTTP routes on the link's
 // "ucgrid-internal" connections.
-func (s *Server) serveInternal() {
+func (s *Node) serveInternal() {
 	if s.link == nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (s *Server) serveInternal() {
 
 // stopInternal stops the node-to-node HTTP server (requests in progress may
 // finish until ctx ends); the link itself closes with Raft's transport.
-func (s *Server) stopInternal(ctx context.Context) error {
+func (s *Node) stopInternal(ctx context.Context) error {
 	if s.internal == nil {
 		return nil
 	}
@@ -103,7 +103,7 @@ func (s *Server) stopInternal(ctx context.Context) error {
 }
 
 // closeLink closes the link (a no-op once Raft's transport closed it).
-func (s *Server) closeLink() error {
+func (s *Node) closeLink() error {
 	if s.link == nil {
 		return nil
 	}
@@ -119,7 +119,7 @@ var peersRefusedDesc = prometheus.NewDesc("ucgrid_cluster_peers_refused_total",
 
 // refusedCollector exposes ucgrid_cluster_peers_refused_total (with TLS
 // only). The actor count restarts with the actor layer.
-type refusedCollector struct{ s *Server }
+type refusedCollector struct{ s *Node }
 
 func (c refusedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peersRefusedDesc }
 

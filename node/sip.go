@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -17,7 +17,7 @@ const defaultSIPDomain = "ucgrid.local"
 
 // startSIP starts the SIP server on Config.SIPAddr (none when empty):
 // registrar, proxy and subscriptions on this node's grains and hub.
-func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error {
+func (s *Node) startSIP(ctx context.Context, reg prometheus.Registerer) error {
 	if s.cfg.SIPAddr == "" {
 		return nil
 	}
@@ -47,7 +47,7 @@ func (s *Server) startSIP(ctx context.Context, reg prometheus.Registerer) error 
 // stopSIP ends the calls and subscriptions this node still holds after
 // the drain (leave.go) and closes its SIP sockets; it runs before the
 // actor layer stops, so the lines hear of the calls' end.
-func (s *Server) stopSIP(ctx context.Context) error {
+func (s *Node) stopSIP(ctx context.Context) error {
 	if s.sip == nil {
 		return nil
 	}
@@ -55,7 +55,7 @@ func (s *Server) stopSIP(ctx context.Context) error {
 }
 
 // SIPTLSAddr is the address SIP over TLS listens on, "" when off.
-func (s *Server) SIPTLSAddr() string {
+func (s *Node) SIPTLSAddr() string {
 	if s.sip == nil {
 		return ""
 	}
@@ -64,7 +64,7 @@ func (s *Server) SIPTLSAddr() string {
 
 // SIPAddr is the address the SIP server listens on (UDP and TCP), ""
 // when SIP is off.
-func (s *Server) SIPAddr() string {
+func (s *Node) SIPAddr() string {
 	if s.sip == nil {
 		return ""
 	}

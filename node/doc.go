@@ -1,4 +1,4 @@
-// Package server assembles one ucgrid node from its parts: the durable
+// Package node assembles one ucgrid node from its parts: the durable
 // directory (persistence), the actor cluster and its grains (cluster,
 // actors), the HTTP API (api) and the SIP front end (sip). cmd/ucgrid
 // binds flags to its Config.
@@ -31,4 +31,4 @@
 // actor remoting uses gRPC transport credentials. Without it Start
 // refuses Raft, actor or gossip addresses other hosts can reach, unless
 // Config.InsecureCluster (ErrInsecureCluster).
-package server
+package node

@@ -2,7 +2,7 @@
 
 // Built without -race: see server_test.go.
 
-package server
+package node
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 // startLoggedServer starts a node whose logs, at debug level, all go to
 // the returned buffer (and whose data directory is returned); the caller
 // shuts it down.
-func startLoggedServer(t *testing.T) (*Server, string, *testlog.Buffer) {
+func startLoggedServer(t *testing.T) (*Node, string, *testlog.Buffer) {
 	t.Helper()
 	logs := &testlog.Buffer{}
 	cfg := testConfig(t)

@@ -2,7 +2,7 @@
 
 // Built without -race: see server_test.go.
 
-package server
+package node
 
 import (
 	"bufio"
@@ -260,7 +260,7 @@ func (s *sse) snapshot() (map[string]any, map[string]presenceEvent) {
 
 // liveFixture: anna, ben and carl in the active group sales, which shows
 // its members on the monitor; global blocked; anna gives ben team.
-func liveFixture(t *testing.T) (s *Server, admin, anna, ben, carl client) {
+func liveFixture(t *testing.T) (s *Node, admin, anna, ben, carl client) {
 	s = startServer(t)
 	base := "http://" + s.HTTPAddr()
 	admin = client{t, base, AdminID, "admin-secret"}
@@ -440,7 +440,7 @@ func TestServer_MonitorShowsContactsAsTheCallerMaySee(t *testing.T) {
 }
 
 // lineCall reports a call step to a line grain, as the SIP layer does.
-func lineCall(t *testing.T, s *Server, number string, m *actorspb.LineCall) {
+func lineCall(t *testing.T, s *Node, number string, m *actorspb.LineCall) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

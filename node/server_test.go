@@ -5,7 +5,7 @@
 // table unlocked while a topology update replaces it; PITFALLS.md, upstream
 // #1108). The Makefile runs these tests in its non-race pass.
 
-package server
+package node
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 )
 
 // A whole node — directory, actor layer, HTTP — on loopback ports.
-func startServer(t *testing.T) *Server { return startServerWith(t, nil) }
+func startServer(t *testing.T) *Node { return startServerWith(t, nil) }
 
 // testConfig is a node's config for tests: loopback ports, a temp data
 // directory, cheap password hashing.
@@ -35,7 +35,7 @@ func testConfig(t *testing.T) Config {
 
 // startServerWith starts a node on testConfig changed by adjust (nil: as
 // is) and shuts it down when the test ends.
-func startServerWith(t *testing.T, adjust func(*Config)) *Server {
+func startServerWith(t *testing.T, adjust func(*Config)) *Node {
 	t.Helper()
 	cfg := testConfig(t)
 	if adjust != nil {

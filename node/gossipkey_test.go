@@ -3,7 +3,7 @@
 // Built without -race only: it runs a whole node in this process (see the
 // Makefile's NORACE_PKGS).
 
-package server
+package node
 
 import (
 	"bytes"

@@ -2,7 +2,7 @@
 
 // Built without -race only: see server_test.go.
 
-package server
+package node
 
 import (
 	"net/http"
@@ -14,7 +14,7 @@ import (
 )
 
 // startSIPNode is a whole node with its SIP server on a loopback port.
-func startSIPNode(t *testing.T) *Server {
+func startSIPNode(t *testing.T) *Node {
 	return startServerWith(t, func(c *Config) { c.SIPAddr = "127.0.0.1:0" })
 }
 
@@ -23,7 +23,7 @@ const subWait = 10 * time.Second
 // subFixture: anna (line 100), ben (101), carl (102), dave (103), global
 // level blocked; anna lets ben see her presence and line state only
 // (no note, no caller identity) and gives carl team (note, callers).
-func subFixture(t *testing.T) (s *Server, admin, anna client, phone func(number string) *siptest.UA) {
+func subFixture(t *testing.T) (s *Node, admin, anna client, phone func(number string) *siptest.UA) {
 	s = startSIPNode(t)
 	base := "http://" + s.HTTPAddr()
 	admin = client{t, base, AdminID, "admin-secret"}
@@ -175,7 +175,7 @@ func nextNotify(t *testing.T, sub *siptest.Subscription, ok func(*siptest.Notify
 	}
 }
 
-func waitSubs(t *testing.T, s *Server, want int) {
+func waitSubs(t *testing.T, s *Node, want int) {
 	t.Helper()
 	deadline := time.Now().Add(subWait)
 	for s.sip.Subscriptions() != want {

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const (
 // the SIP drain deadline (sipDrainDeadline) passed; calls still open
 // then are ended by stopSIP. Everything else of the node keeps serving
 // meanwhile: the grains the calls report to, HTTP, gossip.
-func (s *Server) drain(ctx context.Context) {
+func (s *Node) drain(ctx context.Context) {
 	var wg sync.WaitGroup
 	if s.ops != nil {
 		wg.Go(func() { s.ops.HandOver(ctx) }) // writes go on elsewhere while this node drains

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 // newPeers makes the node's part in its Raft cluster (cluster/peers)
 // from the node's directory, link, addresses, secret and actor layer.
-func (s *Server) newPeers() (*peers.Ops, error) {
+func (s *Node) newPeers() (*peers.Ops, error) {
 	return peers.New(peers.Config{
 		Dir: s.dir, Link: s.link, PeerTLS: s.http.PeerTLSConfig(), HTTPAddr: s.http.Addr(),
 		GossipAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join, StartGossip: s.startGossip,
@@ -20,7 +20,7 @@ func (s *Server) newPeers() (*peers.Ops, error) {
 
 // startGossip starts a gossip identity of this node (the joining one,
 // peers.Config.StartGossip) once the gossip address is free.
-func (s *Server) startGossip(ctx context.Context, name string, meta membership.Meta) (*membership.Membership, error) {
+func (s *Node) startGossip(ctx context.Context, name string, meta membership.Meta) (*membership.Membership, error) {
 	if err := checkGossipAddr(s.cfg.GossipAddr); err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func (s *Server) startGossip(ctx context.Context, name string, meta membership.M
 
 // layerActors is the node's current actor layer as cluster/peers sees it
 // (peers.Actors).
-type layerActors struct{ s *Server }
+type layerActors struct{ s *Node }
 
 // Local reports the layer's topology and the grains it hosts by kind.
 func (l layerActors) Local() (peers.LocalActors, bool) {

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -26,8 +26,8 @@ import (
 // AdminID is the user id of the system owner created on first start.
 const AdminID = "admin"
 
-// Server is a running node.
-type Server struct {
+// Node is a running node.
+type Node struct {
 	cfg Config
 	dir *persistence.Node
 	// link is the mutual-TLS listener of Raft and the node-to-node HTTP
@@ -59,12 +59,12 @@ type Server struct {
 }
 
 // Start brings a node up. On error everything it started is stopped again.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, served: make(chan error, 1)}
+	s := &Node{cfg: cfg, served: make(chan error, 1)}
 	if err := s.start(ctx); err != nil {
 		s.stop(context.Background())
 		return nil, err
@@ -72,7 +72,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context) error {
+func (s *Node) start(ctx context.Context) error {
 	clock := newStartClock(s.cfg.Logger)
 	if err := s.cfg.checkClusterBinds(); err != nil {
 		return err
@@ -168,7 +168,7 @@ func (s *Server) start(ctx context.Context) error {
 // bootstrapAdmin creates the system owner on a first start: when the
 // directory holds no user at all. A directory whose admin was deleted on
 // purpose is left alone.
-func (s *Server) bootstrapAdmin(ctx context.Context) error {
+func (s *Node) bootstrapAdmin(ctx context.Context) error {
 	users, _, err := s.dir.Store().ListUsers("", 1)
 	if err != nil {
 		return fmt.Errorf("server: read directory: %w", err)
@@ -202,7 +202,7 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) ready() error {
+func (s *Node) ready() error {
 	if !s.started.Load() {
 		return errors.New("node is starting")
 	}
@@ -216,10 +216,10 @@ func (s *Server) ready() error {
 }
 
 // HTTPAddr is the address the HTTP server listens on.
-func (s *Server) HTTPAddr() string { return s.http.Addr() }
+func (s *Node) HTTPAddr() string { return s.http.Addr() }
 
 // HTTPURL is the base URL of the HTTP server: https:// when it serves TLS.
-func (s *Server) HTTPURL() string {
+func (s *Node) HTTPURL() string {
 	if s.http.TLS() {
 		return "https://" + s.http.Addr()
 	}
@@ -231,7 +231,7 @@ func (s *Server) HTTPURL() string {
 // certificate, the listeners and open connections stay. It returns what
 // it reloaded ("https", "sips"; nothing when neither serves TLS). Where a
 // reload fails, its error names the file and the certificate in use stays.
-func (s *Server) ReloadCertificates() (reloaded []string, err error) {
+func (s *Node) ReloadCertificates() (reloaded []string, err error) {
 	var errs []error
 	if s.http.TLS() {
 		if err := s.http.ReloadCertificate(); err != nil {
@@ -251,19 +251,19 @@ func (s *Server) ReloadCertificates() (reloaded []string, err error) {
 }
 
 // Directory is the node's durable directory.
-func (s *Server) Directory() *persistence.Node { return s.dir }
+func (s *Node) Directory() *persistence.Node { return s.dir }
 
 // Done yields the HTTP server's end: nil after Shutdown, an
 // error when it failed on its own.
-func (s *Server) Done() <-chan error { return s.served }
+func (s *Node) Done() <-chan error { return s.served }
 
 // Shutdown stops the node gracefully (leave.go): SIP drains while a
 // leader hands Raft leadership over, then HTTP (open requests may finish
 // until ctx ends), the SIP server, the actor layer (it leaves the
 // cluster), and the directory, which flushes and closes the store.
-func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx) }
+func (s *Node) Shutdown(ctx context.Context) error { return s.stop(ctx) }
 
-func (s *Server) stop(ctx context.Context) error {
+func (s *Node) stop(ctx context.Context) error {
 	s.leaving.Store(true)
 	var errs []error
 	// The grains stay up until the SIP drain ends: calls in progress

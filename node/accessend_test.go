@@ -2,7 +2,7 @@
 
 // Built without -race only: see server_test.go.
 
-package server
+package node
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -35,7 +35,7 @@ const feedBuffer = 4096
 // gossipConfig is this node's memberlist configuration under name: its
 // gossip address, the seeds to join and the key from the cluster secret.
 // The joining node's temporary identity and the actor layer both use it.
-func (s *Server) gossipConfig(name string, meta membership.Meta) membership.Config {
+func (s *Node) gossipConfig(name string, meta membership.Meta) membership.Config {
 	return membership.Config{NodeName: name, BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join, Meta: meta,
 		SecretKey: gossipKey(s.cfg.ClusterSecret), Logger: s.cfg.Logger}
 }
@@ -78,9 +78,9 @@ func checkGossipAddr(addr string) error {
 }
 
 // layer is the node's running actor layer (nil before it started).
-func (s *Server) layer() *actorLayer { return s.actors.Load() }
+func (s *Node) layer() *actorLayer { return s.actors.Load() }
 
-func (s *Server) startActors(ctx context.Context) error {
+func (s *Node) startActors(ctx context.Context) error {
 	if err := checkGossipAddr(s.cfg.GossipAddr); err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Server) startActors(ctx context.Context) error {
 // system ID, the grains' dependencies, the session hub (a new one, or hub
 // moved over from a previous layer) and the dispatcher of directory
 // changes. On error, what it started is stopped again.
-func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer, error) {
+func (s *Node) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer, error) {
 	a := &actorLayer{dispatched: make(chan struct{})}
 	node, err := ucluster.Start(ctx, ucluster.Config{
 		// A leaving node waits for its grains' runtime state to reach
@@ -144,7 +144,7 @@ func (s *Server) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLaye
 // Grains of the old layer stop; their runtime state is lost, as after a
 // crash, and the sources re-assert it. cluster/peers' watchdog calls it
 // (layerActors.Restart) and then follows the new layer's gossip.
-func (s *Server) restartActors(ctx context.Context) error {
+func (s *Node) restartActors(ctx context.Context) error {
 	old := s.layer()
 	if old.stopDispatch != nil {
 		old.stopDispatch()
@@ -193,7 +193,7 @@ func (a *actorLayer) stop(ctx context.Context) error {
 
 // grainClient calls grains through the node's current actor layer, so
 // that the API and SIP keep working across a restart of the layer.
-type grainClient struct{ s *Server }
+type grainClient struct{ s *Node }
 
 func (c grainClient) Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error) {
 	a := c.s.layer()
@@ -204,7 +204,7 @@ func (c grainClient) Request(ctx context.Context, identity, kind string, msg pro
 }
 
 // layerCollector exposes the metrics of the current actor layer.
-type layerCollector struct{ s *Server }
+type layerCollector struct{ s *Node }
 
 func (c layerCollector) Describe(ch chan<- *prometheus.Desc) {
 	if a := c.s.layer(); a != nil {

@@ -3,7 +3,7 @@
 // Built without -race only: it runs whole nodes and a protoactor-go
 // client in this process (see the Makefile's NORACE_PKGS).
 
-package server
+package node
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ const tlsTestSecret = "tls-test-secret-0123456789"
 
 // startBob starts a node (adjusted by adjust) holding user bob, who is
 // busy; it returns the node and bob's client.
-func startBob(t *testing.T, adjust func(*Config)) (*Server, client) {
+func startBob(t *testing.T, adjust func(*Config)) (*Node, client) {
 	t.Helper()
 	s := startServerWith(t, func(c *Config) {
 		c.NodeID, c.ClusterSecret, c.GossipAddr = "n1", tlsTestSecret, testnet.FreeAddr(t)
@@ -57,7 +57,7 @@ func startBob(t *testing.T, adjust func(*Config)) (*Server, client) {
 // rogueSetsPresence starts an actor-cluster client that knows the
 // cluster secret (so it joins gossip) and holds tlsCfg (nil: plain gRPC),
 // and asks bob's grain to set bob's presence to dnd.
-func rogueSetsPresence(t *testing.T, s *Server, tlsCfg *pki.Bundle) error {
+func rogueSetsPresence(t *testing.T, s *Node, tlsCfg *pki.Bundle) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -188,7 +188,7 @@ func TestServer_GrainsTakeMessagesOnlyFromCertifiedNodes(t *testing.T) {
 	}
 }
 
-func metricsOf(t *testing.T, s *Server) string {
+func metricsOf(t *testing.T, s *Node) string {
 	t.Helper()
 	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
 	if err != nil {
