@@ -38,7 +38,7 @@ run: build
 # packages (hub, fan-out) still runs under -race in the first pass.
 # cluster/ and cmd/ucgrid run their nodes as child processes instead, keep
 # -race, and fail on any race report whose racing frame is our own code.
-NORACE_PKGS := ./actors/ ./cluster/server/
+NORACE_PKGS := ./actors/ ./node/
 
 ## test: vet, gofmt check, the whole suite under the race detector, then
 ## the in-process cluster tests without it (see NORACE_PKGS)
