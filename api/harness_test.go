@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/ucgrid/ucgrid/api/password"
+	"github.com/ucgrid/ucgrid/internal/testdir"
 	"github.com/ucgrid/ucgrid/internal/testlog"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -68,25 +69,7 @@ type env struct {
 // leadership.
 func openNode(t testing.TB) *persistence.Node {
 	t.Helper()
-	n, err := persistence.Open(context.Background(), persistence.Config{
-		Dir: t.TempDir(), NodeID: "n1", ClusterID: "api-test", Logger: testLogger(t),
-		HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 50 * time.Millisecond,
-		LeaderLeaseTimeout: 50 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatalf("persistence.Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Errorf("close node: %v", err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
-	return n
+	return testdir.Open(t, persistence.Config{NodeID: "n1", ClusterID: "api-test", Logger: testLogger(t)})
 }
 
 func newEnv(t testing.TB, tweak ...func(*HandlerConfig)) *env {

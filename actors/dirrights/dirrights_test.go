@@ -9,27 +9,14 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/internal/testdir"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 func openDir(t *testing.T) *persistence.Node {
 	t.Helper()
-	n, err := persistence.Open(context.Background(), persistence.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testdir.Open(t, persistence.Config{})
 }
 
 func apply(t *testing.T, n *persistence.Node, cmd *dirpb.Command) {

@@ -3,11 +3,11 @@ package tokens
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/internal/testdir"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -16,25 +16,8 @@ import (
 // leadership and closes it at the end of the test unless closed before.
 func openDir(t *testing.T, dir string) *persistence.Node {
 	t.Helper()
-	n, err := persistence.Open(context.Background(), persistence.Config{
-		Dir: dir, NodeID: "n1", ClusterID: "tokens-test", Logger: slog.New(slog.DiscardHandler),
-		HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 50 * time.Millisecond,
-		LeaderLeaseTimeout: 50 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatalf("persistence.Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil && !errors.Is(err, persistence.ErrClosed) {
-			t.Errorf("close: %v", err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
-	if _, err := n.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "bob"}}}}); err != nil {
+	n := testdir.Open(t, persistence.Config{Dir: dir, NodeID: "n1", ClusterID: "tokens-test"})
+	if _, err := n.Apply(context.Background(), &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "bob"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -16,6 +16,7 @@ import (
 
 	ucluster "github.com/ucgrid/ucgrid/cluster"
 	"github.com/ucgrid/ucgrid/cluster/membership"
+	"github.com/ucgrid/ucgrid/internal/testdir"
 	"github.com/ucgrid/ucgrid/internal/testlog"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -43,21 +44,7 @@ func (a fixedActors) Restart(context.Context) (*membership.Membership, error) {
 // openDir opens a directory that is a Raft cluster of one, ready.
 func openDir(t *testing.T) *persistence.Node {
 	t.Helper()
-	n, err := persistence.Open(context.Background(), persistence.Config{Dir: t.TempDir(), Logger: testlog.New(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testdir.Open(t, persistence.Config{Logger: testlog.New(t, slog.LevelWarn)})
 }
 
 func testConfig(t *testing.T, dir *persistence.Node, actors Actors) Config {
