@@ -68,7 +68,7 @@ func (c LiveConfig) Validate() error {
 }
 
 // EventHub is the node's session hub seen from the API: one session per
-// event stream. Implemented in node over actors.Hub; the grains
+// event stream. HubEvents is it over actors.Hub; the grains
 // filter every event by the session viewer's rights before it reaches
 // the session.
 //

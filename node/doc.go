@@ -22,9 +22,9 @@
 //
 // The API's presence, line state and reverse lookups and the SIP layer's
 // Backend are actors.Client on grainClient (the node's current actor
-// layer); the event sessions' sink is liveevents.go; the directory's
-// upkeep is persistence.Node.StartSweeps, the live chat delivery
-// actors.Hub.FollowChats.
+// layer), the event streams api.HubEvents on the node's actors.Hub; the
+// directory's upkeep is persistence.Node.StartSweeps, the live chat
+// delivery actors.Hub.FollowChats.
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

@@ -136,7 +136,7 @@ func (s *Node) start(ctx context.Context) error {
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: actors.Client{To: grainClient{s}}, Logger: s.cfg.Logger,
 		Reverse: actors.Client{To: grainClient{s}},
-		Live:    api.LiveConfig{Lines: actors.Client{To: grainClient{s}}, Events: liveEvents{hub: s.layer().hub}},
+		Live:    api.LiveConfig{Lines: actors.Client{To: grainClient{s}}, Events: api.HubEvents(s.layer().hub)},
 		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks})
 	if err != nil {
 		return err

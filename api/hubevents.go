@@ -1,4 +1,4 @@
-package node
+package api
 
 import (
 	"context"
@@ -6,16 +6,17 @@ import (
 
 	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/actorspb"
-	"github.com/ucgrid/ucgrid/api"
 )
 
-// liveEvents opens the API's event sessions on the node's session hub.
+// HubEvents is the EventHub of a node's session hub: each stream is an
+// actors.Sink of the hub, whose events it converts once per shared batch.
+func HubEvents(hub *actors.Hub) EventHub { return liveEvents{hub: hub} }
+
+// liveEvents opens the event sessions on the node's session hub.
 type liveEvents struct{ hub *actors.Hub }
 
-var _ api.EventHub = liveEvents{}
-
-func (l liveEvents) Open(viewer string, buffer int) api.EventSession {
-	e := &eventSession{hub: l.hub, out: make(chan api.LiveEvent, buffer)}
+func (l liveEvents) Open(viewer string, buffer int) EventSession {
+	e := &eventSession{hub: l.hub, out: make(chan LiveEvent, buffer)}
 	e.s = l.hub.OpenSink(viewer, e)
 	return e
 }
@@ -26,7 +27,7 @@ func (l liveEvents) Open(viewer string, buffer int) api.EventSession {
 type eventSession struct {
 	hub  *actors.Hub
 	s    *actors.Session
-	out  chan api.LiveEvent
+	out  chan LiveEvent
 	once sync.Once
 }
 
@@ -55,14 +56,14 @@ func (e *eventSession) End(bool) { close(e.out) }
 type sharedLive struct{}
 
 type convertedEvent struct {
-	le api.LiveEvent
+	le LiveEvent
 	ok bool
 }
 
 // liveEventOf turns a hub event into the API's. An event the hub shares
 // among sessions is converted once for all of them and marked so that
-// the streams encode it once too (api.LiveEvent.ShareEncoding).
-func liveEventOf(ev actors.Event) (api.LiveEvent, bool) {
+// the streams encode it once too (LiveEvent.ShareEncoding).
+func liveEventOf(ev actors.Event) (LiveEvent, bool) {
 	if ev.Shared == nil {
 		return convertEvent(ev)
 	}
@@ -73,8 +74,8 @@ func liveEventOf(ev actors.Event) (api.LiveEvent, bool) {
 	return c.le, c.ok
 }
 
-func convertEvent(ev actors.Event) (api.LiveEvent, bool) {
-	le := api.LiveEvent{Target: ev.Target}
+func convertEvent(ev actors.Event) (LiveEvent, bool) {
+	le := LiveEvent{Target: ev.Target}
 	switch {
 	case ev.View != nil:
 		p := presenceStateOf(ev.View)
@@ -90,14 +91,14 @@ func convertEvent(ev actors.Event) (api.LiveEvent, bool) {
 	return le, true
 }
 
-func (e *eventSession) Events() <-chan api.LiveEvent { return e.out }
+func (e *eventSession) Events() <-chan LiveEvent { return e.out }
 
 func (e *eventSession) Lagged() bool { return e.s.Lagged() }
 
-func (e *eventSession) WatchUser(ctx context.Context, target string) (api.PresenceState, error) {
+func (e *eventSession) WatchUser(ctx context.Context, target string) (PresenceState, error) {
 	v, err := e.hub.Watch(ctx, e.s, target)
 	if err != nil {
-		return api.PresenceState{}, err
+		return PresenceState{}, err
 	}
 	return presenceStateOf(v), nil
 }
@@ -118,10 +119,10 @@ func (e *eventSession) Close(ctx context.Context) {
 // presenceStateOf turns a grain's presence view into the API's; a state
 // the API does not know shows as not visible (the grains only send known
 // ones).
-func presenceStateOf(pv *actorspb.PresenceView) api.PresenceState {
+func presenceStateOf(pv *actorspb.PresenceView) PresenceState {
 	v, visible, err := actors.PresenceViewOf(pv)
 	if err != nil {
-		return api.PresenceState{}
+		return PresenceState{}
 	}
-	return api.PresenceState{Visible: visible, View: v}
+	return PresenceState{Visible: visible, View: v}
 }
