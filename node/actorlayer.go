@@ -60,7 +60,7 @@ func secretKey(secret, label string) []byte {
 
 // ErrGossipAddrInUse is returned by Start when another process holds the
 // gossip address (memberlist needs it for both UDP and TCP).
-var ErrGossipAddrInUse = errors.New("server: gossip address already in use")
+var ErrGossipAddrInUse = errors.New("node: gossip address already in use")
 
 // checkGossipAddr fails early with ErrGossipAddrInUse; memberlist's own
 // error does not say which flag to change. Port 0 is always free.
@@ -109,7 +109,7 @@ func (s *Node) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer,
 		Logger:        s.cfg.Logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("server: actor cluster: %w", err)
+		return nil, fmt.Errorf("node: actor cluster: %w", err)
 	}
 	a.node = node
 	system := node.Cluster().ActorSystem
@@ -186,7 +186,7 @@ func (a *actorLayer) stop(ctx context.Context) error {
 		a.unregister()
 	}
 	if err != nil {
-		return fmt.Errorf("server: stop actor cluster: %w", err)
+		return fmt.Errorf("node: stop actor cluster: %w", err)
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ type grainClient struct{ s *Node }
 func (c grainClient) Request(ctx context.Context, identity, kind string, msg proto.Message) (proto.Message, error) {
 	a := c.s.layer()
 	if a == nil {
-		return nil, errors.New("server: the actor layer is not running")
+		return nil, errors.New("node: the actor layer is not running")
 	}
 	return a.node.Request(ctx, identity, kind, msg)
 }

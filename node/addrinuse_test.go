@@ -14,7 +14,7 @@ import (
 // one was taken; any other start failure must not look like that.
 func TestAddrInUse_NamesEveryListenerAndNothingElse(t *testing.T) {
 	for _, err := range []error{api.ErrAddrInUse, ErrGossipAddrInUse, sip.ErrAddrInUse, sip.ErrTLSAddrInUse, syscall.EADDRINUSE} {
-		if wrapped := fmt.Errorf("server: start: %w", err); !AddrInUse(wrapped) {
+		if wrapped := fmt.Errorf("node: start: %w", err); !AddrInUse(wrapped) {
 			t.Errorf("AddrInUse(%v) = false", wrapped)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 // ErrInsecureCluster is returned by Start when a cluster address binds a
 // non-loopback interface without TLS and InsecureCluster is not set.
-var ErrInsecureCluster = errors.New("server: cluster traffic would be unauthenticated")
+var ErrInsecureCluster = errors.New("node: cluster traffic would be unauthenticated")
 
 // checkClusterBinds refuses Raft, actor or gossip addresses other hosts
 // can reach when no TLS is configured: anyone reaching those ports could
@@ -57,7 +57,7 @@ func (s *Node) startLink() error {
 	}
 	link, err := peerlink.Listen(s.cfg.RaftAddr, "", s.cfg.TLS, s.cfg.Logger)
 	if err != nil {
-		return fmt.Errorf("server: raft address: %w", err)
+		return fmt.Errorf("node: raft address: %w", err)
 	}
 	s.link = link
 	return nil
@@ -70,7 +70,7 @@ func (s *Node) checkCertNode() error {
 		return nil
 	}
 	if got := s.cfg.TLS.Node(); got != s.dir.ID() {
-		return fmt.Errorf("server: the TLS certificate (--tls-cert) is for node %q, but this node is %q: make one with `ucgrid tls cert create --node %s` or start with --node %s", got, s.dir.ID(), s.dir.ID(), got)
+		return fmt.Errorf("node: the TLS certificate (--tls-cert) is for node %q, but this node is %q: make one with `ucgrid tls cert create --node %s` or start with --node %s", got, s.dir.ID(), s.dir.ID(), got)
 	}
 	return nil
 }
@@ -85,7 +85,7 @@ func (s *Node) serveInternal() {
 	ln := s.link.Internal()
 	go func() {
 		if err := s.internal.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			s.cfg.Logger.Error("server: node-to-node HTTP stopped", "err", err)
+			s.cfg.Logger.Error("node: node-to-node HTTP stopped", "err", err)
 		}
 	}()
 }
@@ -97,7 +97,7 @@ func (s *Node) stopInternal(ctx context.Context) error {
 		return nil
 	}
 	if err := s.internal.Shutdown(ctx); err != nil {
-		return fmt.Errorf("server: stop node-to-node HTTP: %w", err)
+		return fmt.Errorf("node: stop node-to-node HTTP: %w", err)
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func (s *Node) closeLink() error {
 		return nil
 	}
 	if err := s.link.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("server: close raft link: %w", err)
+		return fmt.Errorf("node: close raft link: %w", err)
 	}
 	return nil
 }

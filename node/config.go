@@ -147,7 +147,7 @@ type ConfigError struct {
 	Problem string
 }
 
-func (e *ConfigError) Error() string { return "server: Config." + e.Field + ": " + e.Problem }
+func (e *ConfigError) Error() string { return "node: Config." + e.Field + ": " + e.Problem }
 
 // invalid is Validate's error.
 func invalid(field, format string, args ...any) error {

@@ -57,7 +57,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 			c := Config{DataDir: "d", HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0"}
 			tc.edit(&c)
 			err := c.Validate()
-			if want := "server: Config." + tc.field + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
+			if want := "node: Config." + tc.field + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("Validate() = %v, want an error starting %q", err, want)
 			}
 			var ce *ConfigError
@@ -73,7 +73,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 func TestStart_RefusesAnInvalidConfigBeforeTouchingTheDisk(t *testing.T) {
 	cfg := Config{DataDir: filepath.Join(t.TempDir(), "data"), HTTPAddr: "127.0.0.1:0", RaftAddr: "no-port"}
 	_, err := Start(context.Background(), cfg)
-	if err == nil || !strings.HasPrefix(err.Error(), "server: Config.RaftAddr: ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "node: Config.RaftAddr: ") {
 		t.Fatalf("Start = %v, want the RaftAddr error", err)
 	}
 	if _, statErr := os.Stat(cfg.DataDir); !os.IsNotExist(statErr) {

@@ -121,7 +121,7 @@ func (s *Node) start(ctx context.Context) error {
 	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
 	defer cancel()
 	if err := s.dir.WaitReady(readyCtx); err != nil {
-		return fmt.Errorf("server: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
+		return fmt.Errorf("node: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
 	}
 	clock.phase("directory ready")
 	if err := s.startActors(ctx); err != nil {
@@ -171,7 +171,7 @@ func (s *Node) start(ctx context.Context) error {
 func (s *Node) bootstrapAdmin(ctx context.Context) error {
 	users, _, err := s.dir.Store().ListUsers("", 1)
 	if err != nil {
-		return fmt.Errorf("server: read directory: %w", err)
+		return fmt.Errorf("node: read directory: %w", err)
 	}
 	if len(users) > 0 {
 		return nil
@@ -185,13 +185,13 @@ func (s *Node) bootstrapAdmin(ctx context.Context) error {
 	}
 	hash, err := password.Hash(pw, s.cfg.PasswordParams)
 	if err != nil {
-		return fmt.Errorf("server: admin password: %w", err)
+		return fmt.Errorf("node: admin password: %w", err)
 	}
 	now := time.Now().Unix()
 	user := &dirpb.User{Id: AdminID, DisplayName: "Administrator", PasswordHash: hash, SystemRole: "system_owner",
 		CreatedUnix: now, UpdatedUnix: now}
 	if _, err := s.dir.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: user}}}); err != nil {
-		return fmt.Errorf("server: create admin: %w", err)
+		return fmt.Errorf("node: create admin: %w", err)
 	}
 	if generated {
 		fmt.Fprintf(s.cfg.Out, "ucgrid: first start: created system owner %q with password %s\n"+
@@ -310,7 +310,7 @@ func newStartClock(log *slog.Logger) *startClock {
 
 func (c *startClock) phase(name string) {
 	now := time.Now()
-	c.log.Debug("server: start phase done", "phase", name, "took", now.Sub(c.last), "since_start", now.Sub(c.begin))
+	c.log.Debug("node: start phase done", "phase", name, "took", now.Sub(c.last), "since_start", now.Sub(c.begin))
 	c.last = now
 }
 
