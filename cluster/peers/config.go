@@ -13,7 +13,8 @@ import (
 	"github.com/ucgrid/ucgrid/persistence"
 )
 
-// Config is what Ops needs of its node. New checks the required fields.
+// Config is what Ops needs of its node. New fills its defaults
+// (WithDefaults) and refuses one Validate rejects.
 type Config struct {
 	// Dir is the node's directory: its Raft server, whose configuration
 	// the leader's autopilot changes, and whose writes a follower forwards
@@ -82,8 +83,17 @@ type LocalActors struct {
 	Grains map[string]int
 }
 
-// validate names the first required field c lacks.
-func (c Config) validate() error {
+// WithDefaults returns a copy of c with every zero field that has a
+// default set to it (Logger).
+func (c Config) WithDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate names the first required field c lacks.
+func (c Config) Validate() error {
 	switch {
 	case c.Dir == nil:
 		return errors.New("peers: Config.Dir is nil")

@@ -54,11 +54,9 @@ type Ops struct {
 // directory's forwarder of writes to the leader. It fails naming the first
 // required field cfg lacks.
 func New(cfg Config) (*Ops, error) {
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	o := &Ops{cfg: cfg, dir: cfg.Dir, log: cfg.Logger, sign: signer{secret: []byte(cfg.Secret), now: time.Now}, metrics: newOpsMetrics()}
 	o.client = newInternalClient(o.sign, cfg.Link, o.nodeAt, cfg.PeerTLS)
