@@ -52,7 +52,12 @@ type User struct {
 	UpdatedUnix int64 `protobuf:"varint,11,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
 	// services is the user layer of services (spec/services.tsv names);
 	// the effective services are the union with global and active groups.
-	Services      []string `protobuf:"bytes,12,rep,name=services,proto3" json:"services,omitempty"`
+	Services []string `protobuf:"bytes,12,rep,name=services,proto3" json:"services,omitempty"`
+	// call_class is the user's class of service for calls leaving the
+	// directory: "internal", "national" or "international" (each allows
+	// what the one before allows). Empty takes Global.default_call_class.
+	// Emergency numbers are always allowed.
+	CallClass     string `protobuf:"bytes,13,opt,name=call_class,json=callClass,proto3" json:"call_class,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -169,6 +174,13 @@ func (x *User) GetServices() []string {
 		return x.Services
 	}
 	return nil
+}
+
+func (x *User) GetCallClass() string {
+	if x != nil {
+		return x.CallClass
+	}
+	return ""
 }
 
 // Contact holds the contact fields of spec/contact_fields.tsv except
@@ -403,7 +415,10 @@ type Member struct {
 	Primary bool `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
 	// logged_out: the member has logged out of this group's calls; the
 	// group's calls skip them until they log in again.
-	LoggedOut     bool `protobuf:"varint,4,opt,name=logged_out,json=loggedOut,proto3" json:"logged_out,omitempty"`
+	LoggedOut bool `protobuf:"varint,4,opt,name=logged_out,json=loggedOut,proto3" json:"logged_out,omitempty"`
+	// ring_delay_s delays this member's ringing in every strategy: they
+	// join the call that many seconds after it reached the group.
+	RingDelayS    int32 `protobuf:"varint,5,opt,name=ring_delay_s,json=ringDelayS,proto3" json:"ring_delay_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,6 +479,13 @@ func (x *Member) GetLoggedOut() bool {
 		return x.LoggedOut
 	}
 	return false
+}
+
+func (x *Member) GetRingDelayS() int32 {
+	if x != nil {
+		return x.RingDelayS
+	}
+	return 0
 }
 
 type Key struct {
@@ -1076,6 +1098,9 @@ func (x *Group) GetOverrideUntilUnix() int64 {
 	return 0
 }
 
+// Forwarding is a line's call forwarding: unconditional (enabled with a
+// destination), on busy and on no answer, each a number in the directory
+// or a number the dial plan routes out, or off ("").
 type Forwarding struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
@@ -1169,13 +1194,19 @@ type Line struct {
 	// ha1_md5 is hex MD5(number:realm:password) (RFC 2617).
 	Ha1Md5 string `protobuf:"bytes,6,opt,name=ha1_md5,json=ha1Md5,proto3" json:"ha1_md5,omitempty"`
 	// ha1_sha256 is hex SHA-256(number:realm:password) (RFC 7616).
-	Ha1Sha256     string      `protobuf:"bytes,7,opt,name=ha1_sha256,json=ha1Sha256,proto3" json:"ha1_sha256,omitempty"`
-	Forwarding    *Forwarding `protobuf:"bytes,8,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
-	Label         string      `protobuf:"bytes,9,opt,name=label,proto3" json:"label,omitempty"`
-	CreatedUnix   int64       `protobuf:"varint,10,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
-	UpdatedUnix   int64       `protobuf:"varint,11,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Ha1Sha256   string      `protobuf:"bytes,7,opt,name=ha1_sha256,json=ha1Sha256,proto3" json:"ha1_sha256,omitempty"`
+	Forwarding  *Forwarding `protobuf:"bytes,8,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	Label       string      `protobuf:"bytes,9,opt,name=label,proto3" json:"label,omitempty"`
+	CreatedUnix int64       `protobuf:"varint,10,opt,name=created_unix,json=createdUnix,proto3" json:"created_unix,omitempty"`
+	UpdatedUnix int64       `protobuf:"varint,11,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
+	// e164 is the line's public number (e.g. "+4989123456"): the caller ID
+	// of its calls out and the number calls in from trunks reach it by.
+	E164 string `protobuf:"bytes,12,opt,name=e164,proto3" json:"e164,omitempty"`
+	// withhold_caller_id sends the line's calls out anonymously (RFC 3323
+	// Privacy: id); the trunk still gets the identity to assert.
+	WithholdCallerId bool `protobuf:"varint,13,opt,name=withhold_caller_id,json=withholdCallerId,proto3" json:"withhold_caller_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Line) Reset() {
@@ -1285,6 +1316,20 @@ func (x *Line) GetUpdatedUnix() int64 {
 	return 0
 }
 
+func (x *Line) GetE164() string {
+	if x != nil {
+		return x.E164
+	}
+	return ""
+}
+
+func (x *Line) GetWithholdCallerId() bool {
+	if x != nil {
+		return x.WithholdCallerId
+	}
+	return false
+}
+
 type Global struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Grant    *Grant                 `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
@@ -1292,8 +1337,11 @@ type Global struct {
 	// retention in days; 0 keeps entries for ever.
 	JournalRetentionDays int32 `protobuf:"varint,3,opt,name=journal_retention_days,json=journalRetentionDays,proto3" json:"journal_retention_days,omitempty"`
 	ChatRetentionDays    int32 `protobuf:"varint,4,opt,name=chat_retention_days,json=chatRetentionDays,proto3" json:"chat_retention_days,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// default_call_class is the class of service of users without their
+	// own (User.call_class); empty means "national".
+	DefaultCallClass string `protobuf:"bytes,5,opt,name=default_call_class,json=defaultCallClass,proto3" json:"default_call_class,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Global) Reset() {
@@ -1354,12 +1402,22 @@ func (x *Global) GetChatRetentionDays() int32 {
 	return 0
 }
 
+func (x *Global) GetDefaultCallClass() string {
+	if x != nil {
+		return x.DefaultCallClass
+	}
+	return ""
+}
+
 type Trunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// addresses are CIDR prefixes allowed to send calls without digest auth.
-	Addresses     []string `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	Name          string   `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Addresses []string `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Name      string   `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// outbound is where calls out through this trunk go; unset: the trunk
+	// only takes calls in.
+	Outbound      *TrunkOutbound `protobuf:"bytes,4,opt,name=outbound,proto3" json:"outbound,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1415,6 +1473,378 @@ func (x *Trunk) GetName() string {
 	return ""
 }
 
+func (x *Trunk) GetOutbound() *TrunkOutbound {
+	if x != nil {
+		return x.Outbound
+	}
+	return nil
+}
+
+// TrunkOutbound is the upstream side of a trunk (a carrier or another
+// PBX) that calls leaving the directory are sent to.
+type TrunkOutbound struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	// port 0 means 5060 (5061 for tls).
+	Port int32 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// transport is "udp", "tcp" or "tls".
+	Transport string `protobuf:"bytes,3,opt,name=transport,proto3" json:"transport,omitempty"`
+	// register keeps a registration at the upstream with these credentials.
+	Register bool   `protobuf:"varint,4,opt,name=register,proto3" json:"register,omitempty"`
+	Username string `protobuf:"bytes,5,opt,name=username,proto3" json:"username,omitempty"`
+	// password answers the upstream's digest challenges; the API never
+	// shows it and nothing logs it.
+	Password string `protobuf:"bytes,6,opt,name=password,proto3" json:"password,omitempty"`
+	// auth_username is the digest user name when it differs from username.
+	AuthUsername string `protobuf:"bytes,7,opt,name=auth_username,json=authUsername,proto3" json:"auth_username,omitempty"`
+	// caller_id is "line" (the calling line's e164) or "trunk"
+	// (main_number); empty means "line", falling back to main_number.
+	CallerId   string `protobuf:"bytes,8,opt,name=caller_id,json=callerId,proto3" json:"caller_id,omitempty"`
+	MainNumber string `protobuf:"bytes,9,opt,name=main_number,json=mainNumber,proto3" json:"main_number,omitempty"`
+	// register_expires_s is the registration interval asked for (0: 600).
+	RegisterExpiresS int32 `protobuf:"varint,10,opt,name=register_expires_s,json=registerExpiresS,proto3" json:"register_expires_s,omitempty"`
+	// domain is the host part of the From and request URIs (default host).
+	Domain        string `protobuf:"bytes,11,opt,name=domain,proto3" json:"domain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrunkOutbound) Reset() {
+	*x = TrunkOutbound{}
+	mi := &file_directory_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrunkOutbound) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrunkOutbound) ProtoMessage() {}
+
+func (x *TrunkOutbound) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrunkOutbound.ProtoReflect.Descriptor instead.
+func (*TrunkOutbound) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TrunkOutbound) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *TrunkOutbound) GetTransport() string {
+	if x != nil {
+		return x.Transport
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetRegister() bool {
+	if x != nil {
+		return x.Register
+	}
+	return false
+}
+
+func (x *TrunkOutbound) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetAuthUsername() string {
+	if x != nil {
+		return x.AuthUsername
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetCallerId() string {
+	if x != nil {
+		return x.CallerId
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetMainNumber() string {
+	if x != nil {
+		return x.MainNumber
+	}
+	return ""
+}
+
+func (x *TrunkOutbound) GetRegisterExpiresS() int32 {
+	if x != nil {
+		return x.RegisterExpiresS
+	}
+	return 0
+}
+
+func (x *TrunkOutbound) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+// DialPlan decides where a number that is not in the directory goes: the
+// first rule whose pattern matches it.
+type DialPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rules []*DialRule            `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// emergency_numbers are always allowed whatever the caller's class of
+	// service (e.g. "112", "110", "911").
+	EmergencyNumbers []string `protobuf:"bytes,2,rep,name=emergency_numbers,json=emergencyNumbers,proto3" json:"emergency_numbers,omitempty"`
+	// emergency_trunk carries emergency calls; empty: the rules decide.
+	EmergencyTrunk string `protobuf:"bytes,3,opt,name=emergency_trunk,json=emergencyTrunk,proto3" json:"emergency_trunk,omitempty"`
+	UpdatedUnix    int64  `protobuf:"varint,4,opt,name=updated_unix,json=updatedUnix,proto3" json:"updated_unix,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DialPlan) Reset() {
+	*x = DialPlan{}
+	mi := &file_directory_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DialPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DialPlan) ProtoMessage() {}
+
+func (x *DialPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DialPlan.ProtoReflect.Descriptor instead.
+func (*DialPlan) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DialPlan) GetRules() []*DialRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *DialPlan) GetEmergencyNumbers() []string {
+	if x != nil {
+		return x.EmergencyNumbers
+	}
+	return nil
+}
+
+func (x *DialPlan) GetEmergencyTrunk() string {
+	if x != nil {
+		return x.EmergencyTrunk
+	}
+	return ""
+}
+
+func (x *DialPlan) GetUpdatedUnix() int64 {
+	if x != nil {
+		return x.UpdatedUnix
+	}
+	return 0
+}
+
+type DialRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// pattern is a dial pattern: digits, X (any digit), Z (1-9), N (2-9),
+	// [1-5,7] sets, a trailing "." (one or more of anything) or "!" (zero
+	// or more), with an optional leading "_" as in Asterisk; "+" matches
+	// itself.
+	Pattern string `protobuf:"bytes,2,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	// trunk is the id of the trunk with an outbound side to send it to.
+	Trunk string `protobuf:"bytes,3,opt,name=trunk,proto3" json:"trunk,omitempty"`
+	// strip digits are removed from the front, then prepend is added.
+	Strip   int32  `protobuf:"varint,4,opt,name=strip,proto3" json:"strip,omitempty"`
+	Prepend string `protobuf:"bytes,5,opt,name=prepend,proto3" json:"prepend,omitempty"`
+	// call_class is the class of service a caller needs for this rule:
+	// "internal", "national" or "international".
+	CallClass     string `protobuf:"bytes,6,opt,name=call_class,json=callClass,proto3" json:"call_class,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DialRule) Reset() {
+	*x = DialRule{}
+	mi := &file_directory_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DialRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DialRule) ProtoMessage() {}
+
+func (x *DialRule) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DialRule.ProtoReflect.Descriptor instead.
+func (*DialRule) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DialRule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DialRule) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *DialRule) GetTrunk() string {
+	if x != nil {
+		return x.Trunk
+	}
+	return ""
+}
+
+func (x *DialRule) GetStrip() int32 {
+	if x != nil {
+		return x.Strip
+	}
+	return 0
+}
+
+func (x *DialRule) GetPrepend() string {
+	if x != nil {
+		return x.Prepend
+	}
+	return ""
+}
+
+func (x *DialRule) GetCallClass() string {
+	if x != nil {
+		return x.CallClass
+	}
+	return ""
+}
+
+// HuntMemory is what a group's strategies remember between calls
+// (round-robin position, longest-idle times), kept durable so that it
+// survives the crash of the group's node.
+type HuntMemory struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Group          string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	RoundRobinLast string                 `protobuf:"bytes,2,opt,name=round_robin_last,json=roundRobinLast,proto3" json:"round_robin_last,omitempty"`
+	// last_call_unix_ms is per member user id.
+	LastCallUnixMs map[string]int64 `protobuf:"bytes,3,rep,name=last_call_unix_ms,json=lastCallUnixMs,proto3" json:"last_call_unix_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HuntMemory) Reset() {
+	*x = HuntMemory{}
+	mi := &file_directory_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HuntMemory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HuntMemory) ProtoMessage() {}
+
+func (x *HuntMemory) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HuntMemory.ProtoReflect.Descriptor instead.
+func (*HuntMemory) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HuntMemory) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *HuntMemory) GetRoundRobinLast() string {
+	if x != nil {
+		return x.RoundRobinLast
+	}
+	return ""
+}
+
+func (x *HuntMemory) GetLastCallUnixMs() map[string]int64 {
+	if x != nil {
+		return x.LastCallUnixMs
+	}
+	return nil
+}
+
 type Registration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Line  string                 `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
@@ -1445,7 +1875,7 @@ type Registration struct {
 
 func (x *Registration) Reset() {
 	*x = Registration{}
-	mi := &file_directory_proto_msgTypes[15]
+	mi := &file_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1887,7 @@ func (x *Registration) String() string {
 func (*Registration) ProtoMessage() {}
 
 func (x *Registration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[15]
+	mi := &file_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1900,7 @@ func (x *Registration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registration.ProtoReflect.Descriptor instead.
 func (*Registration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{15}
+	return file_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Registration) GetLine() string {
@@ -1569,15 +1999,19 @@ type JournalEntry struct {
 	Private bool   `protobuf:"varint,11,opt,name=private,proto3" json:"private,omitempty"`
 	Note    string `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
 	// group is the call group the call came through, if any.
-	Group         string `protobuf:"bytes,13,opt,name=group,proto3" json:"group,omitempty"`
-	CallId        string `protobuf:"bytes,14,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Group  string `protobuf:"bytes,13,opt,name=group,proto3" json:"group,omitempty"`
+	CallId string `protobuf:"bytes,14,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// transferred_by is the number that transferred the call (REFER or
+	// attended transfer), transferred_to where it was transferred to.
+	TransferredBy string `protobuf:"bytes,15,opt,name=transferred_by,json=transferredBy,proto3" json:"transferred_by,omitempty"`
+	TransferredTo string `protobuf:"bytes,16,opt,name=transferred_to,json=transferredTo,proto3" json:"transferred_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JournalEntry) Reset() {
 	*x = JournalEntry{}
-	mi := &file_directory_proto_msgTypes[16]
+	mi := &file_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +2023,7 @@ func (x *JournalEntry) String() string {
 func (*JournalEntry) ProtoMessage() {}
 
 func (x *JournalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[16]
+	mi := &file_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +2036,7 @@ func (x *JournalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalEntry.ProtoReflect.Descriptor instead.
 func (*JournalEntry) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{16}
+	return file_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JournalEntry) GetId() string {
@@ -1703,6 +2137,20 @@ func (x *JournalEntry) GetCallId() string {
 	return ""
 }
 
+func (x *JournalEntry) GetTransferredBy() string {
+	if x != nil {
+		return x.TransferredBy
+	}
+	return ""
+}
+
+func (x *JournalEntry) GetTransferredTo() string {
+	if x != nil {
+		return x.TransferredTo
+	}
+	return ""
+}
+
 // ChatMessage is one text message between two users (chat service).
 type ChatMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1719,7 +2167,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_directory_proto_msgTypes[17]
+	mi := &file_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +2179,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[17]
+	mi := &file_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +2192,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{17}
+	return file_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatMessage) GetId() string {
@@ -1794,7 +2242,7 @@ type ChatRef struct {
 
 func (x *ChatRef) Reset() {
 	*x = ChatRef{}
-	mi := &file_directory_proto_msgTypes[18]
+	mi := &file_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2254,7 @@ func (x *ChatRef) String() string {
 func (*ChatRef) ProtoMessage() {}
 
 func (x *ChatRef) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[18]
+	mi := &file_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2267,7 @@ func (x *ChatRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRef.ProtoReflect.Descriptor instead.
 func (*ChatRef) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{18}
+	return file_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatRef) GetLow() string {
@@ -1865,7 +2313,7 @@ type BearerToken struct {
 
 func (x *BearerToken) Reset() {
 	*x = BearerToken{}
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2325,7 @@ func (x *BearerToken) String() string {
 func (*BearerToken) ProtoMessage() {}
 
 func (x *BearerToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2338,7 @@ func (x *BearerToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BearerToken.ProtoReflect.Descriptor instead.
 func (*BearerToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{19}
+	return file_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BearerToken) GetDigest() []byte {
@@ -1944,7 +2392,7 @@ type PutUser struct {
 
 func (x *PutUser) Reset() {
 	*x = PutUser{}
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2404,7 @@ func (x *PutUser) String() string {
 func (*PutUser) ProtoMessage() {}
 
 func (x *PutUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2417,7 @@ func (x *PutUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
 func (*PutUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{20}
+	return file_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PutUser) GetUser() *User {
@@ -1988,7 +2436,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2448,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2461,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{21}
+	return file_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteUser) GetId() string {
@@ -2032,7 +2480,7 @@ type PutGroup struct {
 
 func (x *PutGroup) Reset() {
 	*x = PutGroup{}
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2492,7 @@ func (x *PutGroup) String() string {
 func (*PutGroup) ProtoMessage() {}
 
 func (x *PutGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2505,7 @@ func (x *PutGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGroup.ProtoReflect.Descriptor instead.
 func (*PutGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{22}
+	return file_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PutGroup) GetGroup() *Group {
@@ -2076,7 +2524,7 @@ type DeleteGroup struct {
 
 func (x *DeleteGroup) Reset() {
 	*x = DeleteGroup{}
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2536,7 @@ func (x *DeleteGroup) String() string {
 func (*DeleteGroup) ProtoMessage() {}
 
 func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2549,7 @@ func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroup.ProtoReflect.Descriptor instead.
 func (*DeleteGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{23}
+	return file_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteGroup) GetId() string {
@@ -2120,7 +2568,7 @@ type PutLine struct {
 
 func (x *PutLine) Reset() {
 	*x = PutLine{}
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2580,7 @@ func (x *PutLine) String() string {
 func (*PutLine) ProtoMessage() {}
 
 func (x *PutLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2593,7 @@ func (x *PutLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutLine.ProtoReflect.Descriptor instead.
 func (*PutLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{24}
+	return file_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutLine) GetLine() *Line {
@@ -2164,7 +2612,7 @@ type DeleteLine struct {
 
 func (x *DeleteLine) Reset() {
 	*x = DeleteLine{}
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2624,7 @@ func (x *DeleteLine) String() string {
 func (*DeleteLine) ProtoMessage() {}
 
 func (x *DeleteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2637,7 @@ func (x *DeleteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLine.ProtoReflect.Descriptor instead.
 func (*DeleteLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{25}
+	return file_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteLine) GetNumber() string {
@@ -2210,7 +2658,7 @@ type PutGrant struct {
 
 func (x *PutGrant) Reset() {
 	*x = PutGrant{}
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2222,7 +2670,7 @@ func (x *PutGrant) String() string {
 func (*PutGrant) ProtoMessage() {}
 
 func (x *PutGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2235,7 +2683,7 @@ func (x *PutGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGrant.ProtoReflect.Descriptor instead.
 func (*PutGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{26}
+	return file_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PutGrant) GetTarget() string {
@@ -2269,7 +2717,7 @@ type DeleteGrant struct {
 
 func (x *DeleteGrant) Reset() {
 	*x = DeleteGrant{}
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2281,7 +2729,7 @@ func (x *DeleteGrant) String() string {
 func (*DeleteGrant) ProtoMessage() {}
 
 func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2294,7 +2742,7 @@ func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGrant.ProtoReflect.Descriptor instead.
 func (*DeleteGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{27}
+	return file_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteGrant) GetTarget() string {
@@ -2320,7 +2768,7 @@ type PutGlobal struct {
 
 func (x *PutGlobal) Reset() {
 	*x = PutGlobal{}
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2780,7 @@ func (x *PutGlobal) String() string {
 func (*PutGlobal) ProtoMessage() {}
 
 func (x *PutGlobal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2793,7 @@ func (x *PutGlobal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGlobal.ProtoReflect.Descriptor instead.
 func (*PutGlobal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{28}
+	return file_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PutGlobal) GetGlobal() *Global {
@@ -2364,7 +2812,7 @@ type PutTrunk struct {
 
 func (x *PutTrunk) Reset() {
 	*x = PutTrunk{}
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2824,7 @@ func (x *PutTrunk) String() string {
 func (*PutTrunk) ProtoMessage() {}
 
 func (x *PutTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2837,7 @@ func (x *PutTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTrunk.ProtoReflect.Descriptor instead.
 func (*PutTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{29}
+	return file_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutTrunk) GetTrunk() *Trunk {
@@ -2408,7 +2856,7 @@ type DeleteTrunk struct {
 
 func (x *DeleteTrunk) Reset() {
 	*x = DeleteTrunk{}
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2868,7 @@ func (x *DeleteTrunk) String() string {
 func (*DeleteTrunk) ProtoMessage() {}
 
 func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2881,7 @@ func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunk.ProtoReflect.Descriptor instead.
 func (*DeleteTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{30}
+	return file_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteTrunk) GetId() string {
@@ -2452,7 +2900,7 @@ type PutRegistration struct {
 
 func (x *PutRegistration) Reset() {
 	*x = PutRegistration{}
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2912,7 @@ func (x *PutRegistration) String() string {
 func (*PutRegistration) ProtoMessage() {}
 
 func (x *PutRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2925,7 @@ func (x *PutRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRegistration.ProtoReflect.Descriptor instead.
 func (*PutRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{31}
+	return file_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PutRegistration) GetRegistration() *Registration {
@@ -2497,7 +2945,7 @@ type DeleteRegistration struct {
 
 func (x *DeleteRegistration) Reset() {
 	*x = DeleteRegistration{}
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2957,7 @@ func (x *DeleteRegistration) String() string {
 func (*DeleteRegistration) ProtoMessage() {}
 
 func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2970,7 @@ func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRegistration.ProtoReflect.Descriptor instead.
 func (*DeleteRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{32}
+	return file_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteRegistration) GetLine() string {
@@ -2550,7 +2998,7 @@ type ExpireRegistrations struct {
 
 func (x *ExpireRegistrations) Reset() {
 	*x = ExpireRegistrations{}
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2562,7 +3010,7 @@ func (x *ExpireRegistrations) String() string {
 func (*ExpireRegistrations) ProtoMessage() {}
 
 func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +3023,7 @@ func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireRegistrations.ProtoReflect.Descriptor instead.
 func (*ExpireRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{33}
+	return file_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ExpireRegistrations) GetNowUnix() int64 {
@@ -2601,7 +3049,7 @@ type UpdateRegistrations struct {
 
 func (x *UpdateRegistrations) Reset() {
 	*x = UpdateRegistrations{}
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +3061,7 @@ func (x *UpdateRegistrations) String() string {
 func (*UpdateRegistrations) ProtoMessage() {}
 
 func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +3074,7 @@ func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRegistrations.ProtoReflect.Descriptor instead.
 func (*UpdateRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{34}
+	return file_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateRegistrations) GetLine() string {
@@ -2666,7 +3114,7 @@ type AppendJournal struct {
 
 func (x *AppendJournal) Reset() {
 	*x = AppendJournal{}
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +3126,7 @@ func (x *AppendJournal) String() string {
 func (*AppendJournal) ProtoMessage() {}
 
 func (x *AppendJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +3139,7 @@ func (x *AppendJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendJournal.ProtoReflect.Descriptor instead.
 func (*AppendJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{35}
+	return file_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AppendJournal) GetEntry() *JournalEntry {
@@ -2716,7 +3164,7 @@ type UpdateJournal struct {
 
 func (x *UpdateJournal) Reset() {
 	*x = UpdateJournal{}
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +3176,7 @@ func (x *UpdateJournal) String() string {
 func (*UpdateJournal) ProtoMessage() {}
 
 func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +3189,7 @@ func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJournal.ProtoReflect.Descriptor instead.
 func (*UpdateJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{36}
+	return file_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateJournal) GetId() string {
@@ -2798,7 +3246,7 @@ type PurgeJournal struct {
 
 func (x *PurgeJournal) Reset() {
 	*x = PurgeJournal{}
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2810,7 +3258,7 @@ func (x *PurgeJournal) String() string {
 func (*PurgeJournal) ProtoMessage() {}
 
 func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2823,7 +3271,7 @@ func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJournal.ProtoReflect.Descriptor instead.
 func (*PurgeJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{37}
+	return file_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PurgeJournal) GetBeforeUnix() int64 {
@@ -2850,7 +3298,7 @@ type AppendChat struct {
 
 func (x *AppendChat) Reset() {
 	*x = AppendChat{}
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2862,7 +3310,7 @@ func (x *AppendChat) String() string {
 func (*AppendChat) ProtoMessage() {}
 
 func (x *AppendChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2875,7 +3323,7 @@ func (x *AppendChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendChat.ProtoReflect.Descriptor instead.
 func (*AppendChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{38}
+	return file_directory_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AppendChat) GetMessage() *ChatMessage {
@@ -2895,7 +3343,7 @@ type PurgeChat struct {
 
 func (x *PurgeChat) Reset() {
 	*x = PurgeChat{}
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +3355,7 @@ func (x *PurgeChat) String() string {
 func (*PurgeChat) ProtoMessage() {}
 
 func (x *PurgeChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +3368,7 @@ func (x *PurgeChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeChat.ProtoReflect.Descriptor instead.
 func (*PurgeChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{39}
+	return file_directory_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PurgeChat) GetBeforeUnix() int64 {
@@ -2947,7 +3395,7 @@ type PutToken struct {
 
 func (x *PutToken) Reset() {
 	*x = PutToken{}
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3407,7 @@ func (x *PutToken) String() string {
 func (*PutToken) ProtoMessage() {}
 
 func (x *PutToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3420,7 @@ func (x *PutToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutToken.ProtoReflect.Descriptor instead.
 func (*PutToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{40}
+	return file_directory_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PutToken) GetToken() *BearerToken {
@@ -3006,7 +3454,7 @@ type RevokeToken struct {
 
 func (x *RevokeToken) Reset() {
 	*x = RevokeToken{}
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +3466,7 @@ func (x *RevokeToken) String() string {
 func (*RevokeToken) ProtoMessage() {}
 
 func (x *RevokeToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3031,7 +3479,7 @@ func (x *RevokeToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeToken.ProtoReflect.Descriptor instead.
 func (*RevokeToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{41}
+	return file_directory_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RevokeToken) GetDigest() []byte {
@@ -3051,7 +3499,7 @@ type RevokeUserTokens struct {
 
 func (x *RevokeUserTokens) Reset() {
 	*x = RevokeUserTokens{}
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3063,7 +3511,7 @@ func (x *RevokeUserTokens) String() string {
 func (*RevokeUserTokens) ProtoMessage() {}
 
 func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3076,7 +3524,7 @@ func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserTokens.ProtoReflect.Descriptor instead.
 func (*RevokeUserTokens) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{42}
+	return file_directory_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RevokeUserTokens) GetUser() string {
@@ -3097,7 +3545,7 @@ type PurgeTokens struct {
 
 func (x *PurgeTokens) Reset() {
 	*x = PurgeTokens{}
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3557,7 @@ func (x *PurgeTokens) String() string {
 func (*PurgeTokens) ProtoMessage() {}
 
 func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3570,7 @@ func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeTokens.ProtoReflect.Descriptor instead.
 func (*PurgeTokens) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{43}
+	return file_directory_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PurgeTokens) GetNowUnixMs() int64 {
@@ -3130,6 +3578,211 @@ func (x *PurgeTokens) GetNowUnixMs() int64 {
 		return x.NowUnixMs
 	}
 	return 0
+}
+
+// PutDialPlan replaces the dial plan.
+type PutDialPlan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Plan          *DialPlan              `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutDialPlan) Reset() {
+	*x = PutDialPlan{}
+	mi := &file_directory_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutDialPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutDialPlan) ProtoMessage() {}
+
+func (x *PutDialPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutDialPlan.ProtoReflect.Descriptor instead.
+func (*PutDialPlan) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *PutDialPlan) GetPlan() *DialPlan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+// SetLineForwarding replaces one line's forwarding and nothing else of it.
+type SetLineForwarding struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Forwarding    *Forwarding            `protobuf:"bytes,2,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLineForwarding) Reset() {
+	*x = SetLineForwarding{}
+	mi := &file_directory_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLineForwarding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLineForwarding) ProtoMessage() {}
+
+func (x *SetLineForwarding) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLineForwarding.ProtoReflect.Descriptor instead.
+func (*SetLineForwarding) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SetLineForwarding) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *SetLineForwarding) GetForwarding() *Forwarding {
+	if x != nil {
+		return x.Forwarding
+	}
+	return nil
+}
+
+// SetMemberAvailability logs user in to or out of group calls: of the
+// listed groups, or of every group they are a member of when empty.
+type SetMemberAvailability struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Groups        []string               `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	LoggedIn      bool                   `protobuf:"varint,3,opt,name=logged_in,json=loggedIn,proto3" json:"logged_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemberAvailability) Reset() {
+	*x = SetMemberAvailability{}
+	mi := &file_directory_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemberAvailability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemberAvailability) ProtoMessage() {}
+
+func (x *SetMemberAvailability) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemberAvailability.ProtoReflect.Descriptor instead.
+func (*SetMemberAvailability) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *SetMemberAvailability) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *SetMemberAvailability) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *SetMemberAvailability) GetLoggedIn() bool {
+	if x != nil {
+		return x.LoggedIn
+	}
+	return false
+}
+
+// PutHuntMemory stores a group's hunt memory.
+type PutHuntMemory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Memory        *HuntMemory            `protobuf:"bytes,1,opt,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutHuntMemory) Reset() {
+	*x = PutHuntMemory{}
+	mi := &file_directory_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutHuntMemory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutHuntMemory) ProtoMessage() {}
+
+func (x *PutHuntMemory) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutHuntMemory.ProtoReflect.Descriptor instead.
+func (*PutHuntMemory) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *PutHuntMemory) GetMemory() *HuntMemory {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
 }
 
 type Command struct {
@@ -3159,6 +3812,10 @@ type Command struct {
 	//	*Command_AppendChat
 	//	*Command_PurgeChat
 	//	*Command_Batch
+	//	*Command_PutDialPlan
+	//	*Command_SetLineForwarding
+	//	*Command_SetMemberAvailability
+	//	*Command_PutHuntMemory
 	//	*Command_PutToken
 	//	*Command_RevokeToken
 	//	*Command_RevokeUserTokens
@@ -3170,7 +3827,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3839,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3852,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{44}
+	return file_directory_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -3412,6 +4069,42 @@ func (x *Command) GetBatch() *Batch {
 	return nil
 }
 
+func (x *Command) GetPutDialPlan() *PutDialPlan {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutDialPlan); ok {
+			return x.PutDialPlan
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetLineForwarding() *SetLineForwarding {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetLineForwarding); ok {
+			return x.SetLineForwarding
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetMemberAvailability() *SetMemberAvailability {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetMemberAvailability); ok {
+			return x.SetMemberAvailability
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPutHuntMemory() *PutHuntMemory {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutHuntMemory); ok {
+			return x.PutHuntMemory
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutToken() *PutToken {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutToken); ok {
@@ -3548,6 +4241,22 @@ type Command_Batch struct {
 	Batch *Batch `protobuf:"bytes,23,opt,name=batch,proto3,oneof"`
 }
 
+type Command_PutDialPlan struct {
+	PutDialPlan *PutDialPlan `protobuf:"bytes,24,opt,name=put_dial_plan,json=putDialPlan,proto3,oneof"`
+}
+
+type Command_SetLineForwarding struct {
+	SetLineForwarding *SetLineForwarding `protobuf:"bytes,25,opt,name=set_line_forwarding,json=setLineForwarding,proto3,oneof"`
+}
+
+type Command_SetMemberAvailability struct {
+	SetMemberAvailability *SetMemberAvailability `protobuf:"bytes,26,opt,name=set_member_availability,json=setMemberAvailability,proto3,oneof"`
+}
+
+type Command_PutHuntMemory struct {
+	PutHuntMemory *PutHuntMemory `protobuf:"bytes,27,opt,name=put_hunt_memory,json=putHuntMemory,proto3,oneof"`
+}
+
 type Command_PutToken struct {
 	// 40-49: bearer tokens.
 	PutToken *PutToken `protobuf:"bytes,40,opt,name=put_token,json=putToken,proto3,oneof"`
@@ -3611,6 +4320,14 @@ func (*Command_PurgeChat) isCommand_Op() {}
 
 func (*Command_Batch) isCommand_Op() {}
 
+func (*Command_PutDialPlan) isCommand_Op() {}
+
+func (*Command_SetLineForwarding) isCommand_Op() {}
+
+func (*Command_SetMemberAvailability) isCommand_Op() {}
+
+func (*Command_PutHuntMemory) isCommand_Op() {}
+
 func (*Command_PutToken) isCommand_Op() {}
 
 func (*Command_RevokeToken) isCommand_Op() {}
@@ -3629,7 +4346,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +4358,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +4371,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{45}
+	return file_directory_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Batch) GetCommands() []*Command {
@@ -3674,7 +4391,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3686,7 +4403,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3699,7 +4416,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{46}
+	return file_directory_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -3726,7 +4443,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3738,7 +4455,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3751,7 +4468,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{47}
+	return file_directory_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -3780,7 +4497,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3792,7 +4509,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3805,7 +4522,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{48}
+	return file_directory_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -3834,7 +4551,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +4563,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +4576,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{49}
+	return file_directory_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Ref) GetId() string {
@@ -3890,7 +4607,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3902,7 +4619,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4632,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{50}
+	return file_directory_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -3965,7 +4682,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[51]
+	mi := &file_directory_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3977,7 +4694,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[51]
+	mi := &file_directory_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3990,7 +4707,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{51}
+	return file_directory_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -4018,7 +4735,7 @@ var File_directory_proto protoreflect.FileDescriptor
 
 const file_directory_proto_rawDesc = "" +
 	"\n" +
-	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\x92\x03\n" +
+	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\xb1\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12#\n" +
@@ -4033,7 +4750,9 @@ const file_directory_proto_rawDesc = "" +
 	"\fcreated_unix\x18\n" +
 	" \x01(\x03R\vcreatedUnix\x12!\n" +
 	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\x12\x1a\n" +
-	"\bservices\x18\f \x03(\tR\bservices\"\xf9\x03\n" +
+	"\bservices\x18\f \x03(\tR\bservices\x12\x1d\n" +
+	"\n" +
+	"call_class\x18\r \x01(\tR\tcallClass\"\xf9\x03\n" +
 	"\aContact\x12\x18\n" +
 	"\apicture\x18\x01 \x01(\tR\apicture\x12\x1b\n" +
 	"\tjob_title\x18\x02 \x01(\tR\bjobTitle\x12\x18\n" +
@@ -4061,13 +4780,15 @@ const file_directory_proto_rawDesc = "" +
 	"\x06rights\x18\x02 \x03(\v2(.ucgrid.persistence.v1.Grant.RightsEntryR\x06rights\x1a9\n" +
 	"\vRightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"i\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x01\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
 	"\aprimary\x18\x03 \x01(\bR\aprimary\x12\x1d\n" +
 	"\n" +
-	"logged_out\x18\x04 \x01(\bR\tloggedOut\"3\n" +
+	"logged_out\x18\x04 \x01(\bR\tloggedOut\x12 \n" +
+	"\fring_delay_s\x18\x05 \x01(\x05R\n" +
+	"ringDelayS\"3\n" +
 	"\x03Key\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\"<\n" +
@@ -4127,7 +4848,7 @@ const file_directory_proto_rawDesc = "" +
 	"\aon_busy\x18\x03 \x01(\tR\x06onBusy\x12 \n" +
 	"\fon_no_answer\x18\x04 \x01(\tR\n" +
 	"onNoAnswer\x12-\n" +
-	"\x13no_answer_timeout_s\x18\x05 \x01(\x05R\x10noAnswerTimeoutS\"\xcf\x02\n" +
+	"\x13no_answer_timeout_s\x18\x05 \x01(\x05R\x10noAnswerTimeoutS\"\x91\x03\n" +
 	"\x04Line\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
@@ -4143,16 +4864,55 @@ const file_directory_proto_rawDesc = "" +
 	"\x05label\x18\t \x01(\tR\x05label\x12!\n" +
 	"\fcreated_unix\x18\n" +
 	" \x01(\x03R\vcreatedUnix\x12!\n" +
-	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\"\xbe\x01\n" +
+	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\x12\x12\n" +
+	"\x04e164\x18\f \x01(\tR\x04e164\x12,\n" +
+	"\x12withhold_caller_id\x18\r \x01(\bR\x10withholdCallerId\"\xec\x01\n" +
 	"\x06Global\x122\n" +
 	"\x05grant\x18\x01 \x01(\v2\x1c.ucgrid.persistence.v1.GrantR\x05grant\x12\x1a\n" +
 	"\bservices\x18\x02 \x03(\tR\bservices\x124\n" +
 	"\x16journal_retention_days\x18\x03 \x01(\x05R\x14journalRetentionDays\x12.\n" +
-	"\x13chat_retention_days\x18\x04 \x01(\x05R\x11chatRetentionDays\"I\n" +
+	"\x13chat_retention_days\x18\x04 \x01(\x05R\x11chatRetentionDays\x12,\n" +
+	"\x12default_call_class\x18\x05 \x01(\tR\x10defaultCallClass\"\x8b\x01\n" +
 	"\x05Trunk\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"\xb3\x02\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12@\n" +
+	"\boutbound\x18\x04 \x01(\v2$.ucgrid.persistence.v1.TrunkOutboundR\boutbound\"\xd2\x02\n" +
+	"\rTrunkOutbound\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\x12\x1c\n" +
+	"\ttransport\x18\x03 \x01(\tR\ttransport\x12\x1a\n" +
+	"\bregister\x18\x04 \x01(\bR\bregister\x12\x1a\n" +
+	"\busername\x18\x05 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x06 \x01(\tR\bpassword\x12#\n" +
+	"\rauth_username\x18\a \x01(\tR\fauthUsername\x12\x1b\n" +
+	"\tcaller_id\x18\b \x01(\tR\bcallerId\x12\x1f\n" +
+	"\vmain_number\x18\t \x01(\tR\n" +
+	"mainNumber\x12,\n" +
+	"\x12register_expires_s\x18\n" +
+	" \x01(\x05R\x10registerExpiresS\x12\x16\n" +
+	"\x06domain\x18\v \x01(\tR\x06domain\"\xba\x01\n" +
+	"\bDialPlan\x125\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1f.ucgrid.persistence.v1.DialRuleR\x05rules\x12+\n" +
+	"\x11emergency_numbers\x18\x02 \x03(\tR\x10emergencyNumbers\x12'\n" +
+	"\x0femergency_trunk\x18\x03 \x01(\tR\x0eemergencyTrunk\x12!\n" +
+	"\fupdated_unix\x18\x04 \x01(\x03R\vupdatedUnix\"\x9d\x01\n" +
+	"\bDialRule\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\apattern\x18\x02 \x01(\tR\apattern\x12\x14\n" +
+	"\x05trunk\x18\x03 \x01(\tR\x05trunk\x12\x14\n" +
+	"\x05strip\x18\x04 \x01(\x05R\x05strip\x12\x18\n" +
+	"\aprepend\x18\x05 \x01(\tR\aprepend\x12\x1d\n" +
+	"\n" +
+	"call_class\x18\x06 \x01(\tR\tcallClass\"\xf1\x01\n" +
+	"\n" +
+	"HuntMemory\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12(\n" +
+	"\x10round_robin_last\x18\x02 \x01(\tR\x0eroundRobinLast\x12`\n" +
+	"\x11last_call_unix_ms\x18\x03 \x03(\v25.ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntryR\x0elastCallUnixMs\x1aA\n" +
+	"\x13LastCallUnixMsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb3\x02\n" +
 	"\fRegistration\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\tR\x04line\x12\x18\n" +
 	"\acontact\x18\x02 \x01(\tR\acontact\x12&\n" +
@@ -4166,7 +4926,7 @@ const file_directory_proto_rawDesc = "" +
 	"\binstance\x18\t \x01(\tR\binstance\x12\x10\n" +
 	"\x03nat\x18\n" +
 	" \x01(\bR\x03nat\x12\x12\n" +
-	"\x04path\x18\v \x01(\tR\x04path\"\xf0\x02\n" +
+	"\x04path\x18\v \x01(\tR\x04path\"\xbe\x03\n" +
 	"\fJournalEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
@@ -4184,7 +4944,9 @@ const file_directory_proto_rawDesc = "" +
 	"\aprivate\x18\v \x01(\bR\aprivate\x12\x12\n" +
 	"\x04note\x18\f \x01(\tR\x04note\x12\x14\n" +
 	"\x05group\x18\r \x01(\tR\x05group\x12\x17\n" +
-	"\acall_id\x18\x0e \x01(\tR\x06callId\"w\n" +
+	"\acall_id\x18\x0e \x01(\tR\x06callId\x12%\n" +
+	"\x0etransferred_by\x18\x0f \x01(\tR\rtransferredBy\x12%\n" +
+	"\x0etransferred_to\x18\x10 \x01(\tR\rtransferredTo\"w\n" +
 	"\vChatMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
@@ -4279,7 +5041,20 @@ const file_directory_proto_rawDesc = "" +
 	"\x10RevokeUserTokens\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\"-\n" +
 	"\vPurgeTokens\x12\x1e\n" +
-	"\vnow_unix_ms\x18\x01 \x01(\x03R\tnowUnixMs\"\xc9\x0f\n" +
+	"\vnow_unix_ms\x18\x01 \x01(\x03R\tnowUnixMs\"B\n" +
+	"\vPutDialPlan\x123\n" +
+	"\x04plan\x18\x01 \x01(\v2\x1f.ucgrid.persistence.v1.DialPlanR\x04plan\"n\n" +
+	"\x11SetLineForwarding\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12A\n" +
+	"\n" +
+	"forwarding\x18\x02 \x01(\v2!.ucgrid.persistence.v1.ForwardingR\n" +
+	"forwarding\"`\n" +
+	"\x15SetMemberAvailability\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
+	"\x06groups\x18\x02 \x03(\tR\x06groups\x12\x1b\n" +
+	"\tlogged_in\x18\x03 \x01(\bR\bloggedIn\"J\n" +
+	"\rPutHuntMemory\x129\n" +
+	"\x06memory\x18\x01 \x01(\v2!.ucgrid.persistence.v1.HuntMemoryR\x06memory\"\xa7\x12\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -4310,7 +5085,11 @@ const file_directory_proto_rawDesc = "" +
 	"appendChat\x12A\n" +
 	"\n" +
 	"purge_chat\x18\x16 \x01(\v2 .ucgrid.persistence.v1.PurgeChatH\x00R\tpurgeChat\x124\n" +
-	"\x05batch\x18\x17 \x01(\v2\x1c.ucgrid.persistence.v1.BatchH\x00R\x05batch\x12>\n" +
+	"\x05batch\x18\x17 \x01(\v2\x1c.ucgrid.persistence.v1.BatchH\x00R\x05batch\x12H\n" +
+	"\rput_dial_plan\x18\x18 \x01(\v2\".ucgrid.persistence.v1.PutDialPlanH\x00R\vputDialPlan\x12Z\n" +
+	"\x13set_line_forwarding\x18\x19 \x01(\v2(.ucgrid.persistence.v1.SetLineForwardingH\x00R\x11setLineForwarding\x12f\n" +
+	"\x17set_member_availability\x18\x1a \x01(\v2,.ucgrid.persistence.v1.SetMemberAvailabilityH\x00R\x15setMemberAvailability\x12N\n" +
+	"\x0fput_hunt_memory\x18\x1b \x01(\v2$.ucgrid.persistence.v1.PutHuntMemoryH\x00R\rputHuntMemory\x12>\n" +
 	"\tput_token\x18( \x01(\v2\x1f.ucgrid.persistence.v1.PutTokenH\x00R\bputToken\x12G\n" +
 	"\frevoke_token\x18) \x01(\v2\".ucgrid.persistence.v1.RevokeTokenH\x00R\vrevokeToken\x12W\n" +
 	"\x12revoke_user_tokens\x18* \x01(\v2'.ucgrid.persistence.v1.RevokeUserTokensH\x00R\x10revokeUserTokens\x12G\n" +
@@ -4357,65 +5136,74 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_directory_proto_goTypes = []any{
-	(*User)(nil),                // 0: ucgrid.persistence.v1.User
-	(*Contact)(nil),             // 1: ucgrid.persistence.v1.Contact
-	(*Grant)(nil),               // 2: ucgrid.persistence.v1.Grant
-	(*Member)(nil),              // 3: ucgrid.persistence.v1.Member
-	(*Key)(nil),                 // 4: ucgrid.persistence.v1.Key
-	(*Interval)(nil),            // 5: ucgrid.persistence.v1.Interval
-	(*DayHours)(nil),            // 6: ucgrid.persistence.v1.DayHours
-	(*Holiday)(nil),             // 7: ucgrid.persistence.v1.Holiday
-	(*OfficeHours)(nil),         // 8: ucgrid.persistence.v1.OfficeHours
-	(*CallGroup)(nil),           // 9: ucgrid.persistence.v1.CallGroup
-	(*Group)(nil),               // 10: ucgrid.persistence.v1.Group
-	(*Forwarding)(nil),          // 11: ucgrid.persistence.v1.Forwarding
-	(*Line)(nil),                // 12: ucgrid.persistence.v1.Line
-	(*Global)(nil),              // 13: ucgrid.persistence.v1.Global
-	(*Trunk)(nil),               // 14: ucgrid.persistence.v1.Trunk
-	(*Registration)(nil),        // 15: ucgrid.persistence.v1.Registration
-	(*JournalEntry)(nil),        // 16: ucgrid.persistence.v1.JournalEntry
-	(*ChatMessage)(nil),         // 17: ucgrid.persistence.v1.ChatMessage
-	(*ChatRef)(nil),             // 18: ucgrid.persistence.v1.ChatRef
-	(*BearerToken)(nil),         // 19: ucgrid.persistence.v1.BearerToken
-	(*PutUser)(nil),             // 20: ucgrid.persistence.v1.PutUser
-	(*DeleteUser)(nil),          // 21: ucgrid.persistence.v1.DeleteUser
-	(*PutGroup)(nil),            // 22: ucgrid.persistence.v1.PutGroup
-	(*DeleteGroup)(nil),         // 23: ucgrid.persistence.v1.DeleteGroup
-	(*PutLine)(nil),             // 24: ucgrid.persistence.v1.PutLine
-	(*DeleteLine)(nil),          // 25: ucgrid.persistence.v1.DeleteLine
-	(*PutGrant)(nil),            // 26: ucgrid.persistence.v1.PutGrant
-	(*DeleteGrant)(nil),         // 27: ucgrid.persistence.v1.DeleteGrant
-	(*PutGlobal)(nil),           // 28: ucgrid.persistence.v1.PutGlobal
-	(*PutTrunk)(nil),            // 29: ucgrid.persistence.v1.PutTrunk
-	(*DeleteTrunk)(nil),         // 30: ucgrid.persistence.v1.DeleteTrunk
-	(*PutRegistration)(nil),     // 31: ucgrid.persistence.v1.PutRegistration
-	(*DeleteRegistration)(nil),  // 32: ucgrid.persistence.v1.DeleteRegistration
-	(*ExpireRegistrations)(nil), // 33: ucgrid.persistence.v1.ExpireRegistrations
-	(*UpdateRegistrations)(nil), // 34: ucgrid.persistence.v1.UpdateRegistrations
-	(*AppendJournal)(nil),       // 35: ucgrid.persistence.v1.AppendJournal
-	(*UpdateJournal)(nil),       // 36: ucgrid.persistence.v1.UpdateJournal
-	(*PurgeJournal)(nil),        // 37: ucgrid.persistence.v1.PurgeJournal
-	(*AppendChat)(nil),          // 38: ucgrid.persistence.v1.AppendChat
-	(*PurgeChat)(nil),           // 39: ucgrid.persistence.v1.PurgeChat
-	(*PutToken)(nil),            // 40: ucgrid.persistence.v1.PutToken
-	(*RevokeToken)(nil),         // 41: ucgrid.persistence.v1.RevokeToken
-	(*RevokeUserTokens)(nil),    // 42: ucgrid.persistence.v1.RevokeUserTokens
-	(*PurgeTokens)(nil),         // 43: ucgrid.persistence.v1.PurgeTokens
-	(*Command)(nil),             // 44: ucgrid.persistence.v1.Command
-	(*Batch)(nil),               // 45: ucgrid.persistence.v1.Batch
-	(*StoreMeta)(nil),           // 46: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),            // 47: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),             // 48: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                 // 49: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),             // 50: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),      // 51: ucgrid.persistence.v1.SnapshotHeader
-	nil,                         // 52: ucgrid.persistence.v1.Grant.RightsEntry
+	(*User)(nil),                  // 0: ucgrid.persistence.v1.User
+	(*Contact)(nil),               // 1: ucgrid.persistence.v1.Contact
+	(*Grant)(nil),                 // 2: ucgrid.persistence.v1.Grant
+	(*Member)(nil),                // 3: ucgrid.persistence.v1.Member
+	(*Key)(nil),                   // 4: ucgrid.persistence.v1.Key
+	(*Interval)(nil),              // 5: ucgrid.persistence.v1.Interval
+	(*DayHours)(nil),              // 6: ucgrid.persistence.v1.DayHours
+	(*Holiday)(nil),               // 7: ucgrid.persistence.v1.Holiday
+	(*OfficeHours)(nil),           // 8: ucgrid.persistence.v1.OfficeHours
+	(*CallGroup)(nil),             // 9: ucgrid.persistence.v1.CallGroup
+	(*Group)(nil),                 // 10: ucgrid.persistence.v1.Group
+	(*Forwarding)(nil),            // 11: ucgrid.persistence.v1.Forwarding
+	(*Line)(nil),                  // 12: ucgrid.persistence.v1.Line
+	(*Global)(nil),                // 13: ucgrid.persistence.v1.Global
+	(*Trunk)(nil),                 // 14: ucgrid.persistence.v1.Trunk
+	(*TrunkOutbound)(nil),         // 15: ucgrid.persistence.v1.TrunkOutbound
+	(*DialPlan)(nil),              // 16: ucgrid.persistence.v1.DialPlan
+	(*DialRule)(nil),              // 17: ucgrid.persistence.v1.DialRule
+	(*HuntMemory)(nil),            // 18: ucgrid.persistence.v1.HuntMemory
+	(*Registration)(nil),          // 19: ucgrid.persistence.v1.Registration
+	(*JournalEntry)(nil),          // 20: ucgrid.persistence.v1.JournalEntry
+	(*ChatMessage)(nil),           // 21: ucgrid.persistence.v1.ChatMessage
+	(*ChatRef)(nil),               // 22: ucgrid.persistence.v1.ChatRef
+	(*BearerToken)(nil),           // 23: ucgrid.persistence.v1.BearerToken
+	(*PutUser)(nil),               // 24: ucgrid.persistence.v1.PutUser
+	(*DeleteUser)(nil),            // 25: ucgrid.persistence.v1.DeleteUser
+	(*PutGroup)(nil),              // 26: ucgrid.persistence.v1.PutGroup
+	(*DeleteGroup)(nil),           // 27: ucgrid.persistence.v1.DeleteGroup
+	(*PutLine)(nil),               // 28: ucgrid.persistence.v1.PutLine
+	(*DeleteLine)(nil),            // 29: ucgrid.persistence.v1.DeleteLine
+	(*PutGrant)(nil),              // 30: ucgrid.persistence.v1.PutGrant
+	(*DeleteGrant)(nil),           // 31: ucgrid.persistence.v1.DeleteGrant
+	(*PutGlobal)(nil),             // 32: ucgrid.persistence.v1.PutGlobal
+	(*PutTrunk)(nil),              // 33: ucgrid.persistence.v1.PutTrunk
+	(*DeleteTrunk)(nil),           // 34: ucgrid.persistence.v1.DeleteTrunk
+	(*PutRegistration)(nil),       // 35: ucgrid.persistence.v1.PutRegistration
+	(*DeleteRegistration)(nil),    // 36: ucgrid.persistence.v1.DeleteRegistration
+	(*ExpireRegistrations)(nil),   // 37: ucgrid.persistence.v1.ExpireRegistrations
+	(*UpdateRegistrations)(nil),   // 38: ucgrid.persistence.v1.UpdateRegistrations
+	(*AppendJournal)(nil),         // 39: ucgrid.persistence.v1.AppendJournal
+	(*UpdateJournal)(nil),         // 40: ucgrid.persistence.v1.UpdateJournal
+	(*PurgeJournal)(nil),          // 41: ucgrid.persistence.v1.PurgeJournal
+	(*AppendChat)(nil),            // 42: ucgrid.persistence.v1.AppendChat
+	(*PurgeChat)(nil),             // 43: ucgrid.persistence.v1.PurgeChat
+	(*PutToken)(nil),              // 44: ucgrid.persistence.v1.PutToken
+	(*RevokeToken)(nil),           // 45: ucgrid.persistence.v1.RevokeToken
+	(*RevokeUserTokens)(nil),      // 46: ucgrid.persistence.v1.RevokeUserTokens
+	(*PurgeTokens)(nil),           // 47: ucgrid.persistence.v1.PurgeTokens
+	(*PutDialPlan)(nil),           // 48: ucgrid.persistence.v1.PutDialPlan
+	(*SetLineForwarding)(nil),     // 49: ucgrid.persistence.v1.SetLineForwarding
+	(*SetMemberAvailability)(nil), // 50: ucgrid.persistence.v1.SetMemberAvailability
+	(*PutHuntMemory)(nil),         // 51: ucgrid.persistence.v1.PutHuntMemory
+	(*Command)(nil),               // 52: ucgrid.persistence.v1.Command
+	(*Batch)(nil),                 // 53: ucgrid.persistence.v1.Batch
+	(*StoreMeta)(nil),             // 54: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),              // 55: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),               // 56: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                   // 57: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),               // 58: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),        // 59: ucgrid.persistence.v1.SnapshotHeader
+	nil,                           // 60: ucgrid.persistence.v1.Grant.RightsEntry
+	nil,                           // 61: ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
 }
 var file_directory_proto_depIdxs = []int32{
 	1,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
-	52, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	60, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
 	5,  // 2: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 3: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
 	5,  // 4: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
@@ -4429,50 +5217,60 @@ var file_directory_proto_depIdxs = []int32{
 	9,  // 12: ucgrid.persistence.v1.Group.call_group:type_name -> ucgrid.persistence.v1.CallGroup
 	11, // 13: ucgrid.persistence.v1.Line.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
 	2,  // 14: ucgrid.persistence.v1.Global.grant:type_name -> ucgrid.persistence.v1.Grant
-	0,  // 15: ucgrid.persistence.v1.PutUser.user:type_name -> ucgrid.persistence.v1.User
-	10, // 16: ucgrid.persistence.v1.PutGroup.group:type_name -> ucgrid.persistence.v1.Group
-	12, // 17: ucgrid.persistence.v1.PutLine.line:type_name -> ucgrid.persistence.v1.Line
-	2,  // 18: ucgrid.persistence.v1.PutGrant.grant:type_name -> ucgrid.persistence.v1.Grant
-	13, // 19: ucgrid.persistence.v1.PutGlobal.global:type_name -> ucgrid.persistence.v1.Global
-	14, // 20: ucgrid.persistence.v1.PutTrunk.trunk:type_name -> ucgrid.persistence.v1.Trunk
-	15, // 21: ucgrid.persistence.v1.PutRegistration.registration:type_name -> ucgrid.persistence.v1.Registration
-	15, // 22: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
-	16, // 23: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
-	17, // 24: ucgrid.persistence.v1.AppendChat.message:type_name -> ucgrid.persistence.v1.ChatMessage
-	19, // 25: ucgrid.persistence.v1.PutToken.token:type_name -> ucgrid.persistence.v1.BearerToken
-	20, // 26: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
-	21, // 27: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
-	22, // 28: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
-	23, // 29: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
-	24, // 30: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
-	25, // 31: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
-	26, // 32: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
-	27, // 33: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
-	26, // 34: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
-	27, // 35: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
-	28, // 36: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
-	29, // 37: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
-	30, // 38: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
-	31, // 39: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
-	32, // 40: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
-	33, // 41: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
-	35, // 42: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
-	36, // 43: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
-	37, // 44: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
-	34, // 45: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
-	38, // 46: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
-	39, // 47: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
-	45, // 48: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
-	40, // 49: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
-	41, // 50: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
-	42, // 51: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
-	43, // 52: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
-	44, // 53: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	15, // 15: ucgrid.persistence.v1.Trunk.outbound:type_name -> ucgrid.persistence.v1.TrunkOutbound
+	17, // 16: ucgrid.persistence.v1.DialPlan.rules:type_name -> ucgrid.persistence.v1.DialRule
+	61, // 17: ucgrid.persistence.v1.HuntMemory.last_call_unix_ms:type_name -> ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
+	0,  // 18: ucgrid.persistence.v1.PutUser.user:type_name -> ucgrid.persistence.v1.User
+	10, // 19: ucgrid.persistence.v1.PutGroup.group:type_name -> ucgrid.persistence.v1.Group
+	12, // 20: ucgrid.persistence.v1.PutLine.line:type_name -> ucgrid.persistence.v1.Line
+	2,  // 21: ucgrid.persistence.v1.PutGrant.grant:type_name -> ucgrid.persistence.v1.Grant
+	13, // 22: ucgrid.persistence.v1.PutGlobal.global:type_name -> ucgrid.persistence.v1.Global
+	14, // 23: ucgrid.persistence.v1.PutTrunk.trunk:type_name -> ucgrid.persistence.v1.Trunk
+	19, // 24: ucgrid.persistence.v1.PutRegistration.registration:type_name -> ucgrid.persistence.v1.Registration
+	19, // 25: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
+	20, // 26: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
+	21, // 27: ucgrid.persistence.v1.AppendChat.message:type_name -> ucgrid.persistence.v1.ChatMessage
+	23, // 28: ucgrid.persistence.v1.PutToken.token:type_name -> ucgrid.persistence.v1.BearerToken
+	16, // 29: ucgrid.persistence.v1.PutDialPlan.plan:type_name -> ucgrid.persistence.v1.DialPlan
+	11, // 30: ucgrid.persistence.v1.SetLineForwarding.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
+	18, // 31: ucgrid.persistence.v1.PutHuntMemory.memory:type_name -> ucgrid.persistence.v1.HuntMemory
+	24, // 32: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
+	25, // 33: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
+	26, // 34: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
+	27, // 35: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
+	28, // 36: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
+	29, // 37: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
+	30, // 38: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
+	31, // 39: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
+	30, // 40: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
+	31, // 41: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
+	32, // 42: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
+	33, // 43: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
+	34, // 44: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
+	35, // 45: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
+	36, // 46: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
+	37, // 47: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
+	39, // 48: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
+	40, // 49: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
+	41, // 50: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
+	38, // 51: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
+	42, // 52: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
+	43, // 53: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
+	53, // 54: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
+	48, // 55: ucgrid.persistence.v1.Command.put_dial_plan:type_name -> ucgrid.persistence.v1.PutDialPlan
+	49, // 56: ucgrid.persistence.v1.Command.set_line_forwarding:type_name -> ucgrid.persistence.v1.SetLineForwarding
+	50, // 57: ucgrid.persistence.v1.Command.set_member_availability:type_name -> ucgrid.persistence.v1.SetMemberAvailability
+	51, // 58: ucgrid.persistence.v1.Command.put_hunt_memory:type_name -> ucgrid.persistence.v1.PutHuntMemory
+	44, // 59: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
+	45, // 60: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
+	46, // 61: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
+	47, // 62: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
+	52, // 63: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -4480,8 +5278,8 @@ func file_directory_proto_init() {
 	if File_directory_proto != nil {
 		return
 	}
-	file_directory_proto_msgTypes[36].OneofWrappers = []any{}
-	file_directory_proto_msgTypes[44].OneofWrappers = []any{
+	file_directory_proto_msgTypes[40].OneofWrappers = []any{}
+	file_directory_proto_msgTypes[52].OneofWrappers = []any{
 		(*Command_PutUser)(nil),
 		(*Command_DeleteUser)(nil),
 		(*Command_PutGroup)(nil),
@@ -4505,6 +5303,10 @@ func file_directory_proto_init() {
 		(*Command_AppendChat)(nil),
 		(*Command_PurgeChat)(nil),
 		(*Command_Batch)(nil),
+		(*Command_PutDialPlan)(nil),
+		(*Command_SetLineForwarding)(nil),
+		(*Command_SetMemberAvailability)(nil),
+		(*Command_PutHuntMemory)(nil),
 		(*Command_PutToken)(nil),
 		(*Command_RevokeToken)(nil),
 		(*Command_RevokeUserTokens)(nil),
@@ -4516,7 +5318,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   53,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
