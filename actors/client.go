@@ -240,6 +240,10 @@ type CallEvent struct {
 	Outcome string
 	// Group is the call group the call came through ("" = none).
 	Group string
+	// Node is the SIP URI (sip:HOST:PORT) at which the other nodes reach
+	// the proxy holding the call: where a pickup of it is sent. "" = not
+	// said (an earlier step said it).
+	Node string
 }
 
 // LineCall reports a step of a call on a line: its state (idle, ringing,
@@ -254,8 +258,39 @@ func (c Client) LineCall(ctx context.Context, line string, ev CallEvent) error {
 	}
 	_, err := Ask[*actorspb.LineCallReply](ctx, c.To, line, KindLine,
 		&actorspb.LineCall{CallId: ev.CallID, Phase: ev.Phase.String(), Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli(),
-			Outcome: ev.Outcome, Group: ev.Group})
+			Outcome: ev.Outcome, Group: ev.Group, Node: ev.Node})
 	return err
+}
+
+// LineCallInfo is one call a line has now, as its grain knows it.
+type LineCallInfo struct {
+	CallID   string
+	Answered bool // false while it rings
+	Outgoing bool // the line placed it
+	Remote   string
+	// Since is when the call reached its phase (rang, was answered);
+	// Started when it began on the line.
+	Since, Started time.Time
+	Group          string
+	// Node is the SIP URI of the node holding the call ("" = not known).
+	Node string
+}
+
+// LineCalls are the calls line has now (ringing and answered), with the
+// node holding each: what a pickup looks for. A line the directory does
+// not have is ErrNotFound.
+func (c Client) LineCalls(ctx context.Context, line string) ([]LineCallInfo, error) {
+	r, err := Ask[*actorspb.GetLineCallsReply](ctx, c.To, line, KindLine, &actorspb.GetLineCalls{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LineCallInfo, 0, len(r.GetCalls()))
+	for _, m := range r.GetCalls() {
+		out = append(out, LineCallInfo{CallID: m.GetCallId(), Answered: m.GetPhase() == linestate.PhaseAnswered.String(),
+			Outgoing: m.GetOutgoing(), Remote: m.GetRemote(), Since: time.UnixMilli(m.GetAtUnixMs()),
+			Started: time.UnixMilli(m.GetStartedUnixMs()), Group: m.GetGroup(), Node: m.GetNode()})
+	}
+	return out, nil
 }
 
 // Rights is what viewer holds over target (user ids).

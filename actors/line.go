@@ -80,6 +80,8 @@ func (g *lineGrain) Receive(ctx actor.Context) {
 		delete(g.groups.groups, m.GetGroup())
 	case *actorspb.GetContacts:
 		ctx.Respond(g.contacts())
+	case *actorspb.GetLineCalls:
+		ctx.Respond(g.lineCalls(ctx))
 	case *actorspb.DirectoryChanged:
 		g.dir.loaded = false
 		g.publish(ctx)
@@ -240,7 +242,8 @@ func (g *lineGrain) call(ctx actor.Context, m *actorspb.LineCall) *actorspb.Line
 		dir = linestate.Outgoing
 	}
 	ending, ends := endingCall(g.state, m.GetCallId(), phase)
-	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at, Group: m.GetGroup()})
+	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at,
+		Group: m.GetGroup(), Node: m.GetNode()})
 	g.publish(ctx)
 	if ends {
 		g.writeJournal(ending, at, m.GetOutcome())
@@ -323,6 +326,26 @@ func (g *lineGrain) contacts() *actorspb.GetContactsReply {
 	return &actorspb.GetContactsReply{Bindings: g.current(), State: g.state.State().String()}
 }
 
+// lineCalls answers what the line has now: its calls with the node
+// holding each (pickup, sip/pickup.go). Calls nobody ended in time are
+// dropped first.
+func (g *lineGrain) lineCalls(ctx actor.Context) *actorspb.GetLineCallsReply {
+	if e := g.prepare(0); e != nil {
+		return &actorspb.GetLineCallsReply{Error: e}
+	}
+	g.prune(ctx)
+	out := make([]*actorspb.LineCall, 0, len(g.state.Calls))
+	for _, c := range g.state.Calls {
+		phase := linestate.PhaseRinging
+		if c.Answered {
+			phase = linestate.PhaseAnswered
+		}
+		out = append(out, &actorspb.LineCall{CallId: c.ID, Phase: phase.String(), Outgoing: c.Direction == linestate.Outgoing,
+			Remote: c.Remote, AtUnixMs: c.Since.UnixMilli(), StartedUnixMs: c.Started.UnixMilli(), Group: c.Group, Node: c.Node})
+	}
+	return &actorspb.GetLineCallsReply{Calls: out}
+}
+
 // current are the unexpired bindings.
 func (g *lineGrain) current() []*actorspb.Binding { return unexpired(g.bindings, time.Now()) }
 
@@ -365,7 +388,7 @@ func (g *lineGrain) handOver() {
 		}
 		h.Calls = append(h.Calls, &actorspb.LineCall{CallId: c.ID, Phase: phase.String(),
 			Outgoing: c.Direction == linestate.Outgoing, Remote: c.Remote, AtUnixMs: c.Since.UnixMilli(),
-			StartedUnixMs: c.Started.UnixMilli(), Group: c.Group})
+			StartedUnixMs: c.Started.UnixMilli(), Group: c.Group, Node: c.Node})
 	}
 	h.Watchers = handoverWatchers(g.watchers)
 	g.deps.handOver(KindLine, g.id, h)
@@ -386,7 +409,8 @@ func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
 		if c.GetOutgoing() {
 			dir = linestate.Outgoing
 		}
-		st := linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir, Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs()), Group: c.GetGroup()}
+		st := linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir, Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs()),
+			Group: c.GetGroup(), Node: c.GetNode()}
 		if c.GetStartedUnixMs() != 0 {
 			st.Started = time.UnixMilli(c.GetStartedUnixMs())
 		}

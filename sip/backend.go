@@ -38,6 +38,11 @@ type Backend interface {
 	// LineCall reports call progress on a line: its state (idle, ringing,
 	// busy) and the line-state events of its watchers (BLF) follow it.
 	LineCall(ctx context.Context, line string, ev actors.CallEvent) error
+	// LineCalls are the calls line has now, ringing and answered, with
+	// the node holding each (from the LineCall reports of every node):
+	// where pickup finds a call another node holds. A line the directory
+	// does not have is actors.ErrNotFound.
+	LineCalls(ctx context.Context, line string) ([]actors.LineCallInfo, error)
 	// Rights is what viewer holds over target (user ids), for pickup and
 	// subscriptions.
 	Rights(ctx context.Context, viewer, target string) (rights.Set, error)

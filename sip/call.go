@@ -531,7 +531,7 @@ func (c *call) note(line string, ev actors.CallEvent) {
 	if line == "" {
 		return
 	}
-	ev.CallID, ev.At, ev.Group = c.id, time.Now(), c.group
+	ev.CallID, ev.At, ev.Group, ev.Node = c.id, time.Now(), c.group, c.s.nodeURI()
 	c.mu.Lock()
 	if ev.Phase == linestate.PhaseEnded {
 		delete(c.rung, line)

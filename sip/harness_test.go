@@ -176,6 +176,34 @@ func (b *dirBackend) LineCall(_ context.Context, line string, ev actors.CallEven
 	return nil
 }
 
+// LineCalls are line's calls as a line grain derives them from the
+// reports of every server sharing this Backend (linestate.Apply).
+func (b *dirBackend) LineCalls(_ context.Context, line string) ([]actors.LineCallInfo, error) {
+	if _, err := b.store().Line(line); errors.Is(err, persistence.ErrNotFound) {
+		return nil, actors.ErrNotFound
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var st linestate.Line
+	for _, lc := range b.lineCalls {
+		if lc.line != line {
+			continue
+		}
+		dir := linestate.Incoming
+		if lc.ev.Outgoing {
+			dir = linestate.Outgoing
+		}
+		st = linestate.Apply(st, linestate.Step{ID: lc.ev.CallID, Phase: lc.ev.Phase, Direction: dir, Remote: lc.ev.Remote,
+			At: lc.ev.At, Group: lc.ev.Group, Node: lc.ev.Node})
+	}
+	out := make([]actors.LineCallInfo, 0, len(st.Calls))
+	for _, c := range st.Calls {
+		out = append(out, actors.LineCallInfo{CallID: c.ID, Answered: c.Answered, Outgoing: c.Direction == linestate.Outgoing,
+			Remote: c.Remote, Since: c.Since, Started: c.Started, Group: c.Group, Node: c.Node})
+	}
+	return out, nil
+}
+
 func (b *dirBackend) Rights(_ context.Context, viewer, target string) (rights.Set, error) {
 	t, err := dirrights.LoadTarget(b.store(), target)
 	if err != nil {

@@ -21,21 +21,29 @@ import (
 //   - an INVITE with Replaces (RFC 3891) naming a ringing call, as BLF
 //     keys send it, is the directed form too.
 //
-// The proxy turns the picker's INVITE into an INVITE with Replaces to the
-// caller's Contact; the caller's phone swaps the ringing call for the
-// picker's, and the ringing phones are cancelled as completed elsewhere.
+// The ringing call is looked for in this node's call table first and
+// then, through the line grains, on the other nodes (pickupsearch.go);
+// one another node holds is picked up there (pickuppeer.go). The proxy
+// holding the call turns the picker's INVITE into an INVITE with
+// Replaces to the caller's Contact; the caller's phone swaps the ringing
+// call for the picker's, and the ringing phones are cancelled as
+// completed elsewhere.
 
 // pickupRequest is what a picker asked for.
 type pickupRequest struct {
 	line   string // directed: the ringing line; "" for group pickup
 	callID string // Replaces: the ringing call's Call-ID
+	// hint is, with Replaces, the Request-URI's number: the line the
+	// named call rings on when it is a line (BLF keys call the line they
+	// watch), where another node's call is looked for.
+	hint string
 }
 
 // pickupTarget recognises the pickup codes and Replaces.
 func pickupTarget(number string, req *sip.Request) (pickupRequest, bool) {
 	if h := req.GetHeader("Replaces"); h != nil {
 		id, _, _ := strings.Cut(h.Value(), ";")
-		return pickupRequest{callID: strings.TrimSpace(id)}, true
+		return pickupRequest{callID: strings.TrimSpace(id), hint: number}, true
 	}
 	switch {
 	case number == "*8":
@@ -47,13 +55,32 @@ func pickupTarget(number string, req *sip.Request) (pickupRequest, bool) {
 }
 
 // pickup finds the ringing call and checks the picker's right; it
-// answers 403 without the right, 404 when nothing rings.
+// answers 403 without the right, 404 when nothing rings. A directed
+// pickup of a call ringing here asks no grain; group pickup asks the
+// lines the picker may pick up for an older call on another node. An
+// INVITE another node passed on (party.pickupOf) picks up here only.
 func (s *Server) pickup(c *call, p pickupRequest) outcome {
 	if c.caller.line == nil {
 		return outcome{status: sip.StatusForbidden, reason: "Pickup Needs A Line"}
 	}
 	picker := c.caller.line.GetOwner()
-	ringing, denied := s.findRinging(picker, p, c)
+	if c.caller.pickupOf != "" {
+		p.callID = c.caller.pickupOf
+	}
+	local, denied := s.findRinging(picker, p, c)
+	if c.caller.pickupOf != "" || (local != nil && (p.line != "" || p.callID != "")) {
+		return s.pickupFound(c, local, denied)
+	}
+	remote, remoteDenied := s.findRingingElsewhere(picker, p, c)
+	if remote != nil && (local == nil || remote.started.Before(local.start)) {
+		return c.pickupElsewhere(*remote)
+	}
+	return s.pickupFound(c, local, denied || remoteDenied)
+}
+
+// pickupFound picks up ringing, a call of this node; nil answers 403
+// when a ringing call was denied, else 404.
+func (s *Server) pickupFound(c *call, ringing *call, denied bool) outcome {
 	if ringing == nil {
 		if denied {
 			return outcome{status: sip.StatusForbidden, reason: "No Pickup Right"}
@@ -81,8 +108,8 @@ func (s *Server) pickup(c *call, p pickupRequest) outcome {
 	return outcome{res: st.best, status: sip.StatusNotFound, reason: "No Call To Pick Up"}
 }
 
-// findRinging returns the call to pick up, oldest first; denied says a
-// ringing call was found but the picker lacks the right.
+// findRinging returns the call of this node to pick up, oldest first;
+// denied says a ringing call was found but the picker lacks the right.
 func (s *Server) findRinging(picker string, p pickupRequest, self *call) (*call, bool) {
 	var best *call
 	denied := false
@@ -172,6 +199,7 @@ func (c *call) ringReplaces(contact, replaces string) stageResult {
 	req := c.req
 	c.req = req.Clone()
 	removeAll(c.req, "Replaces")
+	removeAll(c.req, pickupHeader) // a grant from another node goes no further
 	c.req.AppendHeader(sip.NewHeader("Replaces", replaces))
 	defer func() { c.req = req }()
 	return c.ringStage([]ringTarget{{contacts: contactRegs(contact)}}, c.s.cfg.RingTimeout)

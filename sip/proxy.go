@@ -21,6 +21,10 @@ type party struct {
 	// number is what the called side is told (the line's number, or
 	// the From user a trunk sent).
 	number string
+	// pickupOf is, for a picker's INVITE another node passed on with a
+	// pickup grant (pickuppeer.go), the Call-ID of the call to pick up:
+	// the INVITE may do nothing else. "" for every other call.
+	pickupOf string
 }
 
 // onInvite handles an INVITE: a re-INVITE inside a dialog is relayed;
@@ -61,6 +65,9 @@ func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction) (party, bo
 	from := ""
 	if f := req.From(); f != nil {
 		from = f.Address.User
+	}
+	if req.GetHeader(pickupHeader) != nil {
+		return s.pickupPeer(req, tx)
 	}
 	if id, ok := s.trunkFor(sourceIP(req)); ok {
 		return party{trunk: id, number: from}, true

@@ -1675,6 +1675,10 @@ type LineCall struct {
 	// started_unix_ms is when the call began on the line, when it differs
 	// from at_unix_ms (hand-overs of answered calls); 0 = at_unix_ms.
 	StartedUnixMs int64 `protobuf:"varint,8,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	// node is the SIP URI of the node whose proxy holds the call
+	// (sip:HOST:PORT, where the other nodes reach its SIP port): where a
+	// pickup of the call is sent. "" = not known.
+	Node          string `protobuf:"bytes,9,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1763,6 +1767,13 @@ func (x *LineCall) GetStartedUnixMs() int64 {
 		return x.StartedUnixMs
 	}
 	return 0
+}
+
+func (x *LineCall) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 type LineCallReply struct {
@@ -2043,6 +2054,99 @@ func (x *RegisterLineReply) GetBindings() []*Binding {
 	return nil
 }
 
+// GetLineCalls asks a line grain for the calls the line has now (ringing
+// and answered, incoming and outgoing), with the node holding each: what
+// a pickup looks for.
+type GetLineCalls struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLineCalls) Reset() {
+	*x = GetLineCalls{}
+	mi := &file_actors_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLineCalls) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLineCalls) ProtoMessage() {}
+
+func (x *GetLineCalls) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLineCalls.ProtoReflect.Descriptor instead.
+func (*GetLineCalls) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{32}
+}
+
+type GetLineCallsReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// calls: phase "ringing" or "answered"; at_unix_ms is when the call
+	// reached that phase, started_unix_ms when it began on the line.
+	Calls         []*LineCall `protobuf:"bytes,2,rep,name=calls,proto3" json:"calls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLineCallsReply) Reset() {
+	*x = GetLineCallsReply{}
+	mi := &file_actors_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLineCallsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLineCallsReply) ProtoMessage() {}
+
+func (x *GetLineCallsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLineCallsReply.ProtoReflect.Descriptor instead.
+func (*GetLineCallsReply) Descriptor() ([]byte, []int) {
+	return file_actors_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetLineCallsReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *GetLineCallsReply) GetCalls() []*LineCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
 type GetContacts struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2051,7 +2155,7 @@ type GetContacts struct {
 
 func (x *GetContacts) Reset() {
 	*x = GetContacts{}
-	mi := &file_actors_proto_msgTypes[32]
+	mi := &file_actors_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2167,7 @@ func (x *GetContacts) String() string {
 func (*GetContacts) ProtoMessage() {}
 
 func (x *GetContacts) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[32]
+	mi := &file_actors_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2180,7 @@ func (x *GetContacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContacts.ProtoReflect.Descriptor instead.
 func (*GetContacts) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{32}
+	return file_actors_proto_rawDescGZIP(), []int{34}
 }
 
 type GetContactsReply struct {
@@ -2092,7 +2196,7 @@ type GetContactsReply struct {
 
 func (x *GetContactsReply) Reset() {
 	*x = GetContactsReply{}
-	mi := &file_actors_proto_msgTypes[33]
+	mi := &file_actors_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2208,7 @@ func (x *GetContactsReply) String() string {
 func (*GetContactsReply) ProtoMessage() {}
 
 func (x *GetContactsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[33]
+	mi := &file_actors_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2221,7 @@ func (x *GetContactsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContactsReply.ProtoReflect.Descriptor instead.
 func (*GetContactsReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{33}
+	return file_actors_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetContactsReply) GetError() *Error {
@@ -2156,7 +2260,7 @@ type WatchMember struct {
 
 func (x *WatchMember) Reset() {
 	*x = WatchMember{}
-	mi := &file_actors_proto_msgTypes[34]
+	mi := &file_actors_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2272,7 @@ func (x *WatchMember) String() string {
 func (*WatchMember) ProtoMessage() {}
 
 func (x *WatchMember) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[34]
+	mi := &file_actors_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2285,7 @@ func (x *WatchMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMember.ProtoReflect.Descriptor instead.
 func (*WatchMember) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{34}
+	return file_actors_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WatchMember) GetGroup() string {
@@ -2208,7 +2312,7 @@ type UnwatchMember struct {
 
 func (x *UnwatchMember) Reset() {
 	*x = UnwatchMember{}
-	mi := &file_actors_proto_msgTypes[35]
+	mi := &file_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2324,7 @@ func (x *UnwatchMember) String() string {
 func (*UnwatchMember) ProtoMessage() {}
 
 func (x *UnwatchMember) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[35]
+	mi := &file_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2337,7 @@ func (x *UnwatchMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnwatchMember.ProtoReflect.Descriptor instead.
 func (*UnwatchMember) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{35}
+	return file_actors_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UnwatchMember) GetGroup() string {
@@ -2273,7 +2377,7 @@ type MemberState struct {
 
 func (x *MemberState) Reset() {
 	*x = MemberState{}
-	mi := &file_actors_proto_msgTypes[36]
+	mi := &file_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2389,7 @@ func (x *MemberState) String() string {
 func (*MemberState) ProtoMessage() {}
 
 func (x *MemberState) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[36]
+	mi := &file_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2402,7 @@ func (x *MemberState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberState.ProtoReflect.Descriptor instead.
 func (*MemberState) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{36}
+	return file_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MemberState) GetError() *Error {
@@ -2384,7 +2488,7 @@ type LineHandover struct {
 
 func (x *LineHandover) Reset() {
 	*x = LineHandover{}
-	mi := &file_actors_proto_msgTypes[37]
+	mi := &file_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2500,7 @@ func (x *LineHandover) String() string {
 func (*LineHandover) ProtoMessage() {}
 
 func (x *LineHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[37]
+	mi := &file_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2513,7 @@ func (x *LineHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineHandover.ProtoReflect.Descriptor instead.
 func (*LineHandover) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{37}
+	return file_actors_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LineHandover) GetLine() string {
@@ -2443,7 +2547,7 @@ type GetRingPlan struct {
 
 func (x *GetRingPlan) Reset() {
 	*x = GetRingPlan{}
-	mi := &file_actors_proto_msgTypes[38]
+	mi := &file_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2559,7 @@ func (x *GetRingPlan) String() string {
 func (*GetRingPlan) ProtoMessage() {}
 
 func (x *GetRingPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[38]
+	mi := &file_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2572,7 @@ func (x *GetRingPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRingPlan.ProtoReflect.Descriptor instead.
 func (*GetRingPlan) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{38}
+	return file_actors_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetRingPlan) GetMinIndex() uint64 {
@@ -2500,7 +2604,7 @@ type GetRingPlanReply struct {
 
 func (x *GetRingPlanReply) Reset() {
 	*x = GetRingPlanReply{}
-	mi := &file_actors_proto_msgTypes[39]
+	mi := &file_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2616,7 @@ func (x *GetRingPlanReply) String() string {
 func (*GetRingPlanReply) ProtoMessage() {}
 
 func (x *GetRingPlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[39]
+	mi := &file_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2629,7 @@ func (x *GetRingPlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRingPlanReply.ProtoReflect.Descriptor instead.
 func (*GetRingPlanReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{39}
+	return file_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetRingPlanReply) GetError() *Error {
@@ -2596,7 +2700,7 @@ type RingTarget struct {
 
 func (x *RingTarget) Reset() {
 	*x = RingTarget{}
-	mi := &file_actors_proto_msgTypes[40]
+	mi := &file_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2608,7 +2712,7 @@ func (x *RingTarget) String() string {
 func (*RingTarget) ProtoMessage() {}
 
 func (x *RingTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[40]
+	mi := &file_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2621,7 +2725,7 @@ func (x *RingTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingTarget.ProtoReflect.Descriptor instead.
 func (*RingTarget) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{40}
+	return file_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RingTarget) GetUser() string {
@@ -2656,7 +2760,7 @@ type RingStage struct {
 
 func (x *RingStage) Reset() {
 	*x = RingStage{}
-	mi := &file_actors_proto_msgTypes[41]
+	mi := &file_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2772,7 @@ func (x *RingStage) String() string {
 func (*RingStage) ProtoMessage() {}
 
 func (x *RingStage) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[41]
+	mi := &file_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2785,7 @@ func (x *RingStage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingStage.ProtoReflect.Descriptor instead.
 func (*RingStage) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{41}
+	return file_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RingStage) GetMembers() []string {
@@ -2715,7 +2819,7 @@ type RingSkip struct {
 
 func (x *RingSkip) Reset() {
 	*x = RingSkip{}
-	mi := &file_actors_proto_msgTypes[42]
+	mi := &file_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +2831,7 @@ func (x *RingSkip) String() string {
 func (*RingSkip) ProtoMessage() {}
 
 func (x *RingSkip) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[42]
+	mi := &file_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +2844,7 @@ func (x *RingSkip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingSkip.ProtoReflect.Descriptor instead.
 func (*RingSkip) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{42}
+	return file_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RingSkip) GetUser() string {
@@ -2773,7 +2877,7 @@ type GroupCallEvent struct {
 
 func (x *GroupCallEvent) Reset() {
 	*x = GroupCallEvent{}
-	mi := &file_actors_proto_msgTypes[43]
+	mi := &file_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +2889,7 @@ func (x *GroupCallEvent) String() string {
 func (*GroupCallEvent) ProtoMessage() {}
 
 func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[43]
+	mi := &file_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +2902,7 @@ func (x *GroupCallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCallEvent.ProtoReflect.Descriptor instead.
 func (*GroupCallEvent) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{43}
+	return file_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GroupCallEvent) GetKind() string {
@@ -2838,7 +2942,7 @@ type GroupCallEventReply struct {
 
 func (x *GroupCallEventReply) Reset() {
 	*x = GroupCallEventReply{}
-	mi := &file_actors_proto_msgTypes[44]
+	mi := &file_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2850,7 +2954,7 @@ func (x *GroupCallEventReply) String() string {
 func (*GroupCallEventReply) ProtoMessage() {}
 
 func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[44]
+	mi := &file_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2863,7 +2967,7 @@ func (x *GroupCallEventReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCallEventReply.ProtoReflect.Descriptor instead.
 func (*GroupCallEventReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{44}
+	return file_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GroupCallEventReply) GetError() *Error {
@@ -2885,7 +2989,7 @@ type GroupHandover struct {
 
 func (x *GroupHandover) Reset() {
 	*x = GroupHandover{}
-	mi := &file_actors_proto_msgTypes[45]
+	mi := &file_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3001,7 @@ func (x *GroupHandover) String() string {
 func (*GroupHandover) ProtoMessage() {}
 
 func (x *GroupHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[45]
+	mi := &file_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3014,7 @@ func (x *GroupHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupHandover.ProtoReflect.Descriptor instead.
 func (*GroupHandover) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{45}
+	return file_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GroupHandover) GetGroup() string {
@@ -2949,7 +3053,7 @@ type Rehomed struct {
 
 func (x *Rehomed) Reset() {
 	*x = Rehomed{}
-	mi := &file_actors_proto_msgTypes[46]
+	mi := &file_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3065,7 @@ func (x *Rehomed) String() string {
 func (*Rehomed) ProtoMessage() {}
 
 func (x *Rehomed) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[46]
+	mi := &file_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3078,7 @@ func (x *Rehomed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rehomed.ProtoReflect.Descriptor instead.
 func (*Rehomed) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{46}
+	return file_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Rehomed) GetKind() string {
@@ -3018,7 +3122,7 @@ type Audience struct {
 
 func (x *Audience) Reset() {
 	*x = Audience{}
-	mi := &file_actors_proto_msgTypes[47]
+	mi := &file_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3134,7 @@ func (x *Audience) String() string {
 func (*Audience) ProtoMessage() {}
 
 func (x *Audience) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[47]
+	mi := &file_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3147,7 @@ func (x *Audience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audience.ProtoReflect.Descriptor instead.
 func (*Audience) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{47}
+	return file_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Audience) GetRight() string {
@@ -3072,7 +3176,7 @@ type Reach struct {
 
 func (x *Reach) Reset() {
 	*x = Reach{}
-	mi := &file_actors_proto_msgTypes[48]
+	mi := &file_actors_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +3188,7 @@ func (x *Reach) String() string {
 func (*Reach) ProtoMessage() {}
 
 func (x *Reach) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[48]
+	mi := &file_actors_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +3201,7 @@ func (x *Reach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reach.ProtoReflect.Descriptor instead.
 func (*Reach) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{48}
+	return file_actors_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *Reach) GetRight() string {
@@ -3127,7 +3231,7 @@ type UsersReply struct {
 
 func (x *UsersReply) Reset() {
 	*x = UsersReply{}
-	mi := &file_actors_proto_msgTypes[49]
+	mi := &file_actors_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3139,7 +3243,7 @@ func (x *UsersReply) String() string {
 func (*UsersReply) ProtoMessage() {}
 
 func (x *UsersReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_proto_msgTypes[49]
+	mi := &file_actors_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3152,7 +3256,7 @@ func (x *UsersReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsersReply.ProtoReflect.Descriptor instead.
 func (*UsersReply) Descriptor() ([]byte, []int) {
-	return file_actors_proto_rawDescGZIP(), []int{49}
+	return file_actors_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *UsersReply) GetError() *Error {
@@ -3292,7 +3396,7 @@ const file_actors_proto_rawDesc = "" +
 	"deliveries\"U\n" +
 	"\fLineDelivery\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12+\n" +
-	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xe3\x01\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xf7\x01\n" +
 	"\bLineCall\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1a\n" +
@@ -3302,7 +3406,8 @@ const file_actors_proto_rawDesc = "" +
 	"at_unix_ms\x18\x05 \x01(\x03R\batUnixMs\x12\x18\n" +
 	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x14\n" +
 	"\x05group\x18\a \x01(\tR\x05group\x12&\n" +
-	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\";\n" +
+	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\x12\x12\n" +
+	"\x04node\x18\t \x01(\tR\x04node\";\n" +
 	"\rLineCallReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\x9a\x02\n" +
 	"\aBinding\x12\x18\n" +
@@ -3325,7 +3430,11 @@ const file_actors_proto_rawDesc = "" +
 	"remove_all\x18\x03 \x01(\bR\tremoveAll\"s\n" +
 	"\x11RegisterLineReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
-	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\r\n" +
+	"\bbindings\x18\x02 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\x0e\n" +
+	"\fGetLineCalls\"n\n" +
+	"\x11GetLineCallsReply\x12*\n" +
+	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x12-\n" +
+	"\x05calls\x18\x02 \x03(\v2\x17.ucgrid.actors.LineCallR\x05calls\"\r\n" +
 	"\vGetContacts\"\x88\x01\n" +
 	"\x10GetContactsReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\x122\n" +
@@ -3420,7 +3529,7 @@ func file_actors_proto_rawDescGZIP() []byte {
 	return file_actors_proto_rawDescData
 }
 
-var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_actors_proto_goTypes = []any{
 	(*Hub)(nil),                 // 0: ucgrid.actors.Hub
 	(*PresenceView)(nil),        // 1: ucgrid.actors.PresenceView
@@ -3454,25 +3563,27 @@ var file_actors_proto_goTypes = []any{
 	(*Binding)(nil),             // 29: ucgrid.actors.Binding
 	(*RegisterLine)(nil),        // 30: ucgrid.actors.RegisterLine
 	(*RegisterLineReply)(nil),   // 31: ucgrid.actors.RegisterLineReply
-	(*GetContacts)(nil),         // 32: ucgrid.actors.GetContacts
-	(*GetContactsReply)(nil),    // 33: ucgrid.actors.GetContactsReply
-	(*WatchMember)(nil),         // 34: ucgrid.actors.WatchMember
-	(*UnwatchMember)(nil),       // 35: ucgrid.actors.UnwatchMember
-	(*MemberState)(nil),         // 36: ucgrid.actors.MemberState
-	(*LineHandover)(nil),        // 37: ucgrid.actors.LineHandover
-	(*GetRingPlan)(nil),         // 38: ucgrid.actors.GetRingPlan
-	(*GetRingPlanReply)(nil),    // 39: ucgrid.actors.GetRingPlanReply
-	(*RingTarget)(nil),          // 40: ucgrid.actors.RingTarget
-	(*RingStage)(nil),           // 41: ucgrid.actors.RingStage
-	(*RingSkip)(nil),            // 42: ucgrid.actors.RingSkip
-	(*GroupCallEvent)(nil),      // 43: ucgrid.actors.GroupCallEvent
-	(*GroupCallEventReply)(nil), // 44: ucgrid.actors.GroupCallEventReply
-	(*GroupHandover)(nil),       // 45: ucgrid.actors.GroupHandover
-	(*Rehomed)(nil),             // 46: ucgrid.actors.Rehomed
-	(*Audience)(nil),            // 47: ucgrid.actors.Audience
-	(*Reach)(nil),               // 48: ucgrid.actors.Reach
-	(*UsersReply)(nil),          // 49: ucgrid.actors.UsersReply
-	nil,                         // 50: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	(*GetLineCalls)(nil),        // 32: ucgrid.actors.GetLineCalls
+	(*GetLineCallsReply)(nil),   // 33: ucgrid.actors.GetLineCallsReply
+	(*GetContacts)(nil),         // 34: ucgrid.actors.GetContacts
+	(*GetContactsReply)(nil),    // 35: ucgrid.actors.GetContactsReply
+	(*WatchMember)(nil),         // 36: ucgrid.actors.WatchMember
+	(*UnwatchMember)(nil),       // 37: ucgrid.actors.UnwatchMember
+	(*MemberState)(nil),         // 38: ucgrid.actors.MemberState
+	(*LineHandover)(nil),        // 39: ucgrid.actors.LineHandover
+	(*GetRingPlan)(nil),         // 40: ucgrid.actors.GetRingPlan
+	(*GetRingPlanReply)(nil),    // 41: ucgrid.actors.GetRingPlanReply
+	(*RingTarget)(nil),          // 42: ucgrid.actors.RingTarget
+	(*RingStage)(nil),           // 43: ucgrid.actors.RingStage
+	(*RingSkip)(nil),            // 44: ucgrid.actors.RingSkip
+	(*GroupCallEvent)(nil),      // 45: ucgrid.actors.GroupCallEvent
+	(*GroupCallEventReply)(nil), // 46: ucgrid.actors.GroupCallEventReply
+	(*GroupHandover)(nil),       // 47: ucgrid.actors.GroupHandover
+	(*Rehomed)(nil),             // 48: ucgrid.actors.Rehomed
+	(*Audience)(nil),            // 49: ucgrid.actors.Audience
+	(*Reach)(nil),               // 50: ucgrid.actors.Reach
+	(*UsersReply)(nil),          // 51: ucgrid.actors.UsersReply
+	nil,                         // 52: ucgrid.actors.GroupHandover.LastCallUnixMsEntry
 }
 var file_actors_proto_depIdxs = []int32{
 	3,  // 0: ucgrid.actors.SetPresenceReply.error:type_name -> ucgrid.actors.Error
@@ -3500,27 +3611,29 @@ var file_actors_proto_depIdxs = []int32{
 	29, // 22: ucgrid.actors.RegisterLine.put:type_name -> ucgrid.actors.Binding
 	3,  // 23: ucgrid.actors.RegisterLineReply.error:type_name -> ucgrid.actors.Error
 	29, // 24: ucgrid.actors.RegisterLineReply.bindings:type_name -> ucgrid.actors.Binding
-	3,  // 25: ucgrid.actors.GetContactsReply.error:type_name -> ucgrid.actors.Error
-	29, // 26: ucgrid.actors.GetContactsReply.bindings:type_name -> ucgrid.actors.Binding
-	0,  // 27: ucgrid.actors.WatchMember.watcher:type_name -> ucgrid.actors.Hub
-	3,  // 28: ucgrid.actors.MemberState.error:type_name -> ucgrid.actors.Error
-	0,  // 29: ucgrid.actors.MemberState.grain:type_name -> ucgrid.actors.Hub
-	29, // 30: ucgrid.actors.MemberState.bindings:type_name -> ucgrid.actors.Binding
-	27, // 31: ucgrid.actors.LineHandover.calls:type_name -> ucgrid.actors.LineCall
-	17, // 32: ucgrid.actors.LineHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
-	3,  // 33: ucgrid.actors.GetRingPlanReply.error:type_name -> ucgrid.actors.Error
-	41, // 34: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
-	42, // 35: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
-	40, // 36: ucgrid.actors.GetRingPlanReply.targets:type_name -> ucgrid.actors.RingTarget
-	29, // 37: ucgrid.actors.RingTarget.bindings:type_name -> ucgrid.actors.Binding
-	3,  // 38: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
-	50, // 39: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
-	3,  // 40: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	3,  // 25: ucgrid.actors.GetLineCallsReply.error:type_name -> ucgrid.actors.Error
+	27, // 26: ucgrid.actors.GetLineCallsReply.calls:type_name -> ucgrid.actors.LineCall
+	3,  // 27: ucgrid.actors.GetContactsReply.error:type_name -> ucgrid.actors.Error
+	29, // 28: ucgrid.actors.GetContactsReply.bindings:type_name -> ucgrid.actors.Binding
+	0,  // 29: ucgrid.actors.WatchMember.watcher:type_name -> ucgrid.actors.Hub
+	3,  // 30: ucgrid.actors.MemberState.error:type_name -> ucgrid.actors.Error
+	0,  // 31: ucgrid.actors.MemberState.grain:type_name -> ucgrid.actors.Hub
+	29, // 32: ucgrid.actors.MemberState.bindings:type_name -> ucgrid.actors.Binding
+	27, // 33: ucgrid.actors.LineHandover.calls:type_name -> ucgrid.actors.LineCall
+	17, // 34: ucgrid.actors.LineHandover.watchers:type_name -> ucgrid.actors.HandoverWatcher
+	3,  // 35: ucgrid.actors.GetRingPlanReply.error:type_name -> ucgrid.actors.Error
+	43, // 36: ucgrid.actors.GetRingPlanReply.stages:type_name -> ucgrid.actors.RingStage
+	44, // 37: ucgrid.actors.GetRingPlanReply.skipped:type_name -> ucgrid.actors.RingSkip
+	42, // 38: ucgrid.actors.GetRingPlanReply.targets:type_name -> ucgrid.actors.RingTarget
+	29, // 39: ucgrid.actors.RingTarget.bindings:type_name -> ucgrid.actors.Binding
+	3,  // 40: ucgrid.actors.GroupCallEventReply.error:type_name -> ucgrid.actors.Error
+	52, // 41: ucgrid.actors.GroupHandover.last_call_unix_ms:type_name -> ucgrid.actors.GroupHandover.LastCallUnixMsEntry
+	3,  // 42: ucgrid.actors.UsersReply.error:type_name -> ucgrid.actors.Error
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_actors_proto_init() }
@@ -3535,7 +3648,7 @@ func file_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_proto_rawDesc), len(file_actors_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

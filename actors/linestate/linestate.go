@@ -75,6 +75,9 @@ type Call struct {
 	Started time.Time
 	// Group is the call group the call came through ("" = none).
 	Group string
+	// Node is the SIP URI of the node whose proxy holds the call ("" =
+	// not known): where a pickup of it goes. Never shown to viewers.
+	Node string
 }
 
 // Forwarding is the line's unconditional call forwarding.
@@ -217,6 +220,8 @@ type Step struct {
 	Started time.Time
 	// Group is the call group of a call first seen at this step.
 	Group string
+	// Node is the SIP URI of the node holding the call ("" = not said).
+	Node string
 }
 
 // rememberEnded is how many ended call ids a line remembers.
@@ -251,9 +256,14 @@ func Apply(l Line, st Step) Line {
 			if started.IsZero() {
 				started = st.At
 			}
-			l.Calls = append(l.Calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group})
-		} else if answered && !l.Calls[i].Answered {
+			l.Calls = append(l.Calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group, Node: st.Node})
+			break
+		}
+		if answered && !l.Calls[i].Answered {
 			l.Calls[i].Answered, l.Calls[i].Since = true, st.At
+		}
+		if l.Calls[i].Node == "" && st.Node != "" {
+			l.Calls[i].Node = st.Node
 		}
 	case PhaseEnded:
 		if i >= 0 {
