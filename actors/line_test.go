@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -19,12 +20,15 @@ func putLine(number, owner, kind string, fwd *dirpb.Forwarding) *dirpb.Command {
 
 func (n *testNode) lineCall(t *testing.T, line, id, phase, remote string) *actorspb.LineCallReply {
 	t.Helper()
-	resp, err := n.cn.Request(reqCtx(t), line, KindLine, &actorspb.LineCall{CallId: id, Phase: phase, Remote: remote})
+	resp, err := n.cn.Request(reqCtx(t), line, KindLine, &actorspb.LineCall{CallId: id, Phase: phase, Remote: remote, Node: testCallNode})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp.(*actorspb.LineCallReply)
 }
+
+// testCallNode is the node the test calls are held by.
+const testCallNode = "sip:10.0.0.9:5060"
 
 func (n *testNode) watchLine(t *testing.T, viewer, line string) (*Session, *actorspb.LineView) {
 	t.Helper()
@@ -202,5 +206,53 @@ func TestLineGrain_RegistrationsAreDurable(t *testing.T) {
 	}
 	if regs, _ := n.dir.Store().Registrations("100"); len(regs) != 0 {
 		t.Errorf("directory still holds %v", regs)
+	}
+}
+
+// A line grain says what rings on it and on which node: what a pickup
+// from another node looks for. Ended calls are gone.
+func TestLineGrain_LineCallsNameTheNodeHoldingEachCall(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
+	c := Client{To: n.cn}
+	ctx := reqCtx(t)
+	t0 := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	for _, ev := range []CallEvent{
+		{CallID: "in", Phase: linestate.PhaseRinging, Remote: "200", At: t0, Node: "sip:10.0.0.1:5060"},
+		{CallID: "out", Phase: linestate.PhaseRinging, Outgoing: true, Remote: "300", At: t0, Node: "sip:10.0.0.2:5060"},
+		{CallID: "out", Phase: linestate.PhaseAnswered, Outgoing: true, At: t0.Add(time.Millisecond)},
+	} {
+		if err := c.LineCall(ctx, "100", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.LineCalls(ctx, "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LineCallInfo{
+		{CallID: "in", Remote: "200", Since: t0, Started: t0, Node: "sip:10.0.0.1:5060"},
+		{CallID: "out", Answered: true, Outgoing: true, Remote: "300", Since: t0.Add(time.Millisecond), Started: t0, Node: "sip:10.0.0.2:5060"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("calls %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if !got[i].Since.Equal(want[i].Since) || !got[i].Started.Equal(want[i].Started) {
+			t.Fatalf("[%d] times %+v, want %+v", i, got[i], want[i])
+		}
+		got[i].Since, got[i].Started, want[i].Since, want[i].Started = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		if got[i] != want[i] {
+			t.Fatalf("[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if err := c.LineCall(ctx, "100", CallEvent{CallID: "in", Phase: linestate.PhaseEnded}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.LineCalls(ctx, "100"); err != nil || len(got) != 1 || got[0].CallID != "out" {
+		t.Fatalf("after the end: %+v %v", got, err)
+	}
+	if _, err := c.LineCalls(ctx, "999"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a line not in the directory: %v, want ErrNotFound", err)
 	}
 }

@@ -83,6 +83,10 @@ func TestRebalance_JoinAndGracefulLeaveKeepRuntimeState(t *testing.T) {
 				if v := resp.(*actorspb.GetLineStateReply).GetView(); v.GetState() != "ringing" {
 					return fmt.Sprintf("line %d is %v, want ringing", 100+i, v)
 				}
+				// The node holding the call moves with it (pickup).
+				if calls, err := (Client{To: via.cn}).LineCalls(reqCtx(t), fmt.Sprint(100+i)); err != nil || len(calls) != 1 || calls[0].Node != testCallNode {
+					return fmt.Sprintf("line %d's calls %+v %v, want one held by %s", 100+i, calls, err, testCallNode)
+				}
 			}
 			return ""
 		}

@@ -2,6 +2,7 @@ package linestate
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,5 +218,20 @@ func BenchmarkApply_BusyLine(b *testing.B) {
 		l = Apply(l, Step{ID: id, Phase: PhaseRinging, Remote: "300", At: t0})
 		l = Apply(l, Step{ID: id, Phase: PhaseAnswered, At: t0})
 		l = Apply(l, Step{ID: id, Phase: PhaseEnded, At: t0})
+	}
+}
+
+// The node holding a call is kept from the first step that names it, and
+// no view shows it.
+func TestApply_KeepsTheNodeOfTheCall(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	l := Apply(Line{Number: "100"}, Step{ID: "c1", Phase: PhaseRinging, At: t0})
+	l = Apply(l, Step{ID: "c1", Phase: PhaseRinging, At: t0, Node: "sip:10.0.0.1:5060"})
+	l = Apply(l, Step{ID: "c1", Phase: PhaseAnswered, At: t0, Node: "sip:10.0.0.2:5060"})
+	if len(l.Calls) != 1 || l.Calls[0].Node != "sip:10.0.0.1:5060" || !l.Calls[0].Answered {
+		t.Fatalf("calls %+v", l.Calls)
+	}
+	if v := fmt.Sprintf("%+v", ViewFor(l, rights.LevelSet(rights.Personal))); strings.Contains(v, "10.0.0.1") {
+		t.Errorf("a view shows the node: %s", v)
 	}
 }
