@@ -427,6 +427,34 @@ func (c *Call) WaitStatus(lo, hi int, d time.Duration) *sip.Response {
 	}
 }
 
+// Hangup ends the call answered by ok (its 2xx): an ACK and a BYE along
+// the route set the 2xx's Record-Route gives, failing the test unless
+// the BYE gets a 200.
+func (c *Call) Hangup(ok *sip.Response) {
+	c.u.t.Helper()
+	inDialog := func(m sip.RequestMethod, seq uint32) *sip.Request {
+		r := sip.NewRequest(m, ok.Contact().Address)
+		rrs := ok.GetHeaders("Record-Route")
+		for i := len(rrs) - 1; i >= 0; i-- { // the caller's route set is the Record-Route reversed (RFC 3261 §12.1.2)
+			r.AppendHeader(sip.NewHeader("Route", rrs[i].Value()))
+		}
+		r.AppendHeader(sip.NewHeader("From", c.req.GetHeader("From").Value()))
+		r.AppendHeader(sip.NewHeader("To", ok.To().Value()))
+		r.AppendHeader(sip.NewHeader("Call-ID", c.req.CallID().Value()))
+		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
+		return r
+	}
+	if err := c.u.cli.WriteRequest(inDialog(sip.ACK, c.req.CSeq().SeqNo)); err != nil {
+		c.u.t.Fatalf("siptest: ACK: %v", err)
+	}
+	ctx, cancel := ctx10()
+	defer cancel()
+	res, err := c.u.cli.Do(ctx, inDialog(sip.BYE, c.req.CSeq().SeqNo+1))
+	if err != nil || res.StatusCode != 200 {
+		c.u.t.Fatalf("siptest: BYE: %v %v", res, err)
+	}
+}
+
 // Cancel sends CANCEL for the call's INVITE.
 func (c *Call) Cancel() {
 	inv := c.req
