@@ -97,8 +97,11 @@ func (s *Server) pickupSearchLines(picker string, p pickupRequest) []string {
 	case p.line != "":
 		return []string{p.line}
 	case p.callID != "":
-		if _, err := s.cfg.Store.Line(p.hint); p.hint == "" || err != nil {
+		if p.hint == "" {
 			return nil
+		}
+		if _, err := s.cfg.Store.Line(p.hint); err != nil {
+			return nil // not a line: the call is looked for here only
 		}
 		return []string{p.hint}
 	}

@@ -1,10 +1,12 @@
 package sip
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 func TestRingingElsewhere_IncomingRingingCallsOfOtherNodesOldestFirst(t *testing.T) {
@@ -44,5 +46,39 @@ func TestRingingElsewhere_IncomingRingingCallsOfOtherNodesOldestFirst(t *testing
 	}
 	if got := ringingElsewhere(reports, "answered", self, ""); len(got) != 0 {
 		t.Fatalf("an answered call counts as ringing: %+v", got)
+	}
+}
+
+// The lines a group pickup searches on other nodes are exactly those the
+// rights engine lets the picker pick up: line1_pickup (team level) for
+// primary lines, line2_pickup (personal level) for the others, the
+// picker's own lines always; and every line when the global layer gives
+// the right.
+func TestPickupLines_FollowTheLinePickupRights(t *testing.T) {
+	e := newEnv(t)
+	e.user("tim", "5001", "pw")
+	e.user("bob", "2001", "pw")
+	e.line("bob", "2002", "secondary", "pw")
+	e.user("carl", "3001", "pw")
+	e.line("carl", "3002", "secondary", "pw")
+	e.user("eve", "4001", "pw")
+	grant := func(target, level string) *dirpb.Command {
+		return &dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: target, Viewer: "tim", Grant: &dirpb.Grant{Level: level}}}}
+	}
+	e.apply(grant("bob", "team"), grant("carl", "personal"), grant("eve", "business"))
+	got, err := e.srv.pickupLines("tim")
+	if want := []string{"2001", "3001", "3002", "5001"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("tim's pickup lines %v %v, want %v", got, err, want)
+	}
+	// Cross-check each line against the rights engine, as mayPickUp decides.
+	for _, l := range []string{"2001", "2002", "3001", "3002", "4001", "5001"} {
+		if may := e.srv.mayPickUp("tim", l); may != slices.Contains(got, l) {
+			t.Errorf("line %s: mayPickUp %v, searched %v", l, may, !may)
+		}
+	}
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutGlobal{PutGlobal: &dirpb.PutGlobal{Global: &dirpb.Global{Grant: &dirpb.Grant{Level: "team"}}}}})
+	got, err = e.srv.pickupLines("eve")
+	if want := []string{"2001", "3001", "4001", "5001"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("with team for everyone, eve's pickup lines %v %v, want %v", got, err, want)
 	}
 }
