@@ -72,10 +72,34 @@ func (s *Server) pickup(c *call, p pickupRequest) outcome {
 		return s.pickupFound(c, local, denied)
 	}
 	remote, remoteDenied := s.findRingingElsewhere(picker, p, c)
-	if remote != nil && (local == nil || remote.started.Before(local.start)) {
-		return c.pickupElsewhere(*remote)
+	for _, rc := range remote {
+		if local != nil && !rc.started.Before(local.start) {
+			break
+		}
+		if !s.nodeAnswers(rc.node) {
+			continue // a node that failed: its calls linger in the line grains until pruned
+		}
+		if o := c.pickupElsewhere(rc); !o.notFound() {
+			return o
+		}
+		// gone meanwhile (answered, ended): the next one
 	}
 	return s.pickupFound(c, local, denied || remoteDenied)
+}
+
+// maxPickupTries bounds the calls on other nodes one pickup tries when
+// the ones before were gone.
+const maxPickupTries = 3
+
+// notFound reports an unanswered pickup that found no call to pick up.
+func (o outcome) notFound() bool {
+	if o.answered || o.cancelled {
+		return false
+	}
+	if o.res != nil {
+		return o.res.StatusCode == sip.StatusNotFound
+	}
+	return o.status == sip.StatusNotFound
 }
 
 // pickupFound picks up ringing, a call of this node; nil answers 403

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -222,4 +223,33 @@ func TestPickupAcrossNodes_AForgedGrantIs403(t *testing.T) {
 	}
 	c.cancel()
 	c.wait(487, 5*time.Second)
+}
+
+// A node that failed leaves its ringing calls in the line grains until
+// they are pruned (linestate.MaxRinging). A pickup skips them at once —
+// the node does not answer the probe — and takes the next call.
+func TestPickupAcrossNodes_ACallOfAFailedNodeIsSkipped(t *testing.T) {
+	defer func(d time.Duration) { pickupProbeTimeout = d }(pickupProbeTimeout)
+	pickupProbeTimeout = 300 * time.Millisecond
+	n := newTwoNodes(t)
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadNode := "sip:" + dead.LocalAddr().String()
+	_ = dead.Close() // nothing answers there any more
+	c, _ := n.ringBob(t)
+	ghost := actors.CallEvent{CallID: "ghost@failed-node", Phase: linestate.PhaseRinging, Remote: "1001",
+		At: time.Now().Add(-time.Minute), Node: deadNode}
+	if err := n.e.be.LineCall(context.Background(), "2001", ghost); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	pick := n.tim.call("**2001")
+	n.pickedUp(t, c, pick)
+	if took := time.Since(start); took > pickupProbeTimeout+3*time.Second {
+		t.Errorf("the pickup took %v", took)
+	}
+	// With only the ghost left: 404 after the probe, not a transaction timeout.
+	n.tim.call("**2001").wait(404, pickupProbeTimeout+3*time.Second)
 }

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strconv"
@@ -59,6 +60,34 @@ func (s *Server) pickupPeer(req *sip.Request, tx sip.ServerTransaction) (party, 
 		return party{}, false
 	}
 	return party{line: line, number: line.GetNumber(), pickupOf: g.call}, true
+}
+
+// pickupProbeTimeout bounds the wait for a node's answer to the OPTIONS
+// a pickup sends before passing an INVITE to it: a live node answers at
+// once; one that failed must not hold the picker for a transaction
+// timeout (32 s). A variable for tests.
+var pickupProbeTimeout = 2 * time.Second
+
+// nodeAnswers reports whether the node at uri answers an OPTIONS within
+// pickupProbeTimeout.
+func (s *Server) nodeAnswers(uri string) bool {
+	var u sip.Uri
+	if err := sip.ParseUri(uri, &u); err != nil {
+		return false
+	}
+	req, err := s.optionsPing(uri)
+	if err != nil {
+		return false
+	}
+	s.prepareOut(req, uriTransport(u), hostPort(u))
+	ctx, cancel := context.WithTimeout(s.ctx, pickupProbeTimeout)
+	defer cancel()
+	tx, err := s.client.TransactionRequest(ctx, req, s.addVia)
+	if err != nil {
+		return false
+	}
+	defer tx.Terminate()
+	return waitFinal(ctx, tx) != nil
 }
 
 // pickupElsewhere passes the picker's INVITE to node, which holds call

@@ -68,12 +68,13 @@ func ringingElsewhere(reports []lineCalls, callID, self, own string) []remoteRin
 	return out
 }
 
-// findRingingElsewhere returns the oldest call of another node the
-// picker may pick up for p; denied says a ringing call was found but the
-// picker lacks the right.
-func (s *Server) findRingingElsewhere(picker string, p pickupRequest, self *call) (*remoteRinging, bool) {
+// findRingingElsewhere returns the calls of other nodes the picker may
+// pick up for p, oldest first (at most maxPickupTries); denied says a
+// ringing call was found but the picker lacks the right.
+func (s *Server) findRingingElsewhere(picker string, p pickupRequest, self *call) ([]remoteRinging, bool) {
 	found := ringingElsewhere(s.lineCallsOf(s.pickupSearchLines(picker, p)), p.callID, s.nodeURI(), self.id)
 	allowed := map[string]bool{}
+	var out []remoteRinging
 	denied := false
 	for _, rc := range found {
 		ok, seen := allowed[rc.line]
@@ -81,12 +82,15 @@ func (s *Server) findRingingElsewhere(picker string, p pickupRequest, self *call
 			ok = s.mayPickUp(picker, rc.line)
 			allowed[rc.line] = ok
 		}
-		if ok {
-			return &rc, denied
+		if !ok {
+			denied = true
+			continue
 		}
-		denied = true
+		if out = append(out, rc); len(out) == maxPickupTries {
+			break
+		}
 	}
-	return nil, denied
+	return out, denied
 }
 
 // pickupSearchLines are the lines asked about for p: the directed line,
