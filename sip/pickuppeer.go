@@ -3,8 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -29,9 +27,7 @@ import (
 // nodeURI is this node's SIP URI as the other nodes reach it
 // (sip:HOST:PORT, the host of its Path entries): named in the line
 // reports of the calls it holds, where pickups of them are sent.
-func (s *Server) nodeURI() string {
-	return "sip:" + net.JoinHostPort(s.pathHost(), strconv.Itoa(s.port))
-}
+func (s *Server) nodeURI() string { return s.node }
 
 // pickupPeer identifies the picker of an INVITE another node passed on
 // with a pickup grant. A grant this node cannot verify (not made with

@@ -58,6 +58,7 @@ type Server struct {
 	flows     *natFlows   // NATed bindings held here (keepalive.go)
 	flowKey   []byte      // signs flow tokens (nat.go)
 	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
+	node      string      // our SIP URI for the other nodes (pickuppeer.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -113,6 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
+	s.node = "sip:" + net.JoinHostPort(s.pathHost(), strconv.Itoa(s.port))
 	if s.m, err = newMetrics(cfg.Registerer); err != nil {
 		s.closeListeners()
 		return nil, err
