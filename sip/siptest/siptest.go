@@ -337,7 +337,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
 
 // Call is an INVITE the phone placed. It is for ringing and cancelling:
-// a 2xx is not acknowledged.
+// a 2xx is not acknowledged unless Hangup is called with it.
 type Call struct {
 	u   *UA
 	req *sip.Request
