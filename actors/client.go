@@ -240,6 +240,11 @@ type CallEvent struct {
 	Outcome string
 	// Group is the call group the call came through ("" = none).
 	Group string
+	// TransferredBy is the number that transferred the call (a REFER's
+	// sender, or the new call's Referred-By), TransferredTo the number it
+	// went to; "" = no transfer. Set on any step, they stay with the call
+	// and reach its journal entry.
+	TransferredBy, TransferredTo string
 }
 
 // LineCall reports a step of a call on a line: its state (idle, ringing,
@@ -254,7 +259,7 @@ func (c Client) LineCall(ctx context.Context, line string, ev CallEvent) error {
 	}
 	_, err := Ask[*actorspb.LineCallReply](ctx, c.To, line, KindLine,
 		&actorspb.LineCall{CallId: ev.CallID, Phase: ev.Phase.String(), Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli(),
-			Outcome: ev.Outcome, Group: ev.Group})
+			Outcome: ev.Outcome, Group: ev.Group, TransferredBy: ev.TransferredBy, TransferredTo: ev.TransferredTo})
 	return err
 }
 

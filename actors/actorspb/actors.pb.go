@@ -1675,6 +1675,12 @@ type LineCall struct {
 	// started_unix_ms is when the call began on the line, when it differs
 	// from at_unix_ms (hand-overs of answered calls); 0 = at_unix_ms.
 	StartedUnixMs int64 `protobuf:"varint,8,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	// transferred_by is the number that transferred the call (the REFER's
+	// sender, or the new call's Referred-By), transferred_to the number it
+	// was transferred to; "" = no transfer. A later step with them set
+	// updates the call; the journal entry carries them.
+	TransferredBy string `protobuf:"bytes,9,opt,name=transferred_by,json=transferredBy,proto3" json:"transferred_by,omitempty"`
+	TransferredTo string `protobuf:"bytes,10,opt,name=transferred_to,json=transferredTo,proto3" json:"transferred_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1763,6 +1769,20 @@ func (x *LineCall) GetStartedUnixMs() int64 {
 		return x.StartedUnixMs
 	}
 	return 0
+}
+
+func (x *LineCall) GetTransferredBy() string {
+	if x != nil {
+		return x.TransferredBy
+	}
+	return ""
+}
+
+func (x *LineCall) GetTransferredTo() string {
+	if x != nil {
+		return x.TransferredTo
+	}
+	return ""
 }
 
 type LineCallReply struct {
@@ -3292,7 +3312,7 @@ const file_actors_proto_rawDesc = "" +
 	"deliveries\"U\n" +
 	"\fLineDelivery\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12+\n" +
-	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xe3\x01\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xb1\x02\n" +
 	"\bLineCall\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1a\n" +
@@ -3302,7 +3322,10 @@ const file_actors_proto_rawDesc = "" +
 	"at_unix_ms\x18\x05 \x01(\x03R\batUnixMs\x12\x18\n" +
 	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x14\n" +
 	"\x05group\x18\a \x01(\tR\x05group\x12&\n" +
-	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\";\n" +
+	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\x12%\n" +
+	"\x0etransferred_by\x18\t \x01(\tR\rtransferredBy\x12%\n" +
+	"\x0etransferred_to\x18\n" +
+	" \x01(\tR\rtransferredTo\";\n" +
 	"\rLineCallReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\x9a\x02\n" +
 	"\aBinding\x12\x18\n" +

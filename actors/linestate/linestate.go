@@ -75,6 +75,9 @@ type Call struct {
 	Started time.Time
 	// Group is the call group the call came through ("" = none).
 	Group string
+	// TransferredBy and TransferredTo say who transferred the call and to
+	// whom ("" = not transferred): the journal entry carries them.
+	TransferredBy, TransferredTo string
 }
 
 // Forwarding is the line's unconditional call forwarding.
@@ -217,6 +220,9 @@ type Step struct {
 	Started time.Time
 	// Group is the call group of a call first seen at this step.
 	Group string
+	// TransferredBy and TransferredTo, when set, record a transfer of
+	// the call (on any step: a REFER comes during the answered call).
+	TransferredBy, TransferredTo string
 }
 
 // rememberEnded is how many ended call ids a line remembers.
@@ -251,9 +257,15 @@ func Apply(l Line, st Step) Line {
 			if started.IsZero() {
 				started = st.At
 			}
-			l.Calls = append(l.Calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group})
-		} else if answered && !l.Calls[i].Answered {
-			l.Calls[i].Answered, l.Calls[i].Since = true, st.At
+			l.Calls = append(l.Calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group,
+				TransferredBy: st.TransferredBy, TransferredTo: st.TransferredTo})
+		} else {
+			if answered && !l.Calls[i].Answered {
+				l.Calls[i].Answered, l.Calls[i].Since = true, st.At
+			}
+			if st.TransferredBy != "" || st.TransferredTo != "" {
+				l.Calls[i].TransferredBy, l.Calls[i].TransferredTo = st.TransferredBy, st.TransferredTo
+			}
 		}
 	case PhaseEnded:
 		if i >= 0 {
