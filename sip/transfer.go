@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -134,20 +135,78 @@ func (s *Server) dialogParty(callID, toTag string) string {
 
 // noteReferred records the transfer a new call comes from: its
 // Referred-By (the transferor's number, as the transferee's phone gives
-// it) and the number it goes to. Run calls it before the first report.
+// it), else a REFER this node relayed lately to the caller's line for
+// the number it calls (phones that do not copy Referred-By, RFC 3892
+// §3), and the number it goes to. Run calls it before the first report.
 func (c *call) noteReferred() {
-	h := c.req.GetHeader("Referred-By")
-	if h == nil {
-		return
+	to := c.req.Recipient.User
+	by := ""
+	if h := c.req.GetHeader("Referred-By"); h != nil {
+		var u sip.Uri
+		var p sip.HeaderParams
+		if _, err := sip.ParseAddressValue(h.Value(), &u, &p); err == nil && plausibleNumber(u.User) {
+			by = u.User
+		}
 	}
-	var u sip.Uri
-	var p sip.HeaderParams
-	if _, err := sip.ParseAddressValue(h.Value(), &u, &p); err != nil || !plausibleNumber(u.User) {
+	if c.caller.line != nil {
+		if r := c.s.referrals.take(c.caller.line.GetNumber(), to, time.Now()); by == "" {
+			by = r
+		}
+	}
+	if by == "" {
 		return
 	}
 	c.mu.Lock()
-	c.xfer = transferInfo{by: u.User, to: c.req.Recipient.User}
+	c.xfer = transferInfo{by: by, to: to}
 	c.mu.Unlock()
+}
+
+// referralTTL is how long an accepted REFER waits for the transferee's
+// new call.
+const referralTTL = time.Minute
+
+// referrals are the REFERs this node relayed and saw accepted lately:
+// by transferee line and target number, the transferor's number. The
+// zero value is ready.
+type referrals struct {
+	mu sync.Mutex
+	m  map[string]referral
+}
+
+type referral struct {
+	by string
+	at time.Time
+}
+
+func (r *referrals) add(referee, target, by string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]referral{}
+	}
+	for k, v := range r.m {
+		if now.Sub(v.at) > referralTTL {
+			delete(r.m, k)
+		}
+	}
+	r.m[referee+"\x00"+target] = referral{by: by, at: now}
+}
+
+// take returns and forgets the transferor of a REFER of referee to
+// target ("" when none is pending).
+func (r *referrals) take(referee, target string, now time.Time) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := referee + "\x00" + target
+	v, ok := r.m[k]
+	if !ok {
+		return ""
+	}
+	delete(r.m, k)
+	if now.Sub(v.at) > referralTTL {
+		return ""
+	}
+	return v.by
 }
 
 // transfer is who transferred the call and to whom (zero: nobody).
@@ -282,9 +341,15 @@ func (c *call) referAccepted(req *sip.Request, callee *branch) {
 	if code != 0 {
 		return
 	}
-	by := c.caller.number
+	by, referee := c.caller.number, c.calleeLine()
 	if callee == nil {
-		by = c.calleeLine()
+		by, referee = c.calleeLine(), ""
+		if c.caller.line != nil {
+			referee = c.caller.line.GetNumber()
+		}
+	}
+	if referee != "" && by != "" {
+		c.s.referrals.add(referee, t.number, by, time.Now())
 	}
 	c.mu.Lock()
 	c.xfer = transferInfo{by: by, to: t.number}
