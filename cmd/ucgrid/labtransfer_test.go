@@ -37,7 +37,7 @@ func TestLab_BlindTransferAcrossNodes(t *testing.T) {
 	alice.waitRequest(t, 15*time.Second, "REFER")
 	carol.waitRequest(t, 15*time.Second, "INVITE", "ACK")
 	bob.waitRequest(t, 15*time.Second, "NOTIFY", "NOTIFY") // 100 Trying, 200 OK
-	bob.waitResponse(t, 15*time.Second, "BYE", 200)       // the first call ends
+	bob.waitResponse(t, 15*time.Second, "BYE", 200)        // the first call ends
 	baresipCommand(t, carol, "hangup")
 	alice.waitRequest(t, 15*time.Second, "BYE")
 
