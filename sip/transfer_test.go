@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // calleeRequest is a request m the callee of r (answered with r.tag)
@@ -159,4 +161,35 @@ func TestTransfer_ReplacesOfConnectedCallReachesThePhoneHoldingIt(t *testing.T) 
 	// Request-URI names (its phone answers 481), not to pickup's 404.
 	carol.setMode(481)
 	alice.call("3001", sip.NewHeader("Replaces", "gone@x;to-tag=a;from-tag=b")).wait(481, 5*time.Second)
+}
+
+// An INVITE with Replaces naming a call still ringing here is a pickup,
+// as BLF keys send it (without early-only too): the caller's phone gets
+// the picker's INVITE; the ringing phone is cancelled.
+func TestTransfer_ReplacesOfRingingCallIsPickup(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice", "1001", "a-pw")
+	e.user("bob", "2001", "b-pw")
+	e.user("tim", "5001", "t-pw")
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: "bob", Viewer: "tim", Grant: &dirpb.Grant{Level: "team"}}}})
+	alice := registered(t, e, "1001", "a-pw")
+	bob := registered(t, e, "2001", "b-pw")
+	tim := registered(t, e, "5001", "t-pw")
+	c := alice.call("2001")
+	r := bob.waitRinging(5 * time.Second)
+	c.wait(180, 5*time.Second)
+	fromTag, _ := c.req.From().Params.Get("tag")
+	if !e.srv.ringingCallNamed(c.req.CallID().Value()) {
+		t.Fatal("the ringing call is not known as ringing")
+	}
+	pick := tim.call("2001", sip.NewHeader("Replaces", c.req.CallID().Value()+";to-tag="+r.tag+";from-tag="+fromTag))
+	ra := alice.waitRinging(5 * time.Second)
+	if h := ra.req.GetHeader("Replaces"); h == nil || !strings.HasSuffix(h.Value(), ";early-only") {
+		t.Fatalf("INVITE to the caller: Replaces = %v, want the pickup's", h)
+	}
+	ra.answer <- 200
+	pick.wait(200, 5*time.Second)
+	eventually(t, 5*time.Second, "ringing phone cancelled", func() bool { return bob.cancelCount() == 1 })
+	pick.ackAndBye(true)
+	c.wait(487, 5*time.Second)
 }
