@@ -230,10 +230,10 @@ func plausibleNumber(n string) bool {
 	return true
 }
 
-// referTarget is what a REFER asks for: the number its Refer-To names.
+// referTarget is what a REFER asks for: the number its Refer-To names
+// (with ?Replaces= for an attended transfer, checked the same way).
 type referTarget struct {
-	number   string
-	replaces bool // the Refer-To carries ?Replaces= (attended transfer)
+	number string
 }
 
 // parseReferTo reads req's single Refer-To: a sip or sips URI of this
@@ -263,15 +263,7 @@ func (s *Server) parseReferTo(req *sip.Request) (referTarget, int, string) {
 	if err != nil || number == "" {
 		return referTarget{}, sip.StatusForbidden, "Transfer Target Not Allowed"
 	}
-	t := referTarget{number: number}
-	if u.Headers != nil {
-		for _, k := range u.Headers.Keys() {
-			if strings.EqualFold(k, "Replaces") {
-				t.replaces = true
-			}
-		}
-	}
-	return t, 0, ""
+	return referTarget{number: number}, 0, ""
 }
 
 // refuseRefer checks a REFER of call c before it is relayed (callee set:
