@@ -244,6 +244,11 @@ type CallEvent struct {
 	// the proxy holding the call: where a pickup of it is sent. "" = not
 	// said (an earlier step said it).
 	Node string
+	// TransferredBy is the number that transferred the call (a REFER's
+	// sender, or the new call's Referred-By), TransferredTo the number it
+	// went to; "" = no transfer. Set on any step, they stay with the call
+	// and reach its journal entry.
+	TransferredBy, TransferredTo string
 }
 
 // LineCall reports a step of a call on a line: its state (idle, ringing,
@@ -258,7 +263,8 @@ func (c Client) LineCall(ctx context.Context, line string, ev CallEvent) error {
 	}
 	_, err := Ask[*actorspb.LineCallReply](ctx, c.To, line, KindLine,
 		&actorspb.LineCall{CallId: ev.CallID, Phase: ev.Phase.String(), Outgoing: ev.Outgoing, Remote: ev.Remote, AtUnixMs: at.UnixMilli(),
-			Outcome: ev.Outcome, Group: ev.Group, Node: ev.Node})
+			Outcome: ev.Outcome, Group: ev.Group, Node: ev.Node,
+			TransferredBy: ev.TransferredBy, TransferredTo: ev.TransferredTo})
 	return err
 }
 

@@ -242,8 +242,11 @@ func (g *lineGrain) call(ctx actor.Context, m *actorspb.LineCall) *actorspb.Line
 		dir = linestate.Outgoing
 	}
 	ending, ends := endingCall(g.state, m.GetCallId(), phase)
-	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at,
-		Group: m.GetGroup(), Node: m.GetNode()})
+	if m.GetTransferredBy() != "" || m.GetTransferredTo() != "" {
+		ending.TransferredBy, ending.TransferredTo = m.GetTransferredBy(), m.GetTransferredTo()
+	}
+	g.state = linestate.Apply(g.state, linestate.Step{ID: m.GetCallId(), Phase: phase, Direction: dir, Remote: m.GetRemote(), At: at, Group: m.GetGroup(),
+		TransferredBy: m.GetTransferredBy(), TransferredTo: m.GetTransferredTo(), Node: m.GetNode()})
 	g.publish(ctx)
 	if ends {
 		g.writeJournal(ending, at, m.GetOutcome())
@@ -388,7 +391,7 @@ func (g *lineGrain) handOver() {
 		}
 		h.Calls = append(h.Calls, &actorspb.LineCall{CallId: c.ID, Phase: phase.String(),
 			Outgoing: c.Direction == linestate.Outgoing, Remote: c.Remote, AtUnixMs: c.Since.UnixMilli(),
-			StartedUnixMs: c.Started.UnixMilli(), Group: c.Group, Node: c.Node})
+			StartedUnixMs: c.Started.UnixMilli(), Group: c.Group, TransferredBy: c.TransferredBy, TransferredTo: c.TransferredTo, Node: c.Node})
 	}
 	h.Watchers = handoverWatchers(g.watchers)
 	g.deps.handOver(KindLine, g.id, h)
@@ -409,8 +412,8 @@ func (g *lineGrain) takeOver(ctx actor.Context, m *actorspb.LineHandover) {
 		if c.GetOutgoing() {
 			dir = linestate.Outgoing
 		}
-		st := linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir, Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs()),
-			Group: c.GetGroup(), Node: c.GetNode()}
+		st := linestate.Step{ID: c.GetCallId(), Phase: phase, Direction: dir, Remote: c.GetRemote(), At: time.UnixMilli(c.GetAtUnixMs()), Group: c.GetGroup(),
+			TransferredBy: c.GetTransferredBy(), TransferredTo: c.GetTransferredTo(), Node: c.GetNode()}
 		if c.GetStartedUnixMs() != 0 {
 			st.Started = time.UnixMilli(c.GetStartedUnixMs())
 		}

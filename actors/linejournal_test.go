@@ -125,3 +125,29 @@ func TestLineGrain_AnswersWhileItsJournalEntryCommits(t *testing.T) {
 		t.Fatalf("anna's journal %v, want the one call", got)
 	}
 }
+
+// A transfer reported on any step of a call (the REFER comes while it is
+// answered; a referred call says so from its first step) reaches the
+// call's journal entry: who transferred it and to whom.
+func TestLineGrain_JournalsTransfer(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
+	const t0 = int64(1_800_000_000_000)
+	// c1: anna's call to 200, which 200 transfers to 300 (REFER).
+	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "ringing", Outgoing: true, Remote: "200", AtUnixMs: t0})
+	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "answered", Outgoing: true, Remote: "200", AtUnixMs: t0 + 1_000})
+	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "answered", Outgoing: true, Remote: "200", AtUnixMs: t0 + 5_000,
+		TransferredBy: "200", TransferredTo: "300"})
+	n.step(t, "100", &actorspb.LineCall{CallId: "c1", Phase: "ended", Outgoing: true, Remote: "200", AtUnixMs: t0 + 6_000})
+	// c2: the new call to 300, referred by 200.
+	n.step(t, "100", &actorspb.LineCall{CallId: "c2", Phase: "ringing", Outgoing: true, Remote: "300", AtUnixMs: t0 + 6_000,
+		TransferredBy: "200", TransferredTo: "300"})
+	n.step(t, "100", &actorspb.LineCall{CallId: "c2", Phase: "answered", Outgoing: true, Remote: "300", AtUnixMs: t0 + 7_000})
+	n.step(t, "100", &actorspb.LineCall{CallId: "c2", Phase: "ended", Outgoing: true, Remote: "300", AtUnixMs: t0 + 9_000})
+	got := n.journalOf(t, "anna")
+	for _, id := range []string{"c1", "c2"} {
+		if e := got[id]; e == nil || e.TransferredBy != "200" || e.TransferredTo != "300" {
+			t.Errorf("entry of %s = %v, want transferred by 200 to 300", id, e)
+		}
+	}
+}

@@ -27,12 +27,17 @@ type journalEntryJSON struct {
 	Group        string `json:"group"`
 	Private      bool   `json:"private"`
 	Note         string `json:"note"`
+	// TransferredBy and TransferredTo say who transferred the call and
+	// to which number ("" = not transferred).
+	TransferredBy string `json:"transferred_by"`
+	TransferredTo string `json:"transferred_to"`
 }
 
 func journalEntryOut(e *dirpb.JournalEntry) journalEntryJSON {
 	return journalEntryJSON{ID: e.Id, Owner: e.Owner, Line: e.Line, Direction: e.Direction, RemoteNumber: e.RemoteNumber,
 		RemoteName: e.RemoteName, Start: time.Unix(e.StartUnix, 0).UTC().Format(time.RFC3339), RingS: e.RingS,
-		TalkS: e.TalkS, Outcome: e.Outcome, Group: e.Group, Private: e.Private, Note: e.Note}
+		TalkS: e.TalkS, Outcome: e.Outcome, Group: e.Group, Private: e.Private, Note: e.Note,
+		TransferredBy: e.TransferredBy, TransferredTo: e.TransferredTo}
 }
 
 // journalPatchJSON is the body of PATCH /v1/journal/{entry}: the fields

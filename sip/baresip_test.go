@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/internal/baresiptest"
@@ -27,13 +30,13 @@ func startBaresip(t *testing.T, e *env, number, pw string) *testlog.Buffer {
 // startBaresipOn is startBaresip; with caFile set, baresip talks to the
 // server over TLS only (its sips port as outbound proxy, the account's
 // transport tls) and trusts the certificates in caFile.
-func startBaresipOn(t *testing.T, e *env, number, pw, caFile string) *testlog.Buffer {
+func startBaresipOn(t *testing.T, e *env, number, pw, caFile string, more ...string) *testlog.Buffer {
 	t.Helper()
 	// The port is free when picked, but another test may take it before
 	// baresip binds it (UDP and TCP): then baresip fails at once and is
 	// started again on another port.
 	for attempt := 1; ; attempt++ {
-		out, started := runBaresip(t, e, number, pw, caFile)
+		out, started := runBaresip(t, e, number, pw, caFile, more...)
 		if started {
 			return out
 		}
@@ -45,10 +48,10 @@ func startBaresipOn(t *testing.T, e *env, number, pw, caFile string) *testlog.Bu
 
 // runBaresip starts baresip once on a free port and reports whether it
 // got ready (false: it exited during start-up).
-func runBaresip(t *testing.T, e *env, number, pw, caFile string) (*testlog.Buffer, bool) {
+func runBaresip(t *testing.T, e *env, number, pw, caFile string, more ...string) (*testlog.Buffer, bool) {
 	t.Helper()
 	// baresip listens for TLS on the sip_listen port + 1.
-	config := baresiptest.Config(fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)))
+	config := baresiptest.Config(fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), more...)
 	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;outbound=\"sip:%s\";regint=600;answermode=auto", number, testDomain, pw, e.srv.Addr())
 	if caFile != "" {
 		config = append(config, "sip_trans_def tls", "sip_cafile "+caFile)
@@ -170,4 +173,55 @@ func TestBaresip_OverTLSRegistersAndAutoAnswersGroupCall(t *testing.T) {
 		return len(ph) == 3 && ph[2] == linestate.PhaseEnded
 	})
 	eventually(t, 5*time.Second, "no call held", func() bool { return e.srv.calls.len() == 0 })
+}
+
+// Blind transfer with baresip as the transferee: ben calls baresip (100,
+// auto-answer) and REFERs it to carl (102). baresip accepts (202), dials
+// carl through the node with its digest credentials, and reports the
+// progress to ben in NOTIFYs (sipfrag) relayed through the node; ben's
+// BYE ends the first call. baresip 1.0 sends no Referred-By: the node
+// knows the new call for a transfer from the REFER it relayed, and the
+// new call's line reports say ben transferred it to 102.
+func TestBaresip_BlindTransferAsTransferee(t *testing.T) {
+	e := newEnv(t)
+	e.user("anna", "100", "anna-secret")
+	e.user("ben", "101", "ben-secret")
+	e.user("carl", "102", "carl-secret")
+	// baresip 1.0's core accepts a REFER; its menu module places the call.
+	out := startBaresipOn(t, e, "100", "anna-secret", "", "module_app menu.so")
+	eventually(t, 15*time.Second, "baresip registered", func() bool {
+		regs, err := e.be.Contacts(context.Background(), "100")
+		return err == nil && len(regs) == 1
+	})
+	ben := registered(t, e, "101", "ben-secret")
+	carl := registered(t, e, "102", "carl-secret")
+	carl.setMode(200)
+
+	c := ben.call("100")
+	c.wait(200, 15*time.Second)
+	c.ack()
+	eventually(t, 5*time.Second, "baresip has the call", func() bool {
+		return strings.Contains(out.String(), "Call established: sip:101@")
+	})
+	refer := c.inDialog(sip.REFER, c.req.CSeq().SeqNo+1)
+	refer.AppendHeader(sip.NewHeader("Refer-To", "<sip:102@"+testDomain+">"))
+	refer.AppendHeader(sip.NewHeader("Referred-By", "<sip:101@"+testDomain+">"))
+	refer.AppendHeader(sip.NewHeader("Contact", "<"+ben.contactURI()+">"))
+	if res := ben.send(refer); res.StatusCode != 202 {
+		t.Fatalf("REFER: %d, want 202", res.StatusCode)
+	}
+	carl.waitRinging(15 * time.Second)
+	eventually(t, 10*time.Second, "NOTIFY with the new call's 200 reached ben", func() bool {
+		for _, n := range ben.received(sip.NOTIFY) {
+			if strings.HasPrefix(string(n.Body()), "SIP/2.0 200") {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, 5*time.Second, "the new call reported as transferred", func() bool {
+		return slices.Contains(e.be.transferEvents("102"), "101>102") && slices.Contains(e.be.transferEvents("100"), "101>102")
+	})
+	c.bye()
+	eventually(t, 5*time.Second, "only the new call left", func() bool { return e.srv.calls.len() == 1 })
 }

@@ -56,6 +56,7 @@ type call struct {
 	// group is the call group of a group call (for member events).
 	rung  map[string]bool
 	group string
+	xfer  transferInfo // who transferred the call, to whom (transfer.go)
 }
 
 // branchEvent is one response (or the end) of one branch.
@@ -99,11 +100,18 @@ func (c *call) run() {
 		c.fail(sip.StatusForbidden, "Relaying Denied", nil)
 		return
 	}
+	c.noteReferred()
 	c.outgoing(linestate.PhaseRinging)
-	if target, ok := pickupTarget(number, c.req); ok {
+	if target, ok := pickupTarget(number, c.req); ok && c.s.isPickup(c.req, target) {
 		c.kind = "pickup"
 		c.finish(c.s.pickup(c, target))
 		return
+	}
+	if c.req.GetHeader("Replaces") != nil {
+		if o, ok := c.replacing(number); ok {
+			c.finish(o)
+			return
+		}
 	}
 	for hop := 0; ; hop++ {
 		if hop == maxRedirects {
@@ -507,10 +515,11 @@ func (c *call) end() {
 	for l := range c.rung {
 		lines = append(lines, l)
 	}
-	winner := c.winner
+	winner, x := c.winner, c.xfer
 	c.mu.Unlock()
 	for _, l := range lines {
-		ev := actors.CallEvent{CallID: c.id, Phase: linestate.PhaseEnded, Remote: c.caller.number, At: time.Now(), Group: c.group}
+		ev := actors.CallEvent{CallID: c.id, Phase: linestate.PhaseEnded, Remote: c.caller.number, At: time.Now(), Group: c.group,
+			TransferredBy: x.by, TransferredTo: x.to}
 		c.queue(func(ctx context.Context) error { return c.s.cfg.Backend.LineCall(ctx, l, ev) })
 	}
 	if winner != nil && c.group != "" && winner.member != "" {
@@ -533,6 +542,7 @@ func (c *call) note(line string, ev actors.CallEvent) {
 	}
 	ev.CallID, ev.At, ev.Group, ev.Node = c.id, time.Now(), c.group, c.s.nodeURI()
 	c.mu.Lock()
+	ev.TransferredBy, ev.TransferredTo = c.xfer.by, c.xfer.to
 	if ev.Phase == linestate.PhaseEnded {
 		delete(c.rung, line)
 	} else {
@@ -547,7 +557,9 @@ func (c *call) outgoing(phase linestate.Phase) {
 	if c.caller.line == nil {
 		return
 	}
-	ev := actors.CallEvent{CallID: c.id, Phase: phase, Outgoing: true, Remote: c.req.Recipient.User, At: time.Now()}
+	x := c.transfer()
+	ev := actors.CallEvent{CallID: c.id, Phase: phase, Outgoing: true, Remote: c.req.Recipient.User, At: time.Now(),
+		TransferredBy: x.by, TransferredTo: x.to}
 	if phase == linestate.PhaseEnded {
 		c.mu.Lock()
 		if c.winner == nil && c.cancelled {

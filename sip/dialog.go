@@ -267,6 +267,9 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
+	if req.Method == sip.REFER && s.refuseRefer(req, tx, c, callee) {
+		return
+	}
 	fwd, ok := s.relayRequest(req)
 	if !ok {
 		s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
@@ -277,6 +280,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := s.transactionContext()
 	defer cancel()
 	final := s.relay(ctx, req, tx, fwd, dest)
+	s.referRelayed(req, final, c, callee)
 	if req.Method == sip.BYE {
 		c.end()
 		if final == nil {

@@ -36,6 +36,9 @@ type phone struct {
 	cancels []*sip.Request
 	byes    int
 	acks    int
+	// dialogReqs are the REFERs and NOTIFYs it received (answered 202
+	// and 200).
+	dialogReqs []*sip.Request
 }
 
 // ringing is an INVITE a phone received.
@@ -123,6 +126,29 @@ func (p *phone) handle() {
 		p.acks++
 		p.mu.Unlock()
 	})
+	keep := func(code int, reason string) sipgo.RequestHandler {
+		return func(req *sip.Request, tx sip.ServerTransaction) {
+			p.mu.Lock()
+			p.dialogReqs = append(p.dialogReqs, req)
+			p.mu.Unlock()
+			_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+		}
+	}
+	p.srv.OnRefer(keep(202, "Accepted"))
+	p.srv.OnNotify(keep(200, "OK"))
+}
+
+// received returns the REFERs and NOTIFYs the phone got, in order.
+func (p *phone) received(m sip.RequestMethod) []*sip.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*sip.Request
+	for _, r := range p.dialogReqs {
+		if r.Method == m {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (p *phone) contactURI() string {

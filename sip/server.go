@@ -59,6 +59,7 @@ type Server struct {
 	flowKey   []byte      // signs flow tokens (nat.go)
 	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
 	node      string      // our SIP URI for the other nodes (pickuppeer.go)
+	referrals referrals   // REFERs accepted lately, for the new calls (transfer.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.

@@ -1678,7 +1678,13 @@ type LineCall struct {
 	// node is the SIP URI of the node whose proxy holds the call
 	// (sip:HOST:PORT, where the other nodes reach its SIP port): where a
 	// pickup of the call is sent. "" = not known.
-	Node          string `protobuf:"bytes,9,opt,name=node,proto3" json:"node,omitempty"`
+	Node string `protobuf:"bytes,9,opt,name=node,proto3" json:"node,omitempty"`
+	// transferred_by is the number that transferred the call (the REFER's
+	// sender, or the new call's Referred-By), transferred_to the number it
+	// was transferred to; "" = no transfer. A later step with them set
+	// updates the call; the journal entry carries them.
+	TransferredBy string `protobuf:"bytes,10,opt,name=transferred_by,json=transferredBy,proto3" json:"transferred_by,omitempty"`
+	TransferredTo string `protobuf:"bytes,11,opt,name=transferred_to,json=transferredTo,proto3" json:"transferred_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1772,6 +1778,20 @@ func (x *LineCall) GetStartedUnixMs() int64 {
 func (x *LineCall) GetNode() string {
 	if x != nil {
 		return x.Node
+	}
+	return ""
+}
+
+func (x *LineCall) GetTransferredBy() string {
+	if x != nil {
+		return x.TransferredBy
+	}
+	return ""
+}
+
+func (x *LineCall) GetTransferredTo() string {
+	if x != nil {
+		return x.TransferredTo
 	}
 	return ""
 }
@@ -3396,7 +3416,7 @@ const file_actors_proto_rawDesc = "" +
 	"deliveries\"U\n" +
 	"\fLineDelivery\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12+\n" +
-	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xf7\x01\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.ucgrid.actors.LineViewR\x04view\"\xc5\x02\n" +
 	"\bLineCall\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1a\n" +
@@ -3407,7 +3427,10 @@ const file_actors_proto_rawDesc = "" +
 	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x14\n" +
 	"\x05group\x18\a \x01(\tR\x05group\x12&\n" +
 	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\x12\x12\n" +
-	"\x04node\x18\t \x01(\tR\x04node\";\n" +
+	"\x04node\x18\t \x01(\tR\x04node\x12%\n" +
+	"\x0etransferred_by\x18\n" +
+	" \x01(\tR\rtransferredBy\x12%\n" +
+	"\x0etransferred_to\x18\v \x01(\tR\rtransferredTo\";\n" +
 	"\rLineCallReply\x12*\n" +
 	"\x05error\x18\x01 \x01(\v2\x14.ucgrid.actors.ErrorR\x05error\"\x9a\x02\n" +
 	"\aBinding\x12\x18\n" +

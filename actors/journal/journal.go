@@ -72,6 +72,7 @@ func Entry(leg Leg) (*dirpb.JournalEntry, bool) {
 		Id: EntryID(leg.Line, c.ID), Owner: leg.Owner, Line: leg.Line, Direction: c.Direction.String(),
 		RemoteNumber: c.Remote, RemoteName: leg.RemoteName, StartUnix: started.Unix(),
 		Outcome: outcome(c, leg.Reason), Group: c.Group, CallId: c.ID,
+		TransferredBy: c.TransferredBy, TransferredTo: c.TransferredTo,
 	}
 	ringEnd := leg.Ended
 	if c.Answered {

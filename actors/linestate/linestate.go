@@ -78,6 +78,9 @@ type Call struct {
 	// Node is the SIP URI of the node whose proxy holds the call ("" =
 	// not known): where a pickup of it goes. Never shown to viewers.
 	Node string
+	// TransferredBy and TransferredTo say who transferred the call and to
+	// whom ("" = not transferred): the journal entry carries them.
+	TransferredBy, TransferredTo string
 }
 
 // Forwarding is the line's unconditional call forwarding.
@@ -222,6 +225,9 @@ type Step struct {
 	Group string
 	// Node is the SIP URI of the node holding the call ("" = not said).
 	Node string
+	// TransferredBy and TransferredTo, when set, record a transfer of
+	// the call (on any step: a REFER comes during the answered call).
+	TransferredBy, TransferredTo string
 }
 
 // rememberEnded is how many ended call ids a line remembers.
@@ -256,11 +262,15 @@ func Apply(l Line, st Step) Line {
 			if started.IsZero() {
 				started = st.At
 			}
-			l.Calls = append(l.Calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group, Node: st.Node})
+			l.Calls = append(l.Calls, Call{ID: st.ID, Direction: st.Direction, Remote: st.Remote, Answered: answered, Since: st.At, Started: started, Group: st.Group,
+				Node: st.Node, TransferredBy: st.TransferredBy, TransferredTo: st.TransferredTo})
 			break
 		}
 		if answered && !l.Calls[i].Answered {
 			l.Calls[i].Answered, l.Calls[i].Since = true, st.At
+		}
+		if st.TransferredBy != "" || st.TransferredTo != "" {
+			l.Calls[i].TransferredBy, l.Calls[i].TransferredTo = st.TransferredBy, st.TransferredTo
 		}
 		if l.Calls[i].Node == "" && st.Node != "" {
 			l.Calls[i].Node = st.Node

@@ -235,3 +235,20 @@ func TestApply_KeepsTheNodeOfTheCall(t *testing.T) {
 		t.Errorf("a view shows the node: %s", v)
 	}
 }
+
+// A transfer reported on a later step of a call (the REFER comes while it
+// is answered) is kept with the call; steps without one leave it.
+func TestApply_TransferStaysWithTheCall(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	l := Apply(Line{Number: "100"}, Step{ID: "c1", Phase: PhaseRinging, Remote: "200", At: t0})
+	l = Apply(l, Step{ID: "c1", Phase: PhaseAnswered, At: t0.Add(time.Second)})
+	l = Apply(l, Step{ID: "c1", Phase: PhaseAnswered, At: t0.Add(5 * time.Second), TransferredBy: "200", TransferredTo: "300"})
+	l = Apply(l, Step{ID: "c1", Phase: PhaseAnswered, At: t0.Add(6 * time.Second)})
+	if c := l.Calls[0]; c.TransferredBy != "200" || c.TransferredTo != "300" || !c.Since.Equal(t0.Add(time.Second)) {
+		t.Errorf("call after the transfer: %+v", c)
+	}
+	l = Apply(l, Step{ID: "c2", Phase: PhaseRinging, Remote: "201", At: t0, TransferredBy: "202", TransferredTo: "100"})
+	if c := l.Calls[1]; c.TransferredBy != "202" || c.TransferredTo != "100" {
+		t.Errorf("a referred call's first step: %+v", c)
+	}
+}
