@@ -354,7 +354,8 @@ func huntGroupOf(rec *dirpb.Group, statuses map[string]memberStatus) hunt.Group 
 	for _, m := range rec.GetMembers() {
 		st := statuses[m.GetUser()]
 		g.Members = append(g.Members, hunt.Member{User: m.GetUser(), LoggedIn: !m.GetLoggedOut(),
-			Busy: st.busy, DND: st.dnd, Reachable: st.reachable})
+			Busy: st.busy, DND: st.dnd, Reachable: st.reachable,
+			RingDelay: time.Duration(m.GetRingDelayS()) * time.Second})
 	}
 	return g
 }
@@ -404,7 +405,8 @@ func ringPlanPB(p hunt.Plan, verdict officehours.Result) *actorspb.GetRingPlanRe
 	r := &actorspb.GetRingPlanReply{Closed: p.Closed, FallbackTarget: p.Fallback.Target,
 		FallbackStatus: int32(p.Fallback.Status), Reason: verdict.String()}
 	for _, s := range p.Stages {
-		r.Stages = append(r.Stages, &actorspb.RingStage{Members: s.Members, DelayMs: s.Delay.Milliseconds(), TimeoutMs: s.Timeout.Milliseconds()})
+		r.Stages = append(r.Stages, &actorspb.RingStage{Members: s.Members, DelayMs: s.Delay.Milliseconds(),
+			NotBeforeMs: s.NotBefore.Milliseconds(), TimeoutMs: s.Timeout.Milliseconds()})
 	}
 	for _, s := range p.Skipped {
 		r.Skipped = append(r.Skipped, &actorspb.RingSkip{User: s.User, Reason: s.Reason.String()})
