@@ -127,6 +127,7 @@ func TestCluster_RoundRobinContinuesAfterTheGroupHostIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
+	host.proc.wait(10 * time.Second)
 	t.Logf("SIGKILLed %s, the group's host (Raft leader: %s)", host.name, st.Raft.Leader)
 	via := c.nodes[(victim+1)%3].name
 	if got := ring(via, 20*time.Second); got != "m3" {
