@@ -66,6 +66,20 @@ func mergeHuntMemory(old, m *dirpb.HuntMemory, g *dirpb.Group) *dirpb.HuntMemory
 	return out
 }
 
+// keepHuntMemoryTo drops from g's stored hunt memory what it remembers of
+// users who are no longer members (a deleted user leaves no trace).
+func (t *txn) keepHuntMemoryTo(g *dirpb.Group) error {
+	old, err := orAbsent(t.huntMemory(g.GetId()))
+	if err != nil || old == nil {
+		return err
+	}
+	kept := mergeHuntMemory(old, &dirpb.HuntMemory{Group: g.GetId()}, g)
+	if equalHuntMemory(old, kept) {
+		return nil
+	}
+	return t.put(key(tHuntMemory, g.GetId()), kept)
+}
+
 func equalHuntMemory(a, b *dirpb.HuntMemory) bool {
 	return a.GetRoundRobinLast() == b.GetRoundRobinLast() && maps.Equal(a.GetLastCallUnixMs(), b.GetLastCallUnixMs())
 }

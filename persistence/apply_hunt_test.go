@@ -64,6 +64,11 @@ func TestHuntMemory_MergesKeepsToMembersAndGoesWithItsGroup(t *testing.T) {
 		}
 	}
 
+	// A deleted user leaves no trace in the memory of their groups.
+	h.mustApply(putHuntMemory(&dirpb.HuntMemory{Group: "desk", RoundRobinLast: "ben"}))
+	h.mustApply(deleteUser("ben"))
+	check("ben deleted", "", map[string]int64{"anna": 2000})
+
 	h.mustApply(deleteGroup("desk"))
 	if _, err := h.s.HuntMemory("desk"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("memory after the group's deletion: %v, want ErrNotFound", err)

@@ -105,6 +105,9 @@ func (t *txn) removeFromGroup(gid, user string) error {
 	if err := t.writeGroup(old, g); err != nil {
 		return err
 	}
+	if err := t.keepHuntMemoryTo(g); err != nil {
+		return err
+	}
 	t.emit(Change{Kind: KindGroup, ID: gid, Users: groupUsers(old, g)})
 	return nil
 }
