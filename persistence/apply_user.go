@@ -42,7 +42,8 @@ func signsOut(old, u *dirpb.User) bool {
 }
 
 // deleteUser removes a user and everything that names it: its group
-// memberships and leader/deputy posts, grants and presets in both
+// memberships (and what the groups' hunt memory holds of it) and
+// leader/deputy posts, grants and presets in both
 // directions, its lines (with their registrations), its journal, chats
 // and bearer tokens.
 // Nothing dangles afterwards.
