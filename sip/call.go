@@ -197,7 +197,6 @@ func isBusy(res *sip.Response) bool {
 
 // ringGroup runs the group's ring plan (ringStages), then the fallback.
 func (c *call) ringGroup(g *dirpb.Group) outcome {
-	reached := time.Now()
 	ctx, cancel := c.s.backendCtx()
 	plan, err := c.s.cfg.Backend.RingPlan(ctx, g.GetId())
 	cancel()
@@ -209,7 +208,9 @@ func (c *call) ringGroup(g *dirpb.Group) outcome {
 		return outcome{status: sip.StatusServiceUnavailable, reason: "Group Unavailable"}
 	}
 	c.group = g.GetId()
-	if st := c.ringStages(plan, reached); st.answered || st.cancelled {
+	// The plan counts its delays from when the grain made it: a slow
+	// answer (a grain activating) must not eat into the ringing.
+	if st := c.ringStages(plan, time.Now()); st.answered || st.cancelled {
 		return outcome{answered: st.answered, cancelled: st.cancelled}
 	}
 	if plan.Fallback.Target != "" {
@@ -234,8 +235,8 @@ type stageRun struct {
 }
 
 // ringStages rings the plan's stages as they come due, overlapping in
-// time: a stage starts at its Delay after reached (when the call reached
-// the group), earlier stages keep ringing until their own end, and the
+// time: a stage starts at its Delay after reached (when the plan came),
+// earlier stages keep ringing until their own end, and the
 // plan's last end bounds the whole. When nothing rings any more (every
 // member rung so far refused, or was not reachable) the next stage starts
 // at once, but never before its NotBefore (the members' ring delay):
