@@ -205,8 +205,11 @@ func stages(g Group, order []eligibleMember, skipped []Skip) ([]Stage, []Skip) {
 // delay, from the delay to the end of RingTimeout, members in configured
 // order. Without delays that is one stage of everybody for RingTimeout.
 func ringAllStages(g Group, order []eligibleMember, skipped []Skip) ([]Stage, []Skip) {
-	byDelay := slices.Clone(order)
-	slices.SortStableFunc(byDelay, func(a, b eligibleMember) int { return cmp.Compare(a.delay, b.delay) })
+	byDelay := order
+	if slices.ContainsFunc(order, func(m eligibleMember) bool { return m.delay > 0 }) {
+		byDelay = slices.Clone(order)
+		slices.SortStableFunc(byDelay, func(a, b eligibleMember) int { return cmp.Compare(a.delay, b.delay) })
+	}
 	var out []Stage
 	for _, m := range byDelay {
 		switch {
@@ -245,7 +248,11 @@ func turnStages(g Group, order []eligibleMember, skipped []Skip) ([]Stage, []Ski
 			continue
 		}
 		m := left[k]
-		left = slices.Delete(left, k, k+1)
+		if k == 0 {
+			left = left[1:] // the usual case: no delay holds the next member back
+		} else {
+			left = slices.Delete(left, k, k+1)
+		}
 		timeout := min(g.MemberTimeout, g.RingTimeout-at)
 		out = append(out, Stage{Members: []string{m.user}, Delay: at, NotBefore: m.delay, Timeout: timeout})
 		at += timeout
