@@ -42,10 +42,28 @@ func (n *testNode) stopWithoutHandover(t *testing.T, group string) {
 	}
 }
 
+// waitStored polls until group's stored hunt memory satisfies ok.
+func waitStored(t *testing.T, n *testNode, group string, ok func(*dirpb.HuntMemory) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, err := n.deps.Store.HuntMemory(group)
+		if err == nil && ok(m) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored memory of %s: %v %v", group, m, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
 // A round_robin group's grain stores its memory through the directory:
 // stopped without a hand-over (as its node's crash would), its next
-// activation continues the sequence. A ring_all group stores nothing.
-func TestGroupGrain_ReactivatedWithoutHandoverContinuesTheRoundRobin(t *testing.T) {
+// activation continues the sequence, and the newest state of a burst is
+// the one stored; a longest_idle group's grain likewise. A ring_all group
+// stores nothing.
+func TestGroupGrain_ReactivatedWithoutHandoverContinuesFromStoredMemory(t *testing.T) {
 	n := startTestNode(t, "solo")
 	n.apply(t, putGlobal("public"))
 	var members []*dirpb.Member
@@ -70,21 +88,35 @@ func TestGroupGrain_ReactivatedWithoutHandoverContinuesTheRoundRobin(t *testing.
 		n.groupEvent(t, "desk", "answered", want)
 	}
 	// The writes go aside: wait until the last one is stored.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		m, err := n.deps.Store.HuntMemory("desk")
-		if err == nil && m.GetRoundRobinLast() == "ben" && len(m.GetLastCallUnixMs()) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stored memory %v %v, want ben last with two last calls", m, err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	waitStored(t, n, "desk", func(m *dirpb.HuntMemory) bool {
+		return m.GetRoundRobinLast() == "ben" && len(m.GetLastCallUnixMs()) == 2
+	})
 
 	n.stopWithoutHandover(t, "desk")
 	if got := first(); got != "carl" {
 		t.Errorf("after the grain's restart round robin offers %s first, want carl", got)
+	}
+
+	// A burst of events: whatever the writes in flight, the newest state
+	// is the one stored.
+	for i := range 20 {
+		n.groupEvent(t, "desk", "offered", members[i%4].GetUser())
+	}
+	n.groupEvent(t, "desk", "offered", "dora")
+	waitStored(t, n, "desk", func(m *dirpb.HuntMemory) bool { return m.GetRoundRobinLast() == "dora" })
+
+	// longest_idle: who answered last is not first after a restart.
+	n.apply(t, putGroup(&dirpb.Group{Id: "idle", Members: members,
+		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "702", Strategy: "longest_idle"}}))
+	if got := n.ringPlan(t, "idle").GetStages()[0].GetMembers()[0]; got != "anna" {
+		t.Fatalf("longest_idle offers %s first, want anna (configured order)", got)
+	}
+	n.groupEvent(t, "idle", "answered", "anna")
+	n.groupEvent(t, "idle", "ended", "anna")
+	waitStored(t, n, "idle", func(m *dirpb.HuntMemory) bool { return m.GetLastCallUnixMs()["anna"] != 0 })
+	n.stopWithoutHandover(t, "idle")
+	if got := n.ringPlan(t, "idle").GetStages()[0].GetMembers()[0]; got != "ben" {
+		t.Errorf("after the grain's restart longest_idle offers %s first, want ben (anna just took a call)", got)
 	}
 
 	before := n.dir.Applied()
