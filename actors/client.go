@@ -196,7 +196,8 @@ func (c Client) RingPlan(ctx context.Context, group string) (RingPlan, error) {
 		Targets: make(map[string]RingTarget, len(r.GetTargets()))}
 	for _, s := range r.GetStages() {
 		p.Stages = append(p.Stages, hunt.Stage{Members: s.GetMembers(),
-			Delay: time.Duration(s.GetDelayMs()) * time.Millisecond, Timeout: time.Duration(s.GetTimeoutMs()) * time.Millisecond})
+			Delay: time.Duration(s.GetDelayMs()) * time.Millisecond, NotBefore: time.Duration(s.GetNotBeforeMs()) * time.Millisecond,
+			Timeout: time.Duration(s.GetTimeoutMs()) * time.Millisecond})
 	}
 	for _, t := range r.GetTargets() {
 		p.Targets[t.GetUser()] = RingTarget{Line: t.GetLine(), Contacts: registrations(t.GetLine(), t.GetBindings())}

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ type groupGrain struct {
 	sched  officehours.Compiled
 	over   officehours.Override
 	hunt   hunt.State
+	// mem keeps hunt durable for the strategies that remember
+	// (huntmemory.go).
+	mem huntMemory
 	// members are the members' user and line states, watched.
 	members memberCache
 }
@@ -63,7 +67,9 @@ func (g *groupGrain) Receive(ctx actor.Context) {
 	case *memberFill:
 		g.members.fill(m.epoch, m.states, time.Now())
 	case *actorspb.GroupCallEvent:
-		ctx.Respond(g.callEvent(m))
+		ctx.Respond(g.callEvent(ctx, m))
+	case *huntWritten:
+		g.written(ctx, m)
 	case *actorspb.DirectoryChanged:
 		g.dir.loaded = false
 	case *actorspb.GroupHandover:
@@ -89,6 +95,7 @@ func (g *groupGrain) load() error {
 	}
 	g.record = rec
 	g.sched, g.over = officehours.Compile(scheduleOf(rec)), overrideOf(rec)
+	g.loadMemory()
 	g.hunt = hunt.Prune(g.hunt, huntGroupOf(rec, nil))
 	g.dir.markLoaded(at)
 	return nil
@@ -294,7 +301,7 @@ func ringLine(deps *Deps, user string) string {
 	return n
 }
 
-func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEventReply {
+func (g *groupGrain) callEvent(ctx actor.Context, m *actorspb.GroupCallEvent) *actorspb.GroupCallEventReply {
 	kind, err := hunt.ParseEventKind(m.GetKind())
 	if err != nil {
 		return &actorspb.GroupCallEventReply{Error: refusal(CodeInvalid, err.Error())}
@@ -303,9 +310,14 @@ func (g *groupGrain) callEvent(m *actorspb.GroupCallEvent) *actorspb.GroupCallEv
 	if m.GetAtUnixMs() == 0 {
 		at = time.Now()
 	}
+	before := g.hunt
 	g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: m.GetUser()}, at)
 	for _, u := range m.GetUsers() {
 		g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: kind, User: u}, at)
+	}
+	if !sameHunt(before, g.hunt) {
+		g.mem.stepped = true
+		g.persist(ctx)
 	}
 	return &actorspb.GroupCallEventReply{}
 }
@@ -321,18 +333,17 @@ func (g *groupGrain) handOver() {
 	g.deps.handOver(KindGroup, g.id, h)
 }
 
-// takeOver merges the previous activation's hunt state: what happened here
-// since activation is newer and wins.
+// takeOver merges the previous activation's hunt state: its round-robin
+// position unless a call moved it here since activation, each member's
+// later last call. It is newer than the stored memory (the previous
+// activation wrote no later than it handed over).
 func (g *groupGrain) takeOver(m *actorspb.GroupHandover) {
-	if g.hunt.RoundRobinLast == "" {
-		g.hunt.RoundRobinLast = m.GetRoundRobinLast()
-	}
-	for u, ms := range m.GetLastCallUnixMs() {
-		if _, ok := g.hunt.LastCall[u]; ok {
-			continue
-		}
-		g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: hunt.Ended, User: u}, time.UnixMilli(ms))
-	}
+	g.hunt = mergeHunt(g.hunt, stateOf(m.GetRoundRobinLast(), m.GetLastCallUnixMs()), !g.mem.stepped)
+}
+
+// sameHunt reports whether a and b remember the same.
+func sameHunt(a, b hunt.State) bool {
+	return a.RoundRobinLast == b.RoundRobinLast && maps.EqualFunc(a.LastCall, b.LastCall, time.Time.Equal)
 }
 
 // huntGroupOf is the hunt configuration of a group record, with the
@@ -354,7 +365,8 @@ func huntGroupOf(rec *dirpb.Group, statuses map[string]memberStatus) hunt.Group 
 	for _, m := range rec.GetMembers() {
 		st := statuses[m.GetUser()]
 		g.Members = append(g.Members, hunt.Member{User: m.GetUser(), LoggedIn: !m.GetLoggedOut(),
-			Busy: st.busy, DND: st.dnd, Reachable: st.reachable})
+			Busy: st.busy, DND: st.dnd, Reachable: st.reachable,
+			RingDelay: time.Duration(m.GetRingDelayS()) * time.Second})
 	}
 	return g
 }
@@ -404,7 +416,8 @@ func ringPlanPB(p hunt.Plan, verdict officehours.Result) *actorspb.GetRingPlanRe
 	r := &actorspb.GetRingPlanReply{Closed: p.Closed, FallbackTarget: p.Fallback.Target,
 		FallbackStatus: int32(p.Fallback.Status), Reason: verdict.String()}
 	for _, s := range p.Stages {
-		r.Stages = append(r.Stages, &actorspb.RingStage{Members: s.Members, DelayMs: s.Delay.Milliseconds(), TimeoutMs: s.Timeout.Milliseconds()})
+		r.Stages = append(r.Stages, &actorspb.RingStage{Members: s.Members, DelayMs: s.Delay.Milliseconds(),
+			NotBeforeMs: s.NotBefore.Milliseconds(), TimeoutMs: s.Timeout.Milliseconds()})
 	}
 	for _, s := range p.Skipped {
 		r.Skipped = append(r.Skipped, &actorspb.RingSkip{User: s.User, Reason: s.Reason.String()})

@@ -117,8 +117,8 @@ func targetsString(r *actorspb.GetRingPlanReply) string {
 	return strings.Join(out, " ")
 }
 
-// round_robin moves on with every offered call; the position survives the
-// grain moving (handover) but nothing is written to disk.
+// round_robin moves on with every offered call (its memory is also stored
+// through the directory: huntmemory_test.go).
 func TestGroupGrain_RoundRobinFollowsOfferedCalls(t *testing.T) {
 	n := startTestNode(t, "solo")
 	n.apply(t, putGlobal("public"))

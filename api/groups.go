@@ -49,6 +49,10 @@ type memberJSON struct {
 	User    string `json:"user"`
 	Role    string `json:"role"`
 	Primary bool   `json:"primary"`
+	// RingDelayS holds the member's ringing back in group calls, in every
+	// strategy (actors/hunt: Member.RingDelay): 0 to the group's ring
+	// timeout.
+	RingDelayS int32 `json:"ring_delay_s"`
 }
 
 type keyJSON struct {
@@ -94,7 +98,7 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
 	}
 	for i, m := range g.Members {
-		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary}
+		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS}
 	}
 	for i, k := range g.Keys {
 		out.Keys[i] = keyJSON{Label: k.Label, Number: k.Number}
@@ -176,7 +180,10 @@ func (h *Handler) groupPeople(in *groupJSON, g *dirpb.Group) error {
 		if err := h.mustExist(field+".user", m.User); err != nil {
 			return err
 		}
-		g.Members = append(g.Members, &dirpb.Member{User: m.User, Role: role.String()})
+		if err := checkRingDelay(field+".ring_delay_s", m.RingDelayS, in.CallGroup.RingTimeoutS); err != nil {
+			return err
+		}
+		g.Members = append(g.Members, &dirpb.Member{User: m.User, Role: role.String(), RingDelayS: m.RingDelayS})
 	}
 	for _, f := range []struct{ name, v string }{{"leader", in.Leader}, {"deputy", in.Deputy}} {
 		if f.v == "" {
@@ -193,6 +200,36 @@ func (h *Handler) groupPeople(in *groupJSON, g *dirpb.Group) error {
 		return invalid("deputy", "%q is also the leader", in.Deputy)
 	}
 	return nil
+}
+
+// checkRingDelay is a 400 naming field unless delay is from 0 to the
+// group's ring timeout (ringTimeout, 0: the default). A delay equal to the
+// ring timeout keeps the member from ringing at all.
+func checkRingDelay(field string, delay, ringTimeout int32) error {
+	limit := ringTimeout
+	if limit <= 0 {
+		limit = int32(hunt.DefaultRingTimeout / time.Second)
+	}
+	if delay < 0 || delay > limit {
+		return invalid(field, "%d is not from 0 to the group's ring timeout (%d s)", delay, limit)
+	}
+	return nil
+}
+
+// sameRingDelays reports whether every member of b has the ring delay
+// they had in a (0 when they were not a member): adding a member with a
+// delay, or changing one, configures call handling.
+func sameRingDelays(a, b *dirpb.Group) bool {
+	old := make(map[string]int32, len(a.Members))
+	for _, m := range a.Members {
+		old[m.User] = m.RingDelayS
+	}
+	for _, m := range b.Members {
+		if old[m.User] != m.RingDelayS {
+			return false
+		}
+	}
+	return true
 }
 
 // mustExist is a 400 naming field when user id does not exist.
@@ -471,6 +508,7 @@ var groupParts = []groupPart{
 			return proto.Equal(a.CallGroup, b.CallGroup) && proto.Equal(a.OfficeHours, b.OfficeHours) &&
 				a.Language == b.Language && a.Timezone == b.Timezone
 		}},
+	{"members[].ring_delay_s", roles.ConfigureCallHandling, sameRingDelays},
 	{"name, keys, monitor_groups, display_members_on_monitor", roles.ConfigureGroup,
 		func(a, b *dirpb.Group) bool {
 			return a.Name == b.Name && slices.EqualFunc(a.Keys, b.Keys, func(x, y *dirpb.Key) bool { return proto.Equal(x, y) }) &&

@@ -136,6 +136,8 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.revokeUserTokens(op.RevokeUserTokens.GetUser())
 	case *dirpb.Command_PurgeTokens:
 		return t.purgeTokens(op.PurgeTokens.GetNowUnixMs())
+	case *dirpb.Command_PutHuntMemory:
+		return t.putHuntMemory(op.PutHuntMemory.GetMemory())
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}

@@ -47,6 +47,9 @@ func (t *txn) deleteGroup(id string) error {
 	if err := t.writeGroup(old, nil); err != nil {
 		return err
 	}
+	if err := t.del(key(tHuntMemory, id)); err != nil {
+		return err
+	}
 	t.emit(Change{Kind: KindGroup, ID: id, Deleted: true, Users: groupUsers(old)})
 	return nil
 }

@@ -42,7 +42,8 @@ func signsOut(old, u *dirpb.User) bool {
 }
 
 // deleteUser removes a user and everything that names it: its group
-// memberships and leader/deputy posts, grants and presets in both
+// memberships (and what the groups' hunt memory holds of it) and
+// leader/deputy posts, grants and presets in both
 // directions, its lines (with their registrations), its journal, chats
 // and bearer tokens.
 // Nothing dangles afterwards.
@@ -103,6 +104,9 @@ func (t *txn) removeFromGroup(gid, user string) error {
 		g.Deputy = ""
 	}
 	if err := t.writeGroup(old, g); err != nil {
+		return err
+	}
+	if err := t.keepHuntMemoryTo(g); err != nil {
 		return err
 	}
 	t.emit(Change{Kind: KindGroup, ID: gid, Users: groupUsers(old, g)})

@@ -53,6 +53,7 @@ const (
 	tJournalOwner  = "d/jo/" // owner, start(8) id → JournalEntry
 	tJournalID     = "d/ji/" // entry id → Ref{id: owner, start_unix}
 	tJournalTime   = "d/jt/" // start(8) id → Ref{id: owner}
+	tHuntMemory    = "d/hm/" // group id → HuntMemory
 )
 
 const maxIDLen = 256

@@ -88,6 +88,9 @@ func checkMembers(g *dirpb.Group) error {
 		if err := checkOneOf("role of member "+m.User, m.Role, memberRoles); err != nil {
 			return err
 		}
+		if m.RingDelayS < 0 {
+			return invalidf("ring_delay_s=%d of member %q is negative", m.RingDelayS, m.User)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -202,8 +203,7 @@ func isBusy(res *sip.Response) bool {
 	return res != nil && (res.StatusCode == sip.StatusBusyHere || res.StatusCode == sip.StatusGlobalBusyEverywhere)
 }
 
-// ringGroup runs the group's ring plan: its stages one after the other
-// (a stage whose members all refused ends early), then the fallback.
+// ringGroup runs the group's ring plan (ringStages), then the fallback.
 func (c *call) ringGroup(g *dirpb.Group) outcome {
 	ctx, cancel := c.s.backendCtx()
 	plan, err := c.s.cfg.Backend.RingPlan(ctx, g.GetId())
@@ -216,15 +216,10 @@ func (c *call) ringGroup(g *dirpb.Group) outcome {
 		return outcome{status: sip.StatusServiceUnavailable, reason: "Group Unavailable"}
 	}
 	c.group = g.GetId()
-	for _, stage := range plan.Stages {
-		targets := c.memberTargets(plan, stage.Members)
-		if len(targets) == 0 {
-			continue
-		}
-		st := c.ringStage(targets, stage.Timeout)
-		if st.answered || st.cancelled {
-			return outcome{answered: st.answered, cancelled: st.cancelled}
-		}
+	// The plan counts its delays from when the grain made it: a slow
+	// answer (a grain activating) must not eat into the ringing.
+	if st := c.ringStages(plan, time.Now()); st.answered || st.cancelled {
+		return outcome{answered: st.answered, cancelled: st.cancelled}
 	}
 	if plan.Fallback.Target != "" {
 		return outcome{redirect: plan.Fallback.Target}
@@ -234,6 +229,147 @@ func (c *call) ringGroup(g *dirpb.Group) outcome {
 		status = hunt.StatusTemporarilyUnavailable
 	}
 	return outcome{status: status, reason: reasonFor(status)}
+}
+
+// stageRun is one stage of a group call's plan while it is carried out.
+// Instants are durations since the call reached the group.
+type stageRun struct {
+	hunt.Stage
+	fork     int       // the fork's stage number (branch.stage); 0 before it started, -1 when it forked nothing
+	branches []*branch // its branches; open counts those without a final response
+	open     int
+	until    time.Duration // when it stops ringing
+	done     bool          // it ended: timed out, or every branch answered finally
+}
+
+// ringStages rings the plan's stages as they come due, overlapping in
+// time: a stage starts at its Delay after reached (when the plan came),
+// earlier stages keep ringing until their own end, and the
+// plan's last end bounds the whole. When nothing rings any more (every
+// member rung so far refused, or was not reachable) the next stage starts
+// at once, but never before its NotBefore (the members' ring delay):
+// stages always start in plan order. It returns when a branch answers,
+// the caller cancels, or every stage has ended.
+func (c *call) ringStages(plan actors.RingPlan, reached time.Time) stageResult {
+	runs := make([]*stageRun, len(plan.Stages))
+	for i, s := range plan.Stages {
+		runs[i] = &stageRun{Stage: s}
+	}
+	next := 0 // the first stage not started
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Since(reached)
+		endDueStages(c, runs, now)
+		for next < len(runs) && now >= startAt(runs, next, now) {
+			c.startStage(plan, runs[next], now, plan.Duration())
+			next++
+			now = time.Since(reached)
+		}
+		wake, ringing := nextWake(runs, next, now)
+		if !ringing && next == len(runs) {
+			return stageResult{}
+		}
+		timer.Reset(max(wake-time.Since(reached), 0))
+		select {
+		case ev := <-c.events:
+			if c.onEvent(ev) {
+				return stageResult{answered: true}
+			}
+			if r := runOf(runs, ev.b.stage); r != nil && !ev.provisional() {
+				r.open--
+			}
+		case <-timer.C:
+		case <-c.ctx.Done():
+			for _, r := range runs {
+				if r.fork != 0 && !r.done {
+					c.cancelBranches(r.branches, nil, "")
+					c.endStage(r.branches)
+				}
+			}
+			return stageResult{cancelled: true}
+		}
+		timer.Stop()
+	}
+}
+
+// startAt is when stage i (the first not started) is due: at its Delay,
+// or as soon as nothing rings any more but not before its NotBefore.
+func startAt(runs []*stageRun, i int, now time.Duration) time.Duration {
+	if anyRinging(runs) {
+		return runs[i].Delay
+	}
+	return min(max(now, runs[i].NotBefore), runs[i].Delay)
+}
+
+// startStage forks the stage to its members' contacts; a stage with none
+// (nobody reachable any more) ends at once. It rings for its Timeout, and
+// never beyond end (the plan's last end).
+func (c *call) startStage(plan actors.RingPlan, r *stageRun, now, end time.Duration) {
+	r.until = min(now+r.Timeout, end)
+	if targets := c.memberTargets(plan, r.Members); len(targets) > 0 {
+		r.branches = c.fork(targets)
+	}
+	r.open = len(r.branches)
+	r.fork, r.done = -1, true
+	if len(r.branches) > 0 {
+		r.fork, r.done = r.branches[0].stage, false
+	}
+}
+
+// endDueStages ends the stages that timed out (their branches cancelled)
+// and those whose every branch has answered finally.
+func endDueStages(c *call, runs []*stageRun, now time.Duration) {
+	for _, r := range runs {
+		if r.fork == 0 || r.done {
+			continue
+		}
+		switch {
+		case r.open <= 0:
+			r.done = true
+			c.endStage(r.branches)
+		case now >= r.until:
+			r.done = true
+			c.cancelBranches(r.branches, nil, "")
+			c.endStage(r.branches)
+		}
+	}
+}
+
+// anyRinging reports whether a started stage still rings.
+func anyRinging(runs []*stageRun) bool {
+	return slices.ContainsFunc(runs, func(r *stageRun) bool { return r.fork != 0 && !r.done })
+}
+
+// nextWake is the next instant something is due (a stage's end, or the
+// next stage's start), and whether a stage still rings.
+func nextWake(runs []*stageRun, next int, now time.Duration) (time.Duration, bool) {
+	wake := now + time.Hour
+	ringing := false
+	for _, r := range runs {
+		if r.fork != 0 && !r.done {
+			ringing = true
+			wake = min(wake, r.until)
+		}
+	}
+	if next < len(runs) {
+		wake = min(wake, startAt(runs, next, now))
+	}
+	return wake, ringing
+}
+
+// runOf is the stage whose fork number is fork (nil: a branch of no stage
+// of this plan, e.g. one cancelled before the call was forwarded here).
+func runOf(runs []*stageRun, fork int) *stageRun {
+	if fork <= 0 {
+		return nil
+	}
+	for _, r := range runs {
+		if r.fork == fork {
+			return r
+		}
+	}
+	return nil
 }
 
 func reasonFor(status int) string {

@@ -144,7 +144,8 @@ func (b *dirBackend) RingPlan(ctx context.Context, group string) (actors.RingPla
 			}
 		}
 		_, reachable := targets[m.User]
-		hg.Members = append(hg.Members, hunt.Member{User: m.User, LoggedIn: true, Reachable: reachable})
+		hg.Members = append(hg.Members, hunt.Member{User: m.User, LoggedIn: true, Reachable: reachable,
+			RingDelay: time.Duration(m.GetRingDelayS()) * time.Second})
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -2770,10 +2770,13 @@ func (x *RingTarget) GetBindings() []*Binding {
 }
 
 type RingStage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Members       []string               `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
-	DelayMs       int64                  `protobuf:"varint,2,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
-	TimeoutMs     int64                  `protobuf:"varint,3,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Members   []string               `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	DelayMs   int64                  `protobuf:"varint,2,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	TimeoutMs int64                  `protobuf:"varint,3,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// not_before_ms is the members' ring delay: the stage may start before
+	// delay_ms when nothing rings any more, never before this (hunt.Stage).
+	NotBeforeMs   int64 `protobuf:"varint,4,opt,name=not_before_ms,json=notBeforeMs,proto3" json:"not_before_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2825,6 +2828,13 @@ func (x *RingStage) GetDelayMs() int64 {
 func (x *RingStage) GetTimeoutMs() int64 {
 	if x != nil {
 		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *RingStage) GetNotBeforeMs() int64 {
+	if x != nil {
+		return x.NotBeforeMs
 	}
 	return 0
 }
@@ -3499,12 +3509,13 @@ const file_actors_proto_rawDesc = "" +
 	"RingTarget\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\tR\x04line\x122\n" +
-	"\bbindings\x18\x03 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"_\n" +
+	"\bbindings\x18\x03 \x03(\v2\x16.ucgrid.actors.BindingR\bbindings\"\x83\x01\n" +
 	"\tRingStage\x12\x18\n" +
 	"\amembers\x18\x01 \x03(\tR\amembers\x12\x19\n" +
 	"\bdelay_ms\x18\x02 \x01(\x03R\adelayMs\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"6\n" +
+	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\x12\"\n" +
+	"\rnot_before_ms\x18\x04 \x01(\x03R\vnotBeforeMs\"6\n" +
 	"\bRingSkip\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"l\n" +

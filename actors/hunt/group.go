@@ -128,6 +128,12 @@ type Member struct {
 	DND bool
 	// Reachable: the member's primary line has registered contacts.
 	Reachable bool
+	// RingDelay holds the member's ringing back until that long after the
+	// call reached the group, in every strategy: with ring_all they join
+	// the members already ringing; in the one-at-a-time strategies their
+	// turn waits until the delay has passed and members after them in the
+	// order go first. A delay of RingTimeout or more never rings them.
+	RingDelay time.Duration
 }
 
 // WithDefaults returns the group with zero timeouts replaced by the
@@ -159,6 +165,9 @@ func (g Group) Validate() error {
 	for i, m := range g.Members {
 		if m.User == "" {
 			return fmt.Errorf("hunt: group=%q: members[%d]: user is empty", g.ID, i)
+		}
+		if m.RingDelay < 0 || m.RingDelay > MaxRingTimeout {
+			return fmt.Errorf("hunt: group=%q: members[%d]: ring_delay: %s out of range 0 to %s", g.ID, i, m.RingDelay, MaxRingTimeout)
 		}
 		if j, dup := seen[m.User]; dup {
 			return fmt.Errorf("hunt: group=%q: members[%d]: user %q already listed as members[%d]", g.ID, i, m.User, j)

@@ -1,7 +1,9 @@
 package hunt
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors/officehours"
@@ -31,11 +33,21 @@ type Plan struct {
 
 // Stage rings a set of members at once: from Delay after the plan's Start,
 // for Timeout. The first member to answer takes the call; when the stage
-// times out, its branches are cancelled and the next stage starts.
+// times out, its branches are cancelled. Stages are in the order of their
+// Delay and may overlap in time (ring_all with ring delays): a stage starts
+// at its Delay whether or not earlier stages still ring.
+//
+// NotBefore is the members' ring delay: the earliest a stage may start.
+// Whoever carries the plan out may start a stage before its Delay when
+// nothing rings any more (every member rung so far refused) — stages then
+// start in order, each at the later of that moment and its NotBefore, and
+// ring for their Timeout from their actual start — but never before its
+// NotBefore.
 type Stage struct {
-	Members []string
-	Delay   time.Duration
-	Timeout time.Duration
+	Members   []string
+	Delay     time.Duration
+	NotBefore time.Duration
+	Timeout   time.Duration
 }
 
 // End is when the stage stops ringing, counted from the plan's Start.
@@ -133,10 +145,12 @@ func fallback(targets ...string) Fallback {
 	return Fallback{Status: StatusTemporarilyUnavailable}
 }
 
-// eligibleMember is a member that may ring, with its configured position.
+// eligibleMember is a member that may ring, with its configured position
+// and ring delay.
 type eligibleMember struct {
 	user  string
 	index int
+	delay time.Duration
 }
 
 // sortOut splits the members, in configured order, into those that may ring
@@ -155,7 +169,7 @@ func sortOut(g Group) ([]eligibleMember, []Skip) {
 			continue
 		}
 		seen[m.User] = true
-		eligible = append(eligible, eligibleMember{user: m.User, index: i})
+		eligible = append(eligible, eligibleMember{user: m.User, index: i, delay: max(m.RingDelay, 0)})
 	}
 	return eligible, skipped
 }
@@ -175,30 +189,73 @@ func skipReason(m Member, skipBusy bool) SkipReason {
 	return 0
 }
 
-// stages turns the ordered eligible members into stages: one stage of all
-// of them for ring_all, else one member per stage, each for MemberTimeout,
-// until RingTimeout runs out. Members not reached are added to skipped.
+// stages turns the ordered eligible members into stages, until RingTimeout
+// runs out; members not reached are added to skipped.
 func stages(g Group, order []eligibleMember, skipped []Skip) ([]Stage, []Skip) {
 	if len(order) == 0 {
 		return nil, skipped
 	}
 	if g.Strategy == RingAll {
-		users := make([]string, len(order))
-		for i, m := range order {
-			users[i] = m.user
-		}
-		return []Stage{{Members: users, Timeout: g.RingTimeout}}, skipped
+		return ringAllStages(g, order, skipped)
+	}
+	return turnStages(g, order, skipped)
+}
+
+// ringAllStages rings the members together: one stage per distinct ring
+// delay, from the delay to the end of RingTimeout, members in configured
+// order. Without delays that is one stage of everybody for RingTimeout.
+func ringAllStages(g Group, order []eligibleMember, skipped []Skip) ([]Stage, []Skip) {
+	byDelay := order
+	if slices.ContainsFunc(order, func(m eligibleMember) bool { return m.delay > 0 }) {
+		byDelay = slices.Clone(order)
+		slices.SortStableFunc(byDelay, func(a, b eligibleMember) int { return cmp.Compare(a.delay, b.delay) })
 	}
 	var out []Stage
-	var delay time.Duration
-	for _, m := range order {
-		if delay >= g.RingTimeout {
+	for _, m := range byDelay {
+		switch {
+		case m.delay >= g.RingTimeout:
 			skipped = append(skipped, Skip{User: m.user, Reason: SkipNotReached})
+		case len(out) > 0 && out[len(out)-1].Delay == m.delay:
+			out[len(out)-1].Members = append(out[len(out)-1].Members, m.user)
+		default:
+			out = append(out, Stage{Members: []string{m.user}, Delay: m.delay, NotBefore: m.delay, Timeout: g.RingTimeout - m.delay})
+		}
+	}
+	return out, skipped
+}
+
+// turnStages gives the members one turn each, one at a time, for
+// MemberTimeout (the last one reached rings for what is left of
+// RingTimeout). A member's ring delay holds their turn back: each turn
+// goes to the first member in the strategy's order whose delay has
+// passed, so members without a delay ring before a delayed member listed
+// ahead of them; when only members whose delay has not passed are left,
+// nobody rings until the first of them is due.
+func turnStages(g Group, order []eligibleMember, skipped []Skip) ([]Stage, []Skip) {
+	var out []Stage
+	left := slices.Clone(order)
+	var at time.Duration
+	for len(left) > 0 {
+		if at >= g.RingTimeout {
+			for _, m := range left {
+				skipped = append(skipped, Skip{User: m.user, Reason: SkipNotReached})
+			}
+			break
+		}
+		k := slices.IndexFunc(left, func(m eligibleMember) bool { return m.delay <= at })
+		if k < 0 {
+			at = slices.MinFunc(left, func(a, b eligibleMember) int { return cmp.Compare(a.delay, b.delay) }).delay
 			continue
 		}
-		timeout := min(g.MemberTimeout, g.RingTimeout-delay)
-		out = append(out, Stage{Members: []string{m.user}, Delay: delay, Timeout: timeout})
-		delay += timeout
+		m := left[k]
+		if k == 0 {
+			left = left[1:] // the usual case: no delay holds the next member back
+		} else {
+			left = slices.Delete(left, k, k+1)
+		}
+		timeout := min(g.MemberTimeout, g.RingTimeout-at)
+		out = append(out, Stage{Members: []string{m.user}, Delay: at, NotBefore: m.delay, Timeout: timeout})
+		at += timeout
 	}
 	return out, skipped
 }

@@ -1,6 +1,7 @@
 package hunt
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -104,29 +105,52 @@ func checkAccounting(g Group, p Plan) error {
 	return nil
 }
 
-// checkTiming: stages follow each other without gap from 0, each rings a
-// positive time within the limits, the plan ends within RingTimeout, and
-// members are left unreached only when RingTimeout ran out.
+// checkTiming: each stage rings a positive time within the limits, no
+// sooner than its members' ring delay, and the plan ends within
+// RingTimeout. ring_all: one stage per ring delay, each to the end of
+// RingTimeout. One at a time: one member per stage, each turn starting when
+// the previous one ends, or when the first member left is due if none of
+// them is yet (without delays: no gaps from 0). Members are left unreached
+// only when RingTimeout ran out before their turn or their delay.
 func checkTiming(g Group, p Plan) error {
+	delays := map[string]time.Duration{}
+	for _, m := range slices.Backward(g.Members) {
+		delays[m.User] = m.RingDelay // the first listing counts
+	}
+	left := rung(p)
 	var at time.Duration
 	for i, s := range p.Stages {
-		if s.Delay != at || s.Timeout <= 0 || len(s.Members) == 0 {
-			return fmt.Errorf("stage %d %+v does not follow at %s", i, s, at)
+		if s.Timeout <= 0 || len(s.Members) == 0 || s.End() > g.RingTimeout {
+			return fmt.Errorf("stage %d %+v rings no time or beyond %s", i, s, g.RingTimeout)
 		}
-		if g.Strategy != RingAll && (len(s.Members) != 1 || s.Timeout > g.MemberTimeout) {
+		for _, u := range s.Members {
+			if delays[u] != s.NotBefore || s.Delay < s.NotBefore {
+				return fmt.Errorf("stage %d %+v: %s has ring delay %s", i, s, u, delays[u])
+			}
+		}
+		if g.Strategy == RingAll {
+			if s.End() != g.RingTimeout || i > 0 && s.Delay <= p.Stages[i-1].Delay {
+				return fmt.Errorf("ring_all stage %d %+v does not ring from its delay to %s", i, s, g.RingTimeout)
+			}
+			continue
+		}
+		due := slices.MinFunc(left, func(a, b string) int { return cmp.Compare(delays[a], delays[b]) })
+		if want := max(at, delays[due]); s.Delay != want {
+			return fmt.Errorf("stage %d %+v starts at %s, want %s", i, s, s.Delay, want)
+		}
+		if len(s.Members) != 1 || s.Timeout > g.MemberTimeout {
 			return fmt.Errorf("stage %d %+v: one member for at most %s expected", i, s, g.MemberTimeout)
 		}
+		left = slices.DeleteFunc(left, func(u string) bool { return u == s.Members[0] })
 		at = s.End()
 	}
 	if p.Duration() > g.RingTimeout {
 		return fmt.Errorf("rings %s, longer than %s", p.Duration(), g.RingTimeout)
 	}
-	if g.Strategy == RingAll && len(p.Stages) == 1 && p.Stages[0].Timeout != g.RingTimeout {
-		return fmt.Errorf("ring_all rings %s, want %s", p.Stages[0].Timeout, g.RingTimeout)
-	}
-	unreached := slices.ContainsFunc(p.Skipped, func(k Skip) bool { return k.Reason == SkipNotReached })
-	if unreached && (g.Strategy == RingAll || p.Duration() != g.RingTimeout) {
-		return fmt.Errorf("members not reached though %s of %s rang", p.Duration(), g.RingTimeout)
+	for _, k := range p.Skipped {
+		if k.Reason == SkipNotReached && delays[k.User] < g.RingTimeout && (g.Strategy == RingAll || p.Duration() != g.RingTimeout) {
+			return fmt.Errorf("%s not reached though %s of %s rang", k.User, p.Duration(), g.RingTimeout)
+		}
 	}
 	return nil
 }
@@ -134,6 +158,9 @@ func checkTiming(g Group, p Plan) error {
 // checkOrder: sequential rings in configured order, round_robin in a
 // rotation of it, longest_idle from the longest idle.
 func checkOrder(g Group, p Plan) error {
+	if hasDelays(g) {
+		return nil // delays reorder the turns: checkTiming checks them
+	}
 	var order []int
 	for _, s := range p.Stages {
 		for _, u := range s.Members {
@@ -155,6 +182,10 @@ func checkOrder(g Group, p Plan) error {
 	return nil
 }
 
+func hasDelays(g Group) bool {
+	return slices.ContainsFunc(g.Members, func(m Member) bool { return m.RingDelay > 0 })
+}
+
 func randomGroup(rng *rand.Rand) Group {
 	g := Group{
 		ID:             "g",
@@ -173,6 +204,11 @@ func randomGroup(rng *rand.Rand) Group {
 			DND:       rng.IntN(6) == 0,
 			Reachable: rng.IntN(6) > 0,
 		})
+	}
+	if rng.IntN(3) == 0 {
+		for i := range g.Members {
+			g.Members[i].RingDelay = time.Duration(rng.IntN(4)*rng.IntN(4)) * 5 * time.Second
+		}
 	}
 	if len(g.Members) > 1 && rng.IntN(8) == 0 {
 		g.Members = append(g.Members, g.Members[rng.IntN(len(g.Members))]) // a listing twice
@@ -206,7 +242,7 @@ func TestRingPlan_KeepsItsRulesOnRandomGroups(t *testing.T) {
 		hours := officehours.Result{Open: rng.IntN(5) > 0}
 		p := RingPlan(g, st, hours, now)
 		checkPlan(t, fmt.Sprintf("seed %d round %d", seed, round), g, p)
-		if g.Strategy == LongestIdle {
+		if g.Strategy == LongestIdle && !hasDelays(g) {
 			checkLongestIdle(t, fmt.Sprintf("seed %d round %d", seed, round), g, st, p)
 		}
 	}

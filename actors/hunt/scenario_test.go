@@ -20,7 +20,8 @@ import (
 //
 //	group ID [strategy=S] [ring_timeout=D] [member_timeout=D] [skip_busy] [no_answer=T] [closed=T]
 //	  (input: member lines)
-//	member USER [logged_out] [busy] [dnd] [unreachable]   (adds, or replaces in place)
+//	member USER [logged_out] [busy] [dnd] [unreachable] [delay=D]
+//	                                                      (adds, or replaces in place)
 //	remove USER
 //	hours                                                 (input: the office hours as JSON)
 //	override open|closed|auto [until=TIME]
@@ -140,6 +141,14 @@ func (sc *scenario) setMember(t *testing.T, loc string, w []string) {
 	t.Helper()
 	m := Member{User: w[0], LoggedIn: true, Reachable: true}
 	for _, a := range w[1:] {
+		if v, ok := strings.CutPrefix(a, "delay="); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("%s: %v", loc, err)
+			}
+			m.RingDelay = d
+			continue
+		}
 		switch a {
 		case "logged_in", "reachable":
 		case "logged_out":
@@ -192,7 +201,11 @@ func (sc *scenario) describe(p Plan) []string {
 		return append(out, "closed: "+p.Fallback.String())
 	}
 	for _, s := range p.Stages {
-		out = append(out, fmt.Sprintf("ring at %s for %s: %s", s.Delay, s.Timeout, strings.Join(s.Members, ", ")))
+		held := ""
+		if s.NotBefore > 0 {
+			held = fmt.Sprintf(" (not before %s)", s.NotBefore)
+		}
+		out = append(out, fmt.Sprintf("ring at %s for %s%s: %s", s.Delay, s.Timeout, held, strings.Join(s.Members, ", ")))
 	}
 	if len(p.Stages) == 0 {
 		out = append(out, "nobody to ring: "+p.Fallback.String())
