@@ -49,6 +49,9 @@ type memberJSON struct {
 	User    string `json:"user"`
 	Role    string `json:"role"`
 	Primary bool   `json:"primary"`
+	// LoggedOut is read-only: a group PUT keeps the stored value
+	// (PUT .../members/{user}/availability changes it).
+	LoggedOut bool `json:"logged_out"`
 }
 
 type keyJSON struct {
@@ -94,7 +97,7 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
 	}
 	for i, m := range g.Members {
-		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary}
+		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, LoggedOut: m.LoggedOut}
 	}
 	for i, k := range g.Keys {
 		out.Keys[i] = keyJSON{Label: k.Label, Number: k.Number}
