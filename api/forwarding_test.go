@@ -110,7 +110,7 @@ func TestAvailability_WhoMayLogMembersInAndOut(t *testing.T) {
 		e.seedUser(u, "")
 	}
 	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: &dirpb.Group{Id: "sales", Name: "Sales", Active: true,
-		Members: []*dirpb.Member{{User: "anna", Role: "user"}, {User: "ben", Role: "user"}, {User: "rita", Role: "receptionist"}},
+		Members:   []*dirpb.Member{{User: "anna", Role: "user"}, {User: "ben", Role: "user"}, {User: "rita", Role: "receptionist"}},
 		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all"}}}}})
 	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: &dirpb.Group{Id: "other", Name: "Other",
 		Members: []*dirpb.Member{{User: "gus", Role: "owner"}}}}}})
@@ -132,12 +132,12 @@ func TestAvailability_WhoMayLogMembersInAndOut(t *testing.T) {
 		who  string
 		want int
 	}{
-		{"ben", http.StatusForbidden},  // another plain member
-		{"gus", http.StatusForbidden},  // owner of another group
-		{"out", http.StatusForbidden},  // no role at all
-		{"anna", http.StatusOK},        // herself
-		{"rita", http.StatusOK},        // the group's receptionist
-		{"admin", http.StatusOK},       // a system role
+		{"ben", http.StatusForbidden}, // another plain member
+		{"gus", http.StatusForbidden}, // owner of another group
+		{"out", http.StatusForbidden}, // no role at all
+		{"anna", http.StatusOK},       // herself
+		{"rita", http.StatusOK},       // the group's receptionist
+		{"admin", http.StatusOK},      // a system role
 	} {
 		e.must(tc.want, as(tc.who), "PUT", path, out)
 	}
@@ -147,7 +147,7 @@ func TestAvailability_WhoMayLogMembersInAndOut(t *testing.T) {
 	}
 	// A group PUT (the group's form, without logged_out) keeps it.
 	e.must(http.StatusOK, as("admin"), "PUT", "/v1/groups/sales", map[string]any{"name": "Sales 2", "active": true,
-		"members": []map[string]any{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}, {"user": "rita", "role": "receptionist", "logged_out": false}},
+		"members":    []map[string]any{{"user": "anna", "role": "user"}, {"user": "ben", "role": "user"}, {"user": "rita", "role": "receptionist", "logged_out": false}},
 		"call_group": map[string]any{"mode": "sip", "number": "700", "strategy": "ring_all"}})
 	if !loggedOut("anna") {
 		t.Error("a group PUT logged anna back in")
