@@ -164,3 +164,28 @@ func TestAvailability_WhoMayLogMembersInAndOut(t *testing.T) {
 		e.must(http.StatusBadRequest, as("anna"), "PUT", path, body)
 	}
 }
+
+// A member's logout shows in the monitor of their group's members and
+// reaches their open event streams.
+func TestAvailability_ShowsInMonitorAndOnEvents(t *testing.T) {
+	e, _ := liveEnv(t)
+	ev, r := e.stream(as("ben"), "")
+	if r.status != http.StatusOK {
+		t.Fatalf("open: %s", r)
+	}
+	ev.until("ready")
+	e.must(http.StatusOK, as("anna"), "PUT", "/v1/groups/sales/members/anna/availability", map[string]any{"logged_in": false})
+	if data := ev.until("group_availability"); data != `{"group":"sales","logged_out":["anna"]}` {
+		t.Errorf("group_availability event %s", data)
+	}
+	var m monitorJSON
+	e.must(http.StatusOK, as("ben"), "GET", "/v1/monitor", nil).json(t, &m)
+	if len(m.Groups) != 1 || len(m.Groups[0].LoggedOut) != 1 || m.Groups[0].LoggedOut[0] != "anna" {
+		t.Errorf("monitor groups %+v, want anna logged out", m.Groups)
+	}
+	e.must(http.StatusOK, as("anna"), "PUT", "/v1/groups/sales/members/anna/availability", map[string]any{"logged_in": true})
+	if data := ev.until("group_availability"); data != `{"group":"sales","logged_out":[]}` {
+		t.Errorf("group_availability event after login %s", data)
+	}
+	ev.close()
+}
