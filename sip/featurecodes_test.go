@@ -2,10 +2,12 @@ package sip
 
 import (
 	"context"
+	"encoding/xml"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/presence"
@@ -218,5 +220,51 @@ func TestFeatureCodes_GroupLoginAndLogout(t *testing.T) {
 	dialCode(t, alice, "*44%23", 404, "Not In Any Group")
 	if loggedOut("other", "m2") || loggedOut("sales", "m1") {
 		t.Error("a refused code changed a group")
+	}
+}
+
+// The dialog-info body carries the forwarding as the view shows it, in an
+// element of its own namespace that parses with the document.
+func TestDialogInfo_ForwardingAsTheViewShowsIt(t *testing.T) {
+	type fwd struct {
+		Unconditional *struct {
+			Target string `xml:"target,attr"`
+		} `xml:"urn:ucgrid:xml:ns:forwarding unconditional"`
+		Busy *struct {
+			Target string `xml:"target,attr"`
+		} `xml:"urn:ucgrid:xml:ns:forwarding busy"`
+		NoAnswer *struct {
+			Target  string `xml:"target,attr"`
+			Seconds int    `xml:"seconds,attr"`
+		} `xml:"urn:ucgrid:xml:ns:forwarding no-answer"`
+	}
+	type doc struct {
+		Dialogs    []struct{} `xml:"urn:ietf:params:xml:ns:dialog-info dialog"`
+		Forwarding *fwd       `xml:"urn:ucgrid:xml:ns:forwarding forwarding"`
+	}
+	parse := func(v *actorspb.LineView) doc {
+		t.Helper()
+		var d doc
+		if err := xml.Unmarshal(dialogInfoBody("sip:100@"+testDomain, testDomain, 1, v), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	owner := &actorspb.LineView{Number: "100", SeesState: true, State: "busy", SeesForwarding: true,
+		ForwardingOnBusy: true, ForwardingBusyDestination: "200", ForwardingOnNoAnswer: true,
+		ForwardingNoAnswerDestination: "+4930123", ForwardingNoAnswerS: 20,
+		Calls: []*actorspb.CallView{{Direction: "in", Answered: true}}}
+	d := parse(owner)
+	if len(d.Dialogs) != 1 || d.Forwarding == nil || d.Forwarding.Unconditional != nil || d.Forwarding.Busy == nil ||
+		d.Forwarding.Busy.Target != "200" || d.Forwarding.NoAnswer.Target != "+4930123" || d.Forwarding.NoAnswer.Seconds != 20 {
+		t.Errorf("owner's document: %+v", d)
+	}
+	public := &actorspb.LineView{Number: "100", SeesState: true, State: "idle", SeesForwarding: true, ForwardingEnabled: true}
+	if d := parse(public); d.Forwarding == nil || d.Forwarding.Unconditional == nil || d.Forwarding.Unconditional.Target != "" {
+		t.Errorf("public viewer's document: %+v", d.Forwarding)
+	}
+	hidden := &actorspb.LineView{Number: "100", SeesState: true, State: "idle", ForwardingEnabled: true}
+	if d := parse(hidden); d.Forwarding != nil {
+		t.Errorf("a view without see_forwarding shows %+v", d.Forwarding)
 	}
 }
