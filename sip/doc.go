@@ -1,6 +1,7 @@
 // Package sip is ucgrid's SIP front end, built on emiago/sipgo: the
 // registrar (digest auth, MD5 and SHA-256), the stateful proxy that forks
-// calls to lines and call groups, call pickup, and presence and dialog
+// calls to lines and call groups (DND answering direct calls 486), call
+// pickup, the phones' feature codes (forwarding, group login), and presence and dialog
 // (BLF) subscriptions served from the node's hub, over UDP, TCP and TLS.
 // It relays in-dialog requests only for dialogs it carries (no open
 // relay), throttles password guessing per address, per (line, address)
