@@ -118,6 +118,11 @@ func TestFeatureCodes_SetAndClearForwardingFromThePhone(t *testing.T) {
 		t.Fatalf("after #21# *67*3001# *61*+4930123*25: %v", f)
 	}
 	dialCode(t, bob, "%2361%23", 480, "No-Answer Forwarding Off")
+	dialCode(t, bob, "%2367%23", 480, "Busy Forwarding Off")
+	if f := fwd(); f.Enabled || f.OnBusy != "" || f.OnNoAnswer != "" {
+		t.Fatalf("after #61# #67#: %v", f)
+	}
+	dialCode(t, bob, "*67*3001%23", 480, "Busy Forwarding On 3001")
 
 	// Bad input: a clear 484, nothing changed.
 	before := fwd()
@@ -210,6 +215,10 @@ func TestFeatureCodes_GroupLoginAndLogout(t *testing.T) {
 	dialCode(t, m1, "%2344%23", 480, "Logged Out All Groups")
 	if !loggedOut("support", "m1") {
 		t.Error("#44# did not log m1 out of support")
+	}
+	dialCode(t, m1, "*44*701%23", 480, "Logged In Group 701")
+	if !loggedOut("sales", "m1") || loggedOut("support", "m1") {
+		t.Error("*44*701# did not log m1 in to support alone")
 	}
 	dialCode(t, m1, "*44", 480, "Logged In All Groups")
 	if loggedOut("sales", "m1") || loggedOut("support", "m1") {
