@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,4 +277,22 @@ func TestDialogInfo_ForwardingAsTheViewShowsIt(t *testing.T) {
 	if d := parse(hidden); d.Forwarding != nil {
 		t.Errorf("a view without see_forwarding shows %+v", d.Forwarding)
 	}
+}
+
+// FuzzParseFeatureCode: any dialled string parses without panicking, and
+// what it recognizes is one of the codes with plain arguments.
+func FuzzParseFeatureCode(f *testing.F) {
+	for _, s := range []string{"*21*0171%23", "%2344*700%23", "*61*1*20#", "#21#", "*8", "%", "%2", "*21*%0d%0a#"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, dialled string) {
+		fc, ok := parseFeatureCode(dialled)
+		if !ok {
+			return
+		}
+		if !slices.Contains([]string{codeUnconditional, codeBusy, codeNoAnswer, codeGroups}, fc.code) ||
+			strings.ContainsAny(fc.arg+fc.secs, "*#") {
+			t.Fatalf("parseFeatureCode(%q) = %+v", dialled, fc)
+		}
+	})
 }
