@@ -2,12 +2,14 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/actors/actorspb"
+	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/presence"
@@ -23,6 +25,40 @@ import (
 // SIP layer's Backend are small interfaces that Client satisfies.
 type Client struct {
 	To Requester
+	// Write writes a command through the directory (Raft) from any node
+	// and returns its index once applied (persistence.Node.Apply): the
+	// directory changes the SIP layer makes for a phone's feature codes.
+	// nil: those methods fail.
+	Write func(ctx context.Context, cmd *dirpb.Command) (uint64, error)
+}
+
+// errNoWriter is what the write methods of a Client without Write answer.
+var errNoWriter = errors.New("actors: this client cannot write to the directory (Client.Write is nil)")
+
+// SetLineForwarding stores number's forwarding and nothing else of the
+// line (dirpb.SetLineForwarding, so a concurrent change of the line's
+// password cannot undo it). The caller has checked it with
+// linestate.SetForwarding, under the rights of whoever asked.
+func (c Client) SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding) error {
+	if c.Write == nil {
+		return errNoWriter
+	}
+	_, err := c.Write(ctx, &dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{
+		Number: number, Forwarding: dirrights.ForwardingRecord(f)}}})
+	return err
+}
+
+// SetMemberAvailability logs user in to or out of the calls of groups, or
+// of every group they are a member of when groups is empty
+// (dirpb.SetMemberAvailability). A group user is not a member of fails
+// with persistence.ErrNotFound and changes nothing.
+func (c Client) SetMemberAvailability(ctx context.Context, user string, groups []string, loggedIn bool) error {
+	if c.Write == nil {
+		return errNoWriter
+	}
+	_, err := c.Write(ctx, &dirpb.Command{Op: &dirpb.Command_SetMemberAvailability{SetMemberAvailability: &dirpb.SetMemberAvailability{
+		User: user, Groups: groups, LoggedIn: loggedIn}}})
+	return err
 }
 
 // Presence is target's presence as viewer may see it; visible is false
@@ -110,7 +146,10 @@ func (v LineView) ShowsNothing() bool {
 func LineViewOf(pb *actorspb.LineView) LineView {
 	v := LineView{Owner: pb.GetOwner(), View: linestate.View{Number: pb.GetNumber(), SeesState: pb.GetSeesState(),
 		SeesForwarding: pb.GetSeesForwarding(), CanPickup: pb.GetCanPickup(), CanForward: pb.GetCanForward(),
-		Forwarding: linestate.Forwarding{Enabled: pb.GetForwardingEnabled(), Destination: pb.GetForwardingDestination()}}}
+		Forwarding: linestate.Forwarding{Enabled: pb.GetForwardingEnabled(), Destination: pb.GetForwardingDestination(),
+			Busy: pb.GetForwardingOnBusy(), BusyDestination: pb.GetForwardingBusyDestination(),
+			NoAnswer: pb.GetForwardingOnNoAnswer(), NoAnswerDestination: pb.GetForwardingNoAnswerDestination(),
+			NoAnswerS: int(pb.GetForwardingNoAnswerS())}}}
 	v.AV, _ = rights.ParseAVDisplay(pb.GetAv())
 	if v.SeesState {
 		v.State, _ = linestate.ParseState(pb.GetState())

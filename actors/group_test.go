@@ -86,9 +86,8 @@ func TestGroupGrain_RingPlanUsesMembersLiveState(t *testing.T) {
 	}
 	n.setPresence(t, "ben", "ben", &actorspb.SetPresence{State: ptr("dnd")})
 	n.lineCall(t, "102", "c1", "answered", "555")
-	members[4].LoggedOut = true
-	n.apply(t, putGroup(&dirpb.Group{Id: "sales", Active: true, Members: members,
-		CallGroup: &dirpb.CallGroup{Mode: "sip", Number: "700", Strategy: "ring_all", SkipBusy: true, NoAnswerTarget: "199"}}))
+	// Only SetMemberAvailability logs a member out: a group PUT keeps it.
+	n.apply(t, &dirpb.Command{Op: &dirpb.Command_SetMemberAvailability{SetMemberAvailability: &dirpb.SetMemberAvailability{User: "eve"}}})
 	if got, want := planString(n.ringPlan(t, "sales")), `[anna] skip ben:dnd skip carl:busy skip dan:unreachable skip eve:logged_out -> "199"/0`; got != want {
 		t.Fatalf("with DND, busy and logged out: %s, want %s", got, want)
 	}

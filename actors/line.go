@@ -177,7 +177,7 @@ func (g *lineGrain) load() error {
 	g.record, g.bindings, g.groupBindings = l, regs, nil
 	g.rights.reset(t)
 	g.state.Kind = dirrights.LineKind(l)
-	g.state.Forwarding = linestate.Forwarding{Enabled: l.GetForwarding().GetEnabled(), Destination: l.GetForwarding().GetDestination()}
+	g.state.Forwarding = dirrights.Forwarding(l)
 	g.deps.local.setOwner(g.id, l.GetOwner())
 	g.dir.markLoaded(at)
 	return nil

@@ -180,7 +180,10 @@ func lineViewPB(v linestate.View, owner string) *actorspb.LineView {
 		}
 	}
 	if v.SeesForwarding {
-		pb.ForwardingEnabled, pb.ForwardingDestination = v.Forwarding.Enabled, v.Forwarding.Destination
+		f := v.Forwarding
+		pb.ForwardingEnabled, pb.ForwardingDestination = f.Enabled, f.Destination
+		pb.ForwardingOnBusy, pb.ForwardingBusyDestination = f.Busy, f.BusyDestination
+		pb.ForwardingOnNoAnswer, pb.ForwardingNoAnswerDestination, pb.ForwardingNoAnswerS = f.NoAnswer, f.NoAnswerDestination, int32(f.NoAnswerS)
 	}
 	return pb
 }

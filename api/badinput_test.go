@@ -64,6 +64,10 @@ func TestBadInput_AnswersNameTheField(t *testing.T) {
 		{"bad line kind", "PUT", "/v1/lines/100", `{"owner":"tina","kind":"tertiary"}`, 400, codeInvalid, "kind"},
 		{"unknown line owner", "PUT", "/v1/lines/100", `{"owner":"ghost"}`, 400, codeInvalid, "owner"},
 		{"bad forwarding destination", "PUT", "/v1/lines/100/forwarding", `{"enabled":true,"destination":"home"}`, 400, codeInvalid, "destination"},
+		{"bad busy forwarding", "PUT", "/v1/lines/100/forwarding", `{"busy":"home"}`, 400, codeInvalid, "busy"},
+		{"no-answer delay too long", "PUT", "/v1/lines/100/forwarding", `{"no_answer":"200","no_answer_s":601}`, 400, codeInvalid, "no_answer_s"},
+		{"availability without logged_in", "PUT", "/v1/groups/g/members/tina/availability", `{}`, 400, codeInvalid, "logged_in"},
+		{"availability not a bool", "PUT", "/v1/groups/g/members/tina/availability", `{"logged_in":"yes"}`, 400, codeInvalid, "logged_in"},
 		{"bad limit", "GET", "/v1/users?limit=abc", nil, 400, codeInvalid, "limit"},
 		{"bad index", "GET", "/v1/global?index=-1", nil, 400, codeInvalid, "index"},
 		{"text content type", "PUT", "/v1/global", `{}`, 415, codeUnsupportedMTy, "Content-Type"},
@@ -93,6 +97,7 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"PUT", "/v1/lines/123"},
 	{"PUT", "/v1/lines/123/forwarding"},
 	{"PUT", "/v1/trunks/fz"},
+	{"PUT", "/v1/groups/fz/members/tina/availability"},
 }
 
 // fuzzRequestTimeout is how long one fuzzed request may take: far more
@@ -111,6 +116,7 @@ func FuzzJSONHandlers(f *testing.F) {
 		`{"owner":"tina","sip_password":"secretsecret"}`, `{"enabled":true,"destination":"1"}`,
 		`{"addresses":["10.0.0.0/8"]}`, `{"member_rights":{"x":1}}`, `null`, `[]`, `{"a":`, "\x00",
 		`{"services":["chat"]}`, `{"mode":"open","until":"2030-01-01T00:00:00Z"}`, `{"call_group":{"member_timeout_s":30}}`,
+		`{"busy":"1","no_answer":null,"no_answer_s":20}`, `{"logged_in":false}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))

@@ -173,7 +173,7 @@ func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, c *caller
 		s.Close(ctx)
 	}()
 	st := &stream{h: h, w: w, rc: http.NewResponseController(w), c: c, id: newStreamID(), shown: map[string]bool{},
-		recheck: make(chan struct{}, 1)}
+		recheck: make(chan struct{}, 1), groups: newGroupWake()}
 	if st.access, err = h.accessOf(c, ticketParent(r.Context())); err != nil {
 		return err
 	}
@@ -241,6 +241,9 @@ type stream struct {
 	// to check it again (sessions.go).
 	access  access
 	recheck chan struct{}
+	// groups are the call groups whose availability changed since the
+	// stream last sent it (availabilityevents.go).
+	groups groupWake
 }
 
 func newStreamID() string {
@@ -304,6 +307,8 @@ func (st *stream) loop(ctx context.Context, s EventSession) error {
 				st.end(reason)
 				return nil
 			}
+		case <-st.groups.wake:
+			st.sendAvailability()
 		case <-tick.C:
 			if reason := st.stillSignedIn(); reason != "" {
 				st.end(reason)

@@ -53,6 +53,9 @@ type memberJSON struct {
 	// strategy (actors/hunt: Member.RingDelay): 0 to the group's ring
 	// timeout.
 	RingDelayS int32 `json:"ring_delay_s"`
+	// LoggedOut is read-only: a group PUT keeps the stored value
+	// (PUT .../members/{user}/availability changes it).
+	LoggedOut bool `json:"logged_out"`
 }
 
 type keyJSON struct {
@@ -98,7 +101,7 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
 	}
 	for i, m := range g.Members {
-		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS}
+		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut}
 	}
 	for i, k := range g.Keys {
 		out.Keys[i] = keyJSON{Label: k.Label, Number: k.Number}

@@ -10,11 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/ucgrid/ucgrid/actors/dirrights"
-	"github.com/ucgrid/ucgrid/actors/linestate"
-	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/api/roles"
 	"github.com/ucgrid/ucgrid/persistence"
@@ -32,21 +28,16 @@ type lineJSON struct {
 	SIPPassword    *string         `json:"sip_password,omitempty"`
 	HasSIPPassword bool            `json:"has_sip_password"`
 	Realm          string          `json:"realm,omitempty"`
-	Forwarding     *forwardingJSON `json:"forwarding,omitempty"`
+	Forwarding     *forwardingJSON `json:"forwarding,omitempty"` // read-only
 	CreatedAt      *time.Time      `json:"created_at,omitempty"`
 	UpdatedAt      *time.Time      `json:"updated_at,omitempty"`
 }
 
-type forwardingJSON struct {
-	Enabled     bool   `json:"enabled"`
-	Destination string `json:"destination"`
-}
-
 func lineOut(l *dirpb.Line) lineJSON {
+	fw := forwardingOut(dirrights.Forwarding(l))
 	return lineJSON{Number: l.Number, Owner: l.Owner, Kind: l.Kind, Private: l.Private, Label: l.Label,
 		HasSIPPassword: l.Ha1Md5 != "" || l.Ha1Sha256 != "", Realm: l.Realm,
-		Forwarding: &forwardingJSON{Enabled: l.GetForwarding().GetEnabled(), Destination: l.GetForwarding().GetDestination()},
-		CreatedAt:  unixTime(l.CreatedUnix), UpdatedAt: unixTime(l.UpdatedUnix)}
+		Forwarding: &fw, CreatedAt: unixTime(l.CreatedUnix), UpdatedAt: unixTime(l.UpdatedUnix)}
 }
 
 // digestHA1 returns hex MD5 and SHA-256 of number:realm:password (RFC 2617
@@ -95,7 +86,9 @@ func (h *Handler) lineRecord(number string, in *lineJSON) (*dirpb.Line, error) {
 
 // putLine creates or replaces a line (system roles; managers and owners
 // of a group the owner, old and new, belongs to). An omitted sip_password
-// keeps the stored digests; forwarding is kept.
+// keeps the stored digests; forwarding is kept (the command carries none,
+// so the directory keeps what it holds when it applies it: a concurrent
+// PUT .../forwarding is not undone).
 func (h *Handler) putLine(w http.ResponseWriter, r *http.Request, c *caller) error {
 	number, err := pathNumber(r, "number")
 	if err != nil {
@@ -117,7 +110,7 @@ func (h *Handler) putLine(w http.ResponseWriter, r *http.Request, c *caller) err
 		if err := h.mayManageLinesOf(c, old.Owner); err != nil {
 			return err
 		}
-		l.Forwarding, l.CreatedUnix = old.Forwarding, old.CreatedUnix
+		l.CreatedUnix = old.CreatedUnix
 	}
 	if err := h.mayManageLinesOf(c, l.Owner); err != nil {
 		return err
@@ -131,6 +124,9 @@ func (h *Handler) putLine(w http.ResponseWriter, r *http.Request, c *caller) err
 	}
 	if old != nil && in.SIPPassword == nil {
 		l.Realm, l.Ha1Md5, l.Ha1Sha256 = old.Realm, old.Ha1Md5, old.Ha1Sha256
+	}
+	if old != nil {
+		l.Forwarding = old.Forwarding
 	}
 	status := http.StatusOK
 	if old == nil {
@@ -192,70 +188,6 @@ func (h *Handler) deleteLine(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// putForwarding sets a line's unconditional forwarding: the owner, a
-// holder of line1/line2_set_forwarding over the owner (per line kind),
-// managers and owners of the owner's groups, and system roles.
-func (h *Handler) putForwarding(w http.ResponseWriter, r *http.Request, c *caller) error {
-	number, err := pathNumber(r, "number")
-	if err != nil {
-		return err
-	}
-	var in forwardingJSON
-	if err := h.decodeBody(w, r, &in); err != nil {
-		return err
-	}
-	if in.Destination != "" {
-		if err := checkNumber("destination", in.Destination); err != nil {
-			return err
-		}
-	}
-	old, err := h.store.Line(number)
-	if err != nil {
-		return err
-	}
-	held, err := h.forwardingRights(c, old.Owner)
-	if err != nil {
-		return err
-	}
-	model := linestate.Line{Number: number, Kind: dirrights.LineKind(old)}
-	if !rights.LineView(held, model.Kind).SetForwarding {
-		return forbidden("forwarding of line %s: needs the owner, %s over %q, or an administrator of the owner", number, setForwardingRight(model.Kind), old.Owner)
-	}
-	if _, err := linestate.SetForwarding(model, linestate.Forwarding{Enabled: in.Enabled, Destination: in.Destination}, held); err != nil {
-		return invalid("destination", "required when enabled")
-	}
-	l := proto.Clone(old).(*dirpb.Line)
-	if l.Forwarding == nil {
-		l.Forwarding = &dirpb.Forwarding{}
-	}
-	l.Forwarding.Enabled, l.Forwarding.Destination, l.UpdatedUnix = in.Enabled, in.Destination, h.cfg.Now().Unix()
-	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: l}}}); err != nil {
-		return err
-	}
-	return h.ok(w, in)
-}
-
-// forwardingRights is what the caller holds over owner for forwarding:
-// everything for the owner and administrators, else the rights engine's
-// effective set.
-func (h *Handler) forwardingRights(c *caller, owner string) (rights.Set, error) {
-	if c.id() == owner || h.mayManageLinesOf(c, owner) == nil {
-		return rights.All, nil
-	}
-	t, err := dirrights.LoadTarget(h.store, owner)
-	if err != nil {
-		return 0, err
-	}
-	return rights.Effective(t.Pair(c.id())), nil
-}
-
-func setForwardingRight(k rights.LineKind) string {
-	if k == rights.SecondaryLine {
-		return "line2_set_forwarding"
-	}
-	return "line1_set_forwarding"
 }
 
 // listLines pages through every line (system roles).

@@ -44,7 +44,7 @@ type lineCallJSON struct {
 func lineStateOut(l actors.LineView) lineStateJSON {
 	out := lineStateJSON{Number: l.Number, Owner: l.Owner, SeesState: l.SeesState,
 		Calls: make([]lineCallJSON, 0, len(l.Calls)), SeesForwarding: l.SeesForwarding,
-		Forwarding: forwardingJSON{Enabled: l.Forwarding.Enabled, Destination: l.Forwarding.Destination},
+		Forwarding: forwardingOut(l.Forwarding),
 		CanPickup:  l.CanPickup, CanForward: l.CanForward, AV: l.AV.String()}
 	if l.SeesState {
 		out.State = l.State.String()

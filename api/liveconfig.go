@@ -173,6 +173,7 @@ func (h *Handler) liveRoutes() {
 		h.mux.HandleFunc("GET /v1/events", h.queryToken(h.ticketAuth(h.wrap(h.streamEvents))))
 		// The feed closes when the directory does.
 		changes, _ := h.dir.Subscribe(sessionFeedBuffer)
+		h.live.sessions.groupUsers = h.groupUsers
 		go h.live.sessions.follow(changes)
 	}
 }

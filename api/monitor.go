@@ -33,6 +33,9 @@ type monitorGroupJSON struct {
 	// Via lists the caller's groups that give this display group.
 	Via     []string `json:"via"`
 	Members []string `json:"members"`
+	// LoggedOut are the members shown who are logged out of the calls of
+	// the group (kind members: of one of the Via groups), sorted.
+	LoggedOut []string `json:"logged_out"`
 }
 
 type monitorKeyJSON struct {
@@ -84,7 +87,7 @@ func (h *Handler) planMonitor(me string) (monitorPlan, error) {
 		return monitorPlan{}, err
 	}
 	b := planBuilder{h: h, me: me, users: map[string]*dirpb.User{}}
-	members := monitorGroupJSON{Kind: "members", Name: "My groups", Via: []string{}, Members: []string{}}
+	members := monitorGroupJSON{Kind: "members", Name: "My groups", Via: []string{}, Members: []string{}, LoggedOut: []string{}}
 	monitored := map[string]*monitorGroupJSON{}
 	var order []string
 	for _, m := range ms {
@@ -103,6 +106,7 @@ func (h *Handler) planMonitor(me string) (monitorPlan, error) {
 			if err := b.addMembers(&members, g.Id); err != nil {
 				return monitorPlan{}, err
 			}
+			addLoggedOut(&members, g)
 		}
 		for _, id := range g.MonitorGroups {
 			if mg := monitored[id]; mg != nil {
@@ -147,8 +151,23 @@ func (b *planBuilder) monitorGroup(id, via string) (*monitorGroupJSON, error) {
 	if name == "" {
 		name = g.Id
 	}
-	mg := &monitorGroupJSON{Kind: "monitor_group", Group: g.Id, Name: name, Via: []string{via}, Members: []string{}}
-	return mg, b.addMembers(mg, g.Id)
+	mg := &monitorGroupJSON{Kind: "monitor_group", Group: g.Id, Name: name, Via: []string{via}, Members: []string{}, LoggedOut: []string{}}
+	if err := b.addMembers(mg, g.Id); err != nil {
+		return nil, err
+	}
+	addLoggedOut(mg, g)
+	return mg, nil
+}
+
+// addLoggedOut adds g's members shown in dg who are logged out of its
+// calls to dg's list (each once, sorted).
+func addLoggedOut(dg *monitorGroupJSON, g *dirpb.Group) {
+	for _, m := range g.Members {
+		if m.LoggedOut && slices.Contains(dg.Members, m.User) && !slices.Contains(dg.LoggedOut, m.User) {
+			dg.LoggedOut = append(dg.LoggedOut, m.User)
+		}
+	}
+	slices.Sort(dg.LoggedOut)
 }
 
 // addMembers adds the enabled members of group to dg (each once, the

@@ -42,6 +42,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/groups/{id}", h.wrap(h.getGroup))
 	h.mux.HandleFunc("DELETE /v1/groups/{id}", h.wrap(h.deleteGroup))
 	h.mux.HandleFunc("PUT /v1/groups/{id}/override", h.wrap(h.putOverride))
+	h.mux.HandleFunc("PUT /v1/groups/{id}/members/{user}/availability", h.wrap(h.putAvailability))
 
 	h.mux.HandleFunc("GET /v1/global", h.wrap(h.getGlobal))
 	h.mux.HandleFunc("PUT /v1/global", h.wrap(h.putGlobal))
@@ -57,6 +58,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/lines/{number}", h.wrap(h.getLine))
 	h.mux.HandleFunc("DELETE /v1/lines/{number}", h.wrap(h.deleteLine))
 	h.mux.HandleFunc("PUT /v1/lines/{number}/forwarding", h.wrap(h.putForwarding))
+	h.mux.HandleFunc("GET /v1/lines/{number}/forwarding", h.wrap(h.getForwarding))
 
 	h.mux.HandleFunc("GET /v1/trunks", h.wrap(h.listTrunks))
 	h.mux.HandleFunc("PUT /v1/trunks/{id}", h.wrap(h.putTrunk))

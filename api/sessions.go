@@ -20,6 +20,9 @@ import (
 type sessions struct {
 	mu     sync.Mutex
 	byUser map[string]map[*stream]struct{}
+	// groupUsers are a group's members, leader and deputy now (nil:
+	// none); set before follow starts.
+	groupUsers func(group string) []string
 }
 
 func newSessions() *sessions { return &sessions{byUser: map[string]map[*stream]struct{}{}} }
@@ -84,8 +87,12 @@ func (s *sessions) follow(changes <-chan persistence.Change) {
 		case c.Kind == persistence.KindUser || c.Kind == persistence.KindToken:
 			s.recheck(false, append([]string{c.ID}, c.Users...)...)
 		case c.Kind == persistence.KindGroup:
-			// Members, leader and deputy before and after: roles.
+			// Members, leader and deputy before and after: roles, and
+			// who is logged in to the group's calls.
 			s.recheck(false, c.Users...)
+			if !c.Deleted && s.groupUsers != nil {
+				s.groupChanged(c.ID, append(s.groupUsers(c.ID), c.Users...)...)
+			}
 		}
 	}
 }

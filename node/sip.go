@@ -26,7 +26,7 @@ func (s *Node) startSIP(ctx context.Context, reg prometheus.Registerer) error {
 		domain = defaultSIPDomain
 	}
 	cfg := s.cfg.SIP
-	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), actors.Client{To: grainClient{s}}
+	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), actors.Client{To: grainClient{s}, Write: s.dir.Apply}
 	cfg.Hub, cfg.Logger, cfg.Registerer = s.layer().hub, s.cfg.Logger.With("component", "sip"), reg
 	cfg.AllowWideTrunks = cfg.AllowWideTrunks || s.cfg.AllowWideTrunks
 	// Flow tokens (NATed phones' Path) made by this node stay valid

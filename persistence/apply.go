@@ -138,6 +138,10 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.purgeTokens(op.PurgeTokens.GetNowUnixMs())
 	case *dirpb.Command_PutHuntMemory:
 		return t.putHuntMemory(op.PutHuntMemory.GetMemory())
+	case *dirpb.Command_SetLineForwarding:
+		return t.setLineForwarding(op.SetLineForwarding.GetNumber(), op.SetLineForwarding.GetForwarding())
+	case *dirpb.Command_SetMemberAvailability:
+		return t.setMemberAvailability(op.SetMemberAvailability)
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}

@@ -29,6 +29,7 @@ func (t *txn) putGroup(g *dirpb.Group) error {
 	if old != nil && g.CreatedUnix == 0 {
 		g.CreatedUnix = old.CreatedUnix
 	}
+	keepLoggedOut(old, g)
 	if err := t.writeGroup(old, g); err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@ import (
 // empty kind means "primary" when the owner has no other primary line,
 // else "secondary".
 // Empty digest fields and created_unix keep the stored ones, so changing
-// forwarding need not carry the SIP credentials.
+// forwarding need not carry the SIP credentials; a missing forwarding keeps
+// the stored one (SetLineForwarding changes it alone).
 func (t *txn) putLine(l *dirpb.Line) error {
 	if err := checkLine(l); err != nil {
 		return err
@@ -49,6 +50,9 @@ func keepLineSecrets(old, l *dirpb.Line) {
 	}
 	if l.CreatedUnix == 0 {
 		l.CreatedUnix = old.CreatedUnix
+	}
+	if l.Forwarding == nil {
+		l.Forwarding = old.Forwarding
 	}
 }
 

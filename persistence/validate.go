@@ -199,10 +199,7 @@ func checkLine(l *dirpb.Line) error {
 	if err := checkOneOf("line kind", l.Kind, append([]string{""}, lineKinds...)); err != nil {
 		return err
 	}
-	if f := l.Forwarding; f != nil && f.NoAnswerTimeoutS < 0 {
-		return invalidf("forwarding.no_answer_timeout_s=%d is negative", f.NoAnswerTimeoutS)
-	}
-	return nil
+	return checkForwarding(l.Forwarding)
 }
 
 func checkTrunk(t *dirpb.Trunk) error {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/hunt"
+	"github.com/ucgrid/ucgrid/actors/linestate"
+	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -46,4 +48,17 @@ type Backend interface {
 	// Rights is what viewer holds over target (user ids), for pickup and
 	// subscriptions.
 	Rights(ctx context.Context, viewer, target string) (rights.Set, error)
+	// Presence is target's presence as viewer sees it (visible false: not
+	// at all). The proxy asks a line owner's own view (viewer = target) to
+	// answer direct calls to a DND owner with 486. Presence is never
+	// logged nor a metric label.
+	Presence(ctx context.Context, viewer, target string, minIndex uint64) (v presence.View, visible bool, err error)
+	// SetLineForwarding stores a line's forwarding (a phone's feature
+	// code, checked by the SIP layer with linestate.SetForwarding under
+	// the caller's rights); durable when it returns.
+	SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding) error
+	// SetMemberAvailability logs user in to or out of the calls of groups
+	// (all of theirs when empty); durable when it returns. A group user is
+	// not a member of fails with persistence.ErrNotFound.
+	SetMemberAvailability(ctx context.Context, user string, groups []string, loggedIn bool) error
 }

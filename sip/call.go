@@ -101,6 +101,11 @@ func (c *call) run() {
 		c.fail(sip.StatusForbidden, "Relaying Denied", nil)
 		return
 	}
+	if fc, ok := parseFeatureCode(number); ok {
+		c.kind = "feature_code"
+		c.runFeatureCode(fc)
+		return
+	}
 	c.noteReferred()
 	c.outgoing(linestate.PhaseRinging)
 	if target, ok := pickupTarget(number, c.req); ok && c.s.isPickup(c.req, target) {
@@ -159,8 +164,8 @@ func (c *call) ringNumber(number string) outcome {
 }
 
 // ringLine rings every contact of line, applying its forwarding:
-// unconditional at once, on busy when every phone said busy, on no
-// answer after its timeout. A line whose owner is disabled is answered
+// unconditional at once, on busy when every phone said busy or the owner
+// is DND (else DND answers 486), on no answer after its timeout. A line whose owner is disabled is answered
 // 480 at once, as if no phone were registered, and its forwarding is not
 // followed (docs/sip.md, "Disabled users").
 func (c *call) ringLine(line *dirpb.Line) outcome {
@@ -170,6 +175,12 @@ func (c *call) ringLine(line *dirpb.Line) outcome {
 	fw := line.GetForwarding()
 	if fw.GetEnabled() && fw.GetDestination() != "" {
 		return outcome{redirect: fw.GetDestination()}
+	}
+	if c.ownerDND(line.GetOwner()) { // docs/sip.md, "Do not disturb"
+		if fw.GetOnBusy() != "" {
+			return outcome{redirect: fw.GetOnBusy()}
+		}
+		return outcome{status: sip.StatusBusyHere, reason: "Busy Here"}
 	}
 	contacts := c.contacts(line.GetNumber())
 	if len(contacts) == 0 {

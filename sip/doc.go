@@ -1,11 +1,12 @@
 // Package sip is ucgrid's SIP front end, built on emiago/sipgo: the
 // registrar (digest auth, MD5 and SHA-256), the stateful proxy that forks
-// calls to lines and call groups, call pickup (of a call ringing through
-// any node: the line grains say which node holds it), blind and attended
-// transfer (REFER checked before it is relayed, Replaces of a connected
-// call routed to the phone holding it: transfer.go), and presence and
-// dialog (BLF) subscriptions served from the node's hub, over UDP, TCP
-// and TLS.
+// calls to lines and call groups (DND answering direct calls 486), call
+// pickup (of a call ringing through any node: the line grains say which
+// node holds it), blind and attended transfer (REFER checked before it is
+// relayed, Replaces of a connected call routed to the phone holding it:
+// transfer.go), the phones' feature codes (forwarding, group login), and
+// presence and dialog (BLF) subscriptions served from the node's hub,
+// over UDP, TCP and TLS.
 // It relays in-dialog requests only for dialogs it carries (no open
 // relay), throttles password guessing per address, per (line, address)
 // and per line (internal/throttle, as the API does), and guards TCP/TLS connections (per-address cap, idle

@@ -56,6 +56,8 @@ type dirBackend struct {
 	dropTarget string
 	// contactAsks counts Contacts calls.
 	contactAsks int
+	// dnd are the users whose presence is DND (featurecodes_test.go).
+	dnd map[string]bool
 }
 
 type lineCall struct {
@@ -144,7 +146,7 @@ func (b *dirBackend) RingPlan(ctx context.Context, group string) (actors.RingPla
 			}
 		}
 		_, reachable := targets[m.User]
-		hg.Members = append(hg.Members, hunt.Member{User: m.User, LoggedIn: true, Reachable: reachable,
+		hg.Members = append(hg.Members, hunt.Member{User: m.User, LoggedIn: !m.LoggedOut, Reachable: reachable,
 			RingDelay: time.Duration(m.GetRingDelayS()) * time.Second})
 	}
 	b.mu.Lock()

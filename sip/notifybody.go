@@ -102,8 +102,49 @@ func dialogInfoBody(entity, domain string, version int, v *actorspb.LineView) []
 		escape(&b, local)
 		b.WriteString("\"/></local></dialog>\n")
 	}
+	forwardingElement(&b, v)
 	b.WriteString("</dialog-info>\n")
 	return b.Bytes()
+}
+
+// forwardingNS is the namespace of forwardingElement.
+const forwardingNS = "urn:ucgrid:xml:ns:forwarding"
+
+// forwardingElement adds the line's forwarding, as far as the view shows
+// it, to a dialog-info document: RFC 4235 has no element for it, and its
+// schema lets a document carry elements of other namespaces after the
+// dialogs, which subscribers that do not know them ignore. Only the
+// forwards that are on are listed; target only when the view shows the
+// number (see_forwarding_number):
+//
+//	<fwd:forwarding xmlns:fwd="urn:ucgrid:xml:ns:forwarding">
+//	  <fwd:unconditional target="0171…"/><fwd:busy/>
+//	  <fwd:no-answer seconds="20"/></fwd:forwarding>
+func forwardingElement(b *bytes.Buffer, v *actorspb.LineView) {
+	if !v.GetSeesForwarding() || !v.GetForwardingEnabled() && !v.GetForwardingOnBusy() && !v.GetForwardingOnNoAnswer() {
+		return
+	}
+	b.WriteString(` <fwd:forwarding xmlns:fwd="` + forwardingNS + `">`)
+	forward := func(name string, on bool, target string, extra string) {
+		if !on {
+			return
+		}
+		b.WriteString(`<fwd:` + name)
+		if target != "" {
+			b.WriteString(` target="`)
+			escape(b, target)
+			b.WriteString(`"`)
+		}
+		b.WriteString(extra + `/>`)
+	}
+	forward("unconditional", v.GetForwardingEnabled(), v.GetForwardingDestination(), "")
+	forward("busy", v.GetForwardingOnBusy(), v.GetForwardingBusyDestination(), "")
+	secs := ""
+	if n := v.GetForwardingNoAnswerS(); n > 0 {
+		secs = ` seconds="` + strconv.Itoa(int(n)) + `"`
+	}
+	forward("no-answer", v.GetForwardingOnNoAnswer(), v.GetForwardingNoAnswerDestination(), secs)
+	b.WriteString("</fwd:forwarding>\n")
 }
 
 func escape(b *bytes.Buffer, s string) {

@@ -1139,9 +1139,17 @@ type LineView struct {
 	// av is the audio/video indicator as the viewer's av_see_line_state
 	// grade shows it: "hidden", "available", "unavailable" (busy, shown
 	// gray) or "busy" (shown red).
-	Av            string `protobuf:"bytes,11,opt,name=av,proto3" json:"av,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Av string `protobuf:"bytes,11,opt,name=av,proto3" json:"av,omitempty"`
+	// Busy and no-answer forwarding, shown as forwarding_enabled: the
+	// flags with sees_forwarding, the destinations only with
+	// see_forwarding_number too.
+	ForwardingOnBusy              bool   `protobuf:"varint,12,opt,name=forwarding_on_busy,json=forwardingOnBusy,proto3" json:"forwarding_on_busy,omitempty"`
+	ForwardingBusyDestination     string `protobuf:"bytes,13,opt,name=forwarding_busy_destination,json=forwardingBusyDestination,proto3" json:"forwarding_busy_destination,omitempty"`
+	ForwardingOnNoAnswer          bool   `protobuf:"varint,14,opt,name=forwarding_on_no_answer,json=forwardingOnNoAnswer,proto3" json:"forwarding_on_no_answer,omitempty"`
+	ForwardingNoAnswerDestination string `protobuf:"bytes,15,opt,name=forwarding_no_answer_destination,json=forwardingNoAnswerDestination,proto3" json:"forwarding_no_answer_destination,omitempty"`
+	ForwardingNoAnswerS           int32  `protobuf:"varint,16,opt,name=forwarding_no_answer_s,json=forwardingNoAnswerS,proto3" json:"forwarding_no_answer_s,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
 }
 
 func (x *LineView) Reset() {
@@ -1249,6 +1257,41 @@ func (x *LineView) GetAv() string {
 		return x.Av
 	}
 	return ""
+}
+
+func (x *LineView) GetForwardingOnBusy() bool {
+	if x != nil {
+		return x.ForwardingOnBusy
+	}
+	return false
+}
+
+func (x *LineView) GetForwardingBusyDestination() string {
+	if x != nil {
+		return x.ForwardingBusyDestination
+	}
+	return ""
+}
+
+func (x *LineView) GetForwardingOnNoAnswer() bool {
+	if x != nil {
+		return x.ForwardingOnNoAnswer
+	}
+	return false
+}
+
+func (x *LineView) GetForwardingNoAnswerDestination() string {
+	if x != nil {
+		return x.ForwardingNoAnswerDestination
+	}
+	return ""
+}
+
+func (x *LineView) GetForwardingNoAnswerS() int32 {
+	if x != nil {
+		return x.ForwardingNoAnswerS
+	}
+	return 0
 }
 
 type CallView struct {
@@ -3383,7 +3426,7 @@ const file_actors_proto_rawDesc = "" +
 	"\x06viewer\x18\x01 \x01(\tR\x06viewer\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12$\n" +
 	"\x03hub\x18\x03 \x01(\v2\x12.ucgrid.actors.HubR\x03hub\"\x0f\n" +
-	"\rHandoverReply\"\xfb\x02\n" +
+	"\rHandoverReply\"\x9e\x05\n" +
 	"\bLineView\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x1d\n" +
@@ -3399,7 +3442,12 @@ const file_actors_proto_rawDesc = "" +
 	"\vcan_forward\x18\n" +
 	" \x01(\bR\n" +
 	"canForward\x12\x0e\n" +
-	"\x02av\x18\v \x01(\tR\x02av\"\\\n" +
+	"\x02av\x18\v \x01(\tR\x02av\x12,\n" +
+	"\x12forwarding_on_busy\x18\f \x01(\bR\x10forwardingOnBusy\x12>\n" +
+	"\x1bforwarding_busy_destination\x18\r \x01(\tR\x19forwardingBusyDestination\x125\n" +
+	"\x17forwarding_on_no_answer\x18\x0e \x01(\bR\x14forwardingOnNoAnswer\x12G\n" +
+	" forwarding_no_answer_destination\x18\x0f \x01(\tR\x1dforwardingNoAnswerDestination\x123\n" +
+	"\x16forwarding_no_answer_s\x18\x10 \x01(\x05R\x13forwardingNoAnswerS\"\\\n" +
 	"\bCallView\x12\x1c\n" +
 	"\tdirection\x18\x01 \x01(\tR\tdirection\x12\x16\n" +
 	"\x06remote\x18\x02 \x01(\tR\x06remote\x12\x1a\n" +

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -321,4 +322,18 @@ func LineKind(l *dirpb.Line) rights.LineKind {
 		return rights.PrimaryLine
 	}
 	return rights.SecondaryLine
+}
+
+// Forwarding is a line's stored forwarding as the line state holds it.
+func Forwarding(l *dirpb.Line) linestate.Forwarding {
+	f := l.GetForwarding()
+	return linestate.Forwarding{Enabled: f.GetEnabled(), Destination: f.GetDestination(),
+		Busy: f.GetOnBusy() != "", BusyDestination: f.GetOnBusy(),
+		NoAnswer: f.GetOnNoAnswer() != "", NoAnswerDestination: f.GetOnNoAnswer(), NoAnswerS: int(f.GetNoAnswerTimeoutS())}
+}
+
+// ForwardingRecord is Forwarding's inverse: what SetLineForwarding stores.
+func ForwardingRecord(f linestate.Forwarding) *dirpb.Forwarding {
+	return &dirpb.Forwarding{Enabled: f.Enabled, Destination: f.Destination, OnBusy: f.BusyDestination,
+		OnNoAnswer: f.NoAnswerDestination, NoAnswerTimeoutS: int32(f.NoAnswerS)}
 }

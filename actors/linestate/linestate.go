@@ -5,8 +5,10 @@
 package linestate
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ucgrid/ucgrid/actors/rights"
@@ -83,10 +85,63 @@ type Call struct {
 	TransferredBy, TransferredTo string
 }
 
-// Forwarding is the line's unconditional call forwarding.
+// Forwarding is the line's call forwarding: unconditional (Enabled, to
+// Destination), on busy (Busy, to BusyDestination) and on no answer
+// (NoAnswer, to NoAnswerDestination after NoAnswerS seconds; 0: the
+// server's default). In a line's state a forward is on exactly when its
+// destination is set; in a View the flags say what is on and the
+// destinations are "" unless the viewer may see the numbers.
 type Forwarding struct {
-	Enabled     bool
-	Destination string
+	Enabled             bool
+	Destination         string
+	Busy                bool
+	BusyDestination     string
+	NoAnswer            bool
+	NoAnswerDestination string
+	NoAnswerS           int
+}
+
+// ErrForwardToSelf: a line's forwarding names the line itself.
+var ErrForwardToSelf = errors.New("linestate: forwarding to the line itself")
+
+// MaxDestination is the longest forwarding destination, in characters.
+const MaxDestination = 32
+
+// MaxNoAnswerS bounds the no-answer delay: a phone rung for ten minutes
+// is dropped as stale (MaxRinging).
+const MaxNoAnswerS = 600
+
+// CheckDestination checks a forwarding destination's syntax: 1 to
+// MaxDestination of 0-9 * #, optionally after +. Whether it is a
+// directory number or one the dial plan routes out is decided per call.
+func CheckDestination(d string) error {
+	digits := strings.TrimPrefix(d, "+")
+	if digits == "" || len(digits) > MaxDestination || strings.Trim(digits, "0123456789*#") != "" {
+		return fmt.Errorf("linestate: forwarding destination %q is not a number (1-%d of 0-9 * #, optionally after +)", d, MaxDestination)
+	}
+	return nil
+}
+
+// Check reports what is wrong with f as a line's new forwarding, and
+// returns it with the flags following the destinations (a forward is on
+// exactly when it has one; unconditional: when Enabled and it has one).
+func (f Forwarding) Check() (Forwarding, error) {
+	if f.Enabled && f.Destination == "" {
+		return f, errors.New("linestate: unconditional forwarding is enabled without a destination")
+	}
+	for _, d := range []string{f.Destination, f.BusyDestination, f.NoAnswerDestination} {
+		if d == "" {
+			continue
+		}
+		if err := CheckDestination(d); err != nil {
+			return f, err
+		}
+	}
+	if f.NoAnswerS < 0 || f.NoAnswerS > MaxNoAnswerS {
+		return f, fmt.Errorf("linestate: no-answer delay %d s is not within 0-%d", f.NoAnswerS, MaxNoAnswerS)
+	}
+	f.Busy, f.NoAnswer = f.BusyDestination != "", f.NoAnswerDestination != ""
+	return f, nil
 }
 
 // Line is a line's runtime state.
@@ -155,18 +210,27 @@ func ViewFor(l Line, s rights.Set) View {
 		}
 	}
 	if lr.SeeForwarding {
-		v.Forwarding.Enabled = l.Forwarding.Enabled
-		if lr.SeeForwardingNumber {
-			v.Forwarding.Destination = l.Forwarding.Destination
-		}
+		v.Forwarding = ViewForwarding(l.Forwarding, lr.SeeForwardingNumber)
 	}
 	v.CanPickup = lr.Pickup && l.State() == Ringing
 	v.AV = rights.ViewAVLine(s, l.State() == Busy)
 	return v
 }
 
+// ViewForwarding is f as a viewer who may see forwarding sees it: the
+// destinations only when they may see the numbers too.
+func ViewForwarding(f Forwarding, numbers bool) Forwarding {
+	v := Forwarding{Enabled: f.Enabled, Busy: f.BusyDestination != "", NoAnswer: f.NoAnswerDestination != "", NoAnswerS: f.NoAnswerS}
+	if numbers {
+		v.Destination, v.BusyDestination, v.NoAnswerDestination = f.Destination, f.BusyDestination, f.NoAnswerDestination
+	}
+	return v
+}
+
 // SetForwarding returns the line with new forwarding, set on behalf of
-// someone holding s over the owner (rights.All for the owner).
+// someone holding s over the owner (rights.All for the owner). It is the
+// one rule of the API's PUT .../forwarding and the phones' feature codes:
+// the line's set_forwarding right, then f.Check.
 func SetForwarding(l Line, f Forwarding, s rights.Set) (Line, error) {
 	if !rights.LineView(s, l.Kind).SetForwarding {
 		right := "line1_set_forwarding"
@@ -175,8 +239,12 @@ func SetForwarding(l Line, f Forwarding, s rights.Set) (Line, error) {
 		}
 		return l, fmt.Errorf("linestate: changing forwarding of line %s needs %s", l.Number, right)
 	}
-	if f.Enabled && f.Destination == "" {
-		return l, fmt.Errorf("linestate: forwarding of line %s is enabled without a destination", l.Number)
+	f, err := f.Check()
+	if err != nil {
+		return l, fmt.Errorf("%w (line %s)", err, l.Number)
+	}
+	if l.Number != "" && (f.Destination == l.Number || f.BusyDestination == l.Number || f.NoAnswerDestination == l.Number) {
+		return l, fmt.Errorf("%w: line %s", ErrForwardToSelf, l.Number)
 	}
 	l.Forwarding = f
 	return l, nil

@@ -110,11 +110,24 @@ function renderPresence(user, p) {
 // it: gray hides whether a busy line is busy ("unavailable").
 const AV_LABEL = {available: "audio/video: available", unavailable: "audio/video: unavailable", busy: "audio/video: busy"};
 
+// forwardingText lists the forwards that are on, with their numbers when
+// the viewer may see them.
+function forwardingText(l) {
+  if (!l.sees_forwarding) return "";
+  const f = l.forwarding, to = (n) => (n ? " to " + n : "");
+  const on = [];
+  if (f.enabled) on.push("forwarded" + to(f.destination));
+  if (f.busy_enabled) on.push("on busy" + to(f.busy));
+  if (f.no_answer_enabled) on.push("on no answer" + to(f.no_answer));
+  return on.join(", ");
+}
+
 function lineText(l) {
-  if (!l.sees_state) return l.sees_forwarding && l.forwarding.enabled ? "forwarded" + (l.forwarding.destination ? " to " + l.forwarding.destination : "") : "";
+  const fwd = forwardingText(l);
+  if (!l.sees_state) return fwd;
   const calls = l.calls.map((c) => (c.direction === "in" ? "from " : "to ") + (c.remote || "someone")).join(", ");
   let t = l.state + (calls ? " (" + calls + ")" : "");
-  if (l.sees_forwarding && l.forwarding.enabled) t += ", forwarded" + (l.forwarding.destination ? " to " + l.forwarding.destination : "");
+  if (fwd) t += ", " + fwd;
   return t;
 }
 
@@ -159,7 +172,12 @@ async function loadMonitor() {
   box.append(mine);
   for (const g of m.groups) {
     const ul = el("ul", {class: "contacts"});
-    for (const id of g.members) if (byId.has(id)) ul.append(contactCard(byId.get(id)));
+    for (const id of g.members) {
+      if (!byId.has(id)) continue;
+      const card = contactCard(byId.get(id));
+      if (g.logged_out.includes(id)) card.append(el("span", {class: "logged-out"}, "logged out of group calls"));
+      ul.append(card);
+    }
     box.append(el("section", {class: "group", "aria-label": g.name},
       el("h3", {}, g.name + " ", el("span", {class: "lock", title: "set by an administrator"}, "fixed")), ul));
   }
@@ -191,6 +209,8 @@ async function connect() {
   es.addEventListener("ready", () => { $("live").textContent = "live"; $("live").className = "live on"; });
   es.addEventListener("presence", (e) => { const p = JSON.parse(e.data); renderPresence(p.user, p); });
   es.addEventListener("line", (e) => renderLine(JSON.parse(e.data)));
+  // Who is logged in to group calls changed: the monitor shows it.
+  es.addEventListener("group_availability", () => loadMonitor().catch(() => {}));
   es.addEventListener("end", (e) => {
     const r = JSON.parse(e.data).reason;
     if (r === "signed_out") signedOut("Your session ended: sign in again.");

@@ -45,6 +45,9 @@ const (
 	ManageTrunks
 	// ManageGlobal sets the global layer.
 	ManageGlobal
+	// SetAvailability logs members in to and out of the group's calls
+	// (members themselves may always do it for themselves).
+	SetAvailability
 	numActions
 )
 
@@ -52,7 +55,7 @@ var actionNames = [numActions]string{
 	"view_group", "view_member", "configure_call_handling", "configure_group",
 	"override_office_hours", "manage_members", "create_user", "set_preset",
 	"appoint_leaders", "configure_group_rights", "manage_groups", "manage_users",
-	"manage_trunks", "manage_global",
+	"manage_trunks", "manage_global", "set_availability",
 }
 
 func (a Action) String() string {
@@ -89,6 +92,7 @@ var groupRoles = [numActions]roleSet{
 	CreateUser:            of(Manager, Owner),
 	SetPreset:             of(Manager, Owner),
 	AppointLeaders:        of(Owner),
+	SetAvailability:       of(Receptionist, GroupAdmin, Manager, Owner),
 }
 
 // InGroup reports whether s may do a in group.
