@@ -7,9 +7,20 @@ import (
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// ErrInvalid is wrapped by every error of Compile; the message names the
-// field ("rules[2].pattern", "emergency_numbers[0]").
+// ErrInvalid is wrapped by every error of Compile, a *FieldError.
 var ErrInvalid = errors.New("dialplan: invalid plan")
+
+// FieldError names what is wrong in a plan: Field is the JSON path
+// ("rules[2].pattern", "rules[3]" for a rule in the wrong place,
+// "emergency_numbers[0]").
+type FieldError struct {
+	Field, Msg string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%v: %s: %s", ErrInvalid, e.Field, e.Msg) }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Plan is a compiled, checked dial plan. The zero Plan routes nothing.
 type Plan struct {
@@ -74,7 +85,7 @@ func Compile(p *dirpb.DialPlan, trunks TrunkOK) (*Plan, error) {
 }
 
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 func compileRule(i int, r *dirpb.DialRule, trunks TrunkOK) (rule, error) {

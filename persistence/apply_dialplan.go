@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/ucgrid/ucgrid/dialplan"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -29,7 +28,11 @@ func (t *txn) putDialPlan(p *dirpb.DialPlan) error {
 	case readErr != nil:
 		return readErr
 	case err != nil:
-		return invalidf("dial plan %s", strings.TrimPrefix(err.Error(), dialplan.ErrInvalid.Error()+": "))
+		var fe *dialplan.FieldError
+		if errors.As(err, &fe) {
+			return invalidf("dial plan %s: %s", fe.Field, fe.Msg)
+		}
+		return invalidf("dial plan: %v", err)
 	}
 	if err := t.put([]byte(tDialPlan), p); err != nil {
 		return err
