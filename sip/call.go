@@ -56,6 +56,10 @@ type call struct {
 	// group is the call group of a group call (for member events).
 	rung  map[string]bool
 	group string
+	// forwardedBy is the line whose forwarding led to the number being
+	// rung now: a number beyond the directory is dialled with its owner's
+	// class of service (outbound.go).
+	forwardedBy *dirpb.Line
 }
 
 // branchEvent is one response (or the end) of one branch.
@@ -139,14 +143,18 @@ func (c *call) ringNumber(number string) outcome {
 		if c.kind == "none" {
 			c.kind = "line"
 		}
-		return c.ringLine(line)
+		o := c.ringLine(line)
+		if o.redirect != "" {
+			c.forwardedBy = line
+		}
+		return o
 	case kind == destGroup:
 		if c.kind == "none" {
 			c.kind = "group"
 		}
 		return c.ringGroup(group)
 	}
-	return outcome{status: sip.StatusNotFound, reason: "Not Found"}
+	return c.ringElsewhere(number)
 }
 
 // ringLine rings every contact of line, applying its forwarding:

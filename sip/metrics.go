@@ -31,6 +31,7 @@ type metrics struct {
 	natDropped    prometheus.Counter
 	natFlows      prometheus.Gauge
 	flowRefused   prometheus.Counter
+	trunkCalls    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -75,10 +76,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "NATed bindings registered through this node and kept alive by it."}),
 		flowRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_flow_refused_total",
 			Help: "Requests routed to this node with a flow token it did not sign, or that a flow does not relay (answered 403)."}),
+		trunkCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_trunk_calls_total",
+			Help: "Numbers beyond the directory dialled or forwarded to, by result (routed: sent to a trunk; refused: the class of service or a trunk caller; no_route: no dial-plan rule; failed)."}, []string{"result"}),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
 		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
-		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused}
+		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused, m.trunkCalls}
 	if reg == nil {
 		return m, nil
 	}

@@ -58,6 +58,7 @@ type Server struct {
 	flows     *natFlows   // NATed bindings held here (keepalive.go)
 	flowKey   []byte      // signs flow tokens (nat.go)
 	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
+	plans     planCache   // the compiled dial plan (outbound.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
