@@ -288,7 +288,9 @@ func trunkDest(out *dirpb.TrunkOutbound) (transport, dest string) {
 // trunkRequest builds the INVITE to the upstream: Request-URI the number
 // after strip and prepend at the trunk's domain, caller ID and privacy
 // by the trunk's rules, and nothing the caller's phone asserted or
-// authenticated with.
+// authenticated with. A call of ours shows the caller's line; a call
+// from outside forwarded out keeps its From (the original caller) and
+// asserts the forwarding line (by).
 func (c *call) trunkRequest(route dialplan.Route, out *dirpb.TrunkOutbound, by *dirpb.Line) (*sip.Request, error) {
 	req, err := c.s.branchRequest(c.req, trunkURI(out, route.Number))
 	if err != nil {
@@ -303,24 +305,24 @@ func (c *call) trunkRequest(route dialplan.Route, out *dirpb.TrunkOutbound, by *
 	if domain == "" {
 		domain = out.GetHost()
 	}
-	id := callerID(out, by)
+	line := c.caller.line
+	if line == nil {
+		line = by
+	}
+	id := callerID(out, line)
 	if id == "" {
 		return req, nil
 	}
-	pai := "<sip:" + id + "@" + domain + ">"
-	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai))
-	from := req.From()
+	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:"+id+"@"+domain+">"))
+	from := req.From() // the branch's own copy (Request.Clone clones headers)
 	switch {
-	case by.GetWithholdCallerId():
+	case line.GetWithholdCallerId():
 		from.DisplayName = "Anonymous"
 		from.Address = sip.Uri{Scheme: "sip", User: "anonymous", Host: "anonymous.invalid"}
 		req.AppendHeader(sip.NewHeader("Privacy", "id"))
 	case c.caller.line != nil:
-		// Our own caller: the public identity replaces the extension.
 		from.Address = sip.Uri{Scheme: "sip", User: id, Host: domain}
 	}
-	// A call from outside forwarded out keeps its From (the original
-	// caller); the P-Asserted-Identity names the forwarding line.
 	return req, nil
 }
 

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -121,6 +122,160 @@ func TestOutbound_CallOutAnswersTheCarriersChallenge(t *testing.T) {
 	mustMatch(t, "the caller's BYE, renumbered", all, `(?m)^CSeq: 4 BYE`)
 	if strings.Contains(up.received(t), carrierSecret) {
 		t.Error("the password crossed the wire")
+	}
+	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
+}
+
+// refusedReason runs uac_refused.xml from caller (pw) to callee and
+// returns the reason phrase of the 403 it got.
+func refusedReason(t *testing.T, e *env, caller, pw, callee string) string {
+	t.Helper()
+	trace := filepath.Join(t.TempDir(), "caller.log")
+	startSIPp(t, e, "uac_refused.xml", append([]string{"-trace_msg", "-message_file", trace}, callerArgs(caller, pw, callee, e)...)...).wait(t, 30*time.Second)
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`SIP/2\.0 403 ([^\r\n]*)`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("no 403 in the caller's trace:\n%s", b)
+	}
+	return m[1]
+}
+
+// silentUpstream is a UDP socket standing for an upstream that must
+// receive nothing.
+func silentUpstream(t *testing.T) (net.PacketConn, int) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc, pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// assertNothingReceived checks that pc holds no datagram. The call that
+// would have sent one has had its final answer already, and the INVITE
+// goes out before that answer could.
+func assertNothingReceived(t *testing.T, pc net.PacketConn) {
+	t.Helper()
+	if err := pc.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	if n, _, err := pc.ReadFrom(buf); err == nil {
+		t.Fatalf("the upstream received:\n%s", buf[:n])
+	}
+}
+
+func TestOutbound_InternationalRefusedForNationalClass(t *testing.T) {
+	e := newEnv(t)
+	pc, port := silentUpstream(t)
+	outboundSetup(e, port, nil)
+	if got := refusedReason(t, e, "1001", "a-pw", "0044201234567"); got != "Call Class International Required" {
+		t.Errorf("403 reason %q", got)
+	}
+	assertNothingReceived(t, pc)
+	if n := counterValue(t, e.srv.m.trunkCalls.WithLabelValues("refused")); n != 1 {
+		t.Errorf("refused trunk calls = %v, want 1", n)
+	}
+	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
+}
+
+func TestOutbound_MayDial(t *testing.T) {
+	e := newEnv(t)
+	outboundSetup(e, 5060, nil)
+	e.user("bob", "2001", "b-pw")
+	e.setE164("2001", "+4989123201", false)
+	alice, err := e.be.store().Line("1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ida, err := e.be.store().Line("1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		caller *dirpb.Line
+		number string
+		status int
+		reason string
+	}{
+		{"a line", alice, "2001", 0, ""},
+		{"a line by its public number", alice, "+4989123201", 0, ""},
+		{"national for a national caller", alice, "089555123", 0, ""},
+		{"international for a national caller", alice, "0044201234567", 403, "Call Class International Required"},
+		{"international for an international caller", ida, "0044201234567", 0, ""},
+		{"emergency for anyone", alice, "112", 0, ""},
+		{"no rule", alice, "5555", 404, reasonNoRoute},
+		{"from a trunk", nil, "089555123", 403, reasonTrunkCaller},
+	}
+	for _, tc := range cases {
+		status, reason := e.srv.mayDial(tc.caller, tc.number)
+		if status != tc.status || reason != tc.reason {
+			t.Errorf("%s: mayDial(%s) = %d %q, want %d %q", tc.name, tc.number, status, reason, tc.status, tc.reason)
+		}
+	}
+	u, err := e.be.store().User("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.CallClass = "internal"
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: u}}})
+	if status, reason := e.srv.mayDial(alice, "089555123"); status != 403 || reason != "Call Class National Required" {
+		t.Errorf("an internal caller dialling a national number: %d %q", status, reason)
+	}
+}
+
+func TestOutbound_CallInReachesTheLineByItsPublicNumber(t *testing.T) {
+	e := newEnv(t)
+	pc, port := silentUpstream(t)
+	outboundSetup(e, port, nil)
+	tr, err := e.be.store().Trunk("carrier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Addresses = []string{"127.0.0.2/32"}
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: tr}}})
+	phone := startSIPp(t, e, "uas_answer.xml", "-d", "100")
+	e.bindSIPp("1001", phone)
+	in := startSIPp(t, e, "uac_trunk_in.xml", "-i", "127.0.0.2", "-key", "caller", "+4930999", "-key", "callee", "+4989123100", e.srv.Addr())
+	in.wait(t, 30*time.Second)
+	phone.wait(t, 30*time.Second)
+	assertNothingReceived(t, pc)
+	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
+}
+
+func TestOutbound_ForwardingToAMobileGoesOutWithTheForwardersClass(t *testing.T) {
+	e := newEnv(t)
+	up := startCarrier(t, e, "uas_carrier.xml")
+	outboundSetup(e, up.run.port, nil)
+	e.user("bob", "2001", "b-pw")
+	e.setE164("2001", "+4989123201", false)
+	l, err := e.be.store().Line("2001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Forwarding = &dirpb.Forwarding{Enabled: true, Destination: "01701234567"}
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: l}}})
+	startSIPp(t, e, "uac_call_out.xml", callerArgs("1001", "a-pw", "2001", e)...).wait(t, 30*time.Second)
+	up.run.wait(t, 30*time.Second)
+	inv := up.lastInvite(t)
+	mustMatch(t, "the carrier's INVITE", inv, `^INVITE sip:\+491701234567@carrier\.example SIP/2\.0`)
+	mustMatch(t, "the caller's identity", inv, `(?m)^P-Asserted-Identity: <sip:\+4989123100@carrier\.example>`)
+
+	// bob may call only internally now: his forwarding to the mobile is
+	// refused, even for ida, who may call anywhere.
+	u, err := e.be.store().User("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.CallClass = "internal"
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: u}}})
+	if got := refusedReason(t, e, "1002", "i-pw", "2001"); got != "Call Class National Required" {
+		t.Errorf("403 reason %q", got)
 	}
 	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
 }
