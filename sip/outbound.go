@@ -152,6 +152,11 @@ func (s *Server) lineByE164(number string) (*dirpb.Line, bool) {
 // public number, else through the dial plan with the class of service of
 // the line that forwarded to it, or the caller's.
 func (c *call) ringElsewhere(number string) outcome {
+	if c.caller.trunk != "" {
+		if n, ok := c.s.registeredNumber(c.caller.trunk, number, c.req); ok {
+			return c.ringNumber(n)
+		}
+	}
 	if l, ok := c.s.lineByE164(number); ok {
 		if c.kind == "none" {
 			c.kind = "line"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -278,4 +279,58 @@ func TestOutbound_ForwardingToAMobileGoesOutWithTheForwardersClass(t *testing.T)
 		t.Errorf("403 reason %q", got)
 	}
 	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
+}
+
+func TestTrunkRegistration_RegistersRefreshesAndRemoves(t *testing.T) {
+	e := newEnv(t)
+	up := startCarrier(t, e, "uas_registrar.xml")
+	outboundSetup(e, up.run.port, func(o *dirpb.TrunkOutbound) { o.Register, o.RegisterExpiresS = true, 60 })
+	registered := func(n float64) func() bool {
+		return func() bool {
+			st, ok := e.srv.TrunkRegistration("carrier")
+			return ok && st.State == RegRegistered && counterValue(t, e.srv.m.trunkRegisters.WithLabelValues("registered")) >= n
+		}
+	}
+	eventually(t, 10*time.Second, "registered at the carrier", registered(1))
+	st, _ := e.srv.TrunkRegistration("carrier")
+	if left := time.Until(st.Expires); left > 3*time.Second {
+		t.Errorf("the binding the carrier granted for 2 s ends in %v", left)
+	}
+	eventually(t, 10*time.Second, "refreshed before it expired", registered(2))
+	tr, err := e.be.store().Trunk("carrier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Outbound.Register = false
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: tr}}})
+	up.run.wait(t, 10*time.Second)
+	all := up.received(t)
+	mustMatch(t, "the removal", all, `(?m)^Expires: 0`)
+	mustMatch(t, "the contact", all, `(?m)^Contact: <sip:`+carrierUser+`@127\.0\.0\.1:`)
+	if strings.Contains(all, carrierSecret) {
+		t.Error("the password crossed the wire")
+	}
+	if _, ok := e.srv.TrunkRegistration("carrier"); ok {
+		t.Error("a trunk that no longer registers still shows a registration")
+	}
+}
+
+func TestTrunkRegistration_OnlyTheRegistrarNodeRegisters(t *testing.T) {
+	pc, port := silentUpstream(t)
+	e := newEnv(t, func(c *Config) { c.TrunkRegistrar = func() (bool, string) { return false, "node-2" } })
+	outboundSetup(e, port, func(o *dirpb.TrunkOutbound) { o.Register = true })
+	st, ok := e.srv.TrunkRegistration("carrier")
+	if !ok || st.State != RegElsewhere || st.Node != "node-2" {
+		t.Fatalf("TrunkRegistration = %+v %v, want elsewhere at node-2", st, ok)
+	}
+	// Once the registration loops were matched to the trunks, nothing
+	// went out.
+	gen := e.be.store().Generation(persistence.KindTrunk)
+	eventually(t, 5*time.Second, "the trunks checked for registration", func() bool {
+		r := &e.srv.trunkRegs
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.loops != nil && r.at == gen && len(r.loops) == 0
+	})
+	assertNothingReceived(t, pc)
 }

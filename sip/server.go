@@ -59,6 +59,7 @@ type Server struct {
 	flowKey   []byte      // signs flow tokens (nat.go)
 	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
 	plans     planCache   // the compiled dial plan (outbound.go)
+	trunkRegs trunkRegs   // registrations at trunk upstreams (trunkreg.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -143,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.NATPingInterval > 0 {
 		s.goTracked(s.keepAlive)
 	}
+	s.goTracked(s.keepTrunkRegistrations)
 	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain, "advertise", cfg.Advertise)
 	return s, nil
 }
