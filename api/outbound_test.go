@@ -115,3 +115,22 @@ func TestLineE164_UniqueAndCallClassSetBySystemRoles(t *testing.T) {
 	}
 	e.must(200, as("admin"), "PUT", "/v1/global", map[string]any{"default_call_class": "internal"})
 }
+
+type stubTrunkStatus map[string]TrunkRegistration
+
+func (s stubTrunkStatus) TrunkRegistration(id string) (TrunkRegistration, bool) {
+	r, ok := s[id]
+	return r, ok
+}
+
+func TestTrunkGet_ShowsTheRegistration(t *testing.T) {
+	e := newEnv(t, func(c *HandlerConfig) {
+		c.TrunkStatus = stubTrunkStatus{"carrier": {State: "failed", Error: "sip: upstream answered 403 Forbidden"}}
+	})
+	e.must(201, as("admin"), "PUT", "/v1/trunks/carrier", map[string]any{"outbound": map[string]any{
+		"host": "192.0.2.9", "register": true, "username": "u", "password": "p-secret"}})
+	r := e.must(200, as("admin"), "GET", "/v1/trunks/carrier", nil)
+	if !strings.Contains(string(r.body), `"registration":{"state":"failed","error":"sip: upstream answered 403 Forbidden"}`) {
+		t.Errorf("GET = %s", r.body)
+	}
+}
