@@ -152,7 +152,11 @@ func (c *call) ringNumber(number string) outcome {
 		if c.kind == "none" {
 			c.kind = "group"
 		}
-		return c.ringGroup(group)
+		o := c.ringGroup(group)
+		if o.redirect != "" {
+			c.forwardedBy = nil // a fallback out is dialled with the caller's class
+		}
+		return o
 	}
 	return c.ringElsewhere(number)
 }

@@ -180,19 +180,19 @@ func (s *Server) reconcileTrunkRegs() {
 func (s *Server) stopTrunkRegs(keep map[string]*dirpb.TrunkOutbound) {
 	r := &s.trunkRegs
 	r.mu.Lock()
-	var stopped []*regLoop
+	stopped := map[string]*regLoop{}
 	for id, l := range r.loops {
 		if out, ok := keep[id]; ok && proto.Equal(out, l.out) {
 			continue
 		}
 		l.cancel()
-		stopped = append(stopped, l)
+		stopped[id] = l
 		delete(r.loops, id)
-		s.m.trunkRegistered.DeleteLabelValues(id)
 	}
 	r.mu.Unlock()
-	for _, l := range stopped {
+	for id, l := range stopped {
 		<-l.done
+		s.m.trunkRegistered.DeleteLabelValues(id)
 	}
 }
 
