@@ -14,5 +14,6 @@
 // Patterns follow Asterisk: digits, "+", "*" and "#" match themselves, X
 // any digit, Z 1-9, N 2-9, [1-5,7] a set; a trailing "." matches one or
 // more characters, a trailing "!" zero or more; a leading "_" is
-// optional. docs/dialplan.md describes the semantics.
+// optional. docs/api.md ("Outbound trunks, the dial plan and classes of
+// service") and docs/sip.md ("Calls out through trunks") describe its use.
 package dialplan
