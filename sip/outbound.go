@@ -498,7 +498,14 @@ func (t *trunkTx) retry(res *sip.Response) bool {
 	onRetx := t.onRetx
 	t.mu.Unlock()
 	if onRetx != nil {
-		next.OnRetransmission(onRetx)
+		seq := b.c.req.CSeq().SeqNo
+		next.OnRetransmission(func(res *sip.Response) {
+			res = res.Clone()
+			if cs := res.CSeq(); cs != nil {
+				cs.SeqNo = seq // the caller's, as pass gives it
+			}
+			onRetx(res)
+		})
 	}
 	b.mu.Lock()
 	b.req, b.cseqShift = req, 1

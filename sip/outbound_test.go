@@ -334,3 +334,17 @@ func TestTrunkRegistration_OnlyTheRegistrarNodeRegisters(t *testing.T) {
 	})
 	assertNothingReceived(t, pc)
 }
+
+func TestOutbound_CallerCancelReachesTheRetriedInvite(t *testing.T) {
+	e := newEnv(t)
+	up := startCarrier(t, e, "uas_carrier_cancelled.xml")
+	outboundSetup(e, up.run.port, nil)
+	caller := startSIPp(t, e, "uac_cancel.xml", callerArgs("1001", "a-pw", "089555123", e)...)
+	caller.wait(t, 30*time.Second)
+	up.run.wait(t, 30*time.Second)
+	all := up.received(t)
+	// The caller's INVITE had CSeq 2; the carrier's second, with
+	// credentials, 3: the CANCEL must name that one.
+	mustMatch(t, "the CANCEL", all, `(?m)^CSeq: 3 CANCEL`)
+	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
+}
