@@ -44,7 +44,7 @@ type branch struct {
 	cancelTx          sip.ClientTransaction
 	// cseqShift is added to the CSeq of the caller's in-dialog requests
 	// relayed to this branch's callee: 1 when a trunk's INVITE was sent
-	// again with credentials (outbound.go, trunkTx). With req, it is
+	// again with credentials (trunktx.go). With req, it is
 	// written under mu by the trunk's retry.
 	cseqShift uint32
 }

@@ -17,7 +17,7 @@
 // Numbers beyond the directory leave through trunks (outbound.go): the
 // dial plan (package dialplan) picks the trunk, the caller's class of
 // service allows it or the call gets 403, the upstream's digest
-// challenge is answered with the trunk's credentials. One node keeps the
+// challenge is answered with the trunk's credentials (trunktx.go). One node keeps the
 // trunks' registrations at their upstreams (trunkreg.go,
 // Config.TrunkRegistrar).
 //
