@@ -78,7 +78,7 @@ func (s *Server) classOf(line *dirpb.Line) dialplan.Class {
 
 // Answers to a number that may not be dialled.
 const (
-	reasonNoRoute     = "No Route"
+	reasonNoRoute     = "Not Found" // as for a number nothing knows: no rule matches it
 	reasonTrunkCaller = "Trunk To Trunk Not Allowed"
 )
 
