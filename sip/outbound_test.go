@@ -242,7 +242,18 @@ func TestOutbound_CallInReachesTheLineByItsPublicNumber(t *testing.T) {
 	e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: tr}}})
 	phone := startSIPp(t, e, "uas_answer.xml", "-d", "100")
 	e.bindSIPp("1001", phone)
-	in := startSIPp(t, e, "uac_trunk_in.xml", "-i", "127.0.0.2", "-key", "caller", "+4930999", "-key", "callee", "+4989123100", e.srv.Addr())
+	in := startSIPp(t, e, "uac_trunk_in.xml", "-i", "127.0.0.2", "-key", "caller", "+4930999",
+		"-key", "callee", "+4989123100", "-key", "to", "+4989123100", e.srv.Addr())
+	in.wait(t, 30*time.Second)
+	phone.wait(t, 30*time.Second)
+
+	// A registering upstream sends its calls to the Contact it has (the
+	// trunk's user) with the dialled number in To.
+	e.setE164("1002", "+4989123102", false)
+	phone = startSIPp(t, e, "uas_answer.xml", "-d", "100")
+	e.bindSIPp("1002", phone)
+	in = startSIPp(t, e, "uac_trunk_in.xml", "-i", "127.0.0.2", "-key", "caller", "+4930999",
+		"-key", "callee", carrierUser, "-key", "to", "004989123102", e.srv.Addr())
 	in.wait(t, 30*time.Second)
 	phone.wait(t, 30*time.Second)
 	assertNothingReceived(t, pc)
