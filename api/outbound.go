@@ -51,7 +51,8 @@ func checkHost(field, h string) error {
 }
 
 // outboundRecord validates in and builds the record; old is the stored
-// side (nil: none), whose password a PUT without one keeps.
+// side (nil: none), whose password a PUT without one keeps, unless it
+// names another upstream.
 func outboundRecord(in *outboundJSON, old *dirpb.TrunkOutbound) (*dirpb.TrunkOutbound, error) {
 	if in == nil {
 		return nil, nil
@@ -90,11 +91,17 @@ func outboundRecord(in *outboundJSON, old *dirpb.TrunkOutbound) (*dirpb.TrunkOut
 	o := &dirpb.TrunkOutbound{Host: in.Host, Port: in.Port, Transport: in.Transport, Domain: in.Domain,
 		Register: in.Register, RegisterExpiresS: in.RegisterExpiresS, Username: in.Username,
 		AuthUsername: in.AuthUsername, CallerId: in.CallerID, MainNumber: in.MainNumber, Password: old.GetPassword()}
-	if in.Password != nil {
+	moved := old != nil && (old.GetHost() != in.Host || old.GetDomain() != in.Domain)
+	switch {
+	case in.Password != nil:
 		if err := checkText("outbound.password", *in.Password, maxText); err != nil {
 			return nil, err
 		}
 		o.Password = *in.Password
+	case moved && old.GetPassword() != "":
+		// The credentials go to no other upstream than the one they
+		// were given for.
+		return nil, invalid("outbound.password", "host or domain changed: give the password again")
 	}
 	if o.Register && (o.Username == "" || o.Password == "") {
 		return nil, invalid("outbound.register", "needs username and password")

@@ -22,6 +22,11 @@ func TestTrunkOutbound_PasswordIsWriteOnlyAndKept(t *testing.T) {
 	if err != nil || stored.GetOutbound().GetPassword() != "s3cret-carrier" || stored.GetOutbound().GetPort() != 5080 {
 		t.Fatalf("a PUT without password did not keep it: %v %v", stored, err)
 	}
+	out["host"] = "sip.elsewhere.example"
+	if r := e.do(as("admin"), "PUT", "/v1/trunks/carrier", body); r.status != 400 || !strings.Contains(string(r.body), "outbound.password") {
+		t.Errorf("moving the upstream without giving the password again: %s, want 400 naming outbound.password", r)
+	}
+	out["host"] = "sip.carrier.example"
 	r = e.must(200, as("admin"), "GET", "/v1/trunks/carrier", nil)
 	if strings.Contains(string(r.body), "s3cret") || !strings.Contains(string(r.body), `"password_set":true`) {
 		t.Fatalf("GET shows the password: %s", r.body)
