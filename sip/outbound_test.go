@@ -359,3 +359,36 @@ func TestOutbound_CallerCancelReachesTheRetriedInvite(t *testing.T) {
 	mustMatch(t, "the CANCEL", all, `(?m)^CSeq: 3 CANCEL`)
 	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
 }
+
+func TestOutbound_WithheldCallerIDIsAnonymousButAsserted(t *testing.T) {
+	e := newEnv(t)
+	up := startCarrier(t, e, "uas_carrier.xml")
+	outboundSetup(e, up.run.port, nil)
+	e.setE164("1001", "+4989123100", true)
+	startSIPp(t, e, "uac_call_out.xml", callerArgs("1001", "a-pw", "089555123", e)...).wait(t, 30*time.Second)
+	up.run.wait(t, 30*time.Second)
+	inv := up.lastInvite(t)
+	mustMatch(t, "its From", inv, `(?m)^From: "Anonymous" <sip:anonymous@anonymous\.invalid>;tag=`)
+	mustMatch(t, "its Privacy", inv, `(?m)^Privacy: id`)
+	mustMatch(t, "its P-Asserted-Identity", inv, `(?m)^P-Asserted-Identity: <sip:\+4989123100@carrier\.example>`)
+}
+
+func TestCallerID_LineOrTrunkNumber(t *testing.T) {
+	line := &dirpb.Line{E164: "+4989123100"}
+	cases := []struct {
+		mode string
+		line *dirpb.Line
+		want string
+	}{
+		{"", line, "+4989123100"},
+		{"line", line, "+4989123100"},
+		{"trunk", line, "+4989123000"},
+		{"line", &dirpb.Line{}, "+4989123000"},
+		{"line", nil, "+4989123000"},
+	}
+	for _, tc := range cases {
+		if got := callerID(&dirpb.TrunkOutbound{CallerId: tc.mode, MainNumber: "+4989123000"}, tc.line); got != tc.want {
+			t.Errorf("caller_id %q, line %v: %q, want %q", tc.mode, tc.line, got, tc.want)
+		}
+	}
+}
