@@ -7,6 +7,7 @@ import (
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/api/roles"
+	"github.com/ucgrid/ucgrid/dialplan"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -102,6 +103,9 @@ type globalJSON struct {
 	Services             []string       `json:"services"`
 	JournalRetentionDays int32          `json:"journal_retention_days"`
 	ChatRetentionDays    int32          `json:"chat_retention_days"`
+	// DefaultCallClass is the class of service of users without their
+	// own ("" means national).
+	DefaultCallClass string `json:"default_call_class"`
 }
 
 func (h *Handler) getGlobal(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -109,7 +113,8 @@ func (h *Handler) getGlobal(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	out := globalJSON{Services: nonNil(g.Services), JournalRetentionDays: g.JournalRetentionDays, ChatRetentionDays: g.ChatRetentionDays}
+	out := globalJSON{Services: nonNil(g.Services), JournalRetentionDays: g.JournalRetentionDays, ChatRetentionDays: g.ChatRetentionDays,
+		DefaultCallClass: g.DefaultCallClass}
 	stored := g.Grant
 	if stored == nil {
 		stored = dirrights.StoredGrant(dirrights.DefaultGlobal)
@@ -147,8 +152,13 @@ func (h *Handler) putGlobal(w http.ResponseWriter, r *http.Request, c *caller) e
 			return invalid(f.name, "%d is not from 0 (keep for ever) to %d", f.v, maxRetentionDays)
 		}
 	}
+	if in.DefaultCallClass != "" {
+		if _, err := dialplan.ParseClass(in.DefaultCallClass); err != nil {
+			return invalid("default_call_class", "%q is not one of \"\" (national), internal, national, international", in.DefaultCallClass)
+		}
+	}
 	rec := &dirpb.Global{Grant: storedGrant(g), Services: services,
-		JournalRetentionDays: in.JournalRetentionDays, ChatRetentionDays: in.ChatRetentionDays}
+		JournalRetentionDays: in.JournalRetentionDays, ChatRetentionDays: in.ChatRetentionDays, DefaultCallClass: in.DefaultCallClass}
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutGlobal{PutGlobal: &dirpb.PutGlobal{Global: rec}}}); err != nil {
 		return err
 	}

@@ -78,6 +78,9 @@ type HandlerConfig struct {
 	// Reverse serves /v1/users/{id}/audience and /v1/users/{id}/reach
 	// from the user grains. nil: not served (404).
 	Reverse ReverseService
+	// TrunkStatus tells GET /v1/trunks/{id} the state of a trunk's
+	// registration at its upstream. nil: not shown.
+	TrunkStatus TrunkStatusService
 	// Now reads the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives the handler's logs. Default: discard.

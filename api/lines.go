@@ -31,13 +31,20 @@ type lineJSON struct {
 	Forwarding     *forwardingJSON `json:"forwarding,omitempty"` // read-only
 	CreatedAt      *time.Time      `json:"created_at,omitempty"`
 	UpdatedAt      *time.Time      `json:"updated_at,omitempty"`
+
+	// E164 is the line's public number: its caller ID on calls out, and
+	// calls in from trunks to it reach the line.
+	E164 string `json:"e164"`
+	// WithholdCallerID sends the line's calls out anonymously (RFC 3323).
+	WithholdCallerID bool `json:"withhold_caller_id"`
 }
 
 func lineOut(l *dirpb.Line) lineJSON {
 	fw := forwardingOut(dirrights.Forwarding(l))
 	return lineJSON{Number: l.Number, Owner: l.Owner, Kind: l.Kind, Private: l.Private, Label: l.Label,
 		HasSIPPassword: l.Ha1Md5 != "" || l.Ha1Sha256 != "", Realm: l.Realm,
-		Forwarding: &fw, CreatedAt: unixTime(l.CreatedUnix), UpdatedAt: unixTime(l.UpdatedUnix)}
+		Forwarding: &fw, CreatedAt: unixTime(l.CreatedUnix), UpdatedAt: unixTime(l.UpdatedUnix),
+		E164: l.E164, WithholdCallerID: l.WithholdCallerId}
 }
 
 // digestHA1 returns hex MD5 and SHA-256 of number:realm:password (RFC 2617
@@ -69,7 +76,11 @@ func (h *Handler) lineRecord(number string, in *lineJSON) (*dirpb.Line, error) {
 	if err := checkText("label", in.Label, maxText); err != nil {
 		return nil, err
 	}
-	l := &dirpb.Line{Number: number, Owner: in.Owner, Kind: in.Kind, Private: in.Private, Label: in.Label}
+	if err := h.checkE164(number, in.E164); err != nil {
+		return nil, err
+	}
+	l := &dirpb.Line{Number: number, Owner: in.Owner, Kind: in.Kind, Private: in.Private, Label: in.Label,
+		E164: in.E164, WithholdCallerId: in.WithholdCallerID}
 	if in.SIPPassword != nil {
 		pw := *in.SIPPassword
 		if len(pw) < password.MinLength || len(pw) > maxText {

@@ -64,6 +64,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("PUT /v1/trunks/{id}", h.wrap(h.putTrunk))
 	h.mux.HandleFunc("GET /v1/trunks/{id}", h.wrap(h.getTrunk))
 	h.mux.HandleFunc("DELETE /v1/trunks/{id}", h.wrap(h.deleteTrunk))
+	h.mux.HandleFunc("GET /v1/dialplan", h.wrap(h.getDialPlan))
+	h.mux.HandleFunc("PUT /v1/dialplan", h.wrap(h.putDialPlan))
 
 	h.mux.HandleFunc("GET /v1/users/{id}/journal", h.wrap(h.getJournal))
 	h.mux.HandleFunc("PATCH /v1/journal/{entry}", h.wrap(h.patchJournal))

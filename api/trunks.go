@@ -14,10 +14,16 @@ type trunkJSON struct {
 	ID        string   `json:"id,omitempty"`
 	Name      string   `json:"name"`
 	Addresses []string `json:"addresses"`
+	// Outbound is where calls out through the trunk go; absent: the trunk
+	// only takes calls in.
+	Outbound *outboundJSON `json:"outbound,omitempty"`
+	// Registration is the state of the registration at the upstream (GET
+	// only, when outbound.register is set).
+	Registration *TrunkRegistration `json:"registration,omitempty"`
 }
 
 func trunkOut(t *dirpb.Trunk) trunkJSON {
-	return trunkJSON{ID: t.Id, Name: t.Name, Addresses: nonNil(t.Addresses)}
+	return trunkJSON{ID: t.Id, Name: t.Name, Addresses: nonNil(t.Addresses), Outbound: outboundOut(t.Outbound)}
 }
 
 // Trunks are system-wide (not scoped to groups here): system roles only.
@@ -58,6 +64,9 @@ func (h *Handler) putTrunk(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil && !isNotFound(err) {
 		return err
 	}
+	if t.Outbound, err = outboundRecord(in.Outbound, old.GetOutbound()); err != nil {
+		return err
+	}
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: t}}}); err != nil {
 		return err
 	}
@@ -81,7 +90,13 @@ func (h *Handler) getTrunk(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil {
 		return err
 	}
-	return h.ok(w, trunkOut(t))
+	out := trunkOut(t)
+	if h.cfg.TrunkStatus != nil && t.GetOutbound().GetRegister() {
+		if reg, ok := h.cfg.TrunkStatus.TrunkRegistration(id); ok {
+			out.Registration = &reg
+		}
+	}
+	return h.ok(w, out)
 }
 
 func (h *Handler) deleteTrunk(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/api/roles"
+	"github.com/ucgrid/ucgrid/dialplan"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -32,6 +33,11 @@ type userJSON struct {
 	Services        []string    `json:"services"`
 	CreatedAt       *time.Time  `json:"created_at,omitempty"`
 	UpdatedAt       *time.Time  `json:"updated_at,omitempty"`
+
+	// CallClass is the class of service for calls beyond the directory
+	// (internal, national, international; "" takes the global default).
+	// Omitted on PUT: kept. Set by system roles.
+	CallClass *string `json:"call_class,omitempty"`
 }
 
 // contactJSON holds the contact fields of spec/contact_fields.tsv other
@@ -67,7 +73,7 @@ func userOut(u *dirpb.User) userJSON {
 	return userJSON{
 		ID: u.Id, DisplayName: u.DisplayName, SystemRole: u.SystemRole, Contact: contactOut(u.Contact),
 		Language: u.Language, Timezone: u.Timezone, IdleDisplay: u.IdleDisplay, Disabled: u.Disabled,
-		Services: nonNil(u.Services), CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
+		Services: nonNil(u.Services), CallClass: &u.CallClass, CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
 	}
 }
 
@@ -169,6 +175,11 @@ func (in *userJSON) validate(id string) error {
 		}
 		in.Services = nonNil(services)
 	}
+	if in.CallClass != nil && *in.CallClass != "" {
+		if _, err := dialplan.ParseClass(*in.CallClass); err != nil {
+			return invalid("call_class", "%q is not one of \"\" (the global default), internal, national, international", *in.CallClass)
+		}
+	}
 	return in.Contact.validate()
 }
 
@@ -195,6 +206,10 @@ func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) err
 		Services: in.Services, UpdatedUnix: h.cfg.Now().Unix()}
 	if in.Services == nil {
 		u.Services = old.GetServices()
+	}
+	u.CallClass = old.GetCallClass()
+	if in.CallClass != nil {
+		u.CallClass = *in.CallClass
 	}
 	if err := h.authorizeUserPut(c, old, u); err != nil {
 		return err
@@ -296,6 +311,9 @@ func (h *Handler) authorizeUserPut(c *caller, old, u *dirpb.User) error {
 	sub := c.subject
 	if !sub.IsSystem() && !slices.Equal(old.GetServices(), u.Services) {
 		return forbidden("services: a user's services are set by system roles")
+	}
+	if !sub.IsSystem() && old.GetCallClass() != u.CallClass {
+		return forbidden("call_class: a user's class of service is set by system roles")
 	}
 	oldRole := roles.NoSystemRole
 	if old != nil {

@@ -56,6 +56,9 @@ type Node struct {
 	// access ends the SIP subscriptions of users whose access ended
 	// (accessend.go).
 	access *accessEnder
+	// trunkStatus shows the SIP server's trunk registrations in the API
+	// (sip.go).
+	trunkStatus trunkStatus
 }
 
 // Start brings a node up. On error everything it started is stopped again.
@@ -137,7 +140,8 @@ func (s *Node) start(ctx context.Context) error {
 		SIPRealm: s.cfg.SIPDomain, Presence: actors.Client{To: grainClient{s}}, Logger: s.cfg.Logger,
 		Reverse: actors.Client{To: grainClient{s}},
 		Live:    api.LiveConfig{Lines: actors.Client{To: grainClient{s}}, Events: api.HubEvents(s.layer().hub)},
-		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks})
+		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks,
+		TrunkStatus: &s.trunkStatus})
 	if err != nil {
 		return err
 	}

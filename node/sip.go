@@ -3,10 +3,13 @@ package node
 import (
 	"context"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ucgrid/ucgrid/actors"
+	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
@@ -29,6 +32,9 @@ func (s *Node) startSIP(ctx context.Context, reg prometheus.Registerer) error {
 	cfg.Addr, cfg.Domain, cfg.Store, cfg.Backend = s.cfg.SIPAddr, domain, s.dir.Store(), actors.Client{To: grainClient{s}, Write: s.dir.Apply}
 	cfg.Hub, cfg.Logger, cfg.Registerer = s.layer().hub, s.cfg.Logger.With("component", "sip"), reg
 	cfg.AllowWideTrunks = cfg.AllowWideTrunks || s.cfg.AllowWideTrunks
+	if cfg.TrunkRegistrar == nil {
+		cfg.TrunkRegistrar = s.keepsTrunkRegistrations
+	}
 	// Flow tokens (NATed phones' Path) made by this node stay valid
 	// across its restarts; without a secret each start picks a key.
 	cfg.FlowKey = secretKey(s.cfg.ClusterSecret, "ucgrid sip flow token key v1")
@@ -41,7 +47,46 @@ func (s *Node) startSIP(ctx context.Context, reg prometheus.Registerer) error {
 		return err
 	}
 	s.sip = srv
+	s.trunkStatus.srv.Store(srv)
 	return nil
+}
+
+// keepsTrunkRegistrations says whether this node keeps the trunks'
+// registrations at their upstreams: the Raft leader does. One node only,
+// as an upstream routes its calls in to the last binding (or to every
+// binding, ringing the call in twice); the leader, as the cluster agrees
+// on it and a new one is elected within seconds of a crash (the new
+// leader registers within a second, docs/sip.md). It takes over the
+// binding the old one made: same user, our Contact.
+func (s *Node) keepsTrunkRegistrations() (bool, string) {
+	if s.dir.IsLeader() {
+		return true, ""
+	}
+	id, _ := s.dir.Leader()
+	return false, id
+}
+
+// trunkStatus answers GET /v1/trunks/{id}'s registration from the SIP
+// server, which starts after the API is mounted.
+type trunkStatus struct {
+	srv atomic.Pointer[sip.Server]
+}
+
+// TrunkRegistration implements api.TrunkStatusService.
+func (t *trunkStatus) TrunkRegistration(id string) (api.TrunkRegistration, bool) {
+	srv := t.srv.Load()
+	if srv == nil {
+		return api.TrunkRegistration{}, false
+	}
+	st, ok := srv.TrunkRegistration(id)
+	if !ok {
+		return api.TrunkRegistration{}, false
+	}
+	out := api.TrunkRegistration{State: st.State, Node: st.Node, Error: st.Error}
+	if !st.Expires.IsZero() {
+		out.Expires = st.Expires.UTC().Format(time.RFC3339)
+	}
+	return out, true
 }
 
 // stopSIP ends the calls and subscriptions this node still holds after

@@ -142,6 +142,8 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.setLineForwarding(op.SetLineForwarding.GetNumber(), op.SetLineForwarding.GetForwarding())
 	case *dirpb.Command_SetMemberAvailability:
 		return t.setMemberAvailability(op.SetMemberAvailability)
+	case *dirpb.Command_PutDialPlan:
+		return t.putDialPlan(op.PutDialPlan.GetPlan())
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}
@@ -162,6 +164,9 @@ func (t *txn) putTrunk(tr *dirpb.Trunk) error {
 	if err := checkTrunk(tr); err != nil {
 		return err
 	}
+	if err := t.checkTrunkInPlan(tr.Id, tr.Outbound != nil); err != nil {
+		return err
+	}
 	if err := t.put(key(tTrunk, tr.Id), tr); err != nil {
 		return err
 	}
@@ -174,6 +179,9 @@ func (t *txn) deleteTrunk(id string) error {
 		return err
 	}
 	if _, err := t.trunk(id); err != nil {
+		return err
+	}
+	if err := t.checkTrunkInPlan(id, false); err != nil {
 		return err
 	}
 	if err := t.del(key(tTrunk, id)); err != nil {

@@ -14,8 +14,9 @@ const (
 	KindTrunk
 	KindRegistration
 	KindJournal
-	KindChat  // ID is the message id (empty for purges); Users is empty
-	KindToken // a bearer token ended (revoked, dropped, purged): ID is its user; Users is empty
+	KindChat     // ID is the message id (empty for purges); Users is empty
+	KindToken    // a bearer token ended (revoked, dropped, purged): ID is its user; Users is empty
+	KindDialPlan // the dial plan was replaced; ID and Users are empty
 
 	kindCount // one more than the last kind
 )
@@ -24,7 +25,7 @@ var kindNames = [...]string{
 	KindUser: "user", KindGroup: "group", KindLine: "line", KindGrant: "grant",
 	KindPreset: "preset", KindGlobal: "global", KindTrunk: "trunk",
 	KindRegistration: "registration", KindJournal: "journal",
-	KindChat: "chat", KindToken: "token",
+	KindChat: "chat", KindToken: "token", KindDialPlan: "dialplan",
 }
 
 func (k Kind) String() string {

@@ -39,6 +39,9 @@ func checkUser(u *dirpb.User) error {
 	if err := checkID("user id", u.Id); err != nil {
 		return err
 	}
+	if err := checkCallClass("call_class", u.CallClass); err != nil {
+		return err
+	}
 	return checkOneOf("system_role", u.SystemRole, systemRoles)
 }
 
@@ -199,6 +202,9 @@ func checkLine(l *dirpb.Line) error {
 	if err := checkOneOf("line kind", l.Kind, append([]string{""}, lineKinds...)); err != nil {
 		return err
 	}
+	if err := checkE164("line e164", l.E164); err != nil {
+		return err
+	}
 	return checkForwarding(l.Forwarding)
 }
 
@@ -214,7 +220,7 @@ func checkTrunk(t *dirpb.Trunk) error {
 			return invalidf("trunk %q address %q is not a CIDR prefix", t.Id, a)
 		}
 	}
-	return nil
+	return checkOutbound(t.Outbound)
 }
 
 // The widest trunk prefixes accepted unless wide trunks are allowed: a
@@ -260,6 +266,9 @@ func checkGlobal(g *dirpb.Global) error {
 	}
 	if g.JournalRetentionDays < 0 || g.ChatRetentionDays < 0 {
 		return invalidf("retention days are negative")
+	}
+	if err := checkCallClass("default_call_class", g.DefaultCallClass); err != nil {
+		return err
 	}
 	return checkGrant("global grant", g.Grant)
 }

@@ -42,6 +42,11 @@ type branch struct {
 	// for (the INVITE has its final response).
 	reading, readDone bool
 	cancelTx          sip.ClientTransaction
+	// cseqShift is added to the CSeq of the caller's in-dialog requests
+	// relayed to this branch's callee: 1 when a trunk's INVITE was sent
+	// again with credentials (trunktx.go). With req, it is
+	// written under mu by the trunk's retry.
+	cseqShift uint32
 }
 
 // Bounds on waiting for a branch's final response once it cannot matter
@@ -427,8 +432,8 @@ func (c *call) cancelBranches(bs []*branch, keep *branch, reason string) {
 // The branch's read loop waits for its final response; a branch without
 // one (a relayed flow's INVITE) waits on a goroutine of its own.
 func (s *Server) sendCancel(b *branch, reason string) {
-	req := cancelRequest(b.req, reason)
 	b.mu.Lock()
+	req := cancelRequest(b.req, reason)
 	reading := b.reading
 	b.mu.Unlock()
 	if !reading {

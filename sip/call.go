@@ -58,6 +58,10 @@ type call struct {
 	rung  map[string]bool
 	group string
 	xfer  transferInfo // who transferred the call, to whom (transfer.go)
+	// forwardedBy is the line whose forwarding led to the number being
+	// rung now: a number beyond the directory is dialled with its owner's
+	// class of service (outbound.go).
+	forwardedBy *dirpb.Line
 }
 
 // branchEvent is one response (or the end) of one branch.
@@ -153,14 +157,22 @@ func (c *call) ringNumber(number string) outcome {
 		if c.kind == "none" {
 			c.kind = "line"
 		}
-		return c.ringLine(line)
+		o := c.ringLine(line)
+		if o.redirect != "" {
+			c.forwardedBy = line
+		}
+		return o
 	case kind == destGroup:
 		if c.kind == "none" {
 			c.kind = "group"
 		}
-		return c.ringGroup(group)
+		o := c.ringGroup(group)
+		if o.redirect != "" {
+			c.forwardedBy = nil // a fallback out is dialled with the caller's class
+		}
+		return o
 	}
-	return outcome{status: sip.StatusNotFound, reason: "Not Found"}
+	return c.ringElsewhere(number)
 }
 
 // ringLine rings every contact of line, applying its forwarding:

@@ -176,6 +176,12 @@ type Config struct {
 	RingTimeout time.Duration
 	// BackendTimeout bounds each call into the Backend. Default 5s.
 	BackendTimeout time.Duration
+	// TrunkRegistrar reports whether this node keeps the registrations of
+	// trunks at their upstreams now (one node of a cluster does: the node
+	// assembly says the Raft leader), and else which node does ("" when
+	// unknown). It is asked every second; it must not block. Default nil:
+	// this node keeps them (a node on its own).
+	TrunkRegistrar func() (here bool, node string)
 }
 
 // ErrAddrInUse is returned by Start when the SIP address is taken (UDP or

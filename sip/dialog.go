@@ -276,6 +276,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.toParty(fwd, c, callee)
+	shiftCSeq(fwd, callee)
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
 	ctx, cancel := s.transactionContext()
 	defer cancel()
@@ -310,6 +311,9 @@ func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 			}
 			up := res.Clone()
 			up.RemoveHeader("Via")
+			if cs, own := up.CSeq(), req.CSeq(); cs != nil && own != nil {
+				cs.SeqNo = own.SeqNo // undo a shift toward a trunk (shiftCSeq)
+			}
 			up.SetDestination(dest)
 			up.SetTransport(req.Transport())
 			s.send(tx, up)
@@ -347,6 +351,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	}
 	if c != nil {
 		s.toParty(fwd, c, callee)
+		shiftCSeq(fwd, callee)
 	} else {
 		s.pinTo(fwd, ended.transport, ended.calleeTarget, ended.calleeIP)
 	}

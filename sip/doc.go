@@ -19,6 +19,14 @@
 // naming the node's directory Store and a Backend that reaches the
 // grains; docs/sip.md describes the behaviour.
 //
+// Numbers beyond the directory leave through trunks (outbound.go): the
+// dial plan (package dialplan) picks the trunk, the caller's class of
+// service allows it or the call gets 403, the upstream's digest
+// challenge is answered with the trunk's credentials (trunktx.go). One node keeps the
+// trunks' registrations at their upstreams (trunkreg.go,
+// Config.TrunkRegistrar).
+//
 // Lock order: call.mu before branch.mu; callTable.mu is never held while
-// taking either.
+// taking either. trunkTx.mu and branch.mu are never held together;
+// trunkRegs.mu before regLoop.mu.
 package sip

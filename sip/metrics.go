@@ -31,6 +31,11 @@ type metrics struct {
 	natDropped    prometheus.Counter
 	natFlows      prometheus.Gauge
 	flowRefused   prometheus.Counter
+	trunkCalls    *prometheus.CounterVec
+	// trunkRegistered is labelled by trunk id: a handful of configured
+	// trunks, never a user or a number.
+	trunkRegistered *prometheus.GaugeVec
+	trunkRegisters  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -75,10 +80,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "NATed bindings registered through this node and kept alive by it."}),
 		flowRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_flow_refused_total",
 			Help: "Requests routed to this node with a flow token it did not sign, or that a flow does not relay (answered 403)."}),
+		trunkCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_trunk_calls_total",
+			Help: "Numbers beyond the directory dialled or forwarded to, by result (routed: sent to a trunk; refused: the class of service or a trunk caller; no_route: no dial-plan rule; failed)."}, []string{"result"}),
+		trunkRegistered: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ucgrid_sip_trunk_registered",
+			Help: "1 while this node holds a registration at the trunk's upstream, 0 while it fails to, by trunk id (only on the node that keeps the registrations)."}, []string{"trunk"}),
+		trunkRegisters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_trunk_registers_total",
+			Help: "REGISTER attempts at trunk upstreams, by result (registered, failed)."}, []string{"result"}),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
 		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
-		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused}
+		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused, m.trunkCalls, m.trunkRegistered, m.trunkRegisters}
 	if reg == nil {
 		return m, nil
 	}

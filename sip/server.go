@@ -60,6 +60,8 @@ type Server struct {
 	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
 	node      string      // our SIP URI for the other nodes (pickuppeer.go)
 	referrals referrals   // REFERs accepted lately, for the new calls (transfer.go)
+	plans     planCache   // the compiled dial plan (outbound.go)
+	trunkRegs trunkRegs   // registrations at trunk upstreams (trunkreg.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -145,6 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.NATPingInterval > 0 {
 		s.goTracked(s.keepAlive)
 	}
+	s.goTracked(s.keepTrunkRegistrations)
 	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain, "advertise", cfg.Advertise)
 	return s, nil
 }

@@ -17,6 +17,7 @@ var rows = []struct {
 	sideways bool
 }{
 	{prefixes: []string{"persistence/dirpb"}},
+	{prefixes: []string{"dialplan"}},
 	{prefixes: []string{"persistence"}},
 	{prefixes: []string{"internal/throttle"}},
 	{prefixes: []string{"actors/rights", "actors/presence", "actors/linestate", "actors/hunt", "actors/officehours",
