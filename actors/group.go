@@ -66,6 +66,8 @@ func (g *groupGrain) Receive(ctx actor.Context) {
 		g.members.apply(m, time.Now())
 	case *memberFill:
 		g.members.fill(m.epoch, m.states, time.Now())
+	case *planOffer:
+		g.planned(ctx, m, m.at)
 	case *actorspb.GroupCallEvent:
 		ctx.Respond(g.callEvent(ctx, m))
 	case *huntWritten:
@@ -132,16 +134,51 @@ func (g *groupGrain) ringPlan(ctx actor.Context, m *actorspb.GetRingPlan) {
 	}
 	g.members.sync(g.deps.topology.Load())
 	if statuses, ok := g.cachedStatuses(now, m.GetMinIndex()); ok {
-		ctx.Respond(planReply(g.record, statuses, st, verdict, now))
+		reply := planReply(g.record, statuses, st, verdict, now)
+		g.planned(ctx, &planOffer{users: firstOffered(g.record, reply)}, now)
+		ctx.Respond(reply)
 		return
 	}
 	sender, self, root, deps, rec, epoch := ctx.Sender(), ctx.Self(), ctx.ActorSystem().Root, g.deps, g.record, g.members.epoch
 	watch := &actorspb.WatchMember{Group: g.id, Watcher: pidHub(self)}
 	deps.goAside(func() {
 		statuses, states := memberStatuses(deps, rec.GetMembers(), watch)
-		root.Send(sender, planReply(rec, statuses, st, verdict, now))
+		reply := planReply(rec, statuses, st, verdict, now)
+		root.Send(self, &planOffer{users: firstOffered(rec, reply), at: now})
+		root.Send(sender, reply)
 		root.Send(self, &memberFill{epoch: epoch, states: states})
 	})
+}
+
+// planOffer is the first stage of a round_robin plan just handed out:
+// its members count as offered the call at once, before the proxy's
+// Offered report arrives (asynchronously, after its INVITEs went out), so
+// that the next call, however soon it follows, starts after them. The
+// report then changes nothing.
+type planOffer struct {
+	users []string
+	at    time.Time
+}
+
+// firstOffered are the members of reply's first stage when rec's
+// strategy is round_robin (the only one whose order an offer moves).
+func firstOffered(rec *dirpb.Group, reply *actorspb.GetRingPlanReply) []string {
+	if rec.GetCallGroup().GetStrategy() != hunt.RoundRobin.String() || len(reply.GetStages()) == 0 {
+		return nil
+	}
+	return reply.GetStages()[0].GetMembers()
+}
+
+// planned steps the hunt state by the offer of a plan's first stage.
+func (g *groupGrain) planned(ctx actor.Context, m *planOffer, at time.Time) {
+	before := g.hunt
+	for _, u := range m.users {
+		g.hunt = hunt.Step(g.hunt, hunt.Event{Kind: hunt.Offered, User: u}, at)
+	}
+	if !sameHunt(before, g.hunt) {
+		g.mem.stepped = true
+		g.persist(ctx)
+	}
 }
 
 func planReply(rec *dirpb.Group, statuses map[string]memberStatus, st hunt.State, verdict officehours.Result, now time.Time) *actorspb.GetRingPlanReply {
