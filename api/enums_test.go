@@ -75,7 +75,7 @@ func TestConsole_SelectsOfferTheDirectoryLists(t *testing.T) {
 
 // TestGroupCallGroup_RejectsWithTheDirectoryLists: an unknown mode or
 // strategy is refused naming the accepted values from the one list each;
-// every listed value is accepted. (errorf clips a long message: "longes…".)
+// every listed value is accepted; the refusal names every allowed value.
 func TestGroupCallGroup_RejectsWithTheDirectoryLists(t *testing.T) {
 	for _, mode := range dirpb.CallModes {
 		in := &groupJSON{CallGroup: callGroupJSON{Mode: mode, Number: "500"}}
@@ -101,7 +101,7 @@ func TestGroupCallGroup_RejectsWithTheDirectoryLists(t *testing.T) {
 		want string
 	}{
 		{callGroupJSON{Mode: "fax", Number: "500"}, `"fax" is not one of disabled, sip, external`},
-		{callGroupJSON{Mode: dirpb.ModeSIP, Number: "500", Strategy: "random"}, `"random" is not one of ring_all, sequential, round_robin, longes…`},
+		{callGroupJSON{Mode: dirpb.ModeSIP, Number: "500", Strategy: "random"}, `"random" is not one of ring_all, sequential, round_robin, longest_idle`},
 	} {
 		err := groupCallGroup(&groupJSON{CallGroup: tc.in}, &dirpb.Group{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

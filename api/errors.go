@@ -52,9 +52,11 @@ func errorf(status int, code, format string, args ...any) *apiError {
 	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
-// invalid is a 400 naming the field.
+// invalid is a 400 naming the field. Only args are clipped: the
+// field's name and the format are our own text, and clipping the whole
+// message cut the explanation after 64 characters.
 func invalid(field, format string, args ...any) *apiError {
-	return errorf(http.StatusBadRequest, codeInvalid, "%s: %s", field, fmt.Sprintf(format, clipArgs(args)...))
+	return &apiError{status: http.StatusBadRequest, code: codeInvalid, msg: field + ": " + fmt.Sprintf(format, clipArgs(args)...)}
 }
 
 // maxEcho is the most characters of one piece of client input an error

@@ -7,6 +7,7 @@ import (
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/rights"
+	"github.com/ucgrid/ucgrid/dialplan"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -149,6 +150,11 @@ func (h *Handler) putForwarding(w http.ResponseWriter, r *http.Request, c *calle
 	if !lr.SetForwarding {
 		return forbidden("forwarding of line %s: needs the owner, %s over %q, or an administrator of the owner", number, setForwardingRight(model.Kind), old.Owner)
 	}
+	for _, d := range in.destinations() {
+		if err := h.checkReachable(d.field, old.Owner, d.number); err != nil {
+			return err
+		}
+	}
 	next, err := linestate.SetForwarding(model, in.change(dirrights.Forwarding(old)), held)
 	if err != nil {
 		return invalid("unconditional", "%v", err)
@@ -209,4 +215,71 @@ func setForwardingRight(k rights.LineKind) string {
 		return "line2_set_forwarding"
 	}
 	return "line1_set_forwarding"
+}
+
+// checkReachable refuses a forwarding destination the line's owner could
+// not dial (docs/api.md, "Forwarding"): it must be a line or a call group
+// of the directory, a line's public number, or a number the dial plan
+// routes and the owner's class of service allows. The call path checks
+// again when a call is forwarded (the plan may change meanwhile).
+func (h *Handler) checkReachable(field, owner, number string) error {
+	if _, err := h.store.Line(number); err == nil || !isNotFound(err) {
+		return err
+	}
+	if g, err := h.store.GroupByNumber(number); err == nil && g.TakesSIPCalls() {
+		return nil
+	} else if err != nil && !isNotFound(err) {
+		return err
+	}
+	if _, ok, err := h.store.LineByE164(number); ok || err != nil {
+		return err
+	}
+	stored, err := h.store.DialPlan()
+	if err != nil {
+		return err
+	}
+	plan, err := dialplan.Compile(stored, func(id string) (bool, bool) {
+		t, err := h.store.Trunk(id)
+		return err == nil, t.GetOutbound() != nil
+	})
+	if err != nil {
+		return err
+	}
+	route, ok := plan.Route(number)
+	if !ok {
+		return invalid(field, "%q is neither a number of the directory nor one the dial plan routes", number)
+	}
+	u, err := h.store.User(owner)
+	if err != nil {
+		return err
+	}
+	g, err := h.store.Global()
+	if err != nil {
+		return err
+	}
+	if class := dialplan.Effective(u.GetCallClass(), g.GetDefaultCallClass()); !class.Allows(route) {
+		return invalid(field, "%q needs call class %s (dial plan rule %q); the line's owner %q has %s", number, route.Class, route.Name, owner, class)
+	}
+	return nil
+}
+
+// destinations are the numbers in sets, with their field names.
+func (in *forwardingInput) destinations() []struct{ field, number string } {
+	var out []struct{ field, number string }
+	add := func(field string, v *string) {
+		if v != nil && *v != "" {
+			out = append(out, struct{ field, number string }{field, *v})
+		}
+	}
+	add("destination", in.Destination)
+	if in.Unconditional.set {
+		add("unconditional", &in.Unconditional.v)
+	}
+	if in.Busy.set {
+		add("busy", &in.Busy.v)
+	}
+	if in.NoAnswer.set {
+		add("no_answer", &in.NoAnswer.v)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -9,6 +10,7 @@ import (
 
 func TestForwarding_ConditionalForwardsUnderTheLineRights(t *testing.T) {
 	e := newEnv(t)
+	e.routeOut()
 	e.seedUser("tina", "")
 	e.seedUser("vic", "")
 	e.seedUser("walt", "")
@@ -91,6 +93,7 @@ func TestForwarding_ConditionalForwardsUnderTheLineRights(t *testing.T) {
 // undo a forwarding set meanwhile.
 func TestForwarding_LinePutKeepsForwardingSetSince(t *testing.T) {
 	e := newEnv(t)
+	e.routeOut()
 	e.seedUser("tina", "")
 	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/lines/201", map[string]any{"owner": "tina", "sip_password": "line-secret"})
 	e.must(http.StatusOK, as("tina"), "PUT", "/v1/lines/201/forwarding", map[string]any{"busy": "300"})
@@ -188,4 +191,45 @@ func TestAvailability_ShowsInMonitorAndOnEvents(t *testing.T) {
 		t.Errorf("group_availability event after login %s", data)
 	}
 	ev.close()
+}
+
+// routeOut gives e a trunk with an outbound side and a dial plan that
+// sends every number of two or more digits (with or without +) out
+// through it at national class, so forwarding tests may name numbers
+// beyond the directory.
+func (e *env) routeOut() {
+	e.t.Helper()
+	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "carrier",
+		Outbound: &dirpb.TrunkOutbound{Host: "192.0.2.10", MainNumber: "+4989123000"}}}}})
+	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutDialPlan{PutDialPlan: &dirpb.PutDialPlan{Plan: &dirpb.DialPlan{Rules: []*dirpb.DialRule{
+		{Name: "e164", Pattern: "_+X.", Trunk: "carrier", CallClass: "national"},
+		{Name: "any", Pattern: "_X.", Trunk: "carrier", CallClass: "national"},
+	}}}}})
+}
+
+// A forwarding destination must be one the line's owner could dial: a
+// directory number, or one the dial plan routes and their class allows.
+func TestForwarding_DestinationTheOwnerCouldNotDialIs400(t *testing.T) {
+	e := newEnv(t)
+	e.seedUser("tina", "")
+	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/lines/201", map[string]any{"owner": "tina", "sip_password": "line-secret"})
+	e.must(http.StatusCreated, as("admin"), "PUT", "/v1/lines/202", map[string]any{"owner": "tina", "kind": "secondary", "sip_password": "line-secret"})
+	r := e.must(http.StatusBadRequest, as("tina"), "PUT", "/v1/lines/201/forwarding", map[string]any{"busy": "0171234"})
+	if !strings.Contains(string(r.body), "busy") || !strings.Contains(string(r.body), "neither a number") {
+		t.Errorf("no route: %s", r.body)
+	}
+	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "carrier",
+		Outbound: &dirpb.TrunkOutbound{Host: "192.0.2.10"}}}}})
+	e.applyCmd(&dirpb.Command{Op: &dirpb.Command_PutDialPlan{PutDialPlan: &dirpb.PutDialPlan{Plan: &dirpb.DialPlan{Rules: []*dirpb.DialRule{
+		{Name: "international", Pattern: "_00.", Trunk: "carrier", CallClass: "international"},
+		{Name: "national", Pattern: "_0ZX.", Trunk: "carrier", CallClass: "national"},
+	}}}}})
+	r = e.must(http.StatusBadRequest, as("tina"), "PUT", "/v1/lines/201/forwarding", map[string]any{"no_answer": "0044201234"})
+	if !strings.Contains(string(r.body), "no_answer") || !strings.Contains(string(r.body), "international") {
+		t.Errorf("class: %s", r.body)
+	}
+	e.must(http.StatusOK, as("tina"), "PUT", "/v1/lines/201/forwarding", map[string]any{"busy": "0171234", "no_answer": "202"})
+	if l, _ := e.node.Store().Line("201"); l.GetForwarding().GetOnBusy() != "0171234" || l.GetForwarding().GetOnNoAnswer() != "202" {
+		t.Errorf("stored forwarding %v", l.GetForwarding())
+	}
 }

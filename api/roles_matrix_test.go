@@ -150,6 +150,7 @@ func matrixRoutes() []matrixRoute {
 // without credentials.
 func TestRoles_Matrix(t *testing.T) {
 	e := newEnv(t)
+	e.routeOut()
 	hash, err := password.Hash(testPassword, cheapParams)
 	if err != nil {
 		t.Fatal(err)

@@ -285,6 +285,7 @@ func TestGroups_RoundTripWithOfficeHoursAndCallGroup(t *testing.T) {
 
 func TestLines_DigestForwardingAndConflicts(t *testing.T) {
 	e := newEnv(t, func(c *HandlerConfig) { c.SIPRealm = "pbx.example" })
+	e.routeOut()
 	e.seedUser("tina", "")
 	e.seedUser("vic", "")
 	var l lineJSON

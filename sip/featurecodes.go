@@ -139,6 +139,17 @@ func (c *call) forwardingCode(fc featureCode) (int, string) {
 		}
 		return sip.StatusAddressIncomplete, "Bad Forwarding Number"
 	}
+	if fc.on {
+		// a destination the line's owner could not dial (forwarding follows
+		// their class of service) is refused now, not at the first call
+		switch status, reason := c.s.mayDial(line, fc.arg); status {
+		case 0:
+		case sip.StatusNotFound:
+			return status, "Forwarding Number Not Found"
+		default:
+			return status, reason
+		}
+	}
 	ctx, cancel := c.s.backendCtx()
 	defer cancel()
 	if err := c.s.cfg.Backend.SetLineForwarding(ctx, line.GetNumber(), f); err != nil {

@@ -91,6 +91,12 @@ func TestFeatureCodes_SetAndClearForwardingFromThePhone(t *testing.T) {
 	alice := registered(t, e, "1001", "a-pw")
 	bob := registered(t, e, "2001", "b-pw")
 	carol := registered(t, e, "3001", "c-pw")
+	e.apply(&dirpb.Command{Op: &dirpb.Command_PutTrunk{PutTrunk: &dirpb.PutTrunk{Trunk: &dirpb.Trunk{Id: "carrier",
+		Outbound: &dirpb.TrunkOutbound{Host: "127.0.0.1", Port: 9, MainNumber: "+4989123000"}}}}},
+		&dirpb.Command{Op: &dirpb.Command_PutDialPlan{PutDialPlan: &dirpb.PutDialPlan{Plan: &dirpb.DialPlan{Rules: []*dirpb.DialRule{
+			{Name: "international", Pattern: "_00.", Trunk: "carrier", CallClass: "international"},
+			{Name: "national", Pattern: "_0ZX.", Trunk: "carrier", CallClass: "national"},
+		}}}}})
 	fwd := func() *dirpb.Forwarding {
 		t.Helper()
 		l, err := e.be.store().Line("2001")
@@ -114,9 +120,9 @@ func TestFeatureCodes_SetAndClearForwardingFromThePhone(t *testing.T) {
 	c.ackAndBye(true)
 	dialCode(t, bob, "%2321%23", 480, "Forwarding Off")
 	dialCode(t, bob, "*67*3001%23", 480, "Busy Forwarding On 3001")
-	dialCode(t, bob, "*61*+4930123*25", 480, "No-Answer Forwarding On +4930123")
-	if f := fwd(); f.Enabled || f.OnBusy != "3001" || f.OnNoAnswer != "+4930123" || f.NoAnswerTimeoutS != 25 {
-		t.Fatalf("after #21# *67*3001# *61*+4930123*25: %v", f)
+	dialCode(t, bob, "*61*030123*25", 480, "No-Answer Forwarding On 030123")
+	if f := fwd(); f.Enabled || f.OnBusy != "3001" || f.OnNoAnswer != "030123" || f.NoAnswerTimeoutS != 25 {
+		t.Fatalf("after #21# *67*3001# *61*030123*25: %v", f)
 	}
 	dialCode(t, bob, "%2361%23", 480, "No-Answer Forwarding Off")
 	dialCode(t, bob, "%2367%23", 480, "Busy Forwarding Off")
@@ -139,6 +145,10 @@ func TestFeatureCodes_SetAndClearForwardingFromThePhone(t *testing.T) {
 	} {
 		dialCode(t, bob, tc.code, 484, tc.reason)
 	}
+	// A number bob could not dial himself (forwarding follows his class of
+	// service, national by default) or that nothing routes: refused now.
+	dialCode(t, bob, "*21*0044201234%23", 403, "Call Class International Required")
+	dialCode(t, bob, "*21*5555%23", 404, "Forwarding Number Not Found")
 	if f := fwd(); f.OnBusy != before.OnBusy || f.Enabled || f.OnNoAnswer != "" {
 		t.Errorf("bad feature codes changed the forwarding: %v, was %v", f, before)
 	}
