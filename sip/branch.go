@@ -120,6 +120,14 @@ func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*b
 	// state) and hands them only to this hook.
 	tx.OnRetransmission(c.s.relayAnswer)
 	b.tx = tx
+	c.runBranch(b)
+	return b, nil
+}
+
+// runBranch adds b (its transaction started) to the call and starts
+// reading its responses; false, with b's transaction ended, when the
+// server is shutting down.
+func (c *call) runBranch(b *branch) bool {
 	c.mu.Lock()
 	c.branches = append(c.branches, b)
 	c.mu.Unlock()
@@ -131,10 +139,11 @@ func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*b
 		b.mu.Lock()
 		b.reading = false
 		b.mu.Unlock()
-		tx.Terminate()
+		b.tx.Terminate()
 		c.s.m.branches.Dec()
+		return false
 	}
-	return b, nil
+	return true
 }
 
 // branchRequest builds the INVITE forwarded to contact: Request-URI the

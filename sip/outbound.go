@@ -350,19 +350,7 @@ func (c *call) startTrunkBranch(stage int, req *sip.Request, out *dirpb.TrunkOut
 	}
 	tx := newTrunkTx(c.s, b, inner, out)
 	b.tx = tx
-	c.mu.Lock()
-	c.branches = append(c.branches, b)
-	c.mu.Unlock()
-	c.s.m.branches.Inc()
-	b.mu.Lock()
-	b.reading = true
-	b.mu.Unlock()
-	if !c.s.goTracked(b.read) {
-		b.mu.Lock()
-		b.reading = false
-		b.mu.Unlock()
-		tx.Terminate()
-		c.s.m.branches.Dec()
+	if !c.runBranch(b) {
 		return nil, errors.New("sip: shutting down")
 	}
 	c.s.goTracked(tx.pump)
