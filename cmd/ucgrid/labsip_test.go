@@ -112,8 +112,20 @@ func needSIPp(t *testing.T) {
 }
 
 // runSIPp starts SIPp scenario (testdata/sipp, or a path) as phone p
-// against the node at server, on port 5060 of the phone's address.
+// against the node at server, on port 5060 of the phone's address, with
+// the line's credentials.
 func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...string) *sippLab {
+	t.Helper()
+	// SIPp digests the uri remote_ip:remote_port, an IPv6 address
+	// unbracketed (not a URI a server can match): give it the server's
+	// address as a URI host.
+	creds := []string{"-key", "caller", p.number, "-au", p.number, "-ap", p.pw, "-auth_uri", server}
+	return startLabSIPp(t, p, scenario, server, append(creds, args...)...)
+}
+
+// startLabSIPp starts SIPp scenario on p's host, port 5060 of its
+// address, toward server, with args after the common ones.
+func startLabSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...string) *sippLab {
 	t.Helper()
 	needSIPp(t)
 	sf := scenario
@@ -126,12 +138,7 @@ func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...
 	}
 	r := &sippLab{name: p.name + " " + filepath.Base(scenario), phone: p, errs: filepath.Join(t.TempDir(), "err.log"), done: make(chan error, 1)}
 	all := append([]string{"-sf", abs, "-i", p.addr.String(), "-p", "5060", "-m", "1", "-nostdin",
-		"-timeout", "20", "-timeout_error", "-key", "domain", labDomain, "-key", "caller", p.number,
-		"-au", p.number, "-ap", p.pw, "-trace_err", "-error_file", r.errs}, args...)
-	// SIPp digests the uri remote_ip:remote_port, an IPv6 address
-	// unbracketed (not a URI a server can match): give it the server's
-	// address as a URI host.
-	all = append(all, "-auth_uri", server)
+		"-timeout", "20", "-timeout_error", "-key", "domain", labDomain, "-trace_err", "-error_file", r.errs}, args...)
 	cmd := p.host.Command("sipp", append(all, server)...)
 	cmd.Stdout, cmd.Stderr = &r.out, &r.out
 	if err := cmd.Start(); err != nil {
