@@ -77,4 +77,3 @@ func TestLab_CallOutThroughACarrierOnTheOtherSubnet(t *testing.T) {
 		t.Errorf("the INVITE's Record-Route %q, want the node's carrier side %s first", rr, sideB)
 	}
 }
-
