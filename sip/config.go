@@ -174,6 +174,11 @@ type Config struct {
 	// RingTimeout bounds how long a call to a line rings when nothing
 	// else ends it. Default 2 min.
 	RingTimeout time.Duration
+	// PickupProbeTimeout bounds the wait for another node's answer to the
+	// OPTIONS a pickup sends before passing a picker's INVITE to it: a
+	// live node answers at once; one that failed must not hold the picker
+	// for a transaction timeout (32 s). Default 2s.
+	PickupProbeTimeout time.Duration
 	// BackendTimeout bounds each call into the Backend. Default 5s.
 	BackendTimeout time.Duration
 	// TrunkRegistrar reports whether this node keeps the registrations of
@@ -215,6 +220,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.NonceTTL, 5*time.Minute)
 	def(&c.AuthWindow, time.Minute)
 	def(&c.NoAnswerTimeout, 20*time.Second)
+	def(&c.PickupProbeTimeout, 2*time.Second)
 	def(&c.RingTimeout, 2*time.Minute)
 	def(&c.BackendTimeout, 5*time.Second)
 	def(&c.IdleTimeout, 5*time.Minute)
@@ -304,7 +310,7 @@ func (c Config) validateLimits() error {
 	}{
 		{"IdleTimeout", c.IdleTimeout}, {"MessageTimeout", c.MessageTimeout}, {"NonceTTL", c.NonceTTL},
 		{"AuthWindow", c.AuthWindow}, {"NoAnswerTimeout", c.NoAnswerTimeout}, {"RingTimeout", c.RingTimeout},
-		{"BackendTimeout", c.BackendTimeout},
+		{"BackendTimeout", c.BackendTimeout}, {"PickupProbeTimeout", c.PickupProbeTimeout},
 	} {
 		if d.v < 0 {
 			return invalid(d.field, "%v is negative", d.v)

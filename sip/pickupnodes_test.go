@@ -74,9 +74,9 @@ type twoNodes struct {
 	alice, bob, tim, eve *phone
 }
 
-func newTwoNodes(t *testing.T) *twoNodes {
-	e := newEnv(t, withFlowKey)
-	n2 := e.peer(withFlowKey)
+func newTwoNodes(t *testing.T, tweak ...func(*Config)) *twoNodes {
+	e := newEnv(t, append([]func(*Config){withFlowKey}, tweak...)...)
+	n2 := e.peer(append([]func(*Config){withFlowKey}, tweak...)...)
 	e.user("alice", "1001", "a-pw")
 	e.user("bob", "2001", "b-pw")
 	e.user("tim", "5001", "t-pw")
@@ -229,9 +229,8 @@ func TestPickupAcrossNodes_AForgedGrantIs403(t *testing.T) {
 // they are pruned (linestate.MaxRinging). A pickup skips them at once —
 // the node does not answer the probe — and takes the next call.
 func TestPickupAcrossNodes_ACallOfAFailedNodeIsSkipped(t *testing.T) {
-	defer func(d time.Duration) { pickupProbeTimeout = d }(pickupProbeTimeout)
-	pickupProbeTimeout = 300 * time.Millisecond
-	n := newTwoNodes(t)
+	const probe = 300 * time.Millisecond
+	n := newTwoNodes(t, func(c *Config) { c.PickupProbeTimeout = probe })
 	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -247,9 +246,9 @@ func TestPickupAcrossNodes_ACallOfAFailedNodeIsSkipped(t *testing.T) {
 	start := time.Now()
 	pick := n.tim.call("**2001")
 	n.pickedUp(t, c, pick)
-	if took := time.Since(start); took > pickupProbeTimeout+3*time.Second {
+	if took := time.Since(start); took > probe+3*time.Second {
 		t.Errorf("the pickup took %v", took)
 	}
 	// With only the ghost left: 404 after the probe, not a transaction timeout.
-	n.tim.call("**2001").wait(404, pickupProbeTimeout+3*time.Second)
+	n.tim.call("**2001").wait(404, probe+3*time.Second)
 }

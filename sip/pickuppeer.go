@@ -58,14 +58,8 @@ func (s *Server) pickupPeer(req *sip.Request, tx sip.ServerTransaction) (party, 
 	return party{line: line, number: line.GetNumber(), pickupOf: g.call}, true
 }
 
-// pickupProbeTimeout bounds the wait for a node's answer to the OPTIONS
-// a pickup sends before passing an INVITE to it: a live node answers at
-// once; one that failed must not hold the picker for a transaction
-// timeout (32 s). A variable for tests.
-var pickupProbeTimeout = 2 * time.Second
-
 // nodeAnswers reports whether the node at uri answers an OPTIONS within
-// pickupProbeTimeout.
+// Config.PickupProbeTimeout.
 func (s *Server) nodeAnswers(uri string) bool {
 	var u sip.Uri
 	if err := sip.ParseUri(uri, &u); err != nil {
@@ -76,7 +70,7 @@ func (s *Server) nodeAnswers(uri string) bool {
 		return false
 	}
 	s.prepareOut(req, uriTransport(u), hostPort(u))
-	ctx, cancel := context.WithTimeout(s.ctx, pickupProbeTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.PickupProbeTimeout)
 	defer cancel()
 	tx, err := s.client.TransactionRequest(ctx, req, s.addVia)
 	if err != nil {
