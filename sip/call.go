@@ -14,6 +14,7 @@ import (
 	"github.com/ucgrid/ucgrid/actors"
 	"github.com/ucgrid/ucgrid/actors/hunt"
 	"github.com/ucgrid/ucgrid/actors/linestate"
+	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -188,13 +189,15 @@ func (c *call) ringLine(line *dirpb.Line) outcome {
 	if fw.GetEnabled() && fw.GetDestination() != "" {
 		return outcome{redirect: fw.GetDestination()}
 	}
-	if c.ownerDND(line.GetOwner()) { // docs/sip.md, "Do not disturb"
+	dnd := make(chan bool, 1) // asked alongside the contacts: one round trip, not two
+	go func() { dnd <- c.ownerDND(line.GetOwner()) }()
+	contacts := c.contacts(line.GetNumber())
+	if <-dnd { // docs/sip.md, "Do not disturb"
 		if fw.GetOnBusy() != "" {
 			return outcome{redirect: fw.GetOnBusy()}
 		}
 		return outcome{status: sip.StatusBusyHere, reason: "Busy Here"}
 	}
-	contacts := c.contacts(line.GetNumber())
 	if len(contacts) == 0 {
 		if fw.GetOnNoAnswer() != "" {
 			return outcome{redirect: fw.GetOnNoAnswer()}
@@ -220,6 +223,17 @@ func (c *call) ringLine(line *dirpb.Line) outcome {
 		return outcome{redirect: fw.GetOnBusy()}
 	}
 	return outcome{res: st.best, status: sip.StatusTemporarilyUnavailable, reason: "Temporarily Unavailable"}
+}
+
+// ownerDND reports whether line's owner set their presence to DND (their
+// own view of it). When the grain does not answer, the line rings: a
+// missed DND costs a ring, a wrong one a lost call. The state is neither
+// logged nor counted.
+func (c *call) ownerDND(owner string) bool {
+	ctx, cancel := c.s.backendCtx()
+	defer cancel()
+	v, visible, err := c.s.cfg.Backend.Presence(ctx, owner, owner, 0)
+	return err == nil && visible && v.State == presence.DND
 }
 
 func isBusy(res *sip.Response) bool {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/linestate"
-	"github.com/ucgrid/ucgrid/actors/presence"
 	"github.com/ucgrid/ucgrid/actors/rights"
 	"github.com/ucgrid/ucgrid/persistence"
 )
@@ -213,15 +212,4 @@ func sanitizeReason(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// ownerDND reports whether line's owner set their presence to DND (their
-// own view of it). When the grain does not answer, the line rings: a
-// missed DND costs a ring, a wrong one a lost call. The state is neither
-// logged nor counted.
-func (c *call) ownerDND(owner string) bool {
-	ctx, cancel := c.s.backendCtx()
-	defer cancel()
-	v, visible, err := c.s.cfg.Backend.Presence(ctx, owner, owner, 0)
-	return err == nil && visible && v.State == presence.DND
 }
