@@ -25,6 +25,9 @@ func (t *txn) putLine(l *dirpb.Line) error {
 	if err != nil {
 		return err
 	}
+	if err := t.indexE164(old, l); err != nil {
+		return err
+	}
 	keepLineSecrets(old, l)
 	if old != nil && old.Owner != l.Owner {
 		if err := t.del(key(tOwnerLines, old.Owner, l.Number)); err != nil {
@@ -131,6 +134,9 @@ func (t *txn) removeLine(l *dirpb.Line) error {
 		if err := t.removeRegistration(r, l.Owner); err != nil {
 			return err
 		}
+	}
+	if err := t.indexE164(l, nil); err != nil {
+		return err
 	}
 	if err := t.del(key(tOwnerLines, l.Owner, l.Number), key(tLine, l.Number)); err != nil {
 		return err
@@ -308,6 +314,34 @@ func (t *txn) capRegistrations(line, owner string, put []*dirpb.Registration) er
 		if err := t.removeRegistration(r, owner); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// indexE164 moves the public-number index from old's e164 to l's (either
+// nil: a new or a deleted line). A public number belongs to one line: one
+// another line holds is refused (ErrConflict) before anything is written.
+func (t *txn) indexE164(old, l *dirpb.Line) error {
+	from, to := NormalizeE164(old.GetE164()), NormalizeE164(l.GetE164())
+	if to != "" && to != from {
+		ref, err := orAbsent(get(t.view, key(tLineE164, to), &dirpb.Ref{}, "public number", to))
+		if err != nil {
+			return err
+		}
+		if ref != nil && ref.Id != l.GetNumber() {
+			return conflictf("e164 %q is the public number of line %q", l.GetE164(), ref.Id)
+		}
+	}
+	if from == to {
+		return nil
+	}
+	if from != "" {
+		if err := t.del(key(tLineE164, from)); err != nil {
+			return err
+		}
+	}
+	if to != "" {
+		return t.put(key(tLineE164, to), &dirpb.Ref{Id: l.GetNumber()})
 	}
 	return nil
 }

@@ -82,4 +82,26 @@ func TestLineByE164_FollowsLineChanges(t *testing.T) {
 	if _, ok, _ := n.Store().LineByE164("+4989123200"); ok {
 		t.Fatal("the old public number still reaches the line")
 	}
+	// A public number is one line's: another line asking for it is
+	// refused by the FSM, whichever node proposed it, and nothing of it
+	// is written.
+	before := dump(t, n.Store())
+	_, err := n.Apply(context.Background(), putLine(&dirpb.Line{Number: "201", Owner: "ann", Kind: "secondary", E164: "+4989123201"}))
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("line 201 taking line 200's public number: %v, want ErrConflict", err)
+	}
+	if d := diffDumps(before, dump(t, n.Store())); d != "" {
+		t.Errorf("a refused line changed the directory:\n%s", d)
+	}
+	// Freed by a change or a deletion, it can be taken.
+	mustApply(t, n, putLine(&dirpb.Line{Number: "200", Owner: "ann"}))
+	mustApply(t, n, putLine(&dirpb.Line{Number: "201", Owner: "ann", Kind: "secondary", E164: "+4989123201"}))
+	mustApply(t, n, &dirpb.Command{Op: &dirpb.Command_DeleteLine{DeleteLine: &dirpb.DeleteLine{Number: "201"}}})
+	if _, ok, _ := n.Store().LineByE164("+4989123201"); ok {
+		t.Fatal("a deleted line's public number still reaches it")
+	}
+	mustApply(t, n, putLine(&dirpb.Line{Number: "200", Owner: "ann", E164: "+4989123201"}))
+	if line, ok, _ := n.Store().LineByE164("+4989123201"); !ok || line != "200" {
+		t.Fatalf("after the deletion: %q %v", line, ok)
+	}
 }

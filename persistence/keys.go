@@ -42,6 +42,7 @@ const (
 	tGroupNumber   = "d/gn/" // call number → Ref{id: group}
 	tLine          = "d/l/"  // line number → Line
 	tOwnerLines    = "d/lo/" // owner, number → empty
+	tLineE164      = "d/le/" // public number (NormalizeE164) → Ref{id: line}
 	tGrantByTarget = "d/gt/" // target, viewer → Grant (user layer)
 	tGrantByViewer = "d/gv/" // viewer, target → empty
 	tPresetTarget  = "d/pt/" // target, viewer → Grant (admin preset)

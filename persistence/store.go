@@ -32,7 +32,6 @@ type Store struct {
 
 	gens   generations
 	trunks trunkCache
-	e164   e164Cache
 
 	// life orders commits (shared) with Close (exclusive): Pebble panics on
 	// a write to a closed DB. Commits run concurrently so that Pebble
