@@ -252,3 +252,33 @@ func TestPickupAcrossNodes_ACallOfAFailedNodeIsSkipped(t *testing.T) {
 	// With only the ghost left: 404 after the probe, not a transaction timeout.
 	n.tim.call("**2001").wait(404, probe+3*time.Second)
 }
+
+// An INVITE with Replaces naming a *connected* call on another node is an
+// attended transfer, not a pickup, even from a picker who holds the
+// pickup right over the line: node 2 asks the line's grain, learns the
+// call is not ringing, and routes the INVITE by its Request-URI to the
+// phone holding the dialog, Replaces intact.
+func TestPickupAcrossNodes_ReplacesOfAConnectedCallIsATransfer(t *testing.T) {
+	n := newTwoNodes(t)
+	c, r := n.ringBob(t)
+	r.answer <- 200
+	c.wait(200, 5*time.Second)
+	c.ack()
+	eventually(t, 5*time.Second, "bob's line knows the call is answered", func() bool {
+		return slices.Equal(n.e.be.phases("2001"), []linestate.Phase{linestate.PhaseRinging, linestate.PhaseAnswered})
+	})
+	fromTag, _ := c.req.From().Params.Get("tag")
+	replaces := c.req.CallID().Value() + ";to-tag=" + r.tag + ";from-tag=" + fromTag
+	nc := n.tim.call("2001", sip.NewHeader("Replaces", replaces))
+	rr := n.bob.waitRinging(5 * time.Second)
+	if h := rr.req.GetHeader("Replaces"); h == nil || h.Value() != replaces {
+		t.Fatalf("bob's phone got Replaces %v, want %q (the transfer, untouched)", h, replaces)
+	}
+	select {
+	case got := <-n.alice.incoming:
+		t.Fatalf("alice's phone got %v: the connected call was taken for a pickup", got.req.StartLine())
+	default:
+	}
+	rr.answer <- 486
+	nc.wait(486, 5*time.Second)
+}
