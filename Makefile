@@ -12,9 +12,10 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the test suite needs (SIPp, baresip, Chromium,
 # iproute2, iptables and conntrack for the network-namespace lab of
 # internal/netlab — partition, NAT and multi-host phone tests — and
-# SIPVicious for the attacker's-tools tests of sip/). Installed by
-# `make test-deps` when missing.
-TEST_PKGS := chromium sip-tester baresip iproute2 iptables conntrack sipvicious curl
+# SIPVicious for the attacker's-tools tests of sip/, Kamailio as the
+# carrier of the trunk tests; its package does not start it). Installed
+# by `make test-deps` when missing.
+TEST_PKGS := chromium sip-tester baresip iproute2 iptables conntrack sipvicious curl kamailio
 
 .PHONY: all build run test test-deps vet fmt-check lint bench bench-go bench-compare bench-commits bench-smoke proto tidy clean check-go fuzz
 
