@@ -20,20 +20,7 @@ func TestCluster_RoundRobinContinuesAfterTheGroupHostIsKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts ucgrid nodes")
 	}
-	c := &testCluster{t: t}
-	sipAddrs := map[string]string{}
-	for i := range 3 {
-		cn := &clusterNode{name: fmt.Sprintf("n%d", i+1), data: t.TempDir(), gossip: freeAddr(t), raft: freeAddr(t), http: freeAddr(t)}
-		sipAddrs[cn.name] = freeAddr(t)
-		cn.args = []string{"--sip", sipAddrs[cn.name]}
-		if i == 0 {
-			c.seed = cn.gossip
-		}
-		c.nodes = append(c.nodes, cn)
-		c.start(cn)
-		cn.proc.waitServing(clusterStart)
-	}
-	c.waitVoters(3, clusterStart)
+	c, sipAddrs := startSIPCluster(t, 3)
 	n1 := c.nodes[0]
 	for _, cn := range c.nodes { // every node places grains on all three
 		c.pollStatus(cn, clusterStart, cn.name+" sees three nodes in the actor topology", func(st peers.ClusterStatus) bool {
