@@ -35,16 +35,17 @@ type Client struct {
 // errNoWriter is what the write methods of a Client without Write answer.
 var errNoWriter = errors.New("actors: this client cannot write to the directory (Client.Write is nil)")
 
-// SetLineForwarding stores number's forwarding and nothing else of the
-// line (dirpb.SetLineForwarding, so a concurrent change of the line's
-// password cannot undo it). The caller has checked it with
+// SetLineForwarding stores the forwards of f named in set
+// (dirpb.SetLineForwarding's names; all of f when empty) and nothing else
+// of the line, so a concurrent change of the line's password or of
+// another forward cannot undo it. The caller has checked it with
 // linestate.SetForwarding, under the rights of whoever asked.
-func (c Client) SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding) error {
+func (c Client) SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding, set ...string) error {
 	if c.Write == nil {
 		return errNoWriter
 	}
 	_, err := c.Write(ctx, &dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{
-		Number: number, Forwarding: dirrights.ForwardingRecord(f)}}})
+		Number: number, Forwarding: dirrights.ForwardingRecord(f), Set: set}}})
 	return err
 }
 

@@ -160,10 +160,33 @@ func (h *Handler) putForwarding(w http.ResponseWriter, r *http.Request, c *calle
 		return invalid("unconditional", "%v", err)
 	}
 	if err := h.apply(w, r, &dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{
-		Number: number, Forwarding: dirrights.ForwardingRecord(next.Forwarding)}}}); err != nil {
+		Number: number, Forwarding: dirrights.ForwardingRecord(next.Forwarding), Set: in.set()}}}); err != nil {
 		return err
 	}
+	if stored, err := h.store.Line(number); err == nil { // with what another change set meanwhile
+		next.Forwarding = dirrights.Forwarding(stored)
+	}
 	return h.ok(w, forwardingOut(linestate.ViewForwarding(next.Forwarding, lr.SeeForwardingNumber)))
+}
+
+// set names the forwards in changes (dirpb.SetLineForwarding.set): the
+// directory takes those and keeps the others as they are then, so two
+// PUTs of different forwards at the same moment both land.
+func (in *forwardingInput) set() []string {
+	var out []string
+	if in.Enabled != nil || in.Destination != nil || in.Unconditional.set {
+		out = append(out, "unconditional")
+	}
+	if in.Busy.set {
+		out = append(out, "busy")
+	}
+	if in.NoAnswer.set {
+		out = append(out, "no_answer")
+	}
+	if in.NoAnswerS != nil {
+		out = append(out, "no_answer_s")
+	}
+	return out
 }
 
 // getForwarding shows a line's forwarding as the caller may see it (as

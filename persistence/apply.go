@@ -139,7 +139,7 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 	case *dirpb.Command_PutHuntMemory:
 		return t.putHuntMemory(op.PutHuntMemory.GetMemory())
 	case *dirpb.Command_SetLineForwarding:
-		return t.setLineForwarding(op.SetLineForwarding.GetNumber(), op.SetLineForwarding.GetForwarding())
+		return t.setLineForwarding(op.SetLineForwarding.GetNumber(), op.SetLineForwarding.GetForwarding(), op.SetLineForwarding.GetSet())
 	case *dirpb.Command_SetMemberAvailability:
 		return t.setMemberAvailability(op.SetMemberAvailability)
 	case *dirpb.Command_PutDialPlan:

@@ -6,26 +6,58 @@ import (
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// setLineForwarding replaces one line's forwarding and nothing else of it:
+// setLineForwarding changes one line's forwarding and nothing else of it:
 // it reads the line as it is at this index, so a concurrent PutLine (a new
-// SIP password, a label) and this command cannot undo each other.
-func (t *txn) setLineForwarding(number string, f *dirpb.Forwarding) error {
+// SIP password, a label) and this command cannot undo each other, nor two
+// of these changing different forwards (set).
+func (t *txn) setLineForwarding(number string, f *dirpb.Forwarding, set []string) error {
 	if err := checkID("line number", number); err != nil {
-		return err
-	}
-	if err := checkForwarding(f); err != nil {
 		return err
 	}
 	l, err := t.line(number)
 	if err != nil {
 		return err
 	}
-	l.Forwarding = cloneForwarding(f)
+	next, err := mergeForwarding(l.GetForwarding(), f, set)
+	if err != nil {
+		return err
+	}
+	if err := checkForwarding(next); err != nil {
+		return err
+	}
+	l.Forwarding = next
 	if err := t.put(key(tLine, number), l); err != nil {
 		return err
 	}
 	t.emit(Change{Kind: KindLine, ID: number, Users: []string{l.Owner}})
 	return nil
+}
+
+// mergeForwarding is old with the forwards named in set taken from f (all
+// of f when set is empty).
+func mergeForwarding(old, f *dirpb.Forwarding, set []string) (*dirpb.Forwarding, error) {
+	if len(set) == 0 {
+		return cloneForwarding(f), nil
+	}
+	out := cloneForwarding(old)
+	if out == nil {
+		out = &dirpb.Forwarding{}
+	}
+	for _, name := range set {
+		switch name {
+		case "unconditional":
+			out.Enabled, out.Destination = f.GetEnabled(), f.GetDestination()
+		case "busy":
+			out.OnBusy = f.GetOnBusy()
+		case "no_answer":
+			out.OnNoAnswer = f.GetOnNoAnswer()
+		case "no_answer_s":
+			out.NoAnswerTimeoutS = f.GetNoAnswerTimeoutS()
+		default:
+			return nil, invalidf("forwarding set %q is not unconditional, busy, no_answer or no_answer_s", name)
+		}
+	}
+	return out, nil
 }
 
 // forwardingNumber is what a forwarding destination may be: a directory

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -135,5 +137,39 @@ func TestSetMemberAvailability_SurvivesRestart(t *testing.T) {
 	g, err := n2.Store().Group("sales")
 	if err != nil || !g.Members[0].LoggedOut {
 		t.Fatalf("after restart: %v, %v; want anna logged out", g, err)
+	}
+}
+
+// Two changes of different forwards made from the same read (a phone's
+// *67 and the console's no-answer form at the same moment) both land:
+// each names the forwards it changes, and the FSM takes only those.
+func TestSetLineForwarding_ChangesOfDifferentForwardsBothLand(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(putUser("alice"), putLine(&dirpb.Line{Number: "100", Owner: "alice",
+		Forwarding: &dirpb.Forwarding{Enabled: true, Destination: "500"}}))
+	busy := &dirpb.Forwarding{Enabled: true, Destination: "500", OnBusy: "200"}                               // read, busy changed
+	noAnswer := &dirpb.Forwarding{Enabled: true, Destination: "500", OnNoAnswer: "300", NoAnswerTimeoutS: 15} // same read, no answer changed
+	h.mustApply(
+		&dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{Number: "100", Forwarding: busy, Set: []string{"busy"}}}},
+		&dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{Number: "100", Forwarding: noAnswer,
+			Set: []string{"no_answer", "no_answer_s"}}}})
+	l, err := h.s.Line("100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &dirpb.Forwarding{Enabled: true, Destination: "500", OnBusy: "200", OnNoAnswer: "300", NoAnswerTimeoutS: 15}
+	if !proto.Equal(l.Forwarding, want) {
+		t.Errorf("forwarding %v, want both changes %v", l.Forwarding, want)
+	}
+	// Turning the unconditional forward off leaves the others.
+	h.mustApply(&dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{Number: "100",
+		Forwarding: &dirpb.Forwarding{}, Set: []string{"unconditional"}}}})
+	if l, _ = h.s.Line("100"); l.Forwarding.Enabled || l.Forwarding.Destination != "" || l.Forwarding.OnBusy != "200" {
+		t.Errorf("after unconditional off: %v", l.Forwarding)
+	}
+	errs := h.apply(&dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{Number: "100",
+		Forwarding: &dirpb.Forwarding{}, Set: []string{"everything"}}}})
+	if len(errs) != 1 || !errors.Is(errs[0], ErrInvalid) {
+		t.Errorf("an unknown forward's name: %v, want ErrInvalid", errs)
 	}
 }

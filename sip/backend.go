@@ -53,10 +53,13 @@ type Backend interface {
 	// answer direct calls to a DND owner with 486. Presence is never
 	// logged nor a metric label.
 	Presence(ctx context.Context, viewer, target string, minIndex uint64) (v presence.View, visible bool, err error)
-	// SetLineForwarding stores a line's forwarding (a phone's feature
-	// code, checked by the SIP layer with linestate.SetForwarding under
-	// the caller's rights); durable when it returns.
-	SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding) error
+	// SetLineForwarding stores the forwards of f named in set
+	// (dirpb.SetLineForwarding's names: "unconditional", "busy",
+	// "no_answer", "no_answer_s") of a line, the others as they are (a
+	// phone's feature code, checked by the SIP layer with
+	// linestate.SetForwarding under the caller's rights); durable when it
+	// returns.
+	SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding, set ...string) error
 	// SetMemberAvailability logs user in to or out of the calls of groups
 	// (all of theirs when empty); durable when it returns. A group user is
 	// not a member of fails with persistence.ErrNotFound.

@@ -116,13 +116,14 @@ func (c *call) forwardingCode(fc featureCode) (int, string) {
 		return sip.StatusAddressIncomplete, "Seconds Only With *61"
 	}
 	what := map[string]string{codeUnconditional: "Forwarding", codeBusy: "Busy Forwarding", codeNoAnswer: "No-Answer Forwarding"}[fc.code]
+	var set []string // the forwards this code changes, the others stay as stored
 	switch fc.code {
 	case codeUnconditional:
-		f.Enabled, f.Destination = fc.on, fc.arg
+		f.Enabled, f.Destination, set = fc.on, fc.arg, []string{"unconditional"}
 	case codeBusy:
-		f.BusyDestination = fc.arg
+		f.BusyDestination, set = fc.arg, []string{"busy"}
 	case codeNoAnswer:
-		f.NoAnswerDestination, f.NoAnswerS = fc.arg, 0
+		f.NoAnswerDestination, f.NoAnswerS, set = fc.arg, 0, []string{"no_answer", "no_answer_s"}
 		if fc.secs != "" {
 			n, err := strconv.Atoi(fc.secs)
 			if err != nil || n < 1 || n > linestate.MaxNoAnswerS {
@@ -151,7 +152,7 @@ func (c *call) forwardingCode(fc featureCode) (int, string) {
 	}
 	ctx, cancel := c.s.backendCtx()
 	defer cancel()
-	if err := c.s.cfg.Backend.SetLineForwarding(ctx, line.GetNumber(), f); err != nil {
+	if err := c.s.cfg.Backend.SetLineForwarding(ctx, line.GetNumber(), f, set...); err != nil {
 		c.s.log.Warn("sip: feature code: set forwarding", "line", line.GetNumber(), "err", err)
 		return sip.StatusServiceUnavailable, "Directory Unavailable"
 	}

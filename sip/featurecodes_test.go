@@ -35,9 +35,9 @@ func (b *dirBackend) setDND(user string, on bool) {
 	b.dnd[user] = on
 }
 
-func (b *dirBackend) SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding) error {
+func (b *dirBackend) SetLineForwarding(ctx context.Context, number string, f linestate.Forwarding, set ...string) error {
 	_, err := b.node.Apply(ctx, &dirpb.Command{Op: &dirpb.Command_SetLineForwarding{SetLineForwarding: &dirpb.SetLineForwarding{
-		Number: number, Forwarding: dirrights.ForwardingRecord(f)}}})
+		Number: number, Forwarding: dirrights.ForwardingRecord(f), Set: set}}})
 	return err
 }
 

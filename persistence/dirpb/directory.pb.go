@@ -3625,11 +3625,16 @@ func (x *PutDialPlan) GetPlan() *DialPlan {
 	return nil
 }
 
-// SetLineForwarding replaces one line's forwarding and nothing else of it.
+// SetLineForwarding changes one line's forwarding and nothing else of it:
+// the forwards named in set ("unconditional": enabled and destination,
+// "busy", "no_answer", "no_answer_s") are taken from forwarding, the
+// others stay as stored, so two changes of different forwards at the same
+// moment both land. An empty set replaces the whole forwarding.
 type SetLineForwarding struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
 	Forwarding    *Forwarding            `protobuf:"bytes,2,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	Set           []string               `protobuf:"bytes,3,rep,name=set,proto3" json:"set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3674,6 +3679,13 @@ func (x *SetLineForwarding) GetNumber() string {
 func (x *SetLineForwarding) GetForwarding() *Forwarding {
 	if x != nil {
 		return x.Forwarding
+	}
+	return nil
+}
+
+func (x *SetLineForwarding) GetSet() []string {
+	if x != nil {
+		return x.Set
 	}
 	return nil
 }
@@ -5043,12 +5055,13 @@ const file_directory_proto_rawDesc = "" +
 	"\vPurgeTokens\x12\x1e\n" +
 	"\vnow_unix_ms\x18\x01 \x01(\x03R\tnowUnixMs\"B\n" +
 	"\vPutDialPlan\x123\n" +
-	"\x04plan\x18\x01 \x01(\v2\x1f.ucgrid.persistence.v1.DialPlanR\x04plan\"n\n" +
+	"\x04plan\x18\x01 \x01(\v2\x1f.ucgrid.persistence.v1.DialPlanR\x04plan\"\x80\x01\n" +
 	"\x11SetLineForwarding\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12A\n" +
 	"\n" +
 	"forwarding\x18\x02 \x01(\v2!.ucgrid.persistence.v1.ForwardingR\n" +
-	"forwarding\"`\n" +
+	"forwarding\x12\x10\n" +
+	"\x03set\x18\x03 \x03(\tR\x03set\"`\n" +
 	"\x15SetMemberAvailability\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
 	"\x06groups\x18\x02 \x03(\tR\x06groups\x12\x1b\n" +
