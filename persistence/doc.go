@@ -1,5 +1,6 @@
 // Package persistence is ucgrid's durable directory: users, groups, lines,
-// grants, global settings, trunks, SIP registrations and the call journal,
+// grants, global settings, trunks and the dial plan, SIP registrations,
+// the call groups' hunt memory and the call journal,
 // replicated by Raft (hashicorp/raft) and stored, together with the Raft
 // log, in one Pebble database per node.
 //
