@@ -30,4 +30,8 @@
 // office-hours verdict and the members in hunt order; it keeps its
 // members' availability by watching their user and line grains
 // (memberwatch.go) and asks them again whenever that copy may be stale.
+// Round-robin and longest-idle groups keep their hunt memory durable in
+// the directory (huntmemory.go), so it survives the crash of their node.
+// The line grain also knows which node's proxy holds each of its calls,
+// for pickup across nodes (Client.LineCalls).
 package actors
