@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -52,10 +53,17 @@ func TestGroup_RingDelayedMemberJoinsWhileTheFirstStillRings(t *testing.T) {
 		t.Errorf("secretary's CANCEL Reason %q", got)
 	}
 	c.ackAndBye(true)
-	eventually(t, 5*time.Second, "group events", func() bool {
+	want := []string{"offered:sec", "offered:boss", "answered:boss", "ended:boss"}
+	for deadline := time.Now().Add(5 * time.Second); ; {
 		got := e.be.groupKinds("office")
-		return len(got) == 4 && got[0] == "offered:sec" && got[1] == "offered:boss" && got[2] == "answered:boss"
-	})
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group events %v, want %v", got, want)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
 }
 
 // A member's ring delay holds their turn back even when every member
