@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
 // DirectoryConfig is the generated directory a scenario runs on. Every
@@ -16,10 +20,15 @@ type DirectoryConfig struct {
 	Prefix string `json:"prefix"`
 	// Users is how many users are generated (PREFIXu0…). Default 100.
 	Users int `json:"users"`
-	// Groups is how many groups (PREFIXg0…), each with a ring_all call
-	// group. Default 0 (the scenarios that need groups say so; ucgrid
+	// Groups is how many groups (PREFIXg0…), each with a call group of
+	// Strategy. Default 0 (the scenarios that need groups say so; ucgrid
 	// bench sets a number per scenario).
 	Groups int `json:"groups"`
+	// Strategy is the call groups' hunt strategy (dirpb.Strategies).
+	// Default "ring_all": every member rings, the ring_all flow Kamailio
+	// is measured on; "round_robin" and "longest_idle" also write their
+	// hunt memory through Raft on every call.
+	Strategy string `json:"strategy"`
 	// Members is how many users each group has (consecutive users,
 	// wrapping). Default 3: a small team's hunt group.
 	Members int `json:"members"`
@@ -50,6 +59,9 @@ func (d DirectoryConfig) WithDefaults() DirectoryConfig {
 	if d.Members == 0 {
 		d.Members = 3
 	}
+	if d.Strategy == "" {
+		d.Strategy = dirpb.StrategyRingAll
+	}
 	if d.GlobalLevel == "" {
 		d.GlobalLevel = "team"
 	}
@@ -74,6 +86,8 @@ func (d DirectoryConfig) Validate() error {
 		return invalidConfig("DirectoryConfig.SignIns", "%d is negative", d.SignIns)
 	case d.Writers < 1:
 		return invalidConfig("DirectoryConfig.Writers", "%d, must be at least 1", d.Writers)
+	case !slices.Contains(dirpb.Strategies[:], d.Strategy):
+		return invalidConfig("DirectoryConfig.Strategy", "%q is not one of %s", d.Strategy, strings.Join(dirpb.Strategies[:], ", "))
 	}
 	return nil
 }
@@ -150,7 +164,7 @@ func (d *DirectoryConfig) putGroup(ctx context.Context, c *Client, g int) error 
 	}
 	return c.Setup(ctx, http.MethodPut, "/v1/groups/"+d.GroupID(g), map[string]any{
 		"name": fmt.Sprintf("Bench Group %d", g), "active": true, "members": members, "member_level": "team",
-		"call_group": map[string]any{"mode": "sip", "number": d.GroupNumber(g), "strategy": "ring_all", "ring_timeout_s": 30},
+		"call_group": map[string]any{"mode": "sip", "number": d.GroupNumber(g), "strategy": d.Strategy, "ring_timeout_s": 30},
 	})
 }
 
