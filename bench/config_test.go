@@ -31,6 +31,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 		{"negative members", DirectoryConfig{Members: -1}, "DirectoryConfig.Members"},
 		{"negative sign-ins", DirectoryConfig{SignIns: -1}, "DirectoryConfig.SignIns"},
 		{"negative writers", DirectoryConfig{Writers: -1}, "DirectoryConfig.Writers"},
+		{"unknown strategy", DirectoryConfig{Strategy: "random"}, "DirectoryConfig.Strategy"},
 		{"floor addr without port", FloorConfig{Addr: "localhost"}, "FloorConfig.Addr"},
 		{"negative floor buffer", FloorConfig{Buffer: -1}, "FloorConfig.Buffer"},
 		{"common checks load", Common{Load: LoadConfig{Rate: -1}}, "LoadConfig.Rate"},
