@@ -7,7 +7,6 @@ import (
 	"github.com/ucgrid/ucgrid/actors/dirrights"
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/rights"
-	"github.com/ucgrid/ucgrid/dialplan"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -257,14 +256,7 @@ func (h *Handler) checkReachable(field, owner, number string) error {
 	if _, ok, err := h.store.LineByE164(number); ok || err != nil {
 		return err
 	}
-	stored, err := h.store.DialPlan()
-	if err != nil {
-		return err
-	}
-	plan, err := dialplan.Compile(stored, func(id string) (bool, bool) {
-		t, err := h.store.Trunk(id)
-		return err == nil, t.GetOutbound() != nil
-	})
+	plan, err := h.store.CompiledDialPlan()
 	if err != nil {
 		return err
 	}
@@ -272,15 +264,11 @@ func (h *Handler) checkReachable(field, owner, number string) error {
 	if !ok {
 		return invalid(field, "%q is neither a number of the directory nor one the dial plan routes", number)
 	}
-	u, err := h.store.User(owner)
+	class, err := h.store.CallClass(owner)
 	if err != nil {
 		return err
 	}
-	g, err := h.store.Global()
-	if err != nil {
-		return err
-	}
-	if class := dialplan.Effective(u.GetCallClass(), g.GetDefaultCallClass()); !class.Allows(route) {
+	if !class.Allows(route) {
 		return invalid(field, "%q needs call class %s (dial plan rule %q); the line's owner %q has %s", number, route.Class, route.Name, owner, class)
 	}
 	return nil

@@ -76,7 +76,7 @@ func (h *Handler) lineRecord(number string, in *lineJSON) (*dirpb.Line, error) {
 	if err := checkText("label", in.Label, maxText); err != nil {
 		return nil, err
 	}
-	if err := h.checkE164(number, in.E164); err != nil {
+	if err := checkE164(in.E164); err != nil {
 		return nil, err
 	}
 	l := &dirpb.Line{Number: number, Owner: in.Owner, Kind: in.Kind, Private: in.Private, Label: in.Label,

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net"
-	"net/http"
 	"regexp"
 	"slices"
 
@@ -187,20 +186,12 @@ type TrunkRegistration struct {
 	Error string `json:"error,omitempty"`
 }
 
-// checkE164 accepts "" or a public number no other line has.
-func (h *Handler) checkE164(number, e164 string) error {
-	if e164 == "" {
-		return nil
-	}
-	if !e164Pattern.MatchString(e164) {
+// checkE164 accepts "" or a public number's form. That no other line
+// has it is the directory's check (its e164 index: 409 from the FSM,
+// whichever node the write went through).
+func checkE164(e164 string) error {
+	if e164 != "" && !e164Pattern.MatchString(e164) {
 		return invalid("e164", "%q is not + and 2 to 15 digits (e.g. +4989123456)", e164)
-	}
-	other, found, err := h.store.LineByE164(e164)
-	if err != nil {
-		return err
-	}
-	if found && other != number {
-		return errorf(http.StatusConflict, codeConflict, "e164: %q is the public number of line %q", e164, other)
 	}
 	return nil
 }

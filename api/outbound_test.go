@@ -101,7 +101,7 @@ func TestLineE164_UniqueAndCallClassSetBySystemRoles(t *testing.T) {
 	e := newEnv(t)
 	e.seedUser("tina", "")
 	e.must(201, as("admin"), "PUT", "/v1/lines/200", map[string]any{"owner": "tina", "e164": "+4989123200", "withhold_caller_id": true})
-	r := e.do(as("admin"), "PUT", "/v1/lines/201", map[string]any{"owner": "tina", "e164": "+4989123200"})
+	r := e.do(as("admin"), "PUT", "/v1/lines/201", map[string]any{"owner": "tina", "kind": "secondary", "e164": "+4989123200"})
 	if r.status != 409 || !strings.Contains(string(r.body), "e164") {
 		t.Errorf("a second line with the same e164: %s, want 409 naming e164", r)
 	}

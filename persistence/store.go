@@ -32,6 +32,7 @@ type Store struct {
 
 	gens   generations
 	trunks trunkCache
+	plans  planCache // the compiled dial plan (callout.go)
 
 	// life orders commits (shared) with Close (exclusive): Pebble panics on
 	// a write to a closed DB. Commits run concurrently so that Pebble

@@ -6,13 +6,11 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ucgrid/ucgrid/dialplan"
-	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -21,59 +19,14 @@ import (
 // goes through the dial plan to a trunk's upstream, if the class of
 // service of the line that dials it (or forwards to it) allows.
 
-// planCache holds the compiled dial plan, renewed after each committed
-// change of the plan or of a trunk.
-type planCache struct {
-	mu    sync.Mutex
-	valid bool
-	at    uint64
-	plan  *dialplan.Plan
-}
-
-// dialPlan is the compiled dial plan. A stored plan that no longer
-// compiles (it cannot: the FSM checks it and keeps its trunks) routes
-// nothing, with a warning.
-func (s *Server) dialPlan() (*dialplan.Plan, error) {
-	c := &s.plans
-	gen := s.cfg.Store.Generation(persistence.KindDialPlan, persistence.KindTrunk)
-	c.mu.Lock()
-	if c.valid && c.at == gen {
-		p := c.plan
-		c.mu.Unlock()
-		return p, nil
-	}
-	c.mu.Unlock()
-	stored, err := s.cfg.Store.DialPlan()
-	if err != nil {
-		return nil, err
-	}
-	plan, err := dialplan.Compile(stored, func(id string) (bool, bool) {
-		t, err := s.cfg.Store.Trunk(id)
-		return err == nil, t.GetOutbound() != nil
-	})
-	if err != nil {
-		s.log.Warn("sip: the stored dial plan does not compile: no calls go out", "err", err)
-		plan = &dialplan.Plan{}
-	}
-	c.mu.Lock()
-	c.valid, c.at, c.plan = true, gen, plan
-	c.mu.Unlock()
-	return plan, nil
-}
-
-// classOf is the class of service of line's owner: their own, else the
-// global default, else national. A directory error counts as internal:
-// refuse rather than open a call out.
+// classOf is the class of service of line's owner (Store.CallClass). A
+// directory error counts as internal: refuse rather than open a call out.
 func (s *Server) classOf(line *dirpb.Line) dialplan.Class {
-	u, err := s.cfg.Store.User(line.GetOwner())
+	c, err := s.cfg.Store.CallClass(line.GetOwner())
 	if err != nil {
 		return dialplan.Internal
 	}
-	g, err := s.cfg.Store.Global()
-	if err != nil {
-		return dialplan.Internal
-	}
-	return dialplan.Effective(u.GetCallClass(), g.GetDefaultCallClass())
+	return c
 }
 
 // Answers to a number that may not be dialled.
@@ -87,7 +40,7 @@ const (
 // and reason to refuse it with (404 no rule matches, 403 the class of
 // service does not allow it or the call came from a trunk).
 func (s *Server) outboundRoute(line *dirpb.Line, number string) (dialplan.Route, *dirpb.TrunkOutbound, int, string) {
-	plan, err := s.dialPlan()
+	plan, err := s.cfg.Store.CompiledDialPlan()
 	if err != nil {
 		s.log.Warn("sip: dial plan", "err", err)
 		return dialplan.Route{}, nil, sip.StatusInternalServerError, "Directory Unavailable"

@@ -60,7 +60,6 @@ type Server struct {
 	flowCalls flowDialogs // dialogs relayed to NATed phones' flows (path.go)
 	node      string      // our SIP URI for the other nodes (pickuppeer.go)
 	referrals referrals   // REFERs accepted lately, for the new calls (transfer.go)
-	plans     planCache   // the compiled dial plan (outbound.go)
 	trunkRegs trunkRegs   // registrations at trunk upstreams (trunkreg.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
