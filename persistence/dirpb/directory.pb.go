@@ -57,7 +57,10 @@ type User struct {
 	// directory: "internal", "national" or "international" (each allows
 	// what the one before allows). Empty takes Global.default_call_class.
 	// Emergency numbers are always allowed.
-	CallClass     string `protobuf:"bytes,13,opt,name=call_class,json=callClass,proto3" json:"call_class,omitempty"`
+	CallClass string `protobuf:"bytes,13,opt,name=call_class,json=callClass,proto3" json:"call_class,omitempty"`
+	// synced is set when the user comes from a directory sync (LDAP / Active
+	// Directory); the sync changes only what its mapping names.
+	Synced        *SyncSource `protobuf:"bytes,14,opt,name=synced,proto3" json:"synced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +186,79 @@ func (x *User) GetCallClass() string {
 	return ""
 }
 
+func (x *User) GetSynced() *SyncSource {
+	if x != nil {
+		return x.Synced
+	}
+	return nil
+}
+
+// SyncSource marks a user, group or line that a directory sync (LDAP or
+// Active Directory) created or took over.
+type SyncSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dn is the entry's distinguished name at the last sync.
+	Dn string `protobuf:"bytes,1,opt,name=dn,proto3" json:"dn,omitempty"`
+	// gone is set when the entry was no longer found: the sync disabled the
+	// record (users) or stopped managing it; it is never deleted by a sync.
+	Gone bool `protobuf:"varint,2,opt,name=gone,proto3" json:"gone,omitempty"`
+	// synced_unix is when a sync last saw the entry.
+	SyncedUnix    int64 `protobuf:"varint,3,opt,name=synced_unix,json=syncedUnix,proto3" json:"synced_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncSource) Reset() {
+	*x = SyncSource{}
+	mi := &file_directory_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncSource) ProtoMessage() {}
+
+func (x *SyncSource) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncSource.ProtoReflect.Descriptor instead.
+func (*SyncSource) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SyncSource) GetDn() string {
+	if x != nil {
+		return x.Dn
+	}
+	return ""
+}
+
+func (x *SyncSource) GetGone() bool {
+	if x != nil {
+		return x.Gone
+	}
+	return false
+}
+
+func (x *SyncSource) GetSyncedUnix() int64 {
+	if x != nil {
+		return x.SyncedUnix
+	}
+	return 0
+}
+
 // Contact holds the contact fields of spec/contact_fields.tsv except
 // display_name, which is on User.
 type Contact struct {
@@ -209,7 +285,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_directory_proto_msgTypes[1]
+	mi := &file_directory_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +297,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[1]
+	mi := &file_directory_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +310,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{1}
+	return file_directory_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Contact) GetPicture() string {
@@ -357,14 +433,17 @@ type Grant struct {
 	// level is "blocked", "public", "business", "team" or "personal".
 	Level string `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
 	// rights maps a right name to "true" or a grade string.
-	Rights        map[string]string `protobuf:"bytes,2,rep,name=rights,proto3" json:"rights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Rights map[string]string `protobuf:"bytes,2,rep,name=rights,proto3" json:"rights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// until_unix ends the grant (user grants and admin presets): from then
+	// on it counts nowhere, and a leader sweep deletes it. 0: no end.
+	UntilUnix     int64 `protobuf:"varint,3,opt,name=until_unix,json=untilUnix,proto3" json:"until_unix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_directory_proto_msgTypes[2]
+	mi := &file_directory_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +455,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[2]
+	mi := &file_directory_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +468,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{2}
+	return file_directory_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Grant) GetLevel() string {
@@ -406,6 +485,13 @@ func (x *Grant) GetRights() map[string]string {
 	return nil
 }
 
+func (x *Grant) GetUntilUnix() int64 {
+	if x != nil {
+		return x.UntilUnix
+	}
+	return 0
+}
+
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -418,14 +504,20 @@ type Member struct {
 	LoggedOut bool `protobuf:"varint,4,opt,name=logged_out,json=loggedOut,proto3" json:"logged_out,omitempty"`
 	// ring_delay_s delays this member's ringing in every strategy: they
 	// join the call that many seconds after it reached the group.
-	RingDelayS    int32 `protobuf:"varint,5,opt,name=ring_delay_s,json=ringDelayS,proto3" json:"ring_delay_s,omitempty"`
+	RingDelayS int32 `protobuf:"varint,5,opt,name=ring_delay_s,json=ringDelayS,proto3" json:"ring_delay_s,omitempty"`
+	// until_unix ends the membership: from then on it counts nowhere, and a
+	// leader sweep removes the member. 0: no end.
+	UntilUnix int64 `protobuf:"varint,6,opt,name=until_unix,json=untilUnix,proto3" json:"until_unix,omitempty"`
+	// synced: the membership comes from a directory sync, which removes
+	// only such members; members added by hand survive a sync.
+	Synced        bool `protobuf:"varint,7,opt,name=synced,proto3" json:"synced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_directory_proto_msgTypes[3]
+	mi := &file_directory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +529,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[3]
+	mi := &file_directory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +542,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{3}
+	return file_directory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Member) GetUser() string {
@@ -488,6 +580,20 @@ func (x *Member) GetRingDelayS() int32 {
 	return 0
 }
 
+func (x *Member) GetUntilUnix() int64 {
+	if x != nil {
+		return x.UntilUnix
+	}
+	return 0
+}
+
+func (x *Member) GetSynced() bool {
+	if x != nil {
+		return x.Synced
+	}
+	return false
+}
+
 type Key struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Label         string                 `protobuf:"bytes,1,opt,name=label,proto3" json:"label,omitempty"`
@@ -498,7 +604,7 @@ type Key struct {
 
 func (x *Key) Reset() {
 	*x = Key{}
-	mi := &file_directory_proto_msgTypes[4]
+	mi := &file_directory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +616,7 @@ func (x *Key) String() string {
 func (*Key) ProtoMessage() {}
 
 func (x *Key) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[4]
+	mi := &file_directory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +629,7 @@ func (x *Key) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Key.ProtoReflect.Descriptor instead.
 func (*Key) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{4}
+	return file_directory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Key) GetLabel() string {
@@ -551,7 +657,7 @@ type Interval struct {
 
 func (x *Interval) Reset() {
 	*x = Interval{}
-	mi := &file_directory_proto_msgTypes[5]
+	mi := &file_directory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +669,7 @@ func (x *Interval) String() string {
 func (*Interval) ProtoMessage() {}
 
 func (x *Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[5]
+	mi := &file_directory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +682,7 @@ func (x *Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interval.ProtoReflect.Descriptor instead.
 func (*Interval) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{5}
+	return file_directory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Interval) GetFromMin() int32 {
@@ -605,7 +711,7 @@ type DayHours struct {
 
 func (x *DayHours) Reset() {
 	*x = DayHours{}
-	mi := &file_directory_proto_msgTypes[6]
+	mi := &file_directory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +723,7 @@ func (x *DayHours) String() string {
 func (*DayHours) ProtoMessage() {}
 
 func (x *DayHours) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[6]
+	mi := &file_directory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +736,7 @@ func (x *DayHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DayHours.ProtoReflect.Descriptor instead.
 func (*DayHours) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{6}
+	return file_directory_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DayHours) GetWeekday() int32 {
@@ -667,7 +773,7 @@ type Holiday struct {
 
 func (x *Holiday) Reset() {
 	*x = Holiday{}
-	mi := &file_directory_proto_msgTypes[7]
+	mi := &file_directory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +785,7 @@ func (x *Holiday) String() string {
 func (*Holiday) ProtoMessage() {}
 
 func (x *Holiday) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[7]
+	mi := &file_directory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +798,7 @@ func (x *Holiday) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Holiday.ProtoReflect.Descriptor instead.
 func (*Holiday) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{7}
+	return file_directory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Holiday) GetDate() string {
@@ -726,7 +832,7 @@ type OfficeHours struct {
 
 func (x *OfficeHours) Reset() {
 	*x = OfficeHours{}
-	mi := &file_directory_proto_msgTypes[8]
+	mi := &file_directory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +844,7 @@ func (x *OfficeHours) String() string {
 func (*OfficeHours) ProtoMessage() {}
 
 func (x *OfficeHours) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[8]
+	mi := &file_directory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +857,7 @@ func (x *OfficeHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeHours.ProtoReflect.Descriptor instead.
 func (*OfficeHours) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{8}
+	return file_directory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OfficeHours) GetDays() []*DayHours {
@@ -789,7 +895,7 @@ type CallGroup struct {
 
 func (x *CallGroup) Reset() {
 	*x = CallGroup{}
-	mi := &file_directory_proto_msgTypes[9]
+	mi := &file_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +907,7 @@ func (x *CallGroup) String() string {
 func (*CallGroup) ProtoMessage() {}
 
 func (x *CallGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[9]
+	mi := &file_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +920,7 @@ func (x *CallGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallGroup.ProtoReflect.Descriptor instead.
 func (*CallGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{9}
+	return file_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CallGroup) GetMode() string {
@@ -903,13 +1009,17 @@ type Group struct {
 	// override_until_unix ends an open or closed override: from then on the
 	// office hours decide again. 0 means until set back to auto.
 	OverrideUntilUnix int64 `protobuf:"varint,23,opt,name=override_until_unix,json=overrideUntilUnix,proto3" json:"override_until_unix,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// deputy_until_unix ends the deputy (a stand-in for the holidays): from
+	// then on the group has none, and a leader sweep clears it. 0: no end.
+	DeputyUntilUnix int64       `protobuf:"varint,24,opt,name=deputy_until_unix,json=deputyUntilUnix,proto3" json:"deputy_until_unix,omitempty"`
+	Synced          *SyncSource `protobuf:"bytes,25,opt,name=synced,proto3" json:"synced,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_directory_proto_msgTypes[10]
+	mi := &file_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1031,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[10]
+	mi := &file_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1044,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{10}
+	return file_directory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Group) GetId() string {
@@ -1098,6 +1208,20 @@ func (x *Group) GetOverrideUntilUnix() int64 {
 	return 0
 }
 
+func (x *Group) GetDeputyUntilUnix() int64 {
+	if x != nil {
+		return x.DeputyUntilUnix
+	}
+	return 0
+}
+
+func (x *Group) GetSynced() *SyncSource {
+	if x != nil {
+		return x.Synced
+	}
+	return nil
+}
+
 // Forwarding is a line's call forwarding: unconditional (enabled with a
 // destination), on busy and on no answer, each a number in the directory
 // or a number the dial plan routes out, or off ("").
@@ -1117,7 +1241,7 @@ type Forwarding struct {
 
 func (x *Forwarding) Reset() {
 	*x = Forwarding{}
-	mi := &file_directory_proto_msgTypes[11]
+	mi := &file_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1253,7 @@ func (x *Forwarding) String() string {
 func (*Forwarding) ProtoMessage() {}
 
 func (x *Forwarding) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[11]
+	mi := &file_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1266,7 @@ func (x *Forwarding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Forwarding.ProtoReflect.Descriptor instead.
 func (*Forwarding) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{11}
+	return file_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Forwarding) GetEnabled() bool {
@@ -1204,14 +1328,15 @@ type Line struct {
 	E164 string `protobuf:"bytes,12,opt,name=e164,proto3" json:"e164,omitempty"`
 	// withhold_caller_id sends the line's calls out anonymously (RFC 3323
 	// Privacy: id); the trunk still gets the identity to assert.
-	WithholdCallerId bool `protobuf:"varint,13,opt,name=withhold_caller_id,json=withholdCallerId,proto3" json:"withhold_caller_id,omitempty"`
+	WithholdCallerId bool        `protobuf:"varint,13,opt,name=withhold_caller_id,json=withholdCallerId,proto3" json:"withhold_caller_id,omitempty"`
+	Synced           *SyncSource `protobuf:"bytes,14,opt,name=synced,proto3" json:"synced,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Line) Reset() {
 	*x = Line{}
-	mi := &file_directory_proto_msgTypes[12]
+	mi := &file_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1348,7 @@ func (x *Line) String() string {
 func (*Line) ProtoMessage() {}
 
 func (x *Line) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[12]
+	mi := &file_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1361,7 @@ func (x *Line) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Line.ProtoReflect.Descriptor instead.
 func (*Line) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{12}
+	return file_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Line) GetNumber() string {
@@ -1330,6 +1455,13 @@ func (x *Line) GetWithholdCallerId() bool {
 	return false
 }
 
+func (x *Line) GetSynced() *SyncSource {
+	if x != nil {
+		return x.Synced
+	}
+	return nil
+}
+
 type Global struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Grant    *Grant                 `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
@@ -1346,7 +1478,7 @@ type Global struct {
 
 func (x *Global) Reset() {
 	*x = Global{}
-	mi := &file_directory_proto_msgTypes[13]
+	mi := &file_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1490,7 @@ func (x *Global) String() string {
 func (*Global) ProtoMessage() {}
 
 func (x *Global) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[13]
+	mi := &file_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1503,7 @@ func (x *Global) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Global.ProtoReflect.Descriptor instead.
 func (*Global) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{13}
+	return file_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Global) GetGrant() *Grant {
@@ -1424,7 +1556,7 @@ type Trunk struct {
 
 func (x *Trunk) Reset() {
 	*x = Trunk{}
-	mi := &file_directory_proto_msgTypes[14]
+	mi := &file_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1568,7 @@ func (x *Trunk) String() string {
 func (*Trunk) ProtoMessage() {}
 
 func (x *Trunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[14]
+	mi := &file_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1581,7 @@ func (x *Trunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
 func (*Trunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{14}
+	return file_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Trunk) GetId() string {
@@ -1511,7 +1643,7 @@ type TrunkOutbound struct {
 
 func (x *TrunkOutbound) Reset() {
 	*x = TrunkOutbound{}
-	mi := &file_directory_proto_msgTypes[15]
+	mi := &file_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1655,7 @@ func (x *TrunkOutbound) String() string {
 func (*TrunkOutbound) ProtoMessage() {}
 
 func (x *TrunkOutbound) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[15]
+	mi := &file_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1668,7 @@ func (x *TrunkOutbound) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrunkOutbound.ProtoReflect.Descriptor instead.
 func (*TrunkOutbound) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{15}
+	return file_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TrunkOutbound) GetHost() string {
@@ -1633,7 +1765,7 @@ type DialPlan struct {
 
 func (x *DialPlan) Reset() {
 	*x = DialPlan{}
-	mi := &file_directory_proto_msgTypes[16]
+	mi := &file_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1777,7 @@ func (x *DialPlan) String() string {
 func (*DialPlan) ProtoMessage() {}
 
 func (x *DialPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[16]
+	mi := &file_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1790,7 @@ func (x *DialPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPlan.ProtoReflect.Descriptor instead.
 func (*DialPlan) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{16}
+	return file_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DialPlan) GetRules() []*DialRule {
@@ -1711,7 +1843,7 @@ type DialRule struct {
 
 func (x *DialRule) Reset() {
 	*x = DialRule{}
-	mi := &file_directory_proto_msgTypes[17]
+	mi := &file_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1855,7 @@ func (x *DialRule) String() string {
 func (*DialRule) ProtoMessage() {}
 
 func (x *DialRule) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[17]
+	mi := &file_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1868,7 @@ func (x *DialRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialRule.ProtoReflect.Descriptor instead.
 func (*DialRule) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{17}
+	return file_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DialRule) GetName() string {
@@ -1796,7 +1928,7 @@ type HuntMemory struct {
 
 func (x *HuntMemory) Reset() {
 	*x = HuntMemory{}
-	mi := &file_directory_proto_msgTypes[18]
+	mi := &file_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1940,7 @@ func (x *HuntMemory) String() string {
 func (*HuntMemory) ProtoMessage() {}
 
 func (x *HuntMemory) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[18]
+	mi := &file_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1953,7 @@ func (x *HuntMemory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HuntMemory.ProtoReflect.Descriptor instead.
 func (*HuntMemory) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{18}
+	return file_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HuntMemory) GetGroup() string {
@@ -1875,7 +2007,7 @@ type Registration struct {
 
 func (x *Registration) Reset() {
 	*x = Registration{}
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2019,7 @@ func (x *Registration) String() string {
 func (*Registration) ProtoMessage() {}
 
 func (x *Registration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[19]
+	mi := &file_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2032,7 @@ func (x *Registration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registration.ProtoReflect.Descriptor instead.
 func (*Registration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{19}
+	return file_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Registration) GetLine() string {
@@ -2011,7 +2143,7 @@ type JournalEntry struct {
 
 func (x *JournalEntry) Reset() {
 	*x = JournalEntry{}
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2155,7 @@ func (x *JournalEntry) String() string {
 func (*JournalEntry) ProtoMessage() {}
 
 func (x *JournalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[20]
+	mi := &file_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2168,7 @@ func (x *JournalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalEntry.ProtoReflect.Descriptor instead.
 func (*JournalEntry) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{20}
+	return file_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JournalEntry) GetId() string {
@@ -2167,7 +2299,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2311,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[21]
+	mi := &file_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2324,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{21}
+	return file_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatMessage) GetId() string {
@@ -2242,7 +2374,7 @@ type ChatRef struct {
 
 func (x *ChatRef) Reset() {
 	*x = ChatRef{}
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2386,7 @@ func (x *ChatRef) String() string {
 func (*ChatRef) ProtoMessage() {}
 
 func (x *ChatRef) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[22]
+	mi := &file_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2399,7 @@ func (x *ChatRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRef.ProtoReflect.Descriptor instead.
 func (*ChatRef) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{22}
+	return file_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChatRef) GetLow() string {
@@ -2313,7 +2445,7 @@ type BearerToken struct {
 
 func (x *BearerToken) Reset() {
 	*x = BearerToken{}
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2325,7 +2457,7 @@ func (x *BearerToken) String() string {
 func (*BearerToken) ProtoMessage() {}
 
 func (x *BearerToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[23]
+	mi := &file_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2338,7 +2470,7 @@ func (x *BearerToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BearerToken.ProtoReflect.Descriptor instead.
 func (*BearerToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{23}
+	return file_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BearerToken) GetDigest() []byte {
@@ -2383,6 +2515,146 @@ func (x *BearerToken) GetTicket() bool {
 	return false
 }
 
+// DirectorySyncStatus is the outcome of the last directory sync (LDAP /
+// Active Directory), kept in the directory so that every node shows it.
+type DirectorySyncStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the node (the Raft leader then) that ran the sync.
+	Node         string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	StartedUnix  int64  `protobuf:"varint,2,opt,name=started_unix,json=startedUnix,proto3" json:"started_unix,omitempty"`
+	FinishedUnix int64  `protobuf:"varint,3,opt,name=finished_unix,json=finishedUnix,proto3" json:"finished_unix,omitempty"`
+	DryRun       bool   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// error is why the sync did not run at all (bind refused, server down);
+	// empty when it ran.
+	Error     string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Created   int32  `protobuf:"varint,6,opt,name=created,proto3" json:"created,omitempty"`
+	Updated   int32  `protobuf:"varint,7,opt,name=updated,proto3" json:"updated,omitempty"`
+	Disabled  int32  `protobuf:"varint,8,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Unchanged int32  `protobuf:"varint,9,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// problems are the entries skipped, each naming the entry's DN.
+	Problems []string `protobuf:"bytes,10,rep,name=problems,proto3" json:"problems,omitempty"`
+	// interval_s is the watch interval (0: syncs only when asked).
+	IntervalS int32 `protobuf:"varint,11,opt,name=interval_s,json=intervalS,proto3" json:"interval_s,omitempty"`
+	// source names the server synced from (URL and base DN, no secrets).
+	Source        string `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectorySyncStatus) Reset() {
+	*x = DirectorySyncStatus{}
+	mi := &file_directory_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectorySyncStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectorySyncStatus) ProtoMessage() {}
+
+func (x *DirectorySyncStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectorySyncStatus.ProtoReflect.Descriptor instead.
+func (*DirectorySyncStatus) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DirectorySyncStatus) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *DirectorySyncStatus) GetStartedUnix() int64 {
+	if x != nil {
+		return x.StartedUnix
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetFinishedUnix() int64 {
+	if x != nil {
+		return x.FinishedUnix
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *DirectorySyncStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DirectorySyncStatus) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetUpdated() int32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetDisabled() int32 {
+	if x != nil {
+		return x.Disabled
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *DirectorySyncStatus) GetIntervalS() int32 {
+	if x != nil {
+		return x.IntervalS
+	}
+	return 0
+}
+
+func (x *DirectorySyncStatus) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 type PutUser struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -2392,7 +2664,7 @@ type PutUser struct {
 
 func (x *PutUser) Reset() {
 	*x = PutUser{}
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2676,7 @@ func (x *PutUser) String() string {
 func (*PutUser) ProtoMessage() {}
 
 func (x *PutUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[24]
+	mi := &file_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2689,7 @@ func (x *PutUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
 func (*PutUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{24}
+	return file_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PutUser) GetUser() *User {
@@ -2436,7 +2708,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2448,7 +2720,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[25]
+	mi := &file_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +2733,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{25}
+	return file_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteUser) GetId() string {
@@ -2480,7 +2752,7 @@ type PutGroup struct {
 
 func (x *PutGroup) Reset() {
 	*x = PutGroup{}
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2492,7 +2764,7 @@ func (x *PutGroup) String() string {
 func (*PutGroup) ProtoMessage() {}
 
 func (x *PutGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2505,7 +2777,7 @@ func (x *PutGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGroup.ProtoReflect.Descriptor instead.
 func (*PutGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{26}
+	return file_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutGroup) GetGroup() *Group {
@@ -2524,7 +2796,7 @@ type DeleteGroup struct {
 
 func (x *DeleteGroup) Reset() {
 	*x = DeleteGroup{}
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +2808,7 @@ func (x *DeleteGroup) String() string {
 func (*DeleteGroup) ProtoMessage() {}
 
 func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +2821,7 @@ func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroup.ProtoReflect.Descriptor instead.
 func (*DeleteGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{27}
+	return file_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteGroup) GetId() string {
@@ -2568,7 +2840,7 @@ type PutLine struct {
 
 func (x *PutLine) Reset() {
 	*x = PutLine{}
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2852,7 @@ func (x *PutLine) String() string {
 func (*PutLine) ProtoMessage() {}
 
 func (x *PutLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2865,7 @@ func (x *PutLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutLine.ProtoReflect.Descriptor instead.
 func (*PutLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{28}
+	return file_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PutLine) GetLine() *Line {
@@ -2612,7 +2884,7 @@ type DeleteLine struct {
 
 func (x *DeleteLine) Reset() {
 	*x = DeleteLine{}
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +2896,7 @@ func (x *DeleteLine) String() string {
 func (*DeleteLine) ProtoMessage() {}
 
 func (x *DeleteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2637,7 +2909,7 @@ func (x *DeleteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLine.ProtoReflect.Descriptor instead.
 func (*DeleteLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{29}
+	return file_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteLine) GetNumber() string {
@@ -2658,7 +2930,7 @@ type PutGrant struct {
 
 func (x *PutGrant) Reset() {
 	*x = PutGrant{}
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2670,7 +2942,7 @@ func (x *PutGrant) String() string {
 func (*PutGrant) ProtoMessage() {}
 
 func (x *PutGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2683,7 +2955,7 @@ func (x *PutGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGrant.ProtoReflect.Descriptor instead.
 func (*PutGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{30}
+	return file_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PutGrant) GetTarget() string {
@@ -2717,7 +2989,7 @@ type DeleteGrant struct {
 
 func (x *DeleteGrant) Reset() {
 	*x = DeleteGrant{}
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +3001,7 @@ func (x *DeleteGrant) String() string {
 func (*DeleteGrant) ProtoMessage() {}
 
 func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +3014,7 @@ func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGrant.ProtoReflect.Descriptor instead.
 func (*DeleteGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{31}
+	return file_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteGrant) GetTarget() string {
@@ -2768,7 +3040,7 @@ type PutGlobal struct {
 
 func (x *PutGlobal) Reset() {
 	*x = PutGlobal{}
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +3052,7 @@ func (x *PutGlobal) String() string {
 func (*PutGlobal) ProtoMessage() {}
 
 func (x *PutGlobal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +3065,7 @@ func (x *PutGlobal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGlobal.ProtoReflect.Descriptor instead.
 func (*PutGlobal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{32}
+	return file_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutGlobal) GetGlobal() *Global {
@@ -2812,7 +3084,7 @@ type PutTrunk struct {
 
 func (x *PutTrunk) Reset() {
 	*x = PutTrunk{}
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3096,7 @@ func (x *PutTrunk) String() string {
 func (*PutTrunk) ProtoMessage() {}
 
 func (x *PutTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3109,7 @@ func (x *PutTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTrunk.ProtoReflect.Descriptor instead.
 func (*PutTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{33}
+	return file_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PutTrunk) GetTrunk() *Trunk {
@@ -2856,7 +3128,7 @@ type DeleteTrunk struct {
 
 func (x *DeleteTrunk) Reset() {
 	*x = DeleteTrunk{}
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2868,7 +3140,7 @@ func (x *DeleteTrunk) String() string {
 func (*DeleteTrunk) ProtoMessage() {}
 
 func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2881,7 +3153,7 @@ func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunk.ProtoReflect.Descriptor instead.
 func (*DeleteTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{34}
+	return file_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteTrunk) GetId() string {
@@ -2900,7 +3172,7 @@ type PutRegistration struct {
 
 func (x *PutRegistration) Reset() {
 	*x = PutRegistration{}
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3184,7 @@ func (x *PutRegistration) String() string {
 func (*PutRegistration) ProtoMessage() {}
 
 func (x *PutRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3197,7 @@ func (x *PutRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRegistration.ProtoReflect.Descriptor instead.
 func (*PutRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{35}
+	return file_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PutRegistration) GetRegistration() *Registration {
@@ -2945,7 +3217,7 @@ type DeleteRegistration struct {
 
 func (x *DeleteRegistration) Reset() {
 	*x = DeleteRegistration{}
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3229,7 @@ func (x *DeleteRegistration) String() string {
 func (*DeleteRegistration) ProtoMessage() {}
 
 func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3242,7 @@ func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRegistration.ProtoReflect.Descriptor instead.
 func (*DeleteRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{36}
+	return file_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteRegistration) GetLine() string {
@@ -2998,7 +3270,7 @@ type ExpireRegistrations struct {
 
 func (x *ExpireRegistrations) Reset() {
 	*x = ExpireRegistrations{}
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3282,7 @@ func (x *ExpireRegistrations) String() string {
 func (*ExpireRegistrations) ProtoMessage() {}
 
 func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3295,7 @@ func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireRegistrations.ProtoReflect.Descriptor instead.
 func (*ExpireRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{37}
+	return file_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExpireRegistrations) GetNowUnix() int64 {
@@ -3049,7 +3321,7 @@ type UpdateRegistrations struct {
 
 func (x *UpdateRegistrations) Reset() {
 	*x = UpdateRegistrations{}
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3333,7 @@ func (x *UpdateRegistrations) String() string {
 func (*UpdateRegistrations) ProtoMessage() {}
 
 func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3346,7 @@ func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRegistrations.ProtoReflect.Descriptor instead.
 func (*UpdateRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{38}
+	return file_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateRegistrations) GetLine() string {
@@ -3114,7 +3386,7 @@ type AppendJournal struct {
 
 func (x *AppendJournal) Reset() {
 	*x = AppendJournal{}
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3398,7 @@ func (x *AppendJournal) String() string {
 func (*AppendJournal) ProtoMessage() {}
 
 func (x *AppendJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3411,7 @@ func (x *AppendJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendJournal.ProtoReflect.Descriptor instead.
 func (*AppendJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{39}
+	return file_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AppendJournal) GetEntry() *JournalEntry {
@@ -3164,7 +3436,7 @@ type UpdateJournal struct {
 
 func (x *UpdateJournal) Reset() {
 	*x = UpdateJournal{}
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3176,7 +3448,7 @@ func (x *UpdateJournal) String() string {
 func (*UpdateJournal) ProtoMessage() {}
 
 func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3189,7 +3461,7 @@ func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJournal.ProtoReflect.Descriptor instead.
 func (*UpdateJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{40}
+	return file_directory_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateJournal) GetId() string {
@@ -3246,7 +3518,7 @@ type PurgeJournal struct {
 
 func (x *PurgeJournal) Reset() {
 	*x = PurgeJournal{}
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3258,7 +3530,7 @@ func (x *PurgeJournal) String() string {
 func (*PurgeJournal) ProtoMessage() {}
 
 func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3271,7 +3543,7 @@ func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJournal.ProtoReflect.Descriptor instead.
 func (*PurgeJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{41}
+	return file_directory_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PurgeJournal) GetBeforeUnix() int64 {
@@ -3298,7 +3570,7 @@ type AppendChat struct {
 
 func (x *AppendChat) Reset() {
 	*x = AppendChat{}
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3310,7 +3582,7 @@ func (x *AppendChat) String() string {
 func (*AppendChat) ProtoMessage() {}
 
 func (x *AppendChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3323,7 +3595,7 @@ func (x *AppendChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendChat.ProtoReflect.Descriptor instead.
 func (*AppendChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{42}
+	return file_directory_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AppendChat) GetMessage() *ChatMessage {
@@ -3343,7 +3615,7 @@ type PurgeChat struct {
 
 func (x *PurgeChat) Reset() {
 	*x = PurgeChat{}
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3355,7 +3627,7 @@ func (x *PurgeChat) String() string {
 func (*PurgeChat) ProtoMessage() {}
 
 func (x *PurgeChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3368,7 +3640,7 @@ func (x *PurgeChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeChat.ProtoReflect.Descriptor instead.
 func (*PurgeChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{43}
+	return file_directory_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PurgeChat) GetBeforeUnix() int64 {
@@ -3395,7 +3667,7 @@ type PutToken struct {
 
 func (x *PutToken) Reset() {
 	*x = PutToken{}
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3407,7 +3679,7 @@ func (x *PutToken) String() string {
 func (*PutToken) ProtoMessage() {}
 
 func (x *PutToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3420,7 +3692,7 @@ func (x *PutToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutToken.ProtoReflect.Descriptor instead.
 func (*PutToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{44}
+	return file_directory_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PutToken) GetToken() *BearerToken {
@@ -3454,7 +3726,7 @@ type RevokeToken struct {
 
 func (x *RevokeToken) Reset() {
 	*x = RevokeToken{}
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3466,7 +3738,7 @@ func (x *RevokeToken) String() string {
 func (*RevokeToken) ProtoMessage() {}
 
 func (x *RevokeToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3479,7 +3751,7 @@ func (x *RevokeToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeToken.ProtoReflect.Descriptor instead.
 func (*RevokeToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{45}
+	return file_directory_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RevokeToken) GetDigest() []byte {
@@ -3499,7 +3771,7 @@ type RevokeUserTokens struct {
 
 func (x *RevokeUserTokens) Reset() {
 	*x = RevokeUserTokens{}
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3511,7 +3783,7 @@ func (x *RevokeUserTokens) String() string {
 func (*RevokeUserTokens) ProtoMessage() {}
 
 func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3524,7 +3796,7 @@ func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserTokens.ProtoReflect.Descriptor instead.
 func (*RevokeUserTokens) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{46}
+	return file_directory_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RevokeUserTokens) GetUser() string {
@@ -3545,7 +3817,7 @@ type PurgeTokens struct {
 
 func (x *PurgeTokens) Reset() {
 	*x = PurgeTokens{}
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3557,7 +3829,7 @@ func (x *PurgeTokens) String() string {
 func (*PurgeTokens) ProtoMessage() {}
 
 func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3570,7 +3842,7 @@ func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeTokens.ProtoReflect.Descriptor instead.
 func (*PurgeTokens) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{47}
+	return file_directory_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PurgeTokens) GetNowUnixMs() int64 {
@@ -3590,7 +3862,7 @@ type PutDialPlan struct {
 
 func (x *PutDialPlan) Reset() {
 	*x = PutDialPlan{}
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3602,7 +3874,7 @@ func (x *PutDialPlan) String() string {
 func (*PutDialPlan) ProtoMessage() {}
 
 func (x *PutDialPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3615,7 +3887,7 @@ func (x *PutDialPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutDialPlan.ProtoReflect.Descriptor instead.
 func (*PutDialPlan) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{48}
+	return file_directory_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PutDialPlan) GetPlan() *DialPlan {
@@ -3641,7 +3913,7 @@ type SetLineForwarding struct {
 
 func (x *SetLineForwarding) Reset() {
 	*x = SetLineForwarding{}
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3653,7 +3925,7 @@ func (x *SetLineForwarding) String() string {
 func (*SetLineForwarding) ProtoMessage() {}
 
 func (x *SetLineForwarding) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3666,7 +3938,7 @@ func (x *SetLineForwarding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLineForwarding.ProtoReflect.Descriptor instead.
 func (*SetLineForwarding) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{49}
+	return file_directory_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetLineForwarding) GetNumber() string {
@@ -3703,7 +3975,7 @@ type SetMemberAvailability struct {
 
 func (x *SetMemberAvailability) Reset() {
 	*x = SetMemberAvailability{}
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3715,7 +3987,7 @@ func (x *SetMemberAvailability) String() string {
 func (*SetMemberAvailability) ProtoMessage() {}
 
 func (x *SetMemberAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3728,7 +4000,7 @@ func (x *SetMemberAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberAvailability.ProtoReflect.Descriptor instead.
 func (*SetMemberAvailability) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{50}
+	return file_directory_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetMemberAvailability) GetUser() string {
@@ -3762,7 +4034,7 @@ type PutHuntMemory struct {
 
 func (x *PutHuntMemory) Reset() {
 	*x = PutHuntMemory{}
-	mi := &file_directory_proto_msgTypes[51]
+	mi := &file_directory_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3774,7 +4046,7 @@ func (x *PutHuntMemory) String() string {
 func (*PutHuntMemory) ProtoMessage() {}
 
 func (x *PutHuntMemory) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[51]
+	mi := &file_directory_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3787,12 +4059,104 @@ func (x *PutHuntMemory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutHuntMemory.ProtoReflect.Descriptor instead.
 func (*PutHuntMemory) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{51}
+	return file_directory_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PutHuntMemory) GetMemory() *HuntMemory {
 	if x != nil {
 		return x.Memory
+	}
+	return nil
+}
+
+// ExpireGrants ends everything whose until_unix is <= now_unix: user
+// grants and admin presets are deleted, group members removed, deputies
+// cleared. The proposer supplies now so every node applies the same cut.
+type ExpireGrants struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NowUnix       int64                  `protobuf:"varint,1,opt,name=now_unix,json=nowUnix,proto3" json:"now_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireGrants) Reset() {
+	*x = ExpireGrants{}
+	mi := &file_directory_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireGrants) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireGrants) ProtoMessage() {}
+
+func (x *ExpireGrants) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireGrants.ProtoReflect.Descriptor instead.
+func (*ExpireGrants) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ExpireGrants) GetNowUnix() int64 {
+	if x != nil {
+		return x.NowUnix
+	}
+	return 0
+}
+
+// PutDirectorySyncStatus stores the outcome of a directory sync.
+type PutDirectorySyncStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *DirectorySyncStatus   `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutDirectorySyncStatus) Reset() {
+	*x = PutDirectorySyncStatus{}
+	mi := &file_directory_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutDirectorySyncStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutDirectorySyncStatus) ProtoMessage() {}
+
+func (x *PutDirectorySyncStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutDirectorySyncStatus.ProtoReflect.Descriptor instead.
+func (*PutDirectorySyncStatus) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *PutDirectorySyncStatus) GetStatus() *DirectorySyncStatus {
+	if x != nil {
+		return x.Status
 	}
 	return nil
 }
@@ -3828,6 +4192,8 @@ type Command struct {
 	//	*Command_SetLineForwarding
 	//	*Command_SetMemberAvailability
 	//	*Command_PutHuntMemory
+	//	*Command_ExpireGrants
+	//	*Command_PutDirectorySyncStatus
 	//	*Command_PutToken
 	//	*Command_RevokeToken
 	//	*Command_RevokeUserTokens
@@ -3839,7 +4205,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_directory_proto_msgTypes[52]
+	mi := &file_directory_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3851,7 +4217,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[52]
+	mi := &file_directory_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3864,7 +4230,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{52}
+	return file_directory_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -4117,6 +4483,24 @@ func (x *Command) GetPutHuntMemory() *PutHuntMemory {
 	return nil
 }
 
+func (x *Command) GetExpireGrants() *ExpireGrants {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ExpireGrants); ok {
+			return x.ExpireGrants
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPutDirectorySyncStatus() *PutDirectorySyncStatus {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutDirectorySyncStatus); ok {
+			return x.PutDirectorySyncStatus
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutToken() *PutToken {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutToken); ok {
@@ -4269,6 +4653,14 @@ type Command_PutHuntMemory struct {
 	PutHuntMemory *PutHuntMemory `protobuf:"bytes,27,opt,name=put_hunt_memory,json=putHuntMemory,proto3,oneof"`
 }
 
+type Command_ExpireGrants struct {
+	ExpireGrants *ExpireGrants `protobuf:"bytes,28,opt,name=expire_grants,json=expireGrants,proto3,oneof"`
+}
+
+type Command_PutDirectorySyncStatus struct {
+	PutDirectorySyncStatus *PutDirectorySyncStatus `protobuf:"bytes,29,opt,name=put_directory_sync_status,json=putDirectorySyncStatus,proto3,oneof"`
+}
+
 type Command_PutToken struct {
 	// 40-49: bearer tokens.
 	PutToken *PutToken `protobuf:"bytes,40,opt,name=put_token,json=putToken,proto3,oneof"`
@@ -4340,6 +4732,10 @@ func (*Command_SetMemberAvailability) isCommand_Op() {}
 
 func (*Command_PutHuntMemory) isCommand_Op() {}
 
+func (*Command_ExpireGrants) isCommand_Op() {}
+
+func (*Command_PutDirectorySyncStatus) isCommand_Op() {}
+
 func (*Command_PutToken) isCommand_Op() {}
 
 func (*Command_RevokeToken) isCommand_Op() {}
@@ -4358,7 +4754,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_directory_proto_msgTypes[53]
+	mi := &file_directory_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4370,7 +4766,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[53]
+	mi := &file_directory_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4383,7 +4779,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{53}
+	return file_directory_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Batch) GetCommands() []*Command {
@@ -4403,7 +4799,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[54]
+	mi := &file_directory_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4415,7 +4811,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[54]
+	mi := &file_directory_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4428,7 +4824,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{54}
+	return file_directory_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -4455,7 +4851,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[55]
+	mi := &file_directory_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4467,7 +4863,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[55]
+	mi := &file_directory_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4480,7 +4876,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{55}
+	return file_directory_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -4509,7 +4905,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[56]
+	mi := &file_directory_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4521,7 +4917,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[56]
+	mi := &file_directory_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4534,7 +4930,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{56}
+	return file_directory_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -4563,7 +4959,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[57]
+	mi := &file_directory_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4575,7 +4971,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[57]
+	mi := &file_directory_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4588,7 +4984,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{57}
+	return file_directory_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Ref) GetId() string {
@@ -4619,7 +5015,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[58]
+	mi := &file_directory_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4631,7 +5027,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[58]
+	mi := &file_directory_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4644,7 +5040,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{58}
+	return file_directory_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -4694,7 +5090,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[59]
+	mi := &file_directory_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4706,7 +5102,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[59]
+	mi := &file_directory_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4719,7 +5115,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{59}
+	return file_directory_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -4747,7 +5143,7 @@ var File_directory_proto protoreflect.FileDescriptor
 
 const file_directory_proto_rawDesc = "" +
 	"\n" +
-	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\xb1\x03\n" +
+	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\xec\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12#\n" +
@@ -4764,7 +5160,14 @@ const file_directory_proto_rawDesc = "" +
 	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\x12\x1a\n" +
 	"\bservices\x18\f \x03(\tR\bservices\x12\x1d\n" +
 	"\n" +
-	"call_class\x18\r \x01(\tR\tcallClass\"\xf9\x03\n" +
+	"call_class\x18\r \x01(\tR\tcallClass\x129\n" +
+	"\x06synced\x18\x0e \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\"Q\n" +
+	"\n" +
+	"SyncSource\x12\x0e\n" +
+	"\x02dn\x18\x01 \x01(\tR\x02dn\x12\x12\n" +
+	"\x04gone\x18\x02 \x01(\bR\x04gone\x12\x1f\n" +
+	"\vsynced_unix\x18\x03 \x01(\x03R\n" +
+	"syncedUnix\"\xf9\x03\n" +
 	"\aContact\x12\x18\n" +
 	"\apicture\x18\x01 \x01(\tR\apicture\x12\x1b\n" +
 	"\tjob_title\x18\x02 \x01(\tR\bjobTitle\x12\x18\n" +
@@ -4786,13 +5189,15 @@ const file_directory_proto_rawDesc = "" +
 	"\x05email\x18\x0e \x01(\tR\x05email\x12\x1f\n" +
 	"\vsip_address\x18\x0f \x01(\tR\n" +
 	"sipAddress\x12\x18\n" +
-	"\awebsite\x18\x10 \x01(\tR\awebsite\"\x9a\x01\n" +
+	"\awebsite\x18\x10 \x01(\tR\awebsite\"\xb9\x01\n" +
 	"\x05Grant\x12\x14\n" +
 	"\x05level\x18\x01 \x01(\tR\x05level\x12@\n" +
-	"\x06rights\x18\x02 \x03(\v2(.ucgrid.persistence.v1.Grant.RightsEntryR\x06rights\x1a9\n" +
+	"\x06rights\x18\x02 \x03(\v2(.ucgrid.persistence.v1.Grant.RightsEntryR\x06rights\x12\x1d\n" +
+	"\n" +
+	"until_unix\x18\x03 \x01(\x03R\tuntilUnix\x1a9\n" +
 	"\vRightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc2\x01\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
@@ -4800,7 +5205,10 @@ const file_directory_proto_rawDesc = "" +
 	"\n" +
 	"logged_out\x18\x04 \x01(\bR\tloggedOut\x12 \n" +
 	"\fring_delay_s\x18\x05 \x01(\x05R\n" +
-	"ringDelayS\"3\n" +
+	"ringDelayS\x12\x1d\n" +
+	"\n" +
+	"until_unix\x18\x06 \x01(\x03R\tuntilUnix\x12\x16\n" +
+	"\x06synced\x18\a \x01(\bR\x06synced\"3\n" +
 	"\x03Key\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\"<\n" +
@@ -4826,7 +5234,7 @@ const file_directory_proto_rawDesc = "" +
 	"\x10no_answer_target\x18\x05 \x01(\tR\x0enoAnswerTarget\x12#\n" +
 	"\rclosed_target\x18\x06 \x01(\tR\fclosedTarget\x12\x1b\n" +
 	"\tskip_busy\x18\a \x01(\bR\bskipBusy\x12(\n" +
-	"\x10member_timeout_s\x18\b \x01(\x05R\x0ememberTimeoutS\"\xc9\a\n" +
+	"\x10member_timeout_s\x18\b \x01(\x05R\x0ememberTimeoutS\"\xb0\b\n" +
 	"\x05Group\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -4852,7 +5260,9 @@ const file_directory_proto_rawDesc = "" +
 	"call_group\x18\x14 \x01(\v2 .ucgrid.persistence.v1.CallGroupR\tcallGroup\x12!\n" +
 	"\fcreated_unix\x18\x15 \x01(\x03R\vcreatedUnix\x12!\n" +
 	"\fupdated_unix\x18\x16 \x01(\x03R\vupdatedUnix\x12.\n" +
-	"\x13override_until_unix\x18\x17 \x01(\x03R\x11overrideUntilUnix\"\xb2\x01\n" +
+	"\x13override_until_unix\x18\x17 \x01(\x03R\x11overrideUntilUnix\x12*\n" +
+	"\x11deputy_until_unix\x18\x18 \x01(\x03R\x0fdeputyUntilUnix\x129\n" +
+	"\x06synced\x18\x19 \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\"\xb2\x01\n" +
 	"\n" +
 	"Forwarding\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12 \n" +
@@ -4860,7 +5270,7 @@ const file_directory_proto_rawDesc = "" +
 	"\aon_busy\x18\x03 \x01(\tR\x06onBusy\x12 \n" +
 	"\fon_no_answer\x18\x04 \x01(\tR\n" +
 	"onNoAnswer\x12-\n" +
-	"\x13no_answer_timeout_s\x18\x05 \x01(\x05R\x10noAnswerTimeoutS\"\x91\x03\n" +
+	"\x13no_answer_timeout_s\x18\x05 \x01(\x05R\x10noAnswerTimeoutS\"\xcc\x03\n" +
 	"\x04Line\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
@@ -4878,7 +5288,8 @@ const file_directory_proto_rawDesc = "" +
 	" \x01(\x03R\vcreatedUnix\x12!\n" +
 	"\fupdated_unix\x18\v \x01(\x03R\vupdatedUnix\x12\x12\n" +
 	"\x04e164\x18\f \x01(\tR\x04e164\x12,\n" +
-	"\x12withhold_caller_id\x18\r \x01(\bR\x10withholdCallerId\"\xec\x01\n" +
+	"\x12withhold_caller_id\x18\r \x01(\bR\x10withholdCallerId\x129\n" +
+	"\x06synced\x18\x0e \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\"\xec\x01\n" +
 	"\x06Global\x122\n" +
 	"\x05grant\x18\x01 \x01(\v2\x1c.ucgrid.persistence.v1.GrantR\x05grant\x12\x1a\n" +
 	"\bservices\x18\x02 \x03(\tR\bservices\x124\n" +
@@ -4976,7 +5387,22 @@ const file_directory_proto_rawDesc = "" +
 	"\x0eissued_unix_ms\x18\x03 \x01(\x03R\fissuedUnixMs\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\x12\x14\n" +
 	"\x05index\x18\x05 \x01(\x04R\x05index\x12\x16\n" +
-	"\x06ticket\x18\x06 \x01(\bR\x06ticket\":\n" +
+	"\x06ticket\x18\x06 \x01(\bR\x06ticket\"\xe1\x02\n" +
+	"\x13DirectorySyncStatus\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12!\n" +
+	"\fstarted_unix\x18\x02 \x01(\x03R\vstartedUnix\x12#\n" +
+	"\rfinished_unix\x18\x03 \x01(\x03R\ffinishedUnix\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x18\n" +
+	"\acreated\x18\x06 \x01(\x05R\acreated\x12\x18\n" +
+	"\aupdated\x18\a \x01(\x05R\aupdated\x12\x1a\n" +
+	"\bdisabled\x18\b \x01(\x05R\bdisabled\x12\x1c\n" +
+	"\tunchanged\x18\t \x01(\x05R\tunchanged\x12\x1a\n" +
+	"\bproblems\x18\n" +
+	" \x03(\tR\bproblems\x12\x1d\n" +
+	"\n" +
+	"interval_s\x18\v \x01(\x05R\tintervalS\x12\x16\n" +
+	"\x06source\x18\f \x01(\tR\x06source\":\n" +
 	"\aPutUser\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.ucgrid.persistence.v1.UserR\x04user\"\x1c\n" +
 	"\n" +
@@ -5067,7 +5493,11 @@ const file_directory_proto_rawDesc = "" +
 	"\x06groups\x18\x02 \x03(\tR\x06groups\x12\x1b\n" +
 	"\tlogged_in\x18\x03 \x01(\bR\bloggedIn\"J\n" +
 	"\rPutHuntMemory\x129\n" +
-	"\x06memory\x18\x01 \x01(\v2!.ucgrid.persistence.v1.HuntMemoryR\x06memory\"\xa7\x12\n" +
+	"\x06memory\x18\x01 \x01(\v2!.ucgrid.persistence.v1.HuntMemoryR\x06memory\")\n" +
+	"\fExpireGrants\x12\x19\n" +
+	"\bnow_unix\x18\x01 \x01(\x03R\anowUnix\"\\\n" +
+	"\x16PutDirectorySyncStatus\x12B\n" +
+	"\x06status\x18\x01 \x01(\v2*.ucgrid.persistence.v1.DirectorySyncStatusR\x06status\"\xdf\x13\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -5102,7 +5532,9 @@ const file_directory_proto_rawDesc = "" +
 	"\rput_dial_plan\x18\x18 \x01(\v2\".ucgrid.persistence.v1.PutDialPlanH\x00R\vputDialPlan\x12Z\n" +
 	"\x13set_line_forwarding\x18\x19 \x01(\v2(.ucgrid.persistence.v1.SetLineForwardingH\x00R\x11setLineForwarding\x12f\n" +
 	"\x17set_member_availability\x18\x1a \x01(\v2,.ucgrid.persistence.v1.SetMemberAvailabilityH\x00R\x15setMemberAvailability\x12N\n" +
-	"\x0fput_hunt_memory\x18\x1b \x01(\v2$.ucgrid.persistence.v1.PutHuntMemoryH\x00R\rputHuntMemory\x12>\n" +
+	"\x0fput_hunt_memory\x18\x1b \x01(\v2$.ucgrid.persistence.v1.PutHuntMemoryH\x00R\rputHuntMemory\x12J\n" +
+	"\rexpire_grants\x18\x1c \x01(\v2#.ucgrid.persistence.v1.ExpireGrantsH\x00R\fexpireGrants\x12j\n" +
+	"\x19put_directory_sync_status\x18\x1d \x01(\v2-.ucgrid.persistence.v1.PutDirectorySyncStatusH\x00R\x16putDirectorySyncStatus\x12>\n" +
 	"\tput_token\x18( \x01(\v2\x1f.ucgrid.persistence.v1.PutTokenH\x00R\bputToken\x12G\n" +
 	"\frevoke_token\x18) \x01(\v2\".ucgrid.persistence.v1.RevokeTokenH\x00R\vrevokeToken\x12W\n" +
 	"\x12revoke_user_tokens\x18* \x01(\v2'.ucgrid.persistence.v1.RevokeUserTokensH\x00R\x10revokeUserTokens\x12G\n" +
@@ -5149,141 +5581,151 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_directory_proto_goTypes = []any{
-	(*User)(nil),                  // 0: ucgrid.persistence.v1.User
-	(*Contact)(nil),               // 1: ucgrid.persistence.v1.Contact
-	(*Grant)(nil),                 // 2: ucgrid.persistence.v1.Grant
-	(*Member)(nil),                // 3: ucgrid.persistence.v1.Member
-	(*Key)(nil),                   // 4: ucgrid.persistence.v1.Key
-	(*Interval)(nil),              // 5: ucgrid.persistence.v1.Interval
-	(*DayHours)(nil),              // 6: ucgrid.persistence.v1.DayHours
-	(*Holiday)(nil),               // 7: ucgrid.persistence.v1.Holiday
-	(*OfficeHours)(nil),           // 8: ucgrid.persistence.v1.OfficeHours
-	(*CallGroup)(nil),             // 9: ucgrid.persistence.v1.CallGroup
-	(*Group)(nil),                 // 10: ucgrid.persistence.v1.Group
-	(*Forwarding)(nil),            // 11: ucgrid.persistence.v1.Forwarding
-	(*Line)(nil),                  // 12: ucgrid.persistence.v1.Line
-	(*Global)(nil),                // 13: ucgrid.persistence.v1.Global
-	(*Trunk)(nil),                 // 14: ucgrid.persistence.v1.Trunk
-	(*TrunkOutbound)(nil),         // 15: ucgrid.persistence.v1.TrunkOutbound
-	(*DialPlan)(nil),              // 16: ucgrid.persistence.v1.DialPlan
-	(*DialRule)(nil),              // 17: ucgrid.persistence.v1.DialRule
-	(*HuntMemory)(nil),            // 18: ucgrid.persistence.v1.HuntMemory
-	(*Registration)(nil),          // 19: ucgrid.persistence.v1.Registration
-	(*JournalEntry)(nil),          // 20: ucgrid.persistence.v1.JournalEntry
-	(*ChatMessage)(nil),           // 21: ucgrid.persistence.v1.ChatMessage
-	(*ChatRef)(nil),               // 22: ucgrid.persistence.v1.ChatRef
-	(*BearerToken)(nil),           // 23: ucgrid.persistence.v1.BearerToken
-	(*PutUser)(nil),               // 24: ucgrid.persistence.v1.PutUser
-	(*DeleteUser)(nil),            // 25: ucgrid.persistence.v1.DeleteUser
-	(*PutGroup)(nil),              // 26: ucgrid.persistence.v1.PutGroup
-	(*DeleteGroup)(nil),           // 27: ucgrid.persistence.v1.DeleteGroup
-	(*PutLine)(nil),               // 28: ucgrid.persistence.v1.PutLine
-	(*DeleteLine)(nil),            // 29: ucgrid.persistence.v1.DeleteLine
-	(*PutGrant)(nil),              // 30: ucgrid.persistence.v1.PutGrant
-	(*DeleteGrant)(nil),           // 31: ucgrid.persistence.v1.DeleteGrant
-	(*PutGlobal)(nil),             // 32: ucgrid.persistence.v1.PutGlobal
-	(*PutTrunk)(nil),              // 33: ucgrid.persistence.v1.PutTrunk
-	(*DeleteTrunk)(nil),           // 34: ucgrid.persistence.v1.DeleteTrunk
-	(*PutRegistration)(nil),       // 35: ucgrid.persistence.v1.PutRegistration
-	(*DeleteRegistration)(nil),    // 36: ucgrid.persistence.v1.DeleteRegistration
-	(*ExpireRegistrations)(nil),   // 37: ucgrid.persistence.v1.ExpireRegistrations
-	(*UpdateRegistrations)(nil),   // 38: ucgrid.persistence.v1.UpdateRegistrations
-	(*AppendJournal)(nil),         // 39: ucgrid.persistence.v1.AppendJournal
-	(*UpdateJournal)(nil),         // 40: ucgrid.persistence.v1.UpdateJournal
-	(*PurgeJournal)(nil),          // 41: ucgrid.persistence.v1.PurgeJournal
-	(*AppendChat)(nil),            // 42: ucgrid.persistence.v1.AppendChat
-	(*PurgeChat)(nil),             // 43: ucgrid.persistence.v1.PurgeChat
-	(*PutToken)(nil),              // 44: ucgrid.persistence.v1.PutToken
-	(*RevokeToken)(nil),           // 45: ucgrid.persistence.v1.RevokeToken
-	(*RevokeUserTokens)(nil),      // 46: ucgrid.persistence.v1.RevokeUserTokens
-	(*PurgeTokens)(nil),           // 47: ucgrid.persistence.v1.PurgeTokens
-	(*PutDialPlan)(nil),           // 48: ucgrid.persistence.v1.PutDialPlan
-	(*SetLineForwarding)(nil),     // 49: ucgrid.persistence.v1.SetLineForwarding
-	(*SetMemberAvailability)(nil), // 50: ucgrid.persistence.v1.SetMemberAvailability
-	(*PutHuntMemory)(nil),         // 51: ucgrid.persistence.v1.PutHuntMemory
-	(*Command)(nil),               // 52: ucgrid.persistence.v1.Command
-	(*Batch)(nil),                 // 53: ucgrid.persistence.v1.Batch
-	(*StoreMeta)(nil),             // 54: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),              // 55: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),               // 56: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                   // 57: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),               // 58: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),        // 59: ucgrid.persistence.v1.SnapshotHeader
-	nil,                           // 60: ucgrid.persistence.v1.Grant.RightsEntry
-	nil,                           // 61: ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
+	(*User)(nil),                   // 0: ucgrid.persistence.v1.User
+	(*SyncSource)(nil),             // 1: ucgrid.persistence.v1.SyncSource
+	(*Contact)(nil),                // 2: ucgrid.persistence.v1.Contact
+	(*Grant)(nil),                  // 3: ucgrid.persistence.v1.Grant
+	(*Member)(nil),                 // 4: ucgrid.persistence.v1.Member
+	(*Key)(nil),                    // 5: ucgrid.persistence.v1.Key
+	(*Interval)(nil),               // 6: ucgrid.persistence.v1.Interval
+	(*DayHours)(nil),               // 7: ucgrid.persistence.v1.DayHours
+	(*Holiday)(nil),                // 8: ucgrid.persistence.v1.Holiday
+	(*OfficeHours)(nil),            // 9: ucgrid.persistence.v1.OfficeHours
+	(*CallGroup)(nil),              // 10: ucgrid.persistence.v1.CallGroup
+	(*Group)(nil),                  // 11: ucgrid.persistence.v1.Group
+	(*Forwarding)(nil),             // 12: ucgrid.persistence.v1.Forwarding
+	(*Line)(nil),                   // 13: ucgrid.persistence.v1.Line
+	(*Global)(nil),                 // 14: ucgrid.persistence.v1.Global
+	(*Trunk)(nil),                  // 15: ucgrid.persistence.v1.Trunk
+	(*TrunkOutbound)(nil),          // 16: ucgrid.persistence.v1.TrunkOutbound
+	(*DialPlan)(nil),               // 17: ucgrid.persistence.v1.DialPlan
+	(*DialRule)(nil),               // 18: ucgrid.persistence.v1.DialRule
+	(*HuntMemory)(nil),             // 19: ucgrid.persistence.v1.HuntMemory
+	(*Registration)(nil),           // 20: ucgrid.persistence.v1.Registration
+	(*JournalEntry)(nil),           // 21: ucgrid.persistence.v1.JournalEntry
+	(*ChatMessage)(nil),            // 22: ucgrid.persistence.v1.ChatMessage
+	(*ChatRef)(nil),                // 23: ucgrid.persistence.v1.ChatRef
+	(*BearerToken)(nil),            // 24: ucgrid.persistence.v1.BearerToken
+	(*DirectorySyncStatus)(nil),    // 25: ucgrid.persistence.v1.DirectorySyncStatus
+	(*PutUser)(nil),                // 26: ucgrid.persistence.v1.PutUser
+	(*DeleteUser)(nil),             // 27: ucgrid.persistence.v1.DeleteUser
+	(*PutGroup)(nil),               // 28: ucgrid.persistence.v1.PutGroup
+	(*DeleteGroup)(nil),            // 29: ucgrid.persistence.v1.DeleteGroup
+	(*PutLine)(nil),                // 30: ucgrid.persistence.v1.PutLine
+	(*DeleteLine)(nil),             // 31: ucgrid.persistence.v1.DeleteLine
+	(*PutGrant)(nil),               // 32: ucgrid.persistence.v1.PutGrant
+	(*DeleteGrant)(nil),            // 33: ucgrid.persistence.v1.DeleteGrant
+	(*PutGlobal)(nil),              // 34: ucgrid.persistence.v1.PutGlobal
+	(*PutTrunk)(nil),               // 35: ucgrid.persistence.v1.PutTrunk
+	(*DeleteTrunk)(nil),            // 36: ucgrid.persistence.v1.DeleteTrunk
+	(*PutRegistration)(nil),        // 37: ucgrid.persistence.v1.PutRegistration
+	(*DeleteRegistration)(nil),     // 38: ucgrid.persistence.v1.DeleteRegistration
+	(*ExpireRegistrations)(nil),    // 39: ucgrid.persistence.v1.ExpireRegistrations
+	(*UpdateRegistrations)(nil),    // 40: ucgrid.persistence.v1.UpdateRegistrations
+	(*AppendJournal)(nil),          // 41: ucgrid.persistence.v1.AppendJournal
+	(*UpdateJournal)(nil),          // 42: ucgrid.persistence.v1.UpdateJournal
+	(*PurgeJournal)(nil),           // 43: ucgrid.persistence.v1.PurgeJournal
+	(*AppendChat)(nil),             // 44: ucgrid.persistence.v1.AppendChat
+	(*PurgeChat)(nil),              // 45: ucgrid.persistence.v1.PurgeChat
+	(*PutToken)(nil),               // 46: ucgrid.persistence.v1.PutToken
+	(*RevokeToken)(nil),            // 47: ucgrid.persistence.v1.RevokeToken
+	(*RevokeUserTokens)(nil),       // 48: ucgrid.persistence.v1.RevokeUserTokens
+	(*PurgeTokens)(nil),            // 49: ucgrid.persistence.v1.PurgeTokens
+	(*PutDialPlan)(nil),            // 50: ucgrid.persistence.v1.PutDialPlan
+	(*SetLineForwarding)(nil),      // 51: ucgrid.persistence.v1.SetLineForwarding
+	(*SetMemberAvailability)(nil),  // 52: ucgrid.persistence.v1.SetMemberAvailability
+	(*PutHuntMemory)(nil),          // 53: ucgrid.persistence.v1.PutHuntMemory
+	(*ExpireGrants)(nil),           // 54: ucgrid.persistence.v1.ExpireGrants
+	(*PutDirectorySyncStatus)(nil), // 55: ucgrid.persistence.v1.PutDirectorySyncStatus
+	(*Command)(nil),                // 56: ucgrid.persistence.v1.Command
+	(*Batch)(nil),                  // 57: ucgrid.persistence.v1.Batch
+	(*StoreMeta)(nil),              // 58: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),               // 59: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),                // 60: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                    // 61: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),                // 62: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),         // 63: ucgrid.persistence.v1.SnapshotHeader
+	nil,                            // 64: ucgrid.persistence.v1.Grant.RightsEntry
+	nil,                            // 65: ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
 }
 var file_directory_proto_depIdxs = []int32{
-	1,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
-	60, // 1: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
-	5,  // 2: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
-	5,  // 3: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
-	5,  // 4: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
-	6,  // 5: ucgrid.persistence.v1.OfficeHours.days:type_name -> ucgrid.persistence.v1.DayHours
-	7,  // 6: ucgrid.persistence.v1.OfficeHours.holidays:type_name -> ucgrid.persistence.v1.Holiday
-	3,  // 7: ucgrid.persistence.v1.Group.members:type_name -> ucgrid.persistence.v1.Member
-	2,  // 8: ucgrid.persistence.v1.Group.member_grant:type_name -> ucgrid.persistence.v1.Grant
-	2,  // 9: ucgrid.persistence.v1.Group.leader_grant:type_name -> ucgrid.persistence.v1.Grant
-	4,  // 10: ucgrid.persistence.v1.Group.keys:type_name -> ucgrid.persistence.v1.Key
-	8,  // 11: ucgrid.persistence.v1.Group.office_hours:type_name -> ucgrid.persistence.v1.OfficeHours
-	9,  // 12: ucgrid.persistence.v1.Group.call_group:type_name -> ucgrid.persistence.v1.CallGroup
-	11, // 13: ucgrid.persistence.v1.Line.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
-	2,  // 14: ucgrid.persistence.v1.Global.grant:type_name -> ucgrid.persistence.v1.Grant
-	15, // 15: ucgrid.persistence.v1.Trunk.outbound:type_name -> ucgrid.persistence.v1.TrunkOutbound
-	17, // 16: ucgrid.persistence.v1.DialPlan.rules:type_name -> ucgrid.persistence.v1.DialRule
-	61, // 17: ucgrid.persistence.v1.HuntMemory.last_call_unix_ms:type_name -> ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
-	0,  // 18: ucgrid.persistence.v1.PutUser.user:type_name -> ucgrid.persistence.v1.User
-	10, // 19: ucgrid.persistence.v1.PutGroup.group:type_name -> ucgrid.persistence.v1.Group
-	12, // 20: ucgrid.persistence.v1.PutLine.line:type_name -> ucgrid.persistence.v1.Line
-	2,  // 21: ucgrid.persistence.v1.PutGrant.grant:type_name -> ucgrid.persistence.v1.Grant
-	13, // 22: ucgrid.persistence.v1.PutGlobal.global:type_name -> ucgrid.persistence.v1.Global
-	14, // 23: ucgrid.persistence.v1.PutTrunk.trunk:type_name -> ucgrid.persistence.v1.Trunk
-	19, // 24: ucgrid.persistence.v1.PutRegistration.registration:type_name -> ucgrid.persistence.v1.Registration
-	19, // 25: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
-	20, // 26: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
-	21, // 27: ucgrid.persistence.v1.AppendChat.message:type_name -> ucgrid.persistence.v1.ChatMessage
-	23, // 28: ucgrid.persistence.v1.PutToken.token:type_name -> ucgrid.persistence.v1.BearerToken
-	16, // 29: ucgrid.persistence.v1.PutDialPlan.plan:type_name -> ucgrid.persistence.v1.DialPlan
-	11, // 30: ucgrid.persistence.v1.SetLineForwarding.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
-	18, // 31: ucgrid.persistence.v1.PutHuntMemory.memory:type_name -> ucgrid.persistence.v1.HuntMemory
-	24, // 32: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
-	25, // 33: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
-	26, // 34: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
-	27, // 35: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
-	28, // 36: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
-	29, // 37: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
-	30, // 38: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
-	31, // 39: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
-	30, // 40: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
-	31, // 41: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
-	32, // 42: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
-	33, // 43: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
-	34, // 44: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
-	35, // 45: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
-	36, // 46: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
-	37, // 47: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
-	39, // 48: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
-	40, // 49: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
-	41, // 50: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
-	38, // 51: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
-	42, // 52: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
-	43, // 53: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
-	53, // 54: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
-	48, // 55: ucgrid.persistence.v1.Command.put_dial_plan:type_name -> ucgrid.persistence.v1.PutDialPlan
-	49, // 56: ucgrid.persistence.v1.Command.set_line_forwarding:type_name -> ucgrid.persistence.v1.SetLineForwarding
-	50, // 57: ucgrid.persistence.v1.Command.set_member_availability:type_name -> ucgrid.persistence.v1.SetMemberAvailability
-	51, // 58: ucgrid.persistence.v1.Command.put_hunt_memory:type_name -> ucgrid.persistence.v1.PutHuntMemory
-	44, // 59: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
-	45, // 60: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
-	46, // 61: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
-	47, // 62: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
-	52, // 63: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	2,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
+	1,  // 1: ucgrid.persistence.v1.User.synced:type_name -> ucgrid.persistence.v1.SyncSource
+	64, // 2: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	6,  // 3: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
+	6,  // 4: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
+	6,  // 5: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
+	7,  // 6: ucgrid.persistence.v1.OfficeHours.days:type_name -> ucgrid.persistence.v1.DayHours
+	8,  // 7: ucgrid.persistence.v1.OfficeHours.holidays:type_name -> ucgrid.persistence.v1.Holiday
+	4,  // 8: ucgrid.persistence.v1.Group.members:type_name -> ucgrid.persistence.v1.Member
+	3,  // 9: ucgrid.persistence.v1.Group.member_grant:type_name -> ucgrid.persistence.v1.Grant
+	3,  // 10: ucgrid.persistence.v1.Group.leader_grant:type_name -> ucgrid.persistence.v1.Grant
+	5,  // 11: ucgrid.persistence.v1.Group.keys:type_name -> ucgrid.persistence.v1.Key
+	9,  // 12: ucgrid.persistence.v1.Group.office_hours:type_name -> ucgrid.persistence.v1.OfficeHours
+	10, // 13: ucgrid.persistence.v1.Group.call_group:type_name -> ucgrid.persistence.v1.CallGroup
+	1,  // 14: ucgrid.persistence.v1.Group.synced:type_name -> ucgrid.persistence.v1.SyncSource
+	12, // 15: ucgrid.persistence.v1.Line.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
+	1,  // 16: ucgrid.persistence.v1.Line.synced:type_name -> ucgrid.persistence.v1.SyncSource
+	3,  // 17: ucgrid.persistence.v1.Global.grant:type_name -> ucgrid.persistence.v1.Grant
+	16, // 18: ucgrid.persistence.v1.Trunk.outbound:type_name -> ucgrid.persistence.v1.TrunkOutbound
+	18, // 19: ucgrid.persistence.v1.DialPlan.rules:type_name -> ucgrid.persistence.v1.DialRule
+	65, // 20: ucgrid.persistence.v1.HuntMemory.last_call_unix_ms:type_name -> ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
+	0,  // 21: ucgrid.persistence.v1.PutUser.user:type_name -> ucgrid.persistence.v1.User
+	11, // 22: ucgrid.persistence.v1.PutGroup.group:type_name -> ucgrid.persistence.v1.Group
+	13, // 23: ucgrid.persistence.v1.PutLine.line:type_name -> ucgrid.persistence.v1.Line
+	3,  // 24: ucgrid.persistence.v1.PutGrant.grant:type_name -> ucgrid.persistence.v1.Grant
+	14, // 25: ucgrid.persistence.v1.PutGlobal.global:type_name -> ucgrid.persistence.v1.Global
+	15, // 26: ucgrid.persistence.v1.PutTrunk.trunk:type_name -> ucgrid.persistence.v1.Trunk
+	20, // 27: ucgrid.persistence.v1.PutRegistration.registration:type_name -> ucgrid.persistence.v1.Registration
+	20, // 28: ucgrid.persistence.v1.UpdateRegistrations.put:type_name -> ucgrid.persistence.v1.Registration
+	21, // 29: ucgrid.persistence.v1.AppendJournal.entry:type_name -> ucgrid.persistence.v1.JournalEntry
+	22, // 30: ucgrid.persistence.v1.AppendChat.message:type_name -> ucgrid.persistence.v1.ChatMessage
+	24, // 31: ucgrid.persistence.v1.PutToken.token:type_name -> ucgrid.persistence.v1.BearerToken
+	17, // 32: ucgrid.persistence.v1.PutDialPlan.plan:type_name -> ucgrid.persistence.v1.DialPlan
+	12, // 33: ucgrid.persistence.v1.SetLineForwarding.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
+	19, // 34: ucgrid.persistence.v1.PutHuntMemory.memory:type_name -> ucgrid.persistence.v1.HuntMemory
+	25, // 35: ucgrid.persistence.v1.PutDirectorySyncStatus.status:type_name -> ucgrid.persistence.v1.DirectorySyncStatus
+	26, // 36: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
+	27, // 37: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
+	28, // 38: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
+	29, // 39: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
+	30, // 40: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
+	31, // 41: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
+	32, // 42: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
+	33, // 43: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
+	32, // 44: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
+	33, // 45: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
+	34, // 46: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
+	35, // 47: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
+	36, // 48: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
+	37, // 49: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
+	38, // 50: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
+	39, // 51: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
+	41, // 52: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
+	42, // 53: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
+	43, // 54: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
+	40, // 55: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
+	44, // 56: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
+	45, // 57: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
+	57, // 58: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
+	50, // 59: ucgrid.persistence.v1.Command.put_dial_plan:type_name -> ucgrid.persistence.v1.PutDialPlan
+	51, // 60: ucgrid.persistence.v1.Command.set_line_forwarding:type_name -> ucgrid.persistence.v1.SetLineForwarding
+	52, // 61: ucgrid.persistence.v1.Command.set_member_availability:type_name -> ucgrid.persistence.v1.SetMemberAvailability
+	53, // 62: ucgrid.persistence.v1.Command.put_hunt_memory:type_name -> ucgrid.persistence.v1.PutHuntMemory
+	54, // 63: ucgrid.persistence.v1.Command.expire_grants:type_name -> ucgrid.persistence.v1.ExpireGrants
+	55, // 64: ucgrid.persistence.v1.Command.put_directory_sync_status:type_name -> ucgrid.persistence.v1.PutDirectorySyncStatus
+	46, // 65: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
+	47, // 66: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
+	48, // 67: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
+	49, // 68: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
+	56, // 69: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -5291,8 +5733,8 @@ func file_directory_proto_init() {
 	if File_directory_proto != nil {
 		return
 	}
-	file_directory_proto_msgTypes[40].OneofWrappers = []any{}
-	file_directory_proto_msgTypes[52].OneofWrappers = []any{
+	file_directory_proto_msgTypes[42].OneofWrappers = []any{}
+	file_directory_proto_msgTypes[56].OneofWrappers = []any{
 		(*Command_PutUser)(nil),
 		(*Command_DeleteUser)(nil),
 		(*Command_PutGroup)(nil),
@@ -5320,6 +5762,8 @@ func file_directory_proto_init() {
 		(*Command_SetLineForwarding)(nil),
 		(*Command_SetMemberAvailability)(nil),
 		(*Command_PutHuntMemory)(nil),
+		(*Command_ExpireGrants)(nil),
+		(*Command_PutDirectorySyncStatus)(nil),
 		(*Command_PutToken)(nil),
 		(*Command_RevokeToken)(nil),
 		(*Command_RevokeUserTokens)(nil),
@@ -5331,7 +5775,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   62,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
