@@ -25,6 +25,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /v1/tokens", h.wrap(h.createToken))
 	h.mux.HandleFunc("DELETE /v1/tokens/{token}", h.wrap(h.revokeToken))
 
+	h.mux.HandleFunc("GET /v1/me", h.wrap(h.getMe))
 	h.mux.HandleFunc("GET /v1/users", h.wrap(h.listUsers))
 	h.mux.HandleFunc("PUT /v1/users/{id}", h.wrap(h.putUser))
 	h.mux.HandleFunc("GET /v1/users/{id}", h.wrap(h.getUser))
