@@ -37,8 +37,14 @@ async function api(method, path, body, auth) {
   const res = await fetch(path, init);
   if (res.status === 401 && !auth) { signedOut("Your session ended: sign in again."); throw new Error("signed out"); }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new Error(data && data.error ? data.error.message : res.statusText);
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { if (res.ok) throw e; }
+  if (!res.ok) {
+    // The API's message as given: it names the field a 400 is about.
+    const err = new Error(data && data.error ? data.error.message : res.status + " " + res.statusText);
+    err.status = res.status;
+    throw err;
+  }
   return data;
 }
 
@@ -67,6 +73,8 @@ function signedOut(msg) {
   sessionStorage.removeItem("ucgrid.token");
   sessionStorage.removeItem("ucgrid.me");
   $("app").hidden = true; $("who").hidden = true; $("signin").hidden = false;
+  applyMay(null);
+  showTab("monitor");
   status(msg || "Signed out.");
   $("signin-user").focus();
 }
@@ -80,6 +88,7 @@ async function start() {
   $("signin").hidden = true; $("app").hidden = false; $("who").hidden = false;
   $("me-name").textContent = me;
   status("");
+  await loadMe();
   await loadMonitor();
   connect();
 }
@@ -392,6 +401,8 @@ function showTab(name) {
   }
   if (name === "privacy") loadPrivacy().catch((e) => status(e.message));
   if (name === "groups") loadGroupIds();
+  const loaders = {profile: loadProfile, users: loadUsers, lines: loadLines, trunks: loadTrunks, settings: loadSettings, sync: loadSync};
+  if (loaders[name]) loaders[name]().catch((e) => status(e.message));
 }
 
 function init() {
@@ -404,14 +415,18 @@ function init() {
   $("group-form").addEventListener("submit", saveGroup);
   $("g-add-member").addEventListener("click", addMember);
   $("override-form").addEventListener("submit", applyOverride);
-  const tabs = [...document.querySelectorAll(".tab")];
-  tabs.forEach((b, i) => {
+  initAdmin();
+  for (const b of document.querySelectorAll(".tab")) {
     b.addEventListener("click", () => showTab(b.dataset.tab));
     b.addEventListener("keydown", (e) => {
       const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
-      if (d) { const n = tabs[(i + d + tabs.length) % tabs.length]; n.focus(); showTab(n.dataset.tab); }
+      if (!d) return;
+      // Only the tabs the caller may use take part.
+      const tabs = [...document.querySelectorAll(".tab")].filter((t) => !t.hidden);
+      const n = tabs[(tabs.indexOf(b) + d + tabs.length) % tabs.length];
+      n.focus(); showTab(n.dataset.tab);
     });
-  });
+  }
   if (token) start().catch(() => signedOut()); else $("signin-user").focus();
 }
 
