@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // adminFixture is liveFixture plus what the console's admin pages work
@@ -88,6 +89,10 @@ func apiMessage(t *testing.T, c client, method, path string, body any) string {
 	}
 	return msg
 }
+
+// unlabelled lists the form controls without a label or aria-label.
+const unlabelled = `[...document.querySelectorAll("input, select, textarea")]` +
+	`.filter((e) => e.labels.length === 0 && !e.getAttribute("aria-label")).map((e) => e.id || e.outerHTML).join(",")`
 
 // visibleTabs lists the console's tabs the signed-in user sees.
 const visibleTabs = `[...document.querySelectorAll(".tab")].filter((b) => !b.hidden).map((b) => b.dataset.tab).join(",")`
@@ -166,7 +171,7 @@ func TestConsole_AdministratorManagerAndUserEachSeeTheirScope(t *testing.T) {
 			click(`#trunk-form button[type="submit"]`), textIs("#trunk-error", want))
 
 		do(t, a, "changes the journal retention",
-			click(`[data-tab="settings"]`), waitJS(`document.getElementById("gl-level").value === "blocked"`),
+			click(`[data-tab="settings"]`), waitJS(`document.getElementById("settings").dataset.state === "ready"`),
 			setValue("#gl-journal", "30"), click(`#global-form button[type="submit"]`), textIs("#status", "Global settings saved."))
 		g, _ := admin.must(http.StatusOK, "GET", "/v1/global", nil, "")
 		if g["journal_retention_days"] != 30.0 || g["level"] != "blocked" {
@@ -183,6 +188,12 @@ func TestConsole_AdministratorManagerAndUserEachSeeTheirScope(t *testing.T) {
 			textIs("#sync-state", "The last sync finished."), textIs(`#sync-status [data-field="created"]`, "12"),
 			textIs(`#sync-status [data-field="source"]`, "ldaps://dc1.example.com"),
 			textIs("#sync-problems li", "uid=x,ou=people,dc=example,dc=com: duplicate id x"))
+
+		// Every control of every page (the generated ones too) has a label
+		// a screen reader reads.
+		if got := eval(t, a, unlabelled); got != "" {
+			t.Errorf("controls without a label: %s", got)
+		}
 	})
 
 	t.Run("group manager", func(t *testing.T) {
@@ -225,8 +236,12 @@ func TestConsole_AdministratorManagerAndUserEachSeeTheirScope(t *testing.T) {
 		ben.must(http.StatusForbidden, "PUT", "/v1/global", map[string]any{"level": "team"}, "")
 		ben.must(http.StatusForbidden, "PUT", "/v1/lines/201/forwarding", map[string]any{"unconditional": "202"}, "")
 
+		do(t, u, "the arrow keys move between the tabs he may use",
+			chromedp.Focus(chromedp.CSS(`[data-tab="groups"]`)), chromedp.KeyEvent(kb.ArrowRight),
+			waitJS(`document.activeElement.dataset.tab === "profile" && !document.getElementById("profile").hidden`),
+			chromedp.KeyEvent(kb.ArrowRight), waitJS(`document.activeElement.dataset.tab === "monitor"`))
 		do(t, u, "edits his office", click(`[data-tab="profile"]`),
-			waitJS(`document.getElementById("p-name").value === "Ben"`),
+			waitJS(`document.getElementById("profile").dataset.state === "ready"`),
 			setValue("#p-c-office", "B-12"), click(`#profile-form button[type="submit"]`), textIs("#status", "Profile saved."))
 		me, _ := ben.must(http.StatusOK, "GET", "/v1/users/ben", nil, "")
 		if me["contact"].(map[string]any)["office"] != "B-12" {

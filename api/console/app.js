@@ -402,7 +402,17 @@ function showTab(name) {
   if (name === "privacy") loadPrivacy().catch((e) => status(e.message));
   if (name === "groups") loadGroupIds();
   const loaders = {profile: loadProfile, users: loadUsers, lines: loadLines, trunks: loadTrunks, settings: loadSettings, sync: loadSync};
-  if (loaders[name]) loaders[name]().catch((e) => status(e.message));
+  if (loaders[name]) {
+    // aria-busy while the page loads; data-state says when the latest
+    // load is done (what was typed before then is overwritten).
+    const panel = $(name), gen = String(Number(panel.dataset.gen || 0) + 1);
+    panel.dataset.gen = gen; panel.dataset.state = "loading"; panel.setAttribute("aria-busy", "true");
+    const done = (state) => {
+      if (panel.dataset.gen !== gen) return;
+      panel.dataset.state = state; panel.setAttribute("aria-busy", "false");
+    };
+    loaders[name]().then(() => done("ready"), (e) => { done("failed"); status(e.message); });
+  }
 }
 
 function init() {
