@@ -10,7 +10,10 @@ import (
 // (no build step), served at / and /console/. It signs in with
 // POST /v1/tokens, keeps the bearer token in the tab's sessionStorage and
 // uses only the /v1 routes; the live monitor is an EventSource on
-// /v1/events?ticket= with a single-use ticket from POST /v1/events/tickets. docs/api.md ("Web console") describes it.
+// /v1/events?ticket= with a single-use ticket from POST /v1/events/tickets.
+// app.js holds sign-in, the monitor, grants and groups; admin.js the
+// profile, users, lines, trunks, settings and directory sync pages, shown
+// as GET /v1/me allows. docs/api.md ("Web console") describes it.
 //
 //go:embed console
 var consoleFiles embed.FS

@@ -10,5 +10,6 @@
 // LineService and EventHub, opened with a single-use ticket in browsers,
 // and each stream ends as soon as its access ends (the directory's change
 // feed, sessions.go); the web console (console/, embedded) is served
-// at /. docs/api.md explains the decisions.
+// at /, and GET /v1/me tells it which of its pages the caller may use.
+// docs/api.md explains the decisions.
 package api
