@@ -180,10 +180,10 @@ async function loadUsers() {
       const grp = await api("GET", "/v1/groups/" + enc(g.group));
       for (const m of grp.members) if (m.user !== me) ids.add(m.user);
     }
-    users = [];
-    for (const id of [...ids].sort()) {
-      try { users.push(await api("GET", "/v1/users/" + enc(id))); } catch (e) { users.push({id, display_name: e.message, disabled: false}); }
-    }
+    // One read per member, side by side; a member the caller may not
+    // read shows why.
+    users = await Promise.all([...ids].sort().map((id) => api("GET", "/v1/users/" + enc(id))
+      .catch((e) => ({id, display_name: e.message, disabled: false}))));
   }
   const q = $("user-q").value.trim().toLowerCase();
   const rows = users.filter((u) => !q || u.id.toLowerCase().includes(q) || u.display_name.toLowerCase().includes(q)).map((u) => {
