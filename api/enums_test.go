@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ucgrid/ucgrid/dialplan"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -45,7 +46,8 @@ func TestOpenAPI_EnumsAreTheDirectoryLists(t *testing.T) {
 }
 
 // TestConsole_SelectsOfferTheDirectoryLists: the web console's call group
-// mode and strategy menus offer exactly the values of the lists.
+// mode and strategy, line kind, system role and call class menus offer
+// exactly the values of the lists.
 func TestConsole_SelectsOfferTheDirectoryLists(t *testing.T) {
 	page, err := consoleFiles.ReadFile("console/index.html")
 	if err != nil {
@@ -57,6 +59,10 @@ func TestConsole_SelectsOfferTheDirectoryLists(t *testing.T) {
 	}{
 		{"g-cg-mode", dirpb.CallModes[:]},
 		{"g-cg-strategy", dirpb.Strategies[:]},
+		{"l-kind", dirpb.LineKinds[:]},
+		{"u-role", dirpb.SystemRoles[:]},
+		{"u-class", append([]string{""}, dialplan.Classes...)},
+		{"gl-class", append([]string{""}, dialplan.Classes...)},
 	} {
 		sel := regexp.MustCompile(`<select id="` + tc.id + `">(.*?)</select>`).FindSubmatch(page)
 		if sel == nil {

@@ -189,6 +189,13 @@ func TestConsole_AdministratorManagerAndUserEachSeeTheirScope(t *testing.T) {
 			textIs(`#sync-status [data-field="source"]`, "ldaps://dc1.example.com"),
 			textIs("#sync-problems li", "uid=x,ou=people,dc=example,dc=com: duplicate id x"))
 
+		do(t, a, "disables dora", click(`[data-tab="users"]`), waitJS(`document.getElementById("users").dataset.state === "ready"`),
+			click(`[data-user-row="dora"] button`), textIs("#u-title", "dora"), click("#u-disabled"),
+			click(`#user-form button[type="submit"]`), textIs(`#user-list [data-user-row="dora"] td:nth-of-type(2)`, "disabled"))
+		if code, out, _ := (client{t, base, "dora", "dora-password-1"}).do("GET", "/v1/me", nil, ""); code != http.StatusUnauthorized {
+			t.Errorf("dora, disabled, signs in: %d %v", code, out)
+		}
+
 		// Every control of every page (the generated ones too) has a label
 		// a screen reader reads.
 		if got := eval(t, a, unlabelled); got != "" {
