@@ -173,7 +173,7 @@ func TestFill_CallGroupsHaveOfficeHoursAndAReceptionist(t *testing.T) {
 	f := fill(t)
 	m := f.signIn(Manager)
 	type group struct {
-		Members []struct{ User, Role string } `json:"members"`
+		Members  []struct{ User, Role string } `json:"members"`
 		Leader   string                        `json:"leader"`
 		Deputy   string                        `json:"deputy"`
 		Timezone string                        `json:"timezone"`

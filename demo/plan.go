@@ -9,7 +9,7 @@ import (
 // step is one API request of the fill, made as user as.
 type step struct {
 	as, method, path string
-	body         any
+	body             any
 }
 
 // secrets are the generated passwords the plan writes: sign-in passwords
@@ -128,7 +128,7 @@ func groupBody(d department, now time.Time) map[string]any {
 // hours callers go to the reception straight away.
 func supportGroup(g map[string]any, now time.Time) {
 	g["member_level"] = "team" // they pick up each other's calls
-	delete(g, "leader_level") // individual rights instead of a level
+	delete(g, "leader_level")  // individual rights instead of a level
 	g["leader_rights"] = map[string]any{
 		"view_picture": true, "see_presence": true, "see_phone_numbers": true, "see_note": true,
 		"see_line_state": true, "line1_see_incoming": true, "line1_see_forwarding": true,
