@@ -17,7 +17,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # by `make test-deps` when missing.
 TEST_PKGS := chromium sip-tester baresip iproute2 iptables conntrack sipvicious curl kamailio
 
-.PHONY: all build run test test-deps vet fmt-check lint bench bench-go bench-compare bench-commits bench-smoke proto tidy clean check-go fuzz
+.PHONY: all build run demo test test-deps vet fmt-check lint bench bench-go bench-compare bench-commits bench-smoke proto tidy clean check-go fuzz
 
 all: build
 
@@ -30,6 +30,13 @@ build: check-go
 ## run: build and start one node with its data under ./data (Ctrl-C stops it)
 run: build
 	./$(BIN) serve --data $(DATA)
+
+## demo: build and start one node on a new temporary data directory filled
+## with a small demo company; prints how to sign in as three of its people
+## (docs/demo.md). Each run starts afresh; Ctrl-C stops it (the directory
+## stays in $TMPDIR, named on the "serving" line).
+demo: build
+	./$(BIN) serve --demo --data "$$(mktemp -d "$${TMPDIR:-/tmp}/ucgrid-demo.XXXXXX")/data"
 
 # Packages whose tests run protoactor-go cluster nodes inside the test
 # process. The library races internally there (disthash reads its

@@ -95,6 +95,12 @@ type Config struct {
 	// can reach without TLS (a network the operator trusts). Default false:
 	// Start refuses such binds with ErrInsecureCluster.
 	InsecureCluster bool
+	// Demo fills the directory with the demo company (package demo) once
+	// the node is ready, and prints to Out how to sign in as three of its
+	// people. Start refuses it with ErrDirectoryNotEmpty on a directory
+	// that holds more than the system owner, and Validate with Join (a
+	// joining node gets the directory from its cluster). Default false.
+	Demo bool
 	// Out receives what a person must read once (generated credentials).
 	// Default: discard.
 	Out io.Writer
@@ -181,6 +187,8 @@ func (c Config) Validate() error {
 		return invalid("RaftVoters", "%d, must be at least 1", c.RaftVoters)
 	case c.RaftDeadGrace < 0:
 		return invalid("RaftDeadGrace", "%v is negative", c.RaftDeadGrace)
+	case c.Demo && len(c.Join) > 0:
+		return invalid("Demo", "is set with Join: a node that joins a cluster gets its directory from it; fill the first node (without Join) instead")
 	}
 	return nil
 }

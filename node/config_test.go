@@ -51,6 +51,7 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 		{"negative ready timeout", func(c *Config) { c.ReadyTimeout = -time.Second }, "ReadyTimeout"},
 		{"negative raft voters", func(c *Config) { c.RaftVoters = -1 }, "RaftVoters"},
 		{"negative raft dead grace", func(c *Config) { c.RaftDeadGrace = -time.Second }, "RaftDeadGrace"},
+		{"demo on a joining node", func(c *Config) { c.Demo, c.Join = true, []string{"127.0.0.1:7946"} }, "Demo"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

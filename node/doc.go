@@ -8,7 +8,10 @@
 // or touches the data directory. It then opens the data directory, starts
 // Raft, joins the actor cluster, creates the system owner "admin" on a
 // first start, mounts the API and /healthz, /readyz and /metrics, and
-// starts SIP; docs/persistence.md "Start" lists the phases. Shutdown
+// starts SIP; docs/persistence.md "Start" lists the phases. With
+// Config.Demo it refuses a directory holding more than the system owner
+// (ErrDirectoryNotEmpty) before the actor layer starts, and fills it with
+// the demo company (package demo) through the API before it turns ready. Shutdown
 // drains SIP and stops in the reverse order, and flushes the store.
 //
 // The node's part in its Raft cluster — joining, the leader's autopilot,

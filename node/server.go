@@ -127,6 +127,11 @@ func (s *Node) start(ctx context.Context) error {
 		return fmt.Errorf("node: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
 	}
 	clock.phase("directory ready")
+	if s.cfg.Demo {
+		if err := s.checkEmptyForDemo(); err != nil {
+			return err
+		}
+	}
 	if err := s.startActors(ctx); err != nil {
 		return err
 	}
@@ -163,6 +168,12 @@ func (s *Node) start(ctx context.Context) error {
 		return err
 	}
 	clock.phase("admin checked")
+	if s.cfg.Demo {
+		if err := s.fillDemo(ctx, v1); err != nil {
+			return err
+		}
+		clock.phase("demo filled")
+	}
 	s.started.Store(true)
 	s.cfg.Logger.Info("node started", "node", s.dir.ID(), "cluster", s.dir.ClusterID(),
 		"http", s.http.Addr(), "raft", s.dir.RaftAddr(), "data", s.cfg.DataDir)

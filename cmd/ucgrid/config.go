@@ -56,6 +56,8 @@ type serveOptions struct {
 	TLSCert         string `yaml:"tls_cert"`
 	TLSKey          string `yaml:"tls_key"`
 	InsecureCluster string `yaml:"insecure_cluster"`
+	// Demo fills a new directory with the demo company (demo.go).
+	Demo string `yaml:"demo"`
 	// Go garbage collector (gcflags.go).
 	GCPercent   string `yaml:"gc_percent"`
 	MemoryLimit string `yaml:"memory_limit"`
@@ -105,6 +107,7 @@ var serveOptionTable = []option{
 	{"tls-key", "PEM file of this node's private key", "", func(o *serveOptions) *string { return &o.TLSKey }},
 	{"gc-percent", "heap growth between garbage collections in percent of the live heap (Go's GOGC, which wins when set); higher trades memory for CPU on the call path", "400", func(o *serveOptions) *string { return &o.GCPercent }},
 	{"memory-limit", "soft memory limit of the Go heap (Go's GOMEMLIMIT, which wins when set): a size such as 2GiB, off, or auto = 3/4 of the cgroup's memory.max when one is set", "auto", func(o *serveOptions) *string { return &o.MemoryLimit }},
+	{"demo", "on first start, fill the empty directory with a small demo company and print how to sign in as three of its people; refused on a directory that holds more than the admin", "", func(o *serveOptions) *string { return &o.Demo }},
 	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust; default false)", "", func(o *serveOptions) *string { return &o.InsecureCluster }},
 }
 
@@ -172,6 +175,9 @@ func (o serveOptions) validate() error {
 		return err
 	}
 	if _, err := o.allowWideTrunks(); err != nil {
+		return err
+	}
+	if err := o.validateDemo(); err != nil {
 		return err
 	}
 	if (o.HTTPTLSCert == "") != (o.HTTPTLSKey == "") {

@@ -23,6 +23,8 @@ func explainStartError(err error, opts serveOptions) string {
 		return configFlag(bad.Field) + " " + bad.Problem
 	case errors.Is(err, api.ErrAddrInUse):
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
+	case errors.Is(err, node.ErrDirectoryNotEmpty):
+		return fmt.Sprintf("--demo: the directory in --data %s is not empty (%s): give an empty --data directory, or start without --demo", opts.Data, strings.TrimPrefix(err.Error(), node.ErrDirectoryNotEmpty.Error()+": "))
 	case errors.Is(err, node.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
 	case errors.Is(err, sip.ErrTLSAddrInUse):

@@ -11,7 +11,7 @@ import (
 
 // switchOptions are the settings whose flag is a switch (--name alone
 // means true); their values are "true", "false" or "" (false).
-var switchOptions = map[string]bool{"insecure-cluster": true, "allow-wide-trunks": true}
+var switchOptions = map[string]bool{"insecure-cluster": true, "allow-wide-trunks": true, "demo": true}
 
 // defineFlag defines o's flag in fs and returns where its value lands.
 func defineFlag(fs *flag.FlagSet, o option) *string {
