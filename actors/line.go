@@ -148,7 +148,7 @@ func (g *lineGrain) idle() bool { return len(g.state.Calls) == 0 && g.watchers.l
 
 // load reads the line, its bindings and the rights inputs of its owner.
 func (g *lineGrain) load() error {
-	if g.dir.loaded {
+	if g.dir.current(g.deps.Store.Now()) {
 		return nil
 	}
 	at := g.deps.Applied()
@@ -158,7 +158,7 @@ func (g *lineGrain) load() error {
 		g.record, g.bindings, g.groupBindings = nil, nil, nil
 		g.rights.reset(nil)
 		g.deps.local.setOwner(g.id, "")
-		g.dir.markLoaded(at)
+		g.dir.markLoaded(at, 0)
 		return nil
 	case err != nil:
 		return err
@@ -179,7 +179,7 @@ func (g *lineGrain) load() error {
 	g.state.Kind = dirrights.LineKind(l)
 	g.state.Forwarding = dirrights.Forwarding(l)
 	g.deps.local.setOwner(g.id, l.GetOwner())
-	g.dir.markLoaded(at)
+	g.dir.markLoaded(at, targetUntil(t))
 	return nil
 }
 
