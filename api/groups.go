@@ -19,15 +19,15 @@ import (
 // ignored: the override is set by PUT /v1/groups/{id}/override, primary
 // comes from directory sync.
 type groupJSON struct {
-	ID                      string          `json:"id,omitempty"`
-	Name                    string          `json:"name"`
-	Active                  bool            `json:"active"`
-	Members                 []memberJSON    `json:"members"`
-	Leader                  string          `json:"leader"`
-	Deputy                  string          `json:"deputy"`
+	ID      string       `json:"id,omitempty"`
+	Name    string       `json:"name"`
+	Active  bool         `json:"active"`
+	Members []memberJSON `json:"members"`
+	Leader  string       `json:"leader"`
+	Deputy  string       `json:"deputy"`
 	// DeputyUntil ends the deputy (RFC 3339; absent, null or "": no end):
 	// from then on the group has none.
-	DeputyUntil *string `json:"deputy_until,omitempty"`
+	DeputyUntil             *string         `json:"deputy_until,omitempty"`
 	MemberLevel             *string         `json:"member_level,omitempty"`
 	MemberRights            map[string]any  `json:"member_rights,omitempty"`
 	LeaderLevel             *string         `json:"leader_level,omitempty"`
