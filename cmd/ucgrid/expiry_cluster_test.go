@@ -82,7 +82,7 @@ func TestCluster_ExpiringGrantAndMembershipEndEverywhereAtUntil(t *testing.T) {
 	until := untilAt.UTC().Format(time.RFC3339)
 	put(basic("anna"), "/v1/users/anna/grants/ben", map[string]any{"level": "team", "until": until})
 	put(adminAuth(), "/v1/groups/desk", map[string]any{"name": "Desk", "active": true, "member_level": "team",
-		"members": []map[string]any{{"user": "carl", "until": until}, {"user": "dan"}},
+		"members":    []map[string]any{{"user": "carl", "until": until}, {"user": "dan"}},
 		"call_group": map[string]any{"mode": "sip", "number": "700", "strategy": "ring_all", "ring_timeout_s": 30}})
 
 	stream := openStream(t, "ben on n2", n2.http, basic("ben"), "monitor=false&user=anna&index="+index)
