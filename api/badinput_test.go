@@ -127,6 +127,8 @@ func FuzzJSONHandlers(f *testing.F) {
 		`{"addresses":["10.0.0.0/8"]}`, `{"member_rights":{"x":1}}`, `null`, `[]`, `{"a":`, "\x00",
 		`{"services":["chat"]}`, `{"mode":"open","until":"2030-01-01T00:00:00Z"}`, `{"call_group":{"member_timeout_s":30}}`,
 		`{"busy":"1","no_answer":null,"no_answer_s":20}`, `{"logged_in":false}`,
+		`{"level":"team","until":"2030-01-01T00:00:00Z"}`, `{"level":"team","until":null}`,
+		`{"members":[{"user":"tina","until":"2030-01-01T00:00:00+02:00"}],"deputy":"admin","deputy_until":""}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))
