@@ -3,9 +3,13 @@ package persistence
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,5 +300,186 @@ func TestSweeper_LoopEndsGrantAtUntil(t *testing.T) {
 	}
 	if late := time.Since(time.Unix(until, 0)); late > 3*time.Second {
 		t.Errorf("grant swept %v after its until, want within a second or two", late)
+	}
+}
+
+// expiryModel is the obviously correct reference of what may end: grants
+// by layer and pair, and per group its members' and deputy's ends.
+type expiryModel struct {
+	grants  map[Layer]map[[2]string]int64 // (target, viewer) → until
+	members map[string]map[string]int64   // group → user → until
+	deputy  map[string]string             // group → deputy ("" none)
+	depEnd  map[string]int64              // group → deputy's until
+}
+
+// live lists, sorted, what the model holds at now (0: everything).
+func (m *expiryModel) live(now int64) []string {
+	var out []string
+	for layer, gs := range m.grants {
+		for p, u := range gs {
+			if now == 0 || !ended(u, now) {
+				out = append(out, fmt.Sprintf("grant %d %s→%s until %d", layer, p[0], p[1], u))
+			}
+		}
+	}
+	for g, ms := range m.members {
+		for user, u := range ms {
+			if now == 0 || !ended(u, now) {
+				out = append(out, fmt.Sprintf("member %s %s until %d", g, user, u))
+			}
+		}
+		if d := m.deputy[g]; d != "" && (now == 0 || !ended(m.depEnd[g], now)) {
+			out = append(out, fmt.Sprintf("deputy %s %s until %d", g, d, m.depEnd[g]))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// earliest is the smallest until the model holds; false when none.
+func (m *expiryModel) earliest() (int64, bool) {
+	var min int64
+	add := func(u int64) {
+		if u != 0 && (min == 0 || u < min) {
+			min = u
+		}
+	}
+	for _, gs := range m.grants {
+		for _, u := range gs {
+			add(u)
+		}
+	}
+	for g, ms := range m.members {
+		for _, u := range ms {
+			add(u)
+		}
+		if m.deputy[g] != "" {
+			add(m.depEnd[g])
+		}
+	}
+	return min, min != 0
+}
+
+// storeLive lists what the store's typed reads give at its clock.
+func storeLive(t *testing.T, s *Store, users, groups []string) []string {
+	t.Helper()
+	var out []string
+	for _, layer := range []Layer{LayerUser, LayerPreset} {
+		for _, u := range users {
+			es, err := s.GrantsOn(layer, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range es {
+				out = append(out, fmt.Sprintf("grant %d %s→%s until %d", layer, e.Target, e.Viewer, e.Grant.UntilUnix))
+			}
+		}
+	}
+	for _, id := range groups {
+		g, err := s.Group(id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range g.Members {
+			out = append(out, fmt.Sprintf("member %s %s until %d", id, m.User, m.UntilUnix))
+		}
+		if g.Deputy != "" {
+			out = append(out, fmt.Sprintf("deputy %s %s until %d", id, g.Deputy, g.DeputyUntilUnix))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Random puts, deletions and sweeps of grants, presets, members and
+// deputies with random ends agree with the reference: what the store
+// holds, what its reads give at any clock, and the next until.
+func TestExpireGrants_AgreeWithNaiveModel(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 19))
+	h := newHarness(t)
+	var clock atomic.Int64
+	h.s.now = func() time.Time { return time.Unix(clock.Load(), 0) }
+	users, groups := []string{"u0", "u1", "u2", "u3"}, []string{"g0", "g1"}
+	for _, u := range users {
+		h.mustApply(putUser(u))
+	}
+	m := &expiryModel{grants: map[Layer]map[[2]string]int64{LayerUser: {}, LayerPreset: {}},
+		members: map[string]map[string]int64{}, deputy: map[string]string{}, depEnd: map[string]int64{}}
+	until := func() int64 {
+		if rng.IntN(3) == 0 {
+			return 0
+		}
+		return 1 + rng.Int64N(20)
+	}
+	for step := range 400 {
+		switch op := rng.IntN(10); {
+		case op < 4: // a grant or preset
+			layer := []Layer{LayerUser, LayerPreset}[rng.IntN(2)]
+			target, viewer := pick(rng, users), pick(rng, users)
+			if target == viewer {
+				continue
+			}
+			u := until()
+			cmd := grantUntil(target, viewer, "team", u)
+			if layer == LayerPreset {
+				cmd = presetUntil(target, viewer, "team", u)
+			}
+			h.mustApply(cmd)
+			m.grants[layer][[2]string{target, viewer}] = u
+		case op < 5: // a deletion
+			target, viewer := pick(rng, users), pick(rng, users)
+			if _, ok := m.grants[LayerUser][[2]string{target, viewer}]; ok {
+				h.mustApply(deleteGrant(target, viewer))
+				delete(m.grants[LayerUser], [2]string{target, viewer})
+			}
+		case op < 7: // a group
+			id := pick(rng, groups)
+			g := &dirpb.Group{Id: id, Active: true}
+			m.members[id] = map[string]int64{}
+			for _, u := range users {
+				if rng.IntN(2) == 0 {
+					end := until()
+					g.Members = append(g.Members, &dirpb.Member{User: u, UntilUnix: end})
+					m.members[id][u] = end
+				}
+			}
+			m.deputy[id], m.depEnd[id] = "", 0
+			if rng.IntN(2) == 0 {
+				g.Deputy, g.DeputyUntilUnix = pick(rng, users), until()
+				m.deputy[id], m.depEnd[id] = g.Deputy, g.DeputyUntilUnix
+			}
+			h.mustApply(putGroup(g))
+		default: // a sweep
+			now := rng.Int64N(22)
+			h.mustApply(expireGrants(now))
+			for _, gs := range m.grants {
+				maps.DeleteFunc(gs, func(_ [2]string, u int64) bool { return ended(u, now) })
+			}
+			for g, ms := range m.members {
+				maps.DeleteFunc(ms, func(_ string, u int64) bool { return ended(u, now) })
+				if ended(m.depEnd[g], now) {
+					m.deputy[g], m.depEnd[g] = "", 0
+				}
+			}
+		}
+		clock.Store(0) // ends nothing: the reads show what is stored
+		if got, want := storeLive(t, h.s, users, groups), m.live(0); !slices.Equal(got, want) {
+			t.Fatalf("step %d: stored\n%v\nwant\n%v", step, got, want)
+		}
+		at := rng.Int64N(22)
+		clock.Store(at)
+		if got, want := storeLive(t, h.s, users, groups), m.live(at); !slices.Equal(got, want) {
+			t.Fatalf("step %d: reads at %d\n%v\nwant\n%v", step, at, got, want)
+		}
+		next, ok, err := h.s.NextExpiry()
+		wantNext, wantOK := m.earliest()
+		if err != nil || ok != wantOK || next != wantNext {
+			t.Fatalf("step %d: NextExpiry = %d, %v, %v; want %d, %v", step, next, ok, err, wantNext, wantOK)
+		}
 	}
 }
