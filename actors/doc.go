@@ -7,7 +7,11 @@
 // user, computed with actors/rights over the directory slice that
 // actors/dirrights loads. Each node runs a Hub (local sessions: SSE streams,
 // SIP subscriptions) and Dispatch, which forwards directory changes from the
-// persistence change feed to the grains hosted on that node.
+// persistence change feed to the grains hosted on that node. What a grain
+// loaded also ends at the earliest until of a grant, membership or
+// deputyship it saw (dirrights.Target.Until): the grain reads it again
+// then, and the user and line grains wake at that instant to tell their
+// watchers, before the leader's sweep deletes what ended.
 //
 // Client is the typed way to call the grains from outside them: its
 // methods take and return the pure types (presence.View, LineView,

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -17,6 +18,7 @@ type grainBase struct {
 	deps *Deps
 	id   string
 	self *actor.PID
+	sys  *actor.ActorSystem
 }
 
 // activate records the activation (on ClusterInit) and arms passivation.
@@ -24,6 +26,7 @@ func (b *grainBase) activate(ctx actor.Context, kind string, m *cluster.ClusterI
 	b.deps = depsOf(ctx.ActorSystem())
 	b.id = m.Identity.GetIdentity()
 	b.self = ctx.Self()
+	b.sys = ctx.ActorSystem()
 	fresh := b.deps.local.add(kind, b.id, b.self)
 	b.deps.Metrics.activated(kind)
 	if !fresh {
@@ -45,6 +48,16 @@ func (b *grainBase) stopped(kind string) {
 type dirState struct {
 	loaded   bool
 	loadedAt uint64 // directory index the loaded state reflects at least
+	// until is when something the state was loaded with ends (a grant, a
+	// membership, a deputyship: unix seconds; 0: nothing ends). The store
+	// left out what had ended; from until on the state must be read again.
+	until int64
+}
+
+// current reports whether the loaded state still holds at now: loaded,
+// and nothing it was loaded with has ended since.
+func (d *dirState) current(now time.Time) bool {
+	return d.loaded && (d.until == 0 || now.Unix() < d.until)
 }
 
 // freshFor makes a grain's state reflect directory index min: it waits
@@ -88,8 +101,49 @@ func (d *dirState) prepare(deps *Deps, min uint64, g recordGrain, missing string
 	return nil
 }
 
-// markLoaded records that the grain loaded its records at index at.
-func (d *dirState) markLoaded(at uint64) { d.loaded, d.loadedAt = true, at }
+// markLoaded records that the grain loaded its records at index at, and
+// that they hold until until (0: until the next directory change).
+func (d *dirState) markLoaded(at uint64, until int64) {
+	d.loaded, d.loadedAt, d.until = true, at, until
+}
+
+// endWake tells a grain, as a DirectoryChanged, when something its loaded
+// state was read with ends: the watchers are told of a right that ended
+// at that instant, before the leader's sweep deletes it.
+type endWake struct {
+	at    int64
+	timer *time.Timer
+}
+
+// arm wakes self at until (unix seconds), measured on the store's clock
+// now; 0 or the time already armed changes nothing.
+func (e *endWake) arm(b *grainBase, until int64, now time.Time) {
+	if until == 0 || until == e.at || b.sys == nil {
+		return
+	}
+	e.stop()
+	e.at = until
+	sys, self := b.sys, b.self
+	e.timer = time.AfterFunc(max(time.Unix(until, 0).Sub(now), 0), func() {
+		sys.Root.Send(self, &actorspb.DirectoryChanged{})
+	})
+}
+
+// stop disarms the wake (the grain stops).
+func (e *endWake) stop() {
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.at, e.timer = 0, nil
+}
+
+// targetUntil is Target.Until, 0 for no target.
+func targetUntil(t *dirrights.Target) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.Until
+}
 
 // viewerRights caches what every viewer holds over one user (a user
 // grain's user, a line grain's owner).

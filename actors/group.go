@@ -84,7 +84,7 @@ func (g *groupGrain) Receive(ctx actor.Context) {
 func (g *groupGrain) idle() bool { return g.hunt.RoundRobinLast == "" && len(g.hunt.LastCall) == 0 }
 
 func (g *groupGrain) load() error {
-	if g.dir.loaded {
+	if g.dir.current(g.deps.Store.Now()) {
 		return nil
 	}
 	at := g.deps.Applied()
@@ -99,8 +99,21 @@ func (g *groupGrain) load() error {
 	g.sched, g.over = officehours.Compile(scheduleOf(rec)), overrideOf(rec)
 	g.loadMemory()
 	g.hunt = hunt.Prune(g.hunt, huntGroupOf(rec, nil))
-	g.dir.markLoaded(at)
+	g.dir.markLoaded(at, membersUntil(rec))
 	return nil
+}
+
+// membersUntil is the earliest end of a membership of rec (unix seconds;
+// 0: none ends): the store left out the ended ones, so the record is read
+// again then.
+func membersUntil(rec *dirpb.Group) int64 {
+	var until int64
+	for _, m := range rec.GetMembers() {
+		if u := m.GetUntilUnix(); u != 0 && (until == 0 || u < until) {
+			until = u
+		}
+	}
+	return until
 }
 
 func (g *groupGrain) hasRecord() bool { return g.record != nil }

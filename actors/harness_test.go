@@ -35,6 +35,13 @@ type testNode struct {
 
 func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	t.Helper()
+	return startTestNodeWith(t, name, persistence.Config{}, seeds...)
+}
+
+// startTestNodeWith is startTestNode with the directory's config (its Dir
+// is a temp dir): a test clock (Now), say.
+func startTestNodeWith(t testing.TB, name string, cfg persistence.Config, seeds ...string) *testNode {
+	t.Helper()
 	if tt, ok := t.(*testing.T); ok && len(seeds) == 0 {
 		// Registered before the nodes' own clean-ups, so it runs after
 		// every node of the test stopped.
@@ -42,7 +49,8 @@ func startTestNode(t testing.TB, name string, seeds ...string) *testNode {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dir, err := persistence.Open(ctx, persistence.Config{Dir: t.TempDir()})
+	cfg.Dir = t.TempDir()
+	dir, err := persistence.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

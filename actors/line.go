@@ -41,6 +41,7 @@ type lineGrain struct {
 	// groupBindings the bindings as they are sent (nil: to convert).
 	groups        memberWatchers
 	groupBindings []*actorspb.Binding
+	ends          endWake // re-evaluates the watchers when a right ends
 }
 
 func (g *lineGrain) Receive(ctx actor.Context) {
@@ -56,6 +57,7 @@ func (g *lineGrain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping:
+		g.ends.stop()
 		g.groups.stop(ctx, KindLine, g.id)
 		g.handOver()
 	case *actor.Stopped:
@@ -148,7 +150,8 @@ func (g *lineGrain) idle() bool { return len(g.state.Calls) == 0 && g.watchers.l
 
 // load reads the line, its bindings and the rights inputs of its owner.
 func (g *lineGrain) load() error {
-	if g.dir.loaded {
+	now := g.deps.Store.Now()
+	if g.dir.current(now) {
 		return nil
 	}
 	at := g.deps.Applied()
@@ -158,7 +161,7 @@ func (g *lineGrain) load() error {
 		g.record, g.bindings, g.groupBindings = nil, nil, nil
 		g.rights.reset(nil)
 		g.deps.local.setOwner(g.id, "")
-		g.dir.markLoaded(at)
+		g.dir.markLoaded(at, 0)
 		return nil
 	case err != nil:
 		return err
@@ -179,7 +182,8 @@ func (g *lineGrain) load() error {
 	g.state.Kind = dirrights.LineKind(l)
 	g.state.Forwarding = dirrights.Forwarding(l)
 	g.deps.local.setOwner(g.id, l.GetOwner())
-	g.dir.markLoaded(at)
+	g.dir.markLoaded(at, targetUntil(t))
+	g.ends.arm(&g.grainBase, targetUntil(t), now)
 	return nil
 }
 

@@ -51,6 +51,7 @@ type userGrain struct {
 	set      bool // presence was set by someone since activation
 	watchers watchers
 	groups   memberWatchers // the call groups watching (memberwatch.go)
+	ends     endWake        // re-evaluates the watchers when a right ends
 }
 
 func (g *userGrain) Receive(ctx actor.Context) {
@@ -63,6 +64,7 @@ func (g *userGrain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping:
+		g.ends.stop()
 		g.groups.stop(ctx, KindUser, g.id)
 		g.handOver()
 	case *actor.Stopped:
@@ -149,7 +151,8 @@ func (g *userGrain) idle() bool {
 // load reads the user and the rights inputs from the local directory once
 // per directory change.
 func (g *userGrain) load() error {
-	if g.dir.loaded {
+	now := g.deps.Store.Now()
+	if g.dir.current(now) {
 		return nil
 	}
 	at := g.deps.Applied()
@@ -167,7 +170,8 @@ func (g *userGrain) load() error {
 	}
 	g.user = u
 	g.rights.reset(t)
-	g.dir.markLoaded(at)
+	g.dir.markLoaded(at, targetUntil(t))
+	g.ends.arm(&g.grainBase, targetUntil(t), now)
 	return nil
 }
 

@@ -39,6 +39,16 @@ func TestBadInput_AnswersNameTheField(t *testing.T) {
 		{"bad grade", "PUT", "/v1/global", `{"rights":{"av_see_line_state":"blue"}}`, 400, codeInvalid, "av_see_line_state"},
 		{"level and rights", "PUT", "/v1/admin/grants/tina/vic", `{"level":"team","rights":{}}`, 400, codeInvalid, "level"},
 		{"no grant", "PUT", "/v1/admin/grants/tina/vic", `{}`, 400, codeInvalid, "level"},
+		{"preset until past", "PUT", "/v1/admin/grants/tina/vic", `{"level":"team","until":"2026-03-02T08:59:59Z"}`, 400, codeInvalid, "until"},
+		{"preset until now", "PUT", "/v1/admin/grants/tina/vic", `{"level":"team","until":"2026-03-02T09:00:00Z"}`, 400, codeInvalid, "until"},
+		{"preset until not RFC 3339", "PUT", "/v1/admin/grants/tina/vic", `{"level":"team","until":"next week"}`, 400, codeInvalid, "until"},
+		{"preset until after 9999", "PUT", "/v1/admin/grants/tina/vic", `{"level":"team","until":"9999-12-31T23:59:59-01:00"}`, 400, codeInvalid, "until"},
+		{"grant until past", "PUT", "/v1/users/admin/grants/vic", `{"level":"team","until":"2020-01-01T00:00:00Z"}`, 400, codeInvalid, "until"},
+		{"grant until not a string", "PUT", "/v1/users/admin/grants/vic", `{"level":"team","until":17}`, 400, codeInvalid, "until"},
+		{"member until past", "PUT", "/v1/groups/g", `{"members":[{"user":"tina"},{"user":"vic","until":"2026-03-01T00:00:00Z"}]}`, 400, codeInvalid, "members[1].until"},
+		{"member until not RFC 3339", "PUT", "/v1/groups/g", `{"members":[{"user":"tina","until":"2026-13-01"}]}`, 400, codeInvalid, "members[0].until"},
+		{"deputy until past", "PUT", "/v1/groups/g", `{"deputy":"vic","deputy_until":"2025-12-24T00:00:00Z"}`, 400, codeInvalid, "deputy_until"},
+		{"deputy until without deputy", "PUT", "/v1/groups/g", `{"deputy_until":"2027-01-01T00:00:00Z"}`, 400, codeInvalid, "deputy_until"},
 		{"unknown service", "PUT", "/v1/global", `{"services":["teleport"]}`, 400, codeInvalid, "services"},
 		{"negative retention", "PUT", "/v1/global", `{"journal_retention_days":-1}`, 400, codeInvalid, "journal_retention_days"},
 		{"bad language", "PUT", "/v1/users/x", `{"language":"not a tag"}`, 400, codeInvalid, "language"},
@@ -117,6 +127,8 @@ func FuzzJSONHandlers(f *testing.F) {
 		`{"addresses":["10.0.0.0/8"]}`, `{"member_rights":{"x":1}}`, `null`, `[]`, `{"a":`, "\x00",
 		`{"services":["chat"]}`, `{"mode":"open","until":"2030-01-01T00:00:00Z"}`, `{"call_group":{"member_timeout_s":30}}`,
 		`{"busy":"1","no_answer":null,"no_answer_s":20}`, `{"logged_in":false}`,
+		`{"level":"team","until":"2030-01-01T00:00:00Z"}`, `{"level":"team","until":null}`,
+		`{"members":[{"user":"tina","until":"2030-01-01T00:00:00+02:00"}],"deputy":"admin","deputy_until":""}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))

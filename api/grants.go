@@ -18,6 +18,9 @@ import (
 type grantJSON struct {
 	Level  *string        `json:"level,omitempty"`
 	Rights map[string]any `json:"rights,omitempty"`
+	// Until ends a user grant or a preset (RFC 3339; absent, null or "":
+	// no end). From then on it counts nowhere and is deleted.
+	Until *string `json:"until,omitempty"`
 }
 
 // parseGrant converts a wire grant; field prefixes error messages (e.g.
@@ -216,7 +219,7 @@ func (h *Handler) putUserGrant(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	cmd := &dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: target, Viewer: viewer, Grant: storedGrant(g)}}}
+	cmd := &dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: target, Viewer: viewer, Grant: g}}}
 	if err := h.apply(w, r, cmd); err != nil {
 		return err
 	}
@@ -262,18 +265,30 @@ func (h *Handler) checkPresetLock(target, viewer string) error {
 	return nil
 }
 
-func (h *Handler) decodeGrant(w http.ResponseWriter, r *http.Request) (*rights.Grant, error) {
+// decodeGrant reads a grant or preset body as the record to store, with
+// its optional until.
+func (h *Handler) decodeGrant(w http.ResponseWriter, r *http.Request) (*dirpb.Grant, error) {
 	var in grantJSON
 	if err := h.decodeBody(w, r, &in); err != nil {
 		return nil, err
 	}
-	return parseGrant("", in.Level, in.Rights, true)
+	g, err := parseGrant("", in.Level, in.Rights, true)
+	if err != nil {
+		return nil, err
+	}
+	until, err := parseUntil("until", in.Until, h.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	stored := storedGrant(g)
+	stored.UntilUnix = until
+	return stored, nil
 }
 
-func (h *Handler) writeGrant(w http.ResponseWriter, g *rights.Grant) error {
-	var out grantJSON
+func (h *Handler) writeGrant(w http.ResponseWriter, g *dirpb.Grant) error {
+	out := grantJSON{Until: untilOut(g.GetUntilUnix())}
 	var err error
-	if out.Level, out.Rights, err = grantOut(storedGrant(g)); err != nil {
+	if out.Level, out.Rights, err = grantOut(g); err != nil {
 		return err
 	}
 	return h.ok(w, out)
@@ -299,7 +314,7 @@ func (h *Handler) putPreset(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	cmd := &dirpb.Command{Op: &dirpb.Command_PutPreset{PutPreset: &dirpb.PutGrant{Target: target, Viewer: viewer, Grant: storedGrant(g)}}}
+	cmd := &dirpb.Command{Op: &dirpb.Command_PutPreset{PutPreset: &dirpb.PutGrant{Target: target, Viewer: viewer, Grant: g}}}
 	if err := h.apply(w, r, cmd); err != nil {
 		return err
 	}
@@ -327,6 +342,7 @@ type grantEntryJSON struct {
 	Viewer string         `json:"viewer"`
 	Level  *string        `json:"level,omitempty"`
 	Rights map[string]any `json:"rights,omitempty"`
+	Until  *string        `json:"until,omitempty"`
 }
 
 type grantListJSON struct {
@@ -361,7 +377,7 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c *caller) 
 		}
 		*l.dst = make([]grantEntryJSON, 0, len(entries))
 		for _, e := range entries {
-			row := grantEntryJSON{Viewer: e.Viewer}
+			row := grantEntryJSON{Viewer: e.Viewer, Until: untilOut(e.Grant.GetUntilUnix())}
 			if row.Level, row.Rights, err = grantOut(e.Grant); err != nil {
 				return err
 			}
@@ -378,6 +394,9 @@ type explainJSON struct {
 	Rights  map[string]any      `json:"rights"`
 	Fields  []string            `json:"fields"`
 	Because map[string][]string `json:"because"`
+	// Until maps each contributing layer that ends ("user", "preset",
+	// "group:ID", "leader:ID") to its end, RFC 3339.
+	Until map[string]string `json:"until"`
 }
 
 // explainRights answers GET /v1/rights/{viewer}/{target} for the viewer,
@@ -406,5 +425,10 @@ func (h *Handler) explainRights(w http.ResponseWriter, r *http.Request, c *calle
 		return err
 	}
 	e := rights.Explain(t.Pair(viewer))
-	return h.ok(w, explainJSON{Level: e.Level().String(), Rights: e.Set.Map(), Fields: nonNil(e.Fields().Names()), Because: e.BecauseMap()})
+	until := make(map[string]string, len(e.Until))
+	for src, u := range e.Until {
+		until[src] = *untilOut(u)
+	}
+	return h.ok(w, explainJSON{Level: e.Level().String(), Rights: e.Set.Map(), Fields: nonNil(e.Fields().Names()), Because: e.BecauseMap(),
+		Until: until})
 }

@@ -19,12 +19,15 @@ import (
 // ignored: the override is set by PUT /v1/groups/{id}/override, primary
 // comes from directory sync.
 type groupJSON struct {
-	ID                      string          `json:"id,omitempty"`
-	Name                    string          `json:"name"`
-	Active                  bool            `json:"active"`
-	Members                 []memberJSON    `json:"members"`
-	Leader                  string          `json:"leader"`
-	Deputy                  string          `json:"deputy"`
+	ID      string       `json:"id,omitempty"`
+	Name    string       `json:"name"`
+	Active  bool         `json:"active"`
+	Members []memberJSON `json:"members"`
+	Leader  string       `json:"leader"`
+	Deputy  string       `json:"deputy"`
+	// DeputyUntil ends the deputy (RFC 3339; absent, null or "": no end):
+	// from then on the group has none.
+	DeputyUntil             *string         `json:"deputy_until,omitempty"`
 	MemberLevel             *string         `json:"member_level,omitempty"`
 	MemberRights            map[string]any  `json:"member_rights,omitempty"`
 	LeaderLevel             *string         `json:"leader_level,omitempty"`
@@ -56,6 +59,8 @@ type memberJSON struct {
 	// LoggedOut is read-only: a group PUT keeps the stored value
 	// (PUT .../members/{user}/availability changes it).
 	LoggedOut bool `json:"logged_out"`
+	// Until ends the membership (RFC 3339; absent, null or "": no end).
+	Until *string `json:"until,omitempty"`
 }
 
 type keyJSON struct {
@@ -101,7 +106,11 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
 	}
 	for i, m := range g.Members {
-		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut}
+		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut,
+			Until: untilOut(m.UntilUnix)}
+	}
+	if g.Deputy != "" {
+		out.DeputyUntil = untilOut(g.DeputyUntilUnix)
 	}
 	for i, k := range g.Keys {
 		out.Keys[i] = keyJSON{Label: k.Label, Number: k.Number}
@@ -186,7 +195,11 @@ func (h *Handler) groupPeople(in *groupJSON, g *dirpb.Group) error {
 		if err := checkRingDelay(field+".ring_delay_s", m.RingDelayS, in.CallGroup.RingTimeoutS); err != nil {
 			return err
 		}
-		g.Members = append(g.Members, &dirpb.Member{User: m.User, Role: role.String(), RingDelayS: m.RingDelayS})
+		until, err := parseUntil(field+".until", m.Until, h.cfg.Now())
+		if err != nil {
+			return err
+		}
+		g.Members = append(g.Members, &dirpb.Member{User: m.User, Role: role.String(), RingDelayS: m.RingDelayS, UntilUnix: until})
 	}
 	for _, f := range []struct{ name, v string }{{"leader", in.Leader}, {"deputy", in.Deputy}} {
 		if f.v == "" {
@@ -202,6 +215,14 @@ func (h *Handler) groupPeople(in *groupJSON, g *dirpb.Group) error {
 	if in.Leader != "" && in.Leader == in.Deputy {
 		return invalid("deputy", "%q is also the leader", in.Deputy)
 	}
+	until, err := parseUntil("deputy_until", in.DeputyUntil, h.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if until != 0 && in.Deputy == "" {
+		return invalid("deputy_until", "is set but the group has no deputy")
+	}
+	g.DeputyUntilUnix = until
 	return nil
 }
 
@@ -229,6 +250,22 @@ func sameRingDelays(a, b *dirpb.Group) bool {
 	}
 	for _, m := range b.Members {
 		if old[m.User] != m.RingDelayS {
+			return false
+		}
+	}
+	return true
+}
+
+// sameMemberUntils reports whether every member of b ends when they did
+// in a (never when they were not a member): setting or moving the end of
+// a membership manages members.
+func sameMemberUntils(a, b *dirpb.Group) bool {
+	old := make(map[string]int64, len(a.Members))
+	for _, m := range a.Members {
+		old[m.User] = m.UntilUnix
+	}
+	for _, m := range b.Members {
+		if old[m.User] != m.UntilUnix {
 			return false
 		}
 	}
@@ -504,8 +541,11 @@ var groupParts = []groupPart{
 				slices.Equal(a.Services, b.Services) && a.JournalLeaderVisible == b.JournalLeaderVisible &&
 				a.JournalGroupVisible == b.JournalGroupVisible && a.JournalModifiable == b.JournalModifiable
 		}},
-	{"leader, deputy", roles.AppointLeaders,
-		func(a, b *dirpb.Group) bool { return a.Leader == b.Leader && a.Deputy == b.Deputy }},
+	{"leader, deputy, deputy_until", roles.AppointLeaders,
+		func(a, b *dirpb.Group) bool {
+			return a.Leader == b.Leader && a.Deputy == b.Deputy && a.DeputyUntilUnix == b.DeputyUntilUnix
+		}},
+	{"members[].until", roles.ManageMembers, sameMemberUntils},
 	{"call_group, office_hours, language, timezone", roles.ConfigureCallHandling,
 		func(a, b *dirpb.Group) bool {
 			return proto.Equal(a.CallGroup, b.CallGroup) && proto.Equal(a.OfficeHours, b.OfficeHours) &&

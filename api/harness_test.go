@@ -74,7 +74,11 @@ func openNode(t testing.TB) *persistence.Node {
 
 func newEnv(t testing.TB, tweak ...func(*HandlerConfig)) *env {
 	t.Helper()
-	e := &env{t: t, node: openNode(t), clock: &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}}
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	// The directory reads with the same clock: what ends (until) ends for
+	// the handler and the store alike.
+	node := testdir.Open(t, persistence.Config{NodeID: "n1", ClusterID: "api-test", Logger: testLogger(t), Now: clock.Now})
+	e := &env{t: t, node: node, clock: clock}
 	cfg := HandlerConfig{Directory: e.node, Passwords: cheapParams, Now: e.clock.Now, Logger: testLogger(t)}
 	for _, f := range tweak {
 		f(&cfg)

@@ -125,12 +125,22 @@ func (t *txn) unindexGroup(g *dirpb.Group) error {
 		if err := t.del(key(tGroupMembers, g.Id, m.User), key(tUserGroups, m.User, g.Id)); err != nil {
 			return err
 		}
+		if m.UntilUnix != 0 {
+			if err := t.del(expiryKey(m.UntilUnix, expiryMember, g.Id, m.User)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, u := range []string{g.Leader, g.Deputy} {
 		if u != "" {
 			if err := t.del(key(tUserLeads, u, g.Id)); err != nil {
 				return err
 			}
+		}
+	}
+	if g.Deputy != "" && g.DeputyUntilUnix != 0 {
+		if err := t.del(expiryKey(g.DeputyUntilUnix, expiryDeputy, g.Id, g.Deputy)); err != nil {
+			return err
 		}
 	}
 	if n := callNumber(g); n != "" {
@@ -141,17 +151,31 @@ func (t *txn) unindexGroup(g *dirpb.Group) error {
 
 func (t *txn) indexGroup(g *dirpb.Group) error {
 	for _, m := range g.Members {
-		row := &dirpb.Member{User: m.User, Role: m.Role, Primary: m.Primary}
+		row := &dirpb.Member{User: m.User, Role: m.Role, Primary: m.Primary, UntilUnix: m.UntilUnix}
 		if err := t.put(key(tGroupMembers, g.Id, m.User), row); err != nil {
 			return err
 		}
 		if err := t.put(key(tUserGroups, m.User, g.Id), row); err != nil {
 			return err
 		}
+		if m.UntilUnix != 0 {
+			if err := t.putEmpty(expiryKey(m.UntilUnix, expiryMember, g.Id, m.User)); err != nil {
+				return err
+			}
+		}
 	}
-	for _, l := range []struct{ user, role string }{{g.Leader, "leader"}, {g.Deputy, "deputy"}} {
-		if l.user != "" {
-			if err := t.put(key(tUserLeads, l.user, g.Id), &dirpb.Member{User: l.user, Role: l.role}); err != nil {
+	for _, l := range []struct {
+		user, role string
+		until      int64
+	}{{g.Leader, "leader", 0}, {g.Deputy, "deputy", g.DeputyUntilUnix}} {
+		if l.user == "" {
+			continue
+		}
+		if err := t.put(key(tUserLeads, l.user, g.Id), &dirpb.Member{User: l.user, Role: l.role, UntilUnix: l.until}); err != nil {
+			return err
+		}
+		if l.until != 0 {
+			if err := t.putEmpty(expiryKey(l.until, expiryDeputy, g.Id, l.user)); err != nil {
 				return err
 			}
 		}

@@ -101,7 +101,7 @@ func (t *txn) removeFromGroup(gid, user string) error {
 		g.Leader = ""
 	}
 	if g.Deputy == user {
-		g.Deputy = ""
+		g.Deputy, g.DeputyUntilUnix = "", 0
 	}
 	if err := t.writeGroup(old, g); err != nil {
 		return err

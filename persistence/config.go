@@ -110,6 +110,14 @@ type Config struct {
 	// it (AdoptClusterID), unless ClusterID is set. Default false.
 	NoBootstrap bool
 
+	// Now is the node's clock for what ends at a time: the typed reads
+	// leave out grants, presets, memberships and deputies whose until has
+	// passed (before the sweep deletes them), and the leader's expiry
+	// sweep proposes ExpireGrants with it. Default time.Now; tests inject
+	// a fake clock. The FSM never reads it (the proposer's now is in the
+	// command), so nodes with different clocks still apply the same.
+	Now func() time.Time
+
 	// fs replaces the OS filesystem under the Pebble store (tests inject
 	// faults with pebble's vfs/errorfs). Nil means vfs.Default.
 	fs vfs.FS
@@ -136,6 +144,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.fs == nil {
 		c.fs = vfs.Default
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }

@@ -22,6 +22,9 @@ type Membership struct {
 	Role string
 	// Primary marks the member's primary group (directory sync).
 	Primary bool
+	// Until ends the membership or deputyship (unix seconds; 0: no end).
+	// The reads leave out rows that ended (Store.Now).
+	Until int64
 }
 
 // Layer selects the grant table: the target's own grants or the admin presets.
@@ -50,8 +53,12 @@ type GrantEntry struct {
 // User returns the user with id, or ErrNotFound.
 func (s *Store) User(id string) (*dirpb.User, error) { return s.view().user(id) }
 
-// Group returns the group with id, or ErrNotFound.
-func (s *Store) Group(id string) (*dirpb.Group, error) { return s.view().group(id) }
+// Group returns the group with id, or ErrNotFound. Members and a deputy
+// whose until has passed are left out (expiry.go).
+func (s *Store) Group(id string) (*dirpb.Group, error) {
+	g, err := s.view().group(id)
+	return liveGroup(g, s.now().Unix()), err
+}
 
 // Line returns the line with number, or ErrNotFound.
 func (s *Store) Line(number string) (*dirpb.Line, error) { return s.view().line(number) }
@@ -68,20 +75,20 @@ func (s *Store) GroupByNumber(number string) (*dirpb.Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.view().group(id)
+	return s.Group(id)
 }
 
 // GroupsOf returns the groups user is a member of, ordered by group id.
 func (s *Store) GroupsOf(user string) ([]Membership, error) {
 	return s.memberships(tUserGroups, user, func(id string, m *dirpb.Member) Membership {
-		return Membership{Group: id, User: user, Role: m.Role, Primary: m.Primary}
+		return Membership{Group: id, User: user, Role: m.Role, Primary: m.Primary, Until: m.UntilUnix}
 	})
 }
 
 // MembersOf returns the members of group, ordered by user id.
 func (s *Store) MembersOf(group string) ([]Membership, error) {
 	return s.memberships(tGroupMembers, group, func(id string, m *dirpb.Member) Membership {
-		return Membership{Group: group, User: id, Role: m.Role, Primary: m.Primary}
+		return Membership{Group: group, User: id, Role: m.Role, Primary: m.Primary, Until: m.UntilUnix}
 	})
 }
 
@@ -89,28 +96,38 @@ func (s *Store) MembersOf(group string) ([]Membership, error) {
 // "leader" or "deputy"), whether or not user is a member.
 func (s *Store) GroupsLedBy(user string) ([]Membership, error) {
 	return s.memberships(tUserLeads, user, func(id string, m *dirpb.Member) Membership {
-		return Membership{Group: id, User: user, Role: m.Role}
+		return Membership{Group: id, User: user, Role: m.Role, Until: m.UntilUnix}
 	})
 }
 
 func (s *Store) memberships(table, id string, row func(string, *dirpb.Member) Membership) ([]Membership, error) {
 	p := prefix(table, id)
+	now := s.now().Unix()
 	var out []Membership
 	err := s.view().scanPrefix(p, func(k, val []byte) error {
 		m, err := decode(k, val, &dirpb.Member{})
+		if err == nil && ended(m.UntilUnix, now) {
+			return nil
+		}
 		out = append(out, row(string(k[len(p):]), m))
 		return err
 	})
 	return out, err
 }
 
-// Grant returns the grant target gives viewer in layer, or ErrNotFound.
+// Grant returns the grant target gives viewer in layer, or ErrNotFound
+// (also when its until has passed).
 func (s *Store) Grant(layer Layer, target, viewer string) (*dirpb.Grant, error) {
 	byTarget, _ := layer.tables()
-	return s.view().grant(byTarget, target, viewer)
+	g, err := s.view().grant(byTarget, target, viewer)
+	if err == nil && ended(g.UntilUnix, s.now().Unix()) {
+		return nil, notFoundf("grant %q (ended)", target+"→"+viewer)
+	}
+	return g, err
 }
 
-// GrantsOn returns every grant target gives in layer (who may see target).
+// GrantsOn returns every grant target gives in layer (who may see target),
+// but those whose until has passed.
 func (s *Store) GrantsOn(layer Layer, target string) ([]GrantEntry, error) {
 	byTarget, _ := layer.tables()
 	p := prefix(byTarget, target)
@@ -120,10 +137,11 @@ func (s *Store) GrantsOn(layer Layer, target string) ([]GrantEntry, error) {
 		out = append(out, GrantEntry{Target: target, Viewer: string(k[len(p):]), Grant: g})
 		return err
 	})
-	return out, err
+	return liveGrants(out, s.now().Unix()), err
 }
 
-// GrantsHeldBy returns every grant viewer holds in layer (whom viewer may see).
+// GrantsHeldBy returns every grant viewer holds in layer (whom viewer may
+// see), but those whose until has passed.
 func (s *Store) GrantsHeldBy(layer Layer, viewer string) ([]GrantEntry, error) {
 	byTarget, byViewer := layer.tables()
 	v := s.view()
@@ -139,7 +157,7 @@ func (s *Store) GrantsHeldBy(layer Layer, viewer string) ([]GrantEntry, error) {
 		}
 		out = append(out, GrantEntry{Target: t, Viewer: viewer, Grant: g})
 	}
-	return out, nil
+	return liveGrants(out, s.now().Unix()), nil
 }
 
 // LinesOf returns the lines owned by owner, ordered by number.
@@ -220,8 +238,14 @@ func (s *Store) ListUsers(after string, limit int) ([]*dirpb.User, string, error
 }
 
 // ListGroups pages through groups like ListUsers.
+// Members and deputies whose until has passed are left out.
 func (s *Store) ListGroups(after string, limit int) ([]*dirpb.Group, string, error) {
-	return list(s.view(), tGroup, after, limit, func() *dirpb.Group { return &dirpb.Group{} })
+	gs, next, err := list(s.view(), tGroup, after, limit, func() *dirpb.Group { return &dirpb.Group{} })
+	now := s.now().Unix()
+	for _, g := range gs {
+		liveGroup(g, now)
+	}
+	return gs, next, err
 }
 
 // ListLines pages through lines like ListUsers; the cursor is a line number.

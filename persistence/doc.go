@@ -18,8 +18,11 @@
 // whole-table scans on hot paths. Subscribe delivers a Change for every
 // applied command, with a Reset when a slow subscriber fell behind.
 // Node.StartSweeps runs the leader's upkeep: expired tokens and
-// registrations, and journal entries and chat messages past their
-// retention, deleted through Raft.
+// registrations, grants, presets, memberships and deputies at their until
+// (ExpireGrants, timed at the earliest one), and journal entries and chat
+// messages past their retention, deleted through Raft. Until the sweep,
+// the typed reads already leave out grants, memberships and deputies
+// whose until passed on the node's clock (Config.Now, Store.Now).
 //
 // The keyspace is documented in docs/keyspace.md; durability, snapshots,
 // failure handling and benchmark figures in docs/persistence.md. Presence

@@ -55,6 +55,7 @@ const (
 	tJournalID     = "d/ji/" // entry id → Ref{id: owner, start_unix}
 	tJournalTime   = "d/jt/" // start(8) id → Ref{id: owner}
 	tHuntMemory    = "d/hm/" // group id → HuntMemory
+	tExpiry        = "d/ex/" // until(8) kind(1), id, user → empty (expiry.go)
 )
 
 const maxIDLen = 256

@@ -78,6 +78,7 @@ func (n *Node) open(ctx context.Context) error {
 	if n.store, err = openStore(filepath.Join(n.cfg.Dir, "store"), n.cfg.fs, n.log, fresh); err != nil {
 		return err
 	}
+	n.store.now = n.cfg.Now
 	if err := n.resolveIDs(); err != nil {
 		return err
 	}

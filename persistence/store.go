@@ -33,6 +33,9 @@ type Store struct {
 	gens   generations
 	trunks trunkCache
 	plans  planCache // the compiled dial plan (callout.go)
+	// now is Config.Now: the typed reads leave out what ended before it
+	// (expiry.go). Set before the store is shared, read-only after.
+	now func() time.Time
 
 	// life orders commits (shared) with Close (exclusive): Pebble panics on
 	// a write to a closed DB. Commits run concurrently so that Pebble
@@ -88,7 +91,7 @@ func openStore(dir string, fs vfs.FS, log *slog.Logger, fresh bool) (*Store, err
 	if err != nil {
 		return nil, openError(dir, err)
 	}
-	s := &Store{db: db, dir: dir, log: log, failed: make(chan struct{})}
+	s := &Store{db: db, dir: dir, log: log, now: time.Now, failed: make(chan struct{})}
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close() // the schema error is the one worth reporting
 		return nil, err

@@ -24,17 +24,26 @@ const (
 	retentionInterval = time.Hour
 	// sweepTimeout bounds the purges of one sweep through Raft.
 	sweepTimeout = 30 * time.Second
+	// grantCheckInterval is the longest the grant expiry loop sleeps: a
+	// safety net, since it wakes at the earliest until and on every
+	// directory change that may bring an earlier one.
+	grantCheckInterval = time.Minute
+	// grantRetry is how soon a node looks again when something is due
+	// that it did not end (not the leader, or the proposal failed): the
+	// leader ends it meanwhile, or this node has become leader.
+	grantRetry = time.Second
 )
 
 // StartSweeps starts the upkeep loops on n: expired tokens and
-// registrations every minute, journal entries and chat messages past the
+// registrations every minute, grants, presets, memberships and deputies
+// at their until (grantExpiryLoop), journal entries and chat messages past the
 // global retention days (0 = keep) every hour. Only the leader proposes
 // purges, and only when something is due, so an idle directory does not
 // grow the Raft log. The returned function stops the loops and waits for
 // them.
 func (n *Node) StartSweeps() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &sweeper{dir: n, now: time.Now, logger: n.log}
+	s := &sweeper{dir: n, now: n.cfg.Now, logger: n.log}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		sweepEvery(ctx, expirySweepInterval, n.log, "expiry sweep", func(ctx context.Context) error {
@@ -43,6 +52,11 @@ func (n *Node) StartSweeps() (stop func()) {
 		})
 	})
 	wg.Go(func() { sweepEvery(ctx, retentionInterval, n.log, "retention sweep", s.retention) })
+	changes, unsubscribe := n.Subscribe(64)
+	wg.Go(func() {
+		defer unsubscribe()
+		s.grantExpiryLoop(ctx, changes)
+	})
 	return func() {
 		cancel()
 		wg.Wait()
@@ -149,4 +163,65 @@ func sweepEvery(ctx context.Context, interval time.Duration, logger *slog.Logger
 		case <-t.C:
 		}
 	}
+}
+
+// grantExpiryLoop ends grants, presets, memberships and deputies at their
+// until: it sleeps until the earliest one (at most grantCheckInterval),
+// and wakes early on a directory change that may have set an earlier one.
+func (s *sweeper) grantExpiryLoop(ctx context.Context, changes <-chan Change) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			if !c.Reset && c.Kind != KindGrant && c.Kind != KindPreset && c.Kind != KindGroup {
+				continue
+			}
+		case <-timer.C:
+		}
+		wait := s.expireGrantsDue(ctx)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// expireGrantsDue proposes ExpireGrants when something has ended and this
+// node leads, and returns how long to sleep before looking again.
+func (s *sweeper) expireGrantsDue(ctx context.Context) time.Duration {
+	next, ok, err := s.dir.Store().NextExpiry()
+	if err != nil {
+		s.logger.Warn("grant expiry: reading the next until failed; retried", "err", err)
+		return grantRetry
+	}
+	now := s.now()
+	if !ok {
+		return grantCheckInterval
+	}
+	if next > now.Unix() {
+		return min(time.Unix(next, 0).Sub(now), grantCheckInterval)
+	}
+	if !s.dir.IsLeader() {
+		return grantRetry
+	}
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
+	cmd := &dirpb.Command{Op: &dirpb.Command_ExpireGrants{ExpireGrants: &dirpb.ExpireGrants{NowUnix: now.Unix()}}}
+	if _, err := s.dir.Apply(ctx, cmd); err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("grant expiry: proposing ExpireGrants failed; retried", "err", err)
+		}
+		return grantRetry
+	}
+	return 0 // look again at once: the next until
 }

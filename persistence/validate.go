@@ -94,6 +94,9 @@ func checkMembers(g *dirpb.Group) error {
 		if m.RingDelayS < 0 {
 			return invalidf("ring_delay_s=%d of member %q is negative", m.RingDelayS, m.User)
 		}
+		if err := checkUntil("until_unix of member "+m.User, m.UntilUnix); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -115,6 +118,12 @@ func checkGroupRefs(g *dirpb.Group) error {
 	}
 	if err := checkGrant("leader_grant", g.LeaderGrant); err != nil {
 		return err
+	}
+	if err := checkUntil("deputy_until_unix", g.DeputyUntilUnix); err != nil {
+		return err
+	}
+	if g.DeputyUntilUnix != 0 && g.Deputy == "" {
+		return invalidf("deputy_until_unix is set on group %q, which has no deputy", g.Id)
 	}
 	if g.OverrideUntilUnix < 0 {
 		return invalidf("override_until_unix=%d is negative", g.OverrideUntilUnix)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ucgrid/ucgrid/actors/linestate"
 	"github.com/ucgrid/ucgrid/actors/rights"
@@ -92,6 +93,15 @@ func Group(g *dirpb.Group) (*rights.Group, error) {
 	}
 	for _, m := range g.GetMembers() {
 		rg.Members[m.GetUser()] = struct{}{}
+		if m.GetUntilUnix() != 0 {
+			if rg.MemberUntil == nil {
+				rg.MemberUntil = map[string]int64{}
+			}
+			rg.MemberUntil[m.GetUser()] = m.GetUntilUnix()
+		}
+	}
+	if g.GetDeputy() != "" {
+		rg.DeputyUntil = g.GetDeputyUntilUnix()
 	}
 	return rg, nil
 }
@@ -108,11 +118,46 @@ type Target struct {
 	Groups  []*rights.Group
 	Presets map[string]*rights.Grant // admin presets, by viewer
 	Grants  map[string]*rights.Grant // the target's own grants, by viewer
+	// Until is the earliest end (unix seconds) among the grants, presets,
+	// memberships and deputyships loaded; 0 when none ends. The store
+	// left out what had ended when it was read; a cache of the Target or
+	// of what was computed from it must be dropped at Until (Expired).
+	Until int64
+}
+
+// Expired reports whether something the target was loaded with has
+// ended at now, so that it must be loaded again. A nil Target (no such
+// user) does not expire.
+func (t *Target) Expired(now time.Time) bool {
+	return t != nil && t.Until != 0 && t.Until <= now.Unix()
+}
+
+// earliestEnd computes Until.
+func (t *Target) earliestEnd() int64 {
+	var until int64
+	add := func(u int64) {
+		if u != 0 && (until == 0 || u < until) {
+			until = u
+		}
+	}
+	for _, g := range t.Groups {
+		for _, u := range g.MemberUntil {
+			add(u)
+		}
+		add(g.DeputyUntil)
+	}
+	for _, layer := range []map[string]*rights.Grant{t.Presets, t.Grants} {
+		for _, g := range layer {
+			add(g.Until)
+		}
+	}
+	return until
 }
 
 // LoadTarget reads the target's slice of the directory: the global layer,
 // the groups the target belongs to, and the grants on the target of both
-// grant layers. All reads are index seeks.
+// grant layers, without what ended at the store's clock (Store.Now). All
+// reads are index seeks.
 func LoadTarget(st *persistence.Store, id string) (*Target, error) {
 	t := &Target{ID: id}
 	var err error
@@ -128,6 +173,7 @@ func LoadTarget(st *persistence.Store, id string) (*Target, error) {
 	if t.Grants, err = loadGrants(st, persistence.LayerUser, id); err != nil {
 		return nil, err
 	}
+	t.Until = t.earliestEnd()
 	return t, nil
 }
 
@@ -185,6 +231,7 @@ func loadGrants(st *persistence.Store, layer persistence.Layer, target string) (
 		if err != nil {
 			return nil, fmt.Errorf("dirrights: grant %q→%q: %w", e.Target, e.Viewer, err)
 		}
+		g.Until = e.Grant.GetUntilUnix()
 		out[e.Viewer] = &g
 	}
 	return out, nil

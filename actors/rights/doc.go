@@ -11,6 +11,8 @@
 // Effective and Explain compute the union of the five additive layers of
 // DESIGN.md §2 (global, group, leader, admin preset, user) for one
 // viewer/target pair; Explain also says which layers and groups gave each
-// right. Nothing here does I/O, reads the clock or imports the actor system:
+// right, and when each contributing layer ends (Grant.Until and the group
+// ends: a layer that ended is left out by whoever gathers the Pair).
+// Nothing here does I/O, reads the clock or imports the actor system:
 // callers gather a Pair from the directory and ask.
 package rights

@@ -41,6 +41,11 @@ type Explanation struct {
 	// graded right only at a lower grade is not listed: it did not decide
 	// the value.
 	Because [NumRights][]Source
+	// Until lists, for each layer that gives the viewer something and
+	// ends, when it ends (unix seconds), by Source.String(). A group layer
+	// ends with the earlier of the two memberships, a leader layer with
+	// the target's membership or the deputyship.
+	Until map[string]int64
 }
 
 // Level returns the standard level equal to the effective set, or Special.
@@ -77,6 +82,12 @@ func Explain(p *Pair) Explanation {
 	contributions := layerContributions(p)
 	for _, c := range contributions {
 		e.Set |= c.set
+		if c.until != 0 {
+			if e.Until == nil {
+				e.Until = map[string]int64{}
+			}
+			e.Until[c.src.String()] = c.until
+		}
 	}
 	for i := range e.Because {
 		r := Right(i)
@@ -94,30 +105,47 @@ func Explain(p *Pair) Explanation {
 }
 
 type contribution struct {
-	src Source
-	set Set
+	src   Source
+	set   Set
+	until int64 // when the layer ends for the pair; 0: never
 }
 
 // layerContributions lists what each layer of p gives, in layer order.
 func layerContributions(p *Pair) []contribution {
-	cs := []contribution{{Source{Layer: LayerGlobal}, p.Global.Set}}
+	cs := []contribution{{src: Source{Layer: LayerGlobal}, set: p.Global.Set}}
 	for _, g := range p.Groups {
 		if g.Active && g.HasMember(p.Target) && g.HasMember(p.Viewer) {
-			cs = append(cs, contribution{Source{LayerGroup, g.ID}, g.MemberGrant.Set})
+			until := earliest(g.MemberUntil[p.Target], g.MemberUntil[p.Viewer])
+			cs = append(cs, contribution{Source{LayerGroup, g.ID}, g.MemberGrant.Set, until})
 		}
 	}
 	for _, g := range p.Groups {
 		if g.Active && g.HasMember(p.Target) && g.Leads(p.Viewer) {
-			cs = append(cs, contribution{Source{LayerLeader, g.ID}, g.LeaderGrant.Set})
+			until := g.MemberUntil[p.Target]
+			if p.Viewer != g.Leader {
+				until = earliest(until, g.DeputyUntil)
+			}
+			cs = append(cs, contribution{Source{LayerLeader, g.ID}, g.LeaderGrant.Set, until})
 		}
 	}
 	if p.Preset != nil {
-		cs = append(cs, contribution{Source{Layer: LayerPreset}, p.Preset.Set})
+		cs = append(cs, contribution{Source{Layer: LayerPreset}, p.Preset.Set, p.Preset.Until})
 	}
 	if p.User != nil {
-		cs = append(cs, contribution{Source{Layer: LayerUser}, p.User.Set})
+		cs = append(cs, contribution{Source{Layer: LayerUser}, p.User.Set, p.User.Until})
 	}
 	return cs
+}
+
+// earliest is the earlier of two ends, 0 meaning never.
+func earliest(a, b int64) int64 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // ServiceExplanation is a user's effective services with their sources.

@@ -8,6 +8,11 @@ type Grant struct {
 	// as a level. An admin preset of individual rights locks the pair against
 	// changes by the target (CheckUserGrant).
 	Individual bool
+	// Until is when the grant ends (unix seconds; 0: never). The engine
+	// does not read the clock: whoever assembles a Pair leaves out what
+	// ended and drops the Pair by then (dirrights.Target.Until). Explain
+	// reports it.
+	Until int64
 }
 
 // LevelGrant is a grant of a standard level.
@@ -33,6 +38,11 @@ type Group struct {
 	// LeaderGrant is what leader and deputy hold over the members, on top of
 	// everything else.
 	LeaderGrant Grant
+	// MemberUntil holds when a membership ends (unix seconds), for the
+	// members with an end; DeputyUntil when the deputy's does (0: never).
+	// Like Grant.Until, informational: ended ones are left out already.
+	MemberUntil map[string]int64
+	DeputyUntil int64
 	Services    ServiceSet
 	// Journal options (spec/group_options.tsv).
 	JournalLeaderVisible bool
