@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,43 @@ func TestConsole_MonitorIsLiveAndFollowsGrants(t *testing.T) {
 	do(t, b, "ben sees carl's state", waitJS(userState("carl")+` === "dnd"`))
 	if got := mustText(t, b, `#monitor-groups [data-user="carl"] .presence`); got != "Do not disturb" {
 		t.Errorf("carl (public) shows %q, want the state without the note", got)
+	}
+}
+
+// A grant given for a while: the console sends the "until" of its form,
+// shows the end in the grants table, and an end in the past is refused
+// with the API's own message naming the field.
+func TestConsole_GrantWithAnEnd(t *testing.T) {
+	_, _, _, _, carl := liveFixture(t)
+	b := browser(t)
+	do(t, b, "carl opens his grants",
+		signIn(carl.base, "carl", "carl-password"),
+		chromedp.Click(chromedp.CSS(`[data-tab="privacy"]`)),
+		chromedp.SendKeys(chromedp.CSS("#grant-viewer"), "ben"),
+		chromedp.SetValue(chromedp.CSS("#grant-level"), "business"),
+		chromedp.SetValue(chromedp.CSS("#grant-until"), "2001-01-01T10:00"),
+		chromedp.Click(chromedp.CSS(`#grant-form button[type="submit"]`)),
+		waitJS(`document.getElementById("status").textContent.startsWith("Could not change the grant")`))
+	if got := mustText(t, b, "#status"); !strings.Contains(got, "until") {
+		t.Errorf("a past end shows %q: want the API's refusal naming until", got)
+	}
+	if eval(t, b, `String(document.querySelector('#grants [data-viewer="ben"]') !== null)`) != "false" {
+		t.Error("a refused grant shows in the table")
+	}
+
+	end := time.Now().Add(48 * time.Hour).Truncate(time.Minute)
+	do(t, b, "carl grants ben business for two days",
+		chromedp.SetValue(chromedp.CSS("#grant-until"), end.Local().Format("2006-01-02T15:04")),
+		chromedp.Click(chromedp.CSS(`#grant-form button[type="submit"]`)),
+		waitJS(`(document.querySelector('#grants [data-viewer="ben"]')?.textContent ?? "").includes("until")`))
+	out, _ := carl.must(http.StatusOK, "GET", "/v1/users/carl/grants", nil, "")
+	grants, _ := out["grants"].([]any)
+	if len(grants) != 1 {
+		t.Fatalf("stored grants %v: want ben's alone", out["grants"])
+	}
+	g, _ := grants[0].(map[string]any)
+	until, _ := time.Parse(time.RFC3339, fmt.Sprint(g["until"]))
+	if g["viewer"] != "ben" || !until.Equal(end) {
+		t.Fatalf("stored grant %v: want ben's with until %v", g, end)
 	}
 }

@@ -248,7 +248,22 @@ function levelOptions(select, optional) {
   for (const l of LEVELS) select.append(el("option", {value: l}, l));
 }
 
-function grantLabel(g) { return g.level || ("special: " + Object.keys(g.rights || {}).join(", ")); }
+function grantLabel(g) {
+  return (g.level || ("special: " + Object.keys(g.rights || {}).join(", "))) + untilLabel(g.until);
+}
+
+// untilLabel says when a grant or membership ends ("" when it does not).
+function untilLabel(until) { return until ? " (until " + new Date(until).toLocaleString() + ")" : ""; }
+
+// localInput turns an RFC 3339 time into a datetime-local input's value.
+function localInput(rfc) {
+  const d = new Date(rfc);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+// untilValue turns a datetime-local input into the API's RFC 3339 "until"
+// (undefined when empty: no end).
+function untilValue(input) { return input.value ? new Date(input.value).toISOString() : undefined; }
 
 async function loadPrivacy() {
   const list = await api("GET", "/v1/users/" + encodeURIComponent(me) + "/grants");
@@ -260,10 +275,10 @@ async function loadPrivacy() {
     sel.value = g.level || "";
     const eff = el("td", {class: "effective"});
     const save = el("button", {type: "button"}, "Save");
-    save.addEventListener("click", () => putGrant(g.viewer, sel.value));
+    save.addEventListener("click", () => putGrant(g.viewer, sel.value, g.until));
     const del = el("button", {type: "button"}, "Remove");
     del.addEventListener("click", () => deleteGrant(g.viewer));
-    rows.push(el("tr", {"data-viewer": g.viewer}, el("th", {scope: "row"}, g.viewer), el("td", {}, sel), eff, el("td", {}, save, " ", del)));
+    rows.push(el("tr", {"data-viewer": g.viewer}, el("th", {scope: "row"}, g.viewer), el("td", {}, sel, untilLabel(g.until)), eff, el("td", {}, save, " ", del)));
     api("GET", "/v1/rights/" + encodeURIComponent(g.viewer) + "/" + encodeURIComponent(me))
       .then((x) => { eff.textContent = x.level; }).catch(() => { eff.textContent = "?"; });
   }
@@ -271,11 +286,11 @@ async function loadPrivacy() {
   $("presets").replaceChildren(...list.presets.map((p) => el("li", {}, p.viewer + ": " + grantLabel(p))));
 }
 
-async function putGrant(viewer, level) {
+async function putGrant(viewer, level, until) {
   if (!level) return;
   try {
-    await api("PUT", "/v1/users/" + encodeURIComponent(me) + "/grants/" + encodeURIComponent(viewer), {level});
-    status(viewer + " now gets " + level + ".");
+    await api("PUT", "/v1/users/" + encodeURIComponent(me) + "/grants/" + encodeURIComponent(viewer), {level, until});
+    status(viewer + " now gets " + level + untilLabel(until) + ".");
     await loadPrivacy();
   } catch (e) { status("Could not change the grant: " + e.message); }
 }
@@ -340,7 +355,10 @@ function renderMembers() {
     role.addEventListener("change", () => { group.members[i].role = role.value; });
     const del = el("button", {type: "button", "aria-label": "Remove " + m.user}, "Remove");
     del.addEventListener("click", () => { group.members.splice(i, 1); renderMembers(); });
-    return el("tr", {}, el("th", {scope: "row"}, m.user), el("td", {}, role), el("td", {}, del));
+    const until = el("input", {type: "datetime-local", "aria-label": "Member until (optional) for " + m.user});
+    if (m.until) until.value = localInput(m.until);
+    until.addEventListener("change", () => { group.members[i].until = untilValue(until); });
+    return el("tr", {}, el("th", {scope: "row"}, m.user), el("td", {}, role), el("td", {}, until), el("td", {}, del));
   }));
 }
 
@@ -420,7 +438,7 @@ function init() {
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("my-presence").addEventListener("submit", setMyPresence);
-  $("grant-form").addEventListener("submit", (ev) => { ev.preventDefault(); putGrant($("grant-viewer").value.trim(), $("grant-level").value); });
+  $("grant-form").addEventListener("submit", (ev) => { ev.preventDefault(); putGrant($("grant-viewer").value.trim(), $("grant-level").value, untilValue($("grant-until"))); });
   $("group-open").addEventListener("submit", openGroup);
   $("group-form").addEventListener("submit", saveGroup);
   $("g-add-member").addEventListener("click", addMember);
