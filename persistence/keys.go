@@ -55,6 +55,7 @@ const (
 	tJournalID     = "d/ji/" // entry id → Ref{id: owner, start_unix}
 	tJournalTime   = "d/jt/" // start(8) id → Ref{id: owner}
 	tHuntMemory    = "d/hm/" // group id → HuntMemory
+	tSyncStatus    = "d/s/dirsync"
 )
 
 const maxIDLen = 256
