@@ -154,22 +154,56 @@ func entryID(e Entry, attr string) (string, error) {
 }
 
 func (p *planner) planUsers(entries []Entry) {
-	firstDN := map[string]string{}
+	byID := map[string][]Entry{}
+	var ids []string
 	for _, e := range entries {
 		id, err := entryID(e, p.c.Users.ID)
 		if err != nil {
 			p.problem(e.DN, "%v", err)
 			continue
 		}
-		if dn, dup := firstDN[id]; dup {
-			p.problem(e.DN, "duplicate id %q (also %s): skipped", id, dn)
-			continue
+		if byID[id] == nil {
+			ids = append(ids, id)
 		}
-		firstDN[id] = e.DN
+		byID[id] = append(byID[id], e)
+	}
+	for _, id := range ids {
 		p.seenUsers[id] = true
-		p.planUser(id, e)
+		if e, ok := p.oneEntry(id, byID[id]); ok {
+			p.planUser(id, e)
+		}
 	}
 	p.goneUsers()
+}
+
+// oneEntry picks the entry of an id. Of several, the one the directory
+// already syncs from wins and the others are reported; when none does,
+// all are reported and the id is left as it is: which one is meant is
+// for the administrator to settle.
+func (p *planner) oneEntry(id string, es []Entry) (Entry, bool) {
+	if len(es) == 1 {
+		return es[0], true
+	}
+	dns := make([]string, len(es))
+	win := -1
+	for i, e := range es {
+		dns[i] = e.DN
+		if old := p.cur.Users[id]; old.GetSynced() != nil && normDN(old.Synced.Dn) == normDN(e.DN) {
+			win = i
+		}
+	}
+	for i, e := range es {
+		if i == win {
+			continue
+		}
+		others := slices.Delete(slices.Clone(dns), i, i+1)
+		p.problem(e.DN, "duplicate id %q (also %s): skipped", id, strings.Join(others, "; "))
+	}
+	if win < 0 {
+		p.keepLines[id] = true
+		return Entry{}, false
+	}
+	return es[win], true
 }
 
 func (p *planner) planUser(id string, e Entry) {
