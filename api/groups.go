@@ -43,6 +43,8 @@ type groupJSON struct {
 	CallGroup               callGroupJSON   `json:"call_group"`
 	CreatedAt               *time.Time      `json:"created_at,omitempty"`
 	UpdatedAt               *time.Time      `json:"updated_at,omitempty"`
+	// Synced is read-only: set when the group comes from the LDAP sync.
+	Synced *syncedJSON `json:"synced,omitempty"`
 }
 
 type memberJSON struct {
@@ -56,6 +58,9 @@ type memberJSON struct {
 	// LoggedOut is read-only: a group PUT keeps the stored value
 	// (PUT .../members/{user}/availability changes it).
 	LoggedOut bool `json:"logged_out"`
+	// Synced is read-only: the membership comes from the LDAP sync, which
+	// removes only such members.
+	Synced bool `json:"synced"`
 }
 
 type keyJSON struct {
@@ -98,10 +103,10 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		MonitorGroups: nonNil(g.MonitorGroups), DisplayMembersOnMonitor: g.DisplayMembersOnMonitor,
 		Language: g.Language, Timezone: g.Timezone, Members: make([]memberJSON, len(g.Members)),
 		Keys: make([]keyJSON, len(g.Keys)), Override: overrideOut(g, now),
-		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
+		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix), Synced: syncedOut(g.Synced),
 	}
 	for i, m := range g.Members {
-		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut}
+		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut, Synced: m.Synced}
 	}
 	for i, k := range g.Keys {
 		out.Keys[i] = keyJSON{Label: k.Label, Number: k.Number}
@@ -375,18 +380,20 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request, c *caller) er
 	return nil
 }
 
-// keepGroupReadOnly carries the stored override and primary flags over.
+// keepGroupReadOnly carries the stored override, the sync's mark and the
+// members' primary and synced flags over.
 func keepGroupReadOnly(old, g *dirpb.Group) {
 	if old == nil {
 		return
 	}
 	g.Override, g.OverrideUntilUnix, g.CreatedUnix = old.Override, old.OverrideUntilUnix, old.CreatedUnix
-	primary := map[string]bool{}
+	g.Synced = old.Synced
+	was := map[string]*dirpb.Member{}
 	for _, m := range old.Members {
-		primary[m.User] = m.Primary
+		was[m.User] = m
 	}
 	for _, m := range g.Members {
-		m.Primary = primary[m.User]
+		m.Primary, m.Synced = was[m.User].GetPrimary(), was[m.User].GetSynced()
 	}
 }
 

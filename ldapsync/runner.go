@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ucgrid/ucgrid/api"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
@@ -284,4 +286,24 @@ func applyBatch(ctx context.Context, dir *persistence.Node, batch []Action, p *P
 		}
 	}
 	return ok, nil
+}
+
+// SyncDirectory is Sync for the API (api.DirectorySyncService): POST
+// /v1/ldap/sync.
+func (r *Runner) SyncDirectory(ctx context.Context, dryRun bool) (api.DirectorySyncResult, error) {
+	rep, err := r.Sync(ctx, dryRun)
+	if rep == nil {
+		return api.DirectorySyncResult{}, err
+	}
+	out := api.DirectorySyncResult{Status: rep.Status}
+	if rep.Plan != nil {
+		// The stored status keeps 200 problems; the answer has them all.
+		out.Status = proto.Clone(rep.Status).(*dirpb.DirectorySyncStatus)
+		out.Status.Problems = rep.Plan.Problems
+		out.Actions = make([]api.DirectorySyncAction, len(rep.Plan.Actions))
+		for i, a := range rep.Plan.Actions {
+			out.Actions[i] = api.DirectorySyncAction{Op: a.Op, Kind: a.Kind, ID: a.ID, DN: a.DN, Fields: a.Fields}
+		}
+	}
+	return out, err
 }
