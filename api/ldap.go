@@ -125,7 +125,9 @@ func (h *Handler) postLDAPSync(w http.ResponseWriter, r *http.Request, c *caller
 	res, err := h.cfg.DirectorySync.SyncDirectory(r.Context(), in.DryRun)
 	if err != nil {
 		if res.Status.GetError() != "" {
-			return &apiError{status: http.StatusBadGateway, code: codeLDAPFailed, msg: "the LDAP sync did not run: " + res.Status.GetError()}
+			// 503, not 502: the API answers no 5xx but 503 (the node is
+			// fine; what it depends on is not).
+			return &apiError{status: http.StatusServiceUnavailable, code: codeLDAPFailed, msg: "the LDAP sync did not run: " + res.Status.GetError()}
 		}
 		return err
 	}

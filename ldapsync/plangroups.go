@@ -196,7 +196,9 @@ func (p *planner) planGroup(g *groupEntry, members map[string]bool) {
 		p.problem(g.e.DN, "group %q exists and was not made by the sync: left alone (adopt_existing: true takes it over)", g.id)
 		return
 	}
-	nu := &dirpb.Group{Id: g.id, Active: p.c.Groups.ActivateNew, CreatedUnix: p.now}
+	// A new group is what the API makes of a bare one: no call group.
+	nu := &dirpb.Group{Id: g.id, Active: p.c.Groups.ActivateNew, CreatedUnix: p.now,
+		CallGroup: &dirpb.CallGroup{Mode: dirpb.ModeDisabled, Strategy: dirpb.StrategyRingAll}}
 	if old != nil {
 		nu = proto.Clone(old).(*dirpb.Group)
 	}
