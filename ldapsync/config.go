@@ -330,8 +330,8 @@ func (c *Config) validate() error {
 		return errors.New("base_dn: is empty")
 	case c.Watch < 0:
 		return errors.New("watch: is negative")
-	case c.Watch > 0 && time.Duration(c.Watch) < time.Minute:
-		return fmt.Errorf("watch: %s is shorter than a minute; a sync reads the whole subtree", time.Duration(c.Watch))
+	case c.Watch > 0 && time.Duration(c.Watch) < time.Second:
+		return fmt.Errorf("watch: %s is shorter than a second (each sync reads the whole subtree; minutes are usual)", time.Duration(c.Watch))
 	case c.Timeout < 0:
 		return errors.New("timeout: is negative")
 	case c.PageSize > 1000:
