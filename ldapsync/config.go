@@ -202,12 +202,30 @@ func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, errors.New(yamlError(err))
 	}
 	if err := c.fill(); err != nil {
 		return nil, err
 	}
 	return c, c.validate()
+}
+
+// yamlError makes a YAML decoding error one line: "line 4: unknown key
+// wacth".
+func yamlError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if field, ok := strings.CutPrefix(l[strings.Index(l, ":")+1:], " field "); ok && strings.Contains(field, " not found in type ") {
+			l = l[:strings.Index(l, ":")] + ": unknown key " + field[:strings.Index(field, " not found")]
+		}
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
 
 // SetPassword sets the bind password directly (tests, embedding).
