@@ -244,17 +244,21 @@ func (p *planner) put(kind, id, dn string, old, nu proto.Message) {
 func isNil(m proto.Message) bool { return m == nil || !m.ProtoReflect().IsValid() }
 
 // stamp sets the sync and update times of a record about to be written
-// and wraps it in its command.
+// and wraps it in its command. Secrets are left out, so the directory
+// keeps the stored ones (PutUser and PutLine keep what comes empty): a
+// password or SIP password changed while the sync runs is not undone.
 func (p *planner) stamp(kind string, m proto.Message) *dirpb.Command {
 	switch r := m.(type) {
 	case *dirpb.User:
 		r.Synced.SyncedUnix, r.UpdatedUnix = p.now, p.now
+		r.PasswordHash = ""
 		return &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: r}}}
 	case *dirpb.Group:
 		r.Synced.SyncedUnix, r.UpdatedUnix = p.now, p.now
 		return &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: r}}}
 	case *dirpb.Line:
 		r.Synced.SyncedUnix, r.UpdatedUnix = p.now, p.now
+		r.Realm, r.Ha1Md5, r.Ha1Sha256, r.Forwarding = "", "", "", nil
 		return &dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: r}}}
 	}
 	panic(fmt.Sprintf("ldapsync: stamp of a %s %T", kind, m)) // programming error: only the three kinds are planned

@@ -196,6 +196,13 @@ func TestSync_ChangeMoveAndRemoval(t *testing.T) {
 	e.apply(t, &dirpb.Command{Op: &dirpb.Command_PutUser{PutUser: &dirpb.PutUser{User: &dirpb.User{Id: "local1", DisplayName: "Local"}}}})
 	e.apply(t, &dirpb.Command{Op: &dirpb.Command_PutGrant{PutGrant: &dirpb.PutGrant{Target: "person003", Viewer: "person004", Grant: &dirpb.Grant{Level: "team"}}}})
 	e.apply(t, &dirpb.Command{Op: &dirpb.Command_PutPreset{PutPreset: &dirpb.PutGrant{Target: "person003", Viewer: "person005", Grant: &dirpb.Grant{Level: "business"}}}})
+	l103, err := e.dir.Store().Line("103")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l103.Realm, l103.Ha1Md5, l103.Ha1Sha256 = "ucgrid.local", "md5-of-the-sip-password", "sha-of-the-sip-password"
+	l103.Forwarding = &dirpb.Forwarding{Enabled: true, Destination: "101"}
+	e.apply(t, &dirpb.Command{Op: &dirpb.Command_PutLine{PutLine: &dirpb.PutLine{Line: l103}}})
 	sales := e.group(t, "sales")
 	sales.Members = append(sales.Members, &dirpb.Member{User: "local1", Role: "user"})
 	e.apply(t, &dirpb.Command{Op: &dirpb.Command_PutGroup{PutGroup: &dirpb.PutGroup{Group: sales}}})
@@ -234,8 +241,9 @@ func TestSync_ChangeMoveAndRemoval(t *testing.T) {
 	if g, err := e.dir.Store().Grant(persistence.LayerPreset, "person003", "person005"); err != nil || g.Level != "business" {
 		t.Fatalf("person003's preset after removal = %v, %v", g, err)
 	}
-	if l, err := e.dir.Store().Line("103"); err != nil || !l.Synced.GetGone() || l.Owner != "person003" {
-		t.Fatalf("person003's line after removal = %v, %v: want kept, marked gone", l, err)
+	if l, err := e.dir.Store().Line("103"); err != nil || !l.Synced.GetGone() || l.Owner != "person003" ||
+		l.Ha1Md5 != "md5-of-the-sip-password" || !l.Forwarding.GetEnabled() {
+		t.Fatalf("person003's line after removal = %v, %v: want kept with its SIP password and forwarding, marked gone", l, err)
 	}
 	wantOps := map[string]int{"update user": 1, "update group": 3, "disable user": 1, "disable line": 1}
 	gotOps := map[string]int{}
