@@ -136,15 +136,84 @@ func search(conn *ldap.Conn, c *Config, base, filter string, attrs []string) ([]
 	}
 	out := make([]Entry, 0, len(res.Entries))
 	for _, e := range res.Entries {
-		out = append(out, entryOf(e))
+		entry, more := entryOf(e)
+		for attr, next := range more {
+			if err := readRanges(conn, entry, attr, next); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, entry)
 	}
 	return out, nil
 }
 
-func entryOf(e *ldap.Entry) Entry {
-	out := Entry{DN: e.DN, Attrs: make(map[string][]string, len(e.Attributes))}
+// maxRangeReads bounds the range searches of one attribute (Active
+// Directory sends 1500 values a time: 300 reads are 450 000 members).
+const maxRangeReads = 300
+
+// readRanges reads the rest of a multi-valued attribute Active Directory
+// sent in ranges ("member;range=0-1499"; a group of more than 1500
+// members), from value next on, into e.
+func readRanges(conn *ldap.Conn, e Entry, attr string, next int) error {
+	for range maxRangeReads {
+		req := ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", []string{fmt.Sprintf("%s;range=%d-*", attr, next)}, nil)
+		res, err := conn.Search(req)
+		if err != nil {
+			return fmt.Errorf("read %s of %q from value %d: %w", attr, e.DN, next, err)
+		}
+		if len(res.Entries) != 1 {
+			return nil
+		}
+		got, more := entryOf(res.Entries[0])
+		e.Attrs[attr] = append(e.Attrs[attr], got.Attrs[attr]...)
+		n, ok := more[attr]
+		if !ok {
+			return nil
+		}
+		next = n
+	}
+	return fmt.Errorf("read %s of %q: more than %d ranges", attr, e.DN, maxRangeReads)
+}
+
+// rangedAttr splits an attribute name with a range option,
+// "member;range=0-1499", into the attribute and where the next range
+// starts (1500; -1 for the last range, "…-*").
+func rangedAttr(name string) (attr string, next int, ok bool) {
+	attr, opt, found := strings.Cut(name, ";range=")
+	if !found {
+		return name, 0, false
+	}
+	_, hi, found := strings.Cut(opt, "-")
+	if !found {
+		return name, 0, false
+	}
+	if hi == "*" {
+		return attr, -1, true
+	}
+	n, err := strconv.Atoi(hi)
+	if err != nil {
+		return name, 0, false
+	}
+	return attr, n + 1, true
+}
+
+// entryOf converts an entry; more maps each attribute sent in ranges and
+// not complete yet to where its next range starts.
+func entryOf(e *ldap.Entry) (out Entry, more map[string]int) {
+	out = Entry{DN: e.DN, Attrs: make(map[string][]string, len(e.Attributes))}
 	for _, a := range e.Attributes {
 		name := strings.ToLower(a.Name)
+		if attr, next, ok := rangedAttr(name); ok {
+			out.Attrs[attr] = append(out.Attrs[attr], a.Values...)
+			if next >= 0 {
+				if more == nil {
+					more = map[string]int{}
+				}
+				more[attr] = next
+			}
+			continue
+		}
 		if name == "objectsid" {
 			for _, raw := range a.ByteValues {
 				if rid, ok := sidRID(raw); ok {
@@ -155,7 +224,7 @@ func entryOf(e *ldap.Entry) Entry {
 		}
 		out.Attrs[name] = append(out.Attrs[name], a.Values...)
 	}
-	return out
+	return out, more
 }
 
 // sidRID returns the last sub-authority of a binary security identifier

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -128,5 +130,45 @@ func TestLineNumber(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("lineNumber(%q, %d) = %q, %v", tc.raw, tc.digits, got, err)
 		}
+	}
+}
+
+func TestEntryOf_ActiveDirectoryRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name, attr string
+		next       int
+		ok         bool
+	}{
+		{"member;range=0-1499", "member", 1500, true},
+		{"member;range=1500-*", "member", -1, true},
+		{"member", "member", 0, false},
+		{"member;range=x", "member;range=x", 0, false},
+	} {
+		attr, next, ok := rangedAttr(tc.name)
+		if attr != tc.attr || next != tc.next || ok != tc.ok {
+			t.Errorf("rangedAttr(%q) = %q, %d, %v", tc.name, attr, next, ok)
+		}
+	}
+	e, more := entryOf(ldap.NewEntry("cn=big,dc=x", map[string][]string{"Member;range=0-1": {"a", "b"}, "cn": {"big"}}))
+	if len(e.Attrs["member"]) != 2 || more["member"] != 2 {
+		t.Fatalf("entry %v, more %v: want the first range under member and the next from 2", e, more)
+	}
+}
+
+func TestMakePlan_MembershipFromMemberOf(t *testing.T) {
+	c := planConfig(t, "groups:\n  from_member_of: true\n")
+	g := group("g")
+	s := &Snapshot{Users: []Entry{person("a", "memberOf", "CN=G,OU=Groups,DC=example,DC=com"), person("b")}, Groups: []Entry{g}}
+	p := MakePlan(c, s, emptyDir(), now)
+	var members []string
+	for _, a := range p.Actions {
+		if pg := a.cmd.GetPutGroup(); pg != nil {
+			for _, m := range pg.Group.Members {
+				members = append(members, m.User)
+			}
+		}
+	}
+	if !slices.Equal(members, []string{"a"}) {
+		t.Fatalf("members of g = %v, want [a] from memberOf", members)
 	}
 }
