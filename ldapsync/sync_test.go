@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ucgrid/ucgrid/internal/slapdtest"
 	"github.com/ucgrid/ucgrid/internal/testdir"
@@ -172,6 +174,21 @@ func TestSync_FirstSyncCreatesUsersGroupsAndLines(t *testing.T) {
 	st, err := e.dir.Store().DirectorySyncStatus()
 	if err != nil || st.GetCreated() != 2*people+groups || st.GetNode() != e.dir.ID() || st.GetDryRun() {
 		t.Fatalf("stored status = %v, %v", st, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.r.Collectors()...)
+	want := fmt.Sprintf(`
+# HELP ucgrid_ldap_sync_entries_total Records LDAP syncs changed (dry runs not counted), by kind (user, group, line) and action (create, update, disable).
+# TYPE ucgrid_ldap_sync_entries_total counter
+ucgrid_ldap_sync_entries_total{action="create",kind="group"} %d
+ucgrid_ldap_sync_entries_total{action="create",kind="line"} %d
+ucgrid_ldap_sync_entries_total{action="create",kind="user"} %d
+# HELP ucgrid_ldap_syncs_total LDAP / Active Directory syncs run on this node, by outcome (ok, problems, error, dry_run).
+# TYPE ucgrid_ldap_syncs_total counter
+ucgrid_ldap_syncs_total{outcome="ok"} 1
+`, groups, people, people)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ucgrid_ldap_syncs_total", "ucgrid_ldap_sync_entries_total"); err != nil {
+		t.Fatal(err)
 	}
 }
 

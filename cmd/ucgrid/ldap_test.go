@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,6 +131,23 @@ func TestLDAP_ClusterLeaderSyncsAndHandsOver(t *testing.T) {
 		t.Fatalf("dry run printed %q", out.String())
 	}
 
+	// --watch prints the syncs the leader runs on its interval.
+	watchOut := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	watched := make(chan error, 1)
+	go func() {
+		watched <- ldapWatch(ctx, &adminOptions{HTTP: follower.http, User: "admin", Password: testAdminPW, Timeout: 10 * time.Second},
+			nil, 100*time.Millisecond, watchOut)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(watchOut.String(), "sync on "+leader) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+	cancel()
+	if err := <-watched; err != nil || strings.Count(watchOut.String(), "sync on "+leader) < 2 {
+		t.Fatalf("--watch: %v, printed %q; want two of the leader's syncs", err, watchOut.String())
+	}
+
 	// The leader stops: another node syncs from now on.
 	var lcn *clusterNode
 	for _, cn := range c.nodes {
@@ -163,4 +182,22 @@ func TestLDAP_CLIWrongPasswordIsOneLine(t *testing.T) {
 		!strings.Contains(out.String(), "3 people, 6 groups") {
 		t.Fatalf("ldap check: exit %d, %q %q", code, out.String(), errOut.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
