@@ -342,6 +342,8 @@ func (c *Config) validate() error {
 		return errors.New("url: is empty (ldap://host or ldaps://host)")
 	case err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "":
 		return fmt.Errorf("url: %q is not an ldap:// or ldaps:// URL with a host", c.URL)
+	case u.User != nil:
+		return errors.New("url: holds credentials; give them as bind_dn and bind_password_file")
 	case c.StartTLS && u.Scheme == "ldaps":
 		return errors.New("start_tls: only for ldap:// URLs (ldaps:// is TLS from the start)")
 	case c.BaseDN == "":

@@ -105,3 +105,10 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParse_URLWithCredentialsRefused(t *testing.T) {
+	_, err := Parse([]byte("preset: ad\nurl: ldap://sync:secret@dc1\nbase_dn: dc=x\n"))
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "bind_password_file") {
+		t.Fatalf("err = %v, want the credentials refused without echoing them", err)
+	}
+}

@@ -83,15 +83,18 @@ func (r *Runner) Interval() time.Duration { return time.Duration(r.cfg.Config.Wa
 func (r *Runner) Collectors() []prometheus.Collector { return r.m.collectors() }
 
 // Run syncs every Config.Watch while this node is the Raft leader, until
-// ctx ends; with no watch interval it returns at once. Whichever node
-// leads when the interval comes round runs the sync, so leadership moving
-// hands the sync over.
+// ctx ends; with no watch interval it returns at once. Every node looks
+// often (every watch interval, at most every 30 s) and the leader of the
+// moment syncs when the stored status says the last sync started a watch
+// interval ago or longer (or none ran yet): a new leader keeps the
+// schedule, and a cluster started with a mapping file syncs within its
+// first look.
 func (r *Runner) Run(ctx context.Context) {
 	every := r.Interval()
 	if every <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(min(every, 30*time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -99,13 +102,22 @@ func (r *Runner) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !r.cfg.Directory.IsLeader() {
+		if !r.cfg.Directory.IsLeader() || !r.due(every) {
 			continue
 		}
 		if _, err := r.Sync(ctx, false); err != nil {
 			r.cfg.Logger.Warn("ldap sync", "err", err)
 		}
 	}
+}
+
+// due reports whether the last sync started every or longer ago.
+func (r *Runner) due(every time.Duration) bool {
+	st, err := r.cfg.Directory.Store().DirectorySyncStatus()
+	if err != nil || st == nil {
+		return true
+	}
+	return r.cfg.Now().Sub(time.Unix(st.StartedUnix, 0)) >= every-time.Second/2
 }
 
 // Sync runs one sync now: fetch, plan, and unless dryRun apply; the

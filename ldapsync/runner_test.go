@@ -1,0 +1,40 @@
+package ldapsync
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testdir"
+	"github.com/ucgrid/ucgrid/persistence"
+	"github.com/ucgrid/ucgrid/persistence/dirpb"
+)
+
+func TestRunner_DueFollowsTheStoredSchedule(t *testing.T) {
+	dir := testdir.Open(t, persistence.Config{})
+	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	c, err := Parse([]byte(minimal + "watch: 15m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(RunnerConfig{Config: c, Directory: dir, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.due(r.Interval()) {
+		t.Fatal("no sync ran yet, and none is due")
+	}
+	// Another node (the leader before) synced five minutes ago.
+	st := &dirpb.DirectorySyncStatus{Node: "old-leader", StartedUnix: clock.Add(-5 * time.Minute).Unix(), FinishedUnix: clock.Add(-5 * time.Minute).Unix()}
+	if _, err := dir.Apply(context.Background(), &dirpb.Command{Op: &dirpb.Command_PutDirectorySyncStatus{
+		PutDirectorySyncStatus: &dirpb.PutDirectorySyncStatus{Status: st}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r.due(r.Interval()) {
+		t.Fatal("due five minutes after a sync with watch 15m")
+	}
+	clock = clock.Add(10 * time.Minute)
+	if !r.due(r.Interval()) {
+		t.Fatal("not due fifteen minutes after the last sync")
+	}
+}
