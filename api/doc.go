@@ -10,5 +10,8 @@
 // LineService and EventHub, opened with a single-use ticket in browsers,
 // and each stream ends as soon as its access ends (the directory's change
 // feed, sessions.go); the web console (console/, embedded) is served
-// at /. docs/api.md explains the decisions.
+// at /. The LDAP sync routes (ldap.go) run a DirectorySyncService
+// (ldapsync.Runner) and read its stored status; CheckUserRecord and its
+// siblings (recordcheck.go) let other writers check records as the API
+// would. docs/api.md explains the decisions.
 package api

@@ -109,8 +109,19 @@ func MakePlan(c *Config, s *Snapshot, cur *Current, now time.Time) *Plan {
 }
 
 func sortedByDN(es []Entry) []Entry {
-	out := slices.Clone(es)
-	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(normDN(a.DN), normDN(b.DN)) })
+	type keyed struct {
+		key string
+		e   Entry
+	}
+	ks := make([]keyed, len(es))
+	for i, e := range es {
+		ks[i] = keyed{normDN(e.DN), e}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	out := make([]Entry, len(ks))
+	for i, k := range ks {
+		out[i] = k.e
+	}
 	return out
 }
 

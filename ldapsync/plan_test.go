@@ -1,6 +1,7 @@
 package ldapsync
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -170,5 +171,43 @@ func TestMakePlan_MembershipFromMemberOf(t *testing.T) {
 	}
 	if !slices.Equal(members, []string{"a"}) {
 		t.Fatalf("members of g = %v, want [a] from memberOf", members)
+	}
+}
+
+// BenchmarkMakePlan_2000People plans a company of 2 000 people in 50
+// groups against a directory that already holds them (the steady state
+// of a watch: nothing to change).
+func BenchmarkMakePlan_2000People(b *testing.B) {
+	c, err := Parse([]byte(minimal + "groups:\n  nested: true\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Snapshot{}
+	members := map[int][]string{}
+	for i := range 2000 {
+		e := person(fmt.Sprintf("p%04d", i), "mail", fmt.Sprintf("p%04d@example.com", i), "telephoneNumber", fmt.Sprintf("+49 89 %04d", i))
+		s.Users = append(s.Users, e)
+		members[i%50] = append(members[i%50], e.DN)
+	}
+	for g := range 50 {
+		s.Groups = append(s.Groups, group(fmt.Sprintf("g%02d", g), members[g]...))
+	}
+	first := MakePlan(c, s, emptyDir(), now)
+	cur := emptyDir()
+	for _, a := range first.Actions {
+		switch {
+		case a.cmd.GetPutUser() != nil:
+			cur.Users[a.ID] = a.cmd.GetPutUser().User
+		case a.cmd.GetPutGroup() != nil:
+			cur.Groups[a.ID] = a.cmd.GetPutGroup().Group
+		case a.cmd.GetPutLine() != nil:
+			cur.Lines[a.ID] = a.cmd.GetPutLine().Line
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if p := MakePlan(c, s, cur, now); len(p.Actions) != 0 {
+			b.Fatalf("steady state plans %d actions", len(p.Actions))
+		}
 	}
 }
