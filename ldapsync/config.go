@@ -73,8 +73,9 @@ type Config struct {
 	Groups GroupMapping `yaml:"groups"`
 	Lines  LineMapping  `yaml:"lines"`
 
-	// password is read by Load from the file or the variable.
-	password string
+	// password is read by Load from the file or the variable. A pointer,
+	// so that printing a Config (%+v) shows an address, not the password.
+	password *string
 }
 
 // UserMapping maps person entries to users.
@@ -229,7 +230,15 @@ func yamlError(err error) string {
 }
 
 // SetPassword sets the bind password directly (tests, embedding).
-func (c *Config) SetPassword(pw string) { c.password = pw }
+func (c *Config) SetPassword(pw string) { c.password = &pw }
+
+// bindPassword is the password read by Load ("" when none).
+func (c *Config) bindPassword() string {
+	if c.password == nil {
+		return ""
+	}
+	return *c.password
+}
 
 func (c *Config) readPassword(readFile func(string) ([]byte, error), lookupEnv func(string) (string, bool)) error {
 	switch {
@@ -242,17 +251,17 @@ func (c *Config) readPassword(readFile func(string) ([]byte, error), lookupEnv f
 		if err != nil {
 			return fmt.Errorf("bind_password_file: %w", err)
 		}
-		c.password = strings.TrimRight(string(b), "\r\n")
+		c.SetPassword(strings.TrimRight(string(b), "\r\n"))
 	case c.BindPasswordEnv != "":
 		v, ok := lookupEnv(c.BindPasswordEnv)
 		if !ok {
 			return fmt.Errorf("bind_password_env: the environment variable %s is not set", c.BindPasswordEnv)
 		}
-		c.password = v
+		c.SetPassword(v)
 	default:
 		return errors.New("bind_dn is set but neither bind_password_file nor bind_password_env")
 	}
-	if c.password == "" {
+	if c.bindPassword() == "" {
 		return errors.New("the bind password is empty (an empty password is an unauthenticated bind)")
 	}
 	return nil

@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,8 +82,11 @@ func TestReadPassword_FileOrEnvironmentNeverBoth(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || c.password != tc.want {
-				t.Fatalf("password %q, err %v; want %q", c.password, err, tc.want)
+			if err != nil || c.bindPassword() != tc.want {
+				t.Fatalf("password %q, err %v; want %q", c.bindPassword(), err, tc.want)
+			}
+			if printed := fmt.Sprintf("%+v %v", *c, c); strings.Contains(printed, tc.want) {
+				t.Fatalf("printing the config shows the password: %s", printed)
 			}
 		})
 	}

@@ -118,7 +118,7 @@ func bind(conn *ldap.Conn, c *Config) error {
 	if c.BindDN == "" {
 		return nil // anonymous: the searches show what the server allows
 	}
-	if err := conn.Bind(c.BindDN, c.password); err != nil {
+	if err := conn.Bind(c.BindDN, c.bindPassword()); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return fmt.Errorf("%w: %s refused the password of %q (invalid credentials): check bind_password_file / bind_password_env", ErrBind, c.URL, c.BindDN)
 		}
