@@ -127,7 +127,7 @@ func (h *Handler) postLDAPSync(w http.ResponseWriter, r *http.Request, c *caller
 		if res.Status.GetError() != "" {
 			// 503, not 502: the API answers no 5xx but 503 (the node is
 			// fine; what it depends on is not).
-			return &apiError{status: http.StatusServiceUnavailable, code: codeLDAPFailed, msg: "the LDAP sync did not run: " + res.Status.GetError()}
+			return &apiError{status: http.StatusServiceUnavailable, code: codeLDAPFailed, msg: "the LDAP sync failed: " + res.Status.GetError()}
 		}
 		return err
 	}

@@ -236,10 +236,12 @@ func readAll[T any](list func(after string, limit int) ([]T, string, error), put
 // dropped from the plan's actions and reported as a problem with the
 // entry's DN; a group or line that depends on a user whose creation was
 // refused leaves that user out. The error is a failure of the directory
-// itself (no leader, closed), after which the rest is not tried.
+// itself (no leader, closed), after which the rest is not tried; the
+// plan's actions are then the ones applied before it.
 func Apply(ctx context.Context, dir *persistence.Node, p *Plan) error {
 	failedUsers := map[string]bool{}
-	var kept []Action
+	kept := []Action{}
+	defer func() { p.Actions = kept }()
 	for _, kind := range []string{KindUser, KindGroup, KindLine} {
 		var batch []Action
 		for _, a := range p.Actions {
@@ -248,9 +250,6 @@ func Apply(ctx context.Context, dir *persistence.Node, p *Plan) error {
 			}
 		}
 		ok, err := applyBatch(ctx, dir, batch, p)
-		if err != nil {
-			return err
-		}
 		for i, a := range batch {
 			if ok[i] {
 				kept = append(kept, a)
@@ -258,8 +257,10 @@ func Apply(ctx context.Context, dir *persistence.Node, p *Plan) error {
 				failedUsers[a.ID] = true
 			}
 		}
+		if err != nil {
+			return err
+		}
 	}
-	p.Actions = kept
 	return nil
 }
 
@@ -293,7 +294,7 @@ func applyBatch(ctx context.Context, dir *persistence.Node, batch []Action, p *P
 			case errors.As(res.Err, &ce):
 				p.Problems = append(p.Problems, fmt.Sprintf("%s: %s %s %q refused by the directory: %s", a.DN, a.Op, a.Kind, a.ID, ce.Msg))
 			default:
-				return nil, fmt.Errorf("ldapsync: write %s %q: %w", a.Kind, a.ID, res.Err)
+				return ok, fmt.Errorf("ldapsync: write %s %q: %w", a.Kind, a.ID, res.Err)
 			}
 		}
 	}
