@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,5 +37,24 @@ func TestRunner_DueFollowsTheStoredSchedule(t *testing.T) {
 	clock = clock.Add(10 * time.Minute)
 	if !r.due(r.Interval()) {
 		t.Fatal("not due fifteen minutes after the last sync")
+	}
+}
+
+func TestFillCounts_StoredProblemsBoundedAnswerComplete(t *testing.T) {
+	p := &Plan{Unchanged: 7}
+	for i := range maxStoredProblems + 50 {
+		p.Problems = append(p.Problems, "uid=u,dc=x: problem "+string(rune('a'+i%26)))
+	}
+	p.Actions = []Action{{Op: OpCreate}, {Op: OpUpdate}, {Op: OpUpdate}, {Op: OpDisable}}
+	st := &dirpb.DirectorySyncStatus{}
+	fillCounts(st, p)
+	if st.Created != 1 || st.Updated != 2 || st.Disabled != 1 || st.Unchanged != 7 {
+		t.Fatalf("counts = %v", st)
+	}
+	if len(st.Problems) != maxStoredProblems || !strings.Contains(st.Problems[maxStoredProblems-1], "and 51 more problems") {
+		t.Fatalf("stored %d problems, last %q", len(st.Problems), st.Problems[len(st.Problems)-1])
+	}
+	if len(p.Problems) != maxStoredProblems+50 {
+		t.Fatalf("the plan lost problems: %d", len(p.Problems))
 	}
 }

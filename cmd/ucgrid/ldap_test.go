@@ -118,6 +118,11 @@ func TestLDAP_ClusterLeaderSyncsAndHandsOver(t *testing.T) {
 	if !strings.Contains(out.String(), "on "+leader+" from") || !strings.Contains(out.String(), "0 created, 0 updated, 0 disabled") {
 		t.Fatalf("ldap sync printed %q", out.String())
 	}
+	out.Reset()
+	if code := run([]string{"ldap", "status", "--http", follower.http, "--password", testAdminPW}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "sync on "+leader) || !strings.Contains(out.String(), "0 problems") {
+		t.Fatalf("ldap status: exit %d, printed %q %q", code, out.String(), errOut.String())
+	}
 	// A dry run prints the plan of a removal and changes nothing.
 	admin := srv.Admin(t)
 	if err := admin.Del(ldap.NewDelRequest(slapdtest.PersonDN(2), nil)); err != nil {
