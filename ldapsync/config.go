@@ -78,7 +78,9 @@ type Config struct {
 	password *string
 }
 
-// UserMapping maps person entries to users.
+// UserMapping maps person entries to users. "none" switches an optional
+// attribute of the preset off (Email, Disabled, PrimaryGroup, and
+// GroupMapping.PrimaryKey).
 type UserMapping struct {
 	// BaseDN is where people are searched. Default: Config.BaseDN.
 	BaseDN string `yaml:"base_dn"`
@@ -295,6 +297,12 @@ func (c *Config) fill() error {
 		{&g.Member, p.Groups.Member}, {&g.PrimaryKey, p.Groups.PrimaryKey}, {&c.Lines.Attribute, p.Lines.Attribute},
 	} {
 		setIfEmpty(f.field, f.v)
+	}
+	// "none" switches an optional attribute of the preset off.
+	for _, f := range []*string{&u.Email, &u.Disabled, &u.PrimaryGroup, &g.PrimaryKey} {
+		if *f == "none" {
+			*f = ""
+		}
 	}
 	if u.Contact == nil {
 		u.Contact = map[string]string{}

@@ -22,6 +22,10 @@ func TestParse_PresetDefaults(t *testing.T) {
 	if c.Users.Contact["department"] != "department" || c.Users.Contact["pager"] != "" {
 		t.Fatalf("AD contact = %v: want department and pager switched off", c.Users.Contact)
 	}
+	c, err = Parse([]byte("preset: ad\nurl: ldaps://dc1\nbase_dn: DC=ex,DC=com\nusers:\n  disabled: none\n  primary_group: none\n"))
+	if err != nil || c.Users.Disabled != "" || c.Users.PrimaryGroup != "" || c.Users.ID != "sAMAccountName" {
+		t.Fatalf("none did not switch the AD attributes off: %+v, %v", c.Users, err)
+	}
 	c, err = Parse([]byte(minimal))
 	if err != nil {
 		t.Fatal(err)
