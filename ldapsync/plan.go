@@ -151,13 +151,15 @@ func (p *planner) add(op, kind, id, dn string, fields []string, cmd *dirpb.Comma
 	p.plan.Actions = append(p.plan.Actions, Action{Op: op, Kind: kind, ID: id, DN: dn, Fields: fields, cmd: cmd})
 }
 
-// entryID reads an id attribute, lower-cased and checked.
+// entryID reads an id attribute: lower-cased, each run of spaces made
+// one "-" (Active Directory's "Domain Users" is domain-users), and
+// checked as the API checks ids.
 func entryID(e Entry, attr string) (string, error) {
 	raw := strings.TrimSpace(e.First(attr))
 	if raw == "" {
 		return "", fmt.Errorf("no %s attribute: no id", attr)
 	}
-	id := strings.ToLower(raw)
+	id := strings.Join(strings.Fields(strings.ToLower(raw)), "-")
 	if err := api.CheckID(attr, id); err != nil {
 		return "", err
 	}
