@@ -13,9 +13,11 @@ LDFLAGS := -X main.version=$(VERSION)
 # iproute2, iptables and conntrack for the network-namespace lab of
 # internal/netlab — partition, NAT and multi-host phone tests — and
 # SIPVicious for the attacker's-tools tests of sip/, Kamailio as the
-# carrier of the trunk tests; its package does not start it). Installed
+# carrier of the trunk tests; its package does not start it; slapd and
+# ldap-utils for the LDAP sync tests, which start their own slapd on a
+# temporary directory and free ports, internal/slapdtest). Installed
 # by `make test-deps` when missing.
-TEST_PKGS := chromium sip-tester baresip iproute2 iptables conntrack sipvicious curl kamailio
+TEST_PKGS := chromium sip-tester baresip iproute2 iptables conntrack sipvicious curl kamailio slapd ldap-utils
 
 .PHONY: all build run demo test test-deps vet fmt-check lint bench bench-go bench-compare bench-commits bench-smoke proto tidy clean check-go fuzz
 

@@ -11,5 +11,8 @@
 // and each stream ends as soon as its access ends (the directory's change
 // feed, sessions.go); the web console (console/, embedded) is served
 // at /, and GET /v1/me tells it which of its pages the caller may use.
-// docs/api.md explains the decisions.
+// The LDAP sync routes (ldap.go) run a DirectorySyncService
+// (ldapsync.Runner) and read its stored status; CheckUserRecord and its
+// siblings (recordcheck.go) let other writers check records as the API
+// would. docs/api.md explains the decisions.
 package api

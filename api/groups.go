@@ -46,6 +46,8 @@ type groupJSON struct {
 	CallGroup               callGroupJSON   `json:"call_group"`
 	CreatedAt               *time.Time      `json:"created_at,omitempty"`
 	UpdatedAt               *time.Time      `json:"updated_at,omitempty"`
+	// Synced is read-only: set when the group comes from the LDAP sync.
+	Synced *syncedJSON `json:"synced,omitempty"`
 }
 
 type memberJSON struct {
@@ -61,6 +63,9 @@ type memberJSON struct {
 	LoggedOut bool `json:"logged_out"`
 	// Until ends the membership (RFC 3339; absent, null or "": no end).
 	Until *string `json:"until,omitempty"`
+	// Synced is read-only: the membership comes from the LDAP sync, which
+	// removes only such members.
+	Synced bool `json:"synced"`
 }
 
 type keyJSON struct {
@@ -103,11 +108,11 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		MonitorGroups: nonNil(g.MonitorGroups), DisplayMembersOnMonitor: g.DisplayMembersOnMonitor,
 		Language: g.Language, Timezone: g.Timezone, Members: make([]memberJSON, len(g.Members)),
 		Keys: make([]keyJSON, len(g.Keys)), Override: overrideOut(g, now),
-		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix),
+		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix), Synced: syncedOut(g.Synced),
 	}
 	for i, m := range g.Members {
 		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut,
-			Until: untilOut(m.UntilUnix)}
+			Until: untilOut(m.UntilUnix), Synced: m.Synced}
 	}
 	if g.Deputy != "" {
 		out.DeputyUntil = untilOut(g.DeputyUntilUnix)
@@ -412,18 +417,20 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request, c *caller) er
 	return nil
 }
 
-// keepGroupReadOnly carries the stored override and primary flags over.
+// keepGroupReadOnly carries the stored override, the sync's mark and the
+// members' primary and synced flags over.
 func keepGroupReadOnly(old, g *dirpb.Group) {
 	if old == nil {
 		return
 	}
 	g.Override, g.OverrideUntilUnix, g.CreatedUnix = old.Override, old.OverrideUntilUnix, old.CreatedUnix
-	primary := map[string]bool{}
+	g.Synced = old.Synced
+	was := map[string]*dirpb.Member{}
 	for _, m := range old.Members {
-		primary[m.User] = m.Primary
+		was[m.User] = m
 	}
 	for _, m := range g.Members {
-		m.Primary = primary[m.User]
+		m.Primary, m.Synced = was[m.User].GetPrimary(), was[m.User].GetSynced()
 	}
 }
 

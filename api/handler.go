@@ -81,6 +81,9 @@ type HandlerConfig struct {
 	// TrunkStatus tells GET /v1/trunks/{id} the state of a trunk's
 	// registration at its upstream. nil: not shown.
 	TrunkStatus TrunkStatusService
+	// DirectorySync runs the LDAP sync for POST /v1/ldap/sync. nil: the
+	// node has no mapping file (404; GET /v1/ldap/status says so).
+	DirectorySync DirectorySyncService
 	// Now reads the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives the handler's logs. Default: discard.

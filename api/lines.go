@@ -37,6 +37,8 @@ type lineJSON struct {
 	E164 string `json:"e164"`
 	// WithholdCallerID sends the line's calls out anonymously (RFC 3323).
 	WithholdCallerID bool `json:"withhold_caller_id"`
+	// Synced is read-only: set when the line comes from the LDAP sync.
+	Synced *syncedJSON `json:"synced,omitempty"`
 }
 
 func lineOut(l *dirpb.Line) lineJSON {
@@ -44,7 +46,7 @@ func lineOut(l *dirpb.Line) lineJSON {
 	return lineJSON{Number: l.Number, Owner: l.Owner, Kind: l.Kind, Private: l.Private, Label: l.Label,
 		HasSIPPassword: l.Ha1Md5 != "" || l.Ha1Sha256 != "", Realm: l.Realm,
 		Forwarding: &fw, CreatedAt: unixTime(l.CreatedUnix), UpdatedAt: unixTime(l.UpdatedUnix),
-		E164: l.E164, WithholdCallerID: l.WithholdCallerId}
+		E164: l.E164, WithholdCallerID: l.WithholdCallerId, Synced: syncedOut(l.Synced)}
 }
 
 // digestHA1 returns hex MD5 and SHA-256 of number:realm:password (RFC 2617
@@ -122,6 +124,7 @@ func (h *Handler) putLine(w http.ResponseWriter, r *http.Request, c *caller) err
 			return err
 		}
 		l.CreatedUnix = old.CreatedUnix
+		l.Synced = old.Synced // read-only: the sync's mark survives an edit
 	}
 	if err := h.mayManageLinesOf(c, l.Owner); err != nil {
 		return err

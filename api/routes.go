@@ -72,6 +72,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("PATCH /v1/journal/{entry}", h.wrap(h.patchJournal))
 	h.mux.HandleFunc("POST /v1/chat/{user}", h.wrap(h.postChat))
 	h.mux.HandleFunc("GET /v1/chat/{user}", h.wrap(h.getChat))
+
+	h.mux.HandleFunc("GET /v1/ldap/status", h.wrap(h.getLDAPStatus))
+	h.mux.HandleFunc("POST /v1/ldap/sync", h.wrap(h.postLDAPSync))
 }
 
 // wrap makes a routeFunc a handler: it authenticates (see authenticateAt

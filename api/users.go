@@ -38,6 +38,9 @@ type userJSON struct {
 	// (internal, national, international; "" takes the global default).
 	// Omitted on PUT: kept. Set by system roles.
 	CallClass *string `json:"call_class,omitempty"`
+
+	// Synced is read-only: set when the user comes from the LDAP sync.
+	Synced *syncedJSON `json:"synced,omitempty"`
 }
 
 // contactJSON holds the contact fields of spec/contact_fields.tsv other
@@ -74,6 +77,7 @@ func userOut(u *dirpb.User) userJSON {
 		ID: u.Id, DisplayName: u.DisplayName, SystemRole: u.SystemRole, Contact: contactOut(u.Contact),
 		Language: u.Language, Timezone: u.Timezone, IdleDisplay: u.IdleDisplay, Disabled: u.Disabled,
 		Services: nonNil(u.Services), CallClass: &u.CallClass, CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
+		Synced: syncedOut(u.Synced),
 	}
 }
 
@@ -208,6 +212,7 @@ func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) err
 		u.Services = old.GetServices()
 	}
 	u.CallClass = old.GetCallClass()
+	u.Synced = old.GetSynced() // read-only: the sync's mark survives an edit
 	if in.CallClass != nil {
 		u.CallClass = *in.CallClass
 	}

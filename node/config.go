@@ -11,6 +11,7 @@ import (
 
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/cluster/pki"
+	"github.com/ucgrid/ucgrid/ldapsync"
 	"github.com/ucgrid/ucgrid/sip"
 )
 
@@ -85,6 +86,11 @@ type Config struct {
 	// Defaults: none, false.
 	TrustedProxies  []netip.Prefix
 	AllowWideTrunks bool
+	// LDAP is the LDAP / Active Directory mapping file, loaded
+	// (ldapsync.Load). nil (the default): no directory sync. With it the
+	// node serves POST /v1/ldap/sync and, while it is the Raft leader,
+	// syncs every LDAP.Watch.
+	LDAP *ldapsync.Config
 	// TLS, when set, makes every link between nodes mutual TLS with the
 	// cluster's certificates: Raft and the node-to-node HTTP routes on the
 	// Raft address (split by ALPN, cluster/peerlink), and actor remoting.

@@ -27,7 +27,9 @@
 // Backend are actors.Client on grainClient (the node's current actor
 // layer), the event streams api.HubEvents on the node's actors.Hub; the
 // directory's upkeep is persistence.Node.StartSweeps, the live chat
-// delivery actors.Hub.FollowChats.
+// delivery actors.Hub.FollowChats. With Config.LDAP the node runs an
+// ldapsync.Runner (ldap.go): the API's POST /v1/ldap/sync, and the watch
+// loop whose syncs run on whichever node leads.
 //
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and

@@ -18,6 +18,7 @@ import (
 	"github.com/ucgrid/ucgrid/api/password"
 	"github.com/ucgrid/ucgrid/cluster/peerlink"
 	"github.com/ucgrid/ucgrid/cluster/peers"
+	"github.com/ucgrid/ucgrid/ldapsync"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 	"github.com/ucgrid/ucgrid/sip"
@@ -53,6 +54,10 @@ type Node struct {
 	// sessions (actors.Hub.FollowChats); stopSweeps ends the directory's
 	// upkeep (persistence.Node.StartSweeps). Nil until started.
 	stopChats, stopSweeps func()
+	// stopLDAP ends the LDAP sync's watch loop (nil without one).
+	stopLDAP func()
+	// ldap runs the LDAP sync (nil without Config.LDAP).
+	ldap *ldapsync.Runner
 	// access ends the SIP subscriptions of users whose access ended
 	// (accessend.go).
 	access *accessEnder
@@ -141,12 +146,15 @@ func (s *Node) start(ctx context.Context) error {
 		return err
 	}
 	clock.phase("cluster ops started")
+	if err := s.newLDAP(reg); err != nil {
+		return err
+	}
 	v1, err := api.NewHandler(api.HandlerConfig{Directory: s.dir, Passwords: s.cfg.PasswordParams,
 		SIPRealm: s.cfg.SIPDomain, Presence: actors.Client{To: grainClient{s}}, Logger: s.cfg.Logger,
 		Reverse: actors.Client{To: grainClient{s}},
 		Live:    api.LiveConfig{Lines: actors.Client{To: grainClient{s}}, Events: api.HubEvents(s.layer().hub)},
 		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks,
-		TrunkStatus: &s.trunkStatus})
+		TrunkStatus: &s.trunkStatus, DirectorySync: s.directorySync()})
 	if err != nil {
 		return err
 	}
@@ -163,6 +171,7 @@ func (s *Node) start(ctx context.Context) error {
 	s.ops.StartWatchdog()
 	s.stopChats = s.layer().hub.FollowChats(s.dir)
 	s.stopSweeps = s.dir.StartSweeps()
+	s.startLDAPWatch()
 	clock.phase("background work started")
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
@@ -292,7 +301,7 @@ func (s *Node) stop(ctx context.Context) error {
 	if s.ops != nil {
 		s.ops.StopWatchdog()
 	}
-	for _, stop := range []func(){s.stopChats, s.stopSweeps} {
+	for _, stop := range []func(){s.stopChats, s.stopSweeps, s.stopLDAP} {
 		if stop != nil {
 			stop()
 		}

@@ -146,6 +146,8 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.putDialPlan(op.PutDialPlan.GetPlan())
 	case *dirpb.Command_ExpireGrants:
 		return t.expireGrants(op.ExpireGrants.GetNowUnix())
+	case *dirpb.Command_PutDirectorySyncStatus:
+		return t.putDirectorySyncStatus(op.PutDirectorySyncStatus.GetStatus())
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}

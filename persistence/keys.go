@@ -56,6 +56,7 @@ const (
 	tJournalTime   = "d/jt/" // start(8) id → Ref{id: owner}
 	tHuntMemory    = "d/hm/" // group id → HuntMemory
 	tExpiry        = "d/ex/" // until(8) kind(1), id, user → empty (expiry.go)
+	tSyncStatus    = "d/s/dirsync"
 )
 
 const maxIDLen = 256

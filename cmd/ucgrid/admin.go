@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -56,13 +57,27 @@ func (o *adminOptions) validate() error {
 // get sends an authenticated GET and returns the response when it is 200,
 // else an error carrying the API's error message.
 func (o *adminOptions) get(ctx context.Context, path string) (*http.Response, error) {
+	return o.do(ctx, http.MethodGet, path, nil)
+}
+
+// do sends an authenticated request with a JSON body (none when nil) and
+// returns the response when it is 200, else an error carrying the API's
+// error message (an *apiAnswer).
+func (o *adminOptions) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
 	url := o.HTTP
 	if !strings.Contains(url, "://") {
 		url = "http://" + url
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.SetBasicAuth(o.User, o.Password)
 	client, err := o.client()
@@ -77,13 +92,24 @@ func (o *adminOptions) get(ctx context.Context, path string) (*http.Response, er
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	var body struct {
+	var answer struct {
 		Error struct{ Code, Message string } `json:"error"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body); err != nil || body.Error.Message == "" {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&answer); err != nil || answer.Error.Message == "" {
 		return nil, fmt.Errorf("%s answered %s", o.HTTP, resp.Status)
 	}
-	return nil, fmt.Errorf("%s answered %d %s: %s", o.HTTP, resp.StatusCode, body.Error.Code, body.Error.Message)
+	return nil, &apiAnswer{node: o.HTTP, status: resp.StatusCode, code: answer.Error.Code, msg: answer.Error.Message}
+}
+
+// apiAnswer is an error answer of the API.
+type apiAnswer struct {
+	node      string
+	status    int
+	code, msg string
+}
+
+func (e *apiAnswer) Error() string {
+	return fmt.Sprintf("%s answered %d %s: %s", e.node, e.status, e.code, e.msg)
 }
 
 // client is the HTTP client of the command: with --cacert it trusts that

@@ -20,6 +20,7 @@ const usage = `usage: ucgrid <command> [flags]
 commands:
   serve     run a node (ucgrid serve --help for its flags)
   cluster status   show members, Raft roles, applied indexes and grains of a running cluster
+  ldap sync [--dry-run] [--watch] / ldap status   sync users, groups and lines from LDAP / Active Directory now, or show the last sync (ucgrid ldap help)
   backup    write a consistent backup of a running cluster's directory (--out FILE)
   restore   create a one-node cluster from a backup (--from FILE --data DIR)
   tls ca create / tls cert create --node NAME   make certificates for node-to-node TLS (ucgrid tls help)
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "cluster":
 		return clusterCmd(args[1:], stdout, stderr)
+	case "ldap":
+		return ldapCmd(args[1:], stdout, stderr)
 	case "backup":
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":

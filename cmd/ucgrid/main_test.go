@@ -18,6 +18,9 @@ func TestRun_CommandsAndExitCodes(t *testing.T) {
 		{"no command", nil, 2, "", "usage: ucgrid"},
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{"help", []string{"help"}, 0, "usage: ucgrid", ""},
+		{"ldap without subcommand", []string{"ldap"}, 2, "", "ucgrid ldap sync"},
+		{"ldap sync without password", []string{"ldap", "sync", "--http", "127.0.0.1:1"}, 2, "", "no password"},
+		{"ldap check without file", []string{"ldap", "check"}, 2, "", "--config FILE is required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

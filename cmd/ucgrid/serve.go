@@ -55,6 +55,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	wideTrunks, _ := opts.allowWideTrunks() // validated by parseServeOptions
 	sipCfg, _ := opts.sipConfig()           // validated by parseServeOptions
 	demo, _ := opts.demo()                  // validated by parseServeOptions
+	ldapCfg, err := loadLDAPConfig(opts.LDAPConfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "ucgrid serve: --ldap-config: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// SIGHUP is caught from now on: during start-up it would otherwise
@@ -71,7 +76,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		TrustedProxies: proxies, AllowWideTrunks: wideTrunks,
 		HTTPTLSCert: opts.HTTPTLSCert, HTTPTLSKey: opts.HTTPTLSKey,
 		SIP: sipCfg,
-		TLS: bundle, InsecureCluster: insecure, Demo: demo,
+		TLS: bundle, InsecureCluster: insecure, Demo: demo, LDAP: ldapCfg,
 	})
 	stopProfile()
 	if err != nil {
