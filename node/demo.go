@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/ucgrid/ucgrid/api/tokens"
@@ -55,9 +56,23 @@ func (s *Node) fillDemo(ctx context.Context, v1 http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("node: demo (start again on an empty data directory): %w", err)
 	}
-	res.Print(s.cfg.Out, s.sipDomain(), s.SIPAddr())
+	res.Print(s.cfg.Out, s.sipDomain(), phoneSIPAddr(s.SIPAddr()))
 	s.cfg.Logger.Info("demo company written", "people", res.People, "groups", res.Groups, "lines", res.Lines)
 	return nil
+}
+
+// phoneSIPAddr is the SIP address to tell a person: a wildcard bind
+// (0.0.0.0, ::) is no address a phone can use, so it names the port on
+// any of this host's addresses instead.
+func phoneSIPAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "any address of this host, port " + port
+	}
+	return addr
 }
 
 // sipDomain is the SIP domain: the configured one or the API's default.
