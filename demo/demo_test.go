@@ -209,6 +209,15 @@ func TestFill_CallGroupsHaveOfficeHoursAndAReceptionist(t *testing.T) {
 	if code := f.call("GET", "/v1/groups/sales", m.User, m.Password, &sales); code != http.StatusOK || sales.Leader != Manager || sales.Deputy == "" {
 		t.Errorf("sales as its manager = %d leader %q deputy %q", code, sales.Leader, sales.Deputy)
 	}
+	// IT's deputy stands in for the holidays: the role ends by itself.
+	var it struct {
+		Deputy      string     `json:"deputy"`
+		DeputyUntil *time.Time `json:"deputy_until"`
+	}
+	f.call("GET", "/v1/groups/it", "admin", "admin password", &it)
+	if left := time.Until(derefTime(it.DeputyUntil)); it.Deputy == "" || left < DeputyFor-2*time.Hour || left > DeputyFor {
+		t.Errorf("IT deputy %q until %v: want one that ends in about %v", it.Deputy, it.DeputyUntil, DeputyFor)
+	}
 	// The manager administers his department: he sees a member's admin view.
 	if code := f.call("GET", "/v1/users/"+PlainUser, m.User, m.Password, nil); code != http.StatusOK {
 		t.Errorf("manager GET of a member = %d, want 200", code)
@@ -243,4 +252,11 @@ func TestFill_TablesAreConsistent(t *testing.T) {
 	if n := len(people); n < 25 || n > 40 {
 		t.Errorf("%d people, want 25–40", n)
 	}
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }

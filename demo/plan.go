@@ -88,6 +88,10 @@ func lineBody(p person, l line, sipPassword string) map[string]any {
 	return b
 }
 
+// DeputyFor is how long IT's deputy stands in: the demo's example of a
+// deputy that ends by itself (deputy_until).
+const DeputyFor = 14 * 24 * time.Hour
+
 // groupBody is the PUT /v1/groups body of d: its people as members with
 // their group roles, leader and deputy, grants, services, and for the
 // reception and support departments a call group with office hours.
@@ -111,6 +115,9 @@ func groupBody(d department, now time.Time) map[string]any {
 	switch d.id {
 	case "management":
 		g["member_level"], g["leader_level"] = "team", "personal"
+	case "it":
+		// A stand-in for the holidays: the deputy's role ends by itself.
+		g["deputy_until"] = now.Add(DeputyFor).UTC().Truncate(time.Hour).Format(time.RFC3339)
 	case "sales":
 		g["services"] = []string{"phone_books", "sms"}
 	case "engineering":
