@@ -26,7 +26,7 @@ var rows = []struct {
 	{prefixes: []string{"cluster"}, sideways: true},
 	{prefixes: []string{"cluster/peers"}},
 	{prefixes: []string{"api", "sip"}},
-	{prefixes: []string{"demo"}},
+	{prefixes: []string{"demo", "ldapsync"}},
 	{prefixes: []string{"node"}},
 	{prefixes: []string{"bench"}},
 	{prefixes: []string{"cmd"}},
