@@ -36,6 +36,7 @@ const feedBuffer = 4096
 // gossip address, the seeds to join and the key from the cluster secret.
 // The joining node's temporary identity and the actor layer both use it.
 func (s *Node) gossipConfig(name string, meta membership.Meta) membership.Config {
+	meta.Site = s.cfg.Site
 	return membership.Config{NodeName: name, BindAddr: s.cfg.GossipAddr, Seeds: s.cfg.Join, Meta: meta,
 		SecretKey: gossipKey(s.cfg.ClusterSecret), Logger: s.cfg.Logger}
 }

@@ -107,6 +107,11 @@ type Config struct {
 	// that holds more than the system owner, and Validate with Join (a
 	// joining node gets the directory from its cluster). Default false.
 	Demo bool
+	// Site names where the node runs (a data centre or a branch office):
+	// letters, digits and "-", at most 32. It travels in the node's gossip
+	// metadata (membership.Meta.Site). Default "": the cluster's one
+	// site (docs/multisite.md).
+	Site string
 	// Out receives what a person must read once (generated credentials).
 	// Default: discard.
 	Out io.Writer
@@ -193,6 +198,8 @@ func (c Config) Validate() error {
 		return invalid("RaftVoters", "%d, must be at least 1", c.RaftVoters)
 	case c.RaftDeadGrace < 0:
 		return invalid("RaftDeadGrace", "%v is negative", c.RaftDeadGrace)
+	case c.Site != "" && !validSite(c.Site):
+		return invalid("Site", "%q: use letters, digits and -, at most 32, starting with a letter or digit", c.Site)
 	case c.Demo && len(c.Join) > 0:
 		return invalid("Demo", "is set with Join: a node that joins a cluster gets its directory from it; fill the first node (without Join) instead")
 	}
@@ -236,4 +243,20 @@ func (c Config) validateAddrs() error {
 		}
 	}
 	return nil
+}
+
+// validSite reports whether name is a site name Config.Site accepts.
+func validSite(name string) bool {
+	if len(name) > 32 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '-' && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
 }

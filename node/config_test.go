@@ -52,6 +52,8 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 		{"negative raft voters", func(c *Config) { c.RaftVoters = -1 }, "RaftVoters"},
 		{"negative raft dead grace", func(c *Config) { c.RaftDeadGrace = -time.Second }, "RaftDeadGrace"},
 		{"demo on a joining node", func(c *Config) { c.Demo, c.Join = true, []string{"127.0.0.1:7946"} }, "Demo"},
+		{"site with a space", func(c *Config) { c.Site = "new york" }, "Site"},
+		{"site starting with -", func(c *Config) { c.Site = "-x" }, "Site"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,6 +60,9 @@ type Meta struct {
 	// failed (its Node.State is never updated), so the intent travels in
 	// the metadata, as Serf's leave intents do.
 	Leaving bool
+	// Site is the site the node runs in (node.Config.Site); "" = the
+	// cluster's one site.
+	Site string
 }
 
 // wireMeta is the JSON form of Meta. Keys are short because the whole
@@ -76,6 +79,7 @@ type wireMeta struct {
 	Cluster  string   `json:"cl,omitempty"`
 	HTTP     string   `json:"h,omitempty"`
 	Leaving  bool     `json:"l,omitempty"`
+	Site     string   `json:"s,omitempty"`
 }
 
 // EncodeMeta encodes m in the versioned wire format. It fails with
@@ -93,6 +97,7 @@ func EncodeMeta(m Meta) ([]byte, error) {
 		Cluster:  m.ClusterID,
 		HTTP:     m.HTTPAddr,
 		Leaving:  m.Leaving,
+		Site:     m.Site,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("membership: encode node metadata: %w", err)
@@ -128,6 +133,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 		ClusterID: w.Cluster,
 		HTTPAddr:  w.HTTP,
 		Leaving:   w.Leaving,
+		Site:      w.Site,
 	}, nil
 }
 

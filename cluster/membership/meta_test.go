@@ -16,6 +16,7 @@ func TestMeta_RoundTrips(t *testing.T) {
 		{"actor member", Meta{ActorAddr: "10.0.0.1:8090", ActorID: "abc", Kinds: []string{"user", "group"}}},
 		{"client", Meta{ActorAddr: "10.0.0.1:8091", ActorID: "def", Client: true}},
 		{"raft voter", Meta{RaftAddr: "10.0.0.1:8300", Roles: []string{"voter"}}},
+		{"with a site", Meta{RaftAddr: "10.0.0.1:8300", Site: "munich"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,6 +58,8 @@ type serveOptions struct {
 	InsecureCluster string `yaml:"insecure_cluster"`
 	// Demo fills a new directory with the demo company (demo.go).
 	Demo string `yaml:"demo"`
+	// Site is where the node runs (docs/multisite.md).
+	Site string `yaml:"site"`
 	// Go garbage collector (gcflags.go).
 	GCPercent   string `yaml:"gc_percent"`
 	MemoryLimit string `yaml:"memory_limit"`
@@ -109,6 +111,7 @@ var serveOptionTable = []option{
 	{"tls-key", "PEM file of this node's private key", "", func(o *serveOptions) *string { return &o.TLSKey }},
 	{"gc-percent", "heap growth between garbage collections in percent of the live heap (Go's GOGC, which wins when set); higher trades memory for CPU on the call path", "400", func(o *serveOptions) *string { return &o.GCPercent }},
 	{"memory-limit", "soft memory limit of the Go heap (Go's GOMEMLIMIT, which wins when set): a size such as 2GiB, off, or auto = 3/4 of the cgroup's memory.max when one is set", "auto", func(o *serveOptions) *string { return &o.MemoryLimit }},
+	{"site", "the site (data centre or branch office) this node runs in: letters, digits and -; grains of a site's people are placed on its nodes (docs/multisite.md; default: one site)", "", func(o *serveOptions) *string { return &o.Site }},
 	{"demo", "on first start, fill the empty directory with a small demo company and print how to sign in as three of its people; refused on a directory that holds more than the admin", "", func(o *serveOptions) *string { return &o.Demo }},
 	{"ldap-config", "LDAP / Active Directory mapping file (docs/ldap.md): the Raft leader syncs users, groups and lines from it every watch interval and on `ucgrid ldap sync` (default: no sync)", "", func(o *serveOptions) *string { return &o.LDAPConfig }},
 	{"insecure-cluster", "allow Raft, actor and gossip addresses other hosts can reach without TLS (only on a network you trust; default false)", "", func(o *serveOptions) *string { return &o.InsecureCluster }},

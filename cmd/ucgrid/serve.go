@@ -76,7 +76,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		TrustedProxies: proxies, AllowWideTrunks: wideTrunks,
 		HTTPTLSCert: opts.HTTPTLSCert, HTTPTLSKey: opts.HTTPTLSKey,
 		SIP: sipCfg,
-		TLS: bundle, InsecureCluster: insecure, Demo: demo, LDAP: ldapCfg,
+		TLS: bundle, InsecureCluster: insecure, Demo: demo, LDAP: ldapCfg, Site: opts.Site,
 	})
 	stopProfile()
 	if err != nil {

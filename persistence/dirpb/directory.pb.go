@@ -60,7 +60,11 @@ type User struct {
 	CallClass string `protobuf:"bytes,13,opt,name=call_class,json=callClass,proto3" json:"call_class,omitempty"`
 	// synced is set when the user comes from a directory sync (LDAP / Active
 	// Directory); the sync changes only what its mapping names.
-	Synced        *SyncSource `protobuf:"bytes,14,opt,name=synced,proto3" json:"synced,omitempty"`
+	Synced *SyncSource `protobuf:"bytes,14,opt,name=synced,proto3" json:"synced,omitempty"`
+	// home_site is the site whose nodes host the user's grains and lines'
+	// (docs/multisite.md); empty: the site of the node that created the
+	// user, or any site in a cluster of one site.
+	HomeSite      string `protobuf:"bytes,15,opt,name=home_site,json=homeSite,proto3" json:"home_site,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -191,6 +195,13 @@ func (x *User) GetSynced() *SyncSource {
 		return x.Synced
 	}
 	return nil
+}
+
+func (x *User) GetHomeSite() string {
+	if x != nil {
+		return x.HomeSite
+	}
+	return ""
 }
 
 // SyncSource marks a user, group or line that a directory sync (LDAP or
@@ -1013,8 +1024,10 @@ type Group struct {
 	// then on the group has none, and a leader sweep clears it. 0: no end.
 	DeputyUntilUnix int64       `protobuf:"varint,24,opt,name=deputy_until_unix,json=deputyUntilUnix,proto3" json:"deputy_until_unix,omitempty"`
 	Synced          *SyncSource `protobuf:"bytes,25,opt,name=synced,proto3" json:"synced,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// home_site is the site whose nodes host the group's grain.
+	HomeSite      string `protobuf:"bytes,26,opt,name=home_site,json=homeSite,proto3" json:"home_site,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Group) Reset() {
@@ -1220,6 +1233,13 @@ func (x *Group) GetSynced() *SyncSource {
 		return x.Synced
 	}
 	return nil
+}
+
+func (x *Group) GetHomeSite() string {
+	if x != nil {
+		return x.HomeSite
+	}
+	return ""
 }
 
 // Forwarding is a line's call forwarding: unconditional (enabled with a
@@ -2655,6 +2675,69 @@ func (x *DirectorySyncStatus) GetSource() string {
 	return ""
 }
 
+// SiteNode records which site a node (by its Raft server id) runs in, as
+// the cluster first learnt it: a node that later starts with another
+// --site is refused, and a home site must be the site of some node.
+type SiteNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Site          string                 `protobuf:"bytes,2,opt,name=site,proto3" json:"site,omitempty"`
+	FirstSeenUnix int64                  `protobuf:"varint,3,opt,name=first_seen_unix,json=firstSeenUnix,proto3" json:"first_seen_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SiteNode) Reset() {
+	*x = SiteNode{}
+	mi := &file_directory_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SiteNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SiteNode) ProtoMessage() {}
+
+func (x *SiteNode) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SiteNode.ProtoReflect.Descriptor instead.
+func (*SiteNode) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SiteNode) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SiteNode) GetSite() string {
+	if x != nil {
+		return x.Site
+	}
+	return ""
+}
+
+func (x *SiteNode) GetFirstSeenUnix() int64 {
+	if x != nil {
+		return x.FirstSeenUnix
+	}
+	return 0
+}
+
 type PutUser struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -2664,7 +2747,7 @@ type PutUser struct {
 
 func (x *PutUser) Reset() {
 	*x = PutUser{}
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2759,7 @@ func (x *PutUser) String() string {
 func (*PutUser) ProtoMessage() {}
 
 func (x *PutUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[26]
+	mi := &file_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2772,7 @@ func (x *PutUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
 func (*PutUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{26}
+	return file_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PutUser) GetUser() *User {
@@ -2708,7 +2791,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +2803,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[27]
+	mi := &file_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +2816,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{27}
+	return file_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteUser) GetId() string {
@@ -2752,7 +2835,7 @@ type PutGroup struct {
 
 func (x *PutGroup) Reset() {
 	*x = PutGroup{}
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +2847,7 @@ func (x *PutGroup) String() string {
 func (*PutGroup) ProtoMessage() {}
 
 func (x *PutGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[28]
+	mi := &file_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +2860,7 @@ func (x *PutGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGroup.ProtoReflect.Descriptor instead.
 func (*PutGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{28}
+	return file_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PutGroup) GetGroup() *Group {
@@ -2796,7 +2879,7 @@ type DeleteGroup struct {
 
 func (x *DeleteGroup) Reset() {
 	*x = DeleteGroup{}
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2891,7 @@ func (x *DeleteGroup) String() string {
 func (*DeleteGroup) ProtoMessage() {}
 
 func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[29]
+	mi := &file_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +2904,7 @@ func (x *DeleteGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroup.ProtoReflect.Descriptor instead.
 func (*DeleteGroup) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{29}
+	return file_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteGroup) GetId() string {
@@ -2840,7 +2923,7 @@ type PutLine struct {
 
 func (x *PutLine) Reset() {
 	*x = PutLine{}
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2852,7 +2935,7 @@ func (x *PutLine) String() string {
 func (*PutLine) ProtoMessage() {}
 
 func (x *PutLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[30]
+	mi := &file_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2865,7 +2948,7 @@ func (x *PutLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutLine.ProtoReflect.Descriptor instead.
 func (*PutLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{30}
+	return file_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PutLine) GetLine() *Line {
@@ -2884,7 +2967,7 @@ type DeleteLine struct {
 
 func (x *DeleteLine) Reset() {
 	*x = DeleteLine{}
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +2979,7 @@ func (x *DeleteLine) String() string {
 func (*DeleteLine) ProtoMessage() {}
 
 func (x *DeleteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[31]
+	mi := &file_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +2992,7 @@ func (x *DeleteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLine.ProtoReflect.Descriptor instead.
 func (*DeleteLine) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{31}
+	return file_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteLine) GetNumber() string {
@@ -2930,7 +3013,7 @@ type PutGrant struct {
 
 func (x *PutGrant) Reset() {
 	*x = PutGrant{}
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3025,7 @@ func (x *PutGrant) String() string {
 func (*PutGrant) ProtoMessage() {}
 
 func (x *PutGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[32]
+	mi := &file_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3038,7 @@ func (x *PutGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGrant.ProtoReflect.Descriptor instead.
 func (*PutGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{32}
+	return file_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutGrant) GetTarget() string {
@@ -2989,7 +3072,7 @@ type DeleteGrant struct {
 
 func (x *DeleteGrant) Reset() {
 	*x = DeleteGrant{}
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3084,7 @@ func (x *DeleteGrant) String() string {
 func (*DeleteGrant) ProtoMessage() {}
 
 func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[33]
+	mi := &file_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3097,7 @@ func (x *DeleteGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGrant.ProtoReflect.Descriptor instead.
 func (*DeleteGrant) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{33}
+	return file_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteGrant) GetTarget() string {
@@ -3040,7 +3123,7 @@ type PutGlobal struct {
 
 func (x *PutGlobal) Reset() {
 	*x = PutGlobal{}
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3135,7 @@ func (x *PutGlobal) String() string {
 func (*PutGlobal) ProtoMessage() {}
 
 func (x *PutGlobal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[34]
+	mi := &file_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3148,7 @@ func (x *PutGlobal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutGlobal.ProtoReflect.Descriptor instead.
 func (*PutGlobal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{34}
+	return file_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PutGlobal) GetGlobal() *Global {
@@ -3084,7 +3167,7 @@ type PutTrunk struct {
 
 func (x *PutTrunk) Reset() {
 	*x = PutTrunk{}
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3096,7 +3179,7 @@ func (x *PutTrunk) String() string {
 func (*PutTrunk) ProtoMessage() {}
 
 func (x *PutTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[35]
+	mi := &file_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3109,7 +3192,7 @@ func (x *PutTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTrunk.ProtoReflect.Descriptor instead.
 func (*PutTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{35}
+	return file_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PutTrunk) GetTrunk() *Trunk {
@@ -3128,7 +3211,7 @@ type DeleteTrunk struct {
 
 func (x *DeleteTrunk) Reset() {
 	*x = DeleteTrunk{}
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3223,7 @@ func (x *DeleteTrunk) String() string {
 func (*DeleteTrunk) ProtoMessage() {}
 
 func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[36]
+	mi := &file_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3236,7 @@ func (x *DeleteTrunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunk.ProtoReflect.Descriptor instead.
 func (*DeleteTrunk) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{36}
+	return file_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteTrunk) GetId() string {
@@ -3172,7 +3255,7 @@ type PutRegistration struct {
 
 func (x *PutRegistration) Reset() {
 	*x = PutRegistration{}
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3267,7 @@ func (x *PutRegistration) String() string {
 func (*PutRegistration) ProtoMessage() {}
 
 func (x *PutRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[37]
+	mi := &file_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3280,7 @@ func (x *PutRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRegistration.ProtoReflect.Descriptor instead.
 func (*PutRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{37}
+	return file_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PutRegistration) GetRegistration() *Registration {
@@ -3217,7 +3300,7 @@ type DeleteRegistration struct {
 
 func (x *DeleteRegistration) Reset() {
 	*x = DeleteRegistration{}
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3229,7 +3312,7 @@ func (x *DeleteRegistration) String() string {
 func (*DeleteRegistration) ProtoMessage() {}
 
 func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[38]
+	mi := &file_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3242,7 +3325,7 @@ func (x *DeleteRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRegistration.ProtoReflect.Descriptor instead.
 func (*DeleteRegistration) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{38}
+	return file_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteRegistration) GetLine() string {
@@ -3270,7 +3353,7 @@ type ExpireRegistrations struct {
 
 func (x *ExpireRegistrations) Reset() {
 	*x = ExpireRegistrations{}
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3365,7 @@ func (x *ExpireRegistrations) String() string {
 func (*ExpireRegistrations) ProtoMessage() {}
 
 func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[39]
+	mi := &file_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3378,7 @@ func (x *ExpireRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireRegistrations.ProtoReflect.Descriptor instead.
 func (*ExpireRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{39}
+	return file_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ExpireRegistrations) GetNowUnix() int64 {
@@ -3321,7 +3404,7 @@ type UpdateRegistrations struct {
 
 func (x *UpdateRegistrations) Reset() {
 	*x = UpdateRegistrations{}
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3416,7 @@ func (x *UpdateRegistrations) String() string {
 func (*UpdateRegistrations) ProtoMessage() {}
 
 func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[40]
+	mi := &file_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3429,7 @@ func (x *UpdateRegistrations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRegistrations.ProtoReflect.Descriptor instead.
 func (*UpdateRegistrations) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{40}
+	return file_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateRegistrations) GetLine() string {
@@ -3386,7 +3469,7 @@ type AppendJournal struct {
 
 func (x *AppendJournal) Reset() {
 	*x = AppendJournal{}
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3481,7 @@ func (x *AppendJournal) String() string {
 func (*AppendJournal) ProtoMessage() {}
 
 func (x *AppendJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[41]
+	mi := &file_directory_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3494,7 @@ func (x *AppendJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendJournal.ProtoReflect.Descriptor instead.
 func (*AppendJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{41}
+	return file_directory_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AppendJournal) GetEntry() *JournalEntry {
@@ -3436,7 +3519,7 @@ type UpdateJournal struct {
 
 func (x *UpdateJournal) Reset() {
 	*x = UpdateJournal{}
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3448,7 +3531,7 @@ func (x *UpdateJournal) String() string {
 func (*UpdateJournal) ProtoMessage() {}
 
 func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[42]
+	mi := &file_directory_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3461,7 +3544,7 @@ func (x *UpdateJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJournal.ProtoReflect.Descriptor instead.
 func (*UpdateJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{42}
+	return file_directory_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateJournal) GetId() string {
@@ -3518,7 +3601,7 @@ type PurgeJournal struct {
 
 func (x *PurgeJournal) Reset() {
 	*x = PurgeJournal{}
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3530,7 +3613,7 @@ func (x *PurgeJournal) String() string {
 func (*PurgeJournal) ProtoMessage() {}
 
 func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[43]
+	mi := &file_directory_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3626,7 @@ func (x *PurgeJournal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeJournal.ProtoReflect.Descriptor instead.
 func (*PurgeJournal) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{43}
+	return file_directory_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PurgeJournal) GetBeforeUnix() int64 {
@@ -3570,7 +3653,7 @@ type AppendChat struct {
 
 func (x *AppendChat) Reset() {
 	*x = AppendChat{}
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3582,7 +3665,7 @@ func (x *AppendChat) String() string {
 func (*AppendChat) ProtoMessage() {}
 
 func (x *AppendChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[44]
+	mi := &file_directory_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3595,7 +3678,7 @@ func (x *AppendChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendChat.ProtoReflect.Descriptor instead.
 func (*AppendChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{44}
+	return file_directory_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AppendChat) GetMessage() *ChatMessage {
@@ -3615,7 +3698,7 @@ type PurgeChat struct {
 
 func (x *PurgeChat) Reset() {
 	*x = PurgeChat{}
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3627,7 +3710,7 @@ func (x *PurgeChat) String() string {
 func (*PurgeChat) ProtoMessage() {}
 
 func (x *PurgeChat) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[45]
+	mi := &file_directory_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3640,7 +3723,7 @@ func (x *PurgeChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeChat.ProtoReflect.Descriptor instead.
 func (*PurgeChat) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{45}
+	return file_directory_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PurgeChat) GetBeforeUnix() int64 {
@@ -3667,7 +3750,7 @@ type PutToken struct {
 
 func (x *PutToken) Reset() {
 	*x = PutToken{}
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3679,7 +3762,7 @@ func (x *PutToken) String() string {
 func (*PutToken) ProtoMessage() {}
 
 func (x *PutToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[46]
+	mi := &file_directory_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3692,7 +3775,7 @@ func (x *PutToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutToken.ProtoReflect.Descriptor instead.
 func (*PutToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{46}
+	return file_directory_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PutToken) GetToken() *BearerToken {
@@ -3726,7 +3809,7 @@ type RevokeToken struct {
 
 func (x *RevokeToken) Reset() {
 	*x = RevokeToken{}
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3738,7 +3821,7 @@ func (x *RevokeToken) String() string {
 func (*RevokeToken) ProtoMessage() {}
 
 func (x *RevokeToken) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[47]
+	mi := &file_directory_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3751,7 +3834,7 @@ func (x *RevokeToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeToken.ProtoReflect.Descriptor instead.
 func (*RevokeToken) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{47}
+	return file_directory_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RevokeToken) GetDigest() []byte {
@@ -3771,7 +3854,7 @@ type RevokeUserTokens struct {
 
 func (x *RevokeUserTokens) Reset() {
 	*x = RevokeUserTokens{}
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3783,7 +3866,7 @@ func (x *RevokeUserTokens) String() string {
 func (*RevokeUserTokens) ProtoMessage() {}
 
 func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[48]
+	mi := &file_directory_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3796,7 +3879,7 @@ func (x *RevokeUserTokens) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserTokens.ProtoReflect.Descriptor instead.
 func (*RevokeUserTokens) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{48}
+	return file_directory_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RevokeUserTokens) GetUser() string {
@@ -3817,7 +3900,7 @@ type PurgeTokens struct {
 
 func (x *PurgeTokens) Reset() {
 	*x = PurgeTokens{}
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3829,7 +3912,7 @@ func (x *PurgeTokens) String() string {
 func (*PurgeTokens) ProtoMessage() {}
 
 func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[49]
+	mi := &file_directory_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3842,7 +3925,7 @@ func (x *PurgeTokens) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeTokens.ProtoReflect.Descriptor instead.
 func (*PurgeTokens) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{49}
+	return file_directory_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PurgeTokens) GetNowUnixMs() int64 {
@@ -3862,7 +3945,7 @@ type PutDialPlan struct {
 
 func (x *PutDialPlan) Reset() {
 	*x = PutDialPlan{}
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3874,7 +3957,7 @@ func (x *PutDialPlan) String() string {
 func (*PutDialPlan) ProtoMessage() {}
 
 func (x *PutDialPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[50]
+	mi := &file_directory_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3887,7 +3970,7 @@ func (x *PutDialPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutDialPlan.ProtoReflect.Descriptor instead.
 func (*PutDialPlan) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{50}
+	return file_directory_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PutDialPlan) GetPlan() *DialPlan {
@@ -3913,7 +3996,7 @@ type SetLineForwarding struct {
 
 func (x *SetLineForwarding) Reset() {
 	*x = SetLineForwarding{}
-	mi := &file_directory_proto_msgTypes[51]
+	mi := &file_directory_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3925,7 +4008,7 @@ func (x *SetLineForwarding) String() string {
 func (*SetLineForwarding) ProtoMessage() {}
 
 func (x *SetLineForwarding) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[51]
+	mi := &file_directory_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3938,7 +4021,7 @@ func (x *SetLineForwarding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLineForwarding.ProtoReflect.Descriptor instead.
 func (*SetLineForwarding) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{51}
+	return file_directory_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetLineForwarding) GetNumber() string {
@@ -3975,7 +4058,7 @@ type SetMemberAvailability struct {
 
 func (x *SetMemberAvailability) Reset() {
 	*x = SetMemberAvailability{}
-	mi := &file_directory_proto_msgTypes[52]
+	mi := &file_directory_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3987,7 +4070,7 @@ func (x *SetMemberAvailability) String() string {
 func (*SetMemberAvailability) ProtoMessage() {}
 
 func (x *SetMemberAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[52]
+	mi := &file_directory_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4000,7 +4083,7 @@ func (x *SetMemberAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberAvailability.ProtoReflect.Descriptor instead.
 func (*SetMemberAvailability) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{52}
+	return file_directory_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SetMemberAvailability) GetUser() string {
@@ -4034,7 +4117,7 @@ type PutHuntMemory struct {
 
 func (x *PutHuntMemory) Reset() {
 	*x = PutHuntMemory{}
-	mi := &file_directory_proto_msgTypes[53]
+	mi := &file_directory_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4046,7 +4129,7 @@ func (x *PutHuntMemory) String() string {
 func (*PutHuntMemory) ProtoMessage() {}
 
 func (x *PutHuntMemory) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[53]
+	mi := &file_directory_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4059,7 +4142,7 @@ func (x *PutHuntMemory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutHuntMemory.ProtoReflect.Descriptor instead.
 func (*PutHuntMemory) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{53}
+	return file_directory_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PutHuntMemory) GetMemory() *HuntMemory {
@@ -4081,7 +4164,7 @@ type ExpireGrants struct {
 
 func (x *ExpireGrants) Reset() {
 	*x = ExpireGrants{}
-	mi := &file_directory_proto_msgTypes[54]
+	mi := &file_directory_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4093,7 +4176,7 @@ func (x *ExpireGrants) String() string {
 func (*ExpireGrants) ProtoMessage() {}
 
 func (x *ExpireGrants) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[54]
+	mi := &file_directory_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4106,7 +4189,7 @@ func (x *ExpireGrants) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireGrants.ProtoReflect.Descriptor instead.
 func (*ExpireGrants) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{54}
+	return file_directory_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ExpireGrants) GetNowUnix() int64 {
@@ -4126,7 +4209,7 @@ type PutDirectorySyncStatus struct {
 
 func (x *PutDirectorySyncStatus) Reset() {
 	*x = PutDirectorySyncStatus{}
-	mi := &file_directory_proto_msgTypes[55]
+	mi := &file_directory_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4138,7 +4221,7 @@ func (x *PutDirectorySyncStatus) String() string {
 func (*PutDirectorySyncStatus) ProtoMessage() {}
 
 func (x *PutDirectorySyncStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[55]
+	mi := &file_directory_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4151,12 +4234,58 @@ func (x *PutDirectorySyncStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutDirectorySyncStatus.ProtoReflect.Descriptor instead.
 func (*PutDirectorySyncStatus) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{55}
+	return file_directory_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PutDirectorySyncStatus) GetStatus() *DirectorySyncStatus {
 	if x != nil {
 		return x.Status
+	}
+	return nil
+}
+
+// PutSiteNode records a node's site; it is refused (ErrConflict) when the
+// node is recorded with another site.
+type PutSiteNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *SiteNode              `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutSiteNode) Reset() {
+	*x = PutSiteNode{}
+	mi := &file_directory_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutSiteNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutSiteNode) ProtoMessage() {}
+
+func (x *PutSiteNode) ProtoReflect() protoreflect.Message {
+	mi := &file_directory_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutSiteNode.ProtoReflect.Descriptor instead.
+func (*PutSiteNode) Descriptor() ([]byte, []int) {
+	return file_directory_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *PutSiteNode) GetNode() *SiteNode {
+	if x != nil {
+		return x.Node
 	}
 	return nil
 }
@@ -4194,6 +4323,7 @@ type Command struct {
 	//	*Command_PutHuntMemory
 	//	*Command_ExpireGrants
 	//	*Command_PutDirectorySyncStatus
+	//	*Command_PutSiteNode
 	//	*Command_PutToken
 	//	*Command_RevokeToken
 	//	*Command_RevokeUserTokens
@@ -4205,7 +4335,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_directory_proto_msgTypes[56]
+	mi := &file_directory_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4217,7 +4347,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[56]
+	mi := &file_directory_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4230,7 +4360,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{56}
+	return file_directory_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -4501,6 +4631,15 @@ func (x *Command) GetPutDirectorySyncStatus() *PutDirectorySyncStatus {
 	return nil
 }
 
+func (x *Command) GetPutSiteNode() *PutSiteNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutSiteNode); ok {
+			return x.PutSiteNode
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutToken() *PutToken {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutToken); ok {
@@ -4661,6 +4800,10 @@ type Command_PutDirectorySyncStatus struct {
 	PutDirectorySyncStatus *PutDirectorySyncStatus `protobuf:"bytes,29,opt,name=put_directory_sync_status,json=putDirectorySyncStatus,proto3,oneof"`
 }
 
+type Command_PutSiteNode struct {
+	PutSiteNode *PutSiteNode `protobuf:"bytes,30,opt,name=put_site_node,json=putSiteNode,proto3,oneof"`
+}
+
 type Command_PutToken struct {
 	// 40-49: bearer tokens.
 	PutToken *PutToken `protobuf:"bytes,40,opt,name=put_token,json=putToken,proto3,oneof"`
@@ -4736,6 +4879,8 @@ func (*Command_ExpireGrants) isCommand_Op() {}
 
 func (*Command_PutDirectorySyncStatus) isCommand_Op() {}
 
+func (*Command_PutSiteNode) isCommand_Op() {}
+
 func (*Command_PutToken) isCommand_Op() {}
 
 func (*Command_RevokeToken) isCommand_Op() {}
@@ -4754,7 +4899,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_directory_proto_msgTypes[57]
+	mi := &file_directory_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4766,7 +4911,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[57]
+	mi := &file_directory_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4779,7 +4924,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{57}
+	return file_directory_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Batch) GetCommands() []*Command {
@@ -4799,7 +4944,7 @@ type StoreMeta struct {
 
 func (x *StoreMeta) Reset() {
 	*x = StoreMeta{}
-	mi := &file_directory_proto_msgTypes[58]
+	mi := &file_directory_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4811,7 +4956,7 @@ func (x *StoreMeta) String() string {
 func (*StoreMeta) ProtoMessage() {}
 
 func (x *StoreMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[58]
+	mi := &file_directory_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4824,7 +4969,7 @@ func (x *StoreMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreMeta.ProtoReflect.Descriptor instead.
 func (*StoreMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{58}
+	return file_directory_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *StoreMeta) GetSchemaVersion() uint32 {
@@ -4851,7 +4996,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_directory_proto_msgTypes[59]
+	mi := &file_directory_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4863,7 +5008,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[59]
+	mi := &file_directory_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4876,7 +5021,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{59}
+	return file_directory_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *NodeMeta) GetNodeId() string {
@@ -4905,7 +5050,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_directory_proto_msgTypes[60]
+	mi := &file_directory_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4917,7 +5062,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[60]
+	mi := &file_directory_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4930,7 +5075,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{60}
+	return file_directory_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Applied) GetIndex() uint64 {
@@ -4959,7 +5104,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_directory_proto_msgTypes[61]
+	mi := &file_directory_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4971,7 +5116,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[61]
+	mi := &file_directory_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4984,7 +5129,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{61}
+	return file_directory_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *Ref) GetId() string {
@@ -5015,7 +5160,7 @@ type RaftLog struct {
 
 func (x *RaftLog) Reset() {
 	*x = RaftLog{}
-	mi := &file_directory_proto_msgTypes[62]
+	mi := &file_directory_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5027,7 +5172,7 @@ func (x *RaftLog) String() string {
 func (*RaftLog) ProtoMessage() {}
 
 func (x *RaftLog) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[62]
+	mi := &file_directory_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5040,7 +5185,7 @@ func (x *RaftLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftLog.ProtoReflect.Descriptor instead.
 func (*RaftLog) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{62}
+	return file_directory_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RaftLog) GetTerm() uint64 {
@@ -5090,7 +5235,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_directory_proto_msgTypes[63]
+	mi := &file_directory_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5102,7 +5247,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_directory_proto_msgTypes[63]
+	mi := &file_directory_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5115,7 +5260,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_directory_proto_rawDescGZIP(), []int{63}
+	return file_directory_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SnapshotHeader) GetSchemaVersion() uint32 {
@@ -5143,7 +5288,7 @@ var File_directory_proto protoreflect.FileDescriptor
 
 const file_directory_proto_rawDesc = "" +
 	"\n" +
-	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\xec\x03\n" +
+	"\x0fdirectory.proto\x12\x15ucgrid.persistence.v1\"\x89\x04\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12#\n" +
@@ -5161,7 +5306,8 @@ const file_directory_proto_rawDesc = "" +
 	"\bservices\x18\f \x03(\tR\bservices\x12\x1d\n" +
 	"\n" +
 	"call_class\x18\r \x01(\tR\tcallClass\x129\n" +
-	"\x06synced\x18\x0e \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\"Q\n" +
+	"\x06synced\x18\x0e \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\x12\x1b\n" +
+	"\thome_site\x18\x0f \x01(\tR\bhomeSite\"Q\n" +
 	"\n" +
 	"SyncSource\x12\x0e\n" +
 	"\x02dn\x18\x01 \x01(\tR\x02dn\x12\x12\n" +
@@ -5234,7 +5380,7 @@ const file_directory_proto_rawDesc = "" +
 	"\x10no_answer_target\x18\x05 \x01(\tR\x0enoAnswerTarget\x12#\n" +
 	"\rclosed_target\x18\x06 \x01(\tR\fclosedTarget\x12\x1b\n" +
 	"\tskip_busy\x18\a \x01(\bR\bskipBusy\x12(\n" +
-	"\x10member_timeout_s\x18\b \x01(\x05R\x0ememberTimeoutS\"\xb0\b\n" +
+	"\x10member_timeout_s\x18\b \x01(\x05R\x0ememberTimeoutS\"\xcd\b\n" +
 	"\x05Group\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -5262,7 +5408,8 @@ const file_directory_proto_rawDesc = "" +
 	"\fupdated_unix\x18\x16 \x01(\x03R\vupdatedUnix\x12.\n" +
 	"\x13override_until_unix\x18\x17 \x01(\x03R\x11overrideUntilUnix\x12*\n" +
 	"\x11deputy_until_unix\x18\x18 \x01(\x03R\x0fdeputyUntilUnix\x129\n" +
-	"\x06synced\x18\x19 \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\"\xb2\x01\n" +
+	"\x06synced\x18\x19 \x01(\v2!.ucgrid.persistence.v1.SyncSourceR\x06synced\x12\x1b\n" +
+	"\thome_site\x18\x1a \x01(\tR\bhomeSite\"\xb2\x01\n" +
 	"\n" +
 	"Forwarding\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12 \n" +
@@ -5402,7 +5549,11 @@ const file_directory_proto_rawDesc = "" +
 	" \x03(\tR\bproblems\x12\x1d\n" +
 	"\n" +
 	"interval_s\x18\v \x01(\x05R\tintervalS\x12\x16\n" +
-	"\x06source\x18\f \x01(\tR\x06source\":\n" +
+	"\x06source\x18\f \x01(\tR\x06source\"Z\n" +
+	"\bSiteNode\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
+	"\x04site\x18\x02 \x01(\tR\x04site\x12&\n" +
+	"\x0ffirst_seen_unix\x18\x03 \x01(\x03R\rfirstSeenUnix\":\n" +
 	"\aPutUser\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.ucgrid.persistence.v1.UserR\x04user\"\x1c\n" +
 	"\n" +
@@ -5497,7 +5648,9 @@ const file_directory_proto_rawDesc = "" +
 	"\fExpireGrants\x12\x19\n" +
 	"\bnow_unix\x18\x01 \x01(\x03R\anowUnix\"\\\n" +
 	"\x16PutDirectorySyncStatus\x12B\n" +
-	"\x06status\x18\x01 \x01(\v2*.ucgrid.persistence.v1.DirectorySyncStatusR\x06status\"\xdf\x13\n" +
+	"\x06status\x18\x01 \x01(\v2*.ucgrid.persistence.v1.DirectorySyncStatusR\x06status\"B\n" +
+	"\vPutSiteNode\x123\n" +
+	"\x04node\x18\x01 \x01(\v2\x1f.ucgrid.persistence.v1.SiteNodeR\x04node\"\xa9\x14\n" +
 	"\aCommand\x12;\n" +
 	"\bput_user\x18\x01 \x01(\v2\x1e.ucgrid.persistence.v1.PutUserH\x00R\aputUser\x12D\n" +
 	"\vdelete_user\x18\x02 \x01(\v2!.ucgrid.persistence.v1.DeleteUserH\x00R\n" +
@@ -5534,7 +5687,8 @@ const file_directory_proto_rawDesc = "" +
 	"\x17set_member_availability\x18\x1a \x01(\v2,.ucgrid.persistence.v1.SetMemberAvailabilityH\x00R\x15setMemberAvailability\x12N\n" +
 	"\x0fput_hunt_memory\x18\x1b \x01(\v2$.ucgrid.persistence.v1.PutHuntMemoryH\x00R\rputHuntMemory\x12J\n" +
 	"\rexpire_grants\x18\x1c \x01(\v2#.ucgrid.persistence.v1.ExpireGrantsH\x00R\fexpireGrants\x12j\n" +
-	"\x19put_directory_sync_status\x18\x1d \x01(\v2-.ucgrid.persistence.v1.PutDirectorySyncStatusH\x00R\x16putDirectorySyncStatus\x12>\n" +
+	"\x19put_directory_sync_status\x18\x1d \x01(\v2-.ucgrid.persistence.v1.PutDirectorySyncStatusH\x00R\x16putDirectorySyncStatus\x12H\n" +
+	"\rput_site_node\x18\x1e \x01(\v2\".ucgrid.persistence.v1.PutSiteNodeH\x00R\vputSiteNode\x12>\n" +
 	"\tput_token\x18( \x01(\v2\x1f.ucgrid.persistence.v1.PutTokenH\x00R\bputToken\x12G\n" +
 	"\frevoke_token\x18) \x01(\v2\".ucgrid.persistence.v1.RevokeTokenH\x00R\vrevokeToken\x12W\n" +
 	"\x12revoke_user_tokens\x18* \x01(\v2'.ucgrid.persistence.v1.RevokeUserTokensH\x00R\x10revokeUserTokens\x12G\n" +
@@ -5581,7 +5735,7 @@ func file_directory_proto_rawDescGZIP() []byte {
 	return file_directory_proto_rawDescData
 }
 
-var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_directory_proto_goTypes = []any{
 	(*User)(nil),                   // 0: ucgrid.persistence.v1.User
 	(*SyncSource)(nil),             // 1: ucgrid.persistence.v1.SyncSource
@@ -5609,51 +5763,53 @@ var file_directory_proto_goTypes = []any{
 	(*ChatRef)(nil),                // 23: ucgrid.persistence.v1.ChatRef
 	(*BearerToken)(nil),            // 24: ucgrid.persistence.v1.BearerToken
 	(*DirectorySyncStatus)(nil),    // 25: ucgrid.persistence.v1.DirectorySyncStatus
-	(*PutUser)(nil),                // 26: ucgrid.persistence.v1.PutUser
-	(*DeleteUser)(nil),             // 27: ucgrid.persistence.v1.DeleteUser
-	(*PutGroup)(nil),               // 28: ucgrid.persistence.v1.PutGroup
-	(*DeleteGroup)(nil),            // 29: ucgrid.persistence.v1.DeleteGroup
-	(*PutLine)(nil),                // 30: ucgrid.persistence.v1.PutLine
-	(*DeleteLine)(nil),             // 31: ucgrid.persistence.v1.DeleteLine
-	(*PutGrant)(nil),               // 32: ucgrid.persistence.v1.PutGrant
-	(*DeleteGrant)(nil),            // 33: ucgrid.persistence.v1.DeleteGrant
-	(*PutGlobal)(nil),              // 34: ucgrid.persistence.v1.PutGlobal
-	(*PutTrunk)(nil),               // 35: ucgrid.persistence.v1.PutTrunk
-	(*DeleteTrunk)(nil),            // 36: ucgrid.persistence.v1.DeleteTrunk
-	(*PutRegistration)(nil),        // 37: ucgrid.persistence.v1.PutRegistration
-	(*DeleteRegistration)(nil),     // 38: ucgrid.persistence.v1.DeleteRegistration
-	(*ExpireRegistrations)(nil),    // 39: ucgrid.persistence.v1.ExpireRegistrations
-	(*UpdateRegistrations)(nil),    // 40: ucgrid.persistence.v1.UpdateRegistrations
-	(*AppendJournal)(nil),          // 41: ucgrid.persistence.v1.AppendJournal
-	(*UpdateJournal)(nil),          // 42: ucgrid.persistence.v1.UpdateJournal
-	(*PurgeJournal)(nil),           // 43: ucgrid.persistence.v1.PurgeJournal
-	(*AppendChat)(nil),             // 44: ucgrid.persistence.v1.AppendChat
-	(*PurgeChat)(nil),              // 45: ucgrid.persistence.v1.PurgeChat
-	(*PutToken)(nil),               // 46: ucgrid.persistence.v1.PutToken
-	(*RevokeToken)(nil),            // 47: ucgrid.persistence.v1.RevokeToken
-	(*RevokeUserTokens)(nil),       // 48: ucgrid.persistence.v1.RevokeUserTokens
-	(*PurgeTokens)(nil),            // 49: ucgrid.persistence.v1.PurgeTokens
-	(*PutDialPlan)(nil),            // 50: ucgrid.persistence.v1.PutDialPlan
-	(*SetLineForwarding)(nil),      // 51: ucgrid.persistence.v1.SetLineForwarding
-	(*SetMemberAvailability)(nil),  // 52: ucgrid.persistence.v1.SetMemberAvailability
-	(*PutHuntMemory)(nil),          // 53: ucgrid.persistence.v1.PutHuntMemory
-	(*ExpireGrants)(nil),           // 54: ucgrid.persistence.v1.ExpireGrants
-	(*PutDirectorySyncStatus)(nil), // 55: ucgrid.persistence.v1.PutDirectorySyncStatus
-	(*Command)(nil),                // 56: ucgrid.persistence.v1.Command
-	(*Batch)(nil),                  // 57: ucgrid.persistence.v1.Batch
-	(*StoreMeta)(nil),              // 58: ucgrid.persistence.v1.StoreMeta
-	(*NodeMeta)(nil),               // 59: ucgrid.persistence.v1.NodeMeta
-	(*Applied)(nil),                // 60: ucgrid.persistence.v1.Applied
-	(*Ref)(nil),                    // 61: ucgrid.persistence.v1.Ref
-	(*RaftLog)(nil),                // 62: ucgrid.persistence.v1.RaftLog
-	(*SnapshotHeader)(nil),         // 63: ucgrid.persistence.v1.SnapshotHeader
-	nil,                            // 64: ucgrid.persistence.v1.Grant.RightsEntry
-	nil,                            // 65: ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
+	(*SiteNode)(nil),               // 26: ucgrid.persistence.v1.SiteNode
+	(*PutUser)(nil),                // 27: ucgrid.persistence.v1.PutUser
+	(*DeleteUser)(nil),             // 28: ucgrid.persistence.v1.DeleteUser
+	(*PutGroup)(nil),               // 29: ucgrid.persistence.v1.PutGroup
+	(*DeleteGroup)(nil),            // 30: ucgrid.persistence.v1.DeleteGroup
+	(*PutLine)(nil),                // 31: ucgrid.persistence.v1.PutLine
+	(*DeleteLine)(nil),             // 32: ucgrid.persistence.v1.DeleteLine
+	(*PutGrant)(nil),               // 33: ucgrid.persistence.v1.PutGrant
+	(*DeleteGrant)(nil),            // 34: ucgrid.persistence.v1.DeleteGrant
+	(*PutGlobal)(nil),              // 35: ucgrid.persistence.v1.PutGlobal
+	(*PutTrunk)(nil),               // 36: ucgrid.persistence.v1.PutTrunk
+	(*DeleteTrunk)(nil),            // 37: ucgrid.persistence.v1.DeleteTrunk
+	(*PutRegistration)(nil),        // 38: ucgrid.persistence.v1.PutRegistration
+	(*DeleteRegistration)(nil),     // 39: ucgrid.persistence.v1.DeleteRegistration
+	(*ExpireRegistrations)(nil),    // 40: ucgrid.persistence.v1.ExpireRegistrations
+	(*UpdateRegistrations)(nil),    // 41: ucgrid.persistence.v1.UpdateRegistrations
+	(*AppendJournal)(nil),          // 42: ucgrid.persistence.v1.AppendJournal
+	(*UpdateJournal)(nil),          // 43: ucgrid.persistence.v1.UpdateJournal
+	(*PurgeJournal)(nil),           // 44: ucgrid.persistence.v1.PurgeJournal
+	(*AppendChat)(nil),             // 45: ucgrid.persistence.v1.AppendChat
+	(*PurgeChat)(nil),              // 46: ucgrid.persistence.v1.PurgeChat
+	(*PutToken)(nil),               // 47: ucgrid.persistence.v1.PutToken
+	(*RevokeToken)(nil),            // 48: ucgrid.persistence.v1.RevokeToken
+	(*RevokeUserTokens)(nil),       // 49: ucgrid.persistence.v1.RevokeUserTokens
+	(*PurgeTokens)(nil),            // 50: ucgrid.persistence.v1.PurgeTokens
+	(*PutDialPlan)(nil),            // 51: ucgrid.persistence.v1.PutDialPlan
+	(*SetLineForwarding)(nil),      // 52: ucgrid.persistence.v1.SetLineForwarding
+	(*SetMemberAvailability)(nil),  // 53: ucgrid.persistence.v1.SetMemberAvailability
+	(*PutHuntMemory)(nil),          // 54: ucgrid.persistence.v1.PutHuntMemory
+	(*ExpireGrants)(nil),           // 55: ucgrid.persistence.v1.ExpireGrants
+	(*PutDirectorySyncStatus)(nil), // 56: ucgrid.persistence.v1.PutDirectorySyncStatus
+	(*PutSiteNode)(nil),            // 57: ucgrid.persistence.v1.PutSiteNode
+	(*Command)(nil),                // 58: ucgrid.persistence.v1.Command
+	(*Batch)(nil),                  // 59: ucgrid.persistence.v1.Batch
+	(*StoreMeta)(nil),              // 60: ucgrid.persistence.v1.StoreMeta
+	(*NodeMeta)(nil),               // 61: ucgrid.persistence.v1.NodeMeta
+	(*Applied)(nil),                // 62: ucgrid.persistence.v1.Applied
+	(*Ref)(nil),                    // 63: ucgrid.persistence.v1.Ref
+	(*RaftLog)(nil),                // 64: ucgrid.persistence.v1.RaftLog
+	(*SnapshotHeader)(nil),         // 65: ucgrid.persistence.v1.SnapshotHeader
+	nil,                            // 66: ucgrid.persistence.v1.Grant.RightsEntry
+	nil,                            // 67: ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
 }
 var file_directory_proto_depIdxs = []int32{
 	2,  // 0: ucgrid.persistence.v1.User.contact:type_name -> ucgrid.persistence.v1.Contact
 	1,  // 1: ucgrid.persistence.v1.User.synced:type_name -> ucgrid.persistence.v1.SyncSource
-	64, // 2: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
+	66, // 2: ucgrid.persistence.v1.Grant.rights:type_name -> ucgrid.persistence.v1.Grant.RightsEntry
 	6,  // 3: ucgrid.persistence.v1.DayHours.open:type_name -> ucgrid.persistence.v1.Interval
 	6,  // 4: ucgrid.persistence.v1.DayHours.breaks:type_name -> ucgrid.persistence.v1.Interval
 	6,  // 5: ucgrid.persistence.v1.Holiday.open:type_name -> ucgrid.persistence.v1.Interval
@@ -5671,7 +5827,7 @@ var file_directory_proto_depIdxs = []int32{
 	3,  // 17: ucgrid.persistence.v1.Global.grant:type_name -> ucgrid.persistence.v1.Grant
 	16, // 18: ucgrid.persistence.v1.Trunk.outbound:type_name -> ucgrid.persistence.v1.TrunkOutbound
 	18, // 19: ucgrid.persistence.v1.DialPlan.rules:type_name -> ucgrid.persistence.v1.DialRule
-	65, // 20: ucgrid.persistence.v1.HuntMemory.last_call_unix_ms:type_name -> ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
+	67, // 20: ucgrid.persistence.v1.HuntMemory.last_call_unix_ms:type_name -> ucgrid.persistence.v1.HuntMemory.LastCallUnixMsEntry
 	0,  // 21: ucgrid.persistence.v1.PutUser.user:type_name -> ucgrid.persistence.v1.User
 	11, // 22: ucgrid.persistence.v1.PutGroup.group:type_name -> ucgrid.persistence.v1.Group
 	13, // 23: ucgrid.persistence.v1.PutLine.line:type_name -> ucgrid.persistence.v1.Line
@@ -5687,45 +5843,47 @@ var file_directory_proto_depIdxs = []int32{
 	12, // 33: ucgrid.persistence.v1.SetLineForwarding.forwarding:type_name -> ucgrid.persistence.v1.Forwarding
 	19, // 34: ucgrid.persistence.v1.PutHuntMemory.memory:type_name -> ucgrid.persistence.v1.HuntMemory
 	25, // 35: ucgrid.persistence.v1.PutDirectorySyncStatus.status:type_name -> ucgrid.persistence.v1.DirectorySyncStatus
-	26, // 36: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
-	27, // 37: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
-	28, // 38: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
-	29, // 39: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
-	30, // 40: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
-	31, // 41: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
-	32, // 42: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
-	33, // 43: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
-	32, // 44: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
-	33, // 45: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
-	34, // 46: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
-	35, // 47: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
-	36, // 48: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
-	37, // 49: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
-	38, // 50: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
-	39, // 51: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
-	41, // 52: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
-	42, // 53: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
-	43, // 54: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
-	40, // 55: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
-	44, // 56: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
-	45, // 57: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
-	57, // 58: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
-	50, // 59: ucgrid.persistence.v1.Command.put_dial_plan:type_name -> ucgrid.persistence.v1.PutDialPlan
-	51, // 60: ucgrid.persistence.v1.Command.set_line_forwarding:type_name -> ucgrid.persistence.v1.SetLineForwarding
-	52, // 61: ucgrid.persistence.v1.Command.set_member_availability:type_name -> ucgrid.persistence.v1.SetMemberAvailability
-	53, // 62: ucgrid.persistence.v1.Command.put_hunt_memory:type_name -> ucgrid.persistence.v1.PutHuntMemory
-	54, // 63: ucgrid.persistence.v1.Command.expire_grants:type_name -> ucgrid.persistence.v1.ExpireGrants
-	55, // 64: ucgrid.persistence.v1.Command.put_directory_sync_status:type_name -> ucgrid.persistence.v1.PutDirectorySyncStatus
-	46, // 65: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
-	47, // 66: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
-	48, // 67: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
-	49, // 68: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
-	56, // 69: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	26, // 36: ucgrid.persistence.v1.PutSiteNode.node:type_name -> ucgrid.persistence.v1.SiteNode
+	27, // 37: ucgrid.persistence.v1.Command.put_user:type_name -> ucgrid.persistence.v1.PutUser
+	28, // 38: ucgrid.persistence.v1.Command.delete_user:type_name -> ucgrid.persistence.v1.DeleteUser
+	29, // 39: ucgrid.persistence.v1.Command.put_group:type_name -> ucgrid.persistence.v1.PutGroup
+	30, // 40: ucgrid.persistence.v1.Command.delete_group:type_name -> ucgrid.persistence.v1.DeleteGroup
+	31, // 41: ucgrid.persistence.v1.Command.put_line:type_name -> ucgrid.persistence.v1.PutLine
+	32, // 42: ucgrid.persistence.v1.Command.delete_line:type_name -> ucgrid.persistence.v1.DeleteLine
+	33, // 43: ucgrid.persistence.v1.Command.put_grant:type_name -> ucgrid.persistence.v1.PutGrant
+	34, // 44: ucgrid.persistence.v1.Command.delete_grant:type_name -> ucgrid.persistence.v1.DeleteGrant
+	33, // 45: ucgrid.persistence.v1.Command.put_preset:type_name -> ucgrid.persistence.v1.PutGrant
+	34, // 46: ucgrid.persistence.v1.Command.delete_preset:type_name -> ucgrid.persistence.v1.DeleteGrant
+	35, // 47: ucgrid.persistence.v1.Command.put_global:type_name -> ucgrid.persistence.v1.PutGlobal
+	36, // 48: ucgrid.persistence.v1.Command.put_trunk:type_name -> ucgrid.persistence.v1.PutTrunk
+	37, // 49: ucgrid.persistence.v1.Command.delete_trunk:type_name -> ucgrid.persistence.v1.DeleteTrunk
+	38, // 50: ucgrid.persistence.v1.Command.put_registration:type_name -> ucgrid.persistence.v1.PutRegistration
+	39, // 51: ucgrid.persistence.v1.Command.delete_registration:type_name -> ucgrid.persistence.v1.DeleteRegistration
+	40, // 52: ucgrid.persistence.v1.Command.expire_registrations:type_name -> ucgrid.persistence.v1.ExpireRegistrations
+	42, // 53: ucgrid.persistence.v1.Command.append_journal:type_name -> ucgrid.persistence.v1.AppendJournal
+	43, // 54: ucgrid.persistence.v1.Command.update_journal:type_name -> ucgrid.persistence.v1.UpdateJournal
+	44, // 55: ucgrid.persistence.v1.Command.purge_journal:type_name -> ucgrid.persistence.v1.PurgeJournal
+	41, // 56: ucgrid.persistence.v1.Command.update_registrations:type_name -> ucgrid.persistence.v1.UpdateRegistrations
+	45, // 57: ucgrid.persistence.v1.Command.append_chat:type_name -> ucgrid.persistence.v1.AppendChat
+	46, // 58: ucgrid.persistence.v1.Command.purge_chat:type_name -> ucgrid.persistence.v1.PurgeChat
+	59, // 59: ucgrid.persistence.v1.Command.batch:type_name -> ucgrid.persistence.v1.Batch
+	51, // 60: ucgrid.persistence.v1.Command.put_dial_plan:type_name -> ucgrid.persistence.v1.PutDialPlan
+	52, // 61: ucgrid.persistence.v1.Command.set_line_forwarding:type_name -> ucgrid.persistence.v1.SetLineForwarding
+	53, // 62: ucgrid.persistence.v1.Command.set_member_availability:type_name -> ucgrid.persistence.v1.SetMemberAvailability
+	54, // 63: ucgrid.persistence.v1.Command.put_hunt_memory:type_name -> ucgrid.persistence.v1.PutHuntMemory
+	55, // 64: ucgrid.persistence.v1.Command.expire_grants:type_name -> ucgrid.persistence.v1.ExpireGrants
+	56, // 65: ucgrid.persistence.v1.Command.put_directory_sync_status:type_name -> ucgrid.persistence.v1.PutDirectorySyncStatus
+	57, // 66: ucgrid.persistence.v1.Command.put_site_node:type_name -> ucgrid.persistence.v1.PutSiteNode
+	47, // 67: ucgrid.persistence.v1.Command.put_token:type_name -> ucgrid.persistence.v1.PutToken
+	48, // 68: ucgrid.persistence.v1.Command.revoke_token:type_name -> ucgrid.persistence.v1.RevokeToken
+	49, // 69: ucgrid.persistence.v1.Command.revoke_user_tokens:type_name -> ucgrid.persistence.v1.RevokeUserTokens
+	50, // 70: ucgrid.persistence.v1.Command.purge_tokens:type_name -> ucgrid.persistence.v1.PurgeTokens
+	58, // 71: ucgrid.persistence.v1.Batch.commands:type_name -> ucgrid.persistence.v1.Command
+	72, // [72:72] is the sub-list for method output_type
+	72, // [72:72] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_directory_proto_init() }
@@ -5733,8 +5891,8 @@ func file_directory_proto_init() {
 	if File_directory_proto != nil {
 		return
 	}
-	file_directory_proto_msgTypes[42].OneofWrappers = []any{}
-	file_directory_proto_msgTypes[56].OneofWrappers = []any{
+	file_directory_proto_msgTypes[43].OneofWrappers = []any{}
+	file_directory_proto_msgTypes[58].OneofWrappers = []any{
 		(*Command_PutUser)(nil),
 		(*Command_DeleteUser)(nil),
 		(*Command_PutGroup)(nil),
@@ -5764,6 +5922,7 @@ func file_directory_proto_init() {
 		(*Command_PutHuntMemory)(nil),
 		(*Command_ExpireGrants)(nil),
 		(*Command_PutDirectorySyncStatus)(nil),
+		(*Command_PutSiteNode)(nil),
 		(*Command_PutToken)(nil),
 		(*Command_RevokeToken)(nil),
 		(*Command_RevokeUserTokens)(nil),
@@ -5775,7 +5934,7 @@ func file_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_directory_proto_rawDesc), len(file_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   66,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
