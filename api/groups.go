@@ -249,28 +249,25 @@ func checkRingDelay(field string, delay, ringTimeout int32) error {
 // they had in a (0 when they were not a member): adding a member with a
 // delay, or changing one, configures call handling.
 func sameRingDelays(a, b *dirpb.Group) bool {
-	old := make(map[string]int32, len(a.Members))
-	for _, m := range a.Members {
-		old[m.User] = m.RingDelayS
-	}
-	for _, m := range b.Members {
-		if old[m.User] != m.RingDelayS {
-			return false
-		}
-	}
-	return true
+	return sameMemberValue(a, b, (*dirpb.Member).GetRingDelayS)
 }
 
 // sameMemberUntils reports whether every member of b ends when they did
 // in a (never when they were not a member): setting or moving the end of
 // a membership manages members.
 func sameMemberUntils(a, b *dirpb.Group) bool {
-	old := make(map[string]int64, len(a.Members))
+	return sameMemberValue(a, b, (*dirpb.Member).GetUntilUnix)
+}
+
+// sameMemberValue reports whether every member of b has the value of
+// they had in a (the zero value when they were not a member).
+func sameMemberValue[T comparable](a, b *dirpb.Group, of func(*dirpb.Member) T) bool {
+	old := make(map[string]T, len(a.Members))
 	for _, m := range a.Members {
-		old[m.User] = m.UntilUnix
+		old[m.User] = of(m)
 	}
 	for _, m := range b.Members {
-		if old[m.User] != m.UntilUnix {
+		if old[m.User] != of(m) {
 			return false
 		}
 	}
