@@ -21,6 +21,10 @@ type grainBase struct {
 	sys  *actor.ActorSystem
 }
 
+// now is the directory's clock (persistence.Config.Now), which decides
+// when grants, memberships and deputyships end.
+func (b *grainBase) now() time.Time { return b.deps.Store.Now() }
+
 // activate records the activation (on ClusterInit) and arms passivation.
 func (b *grainBase) activate(ctx actor.Context, kind string, m *cluster.ClusterInit) {
 	b.deps = depsOf(ctx.ActorSystem())
@@ -54,10 +58,11 @@ type dirState struct {
 	until int64
 }
 
-// current reports whether the loaded state still holds at now: loaded,
-// and nothing it was loaded with has ended since.
-func (d *dirState) current(now time.Time) bool {
-	return d.loaded && (d.until == 0 || now.Unix() < d.until)
+// current reports whether the loaded state still holds: loaded, and
+// nothing it was loaded with has ended since. The clock is read only when
+// something ends: every cached rights check passes here.
+func (d *dirState) current(now func() time.Time) bool {
+	return d.loaded && (d.until == 0 || now().Unix() < d.until)
 }
 
 // freshFor makes a grain's state reflect directory index min: it waits

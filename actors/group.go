@@ -84,7 +84,7 @@ func (g *groupGrain) Receive(ctx actor.Context) {
 func (g *groupGrain) idle() bool { return g.hunt.RoundRobinLast == "" && len(g.hunt.LastCall) == 0 }
 
 func (g *groupGrain) load() error {
-	if g.dir.current(g.deps.Store.Now()) {
+	if g.dir.current(g.now) {
 		return nil
 	}
 	at := g.deps.Applied()

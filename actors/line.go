@@ -150,10 +150,10 @@ func (g *lineGrain) idle() bool { return len(g.state.Calls) == 0 && g.watchers.l
 
 // load reads the line, its bindings and the rights inputs of its owner.
 func (g *lineGrain) load() error {
-	now := g.deps.Store.Now()
-	if g.dir.current(now) {
+	if g.dir.current(g.now) {
 		return nil
 	}
+	now := g.deps.Store.Now()
 	at := g.deps.Applied()
 	l, err := g.deps.Store.Line(g.id)
 	switch {

@@ -151,10 +151,10 @@ func (g *userGrain) idle() bool {
 // load reads the user and the rights inputs from the local directory once
 // per directory change.
 func (g *userGrain) load() error {
-	now := g.deps.Store.Now()
-	if g.dir.current(now) {
+	if g.dir.current(g.now) {
 		return nil
 	}
+	now := g.deps.Store.Now()
 	at := g.deps.Applied()
 	u, err := g.deps.Store.User(g.id)
 	var t *dirrights.Target
