@@ -39,6 +39,7 @@ type candidate struct {
 	id, addr, site string
 	server, voter  bool // in the Raft configuration; a voter there
 	healthy        bool // its member is alive (the leader always is)
+	readdressed    bool // re-added at a new address in this step: not moved now
 	since          time.Time
 	self           bool
 }
@@ -114,6 +115,7 @@ func serverCandidate(next State, in Input, s Server, members map[string]Member) 
 	}
 	promotable := c.self || (ok && m.Health == Alive && !m.Joining)
 	c.healthy = c.self || (ok && m.Health == Alive)
+	c.readdressed = !c.self && ok && m.Health == Alive && m.RaftAddr != "" && m.RaftAddr != s.Addr && sameCluster(in, m)
 	return c, c.voter || promotable
 }
 
@@ -145,7 +147,7 @@ func spread(cfg Config, in Input, p sitePool) []Action {
 		return acts
 	}
 	for _, c := range p.cands {
-		if c.server && !c.voter && target[c.id] {
+		if c.server && !c.voter && target[c.id] && !c.readdressed {
 			voters, healthy = voters+1, healthy+1
 			acts = append(acts, Action{Kind: Promote, ID: c.id, Reason: why(c)})
 		}
@@ -164,11 +166,12 @@ func spread(cfg Config, in Input, p sitePool) []Action {
 }
 
 // demotions lists the voters outside target, failed ones first, then by
-// descending id (never the leader: it is always in target).
+// descending id (never the leader: it is always in target; not one
+// re-added at a new address in this step: the next step moves it).
 func demotions(cands []candidate, target map[string]bool) []candidate {
 	var out []candidate
 	for _, c := range cands {
-		if c.voter && !target[c.id] && !c.self {
+		if c.voter && !target[c.id] && !c.self && !c.readdressed {
 			out = append(out, c)
 		}
 	}
