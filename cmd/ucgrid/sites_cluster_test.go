@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,4 +96,72 @@ func TestCluster_FiveVotersOverThreeSites(t *testing.T) {
 		t.Fatalf("voters %v, want five", st.Raft.Voters)
 	}
 	t.Logf("sites %+v", st.Sites)
+}
+
+// TestCluster_SiteLostAndBackMovesItsVoter: three sites of two nodes, 3
+// voters 1-1-1; both nodes of a site without the leader are SIGKILLed:
+// after --raft-dead-after they are removed and the two sites left hold
+// the three voters 2-1; the site's nodes restart, rejoin, and the site
+// gets its voter back (1-1-1) without an operator.
+func TestCluster_SiteLostAndBackMovesItsVoter(t *testing.T) {
+	sites := []string{"munich", "hamburg", "berlin", "munich", "hamburg", "berlin"}
+	c := startSites(t, sites)
+	st := c.waitSpread([]int{1, 1, 1}, clusterStart)
+	leaderSite := sites[slices.IndexFunc(c.nodes, func(cn *clusterNode) bool { return cn.name == st.Raft.Leader })]
+	lost := slices.IndexFunc(sites, func(s string) bool { return s != leaderSite && s != "munich" })
+	var gone []*clusterNode
+	for i, cn := range c.nodes {
+		if sites[i] == sites[lost] {
+			if err := cn.proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			cn.proc.wait(drainLimit)
+			gone = append(gone, cn)
+		}
+	}
+	killed := time.Now()
+	var last string
+	for deadline := time.Now().Add(clusterStart); ; {
+		st, err := c.status(c.nodes[0])
+		if err == nil && st.Raft.Leader != "" && len(st.Raft.Voters)+len(st.Raft.NonVoters) == 4 && votersBySite(st, sites[lost]) == "2-1" {
+			t.Logf("site %s lost: voters 2-1 over the two left %v after the kill: %+v", sites[lost], time.Since(killed).Round(time.Millisecond), st.Sites)
+			break
+		}
+		last = fmt.Sprintf("%+v %+v %v", st.Raft, st.Sites, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("no 2-1 over the sites left after %v; last status: %s", clusterStart, last)
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval
+	}
+	back := time.Now()
+	for _, cn := range gone {
+		c.start(cn)
+	}
+	for _, cn := range gone {
+		cn.proc.waitServing(clusterStart)
+	}
+	st = c.waitSpread([]int{1, 1, 1}, clusterStart)
+	t.Logf("site %s back: 1-1-1 again %v after the restart: %+v", sites[lost], time.Since(back).Round(time.Millisecond), st.Sites)
+}
+
+// votersBySite is "2-1" when the sites other than skip hold 2 and 1
+// voters and skip holds none.
+func votersBySite(st peers.ClusterStatus, skip string) string {
+	var counts []int
+	for _, s := range st.Sites {
+		if s.Site == skip {
+			if len(s.Voters) > 0 {
+				return "voters in " + skip
+			}
+			continue
+		}
+		counts = append(counts, len(s.Voters))
+	}
+	slices.Sort(counts)
+	slices.Reverse(counts)
+	out := make([]string, len(counts))
+	for i, n := range counts {
+		out[i] = fmt.Sprint(n)
+	}
+	return strings.Join(out, "-")
 }
