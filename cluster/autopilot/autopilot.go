@@ -2,7 +2,10 @@
 // membership: which members to add as voters or non-voters, which to
 // promote or demote, and which dead servers to remove. It is a pure
 // function over plain data (Step); the caller reads Raft and memberlist,
-// passes the time in, and carries out the actions on the leader.
+// passes the time in, and carries out the actions on the leader. When the
+// members name more than one site, Step spreads the voters across the
+// sites (sites.go) so that no site holds a majority while three or more
+// sites exist.
 package autopilot
 
 import (
@@ -52,6 +55,9 @@ type Member struct {
 	// Joining marks the temporary gossip identity a fresh node uses until
 	// it has been added: its departure says nothing about the server.
 	Joining bool
+	// Site is the site the member runs in (membership.Meta.Site); "" is a
+	// site of its own, the unnamed one.
+	Site string
 }
 
 // Config is the policy.
@@ -82,6 +88,10 @@ type State struct {
 	// Missing is when each server was first seen without any gossip
 	// member naming it.
 	Missing map[string]time.Time
+	// Sites is the last site a gossip member gave for each server, so a
+	// voter whose member vanished keeps counting for its site until it is
+	// removed.
+	Sites map[string]string
 }
 
 // Kind is what an Action does.
@@ -114,13 +124,15 @@ func (a Action) String() string {
 
 // Step returns the actions that move the configuration towards the policy,
 // and the state for the next call. Removals come first, then additions,
-// then promotions and demotions.
+// then promotions and demotions. With members in one site (or none named)
+// the first cfg.Voters servers by id are voters; with several sites the
+// voters are spread across them (spread).
 func Step(cfg Config, st State, in Input) (State, []Action) {
 	if cfg.Voters < 1 {
 		cfg.Voters = 1
 	}
 	members := bestMembers(in.Members)
-	next := State{Missing: map[string]time.Time{}}
+	next := State{Missing: map[string]time.Time{}, Sites: serverSites(st, in.Servers, members)}
 	var acts []Action
 	kept := make([]Server, 0, len(in.Servers))
 	for _, s := range in.Servers {
@@ -135,6 +147,9 @@ func Step(cfg Config, st State, in Input) (State, []Action) {
 			}
 		}
 		kept = append(kept, s)
+	}
+	if pool, ok := newSitePool(next, in, kept, members); ok {
+		return next, append(acts, spread(cfg, in, pool)...)
 	}
 	voters := countVoters(kept)
 	adds, voters := additions(cfg, in, kept, members, voters)

@@ -1,8 +1,10 @@
 // Package peers is a node's part in its Raft cluster of peers: it joins
 // the cluster, keeps Raft's configuration in step with gossip on the
-// leader (cluster/autopilot), hands leadership over on leave, forwards
+// leader (cluster/autopilot, which is given each member's site so that it
+// spreads the voters across sites), hands leadership over on leave, forwards
 // writes to the leader and answers the other nodes' signed requests
-// (/v1/internal/), reports cluster status (GET /v1/cluster), and watches
+// (/v1/internal/), reports cluster status (GET /v1/cluster: members with
+// their sites, the Raft configuration, the sites' voters), and watches
 // for peers that have blocked this node's actor system.
 //
 // The node assembly (node) builds an Ops from a Config — the

@@ -359,7 +359,7 @@ func pilotMembers(ms []membership.Member) []autopilot.Member {
 			h = autopilot.Left
 		}
 		out = append(out, autopilot.Member{RaftID: raftID(m), RaftAddr: m.Meta.RaftAddr, ClusterID: m.Meta.ClusterID,
-			Health: h, Since: m.Since, Joining: slices.Contains(m.Meta.Roles, roleJoining)})
+			Health: h, Since: m.Since, Joining: slices.Contains(m.Meta.Roles, roleJoining), Site: m.Meta.Site})
 	}
 	return out
 }

@@ -14,17 +14,21 @@ import (
 // ClusterStatus is the document of GET /v1/cluster.
 type ClusterStatus struct {
 	// Node is the node that answered; ClusterID the cluster's id.
-	Node      string                    `json:"node"`
-	ClusterID string                    `json:"cluster_id"`
-	Members   []MemberStatus            `json:"members"`
-	Raft      RaftStatus                `json:"raft"`
-	Grains    map[string]map[string]int `json:"grains"`
+	Node      string         `json:"node"`
+	ClusterID string         `json:"cluster_id"`
+	Members   []MemberStatus `json:"members"`
+	Raft      RaftStatus     `json:"raft"`
+	// Sites groups the members by site (--site), by name; a cluster
+	// whose nodes name no site has one, "".
+	Sites  []SiteStatus              `json:"sites"`
+	Grains map[string]map[string]int `json:"grains"`
 }
 
 // MemberStatus is one node: gossip state, Raft role, and what the node
 // itself reported (Raft state, applied index, grains), when reachable.
 type MemberStatus struct {
 	Node       string         `json:"node"`
+	Site       string         `json:"site"`    // --site; "" = none given
 	Address    string         `json:"address"` // HTTP address
 	GossipAddr string         `json:"gossip_address"`
 	RaftAddr   string         `json:"raft_address,omitempty"`
@@ -37,6 +41,17 @@ type MemberStatus struct {
 	Applied    uint64         `json:"applied_index,omitempty"`
 	Grains     map[string]int `json:"grains,omitempty"`
 	Error      string         `json:"error,omitempty"`
+}
+
+// SiteStatus is one site: its members (in gossip), how many of them are
+// alive, and their Raft roles. The leader's autopilot spreads the voters
+// across the sites (cluster/autopilot).
+type SiteStatus struct {
+	Site      string   `json:"site"`
+	Members   []string `json:"members"`
+	Alive     int      `json:"alive"`
+	Voters    []string `json:"voters"`
+	NonVoters []string `json:"non_voters"`
 }
 
 // RaftStatus is the Raft configuration as this node knows it.
@@ -99,7 +114,7 @@ func (o *Ops) status(ctx context.Context) ClusterStatus {
 			continue // the temporary identity of a node that has joined since
 		}
 		id := raftID(m)
-		ms := MemberStatus{Node: id, Address: m.Meta.HTTPAddr, GossipAddr: m.Addr, RaftAddr: m.Meta.RaftAddr,
+		ms := MemberStatus{Node: id, Site: m.Meta.Site, Address: m.Meta.HTTPAddr, GossipAddr: m.Addr, RaftAddr: m.Meta.RaftAddr,
 			ActorAddr: m.Meta.ActorAddr, State: string(m.State), Since: m.Since, InTopology: inTopo[m.Name],
 			RaftRole: cmpOr(role[id], "none")}
 		if m.MetaErr != nil {
@@ -110,6 +125,7 @@ func (o *Ops) status(ctx context.Context) ClusterStatus {
 		}
 		st.Members = append(st.Members, ms)
 	}
+	st.Sites = sitesOf(st.Members)
 	o.fillReports(ctx, st.Members)
 	for _, m := range st.Members {
 		if m.Grains != nil {
@@ -117,6 +133,38 @@ func (o *Ops) status(ctx context.Context) ClusterStatus {
 		}
 	}
 	return st
+}
+
+// sitesOf groups members by site, sites and members by name.
+func sitesOf(ms []MemberStatus) []SiteStatus {
+	idx := map[string]int{}
+	out := []SiteStatus{}
+	for _, m := range ms {
+		i, ok := idx[m.Site]
+		if !ok {
+			i = len(out)
+			idx[m.Site] = i
+			out = append(out, SiteStatus{Site: m.Site, Members: []string{}, Voters: []string{}, NonVoters: []string{}})
+		}
+		s := &out[i]
+		s.Members = append(s.Members, m.Node)
+		if m.State == string(membership.StateAlive) {
+			s.Alive++
+		}
+		switch m.RaftRole {
+		case "voter":
+			s.Voters = append(s.Voters, m.Node)
+		case "non_voter":
+			s.NonVoters = append(s.NonVoters, m.Node)
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Members)
+		slices.Sort(out[i].Voters)
+		slices.Sort(out[i].NonVoters)
+	}
+	slices.SortFunc(out, func(a, b SiteStatus) int { return strings.Compare(a.Site, b.Site) })
+	return out
 }
 
 func cmpOr(s, def string) string {

@@ -44,10 +44,23 @@ type testCluster struct {
 // join it through its gossip address.
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
+	c := startClusterWith(t, n, nil, extra...)
+	c.waitVoters(min(n, 3), clusterStart)
+	return c
+}
+
+// startClusterWith is startCluster with flags of each node's own:
+// perNode(i) for node i (from 0); nil: none. It returns once every node
+// serves, without waiting for the voters.
+func startClusterWith(t *testing.T, n int, perNode func(i int) []string, extra ...string) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t}
 	for i := range n {
 		cn := &clusterNode{name: fmt.Sprintf("n%d", i+1), data: filepath.Join(t.TempDir(), "data"),
 			gossip: freeAddr(t), raft: freeAddr(t), http: freeAddr(t)}
+		if perNode != nil {
+			cn.args = perNode(i)
+		}
 		if i == 0 {
 			c.seed = cn.gossip
 		}
@@ -60,7 +73,6 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	for _, cn := range c.nodes[1:] {
 		cn.proc.waitServing(clusterStart)
 	}
-	c.waitVoters(min(n, 3), clusterStart)
 	return c
 }
 

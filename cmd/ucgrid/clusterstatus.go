@@ -50,17 +50,19 @@ func clusterCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // printStatus writes the status for a person: a summary, the Raft
-// configuration, then one line per member.
+// configuration, the sites (when any is named), then one line per member.
 func printStatus(w io.Writer, st peers.ClusterStatus) error {
 	leader := st.Raft.Leader
 	if leader == "" {
 		leader = "NONE (no quorum?)"
 	}
 	fmt.Fprintf(w, "cluster %s (answered by %s)\n", st.ClusterID, st.Node)
-	fmt.Fprintf(w, "raft: leader %s; voters %s; non-voters %s; commit index %d\n\n", leader,
+	fmt.Fprintf(w, "raft: leader %s; voters %s; non-voters %s; commit index %d\n", leader,
 		listOrNone(st.Raft.Voters), listOrNone(st.Raft.NonVoters), st.Raft.CommitIndex)
+	printSites(w, st.Sites)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATE\tRAFT\tAPPLIED\tHTTP\tGRAINS\tNOTE")
+	fmt.Fprintln(tw, "NODE\tSITE\tSTATE\tRAFT\tAPPLIED\tHTTP\tGRAINS\tNOTE")
 	for _, m := range st.Members {
 		role := m.RaftRole
 		if m.Node == st.Raft.Leader {
@@ -70,9 +72,28 @@ func printStatus(w io.Writer, st peers.ClusterStatus) error {
 		if m.State == "alive" && !m.InTopology && m.ActorAddr != "" {
 			note = strings.TrimSpace("not in the actor topology " + note)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Node, m.State, role, m.Applied, m.Address, grains(m.Grains), note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Node, siteName(m.Site), m.State, role, m.Applied, m.Address, grains(m.Grains), note)
 	}
 	return tw.Flush()
+}
+
+// printSites writes one line per site, when any node names one: the
+// site's voters and how many of its members are alive.
+func printSites(w io.Writer, sites []peers.SiteStatus) {
+	if len(sites) == 0 || (len(sites) == 1 && sites[0].Site == "") {
+		return
+	}
+	for _, s := range sites {
+		fmt.Fprintf(w, "site %s: voters %s; %d of %d members alive\n", siteName(s.Site), listOrNone(s.Voters), s.Alive, len(s.Members))
+	}
+}
+
+// siteName shows the unnamed site (nodes without --site) as "-".
+func siteName(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func listOrNone(xs []string) string {
