@@ -23,7 +23,18 @@ const (
 	childNodeEnv   = "UCGRID_CLUSTER_TEST_NODE"   // node name; selects the child role
 	childSeedsEnv  = "UCGRID_CLUSTER_TEST_SEEDS"  // comma-separated gossip seeds
 	childClientEnv = "UCGRID_CLUSTER_TEST_CLIENT" // "1": start as an actor-cluster client
+	childSiteEnv   = "UCGRID_CLUSTER_TEST_SITE"   // the node's site (membership.Meta.Site)
 )
+
+// testHomeSite is the children's HomeSiteFunc: an identity "SITE.rest" is
+// homed in SITE, any other has no home site.
+func testHomeSite(_, identity string) string {
+	site, _, ok := strings.Cut(identity, ".")
+	if !ok {
+		return ""
+	}
+	return site
+}
 
 // runChildNode runs one cluster node until its parent closes stdin, kills
 // it, or asks it to leave. It prints one line to stdout once started:
@@ -48,9 +59,11 @@ func runChildNode() int {
 			BindAddr:       "127.0.0.1:0",
 			Seeds:          seeds,
 			RejoinInterval: time.Second,
+			Meta:           membership.Meta{Site: os.Getenv(childSiteEnv)},
 		},
 		ActorAddr: "127.0.0.1:0",
 		Kinds:     []*actorcluster.Kind{newEchoKind(name)},
+		HomeSite:  testHomeSite,
 		Logger:    logger,
 	}
 	if os.Getenv(childClientEnv) == "1" {
