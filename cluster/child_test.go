@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	actorcluster "github.com/asynkron/protoactor-go/cluster"
@@ -27,8 +28,14 @@ const (
 )
 
 // testHomeSite is the children's HomeSiteFunc: an identity "SITE.rest" is
-// homed in SITE, any other has no home site.
+// homed in SITE, any other has no home site, unless POST /home moved it.
+// movedHome holds the home sites POST /home set, by identity.
+var movedHome sync.Map
+
 func testHomeSite(_, identity string) string {
+	if site, ok := movedHome.Load(identity); ok {
+		return site.(string)
+	}
 	site, _, ok := strings.Cut(identity, ".")
 	if !ok {
 		return ""
@@ -45,6 +52,7 @@ func testHomeSite(_, identity string) string {
 //
 //	GET  /members          JSON []MemberStatus
 //	GET  /echo?id=ID       JSON echoReply from the echo grain ID, or 500
+//	POST /home?id=ID&site=S  the home site of ID is S now (Node.Recheck)
 //	POST /leave            graceful Shutdown, then the process exits
 func runChildNode() int {
 	name := os.Getenv(childNodeEnv)
@@ -119,6 +127,11 @@ func childMux(node *Node, left chan<- struct{}) *http.ServeMux {
 			return
 		}
 		writeJSON(w, http.StatusOK, childEcho{Reply: reply, Took: time.Since(start)})
+	})
+	mux.HandleFunc("POST /home", func(w http.ResponseWriter, r *http.Request) {
+		movedHome.Store(r.URL.Query().Get("id"), r.URL.Query().Get("site"))
+		node.Recheck()
+		writeJSON(w, http.StatusOK, map[string]string{})
 	})
 	mux.HandleFunc("POST /leave", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -67,6 +68,31 @@ func TestCluster_GrainsLiveInTheirHomeSite(t *testing.T) {
 			return b2.echo(t, id).Reply.Node == "a3"
 		})
 	}
+
+	// Its home site changes (on every node, as a directory change does):
+	// the grain moves without a topology change.
+	moved := ids[0]
+	for _, c := range []*child{a3, b1, b2} {
+		if err := c.post("/home?id=" + moved + "&site=b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "grain "+moved+" moved to site b", func() bool {
+		return strings.HasPrefix(a3.echo(t, moved).Reply.Node, "b")
+	})
+}
+
+// post sends an empty POST to the child's control endpoint.
+func (c *child) post(path string) error {
+	resp, err := httpClient.Post("http://"+c.http+path, "", nil)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", c.name, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s", c.name, path, resp.Status)
+	}
+	return nil
 }
 
 // gossipSeeds are the gossip addresses c knows.
