@@ -3,9 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
 // The leader records the node's site; started again with another --site,
@@ -47,5 +50,41 @@ func TestNode_SiteRecordedAndAnotherSiteRefused(t *testing.T) {
 	}
 	if err := s3.Shutdown(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A node that joins under a name the cluster recorded in another site
+// (reinstalled with an empty data directory and a wrong --site) stops
+// once it has caught up, with the same line.
+func TestNode_JoiningUnderARecordedNameWithAnotherSiteIsRefused(t *testing.T) {
+	const secret = "site-test-cluster-secret-0123456789"
+	n1 := startServerWith(t, func(c *Config) {
+		c.NodeID, c.ClusterSecret, c.GossipAddr, c.Site = "n1", secret, testnet.FreeAddr(t), "a"
+	})
+	cfg := testConfig(t)
+	cfg.NodeID, cfg.ClusterSecret, cfg.GossipAddr, cfg.Site = "n2", secret, testnet.FreeAddr(t), "b"
+	cfg.Join = []string{n1.cfg.GossipAddr}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	n2, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventuallyNode(t, "the leader records n2 in site b", func() bool {
+		rec, err := n1.Directory().Store().SiteNode("n2")
+		return err == nil && rec.Site == "b"
+	})
+	if err := n2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.DataDir, cfg.Site = filepath.Join(t.TempDir(), "data"), "c"
+	again, err := Start(ctx, cfg)
+	if err == nil {
+		_ = again.Shutdown(ctx) // the test fails below; only cleaning up
+		t.Fatal("n2 joined again with another site than recorded")
+	}
+	if !errors.Is(err, ErrSiteMismatch) || !strings.Contains(err.Error(), `in site "b"`) {
+		t.Fatalf("refusal = %v; want ErrSiteMismatch naming the recorded site b", err)
 	}
 }
