@@ -48,6 +48,10 @@ type groupJSON struct {
 	UpdatedAt               *time.Time      `json:"updated_at,omitempty"`
 	// Synced is read-only: set when the group comes from the LDAP sync.
 	Synced *syncedJSON `json:"synced,omitempty"`
+	// Site is the group's home site, whose nodes host the group's grain.
+	// Omitted on PUT: kept (a new group: the site of the node taking the
+	// request). Set by system roles.
+	Site *string `json:"site,omitempty"`
 }
 
 type memberJSON struct {
@@ -109,6 +113,7 @@ func groupOut(g *dirpb.Group, now time.Time) (groupJSON, error) {
 		Language: g.Language, Timezone: g.Timezone, Members: make([]memberJSON, len(g.Members)),
 		Keys: make([]keyJSON, len(g.Keys)), Override: overrideOut(g, now),
 		CreatedAt: unixTime(g.CreatedUnix), UpdatedAt: unixTime(g.UpdatedUnix), Synced: syncedOut(g.Synced),
+		Site: &g.HomeSite,
 	}
 	for i, m := range g.Members {
 		out.Members[i] = memberJSON{User: m.User, Role: m.Role, Primary: m.Primary, RingDelayS: m.RingDelayS, LoggedOut: m.LoggedOut,
@@ -392,6 +397,9 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	keepGroupReadOnly(old, g)
+	if g.HomeSite, err = h.homeSite(c.subject, in.Site, old.GetHomeSite(), old == nil); err != nil {
+		return err
+	}
 	if err := h.authorizeGroupPut(c.subject, old, g); err != nil {
 		return err
 	}

@@ -84,6 +84,10 @@ type HandlerConfig struct {
 	// DirectorySync runs the LDAP sync for POST /v1/ldap/sync. nil: the
 	// node has no mapping file (404; GET /v1/ldap/status says so).
 	DirectorySync DirectorySyncService
+	// Site is the site of the node serving the API (node.Config.Site): the
+	// home site of users and groups created here without one. Default "":
+	// no home site.
+	Site string
 	// Now reads the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives the handler's logs. Default: discard.

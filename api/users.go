@@ -39,6 +39,11 @@ type userJSON struct {
 	// Omitted on PUT: kept. Set by system roles.
 	CallClass *string `json:"call_class,omitempty"`
 
+	// Site is the user's home site, whose nodes host the user's and the
+	// user's lines' grains. Omitted on PUT: kept (a new user: the site of
+	// the node taking the request). Set by system roles.
+	Site *string `json:"site,omitempty"`
+
 	// Synced is read-only: set when the user comes from the LDAP sync.
 	Synced *syncedJSON `json:"synced,omitempty"`
 }
@@ -77,7 +82,7 @@ func userOut(u *dirpb.User) userJSON {
 		ID: u.Id, DisplayName: u.DisplayName, SystemRole: u.SystemRole, Contact: contactOut(u.Contact),
 		Language: u.Language, Timezone: u.Timezone, IdleDisplay: u.IdleDisplay, Disabled: u.Disabled,
 		Services: nonNil(u.Services), CallClass: &u.CallClass, CreatedAt: unixTime(u.CreatedUnix), UpdatedAt: unixTime(u.UpdatedUnix),
-		Synced: syncedOut(u.Synced),
+		Synced: syncedOut(u.Synced), Site: &u.HomeSite,
 	}
 }
 
@@ -215,6 +220,9 @@ func (h *Handler) putUser(w http.ResponseWriter, r *http.Request, c *caller) err
 	u.Synced = old.GetSynced() // read-only: the sync's mark survives an edit
 	if in.CallClass != nil {
 		u.CallClass = *in.CallClass
+	}
+	if u.HomeSite, err = h.homeSite(c.subject, in.Site, old.GetHomeSite(), old == nil); err != nil {
+		return err
 	}
 	if err := h.authorizeUserPut(c, old, u); err != nil {
 		return err

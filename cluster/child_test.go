@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	actorcluster "github.com/asynkron/protoactor-go/cluster"
@@ -23,7 +24,24 @@ const (
 	childNodeEnv   = "UCGRID_CLUSTER_TEST_NODE"   // node name; selects the child role
 	childSeedsEnv  = "UCGRID_CLUSTER_TEST_SEEDS"  // comma-separated gossip seeds
 	childClientEnv = "UCGRID_CLUSTER_TEST_CLIENT" // "1": start as an actor-cluster client
+	childSiteEnv   = "UCGRID_CLUSTER_TEST_SITE"   // the node's site (membership.Meta.Site)
 )
+
+// testHomeSite is the children's HomeSiteFunc: an identity "SITE.rest" is
+// homed in SITE, any other has no home site, unless POST /home moved it.
+// movedHome holds the home sites POST /home set, by identity.
+var movedHome sync.Map
+
+func testHomeSite(_, identity string) string {
+	if site, ok := movedHome.Load(identity); ok {
+		return site.(string)
+	}
+	site, _, ok := strings.Cut(identity, ".")
+	if !ok {
+		return ""
+	}
+	return site
+}
 
 // runChildNode runs one cluster node until its parent closes stdin, kills
 // it, or asks it to leave. It prints one line to stdout once started:
@@ -34,6 +52,7 @@ const (
 //
 //	GET  /members          JSON []MemberStatus
 //	GET  /echo?id=ID       JSON echoReply from the echo grain ID, or 500
+//	POST /home?id=ID&site=S  the home site of ID is S now (Node.Recheck)
 //	POST /leave            graceful Shutdown, then the process exits
 func runChildNode() int {
 	name := os.Getenv(childNodeEnv)
@@ -48,9 +67,11 @@ func runChildNode() int {
 			BindAddr:       "127.0.0.1:0",
 			Seeds:          seeds,
 			RejoinInterval: time.Second,
+			Meta:           membership.Meta{Site: os.Getenv(childSiteEnv)},
 		},
 		ActorAddr: "127.0.0.1:0",
 		Kinds:     []*actorcluster.Kind{newEchoKind(name)},
+		HomeSite:  testHomeSite,
 		Logger:    logger,
 	}
 	if os.Getenv(childClientEnv) == "1" {
@@ -106,6 +127,11 @@ func childMux(node *Node, left chan<- struct{}) *http.ServeMux {
 			return
 		}
 		writeJSON(w, http.StatusOK, childEcho{Reply: reply, Took: time.Since(start)})
+	})
+	mux.HandleFunc("POST /home", func(w http.ResponseWriter, r *http.Request) {
+		movedHome.Store(r.URL.Query().Get("id"), r.URL.Query().Get("site"))
+		node.Recheck()
+		writeJSON(w, http.StatusOK, map[string]string{})
 	})
 	mux.HandleFunc("POST /leave", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)

@@ -40,6 +40,13 @@ type Config struct {
 	// Kinds are the grain kinds this node hosts. Default none.
 	Kinds []*actorcluster.Kind
 
+	// HomeSite gives the home site of a grain: its owner is a member of
+	// that site (membership.Meta.Site), or any member while the site has
+	// none (PlaceOwner). Call Node.Recheck when an answer it gave may have
+	// changed. Default nil: no grain has a home site, and placement is
+	// identitylookup/disthash's rendezvous hashing over all members.
+	HomeSite HomeSiteFunc
+
 	// Client starts the actor cluster as a client: it calls grains but
 	// hosts none and is left out of the topology (e.g. a load generator
 	// attached to a running cluster). Kinds must then be empty. Default

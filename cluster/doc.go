@@ -1,7 +1,8 @@
 // Package cluster starts a ucgrid node's actor cluster and keeps it in the
-// cluster: protoactor-go with remoting and rendezvous-hash placement
-// (identitylookup/disthash), fed by a ClusterProvider backed by
-// hashicorp/memberlist (package membership).
+// cluster: protoactor-go with remoting and site-aware rendezvous-hash
+// placement (PlaceOwner: a grain lives on a member of its home site,
+// Config.HomeSite, or any member while that site has none), fed by a
+// ClusterProvider backed by hashicorp/memberlist (package membership).
 //
 // Start a node with the grain kinds it hosts, call grains with
 // Node.Request, show membership with Node.Members, and stop with

@@ -59,8 +59,13 @@ func startChildren(t *testing.T, seeds []string, names ...string) []*child {
 }
 
 func startChild(t *testing.T, name string, seeds []string) (*child, error) {
+	return startChildIn(t, name, "", seeds)
+}
+
+// startChildIn starts a node in site (membership.Meta.Site; "" = none).
+func startChildIn(t *testing.T, name, site string, seeds []string) (*child, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childNodeEnv+"="+name, childSeedsEnv+"="+strings.Join(seeds, ","))
+	cmd.Env = append(os.Environ(), childNodeEnv+"="+name, childSeedsEnv+"="+strings.Join(seeds, ","), childSiteEnv+"="+site)
 	if strings.HasPrefix(name, "client") {
 		cmd.Env = append(cmd.Env, childClientEnv+"=1")
 	}

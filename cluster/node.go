@@ -10,7 +10,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	actorcluster "github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -28,7 +27,7 @@ const endpointConnectAttempts = 1
 
 // Node is one started ucgrid cluster node: memberlist gossip, a protoactor-go
 // actor system with remoting, and the actor cluster placing grains with
-// rendezvous hashing (identitylookup/disthash). Its methods are safe for
+// rendezvous hashing among the members of their home site (PlaceOwner). Its methods are safe for
 // concurrent use.
 type Node struct {
 	cfg      Config
@@ -37,6 +36,7 @@ type Node struct {
 	provider *Provider
 	system   *actor.ActorSystem
 	cluster  *actorcluster.Cluster
+	lookup   *siteLookup
 	requests requestMetrics
 	aside    asideCalls
 
@@ -105,7 +105,8 @@ func (n *Node) startActors() (err error) {
 	}))
 	remoteCfg := remote.Configure(host, port, remoteOpts...)
 	remoteCfg.MaxRetryCount = endpointConnectAttempts
-	ccfg := actorcluster.Configure(cfg.Membership.ClusterName, n.provider, disthash.New(), remoteCfg,
+	n.lookup = newSiteLookup(cfg.HomeSite, n.provider.siteOf)
+	ccfg := actorcluster.Configure(cfg.Membership.ClusterName, n.provider, n.lookup, remoteCfg,
 		actorcluster.WithKinds(cfg.Kinds...),
 		actorcluster.WithRequestTimeout(cfg.AttemptTimeout)) // bounds one activation lookup; Request retries
 	n.cluster = actorcluster.New(n.system, ccfg)
@@ -242,3 +243,9 @@ func (n *Node) shutdown() error {
 	n.logger.Info("cluster: node stopped", "took", time.Since(start).Round(time.Millisecond))
 	return err
 }
+
+// Recheck moves the local grains whose owner changed without a topology
+// change (Config.HomeSite answers differently now): they stop here, handing
+// their runtime state over, and the next request activates them on their
+// new owner.
+func (n *Node) Recheck() { n.lookup.Recheck() }

@@ -38,8 +38,9 @@ type Provider struct {
 	c           *actorcluster.Cluster
 	unsubscribe func()
 	topoSub     *eventstream.Subscription
-	topology    map[string]bool // actor IDs and addresses in protoactor's last topology
-	topoChanged chan struct{}   // closed and replaced when the topology changes
+	topology    map[string]bool   // actor IDs and addresses in protoactor's last topology
+	topoChanged chan struct{}     // closed and replaced when the topology changes
+	sites       map[string]string // actor ID → site of every member published so far
 	stopped     bool
 
 	topologyChanges atomic.Uint64
@@ -49,7 +50,7 @@ var _ actorcluster.ClusterProvider = (*Provider)(nil)
 
 // NewProvider returns a provider over ms and takes ownership of ms.
 func NewProvider(ms *membership.Membership, logger *slog.Logger) *Provider {
-	return &Provider{ms: ms, logger: logger, topology: map[string]bool{}, topoChanged: make(chan struct{})}
+	return &Provider{ms: ms, logger: logger, topology: map[string]bool{}, topoChanged: make(chan struct{}), sites: map[string]string{}}
 }
 
 // StartMember implements actorcluster.ClusterProvider for a node that hosts
@@ -152,11 +153,16 @@ func (p *Provider) publish(ms []membership.Member) {
 		return
 	}
 	members := make([]*actorcluster.Member, 0, len(ms))
+	p.mu.Lock()
 	for _, m := range ms {
 		if am, ok := p.actorMember(m); ok {
 			members = append(members, am)
+			// An actor system ID never changes its site: entries of
+			// members that left may stay (a restart brings a new ID).
+			p.sites[am.Id] = m.Meta.Site
 		}
 	}
+	p.mu.Unlock()
 	c.MemberList.UpdateClusterTopology(members)
 }
 
@@ -216,4 +222,12 @@ func (p *Provider) topologyChanged() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.topoChanged
+}
+
+// siteOf returns the site of the member with this actor system ID as its
+// gossip metadata gave it; "" when unknown or without a site.
+func (p *Provider) siteOf(actorID string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sites[actorID]
 }

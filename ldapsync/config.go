@@ -104,6 +104,11 @@ type UserMapping struct {
 	// PrimaryGroup is the attribute matched against Groups.PrimaryKey to
 	// set Member.primary. AD: primaryGroupID; OpenLDAP: none.
 	PrimaryGroup string `yaml:"primary_group"`
+	// Site is the attribute holding the user's home site (a --site name,
+	// e.g. from physicalDeliveryOfficeName or a custom attribute; empty in
+	// the entry = no home site). Default none: the sync leaves home sites
+	// as they are (docs/multisite.md).
+	Site string `yaml:"site"`
 	// Contact maps contact fields (job_title, company, department,
 	// office, business_address, work_phone, business_phone2, mobile,
 	// pager, private_phone, business_fax, website) to attributes; the
@@ -140,6 +145,9 @@ type GroupMapping struct {
 	// ActivateNew creates new groups active (their grants and services
 	// count). Default false: an administrator activates them.
 	ActivateNew bool `yaml:"activate_new"`
+	// Site is the group attribute holding the group's home site, as
+	// UserMapping.Site. Default none.
+	Site string `yaml:"site"`
 }
 
 // LineMapping maps a phone attribute of people to their lines.

@@ -243,7 +243,7 @@ func sidRID(b []byte) (uint32, bool) {
 
 func userAttrs(c *Config) []string {
 	u := c.Users
-	attrs := []string{u.ID, u.DisplayName, "cn", u.Email, u.Disabled, u.PrimaryGroup}
+	attrs := []string{u.ID, u.DisplayName, "cn", u.Email, u.Disabled, u.PrimaryGroup, u.Site}
 	if c.Groups.FromMemberOf {
 		attrs = append(attrs, "memberOf")
 	}
@@ -258,7 +258,7 @@ func userAttrs(c *Config) []string {
 
 func groupAttrs(c *Config) []string {
 	g := c.Groups
-	return nonEmpty([]string{g.ID, g.Name, g.Member, g.PrimaryKey})
+	return nonEmpty([]string{g.ID, g.Name, g.Member, g.PrimaryKey, g.Site})
 }
 
 func nonEmpty(in []string) []string {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ucgrid/ucgrid/api"
+	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
@@ -331,7 +332,22 @@ func (p *planner) mapUser(u *dirpb.User, e Entry) error {
 		return err
 	}
 	u.Disabled = disabled
+	if m.Site != "" {
+		if u.HomeSite, err = mappedSite(m.Site, e); err != nil {
+			return err
+		}
+	}
 	return api.CheckUserRecord(u)
+}
+
+// mappedSite reads a home site from attr of e; a value that is not a site
+// name is an error naming the attribute.
+func mappedSite(attr string, e Entry) (string, error) {
+	v := strings.TrimSpace(e.First(attr))
+	if err := persistence.CheckSite(attr, v); err != nil {
+		return "", fmt.Errorf("%s (site): %q is not a site name (letters, digits and -, at most 32)", attr, clip(v))
+	}
+	return v, nil
 }
 
 func clip(s string) string {

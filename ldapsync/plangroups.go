@@ -19,6 +19,7 @@ type groupEntry struct {
 	users   map[string]bool
 	sub     []string
 	primary string
+	site    *string // nil: the mapping names no site attribute
 }
 
 func (p *planner) planGroups(entries []Entry) {
@@ -71,6 +72,14 @@ func (p *planner) mapGroups(entries []Entry) ([]*groupEntry, map[string]*groupEn
 			continue
 		}
 		g := &groupEntry{e: e, id: id, name: name, users: map[string]bool{}}
+		if m.Site != "" {
+			site, err := mappedSite(m.Site, e)
+			if err != nil {
+				p.problem(e.DN, "%v: skipped", err)
+				continue
+			}
+			g.site = &site
+		}
 		if m.PrimaryKey != "" {
 			g.primary = e.First(m.PrimaryKey)
 		}
@@ -203,6 +212,9 @@ func (p *planner) planGroup(g *groupEntry, members map[string]bool) {
 		nu = proto.Clone(old).(*dirpb.Group)
 	}
 	nu.Name = g.name
+	if g.site != nil {
+		nu.HomeSite = *g.site
+	}
 	nu.Members = p.mergeMembers(g, nu.Members, members)
 	nu.Synced = &dirpb.SyncSource{Dn: g.e.DN, SyncedUnix: old.GetSynced().GetSyncedUnix()}
 	p.put(KindGroup, g.id, g.e.DN, old, nu)

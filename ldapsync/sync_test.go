@@ -445,3 +445,25 @@ func TestRunner_FollowerRefusesNamingTheLeader(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotLeader", err)
 	}
 }
+
+func TestSync_HomeSitesFromTheDirectory(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.Tree(people))
+	text := mapping(srv, srv.URL, "")
+	text = strings.Replace(text, "users:\n", "users:\n  site: businessCategory\n", 1)
+	text = strings.Replace(text, "groups:\n", "groups:\n  site: businessCategory\n", 1)
+	e := withConfig(t, srv, load(t, text, srv.AdminPassword))
+	rep := e.sync(t, false)
+	if len(rep.Status.Problems) != 0 {
+		t.Fatalf("problems: %q", rep.Status.Problems)
+	}
+	dept := slapdtest.Departments[7%len(slapdtest.Departments)]
+	if got := e.user(t, "person007").HomeSite; got != dept {
+		t.Fatalf("person007's home site = %q, want %q (businessCategory)", got, dept)
+	}
+	if got := e.group(t, dept).HomeSite; got != dept {
+		t.Fatalf("group %s's home site = %q, want %q", dept, got, dept)
+	}
+	if got := e.group(t, "staff").HomeSite; got != "" {
+		t.Fatalf("staff (no businessCategory) has home site %q, want none", got)
+	}
+}

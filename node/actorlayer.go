@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
@@ -99,7 +100,9 @@ func (s *Node) startActors(ctx context.Context) error {
 // changes. On error, what it started is stopped again.
 func (s *Node) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer, error) {
 	a := &actorLayer{dispatched: make(chan struct{})}
+	sites := newHomeSites(s.dir.Store())
 	node, err := ucluster.Start(ctx, ucluster.Config{
+		HomeSite: sites.of,
 		// A leaving node waits for its grains' runtime state to reach
 		// their new nodes before it stops talking to them.
 		GrainsStopped: func() { a.deps.WaitAside() },
@@ -128,11 +131,15 @@ func (s *Node) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer,
 	}
 	a.hub = hub
 	changes, cancelFeed := s.dir.Subscribe(feedBuffer)
+	siteChanges, cancelSiteFeed := s.dir.Subscribe(feedBuffer)
 	dctx, stop := context.WithCancel(context.Background())
-	a.stopDispatch = func() { stop(); cancelFeed() }
+	a.stopDispatch = func() { stop(); cancelFeed(); cancelSiteFeed() }
 	go func() {
 		defer close(a.dispatched)
+		var wg sync.WaitGroup
+		wg.Go(func() { sites.follow(dctx, siteChanges, node.Recheck) })
 		actors.Dispatch(dctx, system, a.deps, changes)
+		wg.Wait()
 	}()
 	return a, nil
 }

@@ -31,6 +31,13 @@
 // ldapsync.Runner (ldap.go): the API's POST /v1/ldap/sync, and the watch
 // loop whose syncs run on whichever node leads.
 //
+// With Config.Site the node names its site: Start refuses a site other
+// than the one the cluster recorded for the node (ErrSiteMismatch,
+// site.go), the API homes users and groups created here in it, and the
+// actor layer places user, line and group grains on their home site's
+// nodes, answering placement from the directory copy (homesite.go;
+// docs/multisite.md).
+//
 // With Config.TLS every link to other nodes is mutual TLS: Raft and the
 // node-to-node HTTP routes share the Raft address (cluster/peerlink), and
 // actor remoting uses gRPC transport credentials. Without it Start

@@ -110,6 +110,9 @@ func (s *Node) start(ctx context.Context) error {
 	if err := s.checkCertNode(); err != nil {
 		return err
 	}
+	if err := s.checkSite(); err != nil {
+		return err
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.dir.Collectors()...)
 	// /healthz and /readyz answer while the node starts; /v1 answers 503
@@ -132,6 +135,9 @@ func (s *Node) start(ctx context.Context) error {
 		return fmt.Errorf("node: directory not ready after %v: %w", s.cfg.ReadyTimeout, err)
 	}
 	clock.phase("directory ready")
+	if err := s.checkSite(); err != nil {
+		return err
+	}
 	if s.cfg.Demo {
 		if err := s.checkEmptyForDemo(); err != nil {
 			return err
@@ -154,7 +160,7 @@ func (s *Node) start(ctx context.Context) error {
 		Reverse: actors.Client{To: grainClient{s}},
 		Live:    api.LiveConfig{Lines: actors.Client{To: grainClient{s}}, Events: api.HubEvents(s.layer().hub)},
 		Metrics: reg, TrustedProxies: s.cfg.TrustedProxies, AllowWideTrunks: s.cfg.AllowWideTrunks,
-		TrunkStatus: &s.trunkStatus, DirectorySync: s.directorySync()})
+		TrunkStatus: &s.trunkStatus, DirectorySync: s.directorySync(), Site: s.cfg.Site})
 	if err != nil {
 		return err
 	}

@@ -1,45 +1,90 @@
 package node
 
 import (
-	"encoding/json"
-	"net/http"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/testnet"
 )
 
-// TestServer_ClusterStatusShowsTheSite: GET /v1/cluster, checked against
-// openapi.yaml, names the node's --site on its member and in the sites
-// list, with the node as the site's voter.
-func TestServer_ClusterStatusShowsTheSite(t *testing.T) {
-	s := startServerWith(t, func(c *Config) { c.Site = "munich" })
-	admin := client{t, "http://" + s.HTTPAddr(), AdminID, "admin-secret"}
-	var st struct {
-		Members []struct{ Node, Site string }
-		Sites   []struct {
-			Site    string
-			Members []string
-			Voters  []string
-		}
+// The leader records the node's site; started again with another --site,
+// the node refuses with one line naming both sites.
+func TestNode_SiteRecordedAndAnotherSiteRefused(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Site = "munich"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body := admin.getValid("/v1/cluster", "")
-		if code != http.StatusOK {
-			t.Fatalf("GET /v1/cluster: %d %s", code, body)
-		}
-		if err := json.Unmarshal(body, &st); err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Members) == 1 && len(st.Sites) == 1 && len(st.Sites[0].Voters) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no member and voter in the status after 10s: %s", body)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
+	id := s.Directory().ID()
+	eventuallyNode(t, "the leader records the node's site", func() bool {
+		rec, err := s.Directory().Store().SiteNode(id)
+		return err == nil && rec.Site == "munich"
+	})
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if st.Members[0].Site != "munich" || st.Sites[0].Site != "munich" || st.Sites[0].Members[0] != st.Members[0].Node ||
-		st.Sites[0].Voters[0] != st.Members[0].Node {
-		t.Errorf("status %+v", st)
+
+	cfg.Site = "hamburg"
+	s2, err := Start(ctx, cfg)
+	if err == nil {
+		_ = s2.Shutdown(ctx) // the test fails below; only cleaning up
+		t.Fatal("a node started with another --site than recorded was not refused")
+	}
+	msg := err.Error()
+	if !errors.Is(err, ErrSiteMismatch) || strings.Contains(msg, "\n") ||
+		!strings.Contains(msg, `"hamburg"`) || !strings.Contains(msg, `"munich"`) || !strings.Contains(msg, "--site munich") {
+		t.Fatalf("refusal = %q; want one line with ErrSiteMismatch naming both sites and the flag", msg)
+	}
+
+	cfg.Site = "munich"
+	s3, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("restart with the recorded site: %v", err)
+	}
+	if err := s3.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A node that joins under a name the cluster recorded in another site
+// (reinstalled with an empty data directory and a wrong --site) stops
+// once it has caught up, with the same line.
+func TestNode_JoiningUnderARecordedNameWithAnotherSiteIsRefused(t *testing.T) {
+	const secret = "site-test-cluster-secret-0123456789"
+	n1 := startServerWith(t, func(c *Config) {
+		c.NodeID, c.ClusterSecret, c.GossipAddr, c.Site = "n1", secret, testnet.FreeAddr(t), "a"
+	})
+	cfg := testConfig(t)
+	cfg.NodeID, cfg.ClusterSecret, cfg.GossipAddr, cfg.Site = "n2", secret, testnet.FreeAddr(t), "b"
+	cfg.Join = []string{n1.cfg.GossipAddr}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	n2, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventuallyNode(t, "the leader records n2 in site b", func() bool {
+		rec, err := n1.Directory().Store().SiteNode("n2")
+		return err == nil && rec.Site == "b"
+	})
+	if err := n2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.DataDir, cfg.Site = filepath.Join(t.TempDir(), "data"), "c"
+	again, err := Start(ctx, cfg)
+	if err == nil {
+		_ = again.Shutdown(ctx) // the test fails below; only cleaning up
+		t.Fatal("n2 joined again with another site than recorded")
+	}
+	if !errors.Is(err, ErrSiteMismatch) || !strings.Contains(err.Error(), `in site "b"`) {
+		t.Fatalf("refusal = %v; want ErrSiteMismatch naming the recorded site b", err)
 	}
 }

@@ -148,6 +148,8 @@ func (t *txn) applyOther(cmd *dirpb.Command) error {
 		return t.expireGrants(op.ExpireGrants.GetNowUnix())
 	case *dirpb.Command_PutDirectorySyncStatus:
 		return t.putDirectorySyncStatus(op.PutDirectorySyncStatus.GetStatus())
+	case *dirpb.Command_PutSiteNode:
+		return t.putSiteNode(op.PutSiteNode.GetNode())
 	default:
 		return rejectf(CodeUnknownCommand, "the command holds no operation this version knows (written by a newer version?)")
 	}

@@ -57,6 +57,7 @@ const (
 	tHuntMemory    = "d/hm/" // group id → HuntMemory
 	tExpiry        = "d/ex/" // until(8) kind(1), id, user → empty (expiry.go)
 	tSyncStatus    = "d/s/dirsync"
+	tSiteNode      = "d/sn/" // node id → SiteNode
 )
 
 const maxIDLen = 256

@@ -42,6 +42,9 @@ func checkUser(u *dirpb.User) error {
 	if err := checkCallClass("call_class", u.CallClass); err != nil {
 		return err
 	}
+	if err := CheckSite("home_site", u.HomeSite); err != nil {
+		return err
+	}
 	return checkOneOf("system_role", u.SystemRole, systemRoles)
 }
 
@@ -61,6 +64,9 @@ func checkGroup(g *dirpb.Group) error {
 		return invalidf("group is missing")
 	}
 	if err := checkID("group id", g.Id); err != nil {
+		return err
+	}
+	if err := CheckSite("home_site", g.HomeSite); err != nil {
 		return err
 	}
 	if err := checkMembers(g); err != nil {

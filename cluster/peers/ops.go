@@ -48,6 +48,8 @@ type Ops struct {
 	stopOnce   sync.Once
 	// watchdog stops the blocked-node watchdog (nil when not started).
 	watchdog func()
+	// siteConflicts are the node/site pairs recordSites logged.
+	siteConflicts sync.Map
 }
 
 // New makes the node's Ops from cfg; with a cluster secret it becomes the
@@ -271,6 +273,7 @@ func (o *Ops) pilotLoop(ctx context.Context, wake <-chan struct{}) {
 		}
 		if o.dir.IsLeader() {
 			st = o.reconcile(ctx, st)
+			o.recordSites(ctx)
 		} else {
 			st = autopilot.State{}
 		}

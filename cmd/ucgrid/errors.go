@@ -25,6 +25,9 @@ func explainStartError(err error, opts serveOptions) string {
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
 	case errors.Is(err, node.ErrDirectoryNotEmpty):
 		return fmt.Sprintf("--demo: the directory in --data %s is not empty (%s): give an empty --data directory, or start without --demo", opts.Data, strings.TrimPrefix(err.Error(), node.ErrDirectoryNotEmpty.Error()+": "))
+	case errors.Is(err, node.ErrSiteMismatch):
+		_, line, _ := strings.Cut(err.Error(), node.ErrSiteMismatch.Error()+": ")
+		return line
 	case errors.Is(err, node.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
 	case errors.Is(err, sip.ErrTLSAddrInUse):
@@ -47,7 +50,7 @@ func configFlag(field string) string {
 	}
 	return map[string]string{
 		"DataDir": "--data", "HTTPAddr": "--http", "RaftAddr": "--raft", "GossipAddr": "--gossip",
-		"ActorAddr": "--actor", "SIPAddr": "--sip", "NodeID": "--node",
+		"ActorAddr": "--actor", "SIPAddr": "--sip", "NodeID": "--node", "Site": "--site",
 		"HTTPTLSCert": "--http-tls-cert", "HTTPTLSKey": "--http-tls-key",
 	}[field]
 }
