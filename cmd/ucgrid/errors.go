@@ -25,6 +25,8 @@ func explainStartError(err error, opts serveOptions) string {
 		return fmt.Sprintf("--http %s is already in use: stop the other process or choose another address", opts.HTTP)
 	case errors.Is(err, node.ErrDirectoryNotEmpty):
 		return fmt.Sprintf("--demo: the directory in --data %s is not empty (%s): give an empty --data directory, or start without --demo", opts.Data, strings.TrimPrefix(err.Error(), node.ErrDirectoryNotEmpty.Error()+": "))
+	case errors.Is(err, node.ErrSiteGossipAddrInUse):
+		return fmt.Sprintf("--gossip %s: with --site the site's gossip uses the next port too, and it is in use: stop the other process or choose another --gossip port", opts.Gossip)
 	case errors.Is(err, node.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
 	case errors.Is(err, sip.ErrTLSAddrInUse):
