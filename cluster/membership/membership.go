@@ -74,7 +74,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	encoded, err := EncodeMeta(meta)
 	if err != nil {
 		m.shutdownSitePool()
-		return nil, err // unreachable: Validate encoded it (the address is short)
+		return nil, err // ErrMetaTooLarge: the site pool's address did not fit
 	}
 	m.d = newDelegate(logger, meta, encoded)
 	if m.siteD != nil {
