@@ -153,3 +153,89 @@ func TestSites_ClusterPoolUsesWANTimingSitePoolLANTiming(t *testing.T) {
 		t.Errorf("without sites the one pool has timeout %v interval %v, want the LAN timing", one.ProbeTimeout, one.ProbeInterval)
 	}
 }
+
+func TestMergePools_OwnSiteFromTheSitePoolOthersFromTheClusterPool(t *testing.T) {
+	at := time.Unix(1000, 0)
+	mem := func(name, site, addr string, state State) Member {
+		return Member{Name: name, Addr: addr, State: state, Since: at, Meta: Meta{Site: site}}
+	}
+	cluster := []Member{
+		mem("a1", "a", "10.0.0.1:7946", StateAlive),
+		mem("a2", "a", "10.0.0.2:7946", StateAlive),  // the site pool saw it crash first
+		mem("a3", "a", "10.0.0.3:7946", StateAlive),  // not yet in the site pool
+		mem("b1", "b", "10.1.0.1:7946", StateAlive),  // healthy across the WAN
+		mem("b2", "b", "10.1.0.2:7946", StateFailed), // dead as the WAN says
+	}
+	site := []Member{
+		mem("a1", "a", "10.0.0.1:7947", StateAlive),
+		mem("a2", "a", "10.0.0.2:7947", StateFailed),
+		mem("a4", "a", "10.0.0.4:7947", StateLeft), // forgotten by the cluster pool
+	}
+	got := mergePools("a", cluster, site)
+	want := []struct {
+		name, addr string
+		state      State
+	}{
+		{"a1", "10.0.0.1:7946", StateAlive},
+		{"a2", "10.0.0.2:7946", StateFailed},
+		{"a3", "10.0.0.3:7946", StateAlive},
+		{"a4", "10.0.0.4:7947", StateLeft},
+		{"b1", "10.1.0.1:7946", StateAlive},
+		{"b2", "10.1.0.2:7946", StateFailed},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("mergePools = %+v, want %d members", got, len(want))
+	}
+	for i, w := range want {
+		if g := got[i]; g.Name != w.name || g.Addr != w.addr || g.State != w.state {
+			t.Errorf("member %d = %s %s %s, want %s %s %s", i, g.Name, g.Addr, g.State, w.name, w.addr, w.state)
+		}
+	}
+}
+
+func TestSites_PartitionInsideASiteHealsThroughTheClusterPool(t *testing.T) {
+	tests := []struct {
+		name           string
+		rejoinInterval time.Duration
+		wantMerge      bool
+	}{
+		{"periodic site rejoin merges", 300 * time.Millisecond, true},
+		// The control: without the re-join, memberlist alone does not
+		// bring a forgotten dead node back into the site pool.
+		{"without rejoin the site stays split", time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			awaitProbesEnd(t)
+			pn := newPartitionableNet()
+			mutate := inSite("a", func(c *Config) {
+				c.SiteTransport = pn.transport(t)
+				c.RejoinInterval = tt.rejoinInterval
+				c.GossipToTheDeadTime = 300 * time.Millisecond
+			})
+			a1 := startNode(t, "a1", nil, mutate)
+			a2 := startNode(t, "a2", []string{a1.LocalAddr()}, mutate)
+			waitFor(t, 5*time.Second, "a1 and a2 in one site pool", func() bool { return siteMembers(a1)["a2"] && siteMembers(a2)["a1"] })
+
+			// Only the site pool is cut: the cluster pool still sees a2.
+			pn.isolate(a2.SiteAddr(), a1.SiteAddr())
+			waitFor(t, 5*time.Second, "a2 failed on a1", allSee([]*Membership{a1}, "a2", StateFailed))
+			time.Sleep(500 * time.Millisecond) // let GossipToTheDeadTime pass: the scenario needs the time to elapse
+			pn.heal()
+
+			merged := func() bool { return siteMembers(a1)["a2"] && siteMembers(a2)["a1"] && stateOf(a1, "a2") == StateAlive }
+			if tt.wantMerge {
+				took := waitFor(t, 5*time.Second, "a1 and a2 in one site pool again", merged)
+				t.Logf("site pool merged %v after healing", took)
+				return
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for time.Now().Before(deadline) {
+				if merged() {
+					t.Fatal("the site pool merged without the re-join; the control is void")
+				}
+				time.Sleep(50 * time.Millisecond) // polling interval
+			}
+		})
+	}
+}
