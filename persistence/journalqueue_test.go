@@ -2,8 +2,8 @@ package persistence
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"

@@ -32,7 +32,7 @@ type Store struct {
 
 	gens   generations
 	trunks trunkCache
-	plans  planCache // the compiled dial plan (callout.go)
+	plans  planCache    // the compiled dial plan (callout.go)
 	jqueue journalQueue // numbers the node-local journal queue (journalqueue.go)
 	// now is Config.Now: the typed reads leave out what ended before it
 	// (expiry.go). Set before the store is shared, read-only after.
