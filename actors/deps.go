@@ -58,6 +58,9 @@ type Deps struct {
 	aside sync.WaitGroup
 	// journal batches the journal entries of ended calls (linejournal.go).
 	journal journalWriter
+	// regs are the REGISTERs answered while no leader took them
+	// (localregs.go).
+	regs localRegistrations
 	// names are the display names of numbers for journal entries.
 	names numberNames
 	// noHandover: the node stops without successors (the last node, or
@@ -124,6 +127,7 @@ func (d *Deps) WaitAside() {
 	d.handovers.Wait()
 	d.aside.Wait()
 	d.journal.halt()
+	d.regs.halt()
 }
 
 // ResumeJournal commits the journal entries left in the node's durable
@@ -131,6 +135,11 @@ func (d *Deps) WaitAside() {
 // of the process, once a Raft leader takes them. The node calls it when
 // its actor layer starts.
 func (d *Deps) ResumeJournal() error { return d.journal.resume(d) }
+
+// AdoptRegistrations takes over the REGISTERs the node's previous actor
+// layer answered while no Raft leader took them and had not written yet
+// (a layer restarted after a cut): d writes them instead.
+func (d *Deps) AdoptRegistrations(old *Deps) { d.regs.take(d, &old.regs) }
 
 // localGrains are the grains active on this node, by kind and identity, so
 // the node can tell them about directory changes without activating others.

@@ -165,6 +165,7 @@ func (s *Node) restartActors(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.deps.AdoptRegistrations(old.deps)
 	s.actors.Store(a)
 	return nil
 }
