@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +18,11 @@ import (
 // which is then cut off from the other two (a branch office whose WAN
 // link failed). On the cut-off node a direct call between them and a
 // call to their ring_all group both succeed, directory writes there are
-// refused with 503 no_quorum, and the calls' journal entries wait in the
-// node's queue (not in the directory yet). After the heal, with no
-// operator step, every entry reaches every node exactly once.
+// refused with 503 no_quorum, carol's phone registers for the first time
+// and is called, and the calls' journal entries wait in the node's queue
+// (not in the directory yet). After the heal, with no operator step,
+// every entry reaches every node exactly once, and carol, registered only
+// during the cut, is called through another node.
 func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 	needSIPp(t)
 	lab := netlab.New(t)
@@ -37,10 +40,10 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 			majority = append(majority, cn)
 		}
 	}
-	alice, bob := newLabPhone(t, lab, "alice", "201", false), newLabPhone(t, lab, "bob", "202", false)
-	provisionPhones(t, majority[0].http, alice, bob)
+	alice, bob, carol := newLabPhone(t, lab, "alice", "201", false), newLabPhone(t, lab, "bob", "202", false), newLabPhone(t, lab, "carol", "203", false)
+	provisionPhones(t, majority[0].http, alice, bob, carol)
 	ringAllGroup(t, majority[0].http, "desk", "700", bob)
-	waitLine(t, lone.http, bob.number)
+	waitLine(t, lone.http, carol.number)
 	pollCode(t, 10*time.Second, "group desk replicated to "+lone.name, http.StatusOK, func() (int, string) {
 		code, body, _ := apiCall(t, http.MethodGet, lone.http, "/v1/groups/desk", nil)
 		return code, body
@@ -80,15 +83,21 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 		answers.wait(t, 10*time.Second)
 		t.Logf("call to %s on the cut-off node: done in %v", callee, time.Since(start).Round(10*time.Millisecond))
 	}
+	// A phone registers for the first time during the cut, and is called.
+	registerSIPp(t, carol, server)
+	answers := runSIPp(t, carol, "uas_answer.xml", server)
+	answers.ready(t)
+	runSIPp(t, alice, "uac_call.xml", server, "-key", "callee", carol.number).wait(t, 30*time.Second)
+	answers.wait(t, 10*time.Second)
 	// Their journal entries wait on the cut-off node, in no directory yet.
-	pollCode(t, 20*time.Second, "4 journal entries queued on "+lone.name, http.StatusOK, func() (int, string) {
+	pollCode(t, 20*time.Second, "6 journal entries queued on "+lone.name, http.StatusOK, func() (int, string) {
 		n := metricValue(t, lone.http, "ucgrid_persistence_journal_queued_entries")
-		if n != 4 {
+		if n != 6 {
 			return 0, fmt.Sprintf("%v queued", n)
 		}
 		return http.StatusOK, ""
 	})
-	for _, who := range []string{"alice", "bob"} {
+	for _, who := range []string{"alice", "bob", "carol"} {
 		if ids := journalIDs(t, majority[0].http, who); len(ids) != 0 {
 			t.Fatalf("%s's journal on the majority during the cut: %v, want none yet", who, ids)
 		}
@@ -107,15 +116,32 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 		return http.StatusOK, ""
 	})
 	t.Logf("journal queue committed %v after the heal", time.Since(healed).Round(10*time.Millisecond))
+	// carol's binding, kept by the cut-off node, reached the directory:
+	// a call through another node rings her.
+	c.pollStatus(majority[0], 60*time.Second, "every node alive and in the actor topology after the heal", func(st peers.ClusterStatus) bool {
+		for _, cn := range c.nodes {
+			if m, ok := memberOf(st, cn.name); !ok || m.State != "alive" || !m.InTopology {
+				return false
+			}
+		}
+		return true
+	})
+	other := sipAddr(hosts[slices.Index(c.nodes, majority[0])].IPv4(), 5060)
+	answers = runSIPp(t, carol, "uas_answer.xml", server)
+	answers.ready(t)
+	runSIPp(t, alice, "uac_call.xml", other, "-key", "callee", carol.number).wait(t, 30*time.Second)
+	answers.wait(t, 10*time.Second)
+
+	want := map[string]int{"alice": 4, "bob": 2, "carol": 2}
 	for _, cn := range c.nodes {
-		for _, who := range []string{"alice", "bob"} {
-			pollCode(t, 20*time.Second, who+"'s 2 journal entries, once each, on "+cn.name, http.StatusOK, func() (int, string) {
+		for who, n := range want {
+			pollCode(t, 20*time.Second, fmt.Sprintf("%s's %d journal entries, once each, on %s", who, n, cn.name), http.StatusOK, func() (int, string) {
 				ids := journalIDs(t, cn.http, who)
 				seen := map[string]int{}
 				for _, id := range ids {
 					seen[id]++
 				}
-				if len(ids) != 2 || len(seen) != 2 {
+				if len(ids) != n || len(seen) != n {
 					return 0, fmt.Sprintf("%v", ids)
 				}
 				return http.StatusOK, ""
