@@ -142,18 +142,22 @@ func (l *localRegistrations) writeRound(d *Deps) (more, progress bool) {
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	for _, u := range heads {
-		_, err := d.applyGrouped(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
+	cmds := make([]*dirpb.Command, len(heads))
+	for i, u := range heads {
+		cmds[i] = &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}}
+	}
+	// One line's update each, so their order in the batch does not matter.
+	for i, r := range d.applyGroupedAll(ctx, cmds) {
 		var ce *persistence.CommandError
-		if err != nil && !errors.As(err, &ce) {
-			return true, progress // no leader yet
+		if r.Err != nil && !errors.As(r.Err, &ce) {
+			continue // no leader yet
 		}
-		if err != nil {
+		if r.Err != nil {
 			// The line is gone or a binding expired meanwhile: the
 			// directory refused it, and there is nothing to keep.
-			d.Logger.Info("actors: a registration kept during a cut was refused by the directory", "line", u.GetLine(), "err", err)
+			d.Logger.Info("actors: a registration kept during a cut was refused by the directory", "line", heads[i].GetLine(), "err", r.Err)
 		}
-		l.done(u)
+		l.done(heads[i])
 		progress = true
 	}
 	return true, progress

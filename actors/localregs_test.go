@@ -32,6 +32,16 @@ func TestLineGrain_RegisterWhileCutOffAnswersFromNodeAndWritesAfterHeal(t *testi
 		}
 		return n.dir.ApplyGrouped(ctx, cmd)
 	}
+	n.deps.ApplyGroupedAll = func(ctx context.Context, cmds []*dirpb.Command) []persistence.Result {
+		if cut.Load() {
+			out := make([]persistence.Result, len(cmds))
+			for i := range out {
+				out[i].Err = fmt.Errorf("%w: no leader heard from for 6s", persistence.ErrNoLeader)
+			}
+			return out
+		}
+		return n.dir.ApplyGroupedAll(ctx, cmds)
+	}
 	now := time.Now().Unix()
 	register := func(m *actorspb.RegisterLine) []*actorspb.Binding {
 		t.Helper()
