@@ -16,8 +16,8 @@ import (
 // TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal: three nodes in
 // network namespaces; alice and bob (SIPp) register through a follower,
 // which is then cut off from the other two (a branch office whose WAN
-// link failed). On the cut-off node a direct call between them and a
-// call to their ring_all group both succeed, directory writes there are
+// link failed). On the cut-off node presence changes, a direct call
+// between them and a call to their ring_all group both succeed, directory writes there are
 // refused with 503 no_quorum, carol's phone registers for the first time
 // and is called, and the calls' journal entries wait in the node's queue
 // (not in the directory yet). After the heal, with no operator step,
@@ -52,6 +52,8 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 	registerSIPp(t, alice, server)
 	registerSIPp(t, bob, server)
 
+	tok := tokenFor(t, lone) // signing in writes the token through Raft: before the cut
+
 	for i, h := range hosts {
 		if i != loneAt {
 			lab.Cut(hosts[loneAt], h)
@@ -72,6 +74,14 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 	code, body, _ := apiCall(t, http.MethodPut, lone.http, "/v1/users/lost", map[string]any{"display_name": "Lost"})
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"no_quorum"`) || !strings.Contains(body, "cannot reach a majority of the cluster") {
 		t.Fatalf("a directory write on the cut-off node: want 503 no_quorum saying why, got %d %s", code, body)
+	}
+
+	// Presence changes on the cut-off node (never stored: no quorum needed).
+	if code, body, _ := bearerCall(http.MethodPut, lone.http, "/v1/users/admin/presence", tok, "", map[string]any{"state": "busy"}); code != http.StatusOK {
+		t.Fatalf("a presence change on the cut-off node: %d %s", code, body)
+	}
+	if code, body, _ := bearerCall(http.MethodGet, lone.http, "/v1/users/admin/presence", tok, "", nil); code != http.StatusOK || !strings.Contains(body, `"busy"`) {
+		t.Fatalf("presence read back on the cut-off node: %d %s", code, body)
 	}
 
 	// A direct call, then a group call, between phones of the cut-off node.
