@@ -17,9 +17,9 @@ import (
 // network namespaces; alice and bob (SIPp) register through a follower,
 // which is then cut off from the other two (a branch office whose WAN
 // link failed). On the cut-off node presence changes, a direct call
-// between them and a call to their ring_all group both succeed, directory writes there are
-// refused with 503 no_quorum, carol's phone registers for the first time
-// and is called, and the calls' journal entries wait in the node's queue
+// between them and a call to their ring_all group both succeed,
+// directory writes there are refused with 503 no_quorum, carol's phone
+// registers for the first time and is called, and the calls' journal entries wait in the node's queue
 // (not in the directory yet). After the heal, with no operator step,
 // every entry reaches every node exactly once, and carol, registered only
 // during the cut, is called through another node.
