@@ -24,6 +24,7 @@ import (
 type localRegistrations struct {
 	mu      sync.Mutex
 	pending map[string][]*dirpb.UpdateRegistrations // guarded by mu; line → updates, oldest first
+	count   int                                     // guarded by mu: updates in pending
 	running bool                                    // guarded by mu
 	stop    chan struct{}                           // closed by halt; made on first use under mu
 	halted  bool                                    // guarded by mu
@@ -48,6 +49,8 @@ func (l *localRegistrations) add(d *Deps, u *dirpb.UpdateRegistrations) {
 		d.Logger.Warn("actors: the directory takes no registrations (no Raft leader reachable); this node answers REGISTERs from its own bindings until it does")
 	}
 	l.pending[u.GetLine()] = append(l.pending[u.GetLine()], u)
+	l.count++
+	d.Metrics.keptRegistrations(l.count)
 	if l.running || l.halted {
 		return
 	}
@@ -157,19 +160,21 @@ func (l *localRegistrations) writeRound(d *Deps) (more, progress bool) {
 			// directory refused it, and there is nothing to keep.
 			d.Logger.Info("actors: a registration kept during a cut was refused by the directory", "line", heads[i].GetLine(), "err", r.Err)
 		}
-		l.done(heads[i])
+		l.done(d, heads[i])
 		progress = true
 	}
 	return true, progress
 }
 
 // done drops u, the oldest waiting update of its line.
-func (l *localRegistrations) done(u *dirpb.UpdateRegistrations) {
+func (l *localRegistrations) done(d *Deps, u *dirpb.UpdateRegistrations) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	us := l.pending[u.GetLine()]
 	if len(us) > 0 && us[0] == u {
 		us = us[1:]
+		l.count--
+		d.Metrics.keptRegistrations(l.count)
 	}
 	if len(us) == 0 {
 		delete(l.pending, u.GetLine())
@@ -182,7 +187,7 @@ func (l *localRegistrations) done(u *dirpb.UpdateRegistrations) {
 func (l *localRegistrations) take(d *Deps, old *localRegistrations) {
 	old.mu.Lock()
 	moved := old.pending
-	old.pending = nil
+	old.pending, old.count = nil, 0
 	old.mu.Unlock()
 	lines := make([]string, 0, len(moved))
 	for line := range moved {

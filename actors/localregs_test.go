@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ucgrid/ucgrid/actors/actorspb"
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -92,6 +94,10 @@ func TestLineGrain_RegisterWhileCutOffAnswersFromNodeAndWritesAfterHeal(t *testi
 		t.Fatalf("bindings after removing one: %v, want 1", got)
 	}
 
+	if got := testutil.ToFloat64(n.deps.Metrics.kept); got != 3 {
+		t.Fatalf("ucgrid_registrations_kept = %v, want 3", got)
+	}
+
 	cut.Store(false)
 	pollJournal(t, 15*time.Second, func() string {
 		regs, err := n.dir.Store().Registrations("100")
@@ -100,6 +106,9 @@ func TestLineGrain_RegisterWhileCutOffAnswersFromNodeAndWritesAfterHeal(t *testi
 		}
 		return ""
 	})
+	if got := testutil.ToFloat64(n.deps.Metrics.kept); got != 0 {
+		t.Fatalf("ucgrid_registrations_kept = %v after the heal, want 0", got)
+	}
 	if got := register(&actorspb.RegisterLine{RemoveAll: true}); len(got) != 0 {
 		t.Fatalf("after '*' removal: %v", got)
 	}
