@@ -58,6 +58,9 @@ type Deps struct {
 	aside sync.WaitGroup
 	// journal batches the journal entries of ended calls (linejournal.go).
 	journal journalWriter
+	// regs are the REGISTERs answered while no leader took them
+	// (localregs.go).
+	regs localRegistrations
 	// names are the display names of numbers for journal entries.
 	names numberNames
 	// noHandover: the node stops without successors (the last node, or
@@ -117,11 +120,26 @@ func (d *Deps) applyGroupedAll(ctx context.Context, cmds []*dirpb.Command) []per
 // state to their next activations, and the work grains left running aside
 // is done (each bounded by its timeout). A node leaving the cluster calls
 // it before it stops talking to peers, and again once its actor system
-// has stopped, before the directory closes.
+// has stopped, before the directory closes. It also stops committing the
+// node's journal queue: what is left there waits on disk for the next
+// actor layer or run (ResumeJournal).
 func (d *Deps) WaitAside() {
 	d.handovers.Wait()
 	d.aside.Wait()
+	d.journal.halt()
+	d.regs.halt()
 }
+
+// ResumeJournal commits the journal entries left in the node's durable
+// queue (persistence.Store.QueueJournal) by an earlier actor layer or run
+// of the process, once a Raft leader takes them. The node calls it when
+// its actor layer starts.
+func (d *Deps) ResumeJournal() error { return d.journal.resume(d) }
+
+// AdoptRegistrations takes over the REGISTERs the node's previous actor
+// layer answered while no Raft leader took them and had not written yet
+// (a layer restarted after a cut): d writes them instead.
+func (d *Deps) AdoptRegistrations(old *Deps) { d.regs.take(d, &old.regs) }
 
 // localGrains are the grains active on this node, by kind and identity, so
 // the node can tell them about directory changes without activating others.

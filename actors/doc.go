@@ -29,7 +29,13 @@
 // The line grain (KindLine, identity = line number) owns the line's calls
 // (actors/linestate) and its SIP bindings, and hands the journal entry of
 // every ended call to the node's journal writer, which commits them in
-// batches through group commit (persistence.Node.ApplyGrouped). The group
+// batches through group commit (persistence.Node.ApplyGrouped). A node
+// cut off from the Raft majority keeps calling: the writer queues the
+// entries durably on the node (persistence.Store.QueueJournal) and commits
+// them once a leader takes writes (Deps.ResumeJournal after a restart),
+// and a REGISTER the directory cannot take is answered from bindings the
+// node keeps and writes later (localregs.go, Deps.AdoptRegistrations;
+// docs/multisite.md). The group
 // grain (KindGroup, identity = group id) answers ring plans with the
 // office-hours verdict and the members in hunt order; it keeps its
 // members' availability by watching their user and line grains

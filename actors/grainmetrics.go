@@ -10,6 +10,7 @@ type GrainMetrics struct {
 	activations *prometheus.CounterVec
 	stops       *prometheus.CounterVec
 	handovers   *prometheus.CounterVec
+	kept        prometheus.Gauge
 }
 
 // NewGrainMetrics builds the collectors; register them with Collectors.
@@ -31,6 +32,10 @@ func NewGrainMetrics() *GrainMetrics {
 			Name: "ucgrid_grain_handovers_total",
 			Help: "Runtime state (presence, calls, watchers, hunt state) moved with a grain during rebalancing, by kind and outcome: sent (the next activation has it), failed (lost: re-asserted by its sources).",
 		}, []string{"kind", "outcome"}),
+		kept: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ucgrid_registrations_kept",
+			Help: "REGISTER updates this node answered while no Raft leader took them (cut off from the majority) and has not yet written through the directory.",
+		}),
 	}
 	for _, k := range []string{KindUser, KindLine, KindGroup} {
 		m.active.WithLabelValues(k)
@@ -45,7 +50,7 @@ func NewGrainMetrics() *GrainMetrics {
 
 // Collectors are the metrics to register.
 func (m *GrainMetrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.active, m.activations, m.stops, m.handovers}
+	return []prometheus.Collector{m.active, m.activations, m.stops, m.handovers, m.kept}
 }
 
 func (m *GrainMetrics) activated(kind string) {
@@ -60,4 +65,11 @@ func (m *GrainMetrics) ended(kind string) {
 
 func (m *GrainMetrics) handover(kind, outcome string) {
 	m.handovers.WithLabelValues(kind, outcome).Inc()
+}
+
+// keptRegistrations sets how many REGISTER updates the node keeps.
+func (m *GrainMetrics) keptRegistrations(n int) {
+	if m != nil {
+		m.kept.Set(float64(n))
+	}
 }

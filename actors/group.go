@@ -316,6 +316,7 @@ func contactsOf(ctx context.Context, deps *Deps, line string, watch *actorspb.Wa
 	if rerr != nil {
 		return s
 	}
+	regs = deps.regs.view(line, regs)
 	deps.Logger.Debug("actors: ring plan took a line's contacts from the directory: its grain did not answer", "err", err)
 	s.Bindings = unexpired(regs, time.Now())
 	return s

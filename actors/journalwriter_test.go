@@ -87,10 +87,10 @@ func TestJournalWriter_ConcurrentEndedLegsLandExactlyOnce(t *testing.T) {
 	}
 }
 
-// A write the directory could not take (no leader) is tried again at the
-// next flush; a rejected entry (unknown owner) is given up at once and
-// logged; an entry already written (a repeat) counts as written.
-func TestJournalWriter_RetriesPassingFailuresAndGivesUpRejections(t *testing.T) {
+// A write the directory could not take (no leader) is queued on the node
+// and committed from there; a rejected entry (unknown owner) is given up
+// and logged; an entry already written (a repeat) counts as written.
+func TestJournalWriter_QueuesPassingFailuresAndGivesUpRejections(t *testing.T) {
 	dir, d := journalDir(t)
 	var calls, nobody atomic.Int64
 	applyAll := d.ApplyGroupedAll
@@ -101,17 +101,14 @@ func TestJournalWriter_RetriesPassingFailuresAndGivesUpRejections(t *testing.T) 
 			}
 		}
 		if calls.Add(1) == 1 {
-			out := make([]persistence.Result, len(cmds))
-			for i := range out {
-				out[i].Err = fmt.Errorf("%w: election under way", persistence.ErrNoLeader)
-			}
-			return out
+			return failAll(cmds, fmt.Errorf("%w: election under way", persistence.ErrNoLeader))
 		}
 		return applyAll(ctx, cmds)
 	}
 	d.journal.add(d, legEntry("anna", 1))
 	d.journal.add(d, legEntry("nobody", 2))
 	d.journal.add(d, legEntry("anna", 1)) // the same leg again
+	pollJournal(t, 10*time.Second, queueDrained(dir))
 	d.WaitAside()
 	es, err := dir.Store().Journal(persistence.JournalQuery{Owner: "anna"})
 	if err != nil {
@@ -125,16 +122,97 @@ func TestJournalWriter_RetriesPassingFailuresAndGivesUpRejections(t *testing.T) 
 	}
 }
 
-func TestJournalWriter_GivesUpAfterItsAttempts(t *testing.T) {
-	_, d := journalDir(t)
-	var calls atomic.Int64
-	d.ApplyGroupedAll = func(ctx context.Context, cmds []*dirpb.Command) []persistence.Result {
-		calls.Add(1)
-		return []persistence.Result{{Err: persistence.ErrOutcomeUnknown}}
+func failAll(cmds []*dirpb.Command, err error) []persistence.Result {
+	out := make([]persistence.Result, len(cmds))
+	for i := range out {
+		out[i].Err = err
 	}
-	d.journal.add(d, legEntry("anna", 1))
-	d.WaitAside()
-	if c := calls.Load(); c != journalAttempts {
-		t.Fatalf("%d writes, want %d", c, journalAttempts)
+	return out
+}
+
+// queueDrained is a check for eventually: the node's journal queue is
+// empty.
+func queueDrained(dir *persistence.Node) func() string {
+	return func() string {
+		n, _, err := dir.Store().JournalQueueStats()
+		if err != nil || n != 0 {
+			return fmt.Sprintf("journal queue holds %d entries (err %v), want none", n, err)
+		}
+		return ""
+	}
+}
+
+// While no leader takes writes (a node cut off from the majority), every
+// entry waits in the node's durable queue, also those made after the
+// first failure, whatever the outcome of a try (unknown: maybe applied);
+// when a leader answers again each lands exactly once, and a new actor
+// layer (ResumeJournal) takes over a queue its predecessor left.
+func TestJournalWriter_CutOffNodeQueuesAndCommitsOnceAfterHeal(t *testing.T) {
+	dir, d := journalDir(t)
+	var cut atomic.Bool
+	cut.Store(true)
+	applyAll := d.ApplyGroupedAll
+	write := func(ctx context.Context, cmds []*dirpb.Command) []persistence.Result {
+		if !cut.Load() {
+			return applyAll(ctx, cmds)
+		}
+		// The first of them reached the directory but no answer came back.
+		applyAll(ctx, cmds[:1])
+		return failAll(cmds, persistence.ErrOutcomeUnknown)
+	}
+	d.ApplyGroupedAll = write
+	const legs = 40
+	for i := range legs / 2 {
+		d.journal.add(d, legEntry("anna", i))
+	}
+	pollJournal(t, 10*time.Second, func() string {
+		if n, _, _ := dir.Store().JournalQueueStats(); n != legs/2 {
+			return fmt.Sprintf("%d entries queued, want %d", n, legs/2)
+		}
+		return ""
+	})
+	d.WaitAside() // the actor layer stops; the queue stays
+
+	d2 := &Deps{Store: dir.Store(), Apply: dir.Apply, ApplyGrouped: dir.ApplyGrouped,
+		ApplyGroupedAll: write, Logger: d.Logger}
+	if err := d2.ResumeJournal(); err != nil {
+		t.Fatal(err)
+	}
+	for i := legs / 2; i < legs; i++ {
+		d2.journal.add(d2, legEntry("anna", i))
+	}
+	pollJournal(t, 10*time.Second, func() string {
+		if n, oldest, _ := dir.Store().JournalQueueStats(); n != legs || oldest.IsZero() {
+			return fmt.Sprintf("%d entries queued (oldest %v), want %d", n, oldest, legs)
+		}
+		return ""
+	})
+	cut.Store(false)
+	pollJournal(t, 20*time.Second, queueDrained(dir))
+	d2.WaitAside()
+	es, err := dir.Store().Journal(persistence.JournalQuery{Owner: "anna"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range es {
+		seen[e.CallId]++
+	}
+	for i := range legs {
+		if id := fmt.Sprintf("c%04d", i); seen[id] != 1 {
+			t.Errorf("leg %s journaled %d times, want once", id, seen[id])
+		}
+	}
+}
+
+// pollJournal polls check until it returns "" or within passes.
+func pollJournal(t *testing.T, within time.Duration, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for msg := check(); msg != ""; msg = check() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 }

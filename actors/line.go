@@ -170,6 +170,7 @@ func (g *lineGrain) load() error {
 	if err != nil {
 		return err
 	}
+	regs = g.deps.regs.view(g.id, regs)
 	t, err := dirrights.LoadTarget(g.deps.Store, l.GetOwner())
 	if errors.Is(err, persistence.ErrNotFound) {
 		t, err = nil, nil // an owner deleted under the line: nobody sees it
@@ -285,22 +286,17 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 	for _, b := range m.GetPut() {
 		u.Put = append(u.Put, RegistrationOf(g.id, b))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
-	defer cancel()
-	_, err := g.deps.applyGrouped(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
-	if err != nil {
-		code := CodeUnavailable
-		if errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound) {
-			code = CodeInvalid
-		}
-		return &actorspb.RegisterLineReply{Error: refusal(code, err.Error())}
+	if e := g.writeRegistrations(u); e != nil {
+		return &actorspb.RegisterLineReply{Error: e}
 	}
 	// Answer with the bindings the write left in the directory: applied
-	// here before applyGrouped returned.
+	// here before applyGrouped returned (with those this node keeps while
+	// no leader takes them).
 	regs, err := g.deps.Store.Registrations(g.id)
 	if err != nil {
 		return &actorspb.RegisterLineReply{Error: errDirectory()}
 	}
+	regs = g.deps.regs.view(g.id, regs)
 	if g.dir.loaded {
 		// Newer than the rest of the state: loadedAt stays its lower
 		// bound. The groups' copy is converted again, so the watching
@@ -308,6 +304,31 @@ func (g *lineGrain) register(m *actorspb.RegisterLine) *actorspb.RegisterLineRep
 		g.bindings, g.groupBindings = regs, nil
 	}
 	return &actorspb.RegisterLineReply{Bindings: unexpired(regs, time.Now())}
+}
+
+// writeRegistrations writes u through the directory. When no leader
+// takes it (the node is cut off from the majority) the node keeps u
+// (localRegistrations) and the REGISTER succeeds; so it does when older
+// updates of the line wait there, behind which u queues.
+func (g *lineGrain) writeRegistrations(u *dirpb.UpdateRegistrations) *actorspb.Error {
+	if g.deps.regs.has(g.id) {
+		g.deps.regs.add(g.deps, u)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
+	defer cancel()
+	_, err := g.deps.applyGrouped(ctx, &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}})
+	var ce *persistence.CommandError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, persistence.ErrNoLeader), errors.Is(err, persistence.ErrOutcomeUnknown):
+		g.deps.regs.add(g.deps, u)
+		return nil
+	case errors.As(err, &ce) && (errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound)):
+		return refusal(CodeInvalid, err.Error())
+	}
+	return refusal(CodeUnavailable, err.Error())
 }
 
 // registerTarget checks that the line exists, from the loaded state or,

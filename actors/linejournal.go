@@ -58,11 +58,13 @@ const DefaultJournalFlush = 5 * time.Millisecond
 // to 512 commands).
 const DefaultJournalBatch = 256
 
-// journalAttempts is how often an entry is written when the directory
-// could not take it (no leader, the outcome unknown): repeating is safe,
-// the directory refuses an entry id it holds, and the refusal counts as
-// written.
-const journalAttempts = 3
+// journalRetryMin and journalRetryMax bound the pause between two tries
+// of the journal queue while no leader takes it (the node is cut off from
+// the majority): it doubles from min to max, and resets on progress.
+const (
+	journalRetryMin = 250 * time.Millisecond
+	journalRetryMax = 5 * time.Second
+)
 
 func (d *Deps) journalFlush() time.Duration {
 	if d.JournalFlush > 0 {
@@ -82,17 +84,36 @@ func (d *Deps) journalBatch() int {
 // them in batches through group commit. Its goroutine runs (counted in
 // Deps.aside, so a stopping node waits for the last flush) only while
 // entries wait or are being written. The zero value is ready.
+//
+// Entries the directory could not take for lack of a leader (the node is
+// cut off from the majority of the cluster, or the outcome is unknown)
+// go to the node's durable journal queue (persistence.Store.QueueJournal),
+// and so do all later entries while the queue holds any, so they are
+// committed oldest first. A drainer goroutine commits the queue once a
+// leader takes writes again. Every entry carries its id from the start
+// (journal.EntryID), and the directory refuses an id it holds, so an entry
+// committed twice (a write whose outcome was unknown) is stored once.
+//
+// Lock order: mu and qmu are never held together.
 type journalWriter struct {
 	mu      sync.Mutex
 	pending []journalItem // guarded by mu
 	running bool          // guarded by mu
 	full    chan struct{} // signalled when JournalBatch entries wait; made on first use under mu
+
+	// qmu orders the writer's choice between Raft and the queue with the
+	// drainer's finding that the queue is empty.
+	qmu      sync.Mutex
+	backlog  bool          // guarded by qmu: the queue holds entries
+	draining bool          // guarded by qmu: the drainer runs
+	stop     chan struct{} // closed by halt; made on first use under qmu
+	halted   bool          // guarded by qmu
+	drainers sync.WaitGroup
 }
 
 type journalItem struct {
-	line     string
-	entry    *dirpb.JournalEntry
-	attempts int
+	line  string
+	entry *dirpb.JournalEntry
 }
 
 func (w *journalWriter) add(d *Deps, it journalItem) {
@@ -150,40 +171,209 @@ func (w *journalWriter) take() []journalItem {
 	return batch
 }
 
-// flush writes batch; entries the directory could not take wait for the
-// next flush, up to journalAttempts, and are logged once they give up.
+// flush writes batch, or queues it behind the entries already queued.
+// Entries the directory could not take for lack of a leader are queued;
+// rejected ones are logged and given up.
 func (w *journalWriter) flush(d *Deps, batch []journalItem) {
+	if w.queueBehindBacklog(d, batch) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
 	cmds := make([]*dirpb.Command, len(batch))
 	for i, it := range batch {
-		cmds[i] = &dirpb.Command{Op: &dirpb.Command_AppendJournal{AppendJournal: &dirpb.AppendJournal{Entry: it.entry}}}
+		cmds[i] = appendJournal(it.entry)
 	}
-	var retry []journalItem
+	var later []journalItem
 	for i, r := range d.applyGroupedAll(ctx, cmds) {
 		it := batch[i]
-		it.attempts++
 		switch {
 		case r.Err == nil, errors.Is(r.Err, persistence.ErrConflict): // written (now or by an earlier attempt)
-		case journalRetryable(r.Err) && it.attempts < journalAttempts:
-			retry = append(retry, it)
+		case journalQueueable(r.Err):
+			later = append(later, it)
 		default:
-			// No call data in the log: the entry id identifies the leg.
-			d.Logger.Warn("actors: journal entry not written", "line", it.line, "entry", it.entry.GetId(), "attempts", it.attempts, "err", r.Err)
+			w.givenUp(d, it.line, it.entry, r.Err)
 		}
 	}
-	if len(retry) > 0 {
-		w.mu.Lock()
-		w.pending = append(retry, w.pending...)
-		w.mu.Unlock()
+	if len(later) > 0 {
+		w.enqueue(d, later)
 	}
 }
 
-// journalRetryable: the directory did not take the entry for a passing
-// reason; a rejection or a closed node is final.
-func journalRetryable(err error) bool {
+func appendJournal(e *dirpb.JournalEntry) *dirpb.Command {
+	return &dirpb.Command{Op: &dirpb.Command_AppendJournal{AppendJournal: &dirpb.AppendJournal{Entry: e}}}
+}
+
+// givenUp logs an entry that will not be written. No call data in the
+// log: the entry id identifies the leg.
+func (w *journalWriter) givenUp(d *Deps, line string, e *dirpb.JournalEntry, err error) {
+	d.Logger.Warn("actors: journal entry not written", "line", line, "entry", e.GetId(), "err", err)
+}
+
+// journalQueueable: the directory did not take the entry for want of a
+// leader or an answer, which passes; a rejection is final. A closed node
+// (stopping) queues too: the queue outlives the process.
+func journalQueueable(err error) bool {
 	var ce *persistence.CommandError
-	return !errors.As(err, &ce) && !errors.Is(err, persistence.ErrClosed)
+	return !errors.As(err, &ce)
+}
+
+// queueBehindBacklog queues batch when the queue holds entries, so
+// entries reach the directory in the order they were made.
+func (w *journalWriter) queueBehindBacklog(d *Deps, batch []journalItem) bool {
+	w.qmu.Lock()
+	backlog := w.backlog
+	w.qmu.Unlock()
+	if !backlog {
+		return false
+	}
+	w.enqueue(d, batch)
+	return true
+}
+
+// enqueue stores items in the node's durable journal queue and starts the
+// drainer.
+func (w *journalWriter) enqueue(d *Deps, items []journalItem) {
+	entries := make([]*dirpb.JournalEntry, len(items))
+	for i, it := range items {
+		entries[i] = it.entry
+	}
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	if d.Store == nil {
+		for _, it := range items {
+			w.givenUp(d, it.line, it.entry, errors.New("actors: no store to queue the journal in"))
+		}
+		return
+	}
+	if err := d.Store.QueueJournal(entries, time.Now()); err != nil {
+		for _, it := range items {
+			w.givenUp(d, it.line, it.entry, err)
+		}
+		return
+	}
+	if !w.backlog {
+		d.Logger.Warn("actors: the directory takes no journal entries (no Raft leader reachable); queueing them on this node until it does")
+	}
+	w.backlog = true
+	w.startDrainer(d)
+}
+
+// startDrainer starts the drainer unless it runs or the writer halted.
+// The caller holds qmu.
+func (w *journalWriter) startDrainer(d *Deps) {
+	if w.draining || w.halted {
+		return
+	}
+	if w.stop == nil {
+		w.stop = make(chan struct{})
+	}
+	w.draining = true
+	w.drainers.Go(func() { w.drain(d, w.stop) })
+}
+
+// resume starts the drainer when the node's queue holds entries from
+// before (an earlier actor layer, or an earlier run of the process).
+func (w *journalWriter) resume(d *Deps) error {
+	if d.Store == nil {
+		return nil
+	}
+	n, _, err := d.Store.JournalQueueStats()
+	if err != nil || n == 0 {
+		return err
+	}
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	w.backlog = true
+	w.startDrainer(d)
+	return nil
+}
+
+// halt stops the drainer and waits for it; the queue stays on disk for
+// the next actor layer or run.
+func (w *journalWriter) halt() {
+	w.qmu.Lock()
+	if !w.halted {
+		w.halted = true
+		if w.stop != nil {
+			close(w.stop)
+		}
+	}
+	w.qmu.Unlock()
+	w.drainers.Wait()
+}
+
+// drain commits the queue, oldest first, until it is empty or the writer
+// halts, pausing between tries that made no progress.
+func (w *journalWriter) drain(d *Deps, stop <-chan struct{}) {
+	pause := journalRetryMin
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			w.qmu.Lock()
+			w.draining = false
+			w.qmu.Unlock()
+			return
+		case <-t.C:
+		}
+		more, progress := w.drainOnce(d)
+		if !more {
+			return
+		}
+		if progress {
+			pause = journalRetryMin
+			t.Reset(0)
+			continue
+		}
+		t.Reset(pause)
+		pause = min(2*pause, journalRetryMax)
+	}
+}
+
+// drainOnce writes the oldest batch of the queue and removes what the
+// directory took or refused for good. more is false once the queue is
+// empty (the drainer ends); progress, when some entry left the queue.
+func (w *journalWriter) drainOnce(d *Deps) (more, progress bool) {
+	w.qmu.Lock()
+	items, err := d.Store.QueuedJournalEntries(d.journalBatch())
+	if err == nil && len(items) == 0 {
+		w.backlog, w.draining = false, false
+		w.qmu.Unlock()
+		d.Logger.Info("actors: the journal queue is committed")
+		return false, false
+	}
+	w.qmu.Unlock()
+	if err != nil {
+		d.Logger.Warn("actors: journal queue unreadable", "err", err)
+		return true, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	cmds := make([]*dirpb.Command, len(items))
+	for i, q := range items {
+		cmds[i] = appendJournal(q.Entry)
+	}
+	var done [][]byte
+	for i, r := range d.applyGroupedAll(ctx, cmds) {
+		switch {
+		case r.Err == nil, errors.Is(r.Err, persistence.ErrConflict):
+		case journalQueueable(r.Err):
+			continue
+		default:
+			w.givenUp(d, items[i].Entry.GetLine(), items[i].Entry, r.Err)
+		}
+		done = append(done, items[i].Key)
+	}
+	if len(done) == 0 {
+		return true, false
+	}
+	if err := d.Store.DequeueJournal(done); err != nil {
+		d.Logger.Warn("actors: journal queue not updated", "err", err)
+		return true, false
+	}
+	return true, true
 }
 
 // remoteName is the display name behind a remote number that is a line or

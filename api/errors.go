@@ -149,6 +149,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, ae.status, ae.code, ae.msg)
 }
 
+// noQuorumMessage answers a write on a node that reaches no Raft leader.
+const noQuorumMessage = "the directory cannot be changed while this node cannot reach a majority of the cluster " +
+	"(no Raft leader is reachable: this node or its site may be cut off from the majority, or an election is under way): " +
+	"the write was not applied and reads here may be stale; calls between phones of this site go on, " +
+	"and call journal entries are kept on the node until a leader is reachable again; retry the change then, or on a node of the majority"
+
 func (h *Handler) classify(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -164,7 +170,7 @@ func (h *Handler) classify(err error) *apiError {
 		return &apiError{status: http.StatusBadRequest, code: codeInvalid, msg: clipQuoted(ce.Msg)}
 	case errors.Is(err, persistence.ErrNoLeader):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeNoQuorum, retryAfter: time.Second,
-			msg: "no Raft leader is reachable from this node, which may be cut off from the majority of the cluster: the write was not applied, and reads here may be stale (" + err.Error() + ")"}
+			msg: noQuorumMessage + " (" + err.Error() + ")"}
 	case errors.Is(err, persistence.ErrOutcomeUnknown):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: time.Second,
 			msg: "the directory did not confirm the write in time; it may or may not have been applied"}

@@ -155,6 +155,9 @@ func (s *Node) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer,
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
 		Request: node.Request, Apply: s.dir.Apply, ApplyGrouped: s.dir.ApplyGrouped, ApplyGroupedAll: s.dir.ApplyGroupedAll, Logger: s.cfg.Logger, Metrics: s.grains}
 	a.unregister = actors.Register(system, a.deps)
+	if err := a.deps.ResumeJournal(); err != nil {
+		s.cfg.Logger.Warn("actor layer: the journal queue of this node is unreadable; its entries wait", "err", err)
+	}
 	if hub == nil {
 		hub, err = actors.StartHub(system, a.deps)
 	} else {
@@ -204,6 +207,7 @@ func (s *Node) restartActors(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.deps.AdoptRegistrations(old.deps)
 	s.actors.Store(a)
 	return nil
 }

@@ -23,6 +23,9 @@
 // messages past their retention, deleted through Raft. Until the sweep,
 // the typed reads already leave out grants, memberships and deputies
 // whose until passed on the node's clock (Config.Now, Store.Now).
+// Store.QueueJournal keeps, on this node only and outside Raft, the journal
+// entries it could not commit for want of a leader, until the journal
+// writer (actors) commits them (QueuedJournalEntries, DequeueJournal).
 //
 // The keyspace is documented in docs/keyspace.md; durability, snapshots,
 // failure handling and benchmark figures in docs/persistence.md. Presence

@@ -163,3 +163,26 @@ func boolFloat(b bool) float64 {
 	}
 	return 0
 }
+
+// journalQueueGauges report the node's journal queue (journalqueue.go):
+// entries that wait for a Raft leader, and how long the oldest has
+// waited. Read at scrape time; the queue is empty but on a cut-off node.
+func journalQueueGauges(s *Store) []prometheus.Collector {
+	stats := func() (float64, float64) {
+		n, oldest, err := s.JournalQueueStats()
+		if err != nil || n == 0 {
+			return 0, 0
+		}
+		return float64(n), time.Since(oldest).Seconds()
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ucgrid_persistence_journal_queued_entries",
+			Help: "Journal entries this node made but could not commit yet (no Raft leader reachable), waiting in its durable queue.",
+		}, func() float64 { n, _ := stats(); return n }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ucgrid_persistence_journal_queue_oldest_seconds",
+			Help: "How long the oldest entry of this node's journal queue has waited; 0 when none waits.",
+		}, func() float64 { _, age := stats(); return age }),
+	}
+}

@@ -534,5 +534,6 @@ func (n *Node) sinceSnapshot() (uint64, error) {
 // registers them (nothing is registered globally).
 func (n *Node) Collectors() []prometheus.Collector {
 	out := []prometheus.Collector{n.m.applySeconds, n.m.applyErrors, n.m.appendSeconds, n.m.forwardSeconds, n.m.forwardRetries, stateCollector{n}}
+	out = append(out, journalQueueGauges(n.store)...)
 	return append(out, n.fsmM.collectors()...)
 }

@@ -110,7 +110,7 @@ func TestCluster_PartitionMinorityRefusesWritesServesStaleReadsAndHeals(t *testi
 	start := time.Now()
 	code, body, _ := apiCall(t, http.MethodPut, lone.http, "/v1/users/lost", map[string]any{"display_name": "Lost"})
 	t.Logf("write on the minority side: %d after %v: %s", code, time.Since(start).Round(10*time.Millisecond), body)
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"no_quorum"`) || !strings.Contains(body, "cut off from the majority") {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"no_quorum"`) || !strings.Contains(body, "cannot reach a majority of the cluster") {
 		t.Fatalf("write on the minority side: want 503 no_quorum naming the cause, got %d %s", code, body)
 	}
 	// Once cut off for ForwardTimeout, the refusal comes without retrying.
