@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
