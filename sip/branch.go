@@ -102,7 +102,11 @@ func (c *call) fork(targets []ringTarget) []*branch {
 }
 
 func (c *call) startBranch(stage int, t ringTarget, reg *dirpb.Registration) (*branch, error) {
-	req, err := c.s.branchRequest(c.req, reg.GetContact())
+	from := c.req
+	if c.forkReq != nil {
+		from = c.forkReq
+	}
+	req, err := c.s.branchRequest(from, reg.GetContact())
 	if err == nil {
 		err = c.s.toBinding(req, reg)
 	}

@@ -25,8 +25,13 @@ const maxRedirects = 8
 // ends (BYE) or it fails. The INVITE handler's goroutine runs it (run);
 // branch goroutines send it their responses through events.
 type call struct {
-	s       *Server
-	req     *sip.Request
+	s   *Server
+	req *sip.Request
+	// forkReq, when set, is what the branches of the stage being rung are
+	// made from instead of req (a pickup's INVITE with Replaces or a
+	// pickup grant). Only the call's own goroutine reads and writes it:
+	// req itself is never replaced, as in-dialog requests read it.
+	forkReq *sip.Request
 	tx      sip.ServerTransaction
 	id      string
 	caller  party

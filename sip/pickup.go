@@ -220,12 +220,11 @@ func (c *call) cancelAll(reason string) {
 // ringReplaces sends the picker's INVITE to the caller's contact with
 // Replaces and waits for its answer.
 func (c *call) ringReplaces(contact, replaces string) stageResult {
-	req := c.req
-	c.req = req.Clone()
-	removeAll(c.req, "Replaces")
-	removeAll(c.req, pickupHeader) // a grant from another node goes no further
-	c.req.AppendHeader(sip.NewHeader("Replaces", replaces))
-	defer func() { c.req = req }()
+	c.forkReq = c.req.Clone()
+	removeAll(c.forkReq, "Replaces")
+	removeAll(c.forkReq, pickupHeader) // a grant from another node goes no further
+	c.forkReq.AppendHeader(sip.NewHeader("Replaces", replaces))
+	defer func() { c.forkReq = nil }()
 	return c.ringStage([]ringTarget{{contacts: contactRegs(contact)}}, c.s.cfg.RingTimeout)
 }
 

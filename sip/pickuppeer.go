@@ -92,12 +92,11 @@ func (c *call) pickupElsewhere(rc remoteRinging) outcome {
 		expires: time.Now().Add(pickupGrantTTL)}
 	contact := node
 	contact.User = "**" + rc.line
-	req := c.req
-	c.req = req.Clone()
-	removeAll(c.req, "Replaces")
-	removeAll(c.req, pickupHeader)
-	c.req.AppendHeader(sip.NewHeader(pickupHeader, pickupToken(c.s.flowKey, g)))
-	defer func() { c.req = req }()
+	c.forkReq = c.req.Clone()
+	removeAll(c.forkReq, "Replaces")
+	removeAll(c.forkReq, pickupHeader)
+	c.forkReq.AppendHeader(sip.NewHeader(pickupHeader, pickupToken(c.s.flowKey, g)))
+	defer func() { c.forkReq = nil }()
 	st := c.ringStage([]ringTarget{{contacts: contactRegs(contact.String())}}, c.s.cfg.RingTimeout)
 	switch {
 	case st.answered, st.cancelled:
