@@ -169,7 +169,12 @@ async function saveProfile(ev) {
 
 // loadUsers lists every user for system roles, and the members of the
 // groups where the caller is manager or owner for group roles.
+// usersLoad numbers the list's loads: an older load that answers late
+// does not overwrite a newer one (e.g. the one after a save).
+let usersLoad = 0;
+
 async function loadUsers() {
+  const load = ++usersLoad;
   let users;
   if (myself.may.list_directory) {
     users = await listAll("/v1/users");
@@ -192,6 +197,7 @@ async function loadUsers() {
     return el("tr", {"data-user-row": u.id}, el("th", {scope: "row"}, u.id), el("td", {}, u.display_name),
       el("td", {}, u.disabled ? "disabled" : "active"), el("td", {}, open));
   });
+  if (load !== usersLoad) return;
   $("user-list").replaceChildren(...rows);
   $("user-list-caption").textContent = myself.may.list_directory ? "All users" : "Members of the groups you manage";
 }
@@ -237,6 +243,13 @@ async function saveUser(ev) {
     editUser = await api("PUT", "/v1/users/" + enc(u.id), u);
     fillUser();
     status("User " + u.id + " saved." + (pw ? " The new password is set and their sessions have ended." : ""));
+    // The row shows what was saved at once; the list reloads behind it.
+    const row = document.querySelector(`#user-list [data-user-row="${CSS.escape(editUser.id)}"]`);
+    if (row) {
+      const cells = row.querySelectorAll("td");
+      cells[0].textContent = editUser.display_name;
+      cells[1].textContent = editUser.disabled ? "disabled" : "active";
+    }
     loadUsers().catch(() => {});
   } catch (e) { $("user-error").textContent = e.message; }
 }
