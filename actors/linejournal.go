@@ -306,21 +306,31 @@ func (w *journalWriter) halt() {
 // drain commits the queue, oldest first, until it is empty or the writer
 // halts, pausing between tries that made no progress.
 func (w *journalWriter) drain(d *Deps, stop <-chan struct{}) {
+	if retryRounds(stop, func() (bool, bool) { return w.drainOnce(d) }) {
+		w.qmu.Lock()
+		w.draining = false
+		w.qmu.Unlock()
+	}
+}
+
+// retryRounds calls round until it reports nothing more to do (true is
+// returned once stop closes instead): again at once after a round that
+// made progress, else after a pause that doubles from journalRetryMin
+// to journalRetryMax. The journal queue and the registrations a node
+// keeps while cut off both drain this way.
+func retryRounds(stop <-chan struct{}, round func() (more, progress bool)) (stopped bool) {
 	pause := journalRetryMin
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
-			w.qmu.Lock()
-			w.draining = false
-			w.qmu.Unlock()
-			return
+			return true
 		case <-t.C:
 		}
-		more, progress := w.drainOnce(d)
+		more, progress := round()
 		if !more {
-			return
+			return false
 		}
 		if progress {
 			pause = journalRetryMin

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -105,27 +104,7 @@ func (l *localRegistrations) halt() {
 // run writes the waiting updates until none wait or the node halts,
 // pausing after a round that made no progress.
 func (l *localRegistrations) run(d *Deps, stop <-chan struct{}) {
-	pause := journalRetryMin
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		more, progress := l.writeRound(d)
-		if !more {
-			return
-		}
-		if progress {
-			pause = journalRetryMin
-			t.Reset(0)
-			continue
-		}
-		t.Reset(pause)
-		pause = min(2*pause, journalRetryMax)
-	}
+	retryRounds(stop, func() (bool, bool) { return l.writeRound(d) })
 }
 
 // writeRound writes the oldest waiting update of every line; more is
