@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
@@ -64,6 +65,40 @@ func secretKey(secret, label string) []byte {
 // gossip address (memberlist needs it for both UDP and TCP).
 var ErrGossipAddrInUse = errors.New("node: gossip address already in use")
 
+// ErrSiteGossipAddrInUse is returned by Start when the node has a site
+// and another process holds its site gossip address, the gossip port + 1
+// (see membership.Config.SiteBindAddr). It is an ErrGossipAddrInUse too.
+var ErrSiteGossipAddrInUse = fmt.Errorf("%w (the site gossip pool's, on the gossip port + 1)", ErrGossipAddrInUse)
+
+// siteGossipAddr is the address of the node's site gossip pool: host and
+// gossip port + 1, as membership derives it; "" without a site, or when
+// the gossip port is 0 (the site pool picks a free port too).
+func siteGossipAddr(c Config) string {
+	if c.Site == "" {
+		return ""
+	}
+	host, portStr, err := net.SplitHostPort(c.GossipAddr)
+	port, perr := strconv.Atoi(portStr)
+	if err != nil || perr != nil || port <= 0 || port >= 65535 {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port+1))
+}
+
+// checkGossipAddrs checks the gossip address and, with a site, the site
+// gossip address.
+func checkGossipAddrs(c Config) error {
+	if err := checkGossipAddr(c.GossipAddr); err != nil {
+		return err
+	}
+	if site := siteGossipAddr(c); site != "" {
+		if err := checkGossipAddr(site); err != nil {
+			return fmt.Errorf("%w: %s", ErrSiteGossipAddrInUse, site)
+		}
+	}
+	return nil
+}
+
 // checkGossipAddr fails early with ErrGossipAddrInUse; memberlist's own
 // error does not say which flag to change. Port 0 is always free.
 func checkGossipAddr(addr string) error {
@@ -83,7 +118,7 @@ func checkGossipAddr(addr string) error {
 func (s *Node) layer() *actorLayer { return s.actors.Load() }
 
 func (s *Node) startActors(ctx context.Context) error {
-	if err := checkGossipAddr(s.cfg.GossipAddr); err != nil {
+	if err := checkGossipAddrs(s.cfg); err != nil {
 		return err
 	}
 	a, err := s.newActorLayer(ctx, nil)

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net"
 	"syscall"
 	"testing"
 
@@ -22,5 +23,31 @@ func TestAddrInUse_NamesEveryListenerAndNothingElse(t *testing.T) {
 		if AddrInUse(err) {
 			t.Errorf("AddrInUse(%v) = true", err)
 		}
+	}
+}
+
+// With a site, the node's second gossip port (gossip port + 1) being
+// taken is reported as such, and still as an address in use.
+func TestCheckGossipAddrs_NamesTheSitePortWhenItIsTaken(t *testing.T) {
+	var port int
+	for try := 0; ; try++ { // a taken port whose predecessor is free
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		port = busy.Addr().(*net.TCPAddr).Port
+		if checkGossipAddr(fmt.Sprintf("127.0.0.1:%d", port-1)) == nil || try == 20 {
+			break
+		}
+	}
+	c := Config{Site: "munich", GossipAddr: fmt.Sprintf("127.0.0.1:%d", port-1)}
+	err := checkGossipAddrs(c)
+	if !errors.Is(err, ErrSiteGossipAddrInUse) || !AddrInUse(err) {
+		t.Fatalf("checkGossipAddrs with port+1 taken = %v, want ErrSiteGossipAddrInUse", err)
+	}
+	c.Site = ""
+	if err := checkGossipAddrs(c); errors.Is(err, ErrSiteGossipAddrInUse) {
+		t.Errorf("without a site checkGossipAddrs = %v, want the next port not checked", err)
 	}
 }

@@ -187,6 +187,9 @@ func (c Config) Validate() error {
 	if err := c.validateAddrs(); err != nil {
 		return err
 	}
+	if err := c.validateSiteGossipPort(); err != nil {
+		return err
+	}
 	switch {
 	case c.HTTPTLSCert != "" && c.HTTPTLSKey == "":
 		return invalid("HTTPTLSKey", "is empty: HTTPTLSCert and HTTPTLSKey go together, give both or neither")
@@ -243,6 +246,36 @@ func (c Config) validateAddrs() error {
 		}
 	}
 	return nil
+}
+
+// validateSiteGossipPort checks that, with a site, no other listen
+// address of the node takes the site gossip address (gossip port + 1).
+func (c Config) validateSiteGossipPort() error {
+	site := siteGossipAddr(c)
+	if site == "" {
+		return nil
+	}
+	siteHost, sitePort, _ := net.SplitHostPort(site) // built by siteGossipAddr
+	others := []struct{ field, addr string }{
+		{"HTTPAddr", c.HTTPAddr}, {"RaftAddr", c.RaftAddr}, {"ActorAddr", c.ActorAddr}, {"SIPAddr", c.SIPAddr},
+	}
+	for _, o := range others {
+		host, port, err := net.SplitHostPort(o.addr)
+		if err != nil || port != sitePort {
+			continue
+		}
+		if host == siteHost || unspecifiedHost(host) || unspecifiedHost(siteHost) {
+			return invalid("GossipAddr", "%q: with Site the site's gossip takes the next port, %s, which %s %q uses too: choose gossip and %s ports further apart",
+				c.GossipAddr, site, o.field, o.addr, o.field)
+		}
+	}
+	return nil
+}
+
+// unspecifiedHost reports whether a listen host means every address.
+func unspecifiedHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
 }
 
 // validSite reports whether name is a site name Config.Site accepts.

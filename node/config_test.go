@@ -54,6 +54,12 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 		{"demo on a joining node", func(c *Config) { c.Demo, c.Join = true, []string{"127.0.0.1:7946"} }, "Demo"},
 		{"site with a space", func(c *Config) { c.Site = "new york" }, "Site"},
 		{"site starting with -", func(c *Config) { c.Site = "-x" }, "Site"},
+		{"site gossip port taken by raft", func(c *Config) {
+			c.Site, c.GossipAddr, c.RaftAddr = "munich", "127.0.0.1:7946", "127.0.0.1:7947"
+		}, "GossipAddr"},
+		{"site gossip port taken by actors on every address", func(c *Config) {
+			c.Site, c.GossipAddr, c.ActorAddr = "munich", "10.0.0.1:7946", "0.0.0.0:7947"
+		}, "GossipAddr"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ func (s *Node) newPeers() (*peers.Ops, error) {
 // startGossip starts a gossip identity of this node (the joining one,
 // peers.Config.StartGossip) once the gossip address is free.
 func (s *Node) startGossip(ctx context.Context, name string, meta membership.Meta) (*membership.Membership, error) {
-	if err := checkGossipAddr(s.cfg.GossipAddr); err != nil {
+	if err := checkGossipAddrs(s.cfg); err != nil {
 		return nil, err
 	}
 	return membership.Start(ctx, s.gossipConfig(name, meta))

@@ -126,6 +126,57 @@ type Config struct {
 	// Default nil (production): memberlist's UDP/TCP transport.
 	Transport memberlist.NodeAwareTransport
 
+	// The fields below matter only when Meta.Site is set (a cluster of
+	// several sites). The node then runs two gossip pools, as Consul
+	// does: the cluster pool on BindAddr with every node, timed by the
+	// WAN* fields, and a site pool on SiteBindAddr with the nodes of its
+	// own site only, timed by the fields above. Members reports a member
+	// of this node's site as the site pool sees it and any other as the
+	// cluster pool sees it, so a slow WAN link cannot get a healthy node
+	// of another site declared dead while a crash inside the site is
+	// still seen within the LAN bound. With Meta.Site "" there is one
+	// pool, the cluster pool, with the LAN timing above (as before sites
+	// existed), and these fields are ignored.
+
+	// SiteBindAddr is the IP:port of the site pool, UDP and TCP. Default:
+	// BindAddr's IP and port + 1 (port 0 stays 0, a free port). Nodes
+	// find each other's site pool address in their metadata
+	// (Meta.SiteGossipAddr), so only the cluster pool needs seeds.
+	SiteBindAddr string
+
+	// SiteAdvertiseAddr is the site pool's IP:port for the other nodes of
+	// the site when it differs from SiteBindAddr. Default: AdvertiseAddr's
+	// IP and port + 1 when AdvertiseAddr is set.
+	SiteAdvertiseAddr string
+
+	// SiteTransport replaces the site pool's transport, as Transport does
+	// the cluster pool's (SiteBindAddr is then ignored). For tests.
+	SiteTransport memberlist.NodeAwareTransport
+
+	// WANProbeInterval is ProbeInterval of the cluster pool when sites are
+	// in use. Default 1 s (memberlist WAN: 5 s).
+	WANProbeInterval time.Duration
+
+	// WANProbeTimeout is ProbeTimeout of the cluster pool when sites are
+	// in use: it must cover the WAN round trip plus its jitter. Default
+	// 600 ms (memberlist WAN: 3 s). Must be shorter than WANProbeInterval.
+	WANProbeTimeout time.Duration
+
+	// WANSuspicionMult is SuspicionMult of the cluster pool when sites are
+	// in use. Default 6 (as memberlist WAN): a suspect node of another
+	// site has 6 s to refute below ten nodes, so a lossy or briefly
+	// congested link does not get it declared dead.
+	WANSuspicionMult int
+
+	// WANSuspicionMaxTimeoutMult is SuspicionMaxTimeoutMult of the cluster
+	// pool when sites are in use. Default 6 (as memberlist WAN).
+	WANSuspicionMaxTimeoutMult int
+
+	// WANGossipInterval is GossipInterval of the cluster pool when sites
+	// are in use. Default 200 ms (memberlist WAN: 500 ms): metadata
+	// changes of other sites' nodes still spread in well under a second.
+	WANGossipInterval time.Duration
+
 	// Logger receives this package's and memberlist's logs. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -149,6 +200,12 @@ func DefaultConfig(nodeName string) Config {
 		PushPullInterval:        15 * time.Second,
 		TCPTimeout:              2 * time.Second,
 		RejoinInterval:          5 * time.Second,
+
+		WANProbeInterval:           time.Second,
+		WANProbeTimeout:            600 * time.Millisecond,
+		WANSuspicionMult:           6,
+		WANSuspicionMaxTimeoutMult: 6,
+		WANGossipInterval:          200 * time.Millisecond,
 	}
 }
 
@@ -168,10 +225,34 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.PushPullInterval, d.PushPullInterval)
 	setDefault(&c.TCPTimeout, d.TCPTimeout)
 	setDefault(&c.RejoinInterval, d.RejoinInterval)
+	setDefault(&c.WANProbeInterval, d.WANProbeInterval)
+	setDefault(&c.WANProbeTimeout, d.WANProbeTimeout)
+	setDefault(&c.WANSuspicionMult, d.WANSuspicionMult)
+	setDefault(&c.WANSuspicionMaxTimeoutMult, d.WANSuspicionMaxTimeoutMult)
+	setDefault(&c.WANGossipInterval, d.WANGossipInterval)
+	if c.SiteBindAddr == "" {
+		c.SiteBindAddr = nextPort(c.BindAddr)
+	}
+	if c.SiteAdvertiseAddr == "" && c.AdvertiseAddr != "" {
+		c.SiteAdvertiseAddr = nextPort(c.AdvertiseAddr)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// nextPort returns addr with its port plus one (0 stays 0: a free port),
+// or addr unchanged when it is not an IP:port (Validate reports that).
+func nextPort(addr string) string {
+	ip, port, err := splitIPPort(addr)
+	if err != nil || port == 65535 {
+		return addr
+	}
+	if port != 0 {
+		port++
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }
 
 func setDefault[T comparable](field *T, def T) {
@@ -216,6 +297,9 @@ func validateNames(c Config) error {
 	if len(c.ClusterName) > memberlist.LabelMaxSize {
 		return invalid("ClusterName", "%d bytes, at most %d", len(c.ClusterName), memberlist.LabelMaxSize)
 	}
+	if c.Meta.Site != "" && len(c.siteLabel()) > memberlist.LabelMaxSize {
+		return invalid("Meta.Site", "%d bytes with ClusterName, at most %d", len(c.siteLabel()), memberlist.LabelMaxSize)
+	}
 	return nil
 }
 
@@ -226,6 +310,21 @@ func validateAddrs(c Config) error {
 	if c.AdvertiseAddr != "" {
 		if _, _, err := splitIPPort(c.AdvertiseAddr); err != nil {
 			return invalid("AdvertiseAddr", "%q: %v", c.AdvertiseAddr, err)
+		}
+	}
+	if c.Meta.Site != "" {
+		if _, _, err := splitIPPort(c.SiteBindAddr); err != nil {
+			return invalid("SiteBindAddr", "%q: %v", c.SiteBindAddr, err)
+		}
+		if c.SiteAdvertiseAddr != "" {
+			if _, _, err := splitIPPort(c.SiteAdvertiseAddr); err != nil {
+				return invalid("SiteAdvertiseAddr", "%q: %v", c.SiteAdvertiseAddr, err)
+			}
+		}
+		if c.Transport == nil && c.SiteTransport == nil && normalizeAddr(c.SiteBindAddr) == normalizeAddr(c.BindAddr) {
+			if _, port, _ := splitIPPort(c.BindAddr); port != 0 {
+				return invalid("SiteBindAddr", "%q is BindAddr too: the site pool needs its own port", c.SiteBindAddr)
+			}
 		}
 	}
 	for i, s := range c.Seeds {
@@ -248,6 +347,9 @@ func validateTimers(c Config) error {
 		{"PushPullInterval", c.PushPullInterval},
 		{"TCPTimeout", c.TCPTimeout},
 		{"RejoinInterval", c.RejoinInterval},
+		{"WANProbeInterval", c.WANProbeInterval},
+		{"WANProbeTimeout", c.WANProbeTimeout},
+		{"WANGossipInterval", c.WANGossipInterval},
 	}
 	for _, p := range durations {
 		if p.d < 0 {
@@ -257,6 +359,9 @@ func validateTimers(c Config) error {
 	if c.ProbeTimeout >= c.ProbeInterval {
 		return invalid("ProbeTimeout", "%v must be shorter than ProbeInterval (%v)", c.ProbeTimeout, c.ProbeInterval)
 	}
+	if c.WANProbeTimeout >= c.WANProbeInterval {
+		return invalid("WANProbeTimeout", "%v must be shorter than WANProbeInterval (%v)", c.WANProbeTimeout, c.WANProbeInterval)
+	}
 	counts := []struct {
 		name string
 		n    int
@@ -265,6 +370,8 @@ func validateTimers(c Config) error {
 		{"SuspicionMaxTimeoutMult", c.SuspicionMaxTimeoutMult},
 		{"IndirectChecks", c.IndirectChecks},
 		{"GossipNodes", c.GossipNodes},
+		{"WANSuspicionMult", c.WANSuspicionMult},
+		{"WANSuspicionMaxTimeoutMult", c.WANSuspicionMaxTimeoutMult},
 	}
 	for _, p := range counts {
 		if p.n < 1 {
@@ -307,17 +414,43 @@ func splitIPPort(addr string) (net.IP, int, error) {
 	return ip, port, nil
 }
 
-// memberlistConfig translates c (defaults applied, validated) into a
-// memberlist configuration with our delegates.
+// siteLabel is the memberlist label of the site pool: nodes of other
+// sites (and the cluster pool) ignore its packets and streams.
+func (c Config) siteLabel() string { return c.ClusterName + "/site/" + c.Meta.Site }
+
+// memberlistConfig translates c (defaults applied, validated) into the
+// memberlist configuration of the cluster pool with our delegates: LAN
+// timing with one site, WAN timing with several.
 func (c Config) memberlistConfig(d *delegate) *memberlist.Config {
+	mc := c.poolConfig(d, c.ClusterName, c.BindAddr, c.AdvertiseAddr, c.Transport)
+	if c.Meta.Site != "" {
+		mc.ProbeInterval = c.WANProbeInterval
+		mc.ProbeTimeout = c.WANProbeTimeout
+		mc.SuspicionMult = c.WANSuspicionMult
+		mc.SuspicionMaxTimeoutMult = c.WANSuspicionMaxTimeoutMult
+		mc.GossipInterval = c.WANGossipInterval
+	}
+	return mc
+}
+
+// siteMemberlistConfig is the memberlist configuration of the site pool
+// (only with Meta.Site set): LAN timing, the site's own label.
+func (c Config) siteMemberlistConfig(d *delegate) *memberlist.Config {
+	mc := c.poolConfig(d, c.siteLabel(), c.SiteBindAddr, c.SiteAdvertiseAddr, c.SiteTransport)
+	mc.Logger = newStdLogger(c.Logger.With("node", c.NodeName, "pool", "site"))
+	return mc
+}
+
+// poolConfig is a memberlist configuration with c's LAN timing.
+func (c Config) poolConfig(d *delegate, label, bind, advertise string, transport memberlist.NodeAwareTransport) *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.NodeName
-	mc.Label = c.ClusterName
-	bindIP, bindPort, _ := splitIPPort(c.BindAddr) // validated by Validate
+	mc.Label = label
+	bindIP, bindPort, _ := splitIPPort(bind) // validated by Validate
 	mc.BindAddr, mc.BindPort = bindIP.String(), bindPort
 	mc.AdvertiseAddr, mc.AdvertisePort = "", bindPort
-	if c.AdvertiseAddr != "" {
-		advIP, advPort, _ := splitIPPort(c.AdvertiseAddr) // validated by Validate
+	if advertise != "" {
+		advIP, advPort, _ := splitIPPort(advertise) // validated by Validate
 		mc.AdvertiseAddr, mc.AdvertisePort = advIP.String(), advPort
 	}
 	mc.SecretKey = c.SecretKey
@@ -331,8 +464,8 @@ func (c Config) memberlistConfig(d *delegate) *memberlist.Config {
 	mc.GossipToTheDeadTime = c.GossipToTheDeadTime
 	mc.PushPullInterval = c.PushPullInterval
 	mc.TCPTimeout = c.TCPTimeout
-	if c.Transport != nil {
-		mc.Transport = c.Transport
+	if transport != nil {
+		mc.Transport = transport
 	}
 	mc.Delegate = d
 	mc.Events = d

@@ -27,6 +27,12 @@ func TestConfig_ValidateNamesTheBadField(t *testing.T) {
 		{"negative rejoin", func(c *Config) { c.RejoinInterval = -time.Second }, "RejoinInterval"},
 		{"negative suspicion mult", func(c *Config) { c.SuspicionMult = -1 }, "SuspicionMult"},
 		{"bad key length", func(c *Config) { c.SecretKey = make([]byte, 10) }, "SecretKey"},
+		{"wan probe timeout not below interval", func(c *Config) { c.WANProbeTimeout = c.WANProbeInterval }, "WANProbeTimeout"},
+		{"negative wan suspicion mult", func(c *Config) { c.WANSuspicionMult = -1 }, "WANSuspicionMult"},
+		{"site pool on the bind address", func(c *Config) { c.Meta.Site, c.SiteBindAddr = "munich", c.BindAddr }, "SiteBindAddr"},
+		{"site bind host name", func(c *Config) { c.Meta.Site, c.SiteBindAddr = "munich", "localhost:7947" }, "SiteBindAddr"},
+		{"site advertise not an IP", func(c *Config) { c.Meta.Site, c.SiteAdvertiseAddr = "munich", "example.com:1" }, "SiteAdvertiseAddr"},
+		{"site bind ignored without a site", func(c *Config) { c.SiteBindAddr = "localhost:7947" }, ""},
 		{"oversized meta", func(c *Config) { c.Meta.Roles = []string{strings.Repeat("r", 600)} }, "Meta"},
 	}
 	for _, tt := range tests {

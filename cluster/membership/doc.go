@@ -7,6 +7,9 @@
 // healed partition merge again. Members lists the members; Subscribe
 // delivers the full list after every change, from one goroutine, never
 // from inside a memberlist callback. Failure detection is tuned for a LAN
-// (see Config and docs/cluster.md). The package knows nothing of actors or
+// (see Config and docs/cluster.md). A node with a site (Meta.Site) runs a
+// second pool with the nodes of its site: LAN timing inside the site, WAN
+// timing in the cluster-wide pool, and Members takes each member's state
+// from the pool that matches (docs/multisite.md). The package knows nothing of actors or
 // Raft: package cluster adapts it to protoactor-go.
 package membership

@@ -24,8 +24,14 @@ const defaultBroadcastTimeout = 2 * time.Second
 type Membership struct {
 	cfg    Config
 	logger *slog.Logger
-	ml     *memberlist.Memberlist
+	ml     *memberlist.Memberlist // the cluster pool: every node
 	d      *delegate
+
+	// The site pool, with the nodes of this node's site only; nil
+	// without a site (Config.Meta.Site ""). Its delegate shares d's
+	// changed channel.
+	siteML *memberlist.Memberlist
+	siteD  *delegate
 
 	stopRejoin     chan struct{}
 	stopRejoinOnce sync.Once
@@ -43,37 +49,94 @@ type Membership struct {
 // Start binds the gossip listeners, joins the seeds it can reach, and keeps
 // re-joining them every RejoinInterval. Unreachable seeds are not an error:
 // the first node of a cluster has no one to join, and the others may come
-// up later.
+// up later. With Meta.Site set it also starts the site pool (see Config)
+// and joins the nodes of its site that the cluster pool knows.
 func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	encoded, err := EncodeMeta(cfg.Meta)
-	if err != nil {
-		return nil, err // unreachable: Validate encoded it
-	}
 	logger := cfg.Logger.With("component", "membership", "node", cfg.NodeName)
-	d := newDelegate(logger, cfg.Meta, encoded)
-	ml, err := memberlist.Create(cfg.memberlistConfig(d))
-	if err != nil {
-		return nil, fmt.Errorf("membership: start gossip on %s: %w", cfg.BindAddr, err)
-	}
 	m := &Membership{
 		cfg:        cfg,
 		logger:     logger,
-		ml:         ml,
-		d:          d,
 		stopRejoin: make(chan struct{}),
 		done:       make(chan struct{}),
 		subs:       make(map[int]func([]Member)),
 	}
-	logger.Info("membership: gossip started", "addr", m.LocalAddr(), "seeds", cfg.Seeds)
+	meta := cfg.Meta
+	if meta.Site != "" {
+		if err := m.startSitePool(); err != nil {
+			return nil, err
+		}
+		meta.SiteGossipAddr = m.SiteAddr()
+	}
+	encoded, err := EncodeMeta(meta)
+	if err != nil {
+		m.shutdownSitePool()
+		return nil, err // ErrMetaTooLarge: the site pool's address did not fit
+	}
+	m.d = newDelegate(logger, meta, encoded)
+	if m.siteD != nil {
+		m.d.changed = m.siteD.changed
+		m.siteD.setLocalMeta(cfg.NodeName, meta, encoded)
+		// memberlist copied the metadata of Create; nobody has joined the
+		// site pool yet, so this returns at once.
+		if err := m.siteML.UpdateNode(time.Second); err != nil {
+			m.shutdownSitePool()
+			return nil, fmt.Errorf("membership: site pool metadata: %w", err)
+		}
+	}
+	m.ml, err = memberlist.Create(cfg.memberlistConfig(m.d))
+	if err != nil {
+		m.shutdownSitePool()
+		return nil, fmt.Errorf("membership: start gossip on %s: %w", cfg.BindAddr, err)
+	}
+	logger.Info("membership: gossip started", "addr", m.LocalAddr(), "seeds", cfg.Seeds, "site", meta.Site, "site_addr", meta.SiteGossipAddr)
 	m.joinSeeds(ctx, slog.LevelWarn)
 	m.wg.Add(2)
 	go m.notifyLoop()
 	go m.rejoinLoop()
 	return m, nil
+}
+
+// startSitePool creates the site pool, whose metadata is set once the
+// cluster pool's delegate exists (before anyone can join it: its
+// address is not yet published).
+func (m *Membership) startSitePool() error {
+	meta := m.cfg.Meta
+	encoded, err := EncodeMeta(meta)
+	if err != nil {
+		return err
+	}
+	m.siteD = newDelegate(m.logger.With("pool", "site"), meta, encoded)
+	m.siteML, err = memberlist.Create(m.cfg.siteMemberlistConfig(m.siteD))
+	if err != nil {
+		return fmt.Errorf("membership: start site gossip on %s (Config.SiteBindAddr; default gossip port + 1): %w", m.cfg.SiteBindAddr, err)
+	}
+	return nil
+}
+
+func (m *Membership) shutdownSitePool() {
+	if m.siteML != nil {
+		_ = m.siteML.Shutdown() // a failed Start: nothing to report it to
+	}
+}
+
+// Site returns this node's site ("" without sites).
+func (m *Membership) Site() string { return m.cfg.Meta.Site }
+
+// SiteAddr returns the address of this node's site pool, or "" without a
+// site.
+func (m *Membership) SiteAddr() string {
+	if m.siteML == nil {
+		return ""
+	}
+	if self, ok := m.siteD.member(m.cfg.NodeName); ok {
+		return self.Addr
+	}
+	n := m.siteML.LocalNode()
+	return n.Address()
 }
 
 // Name returns the local node name.
@@ -89,9 +152,42 @@ func (m *Membership) LocalAddr() string {
 }
 
 // Members returns every known member, this node included, sorted by name.
-// Left and failed members stay listed for a few minutes.
+// Left and failed members stay listed for a few minutes. With a site, a
+// member of this node's site has the state the site pool gives it, any
+// other the state the cluster pool gives it; Addr is always the cluster
+// pool address when known.
 func (m *Membership) Members() []Member {
-	return m.d.snapshot(time.Now())
+	now := time.Now()
+	cluster := m.d.snapshot(now)
+	if m.siteD == nil {
+		return cluster
+	}
+	return mergePools(m.cfg.Meta.Site, cluster, m.siteD.snapshot(now))
+}
+
+// mergePools merges the cluster pool's and the site pool's members of a
+// node of site.
+func mergePools(site string, cluster, local []Member) []Member {
+	inSite := make(map[string]Member, len(local))
+	for _, mem := range local {
+		inSite[mem.Name] = mem
+	}
+	out := make([]Member, 0, len(cluster)+len(local))
+	for _, mem := range cluster {
+		if l, ok := inSite[mem.Name]; ok {
+			delete(inSite, mem.Name)
+			if mem.MetaErr == nil && mem.Meta.Site == site {
+				l.Addr = mem.Addr
+				mem = l
+			}
+		}
+		out = append(out, mem)
+	}
+	for _, l := range inSite { // not (or no longer) in the cluster pool
+		out = append(out, l)
+	}
+	sortMembers(out)
+	return out
 }
 
 // Subscribe calls fn with the full member list (as Members returns it) soon
@@ -152,8 +248,23 @@ func (m *Membership) UpdateMeta(ctx context.Context, fn func(*Meta)) error {
 // Meta returns this node's current metadata.
 func (m *Membership) Meta() Meta { return m.d.localMeta() }
 
+// setMetaLocked sets and gossips meta in every pool. With a site, the
+// site and the site pool's address are fixed at Start and kept.
 func (m *Membership) setMetaLocked(ctx context.Context, meta Meta, encoded []byte) error {
+	if m.siteML != nil && (meta.Site != m.cfg.Meta.Site || meta.SiteGossipAddr != m.SiteAddr()) {
+		meta.Site, meta.SiteGossipAddr = m.cfg.Meta.Site, m.SiteAddr()
+		var err error
+		if encoded, err = EncodeMeta(meta); err != nil {
+			return err
+		}
+	}
 	m.d.setLocalMeta(m.cfg.NodeName, meta, encoded)
+	if m.siteML != nil {
+		m.siteD.setLocalMeta(m.cfg.NodeName, meta, encoded)
+		if err := m.siteML.UpdateNode(broadcastTimeout(ctx)); err != nil {
+			return fmt.Errorf("membership: gossip metadata update in the site: %w", err)
+		}
+	}
 	if err := m.ml.UpdateNode(broadcastTimeout(ctx)); err != nil {
 		return fmt.Errorf("membership: gossip metadata update: %w", err)
 	}
@@ -178,6 +289,11 @@ func (m *Membership) Leave(ctx context.Context) error {
 	} else if err := m.setMetaLocked(ctx, meta, encoded); err != nil {
 		m.logger.Warn("membership: leave intent not confirmed sent", "error", err)
 	}
+	if m.siteML != nil {
+		if err := m.siteML.Leave(broadcastTimeout(ctx)); err != nil {
+			return fmt.Errorf("membership: leave the site: %w", err)
+		}
+	}
 	if err := m.ml.Leave(broadcastTimeout(ctx)); err != nil {
 		return fmt.Errorf("membership: leave: %w", err)
 	}
@@ -201,8 +317,15 @@ func (m *Membership) Shutdown() error {
 	m.stopRejoinOnce.Do(func() { close(m.stopRejoin) })
 	close(m.done)
 	m.wg.Wait()
+	var siteErr error
+	if m.siteML != nil {
+		siteErr = m.siteML.Shutdown()
+	}
 	if err := m.ml.Shutdown(); err != nil {
 		return fmt.Errorf("membership: shutdown: %w", err)
+	}
+	if siteErr != nil {
+		return fmt.Errorf("membership: shutdown of the site pool: %w", siteErr)
 	}
 	m.logger.Info("membership: gossip stopped")
 	return nil
@@ -259,9 +382,16 @@ func (m *Membership) rejoinLoop() {
 	}
 }
 
-// joinSeeds joins every seed but ourselves. Failures are logged at
-// failLevel, or at warning level when this node is alone.
+// joinSeeds joins every seed but ourselves, and with a site the site
+// pools of the nodes of the site that the site pool does not see alive.
+// Failures are logged at failLevel, or at warning level when this node is
+// alone.
 func (m *Membership) joinSeeds(ctx context.Context, failLevel slog.Level) {
+	m.joinClusterSeeds(ctx, failLevel)
+	m.joinSite(ctx)
+}
+
+func (m *Membership) joinClusterSeeds(ctx context.Context, failLevel slog.Level) {
 	seeds := m.otherSeeds()
 	if len(seeds) == 0 || ctx.Err() != nil {
 		return
@@ -275,6 +405,38 @@ func (m *Membership) joinSeeds(ctx context.Context, failLevel slog.Level) {
 		failLevel = slog.LevelWarn
 	}
 	m.logger.Log(ctx, failLevel, "membership: no seed reachable", "seeds", seeds, "error", err)
+}
+
+// joinSite joins, in the site pool, the nodes of this node's site that
+// the cluster pool sees alive and the site pool does not: at start, after
+// a node of the site restarts, and after a partition inside the site
+// heals. The cluster pool tells where their site pools are
+// (Meta.SiteGossipAddr), so the operator lists seeds only once.
+func (m *Membership) joinSite(ctx context.Context) {
+	if m.siteML == nil || ctx.Err() != nil {
+		return
+	}
+	aliveInSite := make(map[string]bool)
+	for _, mem := range m.siteD.snapshot(time.Now()) {
+		aliveInSite[mem.Name] = mem.State == StateAlive
+	}
+	var addrs []string
+	for _, mem := range m.d.snapshot(time.Now()) {
+		if mem.Name == m.cfg.NodeName || mem.State != StateAlive || mem.MetaErr != nil ||
+			mem.Meta.Site != m.cfg.Meta.Site || mem.Meta.SiteGossipAddr == "" || aliveInSite[mem.Name] {
+			continue
+		}
+		addrs = append(addrs, mem.Meta.SiteGossipAddr)
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	n, err := m.siteML.Join(addrs)
+	if err != nil {
+		m.logger.Debug("membership: site peers not reachable in the site pool", "peers", addrs, "reached", n, "error", err)
+		return
+	}
+	m.logger.Debug("membership: joined site peers", "reached", n, "peers", addrs)
 }
 
 // otherSeeds returns the seeds that are not this node's own address.

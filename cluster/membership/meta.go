@@ -63,6 +63,10 @@ type Meta struct {
 	// Site is the site the node runs in (node.Config.Site); "" = the
 	// cluster's one site.
 	Site string
+	// SiteGossipAddr is the IP:port of the node's site pool (see
+	// Config.SiteBindAddr), set by Membership when Site is set: the other
+	// nodes of the site join it there. SetMeta and UpdateMeta keep it.
+	SiteGossipAddr string
 }
 
 // wireMeta is the JSON form of Meta. Keys are short because the whole
@@ -80,6 +84,7 @@ type wireMeta struct {
 	HTTP     string   `json:"h,omitempty"`
 	Leaving  bool     `json:"l,omitempty"`
 	Site     string   `json:"s,omitempty"`
+	SiteGsp  string   `json:"sg,omitempty"`
 }
 
 // EncodeMeta encodes m in the versioned wire format. It fails with
@@ -98,6 +103,7 @@ func EncodeMeta(m Meta) ([]byte, error) {
 		HTTP:     m.HTTPAddr,
 		Leaving:  m.Leaving,
 		Site:     m.Site,
+		SiteGsp:  m.SiteGossipAddr,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("membership: encode node metadata: %w", err)
@@ -123,17 +129,18 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return Meta{}, fmt.Errorf("%w: %d (this build reads %d)", ErrMetaVersion, w.V, MetaVersion)
 	}
 	return Meta{
-		ActorAddr: w.Actor,
-		ActorID:   w.ID,
-		Kinds:     w.Kinds,
-		Client:    w.Client,
-		RaftAddr:  w.RaftAddr,
-		Roles:     w.Roles,
-		RaftID:    w.RaftID,
-		ClusterID: w.Cluster,
-		HTTPAddr:  w.HTTP,
-		Leaving:   w.Leaving,
-		Site:      w.Site,
+		ActorAddr:      w.Actor,
+		ActorID:        w.ID,
+		Kinds:          w.Kinds,
+		Client:         w.Client,
+		RaftAddr:       w.RaftAddr,
+		Roles:          w.Roles,
+		RaftID:         w.RaftID,
+		ClusterID:      w.Cluster,
+		HTTPAddr:       w.HTTP,
+		Leaving:        w.Leaving,
+		Site:           w.Site,
+		SiteGossipAddr: w.SiteGsp,
 	}, nil
 }
 

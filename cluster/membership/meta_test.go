@@ -17,6 +17,7 @@ func TestMeta_RoundTrips(t *testing.T) {
 		{"client", Meta{ActorAddr: "10.0.0.1:8091", ActorID: "def", Client: true}},
 		{"raft voter", Meta{RaftAddr: "10.0.0.1:8300", Roles: []string{"voter"}}},
 		{"with a site", Meta{RaftAddr: "10.0.0.1:8300", Site: "munich"}},
+		{"with a site pool", Meta{RaftAddr: "10.0.0.1:8300", Site: "munich", SiteGossipAddr: "10.0.0.1:7947"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

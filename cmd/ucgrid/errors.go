@@ -28,6 +28,8 @@ func explainStartError(err error, opts serveOptions) string {
 	case errors.Is(err, node.ErrSiteMismatch):
 		_, line, _ := strings.Cut(err.Error(), node.ErrSiteMismatch.Error()+": ")
 		return line
+	case errors.Is(err, node.ErrSiteGossipAddrInUse):
+		return fmt.Sprintf("--gossip %s: with --site the site's gossip uses the next port too, and it is in use: stop the other process or choose another --gossip port", opts.Gossip)
 	case errors.Is(err, node.ErrGossipAddrInUse):
 		return fmt.Sprintf("--gossip %s is already in use: stop the other process or choose another address", opts.Gossip)
 	case errors.Is(err, sip.ErrTLSAddrInUse):

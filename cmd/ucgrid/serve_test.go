@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -282,6 +283,22 @@ func TestServe_StartFailuresAreOneClearLine(t *testing.T) {
 	}
 	first.wait(20 * time.Second)
 
+	// A taken port whose predecessor is free: the site gossip port of a
+	// node with --site and --gossip on that predecessor.
+	var siteBusyGossip string
+	for try := 0; siteBusyGossip == "" && try < 20; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		prev := fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port-1)
+		if free, err := net.Listen("tcp", prev); err == nil {
+			free.Close()
+			siteBusyGossip = prev
+		}
+	}
+
 	missingCert := filepath.Join(t.TempDir(), "missing.crt")
 	certFile, keyFile := writeSIPTestCert(t)
 	tests := []struct {
@@ -293,6 +310,10 @@ func TestServe_StartFailuresAreOneClearLine(t *testing.T) {
 		{"busy http port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--http", busy.Addr().String()}, 1, "is already in use"},
 		{"busy raft port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--raft", busy.Addr().String()}, 1, "is already in use"},
 		{"busy gossip port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--gossip", busy.Addr().String()}, 1, "--gossip"},
+		{"busy site gossip port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--site", "munich", "--gossip", siteBusyGossip}, 1,
+			"with --site the site's gossip uses the next port too, and it is in use"},
+		{"site gossip port is the raft port", []string{"--data", filepath.Join(t.TempDir(), "d"), "--site", "munich",
+			"--gossip", "127.0.0.1:17946", "--raft", "127.0.0.1:17947"}, 1, "the site's gossip takes the next port, 127.0.0.1:17947, which RaftAddr"},
 		{"other cluster", []string{"--data", foreign, "--cluster", "another-cluster"}, 1, "belongs to cluster"},
 		{"bad flag", []string{"--no-such-flag"}, 2, "flag provided but not defined"},
 		{"missing sip certificate", []string{"--data", filepath.Join(t.TempDir(), "d"), "--sip", "127.0.0.1:0", "--sips", "127.0.0.1:0",
