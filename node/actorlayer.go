@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
