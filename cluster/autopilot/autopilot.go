@@ -158,27 +158,31 @@ func Step(cfg Config, st State, in Input) (State, []Action) {
 	return next, acts
 }
 
-// bestMembers picks, for every Raft id, the member that speaks for it: a
-// real member over a joining one, an alive one over a departed one, then
-// the most recent.
+// bestMembers picks, for every Raft id, the member that speaks for it:
+// an alive member over a departed one; among alive ones a real member
+// over a joining one, then the most recent; among departed ones the most
+// recent. A node that rejoins under its old name first gossips as a
+// joining identity, then leaves it for its real name: while the joining
+// identity leaves, the real name's previous, departed member must not
+// speak for the server the joining identity was just added as (it would
+// be removed at once, and the node would never catch up).
 func bestMembers(ms []Member) map[string]Member {
 	out := map[string]Member{}
-	rank := func(m Member) int {
-		r := 0
-		if !m.Joining {
-			r += 2
+	better := func(m, old Member) bool {
+		ma, oa := m.Health == Alive, old.Health == Alive
+		switch {
+		case ma != oa:
+			return ma
+		case ma && m.Joining != old.Joining:
+			return !m.Joining
 		}
-		if m.Health == Alive {
-			r += 4
-		}
-		return r
+		return m.Since.After(old.Since)
 	}
 	for _, m := range ms {
 		if m.RaftID == "" {
 			continue
 		}
-		old, ok := out[m.RaftID]
-		if !ok || rank(m) > rank(old) || (rank(m) == rank(old) && m.Since.After(old.Since)) {
+		if old, ok := out[m.RaftID]; !ok || better(m, old) {
 			out[m.RaftID] = m
 		}
 	}
