@@ -19,8 +19,9 @@ import (
 // link failed). On the cut-off node presence changes, a direct call
 // between them and a call to their ring_all group both succeed,
 // directory writes there are refused with 503 no_quorum, carol's phone
-// registers for the first time and is called, and the calls' journal entries wait in the node's queue
-// (not in the directory yet). After the heal, with no operator step,
+// registers for the first time and is called, a call out through the
+// branch's own carrier (digest-challenged) connects, and the calls'
+// journal entries wait in the node's queue (not in the directory yet). After the heal, with no operator step,
 // every entry reaches every node exactly once, and carol, registered only
 // during the cut, is called through another node.
 func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
@@ -41,8 +42,24 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 		}
 	}
 	alice, bob, carol := newLabPhone(t, lab, "alice", "201", false), newLabPhone(t, lab, "bob", "202", false), newLabPhone(t, lab, "carol", "203", false)
+	// The branch office's own carrier, reached by the cut-off node only
+	// (its line to the outside does not cross the failed WAN link).
+	carrier := newLabPhone(t, lab, "carrier", "900", false)
 	provisionPhones(t, majority[0].http, alice, bob, carol)
 	ringAllGroup(t, majority[0].http, "desk", "700", bob)
+	mustAPI(t, majority[0].http, http.MethodPut, "/v1/trunks/carrier", map[string]any{"name": "Branch carrier",
+		"addresses": []string{carrier.addr.String() + "/32"},
+		"outbound": map[string]any{"host": carrier.addr.String(), "domain": "carrier.example",
+			"username": "branch-trunk", "password": "trunk-secret-1", "main_number": "+4989123000"}})
+	mustAPI(t, majority[0].http, http.MethodPut, "/v1/dialplan", map[string]any{"rules": []map[string]any{
+		{"name": "national", "pattern": "_0ZX.", "trunk": "carrier", "strip": 1, "prepend": "+49", "call_class": "national"}}})
+	pollCode(t, 10*time.Second, "the dial plan replicated to "+lone.name, http.StatusOK, func() (int, string) {
+		code, body, _ := apiCall(t, http.MethodGet, lone.http, "/v1/dialplan", nil)
+		if !strings.Contains(body, `"carrier"`) {
+			return 0, body
+		}
+		return code, body
+	})
 	waitLine(t, lone.http, carol.number)
 	pollCode(t, 10*time.Second, "group desk replicated to "+lone.name, http.StatusOK, func() (int, string) {
 		code, body, _ := apiCall(t, http.MethodGet, lone.http, "/v1/groups/desk", nil)
@@ -99,10 +116,18 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 	answers.ready(t)
 	runSIPp(t, alice, "uac_call.xml", server, "-key", "callee", carol.number).wait(t, 30*time.Second)
 	answers.wait(t, 10*time.Second)
-	// Their journal entries wait on the cut-off node, in no directory yet.
-	pollCode(t, 20*time.Second, "6 journal entries queued on "+lone.name, http.StatusOK, func() (int, string) {
+	// A call out through the branch's carrier, which challenges the
+	// trunk: the node answers with the trunk's credentials, read from its
+	// own copy of the directory.
+	up := startLabSIPp(t, carrier, "../../sip/testdata/sipp/uas_carrier.xml", server,
+		"-key", "user", "branch-trunk", "-key", "secret", "trunk-secret-1")
+	runSIPp(t, alice, "../../sip/testdata/sipp/uac_call.xml", server, "-key", "callee", "0301234567").wait(t, 30*time.Second)
+	up.wait(t, 20*time.Second)
+	// Their journal entries wait on the cut-off node, in no directory yet
+	// (the call out has one entry, alice's).
+	pollCode(t, 20*time.Second, "7 journal entries queued on "+lone.name, http.StatusOK, func() (int, string) {
 		n := metricValue(t, lone.http, "ucgrid_persistence_journal_queued_entries")
-		if n != 6 {
+		if n != 7 {
 			return 0, fmt.Sprintf("%v queued", n)
 		}
 		return http.StatusOK, ""
@@ -142,7 +167,7 @@ func TestLab_CutOffNodeKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
 	runSIPp(t, alice, "uac_call.xml", other, "-key", "callee", carol.number).wait(t, 30*time.Second)
 	answers.wait(t, 10*time.Second)
 
-	want := map[string]int{"alice": 4, "bob": 2, "carol": 2}
+	want := map[string]int{"alice": 5, "bob": 2, "carol": 2}
 	for _, cn := range c.nodes {
 		for who, n := range want {
 			pollCode(t, 20*time.Second, fmt.Sprintf("%s's %d journal entries, once each, on %s", who, n, cn.name), http.StatusOK, func() (int, string) {
