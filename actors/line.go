@@ -16,8 +16,12 @@ import (
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
 )
 
-// registerTimeout bounds the directory write of one REGISTER.
-const registerTimeout = 5 * time.Second
+// registerTimeout bounds the directory write of one REGISTER. It is
+// shorter than the SIP layer's BackendTimeout (5 s): a REGISTER that
+// arrives in the first seconds of a cut, before the node knows it is cut
+// off, gives up on the leader in time to keep the binding on the node and
+// answer 200, instead of timing out into a 500.
+const registerTimeout = 3 * time.Second
 
 // NewLineKind returns the cluster kind of line grains.
 func NewLineKind() *cluster.Kind {
@@ -322,7 +326,10 @@ func (g *lineGrain) writeRegistrations(u *dirpb.UpdateRegistrations) *actorspb.E
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, persistence.ErrNoLeader), errors.Is(err, persistence.ErrOutcomeUnknown):
+	case errors.Is(err, persistence.ErrNoLeader), errors.Is(err, persistence.ErrOutcomeUnknown),
+		errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		// Not written, or not known to be: kept, and written (again:
+		// the update is idempotent) once a leader takes writes.
 		g.deps.regs.add(g.deps, u)
 		return nil
 	case errors.As(err, &ce) && (errors.Is(err, persistence.ErrInvalid) || errors.Is(err, persistence.ErrNotFound)):

@@ -117,6 +117,42 @@ func TestLineGrain_RegisterWhileCutOffAnswersFromNodeAndWritesAfterHeal(t *testi
 	}
 }
 
+// The first REGISTER after a cut, before the node knows it is cut off:
+// the write waits for a leader until its deadline, which comes before the
+// SIP layer gives up on the grain (its BackendTimeout, 5 s), and the node
+// keeps the binding and answers with it instead of failing.
+func TestLineGrain_RegisterWhoseWriteRunsOutOfTimeIsKept(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
+	var waited atomic.Int64
+	n.deps.ApplyGrouped = func(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
+		if _, ok := cmd.GetOp().(*dirpb.Command_UpdateRegistrations); !ok {
+			return n.dir.ApplyGrouped(ctx, cmd)
+		}
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return 0, fmt.Errorf("the registration write has no deadline")
+		}
+		waited.Store(int64(time.Until(dl)))
+		<-ctx.Done() // a leader that never answers
+		return 0, fmt.Errorf("persistence: no leader took the write before the deadline: %w", ctx.Err())
+	}
+	a := &actorspb.Binding{Contact: "sip:100@192.0.2.1:5060", ExpiresAtUnix: time.Now().Unix() + 3600, CallId: "reg-1", Cseq: 1}
+	resp, err := n.cn.Request(reqCtx(t), "100", KindLine, &actorspb.RegisterLine{Put: []*actorspb.Binding{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp.(*actorspb.RegisterLineReply); r.GetError() != nil || len(r.GetBindings()) != 1 {
+		t.Fatalf("REGISTER whose write ran out of time: error %v, bindings %v; want the binding, kept", r.GetError(), r.GetBindings())
+	}
+	if d := time.Duration(waited.Load()); d <= 0 || d > 4*time.Second {
+		t.Fatalf("the registration write may wait %v; want at most 4 s, a second short of the SIP layer's 5 s BackendTimeout", d)
+	}
+	if !n.deps.regs.has("100") {
+		t.Fatal("the binding is not kept on the node for a later write")
+	}
+}
+
 func TestApplyRegistrations_AsTheDirectoryDoes(t *testing.T) {
 	r := func(c string, exp int64) *dirpb.Registration {
 		return &dirpb.Registration{Line: "100", Contact: c, ExpiresAtUnix: exp}
