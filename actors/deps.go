@@ -136,9 +136,17 @@ func (d *Deps) WaitAside() {
 // its actor layer starts.
 func (d *Deps) ResumeJournal() error { return d.journal.resume(d) }
 
+// ResumeRegistrations reads back the registration updates left in the
+// node's durable queue (persistence.Store.QueueRegistrations) by an
+// earlier actor layer or run of the process: the line grains see them
+// at once, and they are written once a Raft leader takes them. The node
+// calls it when its actor layer starts, before the grains take REGISTERs.
+func (d *Deps) ResumeRegistrations() error { return d.regs.resume(d) }
+
 // AdoptRegistrations takes over the REGISTERs the node's previous actor
 // layer answered while no Raft leader took them and had not written yet
-// (a layer restarted after a cut): d writes them instead.
+// (a layer restarted after a cut) and could not store on disk (those on
+// disk ResumeRegistrations read): d writes them instead.
 func (d *Deps) AdoptRegistrations(old *Deps) { d.regs.take(d, &old.regs) }
 
 // localGrains are the grains active on this node, by kind and identity, so

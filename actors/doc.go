@@ -34,7 +34,8 @@
 // entries durably on the node (persistence.Store.QueueJournal) and commits
 // them once a leader takes writes (Deps.ResumeJournal after a restart),
 // and a REGISTER the directory cannot take is answered from bindings the
-// node keeps and writes later (localregs.go, Deps.AdoptRegistrations;
+// node keeps, on disk too (persistence.Store.QueueRegistrations), and
+// writes later (localregs.go, Deps.ResumeRegistrations after a restart;
 // docs/multisite.md). The group
 // grain (KindGroup, identity = group id) answers ring plans with the
 // office-hours verdict and the members in hunt order; it keeps its

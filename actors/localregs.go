@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ucgrid/ucgrid/persistence"
 	"github.com/ucgrid/ucgrid/persistence/dirpb"
@@ -17,17 +18,26 @@ import (
 // (view), and a goroutine writes them through the directory, per line in
 // the order they came, once a leader takes writes again; a line's later
 // REGISTERs queue behind its pending ones meanwhile, so none is
-// overtaken. They are kept in memory only: a node restarted during a cut
-// forgets them, and its phones are reachable again at their next
-// REGISTER. The zero value is ready.
+// overtaken. Each is also stored in the node's registration queue on disk
+// (persistence.Store.QueueRegistrations) before the REGISTER is answered,
+// so a node restarted during a cut reads them back (resume) and its
+// phones stay reachable; one the disk refused is kept in memory only. The
+// zero value is ready.
 type localRegistrations struct {
 	mu      sync.Mutex
-	pending map[string][]*dirpb.UpdateRegistrations // guarded by mu; line → updates, oldest first
+	pending map[string][]keptUpdate // guarded by mu; line → updates, oldest first
 	count   int                                     // guarded by mu: updates in pending
 	running bool                                    // guarded by mu
 	stop    chan struct{}                           // closed by halt; made on first use under mu
 	halted  bool                                    // guarded by mu
 	wg      sync.WaitGroup
+}
+
+// keptUpdate is one update waiting to be written, with its key in the
+// node's registration queue (nil: not on disk).
+type keptUpdate struct {
+	key []byte
+	u   *dirpb.UpdateRegistrations
 }
 
 // has reports whether line has updates waiting.
@@ -37,17 +47,29 @@ func (l *localRegistrations) has(line string) bool {
 	return len(l.pending[line]) > 0
 }
 
-// add keeps u for its line and starts the writer.
+// add keeps u for its line, on disk and in memory, and starts the writer.
+// It is called from the line's grain, so a line's updates arrive in order.
 func (l *localRegistrations) add(d *Deps, u *dirpb.UpdateRegistrations) {
+	key, err := d.Store.QueueRegistrations(u, time.Now())
+	if err != nil {
+		d.Logger.Warn("actors: a registration kept during a cut is not on disk: a restart of the node before it is written forgets it", "line", u.GetLine(), "err", err)
+		key = nil
+	}
+	l.keep(d, keptUpdate{key: key, u: u})
+}
+
+// keep adds k behind its line's waiting updates and starts the writer.
+func (l *localRegistrations) keep(d *Deps, k keptUpdate) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.pending == nil {
-		l.pending = make(map[string][]*dirpb.UpdateRegistrations)
+		l.pending = make(map[string][]keptUpdate)
 	}
 	if len(l.pending) == 0 {
 		d.Logger.Warn("actors: the directory takes no registrations (no Raft leader reachable); this node answers REGISTERs from its own bindings until it does")
 	}
-	l.pending[u.GetLine()] = append(l.pending[u.GetLine()], u)
+	line := k.u.GetLine()
+	l.pending[line] = append(l.pending[line], k)
 	l.count++
 	d.Metrics.keptRegistrations(l.count)
 	if l.running || l.halted {
@@ -66,8 +88,8 @@ func (l *localRegistrations) view(line string, regs []*dirpb.Registration) []*di
 	l.mu.Lock()
 	us := l.pending[line]
 	l.mu.Unlock()
-	for _, u := range us {
-		regs = applyRegistrations(regs, u)
+	for _, k := range us {
+		regs = applyRegistrations(regs, k.u)
 	}
 	return regs
 }
@@ -117,7 +139,7 @@ func (l *localRegistrations) writeRound(d *Deps) (more, progress bool) {
 		d.Logger.Info("actors: the registrations this node kept are written through the directory")
 		return false, false
 	}
-	heads := make([]*dirpb.UpdateRegistrations, 0, len(l.pending))
+	heads := make([]keptUpdate, 0, len(l.pending))
 	for _, us := range l.pending {
 		heads = append(heads, us[0])
 	}
@@ -125,8 +147,8 @@ func (l *localRegistrations) writeRound(d *Deps) (more, progress bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
 	cmds := make([]*dirpb.Command, len(heads))
-	for i, u := range heads {
-		cmds[i] = &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: u}}
+	for i, k := range heads {
+		cmds[i] = &dirpb.Command{Op: &dirpb.Command_UpdateRegistrations{UpdateRegistrations: k.u}}
 	}
 	// One line's update each, so their order in the batch does not matter.
 	for i, r := range d.applyGroupedAll(ctx, cmds) {
@@ -137,7 +159,7 @@ func (l *localRegistrations) writeRound(d *Deps) (more, progress bool) {
 		if r.Err != nil {
 			// The line is gone or a binding expired meanwhile: the
 			// directory refused it, and there is nothing to keep.
-			d.Logger.Info("actors: a registration kept during a cut was refused by the directory", "line", heads[i].GetLine(), "err", r.Err)
+			d.Logger.Info("actors: a registration kept during a cut was refused by the directory", "line", heads[i].u.GetLine(), "err", r.Err)
 		}
 		l.done(d, heads[i])
 		progress = true
@@ -145,24 +167,45 @@ func (l *localRegistrations) writeRound(d *Deps) (more, progress bool) {
 	return true, progress
 }
 
-// done drops u, the oldest waiting update of its line.
-func (l *localRegistrations) done(d *Deps, u *dirpb.UpdateRegistrations) {
+// done drops k, the oldest waiting update of its line, from memory and
+// disk. Should the node stop between the write and the removal from
+// disk, the next run writes k again: the same update twice leaves the
+// same bindings, and the line's later updates follow it in order.
+func (l *localRegistrations) done(d *Deps, k keptUpdate) {
+	if k.key != nil {
+		if err := d.Store.DequeueRegistrations([][]byte{k.key}); err != nil {
+			d.Logger.Warn("actors: registration queue not updated (the update is written again after a restart)", "line", k.u.GetLine(), "err", err)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	us := l.pending[u.GetLine()]
-	if len(us) > 0 && us[0] == u {
+	line := k.u.GetLine()
+	us := l.pending[line]
+	if len(us) > 0 && us[0].u == k.u {
 		us = us[1:]
 		l.count--
 		d.Metrics.keptRegistrations(l.count)
 	}
 	if len(us) == 0 {
-		delete(l.pending, u.GetLine())
+		delete(l.pending, line)
 		return
 	}
-	l.pending[u.GetLine()] = us
+	l.pending[line] = us
 }
 
-// take moves the updates waiting in old (a halted writer) into l.
+// resume reads back the updates of the node's registration queue, left
+// by an earlier run or actor layer, and writes them once a leader takes
+// writes. It is called before the grains take REGISTERs.
+func (l *localRegistrations) resume(d *Deps) error {
+	queued, err := d.Store.QueuedRegistrationUpdates()
+	for _, q := range queued {
+		l.keep(d, keptUpdate{key: q.Key, u: q.Update})
+	}
+	return err
+}
+
+// take moves the updates waiting in old (a halted writer) that are not on
+// disk into l; those on disk, resume has read already.
 func (l *localRegistrations) take(d *Deps, old *localRegistrations) {
 	old.mu.Lock()
 	moved := old.pending
@@ -174,8 +217,10 @@ func (l *localRegistrations) take(d *Deps, old *localRegistrations) {
 	}
 	slices.Sort(lines)
 	for _, line := range lines {
-		for _, u := range moved[line] {
-			l.add(d, u)
+		for _, k := range moved[line] {
+			if k.key == nil {
+				l.keep(d, k)
+			}
 		}
 	}
 }

@@ -117,6 +117,70 @@ func TestLineGrain_RegisterWhileCutOffAnswersFromNodeAndWritesAfterHeal(t *testi
 	}
 }
 
+// A node restarted during a cut still has the registrations it kept: they
+// are on disk before the REGISTER is answered, read back when the next
+// actor layer starts, and written once a leader takes writes, after which
+// the disk queue is empty.
+func TestLocalRegistrations_KeptOnDiskAcrossARestart(t *testing.T) {
+	n := startTestNode(t, "solo")
+	n.apply(t, putUser("anna", false), putLine("100", "anna", "primary", nil))
+	var cut atomic.Bool
+	cut.Store(true)
+	noLeader := fmt.Errorf("%w: no leader heard from for 6s", persistence.ErrNoLeader)
+	n.deps.ApplyGrouped = func(ctx context.Context, cmd *dirpb.Command) (uint64, error) {
+		if cut.Load() {
+			return 0, noLeader
+		}
+		return n.dir.ApplyGrouped(ctx, cmd)
+	}
+	n.deps.ApplyGroupedAll = func(ctx context.Context, cmds []*dirpb.Command) []persistence.Result {
+		out := make([]persistence.Result, len(cmds))
+		if cut.Load() {
+			for i := range out {
+				out[i].Err = noLeader
+			}
+			return out
+		}
+		return n.dir.ApplyGroupedAll(ctx, cmds)
+	}
+	now := time.Now().Unix()
+	a := &actorspb.Binding{Contact: "sip:100@192.0.2.1:5060", ExpiresAtUnix: now + 3600, CallId: "reg-1", Cseq: 1}
+	b := &actorspb.Binding{Contact: "sip:100@192.0.2.2:5060", ExpiresAtUnix: now + 3600, CallId: "reg-2", Cseq: 1}
+	for _, m := range []*actorspb.RegisterLine{{Put: []*actorspb.Binding{a}}, {Put: []*actorspb.Binding{b}}, {Remove: []string{a.GetContact()}}} {
+		resp, err := n.cn.Request(reqCtx(t), "100", KindLine, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := resp.(*actorspb.RegisterLineReply).GetError(); e != nil {
+			t.Fatalf("REGISTER while cut off: %v", e)
+		}
+	}
+	if q, err := n.dir.Store().QueuedRegistrationUpdates(); err != nil || len(q) != 3 {
+		t.Fatalf("registration queue on disk: %d updates (err %v), want 3", len(q), err)
+	}
+
+	// The actor layer stops (its memory is gone) and the next one starts.
+	n.deps.regs.halt()
+	var next localRegistrations
+	t.Cleanup(next.halt)
+	if err := next.resume(n.deps); err != nil {
+		t.Fatal(err)
+	}
+	if regs := next.view("100", nil); len(regs) != 1 || regs[0].GetContact() != b.GetContact() {
+		t.Fatalf("bindings the restarted node sees: %v, want only %s", regs, b.GetContact())
+	}
+
+	cut.Store(false)
+	pollJournal(t, 15*time.Second, func() string {
+		regs, err := n.dir.Store().Registrations("100")
+		q, qerr := n.dir.Store().QueuedRegistrationUpdates()
+		if err != nil || qerr != nil || len(regs) != 1 || regs[0].GetContact() != b.GetContact() || len(q) != 0 || next.has("100") {
+			return fmt.Sprintf("after the heal: directory %v (err %v), disk queue %d (err %v), still kept %v", regs, err, len(q), qerr, next.has("100"))
+		}
+		return ""
+	})
+}
+
 // The first REGISTER after a cut, before the node knows it is cut off:
 // the write waits for a leader until its deadline, which comes before the
 // SIP layer gives up on the grain (its BackendTimeout, 5 s), and the node

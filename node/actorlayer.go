@@ -154,6 +154,9 @@ func (s *Node) newActorLayer(ctx context.Context, hub *actors.Hub) (*actorLayer,
 	system := node.Cluster().ActorSystem
 	a.deps = &actors.Deps{Store: s.dir.Store(), Applied: s.dir.Applied, WaitApplied: s.dir.WaitApplied,
 		Request: node.Request, Apply: s.dir.Apply, ApplyGrouped: s.dir.ApplyGrouped, ApplyGroupedAll: s.dir.ApplyGroupedAll, Logger: s.cfg.Logger, Metrics: s.grains}
+	if err := a.deps.ResumeRegistrations(); err != nil {
+		s.cfg.Logger.Warn("actor layer: the registration queue of this node is unreadable; its updates wait", "err", err)
+	}
 	a.unregister = actors.Register(system, a.deps)
 	if err := a.deps.ResumeJournal(); err != nil {
 		s.cfg.Logger.Warn("actor layer: the journal queue of this node is unreadable; its entries wait", "err", err)

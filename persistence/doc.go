@@ -25,7 +25,10 @@
 // whose until passed on the node's clock (Config.Now, Store.Now).
 // Store.QueueJournal keeps, on this node only and outside Raft, the journal
 // entries it could not commit for want of a leader, until the journal
-// writer (actors) commits them (QueuedJournalEntries, DequeueJournal).
+// writer (actors) commits them (QueuedJournalEntries, DequeueJournal);
+// Store.QueueRegistrations keeps, the same way, the registration updates
+// the node answered REGISTERs with while no leader took them
+// (QueuedRegistrationUpdates, DequeueRegistrations).
 //
 // The keyspace is documented in docs/keyspace.md; durability, snapshots,
 // failure handling and benchmark figures in docs/persistence.md. Presence

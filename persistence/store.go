@@ -22,7 +22,8 @@ const SchemaVersion = 1
 // Store is the Pebble database of one node: directory, journal, Raft log
 // and stable store. Its exported methods are the typed read API; writes
 // happen only through the FSM (directory) and the Raft log store, but for
-// the node-local journal queue (QueueJournal, DequeueJournal).
+// the node-local queues (QueueJournal, DequeueJournal, QueueRegistrations,
+// DequeueRegistrations).
 //
 // Store is safe for concurrent use. Reads see the last committed FSM batch.
 // Like a Pebble DB, a Store must not be read after its node is closed.
@@ -33,8 +34,8 @@ type Store struct {
 
 	gens   generations
 	trunks trunkCache
-	plans  planCache    // the compiled dial plan (callout.go)
-	jqueue journalQueue // numbers the node-local journal queue (journalqueue.go)
+	plans  planCache // the compiled dial plan (callout.go)
+	qseq   queueSeq  // numbers the node-local queues (nodequeue.go)
 	// now is Config.Now: the typed reads leave out what ended before it
 	// (expiry.go). Set before the store is shared, read-only after.
 	now func() time.Time

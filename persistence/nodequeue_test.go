@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,64 @@ func TestJournalQueue_SurvivesRestartInOrderAndStaysLocal(t *testing.T) {
 	}
 	if c, _, _ := n.Store().JournalQueueStats(); c != 18 {
 		t.Fatalf("the backup took entries from the queue: %d left, want 18", c)
+	}
+}
+
+// The registration queue of a cut-off node survives a restart in order,
+// apart from the journal queue, and stays on the node.
+func TestRegistrationQueue_SurvivesRestartInOrderAndStaysLocal(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var keys [][]byte
+	for i := range 5 {
+		u := &dirpb.UpdateRegistrations{Line: fmt.Sprintf("10%d", i%2), Remove: []string{fmt.Sprintf("sip:%d@192.0.2.1", i)}}
+		k, err := n.Store().QueueRegistrations(u, now) // one instant: the sequence keeps the order
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if err := n.Store().QueueJournal([]*dirpb.JournalEntry{queuedEntry(1)}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Store().DequeueRegistrations(keys[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n = openNode(t, cfg)
+	got, err := n.Store().QueuedRegistrationUpdates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var contacts []string
+	for _, q := range got {
+		contacts = append(contacts, q.Update.GetLine()+" "+q.Update.GetRemove()[0])
+	}
+	if want := "101 sip:1@192.0.2.1,100 sip:2@192.0.2.1,101 sip:3@192.0.2.1,100 sip:4@192.0.2.1"; fmt.Sprint(strings.Join(contacts, ",")) != want {
+		t.Fatalf("registration queue after restart: %v, want %s", contacts, want)
+	}
+	if c, _, _ := n.Store().JournalQueueStats(); c != 1 {
+		t.Fatalf("journal queue beside the registration queue: %d entries, want 1", c)
+	}
+	if _, err := n.Store().QueueRegistrations(&dirpb.UpdateRegistrations{}, now); err == nil {
+		t.Fatal("an update without a line was queued")
+	}
+	var backup bytes.Buffer
+	if _, err := n.Backup(&backup); err != nil {
+		t.Fatal(err)
+	}
+	other := newNode(t)
+	if err := other.Restore(context.Background(), &backup); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := other.Store().QueuedRegistrationUpdates(); len(q) != 0 {
+		t.Fatalf("a restored node holds %d queued registration updates of another node, want none", len(q))
 	}
 }
 
