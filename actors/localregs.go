@@ -26,10 +26,10 @@ import (
 type localRegistrations struct {
 	mu      sync.Mutex
 	pending map[string][]keptUpdate // guarded by mu; line → updates, oldest first
-	count   int                                     // guarded by mu: updates in pending
-	running bool                                    // guarded by mu
-	stop    chan struct{}                           // closed by halt; made on first use under mu
-	halted  bool                                    // guarded by mu
+	count   int                     // guarded by mu: updates in pending
+	running bool                    // guarded by mu
+	stop    chan struct{}           // closed by halt; made on first use under mu
+	halted  bool                    // guarded by mu
 	wg      sync.WaitGroup
 }
 
