@@ -670,10 +670,15 @@ func (c *call) fail(code int, reason string, extra []sip.Header) {
 	c.s.send(c.tx, res)
 }
 
-// forward relays a branch's response to the caller without our Via.
+// forward relays a branch's response to the caller without our Via, with
+// the caller's own From (a trunk's branch shows the upstream another one:
+// trunkRequest).
 func (c *call) forward(res *sip.Response) {
 	out := res.Clone()
 	out.RemoveHeader("Via")
+	if from, own := out.From(), c.req.From(); from != nil && own != nil {
+		presentAs(&from.DisplayName, &from.Address, own.DisplayName, own.Address)
+	}
 	out.SetDestination(c.resDest)
 	out.SetTransport(c.req.Transport())
 	c.s.send(c.tx, out)

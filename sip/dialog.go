@@ -236,6 +236,48 @@ func (s *Server) pinTo(fwd *sip.Request, transport, dest, ip string) {
 	s.prepareOut(fwd, strings.ToUpper(transport), dest)
 }
 
+// asSeenBy gives fwd, a request of c's dialog relayed to the callee of
+// branch callee (non-nil) or to the caller, the URIs that party knows the
+// dialog by. A call out through a trunk shows the upstream another From
+// than the caller's (trunkRequest: the caller's public number at the
+// trunk's domain, or anonymous), and the URIs of a dialog do not change
+// inside it (RFC 3261 §12.2.1.1): the caller's requests go to the
+// upstream with the From of the branch's INVITE, the upstream's come to
+// the caller with the caller's own From as To. Their responses are put
+// back the other way by relay. Other calls keep their From: nothing
+// changes.
+func (s *Server) asSeenBy(fwd *sip.Request, c *call, callee *branch) {
+	b := callee
+	if b == nil {
+		c.mu.Lock()
+		b = c.winner
+		c.mu.Unlock()
+	}
+	own := c.req.From()
+	if b == nil || own == nil {
+		return
+	}
+	b.mu.Lock()
+	out := b.req.From()
+	b.mu.Unlock()
+	if out == nil || (out.DisplayName == own.DisplayName && out.Address.String() == own.Address.String()) {
+		return
+	}
+	if callee != nil {
+		if from := fwd.From(); from != nil {
+			presentAs(&from.DisplayName, &from.Address, out.DisplayName, out.Address)
+		}
+	} else if to := fwd.To(); to != nil {
+		presentAs(&to.DisplayName, &to.Address, own.DisplayName, own.Address)
+	}
+}
+
+// presentAs sets the name and URI of a From or To header, given by
+// pointers to its fields; its tag and other parameters stay.
+func presentAs(name *string, addr *sip.Uri, toName string, toAddr sip.Uri) {
+	*name, *addr = toName, *toAddr.Clone()
+}
+
 // refuseDialog counts an in-dialog request naming no dialog of ours,
 // and logs it once per source address per minute (a relay attempt is
 // worth a line; a flood of them is not worth more).
@@ -277,6 +319,7 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.toParty(fwd, c, callee)
 	shiftCSeq(fwd, callee)
+	s.asSeenBy(fwd, c, callee)
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
 	ctx, cancel := s.transactionContext()
 	defer cancel()
@@ -313,6 +356,13 @@ func (s *Server) relay(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 			up.RemoveHeader("Via")
 			if cs, own := up.CSeq(), req.CSeq(); cs != nil && own != nil {
 				cs.SeqNo = own.SeqNo // undo a shift toward a trunk (shiftCSeq)
+			}
+			// The sender's own From and To, as asSeenBy changed them.
+			if from, own := up.From(), req.From(); from != nil && own != nil {
+				presentAs(&from.DisplayName, &from.Address, own.DisplayName, own.Address)
+			}
+			if to, own := up.To(), req.To(); to != nil && own != nil {
+				presentAs(&to.DisplayName, &to.Address, own.DisplayName, own.Address)
 			}
 			up.SetDestination(dest)
 			up.SetTransport(req.Transport())
@@ -352,6 +402,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if c != nil {
 		s.toParty(fwd, c, callee)
 		shiftCSeq(fwd, callee)
+		s.asSeenBy(fwd, c, callee)
 	} else {
 		s.pinTo(fwd, ended.transport, ended.calleeTarget, ended.calleeIP)
 	}
