@@ -359,7 +359,7 @@ func (s *Server) stampOverloadFeedback(req *sip.Request) {
 }
 
 func (o *overloadControl) stamp(req *sip.Request, now time.Time) {
-	for _, h := range req.GetHeaders("Via") {
+	for _, h := range req.Headers() {
 		if v, ok := h.(*sip.ViaHeader); ok {
 			mendVia(v)
 		}
@@ -437,15 +437,18 @@ func mendVia(via *sip.ViaHeader) {
 	}
 	out := make(sip.HeaderParams, 0, len(via.Params))
 	for _, kv := range via.Params {
-		k := strings.TrimLeft(kv.K, "; \t")
-		v := kv.V
+		k, v := strings.TrimLeft(kv.K, "; \t"), strings.Trim(kv.V, `"`)
+		quoted := strings.HasPrefix(kv.V, `"`)
 		if i := strings.IndexByte(k, '='); i >= 0 {
-			if strings.HasPrefix(k[i+1:], `"`) {
-				v = `"` + v + `"`
-			}
+			quoted = quoted || strings.HasPrefix(k[i+1:], `"`)
 			k = k[:i]
 		}
-		if k = strings.TrimSpace(k); k != "" {
+		// sipgo quotes a value with blanks itself when it writes it.
+		if quoted && !strings.ContainsAny(v, " \t") {
+			v = `"` + v + `"`
+		}
+		// sipgo adds a quoted parameter at the end twice.
+		if k = strings.TrimSpace(k); k != "" && !out.Has(k) {
 			out = append(out, sip.HeaderKV{K: k, V: v})
 		}
 	}
