@@ -29,8 +29,8 @@ type Goodput struct {
 	Timeline     []GoodputPoint `json:"timeline"`
 }
 
-// GoodputPoint is one second of a run: calls completed, refused (503)
-// and failed otherwise in it.
+// GoodputPoint is one whole second of the measured window: the calls
+// that completed, were refused (503) or failed otherwise in it.
 type GoodputPoint struct {
 	T         float64 `json:"t_s"`
 	Completed uint64  `json:"completed"`
@@ -64,7 +64,10 @@ func newGoodput(answered, refused Metric, elapsed time.Duration) *Goodput {
 		RefusalP50Ms:  refused.P50,
 		RefusalP99Ms:  refused.P99,
 	}
-	for i := range max(len(answered.Timeline), len(refused.Timeline)) {
+	// Whole seconds of the window only: the last, partial one would
+	// show as a fall, and calls ending after the window are its tail.
+	secs := int(s + 0.05)
+	for i := range min(max(len(answered.Timeline), len(refused.Timeline)), secs) {
 		p := GoodputPoint{T: float64(i)}
 		var errs uint64
 		if i < len(answered.Timeline) {
@@ -88,7 +91,7 @@ func writeGoodput(w io.Writer, g *Goodput) {
 // goodputPanel draws calls completed, refused and failed per second of
 // the run.
 func goodputPanel(w io.Writer, g *Goodput, x, y int) {
-	frame(w, x, y, "calls per second: completed (goodput), refused (503), failed", "seconds into the run", "calls/s")
+	frame(w, x, y, "calls/s by outcome", "seconds into the run", "calls/s")
 	var top uint64
 	for _, p := range g.Timeline {
 		top = max(top, p.Completed, p.Refused, p.Failed)

@@ -68,6 +68,9 @@ func TestNewGoodput_CountsCompletedRefusedAndFailedPerSecond(t *testing.T) {
 	if g.RefusalP50Ms < 0.99 || g.RefusalP50Ms > 1.01 || g.RefusalP99Ms < 4.95 || g.RefusalP99Ms > 5.05 {
 		t.Errorf("refusal p50 %v ms, p99 %v ms; want 1 and 5", g.RefusalP50Ms, g.RefusalP99Ms)
 	}
+	if g := newGoodput(answered.Metric(elapsed), refused.Metric(elapsed), 2500*time.Millisecond); len(g.Timeline) != 2 {
+		t.Errorf("a 2.5 s window: timeline %+v, want its 2 whole seconds", g.Timeline)
+	}
 	if newGoodput(Metric{}, Metric{}, 0) != nil {
 		t.Error("an empty window has a goodput")
 	}
@@ -99,7 +102,7 @@ func TestWritePlot_DrawsGoodputAndRefusals(t *testing.T) {
 	var b strings.Builder
 	r.svg(&b)
 	svg := b.String()
-	for _, want := range []string{"completed (goodput)", "<title>completed</title>", "<title>refused</title>",
+	for _, want := range []string{"calls/s by outcome", "<title>completed</title>", "<title>refused</title>",
 		"refused 16.7/s with 503", "INVITE→503 p50 1 ms, p99 5 ms", `height="950"`} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("the plot lacks %q", want)
