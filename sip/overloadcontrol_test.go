@@ -3,6 +3,7 @@ package sip
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -368,5 +369,56 @@ func TestTrunkRefusalRetryAfter(t *testing.T) {
 	}
 	if o := trunkRefused(parsedResponse(t, 503, "")); o.retryAfter != 0 || len(o.headers()) != 0 {
 		t.Errorf("the upstream's 503 without Retry-After: %+v", o)
+	}
+}
+
+// The merger's two lines: the detector plugs in with setOverloadSignal,
+// and stampOverloadFeedback marks a request as it enters.
+func TestServer_OverloadSignalPlugsIn(t *testing.T) {
+	var s Server
+	req := parsedRequest(t, ";oc")
+	s.stampOverloadFeedback(req)
+	if got := responseVia(req); strings.Contains(got, "oc=") {
+		t.Fatalf("no detector: Via %q", got)
+	}
+	s.setOverloadSignal(&fakeSignal{pct: 120})
+	req = parsedRequest(t, ";oc")
+	s.stampOverloadFeedback(req)
+	if got := responseVia(req); !strings.Contains(got, ";oc=100;") {
+		t.Fatalf("a detector asking 120 %%: Via %q, want oc=100", got)
+	}
+}
+
+// Feedback, 503s and admissions for several trunks at once (run with
+// -race): every trunk ends up with the state its last response set.
+func TestOverloadControl_ConcurrentUse(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var o overloadControl
+	shed := parsedResponse(t, 200, ";oc=100;oc-validity=60000")
+	held := parsedResponse(t, 503, "", "Retry-After: 60\r\n")
+	var wg sync.WaitGroup
+	for g := range 8 {
+		trunk := "t" + strconv.Itoa(g%4)
+		wg.Go(func() {
+			for i := range 200 {
+				switch i % 3 {
+				case 0:
+					o.observe(trunk, shed, t0)
+				case 1:
+					o.observe(trunk, held, t0)
+				default:
+					o.admit(trunk, t0)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for g := range 4 {
+		if why, _ := o.admit("t"+strconv.Itoa(g), t0); why != trunkHeldOff {
+			t.Errorf("trunk t%d: %q, want held_off", g, why)
+		}
+	}
+	if m := o.trunks.Load(); m == nil || len(*m) != 4 {
+		t.Errorf("trunk states: %v", m)
 	}
 }
