@@ -224,3 +224,31 @@ func TestTrunkOverload_InDialogRequestsAreNeverShed(t *testing.T) {
 func regexpMatch(pattern, s string) bool {
 	return regexp.MustCompile(regexp.QuoteMeta(pattern)).MatchString(s)
 }
+
+// An emergency call goes to a carrier asking for 100 % or held back by
+// its 503: the upstream decides about those.
+func TestTrunkOverload_EmergencyCallsAreNeverShed(t *testing.T) {
+	e := newEnv(t)
+	up := startFakeCarrier(t, func(f *fakeCarrier, n int64, res *sip.Response) {
+		f.withOC(res, 100, time.Minute)
+		if n == 2 {
+			res.StatusCode, res.Reason = 503, "Service Unavailable"
+			res.AppendHeader(sip.NewHeader("Retry-After", "60"))
+		}
+	})
+	outboundSetup(e, up.port, nil)
+	alice := newPhone(t, e, "1001", "a-pw")
+	if res := finalOf(t, alice.call("089555123")); res.StatusCode != 486 {
+		t.Fatalf("first call: %d", res.StatusCode)
+	}
+	if res := finalOf(t, alice.call("112")); res.StatusCode != 503 || up.invites.Load() != 2 {
+		t.Fatalf("an emergency call while the carrier asks for 100 %%: %d, carrier INVITEs %d", res.StatusCode, up.invites.Load())
+	}
+	if res := finalOf(t, alice.call("112")); res.StatusCode != 486 || up.invites.Load() != 3 {
+		t.Fatalf("an emergency call within the carrier's Retry-After: %d, carrier INVITEs %d", res.StatusCode, up.invites.Load())
+	}
+	if res := finalOf(t, alice.call("089555123")); res.StatusCode != 503 || up.invites.Load() != 3 {
+		t.Fatalf("a new call meanwhile: %d, carrier INVITEs %d", res.StatusCode, up.invites.Load())
+	}
+	eventually(t, 5*time.Second, "calls end", func() bool { return e.srv.calls.len() == 0 })
+}
