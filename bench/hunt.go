@@ -10,8 +10,11 @@ import (
 // HuntConfig configures the hunt scenario: calls from a trunk into the
 // generated ring_all call groups (every member's phone rings, the first
 // to answer wins, the others are cancelled), spread over groups and
-// nodes. It measures INVITE→180 (the proxy's fork) and INVITE→200 (the
-// answer, AnswerAfter included) and counts failed calls.
+// nodes. It measures INVITE→180 (the proxy's fork), INVITE→200 (the
+// answer, AnswerAfter included) and INVITE→503 (a refusal), counts
+// failed calls, and sums up the goodput (Result.Goodput: calls completed
+// and refused per second, which tells a node that sheds load past its
+// capacity from one that collapses).
 type HuntConfig struct {
 	Common
 	SIP SIPConfig `json:"sip"`
@@ -64,13 +67,17 @@ func RunHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
 	start := time.Now()
 	ringing := NewRecorder("INVITE→180", start)
 	answered := NewRecorder("INVITE→200 (call)", start)
-	elapsed := drive(ctx, cfg.Load, start, []*Recorder{answered, ringing}, func(ctx context.Context, i int, due time.Time) {
+	refused := NewRecorder(refusedMetric, start)
+	elapsed := drive(ctx, cfg.Load, start, []*Recorder{answered, ringing, refused}, func(ctx context.Context, i int, due time.Time) {
 		ct, err := e.groupCall(ctx, &cfg, i)
 		recordCall(ringing, answered, due, ct, err)
+		recordRefusal(refused, due, err)
 	})
 	cfg.afterRun(ctx, e.cl)
 	res.Seconds = elapsed.Seconds()
-	res.Metrics = append(res.Metrics, answered.Metric(elapsed), ringing.Metric(elapsed))
+	am, rm := answered.Metric(elapsed), refused.Metric(elapsed)
+	res.Metrics = append(res.Metrics, am, ringing.Metric(elapsed), rm)
+	res.Goodput = newGoodput(am, rm, elapsed)
 	res.Figures = append(res.Figures, e.bankFigures()...)
 	return res, nil
 }

@@ -17,9 +17,11 @@ const (
 	marginL, marginT      = 60, 50
 )
 
-// WritePlot writes the result as an SVG picture to path: for each metric,
-// p50/p99/max latency per second of the run and the distribution of
-// latencies on a logarithmic axis. Hand-written SVG: no dependency.
+// WritePlot writes the result as an SVG picture to path: the calls
+// completed, refused and failed per second when the result has a
+// Goodput, then for each metric, p50/p99/max latency per second of the
+// run and the distribution of latencies on a logarithmic axis.
+// Hand-written SVG: no dependency.
 func (r *Result) WritePlot(path string) error {
 	var b strings.Builder
 	r.svg(&b)
@@ -30,14 +32,24 @@ func (r *Result) WritePlot(path string) error {
 }
 
 func (r *Result) svg(w io.Writer) {
-	h := marginT + rowH*max(len(r.Metrics), 1)
+	rows := len(r.Metrics)
+	if r.Goodput != nil {
+		rows++
+	}
+	h := marginT + rowH*max(rows, 1)
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", plotW, h)
 	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/><text x="10" y="20" font-size="15">ucgrid bench %s — %s, %d cores, %s</text>`+"\n",
 		esc(r.Scenario), esc(r.Machine.CPU), r.Machine.Cores, esc(r.Machine.GoVersion))
-	for i, m := range r.Metrics {
-		y := marginT + i*rowH
+	y := marginT
+	if r.Goodput != nil {
+		goodputPanel(w, r.Goodput, marginL, y)
+		goodputSummary(w, r.Goodput, marginL+panelW+60, y)
+		y += rowH
+	}
+	for _, m := range r.Metrics {
 		timelinePanel(w, m, marginL, y)
 		distributionPanel(w, m, marginL+panelW+60, y)
+		y += rowH
 	}
 	fmt.Fprintln(w, "</svg>")
 }

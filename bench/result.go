@@ -24,6 +24,9 @@ type Result struct {
 	// Figures are single numbers that are no latency distribution
 	// (failover time, RSS, cold start).
 	Figures []Figure `json:"figures,omitempty"`
+	// Goodput sums up a call scenario's calls: completed, refused (503)
+	// and failed per second (hunt).
+	Goodput *Goodput `json:"goodput,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 	Machine Machine  `json:"machine"`
 	Config  any      `json:"config"`
@@ -115,6 +118,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if len(m.ErrorKinds) > 0 {
 			fmt.Fprintf(w, "errors of %s: %v\n", m.Name, m.ErrorKinds)
 		}
+	}
+	if r.Goodput != nil {
+		writeGoodput(w, r.Goodput)
 	}
 	for _, f := range r.Figures {
 		fmt.Fprintf(w, "%s: %s %s\n", f.Name, human(f.Value), f.Unit)

@@ -220,8 +220,12 @@ func (r *sippRun) rowFailures(i int, n *uint64) uint64 {
 
 // figures are the run's counts as single numbers: noun is what SIPp's
 // calls are ("calls", "REGISTERs").
+// A call refused with 503 (rtd "refused") ends SIPp's scenario as a
+// success: it counts as refused, not completed.
 func (r *sippRun) figures(noun string, window time.Duration) []Figure {
 	started, ok, failed := r.count("OutgoingCall(C)"), r.count("SuccessfulCall(C)"), r.count("FailedCall(C)")
+	refused := uint64(len(r.rtd["refused"]))
+	ok -= min(refused, ok)
 	s := window.Seconds()
 	figs := []Figure{
 		{Name: noun + " attempted", Value: float64(started)},
@@ -229,6 +233,9 @@ func (r *sippRun) figures(noun string, window time.Duration) []Figure {
 		{Name: noun + " failed", Value: float64(failed)},
 		{Name: noun + "/s attempted", Value: float64(started) / s, Unit: "/s"},
 		{Name: noun + "/s completed", Value: float64(ok) / s, Unit: "/s"},
+	}
+	if refused > 0 {
+		figs = append(figs, Figure{Name: noun + " refused (503)", Value: float64(refused)})
 	}
 	for k, v := range r.failureKinds() {
 		figs = append(figs, Figure{Name: noun + " failed: " + k, Value: float64(v)})

@@ -39,11 +39,25 @@ func runSIPpHunt(ctx context.Context, cfg HuntConfig) (*Result, error) {
 	cfg.afterRun(ctx, e.cl)
 	window := run.seconds(cfg.Load.Rate)
 	res.Seconds = window.Seconds()
-	res.Metrics = append(res.Metrics, run.recorder("INVITE→200 (call)", "answer", true).Metric(window),
-		run.recorder("INVITE→180", "ring", false).Metric(window))
+	answered, refused := run.callRecorders()
+	am, rm := answered.Metric(window), refused.Metric(window)
+	res.Metrics = append(res.Metrics, am, run.recorder("INVITE→180", "ring", false).Metric(window), rm)
 	res.Figures = append(res.Figures, run.figures("calls", window)...)
+	res.Goodput = newGoodput(am, rm, window)
 	res.Notes = append(res.Notes, sippNote(e))
 	return res, nil
+}
+
+// callRecorders are uac_call.xml's answered calls (rtd "answer"; SIPp's
+// failed calls and the refused ones as errors) and its refusals (rtd
+// "refused": INVITE→503), for Goodput.
+func (r *sippRun) callRecorders() (answered, refused *Recorder) {
+	answered = r.recorder("INVITE→200 (call)", "answer", true)
+	refused = r.recorder(refusedMetric, "refused", false)
+	for _, s := range r.rtd["refused"] {
+		answered.Fail(s.at, "503")
+	}
+	return answered, refused
 }
 
 // runSIPpRegister is the register scenario with SIPp: a REGISTER loop

@@ -151,6 +151,8 @@ type outcome struct {
 	res       *sip.Response // a branch's final response to forward
 	status    int           // else answer with this
 	reason    string
+	// retryAfter, in seconds, goes with status in a Retry-After.
+	retryAfter int
 }
 
 func (c *call) ringNumber(number string) outcome {
@@ -638,7 +640,7 @@ func (c *call) finish(o outcome) {
 		c.forward(o.res)
 	default:
 		c.s.m.calls.WithLabelValues(c.kind, "rejected").Inc()
-		c.fail(o.status, o.reason, nil)
+		c.fail(o.status, o.reason, o.headers())
 		c.end()
 		return
 	}

@@ -22,11 +22,16 @@
 // Numbers beyond the directory leave through trunks (outbound.go): the
 // dial plan (package dialplan) picks the trunk, the caller's class of
 // service allows it or the call gets 403, the upstream's digest
-// challenge is answered with the trunk's credentials (trunktx.go). One node keeps the
+// challenge is answered with the trunk's credentials (trunktx.go), and
+// an upstream's overload is respected: RFC 7339 feedback in its Via
+// drops the share of new calls it asks for, a 503 with Retry-After
+// holds new calls back (overloadcontrol.go, which also gives RFC 7339
+// clients this node's own reduction). One node keeps the
 // trunks' registrations at their upstreams (trunkreg.go,
 // Config.TrunkRegistrar).
 //
 // Lock order: call.mu before branch.mu; callTable.mu is never held while
 // taking either. trunkTx.mu and branch.mu are never held together;
-// trunkRegs.mu before regLoop.mu.
+// trunkRegs.mu before regLoop.mu; overloadControl.mu and
+// upstreamLoad.mu are never held with another lock.
 package sip

@@ -81,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		flowRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_sip_flow_refused_total",
 			Help: "Requests routed to this node with a flow token it did not sign, or that a flow does not relay (answered 403)."}),
 		trunkCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_trunk_calls_total",
-			Help: "Numbers beyond the directory dialled or forwarded to, by result (routed: sent to a trunk; refused: the class of service or a trunk caller; no_route: no dial-plan rule; failed)."}, []string{"result"}),
+			Help: "Numbers beyond the directory dialled or forwarded to, by result (routed: sent to a trunk; refused: the class of service or a trunk caller; no_route: no dial-plan rule; failed; shed: dropped because the upstream asked for a reduction, RFC 7339; held_off: the upstream answered 503 with Retry-After lately)."}, []string{"result"}),
 		trunkRegistered: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ucgrid_sip_trunk_registered",
 			Help: "1 while this node holds a registration at the trunk's upstream, 0 while it fails to, by trunk id (only on the node that keeps the registrations)."}, []string{"trunk"}),
 		trunkRegisters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_trunk_registers_total",

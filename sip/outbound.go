@@ -126,6 +126,9 @@ func (c *call) ringElsewhere(number string) outcome {
 	if c.kind == "none" {
 		c.kind = "trunk"
 	}
+	if o, ok := c.s.trunkAdmission(route, time.Now()); !ok {
+		return o
+	}
 	c.s.m.trunkCalls.WithLabelValues("routed").Inc()
 	return c.ringTrunk(route, out, by)
 }
@@ -153,7 +156,7 @@ func (c *call) ringTrunk(route dialplan.Route, out *dirpb.TrunkOutbound, by *dir
 	c.stages++
 	stage := c.stages
 	c.mu.Unlock()
-	b, err := c.startTrunkBranch(stage, req, out)
+	b, err := c.startTrunkBranch(stage, req, route.Trunk, out)
 	if err != nil {
 		c.s.log.Warn("sip: trunk branch", "trunk", route.Trunk, "err", err)
 		return outcome{status: sip.StatusServiceUnavailable, reason: "Trunk Unavailable"}
@@ -168,6 +171,8 @@ func (c *call) ringTrunk(route dialplan.Route, out *dirpb.TrunkOutbound, by *dir
 		return outcome{status: sip.StatusBadGateway, reason: "Trunk Authentication Failed"}
 	case st.best == nil:
 		return outcome{status: sip.StatusServiceUnavailable, reason: "Trunk Unavailable"}
+	case st.best.StatusCode == sip.StatusServiceUnavailable:
+		return trunkRefused(st.best)
 	}
 	return outcome{res: st.best}
 }
@@ -292,16 +297,17 @@ func callerID(out *dirpb.TrunkOutbound, line *dirpb.Line) string {
 	return out.GetMainNumber()
 }
 
-// startTrunkBranch sends req to the upstream as branch of stage (no line
-// rings, so no line state is reported).
-func (c *call) startTrunkBranch(stage int, req *sip.Request, out *dirpb.TrunkOutbound) (*branch, error) {
+// startTrunkBranch sends req to trunk's upstream as branch of stage (no
+// line rings, so no line state is reported); our Via offers RFC 7339
+// overload control.
+func (c *call) startTrunkBranch(stage int, req *sip.Request, trunk string, out *dirpb.TrunkOutbound) (*branch, error) {
 	b := &branch{c: c, stage: stage, req: req, cancelled: make(chan struct{})}
 	ctx := context.WithoutCancel(c.ctx) // a branch ends by CANCEL, not by context
-	inner, err := c.s.client.TransactionRequest(ctx, req, c.s.recordRoute(c.req), c.s.addVia)
+	inner, err := c.s.client.TransactionRequest(ctx, req, c.s.recordRoute(c.req), c.s.addVia, ocVia)
 	if err != nil {
 		return nil, err
 	}
-	tx := newTrunkTx(c.s, b, inner, out)
+	tx := newTrunkTx(c.s, b, inner, trunk, out)
 	b.tx = tx
 	if !c.runBranch(b) {
 		return nil, errors.New("sip: shutting down")

@@ -62,12 +62,15 @@ type TrunkRegistration struct {
 	Error string
 }
 
-// trunkRegs are the registration loops running on this node.
+// trunkRegs are the registration loops running on this node, and oc
+// the overload state of the trunks' upstreams (overloadcontrol.go).
 type trunkRegs struct {
 	mu    sync.Mutex
 	loops map[string]*regLoop
 	at    uint64 // Generation(KindTrunk) the loops were started for
 	here  bool
+
+	oc overloadControl
 }
 
 type regLoop struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
@@ -19,10 +20,13 @@ import (
 // shift of its dialog follow, so CANCEL, ACK and in-dialog requests
 // match) and passes on that one's responses, with the caller's CSeq.
 // Only one challenge is answered: a second one is the final response.
+// Every response tells the trunk's overload state (overloadcontrol.go)
+// what the upstream asks for.
 type trunkTx struct {
-	s   *Server
-	b   *branch
-	out *dirpb.TrunkOutbound
+	s     *Server
+	b     *branch
+	trunk string
+	out   *dirpb.TrunkOutbound
 
 	res  chan *sip.Response
 	done chan struct{}
@@ -33,8 +37,8 @@ type trunkTx struct {
 	onRetx  sip.FnTxResponse
 }
 
-func newTrunkTx(s *Server, b *branch, inner sip.ClientTransaction, out *dirpb.TrunkOutbound) *trunkTx {
-	return &trunkTx{s: s, b: b, out: out, cur: inner, res: make(chan *sip.Response), done: make(chan struct{})}
+func newTrunkTx(s *Server, b *branch, inner sip.ClientTransaction, trunk string, out *dirpb.TrunkOutbound) *trunkTx {
+	return &trunkTx{s: s, b: b, trunk: trunk, out: out, cur: inner, res: make(chan *sip.Response), done: make(chan struct{})}
 }
 
 func (t *trunkTx) current() sip.ClientTransaction {
@@ -76,6 +80,7 @@ func (t *trunkTx) pump() {
 		cur := t.current()
 		select {
 		case res := <-cur.Responses():
+			t.s.trunkRegs.oc.observe(t.trunk, res, time.Now())
 			if t.challenge(res) && t.retry(res) {
 				continue
 			}
@@ -129,7 +134,7 @@ func (t *trunkTx) retry(res *sip.Response) bool {
 	req.RemoveHeader("Via")
 	req.CSeq().SeqNo++
 	ctx := context.WithoutCancel(b.c.ctx)
-	next, err := t.s.client.TransactionRequest(ctx, req, t.s.addVia)
+	next, err := t.s.client.TransactionRequest(ctx, req, t.s.addVia, ocVia)
 	if err != nil {
 		t.s.log.Warn("sip: trunk retry", "err", err)
 		return false

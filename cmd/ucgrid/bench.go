@@ -23,7 +23,8 @@ const benchUsage = `usage: ucgrid bench SCENARIO [flags]
 scenarios:
   rights     GET /v1/rights checks/s and latency; the rights engine per core
   presence   presence changes fanned out to SSE watchers: deliveries/s, change→watcher latency
-  hunt       SIP calls from a trunk into ring_all call groups: calls/s, INVITE→180 and →200 latency
+  hunt       SIP calls from a trunk into ring_all call groups: calls/s, INVITE→180 and →200 latency,
+             goodput and 503 refusals per second (INVITE→503 latency) past capacity
   register   SIP REGISTER/s with digest authentication
   failover   calls into groups while a node is killed: time until they succeed again
   rolling    calls into groups while every node in turn is stopped (SIGTERM) and
