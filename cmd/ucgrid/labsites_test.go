@@ -1,0 +1,300 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ucgrid/ucgrid/cluster/peers"
+	"github.com/ucgrid/ucgrid/internal/netlab"
+)
+
+// The three-site lab of issue 20: three sites of two nodes each, every
+// node and phone on its own host, an emulated WAN (netlab.Lab.WAN: a
+// user-space netem, this machine's kernel has no netem qdisc) between
+// every pair of sites, SIPp phones in each site homed there and
+// registered through their own site's first node.
+
+// Between every pair of sites: 40 ms round trip, 0.5 % loss each way
+// (issue 20, item 5).
+const (
+	wanOneWay = 20 * time.Millisecond
+	wanLoss   = 0.005
+)
+
+// labSite is one site of the lab: its nodes' hosts and nodes, and its
+// phones (users homed in the site).
+type labSite struct {
+	name   string
+	hosts  []*netlab.Host
+	nodes  []*clusterNode
+	phones []*labPhone
+}
+
+// server is the SIP address of the site's first node, which its phones
+// register and call through.
+func (s *labSite) server() string { return sipAddr(s.hosts[0].IPv4(), 5060) }
+
+// sitesLab is the lab: the network, the cluster, the sites and the WAN
+// links between each pair of them.
+type sitesLab struct {
+	lab   *netlab.Lab
+	c     *testCluster
+	sites []*labSite
+	wans  []*netlab.Link
+}
+
+// setWAN sets every WAN link of the lab.
+func (s *sitesLab) setWAN(oneWay time.Duration, loss float64) {
+	for _, w := range s.wans {
+		w.Set(oneWay, loss)
+	}
+}
+
+// startSitesLab builds the three-site lab with phones phones per site
+// (users p<site><i>, lines 2<site number><i>), starts the cluster (the
+// first node of site a founds it, nodes started site by site in turn),
+// waits for its three voters (one per site), homes each phone's user in its site and
+// registers the phones through their site's first node.
+func startSitesLab(t testing.TB, phones int) *sitesLab {
+	t.Helper()
+	needSIPp(t)
+	s := &sitesLab{lab: netlab.New(t)}
+	for i, name := range []string{"a", "b", "c"} {
+		site := &labSite{name: name}
+		for j := 1; j <= 2; j++ {
+			site.hosts = append(site.hosts, s.lab.Host(fmt.Sprintf("%s%d", name, j)))
+		}
+		for j := 1; j <= phones; j++ {
+			user := fmt.Sprintf("p%s%d", name, j)
+			site.phones = append(site.phones, attachPhone(s.lab.Host(user), fmt.Sprintf("2%d%d", i+1, j), false))
+		}
+		s.sites = append(s.sites, site)
+	}
+	for i, a := range s.sites {
+		for _, b := range s.sites[i+1:] {
+			s.wans = append(s.wans, s.lab.WAN(a.all(), b.all(), wanOneWay, wanLoss))
+		}
+	}
+	s.startCluster(t)
+	st := s.c.waitSpread([]int{1, 1, 1}, clusterStart)
+	t.Logf("cluster of %d nodes in 3 sites: voters %v (one per site), leader %s", len(s.c.nodes), st.Raft.Voters, st.Raft.Leader)
+	via := s.sites[0].nodes[0].http
+	for _, site := range s.sites {
+		for _, p := range site.phones {
+			// The leader records a node's site when it first sees it:
+			// a home site is accepted once a node of it is recorded.
+			pollCode(t, 30*time.Second, "user "+p.name+" homed in site "+site.name, http.StatusOK, func() (int, string) {
+				code, body, _ := apiCall(t, http.MethodPut, via, "/v1/users/"+p.name, map[string]any{"display_name": p.name, "site": site.name})
+				return map[bool]int{true: http.StatusOK}[code/100 == 2], body
+			})
+			mustAPI(t, via, http.MethodPut, "/v1/lines/"+p.number, map[string]any{"owner": p.name, "sip_password": p.pw})
+		}
+	}
+	for _, site := range s.sites {
+		for _, p := range site.phones {
+			waitLine(t, site.nodes[0].http, p.number)
+			registerSIPp(t, p, site.server())
+		}
+	}
+	return s
+}
+
+// all is every host of the site, nodes and phones.
+func (s *labSite) all() []*netlab.Host {
+	hosts := append([]*netlab.Host(nil), s.hosts...)
+	for _, p := range s.phones {
+		hosts = append(hosts, p.host)
+	}
+	return hosts
+}
+
+// startCluster starts a node on each node host with --site, over mutual
+// TLS as startLabCluster does; it returns once every node serves.
+func (s *sitesLab) startCluster(t testing.TB) {
+	t.Helper()
+	s.c = &testCluster{t: t}
+	certs := t.TempDir()
+	for j := range 2 {
+		for _, site := range s.sites {
+			h := site.hosts[j]
+			ip, name := h.IPv4().String(), h.Name()
+			cn := &clusterNode{name: name, data: filepath.Join(t.TempDir(), "data"),
+				gossip: ip + ":7946", raft: ip + ":8300", http: ip + ":8080", wrap: h.Wrap(),
+				args: append([]string{"--site", site.name, "--actor", ip + ":0", "--sip", ip + ":5060"}, tlsArgs(t, certs, name)...)}
+			if s.c.seed == "" {
+				s.c.seed = cn.gossip
+			}
+			site.nodes = append(site.nodes, cn)
+			s.c.nodes = append(s.c.nodes, cn)
+			s.c.start(cn)
+			if len(s.c.nodes) == 1 {
+				cn.proc.waitServing(clusterStart)
+			}
+		}
+	}
+	for _, cn := range s.c.nodes[1:] {
+		cn.proc.waitServing(clusterStart)
+	}
+}
+
+// localCall has caller call callee through server (SIPp: digest, 180,
+// 200, BYE) and fails the test unless the call succeeds.
+func localCall(t testing.TB, caller, callee *labPhone, server string) {
+	t.Helper()
+	answers := runSIPp(t, callee, "uas_ring.xml", server)
+	answers.ready(t)
+	runSIPp(t, caller, "uac_ring.xml", server, "-key", "callee", callee.number).wait(t, 30*time.Second)
+	answers.wait(t, 10*time.Second)
+}
+
+// siteOf is the site of node cn.
+func (s *sitesLab) siteOf(cn *clusterNode) *labSite {
+	for _, site := range s.sites {
+		for _, n := range site.nodes {
+			if n == cn {
+				return site
+			}
+		}
+	}
+	return nil
+}
+
+// TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal: the
+// three-site lab (40 ms RTT, 0.5 % loss between sites). One whole site
+// (both its nodes and its phones; a site without the Raft leader) is cut
+// off from the other two for 60 s. Throughout the cut, calls go on in
+// rounds: a local call in each of the three sites, and a call from a
+// phone of one connected site to a phone of the other. Every one of them
+// must succeed: the cut-off site keeps calling, and the other sites see
+// no failed call. The connected sites keep seeing each other's nodes
+// alive in gossip. The cut-off site's journal entries wait in its
+// nodes' queues; after the heal, with no operator step, the queues
+// drain and every call's journal entries, written on both sides, are on
+// every node exactly once.
+func TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal(t *testing.T) {
+	const cutFor = 60 * time.Second
+	s := startSitesLab(t, 2)
+	st := s.c.waitVoters(3, clusterStart)
+	cutAt := 2
+	for _, cn := range s.sites[cutAt].nodes {
+		if cn.name == st.Raft.Leader {
+			cutAt = 1
+		}
+	}
+	cut := s.sites[cutAt]
+	var up []*labSite
+	for _, site := range s.sites {
+		if site != cut {
+			up = append(up, site)
+		}
+	}
+	calls := map[string]int{} // user → calls it took part in
+	call := func(caller, callee *labPhone, server string) {
+		t.Helper()
+		localCall(t, caller, callee, server)
+		calls[caller.name]++
+		calls[callee.name]++
+	}
+	// One call per site before the cut: every path works.
+	for _, site := range s.sites {
+		call(site.phones[0], site.phones[1], site.server())
+	}
+
+	for _, h := range cut.all() {
+		for _, site := range up {
+			for _, o := range site.all() {
+				s.lab.Cut(h, o)
+			}
+		}
+	}
+	cutStart := time.Now()
+	t.Logf("site %s cut off from %s and %s", cut.name, up[0].name, up[1].name)
+	rounds := 0
+	for time.Since(cutStart) < cutFor {
+		for _, site := range s.sites {
+			call(site.phones[rounds%2], site.phones[1-rounds%2], site.server())
+		}
+		call(up[0].phones[0], up[1].phones[0], up[0].server())
+		s.checkAlive(t, up)
+		rounds++
+	}
+	t.Logf("%d rounds of calls during the %v cut, every call answered", rounds, time.Since(cutStart).Round(time.Second))
+	queued := 0.0
+	for _, cn := range cut.nodes {
+		queued += max(0, metricValue(t, cn.http, "ucgrid_persistence_journal_queued_entries"))
+	}
+	if queued == 0 {
+		t.Fatalf("no journal entry queued on the cut-off site %s after its calls", cut.name)
+	}
+	t.Logf("%v journal entries queued in site %s at the end of the cut", queued, cut.name)
+
+	for _, h := range cut.all() {
+		for _, site := range up {
+			for _, o := range site.all() {
+				s.lab.Heal(h, o)
+			}
+		}
+	}
+	healed := time.Now()
+	for _, cn := range cut.nodes {
+		pollCode(t, 90*time.Second, "the journal queue of "+cn.name+" committed after the heal", http.StatusOK, func() (int, string) {
+			if n := metricValue(t, cn.http, "ucgrid_persistence_journal_queued_entries"); n != 0 {
+				return 0, fmt.Sprintf("%v queued", n)
+			}
+			return http.StatusOK, ""
+		})
+	}
+	t.Logf("journal queues of site %s committed %v after the heal", cut.name, time.Since(healed).Round(100*time.Millisecond))
+	s.c.pollStatus(up[0].nodes[0], 90*time.Second, "every node alive and in the actor topology after the heal", func(st peers.ClusterStatus) bool {
+		for _, cn := range s.c.nodes {
+			if m, ok := memberOf(st, cn.name); !ok || m.State != "alive" || !m.InTopology {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("every node alive and in the topology %v after the heal", time.Since(healed).Round(100*time.Millisecond))
+	// The cut-off site calls across the WAN again.
+	call(cut.phones[0], up[0].phones[0], cut.server())
+	for _, cn := range s.c.nodes {
+		for _, site := range s.sites {
+			for _, p := range site.phones {
+				want := calls[p.name]
+				pollCode(t, 30*time.Second, fmt.Sprintf("%s's %d journal entries, once each, on %s", p.name, want, cn.name), http.StatusOK, func() (int, string) {
+					ids := journalIDs(t, cn.http, p.name)
+					seen := map[string]int{}
+					for _, id := range ids {
+						seen[id]++
+					}
+					if len(ids) != want || len(seen) != want {
+						return 0, fmt.Sprintf("%d entries, %d distinct", len(ids), len(seen))
+					}
+					return http.StatusOK, ""
+				})
+			}
+		}
+	}
+}
+
+// checkAlive fails the test unless the first node of each site in sites
+// sees every node of those sites alive in gossip: a WAN link that works
+// must not get healthy nodes declared dead.
+func (s *sitesLab) checkAlive(t *testing.T, sites []*labSite) {
+	t.Helper()
+	for _, via := range sites {
+		st, err := s.c.status(via.nodes[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, site := range sites {
+			for _, cn := range site.nodes {
+				if m, ok := memberOf(st, cn.name); !ok || m.State != "alive" {
+					t.Errorf("%s (site %s) sees %s (site %s) as %q across a working WAN link", via.nodes[0].name, via.name, cn.name, site.name, m.State)
+				}
+			}
+		}
+	}
+}
