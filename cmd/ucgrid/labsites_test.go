@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,13 +145,47 @@ func (s *sitesLab) startCluster(t testing.TB) {
 }
 
 // localCall has caller call callee through server (SIPp: digest, 180,
-// 200, BYE) and fails the test unless the call succeeds.
+// 200, BYE) and fails the test unless the call succeeds, with what
+// both phones received during the call.
 func localCall(t testing.TB, caller, callee *labPhone, server string) {
 	t.Helper()
+	cm, km := len(caller.capture.Datagrams()), len(callee.capture.Datagrams())
 	answers := runSIPp(t, callee, "uas_ring.xml", server)
 	answers.ready(t)
-	runSIPp(t, caller, "uac_ring.xml", server, "-key", "callee", callee.number).wait(t, 30*time.Second)
-	answers.wait(t, 10*time.Second)
+	calls := runSIPp(t, caller, "uac_ring.xml", server, "-key", "callee", callee.number)
+	errCall, errAnswer := calls.result(30*time.Second), answers.result(10*time.Second)
+	if errCall != nil || errAnswer != nil {
+		t.Fatalf("call %s → %s through %s failed:\ncaller: %v\ncallee: %v\n%s received:\n%s\n%s received:\n%s",
+			caller.name, callee.name, server, errCall, errAnswer, caller.name, sipTrace(caller, cm), callee.name, sipTrace(callee, km))
+	}
+}
+
+// result waits for the scenario to end within d: nil when it passed,
+// else an error with SIPp's last output and error file.
+func (r *sippLab) result(d time.Duration) error {
+	select {
+	case err := <-r.done:
+		r.done <- err // for the clean-up
+		if err != nil {
+			b, _ := os.ReadFile(r.errs) // absent when SIPp logged nothing
+			return fmt.Errorf("sipp %s: %v\n%s\n%s", r.name, err, lastLines(r.out.String(), 30), b)
+		}
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("sipp %s did not finish within %v", r.name, d)
+	}
+}
+
+// sipTrace lists the SIP messages phone p received from its datagram
+// from on: when, from where, the start line and CSeq.
+func sipTrace(p *labPhone, from int) string {
+	var b strings.Builder
+	for _, d := range p.capture.Datagrams()[from:] {
+		if m, ok := parseSIP(d); ok {
+			fmt.Fprintf(&b, "  %s from %s: %s (CSeq %s)\n", d.At.Format("15:04:05.000"), m.from, m.start, strings.Join(m.header("cseq"), ","))
+		}
+	}
+	return b.String()
 }
 
 // siteOf is the site of node cn.
@@ -248,23 +286,12 @@ func TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal(t *testing
 		})
 	}
 	t.Logf("journal queues of site %s committed %v after the heal", cut.name, time.Since(healed).Round(100*time.Millisecond))
-	s.c.pollStatus(up[0].nodes[0], 90*time.Second, "every node alive and in the actor topology after the heal", func(st peers.ClusterStatus) bool {
-		for _, cn := range s.c.nodes {
-			if m, ok := memberOf(st, cn.name); !ok || m.State != "alive" || !m.InTopology {
-				return false
-			}
-		}
-		return true
-	})
-	t.Logf("every node alive and in the topology %v after the heal", time.Since(healed).Round(100*time.Millisecond))
-	// The cut-off site calls across the WAN again.
-	call(cut.phones[0], up[0].phones[0], cut.server())
 	for _, cn := range s.c.nodes {
 		for _, site := range s.sites {
 			for _, p := range site.phones {
 				want := calls[p.name]
 				pollCode(t, 30*time.Second, fmt.Sprintf("%s's %d journal entries, once each, on %s", p.name, want, cn.name), http.StatusOK, func() (int, string) {
-					ids := journalIDs(t, cn.http, p.name)
+					ids := allJournalIDs(t, cn.http, p.name)
 					seen := map[string]int{}
 					for _, id := range ids {
 						seen[id]++
@@ -277,6 +304,20 @@ func TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal(t *testing
 			}
 		}
 	}
+	for _, via := range s.c.nodes {
+		s.c.pollStatus(via, 90*time.Second, "every node alive and in the actor topology of "+via.name+" after the heal", func(st peers.ClusterStatus) bool {
+			for _, cn := range s.c.nodes {
+				if m, ok := memberOf(st, cn.name); !ok || m.State != "alive" || !m.InTopology {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	t.Logf("every node alive and in every node's topology %v after the heal", time.Since(healed).Round(100*time.Millisecond))
+	// The cut-off site calls across the WAN again, both ways.
+	call(cut.phones[0], up[0].phones[0], cut.server())
+	call(up[1].phones[1], cut.phones[1], up[1].server())
 }
 
 // checkAlive fails the test unless the first node of each site in sites
@@ -296,5 +337,38 @@ func (s *sitesLab) checkAlive(t *testing.T, sites []*labSite) {
 				}
 			}
 		}
+	}
+}
+
+// allJournalIDs lists the ids of every journal entry of user through
+// the API at addr (as the admin), page after page.
+func allJournalIDs(t *testing.T, addr, user string) []string {
+	t.Helper()
+	var ids []string
+	for after := ""; ; {
+		path := "/v1/users/" + user + "/journal?limit=1000"
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
+		code, body, _ := apiCall(t, http.MethodGet, addr, path, nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s on %s: %d %s", path, addr, code, body)
+		}
+		var page struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+			Next string `json:"next"`
+		}
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Items {
+			ids = append(ids, e.ID)
+		}
+		if page.Next == "" || len(page.Items) == 0 {
+			return ids
+		}
+		after = page.Next
 	}
 }
