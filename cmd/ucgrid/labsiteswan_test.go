@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/csv"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ucgrid/ucgrid/internal/netlab"
 )
 
 // BenchmarkLab_LocalCallWANDelay: in the three-site lab, local calls
@@ -16,8 +15,9 @@ import (
 // in rounds with the WAN between the sites off (no delay, no loss) and
 // on (20 ms one way, 0.5 % loss), interleaved in the same lab:
 // off, on, off, on, … Each round makes localRoundCalls calls in turn in
-// every site. It reports the INVITE→180 p99 of each (SIPp's response
-// time from the authenticated INVITE to the first 180) and their ratio,
+// every site. It reports the INVITE→180 p99 of each (from the
+// authenticated INVITE the caller sent to the first 180 it received, on
+// the caller's wire) and their ratio,
 // and fails when the WAN makes the local p99 more than 1.2 times slower:
 // nothing on a local call's path may wait for another site.
 //
@@ -25,6 +25,10 @@ import (
 func BenchmarkLab_LocalCallWANDelay(b *testing.B) {
 	const rounds = 3 // of each, interleaved
 	s := startSitesLab(b, 2)
+	captures := map[*labSite]*netlab.Capture{}
+	for _, site := range s.sites {
+		captures[site] = site.phones[0].host.CaptureUDPBothWays()
+	}
 	b.ResetTimer()
 	for range b.N {
 		ring := map[bool][]time.Duration{} // WAN on? → INVITE→180 of every call
@@ -36,7 +40,7 @@ func BenchmarkLab_LocalCallWANDelay(b *testing.B) {
 				s.setWAN(0, 0)
 			}
 			for _, site := range s.sites {
-				ring[on] = append(ring[on], ringTimes(b, site.phones[0], site.phones[1], site.server(), localRoundCalls)...)
+				ring[on] = append(ring[on], ringTimes(b, site.phones[0], site.phones[1], captures[site], site.server(), localRoundCalls)...)
 			}
 		}
 		off, on := p99(ring[false]), p99(ring[true])
@@ -45,7 +49,7 @@ func BenchmarkLab_LocalCallWANDelay(b *testing.B) {
 		b.ReportMetric(float64(on)/float64(time.Millisecond), "p99-on-ms")
 		b.ReportMetric(ratio, "p99-ratio")
 		b.Logf("INVITE→180 of %d local calls each: WAN off p50 %v p99 %v; on (%v one way, %.1f %% loss) p50 %v p99 %v; p99 ratio %.2f",
-			len(ring[false]), p50(ring[false]), off, wanOneWay, 100*wanLoss, p50(ring[true]), on, ratio)
+			len(ring[false]), p50(ring[false]).Round(10*time.Microsecond), off.Round(10*time.Microsecond), wanOneWay, 100*wanLoss, p50(ring[true]).Round(10*time.Microsecond), on.Round(10*time.Microsecond), ratio)
 		if ratio > 1.2 {
 			b.Fatalf("a local call's INVITE→180 p99 is %.2f× slower with the WAN delay (%v against %v): something on the local call path crosses the WAN", ratio, on, off)
 		}
@@ -57,61 +61,46 @@ const localRoundCalls = 20
 
 // ringTimes has caller make n calls in turn to callee through server
 // (SIPp uac_ring.xml and uas_ring.xml) and returns each call's
-// INVITE→180 time; it fails unless every call succeeds.
-func ringTimes(t testing.TB, caller, callee *labPhone, server string, n int) []time.Duration {
+// INVITE→180 time, as the caller's host saw it on the wire (capture, a
+// capture of both ways of the caller's host): from the authenticated
+// INVITE it sent to the first 180 it received. It fails unless every
+// call succeeds and rang.
+func ringTimes(t testing.TB, caller, callee *labPhone, capture *netlab.Capture, server string, n int) []time.Duration {
 	t.Helper()
+	mark := len(capture.Datagrams())
 	answers := runSIPp(t, callee, "uas_ring.xml", server, "-m", strconv.Itoa(n))
 	answers.ready(t)
-	sf, err := filepath.Abs(filepath.Join("testdata", "sipp", "uac_ring.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir() // SIPp writes its -trace_rtt file in its working directory
-	cmd := caller.host.Command("sipp", "-sf", sf, "-i", caller.addr.String(), "-p", "5060", "-m", strconv.Itoa(n),
-		"-l", "1", "-r", "100", "-nostdin", "-timeout", "60", "-timeout_error", "-key", "domain", labDomain,
-		"-key", "caller", caller.number, "-key", "callee", callee.number, "-au", caller.number, "-ap", caller.pw,
-		"-auth_uri", server, "-trace_rtt", "-rtt_freq", "1", server)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sipp %s calls %s %d times: %v\n%s", caller.name, callee.name, n, err, lastLines(string(out), 30))
-	}
+	runSIPp(t, caller, "uac_ring.xml", server, "-key", "callee", callee.number,
+		"-m", strconv.Itoa(n), "-l", "1", "-r", "100").wait(t, time.Duration(n)*5*time.Second)
 	answers.wait(t, 10*time.Second)
-	files, _ := filepath.Glob(filepath.Join(dir, "*_rtt.csv")) // the pattern is valid
-	if len(files) != 1 {
-		t.Fatalf("sipp wrote %d -trace_rtt files in %s, want 1", len(files), dir)
-	}
-	ds := readRing(t, files[0])
-	if len(ds) != n {
-		t.Fatalf("sipp measured INVITE→180 of %d calls, want %d", len(ds), n)
-	}
-	return ds
-}
-
-// readRing reads the "ring" response times of a SIPp -trace_rtt file
-// (date_ms;response_time_ms;rtd).
-func readRing(t testing.TB, path string) []time.Duration {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma, r.FieldsPerRecord, r.TrimLeadingSpace = ';', -1, true
-	rows, err := r.ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+	sent, rang := map[string]time.Time{}, map[string]time.Time{} // Call-ID → authenticated INVITE sent, first 180
+	var calls []string
+	for _, d := range capture.Datagrams()[mark:] {
+		m, ok := parseSIP(d)
+		if !ok {
+			continue
+		}
+		id := strings.Join(m.header("call-id"), "")
+		switch {
+		case d.Sent && m.code == 0 && m.cseqMethod() == "INVITE" && strings.HasPrefix(strings.Join(m.header("cseq"), ""), "2 "):
+			if _, ok := sent[id]; !ok {
+				sent[id] = d.At
+				calls = append(calls, id)
+			}
+		case !d.Sent && m.code == 180:
+			if _, ok := rang[id]; !ok {
+				rang[id] = d.At
+			}
+		}
 	}
 	var ds []time.Duration
-	for _, row := range rows {
-		if len(row) < 3 || strings.TrimSpace(row[2]) != "ring" {
-			continue // the header
+	for _, id := range calls {
+		if at, ok := rang[id]; ok {
+			ds = append(ds, at.Sub(sent[id]))
 		}
-		ms, err := strconv.ParseFloat(row[1], 64)
-		if err != nil {
-			t.Fatalf("%s: response time %q: %v", path, row[1], err)
-		}
-		ds = append(ds, time.Duration(ms*float64(time.Millisecond)))
+	}
+	if len(calls) != n || len(ds) != n {
+		t.Fatalf("%s's calls to %s: %d authenticated INVITEs sent and %d answered with a 180, want %d", caller.name, callee.name, len(calls), len(ds), n)
 	}
 	return ds
 }
