@@ -48,6 +48,7 @@ type sitesLab struct {
 	c     *testCluster
 	sites []*labSite
 	wans  []*netlab.Link
+	wire  map[*netlab.Host]*netlab.Capture // every host's datagrams, both ways
 }
 
 // setWAN sets every WAN link of the lab.
@@ -65,7 +66,7 @@ func (s *sitesLab) setWAN(oneWay time.Duration, loss float64) {
 func startSitesLab(t testing.TB, phones int) *sitesLab {
 	t.Helper()
 	needSIPp(t)
-	s := &sitesLab{lab: netlab.New(t)}
+	s := &sitesLab{lab: netlab.New(t), wire: map[*netlab.Host]*netlab.Capture{}}
 	for i, name := range []string{"a", "b", "c"} {
 		site := &labSite{name: name}
 		for j := 1; j <= 2; j++ {
@@ -76,6 +77,11 @@ func startSitesLab(t testing.TB, phones int) *sitesLab {
 			site.phones = append(site.phones, attachPhone(s.lab.Host(user), fmt.Sprintf("2%d%d", i+1, j), false))
 		}
 		s.sites = append(s.sites, site)
+	}
+	for _, site := range s.sites {
+		for _, h := range site.all() {
+			s.wire[h] = h.CaptureUDPBothWays()
+		}
 	}
 	for i, a := range s.sites {
 		for _, b := range s.sites[i+1:] {
@@ -144,20 +150,35 @@ func (s *sitesLab) startCluster(t testing.TB) {
 	}
 }
 
-// localCall has caller call callee through server (SIPp: digest, 180,
-// 200, BYE) and fails the test unless the call succeeds, with what
-// both phones received during the call.
-func localCall(t testing.TB, caller, callee *labPhone, server string) {
+// call has caller call callee through the first node of site via
+// (SIPp: digest, 180, 200, BYE) and fails the test unless the call
+// succeeds, with what the caller, the callee and the node sent and
+// received during the call, and what the WAN links dropped.
+func (s *sitesLab) call(t testing.TB, caller, callee *labPhone, via *labSite) {
 	t.Helper()
-	cm, km := len(caller.capture.Datagrams()), len(callee.capture.Datagrams())
+	hosts := []*netlab.Host{caller.host, callee.host, via.hosts[0]}
+	marks := make([]int, len(hosts))
+	for i, h := range hosts {
+		marks[i] = len(s.wire[h].Datagrams())
+	}
+	server := via.server()
 	answers := runSIPp(t, callee, "uas_ring.xml", server)
 	answers.ready(t)
 	calls := runSIPp(t, caller, "uac_ring.xml", server, "-key", "callee", callee.number)
 	errCall, errAnswer := calls.result(30*time.Second), answers.result(10*time.Second)
-	if errCall != nil || errAnswer != nil {
-		t.Fatalf("call %s → %s through %s failed:\ncaller: %v\ncallee: %v\n%s received:\n%s\n%s received:\n%s",
-			caller.name, callee.name, server, errCall, errAnswer, caller.name, sipTrace(caller, cm), callee.name, sipTrace(callee, km))
+	if errCall == nil && errAnswer == nil {
+		return
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "call %s → %s through %s (%s) failed:\ncaller: %v\ncallee: %v\n", caller.name, callee.name, via.hosts[0].Name(), server, errCall, errAnswer)
+	for i, h := range hosts {
+		fmt.Fprintf(&b, "SIP on the wire of %s:\n%s", h.Name(), sipTrace(s.wire[h], marks[i]))
+	}
+	for i, w := range s.wans {
+		passed, dropped := w.Stats()
+		fmt.Fprintf(&b, "WAN link %d: %d packets passed, %d dropped\n", i, passed, dropped)
+	}
+	t.Fatal(b.String())
 }
 
 // result waits for the scenario to end within d: nil when it passed,
@@ -176,28 +197,21 @@ func (r *sippLab) result(d time.Duration) error {
 	}
 }
 
-// sipTrace lists the SIP messages phone p received from its datagram
-// from on: when, from where, the start line and CSeq.
-func sipTrace(p *labPhone, from int) string {
+// sipTrace lists the SIP datagrams of a capture of both ways from its
+// datagram from on: when, sent or received, from and to, the start line
+// and CSeq.
+func sipTrace(c *netlab.Capture, from int) string {
 	var b strings.Builder
-	for _, d := range p.capture.Datagrams()[from:] {
+	for _, d := range c.Datagrams()[from:] {
 		if m, ok := parseSIP(d); ok {
-			fmt.Fprintf(&b, "  %s from %s: %s (CSeq %s)\n", d.At.Format("15:04:05.000"), m.from, m.start, strings.Join(m.header("cseq"), ","))
+			dir := "in "
+			if d.Sent {
+				dir = "out"
+			}
+			fmt.Fprintf(&b, "  %s %s %s → %s: %s (CSeq %s)\n", d.At.Format("15:04:05.000"), dir, d.From, d.To, m.start, strings.Join(m.header("cseq"), ","))
 		}
 	}
 	return b.String()
-}
-
-// siteOf is the site of node cn.
-func (s *sitesLab) siteOf(cn *clusterNode) *labSite {
-	for _, site := range s.sites {
-		for _, n := range site.nodes {
-			if n == cn {
-				return site
-			}
-		}
-	}
-	return nil
 }
 
 // TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal: the
@@ -230,15 +244,15 @@ func TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal(t *testing
 		}
 	}
 	calls := map[string]int{} // user → calls it took part in
-	call := func(caller, callee *labPhone, server string) {
+	call := func(caller, callee *labPhone, via *labSite) {
 		t.Helper()
-		localCall(t, caller, callee, server)
+		s.call(t, caller, callee, via)
 		calls[caller.name]++
 		calls[callee.name]++
 	}
 	// One call per site before the cut: every path works.
 	for _, site := range s.sites {
-		call(site.phones[0], site.phones[1], site.server())
+		call(site.phones[0], site.phones[1], site)
 	}
 
 	for _, h := range cut.all() {
@@ -253,9 +267,9 @@ func TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal(t *testing
 	rounds := 0
 	for time.Since(cutStart) < cutFor {
 		for _, site := range s.sites {
-			call(site.phones[rounds%2], site.phones[1-rounds%2], site.server())
+			call(site.phones[rounds%2], site.phones[1-rounds%2], site)
 		}
-		call(up[0].phones[0], up[1].phones[0], up[0].server())
+		call(up[0].phones[0], up[1].phones[0], up[0])
 		s.checkAlive(t, up)
 		rounds++
 	}
@@ -316,8 +330,8 @@ func TestLab_SiteCutOffForAMinuteKeepsCallingAndJournalsOnceAfterHeal(t *testing
 	}
 	t.Logf("every node alive and in every node's topology %v after the heal", time.Since(healed).Round(100*time.Millisecond))
 	// The cut-off site calls across the WAN again, both ways.
-	call(cut.phones[0], up[0].phones[0], cut.server())
-	call(up[1].phones[1], cut.phones[1], up[1].server())
+	call(cut.phones[0], up[0].phones[0], cut)
+	call(up[1].phones[1], cut.phones[1], up[1])
 }
 
 // checkAlive fails the test unless the first node of each site in sites
