@@ -25,7 +25,7 @@ const (
 
 // freeAddr returns a 127.0.0.1 address whose TCP and UDP ports were free
 // a moment ago (gossip needs both).
-func freeAddr(t *testing.T) string { return testnet.FreeAddr(t) }
+func freeAddr(t testing.TB) string { return testnet.FreeAddr(t) }
 
 // clusterNode is one node of a test cluster, restartable on its data dir.
 type clusterNode struct {
@@ -35,7 +35,7 @@ type clusterNode struct {
 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*clusterNode
 	seed  string
 }
@@ -121,7 +121,7 @@ func (c *testCluster) waitVoters(want int, timeout time.Duration) peers.ClusterS
 
 // apiCall sends an admin-authenticated request and returns status, body
 // and the consistency token.
-func apiCall(t *testing.T, method, addr, path string, body any) (int, string, string) {
+func apiCall(t testing.TB, method, addr, path string, body any) (int, string, string) {
 	t.Helper()
 	return call(method, addr, path, adminAuth(), "", body)
 }

@@ -17,7 +17,7 @@ import (
 
 // runOK runs a ucgrid command in this process and fails the test unless it
 // exits 0.
-func runOK(t *testing.T, args ...string) string {
+func runOK(t testing.TB, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	if code := run(args, &out, &errOut); code != 0 {
@@ -32,7 +32,7 @@ func basicAuth(user, pw string) string {
 
 // tlsArgs makes a certificate for node with `ucgrid tls cert create`
 // (the CA in dir is made on first use) and returns the serve flags.
-func tlsArgs(t *testing.T, dir, node string) []string {
+func tlsArgs(t testing.TB, dir, node string) []string {
 	t.Helper()
 	ca, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
 	if _, err := os.Stat(ca); err != nil {

@@ -133,7 +133,7 @@ func TestLab_CallsBetweenPhonesRegisteredOnDifferentNodes(t *testing.T) {
 
 // waitLine polls the HTTP API at addr until line number is there (a write
 // through another node has reached this one).
-func waitLine(t *testing.T, addr, number string) {
+func waitLine(t testing.TB, addr, number string) {
 	t.Helper()
 	pollCode(t, 10*time.Second, "line "+number+" replicated to "+addr, http.StatusOK, func() (int, string) {
 		code, body, _ := apiCall(t, http.MethodGet, addr, "/v1/lines/"+number, nil)
@@ -144,7 +144,7 @@ func waitLine(t *testing.T, addr, number string) {
 // ready waits until the SIPp phone listens on its UDP port 5060 (a phone
 // started in the background is ready for its call), failing the test if
 // it exits first.
-func (r *sippLab) ready(t *testing.T) {
+func (r *sippLab) ready(t testing.TB) {
 	t.Helper()
 	local := fmt.Sprintf(":%04X", 5060) // as /proc/net/udp writes local ports
 	deadline := time.Now().Add(10 * time.Second)

@@ -61,7 +61,7 @@ func sipAddr(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, po
 
 // provisionPhones creates, through the HTTP API at addr, a user and a
 // line with a SIP password per phone (the line is the user's primary).
-func provisionPhones(t *testing.T, addr string, phones ...*labPhone) {
+func provisionPhones(t testing.TB, addr string, phones ...*labPhone) {
 	t.Helper()
 	for _, p := range phones {
 		mustAPI(t, addr, http.MethodPut, "/v1/users/"+p.name, map[string]any{"display_name": p.name})
@@ -81,7 +81,7 @@ func ringAllGroup(t *testing.T, addr, id, number string, members ...*labPhone) {
 }
 
 // mustAPI sends an admin request and fails the test unless it succeeds.
-func mustAPI(t *testing.T, addr, method, path string, body any) string {
+func mustAPI(t testing.TB, addr, method, path string, body any) string {
 	t.Helper()
 	code, out, _ := apiCall(t, method, addr, path, body)
 	if code < 200 || code > 299 {
@@ -101,7 +101,7 @@ type sippLab struct {
 
 // needSIPp skips the test when sipp is not installed, and fails it
 // instead under UCGRID_REQUIRE_PEERS.
-func needSIPp(t *testing.T) {
+func needSIPp(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("sipp"); err != nil {
 		if os.Getenv("UCGRID_REQUIRE_PEERS") != "" {
@@ -114,7 +114,7 @@ func needSIPp(t *testing.T) {
 // runSIPp starts SIPp scenario (testdata/sipp, or a path) as phone p
 // against the node at server, on port 5060 of the phone's address, with
 // the line's credentials.
-func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...string) *sippLab {
+func runSIPp(t testing.TB, p *labPhone, scenario string, server string, args ...string) *sippLab {
 	t.Helper()
 	// SIPp digests the uri remote_ip:remote_port, an IPv6 address
 	// unbracketed (not a URI a server can match): give it the server's
@@ -125,7 +125,7 @@ func runSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...
 
 // startLabSIPp starts SIPp scenario on p's host, port 5060 of its
 // address, toward server, with args after the common ones.
-func startLabSIPp(t *testing.T, p *labPhone, scenario string, server string, args ...string) *sippLab {
+func startLabSIPp(t testing.TB, p *labPhone, scenario string, server string, args ...string) *sippLab {
 	t.Helper()
 	needSIPp(t)
 	sf := scenario
@@ -157,7 +157,7 @@ func startLabSIPp(t *testing.T, p *labPhone, scenario string, server string, arg
 }
 
 // wait fails the test unless the scenario passes within d.
-func (r *sippLab) wait(t *testing.T, d time.Duration) {
+func (r *sippLab) wait(t testing.TB, d time.Duration) {
 	t.Helper()
 	select {
 	case err := <-r.done:
@@ -178,7 +178,7 @@ func lastLines(s string, n int) string {
 
 // registerSIPp registers phone p's line from its port 5060 (where its
 // answering scenario runs next) and waits for the 200.
-func registerSIPp(t *testing.T, p *labPhone, server string) {
+func registerSIPp(t testing.TB, p *labPhone, server string) {
 	t.Helper()
 	runSIPp(t, p, "register.xml", server).wait(t, 20*time.Second)
 }

@@ -178,7 +178,7 @@ func TestCluster_PartitionMinorityRefusesWritesServesStaleReadsAndHeals(t *testi
 }
 
 // pollCode calls f until it answers want, failing after within.
-func pollCode(t *testing.T, within time.Duration, what string, want int, f func() (int, string)) {
+func pollCode(t testing.TB, within time.Duration, what string, want int, f func() (int, string)) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 
 // proc is a `ucgrid serve` child process.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	stdout []string
@@ -53,7 +53,7 @@ func startNode(t *testing.T, args ...string) *proc {
 
 // startWrapped starts `ucgrid serve` under a wrapper command (e.g. `ip
 // netns exec NS`, which execs the node in the namespace); nil: directly.
-func startWrapped(t *testing.T, wrap []string, args ...string) *proc {
+func startWrapped(t testing.TB, wrap []string, args ...string) *proc {
 	t.Helper()
 	argv := append(append(slices.Clone(wrap), os.Args[0]), append([]string{"serve", "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)

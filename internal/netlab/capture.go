@@ -10,11 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Datagram is one UDP datagram a host received.
+// Datagram is one UDP datagram a host received (or sent, in a capture
+// of both ways).
 type Datagram struct {
 	From, To netip.AddrPort
 	Payload  []byte
 	At       time.Time
+	Sent     bool // the host sent it (CaptureUDPBothWays only)
 }
 
 // Capture records every UDP datagram arriving at a host from the network
@@ -23,6 +25,7 @@ type Datagram struct {
 // the phone's cooperation. Safe for concurrent use.
 type Capture struct {
 	fd   int
+	both bool // sent datagrams too
 	mu   sync.Mutex
 	got  []Datagram
 	stop chan struct{}
@@ -33,7 +36,20 @@ type Capture struct {
 // AF_PACKET socket opened in its namespace); it stops in t.Cleanup.
 func (h *Host) CaptureUDP() *Capture {
 	h.lab.t.Helper()
-	c := &Capture{stop: make(chan struct{}), done: make(chan struct{})}
+	return h.capture(false)
+}
+
+// CaptureUDPBothWays is CaptureUDP recording also what the host sends
+// to the network (Datagram.Sent): a test times a request the host sent
+// against the response it got, to the microsecond.
+func (h *Host) CaptureUDPBothWays() *Capture {
+	h.lab.t.Helper()
+	return h.capture(true)
+}
+
+func (h *Host) capture(both bool) *Capture {
+	h.lab.t.Helper()
+	c := &Capture{both: both, stop: make(chan struct{}), done: make(chan struct{})}
 	err := h.Do(func() (err error) {
 		c.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
@@ -70,11 +86,12 @@ func (c *Capture) loop() {
 			return
 		}
 		ll, ok := from.(*unix.SockaddrLinklayer)
-		if !ok || ll.Pkttype == unix.PACKET_OUTGOING || ll.Pkttype == unix.PACKET_LOOPBACK {
+		sent := ok && ll.Pkttype == unix.PACKET_OUTGOING
+		if !ok || (sent && !c.both) || ll.Pkttype == unix.PACKET_LOOPBACK {
 			continue
 		}
-		if d, ok := parseUDP(buf[:n]); ok {
-			d.At = time.Now()
+		if d, ok := parseUDP(buf[:n]); ok && !d.From.Addr().IsLoopback() && !d.To.Addr().IsLoopback() {
+			d.At, d.Sent = time.Now(), sent
 			c.mu.Lock()
 			c.got = append(c.got, d)
 			c.mu.Unlock()

@@ -1,9 +1,16 @@
 // Package netlab builds, for tests, a routed network of Linux network
 // namespaces: hosts on their own subnets behind one router namespace, with
 // IPv4 and IPv6 (ULA) addresses, hosts behind a masquerading NAT, hosts
-// with one interface per network, and links that can be cut and healed.
+// with one interface per network, links that can be cut and healed, and
+// emulated WAN links (Lab.WAN: a one-way delay and a loss fraction
+// between groups of hosts, such as the sites of a cluster).
 // The test process itself reaches every host through one veth into the
 // router, so it can call the HTTP API of a node running in the lab.
+//
+// The WAN emulator is in user space (wan.go): the router forwards the
+// packets between the groups through a TUN device, and a goroutine of
+// the test delays and drops them, as `tc netem` would. Kernels without
+// the netem qdisc (this project's CI machines) have TUN all the same.
 //
 // It needs root, `ip` (iproute2) and, for NAT hosts, `iptables` and
 // `conntrack`; without them New skips the test, or fails it when
@@ -64,6 +71,7 @@ type Lab struct {
 	mu     sync.Mutex
 	cuts   map[[2]int]int // subnet pair → ip rule priority
 	prio   int
+	wan    *emulator // the WAN links' emulator, once WAN was called
 }
 
 // Host is one namespace in the lab.
@@ -96,7 +104,7 @@ func New(t testing.TB) *Lab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		skip(t, "the `ip` command (iproute2) is not installed: run make test-deps")
 	}
-	l := &Lab{t: t, cuts: map[[2]int]int{}, prio: 1000}
+	l := &Lab{t: t, cuts: map[[2]int]int{}, prio: cutPrio}
 	for try := 0; ; try++ {
 		var b [8]byte
 		_, _ = rand.Read(b[:]) // crypto/rand does not fail on Linux

@@ -248,6 +248,34 @@ func TestCapture_RecordsWhatTheHostReceivesOnly(t *testing.T) {
 	}
 }
 
+// TestCapture_BothWaysRecordsWhatTheHostSendsToo: b's capture of both
+// ways has the ping it received and the pong it sent, marked Sent, in
+// order, and not its loopback traffic.
+func TestCapture_BothWaysRecordsWhatTheHostSendsToo(t *testing.T) {
+	lab := New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	capB := b.CaptureUDPBothWays()
+	l := b.ListenUDP("0.0.0.0:0")
+	port := uint16(l.LocalAddr().(*net.UDPAddr).Port)
+	src := exchange(t, a, l, b.IPv4())
+	lo := b.ListenUDP("127.0.0.1:0")
+	if _, err := lo.WriteToUDPAddrPort([]byte("self"), netip.MustParseAddrPort(lo.LocalAddr().String())); err != nil {
+		t.Fatal(err)
+	}
+	read(t, lo, "self", "b to itself on the loopback")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(capB.Datagrams()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	capB.Stop()
+	got := capB.Datagrams()
+	me := netip.AddrPortFrom(b.IPv4(), port)
+	if len(got) != 2 || got[0].Sent || got[0].From != src || got[0].To != me || string(got[0].Payload) != "ping" ||
+		!got[1].Sent || got[1].From != me || got[1].To != src || string(got[1].Payload) != "pong" || got[1].At.Before(got[0].At) {
+		t.Fatalf("captured %+v, want the ping from %s received, then the pong to it sent", got, src)
+	}
+}
+
 func TestLab_ReachesFollowsRoutesCutsAndNAT(t *testing.T) {
 	lab := New(t)
 	a, b, c, p := lab.Host("a"), lab.Host("b"), lab.Host("c"), lab.NATHost("p")
