@@ -87,8 +87,10 @@ func (s *Server) Overload() OverloadState {
 // fields are atomics: the UDP reader, the request guards and the
 // sampler use it concurrently without a lock.
 type admission struct {
-	maxCalls, maxTx  int64         // negative: no bound
-	maxAge, maxSched time.Duration // negative: no bound
+	// The limits (negative: no bound) are atomics so that a test can
+	// force a state while the server runs.
+	maxCalls, maxTx  atomic.Int64
+	maxAge, maxSched atomic.Int64 // time.Duration
 	retryAfter       time.Duration
 	m                *metrics
 
@@ -107,8 +109,12 @@ type admission struct {
 }
 
 func newAdmission(c Config, m *metrics) *admission {
-	return &admission{maxCalls: int64(c.MaxCallsSettingUp), maxTx: int64(c.MaxTransactions),
-		maxAge: c.MaxQueueAge, maxSched: c.MaxSchedLatency, retryAfter: c.OverloadRetryAfter, m: m}
+	a := &admission{retryAfter: c.OverloadRetryAfter, m: m}
+	a.maxCalls.Store(int64(c.MaxCallsSettingUp))
+	a.maxTx.Store(int64(c.MaxTransactions))
+	a.maxAge.Store(int64(c.MaxQueueAge))
+	a.maxSched.Store(int64(c.MaxSchedLatency))
+	return a
 }
 
 // newWork reports whether req would be subject to admission: a request
@@ -125,14 +131,16 @@ func newWork(req *sip.Request) bool {
 // throw of the cut would refuse more than it says). It counts nothing:
 // admitted and refused do.
 func (a *admission) refuse(isInvite bool, age time.Duration, signals bool) string {
-	switch {
-	case isInvite && a.maxCalls >= 0 && a.settingUp.Load() >= a.maxCalls:
+	if mc := a.maxCalls.Load(); isInvite && mc >= 0 && a.settingUp.Load() >= mc {
 		return reasonCalls
-	case a.maxTx >= 0 && a.inTx.Load() >= a.maxTx:
+	}
+	if mt := a.maxTx.Load(); mt >= 0 && a.inTx.Load() >= mt {
 		return reasonTransactions
-	case !signals:
+	}
+	if !signals {
 		return ""
-	case a.maxAge >= 0 && age > a.maxAge:
+	}
+	if ma := a.maxAge.Load(); ma >= 0 && int64(age) > ma {
 		return reasonQueueAge
 	}
 	if c := a.cutNow(); c > 0 && rand.Float64() < c {
@@ -203,7 +211,7 @@ func (a *admission) step(p99 time.Duration) {
 	a.sched.Store(int64(p99))
 	a.m.schedLatency.Set(p99.Seconds())
 	c := a.cutNow()
-	if a.maxSched >= 0 && p99 > a.maxSched {
+	if ms := a.maxSched.Load(); ms >= 0 && int64(p99) > ms {
 		c += (1 - c) * cutGrow
 		c = min(c, cutMax)
 	} else {
