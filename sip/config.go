@@ -287,10 +287,10 @@ func (c Config) withOverloadDefaults() Config {
 		c.MaxTransactions = 5000
 	}
 	if c.MaxQueueAge == 0 {
-		c.MaxQueueAge = 20 * time.Millisecond
+		c.MaxQueueAge = 10 * time.Millisecond
 	}
 	if c.MaxSchedLatency == 0 {
-		c.MaxSchedLatency = 20 * time.Millisecond
+		c.MaxSchedLatency = 5 * time.Millisecond
 	}
 	if c.OverloadRetryAfter == 0 {
 		c.OverloadRetryAfter = 2 * time.Second
