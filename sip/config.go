@@ -290,7 +290,7 @@ func (c Config) withOverloadDefaults() Config {
 		c.MaxQueueAge = 10 * time.Millisecond
 	}
 	if c.MaxSchedLatency == 0 {
-		c.MaxSchedLatency = 5 * time.Millisecond
+		c.MaxSchedLatency = 20 * time.Millisecond
 	}
 	if c.OverloadRetryAfter == 0 {
 		c.OverloadRetryAfter = 2 * time.Second

@@ -27,9 +27,9 @@ import (
 //   - queue_age: the datagram being read waited in the socket's receive
 //     queue longer than Config.MaxQueueAge (the kernel's receive stamp,
 //     SO_TIMESTAMPNS: the datagram read is the oldest one queued);
-//   - cpu: goroutine scheduling latency (runtime/metrics), sampled every
-//     overloadSample: while its p99 is above Config.MaxSchedLatency the
-//     share of new work refused (the cut) grows, below it shrinks again.
+//   - cpu: goroutine scheduling latency (runtime/metrics): its p99 over
+//     each overloadSample, smoothed; while above Config.MaxSchedLatency
+//     the share of new work refused (the cut) grows, below it shrinks.
 //
 // In-dialog requests (ACK, BYE, CANCEL, re-INVITE, NOTIFY, refreshes)
 // and every response are never refused: keeping the queue young by
@@ -72,8 +72,8 @@ type OverloadState struct {
 	Cut float64
 	// QueueAge is the age of the datagram read last when it was read.
 	QueueAge time.Duration
-	// SchedLatency is the p99 goroutine scheduling latency of the last
-	// sample.
+	// SchedLatency is the smoothed p99 goroutine scheduling latency
+	// (the CPU signal).
 	SchedLatency time.Duration
 }
 
@@ -97,7 +97,7 @@ type admission struct {
 	settingUp atomic.Int64  // admitted INVITEs without 18x or final answer yet
 	inTx      atomic.Int64  // requests in a handler
 	cut       atomic.Uint64 // math.Float64bits of the cpu cut
-	sched     atomic.Int64  // p99 scheduling latency of the last sample, ns
+	sched     atomic.Int64  // smoothed p99 scheduling latency, ns
 	age       atomic.Int64  // queue age of the last datagram read, ns
 	ageAt     atomic.Int64  // when it was read, unix ns
 	// window counts admitted and refused new work in the current and the
@@ -206,12 +206,20 @@ func (a *admission) state(now time.Time) OverloadState {
 	return st
 }
 
-// step moves the cpu cut after a sample of p99 scheduling latency.
+// schedSmoothing is the weight of a new sample in the smoothed
+// scheduling latency: one busy 50 ms sample (a garbage collection, a
+// burst) moves it a little, a few in a row move it past the limit.
+const schedSmoothing = 0.3
+
+// step moves the cpu cut after a sample of p99 scheduling latency: the
+// smoothed latency above MaxSchedLatency grows the cut, below shrinks it.
 func (a *admission) step(p99 time.Duration) {
-	a.sched.Store(int64(p99))
-	a.m.schedLatency.Set(p99.Seconds())
+	prev := time.Duration(a.sched.Load())
+	sm := time.Duration(schedSmoothing*float64(p99) + (1-schedSmoothing)*float64(prev))
+	a.sched.Store(int64(sm))
+	a.m.schedLatency.Set(sm.Seconds())
 	c := a.cutNow()
-	if ms := a.maxSched.Load(); ms >= 0 && int64(p99) > ms {
+	if ms := a.maxSched.Load(); ms >= 0 && int64(sm) > ms {
 		c += (1 - c) * cutGrow
 		c = min(c, cutMax)
 	} else {

@@ -210,15 +210,21 @@ func TestOverload_CutFollowsSchedulingLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newAdmission(Config{}.WithDefaults(), m)
+	a.step(50 * time.Millisecond)
+	if c := a.cutNow(); c != 0 {
+		t.Fatalf("cut after one busy sample %v, want 0 (smoothed: 15 ms)", c)
+	}
 	for range 40 {
 		a.step(50 * time.Millisecond)
 	}
 	if c := a.cutNow(); c != cutMax {
 		t.Fatalf("cut after a long overload %v, want %v", c, cutMax)
 	}
-	a.step(time.Millisecond)
+	for time.Duration(a.sched.Load()) > 20*time.Millisecond {
+		a.step(time.Millisecond)
+	}
 	if c := a.cutNow(); math.Abs(c-(cutMax-cutRelease)) > 1e-9 {
-		t.Fatalf("cut after one calm sample %v, want %v", c, cutMax-cutRelease)
+		t.Fatalf("cut once the smoothed latency is back below the limit %v, want %v", c, cutMax-cutRelease)
 	}
 	for range 30 {
 		a.step(time.Millisecond)
