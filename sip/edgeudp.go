@@ -90,8 +90,8 @@ func (c *edgeConn) screen(data []byte, addr *net.UDPAddr, age time.Duration, now
 	if _, err := c.UDPConn.WriteTo(res, addr); err != nil && !errors.Is(err, net.ErrClosed) {
 		c.log.Debug("sip: overload refusal", "err", err)
 	}
-	if c.logged.allow("overload", now) {
-		c.log.Warn("sip: overloaded: refusing new calls, registrations and subscriptions with 503 (one line a minute; see ucgrid_sip_overload_refused_total)",
+	if c.logged.allow("overload:"+why, now) {
+		c.log.Warn("sip: overloaded: refusing new calls, registrations and subscriptions with 503 (one line a minute per reason; see ucgrid_sip_overload_refused_total)",
 			"reason", why, "queue_age", age.Round(time.Microsecond))
 	}
 	return true

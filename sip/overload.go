@@ -26,7 +26,10 @@ import (
 //   - transactions: requests being handled reach Config.MaxTransactions;
 //   - queue_age: the datagram being read waited in the socket's receive
 //     queue longer than Config.MaxQueueAge (the kernel's receive stamp,
-//     SO_TIMESTAMPNS: the datagram read is the oldest one queued);
+//     SO_TIMESTAMPNS: the datagram read is the oldest one queued): from
+//     none at MaxQueueAge to all at twice it, in proportion, so that one
+//     short pause (a garbage collection, the host's scheduler) does not
+//     refuse everything read right after it;
 //   - cpu: goroutine scheduling latency (runtime/metrics): its p99 over
 //     each overloadSample, smoothed; while above Config.MaxSchedLatency
 //     the share of new work refused (the cut) grows, below it shrinks.
@@ -140,7 +143,7 @@ func (a *admission) refuse(isInvite bool, age time.Duration, signals bool) strin
 	if !signals {
 		return ""
 	}
-	if ma := a.maxAge.Load(); ma >= 0 && int64(age) > ma {
+	if ma := a.maxAge.Load(); ma >= 0 && int64(age) > ma && (int64(age) >= 2*ma || rand.Int64N(ma+1) < int64(age)-ma) {
 		return reasonQueueAge
 	}
 	if c := a.cutNow(); c > 0 && rand.Float64() < c {
