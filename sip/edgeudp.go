@@ -11,90 +11,166 @@ import (
 )
 
 // edgeConn is the UDP socket as sipgo reads it. sipgo reads UDP in one
-// goroutine (parse, then a goroutine per message); datagrams the node
-// has not read yet wait in the kernel's receive queue (udpBufferBytes).
-// Each read here takes the kernel's receive stamp (SO_TIMESTAMPNS): the
-// datagram read is the oldest one queued, so its age is the queue's.
-// While the node refuses new work (admission.refuse), a datagram that
-// starts something new is answered 503 here, statelessly, from its raw
-// bytes, and never reaches sipgo: no parse, no transaction, no
-// goroutine. The ACK a caller sends for such a 503 carries the To tag
-// it set (refusalTag) and is dropped here as well. Everything else —
-// responses, in-dialog requests, ACK, CANCEL, OPTIONS — passes as read.
+// goroutine (read, parse, then a goroutine per message), so datagrams
+// would wait for it in arrival order, responses of admitted calls
+// behind new INVITEs. Here a drain goroutine of our own reads the
+// socket as fast as it can (a read and a scan of the header, no parse)
+// and sorts each datagram into one of two queues: prio for everything
+// that is never refused (responses, in-dialog requests, ACK, OPTIONS),
+// fresh for new work and CANCELs (which must not overtake the INVITE
+// they cancel; they are never refused). sipgo's reader (ReadFrom) takes
+// prio first. Each datagram carries the kernel's receive stamp
+// (SO_TIMESTAMPNS), so its age counts the time in the kernel's queue as
+// well as in ours.
 //
-// Only sipgo's one reader goroutine calls ReadFrom, so oob needs no
-// lock; writes go straight to the socket (safe for concurrent use).
+// New work is judged twice: as the drain reads it (admission.refuse,
+// with its age in the kernel queue) and as ReadFrom takes it from fresh
+// (its whole age). Refused, it is answered 503 there, statelessly, from
+// its raw bytes, and never reaches sipgo: no parse, no transaction, no
+// goroutine. A full fresh queue refuses too (reason queue_age). The ACK
+// a caller sends for such a 503 carries the To tag it set (refusalTag)
+// and is dropped by the drain.
 type edgeConn struct {
 	*net.UDPConn
-	a       *admission
-	log     *slog.Logger
-	logged  *onceEvery
-	oob     []byte
-	stamped bool // the kernel stamps datagrams: ages are real
+	a      *admission
+	log    *slog.Logger
+	logged *onceEvery
+
+	prio, fresh chan edgePacket
+	// failed closes when the drain's read failed (the socket closed);
+	// err is that error.
+	failed chan struct{}
+	err    error
 }
 
+// edgePacket is a datagram the drain read.
+type edgePacket struct {
+	data    []byte
+	addr    *net.UDPAddr
+	arrived time.Time // the kernel's stamp, else when the drain read it
+	method  sip.RequestMethod
+}
+
+// Queue sizes: prio holds what the node must serve (it blocks the drain
+// when full, leaving the rest in the kernel's queue); fresh holds
+// about a second of new calls at a node's capacity, and refuses beyond.
+const (
+	edgePrioQueue  = 4096
+	edgeFreshQueue = 1024
+)
+
 func newEdgeConn(c *net.UDPConn, a *admission, log *slog.Logger, logged *onceEvery) *edgeConn {
-	e := &edgeConn{UDPConn: c, a: a, log: log, logged: logged, oob: make([]byte, rxStampOOB)}
-	e.stamped = enableRxStamps(c)
-	if !e.stamped {
-		log.Info("sip: UDP receive stamps unavailable: overload control works without the queue age")
+	e := &edgeConn{UDPConn: c, a: a, log: log, logged: logged,
+		prio: make(chan edgePacket, edgePrioQueue), fresh: make(chan edgePacket, edgeFreshQueue), failed: make(chan struct{})}
+	stamped := enableRxStamps(c)
+	if !stamped {
+		log.Info("sip: UDP receive stamps unavailable: queue ages count from the node's read")
 	}
+	go e.drain(stamped)
 	return e
 }
 
-// ReadFrom reads the next datagram sipgo is to handle, answering those
-// refused on the way.
-func (c *edgeConn) ReadFrom(b []byte) (int, net.Addr, error) {
+// drain reads the socket until it fails, sorting datagrams into the
+// queues and answering the new work refused.
+func (c *edgeConn) drain(stamped bool) {
+	buf, oob := make([]byte, 1<<16), make([]byte, rxStampOOB)
 	for {
-		n, oobn, _, addr, err := c.UDPConn.ReadMsgUDP(b, c.oob)
+		n, oobn, _, addr, err := c.UDPConn.ReadMsgUDP(buf, oob)
 		if err != nil {
-			if addr == nil {
-				return n, nil, err // a nil *UDPAddr is not a nil net.Addr
-			}
-			return n, addr, err
+			c.err = err
+			close(c.failed)
+			return
 		}
 		now := time.Now()
-		age := rxAge(c.oob[:oobn], now)
-		if c.stamped {
-			c.a.noteQueueAge(age, now)
+		arrived := now
+		if stamped {
+			arrived = now.Add(-rxAge(oob[:oobn], now))
 		}
-		if c.screen(b[:n], addr, age, now) {
-			continue
-		}
-		return n, addr, nil
+		c.sort(edgePacket{data: buf[:n], addr: addr, arrived: arrived}, now)
 	}
 }
 
-// screen answers or drops data when it is new work refused now or the
-// ACK of such a refusal; it reports whether it did.
-func (c *edgeConn) screen(data []byte, addr *net.UDPAddr, age time.Duration, now time.Time) bool {
-	method, ok := requestMethod(data)
-	if !ok {
-		return false // a response, or something sipgo will judge
+// sort queues p (copying its bytes), drops the ACK of a refusal, or
+// refuses new work.
+func (c *edgeConn) sort(p edgePacket, now time.Time) {
+	method, isReq := requestMethod(p.data)
+	if isReq && method == sip.ACK && bytes.HasPrefix(toTag(p.data), []byte(refusalTagPrefix)) {
+		return
 	}
-	switch method {
-	case sip.ACK:
-		return bytes.HasPrefix(toTag(data), []byte(refusalTagPrefix))
-	case sip.CANCEL, sip.OPTIONS:
-		return false
+	p.data = bytes.Clone(p.data)
+	if isReq && method == sip.CANCEL {
+		// Behind the INVITEs it may cancel (a CANCEL that overtook its
+		// INVITE would find no transaction), but never refused.
+		select {
+		case c.fresh <- p:
+		default:
+			c.prio <- p
+		}
+		return
 	}
-	why := c.a.refuse(method == sip.INVITE, age, true)
-	if why == "" || len(toTag(data)) > 0 {
-		return false // admitted (the guard counts it), or in a dialog
+	if !isReq || method == sip.ACK || method == sip.OPTIONS || len(toTag(p.data)) > 0 {
+		c.prio <- p
+		return
 	}
-	res := statelessRefusal(data, c.a.retryAfterFor(method))
+	p.method = method
+	age := now.Sub(p.arrived)
+	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
+		c.refuse(p, why, age, now)
+		return
+	}
+	select {
+	case c.fresh <- p:
+	default:
+		c.refuse(p, reasonQueueAge, age, now)
+	}
+}
+
+// ReadFrom gives sipgo the next datagram: prio first, then fresh (new
+// work too old by now is refused instead).
+func (c *edgeConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		var p edgePacket
+		select {
+		case p = <-c.prio:
+		default:
+			select {
+			case p = <-c.prio:
+			case p = <-c.fresh:
+			case <-c.failed:
+				select { // what was read before the failure first
+				case p = <-c.prio:
+				case p = <-c.fresh:
+				default:
+					return 0, nil, c.err
+				}
+			}
+		}
+		now := time.Now()
+		age := now.Sub(p.arrived)
+		c.a.noteQueueAge(age, now)
+		if p.method != "" && c.a.refuseAge(age) {
+			c.refuse(p, reasonQueueAge, age, now)
+			continue
+		}
+		return copy(b, p.data), p.addr, nil
+	}
+}
+
+// refuse answers new work p with a stateless 503 when its headers allow
+// (else p is dropped: its sender retransmits into a calmer node).
+func (c *edgeConn) refuse(p edgePacket, why string, age time.Duration, now time.Time) {
+	res := statelessRefusal(p.data, c.a.retryAfterFor(p.method))
+	c.a.refused(p.method, why, now)
 	if res == nil {
-		return false // headers not found: sipgo parses it, the guard decides
+		return
 	}
-	c.a.refused(method, why, now)
-	if _, err := c.UDPConn.WriteTo(res, addr); err != nil && !errors.Is(err, net.ErrClosed) {
+	if _, err := c.UDPConn.WriteTo(res, p.addr); err != nil && !errors.Is(err, net.ErrClosed) {
 		c.log.Debug("sip: overload refusal", "err", err)
 	}
 	if c.logged.allow("overload:"+why, now) {
 		c.log.Warn("sip: overloaded: refusing new calls, registrations and subscriptions with 503 (one line a minute per reason; see ucgrid_sip_overload_refused_total)",
 			"reason", why, "queue_age", age.Round(time.Microsecond))
 	}
-	return true
 }
 
 // refusalTagPrefix starts the To tag of a stateless overload refusal,

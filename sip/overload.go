@@ -143,13 +143,20 @@ func (a *admission) refuse(isInvite bool, age time.Duration, signals bool) strin
 	if !signals {
 		return ""
 	}
-	if ma := a.maxAge.Load(); ma >= 0 && int64(age) > ma && (int64(age) >= 2*ma || rand.Int64N(ma+1) < int64(age)-ma) {
+	if a.refuseAge(age) {
 		return reasonQueueAge
 	}
 	if c := a.cutNow(); c > 0 && rand.Float64() < c {
 		return reasonCPU
 	}
 	return ""
+}
+
+// refuseAge reports whether new work that waited age is refused: none
+// at MaxQueueAge, all at twice it, in proportion between.
+func (a *admission) refuseAge(age time.Duration) bool {
+	ma := a.maxAge.Load()
+	return ma >= 0 && int64(age) > ma && (int64(age) >= 2*ma || rand.Int64N(ma+1) < int64(age)-ma)
 }
 
 // refused counts a refusal of new work of method for reason.
