@@ -174,18 +174,29 @@ func (g *loadGen) answer(code int, data []byte, at time.Time) {
 	case bye && code == 200 && !c.ended:
 		c.ended = true
 		g.mu.Unlock()
-		g.done <- true
+		g.signal(true)
 		return
 	case first:
 		c.final = code
 		if code >= 300 {
 			c.refused = at.Sub(c.sent)
-			g.done <- false
 		}
 	}
 	g.mu.Unlock()
+	if first && code >= 300 {
+		g.signal(false)
+	}
 	if code == 200 && !bye {
 		g.ackAndBye(id, c.fromTag, data, first) // every copy of the 200 gets its ACK
+	}
+}
+
+// signal tells the closed loop a call ended; nobody listens in an open
+// loop, so a full channel drops it.
+func (g *loadGen) signal(completed bool) {
+	select {
+	case g.done <- completed:
+	default:
 	}
 }
 
