@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -278,4 +279,71 @@ func FuzzStatelessRefusal(f *testing.F) {
 			t.Fatalf("refusal %q", res)
 		}
 	})
+}
+
+// The UDP edge hands sipgo responses and in-dialog requests ahead of new
+// work queued before them, and a CANCEL after the INVITE it follows;
+// new work that waited past twice MaxQueueAge by the time it is taken
+// is refused then.
+func TestOverload_EdgeServesInDialogAheadOfNewWork(t *testing.T) {
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAdmission(Config{}.WithDefaults(), m)
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
+	defer srv.Close()
+	peer := newRawUDP(t, "127.0.0.1:0", srv.LocalAddr().String())
+	invite, _ := peer.rawRequest("INVITE", "2001")
+	cancel := strings.Replace(strings.Replace(invite, "INVITE sip:", "CANCEL sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 CANCEL", 1)
+	bye := strings.Replace(strings.Replace(invite, "INVITE sip:", "BYE sip:", 1), "To: <sip:2001@"+testDomain+">", "To: <sip:2001@"+testDomain+">;tag=callee", 1)
+	response := "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKr\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+	for _, msg := range []string{invite, cancel, response, bye} {
+		peer.send(msg)
+	}
+	eventually(t, 5*time.Second, "all four sorted", func() bool { return len(edge.fresh) == 2 && len(edge.prio) == 2 })
+	buf := make([]byte, 65536)
+	var got []string
+	for range 4 {
+		n, _, err := edge.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(string(buf[:n]), " ")
+		got = append(got, first)
+	}
+	if want := []string{"SIP/2.0", "BYE", "INVITE", "CANCEL"}; !slices.Equal(got, want) {
+		t.Fatalf("sipgo read %v, want %v", got, want)
+	}
+
+	// An INVITE admitted when read but past twice MaxQueueAge when taken
+	// (the limit drops to 1 ns while it waits) is answered 503 instead;
+	// the next datagram comes through.
+	peer.send(invite)
+	eventually(t, 5*time.Second, "the INVITE queued", func() bool { return len(edge.fresh) == 1 })
+	a.maxAge.Store(1)
+	peer.send(response)
+	eventually(t, 5*time.Second, "the response queued", func() bool { return len(edge.prio) == 1 })
+	if n, _, err := edge.ReadFrom(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 180") {
+		t.Fatalf("read %q %v, want the response", buf[:n], err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		n, _, _ := edge.ReadFrom(buf) // the INVITE is refused; this waits for what comes next
+		done <- string(buf[:n])
+	}()
+	if res := peer.next(5 * time.Second); !strings.HasPrefix(res, "SIP/2.0 503") {
+		t.Fatalf("the aged INVITE got %q, want 503", res)
+	}
+	peer.send(response)
+	if got := <-done; !strings.HasPrefix(got, "SIP/2.0 180") {
+		t.Fatalf("after the refusal sipgo read %q", got)
+	}
+	if got := counterValue(t, m.overloadRefused.WithLabelValues(reasonQueueAge, "INVITE")); got != 1 {
+		t.Errorf("queue-age refusals %v, want 1", got)
+	}
 }
