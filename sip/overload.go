@@ -24,21 +24,21 @@ import (
 //   - calls: INVITEs being set up (admitted, no 18x or final answer
 //     sent yet) reach Config.MaxCallsSettingUp (INVITEs only);
 //   - transactions: requests being handled reach Config.MaxTransactions;
-//   - queue_age: the datagram being read waited in the socket's receive
-//     queue longer than Config.MaxQueueAge (the kernel's receive stamp,
-//     SO_TIMESTAMPNS: the datagram read is the oldest one queued): from
-//     none at MaxQueueAge to all at twice it, in proportion, so that one
-//     short pause (a garbage collection, the host's scheduler) does not
-//     refuse everything read right after it;
+//   - queue_age: the UDP datagram waited longer than Config.MaxQueueAge
+//     since the kernel received it (SO_TIMESTAMPNS), judged when the
+//     edge reads it and again when sipgo takes it: from none at
+//     MaxQueueAge to all at twice it, in proportion, so that one short
+//     pause (a garbage collection, the host's scheduler) does not refuse
+//     everything read right after it;
 //   - cpu: goroutine scheduling latency (runtime/metrics): its p99 over
 //     each overloadSample, smoothed; while above Config.MaxSchedLatency
 //     the share of new work refused (the cut) grows, below it shrinks.
 //
 // In-dialog requests (ACK, BYE, CANCEL, re-INVITE, NOTIFY, refreshes)
-// and every response are never refused: keeping the queue young by
-// refusing new work is what keeps them from waiting. Over UDP the
-// refusal is made on the raw datagram before sipgo parses it (edgeConn,
-// stateless: no transaction, no goroutine); over TCP and TLS, and for
+// and every response are never refused, and over UDP they go ahead of
+// queued new work (edgeConn's two queues, edgeudp.go). Over UDP the
+// refusal is made on the raw datagram before sipgo parses it
+// (stateless: no transaction, no goroutine); over TCP and TLS, and for
 // whatever passes the edge, in the request guard (server.go).
 
 // overloadSample is how often the CPU signal is read and the cut moved.
