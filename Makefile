@@ -133,7 +133,7 @@ bench-smoke: build
 ## fuzz: each Go fuzz target of the SIP request path for FUZZTIME (60s);
 ## not part of make test. Seeds are in sip/testdata/fuzz-seeds/.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := FuzzHandlers FuzzHandlersTCP FuzzStampDatagram FuzzParseFeatureCode
+FUZZ_TARGETS := FuzzHandlers FuzzHandlersTCP FuzzStampDatagram FuzzParseFeatureCode FuzzStatelessRefusal
 fuzz: check-go
 	@for f in $(FUZZ_TARGETS); do \
 		echo "fuzzing $$f for $(FUZZTIME)"; \

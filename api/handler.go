@@ -69,6 +69,14 @@ type HandlerConfig struct {
 	// MaxConcurrentVerify bounds concurrent password verifications (each
 	// holds Passwords.Memory KiB). Default 4.
 	MaxConcurrentVerify int
+	// MaxInFlight bounds the /v1 requests being answered at once (event
+	// streams, which last as long as their client, do not count); more
+	// are answered 503 with Retry-After at once, so that a storm of
+	// requests is refused fast instead of slowing every answer down.
+	// Default 256: a request takes milliseconds, so a node serving a few
+	// thousand a second holds a few dozen at once; hundreds mean the
+	// node no longer keeps up.
+	MaxInFlight int
 	// Presence serves /v1/users/{id}/presence from the user grains. nil:
 	// the route is not served (404).
 	Presence PresenceService
@@ -132,6 +140,7 @@ func (c HandlerConfig) WithDefaults() HandlerConfig {
 	setDefault(&c.AddressThrottle, DefaultAddressThrottle)
 	setDefault(&c.MaxConcurrentVerify, 4)
 	setDefault(&c.MaxPendingTokenWaits, 64)
+	setDefault(&c.MaxInFlight, 256)
 	c.Live = c.Live.WithDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
@@ -174,6 +183,8 @@ func (c HandlerConfig) Validate() error {
 		return configError("HandlerConfig.MaxPendingTokenWaits", "%d, must be at least 1", c.MaxPendingTokenWaits)
 	case c.MaxConcurrentVerify < 1:
 		return configError("HandlerConfig.MaxConcurrentVerify", "%d, must be at least 1", c.MaxConcurrentVerify)
+	case c.MaxInFlight < 1:
+		return configError("HandlerConfig.MaxInFlight", "%d, must be at least 1", c.MaxInFlight)
 	}
 	if err := c.validatePasswords(); err != nil {
 		return err
@@ -237,6 +248,8 @@ type Handler struct {
 	// tokenWaits holds a slot per request waiting for an index with
 	// credentials not valid here yet (MaxPendingTokenWaits).
 	tokenWaits chan struct{}
+	// inFlight holds a slot per /v1 request being answered (MaxInFlight).
+	inFlight chan struct{}
 }
 
 // NewHandler validates cfg and builds the routes.
@@ -246,7 +259,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Directory.Store(), mux: http.NewServeMux(), m: newHTTPMetrics(cfg.Metrics),
-		tokenWaits: make(chan struct{}, cfg.MaxPendingTokenWaits)}
+		tokenWaits: make(chan struct{}, cfg.MaxPendingTokenWaits), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	var err error
 	if h.auth, err = newAuthenticator(&h.cfg, h.store); err != nil {
 		return nil, err
@@ -277,10 +290,42 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route = pattern
+	if route != streamRoute {
+		if !h.enter() {
+			h.refuseOverload(w)
+			return
+		}
+		defer h.leave()
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		h.markStale(w)
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// enter takes a slot among the requests in flight; false when all
+// MaxInFlight are taken.
+func (h *Handler) enter() bool {
+	select {
+	case h.inFlight <- struct{}{}:
+		h.m.inFlight.Inc()
+		return true
+	default:
+		return false
+	}
+}
+
+func (h *Handler) leave() {
+	<-h.inFlight
+	h.m.inFlight.Dec()
+}
+
+// refuseOverload answers a request beyond MaxInFlight: 503 with
+// Retry-After, nothing logged (the metric counts them).
+func (h *Handler) refuseOverload(w http.ResponseWriter) {
+	h.m.overloadRefused.Inc()
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, codeUnavailable, "the node is overloaded: too many requests in progress; retry in a second")
 }
 
 // StaleHeader marks a read answered by a node that has lost touch with the

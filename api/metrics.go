@@ -16,6 +16,9 @@ type httpMetrics struct {
 	// streamsEnded counts event streams ended because their access ended,
 	// by reason (endReasons in access.go).
 	streamsEnded *prometheus.CounterVec
+	// inFlight and overloadRefused follow HandlerConfig.MaxInFlight.
+	inFlight        prometheus.Gauge
+	overloadRefused prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -33,12 +36,16 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Name: "ucgrid_api_streams_ended_total",
 			Help: "Event streams ended (signed_out) because their access ended, by reason: disabled, deleted, password, roles, token_revoked, ticket_parent_revoked, check_failed.",
 		}, []string{"reason"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_http_requests_in_flight",
+			Help: "HTTP /v1 requests being answered (event streams not counted; bounded by MaxInFlight)."}),
+		overloadRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ucgrid_http_overload_refused_total",
+			Help: "HTTP /v1 requests answered 503 with Retry-After at once because MaxInFlight requests were in progress."}),
 	}
 	for _, r := range endReasons {
 		m.streamsEnded.WithLabelValues(r) // every series from the start, at 0
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.seconds, m.streamsEnded)
+		reg.MustRegister(m.requests, m.seconds, m.streamsEnded, m.inFlight, m.overloadRefused)
 	}
 	return m
 }

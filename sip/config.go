@@ -187,6 +187,49 @@ type Config struct {
 	// unknown). It is asked every second; it must not block. Default nil:
 	// this node keeps them (a node on its own).
 	TrunkRegistrar func() (here bool, node string)
+
+	// Overload control (overload.go): new work — a request outside any
+	// dialog other than ACK, CANCEL and OPTIONS — is refused with 503 and
+	// Retry-After while any limit below is reached; in-dialog requests
+	// and responses never are. A negative limit disables it.
+
+	// MaxCallsSettingUp bounds the new INVITEs being set up at once
+	// (admitted, no 18x or final answer sent yet). Default 200: a call is
+	// set up in milliseconds when the node keeps up (a few dozen at once
+	// at a few hundred calls/s); hundreds waiting mean the node, or the
+	// grains it asks, no longer keeps up.
+	MaxCallsSettingUp int
+	// MaxTransactions bounds the SIP requests being handled at once (an
+	// INVITE counts until its final answer, ringing included). Default
+	// 5000: far above what a node serves in normal load (a ringing call
+	// holds two or three), a guard for memory and goroutines in a storm.
+	MaxTransactions int
+	// MaxQueueAge refuses new work read from a UDP datagram that waited
+	// longer than this in the socket's receive queue (the kernel stamps
+	// each datagram as it arrives): none at MaxQueueAge, all at twice it,
+	// in proportion between. Default 20ms: a node that keeps up reads a
+	// datagram within a millisecond or two, and a short pause (a garbage
+	// collection, a busy host) stays below it; a refusal at 40 ms still
+	// reaches the caller within 50 ms, long before its retransmission
+	// (500 ms).
+	MaxQueueAge time.Duration
+	// MaxSchedLatency is the smoothed p99 goroutine scheduling latency
+	// (time a runnable goroutine waits for a CPU, over 50 ms samples)
+	// above which a growing share of new work is refused. Default 30ms:
+	// measured in BenchmarkOverload_InvitePath on 2 cores, the smoothed
+	// p99 stays near 10 ms at capacity (single samples spike to 30–50 ms
+	// with garbage collection) and passes 40 ms once the node is
+	// overloaded. It is the signal for what the UDP queue age does not
+	// see (TCP and TLS, the node's own work).
+	MaxSchedLatency time.Duration
+	// OverloadRetryAfter is the Retry-After of an overload refusal of an
+	// INVITE; REGISTER, SUBSCRIBE and other new work get between it and
+	// twice it, at random, so that phones refused together come back
+	// spread out. Default 2s, at least 1s (the header counts seconds): a
+	// storm is over or shed to other nodes within seconds, and an
+	// upstream treats the node as unavailable for that long (RFC 3261
+	// §21.5.4), so longer would cost calls the node could take.
+	OverloadRetryAfter time.Duration
 }
 
 // ErrAddrInUse is returned by Start when the SIP address is taken (UDP or
@@ -237,6 +280,26 @@ func (c Config) WithDefaults() Config {
 	if c.LineFailures == 0 {
 		c.LineFailures = 100
 	}
+	return c.withOverloadDefaults()
+}
+
+// withOverloadDefaults fills in the overload control's defaults.
+func (c Config) withOverloadDefaults() Config {
+	if c.MaxCallsSettingUp == 0 {
+		c.MaxCallsSettingUp = 200
+	}
+	if c.MaxTransactions == 0 {
+		c.MaxTransactions = 5000
+	}
+	if c.MaxQueueAge == 0 {
+		c.MaxQueueAge = 20 * time.Millisecond
+	}
+	if c.MaxSchedLatency == 0 {
+		c.MaxSchedLatency = 30 * time.Millisecond
+	}
+	if c.OverloadRetryAfter == 0 {
+		c.OverloadRetryAfter = 2 * time.Second
+	}
 	return c
 }
 
@@ -264,7 +327,13 @@ func (c Config) Validate() error {
 	if err := c.validateExpires(); err != nil {
 		return err
 	}
-	return c.validateLimits()
+	if err := c.validateLimits(); err != nil {
+		return err
+	}
+	if c.OverloadRetryAfter < time.Second {
+		return invalid("OverloadRetryAfter", "%v, must be at least 1s (Retry-After counts seconds)", c.OverloadRetryAfter)
+	}
+	return nil
 }
 
 func (c Config) validateAddrs() error {

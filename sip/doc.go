@@ -19,6 +19,14 @@
 // naming the node's directory Store and a Backend that reaches the
 // grains; docs/sip.md describes the behaviour.
 //
+// Past its capacity the node refuses new work — a new INVITE,
+// REGISTER, SUBSCRIBE — with 503 and Retry-After at once and goes on
+// serving the calls it took (overload.go: bounds on calls being set up
+// and transactions in progress, the UDP receive queue's age from the
+// kernel's stamps, goroutine scheduling latency); over UDP the refusal
+// is made on the raw datagram before sipgo parses it (edgeudp.go).
+// Server.Overload reports the state for upstream overload control.
+//
 // Numbers beyond the directory leave through trunks (outbound.go): the
 // dial plan (package dialplan) picks the trunk, the caller's class of
 // service allows it or the call gets 403, the upstream's digest

@@ -36,6 +36,14 @@ type metrics struct {
 	// trunks, never a user or a number.
 	trunkRegistered *prometheus.GaugeVec
 	trunkRegisters  *prometheus.CounterVec
+	// Overload control (overload.go).
+	overloadAdmitted *prometheus.CounterVec
+	overloadRefused  *prometheus.CounterVec
+	queueAge         prometheus.Histogram
+	settingUp        prometheus.Gauge
+	transactions     prometheus.Gauge
+	schedLatency     prometheus.Gauge
+	overloadCut      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -87,9 +95,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		trunkRegisters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_trunk_registers_total",
 			Help: "REGISTER attempts at trunk upstreams, by result (registered, failed)."}, []string{"result"}),
 	}
+	m.overloadMetrics()
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
 		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
-		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused, m.trunkCalls, m.trunkRegistered, m.trunkRegisters}
+		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused, m.trunkCalls, m.trunkRegistered, m.trunkRegisters,
+		m.overloadAdmitted, m.overloadRefused, m.queueAge, m.settingUp, m.transactions, m.schedLatency, m.overloadCut}
 	if reg == nil {
 		return m, nil
 	}
@@ -102,6 +112,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// overloadMetrics makes the overload control's metrics (overload.go).
+func (m *metrics) overloadMetrics() {
+	m.overloadAdmitted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_overload_admitted_total",
+		Help: "New work (requests outside a dialog other than ACK, CANCEL, OPTIONS) admitted by overload control, by method."}, []string{"method"})
+	m.overloadRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucgrid_sip_overload_refused_total",
+		Help: "New work refused with 503 and Retry-After by overload control, by reason (calls, transactions, queue_age, cpu) and method."}, []string{"reason", "method"})
+	m.queueAge = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ucgrid_sip_udp_queue_age_seconds",
+		Help:    "Time each UDP datagram waited in the socket's receive queue before the node read it (the oldest queued one, when it was read).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.settingUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_calls_setting_up",
+		Help: "New INVITEs admitted and not yet answered with an 18x or a final response (bounded by --sip-max-calls-setting-up)."})
+	m.transactions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_transactions_in_progress",
+		Help: "SIP requests being handled (bounded by --sip-max-transactions)."})
+	m.schedLatency = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_sched_latency_p99_seconds",
+		Help: "p99 goroutine scheduling latency of the last 50 ms sample (overload control's CPU signal, limit --sip-max-sched-latency)."})
+	m.overloadCut = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_overload_cut_ratio",
+		Help: "Share of new work the CPU signal refuses now (0: none)."})
 }
 
 // unregister removes the metrics, so a restarted server can register

@@ -61,6 +61,7 @@ type Server struct {
 	node      string      // our SIP URI for the other nodes (pickuppeer.go)
 	referrals referrals   // REFERs accepted lately, for the new calls (transfer.go)
 	trunkRegs trunkRegs   // registrations at trunk upstreams (trunkreg.go)
+	adm       *admission  // overload control (overload.go)
 
 	// ctx ends when Shutdown starts: calls cancel their branches and
 	// subscriptions end. work counts the handlers and goroutines running.
@@ -121,6 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
+	s.adm = newAdmission(cfg, s.m)
 	if err := s.build(); err != nil {
 		s.closeListeners()
 		return nil, err
@@ -131,7 +133,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.subs = newSubTable()
 	s.flows = newNATFlows()
 	s.route()
-	go func() { s.served <- s.srv.ServeUDP(udp) }()
+	edge := newEdgeConn(udp.(*net.UDPConn), s.adm, s.log, s.logOnce)
+	go func() { s.served <- s.srv.ServeUDP(edge) }()
 	go func() { s.served <- s.srv.ServeTCP(s.guardListener(tcp, "tcp", nil)) }()
 	if s.tls != nil {
 		conf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -147,6 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.goTracked(s.keepAlive)
 	}
 	s.goTracked(s.keepTrunkRegistrations)
+	s.goTracked(func() { s.adm.sampleCPU(s.ctx.Done()) })
 	s.log.Info("sip: listening", "addr", s.Addr(), "tls", s.TLSAddr(), "domain", cfg.Domain, "advertise", cfg.Advertise)
 	return s, nil
 }
@@ -242,7 +246,8 @@ func (s *Server) route() {
 }
 
 // guard counts the request, answers 503 while shutting down (while
-// draining: only to requests that start something new, drain.go), 400
+// draining: only to requests that start something new, drain.go; while
+// overloaded: to new work, overload.go), 400
 // to a request whose Contact sipgo could not parse (badcontact.go), and
 // turns a panic in h into a 500 and a log line: bad input never takes
 // the node down.
@@ -272,6 +277,11 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			s.refuseDraining(req, tx)
 			return
 		}
+		tx, done, ok := s.admit(req, tx)
+		if !ok {
+			return
+		}
+		defer done()
 		if s.refuseBadContact(req, tx) || s.onFlowRoute(req, tx) {
 			return
 		}

@@ -51,6 +51,12 @@ type serveOptions struct {
 	SIPNATExpires  string `yaml:"sip_nat_expires"`
 	SIPNATPing     string `yaml:"sip_nat_ping"`
 	SIPNATPingCRLF string `yaml:"sip_nat_ping_crlf"`
+	// Overload control (sipflags.go).
+	SIPMaxCallsSettingUp  string `yaml:"sip_max_calls_setting_up"`
+	SIPMaxTransactions    string `yaml:"sip_max_transactions"`
+	SIPMaxQueueAge        string `yaml:"sip_max_queue_age"`
+	SIPMaxSchedLatency    string `yaml:"sip_max_sched_latency"`
+	SIPOverloadRetryAfter string `yaml:"sip_overload_retry_after"`
 	// Node-to-node TLS (tlsflags.go).
 	TLSCA           string `yaml:"tls_ca"`
 	TLSCert         string `yaml:"tls_cert"`
@@ -105,6 +111,11 @@ var serveOptionTable = []option{
 	{"sip-nat-expires", "longest registration granted to a phone behind a NAT (its Contact or Via names another address than its REGISTER came from); its refresh keeps the NAT mapping open", "60s", func(o *serveOptions) *string { return &o.SIPNATExpires }},
 	{"sip-nat-ping", "how often this node pings the phones behind a NAT registered through it (OPTIONS over UDP; TCP/TLS: checks the connection); one missing 3 pings in a row is removed until it registers again; 0 disables", "20s", func(o *serveOptions) *string { return &o.SIPNATPing }},
 	{"sip-nat-ping-crlf", "ping phones behind a NAT over UDP with a CRLF datagram instead of an OPTIONS (less traffic; dead phones are then only dropped when their registration expires)", "false", func(o *serveOptions) *string { return &o.SIPNATPingCRLF }},
+	{"sip-max-calls-setting-up", "overload: new INVITEs being set up at once (no 18x or final answer yet) beyond which new calls get 503 with Retry-After; 0 = no bound", "200", func(o *serveOptions) *string { return &o.SIPMaxCallsSettingUp }},
+	{"sip-max-transactions", "overload: SIP requests being handled at once beyond which new calls, registrations and subscriptions get 503; 0 = no bound", "5000", func(o *serveOptions) *string { return &o.SIPMaxTransactions }},
+	{"sip-max-queue-age", "overload: refuse new work (503) read from a UDP datagram that waited longer than this in the socket's receive queue (all of it at twice this age); 0 = no bound", "20ms", func(o *serveOptions) *string { return &o.SIPMaxQueueAge }},
+	{"sip-max-sched-latency", "overload: smoothed p99 goroutine scheduling latency (the CPU signal) above which a growing share of new work is refused; 0 = no bound", "30ms", func(o *serveOptions) *string { return &o.SIPMaxSchedLatency }},
+	{"sip-overload-retry-after", "overload: Retry-After of a refused INVITE; refused registrations and subscriptions get between it and twice it, at random", "2s", func(o *serveOptions) *string { return &o.SIPOverloadRetryAfter }},
 	// Node-to-node TLS (tlsflags.go).
 	{"tls-ca", "PEM file of the cluster CA: peers (Raft, actor remoting, node-to-node HTTP) must present a node certificate it signed", "", func(o *serveOptions) *string { return &o.TLSCA }},
 	{"tls-cert", "PEM file of this node's certificate (ucgrid tls cert create --node NAME); it must name this node", "", func(o *serveOptions) *string { return &o.TLSCert }},

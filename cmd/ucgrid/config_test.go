@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ucgrid/ucgrid/sip"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,7 +26,8 @@ func TestParseServeOptions_Precedence(t *testing.T) {
 	want := serveOptions{Data: "/from/file", HTTP: "127.0.0.1:9100", Raft: "127.0.0.1:9300", Node: "env-node",
 		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", SIP: "127.0.0.1:5060", AdminPassword: "from-file-pw", LogLevel: "info",
 		RaftVoters: "3", RaftDeadAfter: "30s", SIPIdleTimeout: "5m", SIPMessageTimeout: "10s", SIPMaxConnsPerSource: "32",
-		SIPNATExpires: "60s", SIPNATPing: "20s", SIPNATPingCRLF: "false", GCPercent: "400", MemoryLimit: "auto"}
+		SIPNATExpires: "60s", SIPNATPing: "20s", SIPNATPingCRLF: "false", GCPercent: "400", MemoryLimit: "auto",
+		SIPMaxCallsSettingUp: "200", SIPMaxTransactions: "5000", SIPMaxQueueAge: "20ms", SIPMaxSchedLatency: "30ms", SIPOverloadRetryAfter: "2s"}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
 	}
@@ -73,6 +75,33 @@ func TestParseServeOptions_SIPNAT(t *testing.T) {
 	}
 }
 
+// The overload limits come from flags, UCGRID_* variables and config
+// keys; 0 disables a bound (negative in sip.Config); the defaults leave
+// sip.Config's zero values, which take the package's defaults.
+func TestParseServeOptions_SIPOverload(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ucgrid.yaml")
+	writeFile(t, cfg, "sip_max_calls_setting_up: 50\nsip_max_queue_age: 0\n")
+	o, err := parseServeOptions([]string{"--config", cfg, "--sip-max-sched-latency", "40ms"},
+		env(map[string]string{"UCGRID_SIP_OVERLOAD_RETRY_AFTER": "5s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.sipConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxCallsSettingUp != 50 || c.MaxTransactions != 5000 || c.MaxQueueAge >= 0 ||
+		c.MaxSchedLatency != 40*time.Millisecond || c.OverloadRetryAfter != 5*time.Second {
+		t.Errorf("sip config %+v", c)
+	}
+	o, _ = parseServeOptions(nil, env(nil), io.Discard)
+	c, _ = o.sipConfig()
+	if d := (sip.Config{}).WithDefaults(); c.MaxCallsSettingUp != d.MaxCallsSettingUp || c.MaxTransactions != d.MaxTransactions ||
+		c.MaxQueueAge != d.MaxQueueAge || c.MaxSchedLatency != d.MaxSchedLatency || c.OverloadRetryAfter != d.OverloadRetryAfter {
+		t.Errorf("flag defaults %+v differ from sip.Config's", c)
+	}
+}
+
 func TestParseServeOptions_Defaults(t *testing.T) {
 	o, err := parseServeOptions(nil, env(nil), io.Discard)
 	if err != nil {
@@ -109,6 +138,11 @@ func TestParseServeOptions_BadInputIsOneClearLine(t *testing.T) {
 		{"sip nat expires below the minimum", []string{"--sip-nat-expires", "30s"}, nil, `--sip-nat-expires "30s"`},
 		{"bad sip nat ping", nil, map[string]string{"UCGRID_SIP_NAT_PING": "often"}, `--sip-nat-ping "often"`},
 		{"bad sip nat ping crlf", []string{"--sip-nat-ping-crlf", "maybe"}, nil, `--sip-nat-ping-crlf "maybe"`},
+		{"bad sip calls bound", []string{"--sip-max-calls-setting-up", "-3"}, nil, `--sip-max-calls-setting-up "-3"`},
+		{"bad sip transactions bound", nil, map[string]string{"UCGRID_SIP_MAX_TRANSACTIONS": "many"}, `--sip-max-transactions "many"`},
+		{"bad sip queue age", []string{"--sip-max-queue-age", "10"}, nil, `--sip-max-queue-age "10"`},
+		{"bad sip sched latency", []string{"--sip-max-sched-latency", "-1ms"}, nil, `--sip-max-sched-latency "-1ms"`},
+		{"sip retry-after below a second", []string{"--sip-overload-retry-after", "500ms"}, nil, `--sip-overload-retry-after "500ms"`},
 		{"gc percent not a number", []string{"--gc-percent", "lots"}, nil, `--gc-percent "lots"`},
 		{"gc percent too low", nil, map[string]string{"UCGRID_GC_PERCENT": "5"}, `--gc-percent "5"`},
 		{"memory limit without unit sense", []string{"--memory-limit", "2 apples"}, nil, `--memory-limit "2 apples"`},

@@ -39,7 +39,43 @@ func (o serveOptions) sipConfig() (sip.Config, error) {
 		}
 		c.Advertise = o.SIPAdvertise
 	}
+	if err := o.sipOverload(&c); err != nil {
+		return c, err
+	}
 	return c, o.sipNAT(&c)
+}
+
+// sipOverload reads the overload control's limits into c. On the command
+// line 0 disables a bound (sip.Config: negative disables, zero is the
+// default).
+func (o serveOptions) sipOverload(c *sip.Config) error {
+	var err error
+	if c.MaxCallsSettingUp, err = strconv.Atoi(o.SIPMaxCallsSettingUp); err != nil || c.MaxCallsSettingUp < 0 {
+		return fmt.Errorf("--sip-max-calls-setting-up %q: give a number, e.g. 200, or 0 for no bound", o.SIPMaxCallsSettingUp)
+	}
+	if c.MaxTransactions, err = strconv.Atoi(o.SIPMaxTransactions); err != nil || c.MaxTransactions < 0 {
+		return fmt.Errorf("--sip-max-transactions %q: give a number, e.g. 5000, or 0 for no bound", o.SIPMaxTransactions)
+	}
+	if c.MaxQueueAge, err = time.ParseDuration(o.SIPMaxQueueAge); err != nil || c.MaxQueueAge < 0 {
+		return fmt.Errorf("--sip-max-queue-age %q: give a duration, e.g. 10ms, or 0 for no bound", o.SIPMaxQueueAge)
+	}
+	if c.MaxSchedLatency, err = time.ParseDuration(o.SIPMaxSchedLatency); err != nil || c.MaxSchedLatency < 0 {
+		return fmt.Errorf("--sip-max-sched-latency %q: give a duration, e.g. 20ms, or 0 for no bound", o.SIPMaxSchedLatency)
+	}
+	if c.OverloadRetryAfter, err = time.ParseDuration(o.SIPOverloadRetryAfter); err != nil || c.OverloadRetryAfter < time.Second {
+		return fmt.Errorf("--sip-overload-retry-after %q: give a duration of at least 1s, e.g. 2s", o.SIPOverloadRetryAfter)
+	}
+	for _, v := range []*int{&c.MaxCallsSettingUp, &c.MaxTransactions} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
+	for _, v := range []*time.Duration{&c.MaxQueueAge, &c.MaxSchedLatency} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
+	return nil
 }
 
 // sipNAT reads the NAT traversal settings into c.

@@ -1,0 +1,279 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// edgeConn is the UDP socket as sipgo reads it. sipgo reads UDP in one
+// goroutine (read, parse, then a goroutine per message), so datagrams
+// would wait for it in arrival order, responses of admitted calls
+// behind new INVITEs. Here a drain goroutine of our own reads the
+// socket as fast as it can (a read and a scan of the header, no parse)
+// and sorts each datagram into one of two queues: prio for everything
+// that is never refused (responses, in-dialog requests, ACK, OPTIONS),
+// fresh for new work and CANCELs (which must not overtake the INVITE
+// they cancel; they are never refused). sipgo's reader (ReadFrom) takes
+// prio first. Each datagram carries the kernel's receive stamp
+// (SO_TIMESTAMPNS), so its age counts the time in the kernel's queue as
+// well as in ours.
+//
+// New work is judged twice: as the drain reads it (admission.refuse,
+// with its age in the kernel queue) and as ReadFrom takes it from fresh
+// (its whole age). Refused, it is answered 503 there, statelessly, from
+// its raw bytes, and never reaches sipgo: no parse, no transaction, no
+// goroutine. A full fresh queue refuses too (reason queue_age). The ACK
+// a caller sends for such a 503 carries the To tag it set (refusalTag)
+// and is dropped by the drain.
+type edgeConn struct {
+	*net.UDPConn
+	a      *admission
+	log    *slog.Logger
+	logged *onceEvery
+
+	prio, fresh chan edgePacket
+	// failed closes when the drain's read failed (the socket closed);
+	// err is that error.
+	failed chan struct{}
+	err    error
+}
+
+// edgePacket is a datagram the drain read.
+type edgePacket struct {
+	data    []byte
+	addr    *net.UDPAddr
+	arrived time.Time // the kernel's stamp, else when the drain read it
+	method  sip.RequestMethod
+}
+
+// Queue sizes: prio holds what the node must serve (it blocks the drain
+// when full, leaving the rest in the kernel's queue); fresh holds a few
+// tens of milliseconds of new work at a node's capacity (two INVITEs a
+// call with digest, ~1 000 calls/s on 2 cores) and refuses beyond at
+// once: new work waiting longer would be refused late.
+const (
+	edgePrioQueue  = 4096
+	edgeFreshQueue = 64
+)
+
+func newEdgeConn(c *net.UDPConn, a *admission, log *slog.Logger, logged *onceEvery) *edgeConn {
+	e := &edgeConn{UDPConn: c, a: a, log: log, logged: logged,
+		prio: make(chan edgePacket, edgePrioQueue), fresh: make(chan edgePacket, edgeFreshQueue), failed: make(chan struct{})}
+	stamped := enableRxStamps(c)
+	if !stamped {
+		log.Info("sip: UDP receive stamps unavailable: queue ages count from the node's read")
+	}
+	go e.drain(stamped)
+	return e
+}
+
+// drain reads the socket until it fails, sorting datagrams into the
+// queues and answering the new work refused.
+func (c *edgeConn) drain(stamped bool) {
+	buf, oob := make([]byte, 1<<16), make([]byte, rxStampOOB)
+	for {
+		n, oobn, _, addr, err := c.UDPConn.ReadMsgUDP(buf, oob)
+		if err != nil {
+			c.err = err
+			close(c.failed)
+			return
+		}
+		now := time.Now()
+		arrived := now
+		if stamped {
+			arrived = now.Add(-rxAge(oob[:oobn], now))
+		}
+		c.sort(edgePacket{data: buf[:n], addr: addr, arrived: arrived}, now)
+	}
+}
+
+// sort queues p (copying its bytes), drops the ACK of a refusal, or
+// refuses new work.
+func (c *edgeConn) sort(p edgePacket, now time.Time) {
+	method, isReq := requestMethod(p.data)
+	if isReq && method == sip.ACK && bytes.HasPrefix(toTag(p.data), []byte(refusalTagPrefix)) {
+		return
+	}
+	p.data = bytes.Clone(p.data)
+	if isReq && method == sip.CANCEL {
+		// Behind the INVITEs it may cancel (a CANCEL that overtook its
+		// INVITE would find no transaction), but never refused.
+		select {
+		case c.fresh <- p:
+		default:
+			c.prio <- p
+		}
+		return
+	}
+	if !isReq || method == sip.ACK || method == sip.OPTIONS || len(toTag(p.data)) > 0 {
+		c.prio <- p
+		return
+	}
+	p.method = method
+	age := now.Sub(p.arrived)
+	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
+		c.refuse(p, why, age, now)
+		return
+	}
+	select {
+	case c.fresh <- p:
+	default:
+		c.refuse(p, reasonQueueAge, age, now)
+	}
+}
+
+// ReadFrom gives sipgo the next datagram: prio first, then fresh (new
+// work too old by now is refused instead).
+func (c *edgeConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		var p edgePacket
+		select {
+		case p = <-c.prio:
+		default:
+			select {
+			case p = <-c.prio:
+			case p = <-c.fresh:
+			case <-c.failed:
+				select { // what was read before the failure first
+				case p = <-c.prio:
+				case p = <-c.fresh:
+				default:
+					return 0, nil, c.err
+				}
+			}
+		}
+		now := time.Now()
+		age := now.Sub(p.arrived)
+		c.a.noteQueueAge(age, now)
+		if p.method != "" && c.a.refuseAge(age) {
+			c.refuse(p, reasonQueueAge, age, now)
+			continue
+		}
+		return copy(b, p.data), p.addr, nil
+	}
+}
+
+// refuse answers new work p with a stateless 503 when its headers allow
+// (else p is dropped: its sender retransmits into a calmer node).
+func (c *edgeConn) refuse(p edgePacket, why string, age time.Duration, now time.Time) {
+	res := statelessRefusal(p.data, c.a.retryAfterFor(p.method))
+	c.a.refused(p.method, why, now)
+	if res == nil {
+		return
+	}
+	if _, err := c.UDPConn.WriteTo(res, p.addr); err != nil && !errors.Is(err, net.ErrClosed) {
+		c.log.Debug("sip: overload refusal", "err", err)
+	}
+	if c.logged.allow("overload:"+why, now) {
+		c.log.Warn("sip: overloaded: refusing new calls, registrations and subscriptions with 503 (one line a minute per reason; see ucgrid_sip_overload_refused_total)",
+			"reason", why, "queue_age", age.Round(time.Microsecond))
+	}
+}
+
+// refusalTagPrefix starts the To tag of a stateless overload refusal,
+// so that the caller's ACK for it is recognised and dropped at the edge.
+const refusalTagPrefix = "ucgrid-ol-"
+
+// requestMethod is the method of a request's first line; false for a
+// response or a line that is no request.
+func requestMethod(data []byte) (sip.RequestMethod, bool) {
+	sp := bytes.IndexByte(data, ' ')
+	if sp <= 0 || sp > 16 || bytes.HasPrefix(data, []byte("SIP/")) {
+		return "", false
+	}
+	return sip.RequestMethod(data[:sp]), true
+}
+
+// headerLines calls f with each header line of data (before the empty
+// line), without its line break, and its name; f returns false to stop.
+// Folded lines are not joined (a folded To or Via is not found; the
+// request then goes on to sipgo).
+func headerLines(data []byte, f func(line, name []byte) bool) {
+	if i := bytes.Index(data, []byte("\r\n")); i >= 0 {
+		data = data[i+2:]
+	} else {
+		return
+	}
+	for len(data) > 0 {
+		end := bytes.Index(data, []byte("\r\n"))
+		if end <= 0 {
+			return // the empty line, or no line end
+		}
+		line := data[:end]
+		data = data[end+2:]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		if !f(line, bytes.TrimSpace(line[:colon])) {
+			return
+		}
+	}
+}
+
+// toTag is the tag parameter of data's To header (nil when none).
+func toTag(data []byte) []byte {
+	var tag []byte
+	headerLines(data, func(line, name []byte) bool {
+		if !isHeader(name, "To", "t") {
+			return true
+		}
+		v := line[bytes.IndexByte(line, ':')+1:]
+		if gt := bytes.LastIndexByte(v, '>'); gt >= 0 {
+			v = v[gt+1:]
+		}
+		for _, p := range bytes.Split(v, []byte(";"))[1:] {
+			k, val, _ := bytes.Cut(p, []byte("="))
+			if bytes.EqualFold(bytes.TrimSpace(k), []byte("tag")) {
+				tag = bytes.TrimSpace(val)
+			}
+		}
+		return false
+	})
+	return tag
+}
+
+func isHeader(name []byte, full, compact string) bool {
+	return bytes.EqualFold(name, []byte(full)) || bytes.EqualFold(name, []byte(compact))
+}
+
+// statelessRefusal builds the 503 answering the request data: its Via,
+// From, Call-ID and CSeq lines as they came, its To with a refusal tag
+// (RFC 3261 §8.2.6.2), Retry-After. nil when a mandatory header is
+// missing.
+func statelessRefusal(data []byte, retryAfter string) []byte {
+	out := make([]byte, 0, 512)
+	out = append(out, "SIP/2.0 503 "+overloadReason+"\r\n"...)
+	var via, from, to, callID, cseq bool
+	headerLines(data, func(line, name []byte) bool {
+		switch {
+		case isHeader(name, "Via", "v"):
+			via = true
+		case isHeader(name, "From", "f"):
+			from = true
+		case isHeader(name, "Call-ID", "i"):
+			callID = true
+		case isHeader(name, "CSeq", ""):
+			cseq = true
+		case isHeader(name, "To", "t"):
+			to = true
+			out = append(out, bytes.TrimRight(line, " \t")...)
+			out = append(out, ";tag="+refusalTagPrefix+sip.GenerateTagN(8)+"\r\n"...)
+			return true
+		default:
+			return true
+		}
+		out = append(append(out, line...), "\r\n"...)
+		return true
+	})
+	if !via || !from || !to || !callID || !cseq {
+		return nil
+	}
+	out = append(out, "Retry-After: "+retryAfter+"\r\nServer: ucgrid\r\nContent-Length: 0\r\n\r\n"...)
+	return out
+}
