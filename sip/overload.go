@@ -86,6 +86,16 @@ func (s *Server) Overload() OverloadState {
 	return s.adm.state(time.Now())
 }
 
+// edgeSignal gives RFC 7339 clients (overloadcontrol.go) the share of new
+// work the edge refused over the last second as the reduction to apply:
+// an upstream that drops that share before sending relieves the node of
+// the work it would have refused anyway, and of the refusals.
+type edgeSignal struct{ a *admission }
+
+func (e edgeSignal) ReductionPercent() int {
+	return int(math.Round(e.a.state(time.Now()).Cut * 100))
+}
+
 // admission holds the overload signals and decides on new work. Its
 // fields are atomics: the UDP reader, the request guards and the
 // sampler use it concurrently without a lock.

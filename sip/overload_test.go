@@ -347,3 +347,38 @@ func TestOverload_EdgeServesInDialogAheadOfNewWork(t *testing.T) {
 		t.Errorf("queue-age refusals %v, want 1", got)
 	}
 }
+
+// The share of new work the edge refuses is the reduction this node asks
+// of an upstream that offered RFC 7339, in the Via of the responses it
+// gets: an upstream that drops it before sending takes the refusals off
+// the node.
+func TestOverload_RFC7339ClientsAreAskedForTheEdgesRefusedShare(t *testing.T) {
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAdmission(Config{}, m)
+	sig := edgeSignal{a}
+	if got := sig.ReductionPercent(); got != 0 {
+		t.Fatalf("reduction of an idle node: %d%%, want 0", got)
+	}
+	now := time.Now()
+	for i := range 100 {
+		if i%4 == 0 {
+			a.admitted(sip.INVITE, now)
+		} else {
+			a.refused(sip.INVITE, "queue_age", now)
+		}
+	}
+	if got := sig.ReductionPercent(); got < 70 || got > 80 {
+		t.Fatalf("reduction while 3 of 4 new INVITEs are refused: %d%%, want 75", got)
+	}
+	var o overloadControl
+	o.signal.Store(func() *overloadSignal { var s overloadSignal = sig; return &s }())
+	req := parsedRequest(t, `;oc`)
+	o.stamp(req, now)
+	fb, ok := parseOCFeedback(req.Via())
+	if !ok || fb.reduction < 70 || fb.reduction > 80 {
+		t.Fatalf("the reduction asked of an RFC 7339 client: %+v (%v) from Via %s, want about 75", fb, ok, req.Via().Value())
+	}
+}

@@ -123,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.adm = newAdmission(cfg, s.m)
+	s.setOverloadSignal(edgeSignal{s.adm})
 	if err := s.build(); err != nil {
 		s.closeListeners()
 		return nil, err
@@ -273,6 +274,7 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 		}
 		defer s.work.done()
 		stampRequest(req)
+		s.stampOverloadFeedback(req)
 		if s.draining.Load() && startsNew(req) {
 			s.refuseDraining(req, tx)
 			return

@@ -27,15 +27,6 @@ func traced(t *testing.T, path string) []string {
 	return out
 }
 
-// header is the first value of header name in msg ("" when absent).
-func header(msg, name string) string {
-	m := regexp.MustCompile(`(?mi)^` + name + `:\s*(.*)$`).FindStringSubmatch(msg)
-	if m == nil {
-		return ""
-	}
-	return strings.TrimSpace(m[1])
-}
-
 // A call out through a trunk shows the upstream the caller's public number
 // as From; the URIs of a dialog do not change inside it (RFC 3261
 // §12.2.1.1), so every message of the dialog keeps, on each side, the
