@@ -211,12 +211,13 @@ func TestOverload_CutFollowsSchedulingLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newAdmission(Config{}.WithDefaults(), m)
-	a.step(50 * time.Millisecond)
+	busy := 2 * time.Duration(a.maxSched.Load()) // twice the default limit
+	a.step(busy)
 	if c := a.cutNow(); c != 0 {
-		t.Fatalf("cut after one busy sample %v, want 0 (smoothed: 15 ms, below the limit)", c)
+		t.Fatalf("cut after one busy sample %v, want 0 (smoothed: 0.6 of the limit)", c)
 	}
 	for range 40 {
-		a.step(50 * time.Millisecond)
+		a.step(busy)
 	}
 	if c := a.cutNow(); c != cutMax {
 		t.Fatalf("cut after a long overload %v, want %v", c, cutMax)
