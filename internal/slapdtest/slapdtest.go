@@ -74,35 +74,70 @@ func Start(t testing.TB, ldif string) *Server {
 	config := configLDIF(dataDir, certFile, keyFile, s.AdminDN, s.AdminPassword)
 	slapadd(t, dir, "config.ldif", config, "-n0", "-F", confDir)
 	slapadd(t, dir, "data.ldif", ldif, "-n1", "-F", confDir)
-	port, sport := freePort(t), freePort(t)
+	// The ports are free when drawn but may be taken (an outgoing
+	// connection's source port, another test's listener) before slapd
+	// binds them; slapd then exits, and the start is tried again on
+	// other ports.
+	for attempt := 1; ; attempt++ {
+		exited := s.run(t, bin, confDir)
+		err := s.waitReady(exited)
+		if err == nil {
+			return s
+		}
+		if _, early := err.(exitedEarly); !early || attempt == 5 {
+			t.Fatalf("slapdtest: slapd did not answer at %s (attempt %d): %v\n%s", s.URL, attempt, err, s.Log)
+		}
+		t.Logf("slapdtest: slapd at %s exited before answering (%v); trying other ports", s.URL, err)
+	}
+}
+
+// run starts slapd on two newly drawn ports; the channel is closed when
+// it has exited.
+func (s *Server) run(t testing.TB, bin, confDir string) <-chan struct{} {
+	t.Helper()
+	port, sport := drawPort(t), drawPort(t)
 	s.URL, s.LDAPSURL = "ldap://127.0.0.1:"+strconv.Itoa(port), "ldaps://127.0.0.1:"+strconv.Itoa(sport)
 	cmd := exec.Command(bin, "-d", "0", "-F", confDir, "-h", s.URL+"/ "+s.LDAPSURL+"/")
 	cmd.Stdout, cmd.Stderr = s.Log, s.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // how it ended is in its log; a killed slapd is as good
+		close(exited)
+	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // Wait reports how it ended; a killed slapd is as good
-		_ = cmd.Wait()
+		_ = cmd.Process.Signal(syscall.SIGTERM) // fails only when it has exited already
+		<-exited
 	})
-	s.waitReady(t)
-	return s
+	return exited
 }
 
-func (s *Server) waitReady(t testing.TB) {
-	t.Helper()
+// exitedEarly is waitReady's error when slapd ended before it answered.
+type exitedEarly struct{}
+
+func (exitedEarly) Error() string { return "slapd exited" }
+
+func (s *Server) waitReady(exited <-chan struct{}) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		c, err := ldap.DialURL(s.URL)
+		c, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: time.Second}))
 		if err == nil {
+			c.SetTimeout(time.Second) // a listener that is not slapd's never answers
 			err = c.Bind(s.AdminDN, s.AdminPassword)
 			_ = c.Close() // a probe
 			if err == nil {
-				return
+				return nil
 			}
 		}
+		select {
+		case <-exited:
+			return exitedEarly{}
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("slapdtest: slapd did not answer at %s: %v\n%s", s.URL, err, s.Log)
+			return err
 		}
 		time.Sleep(20 * time.Millisecond) // polling for the server to listen, with a deadline
 	}
@@ -134,6 +169,9 @@ func slapadd(t testing.TB, dir, name, ldif string, args ...string) {
 		t.Fatalf("slapdtest: slapadd %s: %v\n%s", name, err, out)
 	}
 }
+
+// drawPort is freePort; a test makes it hand out a taken port.
+var drawPort = freePort
 
 func freePort(t testing.TB) int {
 	t.Helper()
