@@ -318,3 +318,77 @@ func refusedByReason(e *env) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// BenchmarkEdge_StatelessRefusal is the cost of a refusal at the UDP edge
+// while every new INVITE is refused (calls bounded at 0): one op is an
+// INVITE read, judged, answered 503 from its raw bytes, and that 503
+// read back by the sender. The sender keeps up to 256 INVITEs
+// unanswered, so the edge reads from a queue as under a storm.
+func BenchmarkEdge_StatelessRefusal(b *testing.B) {
+	m, err := newMetrics(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newAdmission(Config{}.WithDefaults(), m)
+	a.maxCalls.Store(0)
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sizeUDPBuffers(srv)
+	edge := newEdgeConn(srv, a, testLogger(b), newOnceEvery(time.Minute))
+	go func() { // sipgo's reader: takes what is admitted (nothing here)
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := edge.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	b.Cleanup(func() { _ = srv.Close() })
+	peer, err := net.DialUDP("udp", nil, srv.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close() //nolint:errcheck // the benchmark's own socket
+	sizeUDPBuffers(peer)
+	local := peer.LocalAddr().String()
+	invite := func(i int) []byte {
+		id := "ref-" + strconv.Itoa(i)
+		return []byte("INVITE sip:2001@" + testDomain + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + id + ";rport\r\n" +
+			"From: <sip:+4930123@" + testDomain + ">;tag=f" + id + "\r\n" +
+			"To: <sip:2001@" + testDomain + ">\r\n" +
+			"Call-ID: " + id + "\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n" +
+			"Contact: <sip:+4930123@" + local + ">\r\n" +
+			"Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(testSDP)) + "\r\n\r\n" + testSDP)
+	}
+	const window = 256
+	credit := make(chan struct{}, window)
+	for range window {
+		credit <- struct{}{}
+	}
+	b.ResetTimer()
+	go func() {
+		for i := range b.N {
+			<-credit
+			if _, err := peer.Write(invite(i)); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 65536)
+	for got := 0; got < b.N; {
+		_ = peer.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := peer.Read(buf)
+		if err != nil { // a datagram lost under load: give its credit back
+			credit <- struct{}{}
+			continue
+		}
+		if !strings.HasPrefix(string(buf[:min(n, 12)]), "SIP/2.0 503 ") {
+			b.Fatalf("answer %q, want a 503", buf[:min(n, 40)])
+		}
+		got++
+		credit <- struct{}{}
+	}
+}

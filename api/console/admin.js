@@ -202,8 +202,11 @@ async function loadUsers() {
   $("user-list-caption").textContent = myself.may.list_directory ? "All users" : "Members of the groups you manage";
 }
 
+// The open functions hide the form while the record loads: the one it
+// showed before must not be edited, and then overwritten, meanwhile.
 async function openUser(id) {
   $("users-error").textContent = "";
+  $("user-form").hidden = true;
   try {
     editUser = await api("GET", "/v1/users/" + enc(id));
   } catch (e) {
@@ -293,6 +296,7 @@ async function loadLines() {
 async function openLine(ev) {
   ev.preventDefault();
   $("line-open-error").textContent = "";
+  $("line-form").hidden = true;
   try {
     editLine = await api("GET", "/v1/lines/" + enc($("line-number").value.trim()));
   } catch (e) { $("line-open-error").textContent = e.message; return; }
@@ -357,6 +361,7 @@ async function loadTrunks() {
 
 async function openTrunk(id) {
   $("trunk-error").textContent = "";
+  $("trunk-form").hidden = true;
   try {
     editTrunk = await api("GET", "/v1/trunks/" + enc(id));
   } catch (e) { $("trunk-form").hidden = false; $("trunk-error").textContent = e.message; return; }

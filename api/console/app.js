@@ -315,6 +315,7 @@ async function loadGroupIds() {
 async function openGroup(ev) {
   ev.preventDefault();
   $("group-error").textContent = "";
+  $("group-form").hidden = true; $("override-form").hidden = true; // no edits to the group shown before while this one loads
   try {
     group = await api("GET", "/v1/groups/" + encodeURIComponent($("group-id").value.trim()));
     fillGroup();
