@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"golang.org/x/net/ipv4"
 )
 
 // edgeConn is the UDP socket as sipgo reads it. sipgo reads UDP in one
@@ -37,6 +38,8 @@ type edgeConn struct {
 	logged *onceEvery
 
 	prio, fresh chan edgePacket
+	// out holds the drain's refusals for its current batch.
+	out []ipv4.Message
 	// failed closes when the drain's read failed (the socket closed);
 	// err is that error.
 	failed chan struct{}
@@ -73,23 +76,56 @@ func newEdgeConn(c *net.UDPConn, a *admission, log *slog.Logger, logged *onceEve
 }
 
 // drain reads the socket until it fails, sorting datagrams into the
-// queues and answering the new work refused.
+// queues and answering the new work refused. It reads and answers in
+// batches (recvmmsg, sendmmsg: one system call for up to edgeBatch
+// datagrams): under a storm most of what it reads is refused, and the
+// calls into the kernel were most of a refusal's cost.
 func (c *edgeConn) drain(stamped bool) {
-	buf, oob := make([]byte, 1<<16), make([]byte, rxStampOOB)
+	pc := ipv4.NewPacketConn(c.UDPConn) // any address family: only the batch calls are used
+	msgs := make([]ipv4.Message, edgeBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 1<<16)}
+		msgs[i].OOB = make([]byte, rxStampOOB)
+	}
 	for {
-		n, oobn, _, addr, err := c.UDPConn.ReadMsgUDP(buf, oob)
+		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
 			c.err = err
 			close(c.failed)
 			return
 		}
 		now := time.Now()
-		arrived := now
-		if stamped {
-			arrived = now.Add(-rxAge(oob[:oobn], now))
+		for i := range msgs[:n] {
+			m := &msgs[i]
+			arrived := now
+			if stamped {
+				arrived = now.Add(-rxAge(m.OOB[:m.NN], now))
+			}
+			addr, _ := m.Addr.(*net.UDPAddr)
+			c.sort(edgePacket{data: m.Buffers[0][:m.N], addr: addr, arrived: arrived}, now)
 		}
-		c.sort(edgePacket{data: buf[:n], addr: addr, arrived: arrived}, now)
+		c.sendRefusals(pc)
 	}
+}
+
+// edgeBatch is how many datagrams the drain reads, and refusals it
+// sends, in one system call.
+const edgeBatch = 32
+
+// sendRefusals sends the refusals the drain made for its last batch.
+func (c *edgeConn) sendRefusals(pc *ipv4.PacketConn) {
+	for out := c.out; len(out) > 0; {
+		n, err := pc.WriteBatch(out, 0)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("sip: overload refusal", "err", err)
+			}
+			break // the callers retransmit
+		}
+		out = out[n:]
+	}
+	clear(c.out)
+	c.out = c.out[:0]
 }
 
 // sort queues p (copying its bytes), drops the ACK of a refusal, or
@@ -117,13 +153,13 @@ func (c *edgeConn) sort(p edgePacket, now time.Time) {
 	p.method = method
 	age := now.Sub(p.arrived)
 	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
-		c.refuse(p, why, age, now)
+		c.refuse(p, why, age, now, true)
 		return
 	}
 	select {
 	case c.fresh <- p:
 	default:
-		c.refuse(p, reasonQueueAge, age, now)
+		c.refuse(p, reasonQueueAge, age, now, true)
 	}
 }
 
@@ -151,7 +187,7 @@ func (c *edgeConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		age := now.Sub(p.arrived)
 		c.a.noteQueueAge(age, now)
 		if p.method != "" && c.a.refuseAge(age) {
-			c.refuse(p, reasonQueueAge, age, now)
+			c.refuse(p, reasonQueueAge, age, now, false)
 			continue
 		}
 		return copy(b, p.data), p.addr, nil
@@ -160,13 +196,15 @@ func (c *edgeConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // refuse answers new work p with a stateless 503 when its headers allow
 // (else p is dropped: its sender retransmits into a calmer node).
-func (c *edgeConn) refuse(p edgePacket, why string, age time.Duration, now time.Time) {
+func (c *edgeConn) refuse(p edgePacket, why string, age time.Duration, now time.Time, fromDrain bool) {
 	res := statelessRefusal(p.data, c.a.retryAfterFor(p.method))
 	c.a.refused(p.method, why, now)
-	if res == nil {
+	if res == nil || p.addr == nil {
 		return
 	}
-	if _, err := c.UDPConn.WriteTo(res, p.addr); err != nil && !errors.Is(err, net.ErrClosed) {
+	if fromDrain { // sent with the rest of the drain's batch
+		c.out = append(c.out, ipv4.Message{Buffers: [][]byte{res}, Addr: p.addr})
+	} else if _, err := c.UDPConn.WriteTo(res, p.addr); err != nil && !errors.Is(err, net.ErrClosed) {
 		c.log.Debug("sip: overload refusal", "err", err)
 	}
 	if c.logged.allow("overload:"+why, now) {

@@ -383,3 +383,41 @@ func TestOverload_RFC7339ClientsAreAskedForTheEdgesRefusedShare(t *testing.T) {
 		t.Fatalf("the reduction asked of an RFC 7339 client: %+v (%v) from Via %s, want about 75", fb, ok, req.Via().Value())
 	}
 }
+
+// The UDP edge reads and answers in batches whatever the address
+// family: over IPv4 and IPv6 an admitted request reaches sipgo with its
+// sender's address, and a refused INVITE is answered 503 to its sender.
+func TestOverload_EdgeBatchesServeIPv4AndIPv6(t *testing.T) {
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run(host, func(t *testing.T) {
+			m, err := newMetrics(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAdmission(Config{}.WithDefaults(), m)
+			srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
+			defer srv.Close()
+			peer := newRawUDP(t, net.JoinHostPort(host, "0"), srv.LocalAddr().String())
+			register, _ := peer.rawRequest("REGISTER", "2001")
+			peer.send(register)
+			buf := make([]byte, 65536)
+			n, from, err := edge.ReadFrom(buf)
+			if err != nil || !strings.HasPrefix(string(buf[:n]), "REGISTER ") {
+				t.Fatalf("sipgo read %q %v, want the REGISTER", buf[:n], err)
+			}
+			if from.String() != peer.conn.LocalAddr().String() {
+				t.Fatalf("from %s, want the sender %s", from, peer.conn.LocalAddr())
+			}
+			a.maxCalls.Store(0)
+			invite, _ := peer.rawRequest("INVITE", "2001")
+			peer.send(invite)
+			if res := peer.next(5 * time.Second); !strings.HasPrefix(res, "SIP/2.0 503") {
+				t.Fatalf("answer %q, want 503", res)
+			}
+		})
+	}
+}
