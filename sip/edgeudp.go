@@ -15,7 +15,7 @@ import (
 // goroutine (read, parse, then a goroutine per message), so datagrams
 // would wait for it in arrival order, responses of admitted calls
 // behind new INVITEs. Here a drain goroutine of our own reads the
-// socket as fast as it can (a read and a scan of the header, no parse)
+// socket as fast as it can (batched reads, a scan of the header, no parse)
 // and sorts each datagram into one of two queues: prio for everything
 // that is never refused (responses, in-dialog requests, ACK, OPTIONS),
 // fresh for new work and CANCELs (which must not overtake the INVITE
@@ -151,7 +151,13 @@ func (c *edgeConn) sort(p edgePacket, now time.Time) {
 		return
 	}
 	p.method = method
-	age := now.Sub(p.arrived)
+	// New work waits behind what sipgo's reader has not taken yet: when
+	// the reader lags (the last datagram it took had waited longer than
+	// this one so far), that lag is this datagram's age too. Refused
+	// here, at once and in the drain's batch, it neither waits in fresh
+	// to be refused by the reader nor adds calls to a node whose
+	// admitted calls' messages are queueing.
+	age := max(now.Sub(p.arrived), c.a.queueAge(now))
 	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
 		c.refuse(p, why, age, now, true)
 		return

@@ -421,3 +421,38 @@ func TestOverload_EdgeBatchesServeIPv4AndIPv6(t *testing.T) {
 		})
 	}
 }
+
+// While sipgo's reader lags (the last datagram it took had waited past
+// twice MaxQueueAge), the drain refuses a new INVITE at once, however
+// fresh the INVITE itself is: it would wait behind that lag, and the
+// admitted calls' messages queueing there come first. Once the reader
+// keeps up again, new INVITEs are queued for it.
+func TestOverload_EdgeRefusesNewWorkWhileTheReaderLags(t *testing.T) {
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAdmission(Config{}.WithDefaults(), m)
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
+	defer srv.Close()
+	peer := newRawUDP(t, "127.0.0.1:0", srv.LocalAddr().String())
+
+	a.noteQueueAge(3*time.Duration(a.maxAge.Load()), time.Now())
+	invite, _ := peer.rawRequest("INVITE", "2001")
+	peer.send(invite)
+	if res := peer.next(5 * time.Second); !strings.HasPrefix(res, "SIP/2.0 503") {
+		t.Fatalf("answer %q, want 503 while the reader lags", res)
+	}
+	if n := counterValue(t, m.overloadRefused.WithLabelValues(reasonQueueAge, "INVITE")); n != 1 {
+		t.Fatalf("refused for queue_age = %v, want 1", n)
+	}
+
+	a.noteQueueAge(time.Millisecond, time.Now())
+	invite, _ = peer.rawRequest("INVITE", "2001")
+	peer.send(invite)
+	eventually(t, 5*time.Second, "the INVITE queued for the reader", func() bool { return len(edge.fresh) == 1 })
+}
