@@ -116,13 +116,15 @@ const edgeBatch = 32
 func (c *edgeConn) sendRefusals(pc *ipv4.PacketConn) {
 	for out := c.out; len(out) > 0; {
 		n, err := pc.WriteBatch(out, 0)
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				c.log.Debug("sip: overload refusal", "err", err)
-			}
-			break // the callers retransmit
+		if errors.Is(err, net.ErrClosed) {
+			break
 		}
-		out = out[n:]
+		if err != nil {
+			// The first refusal could not be sent (its caller
+			// retransmits); the others still go.
+			c.log.Debug("sip: overload refusal", "err", err)
+		}
+		out = out[max(n, 1):]
 	}
 	clear(c.out)
 	c.out = c.out[:0]
