@@ -287,18 +287,7 @@ func FuzzStatelessRefusal(f *testing.F) {
 // new work that waited past twice MaxQueueAge by the time it is taken
 // is refused then.
 func TestOverload_EdgeServesInDialogAheadOfNewWork(t *testing.T) {
-	m, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := newAdmission(Config{}.WithDefaults(), m)
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
-	defer srv.Close()
-	peer := newRawUDP(t, "127.0.0.1:0", srv.LocalAddr().String())
+	edge, a, m, peer := newTestEdge(t, "127.0.0.1")
 	invite, _ := peer.rawRequest("INVITE", "2001")
 	cancel := strings.Replace(strings.Replace(invite, "INVITE sip:", "CANCEL sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 CANCEL", 1)
 	bye := strings.Replace(strings.Replace(invite, "INVITE sip:", "BYE sip:", 1), "To: <sip:2001@"+testDomain+">", "To: <sip:2001@"+testDomain+">;tag=callee", 1)
@@ -390,18 +379,7 @@ func TestOverload_RFC7339ClientsAreAskedForTheEdgesRefusedShare(t *testing.T) {
 func TestOverload_EdgeBatchesServeIPv4AndIPv6(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		t.Run(host, func(t *testing.T) {
-			m, err := newMetrics(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := newAdmission(Config{}.WithDefaults(), m)
-			srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
-			defer srv.Close()
-			peer := newRawUDP(t, net.JoinHostPort(host, "0"), srv.LocalAddr().String())
+			edge, a, _, peer := newTestEdge(t, host)
 			register, _ := peer.rawRequest("REGISTER", "2001")
 			peer.send(register)
 			buf := make([]byte, 65536)
@@ -428,18 +406,7 @@ func TestOverload_EdgeBatchesServeIPv4AndIPv6(t *testing.T) {
 // admitted calls' messages queueing there come first. Once the reader
 // keeps up again, new INVITEs are queued for it.
 func TestOverload_EdgeRefusesNewWorkWhileTheReaderLags(t *testing.T) {
-	m, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := newAdmission(Config{}.WithDefaults(), m)
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
-	defer srv.Close()
-	peer := newRawUDP(t, "127.0.0.1:0", srv.LocalAddr().String())
+	edge, a, m, peer := newTestEdge(t, "127.0.0.1")
 
 	a.noteQueueAge(3*time.Duration(a.maxAge.Load()), time.Now())
 	invite, _ := peer.rawRequest("INVITE", "2001")
@@ -455,4 +422,22 @@ func TestOverload_EdgeRefusesNewWorkWhileTheReaderLags(t *testing.T) {
 	invite, _ = peer.rawRequest("INVITE", "2001")
 	peer.send(invite)
 	eventually(t, 5*time.Second, "the INVITE queued for the reader", func() bool { return len(edge.fresh) == 1 })
+}
+
+// newTestEdge is a UDP edge on host with the default limits, nobody
+// reading it but the test, and a peer socket sending to it.
+func newTestEdge(t *testing.T, host string) (*edgeConn, *admission, *metrics, *rawUDP) {
+	t.Helper()
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAdmission(Config{}.WithDefaults(), m)
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() }) // ends the drain
+	edge := newEdgeConn(srv, a, testLogger(t), newOnceEvery(time.Minute))
+	return edge, a, m, newRawUDP(t, net.JoinHostPort(host, "0"), srv.LocalAddr().String())
 }
