@@ -38,7 +38,9 @@ type edgeConn struct {
 	logged *onceEvery
 
 	prio, fresh chan edgePacket
-	// out holds the drain's refusals for its current batch.
+	// pc batches the drain's reads and writes; out holds its refusals
+	// for the current batch. Both are the drain's alone.
+	pc  *ipv4.PacketConn
 	out []ipv4.Message
 	// failed closes when the drain's read failed (the socket closed);
 	// err is that error.
@@ -81,14 +83,14 @@ func newEdgeConn(c *net.UDPConn, a *admission, log *slog.Logger, logged *onceEve
 // datagrams): under a storm most of what it reads is refused, and the
 // calls into the kernel were most of a refusal's cost.
 func (c *edgeConn) drain(stamped bool) {
-	pc := ipv4.NewPacketConn(c.UDPConn) // any address family: only the batch calls are used
+	c.pc = ipv4.NewPacketConn(c.UDPConn) // any address family: only the batch calls are used
 	msgs := make([]ipv4.Message, edgeBatch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 1<<16)}
 		msgs[i].OOB = make([]byte, rxStampOOB)
 	}
 	for {
-		n, err := pc.ReadBatch(msgs, 0)
+		n, err := c.pc.ReadBatch(msgs, 0)
 		if err != nil {
 			c.err = err
 			close(c.failed)
@@ -104,7 +106,7 @@ func (c *edgeConn) drain(stamped bool) {
 			addr, _ := m.Addr.(*net.UDPAddr)
 			c.sort(edgePacket{data: m.Buffers[0][:m.N], addr: addr, arrived: arrived}, now)
 		}
-		c.sendRefusals(pc)
+		c.sendRefusals()
 	}
 }
 
@@ -113,9 +115,9 @@ func (c *edgeConn) drain(stamped bool) {
 const edgeBatch = 32
 
 // sendRefusals sends the refusals the drain made for its last batch.
-func (c *edgeConn) sendRefusals(pc *ipv4.PacketConn) {
+func (c *edgeConn) sendRefusals() {
 	for out := c.out; len(out) > 0; {
-		n, err := pc.WriteBatch(out, 0)
+		n, err := c.pc.WriteBatch(out, 0)
 		if errors.Is(err, net.ErrClosed) {
 			break
 		}
@@ -144,12 +146,12 @@ func (c *edgeConn) sort(p edgePacket, now time.Time) {
 		select {
 		case c.fresh <- p:
 		default:
-			c.prio <- p
+			c.queuePrio(p)
 		}
 		return
 	}
 	if !isReq || method == sip.ACK || method == sip.OPTIONS || len(toTag(p.data)) > 0 {
-		c.prio <- p
+		c.queuePrio(p)
 		return
 	}
 	p.method = method
@@ -168,6 +170,18 @@ func (c *edgeConn) sort(p edgePacket, now time.Time) {
 	case c.fresh <- p:
 	default:
 		c.refuse(p, reasonQueueAge, age, now, true)
+	}
+}
+
+// queuePrio queues p for sipgo ahead of new work. When prio is full the
+// drain waits for room, sending the refusals it holds first: a reader
+// that far behind is when callers most need their 503 at once.
+func (c *edgeConn) queuePrio(p edgePacket) {
+	select {
+	case c.prio <- p:
+	default:
+		c.sendRefusals()
+		c.prio <- p
 	}
 }
 
