@@ -215,6 +215,14 @@ type Config struct {
 	// calls it would have completed (docs/benchmarks.md). A refusal is
 	// still sent long before the caller's retransmission (500 ms).
 	MaxQueueAge time.Duration
+	// EdgeProcess reads the UDP socket in a process of its own, the same
+	// binary started again (edgeproc_linux.go): the datagrams the node
+	// cannot take and the 503s for new work it refuses then never wait
+	// for the node's goroutine scheduler, which past capacity held them
+	// for 100–200 ms at p99 (docs/benchmarks.md). Linux only; where the
+	// process cannot start, the node reads the socket itself and logs
+	// why. Default false (the zero Config); ucgrid serve turns it on.
+	EdgeProcess bool
 	// MaxSchedLatency is the smoothed p99 goroutine scheduling latency
 	// (time a runnable goroutine waits for a CPU, over 50 ms samples)
 	// above which a growing share of new work is refused. Default

@@ -46,6 +46,9 @@ type edgeConn struct {
 	// err is that error.
 	failed chan struct{}
 	err    error
+	// lag, in an edge process, is how long the oldest datagram the
+	// node's reader has not taken yet has waited (edgeproc_linux.go).
+	lag func(now time.Time) time.Duration
 }
 
 // edgePacket is a datagram the drain read.
@@ -66,15 +69,26 @@ const (
 	edgeFreshQueue = 64
 )
 
+// newEdgeConn makes the edge of c and starts its drain.
 func newEdgeConn(c *net.UDPConn, a *admission, log *slog.Logger, logged *onceEvery) *edgeConn {
-	e := &edgeConn{UDPConn: c, a: a, log: log, logged: logged,
-		prio: make(chan edgePacket, edgePrioQueue), fresh: make(chan edgePacket, edgeFreshQueue), failed: make(chan struct{})}
-	stamped := enableRxStamps(c)
-	if !stamped {
-		log.Info("sip: UDP receive stamps unavailable: queue ages count from the node's read")
-	}
-	go e.drain(stamped)
+	e := makeEdgeConn(c, a, log, logged)
+	e.start()
 	return e
+}
+
+// makeEdgeConn makes the edge of c without starting its drain.
+func makeEdgeConn(c *net.UDPConn, a *admission, log *slog.Logger, logged *onceEvery) *edgeConn {
+	return &edgeConn{UDPConn: c, a: a, log: log, logged: logged,
+		prio: make(chan edgePacket, edgePrioQueue), fresh: make(chan edgePacket, edgeFreshQueue), failed: make(chan struct{})}
+}
+
+// start starts the drain.
+func (c *edgeConn) start() {
+	stamped := enableRxStamps(c.UDPConn)
+	if !stamped {
+		c.log.Info("sip: UDP receive stamps unavailable: queue ages count from the node's read")
+	}
+	go c.drain(stamped)
 }
 
 // drain reads the socket until it fails, sorting datagrams into the
@@ -162,6 +176,9 @@ func (c *edgeConn) sort(p edgePacket, now time.Time) {
 	// to be refused by the reader nor adds calls to a node whose
 	// admitted calls' messages are queueing.
 	age := max(now.Sub(p.arrived), c.a.queueAge(now))
+	if c.lag != nil {
+		age = max(age, c.lag(now))
+	}
 	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
 		c.refuse(p, why, age, now, true)
 		return
@@ -189,31 +206,52 @@ func (c *edgeConn) queuePrio(p edgePacket) {
 // work too old by now is refused instead).
 func (c *edgeConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
-		var p edgePacket
-		select {
-		case p = <-c.prio:
-		default:
-			select {
-			case p = <-c.prio:
-			case p = <-c.fresh:
-			case <-c.failed:
-				select { // what was read before the failure first
-				case p = <-c.prio:
-				case p = <-c.fresh:
-				default:
-					return 0, nil, c.err
-				}
-			}
+		p, err := c.next()
+		if err != nil {
+			return 0, nil, err
 		}
-		now := time.Now()
-		age := now.Sub(p.arrived)
-		c.a.noteQueueAge(age, now)
-		if p.method != "" && c.a.refuseAge(age) {
-			c.refuse(p, reasonQueueAge, age, now, false)
-			continue
+		if c.take(p, time.Now()) {
+			return copy(b, p.data), p.addr, nil
 		}
-		return copy(b, p.data), p.addr, nil
 	}
+}
+
+// next is the next datagram queued: prio first, then fresh; the drain's
+// error once both are empty after it failed.
+func (c *edgeConn) next() (edgePacket, error) {
+	select {
+	case p := <-c.prio:
+		return p, nil
+	default:
+	}
+	select {
+	case p := <-c.prio:
+		return p, nil
+	case p := <-c.fresh:
+		return p, nil
+	case <-c.failed:
+		select { // what was read before the failure first
+		case p := <-c.prio:
+			return p, nil
+		case p := <-c.fresh:
+			return p, nil
+		default:
+			return edgePacket{}, c.err
+		}
+	}
+}
+
+// take judges p as the node's reader takes it at now: it notes p's queue
+// age and refuses new work too old by now. It reports whether the
+// reader gets p.
+func (c *edgeConn) take(p edgePacket, now time.Time) bool {
+	age := now.Sub(p.arrived)
+	c.a.noteQueueAge(age, now)
+	if p.method != "" && c.a.refuseAge(age) {
+		c.refuse(p, reasonQueueAge, age, now, false)
+		return false
+	}
+	return true
 }
 
 // refuse answers new work p with a stateless 503 when its headers allow

@@ -152,6 +152,11 @@ var knownMethods = map[sip.RequestMethod]string{
 	sip.UPDATE: "UPDATE", sip.MESSAGE: "MESSAGE", sip.REFER: "REFER",
 }
 
+// methodLabels are the method label values in a fixed order (the edge
+// process counts by index).
+var methodLabels = [...]string{"INVITE", "ACK", "CANCEL", "BYE", "REGISTER", "OPTIONS", "SUBSCRIBE",
+	"NOTIFY", "PUBLISH", "INFO", "PRACK", "UPDATE", "MESSAGE", "REFER", "other"}
+
 func methodLabel(m sip.RequestMethod) string {
 	if l, ok := knownMethods[m]; ok {
 		return l

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	rtmetrics "runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,32 +98,57 @@ func (e edgeSignal) ReductionPercent() int {
 }
 
 // admission holds the overload signals and decides on new work. Its
-// fields are atomics: the UDP reader, the request guards and the
-// sampler use it concurrently without a lock.
+// state is atomics (edgeState): the UDP edge, the request guards and the
+// sampler use it concurrently without a lock, and with an edge process
+// (edgeproc_linux.go) that process reads and writes the same state in a
+// page of memory both map.
 type admission struct {
-	// The limits (negative: no bound) are atomics so that a test can
-	// force a state while the server runs.
-	maxCalls, maxTx  atomic.Int64
-	maxAge, maxSched atomic.Int64 // time.Duration
-	retryAfter       time.Duration
-	m                *metrics
+	*edgeState
+	maxSched   atomic.Int64 // time.Duration; a test can force it
+	retryAfter time.Duration
+	m          *metrics     // nil in the edge process
+	sched      atomic.Int64 // smoothed p99 scheduling latency, ns
+	// win counts admitted and refused new work in the current and the
+	// previous second (OverloadState.Cut).
+	win window
+	// folded is what foldEdge has counted of edgeState.edgeRefused.
+	foldMu sync.Mutex
+	folded [len(overloadReasons)][len(methodLabels)]int64
+}
+
+// edgeState is the part of the admission state the UDP edge reads and
+// writes. It holds no pointers: in an edge process it lives in shared
+// memory. The limits (negative: no bound) are atomics so that a test can
+// force a state while the server runs.
+type edgeState struct {
+	maxCalls, maxTx, maxAge atomic.Int64 // maxAge: time.Duration
 
 	settingUp atomic.Int64  // admitted INVITEs without 18x or final answer yet
 	inTx      atomic.Int64  // requests in a handler
 	cut       atomic.Uint64 // math.Float64bits of the cpu cut
-	sched     atomic.Int64  // smoothed p99 scheduling latency, ns
 	age       atomic.Int64  // queue age of the last datagram read, ns
 	ageAt     atomic.Int64  // when it was read, unix ns
-	// window counts admitted and refused new work in the current and the
-	// previous second (OverloadState.Cut); lastReason/lastRefusal say
-	// why and when new work was last refused.
-	win         window
-	lastReason  atomic.Pointer[string]
-	lastRefusal atomic.Int64 // unix ns
+	// lastReason (index in overloadReasons, plus one) and lastRefusal
+	// (unix ns) say why and when new work was last refused.
+	lastReason  atomic.Int64
+	lastRefusal atomic.Int64
+	// taken counts the datagrams the node's reader took from an edge
+	// process; edgeRefused the new work that process refused, by reason
+	// and method label, for the node to count (foldEdge).
+	taken       atomic.Int64
+	edgeRefused [len(overloadReasons)][len(methodLabels)]atomic.Int64
 }
 
-func newAdmission(c Config, m *metrics) *admission {
-	a := &admission{retryAfter: c.OverloadRetryAfter, m: m}
+// overloadReasons are the refusal reasons, in edgeState's order.
+var overloadReasons = [...]string{reasonCalls, reasonTransactions, reasonQueueAge, reasonCPU}
+
+// newAdmission makes the admission state for c. st is where its
+// edgeState lives (shared memory for an edge process); nil: the heap.
+func newAdmission(c Config, m *metrics, st *edgeState) *admission {
+	if st == nil {
+		st = new(edgeState)
+	}
+	a := &admission{edgeState: st, retryAfter: c.OverloadRetryAfter, m: m}
 	a.maxCalls.Store(int64(c.MaxCallsSettingUp))
 	a.maxTx.Store(int64(c.MaxTransactions))
 	a.maxAge.Store(int64(c.MaxQueueAge))
@@ -169,18 +195,42 @@ func (a *admission) refuseAge(age time.Duration) bool {
 	return ma >= 0 && int64(age) > ma && (int64(age) >= 2*ma || rand.Int64N(ma+1) < int64(age)-ma)
 }
 
-// refused counts a refusal of new work of method for reason.
+// refused counts a refusal of new work of method for reason. In the
+// edge process (no metrics) it counts in edgeRefused, for the node.
 func (a *admission) refused(method sip.RequestMethod, reason string, now time.Time) {
-	a.m.overloadRefused.WithLabelValues(reason, methodLabel(method)).Inc()
-	a.win.add(now, false)
-	a.lastReason.Store(&reason)
+	r := slices.Index(overloadReasons[:], reason)
+	a.lastReason.Store(int64(r + 1))
 	a.lastRefusal.Store(now.UnixNano())
+	if a.m == nil {
+		a.edgeRefused[r][slices.Index(methodLabels[:], methodLabel(method))].Add(1)
+		return
+	}
+	a.m.overloadRefused.WithLabelValues(reason, methodLabel(method)).Inc()
+	a.win.add(now, false, 1)
+}
+
+// foldEdge counts the refusals an edge process made since the last call
+// in the node's metrics and window (the sampler calls it every
+// overloadSample).
+func (a *admission) foldEdge(now time.Time) {
+	a.foldMu.Lock()
+	defer a.foldMu.Unlock()
+	for r := range a.edgeRefused {
+		for l := range a.edgeRefused[r] {
+			n := a.edgeRefused[r][l].Load()
+			if d := n - a.folded[r][l]; d > 0 {
+				a.m.overloadRefused.WithLabelValues(overloadReasons[r], methodLabels[l]).Add(float64(d))
+				a.win.add(now, false, d)
+				a.folded[r][l] = n
+			}
+		}
+	}
 }
 
 // admitted counts new work of method let in.
 func (a *admission) admitted(method sip.RequestMethod, now time.Time) {
 	a.m.overloadAdmitted.WithLabelValues(methodLabel(method)).Inc()
-	a.win.add(now, true)
+	a.win.add(now, true, 1)
 }
 
 // retryAfterFor is the Retry-After (seconds) of a refusal of method: the
@@ -219,8 +269,8 @@ func (a *admission) cutNow() float64 { return math.Float64frombits(a.cut.Load())
 func (a *admission) state(now time.Time) OverloadState {
 	st := OverloadState{Cut: a.win.refusedShare(now), QueueAge: a.queueAge(now),
 		SchedLatency: time.Duration(a.sched.Load())}
-	if r := a.lastReason.Load(); r != nil && now.UnixNano()-a.lastRefusal.Load() < int64(time.Second) {
-		st.Reason = *r
+	if r := a.lastReason.Load(); r > 0 && now.UnixNano()-a.lastRefusal.Load() < int64(time.Second) {
+		st.Reason = overloadReasons[r-1]
 		st.Overloaded = now.UnixNano()-a.lastRefusal.Load() < int64(2*overloadSample)
 	}
 	return st
@@ -259,8 +309,9 @@ func (a *admission) sampleCPU(done <-chan struct{}) {
 		select {
 		case <-done:
 			return
-		case <-tick.C:
+		case now := <-tick.C:
 			a.step(s.p99())
+			a.foldEdge(now)
 		}
 	}
 }
@@ -331,14 +382,14 @@ type window struct {
 	cur, prev [2]int64 // [admitted, refused]
 }
 
-func (w *window) add(now time.Time, admitted bool) {
+func (w *window) add(now time.Time, admitted bool, n int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.roll(now.Unix())
 	if admitted {
-		w.cur[0]++
+		w.cur[0] += n
 	} else {
-		w.cur[1]++
+		w.cur[1] += n
 	}
 }
 

@@ -329,7 +329,7 @@ func BenchmarkEdge_StatelessRefusal(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := newAdmission(Config{}.WithDefaults(), m)
+	a := newAdmission(Config{}.WithDefaults(), m, nil)
 	a.maxCalls.Store(0)
 	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

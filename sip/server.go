@@ -31,6 +31,7 @@ type Server struct {
 	srv    *sipgo.Server
 	client *sipgo.Client
 	udp    net.PacketConn
+	edge   net.PacketConn // udp as sipgo reads it (udpEdge)
 	tcp    net.Listener
 	tls    net.Listener // nil without TLSAddr
 	cert   atomic.Pointer[tls.Certificate]
@@ -122,7 +123,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
-	s.adm = newAdmission(cfg, s.m)
+	var mem *edgeMemory
+	if cfg.EdgeProcess {
+		if mem, err = newEdgeMemory(); err != nil {
+			s.log.Warn("sip: no UDP edge process: the node reads its SIP UDP socket itself", "err", err)
+		}
+	}
+	var st *edgeState
+	if mem != nil {
+		st = mem.st
+	}
+	s.adm = newAdmission(cfg, s.m, st)
 	s.setOverloadSignal(edgeSignal{s.adm})
 	if err := s.build(); err != nil {
 		s.closeListeners()
@@ -134,8 +145,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.subs = newSubTable()
 	s.flows = newNATFlows()
 	s.route()
-	edge := newEdgeConn(udp.(*net.UDPConn), s.adm, s.log, s.logOnce)
-	go func() { s.served <- s.srv.ServeUDP(edge) }()
+	s.edge = s.udpEdge(udp.(*net.UDPConn), mem)
+	go func() { s.served <- s.srv.ServeUDP(s.edge) }()
 	go func() { s.served <- s.srv.ServeTCP(s.guardListener(tcp, "tcp", nil)) }()
 	if s.tls != nil {
 		conf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -379,7 +390,23 @@ func closeListeners(udp net.PacketConn, tcp net.Listener) {
 	_ = tcp.Close()
 }
 
+// udpEdge is the UDP socket as sipgo reads it: through an edge process
+// when mem is its shared page and it starts, else through edgeConn.
+func (s *Server) udpEdge(udp *net.UDPConn, mem *edgeMemory) net.PacketConn {
+	if mem != nil {
+		edge, err := startEdgeProcess(udp, mem, s.adm, s.log, s.logOnce)
+		if err == nil {
+			return edge
+		}
+		s.log.Warn("sip: no UDP edge process: the node reads its SIP UDP socket itself", "err", err)
+	}
+	return newEdgeConn(udp, s.adm, s.log, s.logOnce)
+}
+
 func (s *Server) closeListeners() {
+	if s.edge != nil {
+		_ = s.edge.Close() // closes s.udp too; closed already is fine
+	}
 	closeListeners(s.udp, s.tcp)
 	if s.probe != nil {
 		s.probe.close()

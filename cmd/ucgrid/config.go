@@ -55,6 +55,7 @@ type serveOptions struct {
 	SIPMaxCallsSettingUp  string `yaml:"sip_max_calls_setting_up"`
 	SIPMaxTransactions    string `yaml:"sip_max_transactions"`
 	SIPMaxQueueAge        string `yaml:"sip_max_queue_age"`
+	SIPEdgeProcess        string `yaml:"sip_edge_process"`
 	SIPMaxSchedLatency    string `yaml:"sip_max_sched_latency"`
 	SIPOverloadRetryAfter string `yaml:"sip_overload_retry_after"`
 	// Node-to-node TLS (tlsflags.go).
@@ -114,6 +115,7 @@ var serveOptionTable = []option{
 	{"sip-max-calls-setting-up", "overload: new INVITEs being set up at once (no 18x or final answer yet) beyond which new calls get 503 with Retry-After; 0 = no bound", "400", func(o *serveOptions) *string { return &o.SIPMaxCallsSettingUp }},
 	{"sip-max-transactions", "overload: SIP requests being handled at once beyond which new calls, registrations and subscriptions get 503; 0 = no bound", "5000", func(o *serveOptions) *string { return &o.SIPMaxTransactions }},
 	{"sip-max-queue-age", "overload: refuse new work (503) read from a UDP datagram that waited longer than this in the socket's receive queue (all of it at twice this age); 0 = no bound", "40ms", func(o *serveOptions) *string { return &o.SIPMaxQueueAge }},
+	{"sip-edge-process", "overload: read the SIP UDP socket in a small process of its own (the same binary), so that 503s for new work refused never wait for the node's goroutine scheduler (Linux; false: the node reads it itself)", "true", func(o *serveOptions) *string { return &o.SIPEdgeProcess }},
 	{"sip-max-sched-latency", "overload: smoothed p99 goroutine scheduling latency (the CPU signal) above which a growing share of new work is refused; 0 = no bound", "100ms", func(o *serveOptions) *string { return &o.SIPMaxSchedLatency }},
 	{"sip-overload-retry-after", "overload: Retry-After of a refused INVITE; refused registrations and subscriptions get between it and twice it, at random", "2s", func(o *serveOptions) *string { return &o.SIPOverloadRetryAfter }},
 	// Node-to-node TLS (tlsflags.go).

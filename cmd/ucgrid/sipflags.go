@@ -59,6 +59,9 @@ func (o serveOptions) sipOverload(c *sip.Config) error {
 	if c.MaxQueueAge, err = time.ParseDuration(o.SIPMaxQueueAge); err != nil || c.MaxQueueAge < 0 {
 		return fmt.Errorf("--sip-max-queue-age %q: give a duration, e.g. 10ms, or 0 for no bound", o.SIPMaxQueueAge)
 	}
+	if c.EdgeProcess, err = strconv.ParseBool(o.SIPEdgeProcess); err != nil {
+		return fmt.Errorf("--sip-edge-process %q: give true or false", o.SIPEdgeProcess)
+	}
 	if c.MaxSchedLatency, err = time.ParseDuration(o.SIPMaxSchedLatency); err != nil || c.MaxSchedLatency < 0 {
 		return fmt.Errorf("--sip-max-sched-latency %q: give a duration, e.g. 20ms, or 0 for no bound", o.SIPMaxSchedLatency)
 	}

@@ -1,0 +1,339 @@
+//go:build linux
+
+package sip
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/emiago/sipgo/sip"
+	"golang.org/x/sys/unix"
+)
+
+// The edge process (Config.EdgeProcess). In one Go process the edge's
+// drain is one goroutine among the thousands a node under load runs, and
+// Go has no goroutine priority: a datagram that wakes it waits for the
+// scheduler's global queue (tens to hundreds of milliseconds past
+// capacity), and so does the 503 for a call refused. Here the drain runs
+// in a process of its own, the same binary started again: the kernel
+// schedules it as soon as a datagram arrives, and its few goroutines and
+// tiny heap never wait for the node's. It reads the node's UDP socket (a
+// duplicate of its descriptor), refuses new work there when the node's
+// admission state says so, and passes everything else to the node over a
+// SOCK_SEQPACKET socket pair, ahead of new work as edgeConn does within
+// one process. The node still sends everything it sends on its own
+// descriptor. Both map one page of memory holding edgeState: the node
+// writes its limits, counts and queue age there, the edge process its
+// refusals (foldEdge counts them in the node's metrics) and what it
+// passed, so that it sees how long the node's reader lags.
+//
+// The edge process exits when the node closes its end of the pair, dies
+// with it (Pdeathsig), and holds no state of its own: if it fails, the
+// node logs it and reads its socket itself again (edgeConn).
+
+// edgeChildEnv, set to 1, makes the binary the edge process (init
+// below): any binary that links this package, test binaries included,
+// can be one.
+const edgeChildEnv = "UCGRID_SIP_EDGE_CHILD"
+
+// edgeRetryEnv passes Config.OverloadRetryAfter (nanoseconds).
+const edgeRetryEnv = "UCGRID_SIP_EDGE_RETRY_AFTER"
+
+// The edge process's descriptors (exec.Cmd.ExtraFiles start at 3).
+const (
+	edgeFdUDP = 3 + iota
+	edgeFdLink
+	edgeFdState
+)
+
+// edgeLinkBuffer is the socket pair's send buffer: a few milliseconds of
+// datagrams at a node's capacity. Past it the edge process holds them in
+// its own queues, where new work can still be refused and in-dialog
+// messages go first.
+const edgeLinkBuffer = 128 << 10
+
+// edgeRing is how many datagrams passed to the node the edge process
+// remembers (their arrival): more than the socket pair holds.
+const edgeRing = 4096
+
+func init() {
+	if os.Getenv(edgeChildEnv) == "1" {
+		os.Exit(runEdgeProcess())
+	}
+}
+
+// edgeMemory is the shared page: its descriptor (for the edge process)
+// and the edgeState in it.
+type edgeMemory struct {
+	file *os.File
+	st   *edgeState
+}
+
+var edgeStateSize = (int(unsafe.Sizeof(edgeState{})) + os.Getpagesize() - 1) &^ (os.Getpagesize() - 1)
+
+// newEdgeMemory makes the shared page (memfd). It stays mapped for the
+// life of the process: the admission reads it until the last request
+// guard returns, and a page is all it costs.
+func newEdgeMemory() (*edgeMemory, error) {
+	fd, err := unix.MemfdCreate("ucgrid-sip-edge", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("sip: edge process: shared memory: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "ucgrid-sip-edge-state")
+	if err := unix.Ftruncate(fd, int64(edgeStateSize)); err != nil {
+		_ = f.Close() // the Ftruncate error is the one to report
+		return nil, fmt.Errorf("sip: edge process: shared memory: %w", err)
+	}
+	st, err := mapEdgeState(fd)
+	if err != nil {
+		_ = f.Close() // as above
+		return nil, err
+	}
+	return &edgeMemory{file: f, st: st}, nil
+}
+
+func mapEdgeState(fd int) (*edgeState, error) {
+	mem, err := unix.Mmap(fd, 0, edgeStateSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("sip: edge process: map shared memory: %w", err)
+	}
+	return (*edgeState)(unsafe.Pointer(&mem[0])), nil
+}
+
+// procEdge is the node's side of an edge process: the UDP socket as
+// sipgo reads it (from the socket pair) and writes it (directly).
+type procEdge struct {
+	*net.UDPConn
+	// e refuses and takes the datagrams read (its drain runs only after
+	// the edge process failed: then ReadFrom is e's).
+	e      *edgeConn
+	link   *net.UnixConn
+	proc   *os.Process
+	exited chan struct{}
+	waited error
+	buf    []byte
+	closed atomic.Bool
+	inline bool // only sipgo's one reader goroutine reads and writes it
+}
+
+// startEdgeProcess starts the edge process for udp, whose admission
+// state is in mem.
+func startEdgeProcess(udp *net.UDPConn, mem *edgeMemory, a *admission, log *slog.Logger, logged *onceEvery) (*procEdge, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sip: edge process: socket pair: %w", err)
+	}
+	child := os.NewFile(uintptr(fds[1]), "ucgrid-sip-edge-link")
+	defer child.Close() // the edge process has its own copy once started
+	// A refusal leaves the default buffer, which works too.
+	_ = unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, edgeLinkBuffer)
+	ours := os.NewFile(uintptr(fds[0]), "ucgrid-sip-edge-link")
+	fc, err := net.FileConn(ours)
+	_ = ours.Close() // FileConn holds a duplicate
+	if err != nil {
+		return nil, fmt.Errorf("sip: edge process: socket pair: %w", err)
+	}
+	link := fc.(*net.UnixConn)
+	udpFile, err := udp.File()
+	if err != nil {
+		_ = link.Close() // the File error is the one to report
+		return nil, fmt.Errorf("sip: edge process: %w", err)
+	}
+	defer udpFile.Close() // as child
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = append(os.Environ(), edgeChildEnv+"=1", edgeRetryEnv+"="+strconv.FormatInt(int64(a.retryAfter), 10))
+	cmd.ExtraFiles = []*os.File{udpFile, child, mem.file}
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	// Passing udpFile (os.File.Fd) made the socket blocking, for the node
+	// too (one open file): were the edge process to fail, the node's own
+	// reads would no longer wake for Close.
+	if raw, rerr := udp.SyscallConn(); rerr == nil {
+		_ = raw.Control(func(fd uintptr) { _ = unix.SetNonblock(int(fd), true) }) // cannot fail on an open socket
+	}
+	if err != nil {
+		_ = link.Close() // the Start error is the one to report
+		return nil, fmt.Errorf("sip: edge process: start: %w", err)
+	}
+	p := &procEdge{UDPConn: udp, e: makeEdgeConn(udp, a, log, logged), link: link, proc: cmd.Process,
+		exited: make(chan struct{}), buf: make([]byte, edgeHeaderMax+1<<16)}
+	go func() {
+		p.waited = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// ReadFrom gives sipgo the next datagram the edge process passed (new
+// work too old by now is refused instead, as edgeConn.take does).
+func (p *procEdge) ReadFrom(b []byte) (int, net.Addr, error) {
+	for !p.inline {
+		n, err := p.link.Read(p.buf)
+		if err != nil {
+			if p.closed.Load() {
+				return 0, nil, net.ErrClosed
+			}
+			p.fallBack(err)
+			break
+		}
+		pk, ok := decodeEdgePacket(p.buf[:n])
+		if !ok {
+			continue // not from our edge process's encoder: cannot happen
+		}
+		p.e.a.taken.Add(1)
+		if p.e.take(pk, time.Now()) {
+			return copy(b, pk.data), pk.addr, nil
+		}
+	}
+	return p.e.ReadFrom(b)
+}
+
+// fallBack makes the node read its socket itself after the edge process
+// failed (its socket pair read err).
+func (p *procEdge) fallBack(err error) {
+	_ = p.proc.Kill() // it may be alive but stuck; gone already is fine
+	select {
+	case <-p.exited:
+	case <-time.After(time.Second):
+	}
+	p.e.log.Error("sip: the UDP edge process stopped: the node reads its SIP UDP socket itself from now on (503s for overload then wait for the node's scheduler)",
+		"read", err, "exit", p.waited)
+	p.inline = true
+	p.e.start()
+}
+
+// Close stops the edge process and closes the socket.
+func (p *procEdge) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	_ = p.proc.Kill() // gone already is fine
+	<-p.exited
+	_ = p.link.Close() // unblocks ReadFrom
+	return p.UDPConn.Close()
+}
+
+// runEdgeProcess is the edge process: it drains the node's UDP socket
+// until the node closes the socket pair or goes. Its exit status is
+// what it returns.
+func runEdgeProcess() int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("process", "sip-edge")
+	fail := func(what string, err error) int {
+		log.Error("sip: edge process: "+what, "err", err)
+		return 1
+	}
+	pc, err := net.FilePacketConn(os.NewFile(edgeFdUDP, "udp"))
+	if err != nil {
+		return fail("UDP socket", err)
+	}
+	udp, ok := pc.(*net.UDPConn)
+	if !ok {
+		return fail("UDP socket", errors.New("not a UDP socket"))
+	}
+	fc, err := net.FileConn(os.NewFile(edgeFdLink, "link"))
+	if err != nil {
+		return fail("socket pair", err)
+	}
+	link := fc.(*net.UnixConn)
+	st, err := mapEdgeState(edgeFdState)
+	if err != nil {
+		return fail("shared memory", err)
+	}
+	ra, _ := strconv.ParseInt(os.Getenv(edgeRetryEnv), 10, 64) // set by startEdgeProcess
+	a := &admission{edgeState: st, retryAfter: max(time.Second, time.Duration(ra))}
+	e := makeEdgeConn(udp, a, log, newOnceEvery(time.Minute))
+	// arrived[i%edgeRing] is when the i-th datagram passed arrived; the
+	// node counts in taken those its reader took.
+	var arrived [edgeRing]atomic.Int64
+	var passed atomic.Int64
+	e.lag = func(now time.Time) time.Duration {
+		t := st.taken.Load()
+		if passed.Load() <= t {
+			return 0
+		}
+		return max(0, time.Duration(now.UnixNano()-arrived[t%edgeRing].Load()))
+	}
+	e.start()
+	go func() {
+		var b [1]byte
+		_, _ = link.Read(b[:]) // the node never writes: this returns when it closed or went
+		os.Exit(0)
+	}()
+	buf := make([]byte, 0, edgeHeaderMax+1<<16)
+	for {
+		pk, err := e.next()
+		if err != nil {
+			return fail("UDP read", err)
+		}
+		buf = appendEdgePacket(buf[:0], pk)
+		n := passed.Load()
+		arrived[n%edgeRing].Store(pk.arrived.UnixNano())
+		passed.Store(n + 1)
+		if _, err := link.Write(buf); err != nil {
+			return 0 // the node closed the pair
+		}
+	}
+}
+
+// edgeHeaderMax bounds the header appendEdgePacket puts before a
+// datagram: arrival (8), lengths of method, address and zone (3), port
+// (2), an IPv6 address (16), a zone and a method (up to 255 each).
+const edgeHeaderMax = 8 + 3 + 2 + 16 + 2*255
+
+// appendEdgePacket appends p as the edge process passes it to the node.
+func appendEdgePacket(b []byte, p edgePacket) []byte {
+	var ip netip.Addr
+	var port uint16
+	var zone string
+	if p.addr != nil {
+		ap := p.addr.AddrPort()
+		ip, port, zone = ap.Addr().Unmap(), ap.Port(), p.addr.Zone
+	}
+	raw := ip.AsSlice()
+	method := p.method[:min(len(p.method), 255)]
+	zone = zone[:min(len(zone), 255)]
+	b = binary.NativeEndian.AppendUint64(b, uint64(p.arrived.UnixNano()))
+	b = append(b, byte(len(method)), byte(len(raw)), byte(len(zone)))
+	b = binary.BigEndian.AppendUint16(b, port)
+	b = append(b, raw...)
+	b = append(b, zone...)
+	b = append(b, method...)
+	return append(b, p.data...)
+}
+
+// decodeEdgePacket is appendEdgePacket's inverse; its data is within b.
+func decodeEdgePacket(b []byte) (edgePacket, bool) {
+	if len(b) < 13 {
+		return edgePacket{}, false
+	}
+	p := edgePacket{arrived: time.Unix(0, int64(binary.NativeEndian.Uint64(b)))}
+	ml, al, zl := int(b[8]), int(b[9]), int(b[10])
+	port := binary.BigEndian.Uint16(b[11:13])
+	b = b[13:]
+	if len(b) < al+zl+ml {
+		return edgePacket{}, false
+	}
+	if al > 0 {
+		ip, ok := netip.AddrFromSlice(b[:al])
+		if !ok {
+			return edgePacket{}, false
+		}
+		p.addr = &net.UDPAddr{IP: ip.AsSlice(), Port: int(port), Zone: string(b[al : al+zl])}
+	}
+	b = b[al+zl:]
+	p.method = sip.RequestMethod(b[:ml])
+	p.data = b[ml:]
+	return p, true
+}
