@@ -241,6 +241,21 @@ func (c *edgeConn) next() (edgePacket, error) {
 	}
 }
 
+// tryNext is next without waiting: false when nothing is queued.
+func (c *edgeConn) tryNext() (edgePacket, bool) {
+	select {
+	case p := <-c.prio:
+		return p, true
+	default:
+	}
+	select {
+	case p := <-c.fresh:
+		return p, true
+	default:
+		return edgePacket{}, false
+	}
+}
+
 // take judges p as the node's reader takes it at now: it notes p's queue
 // age and refuses new work too old by now. It reports whether the
 // reader gets p.
