@@ -42,6 +42,9 @@ type edgeConn struct {
 	// for the current batch. Both are the drain's alone.
 	pc  *ipv4.PacketConn
 	out []ipv4.Message
+	// sendFlags are the refusals' send flags (the edge process's loop
+	// never waits to send: MSG_DONTWAIT).
+	sendFlags int
 	// failed closes when the drain's read failed (the socket closed);
 	// err is that error.
 	failed chan struct{}
@@ -131,7 +134,7 @@ const edgeBatch = 32
 // sendRefusals sends the refusals the drain made for its last batch.
 func (c *edgeConn) sendRefusals() {
 	for out := c.out; len(out) > 0; {
-		n, err := c.pc.WriteBatch(out, 0)
+		n, err := c.pc.WriteBatch(out, c.sendFlags)
 		if errors.Is(err, net.ErrClosed) {
 			break
 		}
@@ -146,27 +149,28 @@ func (c *edgeConn) sendRefusals() {
 	c.out = c.out[:0]
 }
 
-// sort queues p (copying its bytes), drops the ACK of a refusal, or
-// refuses new work.
-func (c *edgeConn) sort(p edgePacket, now time.Time) {
+// edgeRoute is where the drain sends a datagram it read.
+type edgeRoute int
+
+const (
+	routeDrop   edgeRoute = iota // the ACK of a refusal, or new work refused (answered)
+	routePrio                    // responses, in-dialog requests, ACK, OPTIONS
+	routeCancel                  // behind the INVITEs it may cancel, never refused
+	routeFresh                   // new work admitted so far
+)
+
+// classify routes p (read at now), setting p.method for new work. New
+// work refused here is answered (in c.out, with the drain's batch). age
+// is how long new work has waited, the reader's lag included.
+func (c *edgeConn) classify(p *edgePacket, now time.Time) (route edgeRoute, age time.Duration) {
 	method, isReq := requestMethod(p.data)
-	if isReq && method == sip.ACK && bytes.HasPrefix(toTag(p.data), []byte(refusalTagPrefix)) {
-		return
-	}
-	p.data = bytes.Clone(p.data)
-	if isReq && method == sip.CANCEL {
-		// Behind the INVITEs it may cancel (a CANCEL that overtook its
-		// INVITE would find no transaction), but never refused.
-		select {
-		case c.fresh <- p:
-		default:
-			c.queuePrio(p)
-		}
-		return
-	}
-	if !isReq || method == sip.ACK || method == sip.OPTIONS || len(toTag(p.data)) > 0 {
-		c.queuePrio(p)
-		return
+	switch {
+	case isReq && method == sip.ACK && bytes.HasPrefix(toTag(p.data), []byte(refusalTagPrefix)):
+		return routeDrop, 0
+	case isReq && method == sip.CANCEL:
+		return routeCancel, 0
+	case !isReq || method == sip.ACK || method == sip.OPTIONS || len(toTag(p.data)) > 0:
+		return routePrio, 0
 	}
 	p.method = method
 	// New work waits behind what sipgo's reader has not taken yet: when
@@ -175,18 +179,42 @@ func (c *edgeConn) sort(p edgePacket, now time.Time) {
 	// here, at once and in the drain's batch, it neither waits in fresh
 	// to be refused by the reader nor adds calls to a node whose
 	// admitted calls' messages are queueing.
-	age := max(now.Sub(p.arrived), c.a.queueAge(now))
+	age = max(now.Sub(p.arrived), c.a.queueAge(now))
 	if c.lag != nil {
 		age = max(age, c.lag(now))
 	}
 	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
-		c.refuse(p, why, age, now, true)
+		c.refuse(*p, why, age, now, true)
+		return routeDrop, age
+	}
+	return routeFresh, age
+}
+
+// sort queues p (copying its bytes), drops the ACK of a refusal, or
+// refuses new work.
+func (c *edgeConn) sort(p edgePacket, now time.Time) {
+	route, age := c.classify(&p, now)
+	if route == routeDrop {
 		return
 	}
-	select {
-	case c.fresh <- p:
+	p.data = bytes.Clone(p.data)
+	switch route {
+	case routeCancel:
+		// Behind the INVITEs it may cancel (a CANCEL that overtook its
+		// INVITE would find no transaction), but never refused.
+		select {
+		case c.fresh <- p:
+		default:
+			c.queuePrio(p)
+		}
+	case routeFresh:
+		select {
+		case c.fresh <- p:
+		default:
+			c.refuse(p, reasonQueueAge, age, now, true)
+		}
 	default:
-		c.refuse(p, reasonQueueAge, age, now, true)
+		c.queuePrio(p)
 	}
 }
 
@@ -238,21 +266,6 @@ func (c *edgeConn) next() (edgePacket, error) {
 		default:
 			return edgePacket{}, c.err
 		}
-	}
-}
-
-// tryNext is next without waiting: false when nothing is queued.
-func (c *edgeConn) tryNext() (edgePacket, bool) {
-	select {
-	case p := <-c.prio:
-		return p, true
-	default:
-	}
-	select {
-	case p := <-c.fresh:
-		return p, true
-	default:
-		return edgePacket{}, false
 	}
 }
 
