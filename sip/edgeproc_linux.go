@@ -182,6 +182,8 @@ func startEdgeProcess(udp *net.UDPConn, mem *edgeMemory, a *admission, log *slog
 		p.waited = cmd.Wait()
 		close(p.exited)
 	}()
+	a.m.edgeProcess.Set(1)
+	a.processEdge.Store(true)
 	return p, nil
 }
 
@@ -227,6 +229,8 @@ func (p *procEdge) fallBack(err error) {
 	p.e.log.Error("sip: the UDP edge process stopped: the node reads its SIP UDP socket itself from now on (503s for overload then wait for the node's scheduler)",
 		"read", err, "exit", p.waited)
 	p.inline = true
+	p.e.a.m.edgeProcess.Set(0)
+	p.e.a.processEdge.Store(false)
 	p.e.start()
 }
 
@@ -331,10 +335,7 @@ func (l *edgeLoop) run() error {
 		l.msgs[i].OOB = make([]byte, rxStampOOB)
 	}
 	runtime.LockOSThread() // its one goroutine stays on one thread
-	// Ahead of the node on a busy CPU: at the node's priority this thread
-	// waited for a CPU up to 90 ms at a time while the node ran (10x its
-	// capacity on one core), and so did the 503s.
-	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), edgeNice); err != nil {
+	if err := raisePriority(); err != nil {
 		c.log.Warn("sip: edge process: cannot raise its priority (give ucgrid CAP_SYS_NICE, or LimitNICE=-10 in its systemd unit): under overload its 503s then wait for the node's CPU time",
 			"nice", edgeNice, "err", err)
 	}
@@ -368,6 +369,30 @@ func (l *edgeLoop) run() error {
 			rawSleep(edgeCoalesce)
 		}
 	}
+}
+
+// raisePriority puts every thread of the process at edgeNice, ahead of
+// the node on a busy CPU: at the node's priority the loop's thread
+// waited for a CPU up to 90 ms at a time while the node ran (10x its
+// capacity on one core), and so did the 503s. All threads, not the
+// loop's alone: the runtime's (sysmon, a garbage collection's worker)
+// sometimes hold the one P the loop needs. Threads made later inherit
+// the value from the thread that makes them.
+func raisePriority() error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, edgeNice); err != nil && !errors.Is(err, unix.ESRCH) {
+			return err
+		}
+	}
+	return nil
 }
 
 // rawPoll waits (ppoll) until one of fds is ready, and rawSleep sleeps,

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The edge process serves a node as edgeConn does: an admitted call's
@@ -18,6 +20,9 @@ func TestEdgeProcess_InDialogServedWhileNewInvitesRefused(t *testing.T) {
 	e := inDialogServedWhileNewInvitesRefused(t, func(c *Config) { c.EdgeProcess = true })
 	if _, ok := e.srv.edge.(*procEdge); !ok {
 		t.Fatalf("the node reads UDP through %T, want an edge process", e.srv.edge)
+	}
+	if got := gaugeValue(e.srv.m.edgeProcess); got != 1 {
+		t.Errorf("ucgrid_sip_edge_process = %v, want 1", got)
 	}
 	if got := e.srv.adm.edgeRefused[slices.Index(overloadReasons[:], reasonCalls)][0].Load(); got != 4 {
 		t.Errorf("the edge process refused %d INVITEs, want all 4", got)
@@ -148,6 +153,9 @@ func TestEdgeProcess_NodeReadsItselfWhenTheProcessDies(t *testing.T) {
 	if !p.inline {
 		t.Error("the node did not fall back to its own reads")
 	}
+	if got := gaugeValue(p.e.a.m.edgeProcess); got != 0 {
+		t.Errorf("ucgrid_sip_edge_process = %v after the fallback, want 0", got)
+	}
 }
 
 // The edge process exits on its own once the node closes its end of the
@@ -199,4 +207,10 @@ func TestEdgeProcess_MethodLabelsAreTheMetricsLabels(t *testing.T) {
 	if len(methodLabels) != len(knownMethods)+1 || methodLabels[len(methodLabels)-1] != "other" {
 		t.Errorf("methodLabels %v: want the known methods and other", methodLabels)
 	}
+}
+
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	_ = g.Write(&m) // a gauge always writes
+	return m.GetGauge().GetValue()
 }

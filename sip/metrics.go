@@ -44,6 +44,7 @@ type metrics struct {
 	transactions     prometheus.Gauge
 	schedLatency     prometheus.Gauge
 	overloadCut      prometheus.Gauge
+	edgeProcess      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -99,7 +100,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.collectors = []prometheus.Collector{m.requests, m.authFailures, m.registrations, m.calls,
 		m.activeCalls, m.branches, m.subscriptions, m.notifies, m.ringLatency, m.panics, m.dialogRefused,
 		m.connsOpen, m.connsRefused, m.connsTimedOut, m.unparsable, m.natPings, m.natDropped, m.natFlows, m.flowRefused, m.trunkCalls, m.trunkRegistered, m.trunkRegisters,
-		m.overloadAdmitted, m.overloadRefused, m.queueAge, m.settingUp, m.transactions, m.schedLatency, m.overloadCut}
+		m.overloadAdmitted, m.overloadRefused, m.queueAge, m.settingUp, m.transactions, m.schedLatency, m.overloadCut, m.edgeProcess}
 	if reg == nil {
 		return m, nil
 	}
@@ -131,6 +132,8 @@ func (m *metrics) overloadMetrics() {
 		Help: "p99 goroutine scheduling latency of the last 50 ms sample (overload control's CPU signal, limit --sip-max-sched-latency)."})
 	m.overloadCut = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_overload_cut_ratio",
 		Help: "Share of new work the CPU signal refuses now (0: none)."})
+	m.edgeProcess = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ucgrid_sip_edge_process",
+		Help: "1 while an edge process reads the SIP UDP socket (--sip-edge-process), 0 while the node reads it itself."})
 }
 
 // unregister removes the metrics, so a restarted server can register

@@ -111,6 +111,8 @@ type admission struct {
 	// win counts admitted and refused new work in the current and the
 	// previous second (OverloadState.Cut).
 	win window
+	// processEdge is true while an edge process judges UDP new work.
+	processEdge atomic.Bool
 	// folded is what foldEdge has counted of edgeState.edgeRefused.
 	foldMu sync.Mutex
 	folded [len(overloadReasons)][len(methodLabels)]int64
@@ -170,20 +172,26 @@ func newWork(req *sip.Request) bool {
 // throw of the cut would refuse more than it says). It counts nothing:
 // admitted and refused do.
 func (a *admission) refuse(isInvite bool, age time.Duration, signals bool) string {
-	if mc := a.maxCalls.Load(); isInvite && mc >= 0 && a.settingUp.Load() >= mc {
-		return reasonCalls
-	}
-	if mt := a.maxTx.Load(); mt >= 0 && a.inTx.Load() >= mt {
-		return reasonTransactions
-	}
-	if !signals {
-		return ""
+	if why := a.pastBounds(isInvite, 1); why != "" || !signals {
+		return why
 	}
 	if a.refuseAge(age) {
 		return reasonQueueAge
 	}
 	if c := a.cutNow(); c > 0 && rand.Float64() < c {
 		return reasonCPU
+	}
+	return ""
+}
+
+// pastBounds is why new work is refused with k times the bounds on
+// calls and transactions, or "".
+func (a *admission) pastBounds(isInvite bool, k int64) string {
+	if mc := a.maxCalls.Load(); isInvite && mc >= 0 && a.settingUp.Load() >= k*mc {
+		return reasonCalls
+	}
+	if mt := a.maxTx.Load(); mt >= 0 && a.inTx.Load() >= k*mt {
+		return reasonTransactions
 	}
 	return ""
 }
@@ -428,8 +436,18 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction) (tx2 sip.Serv
 		now := time.Now()
 		invite := req.Method == sip.INVITE
 		// UDP requests had the signals judged at the edge (edgeConn).
-		signals := !strings.EqualFold(req.Transport(), "udp")
-		if why := a.refuse(invite, a.queueAge(now), signals); why != "" {
+		udp := strings.EqualFold(req.Transport(), "udp")
+		why := ""
+		if udp && a.processEdge.Load() {
+			// An edge process judged it on arrival, bounds included, and
+			// passed it; the bounds may have been reached while it waited
+			// for this reader (a garbage collection): a 503 now would come
+			// that much late. Only twice the bounds refuse it here.
+			why = a.pastBounds(invite, 2)
+		} else {
+			why = a.refuse(invite, a.queueAge(now), !udp)
+		}
+		if why != "" {
 			a.refused(req.Method, why, now)
 			s.refuseOverload(req, tx)
 			return nil, nil, false
