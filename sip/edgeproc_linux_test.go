@@ -180,19 +180,32 @@ func TestEdgeProcess_ExitsWhenTheNodeGoes(t *testing.T) {
 // nanosecond, the method of new work, the datagram's bytes.
 func TestEdgeProcess_PacketsDecodeAsEncoded(t *testing.T) {
 	at := time.Unix(1_796_000_000, 123_456_789)
-	for _, p := range []edgePacket{
+	sent := []edgePacket{
 		{data: []byte("INVITE sip:x SIP/2.0\r\n\r\n"), addr: &net.UDPAddr{IP: net.ParseIP("192.0.2.7"), Port: 5060}, arrived: at, method: sip.INVITE},
-		{data: []byte("SIP/2.0 200 OK\r\n\r\n"), addr: &net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 65535, Zone: "eth0"}, arrived: at},
+		{data: []byte("SIP/2.0 200 OK\r\n\r\n"), addr: &net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 65535, Zone: "eth0"}, arrived: at.Add(time.Nanosecond)},
 		{data: nil, arrived: at},
-	} {
-		got, ok := decodeEdgePacket(appendEdgePacket(nil, p))
+	}
+	// One message of the pair carries them all, in order.
+	var msg []byte
+	for _, p := range sent {
+		msg = appendEdgeRecord(msg, p)
+	}
+	for _, p := range sent {
+		got, rest, ok := nextEdgeRecord(msg)
 		if !ok || string(got.data) != string(p.data) || !got.arrived.Equal(p.arrived) || got.method != p.method ||
 			(p.addr == nil) != (got.addr == nil) || p.addr != nil && got.addr.String() != p.addr.String() {
 			t.Errorf("decoded %+v (ok %v), want %+v", got, ok, p)
 		}
+		msg = rest
+	}
+	if len(msg) != 0 {
+		t.Errorf("%d bytes left after the last record", len(msg))
 	}
 	if _, ok := decodeEdgePacket([]byte{1, 2, 3}); ok {
-		t.Error("a short message decoded")
+		t.Error("a short packet decoded")
+	}
+	if _, _, ok := nextEdgeRecord([]byte{200, 0, 0, 0, 1}); ok {
+		t.Error("a record longer than its message decoded")
 	}
 }
 
@@ -213,4 +226,36 @@ func gaugeValue(g prometheus.Gauge) float64 {
 	var m dto.Metric
 	_ = g.Write(&m) // a gauge always writes
 	return m.GetGauge().GetValue()
+}
+
+// With an edge process, UDP new work it passed is refused by the
+// request guard only past twice the bounds (it was judged on arrival; a
+// refusal now would come as late as the node's reader). Over TCP the
+// guard keeps the bounds.
+func TestEdgeProcess_GuardRefusesPassedWorkOnlyPastTwiceTheBounds(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.EdgeProcess = true; c.MaxCallsSettingUp = 10 })
+	if !e.srv.adm.processEdge.Load() {
+		t.Fatal("the guard does not know an edge process judges UDP")
+	}
+	admits := func(transport string, settingUp int64) bool {
+		t.Helper()
+		e.srv.adm.settingUp.Store(settingUp)
+		req := sip.NewRequest(sip.INVITE, sip.Uri{User: "2001", Host: testDomain})
+		req.SetTransport(transport)
+		_, done, ok := e.srv.admit(req, nil)
+		if ok {
+			done()
+		}
+		return ok
+	}
+	if !admits("UDP", 15) {
+		t.Error("UDP, 15 calls setting up, bound 10: refused short of twice the bound")
+	}
+	if admits("UDP", 20) {
+		t.Error("UDP, 20 calls setting up, bound 10: admitted at twice the bound")
+	}
+	if admits("TCP", 15) {
+		t.Error("TCP, 15 calls setting up, bound 10: admitted past the bound")
+	}
+	e.srv.adm.settingUp.Store(0)
 }
