@@ -123,8 +123,8 @@ func mapEdgeState(fd int) (*edgeState, error) {
 // sipgo reads it (from the socket pair) and writes it (directly).
 type procEdge struct {
 	*net.UDPConn
-	// e refuses and takes the datagrams read (its drain runs only after
-	// the edge process failed: then ReadFrom is e's).
+	// e holds the admission state and the log; its drain runs only
+	// after the edge process failed (then ReadFrom is e's).
 	e      *edgeConn
 	link   *net.UnixConn
 	proc   *os.Process
@@ -222,12 +222,14 @@ func (p *procEdge) ReadFrom(b []byte) (int, net.Addr, error) {
 // failed (its socket pair read err).
 func (p *procEdge) fallBack(err error) {
 	_ = p.proc.Kill() // it may be alive but stuck; gone already is fine
+	var exit any = "not reaped within 1s"
 	select {
 	case <-p.exited:
+		exit = p.waited
 	case <-time.After(time.Second):
 	}
 	p.e.log.Error("sip: the UDP edge process stopped: the node reads its SIP UDP socket itself from now on (503s for overload then wait for the node's scheduler)",
-		"read", err, "exit", p.waited)
+		"read", err, "exit", exit)
 	p.inline = true
 	p.e.a.m.edgeProcess.Set(0)
 	p.e.a.processEdge.Store(false)

@@ -31,6 +31,11 @@ import (
 // goroutine. A full fresh queue refuses too (reason queue_age). The ACK
 // a caller sends for such a 503 carries the To tag it set (refusalTag)
 // and is dropped by the drain.
+//
+// With an edge process (edgeproc_linux.go) the node reads from that
+// process instead, which routes datagrams with classify and refuses
+// with refuse as here; the node keeps an edgeConn, not draining, to
+// drain the socket itself again should the process fail.
 type edgeConn struct {
 	*net.UDPConn
 	a      *admission
