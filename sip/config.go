@@ -209,11 +209,13 @@ type Config struct {
 	// MaxQueueAge refuses new work read from a UDP datagram that waited
 	// longer than this in the socket's receive queue (the kernel stamps
 	// each datagram as it arrives): none at MaxQueueAge, all at twice it,
-	// in proportion between. Default 40ms: a node that keeps up reads a
-	// datagram within a millisecond or two; at its capacity bursts pass
-	// 20 ms (a garbage collection, a busy host), and 20 ms there refused
-	// calls it would have completed (docs/benchmarks.md). A refusal is
-	// still sent long before the caller's retransmission (500 ms).
+	// in proportion between. Default 100ms: a node that keeps up reads a
+	// datagram within a millisecond or two, but at its capacity its
+	// garbage collections hold its reader 100–500 ms, and 40 ms there
+	// refused 5–34 % of the calls it would have completed, 100 ms 4–15 %
+	// (one core, back to back, docs/benchmarks.md); at 10× 100 ms
+	// completed as many, the admitted calls' 180 some 15 % later. A
+	// refusal is still sent before the caller's retransmission (500 ms).
 	MaxQueueAge time.Duration
 	// EdgeProcess reads the UDP socket in a process of its own, the same
 	// binary started again (edgeproc_linux.go): the datagrams the node
@@ -304,7 +306,7 @@ func (c Config) withOverloadDefaults() Config {
 		c.MaxTransactions = 5000
 	}
 	if c.MaxQueueAge == 0 {
-		c.MaxQueueAge = 40 * time.Millisecond
+		c.MaxQueueAge = 100 * time.Millisecond
 	}
 	if c.MaxSchedLatency == 0 {
 		c.MaxSchedLatency = 100 * time.Millisecond

@@ -27,7 +27,7 @@ func TestParseServeOptions_Precedence(t *testing.T) {
 		Gossip: "127.0.0.1:7946", Actor: "127.0.0.1:0", SIPDomain: "ucgrid.local", SIP: "127.0.0.1:5060", AdminPassword: "from-file-pw", LogLevel: "info",
 		RaftVoters: "3", RaftDeadAfter: "30s", SIPIdleTimeout: "5m", SIPMessageTimeout: "10s", SIPMaxConnsPerSource: "32",
 		SIPNATExpires: "60s", SIPNATPing: "20s", SIPNATPingCRLF: "false", GCPercent: "400", MemoryLimit: "auto",
-		SIPMaxCallsSettingUp: "400", SIPMaxTransactions: "5000", SIPMaxQueueAge: "40ms", SIPEdgeProcess: "true", SIPMaxSchedLatency: "100ms", SIPOverloadRetryAfter: "2s"}
+		SIPMaxCallsSettingUp: "400", SIPMaxTransactions: "5000", SIPMaxQueueAge: "100ms", SIPEdgeProcess: "true", SIPMaxSchedLatency: "100ms", SIPOverloadRetryAfter: "2s"}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
 	}
