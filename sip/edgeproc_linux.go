@@ -81,8 +81,8 @@ func init() {
 	}
 }
 
-// edgeMemory is the shared page: its descriptor (for the edge process)
-// and the edgeState in it.
+// edgeMemory is the shared page: its descriptor (for the edge process,
+// closed once it started) and the edgeState in it.
 type edgeMemory struct {
 	file *os.File
 	st   *edgeState
@@ -139,6 +139,8 @@ type procEdge struct {
 // startEdgeProcess starts the edge process for udp, whose admission
 // state is in mem.
 func startEdgeProcess(udp *net.UDPConn, mem *edgeMemory, a *admission, log *slog.Logger, logged *onceEvery) (*procEdge, error) {
+	// The page stays mapped; its descriptor is only for the edge process.
+	defer mem.file.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sip: edge process: socket pair: %w", err)
