@@ -29,8 +29,8 @@ import (
 // scheduler's global queue (tens to hundreds of milliseconds past
 // capacity), and so does the 503 for a call refused. Here the drain runs
 // in a process of its own, the same binary started again: the kernel
-// schedules it as soon as a datagram arrives, and its few goroutines and
-// tiny heap never wait for the node's. It reads the node's UDP socket (a
+// schedules it as soon as a datagram arrives, and its one loop and tiny
+// heap never wait for the node's. It reads the node's UDP socket (a
 // duplicate of its descriptor), refuses new work there when the node's
 // admission state says so, and passes everything else to the node over a
 // SOCK_SEQPACKET socket pair, ahead of new work as edgeConn does within
@@ -300,10 +300,11 @@ type edgeLoop struct {
 	nFresh      int
 	msgs        []ipv4.Message
 	stamped     bool
-	// arrived[i%edgeRing] is when the i-th datagram passed arrived; the
-	// node counts in taken those its reader took.
-	arrived [edgeRing]atomic.Int64
-	passed  atomic.Int64
+	// arrived[i%edgeRing] is when the i-th datagram passed arrived (unix
+	// ns); the node counts in taken those its reader took. Only the
+	// loop's goroutine uses them.
+	arrived [edgeRing]int64
+	passed  int64
 }
 
 // edgeCoalesce is how long the edge process sleeps after a round that
@@ -333,11 +334,7 @@ func (l *edgeLoop) run() error {
 	c.pc = ipv4.NewPacketConn(c.UDPConn)
 	c.sendFlags = unix.MSG_DONTWAIT
 	c.lag = l.lag
-	l.msgs = make([]ipv4.Message, edgeBatch)
-	for i := range l.msgs {
-		l.msgs[i].Buffers = [][]byte{make([]byte, 1<<16)}
-		l.msgs[i].OOB = make([]byte, rxStampOOB)
-	}
+	l.msgs = newBatch()
 	runtime.LockOSThread() // its one goroutine stays on one thread
 	if err := raisePriority(); err != nil {
 		c.log.Warn("sip: edge process: cannot raise its priority (give ucgrid CAP_SYS_NICE, or LimitNICE=-10 in its systemd unit): under overload its 503s then wait for the node's CPU time",
@@ -435,13 +432,7 @@ func (l *edgeLoop) read() (bool, error) {
 		read = true
 		now := time.Now()
 		for i := range l.msgs[:n] {
-			m := &l.msgs[i]
-			arrived := now
-			if l.stamped {
-				arrived = now.Add(-rxAge(m.OOB[:m.NN], now))
-			}
-			addr, _ := m.Addr.(*net.UDPAddr)
-			l.route(edgePacket{data: m.Buffers[0][:m.N], addr: addr, arrived: arrived}, now)
+			l.route(batchPacket(&l.msgs[i], now, l.stamped), now)
 		}
 		if n < len(l.msgs) {
 			break
@@ -481,9 +472,8 @@ func (l *edgeLoop) pass() {
 			return // full (EAGAIN: poll says when it has room) or the node went (poll says so)
 		}
 		for b := l.msg; len(b) >= 4+8; {
-			n := l.passed.Load()
-			l.arrived[n%edgeRing].Store(int64(binary.NativeEndian.Uint64(b[4:])))
-			l.passed.Store(n + 1)
+			l.arrived[l.passed%edgeRing] = int64(binary.NativeEndian.Uint64(b[4:]))
+			l.passed++
 			b = b[4+binary.NativeEndian.Uint32(b):]
 		}
 		l.prio.drop(kp)
@@ -535,10 +525,10 @@ func (l *edgeLoop) takeRecords(held []byte) (bytes, records int) {
 // yet has waited.
 func (l *edgeLoop) lag(now time.Time) time.Duration {
 	t := l.e.a.taken.Load()
-	if l.passed.Load() <= t {
+	if l.passed <= t {
 		return 0
 	}
-	return max(0, time.Duration(now.UnixNano()-l.arrived[t%edgeRing].Load()))
+	return max(0, time.Duration(now.UnixNano()-l.arrived[t%edgeRing]))
 }
 
 // edgeMessageMax is the size past which the edge process adds no more

@@ -106,11 +106,7 @@ func (c *edgeConn) start() {
 // calls into the kernel were most of a refusal's cost.
 func (c *edgeConn) drain(stamped bool) {
 	c.pc = ipv4.NewPacketConn(c.UDPConn) // any address family: only the batch calls are used
-	msgs := make([]ipv4.Message, edgeBatch)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 1<<16)}
-		msgs[i].OOB = make([]byte, rxStampOOB)
-	}
+	msgs := newBatch()
 	for {
 		n, err := c.pc.ReadBatch(msgs, 0)
 		if err != nil {
@@ -120,13 +116,7 @@ func (c *edgeConn) drain(stamped bool) {
 		}
 		now := time.Now()
 		for i := range msgs[:n] {
-			m := &msgs[i]
-			arrived := now
-			if stamped {
-				arrived = now.Add(-rxAge(m.OOB[:m.NN], now))
-			}
-			addr, _ := m.Addr.(*net.UDPAddr)
-			c.sort(edgePacket{data: m.Buffers[0][:m.N], addr: addr, arrived: arrived}, now)
+			c.sort(batchPacket(&msgs[i], now, stamped), now)
 		}
 		c.sendRefusals()
 	}
@@ -135,6 +125,29 @@ func (c *edgeConn) drain(stamped bool) {
 // edgeBatch is how many datagrams the drain reads, and refusals it
 // sends, in one system call.
 const edgeBatch = 32
+
+// newBatch makes the buffers of one batched read: edgeBatch datagrams
+// of up to 64 KiB, each with room for its receive stamp.
+func newBatch() []ipv4.Message {
+	msgs := make([]ipv4.Message, edgeBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 1<<16)}
+		msgs[i].OOB = make([]byte, rxStampOOB)
+	}
+	return msgs
+}
+
+// batchPacket is the datagram m of a batch read at now (its bytes are
+// m's buffer until the next read); stamped: m carries the kernel's
+// receive stamp.
+func batchPacket(m *ipv4.Message, now time.Time, stamped bool) edgePacket {
+	arrived := now
+	if stamped {
+		arrived = now.Add(-rxAge(m.OOB[:m.NN], now))
+	}
+	addr, _ := m.Addr.(*net.UDPAddr)
+	return edgePacket{data: m.Buffers[0][:m.N], addr: addr, arrived: arrived}
+}
 
 // sendRefusals sends the refusals the drain made for its last batch.
 func (c *edgeConn) sendRefusals() {
