@@ -441,7 +441,7 @@ func (l *edgeLoop) read() (bool, error) {
 	return read, nil
 }
 
-// route holds p for the node (prio first, then fresh: edgeConn.sort's
+// route holds p for the node (prio first, then fresh: edgeConn.queue's
 // order) unless it is refused or dropped.
 func (l *edgeLoop) route(p edgePacket, now time.Time) {
 	route, age := l.e.classify(&p, now)

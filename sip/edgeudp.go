@@ -107,6 +107,7 @@ func (c *edgeConn) start() {
 func (c *edgeConn) drain(stamped bool) {
 	c.pc = ipv4.NewPacketConn(c.UDPConn) // any address family: only the batch calls are used
 	msgs := newBatch()
+	held := make([]heldPacket, 0, edgeBatch)
 	for {
 		n, err := c.pc.ReadBatch(msgs, 0)
 		if err != nil {
@@ -114,12 +115,31 @@ func (c *edgeConn) drain(stamped bool) {
 			close(c.failed)
 			return
 		}
+		// The batch's refusals go out before anything of it is queued:
+		// sipgo's reader would otherwise answer a datagram read after a
+		// refused INVITE (an OPTIONS, say) before the INVITE's 503.
 		now := time.Now()
 		for i := range msgs[:n] {
-			c.sort(batchPacket(&msgs[i], now, stamped), now)
+			p := batchPacket(&msgs[i], now, stamped)
+			if route, age := c.classify(&p, now); route != routeDrop {
+				held = append(held, heldPacket{p, route, age})
+			}
 		}
 		c.sendRefusals()
+		for _, h := range held {
+			c.queue(h.p, h.route, h.age, now)
+		}
+		clear(held)
+		held = held[:0]
+		c.sendRefusals()
 	}
+}
+
+// heldPacket is a datagram of the drain's batch routed and not queued yet.
+type heldPacket struct {
+	p     edgePacket
+	route edgeRoute
+	age   time.Duration
 }
 
 // edgeBatch is how many datagrams the drain reads, and refusals it
@@ -208,13 +228,9 @@ func (c *edgeConn) classify(p *edgePacket, now time.Time) (route edgeRoute, age 
 	return routeFresh, age
 }
 
-// sort queues p (copying its bytes), drops the ACK of a refusal, or
-// refuses new work.
-func (c *edgeConn) sort(p edgePacket, now time.Time) {
-	route, age := c.classify(&p, now)
-	if route == routeDrop {
-		return
-	}
+// queue queues p (copying its bytes) as classify routed it (not
+// routeDrop); new work that finds fresh full is refused.
+func (c *edgeConn) queue(p edgePacket, route edgeRoute, age time.Duration, now time.Time) {
 	p.data = bytes.Clone(p.data)
 	switch route {
 	case routeCancel:
