@@ -227,14 +227,15 @@ type Config struct {
 	EdgeProcess bool
 	// MaxSchedLatency is the smoothed p99 goroutine scheduling latency
 	// (time a runnable goroutine waits for a CPU, over 50 ms samples)
-	// above which a growing share of new work is refused. Default
+	// above which a growing share of new work over TCP and TLS is
+	// refused; over UDP the queue age judges (judgeUDP). Default
 	// 100ms: with a core of its own (GOMAXPROCS 1) a node's p99 passes
 	// 50 ms in bursts well below its capacity, and 50 ms there refused
 	// 9–22 % of the calls at 1× and completed 8–30 % fewer at 10× than
 	// 100 ms did (run_peer.sh, docs/benchmarks.md); on 2 cores shared
 	// with a load generator it passes 50 ms once the node is
 	// overloaded. It is the signal for what the UDP queue age does not
-	// see (TCP and TLS, the node's own work).
+	// see: TCP and TLS, whose requests wait in no queue the node ages.
 	MaxSchedLatency time.Duration
 	// OverloadRetryAfter is the Retry-After of an overload refusal of an
 	// INVITE; REGISTER, SUBSCRIBE and other new work get between it and

@@ -221,7 +221,7 @@ func (c *edgeConn) classify(p *edgePacket, now time.Time) (route edgeRoute, age 
 	if c.lag != nil {
 		age = max(age, c.lag(now))
 	}
-	if why := c.a.refuse(method == sip.INVITE, age, true); why != "" {
+	if why := c.a.refuse(method == sip.INVITE, age, judgeUDP); why != "" {
 		c.refuse(*p, why, age, now, true)
 		return routeDrop, age
 	}

@@ -31,9 +31,11 @@ import (
 //     MaxQueueAge to all at twice it, in proportion, so that one short
 //     pause (a garbage collection, the host's scheduler) does not refuse
 //     everything read right after it;
-//   - cpu: goroutine scheduling latency (runtime/metrics): its p99 over
-//     each overloadSample, smoothed; while above Config.MaxSchedLatency
-//     the share of new work refused (the cut) grows, below it shrinks.
+//   - cpu (TCP and TLS only): goroutine scheduling latency
+//     (runtime/metrics): its p99 over each overloadSample, smoothed;
+//     while above Config.MaxSchedLatency the share of new work refused
+//     (the cut) grows, below it shrinks. Over UDP the queue age is the
+//     better signal (judgeUDP).
 //
 // In-dialog requests (ACK, BYE, CANCEL, re-INVITE, NOTIFY, refreshes)
 // and every response are never refused, and over UDP they go ahead of
@@ -108,6 +110,9 @@ type admission struct {
 	retryAfter time.Duration
 	m          *metrics     // nil in the edge process
 	sched      atomic.Int64 // smoothed p99 scheduling latency, ns
+	// cut is the share of TCP and TLS new work the CPU signal refuses
+	// (math.Float64bits); the UDP edge does not use it (judgeUDP).
+	cut atomic.Uint64
 	// win counts admitted and refused new work in the current and the
 	// previous second (OverloadState.Cut).
 	win window
@@ -125,11 +130,10 @@ type admission struct {
 type edgeState struct {
 	maxCalls, maxTx, maxAge atomic.Int64 // maxAge: time.Duration
 
-	settingUp atomic.Int64  // admitted INVITEs without 18x or final answer yet
-	inTx      atomic.Int64  // requests in a handler
-	cut       atomic.Uint64 // math.Float64bits of the cpu cut
-	age       atomic.Int64  // queue age of the last datagram read, ns
-	ageAt     atomic.Int64  // when it was read, unix ns
+	settingUp atomic.Int64 // admitted INVITEs without 18x or final answer yet
+	inTx      atomic.Int64 // requests in a handler
+	age       atomic.Int64 // queue age of the last datagram read, ns
+	ageAt     atomic.Int64 // when it was read, unix ns
 	// lastReason (index in overloadReasons, plus one) and lastRefusal
 	// (unix ns) say why and when new work was last refused.
 	lastReason  atomic.Int64
@@ -165,20 +169,38 @@ func newWork(req *sip.Request) bool {
 	return startsNew(req) && req.Method != sip.OPTIONS
 }
 
+// judge is what refuse weighs beyond the bounds on calls and
+// transactions.
+type judge uint8
+
+const (
+	// judgeBounds: the bounds only; an edge judged the rest on arrival
+	// (a second throw would refuse more than it says).
+	judgeBounds judge = iota
+	// judgeUDP: and the queue age. The UDP edge does not throw the CPU
+	// cut: the queue age measures the reader's backlog itself, while the
+	// cut — a random share on a smoothed latency — swung between 0 and
+	// 98 % around a garbage collection at 1×, refusing for a second what
+	// the node would have completed (one core, seven runs each: 0.87–1.0
+	// of clean capacity at 1× with it, 0.99–1.0 without;
+	// docs/benchmarks.md).
+	judgeUDP
+	// judgeAll: and the cut: TCP and TLS, whose requests wait in no
+	// queue the node can age.
+	judgeAll
+)
+
 // refuse returns why new work (isInvite: a new call) arriving with
-// queue age age is refused now, or "" to admit it. With signals false
-// only the bounds on calls and transactions are checked: the edge has
-// judged the queue age and the cut for this datagram already (a second
-// throw of the cut would refuse more than it says). It counts nothing:
-// admitted and refused do.
-func (a *admission) refuse(isInvite bool, age time.Duration, signals bool) string {
-	if why := a.pastBounds(isInvite, 1); why != "" || !signals {
+// queue age age is refused now, or "" to admit it, weighing what j
+// says. It counts nothing: admitted and refused do.
+func (a *admission) refuse(isInvite bool, age time.Duration, j judge) string {
+	if why := a.pastBounds(isInvite, 1); why != "" || j == judgeBounds {
 		return why
 	}
 	if a.refuseAge(age) {
 		return reasonQueueAge
 	}
-	if c := a.cutNow(); c > 0 && rand.Float64() < c {
+	if c := a.cutNow(); j == judgeAll && c > 0 && rand.Float64() < c {
 		return reasonCPU
 	}
 	return ""
@@ -296,8 +318,12 @@ func (a *admission) step(p99 time.Duration) {
 	sm := time.Duration(schedSmoothing*float64(p99) + (1-schedSmoothing)*float64(prev))
 	a.sched.Store(int64(sm))
 	a.m.schedLatency.Set(sm.Seconds())
+	ms := a.maxSched.Load()
+	if ms < 0 {
+		return // no bound: the cut stays where it is (0 unless a test set it)
+	}
 	c := a.cutNow()
-	if ms := a.maxSched.Load(); ms >= 0 && int64(sm) > ms {
+	if int64(sm) > ms {
 		c += (1 - c) * cutGrow
 		c = min(c, cutMax)
 	} else {
@@ -445,7 +471,11 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction) (tx2 sip.Serv
 			// that much late. Only twice the bounds refuse it here.
 			why = a.pastBounds(invite, 2)
 		} else {
-			why = a.refuse(invite, a.queueAge(now), !udp)
+			j := judgeAll
+			if udp {
+				j = judgeBounds
+			}
+			why = a.refuse(invite, a.queueAge(now), j)
 		}
 		if why != "" {
 			a.refused(req.Method, why, now)

@@ -184,6 +184,18 @@ func TestOverload_RegisterAndSubscribeRefusedSpreadRetryAfter(t *testing.T) {
 		}
 	}
 
+	if got := registerOverTCP(t, e, "tcp-reg"); !strings.HasPrefix(got, "SIP/2.0 503") || header(got, "Retry-After") == "" {
+		t.Fatalf("REGISTER over TCP: %q, want 503 with Retry-After", got)
+	}
+	if got := counterValue(t, e.srv.m.overloadRefused.WithLabelValues(reasonTransactions, "REGISTER")); got != 3 {
+		t.Errorf("refused REGISTERs counted %v, want 3", got)
+	}
+}
+
+// registerOverTCP sends a REGISTER for 2001 on a new TCP connection and
+// returns the first answer ("" when none comes within 5 s).
+func registerOverTCP(t *testing.T, e *env, callID string) string {
+	t.Helper()
 	conn, err := net.Dial("tcp", e.srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -193,19 +205,43 @@ func TestOverload_RegisterAndSubscribeRefusedSpreadRetryAfter(t *testing.T) {
 	msg := "REGISTER sip:" + testDomain + " SIP/2.0\r\n" +
 		"Via: SIP/2.0/TCP " + local + ";branch=z9hG4bK" + sip.GenerateTagN(10) + "\r\n" +
 		"From: <sip:2001@" + testDomain + ">;tag=1\r\nTo: <sip:2001@" + testDomain + ">\r\n" +
-		"Call-ID: tcp-reg\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContact: <sip:2001@" + local + ";transport=tcp>\r\n" +
+		"Call-ID: " + callID + "\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContact: <sip:2001@" + local + ";transport=tcp>\r\n" +
 		"Content-Length: 0\r\n\r\n"
 	if _, err := conn.Write([]byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 4096)
-	n, err := conn.Read(buf)
-	if err != nil || !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 503")) || header(string(buf[:n]), "Retry-After") == "" {
-		t.Fatalf("REGISTER over TCP: %q %v, want 503 with Retry-After", buf[:n], err)
+	n, _ := conn.Read(buf)
+	return string(buf[:n])
+}
+
+// The CPU cut refuses TCP and TLS new work only: over UDP the queue age
+// measures the backlog itself, and a cut thrown there swung goodput
+// under a storm. With every TCP REGISTER refused for cpu, UDP new work
+// is still served.
+func TestOverload_CPUCutRefusesTCPNotUDP(t *testing.T) {
+	// No bound: the sampler leaves the cut this test sets alone.
+	e := newEnv(t, func(c *Config) { c.MaxSchedLatency = -1 })
+	e.srv.adm.cut.Store(math.Float64bits(1))
+
+	if got := registerOverTCP(t, e, "tcp-cpu"); !strings.HasPrefix(got, "SIP/2.0 503") || header(got, "Retry-After") == "" {
+		t.Fatalf("REGISTER over TCP with the cut at 1: %q, want 503 with Retry-After", got)
 	}
-	if got := counterValue(t, e.srv.m.overloadRefused.WithLabelValues(reasonTransactions, "REGISTER")); got != 3 {
-		t.Errorf("refused REGISTERs counted %v, want 3", got)
+	if got := counterValue(t, e.srv.m.overloadRefused.WithLabelValues(reasonCPU, "REGISTER")); got != 1 {
+		t.Errorf("REGISTERs refused for cpu %v, want 1", got)
+	}
+
+	pstn := pstnTrunk(t, e)
+	for _, m := range []string{"REGISTER", "SUBSCRIBE", "INVITE"} {
+		msg, callID := pstn.rawRequest(m, "2001")
+		pstn.send(msg)
+		if got := pstn.answer(callID, 5*time.Second); got == "" || strings.HasPrefix(got, "SIP/2.0 503") {
+			t.Fatalf("%s over UDP with the cut at 1: %q, want it served", m, got)
+		}
+	}
+	if got := counterValue(t, e.srv.m.overloadRefused.WithLabelValues(reasonCPU, "REGISTER")); got != 1 {
+		t.Errorf("REGISTERs refused for cpu %v after the UDP ones, want still 1", got)
 	}
 }
 
