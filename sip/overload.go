@@ -181,7 +181,7 @@ const (
 	// cut: the queue age measures the reader's backlog itself, while the
 	// cut — a random share on a smoothed latency — swung between 0 and
 	// 98 % around a garbage collection at 1×, refusing for a second what
-	// the node would have completed (one core, seven runs each: 0.87–1.0
+	// the node would have completed (one core, seven runs each: 0.88–1.0
 	// of clean capacity at 1× with it, 0.99–1.0 without;
 	// docs/benchmarks.md).
 	judgeUDP
