@@ -3,10 +3,13 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -224,5 +227,25 @@ func TestLog_UnparsableOncePerSourceTruncatedWithoutCredentials(t *testing.T) {
 	}
 	if len(h.matching("source=127.0.0.2")) != 1 {
 		t.Errorf("the second source is not named: %q", logged)
+	}
+}
+
+// Closing the transports reports real errors, not a peer that had hung
+// up first (CI once failed a baresip test on its TLS closeNotify).
+func TestCloseError_DropsPeerGoneKeepsTheRest(t *testing.T) {
+	gone := fmt.Errorf("tls: failed to send closeNotify alert (but connection was closed anyway): %w",
+		&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)})
+	if err := closeError(gone); err != nil {
+		t.Errorf("closeError(peer gone) = %v, want nil", err)
+	}
+	if err := closeError(errors.Join(gone, net.ErrClosed)); err != nil {
+		t.Errorf("closeError(peer gone, closed) = %v, want nil", err)
+	}
+	other := errors.New("listener: bad descriptor")
+	if err := closeError(errors.Join(gone, other)); !errors.Is(err, other) || errors.Is(err, syscall.EPIPE) {
+		t.Errorf("closeError(peer gone, other) = %v, want the other error alone", err)
+	}
+	if err := closeError(nil); err != nil {
+		t.Errorf("closeError(nil) = %v", err)
 	}
 }

@@ -332,10 +332,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("sip: shutdown: calls still ending: %w", ctx.Err())
 	}
 	s.closeListeners()
-	if cerr := s.ua.Close(); cerr != nil && err == nil {
+	if cerr := closeError(s.ua.Close()); cerr != nil && err == nil {
 		err = fmt.Errorf("sip: shutdown: %w", cerr)
 	}
 	s.m.unregister()
+	return err
+}
+
+// closeError is err from closing the transports without what only says
+// that a connection's peer had gone first (a phone that dropped its TLS
+// connection: "failed to send closeNotify alert … broken pipe"): such
+// a connection is closed all the same.
+func closeError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var keep []error
+		for _, e := range j.Unwrap() {
+			if e = closeError(e); e != nil {
+				keep = append(keep, e)
+			}
+		}
+		return errors.Join(keep...)
+	}
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
 	return err
 }
 
