@@ -2,7 +2,9 @@ package sip
 
 import (
 	"net"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,25 @@ func (r *rawUDP) answerOrEmpty(callID string, d time.Duration) string {
 		if msg := string(buf[:n]); header(msg, "Call-ID") == callID {
 			return msg
 		}
+	}
+}
+
+// The edge process is named for an operator's ps and top, not
+// "/proc/self/exe".
+func TestEdgeProcess_IsNamedInPsAndTop(t *testing.T) {
+	p, _, _ := newTestProcEdge(t, "127.0.0.1")
+	dir := "/proc/" + strconv.Itoa(p.proc.Pid)
+	// The process names itself in its init: poll until it has run.
+	eventually(t, 5*time.Second, "the edge process's comm is not "+edgeProcessName, func() bool {
+		comm, err := os.ReadFile(dir + "/comm")
+		return err == nil && strings.TrimSpace(string(comm)) == edgeProcessName
+	})
+	cmdline, err := os.ReadFile(dir + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimRight(string(cmdline), "\x00"); got != edgeProcessName {
+		t.Errorf("cmdline = %q, want %q", got, edgeProcessName)
 	}
 }
 
