@@ -191,10 +191,13 @@ func TestOverloadControl_LossShareWithinBand(t *testing.T) {
 				shed++
 			}
 		}
-		// Binomial: sd ≤ √(n/4) ≈ 71; ±1 % of n is 2.8 sd.
+		// Binomial: sd ≤ √(n/4) ≈ 71; ±2 % of n is 5.7 sd, so a fair
+		// share fails about once in 10⁸ runs (±1 %, 2.8 sd, failed CI
+		// once: 9,788 of 20,000 at oc=50), while a share off by a few
+		// points still fails every run.
 		want := n * pct / 100
-		if shed < want-n/100 || shed > want+n/100 {
-			t.Errorf("oc=%d: %d of %d shed, want %d ± %d", pct, shed, n, want, n/100)
+		if shed < want-n/50 || shed > want+n/50 {
+			t.Errorf("oc=%d: %d of %d shed, want %d ± %d", pct, shed, n, want, n/50)
 		}
 	}
 }
