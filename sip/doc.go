@@ -23,8 +23,9 @@
 // REGISTER, SUBSCRIBE — with 503 and Retry-After at once and goes on
 // serving the calls it took (overload.go: bounds on calls being set up
 // and transactions in progress, the UDP receive queue's age from the
-// kernel's stamps, goroutine scheduling latency for TCP and TLS); over UDP the refusal
-// is made on the raw datagram before sipgo parses it (edgeudp.go).
+// kernel's stamps, goroutine scheduling latency for TCP and TLS); over
+// UDP the refusal is made on the raw datagram before sipgo parses it
+// (edgeudp.go).
 // Server.Overload reports the state for upstream overload control.
 //
 // Numbers beyond the directory leave through trunks (outbound.go): the

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,11 +33,11 @@ func TestDeploy_SystemdUnitStartsWithTheExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, a := range args {
-		if a == "/etc/ucgrid/ucgrid.yaml" {
-			args[i] = example
-		}
+	i := slices.Index(args, "/etc/ucgrid/ucgrid.yaml")
+	if i < 0 {
+		t.Fatalf("ExecStart = %q does not read /etc/ucgrid/ucgrid.yaml, where the install comment puts deploy/ucgrid.yaml", keys["ExecStart"])
 	}
+	args[i] = example
 	o, err := parseServeOptions(args[2:], env(nil), io.Discard)
 	if err != nil {
 		t.Fatalf("ucgrid serve refuses the unit's ExecStart with deploy/ucgrid.yaml: %v", err)
@@ -44,7 +45,7 @@ func TestDeploy_SystemdUnitStartsWithTheExampleConfig(t *testing.T) {
 	if want := "/var/lib/" + keys["StateDirectory"]; o.Data != want {
 		t.Errorf("--data %q is not the unit's StateDirectory %q", o.Data, want)
 	}
-	if !strings.HasPrefix(keys["ConfigurationDirectory"], "ucgrid") {
+	if keys["ConfigurationDirectory"] != "ucgrid" {
 		t.Errorf("ConfigurationDirectory = %q, want ucgrid (/etc/ucgrid)", keys["ConfigurationDirectory"])
 	}
 	for name, addr := range map[string]string{"sip": o.SIP, "http": o.HTTP, "raft": o.Raft, "gossip": o.Gossip, "actor": o.Actor} {
