@@ -323,8 +323,9 @@ func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	dest := sip.NewResponseFromRequest(req, sip.StatusTrying, "", nil).Destination()
 	ctx, cancel := s.transactionContext()
 	defer cancel()
+	target := s.referRelaying(req, c, callee)
 	final := s.relay(ctx, req, tx, fwd, dest)
-	s.referRelayed(req, final, c, callee)
+	s.referRelayed(req, final, c, callee, target)
 	if req.Method == sip.BYE {
 		c.end()
 		if final == nil {

@@ -316,6 +316,37 @@ func (c *call) calleeLine() string {
 	return c.winner.line
 }
 
+// referee is the line a REFER of c goes to (callee set: the REFER comes
+// from the callee and goes to the caller) and the transferor's number,
+// or "" for either the node does not know.
+func (c *call) referee(callee *branch) (referee, by string) {
+	if callee == nil {
+		if c.caller.line != nil {
+			referee = c.caller.line.GetNumber()
+		}
+		return referee, c.calleeLine()
+	}
+	return c.calleeLine(), c.caller.number
+}
+
+// referRelaying notes the referral of a REFER of c before it is relayed,
+// so that the transferee's new call finds it: the transferee may send
+// that INVITE right behind its 202, and the node may read the INVITE
+// first. It returns the referral's target number ("" when none was
+// noted) for referRelayed to withdraw unless the REFER is accepted.
+func (s *Server) referRelaying(req *sip.Request, c *call, callee *branch) string {
+	if req.Method != sip.REFER {
+		return ""
+	}
+	t, code, _ := s.parseReferTo(req)
+	referee, by := c.referee(callee)
+	if code != 0 || referee == "" || by == "" {
+		return ""
+	}
+	s.referrals.add(referee, t.number, by, time.Now())
+	return t.number
+}
+
 // referAccepted records the transfer a relayed REFER of c asks for once
 // the transferee accepted it (2xx): both lines of the call learn it (an
 // answered step again, which only adds it), so their journal entries
@@ -325,16 +356,7 @@ func (c *call) referAccepted(req *sip.Request, callee *branch) {
 	if code != 0 {
 		return
 	}
-	by, referee := c.caller.number, c.calleeLine()
-	if callee == nil {
-		by, referee = c.calleeLine(), ""
-		if c.caller.line != nil {
-			referee = c.caller.line.GetNumber()
-		}
-	}
-	if referee != "" && by != "" {
-		c.s.referrals.add(referee, t.number, by, time.Now())
-	}
+	_, by := c.referee(callee)
 	c.mu.Lock()
 	c.xfer = transferInfo{by: by, to: t.number}
 	c.mu.Unlock()
@@ -346,8 +368,17 @@ func (c *call) referAccepted(req *sip.Request, callee *branch) {
 
 // referRelayed records the transfer when req, relayed by onInDialog, is
 // a REFER its recipient accepted (2xx).
-func (s *Server) referRelayed(req *sip.Request, final *sip.Response, c *call, callee *branch) {
-	if req.Method == sip.REFER && final != nil && final.IsSuccess() {
+// A referral noted for a REFER that was not accepted is withdrawn
+// (target: what referRelaying returned).
+func (s *Server) referRelayed(req *sip.Request, final *sip.Response, c *call, callee *branch, target string) {
+	if req.Method != sip.REFER {
+		return
+	}
+	if final != nil && final.IsSuccess() {
 		c.referAccepted(req, callee)
+		return
+	}
+	if referee, _ := c.referee(callee); target != "" {
+		s.referrals.take(referee, target, time.Now())
 	}
 }
